@@ -1,3 +1,3 @@
 export { type LedgerOptions, openLedger } from './open-ledger.ts';
-export { LedgerInputError, eventsPerCallMax } from './validate.ts';
 export * from './types.ts';
+export { eventsPerCallMax, LedgerInputError } from './validate.ts';

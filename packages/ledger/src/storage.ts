@@ -42,6 +42,11 @@ export interface StoredState {
   readonly openPendings: OpenPending[];
   /** The largest timestamp of any account or transfer, 0n for an empty store. */
   readonly lastTimestamp: bigint;
+  /**
+   * The largest id of any stored or failed transfer, if the store can tell cheaply. Transfer ids
+   * are time-ordered, so most new ids are above it and need no look-up at all.
+   */
+  readonly maxTransferId?: bigint;
 }
 
 export interface BatchReads {

@@ -1,0 +1,265 @@
+import { MinHeap } from './min-heap.ts';
+import {
+  applyAccountBatch,
+  applyTransferBatch,
+  BatchOverlay,
+  type CommittedState,
+} from './state-machine.ts';
+import { type BatchReads, isEmptyWrites, type LedgerStorage, type StoredState } from './storage.ts';
+import type { CreateAccountResult, CreateTransferResult } from './types.ts';
+import type { AccountEvent, TransferEvent } from './validate.ts';
+
+/** Most events the engine applies and writes in one database transaction (group commit). */
+export const batchSizeMaxDefault = 8190;
+/** How long the engine waits for more submissions before writing a batch; 0: the next turn. */
+export const batchWaitMsDefault = 0;
+/** setTimeout's own limit: an expiry further away is re-armed when this one fires. */
+const timerDelayMsMax = 2 ** 31 - 1;
+
+export interface EngineOptions {
+  readonly storage: LedgerStorage;
+  /** The engine clock in nanoseconds since the epoch. */
+  readonly clock: () => bigint;
+  readonly batchSizeMax: number;
+  readonly batchWaitMs: number;
+}
+
+type Submission =
+  | { kind: 'accounts'; events: AccountEvent[]; done: Settle<CreateAccountResult[]> }
+  | { kind: 'transfers'; events: TransferEvent[]; done: Settle<CreateTransferResult[]> }
+  | { kind: 'exclusive'; work: () => Promise<unknown>; done: Settle<unknown> };
+
+interface Settle<T> {
+  resolve(value: T): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * The single writer of one store. Callers submit from anywhere; submissions that arrive while a
+ * batch is being written are gathered into the next batch, applied in order against in-memory
+ * balances, written in one transaction and only then answered (nothing is acknowledged before it
+ * is durable). A popular account's balance row is written once per batch, not once per transfer.
+ */
+export class LedgerEngine {
+  private readonly queue: Submission[] = [];
+  private readonly expiries = new MinHeap<bigint>();
+  private state: CommittedState;
+  private maxTransferId: bigint | undefined;
+  private flushing = false;
+  private scheduled = false;
+  private stale = false;
+  private closed = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+  private idle: Promise<void> = Promise.resolve();
+  private markIdle: () => void = () => {};
+
+  constructor(
+    private readonly options: EngineOptions,
+    stored: StoredState,
+  ) {
+    this.state = this.adopt(stored);
+  }
+
+  get committed(): CommittedState {
+    return this.state;
+  }
+
+  submitAccounts(events: AccountEvent[]): Promise<CreateAccountResult[]> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ kind: 'accounts', events, done: { resolve, reject } });
+    });
+  }
+
+  submitTransfers(events: TransferEvent[]): Promise<CreateTransferResult[]> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({ kind: 'transfers', events, done: { resolve, reject } });
+    });
+  }
+
+  /** Runs work between batches, with no batch in flight (verification reads a still store). */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.enqueue({
+        kind: 'exclusive',
+        work,
+        done: { resolve: (value) => resolve(value as T), reject },
+      });
+    });
+  }
+
+  /** Answers what was submitted, then stops taking submissions. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.expiryTimer);
+    await this.idle;
+  }
+
+  private enqueue(submission: Submission): void {
+    if (this.closed) {
+      submission.done.reject(new Error('the ledger is closed'));
+      return;
+    }
+    this.queue.push(submission);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.flushing || this.scheduled) return;
+    this.scheduled = true;
+    this.idle = new Promise((resolve) => {
+      this.markIdle = resolve;
+    });
+    if (this.queue.length === 0 || this.options.batchWaitMs <= 0) setImmediate(() => this.flush());
+    else setTimeout(() => this.flush(), this.options.batchWaitMs);
+  }
+
+  private async flush(): Promise<void> {
+    this.scheduled = false;
+    this.flushing = true;
+    try {
+      while (this.queue.length > 0 || this.expiryDue()) {
+        const head = this.queue[0];
+        if (head?.kind === 'exclusive') {
+          this.queue.shift();
+          await this.runExclusive(head);
+        } else {
+          await this.runBatch(this.takeBatch());
+        }
+      }
+    } finally {
+      this.flushing = false;
+      this.markIdle();
+      this.armExpiryTimer();
+    }
+  }
+
+  /** Whole submissions, in order, up to batchSizeMax events (at least one submission). */
+  private takeBatch(): Submission[] {
+    const batch: Submission[] = [];
+    let events = 0;
+    while (this.queue.length > 0) {
+      const next = this.queue[0];
+      if (next === undefined || next.kind === 'exclusive') break;
+      if (batch.length > 0 && events + next.events.length > this.options.batchSizeMax) break;
+      events += next.events.length;
+      batch.push(next);
+      this.queue.shift();
+    }
+    return batch;
+  }
+
+  private async runExclusive(submission: Submission & { kind: 'exclusive' }): Promise<void> {
+    try {
+      await this.reloadIfStale();
+      submission.done.resolve(await submission.work());
+    } catch (error) {
+      submission.done.reject(error);
+    }
+  }
+
+  private async runBatch(batch: Submission[]): Promise<void> {
+    try {
+      await this.reloadIfStale();
+      const overlay = new BatchOverlay(this.state, await this.readFor(batch), this.options.clock());
+      this.expireDue(overlay);
+      const results = batch.map((submission) => {
+        if (submission.kind === 'accounts') return applyAccountBatch(overlay, submission.events);
+        if (submission.kind === 'transfers') return applyTransferBatch(overlay, submission.events);
+        throw new Error('bug: exclusive work inside a batch');
+      });
+      const writes = overlay.toWrites();
+      if (!isEmptyWrites(writes)) await this.options.storage.write(writes);
+      overlay.commit();
+      this.afterCommit(overlay);
+      batch.forEach((submission, index) => {
+        (submission.done as Settle<unknown>).resolve(results[index]);
+      });
+    } catch (error) {
+      // The store may or may not hold the batch (a lost connection during COMMIT): forget what
+      // memory holds and read it again before the next batch, and fail every caller of this one.
+      this.stale = true;
+      for (const submission of batch) submission.done.reject(error);
+    }
+  }
+
+  /** Reads from the store the transfers that the batch's events may refer to. */
+  private async readFor(batch: Submission[]): Promise<BatchReads> {
+    const ids = new Set<bigint>();
+    const max = this.maxTransferId;
+    const maybeStored = (id: bigint) => id !== 0n && (max === undefined || id <= max);
+    for (const submission of batch) {
+      if (submission.kind !== 'transfers') continue;
+      for (const event of submission.events) {
+        if (maybeStored(event.id)) ids.add(event.id);
+        const pendingId = event.pendingId;
+        if (maybeStored(pendingId) && !this.state.openPendings.has(pendingId)) ids.add(pendingId);
+      }
+    }
+    if (ids.size === 0)
+      return { transfers: new Map(), pendingStatuses: new Map(), failedIds: new Set() };
+    return this.options.storage.read([...ids]);
+  }
+
+  private afterCommit(overlay: BatchOverlay): void {
+    for (const [id, expiresAt] of overlay.pendingsCreated) {
+      if (expiresAt > 0n) this.expiries.push(expiresAt, id);
+    }
+    if (this.maxTransferId !== undefined) {
+      for (const id of overlay.transfersCreated.keys()) {
+        if (id > this.maxTransferId) this.maxTransferId = id;
+      }
+      for (const id of overlay.failedIds.keys()) {
+        if (id > this.maxTransferId) this.maxTransferId = id;
+      }
+    }
+  }
+
+  private expiryDue(): boolean {
+    const next = this.expiries.peekKey();
+    return next !== undefined && next <= this.options.clock();
+  }
+
+  private expireDue(overlay: BatchOverlay): void {
+    for (;;) {
+      const next = this.expiries.peekKey();
+      if (next === undefined || next > overlay.nowNs) break;
+      const id = this.expiries.pop() as bigint;
+      const open = this.state.openPendings.get(id);
+      if (open !== undefined && open.expiresAt === next) overlay.expire(open);
+    }
+    overlay.clearJournal();
+  }
+
+  private armExpiryTimer(): void {
+    clearTimeout(this.expiryTimer);
+    const next = this.expiries.peekKey();
+    if (next === undefined || this.closed) return;
+    const delayNs = next - this.options.clock();
+    const delayMs = delayNs <= 0n ? 0 : Math.min(Number(delayNs / 1_000_000n) + 1, timerDelayMsMax);
+    this.expiryTimer = setTimeout(() => {
+      if (!this.closed) this.schedule();
+    }, delayMs);
+    this.expiryTimer.unref();
+  }
+
+  private async reloadIfStale(): Promise<void> {
+    if (!this.stale) return;
+    this.state = this.adopt(await this.options.storage.load());
+    this.stale = false;
+  }
+
+  private adopt(stored: StoredState): CommittedState {
+    this.expiries.clear();
+    const openPendings = new Map<bigint, StoredState['openPendings'][number]>();
+    for (const open of stored.openPendings) {
+      openPendings.set(open.transfer.id, open);
+      if (open.expiresAt > 0n) this.expiries.push(open.expiresAt, open.transfer.id);
+    }
+    this.maxTransferId = stored.maxTransferId;
+    return {
+      accounts: new Map(stored.accounts.map((account) => [account.id, account])),
+      openPendings,
+      lastTimestamp: stored.lastTimestamp,
+    };
+  }
+}

@@ -1,0 +1,118 @@
+import { batchSizeMaxDefault, batchWaitMsDefault, LedgerEngine } from './engine.ts';
+import { openSqliteStorage } from './sqlite-storage.ts';
+import type { LedgerStorage } from './storage.ts';
+import {
+  type AccountFilter,
+  type AccountRecord,
+  accountTransfersLimitMax,
+  type Ledger,
+  type TransferRecord,
+} from './types.ts';
+import {
+  eventsPerCallMax,
+  LedgerInputError,
+  parseAccounts,
+  parseIds,
+  parseTransfers,
+} from './validate.ts';
+import { verifyStore } from './verify.ts';
+
+export interface LedgerOptions {
+  /** `sqlite:PATH`, `sqlite::memory:`, or `postgres://...` / `postgresql://...`. */
+  readonly url: string;
+  /** The engine clock in nanoseconds since the epoch; tests pass their own. */
+  readonly clock?: () => bigint;
+  /** Most events in one group-committed batch. */
+  readonly batchSizeMax?: number;
+  /** How long to wait for more submissions before writing a batch. */
+  readonly batchWaitMs?: number;
+  /** Fold every transfer on open and refuse a store whose balances disagree (default true). */
+  readonly verifyOnOpen?: boolean;
+}
+
+/** The wall clock in nanoseconds. */
+export function systemClockNs(): bigint {
+  return BigInt(Date.now()) * 1_000_000n;
+}
+
+export async function openLedger(options: LedgerOptions): Promise<Ledger> {
+  const batchSizeMax = options.batchSizeMax ?? batchSizeMaxDefault;
+  if (!Number.isInteger(batchSizeMax) || batchSizeMax < 1 || batchSizeMax > eventsPerCallMax) {
+    throw new LedgerInputError(`batchSizeMax must be an integer in 1..${eventsPerCallMax}`);
+  }
+  const storage = await openStorage(options.url);
+  try {
+    const engine = new LedgerEngine(
+      {
+        storage,
+        clock: options.clock ?? systemClockNs,
+        batchSizeMax,
+        batchWaitMs: options.batchWaitMs ?? batchWaitMsDefault,
+      },
+      await storage.load(),
+    );
+    if (options.verifyOnOpen !== false) {
+      const report = await verifyStore(storage, engine.committed);
+      if (!report.ok) {
+        throw new Error(
+          `the ledger store failed verification on open: ${report.problems.join('; ')}`,
+        );
+      }
+    }
+    return createLedger(engine, storage);
+  } catch (error) {
+    await storage.close();
+    throw error;
+  }
+}
+
+async function openStorage(url: string): Promise<LedgerStorage> {
+  if (url.startsWith('sqlite:')) {
+    const location = url.slice('sqlite:'.length);
+    if (location === '') throw new LedgerInputError('sqlite: URL needs a path or :memory:');
+    return openSqliteStorage(location);
+  }
+  if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
+    // Loaded on demand so that a SQLite deployment never loads the PostgreSQL client.
+    const { openPostgresStorage } = await import('./postgres-storage.ts');
+    return openPostgresStorage(url);
+  }
+  throw new LedgerInputError('ledger url must start with sqlite: or postgres://');
+}
+
+function createLedger(engine: LedgerEngine, storage: LedgerStorage): Ledger {
+  let closing: Promise<void> | undefined;
+  return {
+    createAccounts: async (accounts) => engine.submitAccounts(parseAccounts(accounts)),
+    createTransfers: async (transfers) => engine.submitTransfers(parseTransfers(transfers)),
+    lookupAccounts: async (ids) => {
+      const accounts = engine.committed.accounts;
+      return parseIds(ids, 'ids')
+        .map((id) => accounts.get(id))
+        .filter((account): account is AccountRecord => account !== undefined);
+    },
+    lookupTransfers: async (ids): Promise<TransferRecord[]> =>
+      storage.lookupTransfers(parseIds(ids, 'ids')),
+    getAccountTransfers: async (filter) => storage.getAccountTransfers(parseFilter(filter)),
+    verify: () => engine.exclusive(() => verifyStore(storage, engine.committed)),
+    close: () => {
+      closing ??= engine.close().then(() => storage.close());
+      return closing;
+    },
+  };
+}
+
+function parseFilter(filter: AccountFilter): AccountFilter {
+  const [accountId] = parseIds([filter.accountId], 'filter.accountId');
+  if (accountId === undefined) throw new Error('bug: parseIds lost an id');
+  const { limit } = filter;
+  if (!Number.isInteger(limit) || limit < 1 || limit > accountTransfersLimitMax) {
+    throw new LedgerInputError(`filter.limit must be an integer in 1..${accountTransfersLimitMax}`);
+  }
+  for (const bound of [filter.timestampMin, filter.timestampMax]) {
+    if (bound !== undefined && (typeof bound !== 'bigint' || bound < 0n || bound >= 1n << 63n)) {
+      throw new LedgerInputError('filter timestamps must be bigint nanoseconds in 0..2^63-1');
+    }
+  }
+  return filter;
+}
