@@ -15,6 +15,10 @@ export const batchSizeMaxDefault = 8190;
 export const batchWaitMsDefault = 0;
 /** setTimeout's own limit: an expiry further away is re-armed when this one fires. */
 const timerDelayMsMax = 2 ** 31 - 1;
+/** After a failed expiry-only batch (the store is down), wait this long before trying again. */
+const expiryRetryDelayMs = 1_000;
+/** The clock may not pass this: timestamps are signed 64-bit nanoseconds in every store. */
+const clockNsMax = (1n << 63n) - 1n;
 
 export interface EngineOptions {
   readonly storage: LedgerStorage;
@@ -50,6 +54,8 @@ export class LedgerEngine {
   private stale = false;
   private closed = false;
   private expiryTimer: NodeJS.Timeout | undefined;
+  /** Wall-clock ms before which no expiry-only batch is tried again, after one failed. */
+  private expiryRetryAt = 0;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
 
@@ -123,7 +129,13 @@ export class LedgerEngine {
           this.queue.shift();
           await this.runExclusive(head);
         } else {
-          await this.runBatch(this.takeBatch());
+          const batch = this.takeBatch();
+          const committed = await this.runBatch(batch);
+          // An expiry-only batch that failed would fail again at once: leave it to the timer.
+          if (!committed && batch.length === 0) {
+            this.expiryRetryAt = Date.now() + expiryRetryDelayMs;
+            break;
+          }
         }
       }
     } finally {
@@ -157,10 +169,11 @@ export class LedgerEngine {
     }
   }
 
-  private async runBatch(batch: Submission[]): Promise<void> {
+  /** Applies and writes one batch, answers its callers, and says whether it committed. */
+  private async runBatch(batch: Submission[]): Promise<boolean> {
     try {
       await this.reloadIfStale();
-      const overlay = new BatchOverlay(this.state, await this.readFor(batch), this.options.clock());
+      const overlay = new BatchOverlay(this.state, await this.readFor(batch), this.now());
       this.expireDue(overlay);
       const results = batch.map((submission) => {
         if (submission.kind === 'accounts') return applyAccountBatch(overlay, submission.events);
@@ -174,12 +187,22 @@ export class LedgerEngine {
       batch.forEach((submission, index) => {
         (submission.done as Settle<unknown>).resolve(results[index]);
       });
+      return true;
     } catch (error) {
       // The store may or may not hold the batch (a lost connection during COMMIT): forget what
       // memory holds and read it again before the next batch, and fail every caller of this one.
       this.stale = true;
       for (const submission of batch) submission.done.reject(error);
+      return false;
     }
+  }
+
+  /** The engine clock; past the stores' range it is a broken clock, not a ledger state. */
+  private now(): bigint {
+    const now = this.options.clock();
+    if (now < 0n || now > clockNsMax)
+      throw new Error(`the engine clock is out of range: ${now} ns`);
+    return now;
   }
 
   /** Reads from the store the transfers that the batch's events may refer to. */
@@ -216,7 +239,7 @@ export class LedgerEngine {
 
   private expiryDue(): boolean {
     const next = this.expiries.peekKey();
-    return next !== undefined && next <= this.options.clock();
+    return next !== undefined && next <= this.options.clock() && Date.now() >= this.expiryRetryAt;
   }
 
   private expireDue(overlay: BatchOverlay): void {
@@ -235,7 +258,9 @@ export class LedgerEngine {
     const next = this.expiries.peekKey();
     if (next === undefined || this.closed) return;
     const delayNs = next - this.options.clock();
-    const delayMs = delayNs <= 0n ? 0 : Math.min(Number(delayNs / 1_000_000n) + 1, timerDelayMsMax);
+    const retryMs = Math.max(0, this.expiryRetryAt - Date.now());
+    const dueMs = delayNs <= 0n ? 0 : Math.min(Number(delayNs / 1_000_000n) + 1, timerDelayMsMax);
+    const delayMs = Math.max(dueMs, retryMs);
     this.expiryTimer = setTimeout(() => {
       if (!this.closed) this.schedule();
     }, delayMs);

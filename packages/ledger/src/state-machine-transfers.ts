@@ -8,7 +8,8 @@ import {
 import type { TransferEvent } from './validate.ts';
 
 const nsPerSecond = 1_000_000_000n;
-const timestampMax = (1n << 64n) - 1n;
+/** Timestamps and expiries are signed 64-bit in both stores: nanoseconds until the year 2262. */
+const timestampMax = (1n << 63n) - 1n;
 
 /** createTransfers checks, in the order of SEMANTICS.md; changes nothing unless it returns ok. */
 export function applyTransfer(overlay: BatchOverlay, event: TransferEvent): CreateTransferResult {
