@@ -56,6 +56,9 @@ export class LedgerEngine {
   private expiryTimer: NodeJS.Timeout | undefined;
   /** Wall-clock ms before which no expiry-only batch is tried again, after one failed. */
   private expiryRetryAt = 0;
+  private upkeepScheduled = false;
+  /** Whether committed batches may have left the store upkeep to do. */
+  private upkeepDue = false;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
 
@@ -142,7 +145,33 @@ export class LedgerEngine {
       this.flushing = false;
       this.markIdle();
       this.armExpiryTimer();
+      this.scheduleUpkeep();
     }
+  }
+
+  /**
+   * Gives the store's upkeep (indexes kept off the hot path) one bounded step at a time, only
+   * while no batch is waiting; a submission always goes first.
+   */
+  private scheduleUpkeep(): void {
+    const idle = this.options.storage.idle;
+    if (idle === undefined || !this.upkeepDue || this.upkeepScheduled || this.closed) return;
+    this.upkeepScheduled = true;
+    setImmediate(() => {
+      this.upkeepScheduled = false;
+      if (this.flushing || this.scheduled || this.queue.length > 0 || this.closed) return;
+      this.enqueue({
+        kind: 'exclusive',
+        work: () => idle.call(this.options.storage),
+        done: {
+          resolve: (more) => {
+            this.upkeepDue = more === true;
+          },
+          // Upkeep failing is not a ledger failure: the query that needs it catches up itself.
+          reject: () => {},
+        },
+      });
+    });
   }
 
   /** Whole submissions, in order, up to batchSizeMax events (at least one submission). */
@@ -184,6 +213,7 @@ export class LedgerEngine {
       if (!isEmptyWrites(writes)) await this.options.storage.write(writes);
       overlay.commit();
       this.afterCommit(overlay);
+      if (writes.transfersCreated.length > 0) this.upkeepDue = true;
       batch.forEach((submission, index) => {
         (submission.done as Settle<unknown>).resolve(results[index]);
       });

@@ -2,22 +2,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { acquireLockFile, type LockFile } from './lock-file.ts';
+import { historyBlocksPerIdleStep, SqliteHistory } from './sqlite-history.ts';
 import { sqliteSchema, sqliteSchemaVersion } from './sqlite-schema.ts';
+import { fromSqlU128, type SqlU128, toSqlU128 } from './sqlite-values.ts';
 import {
   type BatchReads,
   type BatchWrites,
   decodeAccountFlags,
-  decodeTransferFlags,
   encodeAccountFlags,
-  encodeTransferFlags,
   type LedgerStorage,
   type OpenPending,
   pendingStatusCodes,
   pendingStatusFromCode,
   type StoredState,
-  u128FromBytes,
-  u128ToBytes,
 } from './storage.ts';
+import {
+  blockRecordsMax,
+  decodeTransferRecord,
+  decodeTransferRecords,
+  encodeTransferRecords,
+  transferRecordSize,
+} from './transfer-records.ts';
 import {
   type AccountFilter,
   type AccountRecord,
@@ -26,40 +31,30 @@ import {
   type TransferRecord,
 } from './types.ts';
 
-/** Transfers per chunk when verification scans the whole table. */
-const scanChunkSize = 10_000;
+/** Blocks per chunk when verification scans every transfer. */
+const scanBlocksPerChunk = 256;
 /** How long a connection waits for a lock held by a reader (a `mite verify` in another process). */
 const busyTimeoutMs = 5_000;
-
-interface TransferRow {
-  id: Buffer;
-  debit_account_id: Buffer;
-  credit_account_id: Buffer;
-  amount: Buffer;
-  pending_id: Buffer | null;
-  user_data: Buffer | null;
-  ledger: number;
-  code: number;
-  flags: number;
-  timeout: number;
-  timestamp: bigint;
-}
+/** Rows per multi-row statement: one statement call instead of a hundred. */
+const rowsPerStatement = 128;
 
 interface AccountRow {
-  id: Buffer;
-  ledger: number;
-  code: number;
-  flags: number;
-  user_data: Buffer | null;
-  debits_pending: Buffer;
-  debits_posted: Buffer;
-  credits_pending: Buffer;
-  credits_posted: Buffer;
+  id: SqlU128;
+  ledger: bigint;
+  code: bigint;
+  flags: bigint;
+  user_data: SqlU128;
+  debits_pending: SqlU128;
+  debits_posted: SqlU128;
+  credits_pending: SqlU128;
+  credits_posted: SqlU128;
   timestamp: bigint;
 }
 
-const transferColumns =
-  'id, debit_account_id, credit_account_id, amount, pending_id, user_data, ledger, code, flags, timeout, timestamp';
+/** The record of a transfer found by id, cut out of its block. */
+const recordById = `
+  SELECT substr(b.records, i.slot * ${transferRecordSize} + 1, ${transferRecordSize}) AS record
+  FROM transfer_ids i JOIN transfer_blocks b ON b.first_timestamp = i.block`;
 
 /**
  * The embedded store: better-sqlite3 in WAL mode with synchronous=FULL, so a committed batch
@@ -109,6 +104,7 @@ function migrate(db: Database.Database): void {
 class SqliteStorage implements LedgerStorage {
   readonly kind = 'sqlite';
   private readonly statements;
+  private readonly history: SqliteHistory;
   private readonly writeBatch: (writes: BatchWrites) => void;
 
   constructor(
@@ -116,6 +112,7 @@ class SqliteStorage implements LedgerStorage {
     private readonly lock: LockFile | undefined,
   ) {
     this.statements = prepareStatements(db);
+    this.history = new SqliteHistory(db);
     this.writeBatch = db.transaction((writes: BatchWrites) => this.applyWrites(writes));
   }
 
@@ -123,18 +120,21 @@ class SqliteStorage implements LedgerStorage {
     const s = this.statements;
     const accounts = (s.allAccounts.all() as AccountRow[]).map(accountFromRow);
     const openPendings: OpenPending[] = (
-      s.openPendings.all() as (TransferRow & { expires_at: bigint })[]
-    ).map((row) => ({ transfer: transferFromRow(row), expiresAt: row.expires_at }));
-    const times = s.lastTimestamp.get() as { accounts: bigint | null; transfers: bigint | null };
-    const ids = s.maxTransferId.get() as { transfers: Buffer | null; failed: Buffer | null };
+      s.openPendings.all() as { record: Buffer; expires_at: bigint }[]
+    ).map((row) => ({ transfer: decodeTransferRecord(row.record), expiresAt: row.expires_at }));
+    const lastAccount = (s.lastAccountTimestamp.get() as { last: bigint | null }).last ?? 0n;
+    const lastBlock = s.lastBlock.get() as { records: Buffer } | undefined;
+    const lastTransfer =
+      lastBlock === undefined ? 0n : decodeTransferRecords(lastBlock.records).at(-1)?.timestamp;
+    const ids = s.maxTransferId.get() as { transfers: unknown; failed: unknown };
     const maxOf = (a: bigint, b: bigint) => (a > b ? a : b);
     return {
       accounts,
       openPendings,
-      lastTimestamp: maxOf(times.accounts ?? 0n, times.transfers ?? 0n),
+      lastTimestamp: maxOf(lastAccount, lastTransfer ?? 0n),
       maxTransferId: maxOf(
-        ids.transfers === null ? 0n : u128FromBytes(ids.transfers),
-        ids.failed === null ? 0n : u128FromBytes(ids.failed),
+        ids.transfers === null ? 0n : fromSqlU128(ids.transfers),
+        ids.failed === null ? 0n : fromSqlU128(ids.failed),
       ),
     };
   }
@@ -147,10 +147,10 @@ class SqliteStorage implements LedgerStorage {
       failedIds: new Set(),
     };
     for (const id of ids) {
-      const key = u128ToBytes(id);
-      const row = s.transferById.get(key) as (TransferRow & { status: bigint | null }) | undefined;
+      const key = toSqlU128(id);
+      const row = s.transferById.get(key) as { record: Buffer; status: bigint | null } | undefined;
       if (row !== undefined) {
-        reads.transfers.set(id, transferFromRow(row));
+        reads.transfers.set(id, decodeTransferRecord(row.record));
         if (row.status !== null)
           reads.pendingStatuses.set(id, pendingStatusFromCode(Number(row.status)));
       } else if (s.failedById.get(key) !== undefined) {
@@ -164,88 +164,83 @@ class SqliteStorage implements LedgerStorage {
     this.writeBatch(writes);
   }
 
+  async idle(): Promise<boolean> {
+    return this.history.catchUp(historyBlocksPerIdleStep);
+  }
+
   private applyWrites(writes: BatchWrites): void {
     const s = this.statements;
     for (const a of writes.accountsCreated) {
       s.insertAccount.run(
-        u128ToBytes(a.id),
+        toSqlU128(a.id),
         a.ledger,
         a.code,
         encodeAccountFlags(a.flags),
-        nullableU128(a.userData),
-        u128ToBytes(a.debitsPending),
-        u128ToBytes(a.debitsPosted),
-        u128ToBytes(a.creditsPending),
-        u128ToBytes(a.creditsPosted),
+        toSqlU128(a.userData),
+        toSqlU128(a.debitsPending),
+        toSqlU128(a.debitsPosted),
+        toSqlU128(a.creditsPending),
+        toSqlU128(a.creditsPosted),
         a.timestamp,
       );
     }
-    for (const a of writes.accountsUpdated) {
-      s.updateAccount.run(
-        u128ToBytes(a.debitsPending),
-        u128ToBytes(a.debitsPosted),
-        u128ToBytes(a.creditsPending),
-        u128ToBytes(a.creditsPosted),
-        u128ToBytes(a.id),
-      );
-    }
-    for (const t of writes.transfersCreated) {
-      s.insertTransfer.run(
-        u128ToBytes(t.id),
-        u128ToBytes(t.debitAccountId),
-        u128ToBytes(t.creditAccountId),
-        u128ToBytes(t.amount),
-        nullableU128(t.pendingId),
-        nullableU128(t.userData),
-        t.ledger,
-        t.code,
-        encodeTransferFlags(t.flags),
-        t.timeoutSeconds,
-        t.timestamp,
-      );
-    }
+    this.updateBalances(writes.accountsUpdated);
+    this.writeTransfers(writes.transfersCreated);
     for (const f of writes.failedIds) {
-      s.insertFailed.run(u128ToBytes(f.id), createTransferResults.indexOf(f.result));
+      s.insertFailed.run(toSqlU128(f.id), createTransferResults.indexOf(f.result));
     }
     for (const p of writes.pendingsCreated) {
-      s.insertPending.run(u128ToBytes(p.id), pendingStatusCodes.pending, p.expiresAt);
+      s.insertPending.run(toSqlU128(p.id), pendingStatusCodes.pending, p.expiresAt);
     }
     for (const p of writes.pendingsResolved) {
-      const changed = s.resolvePending.run(pendingStatusCodes[p.status], u128ToBytes(p.id));
+      const changed = s.resolvePending.run(pendingStatusCodes[p.status], toSqlU128(p.id));
       if (changed.changes !== 1) throw new Error(`bug: pending transfer ${p.id} has no status row`);
     }
+  }
+
+  /** One balance write per touched account, many accounts per statement. */
+  private updateBalances(accounts: readonly AccountRecord[]): void {
+    const s = this.statements;
+    const values: SqlU128[] = [];
+    for (const a of accounts) {
+      values.push(
+        toSqlU128(a.id),
+        toSqlU128(a.debitsPending),
+        toSqlU128(a.debitsPosted),
+        toSqlU128(a.creditsPending),
+        toSqlU128(a.creditsPosted),
+      );
+    }
+    runInChunks(values, 5, rowsPerStatement, s.updateAccounts, s.updateAccount);
+  }
+
+  /** Packs the batch's transfers into blocks and indexes their ids. */
+  private writeTransfers(transfers: readonly TransferRecord[]): void {
+    const s = this.statements;
+    const idRows: unknown[] = [];
+    for (let start = 0; start < transfers.length; start += blockRecordsMax) {
+      const block = transfers.slice(start, start + blockRecordsMax);
+      const first = block[0];
+      if (first === undefined) break;
+      s.insertBlock.run(first.timestamp, encodeTransferRecords(block));
+      block.forEach((t, slot) => {
+        idRows.push(toSqlU128(t.id), first.timestamp, slot);
+      });
+    }
+    runInChunks(idRows, 3, rowsPerStatement, s.insertIds, s.insertId);
   }
 
   async lookupTransfers(ids: readonly bigint[]): Promise<TransferRecord[]> {
     const found: TransferRecord[] = [];
     for (const id of ids) {
-      const row = this.statements.transferById.get(u128ToBytes(id)) as TransferRow | undefined;
-      if (row !== undefined) found.push(transferFromRow(row));
+      const row = this.statements.transferById.get(toSqlU128(id)) as { record: Buffer } | undefined;
+      if (row !== undefined) found.push(decodeTransferRecord(row.record));
     }
     return found;
   }
 
   async getAccountTransfers(filter: AccountFilter): Promise<TransferRecord[]> {
-    const neither = filter.debits === undefined && filter.credits === undefined;
-    const debits = neither || filter.debits === true;
-    const credits = neither || filter.credits === true;
-    if (!debits && !credits) return [];
-    const sides = [debits ? 'debit_account_id = @id' : '', credits ? 'credit_account_id = @id' : '']
-      .filter((side) => side !== '')
-      .join(' OR ');
-    const order = filter.reversed === true ? 'DESC' : 'ASC';
-    const rows = this.db
-      .prepare(
-        `SELECT ${transferColumns} FROM transfers WHERE (${sides})
-         AND timestamp >= @min AND timestamp <= @max ORDER BY timestamp ${order} LIMIT @limit`,
-      )
-      .all({
-        id: u128ToBytes(filter.accountId),
-        min: filter.timestampMin ?? 0n,
-        max: filter.timestampMax ?? (1n << 63n) - 1n,
-        limit: filter.limit,
-      }) as TransferRow[];
-    return rows.map(transferFromRow);
+    return this.history.query(filter);
   }
 
   async scanAccounts(): Promise<AccountRecord[]> {
@@ -255,18 +250,21 @@ class SqliteStorage implements LedgerStorage {
   async *scanTransfers(): AsyncIterable<TransferRecord[]> {
     let after = -1n;
     for (;;) {
-      const rows = this.statements.transfersAfter.all(after, scanChunkSize) as TransferRow[];
-      const last = rows[rows.length - 1];
+      const blocks = this.statements.blocksAfter.all(after, scanBlocksPerChunk) as {
+        first_timestamp: bigint;
+        records: Buffer;
+      }[];
+      const last = blocks[blocks.length - 1];
       if (last === undefined) return;
-      yield rows.map(transferFromRow);
-      after = last.timestamp;
+      yield blocks.flatMap((block) => decodeTransferRecords(block.records));
+      after = last.first_timestamp;
     }
   }
 
   async scanPendingStatuses(): Promise<Map<bigint, PendingStatus>> {
-    const rows = this.statements.allPendings.all() as { id: Buffer; status: bigint }[];
+    const rows = this.statements.allPendings.all() as { id: unknown; status: bigint }[];
     return new Map(
-      rows.map((row) => [u128FromBytes(row.id), pendingStatusFromCode(Number(row.status))]),
+      rows.map((row) => [fromSqlU128(row.id), pendingStatusFromCode(Number(row.status))]),
     );
   }
 
@@ -280,34 +278,36 @@ function prepareStatements(db: Database.Database) {
   return {
     allAccounts: db.prepare('SELECT * FROM accounts ORDER BY timestamp'),
     openPendings: db.prepare(
-      `SELECT t.*, p.expires_at FROM pending_transfers p JOIN transfers t ON t.id = p.id
-       WHERE p.status = ${pendingStatusCodes.pending}`,
+      `${recordById.replace('SELECT', 'SELECT p.expires_at,')}
+       JOIN pending_transfers p ON p.id = i.id WHERE p.status = ${pendingStatusCodes.pending}`,
     ),
-    lastTimestamp: db.prepare(
-      'SELECT (SELECT max(timestamp) FROM accounts) AS accounts, (SELECT max(timestamp) FROM transfers) AS transfers',
+    lastAccountTimestamp: db.prepare('SELECT max(timestamp) AS last FROM accounts'),
+    lastBlock: db.prepare(
+      'SELECT records FROM transfer_blocks ORDER BY first_timestamp DESC LIMIT 1',
     ),
     maxTransferId: db.prepare(
-      'SELECT (SELECT max(id) FROM transfers) AS transfers, (SELECT max(id) FROM failed_transfers) AS failed',
+      'SELECT (SELECT max(id) FROM transfer_ids) AS transfers, (SELECT max(id) FROM failed_transfers) AS failed',
     ),
     transferById: db.prepare(
-      `SELECT t.*, p.status FROM transfers t LEFT JOIN pending_transfers p ON p.id = t.id WHERE t.id = ?`,
+      `${recordById.replace('SELECT', 'SELECT p.status,')}
+       LEFT JOIN pending_transfers p ON p.id = i.id WHERE i.id = ?`,
     ),
     failedById: db.prepare('SELECT 1 FROM failed_transfers WHERE id = ?'),
-    transfersAfter: db.prepare(
-      `SELECT ${transferColumns} FROM transfers WHERE timestamp > ? ORDER BY timestamp LIMIT ?`,
+    blocksAfter: db.prepare(
+      'SELECT first_timestamp, records FROM transfer_blocks WHERE first_timestamp > ? ORDER BY first_timestamp LIMIT ?',
     ),
     allPendings: db.prepare('SELECT id, status FROM pending_transfers'),
     insertAccount: db.prepare(
       `INSERT INTO accounts (id, ledger, code, flags, user_data, debits_pending, debits_posted,
        credits_pending, credits_posted, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
-    updateAccount: db.prepare(
-      `UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?,
-       credits_posted = ? WHERE id = ?`,
+    updateAccount: db.prepare(updateBalancesSql(1)),
+    updateAccounts: db.prepare(updateBalancesSql(rowsPerStatement)),
+    insertBlock: db.prepare('INSERT INTO transfer_blocks (first_timestamp, records) VALUES (?, ?)'),
+    insertIds: db.prepare(
+      `INSERT INTO transfer_ids (id, block, slot) VALUES ${Array(rowsPerStatement).fill('(?, ?, ?)').join(', ')}`,
     ),
-    insertTransfer: db.prepare(
-      `INSERT INTO transfers (${transferColumns}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-    ),
+    insertId: db.prepare('INSERT INTO transfer_ids (id, block, slot) VALUES (?, ?, ?)'),
     insertFailed: db.prepare('INSERT INTO failed_transfers (id, result) VALUES (?, ?)'),
     insertPending: db.prepare(
       'INSERT INTO pending_transfers (id, status, expires_at) VALUES (?, ?, ?)',
@@ -316,41 +316,41 @@ function prepareStatements(db: Database.Database) {
   };
 }
 
-function nullableU128(value: bigint): Buffer | null {
-  return value === 0n ? null : u128ToBytes(value);
+function updateBalancesSql(rows: number): string {
+  return `UPDATE accounts SET debits_pending = v.column2, debits_posted = v.column3,
+    credits_pending = v.column4, credits_posted = v.column5
+    FROM (VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}) AS v
+    WHERE accounts.id = v.column1`;
 }
 
-function optionalU128(bytes: Buffer | null): bigint {
-  return bytes === null ? 0n : u128FromBytes(bytes);
+/**
+ * Runs a statement over flat rows of `width` values: `rows` rows per call of `many`, the rest one
+ * row per call of `one`.
+ */
+function runInChunks(
+  values: readonly unknown[],
+  width: number,
+  rows: number,
+  many: Database.Statement,
+  one: Database.Statement,
+): void {
+  const chunk = width * rows;
+  let at = 0;
+  for (; at + chunk <= values.length; at += chunk) many.run(...values.slice(at, at + chunk));
+  for (; at < values.length; at += width) one.run(...values.slice(at, at + width));
 }
 
 function accountFromRow(row: AccountRow): AccountRecord {
   return {
-    id: u128FromBytes(row.id),
+    id: fromSqlU128(row.id),
     ledger: Number(row.ledger),
     code: Number(row.code),
     flags: decodeAccountFlags(Number(row.flags)),
-    userData: optionalU128(row.user_data),
-    debitsPending: u128FromBytes(row.debits_pending),
-    debitsPosted: u128FromBytes(row.debits_posted),
-    creditsPending: u128FromBytes(row.credits_pending),
-    creditsPosted: u128FromBytes(row.credits_posted),
-    timestamp: BigInt(row.timestamp),
-  };
-}
-
-function transferFromRow(row: TransferRow): TransferRecord {
-  return {
-    id: u128FromBytes(row.id),
-    debitAccountId: u128FromBytes(row.debit_account_id),
-    creditAccountId: u128FromBytes(row.credit_account_id),
-    amount: u128FromBytes(row.amount),
-    ledger: Number(row.ledger),
-    code: Number(row.code),
-    flags: decodeTransferFlags(Number(row.flags)),
-    pendingId: optionalU128(row.pending_id),
-    timeoutSeconds: Number(row.timeout),
-    userData: optionalU128(row.user_data),
+    userData: fromSqlU128(row.user_data),
+    debitsPending: fromSqlU128(row.debits_pending),
+    debitsPosted: fromSqlU128(row.debits_posted),
+    creditsPending: fromSqlU128(row.credits_pending),
+    creditsPosted: fromSqlU128(row.credits_posted),
     timestamp: BigInt(row.timestamp),
   };
 }

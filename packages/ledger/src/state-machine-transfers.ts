@@ -65,11 +65,11 @@ function applySinglePhase(overlay: BatchOverlay, event: TransferEvent): CreateTr
   const limit = checkLimits(dr, cr, amount);
   if (limit !== undefined) return limit;
   if (event.pending) {
-    overlay.addBalances(dr.id, { debitsPending: amount });
-    overlay.addBalances(cr.id, { creditsPending: amount });
+    overlay.addBalance(dr.id, 'debitsPending', amount);
+    overlay.addBalance(cr.id, 'creditsPending', amount);
   } else {
-    overlay.addBalances(dr.id, { debitsPosted: amount });
-    overlay.addBalances(cr.id, { creditsPosted: amount });
+    overlay.addBalance(dr.id, 'debitsPosted', amount);
+    overlay.addBalance(cr.id, 'creditsPosted', amount);
   }
   overlay.createTransfer(toRecord(event, { amount, timestamp }), expiresAt);
   return 'ok';
@@ -166,11 +166,11 @@ function applyResolve(overlay: BatchOverlay, event: TransferEvent): CreateTransf
     throw new Error('bug: pending transfer lost an account');
   if (event.postPending && (dr.flags.closed || cr.flags.closed)) return 'accountClosed';
   const amount = event.voidPending || event.amount === 0n ? pending.amount : event.amount;
-  overlay.addBalances(dr.id, { debitsPending: -pending.amount });
-  overlay.addBalances(cr.id, { creditsPending: -pending.amount });
+  overlay.addBalance(dr.id, 'debitsPending', -pending.amount);
+  overlay.addBalance(cr.id, 'creditsPending', -pending.amount);
   if (event.postPending) {
-    overlay.addBalances(dr.id, { debitsPosted: amount });
-    overlay.addBalances(cr.id, { creditsPosted: amount });
+    overlay.addBalance(dr.id, 'debitsPosted', amount);
+    overlay.addBalance(cr.id, 'creditsPosted', amount);
   }
   overlay.setPendingStatus(pending.id, event.postPending ? 'posted' : 'voided');
   const record = toRecord(event, { amount, timestamp: overlay.nextTimestamp() });

@@ -13,6 +13,8 @@ import type { AccountEvent, TransferEvent } from './validate.ts';
 
 export type MutableAccount = { -readonly [K in keyof AccountRecord]: AccountRecord[K] };
 
+export type BalanceName = 'debitsPending' | 'debitsPosted' | 'creditsPending' | 'creditsPosted';
+
 /** What the engine holds in memory between batches: committed, acknowledged state only. */
 export interface CommittedState {
   readonly accounts: Map<bigint, AccountRecord>;
@@ -34,6 +36,11 @@ export class BatchOverlay {
   readonly pendingStatuses = new Map<bigint, PendingStatus>();
   readonly failedIds = new Map<bigint, CreateTransferResult>();
   private readonly journal: (() => void)[] = [];
+  /**
+   * Whether changes are journaled for undo: only inside a linked chain of two or more events,
+   * because a lone event changes nothing until all its checks have passed.
+   */
+  journaling = false;
   private timestamp: bigint;
 
   constructor(
@@ -72,35 +79,19 @@ export class BatchOverlay {
     return copy;
   }
 
-  addBalances(
-    id: bigint,
-    delta: {
-      debitsPending?: bigint;
-      debitsPosted?: bigint;
-      creditsPending?: bigint;
-      creditsPosted?: bigint;
-    },
-  ): void {
+  /** Adds `delta` (negative to release) to one balance of an account. */
+  addBalance(id: bigint, balance: BalanceName, delta: bigint): void {
     const account = this.mutableAccount(id);
-    const before = { ...account };
-    account.debitsPending += delta.debitsPending ?? 0n;
-    account.debitsPosted += delta.debitsPosted ?? 0n;
-    account.creditsPending += delta.creditsPending ?? 0n;
-    account.creditsPosted += delta.creditsPosted ?? 0n;
-    if (account.debitsPending < 0n || account.creditsPending < 0n) {
-      throw new Error(`bug: pending balance of account ${id} went negative`);
-    }
-    this.journal.push(() => {
-      account.debitsPending = before.debitsPending;
-      account.debitsPosted = before.debitsPosted;
-      account.creditsPending = before.creditsPending;
-      account.creditsPosted = before.creditsPosted;
-    });
+    const before = account[balance];
+    const after = before + delta;
+    if (after < 0n) throw new Error(`bug: ${balance} of account ${id} went negative`);
+    account[balance] = after;
+    if (this.journaling) this.journal.push(() => (account[balance] = before));
   }
 
   createAccount(account: MutableAccount): void {
     this.accountsCreated.set(account.id, account);
-    this.journal.push(() => this.accountsCreated.delete(account.id));
+    if (this.journaling) this.journal.push(() => this.accountsCreated.delete(account.id));
   }
 
   transfer(id: bigint): TransferRecord | undefined {
@@ -117,6 +108,7 @@ export class BatchOverlay {
       this.pendingsCreated.set(transfer.id, expiresAt);
       this.pendingStatuses.set(transfer.id, 'pending');
     }
+    if (!this.journaling) return;
     this.journal.push(() => {
       this.transfersCreated.delete(transfer.id);
       this.pendingsCreated.delete(transfer.id);
@@ -134,6 +126,7 @@ export class BatchOverlay {
   setPendingStatus(id: bigint, status: PendingStatus): void {
     const before = this.pendingStatuses.get(id);
     this.pendingStatuses.set(id, status);
+    if (!this.journaling) return;
     this.journal.push(() => {
       if (before === undefined) this.pendingStatuses.delete(id);
       else this.pendingStatuses.set(id, before);
@@ -163,8 +156,8 @@ export class BatchOverlay {
   /** Expires one open pending transfer: its amounts leave the pending balances. */
   expire(pending: OpenPending): void {
     const { transfer } = pending;
-    this.addBalances(transfer.debitAccountId, { debitsPending: -transfer.amount });
-    this.addBalances(transfer.creditAccountId, { creditsPending: -transfer.amount });
+    this.addBalance(transfer.debitAccountId, 'debitsPending', -transfer.amount);
+    this.addBalance(transfer.creditAccountId, 'creditsPending', -transfer.amount);
     this.setPendingStatus(transfer.id, 'expired');
   }
 
@@ -226,6 +219,7 @@ function applyChains<E extends { linked: boolean; id: bigint }, R extends string
     let end = index;
     while (events[end]?.linked === true) end++;
     const mark = overlay.journalMark();
+    overlay.journaling = end > index;
     for (let k = index; k <= end; k++) {
       const event = events[k] as E;
       const result = apply(event);
@@ -240,6 +234,7 @@ function applyChains<E extends { linked: boolean; id: bigint }, R extends string
       break;
     }
     overlay.clearJournal();
+    overlay.journaling = false;
     index = end + 1;
   }
   for (let k = openStart; k < events.length; k++) results[k] = 'linkedEventChainOpen';

@@ -27,6 +27,11 @@ export interface LedgerStorage {
   scanTransfers(): AsyncIterable<TransferRecord[]>;
   /** Every pending transfer's status, for verification. */
   scanPendingStatuses(): Promise<Map<bigint, PendingStatus>>;
+  /**
+   * Bounded upkeep the engine runs when it has nothing to write (deriving indexes kept off the
+   * hot path); resolves true while more remains to do.
+   */
+  idle?(): Promise<boolean>;
   close(): Promise<void>;
 }
 

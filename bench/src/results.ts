@@ -1,0 +1,40 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** bench/results, next to this package's src. */
+export const resultsDir = fileURLToPath(new URL('../results/', import.meta.url));
+
+export interface WrittenResults {
+  /** `bench/results/<name>-<timestamp>.json`. */
+  readonly file: string;
+  /** `bench/results/<name>-latest.json`, a copy of the same JSON. */
+  readonly latest: string;
+}
+
+/** A file-name-safe UTC timestamp: 2025-01-31T12-34-56-789Z. */
+export function fileTimestamp(date: Date = new Date()): string {
+  return date.toISOString().replaceAll(':', '-').replaceAll('.', '-');
+}
+
+/**
+ * Writes a benchmark's results as JSON twice: once under a timestamped name (a history that
+ * git ignores) and once as `<name>-latest.json`. Bigints are written as decimal strings.
+ */
+export function writeResults(
+  name: string,
+  data: unknown,
+  dir: string = resultsDir,
+): WrittenResults {
+  mkdirSync(dir, { recursive: true });
+  const json = `${JSON.stringify(
+    data,
+    (_key, value: unknown) => (typeof value === 'bigint' ? value.toString() : value),
+    2,
+  )}\n`;
+  const file = join(dir, `${name}-${fileTimestamp()}.json`);
+  const latest = join(dir, `${name}-latest.json`);
+  writeFileSync(file, json);
+  writeFileSync(latest, json);
+  return { file, latest };
+}

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// Runs the TypeScript sources directly: registers tsx, then loads the command's entry point.
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../src/main.ts');

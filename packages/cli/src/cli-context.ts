@@ -1,0 +1,21 @@
+import type { Ledger, LedgerOptions } from '@mite/ledger';
+
+/** A signal that asks `mite serve` to stop. */
+export type ShutdownSignal = 'SIGINT' | 'SIGTERM';
+
+/**
+ * Everything a command touches outside itself. `main.ts` builds it from the real process; tests
+ * can build their own.
+ */
+export interface CliContext {
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly cwd: string;
+  /** Writes text to standard output as is (add the newline yourself). */
+  readonly writeOut: (text: string) => void;
+  /** Writes text to standard error as is (add the newline yourself). */
+  readonly writeErr: (text: string) => void;
+  /** `openLedger` from `@mite/ledger`. */
+  readonly openLedger: (options: LedgerOptions) => Promise<Ledger>;
+  /** Starts listening for SIGINT and SIGTERM; resolves with the first one that arrives. */
+  readonly waitForShutdownSignal: () => Promise<ShutdownSignal>;
+}

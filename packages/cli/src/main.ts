@@ -1,0 +1,36 @@
+/**
+ * The `mite` command's entry point: builds the context from the real process, runs the command and
+ * exits with its code. `npm start` runs `node --import tsx packages/cli/src/main.ts serve`.
+ */
+import type { CliContext, ShutdownSignal } from './cli-context.ts';
+import { runCli } from './create-program.ts';
+
+const SHUTDOWN_SIGNALS: readonly ShutdownSignal[] = ['SIGINT', 'SIGTERM'];
+
+function createProcessContext(): CliContext {
+  return {
+    env: process.env,
+    cwd: process.cwd(),
+    writeOut: (text) => process.stdout.write(text),
+    writeErr: (text) => process.stderr.write(text),
+    // Loaded on first use, so that `mite --help` works even where the native SQLite module does not.
+    openLedger: async (options) => (await import('@mite/ledger')).openLedger(options),
+    waitForShutdownSignal,
+  };
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM, then restores the default handlers, so that a second
+ * signal stops a shutdown that hangs.
+ */
+function waitForShutdownSignal(): Promise<ShutdownSignal> {
+  return new Promise((resolve) => {
+    const onSignal = (signal: ShutdownSignal): void => {
+      for (const name of SHUTDOWN_SIGNALS) process.off(name, onSignal);
+      resolve(signal);
+    };
+    for (const name of SHUTDOWN_SIGNALS) process.on(name, onSignal);
+  });
+}
+
+process.exit(await runCli(process.argv.slice(2), createProcessContext()));

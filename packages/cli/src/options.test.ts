@@ -1,0 +1,43 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { UsageError } from './errors.ts';
+import { DEFAULT_PORT, parsePort, resolveDataDir, resolvePort } from './options.ts';
+
+describe('parsePort', () => {
+  it('accepts 0 to 65535', () => {
+    assert.equal(parsePort('0'), 0);
+    assert.equal(parsePort('8787'), 8787);
+    assert.equal(parsePort('65535'), 65_535);
+  });
+
+  it('rejects anything else', () => {
+    for (const bad of ['', 'abc', '-1', '65536', '80.5', '1e3', '0x50', '123456']) {
+      assert.throws(() => parsePort(bad), /expected an integer from 0 to 65535/, bad);
+    }
+  });
+});
+
+describe('resolvePort', () => {
+  it('takes the flag, then MITE_PORT, then the default', () => {
+    assert.equal(resolvePort(1234, '5678'), 1234);
+    assert.equal(resolvePort(undefined, '5678'), 5678);
+    assert.equal(resolvePort(undefined, undefined), DEFAULT_PORT);
+    assert.equal(resolvePort(undefined, ''), DEFAULT_PORT);
+  });
+
+  it('reports a bad MITE_PORT as a usage error', () => {
+    assert.throws(() => resolvePort(undefined, 'http'), UsageError);
+  });
+});
+
+describe('resolveDataDir', () => {
+  it('resolves relative to the working directory, ./.mite by default', () => {
+    assert.equal(resolveDataDir(undefined, '/home/a'), '/home/a/.mite');
+    assert.equal(resolveDataDir('data', '/home/a'), '/home/a/data');
+    assert.equal(resolveDataDir('/srv/mite', '/home/a'), '/srv/mite');
+  });
+
+  it('rejects an empty directory name', () => {
+    assert.throws(() => resolveDataDir('', '/home/a'), UsageError);
+  });
+});

@@ -1,0 +1,38 @@
+import path from 'node:path';
+import { describeError, UsageError } from './errors.ts';
+
+export const DEFAULT_DATA_DIR = '.mite';
+export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_PORT = 8787;
+const PORT_MAX = 65_535;
+
+/**
+ * A TCP port from the command line or the environment: an integer from 0 to 65535, 0 meaning
+ * "pick a free one". Throws a plain Error with the reason, for the caller to wrap.
+ */
+export function parsePort(text: string): number {
+  const trimmed = text.trim();
+  if (!/^\d{1,5}$/.test(trimmed) || Number(trimmed) > PORT_MAX) {
+    throw new Error(`expected an integer from 0 to ${PORT_MAX}`);
+  }
+  return Number(trimmed);
+}
+
+/** `--port`, else `MITE_PORT`, else the default. */
+export function resolvePort(flag: number | undefined, envValue: string | undefined): number {
+  if (flag !== undefined) return flag;
+  if (envValue === undefined || envValue.trim() === '') return DEFAULT_PORT;
+  try {
+    return parsePort(envValue);
+  } catch (error) {
+    throw new UsageError(`MITE_PORT='${envValue}': ${describeError(error)}`);
+  }
+}
+
+/** The data directory as an absolute path, relative paths taken from `cwd`. */
+export function resolveDataDir(flag: string | undefined, cwd: string): string {
+  if (flag !== undefined && flag.trim() === '') {
+    throw new UsageError('--data-dir must not be empty');
+  }
+  return path.resolve(cwd, flag ?? DEFAULT_DATA_DIR);
+}

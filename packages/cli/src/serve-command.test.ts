@@ -1,0 +1,113 @@
+import assert from 'node:assert/strict';
+import { createServer } from 'node:net';
+import { describe, it } from 'node:test';
+import { freshPgDatabase, tempDir } from '@mite/testkit';
+import { processExists, runCliProcess, startCli, waitForUrl } from './test-helpers.ts';
+
+/** Child processes compile TypeScript on start; give each test room for that. */
+const TEST_TIMEOUT_MS = 60_000;
+
+describe('mite serve (child process)', { timeout: TEST_TIMEOUT_MS }, () => {
+  it('serves /healthz, answers problems, and exits 0 on SIGTERM', async () => {
+    const dataDir = tempDir('mite-serve-');
+    const cli = startCli(['serve', '--port', '0', '--data-dir', dataDir]);
+    const base = await waitForUrl(cli);
+    assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.match(cli.output.stdout, new RegExp(`health: +${base}/healthz`));
+    assert.match(cli.output.stdout, new RegExp(`database: +sqlite:${dataDir}/ledger\\.sqlite`));
+
+    const health = await fetch(`${base}/healthz`);
+    assert.equal(health.status, 200);
+    assert.equal(health.headers.get('content-type'), 'application/json');
+    assert.deepEqual(await health.json(), { status: 'ok' });
+
+    const missing = await fetch(`${base}/no/such/thing`);
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get('content-type'), 'application/problem+json');
+    const problem = (await missing.json()) as Record<string, unknown>;
+    assert.deepEqual(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type']);
+    assert.equal(problem.status, 404);
+
+    const pid = cli.child.pid ?? assert.fail('no pid');
+    cli.child.kill('SIGTERM');
+    const run = await cli.exited;
+    assert.deepEqual([run.code, run.signal], [0, null], run.stderr);
+    assert.equal(processExists(pid), false);
+    assert.equal(run.stderr, '');
+
+    const verified = await runCliProcess(['verify', '--data-dir', dataDir]);
+    assert.deepEqual([verified.code, verified.stdout], [0, 'ok\n'], verified.stderr);
+  });
+
+  it('exits 0 on SIGINT, creating the data directory and reading MITE_PORT', async () => {
+    const dataDir = `${tempDir('mite-serve-')}/nested/data`;
+    const cli = startCli(['serve', '--data-dir', dataDir], { MITE_PORT: '0' });
+    const base = await waitForUrl(cli);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    cli.child.kill('SIGINT');
+    const run = await cli.exited;
+    assert.deepEqual([run.code, run.signal], [0, null], run.stderr);
+  });
+
+  it('runs on PostgreSQL from MITE_DATABASE_URL (skipped without PostgreSQL)', async (t) => {
+    const url = await freshPgDatabase();
+    if (url === undefined) {
+      t.skip('PostgreSQL is not installed and MITE_PG_URL is not set');
+      return;
+    }
+    const env = { MITE_DATABASE_URL: url };
+    const cli = startCli(['serve', '--port', '0', '--data-dir', tempDir('mite-serve-')], env);
+    const base = await waitForUrl(cli);
+    assert.match(cli.output.stdout, /database: +postgres(ql)?:\/\//);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    cli.child.kill('SIGTERM');
+    const run = await cli.exited;
+    assert.deepEqual([run.code, run.signal], [0, null], run.stderr);
+
+    const verified = await runCliProcess(['verify'], env);
+    assert.deepEqual([verified.code, verified.stdout], [0, 'ok\n'], verified.stderr);
+  });
+
+  it('rejects --port abc with one line and a non-zero exit', async () => {
+    const run = await runCliProcess(['serve', '--port', 'abc', '--data-dir', tempDir('mite-')]);
+    assert.notEqual(run.code, 0);
+    assertOneLine(run.stderr);
+    assert.match(run.stderr, /--port/);
+    assert.match(run.stderr, /abc/);
+  });
+
+  it('exits 1 with one line when the port is in use', async () => {
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const { port } = blocker.address() as { port: number };
+    try {
+      const dataDir = tempDir('mite-serve-');
+      const run = await runCliProcess(['serve', '--port', String(port), '--data-dir', dataDir]);
+      assert.equal(run.code, 1);
+      assertOneLine(run.stderr);
+      assert.match(run.stderr, new RegExp(`port ${port} .*already in use`));
+      assert.equal(run.stdout, '');
+    } finally {
+      await new Promise((resolve) => blocker.close(resolve));
+    }
+  });
+
+  it('exits 1 with one line, without the password, when the database URL is bad', async () => {
+    const dataDir = tempDir('mite-serve-');
+    const env = { MITE_DATABASE_URL: 'mysql://mite:hunter2@localhost/mite' };
+    const run = await runCliProcess(['serve', '--port', '0', '--data-dir', dataDir], env);
+    assert.equal(run.code, 1);
+    assertOneLine(run.stderr);
+    assert.match(
+      run.stderr,
+      /^mite: cannot open the ledger at mysql:\/\/mite:\*\*\*@localhost\/mite/,
+    );
+    assert.doesNotMatch(run.stderr, /hunter2/);
+  });
+});
+
+/** Exactly one line, and no stack trace. */
+function assertOneLine(text: string): void {
+  assert.equal(text.trimEnd().split('\n').length, 1, text);
+  assert.doesNotMatch(text, /\n\s+at /);
+}

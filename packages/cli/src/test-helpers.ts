@@ -1,0 +1,195 @@
+/** Helpers for the CLI's tests: the real `mite` in a child process, real SQLite ledgers. */
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { setTimeout } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { openLedger } from '@mite/ledger';
+import Database from 'better-sqlite3';
+import type { CliContext, ShutdownSignal } from './cli-context.ts';
+
+const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+
+/** Variables that would make a test depend on the developer's environment. */
+const MITE_VARIABLES = ['MITE_DATABASE_URL', 'MITE_PORT'];
+
+export interface CliRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Starts `node --import tsx packages/cli/src/main.ts ...args` from the repository root. */
+export function spawnCli(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): ChildProcess {
+  const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
+  for (const name of MITE_VARIABLES) if (!(name in env)) delete childEnv[name];
+  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+    cwd: REPO_ROOT,
+    env: childEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** A child process with everything it prints so far, and its outcome once it has exited. */
+export interface RunningCli {
+  readonly child: ChildProcess;
+  readonly output: { stdout: string; stderr: string };
+  /** Resolves once the process has exited and its output streams are closed. */
+  readonly exited: Promise<CliRun>;
+}
+
+/** Starts the command and keeps collecting its output. */
+export function startCli(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): RunningCli {
+  const child = spawnCli(args, env);
+  const output = { stdout: '', stderr: '' };
+  child.stdout?.on('data', (chunk: Buffer) => {
+    output.stdout += chunk.toString();
+  });
+  child.stderr?.on('data', (chunk: Buffer) => {
+    output.stderr += chunk.toString();
+  });
+  const exited = new Promise<CliRun>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) =>
+      resolve({ code, signal, ...output }),
+    );
+  });
+  return { child, output, exited };
+}
+
+/** Runs the command to completion. */
+export function runCliProcess(
+  args: readonly string[],
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliRun> {
+  return startCli(args, env).exited;
+}
+
+/** Time `mite serve` gets to print its banner in tests. */
+const READY_TIMEOUT_MS = 20_000;
+
+/**
+ * Waits for `mite serve` to print its banner and returns the base URL. Rejects with what the
+ * process printed if it exits first or takes too long.
+ */
+export async function waitForUrl(cli: RunningCli): Promise<string> {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  let exited = false;
+  const markExited = (): void => {
+    exited = true;
+  };
+  cli.exited.then(markExited, markExited);
+  while (Date.now() < deadline) {
+    const match = /^Mite is running: (http:\/\/\S+)$/m.exec(cli.output.stdout);
+    if (match?.[1] !== undefined) return match[1];
+    if (exited) break;
+    await setTimeout(POLL_INTERVAL_MS);
+  }
+  const { stdout, stderr } = cli.output;
+  throw new Error(`mite serve did not become ready (exited: ${exited}): ${stdout}${stderr}`);
+}
+
+const POLL_INTERVAL_MS = 20;
+
+/** Whether a process with this id still exists. */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** Account ids and balances of the ledger `createSqliteLedger` writes. */
+export const SAMPLE = { debitAccountId: 1n, creditAccountId: 2n, ledger: 1, amount: 10n } as const;
+
+/**
+ * A real SQLite ledger at `file`: two accounts on ledger 1 and one transfer of `SAMPLE.amount`
+ * from the first to the second, closed again.
+ */
+export async function createSqliteLedger(file: string): Promise<void> {
+  const ledger = await openLedger({ url: `sqlite:${file}` });
+  try {
+    const { debitAccountId, creditAccountId, amount, ledger: ledgerId } = SAMPLE;
+    const accounts = [debitAccountId, creditAccountId].map((id) => ({
+      id,
+      ledger: ledgerId,
+      code: 1,
+    }));
+    assert.deepEqual(await ledger.createAccounts(accounts), ['ok', 'ok']);
+    const transfer = { id: 1n, debitAccountId, creditAccountId, amount, ledger: ledgerId, code: 1 };
+    assert.deepEqual(await ledger.createTransfers([transfer]), ['ok']);
+  } finally {
+    await ledger.close();
+  }
+}
+
+/**
+ * Overwrites an account's stored `credits_posted` behind the ledger's back, the way a bad disk or
+ * a stray hand-written UPDATE would. The ledger must be closed.
+ */
+export function tamperCreditsPosted(file: string, accountId: bigint, creditsPosted: bigint): void {
+  const db = new Database(file);
+  try {
+    const result = db
+      .prepare('UPDATE accounts SET credits_posted = ? WHERE id = ?')
+      .run(sqlU128(creditsPosted), sqlU128(accountId));
+    assert.equal(result.changes, 1, `no account ${accountId} in ${file}`);
+  } finally {
+    db.close();
+  }
+}
+
+/**
+ * A u128 as the ledger's SQLite schema stores it: an INTEGER below 2^63, else 16 bytes,
+ * big-endian (written out here rather than imported, so the test pins the stored format).
+ */
+function sqlU128(value: bigint): bigint | Buffer {
+  if (value < 1n << 63n) return value;
+  const bytes = Buffer.alloc(16);
+  bytes.writeBigUInt64BE(value >> 64n, 0);
+  bytes.writeBigUInt64BE(value & 0xffff_ffff_ffff_ffffn, 8);
+  return bytes;
+}
+
+/**
+ * A context for running `runCli` in process with the real `openLedger`, recording what the command
+ * prints and delivering shutdown signals on request.
+ */
+export interface TestContext extends CliContext {
+  readonly out: string[];
+  readonly err: string[];
+  /** Delivers a shutdown signal to a `mite serve` waiting for one. */
+  readonly sendSignal: (signal: ShutdownSignal) => void;
+}
+
+export function createTestContext(
+  options: { readonly env?: Readonly<Record<string, string>>; readonly cwd?: string } = {},
+): TestContext {
+  const out: string[] = [];
+  const err: string[] = [];
+  let deliver: ((signal: ShutdownSignal) => void) | undefined;
+  return {
+    env: options.env ?? {},
+    cwd: options.cwd ?? process.cwd(),
+    out,
+    err,
+    writeOut: (text) => out.push(text),
+    writeErr: (text) => err.push(text),
+    openLedger,
+    waitForShutdownSignal: () =>
+      new Promise((resolve) => {
+        deliver = resolve;
+      }),
+    sendSignal: (signal) => deliver?.(signal),
+  };
+}

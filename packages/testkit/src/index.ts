@@ -1,0 +1,8 @@
+export {
+  findPgBin,
+  freePort,
+  freshPgDatabase,
+  type PgCluster,
+  startPgCluster,
+  tempDir,
+} from './pg-cluster.ts';
