@@ -115,7 +115,12 @@ test('write, read, load, lookup, history and scans round-trip u128 values', asyn
   let storage: LedgerStorage = await openPostgresStorage(url);
   try {
     assert.equal(storage.kind, 'postgres');
-    assert.deepEqual(await storage.load(), { accounts: [], openPendings: [], lastTimestamp: 0n });
+    assert.deepEqual(await storage.load(), {
+      accounts: [],
+      openPendings: [],
+      lastTimestamp: 0n,
+      maxTransferId: 0n,
+    });
     await storage.write(noWrites);
 
     await storage.write({
@@ -162,6 +167,8 @@ test('write, read, load, lookup, history and scans round-trip u128 values', asyn
     assert.deepEqual(state.accounts, [updatedA, updatedB, accountC]);
     assert.deepEqual(state.openPendings, [{ transfer: pendingT4, expiresAt: 0n }]);
     assert.equal(state.lastTimestamp, postT5.timestamp);
+    // The largest id of any transfer or failed transfer: the failed id big - 1.
+    assert.equal(state.maxTransferId, big - 1n);
     assert.deepEqual(
       (await storage.read([pendingT2.id])).pendingStatuses,
       new Map([[pendingT2.id, 'posted']]),
@@ -246,7 +253,12 @@ test('a failing write leaves nothing behind, and the store stays usable', async 
       }),
       /duplicate key/,
     );
-    assert.deepEqual(await storage.load(), { accounts: [], openPendings: [], lastTimestamp: 0n });
+    assert.deepEqual(await storage.load(), {
+      accounts: [],
+      openPendings: [],
+      lastTimestamp: 0n,
+      maxTransferId: 0n,
+    });
     assert.deepEqual((await storage.read([5n, x.id])).failedIds, new Set());
 
     await storage.write({

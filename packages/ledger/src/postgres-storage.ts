@@ -43,7 +43,7 @@ const scanChunkSize = 10_000;
 
 const int64Max = (1n << 63n) - 1n;
 
-const schema = `
+export const postgresSchema = `
 CREATE TABLE IF NOT EXISTS meta (key text PRIMARY KEY, value text NOT NULL);
 CREATE TABLE IF NOT EXISTS accounts (
   id uuid PRIMARY KEY,
@@ -191,7 +191,7 @@ export async function openPostgresStorage(url: string): Promise<LedgerStorage> {
           'process (or another openLedger in this one) holds its writer lock; close it first',
       );
     }
-    await writer.unsafe(`BEGIN; ${schema} COMMIT;`).simple();
+    await writer.unsafe(`BEGIN; ${postgresSchema} COMMIT;`).simple();
     const [version] = await writer<{ value: string }[]>`
       select value from meta where key = 'schema_version'`;
     if (version?.value !== String(postgresSchemaVersion)) {
@@ -234,12 +234,15 @@ class PostgresStorage implements LedgerStorage {
 
   async load(): Promise<StoredState> {
     const sql = this.sql;
-    const [accountRows, pendingRows, [last]] = await Promise.all([
+    const [accountRows, pendingRows, [last], [maxIds]] = await Promise.all([
       sql<AccountRow[]>`select * from accounts order by timestamp`,
       sql<(TransferRow & { expires_at: bigint })[]>`
         select t.*, p.expires_at from pending_transfers p join transfers t on t.id = p.id
         where p.status = ${pendingStatusCodes.pending} order by t.timestamp`,
       sql<{ max: bigint | null }[]>`select max(timestamp) as max from transfers`,
+      sql<{ transfers: string | null; failed: string | null }[]>`
+        select (select id from transfers order by id desc limit 1) as transfers,
+               (select id from failed_transfers order by id desc limit 1) as failed`,
     ]);
     const accounts = accountRows.map(accountFromRow);
     let lastTimestamp = last?.max ?? 0n;
@@ -250,7 +253,12 @@ class PostgresStorage implements LedgerStorage {
       transfer: transferFromRow(row),
       expiresAt: BigInt(row.expires_at),
     }));
-    return { accounts, openPendings, lastTimestamp };
+    // uuid order is byte order, and u128ToUuid writes big-endian: the last id is the largest.
+    const maxTransferId = [maxIds?.transfers, maxIds?.failed].reduce<bigint>(
+      (max, uuid) => (uuid == null ? max : u128FromUuid(uuid) > max ? u128FromUuid(uuid) : max),
+      0n,
+    );
+    return { accounts, openPendings, lastTimestamp, maxTransferId };
   }
 
   async read(ids: readonly bigint[]): Promise<BatchReads> {
