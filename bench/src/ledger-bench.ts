@@ -5,10 +5,15 @@
  * - ledger: `submitters` concurrent callers each loop { build `clientBatch` transfers with
  *   time-ordered ids, `await createTransfers`, require every result to be ok } until `transfers`
  *   are done; then `verify()` must come back clean.
- * - raw (SQLite ceiling): better-sqlite3 on the ledger's own schema and pragmas, the same number of
- *   transfers in transactions as large as the engine's mean batch in the matching ledger run,
- *   prepared statements, one balance update per touched account per transaction; no engine.
- * - naive: one durable database transaction per transfer (insert it, update both balances).
+ * - raw (SQLite ceiling): better-sqlite3 writing exactly what the SQLite store writes, on its
+ *   schema (`sqliteSchema`) and pragmas (WAL, synchronous=FULL), with its encoders: the same
+ *   number of transfers in transactions as large as the engine's mean batch in the matching ledger
+ *   run, each writing every touched account's balances once (multi-row UPDATE ... FROM VALUES),
+ *   the transfers packed into blocks of 64 records and their ids (multi-row INSERTs); no engine,
+ *   no validation, no reads.
+ * - naive: one durable database transaction per transfer. SQLite: two balance updates, a block of
+ *   one record and its id row, on the store's schema. PostgreSQL: insert the transfer and update
+ *   both balances, on the store's schema (`postgresSchema`).
  *
  * Wallets have `debitsMustNotExceedCredits` and are funded before the clock starts, so the engine
  * checks a real limit on every transfer and none is rejected.
@@ -16,12 +21,25 @@
 import { rmSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
-import { type Account, openLedger, type Transfer } from '@mite/ledger';
+import {
+  type Account,
+  type AccountRecord,
+  openLedger,
+  type Transfer,
+  type TransferRecord,
+} from '@mite/ledger';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
 import Database from 'better-sqlite3';
 import postgres from 'postgres';
 import { batchSizeMaxDefault } from '../../packages/ledger/src/engine.ts';
+import { postgresSchema } from '../../packages/ledger/src/postgres-storage.ts';
 import { sqliteSchema } from '../../packages/ledger/src/sqlite-schema.ts';
+import { type SqlU128, toSqlU128 } from '../../packages/ledger/src/sqlite-values.ts';
+import { encodeAccountFlags } from '../../packages/ledger/src/storage.ts';
+import {
+  blockRecordsMax,
+  encodeTransferRecords,
+} from '../../packages/ledger/src/transfer-records.ts';
 import { TimeOrderedIds } from './ids.ts';
 import { writeResults } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
@@ -335,35 +353,80 @@ async function runLedger(
 
 // --- raw SQLite: the ceiling and the naive baseline ----------------------------------------------
 
-const u64Mask = (1n << 64n) - 1n;
+/** Rows per multi-row statement, as the SQLite store writes them. */
+const rowsPerStatement = 128;
 
-/** A u128 as the ledger's SQLite schema stores it: 16 big-endian bytes. */
-function u128Bytes(value: bigint): Buffer {
-  const bytes = Buffer.allocUnsafe(16);
-  bytes.writeBigUInt64BE(value >> 64n, 0);
-  bytes.writeBigUInt64BE(value & u64Mask, 8);
-  return bytes;
+const walletFlags: AccountRecord['flags'] = {
+  debitsMustNotExceedCredits: true,
+  creditsMustNotExceedDebits: false,
+  closed: false,
+};
+const noAccountFlags: AccountRecord['flags'] = {
+  debitsMustNotExceedCredits: false,
+  creditsMustNotExceedDebits: false,
+  closed: false,
+};
+const noTransferFlags: TransferRecord['flags'] = {
+  pending: false,
+  postPending: false,
+  voidPending: false,
+  balancingDebit: false,
+  balancingCredit: false,
+};
+
+/** The store's balance write: one multi-row `UPDATE ... FROM (VALUES ...)` for `rows` accounts. */
+function updateBalancesSql(rows: number): string {
+  return `UPDATE accounts SET debits_pending = v.column2, debits_posted = v.column3,
+    credits_pending = v.column4, credits_posted = v.column5
+    FROM (VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}) AS v
+    WHERE accounts.id = v.column1`;
 }
 
-const walletFlagBits = 1 << 1; // debitsMustNotExceedCredits, as the ledger stores it
+function insertIdsSql(rows: number): string {
+  return `INSERT INTO transfer_ids (id, block, slot) VALUES ${Array(rows).fill('(?, ?, ?)').join(', ')}`;
+}
+
+/**
+ * Runs a statement over flat rows of `width` values as the store does: `rowsPerStatement` rows per
+ * call of `many`, the rest one row per call of `one`.
+ */
+function runInChunks(
+  values: readonly unknown[],
+  width: number,
+  many: Database.Statement,
+  one: Database.Statement,
+): void {
+  const chunk = width * rowsPerStatement;
+  let at = 0;
+  for (; at + chunk <= values.length; at += chunk) many.run(...values.slice(at, at + chunk));
+  for (; at < values.length; at += width) one.run(...values.slice(at, at + width));
+}
 
 interface RawSqlite {
   readonly db: Database.Database;
-  readonly idBytes: Buffer[];
+  /** The universe's account ids in their stored form (`toSqlU128`), by index. */
+  readonly accountKeys: readonly SqlU128[];
   readonly debitsPosted: bigint[];
   readonly creditsPosted: bigint[];
-  readonly insertTransfer: Database.Statement;
+  readonly insertBlock: Database.Statement;
+  readonly insertIds: Database.Statement;
+  readonly insertId: Database.Statement;
+  readonly updateAccounts: Database.Statement;
   readonly updateAccount: Database.Statement;
   nextTimestamp(): bigint;
 }
 
-/** A fresh file with the ledger's schema and pragmas, and the universe's accounts in it. */
+/**
+ * A fresh file with the store's schema (`sqliteSchema`) and pragmas, and the universe's accounts
+ * in it, written as the store writes them.
+ */
 function openRawSqlite(file: string, universe: Universe): RawSqlite {
   const db = new Database(file);
+  db.defaultSafeIntegers(true);
   db.pragma('journal_mode = WAL');
   db.pragma('synchronous = FULL');
   db.exec(sqliteSchema);
-  const idBytes = universe.ids.map(u128Bytes);
+  const accountKeys = universe.ids.map(toSqlU128);
   const debitsPosted = universe.ids.map(() => 0n);
   const creditsPosted = universe.ids.map((_, index) =>
     index < universe.wallets ? walletFunding : 0n,
@@ -371,90 +434,119 @@ function openRawSqlite(file: string, universe: Universe): RawSqlite {
   let timestamp = nowNs();
   const insertAccount = db.prepare(
     `INSERT INTO accounts (id, ledger, code, flags, user_data, debits_pending, debits_posted,
-     credits_pending, credits_posted, timestamp) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)`,
+     credits_pending, credits_posted, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   db.transaction(() => {
     universe.ids.forEach((_, index) => {
       const wallet = index < universe.wallets;
       insertAccount.run(
-        idBytes[index],
+        accountKeys[index],
         ledgerId,
         wallet ? codes.wallet : codes.merchant,
-        wallet ? walletFlagBits : 0,
-        u128Bytes(0n),
-        u128Bytes(debitsPosted[index] as bigint),
-        u128Bytes(0n),
-        u128Bytes(creditsPosted[index] as bigint),
+        encodeAccountFlags(wallet ? walletFlags : noAccountFlags),
+        toSqlU128(0n),
+        toSqlU128(0n),
+        toSqlU128(debitsPosted[index] as bigint),
+        toSqlU128(0n),
+        toSqlU128(creditsPosted[index] as bigint),
         timestamp++,
       );
     });
-  })();
+  }).immediate();
   return {
     db,
-    idBytes,
+    accountKeys,
     debitsPosted,
     creditsPosted,
-    insertTransfer: db.prepare(
-      `INSERT INTO transfers (id, debit_account_id, credit_account_id, amount, pending_id,
-       user_data, ledger, code, flags, timeout, timestamp) VALUES (?, ?, ?, ?, NULL, NULL, ?, ?, 0, 0, ?)`,
-    ),
-    updateAccount: db.prepare(
-      `UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?,
-       credits_posted = ? WHERE id = ?`,
-    ),
+    insertBlock: db.prepare('INSERT INTO transfer_blocks (first_timestamp, records) VALUES (?, ?)'),
+    insertIds: db.prepare(insertIdsSql(rowsPerStatement)),
+    insertId: db.prepare(insertIdsSql(1)),
+    updateAccounts: db.prepare(updateBalancesSql(rowsPerStatement)),
+    updateAccount: db.prepare(updateBalancesSql(1)),
     nextTimestamp: () => timestamp++,
   };
 }
 
-interface RawTransfer {
-  id: bigint;
-  debit: number;
-  credit: number;
-  amount: bigint;
+/** One transaction's transfers as the store receives them, with their accounts' indexes. */
+interface RawBatch {
+  readonly records: TransferRecord[];
+  readonly debits: number[];
+  readonly credits: number[];
 }
 
-function buildRawTransfers(count: number, picker: PairPicker, ids: TimeOrderedIds): RawTransfer[] {
-  const batch: RawTransfer[] = new Array(count);
+function buildRawBatch(
+  count: number,
+  raw: RawSqlite,
+  universe: Universe,
+  picker: PairPicker,
+  ids: TimeOrderedIds,
+): RawBatch {
+  const batch: RawBatch = {
+    records: new Array(count),
+    debits: new Array(count),
+    credits: new Array(count),
+  };
   for (let i = 0; i < count; i++) {
     picker.pick();
-    batch[i] = {
+    batch.debits[i] = picker.debit;
+    batch.credits[i] = picker.credit;
+    batch.records[i] = {
       id: ids.next(),
-      debit: picker.debit,
-      credit: picker.credit,
+      debitAccountId: universe.ids[picker.debit] as bigint,
+      creditAccountId: universe.ids[picker.credit] as bigint,
       amount: randomAmount(),
+      ledger: ledgerId,
+      code: codes.payment,
+      flags: noTransferFlags,
+      pendingId: 0n,
+      timeoutSeconds: 0,
+      userData: 0n,
+      timestamp: raw.nextTimestamp(),
     };
   }
   return batch;
 }
 
-/** Inserts the batch's transfers and writes each touched account's balances once. */
-function writeRawBatch(raw: RawSqlite, batch: readonly RawTransfer[]): void {
-  const zero = u128Bytes(0n);
+/**
+ * What the store writes for a batch of plain transfers, with nothing read or checked: one balance
+ * write per touched account (multi-row UPDATE FROM VALUES), the transfers packed into blocks of
+ * `blockRecordsMax` records, and their ids (multi-row INSERTs).
+ */
+function writeRawBatch(raw: RawSqlite, batch: RawBatch): void {
+  const { records, debits, credits } = batch;
   const touched = new Set<number>();
-  for (const t of batch) {
-    raw.insertTransfer.run(
-      u128Bytes(t.id),
-      raw.idBytes[t.debit],
-      raw.idBytes[t.credit],
-      u128Bytes(t.amount),
-      ledgerId,
-      codes.payment,
-      raw.nextTimestamp(),
-    );
-    raw.debitsPosted[t.debit] = (raw.debitsPosted[t.debit] as bigint) + t.amount;
-    raw.creditsPosted[t.credit] = (raw.creditsPosted[t.credit] as bigint) + t.amount;
-    touched.add(t.debit);
-    touched.add(t.credit);
-  }
+  records.forEach((t, i) => {
+    const debit = debits[i] as number;
+    const credit = credits[i] as number;
+    raw.debitsPosted[debit] = (raw.debitsPosted[debit] as bigint) + t.amount;
+    raw.creditsPosted[credit] = (raw.creditsPosted[credit] as bigint) + t.amount;
+    touched.add(debit);
+    touched.add(credit);
+  });
+
+  const balances: SqlU128[] = [];
   for (const index of touched) {
-    raw.updateAccount.run(
-      zero,
-      u128Bytes(raw.debitsPosted[index] as bigint),
-      zero,
-      u128Bytes(raw.creditsPosted[index] as bigint),
-      raw.idBytes[index],
+    balances.push(
+      raw.accountKeys[index] as SqlU128,
+      toSqlU128(0n),
+      toSqlU128(raw.debitsPosted[index] as bigint),
+      toSqlU128(0n),
+      toSqlU128(raw.creditsPosted[index] as bigint),
     );
   }
+  runInChunks(balances, 5, raw.updateAccounts, raw.updateAccount);
+
+  const idRows: unknown[] = [];
+  for (let start = 0; start < records.length; start += blockRecordsMax) {
+    const block = records.slice(start, start + blockRecordsMax);
+    const first = block[0];
+    if (first === undefined) break;
+    raw.insertBlock.run(first.timestamp, encodeTransferRecords(block));
+    block.forEach((t, slot) => {
+      idRows.push(toSqlU128(t.id), first.timestamp, slot);
+    });
+  }
+  runInChunks(idRows, 3, raw.insertIds, raw.insertId);
 }
 
 function removeSqliteFiles(file: string): void {
@@ -473,13 +565,13 @@ function runSqliteRaw(
 ): RunResult {
   const raw = openRawSqlite(file, universe);
   try {
-    const write = raw.db.transaction((batch: RawTransfer[]) => writeRawBatch(raw, batch));
+    const write = raw.db.transaction((batch: RawBatch) => writeRawBatch(raw, batch));
     const picker = new PairPicker(workload, universe.wallets);
     const ids = new TimeOrderedIds();
     const started = performance.now();
     for (let done = 0; done < total; ) {
       const count = Math.min(txnSize, total - done);
-      write(buildRawTransfers(count, picker, ids));
+      write(buildRawBatch(count, raw, universe, picker, ids));
       done += count;
     }
     return { transfers: total, seconds: (performance.now() - started) / 1000, txnSize };
@@ -489,7 +581,10 @@ function runSqliteRaw(
   }
 }
 
-/** The naive baseline: BEGIN; insert; update two balances; COMMIT, once per transfer. */
+/**
+ * The naive baseline, once per transfer: BEGIN; update two balances; insert a block of one record
+ * and its id row; COMMIT.
+ */
 function runSqliteNaive(
   file: string,
   universe: Universe,
@@ -499,14 +594,14 @@ function runSqliteNaive(
 ): RunResult {
   const raw = openRawSqlite(file, universe);
   try {
-    const write = raw.db.transaction((batch: RawTransfer[]) => writeRawBatch(raw, batch));
+    const write = raw.db.transaction((batch: RawBatch) => writeRawBatch(raw, batch));
     const picker = new PairPicker(workload, universe.wallets);
     const ids = new TimeOrderedIds();
     const started = performance.now();
     const deadline = started + maxSeconds * 1000;
     let done = 0;
     while (done < maxTransfers && performance.now() < deadline) {
-      write(buildRawTransfers(1, picker, ids));
+      write(buildRawBatch(1, raw, universe, picker, ids));
       done++;
     }
     return { transfers: done, seconds: (performance.now() - started) / 1000, txnSize: 1 };
@@ -517,38 +612,6 @@ function runSqliteNaive(
 }
 
 // --- naive PostgreSQL ----------------------------------------------------------------------------
-
-/** The PostgreSQL ledger's layout (uuid ids, numeric(39,0) amounts), for the naive baseline. */
-const pgNaiveSchema = `
-CREATE TABLE accounts (
-  id uuid PRIMARY KEY,
-  ledger bigint NOT NULL,
-  code bigint NOT NULL,
-  flags integer NOT NULL,
-  user_data numeric(39,0) NOT NULL,
-  debits_pending numeric(39,0) NOT NULL,
-  debits_posted numeric(39,0) NOT NULL,
-  credits_pending numeric(39,0) NOT NULL,
-  credits_posted numeric(39,0) NOT NULL,
-  timestamp bigint NOT NULL
-) WITH (fillfactor = 70);
-CREATE TABLE transfers (
-  id uuid PRIMARY KEY,
-  debit_account_id uuid NOT NULL,
-  credit_account_id uuid NOT NULL,
-  amount numeric(39,0) NOT NULL,
-  pending_id uuid NOT NULL,
-  ledger bigint NOT NULL,
-  code bigint NOT NULL,
-  flags integer NOT NULL,
-  timeout_seconds bigint NOT NULL,
-  user_data numeric(39,0) NOT NULL,
-  timestamp bigint NOT NULL
-);
-CREATE UNIQUE INDEX transfers_by_timestamp ON transfers (timestamp);
-CREATE INDEX transfers_by_debit_account ON transfers (debit_account_id, timestamp);
-CREATE INDEX transfers_by_credit_account ON transfers (credit_account_id, timestamp);
-`;
 
 const zeroUuid = '00000000-0000-0000-0000-000000000000';
 
@@ -571,7 +634,7 @@ async function runPgNaive(
 ): Promise<RunResult> {
   const sql = postgres(url, { max: connections, onnotice: () => {} });
   try {
-    await sql.unsafe(pgNaiveSchema);
+    await sql.unsafe(postgresSchema);
     const uuids = universe.ids.map(uuid);
     let timestamp = nowNs();
     const accountRows = uuids.map((id, index) => {
@@ -580,7 +643,7 @@ async function runPgNaive(
         id,
         ledger: ledgerId,
         code: wallet ? codes.wallet : codes.merchant,
-        flags: wallet ? walletFlagBits : 0,
+        flags: encodeAccountFlags(wallet ? walletFlags : noAccountFlags),
         user_data: '0',
         debits_pending: '0',
         debits_posted: '0',

@@ -5,14 +5,26 @@ import {
   BatchOverlay,
   type CommittedState,
 } from './state-machine.ts';
-import { type BatchReads, isEmptyWrites, type LedgerStorage, type StoredState } from './storage.ts';
-import type { CreateAccountResult, CreateTransferResult } from './types.ts';
+import {
+  type BatchReads,
+  type BatchWrites,
+  isEmptyWrites,
+  type LedgerStorage,
+  type StoredState,
+} from './storage.ts';
+import type { AccountRecord, CreateAccountResult, CreateTransferResult } from './types.ts';
 import type { AccountEvent, TransferEvent } from './validate.ts';
 
 /** Most events the engine applies and writes in one database transaction (group commit). */
 export const batchSizeMaxDefault = 8190;
 /** How long the engine waits for more submissions before writing a batch; 0: the next turn. */
 export const batchWaitMsDefault = 0;
+/**
+ * Batches whose writes may be under way at once. While one batch is made durable (an fsync, a
+ * round trip to PostgreSQL) the next is applied and handed to the store; each is answered only
+ * once it, and every batch before it, is durable.
+ */
+export const pipelineDepthMax = 2;
 /** setTimeout's own limit: an expiry further away is re-armed when this one fires. */
 const timerDelayMsMax = 2 ** 31 - 1;
 /** After a failed expiry-only batch (the store is down), wait this long before trying again. */
@@ -33,6 +45,16 @@ type Submission =
   | { kind: 'transfers'; events: TransferEvent[]; done: Settle<CreateTransferResult[]> }
   | { kind: 'exclusive'; work: () => Promise<unknown>; done: Settle<unknown> };
 
+interface InFlight {
+  readonly overlay: BatchOverlay;
+  readonly batch: Submission[];
+  readonly results: unknown[];
+  /** Settles, in order, when this batch and every one before it are durable (or one failed). */
+  readonly durable: Promise<void>;
+  /** Settles once the callers have been answered. */
+  settled: Promise<void>;
+}
+
 interface Settle<T> {
   resolve(value: T): void;
   reject(error: unknown): void;
@@ -47,7 +69,16 @@ interface Settle<T> {
 export class LedgerEngine {
   private readonly queue: Submission[] = [];
   private readonly expiries = new MinHeap<bigint>();
+  /** Balances with every applied batch, durable or still being written: what batches apply to. */
   private state: CommittedState;
+  /** Accounts as of the last durable batch: what lookups see. */
+  private durableAccounts = new Map<bigint, AccountRecord>();
+  /** Timestamp of the last durable batch: lookups of transfers see nothing newer. */
+  private durableTimestampNs = 0n;
+  /** Applied batches whose writes are under way, oldest first. */
+  private readonly inFlight: InFlight[] = [];
+  /** Resolved when a submission arrives, so a wait on a write can start the next batch. */
+  private wakeUp: () => void = () => {};
   private maxTransferId: bigint | undefined;
   private flushing = false;
   private scheduled = false;
@@ -69,8 +100,14 @@ export class LedgerEngine {
     this.state = this.adopt(stored);
   }
 
+  /** The in-memory state; equal to the durable state whenever no write is under way. */
   get committed(): CommittedState {
     return this.state;
+  }
+
+  /** Accounts as of the last durable batch. */
+  get durable(): { accounts: ReadonlyMap<bigint, AccountRecord>; timestampNs: bigint } {
+    return { accounts: this.durableAccounts, timestampNs: this.durableTimestampNs };
   }
 
   submitAccounts(events: AccountEvent[]): Promise<CreateAccountResult[]> {
@@ -109,6 +146,7 @@ export class LedgerEngine {
       return;
     }
     this.queue.push(submission);
+    this.wakeUp();
     this.schedule();
   }
 
@@ -126,17 +164,24 @@ export class LedgerEngine {
     this.scheduled = false;
     this.flushing = true;
     try {
-      while (this.queue.length > 0 || this.expiryDue()) {
+      while (this.queue.length > 0 || this.expiryDue() || this.inFlight.length > 0) {
         const head = this.queue[0];
-        if (head?.kind === 'exclusive') {
+        if (head === undefined && !this.expiryDue()) {
+          await this.nextEvent();
+        } else if (head?.kind === 'exclusive') {
           this.queue.shift();
+          await this.drain();
           await this.runExclusive(head);
+        } else if (this.inFlight.length >= pipelineDepthMax) {
+          await this.inFlight[0]?.settled;
         } else {
+          if (this.stale) await this.drain();
           const batch = this.takeBatch();
-          const committed = await this.runBatch(batch);
+          const started = await this.startBatch(batch);
           // An expiry-only batch that failed would fail again at once: leave it to the timer.
-          if (!committed && batch.length === 0) {
+          if (!started && batch.length === 0) {
             this.expiryRetryAt = Date.now() + expiryRetryDelayMs;
+            await this.drain();
             break;
           }
         }
@@ -147,6 +192,19 @@ export class LedgerEngine {
       this.armExpiryTimer();
       this.scheduleUpkeep();
     }
+  }
+
+  /** Waits until the oldest write settles or a submission arrives. */
+  private nextEvent(): Promise<void> {
+    const arrived = new Promise<void>((resolve) => {
+      this.wakeUp = resolve;
+    });
+    return Promise.race([this.inFlight[0]?.settled, arrived]);
+  }
+
+  /** Waits until every write under way has settled and its callers are answered. */
+  private async drain(): Promise<void> {
+    while (this.inFlight.length > 0) await this.inFlight[0]?.settled;
   }
 
   /**
@@ -198,11 +256,16 @@ export class LedgerEngine {
     }
   }
 
-  /** Applies and writes one batch, answers its callers, and says whether it committed. */
-  private async runBatch(batch: Submission[]): Promise<boolean> {
+  /**
+   * Applies one batch to memory and hands its writes to the store; its callers are answered when
+   * the write is durable. Says whether the batch got that far.
+   */
+  private async startBatch(batch: Submission[]): Promise<boolean> {
     try {
       await this.reloadIfStale();
-      const overlay = new BatchOverlay(this.state, await this.readFor(batch), this.now());
+      const reads = await this.readFor(batch);
+      const earlier = this.inFlight.map((entry) => entry.overlay);
+      const overlay = new BatchOverlay(this.state, reads, this.now(), earlier);
       this.expireDue(overlay);
       const results = batch.map((submission) => {
         if (submission.kind === 'accounts') return applyAccountBatch(overlay, submission.events);
@@ -210,21 +273,65 @@ export class LedgerEngine {
         throw new Error('bug: exclusive work inside a batch');
       });
       const writes = overlay.toWrites();
-      if (!isEmptyWrites(writes)) await this.options.storage.write(writes);
       overlay.commit();
-      this.afterCommit(overlay);
-      if (writes.transfersCreated.length > 0) this.upkeepDue = true;
-      batch.forEach((submission, index) => {
-        (submission.done as Settle<unknown>).resolve(results[index]);
-      });
+      this.afterApply(overlay);
+      this.track(overlay, batch, results, isEmptyWrites(writes) ? undefined : writes);
       return true;
     } catch (error) {
-      // The store may or may not hold the batch (a lost connection during COMMIT): forget what
-      // memory holds and read it again before the next batch, and fail every caller of this one.
+      // Nothing of this batch reached the store, but memory may hold part of it: read it again.
       this.stale = true;
       for (const submission of batch) submission.done.reject(error);
       return false;
     }
+  }
+
+  /**
+   * Starts the write (stores apply writes in call order, and refuse every write after a failed
+   * one until they are loaded again) and answers the callers in order once it is durable.
+   */
+  private track(
+    overlay: BatchOverlay,
+    batch: Submission[],
+    results: unknown[],
+    writes: BatchWrites | undefined,
+  ): void {
+    const before = this.inFlight[this.inFlight.length - 1]?.durable ?? Promise.resolve();
+    const written = writes === undefined ? Promise.resolve() : this.options.storage.write(writes);
+    written.catch(() => {});
+    const entry: InFlight = {
+      overlay,
+      batch,
+      results,
+      durable: before.then(() => written),
+      settled: Promise.resolve(),
+    };
+    entry.settled = entry.durable.then(
+      () => this.onDurable(entry),
+      (error: unknown) => this.onFailed(entry, error),
+    );
+    this.inFlight.push(entry);
+  }
+
+  private onDurable(entry: InFlight): void {
+    if (this.inFlight.shift() !== entry) throw new Error('bug: writes became durable out of order');
+    const { overlay } = entry;
+    for (const account of overlay.accountsCreated.values())
+      this.durableAccounts.set(account.id, account);
+    for (const account of overlay.accountsTouched.values())
+      this.durableAccounts.set(account.id, account);
+    this.durableTimestampNs = overlay.lastTimestamp;
+    if (overlay.transfersCreated.size > 0) this.upkeepDue = true;
+    entry.batch.forEach((submission, index) => {
+      (submission.done as Settle<unknown>).resolve(entry.results[index]);
+    });
+  }
+
+  private onFailed(entry: InFlight, error: unknown): void {
+    if (this.inFlight.shift() !== entry) throw new Error('bug: writes failed out of order');
+    // The store may or may not hold the batch (a lost connection during COMMIT): forget what
+    // memory holds and read it again before the next batch, and fail every caller of this one.
+    this.stale = true;
+    for (const submission of entry.batch) submission.done.reject(error);
   }
 
   /** The engine clock; past the stores' range it is a broken clock, not a ledger state. */
@@ -235,7 +342,10 @@ export class LedgerEngine {
     return now;
   }
 
-  /** Reads from the store the transfers that the batch's events may refer to. */
+  /**
+   * Reads from the store the transfers that the batch's events may refer to. Batches still being
+   * written are consulted by the overlay itself, before these reads: they are newer.
+   */
   private async readFor(batch: Submission[]): Promise<BatchReads> {
     const ids = new Set<bigint>();
     const max = this.maxTransferId;
@@ -253,7 +363,7 @@ export class LedgerEngine {
     return this.options.storage.read([...ids]);
   }
 
-  private afterCommit(overlay: BatchOverlay): void {
+  private afterApply(overlay: BatchOverlay): void {
     for (const [id, expiresAt] of overlay.pendingsCreated) {
       if (expiresAt > 0n) this.expiries.push(expiresAt, id);
     }
@@ -299,6 +409,7 @@ export class LedgerEngine {
 
   private async reloadIfStale(): Promise<void> {
     if (!this.stale) return;
+    if (this.inFlight.length > 0) throw new Error('bug: reload with writes under way');
     this.state = this.adopt(await this.options.storage.load());
     this.stale = false;
   }
@@ -311,6 +422,8 @@ export class LedgerEngine {
       if (open.expiresAt > 0n) this.expiries.push(open.expiresAt, open.transfer.id);
     }
     this.maxTransferId = stored.maxTransferId;
+    this.durableAccounts = new Map(stored.accounts.map((account) => [account.id, account]));
+    this.durableTimestampNs = stored.lastTimestamp;
     return {
       accounts: new Map(stored.accounts.map((account) => [account.id, account])),
       openPendings,

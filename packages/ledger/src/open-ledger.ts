@@ -85,15 +85,25 @@ function createLedger(engine: LedgerEngine, storage: LedgerStorage): Ledger {
   return {
     createAccounts: async (accounts) => engine.submitAccounts(parseAccounts(accounts)),
     createTransfers: async (transfers) => engine.submitTransfers(parseTransfers(transfers)),
+    // Lookups see durable state only: a batch still being written is not there yet.
     lookupAccounts: async (ids) => {
-      const accounts = engine.committed.accounts;
+      const accounts = engine.durable.accounts;
       return parseIds(ids, 'ids')
         .map((id) => accounts.get(id))
         .filter((account): account is AccountRecord => account !== undefined);
     },
-    lookupTransfers: async (ids): Promise<TransferRecord[]> =>
-      storage.lookupTransfers(parseIds(ids, 'ids')),
-    getAccountTransfers: async (filter) => storage.getAccountTransfers(parseFilter(filter)),
+    lookupTransfers: async (ids): Promise<TransferRecord[]> => {
+      const found = await storage.lookupTransfers(parseIds(ids, 'ids'));
+      const durableNs = engine.durable.timestampNs;
+      return found.filter((transfer) => transfer.timestamp <= durableNs);
+    },
+    getAccountTransfers: async (filter) => {
+      const parsed = parseFilter(filter);
+      const durableNs = engine.durable.timestampNs;
+      const max = parsed.timestampMax;
+      const timestampMax = max === undefined || max > durableNs ? durableNs : max;
+      return storage.getAccountTransfers({ ...parsed, timestampMax });
+    },
     verify: () => engine.exclusive(() => verifyStore(storage, engine.committed)),
     close: () => {
       closing ??= engine.close().then(() => storage.close());

@@ -174,6 +174,26 @@ type Sql = ReturnType<typeof connect>;
 type ReservedSql = Awaited<ReturnType<Sql['reserve']>>;
 
 /**
+ * How long open waits for the writer lock. A writer that was just killed holds it until its
+ * server backend notices the closed connection, which a restart must be able to wait out.
+ */
+const writerLockWaitMs = 3_000;
+/** Pause between attempts to take the writer lock. */
+const writerLockRetryMs = 50;
+
+/** Takes the writer lock, waiting up to writerLockWaitMs; undefined when another holds it. */
+async function takeWriterLock(writer: ReservedSql): Promise<{ pid: number } | undefined> {
+  const deadline = Date.now() + writerLockWaitMs;
+  for (;;) {
+    const [lock] = await writer<{ locked: boolean; pid: number }[]>`
+      select pg_try_advisory_lock(${writerLockKey}) as locked, pg_backend_pid() as pid`;
+    if (lock?.locked === true) return lock;
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, writerLockRetryMs));
+  }
+}
+
+/**
  * Opens (creating its tables if missing) a ledger store in the PostgreSQL database at `url`, and
  * takes its writer lock: a second open of the same database, from any process, fails until this
  * one is closed.
@@ -183,9 +203,8 @@ export async function openPostgresStorage(url: string): Promise<LedgerStorage> {
   let writer: ReservedSql | undefined;
   try {
     writer = await sql.reserve();
-    const [lock] = await writer<{ locked: boolean; pid: number }[]>`
-      select pg_try_advisory_lock(${writerLockKey}) as locked, pg_backend_pid() as pid`;
-    if (lock?.locked !== true) {
+    const lock = await takeWriterLock(writer);
+    if (lock === undefined) {
       throw new Error(
         `the ledger in PostgreSQL database ${describeUrl(url)} is open elsewhere: another ` +
           'process (or another openLedger in this one) holds its writer lock; close it first',
@@ -223,7 +242,7 @@ function describeUrl(url: string): string {
 class PostgresStorage implements LedgerStorage {
   readonly kind = 'postgres';
   private closed = false;
-  /** Writes are serialized: each waits for the one before it to finish. */
+  /** The last write: each waits for the one before it, and fails if that one failed. */
   private writing: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -233,6 +252,9 @@ class PostgresStorage implements LedgerStorage {
   ) {}
 
   async load(): Promise<StoredState> {
+    // The engine loads only with no write under way: a failed write is forgotten here.
+    await this.writing.catch(() => {});
+    this.writing = Promise.resolve();
     const sql = this.sql;
     const [accountRows, pendingRows, [last], [maxIds]] = await Promise.all([
       sql<AccountRow[]>`select * from accounts order by timestamp`,
@@ -289,12 +311,15 @@ class PostgresStorage implements LedgerStorage {
     return { transfers, pendingStatuses, failedIds };
   }
 
+  /**
+   * Writes run one after another in call order. After one fails, every later write fails with
+   * the same error without running, until load(): each batch's balances build on the one
+   * before, so writing a later batch alone would corrupt the store.
+   */
   write(writes: BatchWrites): Promise<void> {
-    const next = this.writing.then(
-      () => this.writeNow(writes),
-      () => this.writeNow(writes),
-    );
-    this.writing = next.catch(() => {});
+    const next = this.writing.then(() => this.writeNow(writes));
+    this.writing = next;
+    next.catch(() => {});
     return next;
   }
 
@@ -519,7 +544,7 @@ class PostgresStorage implements LedgerStorage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.writing;
+    await this.writing.catch(() => {});
     try {
       await this.writer`select pg_advisory_unlock(${writerLockKey})`;
     } catch {

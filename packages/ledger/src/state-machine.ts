@@ -43,12 +43,27 @@ export class BatchOverlay {
   journaling = false;
   private timestamp: bigint;
 
+  /**
+   * `earlier` are the overlays of batches applied but still being written, oldest first: newer
+   * than what `reads` got from the store, and perhaps not in it yet.
+   */
   constructor(
     readonly committed: CommittedState,
     readonly reads: BatchReads,
     readonly nowNs: bigint,
+    private readonly earlier: readonly BatchOverlay[] = [],
   ) {
     this.timestamp = committed.lastTimestamp;
+  }
+
+  /** The newest value `pick` finds in the batches still being written. */
+  private fromEarlier<T>(pick: (overlay: BatchOverlay) => T | undefined): T | undefined {
+    for (let index = this.earlier.length - 1; index >= 0; index--) {
+      const overlay = this.earlier[index];
+      const found = overlay === undefined ? undefined : pick(overlay);
+      if (found !== undefined) return found;
+    }
+    return undefined;
   }
 
   nextTimestamp(): bigint {
@@ -98,6 +113,7 @@ export class BatchOverlay {
     return (
       this.transfersCreated.get(id) ??
       this.committed.openPendings.get(id)?.transfer ??
+      this.fromEarlier((overlay) => overlay.transfersCreated.get(id)) ??
       this.reads.transfers.get(id)
     );
   }
@@ -117,9 +133,11 @@ export class BatchOverlay {
   }
 
   pendingStatus(id: bigint): PendingStatus | undefined {
+    if (this.committed.openPendings.has(id)) return this.pendingStatuses.get(id) ?? 'pending';
     return (
       this.pendingStatuses.get(id) ??
-      (this.committed.openPendings.has(id) ? 'pending' : this.reads.pendingStatuses.get(id))
+      this.fromEarlier((overlay) => overlay.pendingStatuses.get(id)) ??
+      this.reads.pendingStatuses.get(id)
     );
   }
 
@@ -134,7 +152,11 @@ export class BatchOverlay {
   }
 
   isFailed(id: bigint): boolean {
-    return this.failedIds.has(id) || this.reads.failedIds.has(id);
+    return (
+      this.failedIds.has(id) ||
+      this.fromEarlier((overlay) => (overlay.failedIds.has(id) ? true : undefined)) === true ||
+      this.reads.failedIds.has(id)
+    );
   }
 
   recordFailed(id: bigint, result: CreateTransferResult): void {
