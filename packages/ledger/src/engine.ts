@@ -25,6 +25,8 @@ export const batchWaitMsDefault = 0;
  * once it, and every batch before it, is durable.
  */
 export const pipelineDepthMax = 2;
+/** A queue is split in two batches only when each half holds at least this many events. */
+const batchSplitEventsMin = 512;
 /** setTimeout's own limit: an expiry further away is re-armed when this one fires. */
 const timerDelayMsMax = 2 ** 31 - 1;
 /** After a failed expiry-only batch (the store is down), wait this long before trying again. */
@@ -232,19 +234,38 @@ export class LedgerEngine {
     });
   }
 
-  /** Whole submissions, in order, up to batchSizeMax events (at least one submission). */
+  /**
+   * Whole submissions, in order, up to the batch limit (at least one submission). With nothing
+   * being written and a long queue, the limit is half the queue: the first half is written while
+   * the second is applied, and callers fall into two groups whose batches keep overlapping.
+   */
   private takeBatch(): Submission[] {
     const batch: Submission[] = [];
+    let limit = this.options.batchSizeMax;
+    if (this.inFlight.length === 0) {
+      const queued = this.queuedEvents();
+      if (queued >= 2 * batchSplitEventsMin) limit = Math.min(limit, Math.ceil(queued / 2));
+    }
     let events = 0;
     while (this.queue.length > 0) {
       const next = this.queue[0];
       if (next === undefined || next.kind === 'exclusive') break;
-      if (batch.length > 0 && events + next.events.length > this.options.batchSizeMax) break;
+      if (batch.length > 0 && events + next.events.length > limit) break;
       events += next.events.length;
       batch.push(next);
       this.queue.shift();
     }
     return batch;
+  }
+
+  /** Events waiting before the first exclusive submission. */
+  private queuedEvents(): number {
+    let events = 0;
+    for (const submission of this.queue) {
+      if (submission.kind === 'exclusive') break;
+      events += submission.events.length;
+    }
+    return events;
   }
 
   private async runExclusive(submission: Submission & { kind: 'exclusive' }): Promise<void> {

@@ -1,81 +1,26 @@
 import type Database from 'better-sqlite3';
 import { historySide } from './sqlite-schema.ts';
 import { toSqlU128 } from './sqlite-values.ts';
-import {
-  decodeTransferRecord,
-  decodeTransferRecords,
-  transferRecordSize,
-} from './transfer-records.ts';
+import { decodeTransferRecord, transferRecordSize } from './transfer-records.ts';
 import type { AccountFilter, TransferRecord } from './types.ts';
 
-/** Blocks indexed per step when the engine is idle: a step blocks the event loop briefly. */
+/** Blocks indexed per step when the engine is idle: one short transaction of the writer. */
 export const historyBlocksPerIdleStep = 32;
+/** Blocks indexed per step when a query needs the history complete. */
+export const historyBlocksPerQueryStep = 256;
 
 const timestampMax = (1n << 63n) - 1n;
 
 /**
- * Account history, derived from the transfer blocks off the hot path: indexing two entries per
- * transfer inside every batch would double what a durable batch writes. It is caught up when
- * the engine is idle and, fully, before every history query, so a query never misses a
- * committed transfer.
+ * Queries of account history. The history is derived from the transfer blocks off the hot path
+ * (sqlite-writer.ts catchUpHistory): indexing two entries per transfer inside every batch would
+ * double what a durable batch writes. It is caught up when the engine is idle and, fully,
+ * before every query, so a query never misses a committed transfer.
  */
 export class SqliteHistory {
-  private through: bigint;
-  private readonly statements;
-
-  constructor(private readonly db: Database.Database) {
-    this.statements = {
-      through: db.prepare("SELECT value FROM meta WHERE key = 'history_through'"),
-      setThrough: db.prepare("UPDATE meta SET value = ? WHERE key = 'history_through'"),
-      blocksAfter: db.prepare(
-        'SELECT first_timestamp, records FROM transfer_blocks WHERE first_timestamp > ? ORDER BY first_timestamp LIMIT ?',
-      ),
-      insert: db.prepare(
-        'INSERT INTO account_history (account_id, timestamp, side, block, slot) VALUES (?, ?, ?, ?, ?)',
-      ),
-    };
-    const row = this.statements.through.get() as { value: string } | undefined;
-    this.through = BigInt(row?.value ?? '0');
-  }
-
-  /** Indexes up to `blocksMax` more blocks; says whether blocks remain unindexed. */
-  catchUp(blocksMax: number): boolean {
-    const s = this.statements;
-    const blocks = s.blocksAfter.all(this.through, blocksMax) as {
-      first_timestamp: bigint;
-      records: Buffer;
-    }[];
-    const last = blocks[blocks.length - 1];
-    if (last === undefined) return false;
-    this.db.transaction(() => {
-      for (const block of blocks) {
-        decodeTransferRecords(block.records).forEach((t, slot) => {
-          s.insert.run(
-            toSqlU128(t.debitAccountId),
-            t.timestamp,
-            historySide.debit,
-            block.first_timestamp,
-            slot,
-          );
-          s.insert.run(
-            toSqlU128(t.creditAccountId),
-            t.timestamp,
-            historySide.credit,
-            block.first_timestamp,
-            slot,
-          );
-        });
-      }
-      s.setThrough.run(String(last.first_timestamp));
-    })();
-    this.through = last.first_timestamp;
-    return blocks.length === blocksMax;
-  }
+  constructor(private readonly db: Database.Database) {}
 
   query(filter: AccountFilter): TransferRecord[] {
-    while (this.catchUp(historyBlocksPerIdleStep * 8)) {
-      // Catch up fully: a query must see every committed transfer.
-    }
     const neither = filter.debits === undefined && filter.credits === undefined;
     const sides: number[] = [];
     if (neither || filter.debits === true) sides.push(historySide.debit);

@@ -1,0 +1,116 @@
+import { Worker } from 'node:worker_threads';
+import type Database from 'better-sqlite3';
+import { createSqliteWriter, type EncodedWrites, transferables } from './sqlite-writer.ts';
+
+export type WriterRequest =
+  | { readonly type: 'write'; readonly seq: number; readonly writes: EncodedWrites }
+  | { readonly type: 'history'; readonly seq: number; readonly blocksMax: number }
+  | { readonly type: 'reset'; readonly seq: number }
+  | { readonly type: 'close'; readonly seq: number };
+
+export interface WriterReply {
+  readonly seq: number;
+  readonly error?: string;
+  readonly more?: boolean;
+}
+
+/**
+ * The way to the one writer of a SQLite store. Writes are applied in call order; after a failed
+ * write every later one fails unapplied, until `reset`.
+ */
+export interface WriterChannel {
+  write(writes: EncodedWrites): Promise<void>;
+  catchUpHistory(blocksMax: number): Promise<boolean>;
+  reset(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** For an in-memory store, which no other thread can open: the writer runs on this thread. */
+export function inThreadWriter(db: Database.Database): WriterChannel {
+  const writer = createSqliteWriter(db);
+  let failed: unknown;
+  return {
+    async write(writes) {
+      if (failed !== undefined) throw failed;
+      try {
+        writer.write(writes);
+      } catch (error) {
+        failed = error;
+        throw error;
+      }
+    },
+    catchUpHistory: async (blocksMax) => writer.catchUpHistory(blocksMax),
+    async reset() {
+      failed = undefined;
+    },
+    async close() {},
+  };
+}
+
+/** The writer on a worker thread, with its own connection to the store file. */
+export function workerWriter(location: string, busyTimeoutMs: number): WriterChannel {
+  const worker = new Worker(workerBootstrap(), {
+    eval: true,
+    workerData: { location, busyTimeoutMs },
+  });
+  const waiting = new Map<number, { resolve(reply: WriterReply): void; reject(e: Error): void }>();
+  let nextSeq = 1;
+  let broken: Error | undefined;
+  worker.unref();
+  const fail = (error: Error) => {
+    broken ??= error;
+    for (const { reject } of waiting.values()) reject(broken);
+    waiting.clear();
+  };
+  worker.on('message', (reply: WriterReply) => {
+    const request = waiting.get(reply.seq);
+    waiting.delete(reply.seq);
+    if (waiting.size === 0) worker.unref();
+    request?.resolve(reply);
+  });
+  worker.on('error', (error) =>
+    fail(new Error(`the SQLite writer thread failed: ${error.message}`)),
+  );
+  worker.on('exit', (code) => fail(new Error(`the SQLite writer thread exited (${code})`)));
+
+  const request = async (
+    make: (seq: number) => WriterRequest,
+    transfer: ArrayBuffer[] = [],
+  ): Promise<WriterReply> => {
+    if (broken !== undefined) throw broken;
+    const seq = nextSeq++;
+    // Referenced while a request is out, so the process waits for its answer.
+    worker.ref();
+    const reply = await new Promise<WriterReply>((resolve, reject) => {
+      waiting.set(seq, { resolve, reject });
+      worker.postMessage(make(seq), transfer);
+    });
+    if (reply.error !== undefined) throw new Error(`SQLite write failed: ${reply.error}`);
+    return reply;
+  };
+  return {
+    async write(writes) {
+      await request((seq) => ({ type: 'write', seq, writes }), transferables(writes));
+    },
+    catchUpHistory: async (blocksMax) =>
+      (await request((seq) => ({ type: 'history', seq, blocksMax }))).more === true,
+    async reset() {
+      await request((seq) => ({ type: 'reset', seq }));
+    },
+    async close() {
+      if (broken === undefined) await request((seq) => ({ type: 'close', seq }));
+      await worker.terminate();
+    },
+  };
+}
+
+/**
+ * The worker's entry runs TypeScript like the rest of Mite. On Node 20 a loader given to the
+ * parent with --import does not reach a worker's entry module, so the entry registers tsx
+ * itself before it imports the writer.
+ */
+function workerBootstrap(): string {
+  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
+  const entry = JSON.stringify(new URL('./sqlite-writer-worker.ts', import.meta.url).href);
+  return `import(${tsx}).then(({ register }) => { register(); return import(${entry}); });`;
+}
