@@ -8,7 +8,7 @@
  * - raw (SQLite ceiling): better-sqlite3 writing exactly what the SQLite store writes, on its
  *   schema (`sqliteSchema`) and pragmas (WAL, synchronous=FULL), with its encoders: the same
  *   number of transfers in transactions as large as the engine's mean batch in the matching ledger
- *   run, each writing every touched account's balances once (multi-row UPDATE ... FROM VALUES),
+ *   run, each writing every touched account's balances once (a prepared single-row UPDATE),
  *   the transfers packed into blocks of 64 records and their ids (multi-row INSERTs); no engine,
  *   no validation, no reads.
  * - naive: one durable database transaction per transfer. SQLite: two balance updates, a block of
@@ -374,14 +374,6 @@ const noTransferFlags: TransferRecord['flags'] = {
   balancingCredit: false,
 };
 
-/** The store's balance write: one multi-row `UPDATE ... FROM (VALUES ...)` for `rows` accounts. */
-function updateBalancesSql(rows: number): string {
-  return `UPDATE accounts SET debits_pending = v.column2, debits_posted = v.column3,
-    credits_pending = v.column4, credits_posted = v.column5
-    FROM (VALUES ${Array(rows).fill('(?, ?, ?, ?, ?)').join(', ')}) AS v
-    WHERE accounts.id = v.column1`;
-}
-
 function insertIdsSql(rows: number): string {
   return `INSERT INTO transfer_ids (id, block, slot) VALUES ${Array(rows).fill('(?, ?, ?)').join(', ')}`;
 }
@@ -411,7 +403,6 @@ interface RawSqlite {
   readonly insertBlock: Database.Statement;
   readonly insertIds: Database.Statement;
   readonly insertId: Database.Statement;
-  readonly updateAccounts: Database.Statement;
   readonly updateAccount: Database.Statement;
   nextTimestamp(): bigint;
 }
@@ -461,8 +452,10 @@ function openRawSqlite(file: string, universe: Universe): RawSqlite {
     insertBlock: db.prepare('INSERT INTO transfer_blocks (first_timestamp, records) VALUES (?, ?)'),
     insertIds: db.prepare(insertIdsSql(rowsPerStatement)),
     insertId: db.prepare(insertIdsSql(1)),
-    updateAccounts: db.prepare(updateBalancesSql(rowsPerStatement)),
-    updateAccount: db.prepare(updateBalancesSql(1)),
+    updateAccount: db.prepare(
+      `UPDATE accounts SET debits_pending = ?, debits_posted = ?, credits_pending = ?,
+       credits_posted = ? WHERE id = ?`,
+    ),
     nextTimestamp: () => timestamp++,
   };
 }
@@ -509,7 +502,7 @@ function buildRawBatch(
 
 /**
  * What the store writes for a batch of plain transfers, with nothing read or checked: one balance
- * write per touched account (multi-row UPDATE FROM VALUES), the transfers packed into blocks of
+ * write per touched account (a prepared single-row UPDATE), the transfers packed into blocks of
  * `blockRecordsMax` records, and their ids (multi-row INSERTs).
  */
 function writeRawBatch(raw: RawSqlite, batch: RawBatch): void {
@@ -524,17 +517,15 @@ function writeRawBatch(raw: RawSqlite, batch: RawBatch): void {
     touched.add(credit);
   });
 
-  const balances: SqlU128[] = [];
   for (const index of touched) {
-    balances.push(
-      raw.accountKeys[index] as SqlU128,
+    raw.updateAccount.run(
       toSqlU128(0n),
       toSqlU128(raw.debitsPosted[index] as bigint),
       toSqlU128(0n),
       toSqlU128(raw.creditsPosted[index] as bigint),
+      raw.accountKeys[index] as SqlU128,
     );
   }
-  runInChunks(balances, 5, raw.updateAccounts, raw.updateAccount);
 
   const idRows: unknown[] = [];
   for (let start = 0; start < records.length; start += blockRecordsMax) {
