@@ -100,7 +100,7 @@ async function main(): Promise<number> {
   const stopNow = (): void => cluster?.stopSync();
   process.on('exit', stopNow);
 
-  let child: ChildProcess | undefined;
+  let child: ChildProcess | undefined = undefined;
   let interrupted: NodeJS.Signals | undefined;
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
     process.on(signal, () => {

@@ -266,28 +266,24 @@ async function setUpAccounts(
   const accounts: Account[] = [
     { id: universe.treasury, ledger: ledgerId, code: codes.treasury },
     { id: universe.merchant, ledger: ledgerId, code: codes.merchant },
-    ...universe.ids.slice(0, universe.wallets).map(
-      (id): Account => ({
-        id,
-        ledger: ledgerId,
-        code: codes.wallet,
-        flags: { debitsMustNotExceedCredits: true },
-      }),
-    ),
+    ...universe.ids.slice(0, universe.wallets).map((id): Account => ({
+      id,
+      ledger: ledgerId,
+      code: codes.wallet,
+      flags: { debitsMustNotExceedCredits: true },
+    })),
   ];
   for (const chunk of chunks(accounts, batchSizeMaxDefault)) {
     requireOk(await ledger.createAccounts(chunk), 'account creations');
   }
-  const funding = universe.ids.slice(0, universe.wallets).map(
-    (id): Transfer => ({
-      id: ids.next(),
-      debitAccountId: universe.treasury,
-      creditAccountId: id,
-      amount: walletFunding,
-      ledger: ledgerId,
-      code: codes.funding,
-    }),
-  );
+  const funding = universe.ids.slice(0, universe.wallets).map((id): Transfer => ({
+    id: ids.next(),
+    debitAccountId: universe.treasury,
+    creditAccountId: id,
+    amount: walletFunding,
+    ledger: ledgerId,
+    code: codes.funding,
+  }));
   for (const chunk of chunks(funding, batchSizeMaxDefault)) {
     requireOk(await ledger.createTransfers(chunk), 'funding transfers');
   }
@@ -560,7 +556,7 @@ function runSqliteRaw(
     const picker = new PairPicker(workload, universe.wallets);
     const ids = new TimeOrderedIds();
     const started = performance.now();
-    for (let done = 0; done < total; ) {
+    for (let done = 0; done < total;) {
       const count = Math.min(txnSize, total - done);
       write(buildRawBatch(count, raw, universe, picker, ids));
       done += count;

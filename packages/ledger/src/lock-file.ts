@@ -20,10 +20,14 @@ export function acquireLockFile(lockPath: string): LockFile {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const owner = readOwner(lockPath);
       if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-        throw new Error(`the ledger store is open in another process (pid ${owner}): ${lockPath}`);
+        throw new Error(`the ledger store is open in another process (pid ${owner}): ${lockPath}`, {
+          cause: error,
+        });
       }
       if (owner === process.pid) {
-        throw new Error(`the ledger store is already open in this process: ${lockPath}`);
+        throw new Error(`the ledger store is already open in this process: ${lockPath}`, {
+          cause: error,
+        });
       }
       fs.rmSync(lockPath, { force: true });
     }

@@ -92,8 +92,7 @@ function migrate(db: Database.Database): void {
     return;
   }
   const row = db.prepare("SELECT value FROM meta WHERE key = 'schema_version'").get() as
-    | { value: string }
-    | undefined;
+    { value: string } | undefined;
   if (row?.value !== String(sqliteSchemaVersion)) {
     throw new Error(
       `the ledger store has schema version ${row?.value ?? 'none'}; this Mite expects ${sqliteSchemaVersion}`,

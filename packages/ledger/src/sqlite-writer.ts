@@ -1,11 +1,13 @@
 import type Database from 'better-sqlite3';
 import { historySide } from './sqlite-schema.ts';
 import { toSqlU128 } from './sqlite-values.ts';
-import { type BatchWrites, encodeAccountFlags, pendingStatusCodes, u64Mask } from './storage.ts';
+import { type BatchWrites, encodeAccountFlags, pendingStatusCodes } from './storage.ts';
 import {
   blockRecordsMax,
   decodeTransferRecords,
   encodeTransferRecords,
+  getU128,
+  setU128,
   transferRecordSize,
 } from './transfer-records.ts';
 import { type AccountRecord, createTransferResults } from './types.ts';
@@ -26,17 +28,6 @@ export interface EncodedWrites {
   readonly failedIds: readonly { readonly id: bigint; readonly result: number }[];
   readonly pendingsCreated: BatchWrites['pendingsCreated'];
   readonly pendingsResolved: readonly { readonly id: bigint; readonly status: number }[];
-}
-
-function setU128(view: DataView, offset: number, value: bigint): void {
-  view.setBigUint64(offset, value >> 64n);
-  view.setBigUint64(offset + 8, value & u64Mask);
-}
-
-function getU128(view: DataView, offset: number): bigint {
-  const high = view.getBigUint64(offset);
-  const low = view.getBigUint64(offset + 8);
-  return high === 0n ? low : (high << 64n) | low;
 }
 
 export function encodeWrites(writes: BatchWrites): EncodedWrites {

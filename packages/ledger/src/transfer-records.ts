@@ -27,12 +27,13 @@ export const transferRecordSize = 128;
 /** Most transfers in one block: small enough that reading one transfer reads little. */
 export const blockRecordsMax = 64;
 
-function setU128(view: DataView, offset: number, value: bigint): void {
+/** A u128 as 16 big-endian bytes at `offset` of `view`. */
+export function setU128(view: DataView, offset: number, value: bigint): void {
   view.setBigUint64(offset, value >> 64n);
   view.setBigUint64(offset + 8, value & u64Mask);
 }
 
-function getU128(view: DataView, offset: number): bigint {
+export function getU128(view: DataView, offset: number): bigint {
   const high = view.getBigUint64(offset);
   const low = view.getBigUint64(offset + 8);
   return high === 0n ? low : (high << 64n) | low;

@@ -10,30 +10,34 @@ const pgMissing =
     ? 'PostgreSQL is not installed'
     : false;
 
-test('startPgCluster starts a cluster that answers queries, and stop removes it', {
-  skip: pgMissing,
-}, async () => {
-  const started = performance.now();
-  const cluster = await startPgCluster();
-  const startMs = performance.now() - started;
-  try {
-    assert.match(cluster.url, /^postgres:\/\/[^@]+@127\.0\.0\.1:\d+\/postgres$/);
-    assert.ok(existsSync(cluster.dir));
-    const sql = postgres(cluster.url, { max: 1 });
+test(
+  'startPgCluster starts a cluster that answers queries, and stop removes it',
+  {
+    skip: pgMissing,
+  },
+  async () => {
+    const started = performance.now();
+    const cluster = await startPgCluster();
+    const startMs = performance.now() - started;
     try {
-      const rows = await sql<{ one: number; fsync: string }[]>`
+      assert.match(cluster.url, /^postgres:\/\/[^@]+@127\.0\.0\.1:\d+\/postgres$/);
+      assert.ok(existsSync(cluster.dir));
+      const sql = postgres(cluster.url, { max: 1 });
+      try {
+        const rows = await sql<{ one: number; fsync: string }[]>`
         select 1 as one, current_setting('fsync') as fsync`;
-      assert.deepEqual([...rows], [{ one: 1, fsync: 'on' }]);
+        assert.deepEqual([...rows], [{ one: 1, fsync: 'on' }]);
+      } finally {
+        await sql.end();
+      }
     } finally {
-      await sql.end();
+      await cluster.stop();
     }
-  } finally {
-    await cluster.stop();
-  }
-  assert.ok(!existsSync(cluster.dir), 'stop() removes the directory');
-  await cluster.stop(); // idempotent
-  assert.ok(startMs < 60_000);
-});
+    assert.ok(!existsSync(cluster.dir), 'stop() removes the directory');
+    await cluster.stop(); // idempotent
+    assert.ok(startMs < 60_000);
+  },
+);
 
 test('freshPgDatabase returns a new empty database each time', { skip: pgMissing }, async () => {
   const a = await freshPgDatabase();
