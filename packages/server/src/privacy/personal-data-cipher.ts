@@ -1,0 +1,66 @@
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+
+const masterKeyBytes = 32;
+const ivBytes = 12;
+const tagBytes = 16;
+const formatVersion = 'v1';
+
+/**
+ * Encrypts personal fields (an email, a name) with AES-256-GCM under a key derived from the
+ * master key, and computes lookup tags (an HMAC of the normalised value) so a user can be found
+ * by email without the email being stored in the clear. Each field is bound to its owner and
+ * purpose through the additional authenticated data, so a ciphertext cannot be moved to another
+ * row. Per-user data keys (crypto-shredding on erasure) build on this in the privacy work.
+ */
+export interface PersonalDataCipher {
+  encrypt(plaintext: string, context: string): string;
+  decrypt(ciphertext: string, context: string): string;
+  /** A stable, keyed tag for equality lookups: same input, same tag; no way back. */
+  lookupTag(value: string, purpose: string): string;
+}
+
+export function createPersonalDataCipher(masterKey: Uint8Array): PersonalDataCipher {
+  if (masterKey.length !== masterKeyBytes) {
+    throw new Error(`the master key must be ${masterKeyBytes} bytes`);
+  }
+  const encryptionKey = Buffer.from(hkdfSync('sha256', masterKey, '', 'mite personal data v1', 32));
+  const lookupKey = Buffer.from(hkdfSync('sha256', masterKey, '', 'mite lookup tags v1', 32));
+  return {
+    encrypt(plaintext, context) {
+      const iv = randomBytes(ivBytes);
+      const cipher = createCipheriv('aes-256-gcm', encryptionKey, iv);
+      cipher.setAAD(Buffer.from(context));
+      const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+      const parts = [iv, body, cipher.getAuthTag()].map((part) => part.toString('base64url'));
+      return [formatVersion, ...parts].join('.');
+    },
+    decrypt(ciphertext, context) {
+      const [version, iv, body, tag] = ciphertext.split('.');
+      if (
+        version !== formatVersion ||
+        iv === undefined ||
+        body === undefined ||
+        tag === undefined
+      ) {
+        throw new Error('corrupt personal data: unknown ciphertext format');
+      }
+      const decipher = createDecipheriv('aes-256-gcm', encryptionKey, Buffer.from(iv, 'base64url'));
+      decipher.setAAD(Buffer.from(context));
+      const authTag = Buffer.from(tag, 'base64url');
+      if (authTag.length !== tagBytes) throw new Error('corrupt personal data: bad tag length');
+      decipher.setAuthTag(authTag);
+      return Buffer.concat([
+        decipher.update(Buffer.from(body, 'base64url')),
+        decipher.final(),
+      ]).toString('utf8');
+    },
+    lookupTag(value, purpose) {
+      return createHmac('sha256', lookupKey).update(`${purpose}\0${value}`).digest('base64url');
+    },
+  };
+}
+
+/** An email as compared: trimmed, Unicode-normalised, lower-cased. */
+export function normaliseEmail(email: string): string {
+  return email.trim().normalize('NFKC').toLowerCase();
+}
