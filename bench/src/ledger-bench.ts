@@ -25,6 +25,7 @@ import {
   type Account,
   type AccountRecord,
   openLedger,
+  TimeOrderedIds,
   type Transfer,
   type TransferRecord,
 } from '@mite/ledger';
@@ -40,7 +41,7 @@ import {
   blockRecordsMax,
   encodeTransferRecords,
 } from '../../packages/ledger/src/transfer-records.ts';
-import { TimeOrderedIds } from './ids.ts';
+
 import { writeResults } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
 
