@@ -1,0 +1,87 @@
+import { randomBytes } from 'node:crypto';
+import type { Account, Ledger } from '@mite/ledger';
+
+/**
+ * How the platform's money maps onto ledger accounts (DESIGN.md section 1). One ledger per
+ * currency; amounts are micro-units of it.
+ */
+export const ledgers = { usd: 1 } as const;
+
+/** Account codes: what kind of account an account is. */
+export const accountCodes = {
+  /** A user's prepaid balance; it can never go below zero. */
+  wallet: 1,
+  /** What a merchant has earned and not yet been paid out; never below zero. */
+  merchant: 2,
+  /** The platform's percentage fee income. */
+  platformFees: 3,
+  /** Money the card processor owes the platform for confirmed top-ups. */
+  processorReceivable: 4,
+  /** What the card processor charged the platform in fees. */
+  cardFees: 5,
+  /** Money paid out to merchants' banks. */
+  settlement: 6,
+} as const;
+
+/** Transfer codes: why money moved. */
+export const transferCodes = {
+  topUp: 1,
+  cardFee: 2,
+  payment: 3,
+  platformFee: 4,
+  refund: 5,
+  payout: 6,
+} as const;
+
+/**
+ * The platform's own accounts have small fixed ids; user and merchant accounts get random ids
+ * with the top bit set (newAccountId), so the two ranges never meet.
+ */
+export const platformAccountIds = {
+  platformFees: 1n,
+  processorReceivable: 2n,
+  cardFees: 3n,
+  settlement: 4n,
+} as const;
+
+const platformAccounts: Account[] = [
+  { id: platformAccountIds.platformFees, ledger: ledgers.usd, code: accountCodes.platformFees },
+  {
+    id: platformAccountIds.processorReceivable,
+    ledger: ledgers.usd,
+    code: accountCodes.processorReceivable,
+  },
+  { id: platformAccountIds.cardFees, ledger: ledgers.usd, code: accountCodes.cardFees },
+  { id: platformAccountIds.settlement, ledger: ledgers.usd, code: accountCodes.settlement },
+];
+
+/** Creates the platform's accounts if missing; safe to run on every start. */
+export async function ensurePlatformAccounts(ledger: Ledger): Promise<void> {
+  const results = await ledger.createAccounts(platformAccounts);
+  const bad = results.find((result) => result !== 'ok' && result !== 'exists');
+  if (bad !== undefined) throw new Error(`the platform's ledger accounts are inconsistent: ${bad}`);
+}
+
+/** A fresh random account id for a wallet or a merchant. */
+export function newAccountId(): bigint {
+  const random = BigInt(`0x${randomBytes(16).toString('hex')}`);
+  return random | (1n << 127n);
+}
+
+export function walletAccount(id: bigint): Account {
+  return {
+    id,
+    ledger: ledgers.usd,
+    code: accountCodes.wallet,
+    flags: { debitsMustNotExceedCredits: true },
+  };
+}
+
+export function merchantAccount(id: bigint): Account {
+  return {
+    id,
+    ledger: ledgers.usd,
+    code: accountCodes.merchant,
+    flags: { debitsMustNotExceedCredits: true },
+  };
+}
