@@ -1,0 +1,59 @@
+import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { tempDir } from '@mite/testkit';
+import { loadReceiptKey, receiptJwks, receiptKeyFileName, receiptKeyFrom } from './receipt-keys.ts';
+import { type ReceiptClaims, signReceipt, verifyReceipt } from './receipts.ts';
+
+const claims: ReceiptClaims = {
+  paymentId: 'pay_1',
+  merchantId: 'mer_1',
+  resource: 'https://news.example/articles/42',
+  amount: '0.02',
+  currency: 'USD',
+  payer: 'psn_abc',
+  issuedAt: 1_800_000_000,
+  accessUntil: 1_800_086_400,
+};
+
+describe('receipts', () => {
+  it('signs receipts that verify offline against the published JWKS', async () => {
+    const key = await loadReceiptKey(tempDir('mite-receipts-'));
+    const jwks = receiptJwks([key]);
+    assert.equal(jwks.keys[0]?.kid, key.kid);
+    assert.equal(jwks.keys[0]?.d, undefined, 'the JWKS carries no private part');
+    const receipt = await signReceipt(claims, key);
+    assert.deepEqual(await verifyReceipt(receipt, jwks), { ok: true, claims });
+  });
+
+  it('refuses tampered, foreign and malformed receipts', async () => {
+    const key = await loadReceiptKey(tempDir('mite-receipts-'));
+    const jwks = receiptJwks([key]);
+    const receipt = await signReceipt(claims, key);
+    const [header, , signature] = receipt.split('.');
+    const forged = Buffer.from(JSON.stringify({ ...claims, amount: '0.00' })).toString('base64url');
+    assert.deepEqual(await verifyReceipt(`${header}.${forged}.${signature}`, jwks), {
+      ok: false,
+      reason: 'badSignature',
+    });
+    const other = await receiptKeyFrom(generateKeyPairSync('ed25519').privateKey);
+    assert.deepEqual(await verifyReceipt(await signReceipt(claims, other), jwks), {
+      ok: false,
+      reason: 'unknownKey',
+    });
+    assert.deepEqual(await verifyReceipt('not a receipt', jwks), {
+      ok: false,
+      reason: 'malformed',
+    });
+  });
+
+  it('keeps one key across restarts, in an owner-only file', async () => {
+    const dataDir = tempDir('mite-receipts-');
+    const first = await loadReceiptKey(dataDir);
+    const again = await loadReceiptKey(dataDir);
+    assert.equal(again.kid, first.kid);
+    assert.equal(fs.statSync(path.join(dataDir, receiptKeyFileName)).mode & 0o777, 0o600);
+  });
+});
