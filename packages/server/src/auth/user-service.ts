@@ -1,0 +1,164 @@
+import type { Ledger } from '@mite/ledger';
+import { uuidv7 } from 'uuidv7';
+import type { PlatformDb } from '../db/platform-db.ts';
+import { newAccountId, walletAccount } from '../ledger/chart-of-accounts.ts';
+import { normaliseEmail, type PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
+import { fail, ok, type Result } from '../result.ts';
+import { hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
+import { hashSecret, issueSecret } from './secrets.ts';
+
+/** How long a session lasts without logging in again. */
+export const sessionTtlMs = 30 * 24 * 60 * 60 * 1000;
+const emailLookupPurpose = 'email';
+
+export interface UserServiceDeps {
+  readonly platform: PlatformDb;
+  readonly ledger: Ledger;
+  readonly cipher: PersonalDataCipher;
+  readonly clock: () => number;
+}
+
+export interface Session {
+  readonly token: string;
+  readonly userId: string;
+  readonly expiresAtMs: number;
+}
+
+export interface UserProfile {
+  readonly id: string;
+  readonly email: string;
+  readonly walletAccountId: bigint;
+  readonly createdAtMs: number;
+}
+
+/**
+ * Sign-up, log-in and sessions. The email is stored only encrypted, with a keyed lookup tag to
+ * find it; the password only as an scrypt hash; a session token only as its SHA-256 hash.
+ */
+export function createUserService(deps: UserServiceDeps) {
+  const { platform, ledger, cipher, clock } = deps;
+  const db = platform.db;
+  // Logging in as an unknown email still verifies a password, so that the answer's timing does
+  // not tell which emails have accounts.
+  const decoyHash = hashPassword('decoy password for unknown emails');
+
+  async function signUp(input: {
+    email: string;
+    password: string;
+  }): Promise<Result<{ userId: string }, 'emailTaken' | 'validationFailed'>> {
+    const weak = passwordProblem(input.password);
+    if (weak !== undefined) return fail('validationFailed', weak);
+    const email = normaliseEmail(input.email);
+    const lookup = cipher.lookupTag(email, emailLookupPurpose);
+    const taken = await db
+      .selectFrom('users')
+      .select('id')
+      .where('email_lookup', '=', lookup)
+      .executeTakeFirst();
+    if (taken !== undefined) return fail('emailTaken');
+    // The wallet comes first: an account nobody owns is harmless, a user without a wallet is not.
+    const walletId = newAccountId();
+    const created = await ledger.createAccounts([walletAccount(walletId)]);
+    if (created[0] !== 'ok') throw new Error(`could not create a wallet account: ${created[0]}`);
+    const userId = uuidv7();
+    try {
+      await db
+        .insertInto('users')
+        .values({
+          id: userId,
+          email_lookup: lookup,
+          email_ciphertext: cipher.encrypt(email, `user:${userId}:email`),
+          password_hash: await hashPassword(input.password),
+          wallet_account_id: walletId.toString(),
+          created_at: BigInt(clock()),
+          disabled_at: null,
+        })
+        .execute();
+    } catch (error) {
+      // Two sign-ups with one email at once: the unique index lets exactly one through.
+      const again = await db
+        .selectFrom('users')
+        .select('id')
+        .where('email_lookup', '=', lookup)
+        .executeTakeFirst();
+      if (again !== undefined) return fail('emailTaken');
+      throw error;
+    }
+    return ok({ userId });
+  }
+
+  async function logIn(input: {
+    email: string;
+    password: string;
+  }): Promise<Result<Session, 'invalidCredentials'>> {
+    const lookup = cipher.lookupTag(normaliseEmail(input.email), emailLookupPurpose);
+    const user = await db
+      .selectFrom('users')
+      .select(['id', 'password_hash', 'disabled_at'])
+      .where('email_lookup', '=', lookup)
+      .executeTakeFirst();
+    const valid = await verifyPassword(input.password, user?.password_hash ?? (await decoyHash));
+    if (user === undefined || !valid || user.disabled_at !== null)
+      return fail('invalidCredentials');
+    const issued = issueSecret('session');
+    const now = clock();
+    const expiresAtMs = now + sessionTtlMs;
+    await db
+      .insertInto('sessions')
+      .values({
+        token_hash: issued.hash,
+        user_id: user.id,
+        created_at: BigInt(now),
+        expires_at: BigInt(expiresAtMs),
+        revoked_at: null,
+      })
+      .execute();
+    return ok({ token: issued.secret, userId: user.id, expiresAtMs });
+  }
+
+  /** The user a session token belongs to, if the session is live and the user not disabled. */
+  async function authenticate(token: string): Promise<{ userId: string } | undefined> {
+    const row = await db
+      .selectFrom('sessions')
+      .innerJoin('users', 'users.id', 'sessions.user_id')
+      .select([
+        'sessions.user_id',
+        'sessions.expires_at',
+        'sessions.revoked_at',
+        'users.disabled_at',
+      ])
+      .where('sessions.token_hash', '=', hashSecret(token))
+      .executeTakeFirst();
+    if (row === undefined || row.revoked_at !== null || row.disabled_at !== null) return undefined;
+    if (row.expires_at <= BigInt(clock())) return undefined;
+    return { userId: row.user_id };
+  }
+
+  async function logOut(token: string): Promise<void> {
+    await db
+      .updateTable('sessions')
+      .set({ revoked_at: BigInt(clock()) })
+      .where('token_hash', '=', hashSecret(token))
+      .where('revoked_at', 'is', null)
+      .execute();
+  }
+
+  async function profile(userId: string): Promise<UserProfile | undefined> {
+    const user = await db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', userId)
+      .executeTakeFirst();
+    if (user === undefined) return undefined;
+    return {
+      id: user.id,
+      email: cipher.decrypt(user.email_ciphertext, `user:${user.id}:email`),
+      walletAccountId: BigInt(user.wallet_account_id),
+      createdAtMs: Number(user.created_at),
+    };
+  }
+
+  return { signUp, logIn, authenticate, logOut, profile };
+}
+
+export type UserService = ReturnType<typeof createUserService>;

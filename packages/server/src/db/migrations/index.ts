@@ -1,0 +1,10 @@
+/**
+ * Every platform migration, by name. Kysely applies them in the order of their names, so a new
+ * migration is `NNNN-name.ts` with the next number, listed here, and never edited once released.
+ */
+import type { Migration } from 'kysely';
+import * as foundation from './0001-foundation.ts';
+
+export const platformMigrations: Readonly<Record<string, Migration>> = {
+  '0001-foundation': foundation,
+};

@@ -1,0 +1,232 @@
+import assert from 'node:assert/strict';
+import { type TestContext, test } from 'node:test';
+import { sql } from 'kysely';
+import type { PlatformDb } from '../db/platform-db.ts';
+import {
+  freshPlatformDb,
+  freshPlatformDbUrl,
+  openForTest,
+  platformDialects,
+} from '../db/testing.ts';
+import {
+  createIdempotencyStore,
+  type IdempotencyRequest,
+  IdempotencyStateError,
+  idempotencyKeyMaxLength,
+  idempotencyRetentionMs,
+  type IdempotencyStore,
+  InvalidIdempotencyKeyError,
+  isValidIdempotencyKey,
+} from './idempotency-store.ts';
+
+const request: IdempotencyRequest = {
+  principal: 'user:0190f3d2-0000-7000-8000-000000000001',
+  key: 'retry-me-7f3a',
+  method: 'POST',
+  path: '/v1/payments',
+  requestHash: 'sha256:aaaa',
+};
+
+const response = {
+  status: 201,
+  headers: { 'content-type': 'application/json', location: '/v1/payments/p1' },
+  body: '{"id":"p1"}',
+};
+
+const t0Ms = 1_750_000_000_000;
+
+/** A store over a fresh database with a clock the test moves; undefined when skipped. */
+async function setUp(t: TestContext, dialect: PlatformDb['dialect']) {
+  const platformDb = await freshPlatformDb(t, dialect);
+  if (platformDb === undefined) return undefined;
+  const clock = { nowMs: t0Ms };
+  const store = createIdempotencyStore(platformDb, { clock: () => clock.nowMs });
+  return { platformDb, clock, store };
+}
+
+async function completeOnce(store: IdempotencyStore, req: IdempotencyRequest = request) {
+  assert.deepEqual(await store.begin(req), { outcome: 'started' });
+  await store.complete({ principal: req.principal, key: req.key, ...response });
+}
+
+for (const dialect of platformDialects) {
+  test(`${dialect}: begin, complete, then replay`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const { store } = setup;
+    assert.deepEqual(await store.begin(request), { outcome: 'started' });
+    assert.deepEqual(await store.begin(request), { outcome: 'inProgress' });
+    await store.complete({ principal: request.principal, key: request.key, ...response });
+    assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
+    assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
+  });
+
+  test(`${dialect}: another method, path or body under one key is a mismatch`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const { store } = setup;
+    assert.deepEqual(await store.begin(request), { outcome: 'started' });
+    const others = [{ method: 'PUT' }, { path: '/v1/refunds' }, { requestHash: 'sha256:bbbb' }];
+    // While the first runs, and after it completed.
+    for (const other of others) {
+      assert.deepEqual(await store.begin({ ...request, ...other }), { outcome: 'mismatch' });
+    }
+    await store.complete({ principal: request.principal, key: request.key, ...response });
+    for (const other of others) {
+      assert.deepEqual(await store.begin({ ...request, ...other }), { outcome: 'mismatch' });
+    }
+  });
+
+  test(`${dialect}: keys are scoped per principal`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const { store } = setup;
+    await completeOnce(store);
+    const other = { ...request, principal: 'merchant:m1', requestHash: 'sha256:cccc' };
+    assert.deepEqual(await store.begin(other), { outcome: 'started' });
+  });
+
+  test(`${dialect}: abandon frees the key; a completed record stays`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const { store } = setup;
+    const key = { principal: request.principal, key: request.key };
+    assert.deepEqual(await store.begin(request), { outcome: 'started' });
+    assert.equal(await store.abandon(key), true);
+    assert.equal(await store.abandon(key), false);
+    assert.deepEqual(await store.begin(request), { outcome: 'started' });
+    await store.complete({ ...key, ...response });
+    assert.equal(await store.abandon(key), false);
+    assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
+  });
+
+  test(`${dialect}: complete needs an in-progress record`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const { store } = setup;
+    const key = { principal: request.principal, key: request.key };
+    await assert.rejects(store.complete({ ...key, ...response }), IdempotencyStateError);
+    await completeOnce(store);
+    const second = { ...key, ...response, body: 'other' };
+    await assert.rejects(store.complete(second), IdempotencyStateError);
+    assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
+    await assert.rejects(store.complete({ ...key, ...response, status: 1000 }), RangeError);
+  });
+
+  test(`${dialect}: 20 concurrent begins with one key: exactly one starts`, async (t) => {
+    const url = await freshPlatformDbUrl(t, dialect);
+    if (url === undefined) return;
+    const clock = { nowMs: t0Ms };
+    // Two handles, as two API nodes would have.
+    const stores = [await openForTest(t, url), await openForTest(t, url)].map((platformDb) =>
+      createIdempotencyStore(platformDb, { clock: () => clock.nowMs }),
+    );
+    const beginAll = async (req: IdempotencyRequest) => {
+      const begun = Array.from({ length: 20 }, (_, i) => stores[i % 2]?.begin(req));
+      const outcomes = (await Promise.all(begun)).map((result) => result?.outcome);
+      assert.equal(outcomes.filter((outcome) => outcome === 'started').length, 1);
+      return outcomes.filter((outcome) => outcome !== 'started');
+    };
+    assert.deepEqual(await beginAll(request), Array(19).fill('inProgress'));
+    // Taking over an expired record is just as exclusive.
+    clock.nowMs += idempotencyRetentionMs;
+    const other = { ...request, requestHash: 'sha256:eeee' };
+    assert.deepEqual(await beginAll(other), Array(19).fill('inProgress'));
+  });
+
+  test(`${dialect}: an expired record behaves as absent`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const { store, clock } = setup;
+    await completeOnce(store);
+    clock.nowMs = t0Ms + idempotencyRetentionMs - 1;
+    assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
+    clock.nowMs = t0Ms + idempotencyRetentionMs;
+    // Even a different request may take the key over once it expired.
+    const other = { ...request, requestHash: 'sha256:dddd' };
+    assert.deepEqual(await store.begin(other), { outcome: 'started' });
+    assert.deepEqual(await store.begin(request), { outcome: 'mismatch' });
+    // A stuck in-progress record expires too.
+    clock.nowMs += idempotencyRetentionMs;
+    assert.deepEqual(await store.begin(request), { outcome: 'started' });
+  });
+
+  test(`${dialect}: a response is kept for the retention after it completed`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const { store, clock } = setup;
+    assert.deepEqual(await store.begin(request), { outcome: 'started' });
+    clock.nowMs = t0Ms + 60_000; // a slow request
+    await store.complete({ principal: request.principal, key: request.key, ...response });
+    clock.nowMs = t0Ms + idempotencyRetentionMs + 59_999;
+    assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
+  });
+
+  test(`${dialect}: purgeExpired deletes what expired, only that`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const { store, clock, platformDb } = setup;
+    await completeOnce(store, { ...request, key: 'a' });
+    assert.deepEqual(await store.begin({ ...request, key: 'b' }), { outcome: 'started' });
+    clock.nowMs = t0Ms + 1_000;
+    await completeOnce(store, { ...request, key: 'c' });
+    assert.equal(await store.purgeExpired(), 0);
+    clock.nowMs = t0Ms + idempotencyRetentionMs;
+    assert.equal(await store.purgeExpired(), 2);
+    const rows = await platformDb.db.selectFrom('idempotency_records').select('idempotency_key');
+    assert.deepEqual(
+      (await rows.execute()).map((row) => row.idempotency_key),
+      ['c'],
+    );
+    assert.deepEqual(await store.begin({ ...request, key: 'c' }), {
+      outcome: 'replay',
+      ...response,
+    });
+    assert.equal(await store.purgeExpired(), 0);
+  });
+
+  test(`${dialect}: records survive a reopen, which migrates nothing again`, async (t) => {
+    const url = await freshPlatformDbUrl(t, dialect);
+    if (url === undefined) return;
+    const first = await openForTest(t, url);
+    await completeOnce(createIdempotencyStore(first));
+    await first.close();
+    const second = await openForTest(t, url);
+    const { rows } = await sql<{ name: string }>`select name from platform_migrations`.execute(
+      second.db,
+    );
+    assert.deepEqual(
+      rows.map((row) => row.name),
+      ['0001-foundation'],
+    );
+    const store = createIdempotencyStore(second);
+    assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
+  });
+
+  test(`${dialect}: begin refuses an invalid key`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const tooLong = 'k'.repeat(idempotencyKeyMaxLength + 1);
+    for (const key of ['', 'has space', tooLong]) {
+      await assert.rejects(setup.store.begin({ ...request, key }), InvalidIdempotencyKeyError);
+    }
+  });
+}
+
+test('isValidIdempotencyKey accepts 1..255 visible ASCII characters only', () => {
+  assert.equal(idempotencyKeyMaxLength, 255);
+  for (const key of ['a', '~', '!#$%&()*+,-./:;<=>?@[\\]^_`{|}', 'k'.repeat(255)]) {
+    assert.equal(isValidIdempotencyKey(key), true, key);
+  }
+  for (const key of ['', ' ', 'a b', 'tab\t', 'new\nline', 'é', '\x7f', 'k'.repeat(256)]) {
+    assert.equal(isValidIdempotencyKey(key), false, JSON.stringify(key));
+  }
+});
+
+test('retention is at least 24 hours', async (t) => {
+  const platformDb = await freshPlatformDb(t, 'sqlite');
+  assert.ok(platformDb !== undefined);
+  assert.ok(idempotencyRetentionMs >= 24 * 60 * 60 * 1000);
+  assert.throws(() => createIdempotencyStore(platformDb, { retentionMs: 3_600_000 }), RangeError);
+  createIdempotencyStore(platformDb, { retentionMs: 2 * idempotencyRetentionMs });
+});

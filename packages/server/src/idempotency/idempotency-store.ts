@@ -1,0 +1,249 @@
+/**
+ * Idempotency-Key records (DESIGN section 4): the first response to a mutating request is kept and
+ * replayed to retries under the same key, and the database, not one node's memory, decides which
+ * of several concurrent requests runs, so that this holds across API nodes.
+ *
+ * A request calls `begin` before doing anything, then `complete` with its response, or `abandon`
+ * when it failed before any effect, so that a retry may run again.
+ */
+import type { Kysely } from 'kysely';
+import type { PlatformDb } from '../db/platform-db.ts';
+import type { IdempotencyRecordRow, PlatformSchema } from '../db/schema.ts';
+
+/** How long a response is replayed, by default and at the least (DESIGN: at least 24 hours). */
+export const idempotencyRetentionMs = 24 * 60 * 60 * 1000;
+
+/** Longest Idempotency-Key accepted, in characters. */
+export const idempotencyKeyMaxLength = 255;
+
+/** Claim attempts in `begin` when the record keeps vanishing between claim and read. */
+const beginAttemptsMax = 5;
+
+const idempotencyKeyPattern = new RegExp(`^[\\x21-\\x7e]{1,${idempotencyKeyMaxLength}}$`);
+
+/** 1 to idempotencyKeyMaxLength visible ASCII characters (no spaces, no control characters). */
+export function isValidIdempotencyKey(key: string): boolean {
+  return idempotencyKeyPattern.test(key);
+}
+
+/** `begin` was handed a key that isValidIdempotencyKey refuses (the caller answers 400). */
+export class InvalidIdempotencyKeyError extends Error {
+  override readonly name = 'InvalidIdempotencyKeyError';
+}
+
+/** `complete` found no in-progress record: never begun, already completed or abandoned. */
+export class IdempotencyStateError extends Error {
+  override readonly name = 'IdempotencyStateError';
+}
+
+export interface IdempotencyRequest {
+  /** Who sends the request ("user:<id>", "merchant:<id>"...): keys are scoped per principal. */
+  readonly principal: string;
+  readonly key: string;
+  readonly method: string;
+  readonly path: string;
+  /** A hash of the request body (and whatever else must match for a replay). */
+  readonly requestHash: string;
+}
+
+export type ResponseHeaders = Readonly<Record<string, string>>;
+
+export interface StoredResponse {
+  readonly status: number;
+  readonly headers: ResponseHeaders;
+  readonly body: string;
+}
+
+export type BeginResult =
+  /** A new record, in progress: run the request, then complete or abandon. */
+  | { readonly outcome: 'started' }
+  /** Completed earlier with the same method, path and request hash: send this response again. */
+  | ({ readonly outcome: 'replay' } & StoredResponse)
+  /** The key was used for a different request: answer 422. */
+  | { readonly outcome: 'mismatch' }
+  /** The first request with this key is still running: answer 409. */
+  | { readonly outcome: 'inProgress' };
+
+export interface RecordKey {
+  readonly principal: string;
+  readonly key: string;
+}
+
+export interface IdempotencyStore {
+  begin(request: IdempotencyRequest): Promise<BeginResult>;
+  complete(record: RecordKey & StoredResponse): Promise<void>;
+  /** Deletes the record if still in progress; returns whether it did. */
+  abandon(record: RecordKey): Promise<boolean>;
+  /** Deletes the records past their expiry; returns how many. */
+  purgeExpired(): Promise<number>;
+}
+
+export interface IdempotencyStoreOptions {
+  /** Milliseconds since the epoch; tests pass their own. */
+  readonly clock?: () => number;
+  /** How long a record lives after begin and again after complete; >= idempotencyRetentionMs. */
+  readonly retentionMs?: number;
+}
+
+const started: BeginResult = { outcome: 'started' };
+const mismatch: BeginResult = { outcome: 'mismatch' };
+const inProgress: BeginResult = { outcome: 'inProgress' };
+
+export function createIdempotencyStore(
+  platformDb: PlatformDb,
+  options: IdempotencyStoreOptions = {},
+): IdempotencyStore {
+  const { clock = Date.now, retentionMs = idempotencyRetentionMs } = options;
+  if (!Number.isSafeInteger(retentionMs) || retentionMs < idempotencyRetentionMs) {
+    throw new RangeError(`retentionMs must be an integer >= ${idempotencyRetentionMs}`);
+  }
+  const records = new Records(platformDb.db, retentionMs);
+
+  return {
+    async begin(request) {
+      if (!isValidIdempotencyKey(request.key)) {
+        throw new InvalidIdempotencyKeyError(
+          `Idempotency-Key must be 1 to ${idempotencyKeyMaxLength} visible ASCII characters`,
+        );
+      }
+      for (let attempt = 0; attempt < beginAttemptsMax; attempt++) {
+        const nowMs = clock();
+        if (await records.claim(request, nowMs)) return started;
+        const existing = await records.find(request);
+        if (existing !== undefined && existing.expires_at > BigInt(nowMs)) {
+          return outcomeOf(existing, request);
+        }
+        // Abandoned or expired since the claim failed: it is free again.
+      }
+      throw new Error(`idempotency record still contended after ${beginAttemptsMax} attempts`);
+    },
+    async complete(record) {
+      if (!(await records.storeResponse(record, clock()))) {
+        throw new IdempotencyStateError('no in-progress idempotency record to complete');
+      }
+    },
+    abandon: (record) => records.deleteInProgress(record),
+    purgeExpired: () => records.deleteExpired(clock()),
+  };
+}
+
+function outcomeOf(existing: IdempotencyRecordRow, request: IdempotencyRequest): BeginResult {
+  const sameRequest =
+    existing.method === request.method &&
+    existing.path === request.path &&
+    existing.request_hash === request.requestHash;
+  // A different request is refused even while the first runs: reusing a key is a client bug.
+  if (!sameRequest) return mismatch;
+  if (existing.state === 'in_progress') return inProgress;
+  return { outcome: 'replay', ...responseOf(existing) };
+}
+
+function responseOf(row: IdempotencyRecordRow): StoredResponse {
+  const headers: unknown = JSON.parse(row.response_headers ?? 'null');
+  if (row.response_status === null || row.response_body === null || !isHeaders(headers)) {
+    throw new Error('completed idempotency record without a well-formed response');
+  }
+  return { status: row.response_status, headers, body: row.response_body };
+}
+
+function isHeaders(value: unknown): value is ResponseHeaders {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.values(value).every((v) => typeof v === 'string')
+  );
+}
+
+function assertStatus(status: number): void {
+  if (!Number.isInteger(status) || status < 100 || status > 599) {
+    throw new RangeError(`not an HTTP status: ${status}`);
+  }
+}
+
+/** The SQL, one statement per method, each atomic on its own. */
+class Records {
+  readonly #db: Kysely<PlatformSchema>;
+  readonly #retentionMs: number;
+
+  constructor(db: Kysely<PlatformSchema>, retentionMs: number) {
+    this.#db = db;
+    this.#retentionMs = retentionMs;
+  }
+
+  /**
+   * Inserts a new in-progress record, or takes over an expired one, in one statement; returns
+   * whether it did. Under concurrency the primary key lets exactly one claimer through.
+   */
+  async claim(request: IdempotencyRequest, nowMs: number): Promise<boolean> {
+    const fresh = {
+      method: request.method,
+      path: request.path,
+      request_hash: request.requestHash,
+      state: 'in_progress',
+      response_status: null,
+      response_headers: null,
+      response_body: null,
+      created_at: BigInt(nowMs),
+      expires_at: BigInt(nowMs + this.#retentionMs),
+    } as const;
+    const claimed = await this.#db
+      .insertInto('idempotency_records')
+      .values({ principal: request.principal, idempotency_key: request.key, ...fresh })
+      .onConflict((conflict) =>
+        conflict
+          .columns(['principal', 'idempotency_key'])
+          .doUpdateSet(fresh)
+          .where('idempotency_records.expires_at', '<=', BigInt(nowMs)),
+      )
+      .returning('principal')
+      .executeTakeFirst();
+    return claimed !== undefined;
+  }
+
+  find(record: RecordKey): Promise<IdempotencyRecordRow | undefined> {
+    return this.#db
+      .selectFrom('idempotency_records')
+      .selectAll()
+      .where('principal', '=', record.principal)
+      .where('idempotency_key', '=', record.key)
+      .executeTakeFirst();
+  }
+
+  /** Stores the response and restarts the retention from now: replayed for retentionMs after. */
+  async storeResponse(record: RecordKey & StoredResponse, nowMs: number): Promise<boolean> {
+    assertStatus(record.status);
+    const result = await this.#db
+      .updateTable('idempotency_records')
+      .set({
+        state: 'completed',
+        response_status: record.status,
+        response_headers: JSON.stringify(record.headers),
+        response_body: record.body,
+        expires_at: BigInt(nowMs + this.#retentionMs),
+      })
+      .where('principal', '=', record.principal)
+      .where('idempotency_key', '=', record.key)
+      .where('state', '=', 'in_progress')
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  async deleteInProgress(record: RecordKey): Promise<boolean> {
+    const result = await this.#db
+      .deleteFrom('idempotency_records')
+      .where('principal', '=', record.principal)
+      .where('idempotency_key', '=', record.key)
+      .where('state', '=', 'in_progress')
+      .executeTakeFirst();
+    return result.numDeletedRows > 0n;
+  }
+
+  async deleteExpired(nowMs: number): Promise<number> {
+    const result = await this.#db
+      .deleteFrom('idempotency_records')
+      .where('expires_at', '<=', BigInt(nowMs))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
