@@ -11,11 +11,16 @@ const platformTables = [
   'api_keys',
   'idempotency_records',
   'merchants',
+  'offer_splits',
+  'offers',
+  'payments',
   'platform_migration_lock',
   'platform_migrations',
   'sessions',
   'users',
 ];
+
+const allMigrations = Object.keys(platformMigrations).sort();
 
 function user(id: string, fields: Partial<NewUser> = {}): NewUser {
   return {
@@ -43,7 +48,7 @@ for (const dialect of platformDialects) {
     const tables = await platformDb.db.introspection.getTables();
     const names = tables.map((table) => table.name).sort();
     assert.deepEqual(names, platformTables);
-    assert.deepEqual(await appliedMigrations(platformDb), ['0001-foundation']);
+    assert.deepEqual(await appliedMigrations(platformDb), allMigrations);
     assert.deepEqual(await migratePlatformDb(platformDb.db), []);
   });
 
@@ -53,7 +58,7 @@ for (const dialect of platformDialects) {
     const first = await openForTest(t, url);
     await first.db.insertInto('users').values(user('u1')).execute();
     const second = await openForTest(t, url);
-    assert.deepEqual(await appliedMigrations(second), ['0001-foundation']);
+    assert.deepEqual(await appliedMigrations(second), allMigrations);
     assert.equal((await second.db.selectFrom('users').select('id').execute()).length, 1);
   });
 
@@ -65,7 +70,13 @@ for (const dialect of platformDialects) {
     await assert.rejects(db.insertInto('sessions').values(session).execute());
     const apiKey = { id: 'k', merchant_id: 'none', secret_hash: 'h', scopes: '[]', created_at: 1n };
     await assert.rejects(db.insertInto('api_keys').values(apiKey).execute());
-    const merchant = { id: 'm', name: 'M', owner_user_id: 'nobody', created_at: 1n };
+    const merchant = {
+      id: 'm',
+      name: 'M',
+      account_id: '7',
+      owner_user_id: 'nobody',
+      created_at: 1n,
+    };
     await assert.rejects(db.insertInto('merchants').values(merchant).execute());
 
     await db.insertInto('users').values(user('u1')).execute();
@@ -91,7 +102,10 @@ for (const dialect of platformDialects) {
     assert.equal(row.created_at, past2To53);
     assert.equal(row.disabled_at, int64Max);
 
-    await db.insertInto('merchants').values({ id: 'm', name: 'M', created_at: 5n }).execute();
+    await db
+      .insertInto('merchants')
+      .values({ id: 'm', name: 'M', account_id: '7', created_at: 5n })
+      .execute();
     const merchant = await db.selectFrom('merchants').selectAll().executeTakeFirstOrThrow();
     assert.equal(merchant.fee_basis_points, 0);
     assert.equal(merchant.payout_threshold_micros, '0');
@@ -147,12 +161,12 @@ for (const dialect of platformDialects) {
       },
     };
     await assert.rejects(
-      migratePlatformDb(platformDb.db, { ...platformMigrations, '0002-broken': broken }),
-      /platform migration 0002-broken failed/,
+      migratePlatformDb(platformDb.db, { ...platformMigrations, '9999-broken': broken }),
+      /platform migration 9999-broken failed/,
     );
     const tables = await platformDb.db.introspection.getTables();
     assert.ok(!tables.some((table) => table.name === 'half_done'));
-    assert.deepEqual(await appliedMigrations(platformDb), ['0001-foundation']);
+    assert.deepEqual(await appliedMigrations(platformDb), allMigrations);
   });
 }
 
@@ -163,7 +177,7 @@ test('postgres: concurrent opens of one database migrate it once', async (t) => 
   if (url === undefined) return;
   const opened = await Promise.all([1, 2, 3].map(() => openForTest(t, url)));
   for (const platformDb of opened) {
-    assert.deepEqual(await appliedMigrations(platformDb), ['0001-foundation']);
+    assert.deepEqual(await appliedMigrations(platformDb), allMigrations);
   }
 });
 
@@ -185,7 +199,7 @@ test('sqlite: the connection has the pragmas durability and integrity need', asy
 test('sqlite::memory: opens a private in-memory database', async (t: TestContext) => {
   const platformDb = await openForTest(t, 'sqlite::memory:');
   assert.equal(platformDb.dialect, 'sqlite');
-  assert.deepEqual(await appliedMigrations(platformDb), ['0001-foundation']);
+  assert.deepEqual(await appliedMigrations(platformDb), allMigrations);
 });
 
 test('an unsupported URL is refused without echoing it', async () => {

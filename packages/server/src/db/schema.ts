@@ -38,6 +38,8 @@ export interface SessionsTable {
 export interface MerchantsTable {
   id: string;
   name: string;
+  /** The merchant's earnings account in the ledger: a u128 account id in decimal. */
+  account_id: string;
   owner_user_id: string | null;
   /** The platform's fee on each purchase, in hundredths of a percent. */
   fee_basis_points: Generated<number>;
@@ -83,6 +85,47 @@ export interface IdempotencyRecordsTable {
   expires_at: EpochMs;
 }
 
+export type OfferCategory = 'content' | 'goods';
+
+export interface OffersTable {
+  id: string;
+  merchant_id: string;
+  /** What is sold: a URL path or an item id on the merchant's side. */
+  resource: string;
+  title: string;
+  /** Price in micro-units, decimal. */
+  price_micros: string;
+  category: OfferCategory;
+  /** How long one purchase opens the resource. */
+  access_period_seconds: number;
+  created_at: EpochMs;
+  archived_at: EpochMs | null;
+}
+
+export interface OfferSplitsTable {
+  offer_id: string;
+  position: number;
+  merchant_id: string;
+  share_basis_points: number;
+}
+
+export type PaymentState = 'pending' | 'succeeded' | 'failed';
+
+export interface PaymentsTable {
+  id: string;
+  user_id: string;
+  merchant_id: string;
+  offer_id: string;
+  amount_micros: string;
+  state: PaymentState;
+  failure_code: string | null;
+  /** JSON: the ledger transfers of the payment, so an interrupted one can be completed. */
+  legs: string;
+  access_until: EpochMs;
+  created_at: EpochMs;
+  completed_at: EpochMs | null;
+}
+
 export interface PlatformSchema {
   users: UsersTable;
   sessions: SessionsTable;
@@ -90,6 +133,9 @@ export interface PlatformSchema {
   api_keys: ApiKeysTable;
   admin_keys: AdminKeysTable;
   idempotency_records: IdempotencyRecordsTable;
+  offers: OffersTable;
+  offer_splits: OfferSplitsTable;
+  payments: PaymentsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -105,3 +151,5 @@ export type NewApiKey = Insertable<ApiKeysTable>;
 export type AdminKeyRow = Selectable<AdminKeysTable>;
 export type NewAdminKey = Insertable<AdminKeysTable>;
 export type IdempotencyRecordRow = Selectable<IdempotencyRecordsTable>;
+export type OfferRow = Selectable<OffersTable>;
+export type PaymentRow = Selectable<PaymentsTable>;

@@ -59,6 +59,7 @@ async function createMerchants(db: Kysely<unknown>): Promise<void> {
     .createTable('merchants')
     .addColumn('id', 'text', (c) => c.primaryKey())
     .addColumn('name', 'text', (c) => c.notNull())
+    .addColumn('account_id', 'text', (c) => c.notNull().unique())
     .addColumn('owner_user_id', 'text', (c) => c.references('users.id'))
     .addColumn('fee_basis_points', 'integer', (c) => c.notNull().defaultTo(0))
     .addColumn('payout_threshold_micros', 'text', (c) => c.notNull().defaultTo('0'))

@@ -4,7 +4,9 @@
  */
 import type { Migration } from 'kysely';
 import * as foundation from './0001-foundation.ts';
+import * as offersAndPayments from './0002-offers-and-payments.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
+  '0002-offers-and-payments': offersAndPayments,
 };
