@@ -1,0 +1,235 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it, type TestContext } from 'node:test';
+import { openLedger, TimeOrderedIds } from '@mite/ledger';
+import { tempDir } from '@mite/testkit';
+import { createUserService } from '../auth/user-service.ts';
+import { freshPlatformDb, platformDialects } from '../db/testing.ts';
+import { ensurePlatformAccounts, platformAccountIds } from '../ledger/chart-of-accounts.ts';
+import { createMerchantService } from '../merchants/merchant-service.ts';
+import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
+import { loadReceiptKey, receiptJwks } from '../receipts/receipt-keys.ts';
+import { verifyReceipt } from '../receipts/receipts.ts';
+import { createPaymentService, paymentPendingGraceMs } from './payment-service.ts';
+
+type Dialect = (typeof platformDialects)[number];
+
+async function world(t: TestContext, dialect: Dialect) {
+  const platform = await freshPlatformDb(t, dialect);
+  if (platform === undefined) return undefined;
+  const ledger = await openLedger({ url: `sqlite:${tempDir('mite-pay-')}/ledger.sqlite` });
+  t.after(() => ledger.close());
+  await ensurePlatformAccounts(ledger);
+  const clock = { now: 1_800_000_000_000 };
+  const cipher = createPersonalDataCipher(randomBytes(32));
+  const receiptKey = await loadReceiptKey(tempDir('mite-keys-'));
+  const deps = { platform, ledger, clock: () => clock.now };
+  const users = createUserService({ ...deps, cipher });
+  const merchants = createMerchantService(deps);
+  const transferIds = new TimeOrderedIds();
+  const payments = createPaymentService({ ...deps, merchants, cipher, receiptKey, transferIds });
+  const signedUp = await users.signUp({ email: 'ada@example.com', password: 'a long passphrase' });
+  assert.ok(signedUp.ok);
+  const userId = signedUp.value.userId;
+  const profile = await users.profile(userId);
+  assert.ok(profile);
+  const fund = async (micros: bigint) => {
+    const results = await ledger.createTransfers([
+      {
+        id: transferIds.next(),
+        debitAccountId: platformAccountIds.processorReceivable,
+        creditAccountId: profile.walletAccountId,
+        amount: micros,
+        ledger: 1,
+        code: 1,
+      },
+    ]);
+    assert.deepEqual(results, ['ok']);
+  };
+  return {
+    platform,
+    ledger,
+    clock,
+    merchants,
+    payments,
+    userId,
+    wallet: profile.walletAccountId,
+    fund,
+    receiptKey,
+  };
+}
+
+async function balanceOf(
+  ledger: Awaited<ReturnType<typeof openLedger>>,
+  id: bigint,
+): Promise<bigint> {
+  const [account] = await ledger.lookupAccounts([id]);
+  assert.ok(account);
+  return account.creditsPosted - account.debitsPosted;
+}
+
+for (const dialect of platformDialects) {
+  describe(`payments (${dialect})`, () => {
+    it('pays a merchant and its co-creator minus the platform fee, with a receipt that verifies', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await w.merchants.createMerchant({
+        name: 'News',
+        feeBasisPoints: 1_000,
+        payoutThresholdMicros: 0n,
+      });
+      const writer = await w.merchants.createMerchant({
+        name: 'Writer',
+        feeBasisPoints: 0,
+        payoutThresholdMicros: 0n,
+      });
+      const offer = await w.merchants.createOffer({
+        merchantId: seller.merchantId,
+        resource: '/articles/42',
+        title: 'An article',
+        priceMicros: 20_000n,
+        category: 'content',
+        accessPeriodSeconds: 86_400,
+        splits: [
+          { merchantId: seller.merchantId, shareBasisPoints: 7_000 },
+          { merchantId: writer.merchantId, shareBasisPoints: 3_000 },
+        ],
+      });
+      assert.ok(offer.ok);
+      await w.fund(1_000_000n);
+      const paid = await w.payments.pay({ userId: w.userId, offerId: offer.value.id });
+      assert.ok(paid.ok, JSON.stringify(paid));
+      assert.equal(await balanceOf(w.ledger, w.wallet), 980_000n);
+      assert.equal(await balanceOf(w.ledger, seller.accountId), 12_600n);
+      assert.equal(await balanceOf(w.ledger, writer.accountId), 5_400n);
+      assert.equal(await balanceOf(w.ledger, platformAccountIds.platformFees), 2_000n);
+      const check = await verifyReceipt(paid.value.receipt, receiptJwks([w.receiptKey]));
+      assert.ok(check.ok);
+      assert.equal(check.claims.amount, '0.02');
+      assert.equal(check.claims.resource, '/articles/42');
+      assert.doesNotMatch(check.claims.payer, new RegExp(w.userId));
+      assert.equal((await w.payments.getPayment(paid.value.paymentId))?.state, 'succeeded');
+      assert.deepEqual((await w.ledger.verify()).problems, []);
+    });
+
+    it('refuses insufficient funds, unknown offers and a second purchase, moving nothing', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await w.merchants.createMerchant({
+        name: 'Shop',
+        feeBasisPoints: 500,
+        payoutThresholdMicros: 0n,
+      });
+      const offer = await w.merchants.createOffer({
+        merchantId: seller.merchantId,
+        resource: 'item:sword',
+        title: 'A sword',
+        priceMicros: 500_000n,
+        category: 'goods',
+        accessPeriodSeconds: 3_600,
+      });
+      assert.ok(offer.ok);
+      await w.fund(400_000n);
+      const poor = await w.payments.pay({ userId: w.userId, offerId: offer.value.id });
+      assert.deepEqual(poor, { ok: false, code: 'insufficientFunds' });
+      assert.equal(await balanceOf(w.ledger, w.wallet), 400_000n);
+      assert.equal(await balanceOf(w.ledger, seller.accountId), 0n);
+      assert.deepEqual(await w.payments.pay({ userId: w.userId, offerId: 'off_nope' }), {
+        ok: false,
+        code: 'offerNotFound',
+      });
+      await w.fund(1_000_000n);
+      assert.ok((await w.payments.pay({ userId: w.userId, offerId: offer.value.id })).ok);
+      const again = await w.payments.pay({ userId: w.userId, offerId: offer.value.id });
+      assert.equal(again.ok ? 'ok' : again.code, 'duplicatePayment');
+      assert.equal(await balanceOf(w.ledger, w.wallet), 900_000n);
+      w.clock.now += 3_600_000;
+      assert.ok(
+        (await w.payments.pay({ userId: w.userId, offerId: offer.value.id })).ok,
+        'access ended',
+      );
+    });
+
+    it('never spends below zero under concurrent purchases', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await w.merchants.createMerchant({
+        name: 'Shop',
+        feeBasisPoints: 0,
+        payoutThresholdMicros: 0n,
+      });
+      const offers = [];
+      for (let i = 0; i < 20; i++) {
+        const offer = await w.merchants.createOffer({
+          merchantId: seller.merchantId,
+          resource: `item:${i}`,
+          title: `Item ${i}`,
+          priceMicros: 100_000n,
+          category: 'goods',
+          accessPeriodSeconds: 60,
+        });
+        assert.ok(offer.ok);
+        offers.push(offer.value.id);
+      }
+      await w.fund(1_000_000n);
+      const results = await Promise.all(
+        offers.map((offerId) => w.payments.pay({ userId: w.userId, offerId })),
+      );
+      assert.equal(results.filter((result) => result.ok).length, 10);
+      assert.equal(await balanceOf(w.ledger, w.wallet), 0n);
+      assert.equal(await balanceOf(w.ledger, seller.accountId), 1_000_000n);
+    });
+
+    it('finishes a payment interrupted between recording it and moving the money', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await w.merchants.createMerchant({
+        name: 'Shop',
+        feeBasisPoints: 0,
+        payoutThresholdMicros: 0n,
+      });
+      const offer = await w.merchants.createOffer({
+        merchantId: seller.merchantId,
+        resource: 'item:1',
+        title: 'Item',
+        priceMicros: 100_000n,
+        category: 'goods',
+        accessPeriodSeconds: 60,
+      });
+      assert.ok(offer.ok);
+      await w.fund(100_000n);
+      // A pending row whose transfers never reached the ledger, as a crash would leave it.
+      const legs = [
+        {
+          transferId: '123456789',
+          creditAccountId: seller.accountId.toString(),
+          amountMicros: '100000',
+          code: 3,
+        },
+      ];
+      await w.platform.db
+        .insertInto('payments')
+        .values({
+          id: 'pay_interrupted',
+          user_id: w.userId,
+          merchant_id: seller.merchantId,
+          offer_id: offer.value.id,
+          amount_micros: '100000',
+          state: 'pending',
+          failure_code: null,
+          legs: JSON.stringify(legs),
+          access_until: BigInt(w.clock.now + 60_000),
+          created_at: BigInt(w.clock.now),
+          completed_at: null,
+        })
+        .execute();
+      assert.equal(await w.payments.reconcilePending(), 0, 'too recent to touch');
+      w.clock.now += paymentPendingGraceMs + 1;
+      assert.equal(await w.payments.reconcilePending(), 1);
+      assert.equal((await w.payments.getPayment('pay_interrupted'))?.state, 'succeeded');
+      assert.equal(await balanceOf(w.ledger, seller.accountId), 100_000n);
+      assert.equal(await w.payments.reconcilePending(), 0);
+      assert.equal(await balanceOf(w.ledger, seller.accountId), 100_000n, 'never twice');
+    });
+  });
+}
