@@ -1,0 +1,78 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { presentedCredential, sessionCookieName } from '../http/credentials.ts';
+import { sendProblem } from '../http/problems.ts';
+import { passwordLengthMax } from './passwords.ts';
+import type { UserService } from './user-service.ts';
+
+const credentialsSchema = z.object({
+  email: z.string().email().max(254).describe('The email to log in with'),
+  password: z.string().min(1).max(passwordLengthMax),
+});
+
+/** Sign-up, log-in (a session as a bearer token and an http-only cookie), log-out, profile. */
+export const authRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (api, { users }) => {
+  api.post(
+    '/v1/users',
+    {
+      schema: {
+        summary: 'Sign up',
+        tags: ['users'],
+        body: credentialsSchema,
+        response: { 201: z.object({ userId: z.string() }) },
+      },
+      config: { auth: 'public', idempotent: false, rateLimit: { max: 10, timeWindow: 60_000 } },
+    },
+    async (request, reply) => {
+      const result = await users.signUp(request.body);
+      if (!result.ok) return sendProblem(reply, result.code, result.detail);
+      return reply.code(201).send(result.value);
+    },
+  );
+
+  api.post(
+    '/v1/sessions',
+    {
+      schema: {
+        summary: 'Log in',
+        tags: ['users'],
+        body: credentialsSchema,
+        response: {
+          201: z.object({ token: z.string(), userId: z.string(), expiresAt: z.string() }),
+        },
+      },
+      config: { auth: 'public', idempotent: false, rateLimit: { max: 10, timeWindow: 60_000 } },
+    },
+    async (request, reply) => {
+      const result = await users.logIn(request.body);
+      if (!result.ok) return sendProblem(reply, result.code, result.detail);
+      const { token, userId, expiresAtMs } = result.value;
+      const maxAge = Math.floor((expiresAtMs - Date.now()) / 1000);
+      // SameSite=Lax keeps other sites' forms from spending with this cookie.
+      reply.header(
+        'set-cookie',
+        `${sessionCookieName}=${token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=${maxAge}`,
+      );
+      return reply
+        .code(201)
+        .send({ token, userId, expiresAt: new Date(expiresAtMs).toISOString() });
+    },
+  );
+
+  api.delete(
+    '/v1/sessions/current',
+    {
+      schema: { summary: 'Log out', tags: ['users'] },
+      config: { auth: { kinds: ['user'] }, idempotent: false },
+    },
+    async (request, reply) => {
+      const token = presentedCredential(request);
+      if (token !== undefined) await users.logOut(token);
+      reply.header(
+        'set-cookie',
+        `${sessionCookieName}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0`,
+      );
+      return reply.code(204).send();
+    },
+  );
+};

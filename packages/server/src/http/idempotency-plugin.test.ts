@@ -1,0 +1,226 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import type {
+  IdempotencyBeginInput,
+  IdempotencyBeginOutcome,
+  IdempotencyGuard,
+  IdempotencyRecordKey,
+  IdempotentResponse,
+} from './idempotency.ts';
+import { canonicalJson, requestHashOf } from './idempotency-plugin.ts';
+import { sendProblem } from './problems.ts';
+import { call, createTestApp } from './test-routes.ts';
+import { type ListeningApp, listenOnLoopback } from './testing.ts';
+
+interface MemoryRecord {
+  readonly method: string;
+  readonly path: string;
+  readonly requestHash: string;
+  response?: IdempotentResponse;
+}
+
+/** The IdempotencyGuard contract, in memory: what the database store does across nodes. */
+class MemoryIdempotencyGuard implements IdempotencyGuard {
+  readonly records = new Map<string, MemoryRecord>();
+  readonly begun: IdempotencyBeginInput[] = [];
+
+  async begin(input: IdempotencyBeginInput): Promise<IdempotencyBeginOutcome> {
+    this.begun.push(input);
+    const record = this.records.get(`${input.principal}\n${input.key}`);
+    if (record === undefined) {
+      const { method, path, requestHash } = input;
+      this.records.set(`${input.principal}\n${input.key}`, { method, path, requestHash });
+      return { outcome: 'started' };
+    }
+    const same =
+      record.method === input.method &&
+      record.path === input.path &&
+      record.requestHash === input.requestHash;
+    if (!same) return { outcome: 'mismatch' };
+    if (record.response === undefined) return { outcome: 'inProgress' };
+    return { outcome: 'replay', ...record.response };
+  }
+
+  async complete(input: IdempotencyRecordKey & IdempotentResponse): Promise<void> {
+    const { principal, key, ...response } = input;
+    const record = this.records.get(`${principal}\n${key}`);
+    if (record === undefined || record.response !== undefined) throw new Error('not in progress');
+    record.response = response;
+  }
+
+  async abandon(input: IdempotencyRecordKey): Promise<boolean> {
+    return this.records.delete(`${input.principal}\n${input.key}`);
+  }
+}
+
+/** What the sample payment route did, so that tests can tell a replay from a second run. */
+const effects = { runs: 0, failNext: false, gate: undefined as Promise<void> | undefined };
+
+const paymentRoutes: FastifyPluginAsyncZod = async (api) => {
+  api.post(
+    '/v1/payments',
+    {
+      schema: {
+        body: z.object({ offerId: z.string(), amountMicros: z.number().int().positive() }),
+      },
+      config: { auth: { kinds: ['user', 'merchant'] }, idempotent: true },
+    },
+    async (request, reply) => {
+      effects.runs += 1;
+      if (effects.gate !== undefined) await effects.gate;
+      if (effects.failNext) {
+        effects.failNext = false;
+        throw new Error('the ledger is down');
+      }
+      if (request.body.amountMicros > 1_000) return sendProblem(reply, 'insufficientFunds');
+      reply.header('location', `/v1/payments/${effects.runs}`);
+      return reply.code(201).send({ paymentId: randomUUID(), run: effects.runs });
+    },
+  );
+  api.post('/v1/quotes', { config: { auth: 'public', idempotent: false } }, async () => ({
+    quoteId: randomUUID(),
+  }));
+};
+
+const user = { authorization: 'Bearer user-token' };
+const merchant = { authorization: 'Bearer merchant-token' };
+const payment = { offerId: 'o1', amountMicros: 250 };
+
+describe('the idempotency plugin', () => {
+  const guard = new MemoryIdempotencyGuard();
+  let server: ListeningApp;
+
+  before(async () => {
+    const app = createTestApp({ idempotency: guard });
+    void app.register(paymentRoutes);
+    server = await listenOnLoopback(app);
+  });
+  after(() => server.close());
+  beforeEach(() => {
+    effects.runs = 0;
+    effects.failNext = false;
+    effects.gate = undefined;
+  });
+
+  function pay(key: string | undefined, body: unknown = payment, headers = user) {
+    const withKey = key === undefined ? headers : { ...headers, 'idempotency-key': key };
+    return call(server.baseUrl, 'POST', '/v1/payments', { body, headers: withKey });
+  }
+
+  test('a retry gets the first response again, byte for byte, without running', async () => {
+    const key = randomUUID();
+    const first = await pay(key);
+    assert.equal(first.status, 201);
+    assert.equal(first.headers.get('idempotent-replayed'), null);
+    const reordered = { amountMicros: payment.amountMicros, offerId: payment.offerId };
+    const retry = await pay(key, reordered);
+    assert.equal(retry.status, 201);
+    assert.equal(retry.text, first.text);
+    assert.equal(retry.headers.get('content-type'), first.headers.get('content-type'));
+    assert.equal(retry.headers.get('location'), first.headers.get('location'));
+    assert.equal(retry.headers.get('idempotent-replayed'), 'true');
+    assert.equal(effects.runs, 1);
+    const begun = guard.begun.at(-1);
+    assert.equal(begun?.principal, 'user:u1');
+    assert.equal(begun?.path, '/v1/payments');
+    assert.equal(begun?.requestHash, requestHashOf('POST', '/v1/payments', payment));
+  });
+
+  test('the same key on a different request is refused', async () => {
+    const key = randomUUID();
+    assert.equal((await pay(key)).status, 201);
+    const other = await pay(key, { ...payment, amountMicros: 251 });
+    assert.equal(other.status, 422);
+    assert.equal(other.json().type, '/v1/problems/idempotency-key-reused');
+    assert.equal(effects.runs, 1);
+  });
+
+  test('a retry while the first request runs is told to wait', async () => {
+    const key = randomUUID();
+    let open = () => {};
+    effects.gate = new Promise((resolve) => (open = resolve));
+    const first = pay(key);
+    while (effects.runs === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    const concurrent = await pay(key);
+    assert.equal(concurrent.status, 409);
+    assert.equal(concurrent.json().type, '/v1/problems/idempotency-request-in-progress');
+    open();
+    assert.equal((await first).status, 201);
+    assert.equal((await pay(key)).headers.get('idempotent-replayed'), 'true');
+    assert.equal(effects.runs, 1);
+  });
+
+  test('the key is required, and must be 1 to 255 visible ASCII characters', async () => {
+    const missing = await pay(undefined);
+    assert.equal(missing.status, 400);
+    assert.equal(missing.json().type, '/v1/problems/idempotency-key-required');
+    for (const key of ['', 'has space', 'k'.repeat(256), 'caf\u00e9']) {
+      const invalid = await pay(key);
+      assert.equal(invalid.status, 400, JSON.stringify(key));
+      assert.equal(invalid.json().type, '/v1/problems/idempotency-key-invalid');
+    }
+    assert.equal((await pay('k'.repeat(255))).status, 201);
+    assert.equal(effects.runs, 1);
+  });
+
+  test('client errors are kept and replayed; server errors are forgotten', async () => {
+    const refusedKey = randomUUID();
+    const refused = await pay(refusedKey, { ...payment, amountMicros: 5_000 });
+    assert.equal(refused.status, 409);
+    const again = await pay(refusedKey, { ...payment, amountMicros: 5_000 });
+    assert.equal(again.text, refused.text);
+    assert.equal(again.headers.get('idempotent-replayed'), 'true');
+    const failedKey = randomUUID();
+    effects.failNext = true;
+    assert.equal((await pay(failedKey)).status, 500);
+    const retried = await pay(failedKey);
+    assert.equal(retried.status, 201);
+    assert.equal(retried.headers.get('idempotent-replayed'), null);
+    assert.equal(effects.runs, 3);
+  });
+
+  test('a refused request uses up no key, and keys are per principal', async () => {
+    const key = randomUUID();
+    assert.equal((await pay(key, { offerId: 'o1' })).status, 400);
+    assert.equal((await pay(key, payment, { authorization: 'Bearer nobody' })).status, 401);
+    const mine = await pay(key);
+    const theirs = await pay(key, payment, merchant);
+    assert.equal(mine.status, 201);
+    assert.equal(theirs.status, 201);
+    assert.notEqual(mine.text, theirs.text);
+    assert.equal(effects.runs, 2);
+  });
+
+  test('the OpenAPI document and the docs page show the header', async () => {
+    const document = (await call(server.baseUrl, 'GET', '/v1/openapi.json')).json();
+    const paths = document.paths as Record<string, Record<string, Record<string, unknown>>>;
+    const operation = paths['/v1/payments']?.post;
+    assert.equal(operation?.['x-mite-idempotent'], true);
+    const parameters = operation?.parameters as Record<string, unknown>[];
+    const header = parameters.find((parameter) => parameter.name === 'Idempotency-Key');
+    assert.deepEqual(
+      { in: header?.in, required: header?.required },
+      { in: 'header', required: true },
+    );
+    const docs = await call(server.baseUrl, 'GET', '/v1/docs');
+    assert.match(docs.text, /<code>\/v1\/payments<\/code>.*Idempotency-Key/);
+  });
+
+  test('routes that do not opt in ignore the header', async () => {
+    const headers = { 'idempotency-key': 'same' };
+    const first = await call(server.baseUrl, 'POST', '/v1/quotes', { headers });
+    const second = await call(server.baseUrl, 'POST', '/v1/quotes', { headers });
+    assert.equal(first.status, 200);
+    assert.notEqual(first.text, second.text);
+  });
+});
+
+test('canonical JSON ignores key order but not values', () => {
+  assert.equal(canonicalJson({ b: 1, a: [{ d: 2, c: 3 }] }), '{"a":[{"c":3,"d":2}],"b":1}');
+  assert.equal(canonicalJson(undefined), '');
+  assert.notEqual(requestHashOf('POST', '/a', { x: 1 }), requestHashOf('POST', '/a', { x: 2 }));
+  assert.notEqual(requestHashOf('POST', '/a', { x: 1 }), requestHashOf('PUT', '/a', { x: 1 }));
+});

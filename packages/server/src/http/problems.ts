@@ -1,0 +1,330 @@
+/**
+ * Every error the API answers, as RFC 9457 problem details (`application/problem+json`).
+ *
+ * One closed union of codes and one exhaustive table: adding a code without its row, or a row
+ * without its code, fails to compile. A code's `type` is a stable URI, `/v1/problems/<kebab-code>`
+ * (relative, so resolved against the API's origin), which serves a page describing it.
+ */
+import type { FastifyReply } from 'fastify';
+import { z } from 'zod';
+import type { Result } from '../result.ts';
+
+export type ProblemCode =
+  // The framework: requests the API cannot take.
+  | 'validationFailed'
+  | 'malformedJson'
+  | 'badRequest'
+  | 'unsupportedMediaType'
+  | 'payloadTooLarge'
+  | 'requestHeadersTooLarge'
+  | 'requestTimeout'
+  | 'notFound'
+  | 'methodNotAllowed'
+  | 'rateLimited'
+  // Who is asking.
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'invalidCredentials'
+  // Idempotency-Key.
+  | 'idempotencyKeyRequired'
+  | 'idempotencyKeyInvalid'
+  | 'idempotencyKeyReused'
+  | 'idempotencyRequestInProgress'
+  // The domain.
+  | 'emailTaken'
+  | 'insufficientFunds'
+  | 'offerNotFound'
+  | 'merchantNotFound'
+  | 'accountClosed'
+  | 'duplicatePayment'
+  | 'refundExceedsPayment'
+  // The platform itself.
+  | 'internal'
+  | 'unavailable';
+
+export interface ProblemRow {
+  readonly status: number;
+  readonly title: string;
+  /** Shown on the problem's page: what happened and what the client can do about it. */
+  readonly description: string;
+}
+
+export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
+  validationFailed: {
+    status: 400,
+    title: 'The request does not match its schema',
+    description:
+      'A parameter, header or body field is missing, has the wrong type or is out of range. ' +
+      'The `issues` member lists each one with where it is (`in`), its JSON pointer (`path`) ' +
+      'and a message. Fix the request before retrying it.',
+  },
+  malformedJson: {
+    status: 400,
+    title: 'The request body is not valid JSON',
+    description:
+      'The body is declared as `application/json` but is empty or cannot be parsed as JSON.',
+  },
+  badRequest: {
+    status: 400,
+    title: 'The request cannot be processed',
+    description: 'The request is malformed at the HTTP level (headers, length, encoding).',
+  },
+  unsupportedMediaType: {
+    status: 415,
+    title: 'The request body has an unsupported media type',
+    description: 'Request bodies are JSON: send them with `Content-Type: application/json`.',
+  },
+  payloadTooLarge: {
+    status: 413,
+    title: 'The request body is too large',
+    description: 'The body is larger than the API accepts. Requests to this API are small.',
+  },
+  requestHeadersTooLarge: {
+    status: 431,
+    title: 'The request headers are too large',
+    description: 'The request line and headers together are larger than the API accepts.',
+  },
+  requestTimeout: {
+    status: 408,
+    title: 'The request took too long to arrive',
+    description: 'The client did not send the whole request in time; the connection is closed.',
+  },
+  notFound: {
+    status: 404,
+    title: 'No such resource',
+    description: 'Nothing is found at this URL. Check the path against the API documentation.',
+  },
+  methodNotAllowed: {
+    status: 405,
+    title: 'The method is not allowed on this resource',
+    description:
+      'The resource exists but does not answer this method; `Allow` lists those it does.',
+  },
+  rateLimited: {
+    status: 429,
+    title: 'Too many requests',
+    description:
+      'The client sent more requests than its limit allows in the current window. Wait for ' +
+      'the number of seconds in `Retry-After` before retrying.',
+  },
+  unauthenticated: {
+    status: 401,
+    title: 'Authentication is required',
+    description:
+      'The request carries no credential, or one that is unknown, expired or revoked. Send a ' +
+      'valid session token, API key or admin key.',
+  },
+  forbidden: {
+    status: 403,
+    title: 'The credential does not allow this',
+    description:
+      'The caller is authenticated but its role or the scopes of its key do not allow this ' +
+      'operation.',
+  },
+  invalidCredentials: {
+    status: 401,
+    title: 'The email or password is wrong',
+    description: 'Logging in failed. Which of the two was wrong is deliberately not said.',
+  },
+  idempotencyKeyRequired: {
+    status: 400,
+    title: 'An Idempotency-Key header is required',
+    description:
+      'This operation changes state: send a unique `Idempotency-Key` header (for example a ' +
+      'UUID) so that a retry of the same request is answered with the first response instead ' +
+      'of running twice.',
+  },
+  idempotencyKeyInvalid: {
+    status: 400,
+    title: 'The Idempotency-Key header is invalid',
+    description: 'An Idempotency-Key is 1 to 255 visible ASCII characters, without spaces.',
+  },
+  idempotencyKeyReused: {
+    status: 422,
+    title: 'The Idempotency-Key was used for a different request',
+    description:
+      'A request with this key was already made with a different method, path or body. Use a ' +
+      'new key for a new request; resend the original request unchanged to get its response.',
+  },
+  idempotencyRequestInProgress: {
+    status: 409,
+    title: 'A request with this Idempotency-Key is still in progress',
+    description:
+      'The first request with this key has not finished yet. Retry a little later to get its ' +
+      'response.',
+  },
+  emailTaken: {
+    status: 409,
+    title: 'The email address is already registered',
+    description: 'An account with this email address exists. Log in instead.',
+  },
+  // 409, not 402: on this platform 402 means "pay this challenge" (the HTTP 402 protocol), and a
+  // client paying for a resource must not mistake a short wallet for a payment request.
+  insufficientFunds: {
+    status: 409,
+    title: 'The wallet does not hold enough funds',
+    description: 'The balance available in the wallet is lower than the amount. Top up the wallet.',
+  },
+  offerNotFound: {
+    status: 404,
+    title: 'No such offer',
+    description: 'The offer does not exist or is no longer sold.',
+  },
+  merchantNotFound: {
+    status: 404,
+    title: 'No such merchant',
+    description: 'The merchant does not exist.',
+  },
+  accountClosed: {
+    status: 409,
+    title: 'The account is closed',
+    description: 'The wallet or merchant account involved is closed and cannot move money.',
+  },
+  duplicatePayment: {
+    status: 409,
+    title: 'The payment was already made',
+    description: 'A payment with the same identity exists already; it was not made again.',
+  },
+  refundExceedsPayment: {
+    status: 409,
+    title: 'The refund exceeds what was paid',
+    description: 'The refunds of a payment, together, cannot exceed its amount.',
+  },
+  internal: {
+    status: 500,
+    title: 'Internal error',
+    description:
+      'The platform failed to answer. Nothing about the failure is disclosed; the `instance` ' +
+      'member identifies it in the operator’s logs. Retrying with the same Idempotency-Key is ' +
+      'safe.',
+  },
+  unavailable: {
+    status: 503,
+    title: 'Temporarily unavailable',
+    description: 'The platform cannot serve the request right now. Retry later.',
+  },
+};
+
+/** Where the problem pages are served, and what every problem `type` starts with. */
+export const problemTypePrefix = '/v1/problems/';
+
+export const problemCodes = Object.keys(problemTable) as ProblemCode[];
+
+/** `insufficientFunds` -> `insufficient-funds`. */
+export function problemSlug(code: ProblemCode): string {
+  return code.replace(/[A-Z]/g, (letter) => `-${letter.toLowerCase()}`);
+}
+
+const problemCodeBySlug = new Map(problemCodes.map((code) => [problemSlug(code), code]));
+
+export function problemCodeFromSlug(slug: string): ProblemCode | undefined {
+  return problemCodeBySlug.get(slug);
+}
+
+export function problemType(code: ProblemCode): string {
+  return `${problemTypePrefix}${problemSlug(code)}`;
+}
+
+/** Extension members a problem may carry besides the RFC 9457 ones. */
+export type ProblemExtras = Readonly<Record<string, unknown>>;
+
+export interface ProblemBody {
+  readonly type: string;
+  readonly title: string;
+  readonly status: number;
+  readonly detail?: string;
+  readonly instance?: string;
+  readonly [extension: string]: unknown;
+}
+
+const reservedMembers = new Set(['type', 'title', 'status', 'detail']);
+
+/** The RFC 9457 body of `code`; `extra` adds members (`instance`, `issues`...) but never overrides. */
+export function problem(code: ProblemCode, detail?: string, extra?: ProblemExtras): ProblemBody {
+  const row = problemTable[code];
+  const body: Record<string, unknown> = {
+    type: problemType(code),
+    title: row.title,
+    status: row.status,
+  };
+  if (detail !== undefined) body.detail = detail;
+  for (const [name, value] of Object.entries(extra ?? {})) {
+    if (!reservedMembers.has(name) && value !== undefined) body[name] = value;
+  }
+  return body as ProblemBody;
+}
+
+export const problemContentType = 'application/problem+json';
+
+/**
+ * The structural part of a reply that sending a problem needs, so that replies of every route
+ * (whatever their zod response types) are accepted.
+ */
+export interface ProblemReply {
+  readonly request: { readonly id: string };
+  code(statusCode: number): unknown;
+  header(name: string, value: string): unknown;
+  hasHeader(name: string): boolean;
+}
+
+/**
+ * Sends `code` as problem+json. The body is serialized here, as a string, so that no route's
+ * response schema applies to it. `instance` defaults to the request id, which the logs carry, so
+ * that an operator can find what happened from what the client saw.
+ */
+export function sendProblem<R extends ProblemReply>(
+  reply: R,
+  code: ProblemCode,
+  detail?: string,
+  extra?: ProblemExtras,
+): R {
+  const body = problem(code, detail, { instance: `urn:uuid:${reply.request.id}`, ...extra });
+  reply.code(body.status);
+  reply.header('content-type', `${problemContentType}; charset=utf-8`);
+  // RFC 9110: a 401 tells the client which scheme to authenticate with.
+  if (body.status === 401 && !reply.hasHeader('www-authenticate')) {
+    reply.header('www-authenticate', 'Bearer realm="mite"');
+  }
+  // A string body is sent as is, whatever the route's typed send() expects.
+  (reply as unknown as FastifyReply).send(JSON.stringify(body));
+  return reply;
+}
+
+/**
+ * Thrown from hooks and handlers to answer with a problem; the app's error handler sends it.
+ * Returning `sendProblem(...)` is the same from a handler; throwing is handier in deep helpers.
+ */
+export class ProblemError extends Error {
+  override readonly name = 'ProblemError';
+  readonly problemCode: ProblemCode;
+  readonly detail: string | undefined;
+  readonly extra: ProblemExtras | undefined;
+
+  constructor(code: ProblemCode, detail?: string, extra?: ProblemExtras) {
+    super(detail === undefined ? code : `${code}: ${detail}`);
+    this.problemCode = code;
+    this.detail = detail;
+    this.extra = extra;
+  }
+}
+
+/** The value of a success, or a ProblemError thrown for an expected failure. */
+export function valueOrProblem<T, C extends ProblemCode>(result: Result<T, C>): T {
+  if (result.ok) return result.value;
+  throw new ProblemError(result.code, result.detail);
+}
+
+/** The shape of every error body, for the OpenAPI document. */
+export const problemBodySchema = z
+  .object({
+    type: z.string().describe(`A URI reference, \`${problemTypePrefix}<code>\``),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().optional(),
+    instance: z.string().optional().describe('Identifies this occurrence in the logs'),
+    issues: z
+      .array(z.object({ in: z.string(), path: z.string(), message: z.string() }))
+      .optional()
+      .describe('validationFailed only: what is wrong, and where'),
+  })
+  .loose();

@@ -1,0 +1,59 @@
+/**
+ * What a route declares besides its zod schemas, in its `config`:
+ *
+ *   config: { auth: { kinds: ['user'] }, idempotent: true, rateLimit: { max: 10, timeWindow: 60_000 } }
+ *
+ * Every route under `/v1` must say who may call it (`auth`), and every mutating one whether it
+ * takes an Idempotency-Key (`idempotent`): the app refuses to start otherwise, so that forgetting
+ * either is a startup error rather than an open door.
+ */
+import type { FastifyRequest } from 'fastify';
+import type { Result } from '../result.ts';
+
+/** The three kinds of caller (DESIGN section 4): users by session, merchants by API key, operators by admin key. */
+export type PrincipalKind = 'user' | 'merchant' | 'operator';
+
+export interface Principal {
+  readonly kind: PrincipalKind;
+  /** The id within its kind (a user id, a merchant id, an admin key id). */
+  readonly id: string;
+  /** What the credential allows; a route's `scopes` must all be here. */
+  readonly scopes: readonly string[];
+}
+
+/**
+ * `'public'`: anyone, no credential looked at. Otherwise a credential is required, its principal
+ * must be of one of `kinds` and hold every scope in `scopes`.
+ */
+export type RouteAuth =
+  'public' | { readonly kinds: readonly PrincipalKind[]; readonly scopes?: readonly string[] };
+
+/**
+ * Identifies the caller from the request's credential (see credentials.ts), built by the auth
+ * feature. `ok(undefined)`: no credential presented. `fail('unauthenticated')`: a credential that
+ * is unknown, expired or revoked. Deciding whether the principal may call the route is not its
+ * job: the app does that from the route's `auth`.
+ */
+export type Authenticator = (
+  request: FastifyRequest,
+) => Promise<Result<Principal | undefined, 'unauthenticated'>>;
+
+export const mutatingMethods: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+/** Routes under this prefix are the API, held to the declarations above. */
+export const apiPrefix = '/v1/';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route; required under /v1. */
+    auth?: RouteAuth;
+    /** POST/PUT/PATCH/DELETE under /v1 must say: true requires an Idempotency-Key and replays. */
+    idempotent?: boolean;
+  }
+  interface FastifyRequest {
+    /** Set when the route requires a credential and it was accepted. */
+    principal: Principal | undefined;
+    /** `<kind>:<id>` of `principal`, unique across kinds: what idempotency keys are scoped by. */
+    principalId: string | undefined;
+  }
+}

@@ -1,0 +1,1 @@
+export { createPlatform, type Platform, type PlatformOptions, storeUrls } from './platform.ts';

@@ -1,0 +1,153 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { sendProblem } from '../http/problems.ts';
+import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts';
+import { basisPointsWhole } from '../payments/revenue-split.ts';
+import {
+  apiKeyScopes,
+  type MerchantService,
+  type Offer,
+  splitPartiesMax,
+} from './merchant-service.ts';
+
+const splitsSchema = z
+  .array(
+    z.object({
+      merchantId: z.string(),
+      shareBasisPoints: z.number().int().min(1).max(basisPointsWhole),
+    }),
+  )
+  .min(1)
+  .max(splitPartiesMax)
+  .describe('Who shares the revenue after the platform fee; shares add up to 10000');
+
+const offerSchema = z.object({
+  id: z.string(),
+  merchantId: z.string(),
+  resource: z.string(),
+  title: z.string(),
+  price: amountSchema,
+  category: z.enum(['content', 'goods']),
+  accessPeriodSeconds: z.number().int(),
+  splits: splitsSchema,
+});
+
+function offerBody(offer: Offer): z.infer<typeof offerSchema> {
+  return {
+    id: offer.id,
+    merchantId: offer.merchantId,
+    resource: offer.resource,
+    title: offer.title,
+    price: formatAmount(offer.priceMicros),
+    category: offer.category,
+    accessPeriodSeconds: offer.accessPeriodSeconds,
+    splits: [...offer.splits],
+  };
+}
+
+/** Operators create merchants and their keys; merchants publish offers; anyone reads an offer. */
+export const merchantRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }> = async (
+  api,
+  { merchants },
+) => {
+  api.post(
+    '/v1/merchants',
+    {
+      schema: {
+        summary: 'Create a merchant',
+        tags: ['merchants'],
+        body: z.object({
+          name: z.string().min(1).max(200),
+          feeBasisPoints: z.number().int().min(0).max(basisPointsWhole),
+          payoutThreshold: amountSchema,
+        }),
+        response: { 201: z.object({ merchantId: z.string() }) },
+      },
+      config: { auth: { kinds: ['operator'] }, idempotent: true },
+    },
+    async (request, reply) => {
+      const { name, feeBasisPoints, payoutThreshold } = request.body;
+      const created = await merchants.createMerchant({
+        name,
+        feeBasisPoints,
+        payoutThresholdMicros: microsOf(payoutThreshold),
+      });
+      return reply.code(201).send({ merchantId: created.merchantId });
+    },
+  );
+
+  api.post(
+    '/v1/merchants/:merchantId/api-keys',
+    {
+      schema: {
+        summary: 'Issue an API key for a merchant (the secret is shown once)',
+        tags: ['merchants'],
+        params: z.object({ merchantId: z.string() }),
+        body: z.object({ scopes: z.array(z.enum(apiKeyScopes)).max(apiKeyScopes.length) }),
+        response: { 201: z.object({ keyId: z.string(), secret: z.string() }) },
+      },
+      config: { auth: { kinds: ['operator'] }, idempotent: true },
+    },
+    async (request, reply) => {
+      const issued = await merchants.issueApiKey(request.params.merchantId, request.body.scopes);
+      if (!issued.ok) return sendProblem(reply, issued.code, issued.detail);
+      return reply.code(201).send(issued.value);
+    },
+  );
+
+  api.post(
+    '/v1/offers',
+    {
+      schema: {
+        summary: 'Publish an offer',
+        tags: ['offers'],
+        body: z.object({
+          resource: z.string().min(1).max(2048),
+          title: z.string().min(1).max(200),
+          price: amountSchema,
+          category: z.enum(['content', 'goods']),
+          accessPeriodSeconds: z
+            .number()
+            .int()
+            .min(0)
+            .max(366 * 24 * 3600),
+          splits: splitsSchema.optional(),
+        }),
+        response: { 201: offerSchema },
+      },
+      config: { auth: { kinds: ['merchant'], scopes: ['offers:write'] }, idempotent: true },
+    },
+    async (request, reply) => {
+      const { price, splits, ...rest } = request.body;
+      const priceMicros = microsOf(price);
+      if (priceMicros === 0n)
+        return sendProblem(reply, 'validationFailed', 'an offer has a price above zero');
+      const created = await merchants.createOffer({
+        ...rest,
+        merchantId: request.principal?.id ?? '',
+        priceMicros,
+        ...(splits === undefined ? {} : { splits }),
+      });
+      if (!created.ok) return sendProblem(reply, created.code, created.detail);
+      return reply.code(201).send(offerBody(created.value));
+    },
+  );
+
+  api.get(
+    '/v1/offers/:offerId',
+    {
+      schema: {
+        summary: 'An offer',
+        tags: ['offers'],
+        params: z.object({ offerId: z.string() }),
+        response: { 200: offerSchema },
+      },
+      config: { auth: 'public' },
+    },
+    async (request, reply) => {
+      const offer = await merchants.getOffer(request.params.offerId);
+      if (offer === undefined) return sendProblem(reply, 'offerNotFound');
+      return offerBody(offer);
+    },
+  );
+};

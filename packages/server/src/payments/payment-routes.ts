@@ -1,0 +1,69 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { sendProblem } from '../http/problems.ts';
+import type { ReceiptKey } from '../receipts/receipt-keys.ts';
+import { receiptJwks } from '../receipts/receipt-keys.ts';
+import type { PaymentService } from './payment-service.ts';
+
+const receiptClaimsSchema = z.object({
+  paymentId: z.string(),
+  merchantId: z.string(),
+  resource: z.string(),
+  amount: z.string(),
+  currency: z.string(),
+  payer: z.string().describe('The payer as this merchant sees them: a merchant-scoped pseudonym'),
+  issuedAt: z.number().int(),
+  accessUntil: z.number().int(),
+});
+
+/** Purchases, and the public keys that verify their receipts. */
+export const paymentRoutes: FastifyPluginAsyncZod<{
+  payments: PaymentService;
+  receiptKeys: readonly ReceiptKey[];
+}> = async (api, { payments, receiptKeys }) => {
+  api.post(
+    '/v1/payments',
+    {
+      schema: {
+        summary: 'Pay for an offer from my wallet',
+        tags: ['payments'],
+        body: z.object({ offerId: z.string().min(1).max(100) }),
+        response: {
+          201: z.object({
+            paymentId: z.string(),
+            receipt: z
+              .string()
+              .describe('A compact JWS (EdDSA) that merchants verify with /v1/keys'),
+            claims: receiptClaimsSchema,
+          }),
+        },
+      },
+      config: { auth: { kinds: ['user'] }, idempotent: true },
+    },
+    async (request, reply) => {
+      const paid = await payments.pay({
+        userId: request.principal?.id ?? '',
+        offerId: request.body.offerId,
+      });
+      if (!paid.ok) return sendProblem(reply, paid.code, paid.detail);
+      return reply.code(201).send(paid.value);
+    },
+  );
+
+  api.get(
+    '/v1/keys',
+    {
+      schema: {
+        summary: 'The platform\u2019s receipt-signing public keys (JWKS)',
+        tags: ['payments'],
+        response: { 200: z.object({ keys: z.array(z.record(z.string(), z.unknown())) }) },
+      },
+      config: { auth: 'public' },
+    },
+    async (_request, reply) => {
+      // Keys change rarely and are fetched once by each merchant: let them be cached.
+      reply.header('cache-control', 'public, max-age=300');
+      return receiptJwks(receiptKeys);
+    },
+  );
+};

@@ -1,0 +1,291 @@
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import { freshPgDatabase, tempDir } from '@mite/testkit';
+import pino from 'pino';
+import { platformAccountIds } from './ledger/chart-of-accounts.ts';
+import { createPlatform } from './platform.ts';
+import type { receiptJwks } from './receipts/receipt-keys.ts';
+import { verifyReceipt } from './receipts/receipts.ts';
+
+interface Call {
+  status: number;
+  body: Record<string, unknown>;
+  headers: Headers;
+}
+
+async function start(t: TestContext, backend: 'sqlite' | 'postgres') {
+  const databaseUrl = backend === 'postgres' ? await freshPgDatabase() : undefined;
+  if (backend === 'postgres' && databaseUrl === undefined) {
+    t.skip('PostgreSQL is not installed');
+    return undefined;
+  }
+  const platform = await createPlatform({
+    dataDir: tempDir('mite-platform-'),
+    ...(databaseUrl === undefined ? {} : { databaseUrl }),
+    env: {},
+    logger: pino({ level: 'silent' }),
+  });
+  t.after(() => platform.close());
+  const base = await platform.app.listen({ port: 0, host: '127.0.0.1' });
+  let keys = 0;
+  const call = async (
+    method: string,
+    path: string,
+    options: { auth?: string; body?: unknown; key?: string } = {},
+  ): Promise<Call> => {
+    const headers: Record<string, string> = {};
+    if (options.auth !== undefined) headers.authorization = `Bearer ${options.auth}`;
+    if (options.body !== undefined) headers['content-type'] = 'application/json';
+    if (method !== 'GET') headers['idempotency-key'] = options.key ?? `key-${++keys}`;
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      body: text === '' ? {} : JSON.parse(text),
+      headers: response.headers,
+    };
+  };
+  const admin = await platform.bootstrapAdminKey();
+  assert.ok(admin);
+  assert.equal(await platform.bootstrapAdminKey(), undefined, 'only the first start makes one');
+  return { platform, call, admin: admin.secret };
+}
+
+async function setUpShop(env: NonNullable<Awaited<ReturnType<typeof start>>>) {
+  const { call, admin } = env;
+  const merchant = await call('POST', '/v1/merchants', {
+    auth: admin,
+    body: { name: 'Daily News', feeBasisPoints: 1000, payoutThreshold: '10.00' },
+  });
+  assert.equal(merchant.status, 201);
+  const merchantId = String(merchant.body.merchantId);
+  const key = await call('POST', `/v1/merchants/${merchantId}/api-keys`, {
+    auth: admin,
+    body: { scopes: ['offers:write'] },
+  });
+  assert.equal(key.status, 201);
+  const apiKey = String(key.body.secret);
+  const offer = await call('POST', '/v1/offers', {
+    auth: apiKey,
+    body: {
+      resource: '/articles/1',
+      title: 'Article one',
+      price: '0.02',
+      category: 'content',
+      accessPeriodSeconds: 86400,
+    },
+  });
+  assert.equal(offer.status, 201, JSON.stringify(offer.body));
+  const offerId = String(offer.body.id);
+  assert.equal(
+    (
+      await call('POST', '/v1/users', {
+        body: { email: 'ada@example.com', password: 'a long passphrase' },
+      })
+    ).status,
+    201,
+  );
+  const session = await call('POST', '/v1/sessions', {
+    body: { email: 'ada@example.com', password: 'a long passphrase' },
+  });
+  assert.equal(session.status, 201);
+  assert.match(session.headers.get('set-cookie') ?? '', /mite_session=.*HttpOnly.*SameSite=Lax/);
+  return { merchantId, apiKey, offerId, user: String(session.body.token) };
+}
+
+async function fundWallet(
+  env: NonNullable<Awaited<ReturnType<typeof start>>>,
+  userToken: string,
+  micros: bigint,
+) {
+  const userId = (await env.platform.services.users.authenticate(userToken))?.userId ?? '';
+  const profile = await env.platform.services.users.profile(userId);
+  assert.ok(profile);
+  const results = await env.platform.ledger.createTransfers([
+    {
+      id: env.platform.services.transferIds.next(),
+      debitAccountId: platformAccountIds.processorReceivable,
+      creditAccountId: profile.walletAccountId,
+      amount: micros,
+      ledger: 1,
+      code: 1,
+    },
+  ]);
+  assert.deepEqual(results, ['ok']);
+}
+
+for (const backend of ['sqlite', 'postgres'] as const) {
+  describe(`the platform API over HTTP (${backend})`, () => {
+    it('sells an article: merchant, key, offer, user, payment, receipt, replay', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      await fundWallet(env, shop.user, 1_000_000n);
+      const paid = await env.call('POST', '/v1/payments', {
+        auth: shop.user,
+        body: { offerId: shop.offerId },
+        key: 'buy-1',
+      });
+      assert.equal(paid.status, 201, JSON.stringify(paid.body));
+      const jwks = await env.call('GET', '/v1/keys');
+      const check = await verifyReceipt(
+        String(paid.body.receipt),
+        jwks.body as ReturnType<typeof receiptJwks>,
+      );
+      assert.ok(check.ok);
+      assert.equal(check.claims.amount, '0.02');
+      const replay = await env.call('POST', '/v1/payments', {
+        auth: shop.user,
+        body: { offerId: shop.offerId },
+        key: 'buy-1',
+      });
+      assert.equal(replay.status, 201);
+      assert.equal(replay.body.paymentId, paid.body.paymentId);
+      assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+      const wallet = await env.call('GET', '/v1/wallet', { auth: shop.user });
+      assert.equal(wallet.body.balance, '0.98');
+      assert.equal(wallet.body.email, 'ada@example.com');
+      const again = await env.call('POST', '/v1/payments', {
+        auth: shop.user,
+        body: { offerId: shop.offerId },
+      });
+      assert.equal(again.status, 409);
+      assert.equal(again.body.type, '/v1/problems/duplicate-payment');
+      assert.deepEqual((await env.platform.ledger.verify()).problems, []);
+    });
+
+    it('answers insufficient funds and unknown offers with their own problem types, moving nothing', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      const poor = await env.call('POST', '/v1/payments', {
+        auth: shop.user,
+        body: { offerId: shop.offerId },
+      });
+      assert.equal(poor.status, 409);
+      assert.equal(poor.body.type, '/v1/problems/insufficient-funds');
+      assert.match(String(poor.headers.get('content-type')), /application\/problem\+json/);
+      const unknown = await env.call('POST', '/v1/payments', {
+        auth: shop.user,
+        body: { offerId: 'off_nope' },
+      });
+      assert.equal(unknown.status, 404);
+      assert.equal(unknown.body.type, '/v1/problems/offer-not-found');
+      assert.equal((await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance, '0.00');
+    });
+
+    it('lets each role do only its own things', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      const matrix: [string, string, string | undefined, unknown, number][] = [
+        [
+          'POST',
+          '/v1/merchants',
+          shop.user,
+          { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
+          403,
+        ],
+        [
+          'POST',
+          '/v1/merchants',
+          shop.apiKey,
+          { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
+          403,
+        ],
+        [
+          'POST',
+          '/v1/merchants',
+          undefined,
+          { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
+          401,
+        ],
+        [
+          'POST',
+          '/v1/merchants',
+          'mite_a_forgedforged_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+          { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
+          401,
+        ],
+        ['POST', '/v1/payments', shop.apiKey, { offerId: shop.offerId }, 403],
+        ['POST', '/v1/payments', env.admin, { offerId: shop.offerId }, 403],
+        ['POST', '/v1/payments', undefined, { offerId: shop.offerId }, 401],
+        ['GET', '/v1/wallet', shop.apiKey, undefined, 403],
+        ['GET', '/v1/wallet', env.admin, undefined, 403],
+        ['GET', '/v1/wallet', undefined, undefined, 401],
+        [
+          'POST',
+          '/v1/offers',
+          shop.user,
+          { resource: 'r', title: 't', price: '1', category: 'goods', accessPeriodSeconds: 1 },
+          403,
+        ],
+        [
+          'POST',
+          `/v1/merchants/${shop.merchantId}/api-keys`,
+          shop.apiKey,
+          { scopes: ['offers:write'] },
+          403,
+        ],
+        ['GET', `/v1/offers/${shop.offerId}`, undefined, undefined, 200],
+        ['GET', '/v1/keys', undefined, undefined, 200],
+      ];
+      for (const [method, path, auth, body, status] of matrix) {
+        const response = await env.call(method, path, {
+          ...(auth === undefined ? {} : { auth }),
+          ...(body === undefined ? {} : { body }),
+        });
+        assert.equal(
+          response.status,
+          status,
+          `${method} ${path} as ${auth?.slice(0, 7) ?? 'nobody'}`,
+        );
+      }
+    });
+
+    it('refuses bad input with problem details and no change', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      const badPrice = await env.call('POST', '/v1/offers', {
+        auth: shop.apiKey,
+        body: {
+          resource: 'r',
+          title: 't',
+          price: '0.1234567',
+          category: 'goods',
+          accessPeriodSeconds: 1,
+        },
+      });
+      assert.equal(badPrice.status, 400);
+      assert.equal(badPrice.body.type, '/v1/problems/validation-failed');
+      const weak = await env.call('POST', '/v1/users', {
+        body: { email: 'bo@example.com', password: 'short' },
+      });
+      assert.equal(weak.status, 400);
+      const taken = await env.call('POST', '/v1/users', {
+        body: { email: 'ADA@example.com', password: 'a long passphrase' },
+      });
+      assert.equal(taken.status, 409);
+      assert.equal(taken.body.type, '/v1/problems/email-taken');
+      const wrong = await env.call('POST', '/v1/sessions', {
+        body: { email: 'ada@example.com', password: 'wrong passphrase' },
+      });
+      assert.equal(wrong.status, 401);
+      assert.equal(wrong.body.type, '/v1/problems/invalid-credentials');
+      const noKey = await fetch(`${env.platform.app.listeningOrigin}/v1/payments`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${shop.user}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ offerId: shop.offerId }),
+      });
+      assert.equal(noKey.status, 400);
+      const openapi = await env.call('GET', '/v1/openapi.json');
+      assert.equal(openapi.body.openapi, '3.1.0');
+      assert.ok(Object.keys(openapi.body.paths as object).includes('/v1/payments'));
+    });
+  });
+}

@@ -1,0 +1,141 @@
+import path from 'node:path';
+import { type Ledger, openLedger, TimeOrderedIds } from '@mite/ledger';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import type { Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { z } from 'zod';
+import { createAdminKeyService } from './auth/admin-keys.ts';
+import { authRoutes } from './auth/auth-routes.ts';
+import { createAuthenticator } from './auth/authenticator.ts';
+import { createUserService } from './auth/user-service.ts';
+import { openPlatformDb, type PlatformDb } from './db/platform-db.ts';
+import { createHttpApp, type HttpApp } from './http/create-http-app.ts';
+import { defaultHttpLimits, type HttpLimits } from './http/limits.ts';
+import { createIdempotencyStore } from './idempotency/idempotency-store.ts';
+import { ensurePlatformAccounts } from './ledger/chart-of-accounts.ts';
+import { merchantRoutes } from './merchants/merchant-routes.ts';
+import { createMerchantService } from './merchants/merchant-service.ts';
+import { paymentRoutes } from './payments/payment-routes.ts';
+import { createPaymentService } from './payments/payment-service.ts';
+import { loadMasterKey } from './privacy/master-key.ts';
+import { createPersonalDataCipher } from './privacy/personal-data-cipher.ts';
+import { loadReceiptKey } from './receipts/receipt-keys.ts';
+import { walletRoutes } from './wallets/wallet-routes.ts';
+
+export interface PlatformOptions {
+  /** Keys and (on SQLite) the databases live here. */
+  readonly dataDir: string;
+  /** PostgreSQL for both the ledger and the platform tables; else SQLite files in dataDir. */
+  readonly databaseUrl?: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  readonly logger: Logger;
+  readonly limits?: HttpLimits;
+  readonly clock?: () => number;
+}
+
+export interface Platform {
+  readonly app: HttpApp;
+  readonly ledger: Ledger;
+  readonly platformDb: PlatformDb;
+  readonly services: Awaited<ReturnType<typeof createServices>>;
+  /** The first admin key, created and returned once on a fresh platform. */
+  bootstrapAdminKey(): Promise<{ keyId: string; secret: string } | undefined>;
+  close(): Promise<void>;
+}
+
+/** Where each store lives for a data directory, or for one PostgreSQL database. */
+export function storeUrls(options: { dataDir: string; databaseUrl?: string | undefined }) {
+  if (options.databaseUrl !== undefined && options.databaseUrl !== '') {
+    return { ledgerUrl: options.databaseUrl, platformUrl: options.databaseUrl };
+  }
+  return {
+    ledgerUrl: `sqlite:${path.join(options.dataDir, 'ledger.sqlite')}`,
+    platformUrl: `sqlite:${path.join(options.dataDir, 'platform.sqlite')}`,
+  };
+}
+
+async function createServices(ledger: Ledger, platformDb: PlatformDb, options: PlatformOptions) {
+  const clock = options.clock ?? Date.now;
+  const cipher = createPersonalDataCipher(
+    loadMasterKey({ env: options.env, dataDir: options.dataDir }),
+  );
+  const receiptKey = await loadReceiptKey(options.dataDir);
+  const deps = { platform: platformDb, ledger, clock };
+  const users = createUserService({ ...deps, cipher });
+  const merchants = createMerchantService(deps);
+  const adminKeys = createAdminKeyService(deps);
+  const transferIds = new TimeOrderedIds();
+  const payments = createPaymentService({ ...deps, merchants, cipher, receiptKey, transferIds });
+  const idempotency = createIdempotencyStore(platformDb, { clock });
+  return {
+    users,
+    merchants,
+    adminKeys,
+    payments,
+    idempotency,
+    receiptKeys: [receiptKey],
+    transferIds,
+  };
+}
+
+const healthRoutes: FastifyPluginAsyncZod = async (api) => {
+  api.get(
+    '/healthz',
+    {
+      schema: {
+        summary: 'Liveness',
+        tags: ['health'],
+        response: { 200: z.object({ status: z.literal('ok') }) },
+      },
+      config: { auth: 'public' },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+};
+
+/**
+ * The whole platform: the ledger, the platform database, the services over them and the HTTP
+ * API. Everything is made here from explicit options; nothing is global.
+ */
+export async function createPlatform(options: PlatformOptions): Promise<Platform> {
+  const { ledgerUrl, platformUrl } = storeUrls(options);
+  const ledger = await openLedger({ url: ledgerUrl });
+  let platformDb: PlatformDb | undefined;
+  try {
+    platformDb = await openPlatformDb({ url: platformUrl });
+    await ensurePlatformAccounts(ledger);
+    const services = await createServices(ledger, platformDb, options);
+    const app = createHttpApp({
+      logger: options.logger,
+      metricsRegistry: new Registry(),
+      limits: options.limits ?? defaultHttpLimits,
+      authenticator: createAuthenticator(services),
+      idempotency: services.idempotency,
+    });
+    await app.register(healthRoutes);
+    await app.register(authRoutes, { users: services.users });
+    await app.register(walletRoutes, { users: services.users, ledger });
+    await app.register(merchantRoutes, { merchants: services.merchants });
+    await app.register(paymentRoutes, {
+      payments: services.payments,
+      receiptKeys: services.receiptKeys,
+    });
+    const db = platformDb;
+    return {
+      app,
+      ledger,
+      platformDb: db,
+      services,
+      bootstrapAdminKey: () => services.adminKeys.bootstrap(),
+      async close() {
+        await app.close();
+        await db.close();
+        await ledger.close();
+      },
+    };
+  } catch (error) {
+    await platformDb?.close();
+    await ledger.close();
+    throw error;
+  }
+}
