@@ -1,1 +1,2 @@
+export { type DemoCredentials, seedDemo } from './demo/seed-demo.ts';
 export { createPlatform, type Platform, type PlatformOptions, storeUrls } from './platform.ts';

@@ -35,6 +35,7 @@ export interface PlatformOptions {
 
 export interface Platform {
   readonly app: HttpApp;
+  readonly dataDir: string;
   readonly ledger: Ledger;
   readonly platformDb: PlatformDb;
   readonly services: Awaited<ReturnType<typeof createServices>>;
@@ -123,6 +124,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     const db = platformDb;
     return {
       app,
+      dataDir: options.dataDir,
       ledger,
       platformDb: db,
       services,
