@@ -3,6 +3,7 @@
  * writes its JSON under bench/results. A FAIL is reported, not turned into an exit code: these are
  * measurements. Exit 2 for a usage error, 1 when a benchmark could not run.
  */
+import { apiBenchMain } from './api-bench.ts';
 import { ledgerBenchMain } from './ledger-bench.ts';
 
 export interface BenchmarkArgs {
@@ -16,6 +17,10 @@ interface Benchmark {
 }
 
 const benchmarks: Readonly<Record<string, Benchmark>> = {
+  api: {
+    summary: 'purchases/s and their p50/p99 through the HTTP API, with a plain authenticated route',
+    run: apiBenchMain,
+  },
   ledger: {
     summary: 'durable transfers/s through openLedger on SQLite and PostgreSQL, with ceilings',
     run: ledgerBenchMain,

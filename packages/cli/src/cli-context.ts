@@ -1,4 +1,5 @@
 import type { Ledger, LedgerOptions } from '@mite/ledger';
+import type { DemoCredentials, Platform, PlatformOptions } from '@mite/server';
 
 /** A signal that asks `mite serve` to stop. */
 export type ShutdownSignal = 'SIGINT' | 'SIGTERM';
@@ -16,6 +17,10 @@ export interface CliContext {
   readonly writeErr: (text: string) => void;
   /** `openLedger` from `@mite/ledger`. */
   readonly openLedger: (options: LedgerOptions) => Promise<Ledger>;
+  /** `createPlatform` from `@mite/server`. */
+  readonly createPlatform: (options: PlatformOptions) => Promise<Platform>;
+  /** `seedDemo` from `@mite/server`. */
+  readonly seedDemo: (platform: Platform) => Promise<DemoCredentials>;
   /** Starts listening for SIGINT and SIGTERM; resolves with the first one that arrives. */
   readonly waitForShutdownSignal: () => Promise<ShutdownSignal>;
 }

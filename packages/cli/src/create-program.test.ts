@@ -18,6 +18,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     const context = createTestContext();
     assert.equal(await runCli(['--help'], context), 0);
     assert.match(context.out.join(''), /serve/);
+    assert.match(context.out.join(''), /demo/);
     assert.match(context.out.join(''), /verify/);
   });
 
@@ -32,8 +33,8 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
 
   it('serve: opens the database from MITE_DATABASE_URL rather than the data directory', async () => {
     const cwd = tempDir('mite-cli-');
+    // Ledger and platform tables both live in this one file.
     const file = join(tempDir('mite-cli-'), 'elsewhere.sqlite');
-    await createSqliteLedger(file);
     const context = createTestContext({
       cwd,
       env: { MITE_DATABASE_URL: `sqlite:${file}`, MITE_PORT: '0' },
@@ -45,6 +46,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     assert.equal(await exit, 0, context.err.join(''));
     assert.match(context.out.join(''), new RegExp(`database: sqlite:${file}\n`));
     assert.equal(existsSync(join(cwd, '.mite', 'ledger.sqlite')), false);
+    assert.equal(existsSync(join(cwd, '.mite', 'platform.sqlite')), false);
     await assertLedgerClosed(file);
   });
 
@@ -62,7 +64,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
       env: { MITE_DATABASE_URL: withPassword.href, MITE_PORT: '0' },
     });
     const exit = runCli(['serve'], context);
-    await waitFor(() => context.out.join('').includes('Mite is running'), 30_000);
+    await waitFor(() => context.out.join('').includes('Mite is running'));
     context.sendSignal('SIGINT');
     assert.equal(await exit, 0, context.err.join(''));
     withPassword.password = '***';
@@ -71,7 +73,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     assert.doesNotMatch(printed, /hunter2/);
   });
 
-  it('serve: a ledger that fails to open is one line without the password, exit 1', async () => {
+  it('serve: a database that fails to open is one line without the password, exit 1', async () => {
     const url = `postgres://mite:hunter2@127.0.0.1:${await freePort()}/mite`;
     const context = createTestContext({
       cwd: tempDir('mite-cli-'),
@@ -81,7 +83,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     const line = context.err.join('');
     assert.match(
       line,
-      /^mite: cannot open the ledger at postgres:\/\/mite:\*\*\*@127\.0\.0\.1:\d+\/mite: \S/,
+      /^mite: cannot start the platform on postgres:\/\/mite:\*\*\*@127\.0\.0\.1:\d+\/mite: \S/,
     );
     assert.doesNotMatch(line, /hunter2/);
     assert.equal(line.trimEnd().split('\n').length, 1);
@@ -114,6 +116,54 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     const context = createTestContext({ cwd: tempDir('mite-cli-'), env: { MITE_PORT: 'x' } });
     assert.equal(await runCli(['serve'], context), 2);
     assert.match(context.err.join(''), /^mite: MITE_PORT='x': expected an integer/);
+  });
+
+  it('serve: a bad MITE_LOG_LEVEL is a usage error, exit 2', async () => {
+    const context = createTestContext({
+      cwd: tempDir('mite-cli-'),
+      env: { MITE_LOG_LEVEL: 'loud' },
+    });
+    assert.equal(await runCli(['serve', '--port', '0'], context), 2);
+    assert.equal(
+      context.err.join(''),
+      "mite: MITE_LOG_LEVEL='loud': expected one of fatal, error, warn, info, debug, trace, silent\n",
+    );
+    assert.equal(context.out.join(''), '');
+  });
+
+  it('serve: logs JSON lines to stderr at MITE_LOG_LEVEL', async () => {
+    const context = createTestContext({
+      cwd: tempDir('mite-cli-'),
+      env: { MITE_LOG_LEVEL: 'info' },
+    });
+    const exit = runCli(['serve', '--port', '0'], context);
+    await waitFor(() => context.out.join('').includes('Mite is running'));
+    const base = /Mite is running: (\S+)/.exec(context.out.join(''))?.[1] ?? assert.fail('no URL');
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    context.sendSignal('SIGTERM');
+    assert.equal(await exit, 0, context.err.join(''));
+    const lines = context.err.join('').trimEnd().split('\n');
+    assert.ok(lines.length > 0);
+    const entries = lines.map((line) => JSON.parse(line) as { level: number });
+    assert.ok(entries.every((entry) => entry.level >= 30));
+    assert.ok(
+      lines.some((line) => line.includes('/healthz')),
+      'the request is logged',
+    );
+  });
+
+  it('demo: keeps its data in ./.mite/demo by default, apart from serve', async () => {
+    const cwd = tempDir('mite-cli-');
+    const context = createTestContext({ cwd });
+    const exit = runCli(['demo', '--port', '0'], context);
+    await waitFor(() => context.out.join('').includes('Mite is running'));
+    context.sendSignal('SIGINT');
+    assert.equal(await exit, 0, context.err.join(''));
+    const dataDir = join(cwd, '.mite', 'demo');
+    assert.match(context.out.join(''), new RegExp(`data dir: ${dataDir}\n`));
+    assert.match(context.out.join(''), /Demo credentials, for a local sandbox only/);
+    assert.equal(existsSync(join(dataDir, 'ledger.sqlite')), true);
+    assert.equal(existsSync(join(cwd, '.mite', 'ledger.sqlite')), false);
   });
 
   it('verify: reports a clean ledger as ok, exit 0', async () => {
@@ -214,7 +264,8 @@ async function assertLedgerClosed(
   await ledger.close();
 }
 
-async function waitFor(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+/** The first platform start in a process compiles and loads the server stack: allow for it. */
+async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!condition()) {
     if (Date.now() > deadline) throw new Error('condition not met in time');

@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { CliError, describeError, exitCodes } from './errors.ts';
+import { createDemoCommand } from './demo-command.ts';
+import { createPayoutsCommand } from './payouts-command.ts';
 import { createServeCommand } from './serve-command.ts';
 import { createVerifyCommand } from './verify-command.ts';
 
@@ -23,7 +25,9 @@ export function createProgram(context: CliContext, setExitCode: (code: number) =
     .exitOverride();
   for (const command of [
     createServeCommand(context, setExitCode),
+    createDemoCommand(context, setExitCode),
     createVerifyCommand(context, setExitCode),
+    createPayoutsCommand(context, setExitCode),
   ]) {
     // addCommand does not pass on the output and exit settings the way .command() does.
     program.addCommand(command.copyInheritedSettings(program));

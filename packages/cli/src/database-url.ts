@@ -2,6 +2,11 @@ import path from 'node:path';
 
 /** File name of the embedded SQLite ledger inside the data directory. */
 export const SQLITE_FILE_NAME = 'ledger.sqlite';
+/**
+ * File name of the platform's own SQLite database (users, merchants...) beside the ledger, as
+ * `storeUrls` in `@mite/server` places it (not imported: that would load the server stack).
+ */
+export const PLATFORM_SQLITE_FILE_NAME = 'platform.sqlite';
 
 /** Query parameters that can carry a password in a PostgreSQL connection URL. */
 const SECRET_PARAMS = ['password', 'sslpassword'];
@@ -11,6 +16,11 @@ const REDACTED = '***';
 /** The embedded SQLite ledger's URL for a data directory. */
 export function sqliteUrlFor(dataDir: string): string {
   return `sqlite:${path.join(dataDir, SQLITE_FILE_NAME)}`;
+}
+
+/** The embedded SQLite platform database's URL for a data directory. */
+export function platformSqliteUrlFor(dataDir: string): string {
+  return `sqlite:${path.join(dataDir, PLATFORM_SQLITE_FILE_NAME)}`;
 }
 
 /**

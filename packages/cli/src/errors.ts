@@ -1,7 +1,7 @@
 /** Exit codes of the `mite` command. */
 export const exitCodes = {
   ok: 0,
-  /** `mite serve` could not start; `mite verify` found problems. */
+  /** `mite serve` or `mite demo` could not start; `mite verify` found problems. */
   failure: 1,
   /** Bad arguments or environment; `mite verify` could not open or read the ledger. */
   usage: 2,

@@ -1,6 +1,6 @@
 /**
  * The `mite` command's entry point: builds the context from the real process, runs the command and
- * exits with its code. `npm start` runs `node --import tsx packages/cli/src/main.ts serve`.
+ * exits with its code. `npm start` runs `node --import tsx packages/cli/src/main.ts demo`.
  */
 import type { CliContext, ShutdownSignal } from './cli-context.ts';
 import { runCli } from './create-program.ts';
@@ -13,8 +13,11 @@ function createProcessContext(): CliContext {
     cwd: process.cwd(),
     writeOut: (text) => process.stdout.write(text),
     writeErr: (text) => process.stderr.write(text),
-    // Loaded on first use, so that `mite --help` works even where the native SQLite module does not.
+    // Loaded on first use, so that `mite --help` works even where the native SQLite module does not,
+    // and does not load the server stack.
     openLedger: async (options) => (await import('@mite/ledger')).openLedger(options),
+    createPlatform: async (options) => (await import('@mite/server')).createPlatform(options),
+    seedDemo: async (platform) => (await import('@mite/server')).seedDemo(platform),
     waitForShutdownSignal,
   };
 }

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { UsageError } from './errors.ts';
-import { DEFAULT_PORT, parsePort, resolveDataDir, resolvePort } from './options.ts';
+import {
+  DEFAULT_LOG_LEVEL,
+  DEFAULT_PORT,
+  parsePort,
+  resolveDataDir,
+  resolveLogLevel,
+  resolvePort,
+} from './options.ts';
 
 describe('parsePort', () => {
   it('accepts 0 to 65535', () => {
@@ -35,9 +42,31 @@ describe('resolveDataDir', () => {
     assert.equal(resolveDataDir(undefined, '/home/a'), '/home/a/.mite');
     assert.equal(resolveDataDir('data', '/home/a'), '/home/a/data');
     assert.equal(resolveDataDir('/srv/mite', '/home/a'), '/srv/mite');
+    assert.equal(resolveDataDir(undefined, '/home/a', '.mite/demo'), '/home/a/.mite/demo');
   });
 
   it('rejects an empty directory name', () => {
     assert.throws(() => resolveDataDir('', '/home/a'), UsageError);
+  });
+});
+
+describe('resolveLogLevel', () => {
+  it("takes MITE_LOG_LEVEL in any case, else 'warn'", () => {
+    assert.equal(resolveLogLevel(undefined), DEFAULT_LOG_LEVEL);
+    assert.equal(DEFAULT_LOG_LEVEL, 'warn');
+    assert.equal(resolveLogLevel(' '), 'warn');
+    assert.equal(resolveLogLevel('debug'), 'debug');
+    assert.equal(resolveLogLevel('INFO'), 'info');
+    assert.equal(resolveLogLevel('silent'), 'silent');
+  });
+
+  it('reports an unknown level as a usage error naming the levels', () => {
+    assert.throws(
+      () => resolveLogLevel('loud'),
+      (error) =>
+        error instanceof UsageError &&
+        error.message ===
+          "MITE_LOG_LEVEL='loud': expected one of fatal, error, warn, info, debug, trace, silent",
+    );
   });
 });

@@ -2,6 +2,12 @@ import path from 'node:path';
 import { describeError, UsageError } from './errors.ts';
 
 export const DEFAULT_DATA_DIR = '.mite';
+/**
+ * `mite demo`'s data directory: apart from `mite serve`'s, so that demo users with published
+ * passwords never land in a real platform's data by accident (inside it, so that what ignores
+ * `.mite` ignores the demo too).
+ */
+export const DEMO_DATA_DIR = '.mite/demo';
 export const DEFAULT_HOST = '127.0.0.1';
 export const DEFAULT_PORT = 8787;
 const PORT_MAX = 65_535;
@@ -30,9 +36,30 @@ export function resolvePort(flag: number | undefined, envValue: string | undefin
 }
 
 /** The data directory as an absolute path, relative paths taken from `cwd`. */
-export function resolveDataDir(flag: string | undefined, cwd: string): string {
+export function resolveDataDir(
+  flag: string | undefined,
+  cwd: string,
+  defaultDir: string = DEFAULT_DATA_DIR,
+): string {
   if (flag !== undefined && flag.trim() === '') {
     throw new UsageError('--data-dir must not be empty');
   }
-  return path.resolve(cwd, flag ?? DEFAULT_DATA_DIR);
+  return path.resolve(cwd, flag ?? defaultDir);
+}
+
+/** pino's levels, most severe first, and `silent`. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+/** Warnings and errors only: the terminal stays quiet while all is well. */
+export const DEFAULT_LOG_LEVEL: LogLevel = 'warn';
+
+/** `MITE_LOG_LEVEL` (any case), else the default. */
+export function resolveLogLevel(envValue: string | undefined): LogLevel {
+  const value = envValue?.trim().toLowerCase() ?? '';
+  if (value === '') return DEFAULT_LOG_LEVEL;
+  const level = LOG_LEVELS.find((candidate) => candidate === value);
+  if (level === undefined) {
+    throw new UsageError(`MITE_LOG_LEVEL='${envValue}': expected one of ${LOG_LEVELS.join(', ')}`);
+  }
+  return level;
 }

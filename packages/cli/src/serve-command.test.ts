@@ -1,32 +1,54 @@
 import assert from 'node:assert/strict';
+import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
+import Database from 'better-sqlite3';
 import { processExists, runCliProcess, startCli, waitForUrl } from './test-helpers.ts';
 
 /** Child processes compile TypeScript on start; give each test room for that. */
 const TEST_TIMEOUT_MS = 60_000;
 
 describe('mite serve (child process)', { timeout: TEST_TIMEOUT_MS }, () => {
-  it('serves /healthz, answers problems, and exits 0 on SIGTERM', async () => {
+  it('serves the platform, writes the first admin key once, and exits 0 on SIGTERM', async () => {
     const dataDir = tempDir('mite-serve-');
     const cli = startCli(['serve', '--port', '0', '--data-dir', dataDir]);
     const base = await waitForUrl(cli);
     assert.match(base, /^http:\/\/127\.0\.0\.1:\d+$/);
-    assert.match(cli.output.stdout, new RegExp(`health: +${base}/healthz`));
-    assert.match(cli.output.stdout, new RegExp(`database: +sqlite:${dataDir}/ledger\\.sqlite`));
+    const { stdout } = cli.output;
+    assert.match(stdout, new RegExp(`health: +${base}/healthz\n`));
+    assert.match(stdout, new RegExp(`API docs: +${base}/v1/docs\n`));
+    assert.match(stdout, new RegExp(`OpenAPI: +${base}/v1/openapi\\.json\n`));
+    assert.match(stdout, new RegExp(`database: +sqlite:${dataDir}/ledger\\.sqlite`));
+    assert.match(stdout, new RegExp(`data dir: +${dataDir}\n`));
+    const keyFile = join(dataDir, 'admin-key');
+    assert.match(stdout, new RegExp(`first admin key written to ${keyFile} `));
 
     const health = await fetch(`${base}/healthz`);
     assert.equal(health.status, 200);
-    assert.equal(health.headers.get('content-type'), 'application/json');
+    assert.match(health.headers.get('content-type') ?? '', /^application\/json/);
     assert.deepEqual(await health.json(), { status: 'ok' });
+
+    const openApi = await fetch(`${base}/v1/openapi.json`);
+    assert.equal(openApi.status, 200);
+    const document = (await openApi.json()) as { openapi?: unknown; paths?: object };
+    assert.match(String(document.openapi), /^3\./);
+    assert.ok(document.paths !== undefined && '/v1/merchants' in document.paths);
 
     const missing = await fetch(`${base}/no/such/thing`);
     assert.equal(missing.status, 404);
-    assert.equal(missing.headers.get('content-type'), 'application/problem+json');
+    assert.match(missing.headers.get('content-type') ?? '', /^application\/problem\+json/);
     const problem = (await missing.json()) as Record<string, unknown>;
-    assert.deepEqual(Object.keys(problem).sort(), ['detail', 'status', 'title', 'type']);
     assert.equal(problem.status, 404);
+    assert.equal(typeof problem.type, 'string');
+    assert.equal(typeof problem.title, 'string');
+
+    assert.equal(statSync(keyFile).mode & 0o777, 0o600);
+    const secret = readFileSync(keyFile, 'utf8').trim();
+    assert.notEqual(secret, '');
+    assert.equal((await createMerchant(base, secret, 'first')).status, 201);
+    assert.equal((await createMerchant(base, 'not-a-key', 'bad')).status, 401);
 
     const pid = cli.child.pid ?? assert.fail('no pid');
     cli.child.kill('SIGTERM');
@@ -34,6 +56,18 @@ describe('mite serve (child process)', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.deepEqual([run.code, run.signal], [0, null], run.stderr);
     assert.equal(processExists(pid), false);
     assert.equal(run.stderr, '');
+    assert.ok(!run.stdout.includes(secret), 'the admin key is not printed');
+
+    const again = startCli(['serve', '--port', '0', '--data-dir', dataDir]);
+    const againBase = await waitForUrl(again);
+    assert.doesNotMatch(again.output.stdout, /admin key/);
+    assert.equal((await createMerchant(againBase, secret, 'second')).status, 201);
+    again.child.kill('SIGTERM');
+    const second = await again.exited;
+    assert.deepEqual([second.code, second.signal], [0, null], second.stderr);
+    assert.ok(!(second.stdout + second.stderr).includes(secret));
+    assert.equal(readFileSync(keyFile, 'utf8').trim(), secret, 'the key file is unchanged');
+    assert.equal(countAdminKeys(join(dataDir, 'platform.sqlite')), 1);
 
     const verified = await runCliProcess(['verify', '--data-dir', dataDir]);
     assert.deepEqual([verified.code, verified.stdout], [0, 'ok\n'], verified.stderr);
@@ -100,11 +134,35 @@ describe('mite serve (child process)', { timeout: TEST_TIMEOUT_MS }, () => {
     assertOneLine(run.stderr);
     assert.match(
       run.stderr,
-      /^mite: cannot open the ledger at mysql:\/\/mite:\*\*\*@localhost\/mite/,
+      /^mite: cannot start the platform on mysql:\/\/mite:\*\*\*@localhost\/mite: /,
     );
     assert.doesNotMatch(run.stderr, /hunter2/);
   });
 });
+
+/** `POST /v1/merchants` as the bearer of `secret`. */
+function createMerchant(base: string, secret: string, idempotencyKey: string): Promise<Response> {
+  return fetch(`${base}/v1/merchants`, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${secret}`,
+      'content-type': 'application/json',
+      'idempotency-key': idempotencyKey,
+    },
+    body: JSON.stringify({ name: 'x', feeBasisPoints: 0, payoutThreshold: '0' }),
+  });
+}
+
+/** How many admin keys a closed SQLite platform database holds. */
+function countAdminKeys(file: string): number {
+  const db = new Database(file, { readonly: true });
+  try {
+    const row = db.prepare('SELECT count(*) AS n FROM admin_keys').get() as { n: number };
+    return row.n;
+  } finally {
+    db.close();
+  }
+}
 
 /** Exactly one line, and no stack trace. */
 function assertOneLine(text: string): void {

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openLedger } from '@mite/ledger';
+import { createPlatform, seedDemo } from '@mite/server';
 import Database from 'better-sqlite3';
 import type { CliContext, ShutdownSignal } from './cli-context.ts';
 
@@ -12,7 +13,7 @@ const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
 /** Variables that would make a test depend on the developer's environment. */
-const MITE_VARIABLES = ['MITE_DATABASE_URL', 'MITE_PORT'];
+const MITE_VARIABLES = ['MITE_DATABASE_URL', 'MITE_PORT', 'MITE_LOG_LEVEL', 'MITE_MASTER_KEY'];
 
 export interface CliRun {
   readonly code: number | null;
@@ -162,7 +163,8 @@ function sqlU128(value: bigint): bigint | Buffer {
 }
 
 /**
- * A context for running `runCli` in process with the real `openLedger`, recording what the command
+ * A context for running `runCli` in process with the real `openLedger`, `createPlatform` and
+ * `seedDemo`, recording what the command
  * prints and delivering shutdown signals on request.
  */
 export interface TestContext extends CliContext {
@@ -186,6 +188,8 @@ export function createTestContext(
     writeOut: (text) => out.push(text),
     writeErr: (text) => err.push(text),
     openLedger,
+    createPlatform,
+    seedDemo,
     waitForShutdownSignal: () =>
       new Promise((resolve) => {
         deliver = resolve;

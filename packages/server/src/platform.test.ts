@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
 import pino from 'pino';
+import { Webhook } from 'standardwebhooks';
 import { platformAccountIds } from './ledger/chart-of-accounts.ts';
 import { createPlatform } from './platform.ts';
 import type { receiptJwks } from './receipts/receipt-keys.ts';
 import { verifyReceipt } from './receipts/receipts.ts';
+import { startReceiver } from './webhooks/test-receiver.ts';
 
 interface Call {
   status: number;
@@ -156,6 +158,78 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(again.status, 409);
       assert.equal(again.body.type, '/v1/problems/duplicate-payment');
       assert.deepEqual((await env.platform.ledger.verify()).problems, []);
+    });
+
+    it('refunds a purchase in part through the API, with the merchant\u2019s consent only', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      await fundWallet(env, shop.user, 1_000_000n);
+      const paid = await env.call('POST', '/v1/payments', {
+        auth: shop.user,
+        body: { offerId: shop.offerId },
+      });
+      assert.equal(paid.status, 201);
+      const path = `/v1/payments/${String(paid.body.paymentId)}/refunds`;
+      const noScope = await env.call('POST', path, { auth: shop.apiKey, body: { amount: '0.01' } });
+      assert.equal(noScope.status, 403);
+      const key = await env.call('POST', `/v1/merchants/${shop.merchantId}/api-keys`, {
+        auth: env.admin,
+        body: { scopes: ['refunds:write'] },
+      });
+      const refundKey = String(key.body.secret);
+      const part = await env.call('POST', path, {
+        auth: refundKey,
+        body: { amount: '0.01', reason: 'typo' },
+      });
+      assert.equal(part.status, 201, JSON.stringify(part.body));
+      assert.deepEqual(
+        { amount: part.body.amount, total: part.body.refundedTotal },
+        { amount: '0.01', total: '0.01' },
+      );
+      const tooMuch = await env.call('POST', path, { auth: refundKey, body: { amount: '0.02' } });
+      assert.equal(tooMuch.status, 409);
+      assert.equal(tooMuch.body.type, '/v1/problems/refund-exceeds-payment');
+      assert.equal((await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance, '0.99');
+      const byUser = await env.call('POST', path, { auth: shop.user, body: {} });
+      assert.equal(byUser.status, 403);
+      const rest = await env.call('POST', path, { auth: env.admin, body: {} });
+      assert.equal(rest.status, 201);
+      assert.equal(rest.body.refundedTotal, '0.02');
+    });
+
+    it('announces a purchase to the merchant\u2019s webhook endpoint, signed', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      const receiver = await startReceiver(t);
+      const endpoint = await env.call('POST', '/v1/webhook-endpoints', {
+        auth: shop.apiKey,
+        body: { url: receiver.url, eventTypes: ['payment.succeeded'] },
+      });
+      assert.equal(endpoint.status, 201, JSON.stringify(endpoint.body));
+      await fundWallet(env, shop.user, 1_000_000n);
+      const paid = await env.call('POST', '/v1/payments', {
+        auth: shop.user,
+        body: { offerId: shop.offerId },
+      });
+      assert.equal(paid.status, 201);
+      const deadline = Date.now() + 10_000;
+      while (receiver.received.length === 0 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const [delivery] = receiver.received;
+      assert.ok(delivery, 'the webhook arrived');
+      const event = new Webhook(String(endpoint.body.secret)).verify(
+        delivery.body,
+        delivery.headers,
+      ) as {
+        type: string;
+        data: { paymentId: string; amount: string };
+      };
+      assert.equal(event.type, 'payment.succeeded');
+      assert.equal(event.data.paymentId, paid.body.paymentId);
+      assert.equal(event.data.amount, '0.02');
     });
 
     it('answers insufficient funds and unknown offers with their own problem types, moving nothing', async (t) => {

@@ -17,10 +17,16 @@ import { merchantRoutes } from './merchants/merchant-routes.ts';
 import { createMerchantService } from './merchants/merchant-service.ts';
 import { paymentRoutes } from './payments/payment-routes.ts';
 import { createPaymentService } from './payments/payment-service.ts';
+import { createRefundService } from './payments/refund-service.ts';
+import { payoutRoutes } from './payouts/payout-routes.ts';
+import { createPayoutService, payoutDebtorFromEnv } from './payouts/payout-service.ts';
 import { loadMasterKey } from './privacy/master-key.ts';
 import { createPersonalDataCipher } from './privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from './receipts/receipt-keys.ts';
 import { walletRoutes } from './wallets/wallet-routes.ts';
+import { webhookRoutes } from './webhooks/webhook-routes.ts';
+import { createWebhookService } from './webhooks/webhook-service.ts';
+import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 
 export interface PlatformOptions {
   /** Keys and (on SQLite) the databases live here. */
@@ -67,12 +73,22 @@ async function createServices(ledger: Ledger, platformDb: PlatformDb, options: P
   const adminKeys = createAdminKeyService(deps);
   const transferIds = new TimeOrderedIds();
   const payments = createPaymentService({ ...deps, merchants, cipher, receiptKey, transferIds });
+  const refunds = createRefundService({ ...deps, transferIds });
+  const payouts = createPayoutService({
+    ...deps,
+    transferIds,
+    debtor: payoutDebtorFromEnv(options.env),
+  });
   const idempotency = createIdempotencyStore(platformDb, { clock });
+  const webhooks = createWebhookService({ platform: platformDb, clock });
   return {
     users,
     merchants,
     adminKeys,
     payments,
+    refunds,
+    payouts,
+    webhooks,
     idempotency,
     receiptKeys: [receiptKey],
     transferIds,
@@ -119,7 +135,14 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     await app.register(merchantRoutes, { merchants: services.merchants });
     await app.register(paymentRoutes, {
       payments: services.payments,
+      refunds: services.refunds,
       receiptKeys: services.receiptKeys,
+    });
+    await app.register(webhookRoutes, { webhooks: services.webhooks });
+    await app.register(payoutRoutes, { payouts: services.payouts });
+    const webhookWorker = startWebhookWorker({
+      service: services.webhooks,
+      onError: (error) => options.logger.error({ err: error }, 'webhook delivery run failed'),
     });
     const db = platformDb;
     return {
@@ -130,6 +153,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       services,
       bootstrapAdminKey: () => services.adminKeys.bootstrap(),
       async close() {
+        await webhookWorker.stop();
         await app.close();
         await db.close();
         await ledger.close();

@@ -10,14 +10,23 @@ const platformTables = [
   'admin_keys',
   'api_keys',
   'idempotency_records',
+  'merchant_bank_accounts',
   'merchants',
   'offer_splits',
   'offers',
   'payments',
+  'payout_batches',
+  'payouts',
   'platform_migration_lock',
   'platform_migrations',
+  'refunds',
   'sessions',
+  'topups',
   'users',
+  'webhook_attempts',
+  'webhook_deliveries',
+  'webhook_endpoints',
+  'webhook_events',
 ];
 
 const allMigrations = Object.keys(platformMigrations).sort();

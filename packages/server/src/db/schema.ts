@@ -126,6 +126,139 @@ export interface PaymentsTable {
   completed_at: EpochMs | null;
 }
 
+export type TopUpState = 'pending' | 'succeeded' | 'failed';
+
+export interface TopUpsTable {
+  id: string;
+  user_id: string;
+  amount_micros: string;
+  /** The processor's fee, decimal micro-units: known once the charge succeeds. */
+  fee_micros: string | null;
+  /** The funding provider's name ("sandbox"). */
+  provider: string;
+  charge_id: string | null;
+  /** The processor's token for the card; never the card number. */
+  card_token: string | null;
+  card_last4: string | null;
+  state: TopUpState;
+  failure_code: string | null;
+  /** Ledger transfer ids (u128 in decimal), fixed before any money moves. */
+  credit_transfer_id: string;
+  fee_transfer_id: string;
+  created_at: EpochMs;
+  completed_at: EpochMs | null;
+}
+
+export interface RefundsTable {
+  id: string;
+  payment_id: string;
+  amount_micros: string;
+  state: 'pending' | 'succeeded' | 'failed';
+  failure_code: string | null;
+  /** `merchant:<id>` (the merchant consented) or `operator:<key id>` (an operator decided). */
+  requested_by: string;
+  reason: string | null;
+  /** JSON: the correcting ledger transfers, with fixed ids. */
+  legs: string;
+  created_at: EpochMs;
+  completed_at: EpochMs | null;
+}
+
+export type WebhookDeliveryState = 'pending' | 'succeeded' | 'failed';
+
+export interface WebhookEndpointsTable {
+  id: string;
+  merchant_id: string;
+  url: string;
+  /** The Standard Webhooks signing secret, `whsec_` + base64: kept as is, since signing needs it. */
+  secret: string;
+  /** JSON array of the event types the endpoint receives. */
+  event_types: string;
+  created_at: EpochMs;
+  disabled_at: EpochMs | null;
+}
+
+export interface WebhookEventsTable {
+  /** The Standard Webhooks `webhook-id`: the same for every attempt and endpoint. */
+  id: string;
+  merchant_id: string;
+  type: string;
+  /** JSON: the event's `data`. */
+  payload: string;
+  created_at: EpochMs;
+}
+
+export interface WebhookDeliveriesTable {
+  event_id: string;
+  endpoint_id: string;
+  state: WebhookDeliveryState;
+  attempts: Generated<number>;
+  /** When a worker may send the next attempt; a worker's claim moves it ahead by a lease. */
+  next_attempt_at: EpochMs;
+  last_status: number | null;
+  last_error: string | null;
+  updated_at: EpochMs;
+}
+
+export interface WebhookAttemptsTable {
+  id: string;
+  event_id: string;
+  endpoint_id: string;
+  attempted_at: EpochMs;
+  /** The HTTP status answered, null when none was (a network error, a timeout). */
+  status: number | null;
+  error: string | null;
+  duration_ms: number;
+}
+
+export interface MerchantBankAccountsTable {
+  merchant_id: string;
+  holder_name: string;
+  /** Electronic form, checked (mod 97) when set. Test data only: stored as is, not encrypted. */
+  iban: string;
+  bic: string;
+  updated_at: EpochMs;
+}
+
+export type PayoutBatchState = 'building' | 'paid' | 'failed';
+
+export interface PayoutBatchesTable {
+  /** `pb_` + 32 hex digits: the bank file's MsgId, at most 35 characters. */
+  id: string;
+  /** At most one batch is `building` (a partial unique index). */
+  state: PayoutBatchState;
+  created_at: EpochMs;
+  completed_at: EpochMs | null;
+  /** Decimal micro-units: the payouts planned while building; once done, those paid (the file's). */
+  total_micros: string;
+  count: number;
+  /** The pain.001.001.09 and CSV bank files, written when the batch completes. */
+  file_xml: string | null;
+  file_csv: string | null;
+}
+
+export type PayoutState = 'pending' | 'paid' | 'failed';
+
+export interface PayoutsTable {
+  /** `po_` + 32 hex digits: the bank file's EndToEndId, at most 35 characters. */
+  id: string;
+  batch_id: string;
+  merchant_id: string;
+  /** A whole number of cents, in decimal micro-units: the ledger transfer's amount. */
+  amount_micros: string;
+  /** The ledger transfer (u128 in decimal), fixed before any money moves. */
+  transfer_id: string;
+  state: PayoutState;
+  /** Why the ledger refused the transfer (its result, e.g. `exceedsCredits`). */
+  failure_code: string | null;
+  /** The bank details the payout goes to, as they were when the batch was made. */
+  holder_name: string;
+  iban: string;
+  bic: string;
+  created_at: EpochMs;
+  completed_at: EpochMs | null;
+}
+
 export interface PlatformSchema {
   users: UsersTable;
   sessions: SessionsTable;
@@ -136,6 +269,15 @@ export interface PlatformSchema {
   offers: OffersTable;
   offer_splits: OfferSplitsTable;
   payments: PaymentsTable;
+  refunds: RefundsTable;
+  topups: TopUpsTable;
+  webhook_endpoints: WebhookEndpointsTable;
+  webhook_events: WebhookEventsTable;
+  webhook_deliveries: WebhookDeliveriesTable;
+  webhook_attempts: WebhookAttemptsTable;
+  merchant_bank_accounts: MerchantBankAccountsTable;
+  payout_batches: PayoutBatchesTable;
+  payouts: PayoutsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -153,3 +295,11 @@ export type NewAdminKey = Insertable<AdminKeysTable>;
 export type IdempotencyRecordRow = Selectable<IdempotencyRecordsTable>;
 export type OfferRow = Selectable<OffersTable>;
 export type PaymentRow = Selectable<PaymentsTable>;
+export type TopUpRow = Selectable<TopUpsTable>;
+export type WebhookEndpointRow = Selectable<WebhookEndpointsTable>;
+export type WebhookEventRow = Selectable<WebhookEventsTable>;
+export type WebhookDeliveryRow = Selectable<WebhookDeliveriesTable>;
+export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
+export type MerchantBankAccountRow = Selectable<MerchantBankAccountsTable>;
+export type PayoutBatchRow = Selectable<PayoutBatchesTable>;
+export type PayoutRow = Selectable<PayoutsTable>;

@@ -35,6 +35,7 @@ export type ProblemCode =
   | 'insufficientFunds'
   | 'offerNotFound'
   | 'merchantNotFound'
+  | 'paymentNotFound'
   | 'accountClosed'
   | 'duplicatePayment'
   | 'refundExceedsPayment'
@@ -169,6 +170,11 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     status: 404,
     title: 'No such offer',
     description: 'The offer does not exist or is no longer sold.',
+  },
+  paymentNotFound: {
+    status: 404,
+    title: 'No such payment',
+    description: 'The payment does not exist, or is not one this caller may see.',
   },
   merchantNotFound: {
     status: 404,

@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { sendProblem } from '../http/problems.ts';
 import type { ReceiptKey } from '../receipts/receipt-keys.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
+import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts';
 import type { PaymentService } from './payment-service.ts';
+import type { RefundService } from './refund-service.ts';
 
 const receiptClaimsSchema = z.object({
   paymentId: z.string(),
@@ -19,8 +21,9 @@ const receiptClaimsSchema = z.object({
 /** Purchases, and the public keys that verify their receipts. */
 export const paymentRoutes: FastifyPluginAsyncZod<{
   payments: PaymentService;
+  refunds: RefundService;
   receiptKeys: readonly ReceiptKey[];
-}> = async (api, { payments, receiptKeys }) => {
+}> = async (api, { payments, refunds, receiptKeys }) => {
   api.post(
     '/v1/payments',
     {
@@ -47,6 +50,54 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       });
       if (!paid.ok) return sendProblem(reply, paid.code, paid.detail);
       return reply.code(201).send(paid.value);
+    },
+  );
+
+  api.post(
+    '/v1/payments/:paymentId/refunds',
+    {
+      schema: {
+        summary: 'Refund a payment, in full or in part (the merchant paid, or an operator)',
+        tags: ['payments'],
+        params: z.object({ paymentId: z.string() }),
+        body: z.object({
+          amount: amountSchema
+            .optional()
+            .describe('What to refund; the rest of the payment if left out'),
+          reason: z.string().max(500).optional(),
+        }),
+        response: {
+          201: z.object({ refundId: z.string(), amount: z.string(), refundedTotal: z.string() }),
+        },
+      },
+      config: {
+        auth: { kinds: ['merchant', 'operator'] },
+        idempotent: true,
+      },
+    },
+    async (request, reply) => {
+      const principal = request.principal;
+      if (principal === undefined)
+        throw new Error('bug: an authenticated route without a principal');
+      if (principal.kind === 'merchant' && !principal.scopes.includes('refunds:write')) {
+        return sendProblem(reply, 'forbidden', 'this API key lacks the refunds:write scope');
+      }
+      const { amount, reason } = request.body;
+      const refunded = await refunds.refund({
+        paymentId: request.params.paymentId,
+        ...(amount === undefined ? {} : { amountMicros: microsOf(amount) }),
+        ...(reason === undefined ? {} : { reason }),
+        authority:
+          principal.kind === 'merchant'
+            ? { kind: 'merchant', merchantId: principal.id }
+            : { kind: 'operator', keyId: principal.id },
+      });
+      if (!refunded.ok) return sendProblem(reply, refunded.code, refunded.detail);
+      return reply.code(201).send({
+        refundId: refunded.value.refundId,
+        amount: formatAmount(refunded.value.amountMicros),
+        refundedTotal: formatAmount(refunded.value.refundedTotalMicros),
+      });
     },
   );
 

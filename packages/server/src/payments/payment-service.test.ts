@@ -1,72 +1,11 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { describe, it, type TestContext } from 'node:test';
-import { openLedger, TimeOrderedIds } from '@mite/ledger';
-import { tempDir } from '@mite/testkit';
-import { createUserService } from '../auth/user-service.ts';
-import { freshPlatformDb, platformDialects } from '../db/testing.ts';
-import { ensurePlatformAccounts, platformAccountIds } from '../ledger/chart-of-accounts.ts';
-import { createMerchantService } from '../merchants/merchant-service.ts';
-import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
-import { loadReceiptKey, receiptJwks } from '../receipts/receipt-keys.ts';
+import { describe, it } from 'node:test';
+import { platformDialects } from '../db/testing.ts';
+import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
+import { receiptJwks } from '../receipts/receipt-keys.ts';
 import { verifyReceipt } from '../receipts/receipts.ts';
-import { createPaymentService, paymentPendingGraceMs } from './payment-service.ts';
-
-type Dialect = (typeof platformDialects)[number];
-
-async function world(t: TestContext, dialect: Dialect) {
-  const platform = await freshPlatformDb(t, dialect);
-  if (platform === undefined) return undefined;
-  const ledger = await openLedger({ url: `sqlite:${tempDir('mite-pay-')}/ledger.sqlite` });
-  t.after(() => ledger.close());
-  await ensurePlatformAccounts(ledger);
-  const clock = { now: 1_800_000_000_000 };
-  const cipher = createPersonalDataCipher(randomBytes(32));
-  const receiptKey = await loadReceiptKey(tempDir('mite-keys-'));
-  const deps = { platform, ledger, clock: () => clock.now };
-  const users = createUserService({ ...deps, cipher });
-  const merchants = createMerchantService(deps);
-  const transferIds = new TimeOrderedIds();
-  const payments = createPaymentService({ ...deps, merchants, cipher, receiptKey, transferIds });
-  const signedUp = await users.signUp({ email: 'ada@example.com', password: 'a long passphrase' });
-  assert.ok(signedUp.ok);
-  const userId = signedUp.value.userId;
-  const profile = await users.profile(userId);
-  assert.ok(profile);
-  const fund = async (micros: bigint) => {
-    const results = await ledger.createTransfers([
-      {
-        id: transferIds.next(),
-        debitAccountId: platformAccountIds.processorReceivable,
-        creditAccountId: profile.walletAccountId,
-        amount: micros,
-        ledger: 1,
-        code: 1,
-      },
-    ]);
-    assert.deepEqual(results, ['ok']);
-  };
-  return {
-    platform,
-    ledger,
-    clock,
-    merchants,
-    payments,
-    userId,
-    wallet: profile.walletAccountId,
-    fund,
-    receiptKey,
-  };
-}
-
-async function balanceOf(
-  ledger: Awaited<ReturnType<typeof openLedger>>,
-  id: bigint,
-): Promise<bigint> {
-  const [account] = await ledger.lookupAccounts([id]);
-  assert.ok(account);
-  return account.creditsPosted - account.debitsPosted;
-}
+import { paymentPendingGraceMs } from './payment-service.ts';
+import { balanceOf, world } from './testing.ts';
 
 for (const dialect of platformDialects) {
   describe(`payments (${dialect})`, () => {

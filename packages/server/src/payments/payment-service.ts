@@ -9,6 +9,7 @@ import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import type { ReceiptKey } from '../receipts/receipt-keys.ts';
 import { type ReceiptClaims, signReceipt } from '../receipts/receipts.ts';
 import { fail, ok, type Result } from '../result.ts';
+import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { splitPayment } from './revenue-split.ts';
 
 export const currency = 'USD';
@@ -155,20 +156,41 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     return outcomeOf(results);
   }
 
+  /**
+   * Records the outcome and, for a success, the merchant's `payment.succeeded` webhook event, in
+   * one transaction: the event exists exactly when the payment is recorded as succeeded.
+   */
   async function finish(
     paymentId: string,
     outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
   ) {
-    await db
-      .updateTable('payments')
-      .set({
-        state: outcome === 'succeeded' ? 'succeeded' : 'failed',
-        failure_code: outcome === 'succeeded' ? null : outcome,
-        completed_at: BigInt(clock()),
-      })
-      .where('id', '=', paymentId)
-      .where('state', '=', 'pending')
-      .execute();
+    const now = clock();
+    await db.transaction().execute(async (tx) => {
+      const updated = await tx
+        .updateTable('payments')
+        .set({
+          state: outcome === 'succeeded' ? 'succeeded' : 'failed',
+          failure_code: outcome === 'succeeded' ? null : outcome,
+          completed_at: BigInt(now),
+        })
+        .where('id', '=', paymentId)
+        .where('state', '=', 'pending')
+        .returning(['merchant_id', 'offer_id', 'user_id', 'amount_micros'])
+        .executeTakeFirst();
+      if (updated === undefined || outcome !== 'succeeded') return;
+      await enqueueWebhookEvent(tx, {
+        merchantId: updated.merchant_id,
+        type: 'payment.succeeded',
+        payload: {
+          paymentId,
+          offerId: updated.offer_id,
+          amount: formatAmount(BigInt(updated.amount_micros)),
+          currency,
+          payer: pseudonym(updated.user_id, updated.merchant_id),
+        },
+        now,
+      });
+    });
   }
 
   async function receiptFor(

@@ -36,25 +36,11 @@ export function splitPayment<K>(
   assertShares(feeBasisPoints, shares);
   const whole = BigInt(basisPointsWhole);
   const platformFeeMicros = (amountMicros * BigInt(feeBasisPoints) + whole / 2n) / whole;
-  const rest = amountMicros - platformFeeMicros;
-  const exact = shares.map((share, index) => {
-    const scaled = rest * BigInt(share.shareBasisPoints);
-    return { index, floor: scaled / whole, fraction: scaled % whole };
-  });
-  let leftover = rest - exact.reduce((sum, part) => sum + part.floor, 0n);
-  const byFraction = [...exact].sort((a, b) =>
-    a.fraction === b.fraction ? a.index - b.index : a.fraction > b.fraction ? -1 : 1,
+  const parts = apportion(
+    amountMicros - platformFeeMicros,
+    shares.map((share) => BigInt(share.shareBasisPoints)),
   );
-  const extra = new Set<number>();
-  for (const part of byFraction) {
-    if (leftover === 0n) break;
-    extra.add(part.index);
-    leftover -= 1n;
-  }
-  const legs = shares.map((share, index) => ({
-    key: share.key,
-    amountMicros: (exact[index]?.floor ?? 0n) + (extra.has(index) ? 1n : 0n),
-  }));
+  const legs = shares.map((share, index) => ({ key: share.key, amountMicros: parts[index] ?? 0n }));
   return { platformFeeMicros, legs };
 }
 
@@ -70,4 +56,31 @@ function assertShares(feeBasisPoints: number, shares: readonly SplitShare<unknow
   ) {
     throw new Error('bug: revenue shares must be whole basis points adding up to 10000');
   }
+}
+
+/**
+ * Divides `amount` in proportion to `weights` by largest remainders: each part is the floor of
+ * its exact share, and what is left goes one micro-unit at a time to the largest fractional
+ * parts, equal fractions to the earlier weight. The parts add up to `amount` exactly.
+ */
+export function apportion(amount: bigint, weights: readonly bigint[]): bigint[] {
+  const total = weights.reduce((sum, weight) => sum + weight, 0n);
+  if (total <= 0n || weights.some((weight) => weight < 0n)) {
+    throw new Error('bug: apportioning by weights that are negative or add up to nothing');
+  }
+  const exact = weights.map((weight, index) => {
+    const scaled = amount * weight;
+    return { index, floor: scaled / total, fraction: scaled % total };
+  });
+  let leftover = amount - exact.reduce((sum, part) => sum + part.floor, 0n);
+  const parts = exact.map((part) => part.floor);
+  const byFraction = [...exact].sort((a, b) =>
+    a.fraction === b.fraction ? a.index - b.index : a.fraction > b.fraction ? -1 : 1,
+  );
+  for (const part of byFraction) {
+    if (leftover === 0n) break;
+    parts[part.index] = (parts[part.index] ?? 0n) + 1n;
+    leftover -= 1n;
+  }
+  return parts;
 }

@@ -5,8 +5,16 @@
 import type { Migration } from 'kysely';
 import * as foundation from './0001-foundation.ts';
 import * as offersAndPayments from './0002-offers-and-payments.ts';
+import * as topUps from './0003-topups.ts';
+import * as refunds from './0004-refunds.ts';
+import * as payouts from './0005-payouts.ts';
+import * as webhooks from './0006-webhooks.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
   '0002-offers-and-payments': offersAndPayments,
+  '0003-topups': topUps,
+  '0004-refunds': refunds,
+  '0005-payouts': payouts,
+  '0006-webhooks': webhooks,
 };

@@ -1,0 +1,217 @@
+/**
+ * The API benchmark's server (see api-bench.ts), run in a child process so that the server and
+ * the load generator do not share an event loop:
+ *
+ *   node --import tsx bench/src/api-bench-server.ts '<ServerConfig as JSON>'
+ *
+ * It creates the platform on embedded SQLite in `dataDir`, listens on 127.0.0.1 (a free port),
+ * seeds what the benchmark needs (users who sign up and log in through the user service, each
+ * wallet funded through the ledger; through the HTTP API one merchant with an API key and offers
+ * with `accessPeriodSeconds: 0`, so a user may buy the same offer again), then writes one JSON
+ * line (`ServerReady`) to stdout.
+ *
+ * Then it answers lines on stdin, one JSON line each on stdout:
+ * - `verify`: `ServerVerify`, the ledger's `verify()` and the payments table's counts;
+ * - `exit`: closes the platform and exits (so that `--cpu-prof` writes its profile).
+ *
+ * Logs (warnings and worse) go to stderr. Rate limits are raised far above what a run can reach:
+ * the benchmark measures the API's cost, and its one client would otherwise be limited at once.
+ */
+import { createInterface } from 'node:readline';
+import pino from 'pino';
+import { createPlatform } from '@mite/server';
+import { defaultHttpLimits } from '../../packages/server/src/http/limits.ts';
+import {
+  ledgers,
+  platformAccountIds,
+  transferCodes,
+} from '../../packages/server/src/ledger/chart-of-accounts.ts';
+
+export interface ServerConfig {
+  readonly dataDir: string;
+  readonly users: number;
+  readonly offers: number;
+  /** Each offer's price, a decimal string ("0.01"). */
+  readonly price: string;
+  /** What each wallet is funded with before the runs, in micro-units (a decimal string). */
+  readonly fundingMicros: string;
+}
+
+export interface ServerReady {
+  readonly type: 'ready';
+  readonly baseUrl: string;
+  readonly pid: number;
+  /** One session token per user. */
+  readonly userTokens: string[];
+  readonly offerIds: string[];
+  readonly seedSeconds: number;
+}
+
+export interface ServerVerify {
+  readonly type: 'verify';
+  readonly ok: boolean;
+  readonly problems: string[];
+  readonly seconds: number;
+  /** Rows of the payments table by state. */
+  readonly payments: Record<string, number>;
+}
+
+/** Concurrent sign-ups and log-ins while seeding: each hashes a password (scrypt). */
+const seedConcurrency = 8;
+/** Far above what any run can send in the rate limits' window. */
+const unlimited = 1_000_000_000;
+
+function send(message: ServerReady | ServerVerify): void {
+  process.stdout.write(`${JSON.stringify(message)}\n`);
+}
+
+async function main(config: ServerConfig): Promise<void> {
+  const started = performance.now();
+  const platform = await createPlatform({
+    dataDir: config.dataDir,
+    env: {},
+    logger: pino({ level: 'warn' }, pino.destination(2)),
+    limits: {
+      ...defaultHttpLimits,
+      rateLimitPerClientMax: unlimited,
+      rateLimitPerIpMax: unlimited,
+    },
+  });
+  const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
+  let keys = 0;
+  const call = async (
+    path: string,
+    body: unknown,
+    auth?: string,
+  ): Promise<Record<string, unknown>> => {
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'idempotency-key': `seed-${++keys}`,
+    };
+    if (auth !== undefined) headers.authorization = `Bearer ${auth}`;
+    const response = await fetch(`${baseUrl}${path}`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify(body),
+    });
+    const text = await response.text();
+    if (response.status !== 201) {
+      throw new Error(`seeding: POST ${path} answered ${response.status}: ${text}`);
+    }
+    return JSON.parse(text) as Record<string, unknown>;
+  };
+
+  const admin = await platform.bootstrapAdminKey();
+  if (admin === undefined) throw new Error('seeding: the data directory is not fresh');
+  const merchant = await call(
+    '/v1/merchants',
+    { name: 'Bench Goods', feeBasisPoints: 1000, payoutThreshold: '10.00' },
+    admin.secret,
+  );
+  const merchantId = String(merchant.merchantId);
+  const key = await call(
+    `/v1/merchants/${merchantId}/api-keys`,
+    { scopes: ['offers:write'] },
+    admin.secret,
+  );
+  const apiKey = String(key.secret);
+  const offerIds: string[] = [];
+  for (let i = 0; i < config.offers; i++) {
+    const offer = await call(
+      '/v1/offers',
+      {
+        resource: `item:bench-${i}`,
+        title: `Bench item ${i}`,
+        price: config.price,
+        category: 'goods',
+        accessPeriodSeconds: 0,
+      },
+      apiKey,
+    );
+    offerIds.push(String(offer.id));
+  }
+
+  // Through the user service, which is what POST /v1/users and /v1/sessions call: those routes
+  // allow 10 requests a minute per IP address, whatever the platform's limits say.
+  const { users } = platform.services;
+  const userTokens: string[] = new Array<string>(config.users);
+  let nextUser = 0;
+  const signUpLoop = async (): Promise<void> => {
+    while (nextUser < config.users) {
+      const i = nextUser++;
+      const credentials = { email: `bench-${i}@bench.mite.local`, password: `bench password ${i}` };
+      const signedUp = await users.signUp(credentials);
+      if (!signedUp.ok) throw new Error(`seeding: signing up user ${i} failed: ${signedUp.code}`);
+      const session = await users.logIn(credentials);
+      if (!session.ok) throw new Error(`seeding: logging in user ${i} failed: ${session.code}`);
+      userTokens[i] = session.value.token;
+    }
+  };
+  await Promise.all(Array.from({ length: seedConcurrency }, signUpLoop));
+
+  const funding = BigInt(config.fundingMicros);
+  const transfers = [];
+  for (const token of userTokens) {
+    const userId = (await platform.services.users.authenticate(token))?.userId;
+    const profile =
+      userId === undefined ? undefined : await platform.services.users.profile(userId);
+    if (profile === undefined) throw new Error('seeding: a new user has no profile');
+    transfers.push({
+      id: platform.services.transferIds.next(),
+      debitAccountId: platformAccountIds.processorReceivable,
+      creditAccountId: profile.walletAccountId,
+      amount: funding,
+      ledger: ledgers.usd,
+      code: transferCodes.topUp,
+    });
+  }
+  for (let at = 0; at < transfers.length; at += 100) {
+    const results = await platform.ledger.createTransfers(transfers.slice(at, at + 100));
+    const failed = results.find((result) => result !== 'ok');
+    if (failed !== undefined) throw new Error(`seeding: funding a wallet failed: ${failed}`);
+  }
+
+  send({
+    type: 'ready',
+    baseUrl,
+    pid: process.pid,
+    userTokens,
+    offerIds,
+    seedSeconds: (performance.now() - started) / 1000,
+  });
+
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) {
+    const command = line.trim();
+    if (command === 'verify') {
+      const verifyStarted = performance.now();
+      const report = await platform.ledger.verify();
+      const seconds = (performance.now() - verifyStarted) / 1000;
+      const rows = await platform.platformDb.db
+        .selectFrom('payments')
+        .select(({ fn }) => ['state', fn.countAll<number>().as('count')])
+        .groupBy('state')
+        .execute();
+      const payments = Object.fromEntries(rows.map((row) => [row.state, Number(row.count)]));
+      send({ type: 'verify', ok: report.ok, problems: report.problems, seconds, payments });
+    } else if (command === 'exit') {
+      break;
+    } else if (command !== '') {
+      process.stderr.write(`api-bench-server: unknown command ${JSON.stringify(command)}\n`);
+    }
+  }
+  lines.close();
+  await platform.close();
+}
+
+try {
+  const arg = process.argv[2];
+  if (arg === undefined) throw new Error('usage: api-bench-server.ts <config as JSON>');
+  await main(JSON.parse(arg) as ServerConfig);
+  process.exit(0);
+} catch (error) {
+  process.stderr.write(
+    `api-bench-server: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+  );
+  process.exit(1);
+}

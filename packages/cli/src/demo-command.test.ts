@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { tempDir } from '@mite/testkit';
+import { formatDemoCredentials } from './demo-command.ts';
+import { startCli, waitForUrl } from './test-helpers.ts';
+
+describe('mite demo (child process)', { timeout: 60_000 }, () => {
+  it('seeds the demo, prints its credentials, and a demo user can log in', async () => {
+    const dataDir = tempDir('mite-demo-');
+    const cli = startCli(['demo', '--port', '0', '--data-dir', dataDir]);
+    const base = await waitForUrl(cli);
+    const { stdout } = cli.output;
+    assert.match(stdout, new RegExp(`health: +${base}/healthz\n`));
+    assert.match(stdout, new RegExp(`API docs: +${base}/v1/docs\n`));
+    assert.match(stdout, /Demo credentials, for a local sandbox only/);
+    assert.match(stdout, /first admin key written to /);
+    assert.ok(existsSync(join(dataDir, 'admin-key')));
+    const secret = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
+    assert.ok(!stdout.includes(secret), 'the admin key is not printed');
+
+    const users = [...stdout.matchAll(/^ {4}(\S+@\S+) +(\S+) +(\d+\.\d+)$/gm)];
+    assert.ok(users.length > 0, stdout);
+    assert.match(stdout, /^ {4}\S.* +\S+ +mite_\S+$/m, 'a merchant with its API key');
+    assert.match(stdout, /^ {4}\S+ +\d+\.\d+ +\S/m, 'an offer with its price');
+    const [, email, password] = users[0] ?? assert.fail('no demo user');
+    const session = await fetch(`${base}/v1/sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+    assert.equal(session.status, 201, await session.clone().text());
+
+    cli.child.kill('SIGTERM');
+    const run = await cli.exited;
+    assert.deepEqual([run.code, run.signal], [0, null], run.stderr);
+    assert.equal(run.stderr, '');
+  });
+});
+
+describe('formatDemoCredentials', () => {
+  it('prints users, merchants and offers in aligned columns', () => {
+    const lines = formatDemoCredentials({
+      users: [
+        { email: 'ada@demo', password: 'pw-ada', balance: '10.00' },
+        { email: 'bo@demo.example', password: 'pw', balance: '0.00' },
+      ],
+      merchants: [{ name: 'Shop', merchantId: 'mer_1', apiKey: 'mite_k_1' }],
+      offers: [{ offerId: 'off_1', title: 'An article', price: '0.02', merchant: 'Shop' }],
+    });
+    assert.deepEqual(lines, [
+      'Demo credentials, for a local sandbox only (published, never for real money or real data):',
+      '  users (log in with POST /v1/sessions):',
+      '    email            password  starting balance',
+      '    ada@demo         pw-ada    10.00',
+      '    bo@demo.example  pw        0.00',
+      '  merchants (API key as a Bearer token):',
+      '    name  merchant id  API key',
+      '    Shop  mer_1        mite_k_1',
+      '  offers:',
+      '    offer id  price  title       merchant',
+      '    off_1     0.02   An article  Shop',
+    ]);
+  });
+});

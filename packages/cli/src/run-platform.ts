@@ -1,0 +1,273 @@
+/**
+ * What `mite serve` and `mite demo` share: options, starting the platform from `@mite/server`,
+ * the first admin key, the banner, and a clean shutdown on SIGINT or SIGTERM.
+ */
+import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { networkInterfaces } from 'node:os';
+import path from 'node:path';
+import type { Platform } from '@mite/server';
+import { type Command, InvalidArgumentError } from 'commander';
+import pino, { type Logger } from 'pino';
+import type { CliContext } from './cli-context.ts';
+import {
+  platformSqliteUrlFor,
+  redactDatabaseUrl,
+  resolveDatabaseUrl,
+  secretsOf,
+  sqliteUrlFor,
+} from './database-url.ts';
+import { CliError, describeError, errorCode, exitCodes } from './errors.ts';
+import {
+  DEFAULT_HOST,
+  type LogLevel,
+  parsePort,
+  resolveDataDir,
+  resolveLogLevel,
+  resolvePort,
+} from './options.ts';
+
+/** How long requests in flight get to finish after SIGINT/SIGTERM before their connections close. */
+export const SHUTDOWN_TIMEOUT_MS = 10_000;
+
+/** File in the data directory that receives the first admin key, readable by its owner only. */
+export const ADMIN_KEY_FILE_NAME = 'admin-key';
+
+export interface PlatformFlags {
+  readonly dataDir?: string;
+  readonly port?: number;
+  readonly host: string;
+}
+
+export interface RunOptions {
+  readonly dataDir: string;
+  /** `MITE_DATABASE_URL` when set; else the platform keeps SQLite files in the data directory. */
+  readonly databaseUrl: string | undefined;
+  readonly host: string;
+  readonly port: number;
+  readonly logLevel: LogLevel;
+}
+
+/**
+ * A step after the platform has started and before it listens (the demo seeds its data here);
+ * returns lines for the banner.
+ */
+export type PrepareStep = (platform: Platform) => Promise<readonly string[]>;
+
+/** Adds `--data-dir`, `--port` and `--host`. */
+export function withPlatformOptions(command: Command, defaultDataDir: string): Command {
+  return command
+    .option('--data-dir <dir>', `data directory, created if missing (default: ./${defaultDataDir})`)
+    .option(
+      '--port <number>',
+      'TCP port, 0 for any free port (default: MITE_PORT or 8787)',
+      parsePortArgument,
+    )
+    .option('--host <host>', 'interface to listen on', DEFAULT_HOST);
+}
+
+function parsePortArgument(value: string): number {
+  try {
+    return parsePort(value);
+  } catch (error) {
+    const reason = describeError(error);
+    throw new InvalidArgumentError(`${reason.charAt(0).toUpperCase()}${reason.slice(1)}.`);
+  }
+}
+
+export function resolveRunOptions(
+  flags: PlatformFlags,
+  context: CliContext,
+  defaultDataDir: string,
+): RunOptions {
+  const dataDir = resolveDataDir(flags.dataDir, context.cwd, defaultDataDir);
+  const { url, isDefault } = resolveDatabaseUrl(context.env.MITE_DATABASE_URL, dataDir);
+  const port = resolvePort(flags.port, context.env.MITE_PORT);
+  const logLevel = resolveLogLevel(context.env.MITE_LOG_LEVEL);
+  return { dataDir, databaseUrl: isDefault ? undefined : url, host: flags.host, port, logLevel };
+}
+
+/** Runs the platform until SIGINT or SIGTERM; returns the exit code. */
+export async function runPlatform(
+  options: RunOptions,
+  context: CliContext,
+  prepare?: PrepareStep,
+): Promise<number> {
+  await ensureDataDir(options.dataDir);
+  const platform = await startPlatform(options, context);
+  let extraLines: readonly string[];
+  let adminKeyFile: string | undefined;
+  try {
+    adminKeyFile = await bootstrapAdminKey(platform, options.dataDir);
+    extraLines = prepare === undefined ? [] : await prepare(platform);
+    await listen(platform, options);
+  } catch (error) {
+    await closeQuietly(platform);
+    throw error;
+  }
+  const signal = context.waitForShutdownSignal();
+  context.writeOut(banner(platform, options, adminKeyFile, extraLines));
+  context.writeOut(`\nReceived ${await signal}, shutting down...\n`);
+  return shutdown(platform, context);
+}
+
+/** Could not start: exit code 1. */
+export function startupError(message: string): CliError {
+  return new CliError(message, exitCodes.failure);
+}
+
+async function ensureDataDir(dataDir: string): Promise<void> {
+  try {
+    await mkdir(dataDir, { recursive: true });
+  } catch (error) {
+    throw startupError(`cannot create data directory ${dataDir}: ${describeError(error)}`);
+  }
+}
+
+/** JSON lines on stderr, at `MITE_LOG_LEVEL`. */
+function createLogger(level: LogLevel, context: CliContext): Logger {
+  return pino({ level }, { write: (line: string) => context.writeErr(line) });
+}
+
+export async function startPlatform(options: RunOptions, context: CliContext): Promise<Platform> {
+  const { dataDir, databaseUrl } = options;
+  try {
+    return await context.createPlatform({
+      dataDir,
+      ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      env: context.env,
+      logger: createLogger(options.logLevel, context),
+    });
+  } catch (error) {
+    const detail = describeError(error, databaseUrl === undefined ? [] : secretsOf(databaseUrl));
+    throw startupError(`cannot start the platform on ${describeDatabase(options)}: ${detail}`);
+  }
+}
+
+/** The database(s) in use, as they may be shown: passwords replaced by `***`. */
+function describeDatabase({ dataDir, databaseUrl }: RunOptions): string {
+  if (databaseUrl !== undefined) return redactDatabaseUrl(databaseUrl);
+  return `${sqliteUrlFor(dataDir)}, ${platformSqliteUrlFor(dataDir)}`;
+}
+
+/**
+ * On a fresh platform, creates the first admin key and writes it to the data directory, readable
+ * by its owner only; returns the file then, else undefined. The secret is never printed.
+ */
+async function bootstrapAdminKey(platform: Platform, dataDir: string): Promise<string | undefined> {
+  let key: { keyId: string; secret: string } | undefined;
+  try {
+    key = await platform.bootstrapAdminKey();
+  } catch (error) {
+    throw startupError(`cannot create the first admin key: ${describeError(error)}`);
+  }
+  if (key === undefined) return undefined;
+  const file = path.join(dataDir, ADMIN_KEY_FILE_NAME);
+  // Written beside the file, then renamed over it: a reader never sees half a key, and an older
+  // file (from a store since wiped) is replaced whatever its permissions were.
+  const temporary = `${file}.${process.pid}.tmp`;
+  try {
+    await writeFile(temporary, `${key.secret}\n`, { mode: 0o600, flag: 'wx' });
+    await chmod(temporary, 0o600);
+    await rename(temporary, file);
+  } catch (error) {
+    await rm(temporary, { force: true });
+    const detail = describeError(error, [key.secret]);
+    throw startupError(`cannot write the first admin key to ${file}: ${detail}`);
+  }
+  return file;
+}
+
+async function listen(platform: Platform, options: RunOptions): Promise<void> {
+  try {
+    await platform.app.listen({ host: options.host, port: options.port });
+  } catch (error) {
+    throw startupError(describeListenError(error, options));
+  }
+}
+
+function describeListenError(error: unknown, { host, port }: RunOptions): string {
+  switch (errorCode(error)) {
+    case 'EADDRINUSE':
+      return `port ${port} on ${host} is already in use (choose another with --port or MITE_PORT)`;
+    case 'EACCES':
+      return `not allowed to listen on ${host} port ${port} (ports below 1024 need privileges)`;
+    case 'EADDRNOTAVAIL':
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return `cannot listen on host ${host}: no such local address`;
+    default:
+      return `cannot listen on ${host} port ${port}: ${describeError(error)}`;
+  }
+}
+
+function banner(
+  platform: Platform,
+  options: RunOptions,
+  adminKeyFile: string | undefined,
+  extraLines: readonly string[],
+): string {
+  const { port } = platform.app.server.address() as AddressInfo;
+  const base = baseUrl(options.host, port);
+  const network = isWildcard(options.host) ? networkAddresses() : [];
+  return [
+    `Mite is running: ${base}`,
+    ...network.map((address) => `  network:  ${baseUrl(address, port)}`),
+    `  health:   ${base}/healthz`,
+    `  API docs: ${base}/v1/docs`,
+    `  OpenAPI:  ${base}/v1/openapi.json`,
+    `  database: ${describeDatabase(options)}`,
+    `  data dir: ${options.dataDir}`,
+    ...(adminKeyFile === undefined
+      ? []
+      : [`  first admin key written to ${adminKeyFile} (owner-only; shown nowhere else)`]),
+    ...(extraLines.length === 0 ? [] : ['', ...extraLines, '']),
+    'Press Ctrl+C to stop.',
+    '',
+  ].join('\n');
+}
+
+function isWildcard(host: string): boolean {
+  return host === '0.0.0.0' || host === '::';
+}
+
+/** The machine's external IPv4 addresses, where a wildcard host is also reachable. */
+function networkAddresses(): string[] {
+  return Object.values(networkInterfaces())
+    .flatMap((entries) => entries ?? [])
+    .filter((entry) => entry.family === 'IPv4' && !entry.internal)
+    .map((entry) => entry.address);
+}
+
+/** The URL a client on this machine uses; a wildcard host is reached through loopback. */
+function baseUrl(host: string, port: number): string {
+  const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  const bracketed = reachable.includes(':') ? `[${reachable}]` : reachable;
+  return `http://${bracketed}:${port}`;
+}
+
+/**
+ * Closes the platform: the HTTP server stops accepting connections and waits for requests in
+ * flight (SHUTDOWN_TIMEOUT_MS at most, then their connections are closed), then the databases.
+ */
+async function shutdown(platform: Platform, context: CliContext): Promise<number> {
+  const timer = setTimeout(() => platform.app.server.closeAllConnections(), SHUTDOWN_TIMEOUT_MS);
+  try {
+    await platform.close();
+    return exitCodes.ok;
+  } catch (error) {
+    context.writeErr(`mite: error while shutting down: ${describeError(error)}\n`);
+    return exitCodes.failure;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Closes a platform that failed to start; the startup error is the one worth reporting. */
+async function closeQuietly(platform: Platform): Promise<void> {
+  try {
+    await platform.close();
+  } catch {
+    // Already failing: the first error is reported.
+  }
+}

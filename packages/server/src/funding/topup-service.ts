@@ -1,0 +1,392 @@
+import { createHash } from 'node:crypto';
+import type { Ledger, TimeOrderedIds, Transfer, TransferRecord } from '@mite/ledger';
+import type { PlatformDb } from '../db/platform-db.ts';
+import type { TopUpRow, TopUpState } from '../db/schema.ts';
+import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
+import { fail, ok, type Result } from '../result.ts';
+import type {
+  CardDetails,
+  Charge,
+  ChargeEvent,
+  DeclineReason,
+  FundingProvider,
+} from './funding-provider.ts';
+import { processorFeeMicros, sandboxFeeDefaults } from './sandbox-provider.ts';
+
+/** The smallest top-up, $1.00: below it the processor's fixed fee eats most of the charge. */
+export const topUpMicrosMin = 1_000_000n;
+/** The largest top-up, $500.00: a prepaid wallet for micropayments, not a bank account. */
+export const topUpMicrosMax = 500_000_000n;
+/**
+ * A top-up whose charge succeeded but which is still pending after this long was interrupted (a
+ * crash between charging and booking): the reconciler books it.
+ */
+export const topUpPendingGraceMs = 30_000;
+
+export type TopUpFailure = DeclineReason | 'validationFailed';
+export type TopUpWebhookFailure = 'invalidSignature' | 'unknownCharge';
+
+/** A top-up as the platform shows it: no card number, no card token. */
+export interface TopUp {
+  readonly id: string;
+  readonly userId: string;
+  readonly amountMicros: bigint;
+  /** What the processor charged the platform; known once the charge succeeded. */
+  readonly feeMicros: bigint | null;
+  readonly provider: string;
+  readonly cardLast4: string | null;
+  readonly state: TopUpState;
+  readonly failureCode: DeclineReason | null;
+  readonly createdAtMs: number;
+  readonly completedAtMs: number | null;
+}
+
+/** Card fees paid through top-ups in a period, against paying each purchase by card. */
+export interface FeeReport {
+  readonly fromMs: number;
+  readonly toMs: number;
+  readonly topUpCount: number;
+  readonly topUpFeeMicros: bigint;
+  readonly paymentCount: number;
+  /** What the same purchases would have cost in card fees, each charged on its own. */
+  readonly perPaymentCardFeeMicros: bigint;
+  /** perPaymentCardFeeMicros - topUpFeeMicros: negative when top-ups cost more. */
+  readonly savingMicros: bigint;
+}
+
+export interface CardFeeSchedule {
+  readonly feeBasisPoints: number;
+  readonly feeFixedMicros: bigint;
+}
+
+export interface TopUpServiceDeps {
+  readonly platform: PlatformDb;
+  readonly ledger: Ledger;
+  readonly provider: FundingProvider;
+  readonly transferIds: TimeOrderedIds;
+  readonly clock: () => number;
+  /** The card fee the fee report compares against; the sandbox's 2.9% + $0.30 by default. */
+  readonly perPaymentCardFee?: CardFeeSchedule;
+}
+
+/** A top-up row with the wallet it credits: all that booking it needs. */
+type Booking = Pick<
+  TopUpRow,
+  'id' | 'amount_micros' | 'fee_micros' | 'credit_transfer_id' | 'fee_transfer_id' | 'state'
+> & { readonly wallet_account_id: string };
+
+/**
+ * The top-up id is derived from the user and their idempotency key: a retried request finds the
+ * same row, and since the id is also the processor's idempotency key, the card is charged once.
+ */
+export function topUpIdFor(userId: string, idempotencyKey: string): string {
+  const digest = createHash('sha256').update(`${userId}\u0000${idempotencyKey}`).digest();
+  return `top_${digest.toString('base64url').slice(0, 32)}`;
+}
+
+/**
+ * Prepaid wallet funding through a card processor (DESIGN.md section 1, flow 1). The row is
+ * written pending with fixed ledger transfer ids before the card is charged; whichever of the
+ * synchronous answer, the processor's webhook (however often it comes) or the reconciler books
+ * it first, the ledger takes those ids once, so the wallet is credited exactly once.
+ */
+export function createTopUpService(deps: TopUpServiceDeps) {
+  const { platform, ledger, provider, clock } = deps;
+  const db = platform.db;
+
+  async function topUp(input: {
+    userId: string;
+    amountMicros: bigint;
+    card: CardDetails;
+    idempotencyKey: string;
+  }): Promise<Result<TopUp, TopUpFailure>> {
+    const { amountMicros } = input;
+    if (amountMicros < topUpMicrosMin || amountMicros > topUpMicrosMax) {
+      return fail('validationFailed', 'a top-up is between 1.00 and 500.00');
+    }
+    const id = topUpIdFor(input.userId, input.idempotencyKey);
+    const row = (await readRow(id)) ?? (await insertPending(id, input.userId, amountMicros));
+    if (row.amount_micros !== amountMicros.toString()) {
+      return fail('validationFailed', 'this idempotency key was used for another top-up');
+    }
+    // A pending row is charged again on a retry: the processor answers a repeated key with the
+    // first charge, so this resumes an interrupted top-up without charging twice.
+    if (row.state === 'pending') {
+      const charge = await provider.charge({ amountMicros, card: input.card, idempotencyKey: id });
+      await recordCharge(id, charge);
+      if (charge.outcome.status === 'succeeded') await complete(id, charge.outcome.feeMicros);
+      if (charge.outcome.status === 'declined') await markFailed(id, charge.outcome.reason);
+    }
+    const done = await readRow(id);
+    if (done === undefined) throw new Error(`bug: top-up ${id} vanished`);
+    if (done.state === 'failed') return fail(declineReasonOf(done));
+    return ok(toTopUp(done));
+  }
+
+  async function readRow(id: string): Promise<TopUpRow | undefined> {
+    return db.selectFrom('topups').selectAll().where('id', '=', id).executeTakeFirst();
+  }
+
+  async function insertPending(id: string, userId: string, amountMicros: bigint) {
+    const row: TopUpRow = {
+      id,
+      user_id: userId,
+      amount_micros: amountMicros.toString(),
+      fee_micros: null,
+      provider: provider.name,
+      charge_id: null,
+      card_token: null,
+      card_last4: null,
+      state: 'pending',
+      failure_code: null,
+      credit_transfer_id: deps.transferIds.next().toString(),
+      fee_transfer_id: deps.transferIds.next().toString(),
+      created_at: BigInt(clock()),
+      completed_at: null,
+    };
+    try {
+      await db.insertInto('topups').values(row).execute();
+      return row;
+    } catch (error) {
+      // Two requests with one idempotency key at once: the primary key lets one row through.
+      const winner = await readRow(id);
+      if (winner === undefined) throw error;
+      return winner;
+    }
+  }
+
+  /** Keeps what the processor left: its charge id, the card token and last four digits. */
+  async function recordCharge(id: string, charge: Charge): Promise<void> {
+    await db
+      .updateTable('topups')
+      .set({ charge_id: charge.chargeId, card_token: charge.cardToken, card_last4: charge.last4 })
+      .where('id', '=', id)
+      .where('charge_id', 'is', null)
+      .execute();
+  }
+
+  /**
+   * Books a succeeded charge and marks the top-up succeeded. The fee is recorded first: a row
+   * pending with a fee is one the processor confirmed, which the reconciler may finish, and which
+   * a late `charge.failed` no longer touches. The first fee recorded is the one booked.
+   */
+  async function complete(id: string, feeMicros: bigint): Promise<TopUpState> {
+    await db
+      .updateTable('topups')
+      .set({ fee_micros: feeMicros.toString() })
+      .where('id', '=', id)
+      .where('state', '=', 'pending')
+      .where('fee_micros', 'is', null)
+      .execute();
+    const booking = await readBooking(id);
+    if (booking.state !== 'pending') return booking.state;
+    await book(booking);
+    await db
+      .updateTable('topups')
+      .set({ state: 'succeeded', completed_at: BigInt(clock()) })
+      .where('id', '=', id)
+      .where('state', '=', 'pending')
+      .execute();
+    return 'succeeded';
+  }
+
+  async function readBooking(id: string): Promise<Booking> {
+    return db
+      .selectFrom('topups')
+      .innerJoin('users', 'users.id', 'topups.user_id')
+      .select([
+        'topups.id',
+        'topups.amount_micros',
+        'topups.fee_micros',
+        'topups.credit_transfer_id',
+        'topups.fee_transfer_id',
+        'topups.state',
+        'users.wallet_account_id',
+      ])
+      .where('topups.id', '=', id)
+      .executeTakeFirstOrThrow();
+  }
+
+  /**
+   * The wallet credit and the processor's fee as one linked chain. A repeat fails the chain
+   * (['exists', 'linkedEventFailed']), so anything but all-ok is settled by looking the transfers
+   * up: present as meant means booked before.
+   */
+  async function book(booking: Booking): Promise<void> {
+    const transfers = transfersOf(booking);
+    const results = await ledger.createTransfers(transfers);
+    if (results.every((result) => result === 'ok' || result === 'exists')) return;
+    const stored = await ledger.lookupTransfers(transfers.map((transfer) => transfer.id));
+    if (transfers.every((transfer) => stored.some((record) => sameTransfer(record, transfer)))) {
+      return;
+    }
+    // A closed wallet, or ids taken by something else: money was charged and not credited, which
+    // an operator must look at; the row stays pending.
+    throw new Error(`top-up ${booking.id} could not be booked: ${results.join(', ')}`);
+  }
+
+  async function markFailed(id: string, reason: DeclineReason): Promise<void> {
+    await db
+      .updateTable('topups')
+      .set({ state: 'failed', failure_code: reason, completed_at: BigInt(clock()) })
+      .where('id', '=', id)
+      .where('state', '=', 'pending')
+      .where('fee_micros', 'is', null)
+      .execute();
+  }
+
+  async function handleProviderWebhook(
+    headers: Readonly<Record<string, string | undefined>>,
+    body: string,
+  ): Promise<Result<{ topUpId: string; state: TopUpState }, TopUpWebhookFailure>> {
+    const check = provider.verifyWebhook(headers, body);
+    if (!check.ok) return fail('invalidSignature', check.reason);
+    // A webhook that overtakes the charge's answer finds no charge id yet: refused, so that the
+    // processor delivers it again later.
+    const row = await db
+      .selectFrom('topups')
+      .select(['id', 'state'])
+      .where('provider', '=', provider.name)
+      .where('charge_id', '=', check.event.chargeId)
+      .executeTakeFirst();
+    if (row === undefined) return fail('unknownCharge');
+    if (row.state !== 'pending') return ok({ topUpId: row.id, state: row.state });
+    return ok({ topUpId: row.id, state: await apply(row.id, check.event) });
+  }
+
+  async function apply(id: string, event: ChargeEvent): Promise<TopUpState> {
+    if (event.type === 'charge.succeeded') return complete(id, event.feeMicros);
+    await markFailed(id, event.reason);
+    return (await readBooking(id)).state;
+  }
+
+  async function getTopUp(userId: string, topUpId: string): Promise<TopUp | undefined> {
+    const row = await db
+      .selectFrom('topups')
+      .selectAll()
+      .where('id', '=', topUpId)
+      .where('user_id', '=', userId)
+      .executeTakeFirst();
+    return row === undefined ? undefined : toTopUp(row);
+  }
+
+  /**
+   * Finishes top-ups left pending after their charge succeeded (a crash between charging and
+   * booking): the fixed transfer ids make booking again harmless. Pending rows without a fee are
+   * waiting for the processor's webhook and are left alone. Returns how many were finished.
+   */
+  async function reconcilePending(): Promise<number> {
+    const stale = await db
+      .selectFrom('topups')
+      .select(['id', 'fee_micros'])
+      .where('state', '=', 'pending')
+      .where('fee_micros', 'is not', null)
+      .where('created_at', '<', BigInt(clock() - topUpPendingGraceMs))
+      .execute();
+    for (const row of stale) await complete(row.id, BigInt(row.fee_micros ?? '0'));
+    return stale.length;
+  }
+
+  async function feeReport(period: { fromMs: number; toMs: number }): Promise<FeeReport> {
+    const schedule = deps.perPaymentCardFee ?? sandboxFeeDefaults;
+    const from = BigInt(period.fromMs);
+    const to = BigInt(period.toMs);
+    // Summed here, not in SQL: amounts are decimal text, and bigint sums are exact on both dialects.
+    const topUps = await db
+      .selectFrom('topups')
+      .select('fee_micros')
+      .where('state', '=', 'succeeded')
+      .where('completed_at', '>=', from)
+      .where('completed_at', '<', to)
+      .execute();
+    const payments = await db
+      .selectFrom('payments')
+      .select('amount_micros')
+      .where('state', '=', 'succeeded')
+      .where('completed_at', '>=', from)
+      .where('completed_at', '<', to)
+      .execute();
+    const topUpFeeMicros = sum(topUps.map((row) => BigInt(row.fee_micros ?? '0')));
+    const perPaymentCardFeeMicros = sum(
+      payments.map((row) => processorFeeMicros(BigInt(row.amount_micros), schedule)),
+    );
+    return {
+      ...period,
+      topUpCount: topUps.length,
+      topUpFeeMicros,
+      paymentCount: payments.length,
+      perPaymentCardFeeMicros,
+      savingMicros: perPaymentCardFeeMicros - topUpFeeMicros,
+    };
+  }
+
+  return { topUp, handleProviderWebhook, getTopUp, reconcilePending, feeReport };
+}
+
+export type TopUpService = ReturnType<typeof createTopUpService>;
+
+/** (1) the processor owes the platform the amount, credited to the wallet; (2) its fee. */
+function transfersOf(booking: Booking): Transfer[] {
+  const credit: Transfer = {
+    id: BigInt(booking.credit_transfer_id),
+    debitAccountId: platformAccountIds.processorReceivable,
+    creditAccountId: BigInt(booking.wallet_account_id),
+    amount: BigInt(booking.amount_micros),
+    ledger: ledgers.usd,
+    code: transferCodes.topUp,
+  };
+  const feeMicros = BigInt(booking.fee_micros ?? '0');
+  // The ledger refuses a zero amount; a fee-free charge is the credit alone.
+  if (feeMicros === 0n) return [credit];
+  const fee: Transfer = {
+    id: BigInt(booking.fee_transfer_id),
+    debitAccountId: platformAccountIds.cardFees,
+    creditAccountId: platformAccountIds.processorReceivable,
+    amount: feeMicros,
+    ledger: ledgers.usd,
+    code: transferCodes.cardFee,
+  };
+  return [{ ...credit, flags: { linked: true } }, fee];
+}
+
+function sameTransfer(record: TransferRecord, transfer: Transfer): boolean {
+  return (
+    record.id === transfer.id &&
+    record.debitAccountId === transfer.debitAccountId &&
+    record.creditAccountId === transfer.creditAccountId &&
+    record.amount === transfer.amount &&
+    record.code === transfer.code
+  );
+}
+
+function sum(values: readonly bigint[]): bigint {
+  return values.reduce((total, value) => total + value, 0n);
+}
+
+const declineReasons: ReadonlySet<string> = new Set<DeclineReason>([
+  'cardDeclined',
+  'insufficientFunds',
+  'expiredCard',
+  'invalidCard',
+]);
+
+function declineReasonOf(row: TopUpRow): DeclineReason {
+  const code = row.failure_code ?? '';
+  if (!declineReasons.has(code)) throw new Error(`bug: top-up ${row.id} failed with ${code}`);
+  return code as DeclineReason;
+}
+
+function toTopUp(row: TopUpRow): TopUp {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    amountMicros: BigInt(row.amount_micros),
+    feeMicros: row.fee_micros === null ? null : BigInt(row.fee_micros),
+    provider: row.provider,
+    cardLast4: row.card_last4,
+    state: row.state,
+    failureCode: row.failure_code === null ? null : declineReasonOf(row),
+    createdAtMs: Number(row.created_at),
+    completedAtMs: row.completed_at === null ? null : Number(row.completed_at),
+  };
+}

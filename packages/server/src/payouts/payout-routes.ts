@@ -1,0 +1,354 @@
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { page, pageQuery, pageSchema } from '../http/pagination.ts';
+import { sendProblem } from '../http/problems.ts';
+import { formatAmount } from '../money/amounts.ts';
+import { holderNameLengthMax } from './bank-details.ts';
+import {
+  type BankAccount,
+  type BankFileFormat,
+  type Payout,
+  type PayoutBatch,
+  type PayoutBatchSummary,
+  payoutCurrency,
+  type PayoutService,
+  type ReconciliationReport,
+} from './payout-service.ts';
+
+const batchIdSchema = z.string().min(1).max(64);
+const isoTime = (ms: number) => new Date(ms).toISOString();
+const isoTimeOrNull = (ms: number | null) => (ms === null ? null : isoTime(ms));
+
+const payoutSchema = z.object({
+  payoutId: z.string().describe('Also the EndToEndId of its credit transfer in the bank file'),
+  merchantId: z.string(),
+  amount: z.string().describe('Whole cents: the balance rounded down; the rest stays'),
+  currency: z.string(),
+  state: z.enum(['pending', 'paid', 'failed']),
+  failureCode: z.string().nullable().describe('Why the ledger refused the transfer'),
+  transferId: z.string().describe('The ledger transfer, fixed before any money moved'),
+  holderName: z.string(),
+  iban: z.string(),
+  bic: z.string(),
+  completedAt: z.string().nullable(),
+});
+
+const batchSummarySchema = z.object({
+  batchId: z.string().describe('Also the MsgId of the bank file'),
+  state: z.enum(['building', 'paid', 'failed']),
+  createdAt: z.string(),
+  completedAt: z.string().nullable(),
+  total: z.string().describe('While building, the payouts planned; once done, those paid'),
+  currency: z.string(),
+  count: z.number().int(),
+  files: z
+    .object({ xml: z.string(), csv: z.string() })
+    .nullable()
+    .describe('Where the bank files are, once the batch has paid anything'),
+});
+
+const batchSchema = batchSummarySchema.extend({ payouts: z.array(payoutSchema) });
+
+const bankAccountSchema = z.object({
+  holderName: z.string(),
+  iban: z.string(),
+  bic: z.string(),
+  updatedAt: z.string(),
+});
+
+const amountOrNull = z.string().nullable();
+const reconciliationSchema = z.object({
+  batchId: z.string(),
+  state: z.enum(['building', 'paid', 'failed']),
+  matches: z.boolean().describe('Every payout and total agrees across ledger, database and files'),
+  problems: z.array(z.string()),
+  currency: z.string(),
+  totals: z.object({
+    paid: z.string(),
+    paidCount: z.number().int(),
+    batch: z.string(),
+    ledger: z.string(),
+    ledgerCount: z.number().int(),
+    xml: z.string(),
+    xmlControlSum: z.string(),
+    xmlCount: z.number().int(),
+    csv: z.string(),
+    csvCount: z.number().int(),
+  }),
+  lines: z.array(
+    z.object({
+      payoutId: z.string(),
+      merchantId: z.string(),
+      state: z.enum(['pending', 'paid', 'failed']),
+      amount: z.string(),
+      transferId: z.string(),
+      ledgerAmount: amountOrNull.describe('The ledger transfer found, if any'),
+      xmlAmount: amountOrNull,
+      csvAmount: amountOrNull,
+      problems: z.array(z.string()),
+    }),
+  ),
+});
+
+function summaryBody(batch: PayoutBatchSummary): z.infer<typeof batchSummarySchema> {
+  const base = `/v1/payout-batches/${encodeURIComponent(batch.batchId)}`;
+  return {
+    batchId: batch.batchId,
+    state: batch.state,
+    createdAt: isoTime(batch.createdAtMs),
+    completedAt: isoTimeOrNull(batch.completedAtMs),
+    total: formatAmount(batch.totalMicros),
+    currency: payoutCurrency,
+    count: batch.count,
+    files: batch.hasFiles ? { xml: `${base}/pain.001.xml`, csv: `${base}/payouts.csv` } : null,
+  };
+}
+
+function payoutBody(payout: Payout): z.infer<typeof payoutSchema> {
+  return {
+    payoutId: payout.id,
+    merchantId: payout.merchantId,
+    amount: formatAmount(payout.amountMicros),
+    currency: payoutCurrency,
+    state: payout.state,
+    failureCode: payout.failureCode,
+    transferId: payout.transferId.toString(),
+    holderName: payout.holderName,
+    iban: payout.iban,
+    bic: payout.bic,
+    completedAt: isoTimeOrNull(payout.completedAtMs),
+  };
+}
+
+function batchBody(batch: PayoutBatch): z.infer<typeof batchSchema> {
+  return { ...summaryBody(batch), payouts: batch.payouts.map(payoutBody) };
+}
+
+function bankAccountBody(account: BankAccount): z.infer<typeof bankAccountSchema> {
+  return {
+    holderName: account.holderName,
+    iban: account.iban,
+    bic: account.bic,
+    updatedAt: isoTime(account.updatedAtMs),
+  };
+}
+
+const orNull = (micros: bigint | null) => (micros === null ? null : formatAmount(micros));
+
+function reconciliationBody(report: ReconciliationReport): z.infer<typeof reconciliationSchema> {
+  const { totals } = report;
+  return {
+    batchId: report.batchId,
+    state: report.state,
+    matches: report.matches,
+    problems: [...report.problems],
+    currency: payoutCurrency,
+    totals: {
+      paid: formatAmount(totals.paidMicros),
+      paidCount: totals.paidCount,
+      batch: formatAmount(totals.batchMicros),
+      ledger: formatAmount(totals.ledgerMicros),
+      ledgerCount: totals.ledgerCount,
+      xml: formatAmount(totals.xmlMicros),
+      xmlControlSum: formatAmount(totals.xmlControlSumMicros),
+      xmlCount: totals.xmlCount,
+      csv: formatAmount(totals.csvMicros),
+      csvCount: totals.csvCount,
+    },
+    lines: report.lines.map((line) => ({
+      payoutId: line.payoutId,
+      merchantId: line.merchantId,
+      state: line.state,
+      amount: formatAmount(line.amountMicros),
+      transferId: line.transferId.toString(),
+      ledgerAmount: orNull(line.ledgerAmountMicros),
+      xmlAmount: orNull(line.xmlAmountMicros),
+      csvAmount: orNull(line.csvAmountMicros),
+      problems: [...line.problems],
+    })),
+  };
+}
+
+const bankFiles: Readonly<
+  Record<BankFileFormat, { path: string; contentType: string; summary: string }>
+> = {
+  xml: {
+    path: 'pain.001.xml',
+    contentType: 'application/xml; charset=utf-8',
+    summary: 'The batch as an ISO 20022 pain.001.001.09 credit transfer file for the bank',
+  },
+  csv: {
+    path: 'payouts.csv',
+    contentType: 'text/csv; charset=utf-8; header=present',
+    summary: 'The batch\u2019s payouts as CSV (RFC 4180)',
+  },
+};
+
+/**
+ * Payouts: operators run them and fetch each batch, its bank files and its reconciliation report;
+ * a merchant sets the bank account it is paid to.
+ */
+export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = async (
+  api,
+  { payouts },
+) => {
+  api.post(
+    '/v1/payout-runs',
+    {
+      schema: {
+        summary: 'Pay every merchant due a payout, in one batch',
+        description:
+          'Finishes any batch an earlier run left building (never paying twice), then moves ' +
+          'each merchant\u2019s balance, once it reaches the merchant\u2019s payout threshold and ' +
+          'the merchant has a bank account, to the settlement account, rounded down to whole ' +
+          'cents, and writes the bank files. 201 with the new batch; 200 when nothing was due.',
+        tags: ['payouts'],
+        response: {
+          201: batchSchema.extend({ resumedBatchIds: z.array(z.string()) }),
+          200: z.object({ nothingDue: z.literal(true), resumedBatchIds: z.array(z.string()) }),
+        },
+      },
+      config: { auth: { kinds: ['operator'] }, idempotent: true },
+    },
+    async (request, reply) => {
+      const run = await payouts.runPayouts({
+        onProgress: (progress) => request.log.info({ payoutProgress: progress }, 'payout run'),
+      });
+      if (run.nothingDue) {
+        return reply
+          .code(200)
+          .send({ nothingDue: true, resumedBatchIds: [...run.resumedBatchIds] });
+      }
+      return reply.code(201).send({ ...batchBody(run), resumedBatchIds: [...run.resumedBatchIds] });
+    },
+  );
+
+  api.get(
+    '/v1/payout-batches',
+    {
+      schema: {
+        summary: 'Payout batches, newest first',
+        tags: ['payouts'],
+        querystring: pageQuery(z.object({ batchId: batchIdSchema })),
+        response: { 200: pageSchema(batchSummarySchema) },
+      },
+      config: { auth: { kinds: ['operator'] } },
+    },
+    async (request) => {
+      const { cursor, limit } = request.query;
+      const batches = await payouts.listBatches({
+        limit: limit + 1,
+        ...(cursor === undefined ? {} : { beforeBatchId: cursor.batchId }),
+      });
+      const shown = page(batches, limit, (batch) => ({ batchId: batch.batchId }));
+      return { items: shown.items.map(summaryBody), nextCursor: shown.nextCursor };
+    },
+  );
+
+  api.get(
+    '/v1/payout-batches/:batchId',
+    {
+      schema: {
+        summary: 'A payout batch and its payouts',
+        tags: ['payouts'],
+        params: z.object({ batchId: batchIdSchema }),
+        response: { 200: batchSchema },
+      },
+      config: { auth: { kinds: ['operator'] } },
+    },
+    async (request, reply) => {
+      const batch = await payouts.getBatch(request.params.batchId);
+      if (batch === undefined) return sendProblem(reply, 'notFound', 'No such payout batch.');
+      return batchBody(batch);
+    },
+  );
+
+  for (const format of ['xml', 'csv'] as const) {
+    const file = bankFiles[format];
+    api.get(
+      `/v1/payout-batches/:batchId/${file.path}`,
+      {
+        schema: {
+          summary: file.summary,
+          tags: ['payouts'],
+          params: z.object({ batchId: batchIdSchema }),
+          response: {
+            200: {
+              description: file.summary,
+              content: { [file.contentType.split(';')[0] ?? '']: { schema: z.string() } },
+            },
+          },
+        },
+        config: { auth: { kinds: ['operator'] } },
+      },
+      async (request, reply) => {
+        const { batchId } = request.params;
+        const found = await payouts.getBankFile(batchId, format);
+        if (!found.ok) {
+          const detail = found.code === 'batchNotFound' ? 'No such payout batch.' : found.detail;
+          return sendProblem(reply, 'notFound', detail);
+        }
+        reply.header('content-type', file.contentType);
+        reply.header('content-disposition', `attachment; filename="${batchId}.${file.path}"`);
+        return reply.send(found.value);
+      },
+    );
+  }
+
+  api.get(
+    '/v1/payout-batches/:batchId/reconciliation',
+    {
+      schema: {
+        summary: 'Reconcile a batch: database, ledger transfers and bank files, payout by payout',
+        tags: ['payouts'],
+        params: z.object({ batchId: batchIdSchema }),
+        response: { 200: reconciliationSchema },
+      },
+      config: { auth: { kinds: ['operator'] } },
+    },
+    async (request, reply) => {
+      const report = await payouts.reconciliationReport(request.params.batchId);
+      if (!report.ok) return sendProblem(reply, 'notFound', 'No such payout batch.');
+      return reconciliationBody(report.value);
+    },
+  );
+
+  api.put(
+    '/v1/bank-account',
+    {
+      schema: {
+        summary: 'Set the bank account my payouts go to',
+        tags: ['payouts'],
+        body: z.object({
+          holderName: z.string().min(1).max(holderNameLengthMax),
+          iban: z.string().min(15).max(50).describe('Spaces allowed; the check digits are checked'),
+          bic: z.string().min(8).max(14),
+        }),
+        response: { 200: bankAccountSchema },
+      },
+      config: { auth: { kinds: ['merchant'] }, idempotent: true },
+    },
+    async (request, reply) => {
+      const set = await payouts.setBankAccount(request.principal?.id ?? '', request.body);
+      if (!set.ok) return sendProblem(reply, set.code, set.detail);
+      return bankAccountBody(set.value);
+    },
+  );
+
+  api.get(
+    '/v1/bank-account',
+    {
+      schema: {
+        summary: 'The bank account my payouts go to',
+        tags: ['payouts'],
+        response: { 200: bankAccountSchema },
+      },
+      config: { auth: { kinds: ['merchant'] } },
+    },
+    async (request, reply) => {
+      const account = await payouts.getBankAccount(request.principal?.id ?? '');
+      if (account === undefined) return sendProblem(reply, 'notFound', 'No bank account is set.');
+      return bankAccountBody(account);
+    },
+  );
+};

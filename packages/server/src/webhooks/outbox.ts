@@ -1,0 +1,95 @@
+/**
+ * The webhook outbox (DESIGN section 4): an event is written in the same database transaction as
+ * the change it announces, with one pending delivery per endpoint that wants it, so that the event
+ * exists if and only if the change was committed. Workers send the deliveries later (see
+ * webhook-service.ts); nothing is sent from inside the transaction.
+ *
+ *   await db.transaction().execute(async (tx) => {
+ *     await tx.updateTable('topups').set({ state: 'succeeded', ... }).where(...).execute();
+ *     await enqueueWebhookEvent(tx, { merchantId, type: 'topup.succeeded', payload, now });
+ *   });
+ */
+import type { Transaction } from 'kysely';
+import { uuidv7 } from 'uuidv7';
+import type { PlatformSchema } from '../db/schema.ts';
+
+/** Every event a merchant can subscribe to; a closed list. */
+export const webhookEventTypes = [
+  'topup.succeeded',
+  'topup.failed',
+  'payment.succeeded',
+  'refund.succeeded',
+  'payout.paid',
+] as const;
+export type WebhookEventType = (typeof webhookEventTypes)[number];
+
+/** An event's `data`: a JSON object. */
+export type WebhookPayload = Readonly<Record<string, unknown>>;
+
+export interface NewWebhookEvent {
+  /** Whose endpoints receive it. */
+  readonly merchantId: string;
+  readonly type: WebhookEventType;
+  readonly payload: WebhookPayload;
+  /** Milliseconds since the epoch: the event's time, and when its first attempt is due. */
+  readonly now: number;
+}
+
+/**
+ * Records an event and a pending delivery to each enabled endpoint of the merchant subscribed to
+ * its type, in `tx`: the transaction of the change the event announces. Returns the event's id
+ * (its `webhook-id`).
+ */
+export async function enqueueWebhookEvent(
+  tx: Transaction<PlatformSchema>,
+  event: NewWebhookEvent,
+): Promise<string> {
+  // The type says so, but a Kysely passes for a Transaction at runtime: an event written outside
+  // the transaction of its change could announce a change that is then rolled back.
+  if (!tx.isTransaction) {
+    throw new Error('enqueueWebhookEvent runs in the transaction of the change it announces');
+  }
+  const eventId = `evt_${uuidv7()}`;
+  const now = BigInt(event.now);
+  await tx
+    .insertInto('webhook_events')
+    .values({
+      id: eventId,
+      merchant_id: event.merchantId,
+      type: event.type,
+      payload: JSON.stringify(event.payload),
+      created_at: now,
+    })
+    .execute();
+  const endpoints = await tx
+    .selectFrom('webhook_endpoints')
+    .select(['id', 'event_types'])
+    .where('merchant_id', '=', event.merchantId)
+    .where('disabled_at', 'is', null)
+    .execute();
+  const subscribed = endpoints.filter((endpoint) => subscribesTo(endpoint.event_types, event.type));
+  if (subscribed.length > 0) {
+    await tx
+      .insertInto('webhook_deliveries')
+      .values(
+        subscribed.map((endpoint) => ({
+          event_id: eventId,
+          endpoint_id: endpoint.id,
+          state: 'pending' as const,
+          attempts: 0,
+          next_attempt_at: now,
+          last_status: null,
+          last_error: null,
+          updated_at: now,
+        })),
+      )
+      .execute();
+  }
+  return eventId;
+}
+
+/** Whether an endpoint's stored `event_types` (a JSON array) include `type`. */
+export function subscribesTo(eventTypesJson: string, type: string): boolean {
+  const types: unknown = JSON.parse(eventTypesJson);
+  return Array.isArray(types) && types.includes(type);
+}
