@@ -3,6 +3,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
 import pino from 'pino';
 import { Webhook } from 'standardwebhooks';
+import { sandboxCards } from './funding/sandbox-provider.ts';
 import { platformAccountIds } from './ledger/chart-of-accounts.ts';
 import { createPlatform } from './platform.ts';
 import type { receiptJwks } from './receipts/receipt-keys.ts';
@@ -230,6 +231,65 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(event.type, 'payment.succeeded');
       assert.equal(event.data.paymentId, paid.body.paymentId);
       assert.equal(event.data.amount, '0.02');
+    });
+
+    it('tops up a wallet by card: fee booked, declines refused, late confirmation credited once', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      const card = (number: string) => ({ number, expMonth: 12, expYear: 2099, cvc: '123' });
+      const paid = await env.call('POST', '/v1/topups', {
+        auth: shop.user,
+        body: { amount: '10.00', card: card(sandboxCards.succeeds) },
+      });
+      assert.equal(paid.status, 201, JSON.stringify(paid.body));
+      assert.deepEqual(
+        [paid.body.state, paid.body.fee, paid.body.cardLast4],
+        ['succeeded', '0.59', '4242'],
+      );
+      assert.equal(
+        (await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance,
+        '10.00',
+      );
+      const declined = await env.call('POST', '/v1/topups', {
+        auth: shop.user,
+        body: { amount: '5.00', card: card(sandboxCards.declines) },
+      });
+      assert.equal(declined.status, 422);
+      assert.equal(declined.body.type, '/v1/problems/card-declined');
+      const later = await env.call('POST', '/v1/topups', {
+        auth: shop.user,
+        body: { amount: '5.00', card: card(sandboxCards.confirmsLater) },
+      });
+      assert.equal(later.body.state, 'pending');
+      const deadline = Date.now() + 15_000;
+      let state = 'pending';
+      while (state === 'pending' && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        state = String(
+          (await env.call('GET', `/v1/topups/${String(later.body.id)}`, { auth: shop.user })).body
+            .state,
+        );
+      }
+      assert.equal(state, 'succeeded');
+      assert.equal(
+        (await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance,
+        '15.00',
+      );
+      const forged = await env.call('POST', '/v1/funding/sandbox/webhooks', {
+        body: { type: 'charge.succeeded', chargeId: 'ch_x', feeMicros: '1' },
+      });
+      assert.equal(forged.status, 400);
+      assert.equal(forged.body.type, '/v1/problems/invalid-signature');
+      const now = new Date();
+      const from = new Date(now.getTime() - 60_000).toISOString();
+      const to = new Date(now.getTime() + 60_000).toISOString();
+      const report = await env.call('GET', `/v1/fee-report?from=${from}&to=${to}`, {
+        auth: env.admin,
+      });
+      assert.equal(report.status, 200, JSON.stringify(report.body));
+      assert.deepEqual([report.body.topUps, report.body.topUpCardFees], [2, '1.035']);
+      assert.deepEqual((await env.platform.ledger.verify()).problems, []);
     });
 
     it('answers insufficient funds and unknown offers with their own problem types, moving nothing', async (t) => {

@@ -1,3 +1,4 @@
+import { hkdfSync } from 'node:crypto';
 import path from 'node:path';
 import { type Ledger, openLedger, TimeOrderedIds } from '@mite/ledger';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
@@ -9,6 +10,9 @@ import { authRoutes } from './auth/auth-routes.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createUserService } from './auth/user-service.ts';
 import { openPlatformDb, type PlatformDb } from './db/platform-db.ts';
+import { createSandboxProvider, sandboxFeeDefaults } from './funding/sandbox-provider.ts';
+import { topUpRoutes } from './funding/topup-routes.ts';
+import { createTopUpService } from './funding/topup-service.ts';
 import { createHttpApp, type HttpApp } from './http/create-http-app.ts';
 import { defaultHttpLimits, type HttpLimits } from './http/limits.ts';
 import { createIdempotencyStore } from './idempotency/idempotency-store.ts';
@@ -27,6 +31,11 @@ import { walletRoutes } from './wallets/wallet-routes.ts';
 import { webhookRoutes } from './webhooks/webhook-routes.ts';
 import { createWebhookService } from './webhooks/webhook-service.ts';
 import { startWebhookWorker } from './webhooks/webhook-worker.ts';
+
+/** Where the sandbox processor sends its webhooks. */
+const sandboxWebhookPath = '/v1/funding/sandbox/webhooks';
+/** How long the sandbox takes to confirm a card that confirms later. */
+const sandboxConfirmDelayMs = 2_000;
 
 export interface PlatformOptions {
   /** Keys and (on SQLite) the databases live here. */
@@ -61,11 +70,44 @@ export function storeUrls(options: { dataDir: string; databaseUrl?: string | und
   };
 }
 
-async function createServices(ledger: Ledger, platformDb: PlatformDb, options: PlatformOptions) {
+/**
+ * The built-in sandbox card processor. Its secrets derive from the master key, so a webhook sent
+ * before a restart still verifies after it; it delivers its webhooks to this platform's own
+ * endpoint, over HTTP once the platform listens.
+ */
+function createSandbox(masterKey: Buffer, appRef: { current?: HttpApp }) {
+  const derive = (purpose: string, bytes: number) =>
+    Buffer.from(hkdfSync('sha256', masterKey, '', purpose, bytes));
+  return createSandboxProvider({
+    ...sandboxFeeDefaults,
+    webhookSecret: `whsec_${derive('mite sandbox webhook secret', 24).toString('base64')}`,
+    cardTokenKey: derive('mite sandbox card tokens', 32),
+    confirmDelayMs: sandboxConfirmDelayMs,
+    deliverWebhook: async (headers, body) => {
+      const app = appRef.current;
+      if (app === undefined) return;
+      if (app.server.listening) {
+        await fetch(`${app.listeningOrigin}${sandboxWebhookPath}`, {
+          method: 'POST',
+          headers,
+          body,
+        });
+      } else {
+        await app.inject({ method: 'POST', url: sandboxWebhookPath, headers, payload: body });
+      }
+    },
+  });
+}
+
+async function createServices(
+  ledger: Ledger,
+  platformDb: PlatformDb,
+  options: PlatformOptions,
+  appRef: { current?: HttpApp },
+) {
   const clock = options.clock ?? Date.now;
-  const cipher = createPersonalDataCipher(
-    loadMasterKey({ env: options.env, dataDir: options.dataDir }),
-  );
+  const masterKey = loadMasterKey({ env: options.env, dataDir: options.dataDir });
+  const cipher = createPersonalDataCipher(masterKey);
   const receiptKey = await loadReceiptKey(options.dataDir);
   const deps = { platform: platformDb, ledger, clock };
   const users = createUserService({ ...deps, cipher });
@@ -74,6 +116,11 @@ async function createServices(ledger: Ledger, platformDb: PlatformDb, options: P
   const transferIds = new TimeOrderedIds();
   const payments = createPaymentService({ ...deps, merchants, cipher, receiptKey, transferIds });
   const refunds = createRefundService({ ...deps, transferIds });
+  const topUps = createTopUpService({
+    ...deps,
+    provider: createSandbox(masterKey, appRef),
+    transferIds,
+  });
   const payouts = createPayoutService({
     ...deps,
     transferIds,
@@ -87,6 +134,7 @@ async function createServices(ledger: Ledger, platformDb: PlatformDb, options: P
     adminKeys,
     payments,
     refunds,
+    topUps,
     payouts,
     webhooks,
     idempotency,
@@ -121,7 +169,8 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
   try {
     platformDb = await openPlatformDb({ url: platformUrl });
     await ensurePlatformAccounts(ledger);
-    const services = await createServices(ledger, platformDb, options);
+    const appRef: { current?: HttpApp } = {};
+    const services = await createServices(ledger, platformDb, options, appRef);
     const app = createHttpApp({
       logger: options.logger,
       metricsRegistry: new Registry(),
@@ -129,6 +178,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       authenticator: createAuthenticator(services),
       idempotency: services.idempotency,
     });
+    appRef.current = app;
     await app.register(healthRoutes);
     await app.register(authRoutes, { users: services.users });
     await app.register(walletRoutes, { users: services.users, ledger });
@@ -140,6 +190,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     });
     await app.register(webhookRoutes, { webhooks: services.webhooks });
     await app.register(payoutRoutes, { payouts: services.payouts });
+    await app.register(topUpRoutes, { topUps: services.topUps });
     const webhookWorker = startWebhookWorker({
       service: services.webhooks,
       onError: (error) => options.logger.error({ err: error }, 'webhook delivery run failed'),

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
+import { sandboxCards } from '../funding/sandbox-provider.ts';
 import { formatAmount } from '../money/amounts.ts';
 import type { Platform } from '../platform.ts';
 
@@ -103,19 +103,15 @@ export async function seedDemo(platform: Platform): Promise<DemoCredentials> {
   return credentials;
 }
 
-/** Demo money, booked as a top-up the card processor confirmed (without its fee). */
+/** Demo money, topped up through the sandbox card processor like any user's (fee included). */
 async function credit(platform: Platform, userId: string, micros: bigint): Promise<void> {
-  const profile = await platform.services.users.profile(userId);
-  if (profile === undefined) throw new Error('bug: a demo user without a profile');
-  const results = await platform.ledger.createTransfers([
-    {
-      id: platform.services.transferIds.next(),
-      debitAccountId: platformAccountIds.processorReceivable,
-      creditAccountId: profile.walletAccountId,
-      amount: micros,
-      ledger: ledgers.usd,
-      code: transferCodes.topUp,
-    },
-  ]);
-  if (results[0] !== 'ok') throw new Error(`demo funding failed: ${results[0]}`);
+  const topUp = await platform.services.topUps.topUp({
+    userId,
+    amountMicros: micros,
+    card: { number: sandboxCards.succeeds, expMonth: 12, expYear: 2099, cvc: '123' },
+    idempotencyKey: `demo-seed-${userId}`,
+  });
+  if (!topUp.ok || topUp.value.state !== 'succeeded') {
+    throw new Error(`demo funding failed: ${topUp.ok ? topUp.value.state : topUp.code}`);
+  }
 }

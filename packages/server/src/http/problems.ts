@@ -36,6 +36,12 @@ export type ProblemCode =
   | 'offerNotFound'
   | 'merchantNotFound'
   | 'paymentNotFound'
+  | 'topUpNotFound'
+  | 'cardDeclined'
+  | 'cardExpired'
+  | 'cardInvalid'
+  | 'cardInsufficientFunds'
+  | 'invalidSignature'
   | 'accountClosed'
   | 'duplicatePayment'
   | 'refundExceedsPayment'
@@ -170,6 +176,37 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     status: 404,
     title: 'No such offer',
     description: 'The offer does not exist or is no longer sold.',
+  },
+  topUpNotFound: {
+    status: 404,
+    title: 'No such top-up',
+    description: 'The top-up does not exist, or is not one of this user\u2019s.',
+  },
+  cardDeclined: {
+    status: 422,
+    title: 'The card was declined',
+    description: 'The card processor declined the charge. Try another card.',
+  },
+  cardExpired: {
+    status: 422,
+    title: 'The card has expired',
+    description: 'The card\u2019s expiry date has passed. Try another card.',
+  },
+  cardInvalid: {
+    status: 422,
+    title: 'The card details are not valid',
+    description: 'The card number, expiry or security code is malformed.',
+  },
+  cardInsufficientFunds: {
+    status: 422,
+    title: 'The card has insufficient funds',
+    description: 'The card processor reports the card cannot cover the amount.',
+  },
+  invalidSignature: {
+    status: 400,
+    title: 'The webhook signature is not valid',
+    description:
+      'The request is not signed with the shared secret, or it is older than the replay window.',
   },
   paymentNotFound: {
     status: 404,
