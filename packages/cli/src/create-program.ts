@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { CliError, describeError, exitCodes } from './errors.ts';
 import { createDemoCommand } from './demo-command.ts';
+import { createFeeReportCommand } from './fee-report-command.ts';
 import { createPayoutsCommand } from './payouts-command.ts';
 import { createServeCommand } from './serve-command.ts';
 import { createVerifyCommand } from './verify-command.ts';
@@ -28,6 +29,7 @@ export function createProgram(context: CliContext, setExitCode: (code: number) =
     createDemoCommand(context, setExitCode),
     createVerifyCommand(context, setExitCode),
     createPayoutsCommand(context, setExitCode),
+    createFeeReportCommand(context, setExitCode),
   ]) {
     // addCommand does not pass on the output and exit settings the way .command() does.
     program.addCommand(command.copyInheritedSettings(program));

@@ -51,3 +51,53 @@ describe('mite payouts run', () => {
     assert.equal(JSON.parse(second.stdout).nothingDue, true);
   });
 });
+
+describe('mite fee-report', () => {
+  it('reports card fees through top-ups against card payments', async () => {
+    const dataDir = tempDir('mite-fees-');
+    const platform = await createPlatform({ dataDir, env: {}, logger: pino({ level: 'silent' }) });
+    try {
+      const { users, topUps } = platform.services;
+      const signedUp = await users.signUp({
+        email: 'ada@example.com',
+        password: 'a long passphrase',
+      });
+      assert.ok(signedUp.ok);
+      const card = { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' };
+      const topUp = await topUps.topUp({
+        userId: signedUp.value.userId,
+        amountMicros: 10_000_000n,
+        card,
+        idempotencyKey: 'k',
+      });
+      assert.ok(topUp.ok);
+    } finally {
+      await platform.close();
+    }
+    const day = new Date();
+    const from = new Date(day.getTime() - 86_400_000).toISOString();
+    const to = new Date(day.getTime() + 86_400_000).toISOString();
+    const run = await runCliProcess([
+      'fee-report',
+      '--from',
+      from,
+      '--to',
+      to,
+      '--data-dir',
+      dataDir,
+    ]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /card fees paid on 1 top-ups:\s+0\.59 USD/);
+    const bad = await runCliProcess([
+      'fee-report',
+      '--from',
+      'yesterday',
+      '--to',
+      to,
+      '--data-dir',
+      dataDir,
+    ]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /Expected a date/);
+  });
+});

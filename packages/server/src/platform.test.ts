@@ -292,6 +292,38 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.deepEqual((await env.platform.ledger.verify()).problems, []);
     });
 
+    it('lists a wallet\u2019s transactions newest first, page by page', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      await fundWallet(env, shop.user, 1_000_000n);
+      assert.equal(
+        (
+          await env.call('POST', '/v1/payments', {
+            auth: shop.user,
+            body: { offerId: shop.offerId },
+          })
+        ).status,
+        201,
+      );
+      const seen: unknown[] = [];
+      let path = '/v1/wallet/transactions?limit=2';
+      for (let pages = 0; pages < 5; pages++) {
+        const listed: Call = await env.call('GET', path, { auth: shop.user });
+        assert.equal(listed.status, 200, JSON.stringify(listed.body));
+        const items = listed.body.items as { direction: string; amount: string; kind: string }[];
+        seen.push(...items.map((item) => `${item.direction} ${item.amount} ${item.kind}`));
+        if (listed.body.nextCursor === null) break;
+        path = `/v1/wallet/transactions?limit=2&cursor=${String(listed.body.nextCursor)}`;
+      }
+      // A 0.02 article with a 10% fee: 0.018 to the merchant, then 0.002 fee; funded before.
+      assert.deepEqual(seen, ['out 0.002 platformFee', 'out 0.018 payment', 'in 1.00 topUp']);
+      const tampered = await env.call('GET', '/v1/wallet/transactions?cursor=bm90IGpzb24', {
+        auth: shop.user,
+      });
+      assert.equal(tampered.status, 400);
+    });
+
     it('answers insufficient funds and unknown offers with their own problem types, moving nothing', async (t) => {
       const env = await start(t, backend);
       if (env === undefined) return;

@@ -2,6 +2,8 @@ import type { Ledger } from '@mite/ledger';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { UserService } from '../auth/user-service.ts';
+import { page, pageQuery, pageSchema } from '../http/pagination.ts';
+import { transferCodes } from '../ledger/chart-of-accounts.ts';
 import { formatAmount } from '../money/amounts.ts';
 import { currency } from '../payments/payment-service.ts';
 
@@ -13,7 +15,19 @@ const walletSchema = z.object({
   currency: z.string(),
 });
 
-/** The user's own wallet: who they are and what they can spend. */
+const transferKinds = new Map<number, string>(
+  Object.entries(transferCodes).map(([kind, code]) => [code, kind]),
+);
+
+const walletEntrySchema = z.object({
+  transferId: z.string(),
+  direction: z.enum(['in', 'out']),
+  amount: z.string(),
+  kind: z.string().describe('topUp, payment, platformFee, refund, ...'),
+  at: z.string().describe('When the ledger recorded it (ISO 8601)'),
+});
+
+/** The user's own wallet: who they are, what they can spend, and where the money went. */
 export const walletRoutes: FastifyPluginAsyncZod<{ users: UserService; ledger: Ledger }> = async (
   api,
   { users, ledger },
@@ -38,6 +52,44 @@ export const walletRoutes: FastifyPluginAsyncZod<{ users: UserService; ledger: L
         balance: formatAmount(balance),
         reserved: formatAmount(reserved),
         currency,
+      };
+    },
+  );
+
+  api.get(
+    '/v1/wallet/transactions',
+    {
+      schema: {
+        summary: 'My wallet\u2019s transactions, newest first',
+        tags: ['wallet'],
+        querystring: pageQuery(z.object({ before: z.string().regex(/^[0-9]{1,19}$/) })),
+        response: { 200: pageSchema(walletEntrySchema) },
+      },
+      config: { auth: { kinds: ['user'] } },
+    },
+    async (request) => {
+      const profile = await users.profile(request.principal?.id ?? '');
+      if (profile === undefined) throw new Error('bug: an authenticated user without a profile');
+      const { cursor, limit } = request.query;
+      const transfers = await ledger.getAccountTransfers({
+        accountId: profile.walletAccountId,
+        limit: limit + 1,
+        reversed: true,
+        ...(cursor === undefined ? {} : { timestampMax: BigInt(cursor.before) - 1n }),
+      });
+      const entries = transfers.map((transfer) => ({
+        transferId: transfer.id.toString(),
+        direction:
+          transfer.creditAccountId === profile.walletAccountId ? ('in' as const) : ('out' as const),
+        amount: formatAmount(transfer.amount),
+        kind: transferKinds.get(transfer.code) ?? 'other',
+        at: new Date(Number(transfer.timestamp / 1_000_000n)).toISOString(),
+        timestamp: transfer.timestamp,
+      }));
+      const shown = page(entries, limit, (entry) => ({ before: entry.timestamp.toString() }));
+      return {
+        items: shown.items.map(({ timestamp: _timestamp, ...entry }) => entry),
+        nextCursor: shown.nextCursor,
       };
     },
   );

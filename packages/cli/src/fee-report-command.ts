@@ -1,0 +1,74 @@
+import { Command, InvalidArgumentError } from 'commander';
+import type { CliContext } from './cli-context.ts';
+import { exitCodes } from './errors.ts';
+import { DEFAULT_DATA_DIR } from './options.ts';
+import { resolveRunOptions, startPlatform } from './run-platform.ts';
+
+interface FeeReportFlags {
+  readonly from: number;
+  readonly to: number;
+  readonly dataDir?: string;
+  readonly json?: boolean;
+}
+
+function parseDate(value: string): number {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new InvalidArgumentError('Expected a date, like 2026-11-01.');
+  return ms;
+}
+
+/** Micro-units as dollars with up to six decimals, for people. */
+function dollars(micros: bigint): string {
+  const sign = micros < 0n ? '-' : '';
+  const abs = micros < 0n ? -micros : micros;
+  const fraction = (abs % 1_000_000n)
+    .toString()
+    .padStart(6, '0')
+    .replace(/0{1,4}$/, '');
+  return `${sign}${abs / 1_000_000n}.${fraction}`;
+}
+
+/**
+ * `mite fee-report --from DATE --to DATE`: the card fees paid through top-ups in the period,
+ * against what the same purchases would have cost as individual card payments.
+ */
+export function createFeeReportCommand(
+  context: CliContext,
+  setExitCode: (code: number) => void,
+): Command {
+  return new Command('fee-report')
+    .description('card fees through top-ups against paying each purchase by card')
+    .requiredOption('--from <date>', 'start of the period (inclusive)', parseDate)
+    .requiredOption('--to <date>', 'end of the period (exclusive)', parseDate)
+    .option('--data-dir <dir>', `data directory (default: ./${DEFAULT_DATA_DIR})`)
+    .option('--json', 'print the report as JSON')
+    .action(async (flags: FeeReportFlags) => {
+      setExitCode(await report(flags, context));
+    });
+}
+
+async function report(flags: FeeReportFlags, context: CliContext): Promise<number> {
+  const options = resolveRunOptions({ host: '127.0.0.1', ...flags }, context, DEFAULT_DATA_DIR);
+  const platform = await startPlatform(options, context);
+  try {
+    const result = await platform.services.topUps.feeReport({ fromMs: flags.from, toMs: flags.to });
+    if (flags.json === true) {
+      const replacer = (_key: string, value: unknown) =>
+        typeof value === 'bigint' ? value.toString() : value;
+      context.writeOut(`${JSON.stringify(result, replacer, 2)}\n`);
+      return exitCodes.ok;
+    }
+    context.writeOut(
+      [
+        `From ${new Date(flags.from).toISOString()} to ${new Date(flags.to).toISOString()}:`,
+        `  card fees paid on ${result.topUpCount} top-ups:        ${dollars(result.topUpFeeMicros)} USD`,
+        `  card fees if ${result.paymentCount} purchases were card payments: ${dollars(result.perPaymentCardFeeMicros)} USD`,
+        `  saved by prepaid wallets:                ${dollars(result.savingMicros)} USD`,
+        '',
+      ].join('\n'),
+    );
+    return exitCodes.ok;
+  } finally {
+    await platform.close();
+  }
+}
