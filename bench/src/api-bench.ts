@@ -78,13 +78,13 @@ export const apiBenchDefaults: ApiBenchOptions = {
   paceSlices: 8,
 };
 
-/** About 15 s. */
+/** About 15-20 s. */
 export const apiBenchQuick: ApiBenchOptions = {
   ...apiBenchDefaults,
   users: 16,
   offers: 4,
   warmupSeconds: 1,
-  peerSeconds: 3,
+  peerSeconds: 2,
   maxSeconds: 3,
   halfSeconds: 3,
 };
