@@ -74,10 +74,28 @@ type Row = Record<string, unknown>;
 const int32Max = 2n ** 31n - 1n;
 const int32Min = -(2n ** 31n);
 
+/** Prepared statements kept per connection; the API runs a few dozen distinct ones. */
+export const preparedStatementsMax = 512;
+
+/**
+ * Kysely prepares every query it runs; preparing costs about as much as a small query, so
+ * statements are kept by their SQL text (bounded, the oldest dropped first).
+ */
 function withPortableIntegers(database: Database.Database): SqliteDatabase {
+  const prepared = new Map<string, SqliteStatement>();
   return {
     close: () => database.close(),
-    prepare: (sql) => portableStatement(database.prepare(sql)),
+    prepare: (sql) => {
+      const cached = prepared.get(sql);
+      if (cached !== undefined) return cached;
+      const statement = portableStatement(database.prepare(sql));
+      if (prepared.size >= preparedStatementsMax) {
+        const oldest = prepared.keys().next().value;
+        if (oldest !== undefined) prepared.delete(oldest);
+      }
+      prepared.set(sql, statement);
+      return statement;
+    },
   };
 }
 
