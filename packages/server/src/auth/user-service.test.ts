@@ -31,7 +31,7 @@ for (const dialect of platformDialects) {
       const row = await platform.db.selectFrom('users').selectAll().executeTakeFirstOrThrow();
       assert.doesNotMatch(
         JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? String(v) : v)),
-        /ada|example/i,
+        /ada@example\.com/i,
       );
       const [wallet] = await ledger.lookupAccounts([BigInt(row.wallet_account_id)]);
       assert.equal(wallet?.flags.debitsMustNotExceedCredits, true);
