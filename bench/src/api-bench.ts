@@ -41,7 +41,7 @@ import { fileURLToPath } from 'node:url';
 import { tempDir } from '@mite/testkit';
 import { parseAmount } from '../../packages/server/src/money/amounts.ts';
 import type { ServerConfig, ServerReady, ServerVerify } from './api-bench-server.ts';
-import { writeResults } from './results.ts';
+import { saveRun } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
 
 export interface ApiBenchOptions {
@@ -947,21 +947,7 @@ export async function apiBenchMain(args: { readonly quick: boolean }): Promise<v
   console.error(`api benchmark${args.quick ? ' (quick)' : ''}: ${JSON.stringify(base)}`);
   const report = await runApiBench({ ...base, serverExecArgv, log });
   console.log(formatApiReport(report));
-  const written = writeResults('api', {
-    benchmark: 'api',
-    quick: args.quick,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      node: process.version,
-      platform: `${process.platform} ${process.arch}`,
-    },
-    options: base,
-    ...report,
-  });
-  console.log(`\nresults: ${written.file}\n         ${written.latest}`);
+  saveRun({ name: 'api', quick: args.quick, startedAt, options: base }, report);
   if (profileDir !== undefined && profileDir !== '') {
     console.log(`server CPU profile: ${profileDir} (summarise with cpuprofile-summary.ts)`);
   }

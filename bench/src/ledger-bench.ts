@@ -19,7 +19,6 @@
  * checks a real limit on every transfer and none is rejected.
  */
 import { rmSync } from 'node:fs';
-import { cpus } from 'node:os';
 import { join } from 'node:path';
 import {
   type Account,
@@ -42,7 +41,7 @@ import {
   encodeTransferRecords,
 } from '../../packages/ledger/src/transfer-records.ts';
 
-import { writeResults } from './results.ts';
+import { saveRun } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
 
 export type Workload = 'uniform' | 'hot';
@@ -981,19 +980,5 @@ export async function ledgerBenchMain(args: { readonly quick: boolean }): Promis
   console.error(`ledger benchmark${args.quick ? ' (quick)' : ''}: ${JSON.stringify(base)}`);
   const report = await runLedgerBench({ ...base, log });
   console.log(formatLedgerReport(report));
-  const written = writeResults('ledger', {
-    benchmark: 'ledger',
-    quick: args.quick,
-    startedAt: startedAt.toISOString(),
-    finishedAt: new Date().toISOString(),
-    machine: {
-      cpus: cpus().length,
-      cpuModel: cpus()[0]?.model ?? 'unknown',
-      node: process.version,
-      platform: `${process.platform} ${process.arch}`,
-    },
-    options: base,
-    ...report,
-  });
-  console.log(`\nresults: ${written.file}\n         ${written.latest}`);
+  saveRun({ name: 'ledger', quick: args.quick, startedAt, options: base }, report);
 }

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -37,4 +38,32 @@ export function writeResults(
   writeFileSync(file, json);
   writeFileSync(latest, json);
   return { file, latest };
+}
+
+/** What every benchmark's JSON starts with: which run, on what machine, with what options. */
+export interface RunRecord {
+  readonly name: string;
+  readonly quick: boolean;
+  readonly startedAt: Date;
+  readonly options: unknown;
+}
+
+/** Writes a run's report with its record and machine, and prints where it went. */
+export function saveRun(run: RunRecord, report: object): WrittenResults {
+  const written = writeResults(run.name, {
+    benchmark: run.name,
+    quick: run.quick,
+    startedAt: run.startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: {
+      cpus: cpus().length,
+      cpuModel: cpus()[0]?.model ?? 'unknown',
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+    },
+    options: run.options,
+    ...report,
+  });
+  console.log(`\nresults: ${written.file}\n         ${written.latest}`);
+  return written;
 }
