@@ -542,13 +542,17 @@ function removeSqliteFiles(file: string): void {
   }
 }
 
-/** The ceiling: batched transactions of `txnSize` transfers, no validation, no engine. */
+/**
+ * Raw better-sqlite3 over the store's schema, no engine, no validation: transactions of `txnSize`
+ * transfers until `maxTransfers` are written or `maxSeconds` pass. With `txnSize` = the engine's
+ * mean batch it is the ceiling; with 1 it is the naive baseline (BEGIN; update two balances;
+ * insert a block of one record and its id row; COMMIT).
+ */
 function runSqliteRaw(
   file: string,
   universe: Universe,
   workload: Workload,
-  txnSize: number,
-  total: number,
+  limits: { txnSize: number; maxTransfers: number; maxSeconds: number },
 ): RunResult {
   const raw = openRawSqlite(file, universe);
   try {
@@ -556,42 +560,15 @@ function runSqliteRaw(
     const picker = new PairPicker(workload, universe.wallets);
     const ids = new TimeOrderedIds();
     const started = performance.now();
-    for (let done = 0; done < total;) {
-      const count = Math.min(txnSize, total - done);
+    const deadline = started + limits.maxSeconds * 1000;
+    let done = 0;
+    while (done < limits.maxTransfers && performance.now() < deadline) {
+      const count = Math.min(limits.txnSize, limits.maxTransfers - done);
       write(buildRawBatch(count, raw, universe, picker, ids));
       done += count;
     }
-    return { transfers: total, seconds: (performance.now() - started) / 1000, txnSize };
-  } finally {
-    raw.db.close();
-    removeSqliteFiles(file);
-  }
-}
-
-/**
- * The naive baseline, once per transfer: BEGIN; update two balances; insert a block of one record
- * and its id row; COMMIT.
- */
-function runSqliteNaive(
-  file: string,
-  universe: Universe,
-  workload: Workload,
-  maxTransfers: number,
-  maxSeconds: number,
-): RunResult {
-  const raw = openRawSqlite(file, universe);
-  try {
-    const write = raw.db.transaction((batch: RawBatch) => writeRawBatch(raw, batch));
-    const picker = new PairPicker(workload, universe.wallets);
-    const ids = new TimeOrderedIds();
-    const started = performance.now();
-    const deadline = started + maxSeconds * 1000;
-    let done = 0;
-    while (done < maxTransfers && performance.now() < deadline) {
-      write(buildRawBatch(1, raw, universe, picker, ids));
-      done++;
-    }
-    return { transfers: done, seconds: (performance.now() - started) / 1000, txnSize: 1 };
+    const seconds = (performance.now() - started) / 1000;
+    return { transfers: done, seconds, txnSize: limits.txnSize };
   } finally {
     raw.db.close();
     removeSqliteFiles(file);
@@ -767,7 +744,11 @@ export async function runLedgerBench(options: LedgerBenchOptions): Promise<Ledge
             backend: 'sqlite',
             kind: 'raw',
             submitters: 1,
-            ...runSqliteRaw(nextFile(), universe, workload, txnSize, ledger.transfers),
+            ...runSqliteRaw(nextFile(), universe, workload, {
+              txnSize,
+              maxTransfers: ledger.transfers,
+              maxSeconds: Number.POSITIVE_INFINITY,
+            }),
           }),
         );
         add(
@@ -778,13 +759,11 @@ export async function runLedgerBench(options: LedgerBenchOptions): Promise<Ledge
           ),
         );
       }
-      const naive = runSqliteNaive(
-        nextFile(),
-        universe,
-        workload,
-        options.naiveTransfers,
-        options.naiveSeconds,
-      );
+      const naive = runSqliteRaw(nextFile(), universe, workload, {
+        txnSize: 1,
+        maxTransfers: options.naiveTransfers,
+        maxSeconds: options.naiveSeconds,
+      });
       add(row({ workload, backend: 'sqlite', kind: 'naive', submitters: 1, ...naive }));
     }
   }

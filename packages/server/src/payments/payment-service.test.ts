@@ -5,25 +5,16 @@ import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
 import { verifyReceipt } from '../receipts/receipts.ts';
 import { paymentPendingGraceMs } from './payment-service.ts';
-import { balanceOf, world } from './testing.ts';
+import { addOffer, balanceOf, merchant, world } from './testing.ts';
 
 for (const dialect of platformDialects) {
   describe(`payments (${dialect})`, () => {
     it('pays a merchant and its co-creator minus the platform fee, with a receipt that verifies', async (t) => {
       const w = await world(t, dialect);
       if (w === undefined) return;
-      const seller = await w.merchants.createMerchant({
-        name: 'News',
-        feeBasisPoints: 1_000,
-        payoutThresholdMicros: 0n,
-      });
-      const writer = await w.merchants.createMerchant({
-        name: 'Writer',
-        feeBasisPoints: 0,
-        payoutThresholdMicros: 0n,
-      });
-      const offer = await w.merchants.createOffer({
-        merchantId: seller.merchantId,
+      const seller = await merchant(w, 'News', 1_000);
+      const writer = await merchant(w, 'Writer', 0);
+      const offerId = await addOffer(w, seller.merchantId, {
         resource: '/articles/42',
         title: 'An article',
         priceMicros: 20_000n,
@@ -34,9 +25,8 @@ for (const dialect of platformDialects) {
           { merchantId: writer.merchantId, shareBasisPoints: 3_000 },
         ],
       });
-      assert.ok(offer.ok);
       await w.fund(1_000_000n);
-      const paid = await w.payments.pay({ userId: w.userId, offerId: offer.value.id });
+      const paid = await w.payments.pay({ userId: w.userId, offerId });
       assert.ok(paid.ok, JSON.stringify(paid));
       assert.equal(await balanceOf(w.ledger, w.wallet), 980_000n);
       assert.equal(await balanceOf(w.ledger, seller.accountId), 12_600n);
@@ -54,22 +44,15 @@ for (const dialect of platformDialects) {
     it('refuses insufficient funds, unknown offers and a second purchase, moving nothing', async (t) => {
       const w = await world(t, dialect);
       if (w === undefined) return;
-      const seller = await w.merchants.createMerchant({
-        name: 'Shop',
-        feeBasisPoints: 500,
-        payoutThresholdMicros: 0n,
-      });
-      const offer = await w.merchants.createOffer({
-        merchantId: seller.merchantId,
+      const seller = await merchant(w, 'Shop', 500);
+      const offerId = await addOffer(w, seller.merchantId, {
         resource: 'item:sword',
         title: 'A sword',
         priceMicros: 500_000n,
-        category: 'goods',
         accessPeriodSeconds: 3_600,
       });
-      assert.ok(offer.ok);
       await w.fund(400_000n);
-      const poor = await w.payments.pay({ userId: w.userId, offerId: offer.value.id });
+      const poor = await w.payments.pay({ userId: w.userId, offerId });
       assert.deepEqual(poor, { ok: false, code: 'insufficientFunds' });
       assert.equal(await balanceOf(w.ledger, w.wallet), 400_000n);
       assert.equal(await balanceOf(w.ledger, seller.accountId), 0n);
@@ -78,37 +61,26 @@ for (const dialect of platformDialects) {
         code: 'offerNotFound',
       });
       await w.fund(1_000_000n);
-      assert.ok((await w.payments.pay({ userId: w.userId, offerId: offer.value.id })).ok);
-      const again = await w.payments.pay({ userId: w.userId, offerId: offer.value.id });
+      assert.ok((await w.payments.pay({ userId: w.userId, offerId })).ok);
+      const again = await w.payments.pay({ userId: w.userId, offerId });
       assert.equal(again.ok ? 'ok' : again.code, 'duplicatePayment');
       assert.equal(await balanceOf(w.ledger, w.wallet), 900_000n);
       w.clock.now += 3_600_000;
-      assert.ok(
-        (await w.payments.pay({ userId: w.userId, offerId: offer.value.id })).ok,
-        'access ended',
-      );
+      assert.ok((await w.payments.pay({ userId: w.userId, offerId })).ok, 'access ended');
     });
 
     it('never spends below zero under concurrent purchases', async (t) => {
       const w = await world(t, dialect);
       if (w === undefined) return;
-      const seller = await w.merchants.createMerchant({
-        name: 'Shop',
-        feeBasisPoints: 0,
-        payoutThresholdMicros: 0n,
-      });
+      const seller = await merchant(w, 'Shop', 0);
       const offers = [];
       for (let i = 0; i < 20; i++) {
-        const offer = await w.merchants.createOffer({
-          merchantId: seller.merchantId,
+        const offerId = await addOffer(w, seller.merchantId, {
           resource: `item:${i}`,
           title: `Item ${i}`,
           priceMicros: 100_000n,
-          category: 'goods',
-          accessPeriodSeconds: 60,
         });
-        assert.ok(offer.ok);
-        offers.push(offer.value.id);
+        offers.push(offerId);
       }
       await w.fund(1_000_000n);
       const results = await Promise.all(
@@ -122,20 +94,12 @@ for (const dialect of platformDialects) {
     it('finishes a payment interrupted between recording it and moving the money', async (t) => {
       const w = await world(t, dialect);
       if (w === undefined) return;
-      const seller = await w.merchants.createMerchant({
-        name: 'Shop',
-        feeBasisPoints: 0,
-        payoutThresholdMicros: 0n,
-      });
-      const offer = await w.merchants.createOffer({
-        merchantId: seller.merchantId,
+      const seller = await merchant(w, 'Shop', 0);
+      const offerId = await addOffer(w, seller.merchantId, {
         resource: 'item:1',
         title: 'Item',
         priceMicros: 100_000n,
-        category: 'goods',
-        accessPeriodSeconds: 60,
       });
-      assert.ok(offer.ok);
       await w.fund(100_000n);
       // A pending row whose transfers never reached the ledger, as a crash would leave it.
       const legs = [
@@ -152,7 +116,7 @@ for (const dialect of platformDialects) {
           id: 'pay_interrupted',
           user_id: w.userId,
           merchant_id: seller.merchantId,
-          offer_id: offer.value.id,
+          offer_id: offerId,
           amount_micros: '100000',
           state: 'pending',
           failure_code: null,

@@ -2,37 +2,26 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { platformDialects } from '../db/testing.ts';
 import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
-import { balanceOf, world } from './testing.ts';
+import { addOffer, balanceOf, merchant, world } from './testing.ts';
 
 type World = NonNullable<Awaited<ReturnType<typeof world>>>;
 
 /** A merchant with a co-creator, a 10% fee, and one purchase of 1.00 by the world's user. */
 async function purchase(w: World) {
-  const seller = await w.merchants.createMerchant({
-    name: 'Shop',
-    feeBasisPoints: 1_000,
-    payoutThresholdMicros: 0n,
-  });
-  const writer = await w.merchants.createMerchant({
-    name: 'Writer',
-    feeBasisPoints: 0,
-    payoutThresholdMicros: 0n,
-  });
-  const offer = await w.merchants.createOffer({
-    merchantId: seller.merchantId,
+  const seller = await merchant(w, 'Shop', 1_000);
+  const writer = await merchant(w, 'Writer', 0);
+  const offerId = await addOffer(w, seller.merchantId, {
     resource: '/a',
     title: 'A',
     priceMicros: 1_000_000n,
     category: 'content',
-    accessPeriodSeconds: 60,
     splits: [
       { merchantId: seller.merchantId, shareBasisPoints: 5_000 },
       { merchantId: writer.merchantId, shareBasisPoints: 5_000 },
     ],
   });
-  assert.ok(offer.ok);
   await w.fund(1_000_000n);
-  const paid = await w.payments.pay({ userId: w.userId, offerId: offer.value.id });
+  const paid = await w.payments.pay({ userId: w.userId, offerId });
   assert.ok(paid.ok);
   return { seller, writer, paymentId: paid.value.paymentId };
 }
@@ -68,11 +57,7 @@ for (const dialect of platformDialects) {
       const w = await world(t, dialect);
       if (w === undefined) return;
       const { writer, paymentId } = await purchase(w);
-      const stranger = await w.merchants.createMerchant({
-        name: 'Other',
-        feeBasisPoints: 0,
-        payoutThresholdMicros: 0n,
-      });
+      const stranger = await merchant(w, 'Other', 0);
       for (const merchantId of [stranger.merchantId, writer.merchantId]) {
         const refused = await w.refunds.refund({
           paymentId,

@@ -7,7 +7,7 @@ import { tempDir } from '@mite/testkit';
 import { createUserService } from '../auth/user-service.ts';
 import { freshPlatformDb, type platformDialects } from '../db/testing.ts';
 import { ensurePlatformAccounts, platformAccountIds } from '../ledger/chart-of-accounts.ts';
-import { createMerchantService } from '../merchants/merchant-service.ts';
+import { createMerchantService, type NewOffer } from '../merchants/merchant-service.ts';
 import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from '../receipts/receipt-keys.ts';
 import { createPaymentService } from './payment-service.ts';
@@ -69,4 +69,29 @@ export async function balanceOf(
   const [account] = await ledger.lookupAccounts([id]);
   assert.ok(account);
   return account.creditsPosted - account.debitsPosted;
+}
+
+type World = NonNullable<Awaited<ReturnType<typeof world>>>;
+
+/** A merchant with this platform fee and no payout threshold. */
+export function merchant(w: World, name: string, feeBasisPoints: number) {
+  return w.merchants.createMerchant({ name, feeBasisPoints, payoutThresholdMicros: 0n });
+}
+
+/** An offer of `merchantId`'s (goods, 60 s of access unless said otherwise); its id. */
+export async function addOffer(
+  w: World,
+  merchantId: string,
+  fields: Partial<Omit<NewOffer, 'merchantId'>> & { priceMicros: bigint },
+): Promise<string> {
+  const created = await w.merchants.createOffer({
+    merchantId,
+    resource: 'item:1',
+    title: 'Item',
+    category: 'goods',
+    accessPeriodSeconds: 60,
+    ...fields,
+  });
+  assert.ok(created.ok, created.ok ? '' : created.code);
+  return created.value.id;
 }
