@@ -18,6 +18,7 @@
  * the benchmark measures the API's cost, and its one client would otherwise be limited at once.
  */
 import { createInterface } from 'node:readline';
+import Fastify from 'fastify';
 import pino from 'pino';
 import { createPlatform } from '@mite/server';
 import { defaultHttpLimits } from '../../packages/server/src/http/limits.ts';
@@ -40,6 +41,8 @@ export interface ServerConfig {
 export interface ServerReady {
   readonly type: 'ready';
   readonly baseUrl: string;
+  /** A bare fastify app in the same process: one route, no plugins, no database (the ceiling). */
+  readonly ceilingUrl: string;
   readonly pid: number;
   /** One session token per user. */
   readonly userTokens: string[];
@@ -78,6 +81,10 @@ async function main(config: ServerConfig): Promise<void> {
     },
   });
   const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
+  // What HTTP alone costs on this machine, in this process: the most any route can do.
+  const ceiling = Fastify({ logger: false });
+  ceiling.get('/ceiling', async () => ({ ok: true }));
+  const ceilingUrl = await ceiling.listen({ port: 0, host: '127.0.0.1' });
   let keys = 0;
   const call = async (
     path: string,
@@ -174,6 +181,7 @@ async function main(config: ServerConfig): Promise<void> {
   send({
     type: 'ready',
     baseUrl,
+    ceilingUrl,
     pid: process.pid,
     userTokens,
     offerIds,
@@ -201,6 +209,7 @@ async function main(config: ServerConfig): Promise<void> {
     }
   }
   lines.close();
+  await ceiling.close();
   await platform.close();
 }
 

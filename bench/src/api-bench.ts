@@ -89,7 +89,7 @@ export const apiBenchQuick: ApiBenchOptions = {
   halfSeconds: 3,
 };
 
-export type RowKind = 'peer' | 'max' | 'half';
+export type RowKind = 'ceiling' | 'peer' | 'max' | 'half';
 
 export interface PeerComparison {
   readonly label: string;
@@ -189,6 +189,7 @@ const price = '0.01';
 /** 1000.00 per wallet: far more than any run can spend at one cent a purchase. */
 const fundingMicros = 1_000_000_000n;
 const peerRoute = 'GET /v1/wallet';
+const ceilingRoute = 'GET /ceiling (bare fastify)';
 const purchaseRoute = 'POST /v1/payments';
 
 // --- autocannon (CommonJS, untyped): the part of its API used here -----------------------------
@@ -718,6 +719,19 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
     }
 
     const rows: LoadRow[] = [];
+    const ceiling = await runLoad(
+      ready.ceilingUrl,
+      {
+        kind: 'ceiling',
+        route: ceilingRoute,
+        seconds: options.peerSeconds,
+        connections,
+        requests: () => [{ method: 'GET', path: '/ceiling' }],
+      },
+      sampler,
+    );
+    rows.push(ceiling);
+    log(describeRow(ceiling));
     const peer = await runLoad(fixture.baseUrl, wallet('peer', options.peerSeconds), sampler);
     rows.push(peer);
     log(describeRow(peer));
@@ -769,6 +783,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
     const notes = [
       `rate limits raised for the benchmark (they still run); ${fixture.userTokens.length} users, ${fixture.offerIds.length} offers at ${price}, accessPeriodSeconds 0`,
       `half: ${half.instances} autocannon instances started evenly across one second, ${formatInteger(halfRate)}/s in all`,
+      `ceiling: a bare fastify route in the server process (no plugins, no database) answered ${formatInteger(ceiling.rate)}/s; purchases ran at ${formatRatio(max.rate / ceiling.rate)} of it, the budget asks for ${formatRatio(purchasesBudgetPerSecond / ceiling.rate)} of it`,
     ];
     notes.push(
       `1-minute load average ${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end (${cpus().length} cores; the benchmark itself keeps about 2 busy)`,
@@ -884,6 +899,7 @@ function formatMicros(micros: bigint): string {
 }
 
 function rowLabel(r: LoadRow): string {
+  if (r.kind === 'ceiling') return `${r.route} (ceiling)`;
   if (r.kind === 'peer') return `${r.route} (peer)`;
   if (r.kind === 'max') return `${r.route}`;
   return `${r.route} at half (${formatInteger(r.targetRate ?? 0)}/s)`;

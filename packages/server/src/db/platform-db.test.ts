@@ -200,7 +200,7 @@ test('sqlite: the connection has the pragmas durability and integrity need', asy
     return Object.values(rows[0] ?? {})[0];
   };
   assert.equal(await pragma('journal_mode'), 'wal');
-  assert.equal(await pragma('synchronous'), 2n); // FULL
+  assert.equal(await pragma('synchronous'), 1n); // NORMAL: wal-sync.ts syncs each commit
   assert.equal(await pragma('foreign_keys'), 1n);
   assert.equal(await pragma('busy_timeout'), 5000n);
 });

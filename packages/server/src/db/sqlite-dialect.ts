@@ -5,6 +5,9 @@
  *   `integer` columns as `number`, as postgres.js does;
  * - transactions start with BEGIN IMMEDIATE: a deferred transaction that reads then writes fails
  *   at once with SQLITE_BUSY when another connection wrote meanwhile, whatever busy_timeout says;
+ * - commits are made durable by a group sync of the WAL off the main thread (wal-sync.ts) rather
+ *   than by an fsync inside each COMMIT; every use of the connection waits for it before it
+ *   returns, so nothing is acknowledged, or read, before it is on disk;
  * - migrations run inside a transaction (Kysely assumes SQLite has no transactional DDL; it has),
  *   so a crash or a failing migration leaves the schema as it was.
  */
@@ -14,52 +17,57 @@ import {
   type DatabaseConnection,
   type DialectAdapter,
   type Driver,
+  type QueryCompiler,
+  type QueryResult,
+  SelectQueryNode,
   SqliteAdapter,
-  type SqliteDatabase,
   SqliteDialect,
   type SqliteDialectConfig,
-  SqliteDriver,
-  type SqliteStatement,
 } from 'kysely';
+import { createWalSync, type SyncFile, type WalSync } from './wal-sync.ts';
 
 /** How long a statement waits for another connection's write lock before failing. */
 export const sqliteBusyTimeoutMs = 5_000;
 
-/** Opens the file (or `:memory:`) with the pragmas the platform needs, as Kysely's dialect. */
-export function createSqliteDialect(path: string): SqliteDialect {
+/** Prepared statements kept per connection; the API runs a few dozen distinct ones. */
+export const preparedStatementsMax = 512;
+
+/**
+ * Opens the file (or `:memory:`) with the pragmas the platform needs, as Kysely's dialect.
+ * `syncFile` replaces fsync in tests that count or fail syncs.
+ */
+export function createSqliteDialect(path: string, syncFile?: SyncFile): SqliteDialect {
   const database = new Database(path);
+  const inMemory = path === ':memory:' || path === '';
   try {
     database.pragma('journal_mode = WAL'); // stays "memory" for :memory:, which is fine
-    database.pragma('synchronous = FULL'); // nothing is acknowledged before it is on disk
+    // NORMAL: COMMIT does not fsync; wal-sync.ts syncs the WAL, once for many commits.
+    database.pragma(`synchronous = ${inMemory ? 'FULL' : 'NORMAL'}`);
     database.pragma('foreign_keys = ON'); // off by default in SQLite
     database.pragma(`busy_timeout = ${sqliteBusyTimeoutMs}`);
   } catch (error) {
     database.close();
     throw error;
   }
-  return new PlatformSqliteDialect({ database: withPortableIntegers(database) });
+  const walSync = inMemory ? undefined : createWalSync(path, syncFile);
+  return new PlatformSqliteDialect(new PlatformSqliteDriver(database, walSync));
 }
 
 class PlatformSqliteDialect extends SqliteDialect {
-  readonly #config: SqliteDialectConfig;
+  readonly #driver: PlatformSqliteDriver;
 
-  constructor(config: SqliteDialectConfig) {
-    super(config);
-    this.#config = config;
+  constructor(driver: PlatformSqliteDriver) {
+    // The base class's config is unused: createDriver below replaces its driver.
+    super({} as SqliteDialectConfig);
+    this.#driver = driver;
   }
 
   override createDriver(): Driver {
-    return new ImmediateSqliteDriver(this.#config);
+    return this.#driver;
   }
 
   override createAdapter(): DialectAdapter {
     return new TransactionalDdlSqliteAdapter();
-  }
-}
-
-class ImmediateSqliteDriver extends SqliteDriver {
-  override async beginTransaction(connection: DatabaseConnection): Promise<void> {
-    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
   }
 }
 
@@ -69,59 +77,198 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
   }
 }
 
+/**
+ * Kysely's SQLite driver, with three changes: transactions BEGIN IMMEDIATE; waiters for the one
+ * connection queue in order (Kysely's mutex wakes every waiter at each release, which costs
+ * O(waiters^2) under load); and releasing the connection waits until its commits are durable.
+ */
+class PlatformSqliteDriver implements Driver {
+  readonly #database: Database.Database;
+  readonly #walSync: WalSync | undefined;
+  readonly #connection: PlatformSqliteConnection;
+  readonly #queue = new FifoLock();
+
+  constructor(database: Database.Database, walSync: WalSync | undefined) {
+    this.#database = database;
+    this.#walSync = walSync;
+    this.#connection = new PlatformSqliteConnection(database, walSync);
+  }
+
+  async init(): Promise<void> {}
+
+  async acquireConnection(): Promise<DatabaseConnection> {
+    await this.#queue.acquire();
+    return this.#connection;
+  }
+
+  async beginTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('begin immediate'));
+  }
+
+  async commitTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('commit'));
+  }
+
+  async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw('rollback'));
+  }
+
+  async savepoint(
+    connection: DatabaseConnection,
+    name: string,
+    _compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`savepoint ${quoteName(name)}`));
+  }
+
+  async rollbackToSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    _compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`rollback to ${quoteName(name)}`));
+  }
+
+  async releaseSavepoint(
+    connection: DatabaseConnection,
+    name: string,
+    _compile: QueryCompiler['compileQuery'],
+  ): Promise<void> {
+    await connection.executeQuery(CompiledQuery.raw(`release ${quoteName(name)}`));
+  }
+
+  /**
+   * Lets the next caller in first, then waits for durability: the next caller's queries run
+   * while this one's commits are being synced, and both are covered by as few fsyncs as can be.
+   * A reader waits too, so that it never answers with a write that is not on disk yet.
+   */
+  async releaseConnection(): Promise<void> {
+    this.#queue.release();
+    await this.#walSync?.waitDurable();
+  }
+
+  async destroy(): Promise<void> {
+    await this.#walSync?.close();
+    if (this.#database.open) this.#database.close();
+  }
+}
+
+function quoteName(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/** A queue for the one connection: each release hands it to the longest waiter. */
+class FifoLock {
+  #held = false;
+  readonly #waiters: (() => void)[] = [];
+  #head = 0;
+
+  acquire(): Promise<void> {
+    if (!this.#held) {
+      this.#held = true;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  release(): void {
+    if (this.#head < this.#waiters.length) {
+      const next = this.#waiters[this.#head];
+      this.#waiters[this.#head++] = noop;
+      if (this.#head > 1024 && this.#head * 2 > this.#waiters.length) {
+        this.#waiters.splice(0, this.#head);
+        this.#head = 0;
+      }
+      next?.(); // still held: ownership passes to the waiter
+      return;
+    }
+    this.#waiters.length = 0;
+    this.#head = 0;
+    this.#held = false;
+  }
+}
+
+function noop(): void {}
+
 type Row = Record<string, unknown>;
+
+interface CachedStatement {
+  readonly statement: Database.Statement<unknown[], unknown>;
+  /** Columns declared as 32-bit integers, read back as numbers. */
+  readonly narrowColumns: readonly string[];
+}
+
+class PlatformSqliteConnection implements DatabaseConnection {
+  readonly #database: Database.Database;
+  readonly #walSync: WalSync | undefined;
+  /** Kept by SQL text, the oldest dropped first: Kysely prepares every query it runs. */
+  readonly #prepared = new Map<string, CachedStatement>();
+  /** Whether the open transaction (or the statement just run) wrote anything. */
+  #wrote = false;
+
+  constructor(database: Database.Database, walSync: WalSync | undefined) {
+    this.#database = database;
+    this.#walSync = walSync;
+  }
+
+  async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    const { statement, narrowColumns } = this.#prepare(compiledQuery.sql);
+    const parameters = compiledQuery.parameters as unknown[];
+    try {
+      if (statement.reader) {
+        const rows = statement.all(parameters) as Row[];
+        return { rows: narrowRows(rows, narrowColumns) as R[] };
+      }
+      const { changes, lastInsertRowid } = statement.run(parameters);
+      return { numAffectedRows: BigInt(changes), insertId: BigInt(lastInsertRowid), rows: [] };
+    } finally {
+      this.#noteWrite(statement.readonly);
+    }
+  }
+
+  async *streamQuery<R>(compiledQuery: CompiledQuery): AsyncIterableIterator<QueryResult<R>> {
+    if (!SelectQueryNode.is(compiledQuery.query)) {
+      throw new Error('the SQLite driver streams select queries only');
+    }
+    const { statement, narrowColumns } = this.#prepare(compiledQuery.sql);
+    for (const row of statement.iterate(compiledQuery.parameters as unknown[])) {
+      yield { rows: narrowRows([row as Row], narrowColumns) as R[] };
+    }
+  }
+
+  /** A commit (or autocommit) that follows a write is one more commit to make durable. */
+  #noteWrite(readonly: boolean): void {
+    if (!readonly) this.#wrote = true;
+    if (this.#wrote && !this.#database.inTransaction) {
+      this.#wrote = false;
+      this.#walSync?.noteCommit();
+    }
+  }
+
+  #prepare(sql: string): CachedStatement {
+    const cached = this.#prepared.get(sql);
+    if (cached !== undefined) return cached;
+    const statement = this.#database.prepare(sql);
+    let narrowColumns: string[] = [];
+    if (statement.reader) {
+      statement.safeIntegers(true);
+      narrowColumns = statement
+        .columns()
+        .filter((column) => isNarrowIntegerType(column.type))
+        .map((column) => column.name);
+    }
+    if (this.#prepared.size >= preparedStatementsMax) {
+      const oldest = this.#prepared.keys().next().value;
+      if (oldest !== undefined) this.#prepared.delete(oldest);
+    }
+    const entry = { statement, narrowColumns };
+    this.#prepared.set(sql, entry);
+    return entry;
+  }
+}
 
 const int32Max = 2n ** 31n - 1n;
 const int32Min = -(2n ** 31n);
-
-/** Prepared statements kept per connection; the API runs a few dozen distinct ones. */
-export const preparedStatementsMax = 512;
-
-/**
- * Kysely prepares every query it runs; preparing costs about as much as a small query, so
- * statements are kept by their SQL text (bounded, the oldest dropped first).
- */
-function withPortableIntegers(database: Database.Database): SqliteDatabase {
-  const prepared = new Map<string, SqliteStatement>();
-  return {
-    close: () => database.close(),
-    prepare: (sql) => {
-      const cached = prepared.get(sql);
-      if (cached !== undefined) return cached;
-      const statement = portableStatement(database.prepare(sql));
-      if (prepared.size >= preparedStatementsMax) {
-        const oldest = prepared.keys().next().value;
-        if (oldest !== undefined) prepared.delete(oldest);
-      }
-      prepared.set(sql, statement);
-      return statement;
-    },
-  };
-}
-
-/**
- * Reads every integer as bigint (safe integers), then turns back to numbers the columns declared
- * as 32-bit integers. Expressions have no declared type and stay bigint, like PostgreSQL's
- * count(*) and sum(), which are int8.
- */
-function portableStatement(statement: Database.Statement<unknown[], unknown>): SqliteStatement {
-  if (!statement.reader) return statement;
-  statement.safeIntegers(true);
-  const narrowColumns = statement
-    .columns()
-    .filter((column) => isNarrowIntegerType(column.type))
-    .map((column) => column.name);
-  if (narrowColumns.length === 0) return statement;
-  const narrow = (row: unknown): Row => narrowRow(row as Row, narrowColumns);
-  return {
-    reader: true,
-    all: (parameters) => statement.all(parameters).map(narrow),
-    run: (parameters) => statement.run(parameters),
-    iterate: function* (parameters) {
-      for (const row of statement.iterate(parameters)) yield narrow(row);
-    },
-  };
-}
 
 /** INTEGER, INT, SMALLINT...: PostgreSQL's int2 and int4, which postgres.js reads as numbers. */
 function isNarrowIntegerType(declaredType: string | null): boolean {
@@ -130,15 +277,23 @@ function isNarrowIntegerType(declaredType: string | null): boolean {
   return type.includes('INT') && !type.includes('BIGINT') && !type.includes('INT8');
 }
 
-function narrowRow(row: Row, columns: readonly string[]): Row {
-  for (const column of columns) {
-    const value = row[column];
-    if (typeof value !== 'bigint') continue;
-    // PostgreSQL would have refused such a value in an integer column; never round it here.
-    if (value > int32Max || value < int32Min) {
-      throw new RangeError(`column ${column} holds ${value}, beyond a 32-bit integer`);
+/**
+ * Every integer is read as bigint (safe integers); the columns declared as 32-bit integers turn
+ * back to numbers. Expressions have no declared type and stay bigint, like PostgreSQL's count(*)
+ * and sum(), which are int8.
+ */
+function narrowRows(rows: Row[], columns: readonly string[]): Row[] {
+  if (columns.length === 0) return rows;
+  for (const row of rows) {
+    for (const column of columns) {
+      const value = row[column];
+      if (typeof value !== 'bigint') continue;
+      // PostgreSQL would have refused such a value in an integer column; never round it here.
+      if (value > int32Max || value < int32Min) {
+        throw new RangeError(`column ${column} holds ${value}, beyond a 32-bit integer`);
+      }
+      row[column] = Number(value);
     }
-    row[column] = Number(value);
   }
-  return row;
+  return rows;
 }

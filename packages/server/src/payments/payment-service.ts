@@ -58,7 +58,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     const offer = await deps.merchants.getOffer(input.offerId);
     if (offer === undefined) return fail('offerNotFound');
     const now = clock();
-    if (await holdsAccess(input.userId, offer.id, now)) {
+    // An offer with no access period grants nothing to hold: each purchase is a new one.
+    if (offer.accessPeriodSeconds > 0 && (await holdsAccess(input.userId, offer.id, now))) {
       return fail('duplicatePayment', 'this offer was bought already and its access has not ended');
     }
     const user = await db

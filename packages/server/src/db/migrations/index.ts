@@ -9,6 +9,7 @@ import * as topUps from './0003-topups.ts';
 import * as refunds from './0004-refunds.ts';
 import * as payouts from './0005-payouts.ts';
 import * as webhooks from './0006-webhooks.ts';
+import * as pendingPaymentsIndex from './0007-pending-payments-index.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -17,4 +18,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0004-refunds': refunds,
   '0005-payouts': payouts,
   '0006-webhooks': webhooks,
+  '0007-pending-payments-index': pendingPaymentsIndex,
 };
