@@ -8,6 +8,7 @@ import {
 import {
   type BatchReads,
   type BatchWrites,
+  type ForwardedResult,
   isEmptyWrites,
   type LedgerStorage,
   type StoredState,
@@ -42,9 +43,20 @@ export interface EngineOptions {
   readonly batchWaitMs: number;
 }
 
+/** `forwardedId`: the request row of a submission another node forwarded (postgres-node.ts). */
 type Submission =
-  | { kind: 'accounts'; events: AccountEvent[]; done: Settle<CreateAccountResult[]> }
-  | { kind: 'transfers'; events: TransferEvent[]; done: Settle<CreateTransferResult[]> }
+  | {
+      kind: 'accounts';
+      events: AccountEvent[];
+      done: Settle<CreateAccountResult[]>;
+      forwardedId?: bigint;
+    }
+  | {
+      kind: 'transfers';
+      events: TransferEvent[];
+      done: Settle<CreateTransferResult[]>;
+      forwardedId?: bigint;
+    }
   | { kind: 'exclusive'; work: () => Promise<unknown>; done: Settle<unknown> };
 
 interface InFlight {
@@ -121,6 +133,25 @@ export class LedgerEngine {
   submitTransfers(events: TransferEvent[]): Promise<CreateTransferResult[]> {
     return new Promise((resolve, reject) => {
       this.enqueue({ kind: 'transfers', events, done: { resolve, reject } });
+    });
+  }
+
+  /**
+   * A submission another node forwarded: its results are written with the batch that applies
+   * it, in the same transaction, so it is answered once and only once whatever crashes.
+   */
+  submitForwarded(
+    kind: 'accounts' | 'transfers',
+    events: AccountEvent[] | TransferEvent[],
+    requestId: bigint,
+  ): Promise<unknown[]> {
+    return new Promise((resolve, reject) => {
+      const done = { resolve, reject };
+      this.enqueue(
+        kind === 'accounts'
+          ? { kind, events: events as AccountEvent[], done, forwardedId: requestId }
+          : { kind, events: events as TransferEvent[], done, forwardedId: requestId },
+      );
     });
   }
 
@@ -293,7 +324,7 @@ export class LedgerEngine {
         if (submission.kind === 'transfers') return applyTransferBatch(overlay, submission.events);
         throw new Error('bug: exclusive work inside a batch');
       });
-      const writes = overlay.toWrites();
+      const writes = withForwardedResults(overlay.toWrites(), batch, results);
       overlay.commit();
       this.afterApply(overlay);
       this.track(overlay, batch, results, isEmptyWrites(writes) ? undefined : writes);
@@ -451,4 +482,22 @@ export class LedgerEngine {
       lastTimestamp: stored.lastTimestamp,
     };
   }
+}
+
+/** The batch's writes plus the answers to its forwarded submissions, if it has any. */
+function withForwardedResults(
+  writes: BatchWrites,
+  batch: readonly Submission[],
+  results: readonly unknown[],
+): BatchWrites {
+  const forwardedResults: ForwardedResult[] = [];
+  batch.forEach((submission, index) => {
+    if (submission.kind !== 'exclusive' && submission.forwardedId !== undefined) {
+      forwardedResults.push({
+        requestId: submission.forwardedId,
+        results: JSON.stringify(results[index]),
+      });
+    }
+  });
+  return forwardedResults.length === 0 ? writes : { ...writes, forwardedResults };
 }

@@ -40,6 +40,9 @@ export async function openLedger(options: LedgerOptions): Promise<Ledger> {
   if (!Number.isInteger(batchSizeMax) || batchSizeMax < 1 || batchSizeMax > eventsPerCallMax) {
     throw new LedgerInputError(`batchSizeMax must be an integer in 1..${eventsPerCallMax}`);
   }
+  if (options.url.startsWith('postgres://') || options.url.startsWith('postgresql://')) {
+    return openPostgresLedger(options, batchSizeMax);
+  }
   const storage = await openStorage(options.url);
   try {
     const engine = new LedgerEngine(
@@ -78,6 +81,48 @@ async function openStorage(url: string): Promise<LedgerStorage> {
     return openPostgresStorage(url);
   }
   throw new LedgerInputError('ledger url must start with sqlite: or postgres://');
+}
+
+/**
+ * PostgreSQL: a node that writes while it holds the writer lock and forwards its writes to the
+ * node that holds it otherwise (postgres-node.ts). Loaded on demand so that a SQLite deployment
+ * never loads the PostgreSQL client.
+ */
+async function openPostgresLedger(options: LedgerOptions, batchSizeMax: number): Promise<Ledger> {
+  const { PostgresLedgerNode } = await import('./postgres-node.ts');
+  const node = await PostgresLedgerNode.open({
+    url: options.url,
+    clock: options.clock ?? systemClockNs,
+    batchSizeMax,
+    batchWaitMs: options.batchWaitMs ?? batchWaitMsDefault,
+    verifyOnOpen: options.verifyOnOpen !== false,
+  });
+  let closing: Promise<void> | undefined;
+  return {
+    createAccounts: async (accounts) => node.submit('accounts', parseAccounts(accounts)),
+    createTransfers: async (transfers) => node.submit('transfers', parseTransfers(transfers)),
+    lookupAccounts: async (ids) => {
+      const parsed = parseIds(ids, 'ids');
+      const engine = node.engine;
+      if (engine === undefined) return node.reader.lookupAccounts(parsed);
+      const accounts = engine.durable.accounts;
+      return parsed
+        .map((id) => accounts.get(id))
+        .filter((account): account is AccountRecord => account !== undefined);
+    },
+    lookupTransfers: async (ids) => node.lookupTransfers(parseIds(ids, 'ids')),
+    getAccountTransfers: async (filter) => {
+      const parsed = parseFilter(filter);
+      const engine = node.engine;
+      if (engine === undefined) return node.reader.getAccountTransfers(parsed);
+      const durableNs = engine.durable.timestampNs;
+      const max = parsed.timestampMax;
+      const timestampMax = max === undefined || max > durableNs ? durableNs : max;
+      return node.reader.getAccountTransfers({ ...parsed, timestampMax });
+    },
+    verify: () => node.verify(),
+    close: () => (closing ??= node.close()),
+  };
 }
 
 function createLedger(engine: LedgerEngine, storage: LedgerStorage): Ledger {

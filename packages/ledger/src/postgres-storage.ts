@@ -7,7 +7,7 @@
  * timestamp too (the engine's timestamps are strictly increasing), which keeps the verification
  * scan a plain keyset walk.
  *
- * One writer: `open` takes a session-level advisory lock on a reserved connection and every batch
+ * One writer: `open` takes a session-level advisory lock on its own connection and every batch
  * is written in one transaction on that same connection, so a write can only ever happen in the
  * session that holds the lock. A batch is a handful of pipelined statements (multi-row inserts
  * from `unnest` of arrays, one `UPDATE ... FROM unnest(...)` for every touched balance), then
@@ -37,6 +37,13 @@ export const postgresSchemaVersion = 1;
 
 /** Key of the session-level advisory lock held by the one writer of a database ("miteldgr"). */
 export const writerLockKey = 0x6d69_7465_6c64_6772n;
+
+/** Key of the transaction-level advisory lock that serialises creating the tables. */
+const schemaLockKey = 0x6d69_7465_7363_686dn;
+
+/** NOTIFY channels of forwarded submissions (postgres-node.ts): new requests, new answers. */
+export const requestsChannel = 'mite_ledger_requests';
+export const resultsChannel = 'mite_ledger_results';
 
 /** Transfers per chunk of `scanTransfers`. */
 const scanChunkSize = 10_000;
@@ -79,6 +86,15 @@ CREATE TABLE IF NOT EXISTS pending_transfers (
   status smallint NOT NULL,
   expires_at bigint NOT NULL
 ) WITH (fillfactor = 80);
+CREATE TABLE IF NOT EXISTS forwarded_requests (
+  id bigserial PRIMARY KEY,
+  kind text NOT NULL CHECK (kind IN ('accounts', 'transfers')),
+  events text NOT NULL,
+  results text,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS forwarded_requests_unanswered ON forwarded_requests (id)
+  WHERE results IS NULL;
 INSERT INTO meta (key, value) VALUES ('schema_version', '${postgresSchemaVersion}')
   ON CONFLICT (key) DO NOTHING;
 `;
@@ -155,35 +171,45 @@ function arrayLiteral<T>(
   return `{${parts.join(',')}}`;
 }
 
+/** An array literal of arbitrary text elements, each quoted and escaped. */
+function quotedArrayLiteral<T>(items: readonly T[], element: (item: T) => string): string {
+  const quote = (text: string) => `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+  return `{${items.map((item) => quote(element(item))).join(',')}}`;
+}
+
 /** A bigint timestamp bound clamped into PostgreSQL's bigint range. */
 function clampInt64(value: bigint): bigint {
   return value < 0n ? 0n : value > int64Max ? int64Max : value;
 }
 
-function connect(url: string) {
+/** Pooled connections for reads and a node's forwarding queries (the writer has its own). */
+const connectionsMax = 6;
+
+export function connect(url: string, connections = connectionsMax) {
   return postgres(url, {
     // int8 columns (timestamps, ledger, code, timeout) come back as bigint, never as lossy numbers.
     types: { bigint: postgres.BigInt },
-    max: 4,
+    max: connections,
+    // Never recycled: the writer's session holds the writer lock for as long as it lives.
+    max_lifetime: null,
     onnotice: () => {},
     connection: { application_name: 'mite-ledger' },
   });
 }
 
-type Sql = ReturnType<typeof connect>;
-type ReservedSql = Awaited<ReturnType<Sql['reserve']>>;
+export type Sql = ReturnType<typeof connect>;
 
 /**
  * How long open waits for the writer lock. A writer that was just killed holds it until its
  * server backend notices the closed connection, which a restart must be able to wait out.
  */
-const writerLockWaitMs = 3_000;
+export const writerLockWaitMs = 3_000;
 /** Pause between attempts to take the writer lock. */
 const writerLockRetryMs = 50;
 
-/** Takes the writer lock, waiting up to writerLockWaitMs; undefined when another holds it. */
-async function takeWriterLock(writer: ReservedSql): Promise<{ pid: number } | undefined> {
-  const deadline = Date.now() + writerLockWaitMs;
+/** Takes the writer lock, waiting up to `waitMs`; undefined when another holds it. */
+async function takeWriterLock(writer: Sql, waitMs: number): Promise<{ pid: number } | undefined> {
+  const deadline = Date.now() + waitMs;
   for (;;) {
     const [lock] = await writer<{ locked: boolean; pid: number }[]>`
       select pg_try_advisory_lock(${writerLockKey}) as locked, pg_backend_pid() as pid`;
@@ -196,36 +222,79 @@ async function takeWriterLock(writer: ReservedSql): Promise<{ pid: number } | un
 /**
  * Opens (creating its tables if missing) a ledger store in the PostgreSQL database at `url`, and
  * takes its writer lock: a second open of the same database, from any process, fails until this
- * one is closed.
+ * one is closed. (Several nodes share one database through postgres-node.ts instead.)
  */
 export async function openPostgresStorage(url: string): Promise<LedgerStorage> {
   const sql = connect(url);
-  let writer: ReservedSql | undefined;
   try {
-    writer = await sql.reserve();
-    const lock = await takeWriterLock(writer);
-    if (lock === undefined) {
+    await preparePostgresStore(sql, url);
+    const writer = await takeWriter(url, writerLockWaitMs);
+    if (writer === undefined) {
       throw new Error(
         `the ledger in PostgreSQL database ${describeUrl(url)} is open elsewhere: another ` +
           'process (or another openLedger in this one) holds its writer lock; close it first',
       );
     }
-    await writer.unsafe(`BEGIN; ${postgresSchema} COMMIT;`).simple();
-    const [version] = await writer<{ value: string }[]>`
-      select value from meta where key = 'schema_version'`;
-    if (version?.value !== String(postgresSchemaVersion)) {
-      throw new Error(
-        `the PostgreSQL database ${describeUrl(url)} holds ledger schema version ` +
-          `${version?.value ?? '(none)'}; this build reads version ${postgresSchemaVersion}`,
-      );
-    }
-    return new PostgresStorage(sql, writer, lock.pid);
+    return new PostgresStorage(sql, writer);
   } catch (error) {
     // Ending the pool closes the reserved connection too, which releases the lock if taken.
-    writer?.release();
     await sql.end({ timeout: 5 });
     throw error;
   }
+}
+
+/**
+ * Creates the tables if missing (one creator at a time: concurrent CREATE IF NOT EXISTS can
+ * collide in the catalog) and refuses a database of another schema version.
+ */
+export async function preparePostgresStore(sql: Sql, url: string): Promise<void> {
+  await sql.begin(async (tx) => {
+    await tx`select pg_advisory_xact_lock(${schemaLockKey})`;
+    await tx.unsafe(postgresSchema).simple();
+  });
+  const [version] = await sql<{ value: string }[]>`
+    select value from meta where key = 'schema_version'`;
+  if (version?.value !== String(postgresSchemaVersion)) {
+    throw new Error(
+      `the PostgreSQL database ${describeUrl(url)} holds ledger schema version ` +
+        `${version?.value ?? '(none)'}; this build reads version ${postgresSchemaVersion}`,
+    );
+  }
+}
+
+/**
+ * The writer's session ended (a restart, a terminated backend) and its lock with it; the batch
+ * was rolled back, so nothing of it is stored and it may be sent again through the new writer.
+ */
+export class WriterSessionLostError extends Error {
+  override readonly name = 'WriterSessionLostError';
+  constructor() {
+    super('the ledger lost its PostgreSQL writer session (and with it the writer lock)');
+  }
+}
+
+/**
+ * The writer's own one-connection pool, whose session holds the writer lock. Its own pool rather
+ * than a connection reserved from the shared one: postgres.js crashes on a reserved connection
+ * whose server session was terminated, where a pool reconnects, and a reconnected session is
+ * told apart by its pid (every batch checks it) and holds no lock.
+ */
+export interface Writer {
+  readonly connection: Sql;
+  readonly pid: number;
+}
+
+export async function takeWriter(url: string, waitMs: number): Promise<Writer | undefined> {
+  const connection = connect(url, 1);
+  try {
+    const lock = await takeWriterLock(connection, waitMs);
+    if (lock !== undefined) return { connection, pid: lock.pid };
+  } catch (error) {
+    await connection.end({ timeout: 5 });
+    throw error;
+  }
+  await connection.end({ timeout: 5 });
+  return undefined;
 }
 
 /** The URL without its password, for error messages. */
@@ -239,7 +308,11 @@ function describeUrl(url: string): string {
   }
 }
 
-class PostgresStorage implements LedgerStorage {
+/**
+ * The store. Without a writer it only reads (a node that forwards its writes); closing it then
+ * leaves the pool to its owner.
+ */
+export class PostgresStorage implements LedgerStorage {
   readonly kind = 'postgres';
   private closed = false;
   /** The last write: each waits for the one before it, and fails if that one failed. */
@@ -247,9 +320,47 @@ class PostgresStorage implements LedgerStorage {
 
   constructor(
     private readonly sql: Sql,
-    private readonly writer: ReservedSql,
-    private readonly writerPid: number,
+    private readonly writerSession: Writer | undefined,
+    private readonly ownsPool = true,
   ) {}
+
+  private get writer(): Sql {
+    if (this.writerSession === undefined) throw new Error('bug: a read-only ledger store written');
+    return this.writerSession.connection;
+  }
+
+  private get writerPid(): number {
+    return this.writerSession?.pid ?? -1;
+  }
+
+  /** Whether the writer's session is alive and still holds the writer lock. */
+  async holdsWriterLock(): Promise<boolean> {
+    const writer = this.writerSession;
+    if (writer === undefined) return false;
+    try {
+      const [row] = await writer.connection<{ held: boolean }[]>`
+        select pg_backend_pid() = ${writer.pid} and exists (
+          select 1 from pg_locks where locktype = 'advisory' and pid = ${writer.pid}
+            and granted and classid::bigint = ${writerLockKey >> 32n}
+            and objid::bigint = ${writerLockKey & 0xffff_ffffn}
+        ) as held`;
+      return row?.held === true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The accounts with these ids, as stored (ids not found are absent). */
+  async lookupAccounts(ids: readonly bigint[]): Promise<AccountRecord[]> {
+    if (ids.length === 0) return [];
+    const rows = await this.sql<AccountRow[]>`
+      select * from accounts where id = any(${arrayLiteral(ids, u128ToUuid)}::uuid[])`;
+    const found = new Map(rows.map((row) => [u128FromUuid(row.id), accountFromRow(row)]));
+    return ids.flatMap((id) => {
+      const account = found.get(id);
+      return account === undefined ? [] : [account];
+    });
+  }
 
   async load(): Promise<StoredState> {
     // The engine loads only with no write under way: a failed write is forgotten here.
@@ -326,7 +437,13 @@ class PostgresStorage implements LedgerStorage {
   private async writeNow(writes: BatchWrites): Promise<void> {
     if (this.closed) throw new Error('the ledger storage is closed');
     if (isEmptyWrites(writes)) return;
-    const w = this.writer;
+    // begin() binds the transaction to one connection: if it drops, every statement fails and
+    // none is retried on a new session outside the transaction.
+    await this.writer.begin((tx) => this.writeIn(tx, writes));
+  }
+
+  /** Sends the batch's statements pipelined, then throws (rolling back) if anything is off. */
+  private async writeIn(w: postgres.TransactionSql, writes: BatchWrites): Promise<void> {
     const statements: Promise<unknown>[] = [];
     const counted: { readonly what: string; readonly query: Promise<unknown>; rows: number }[] = [];
     // Each statement is put on the wire as soon as it is built (pipelined: no waiting for the
@@ -342,7 +459,6 @@ class PostgresStorage implements LedgerStorage {
       send(query);
     };
 
-    send(w`begin`);
     const session = send(w<{ pid: number }[]>`select pg_backend_pid() as pid`);
 
     // The transfers go first: the biggest statement, which the server can work on while the
@@ -441,6 +557,24 @@ class PostgresStorage implements LedgerStorage {
       );
     }
 
+    const forwarded = writes.forwardedResults ?? [];
+    if (forwarded.length > 0) {
+      // Only a request not answered yet: answering one twice would be a bug, so it fails the batch.
+      sendCounted(
+        'forwarded requests answered',
+        forwarded.length,
+        w`
+        update forwarded_requests f set results = u.results
+        from unnest(
+          ${arrayLiteral(forwarded, (f) => f.requestId)}::bigint[],
+          ${quotedArrayLiteral(forwarded, (f) => f.results)}::text[]
+        ) as u(id, results)
+        where f.id = u.id and f.results is null`,
+      );
+      // NOTIFY is transactional: the nodes waiting hear of it once the answers are committed.
+      send(w`select pg_notify(${resultsChannel}, '')`);
+    }
+
     // Wait for every statement before deciding between COMMIT and ROLLBACK.
     const outcomes = await Promise.allSettled(statements);
     let failure: unknown;
@@ -451,10 +585,7 @@ class PostgresStorage implements LedgerStorage {
       }
     }
     if (failure === undefined && (await session)[0]?.pid !== this.writerPid) {
-      failure = new Error(
-        'the ledger lost its PostgreSQL writer session (and with it the writer lock); ' +
-          'reopen the ledger',
-      );
+      failure = new WriterSessionLostError();
     }
     if (failure === undefined) {
       for (const { what, query, rows } of counted) {
@@ -465,11 +596,7 @@ class PostgresStorage implements LedgerStorage {
         }
       }
     }
-    if (failure !== undefined) {
-      await w`rollback`.catch(() => {});
-      throw failure;
-    }
-    await w`commit`;
+    if (failure !== undefined) throw failure;
   }
 
   async lookupTransfers(ids: readonly bigint[]): Promise<TransferRecord[]> {
@@ -545,12 +672,16 @@ class PostgresStorage implements LedgerStorage {
     if (this.closed) return;
     this.closed = true;
     await this.writing.catch(() => {});
-    try {
-      await this.writer`select pg_advisory_unlock(${writerLockKey})`;
-    } catch {
-      // The connection is gone, and the lock with it.
+    const writer = this.writerSession;
+    if (writer !== undefined) {
+      try {
+        await writer.connection`
+          select pg_advisory_unlock(${writerLockKey}) where pg_backend_pid() = ${writer.pid}`;
+      } catch {
+        // The connection is gone, and the lock with it.
+      }
+      await writer.connection.end({ timeout: 5 });
     }
-    this.writer.release();
-    await this.sql.end({ timeout: 5 });
+    if (this.ownsPool) await this.sql.end({ timeout: 5 });
   }
 }

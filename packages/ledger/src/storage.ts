@@ -71,6 +71,17 @@ export interface BatchWrites {
   readonly pendingsCreated: { readonly id: bigint; readonly expiresAt: bigint }[];
   /** Status changes of pending transfers (created earlier or in this batch). */
   readonly pendingsResolved: { readonly id: bigint; readonly status: PendingStatus }[];
+  /**
+   * Answers to submissions another node forwarded (PostgreSQL only), written in the batch's own
+   * transaction: a forwarded submission is answered exactly when its effects are durable.
+   */
+  readonly forwardedResults?: readonly ForwardedResult[];
+}
+
+export interface ForwardedResult {
+  readonly requestId: bigint;
+  /** The result codes, as JSON. */
+  readonly results: string;
 }
 
 export function isEmptyWrites(writes: BatchWrites): boolean {
@@ -80,7 +91,8 @@ export function isEmptyWrites(writes: BatchWrites): boolean {
     writes.transfersCreated.length === 0 &&
     writes.failedIds.length === 0 &&
     writes.pendingsCreated.length === 0 &&
-    writes.pendingsResolved.length === 0
+    writes.pendingsResolved.length === 0 &&
+    (writes.forwardedResults?.length ?? 0) === 0
   );
 }
 

@@ -524,12 +524,29 @@ function concurrencyCases(freshUrl: () => Promise<string | undefined>): void {
 
 function durabilityCases(freshUrl: () => Promise<string | undefined>): void {
   const open = opener(freshUrl);
-  it('keeps everything across close and reopen, and refuses a second writer', async () => {
+  it('keeps everything across close and reopen, and never has two writers', async () => {
     const { ledger, url } = await open();
     await seed(ledger);
     await ledger.createTransfers([t(1100n, 1n, 2n, U128_MAX - 1n, { userData: U128_MAX - 2n })]);
+    if (url.startsWith('sqlite:')) {
+      // One process per SQLite file.
+      await assert.rejects(openLedger({ url }), /open/);
+    } else {
+      // A second PostgreSQL node forwards its writes to the first, which applies them.
+      const second = await openLedger({ url });
+      try {
+        assert.deepEqual(await second.createTransfers([t(1099n, 1n, 2n, 1n)]), ['ok']);
+        assert.deepEqual(await second.createTransfers([t(1099n, 1n, 2n, 1n)]), ['exists']);
+        assert.equal((await ledger.lookupTransfers([1099n]))[0]?.amount, 1n);
+        assert.deepEqual(
+          await second.lookupAccounts([1n, 2n]),
+          await ledger.lookupAccounts([1n, 2n]),
+        );
+      } finally {
+        await second.close();
+      }
+    }
     const before = await ledger.lookupAccounts([1n, 2n]);
-    await assert.rejects(openLedger({ url }), /open/);
     await ledger.close();
     await ledger.close();
     await assert.rejects(ledger.createTransfers([t(1101n, 1n, 2n, 1n)]), /closed/);
