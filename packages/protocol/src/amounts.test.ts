@@ -1,0 +1,77 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import fc from 'fast-check';
+import {
+  amountMicrosMax,
+  amountScale,
+  currency,
+  formatAmount,
+  parseAmount,
+  parsePositiveAmount,
+} from './amounts.ts';
+
+describe('amounts', () => {
+  it('parses decimal strings into micro-units exactly', () => {
+    assert.deepEqual(parseAmount('0.02'), { ok: true, value: 20_000n });
+    assert.deepEqual(parseAmount('0.000001'), { ok: true, value: 1n });
+    assert.deepEqual(parseAmount('12'), { ok: true, value: 12_000_000n });
+    assert.deepEqual(parseAmount('0'), { ok: true, value: 0n });
+    assert.deepEqual(parseAmount('1000000000000'), { ok: true, value: amountMicrosMax });
+    assert.equal(currency, 'USD');
+    assert.equal(amountScale, 6);
+  });
+
+  it('refuses signs, exponents, floats in disguise and excess precision', () => {
+    for (const text of [
+      '-1',
+      '+1',
+      '1e3',
+      '0.0000001',
+      '01',
+      '.5',
+      '5.',
+      '1,00',
+      ' 1',
+      '1 ',
+      '',
+      'NaN',
+      '0x10',
+      '١',
+    ]) {
+      const parsed = parseAmount(text);
+      assert.equal(parsed.ok, false, text);
+      assert.equal(!parsed.ok && parsed.code, 'badAmount', text);
+    }
+    const tooLarge = parseAmount('1000000000000.000001');
+    assert.deepEqual(tooLarge, { ok: false, code: 'badAmount', detail: 'the amount is too large' });
+    assert.equal(parseAmount(12 as unknown as string).ok, false);
+  });
+
+  it('refuses zero where a price is expected', () => {
+    assert.deepEqual(parsePositiveAmount('0.00'), {
+      ok: false,
+      code: 'badAmount',
+      detail: 'the amount must be above 0',
+    });
+    assert.deepEqual(parsePositiveAmount('0.01'), { ok: true, value: 10_000n });
+  });
+
+  it('formats like the platform: at least two decimals, no trailing zeros beyond', () => {
+    assert.equal(formatAmount(10_000n), '0.01');
+    assert.equal(formatAmount(1n), '0.000001');
+    assert.equal(formatAmount(12_500_000n), '12.50');
+    assert.equal(formatAmount(0n), '0.00');
+    assert.equal(formatAmount(1_230_000n), '1.23');
+    assert.throws(() => formatAmount(-1n), RangeError);
+    assert.throws(() => formatAmount(amountMicrosMax + 1n), RangeError);
+  });
+
+  it('round-trips every amount: parse(format(micros)) = micros', () => {
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: amountMicrosMax }), (micros) => {
+        assert.deepEqual(parseAmount(formatAmount(micros)), { ok: true, value: micros });
+      }),
+      { numRuns: 500 },
+    );
+  });
+});

@@ -1,0 +1,57 @@
+/**
+ * Money on the wire: a decimal string of the currency's major unit ("0.02"), and bigint micro-units
+ * in code (20,000n). Never a float, which cannot hold 0.1. The rules mirror the platform's
+ * (packages/server/src/money/amounts.ts) so that whatever one side writes the other reads.
+ */
+import { accepted, type Decoded, refused } from './problems.ts';
+
+/** The one currency a Mite platform keeps its ledger in. */
+export const currency = 'USD';
+/** Decimal places of an amount: micro-units. */
+export const amountScale = 6;
+/** Micro-units per major unit. */
+export const microsPerUnit = 1_000_000n;
+/** The largest amount the wire accepts: 10^12 units, far above any micropayment. */
+export const amountMicrosMax = 1_000_000_000_000n * microsPerUnit;
+/** The longest amount text: 13 whole digits, a point and 6 decimals. */
+export const amountTextLengthMax = 20;
+
+// No sign, no exponent, no leading zeros, no bare point: one spelling per written value.
+const decimalPattern = /^(0|[1-9][0-9]{0,12})(?:\.([0-9]{1,6}))?$/;
+
+/** Parses a non-negative decimal string ("12", "0.5", "0.000001") into micro-units. */
+export function parseAmount(text: string): Decoded<bigint> {
+  if (typeof text !== 'string') return refused('badAmount', 'an amount is a string');
+  const match = decimalPattern.exec(text);
+  if (match === null) {
+    return refused(
+      'badAmount',
+      `an amount is a decimal string with at most ${amountScale} decimals and no sign, like "0.02"`,
+    );
+  }
+  const whole = BigInt(match[1] ?? '0');
+  const fraction = BigInt((match[2] ?? '').padEnd(amountScale, '0'));
+  const micros = whole * microsPerUnit + fraction;
+  if (micros > amountMicrosMax) return refused('badAmount', 'the amount is too large');
+  return accepted(micros);
+}
+
+/** Parses an amount that must be above zero, as every price and payment is. */
+export function parsePositiveAmount(text: string): Decoded<bigint> {
+  const parsed = parseAmount(text);
+  if (parsed.ok && parsed.value === 0n) return refused('badAmount', 'the amount must be above 0');
+  return parsed;
+}
+
+/**
+ * Formats micro-units with at least two decimals and no trailing zeros beyond them ("0.01",
+ * "0.000001", "12.50"). An amount the wire cannot carry is a bug in the caller, so it throws.
+ */
+export function formatAmount(micros: bigint): string {
+  if (micros < 0n || micros > amountMicrosMax) {
+    throw new RangeError(`an amount on the wire is between 0 and ${amountMicrosMax} micro-units`);
+  }
+  const whole = micros / microsPerUnit;
+  const fraction = (micros % microsPerUnit).toString().padStart(amountScale, '0');
+  return `${whole}.${fraction.replace(/0+$/, '').padEnd(2, '0')}`;
+}

@@ -1,0 +1,123 @@
+/**
+ * The client's retry after paying: `Authorization: Payment <base64url JSON>`, which echoes the
+ * challenge it answers, as text, so that the middleware can recompute the challenge's HMAC byte
+ * for byte, and carries the platform's signed receipt as the payload.
+ */
+import * as z from 'zod/mini';
+import { parseAuthCredentials, sameScheme } from './auth-params.ts';
+import { decodeBase64url, decodeBase64urlJson, encodeBase64urlJson } from './base64url.ts';
+import {
+  type Challenge,
+  challengeEcho,
+  type ChallengeEcho,
+  challengeEchoSchema,
+  challengeFromEcho,
+  paymentScheme,
+} from './challenge.ts';
+import { decodeWithSchema, identifierLengthMax } from './fields.ts';
+import { accepted, type Decoded, excerpt, refused } from './problems.ts';
+
+/** The longest credential header: the echoed challenge and a receipt, base64url-encoded again. */
+export const credentialHeaderLengthMax = 12_288;
+/** The longest compact JWS receipt. */
+export const jwsLengthMax = 4096;
+/** The longest `source` (payer identifier) a credential may carry. */
+export const sourceLengthMax = identifierLengthMax * 2;
+
+/** What proves the payment: the platform's receipt, a compact JWS. */
+export interface CredentialPayload {
+  readonly receipt: string;
+}
+
+export interface Credential {
+  readonly challenge: Challenge;
+  readonly payload: CredentialPayload;
+  /** The draft's optional payer identifier (a DID, say); Mite's receipts name the payer already. */
+  readonly source?: string;
+}
+
+const jwsPattern = /^([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)$/;
+
+/**
+ * Checks the shape of a compact JWS: three base64url segments, each canonical, within
+ * `jwsLengthMax`. Whether it is signed, and by whom, is the middleware's business.
+ */
+export function checkCompactJws(text: string): Decoded<string> {
+  if (typeof text !== 'string') return refused('badJws', 'a receipt is a string');
+  if (text.length > jwsLengthMax) {
+    return refused('badJws', `a receipt is at most ${jwsLengthMax} characters`);
+  }
+  const segments = jwsPattern.exec(text);
+  if (segments === null) return refused('badJws', 'a receipt is three base64url segments');
+  for (const segment of segments.slice(1)) {
+    if (!decodeBase64url(segment, jwsLengthMax).ok) {
+      return refused('badJws', 'a receipt segment is not canonical base64url');
+    }
+  }
+  return accepted(text);
+}
+
+interface CredentialWire {
+  readonly challenge: ChallengeEcho;
+  readonly payload: { readonly receipt: string };
+  readonly source?: string;
+}
+
+const credentialWireSchema: z.ZodMiniType<CredentialWire> = z.strictObject({
+  challenge: challengeEchoSchema,
+  payload: z.strictObject({ receipt: z.string() }),
+  source: z.exactOptional(
+    z
+      .string()
+      .check(
+        z.minLength(1),
+        z.maxLength(sourceLengthMax),
+        z.regex(/^[\x21-\x7e]+$/, 'visible ASCII only'),
+      ),
+  ),
+});
+
+/** The credential as JSON: the echo, the payload, and the source when there is one. */
+export function credentialJson(credential: Credential): CredentialWire {
+  const wire = { challenge: challengeEcho(credential.challenge), payload: credential.payload };
+  return credential.source === undefined ? wire : { ...wire, source: credential.source };
+}
+
+/** Validates a credential's JSON (from the header, or from an x402 payload). */
+export function decodeCredentialJson(json: unknown): Decoded<Credential> {
+  const wire = decodeWithSchema(credentialWireSchema, json, 'credential');
+  if (!wire.ok) return wire;
+  const challenge = challengeFromEcho(wire.value.challenge);
+  if (!challenge.ok) return challenge;
+  const receipt = checkCompactJws(wire.value.payload.receipt);
+  if (!receipt.ok) return receipt;
+  const credential = { challenge: challenge.value, payload: { receipt: receipt.value } };
+  const { source } = wire.value;
+  return accepted(source === undefined ? credential : { ...credential, source });
+}
+
+/** The `Authorization` value: `Payment <base64url JSON>`. */
+export function formatCredentialHeader(credential: Credential): string {
+  return `${paymentScheme} ${encodeBase64urlJson(credentialJson(credential))}`;
+}
+
+/**
+ * Reads an `Authorization: Payment` credential. Expiry is not checked here: the middleware judges
+ * it against the time of payment that the receipt states, not against the time of the retry.
+ */
+export function parseCredentialHeader(header: string): Decoded<Credential> {
+  const auth = parseAuthCredentials(header, credentialHeaderLengthMax);
+  if (!auth.ok) return auth;
+  if (!sameScheme(auth.value.scheme, paymentScheme)) {
+    return refused(
+      'unknownScheme',
+      `the scheme ${excerpt(auth.value.scheme)} is not ${paymentScheme}`,
+    );
+  }
+  const { token68 } = auth.value;
+  if (token68 === undefined) {
+    return refused('malformedHeader', 'a Payment credential is one base64url token');
+  }
+  const json = decodeBase64urlJson(token68, credentialHeaderLengthMax);
+  return json.ok ? decodeCredentialJson(json.value) : json;
+}

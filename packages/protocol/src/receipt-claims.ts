@@ -1,0 +1,71 @@
+/**
+ * What the platform's signed receipt says (the payload of its compact JWS): this payer paid this
+ * merchant this amount for this resource, which stays open until `accessUntil`. The signature is
+ * checked by the middleware against the platform's JWKS; this only reads the payload it vouches for.
+ */
+import * as z from 'zod/mini';
+import { challengeIdLength } from './challenge.ts';
+import {
+  amountTextSchema,
+  currencySchema,
+  decodeWithSchema,
+  identifierSchema,
+  resourceSchema,
+  timestampSecondsSchema,
+} from './fields.ts';
+import { type Decoded } from './problems.ts';
+
+/** The media type in a receipt's JWS header (`typ`). */
+export const receiptMediaType = 'mite-receipt+jwt';
+
+export interface ReceiptClaims {
+  readonly paymentId: string;
+  readonly merchantId: string;
+  readonly resource: string;
+  readonly amount: string;
+  readonly currency: string;
+  /** The payer as this merchant sees them: a merchant-scoped pseudonym. */
+  readonly payer: string;
+  /** Seconds since the epoch: when the platform took the payment. */
+  readonly issuedAt: number;
+  /** Seconds since the epoch: the resource stays open until then. */
+  readonly accessUntil: number;
+  /** The challenge the payment answered, when it answered one. */
+  readonly challengeId?: string;
+}
+
+/**
+ * Strict: a claim this version does not know might restrict the receipt, and ignoring a
+ * restriction is worse than refusing the receipt.
+ */
+export const receiptClaimsSchema: z.ZodMiniType<ReceiptClaims> = z
+  .strictObject({
+    paymentId: identifierSchema,
+    merchantId: identifierSchema,
+    resource: resourceSchema,
+    amount: amountTextSchema,
+    currency: currencySchema,
+    payer: identifierSchema,
+    issuedAt: timestampSecondsSchema,
+    accessUntil: timestampSecondsSchema,
+    challengeId: z.exactOptional(
+      z
+        .string()
+        .check(
+          z.length(challengeIdLength, `${challengeIdLength} characters of base64url`),
+          z.regex(/^[A-Za-z0-9_-]+$/, 'base64url characters only'),
+        ),
+    ),
+  })
+  .check(
+    z.refine((claims) => claims.accessUntil >= claims.issuedAt, {
+      message: 'accessUntil is before issuedAt',
+      path: ['accessUntil'],
+      params: { protocolCode: 'badTimestamp' },
+    }),
+  );
+
+/** Validates a receipt's payload, as parsed from its JSON. */
+export function decodeReceiptClaims(json: unknown): Decoded<ReceiptClaims> {
+  return decodeWithSchema(receiptClaimsSchema, json, 'receipt');
+}

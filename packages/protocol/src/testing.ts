@@ -1,0 +1,162 @@
+/**
+ * Fixtures and fast-check arbitraries shared by this package's tests. Not exported from the
+ * package: only `*.test.ts` files import it.
+ */
+import fc from 'fast-check';
+import { amountMicrosMax, formatAmount } from './amounts.ts';
+import { encodeBase64url } from './base64url.ts';
+import { type Challenge, issueChallenge, type PaymentRequest } from './challenge.ts';
+import { type Credential } from './credential.ts';
+import { accessPeriodSecondsMax, descriptionLengthMax } from './fields.ts';
+import { type Decoded } from './problems.ts';
+import { type ReceiptClaims } from './receipt-claims.ts';
+import { timestampSecondsMax } from './timestamps.ts';
+
+export const testSecret = new Uint8Array(32).map((_, index) => index * 7 + 1);
+export const otherSecret = new Uint8Array(32).fill(9);
+/** 2027-01-15T08:00:00Z. */
+export const testNowSeconds = 1_800_000_000;
+
+export const testRequest: PaymentRequest = {
+  amount: '0.02',
+  currency: 'USD',
+  merchant: 'mer_1',
+  resource: 'https://news.example/articles/42',
+  platform: 'https://pay.example',
+  description: 'Café au lait — an article',
+  category: 'news',
+  accessPeriodSeconds: 86_400,
+};
+
+export function testChallenge(
+  overrides: Partial<Parameters<typeof issueChallenge>[0]> = {},
+): Challenge {
+  return issueChallenge({
+    secret: testSecret,
+    realm: 'news.example',
+    request: testRequest,
+    expiresAtSeconds: testNowSeconds + 300,
+    description: 'Article 42',
+    ...overrides,
+  });
+}
+
+/** A compact JWS shape (not a real signature; this package does not verify). */
+export const testReceiptJws = [
+  encodeBase64url(new TextEncoder().encode('{"alg":"EdDSA","typ":"mite-receipt+jwt"}')),
+  encodeBase64url(new TextEncoder().encode('{"paymentId":"pay_1"}')),
+  encodeBase64url(new Uint8Array(64).fill(3)),
+].join('.');
+
+export function testCredential(challenge: Challenge = testChallenge()): Credential {
+  return { challenge, payload: { receipt: testReceiptJws } };
+}
+
+export function testClaims(challenge: Challenge = testChallenge()): ReceiptClaims {
+  return {
+    paymentId: 'pay_0190f1d2-7a3c-7b4e-8f00-123456789abc',
+    merchantId: challenge.request.merchant,
+    resource: challenge.request.resource,
+    amount: challenge.request.amount,
+    currency: challenge.request.currency,
+    payer: 'psn_abc',
+    issuedAt: testNowSeconds,
+    accessUntil: testNowSeconds + challenge.request.accessPeriodSeconds,
+    challengeId: challenge.id,
+  };
+}
+
+/** Asserts a refusal's code (and that it is one), for `assert.deepEqual`-free checks. */
+export function codeOf<T>(decoded: Decoded<T>): string {
+  return decoded.ok ? 'ok' : decoded.code;
+}
+
+export function base64urlOfText(text: string): string {
+  return encodeBase64url(new TextEncoder().encode(text));
+}
+
+const printable = (lengthMax: number): fc.Arbitrary<string> =>
+  fc.stringMatching(new RegExp(`^[\\x20-\\x7e]{1,${lengthMax}}$`));
+
+const undisplayable = /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/u;
+
+export const amountMicrosArbitrary = fc.bigInt({ min: 1n, max: amountMicrosMax });
+
+export const paymentRequestArbitrary: fc.Arbitrary<PaymentRequest> = fc.record(
+  {
+    amount: amountMicrosArbitrary.map(formatAmount),
+    currency: fc.constantFrom('USD', 'EUR', 'CHF'),
+    merchant: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:~-]{0,40}$/),
+    resource: fc.stringMatching(/^\/[\x21-\x7e]{0,80}$/),
+    platform: fc.constantFrom(
+      'https://pay.example',
+      'http://localhost:8080',
+      'https://m.example/v/',
+    ),
+    description: fc
+      .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
+      .filter((text) => text.length <= descriptionLengthMax && !undisplayable.test(text)),
+    category: fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,31}$/),
+    accessPeriodSeconds: fc.integer({ min: 0, max: accessPeriodSecondsMax }),
+  },
+  {
+    requiredKeys: ['amount', 'currency', 'merchant', 'resource', 'platform', 'accessPeriodSeconds'],
+  },
+);
+
+export const challengeArbitrary: fc.Arbitrary<Challenge> = fc
+  .record(
+    {
+      secret: fc.uint8Array({ minLength: 32, maxLength: 48 }),
+      realm: printable(60),
+      request: paymentRequestArbitrary,
+      expiresAtSeconds: fc.integer({ min: 0, max: timestampSecondsMax }),
+      description: printable(60),
+    },
+    { requiredKeys: ['secret', 'realm', 'request', 'expiresAtSeconds'] },
+  )
+  .map((options) => issueChallenge(options));
+
+const segmentArbitrary = fc
+  .uint8Array({ minLength: 1, maxLength: 96 })
+  .map((bytes) => encodeBase64url(bytes));
+
+export const jwsArbitrary = fc
+  .tuple(segmentArbitrary, segmentArbitrary, segmentArbitrary)
+  .map((segments) => segments.join('.'));
+
+export const credentialArbitrary: fc.Arbitrary<Credential> = fc
+  .record(
+    {
+      challenge: challengeArbitrary,
+      receipt: jwsArbitrary,
+      source: fc.stringMatching(/^[\x21-\x7e]{1,64}$/),
+    },
+    { requiredKeys: ['challenge', 'receipt'] },
+  )
+  .map(({ challenge, receipt, source }) =>
+    source === undefined
+      ? { challenge, payload: { receipt } }
+      : { challenge, payload: { receipt }, source },
+  );
+
+/** Small edits of a valid text: what a buggy proxy or an attacker would try first. */
+export function mutationArbitrary(valid: string): fc.Arbitrary<string> {
+  const position = fc.nat({ max: valid.length });
+  const anyChar = fc.oneof(
+    fc.constantFrom('"', '\\', ',', '=', ' ', '\t', '\n', '\u0000', '-', '_', '+', '/', '.', 'A'),
+    fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+  );
+  return fc.oneof(
+    fc.tuple(position, anyChar).map(([at, char]) => valid.slice(0, at) + char + valid.slice(at)),
+    fc
+      .tuple(position, anyChar)
+      .map(([at, char]) => valid.slice(0, at) + char + valid.slice(at + 1)),
+    fc
+      .tuple(position, fc.nat({ max: 8 }))
+      .map(([at, length]) => valid.slice(0, at) + valid.slice(at + length)),
+    position.map((at) => valid.slice(0, at)),
+    position.map((at) => valid.slice(0, at) + valid.slice(at).toUpperCase()),
+    position.map((at) => valid + ', ' + valid.slice(at)),
+  );
+}

@@ -1,0 +1,202 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  decodePaymentRequiredHeader,
+  decodePaymentResponseHeader,
+  decodePaymentSignatureHeader,
+  encodePaymentSignatureHeader,
+} from '@x402/core/http';
+import { PaymentPayloadV2Schema, PaymentRequiredV2Schema } from '@x402/core/schemas';
+import type {
+  PaymentPayload,
+  PaymentRequired,
+  PaymentRequirements,
+  SettleResponse,
+} from '@x402/core/types';
+import { encodeBase64Json } from './base64url.ts';
+import { challengeEcho, challengeIdMatches } from './challenge.ts';
+import { credentialJson } from './credential.ts';
+import { codeOf, testChallenge, testCredential, testNowSeconds, testSecret } from './testing.ts';
+import {
+  encodeX402Header,
+  encodeX402PaymentResponse,
+  parseX402PaymentRequired,
+  parseX402PaymentSignature,
+  toX402PaymentPayload,
+  toX402PaymentRequired,
+  toX402SettleResponse,
+  x402HeaderLengthMax,
+  x402RequirementsOf,
+} from './x402.ts';
+
+const url = 'https://news.example/articles/42';
+
+describe('x402 envelope', () => {
+  it('writes a PAYMENT-REQUIRED that @x402/core itself decodes and validates', () => {
+    const challenge = testChallenge();
+    const required = toX402PaymentRequired(challenge, { url, mimeType: 'text/html' });
+    const typed: PaymentRequired = required; // the shapes agree at compile time too
+    const decoded = decodePaymentRequiredHeader(encodeX402Header(typed));
+    assert.deepEqual(decoded, required);
+    assert.ok(PaymentRequiredV2Schema.safeParse(decoded).success);
+    assert.equal(decoded.x402Version, 2);
+    assert.deepEqual(decoded.resource, {
+      url,
+      description: 'Café au lait — an article',
+      mimeType: 'text/html',
+    });
+    const [offer] = decoded.accepts;
+    assert.deepEqual(offer, {
+      scheme: 'mite',
+      network: 'mite:pay.example',
+      asset: 'USD',
+      amount: '20000',
+      payTo: 'mer_1',
+      maxTimeoutSeconds: 60,
+      extra: { challenge: challengeEcho(challenge) },
+    });
+  });
+
+  it('reads its own PAYMENT-REQUIRED back to the challenge, the HMAC intact', () => {
+    const challenge = testChallenge();
+    const header = encodeX402Header(toX402PaymentRequired(challenge, { url }));
+    const parsed = parseX402PaymentRequired(header, { nowSeconds: testNowSeconds });
+    assert.deepEqual(parsed, { ok: true, value: challenge });
+    assert.ok(parsed.ok && challengeIdMatches(parsed.value, testSecret));
+    assert.equal(
+      codeOf(parseX402PaymentRequired(header, { nowSeconds: testNowSeconds + 86_400 })),
+      'challengeExpired',
+    );
+  });
+
+  it('reads a PAYMENT-SIGNATURE that an x402 client encoded', () => {
+    const credential = testCredential();
+    const payload: PaymentPayload = toX402PaymentPayload(credential, { resource: { url } });
+    assert.ok(PaymentPayloadV2Schema.safeParse(payload).success);
+    const header = encodePaymentSignatureHeader(payload);
+    assert.deepEqual(decodePaymentSignatureHeader(header), payload);
+    assert.deepEqual(parseX402PaymentSignature(header), { ok: true, value: credential });
+    assert.deepEqual(parseX402PaymentSignature(encodeX402Header(payload)), {
+      ok: true,
+      value: credential,
+    });
+  });
+
+  it('writes a PAYMENT-RESPONSE that @x402/core decodes', () => {
+    const receipt = {
+      status: 'success',
+      method: 'mite',
+      timestampSeconds: testNowSeconds,
+      reference: 'pay_1',
+      challengeId: testChallenge().id,
+      accessUntilSeconds: testNowSeconds + 3600,
+    } as const;
+    const settle: SettleResponse = toX402SettleResponse(receipt, {
+      platform: 'https://pay.example',
+      payer: 'psn_abc',
+    });
+    const header = encodeX402PaymentResponse(receipt, {
+      platform: 'https://pay.example',
+      payer: 'psn_abc',
+    });
+    assert.deepEqual(decodePaymentResponseHeader(header), settle);
+    assert.deepEqual(settle, {
+      success: true,
+      transaction: 'pay_1',
+      network: 'mite:pay.example',
+      payer: 'psn_abc',
+      extra: { challengeId: receipt.challengeId, accessUntil: '2027-01-15T09:00:00Z' },
+    });
+  });
+
+  it('refuses envelopes that are not Mite\u2019s or disagree with the challenge inside', () => {
+    const challenge = testChallenge();
+    const credential = testCredential(challenge);
+    const requirements: PaymentRequirements = x402RequirementsOf(challenge);
+    const signature = (value: unknown): string => encodeBase64Json(value);
+    const payload = { x402Version: 2, accepted: requirements, payload: credentialJson(credential) };
+    const other = testChallenge({ realm: 'other' });
+    const cases: [string, string][] = [
+      ['A'.repeat(x402HeaderLengthMax + 4), 'headerTooLong'],
+      ['e30', 'badBase64'],
+      [signature('x'), 'wrongType'],
+      [signature({ ...payload, x402Version: 1 }), 'unsupportedVersion'],
+      [
+        signature({ ...payload, accepted: { ...requirements, scheme: 'exact' } }),
+        'unsupportedMethod',
+      ],
+      [
+        signature({ ...payload, accepted: { ...requirements, amount: '10000' } }),
+        'challengeMismatch',
+      ],
+      [
+        signature({ ...payload, accepted: { ...requirements, payTo: 'mer_2' } }),
+        'challengeMismatch',
+      ],
+      [
+        signature({
+          ...payload,
+          accepted: x402RequirementsOf(other),
+          payload: credentialJson(testCredential(other)),
+        }),
+        'ok',
+      ],
+      [
+        signature({
+          ...payload,
+          accepted: { ...requirements, extra: { challenge: challengeEcho(other) } },
+        }),
+        'challengeMismatch',
+      ],
+      [signature({ ...payload, payload: { receipt: 'x' } }), 'missingField'],
+      [
+        signature({ ...payload, payload: { ...credentialJson(credential), tx: '0x1' } }),
+        'unknownField',
+      ],
+      [
+        signature({ ...payload, accepted: { ...requirements, maxTimeoutSeconds: '60' } }),
+        'wrongType',
+      ],
+    ];
+    for (const [header, code] of cases)
+      assert.equal(codeOf(parseX402PaymentSignature(header)), code, header.slice(0, 40));
+    const required = toX402PaymentRequired(challenge, { url });
+    const now = { nowSeconds: testNowSeconds };
+    const offers = (accepts: unknown[]): string => signature({ ...required, accepts });
+    assert.equal(codeOf(parseX402PaymentRequired(offers([]), now)), 'unsupportedMethod');
+    assert.equal(
+      codeOf(parseX402PaymentRequired(offers([{ ...requirements, scheme: 'exact' }]), now)),
+      'unsupportedMethod',
+    );
+    assert.equal(
+      codeOf(
+        parseX402PaymentRequired(offers([{ ...requirements, scheme: 'exact' }, requirements]), now),
+      ),
+      'ok',
+    );
+    assert.equal(
+      codeOf(parseX402PaymentRequired(offers([{ scheme: 'mite' }]), now)),
+      'missingField',
+    );
+    assert.equal(
+      codeOf(parseX402PaymentRequired(offers([{ scheme: 'exact' }, requirements]), now)),
+      'ok',
+    );
+    assert.equal(
+      codeOf(parseX402PaymentRequired(offers([7, { scheme: 'exact' }]), now)),
+      'unsupportedMethod',
+    );
+    assert.equal(
+      codeOf(parseX402PaymentRequired(offers([{ ...requirements, extra: {} }]), now)),
+      'missingField',
+    );
+    assert.equal(
+      codeOf(parseX402PaymentRequired(offers([{ ...requirements, asset: 'EUR' }]), now)),
+      'challengeMismatch',
+    );
+    assert.equal(
+      codeOf(parseX402PaymentRequired(signature({ ...required, x402Version: 3 }), now)),
+      'unsupportedVersion',
+    );
+  });
+});

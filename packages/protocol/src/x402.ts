@@ -1,0 +1,302 @@
+/**
+ * Mite inside the x402 v2 envelope, so that x402 clients can discover and pay Mite resources.
+ * x402 headers carry padded standard base64 of JSON: `PAYMENT-REQUIRED` (a PaymentRequired),
+ * `PAYMENT-SIGNATURE` (a PaymentPayload) and `PAYMENT-RESPONSE` (a SettleResponse). Mite offers
+ * one PaymentRequirements of scheme "mite" whose `extra.challenge` is the Mite challenge, and reads
+ * back a PaymentPayload whose `payload` is a Mite credential. Field names follow @x402/core 2.x.
+ */
+import * as z from 'zod/mini';
+import { parseAmount } from './amounts.ts';
+import { decodeBase64Json, encodeBase64Json } from './base64url.ts';
+import {
+  type Challenge,
+  challengeEcho,
+  checkChallengeTimes,
+  decodeChallengeEcho,
+  miteMethod,
+} from './challenge.ts';
+import {
+  type Credential,
+  credentialHeaderLengthMax,
+  credentialJson,
+  decodeCredentialJson,
+} from './credential.ts';
+import { decodeWithSchema } from './fields.ts';
+import { type PaymentReceipt } from './payment-receipt.ts';
+import { accepted, type Decoded, excerpt, refused, type Refusal } from './problems.ts';
+import { formatTimestamp } from './timestamps.ts';
+
+/** The x402 protocol version spoken. */
+export const x402Version = 2;
+/** The x402 scheme name under which Mite is offered. */
+export const x402Scheme = miteMethod;
+/** The x402 header names. */
+export const x402PaymentRequiredHeaderName = 'PAYMENT-REQUIRED';
+export const x402PaymentSignatureHeaderName = 'PAYMENT-SIGNATURE';
+export const x402PaymentResponseHeaderName = 'PAYMENT-RESPONSE';
+/** The longest x402 header read: a credential, wrapped in an envelope and base64 once more. */
+export const x402HeaderLengthMax = 2 * credentialHeaderLengthMax;
+/** Seconds an x402 client may take to pay, when the caller does not say. */
+export const x402TimeoutSecondsDefault = 60;
+
+export type X402Network = `${string}:${string}`;
+
+export interface X402ResourceInfo {
+  url: string;
+  description?: string;
+  mimeType?: string;
+}
+
+export interface X402PaymentRequirements {
+  scheme: string;
+  network: X402Network;
+  asset: string;
+  /** Atomic units: for Mite, micro-units of the currency. */
+  amount: string;
+  payTo: string;
+  maxTimeoutSeconds: number;
+  extra: Record<string, unknown>;
+}
+
+export interface X402PaymentRequired {
+  x402Version: number;
+  error?: string;
+  resource: X402ResourceInfo;
+  accepts: X402PaymentRequirements[];
+  extensions?: Record<string, unknown>;
+}
+
+export interface X402PaymentPayload {
+  x402Version: number;
+  resource?: X402ResourceInfo;
+  accepted: X402PaymentRequirements;
+  payload: Record<string, unknown>;
+  extensions?: Record<string, unknown>;
+}
+
+export interface X402SettleResponse {
+  success: boolean;
+  errorReason?: string;
+  errorMessage?: string;
+  payer?: string;
+  transaction: string;
+  network: X402Network;
+  amount?: string;
+  extensions?: Record<string, unknown>;
+  extra?: Record<string, unknown>;
+}
+
+/** The x402 network of a Mite platform: "mite:" and the platform's host, in CAIP-2 style. */
+export function x402NetworkOf(platform: string): X402Network {
+  return `${miteMethod}:${new URL(platform).host}`;
+}
+
+function micros(amount: string): string {
+  const parsed = parseAmount(amount);
+  if (!parsed.ok) throw new RangeError(`bug: a decoded amount does not parse: ${amount}`);
+  return parsed.value.toString();
+}
+
+/** The one PaymentRequirements Mite offers for a challenge. */
+export function x402RequirementsOf(
+  challenge: Challenge,
+  maxTimeoutSeconds: number = x402TimeoutSecondsDefault,
+): X402PaymentRequirements {
+  const { request } = challenge;
+  return {
+    scheme: x402Scheme,
+    network: x402NetworkOf(request.platform),
+    asset: request.currency,
+    amount: micros(request.amount),
+    payTo: request.merchant,
+    maxTimeoutSeconds,
+    extra: { challenge: challengeEcho(challenge) },
+  };
+}
+
+/** The PaymentRequired object for a challenge, for the `PAYMENT-REQUIRED` header. */
+export function toX402PaymentRequired(
+  challenge: Challenge,
+  options: {
+    readonly url: string;
+    readonly mimeType?: string;
+    readonly maxTimeoutSeconds?: number;
+  },
+): X402PaymentRequired {
+  const description = challenge.request.description ?? challenge.description;
+  const resource: X402ResourceInfo = { url: options.url };
+  if (description !== undefined) resource.description = description;
+  if (options.mimeType !== undefined) resource.mimeType = options.mimeType;
+  return {
+    x402Version,
+    resource,
+    accepts: [x402RequirementsOf(challenge, options.maxTimeoutSeconds)],
+  };
+}
+
+/** The PaymentPayload carrying a credential, for the `PAYMENT-SIGNATURE` header. */
+export function toX402PaymentPayload(
+  credential: Credential,
+  options: {
+    readonly accepted?: X402PaymentRequirements;
+    readonly resource?: X402ResourceInfo;
+  } = {},
+): X402PaymentPayload {
+  const payload: X402PaymentPayload = {
+    x402Version,
+    accepted: options.accepted ?? x402RequirementsOf(credential.challenge),
+    payload: { ...credentialJson(credential) },
+  };
+  if (options.resource !== undefined) payload.resource = options.resource;
+  return payload;
+}
+
+/** The SettleResponse for a served payment, for the `PAYMENT-RESPONSE` header. */
+export function toX402SettleResponse(
+  receipt: PaymentReceipt,
+  options: { readonly platform: string; readonly payer?: string },
+): X402SettleResponse {
+  const response: X402SettleResponse = {
+    success: true,
+    transaction: receipt.reference,
+    network: x402NetworkOf(options.platform),
+    extra: {
+      challengeId: receipt.challengeId,
+      accessUntil: formatTimestamp(receipt.accessUntilSeconds),
+    },
+  };
+  if (options.payer !== undefined) response.payer = options.payer;
+  return response;
+}
+
+/** Encodes any x402 object as its header value: base64 of the JSON, as @x402/core does. */
+export function encodeX402Header(
+  value: X402PaymentRequired | X402PaymentPayload | X402SettleResponse,
+): string {
+  return encodeBase64Json(value);
+}
+
+/** The `PAYMENT-RESPONSE` value for a served payment. */
+export function encodeX402PaymentResponse(
+  receipt: PaymentReceipt,
+  options: { readonly platform: string; readonly payer?: string },
+): string {
+  return encodeX402Header(toX402SettleResponse(receipt, options));
+}
+
+// The envelope is read loosely (x402 may add members), the Mite parts inside it strictly.
+const requirementsSchema = z.object({
+  scheme: z.string(),
+  network: z.string(),
+  asset: z.string(),
+  amount: z.string(),
+  payTo: z.string(),
+  maxTimeoutSeconds: z.number(),
+  extra: z.optional(z.record(z.string(), z.unknown())),
+});
+const versionSchema = z.object({ x402Version: z.number() });
+const paymentRequiredSchema = z.object({ accepts: z.array(z.unknown()).check(z.maxLength(32)) });
+const paymentPayloadSchema = z.object({
+  accepted: requirementsSchema,
+  payload: z.record(z.string(), z.unknown()),
+});
+const miteExtraSchema = z.object({ challenge: z.record(z.string(), z.unknown()) });
+const schemeSchema = z.object({ scheme: z.literal(x402Scheme) });
+
+type X402Requirements = z.infer<typeof requirementsSchema>;
+
+function decodeEnvelope(header: string, subject: string): Decoded<unknown> {
+  const text = typeof header === 'string' ? header.trim() : header;
+  const json = decodeBase64Json(text, x402HeaderLengthMax);
+  if (!json.ok) return json.code === 'valueTooLong' ? { ...json, code: 'headerTooLong' } : json;
+  const version = decodeWithSchema(versionSchema, json.value, subject);
+  if (!version.ok) return version;
+  if (version.value.x402Version !== x402Version) {
+    return refused(
+      'unsupportedVersion',
+      `x402Version ${version.value.x402Version} is not ${x402Version}`,
+    );
+  }
+  return json;
+}
+
+// The requirements repeat the challenge's price; a disagreement means the envelope and the Mite
+// challenge inside it were not issued together.
+function checkRequirements(
+  requirements: X402Requirements,
+  challenge: Challenge,
+): Decoded<Challenge> {
+  const expected = x402RequirementsOf(challenge);
+  const fields = ['network', 'asset', 'amount', 'payTo'] as const;
+  const differing = fields.find((field) => requirements[field] !== expected[field]);
+  if (differing !== undefined) {
+    return refused('challengeMismatch', `the x402 ${differing} differs from the Mite challenge`);
+  }
+  return accepted(challenge);
+}
+
+function challengeOfRequirements(requirements: X402Requirements): Decoded<Challenge> {
+  const extra = decodeWithSchema(miteExtraSchema, requirements.extra ?? {}, 'extra');
+  if (!extra.ok) return extra;
+  const challenge = decodeChallengeEcho(extra.value.challenge, 'extra.challenge');
+  return challenge.ok ? checkRequirements(requirements, challenge.value) : challenge;
+}
+
+// Offers of other schemes are skipped whatever their shape: they are not Mite's to judge.
+function firstMiteRequirements(accepts: readonly unknown[]): Decoded<X402Requirements> {
+  let firstRefusal: Refusal | undefined;
+  for (const [index, entry] of accepts.entries()) {
+    if (!schemeSchema.safeParse(entry).success) continue;
+    const requirements = decodeWithSchema(requirementsSchema, entry, `accepts[${index}]`);
+    if (requirements.ok) return requirements;
+    firstRefusal ??= requirements;
+  }
+  return (
+    firstRefusal ?? refused('unsupportedMethod', `no x402 requirements of scheme "${x402Scheme}"`)
+  );
+}
+
+/**
+ * Reads the Mite challenge out of a `PAYMENT-REQUIRED` value: the first requirements of scheme
+ * "mite", whose price must agree with the challenge inside it, which must be current.
+ */
+export function parseX402PaymentRequired(
+  header: string,
+  options: { readonly nowSeconds: number },
+): Decoded<Challenge> {
+  const json = decodeEnvelope(header, 'paymentRequired');
+  if (!json.ok) return json;
+  const envelope = decodeWithSchema(paymentRequiredSchema, json.value, 'paymentRequired');
+  if (!envelope.ok) return envelope;
+  const requirements = firstMiteRequirements(envelope.value.accepts);
+  if (!requirements.ok) return requirements;
+  const challenge = challengeOfRequirements(requirements.value);
+  return challenge.ok ? checkChallengeTimes(challenge.value, options.nowSeconds) : challenge;
+}
+
+/**
+ * Reads the Mite credential out of a `PAYMENT-SIGNATURE` value. Like `parseCredentialHeader`, it
+ * does not judge expiry; it does refuse requirements that disagree with the credential's challenge.
+ */
+export function parseX402PaymentSignature(header: string): Decoded<Credential> {
+  const json = decodeEnvelope(header, 'paymentPayload');
+  if (!json.ok) return json;
+  const envelope = decodeWithSchema(paymentPayloadSchema, json.value, 'paymentPayload');
+  if (!envelope.ok) return envelope;
+  const { accepted: requirements, payload } = envelope.value;
+  if (requirements.scheme !== x402Scheme) {
+    return refused(
+      'unsupportedMethod',
+      `the x402 scheme ${excerpt(requirements.scheme)} is not "${x402Scheme}"`,
+    );
+  }
+  const credential = decodeCredentialJson(payload);
+  if (!credential.ok) return credential;
+  const agreed = checkRequirements(requirements, credential.value.challenge);
+  if (!agreed.ok) return agreed;
+  const offered = miteExtraSchema.safeParse(requirements.extra);
+  if (offered.success && offered.data.challenge['id'] !== credential.value.challenge.id) {
+    return refused('challengeMismatch', 'the x402 requirements offered another challenge');
+  }
+  return credential;
+}
