@@ -1,1 +1,38 @@
-export {};
+/**
+ * @mite/client: a `fetch` that pays HTTP 402 `Payment` challenges (method "mite") inside the
+ * user's budgets, in Node and in browsers. See README.md beside this package.
+ */
+export {
+  type Budget,
+  BudgetLedger,
+  type BudgetLimits,
+  parseBudget,
+  type PaymentQuote,
+  type Reservation,
+  type Spending,
+  utcDay,
+} from './budget.ts';
+export {
+  type BudgetLimit,
+  isMitePaymentError,
+  MitePaymentError,
+  type MitePaymentErrorCode,
+  mitePaymentErrorCodes,
+  type MitePaymentErrorDetails,
+  type ReceivedProblem,
+} from './errors.ts';
+export {
+  createMiteFetch,
+  type MiteFetch,
+  type MiteFetchOptions,
+  type PaymentEvent,
+  type Wallet,
+} from './mite-fetch.ts';
+export { type PlatformRetry } from './platform-client.ts';
+export {
+  MemoryReceiptStore,
+  receiptKeyOf,
+  type ReceiptStore,
+  type StoredReceipt,
+} from './receipt-store.ts';
+export { type FetchInput } from './replayable-request.ts';

@@ -115,7 +115,12 @@ export interface PaymentsTable {
   id: string;
   user_id: string;
   merchant_id: string;
-  offer_id: string;
+  /** The offer bought, or null for a payment of an HTTP 402 challenge. */
+  offer_id: string | null;
+  /** What was bought: the offer's resource, or the challenge's. */
+  resource: string | null;
+  /** The HTTP 402 challenge paid, if any (unique per user). */
+  challenge_id: string | null;
   amount_micros: string;
   state: PaymentState;
   failure_code: string | null;

@@ -44,6 +44,7 @@ export type ProblemCode =
   | 'invalidSignature'
   | 'accountClosed'
   | 'duplicatePayment'
+  | 'challengeExpired'
   | 'refundExceedsPayment'
   // The platform itself.
   | 'internal'
@@ -227,6 +228,12 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     status: 409,
     title: 'The payment was already made',
     description: 'A payment with the same identity exists already; it was not made again.',
+  },
+  challengeExpired: {
+    status: 422,
+    title: 'The payment challenge has expired',
+    description:
+      'The merchant\u2019s 402 challenge is past its expiry and cannot be paid. Request the resource again for a fresh one.',
   },
   refundExceedsPayment: {
     status: 409,

@@ -16,6 +16,18 @@ const receiptClaimsSchema = z.object({
   payer: z.string().describe('The payer as this merchant sees them: a merchant-scoped pseudonym'),
   issuedAt: z.number().int(),
   accessUntil: z.number().int(),
+  challengeId: z.string().optional().describe('The HTTP 402 challenge this payment answered'),
+});
+
+/** The merchant's `WWW-Authenticate: Payment` challenge, its parameters as sent (PROTOCOL.md). */
+const challengeEchoSchema = z.object({
+  id: z.string().max(200),
+  realm: z.string().max(500),
+  method: z.string().max(50),
+  intent: z.string().max(50),
+  request: z.string().max(8192).describe('The base64url request JSON, exactly as sent'),
+  expires: z.string().max(50),
+  description: z.string().max(500).optional(),
 });
 
 /** Purchases, and the public keys that verify their receipts. */
@@ -28,9 +40,12 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
     '/v1/payments',
     {
       schema: {
-        summary: 'Pay for an offer from my wallet',
+        summary: 'Pay for an offer, or a merchant\u2019s HTTP 402 challenge, from my wallet',
         tags: ['payments'],
-        body: z.object({ offerId: z.string().min(1).max(100) }),
+        body: z.union([
+          z.object({ offerId: z.string().min(1).max(100) }).strict(),
+          z.object({ challenge: challengeEchoSchema }).strict(),
+        ]),
         response: {
           201: z.object({
             paymentId: z.string(),
@@ -44,10 +59,12 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       config: { auth: { kinds: ['user'] }, idempotent: true },
     },
     async (request, reply) => {
-      const paid = await payments.pay({
-        userId: request.principal?.id ?? '',
-        offerId: request.body.offerId,
-      });
+      const userId = request.principal?.id ?? '';
+      const { body } = request;
+      const paid =
+        'offerId' in body
+          ? await payments.pay({ userId, offerId: body.offerId })
+          : await payments.payChallenge({ userId, challenge: body.challenge });
       if (!paid.ok) return sendProblem(reply, paid.code, paid.detail);
       return reply.code(201).send(paid.value);
     },

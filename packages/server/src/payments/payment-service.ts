@@ -1,4 +1,5 @@
 import type { CreateTransferResult, Ledger, TimeOrderedIds, Transfer } from '@mite/ledger';
+import { decodeChallengeEcho, parsePositiveAmount } from '@mite/protocol';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PaymentRow } from '../db/schema.ts';
@@ -18,6 +19,25 @@ export const paymentPendingGraceMs = 30_000;
 
 export type PaymentFailure =
   'offerNotFound' | 'insufficientFunds' | 'accountClosed' | 'duplicatePayment';
+
+export type ChallengePaymentFailure =
+  | 'validationFailed'
+  | 'challengeExpired'
+  | 'merchantNotFound'
+  | 'insufficientFunds'
+  | 'accountClosed'
+  | 'duplicatePayment';
+
+/** What a payment buys: from an offer, or from a merchant's HTTP 402 challenge. */
+interface Purchase {
+  readonly merchantId: string;
+  readonly resource: string;
+  readonly priceMicros: bigint;
+  readonly splits: Offer['splits'];
+  readonly accessPeriodSeconds: number;
+  readonly offerId: string | null;
+  readonly challengeId: string | null;
+}
 
 /** One ledger transfer of a payment, as stored with it so an interrupted payment can finish. */
 interface Leg {
@@ -62,22 +82,74 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     if (offer.accessPeriodSeconds > 0 && (await holdsAccess(input.userId, offer.id, now))) {
       return fail('duplicatePayment', 'this offer was bought already and its access has not ended');
     }
+    return buy(input.userId, { ...offer, offerId: offer.id, challengeId: null }, now);
+  }
+
+  /**
+   * Pays a merchant's HTTP 402 challenge (DESIGN.md section 5). The platform cannot check the
+   * challenge's HMAC (the merchant's secret); it checks what it can (shape, expiry, merchant,
+   * amount) and binds the receipt to the challenge id, which the merchant checks offline.
+   */
+  async function payChallenge(input: {
+    userId: string;
+    challenge: unknown;
+  }): Promise<Result<PaidReceipt, ChallengePaymentFailure>> {
+    const decoded = decodeChallengeEcho(input.challenge, 'challenge');
+    if (!decoded.ok) return fail('validationFailed', decoded.detail);
+    const { request, id: challengeId, expiresAtSeconds } = decoded.value;
+    if (request.currency !== currency) {
+      return fail('validationFailed', `this platform pays in ${currency}, not ${request.currency}`);
+    }
+    const now = clock();
+    if (expiresAtSeconds * 1000 <= now) return fail('challengeExpired');
+    const price = parsePositiveAmount(request.amount);
+    if (!price.ok) return fail('validationFailed', price.detail);
+    const merchant = await db
+      .selectFrom('merchants')
+      .select('id')
+      .where('id', '=', request.merchant)
+      .executeTakeFirst();
+    if (merchant === undefined) return fail('merchantNotFound');
+    return buy(
+      input.userId,
+      {
+        merchantId: merchant.id,
+        resource: request.resource,
+        priceMicros: price.value,
+        // The whole price goes to the merchant the challenge names (less the platform's fee).
+        splits: [{ merchantId: merchant.id, shareBasisPoints: 10_000 }],
+        accessPeriodSeconds: request.accessPeriodSeconds,
+        offerId: null,
+        challengeId,
+      },
+      now,
+    );
+  }
+
+  /** Records the payment, moves the money, records the outcome, signs the receipt. */
+  async function buy(
+    userId: string,
+    purchase: Purchase,
+    now: number,
+  ): Promise<Result<PaidReceipt, 'insufficientFunds' | 'accountClosed' | 'duplicatePayment'>> {
     const user = await db
       .selectFrom('users')
       .select('wallet_account_id')
-      .where('id', '=', input.userId)
+      .where('id', '=', userId)
       .executeTakeFirstOrThrow();
-    const legs = await legsFor(offer);
+    const legs = await legsFor(purchase);
     const paymentId = `pay_${uuidv7()}`;
-    const accessUntilMs = now + offer.accessPeriodSeconds * 1000;
-    await db
+    const accessUntilMs = now + purchase.accessPeriodSeconds * 1000;
+    const recorded = await db
       .insertInto('payments')
       .values({
         id: paymentId,
-        user_id: input.userId,
-        merchant_id: offer.merchantId,
-        offer_id: offer.id,
-        amount_micros: offer.priceMicros.toString(),
+        user_id: userId,
+        merchant_id: purchase.merchantId,
+        offer_id: purchase.offerId,
+        resource: purchase.resource,
+        challenge_id: purchase.challengeId,
+        amount_micros: purchase.priceMicros.toString(),
         state: 'pending',
         failure_code: null,
         legs: JSON.stringify(legs),
@@ -85,11 +157,16 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         created_at: BigInt(now),
         completed_at: null,
       })
-      .execute();
+      // A challenge is paid once per user: the unique index says so, even across nodes.
+      .onConflict((conflict) => conflict.doNothing())
+      .executeTakeFirst();
+    if (recorded.numInsertedOrUpdatedRows === 0n) {
+      return fail('duplicatePayment', 'this challenge was paid already; use its receipt');
+    }
     const outcome = await submit(BigInt(user.wallet_account_id), legs);
     await finish(paymentId, outcome);
     if (outcome !== 'succeeded') return fail(outcome);
-    return ok(await receiptFor(paymentId, input.userId, offer, now, accessUntilMs));
+    return ok(await receiptFor(paymentId, userId, purchase, now, accessUntilMs));
   }
 
   async function holdsAccess(userId: string, offerId: string, now: number): Promise<boolean> {
@@ -104,7 +181,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     return held !== undefined;
   }
 
-  async function legsFor(offer: Offer): Promise<Leg[]> {
+  async function legsFor(offer: Purchase): Promise<Leg[]> {
     const merchantIds = [
       ...new Set([offer.merchantId, ...offer.splits.map((split) => split.merchantId)]),
     ];
@@ -115,7 +192,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       .execute();
     const byId = new Map(merchants.map((merchant) => [merchant.id, merchant]));
     const seller = byId.get(offer.merchantId);
-    if (seller === undefined) throw new Error(`bug: offer ${offer.id} has no merchant`);
+    if (seller === undefined) throw new Error(`bug: merchant ${offer.merchantId} not found`);
     const split = splitPayment(
       offer.priceMicros,
       seller.fee_basis_points,
@@ -176,7 +253,14 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         })
         .where('id', '=', paymentId)
         .where('state', '=', 'pending')
-        .returning(['merchant_id', 'offer_id', 'user_id', 'amount_micros'])
+        .returning([
+          'merchant_id',
+          'offer_id',
+          'resource',
+          'challenge_id',
+          'user_id',
+          'amount_micros',
+        ])
         .executeTakeFirst();
       if (updated === undefined || outcome !== 'succeeded') return;
       await enqueueWebhookEvent(tx, {
@@ -185,6 +269,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         payload: {
           paymentId,
           offerId: updated.offer_id,
+          resource: updated.resource,
+          challengeId: updated.challenge_id,
           amount: formatAmount(BigInt(updated.amount_micros)),
           currency,
           payer: pseudonym(updated.user_id, updated.merchant_id),
@@ -197,19 +283,20 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   async function receiptFor(
     paymentId: string,
     userId: string,
-    offer: Offer,
+    purchase: Purchase,
     issuedAtMs: number,
     accessUntilMs: number,
   ): Promise<PaidReceipt> {
     const claims: ReceiptClaims = {
       paymentId,
-      merchantId: offer.merchantId,
-      resource: offer.resource,
-      amount: formatAmount(offer.priceMicros),
+      merchantId: purchase.merchantId,
+      resource: purchase.resource,
+      amount: formatAmount(purchase.priceMicros),
       currency,
-      payer: pseudonym(userId, offer.merchantId),
+      payer: pseudonym(userId, purchase.merchantId),
       issuedAt: Math.floor(issuedAtMs / 1000),
       accessUntil: Math.floor(accessUntilMs / 1000),
+      ...(purchase.challengeId === null ? {} : { challengeId: purchase.challengeId }),
     };
     return { paymentId, claims, receipt: await signReceipt(claims, deps.receiptKey) };
   }
@@ -247,7 +334,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     return db.selectFrom('payments').selectAll().where('id', '=', paymentId).executeTakeFirst();
   }
 
-  return { pay, reconcilePending, getPayment, pseudonym };
+  return { pay, payChallenge, reconcilePending, getPayment, pseudonym };
 }
 
 export type PaymentService = ReturnType<typeof createPaymentService>;

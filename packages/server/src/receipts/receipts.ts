@@ -19,6 +19,8 @@ export interface ReceiptClaims {
   readonly issuedAt: number;
   /** Seconds since the epoch; the receipt opens the resource until then. */
   readonly accessUntil: number;
+  /** The HTTP 402 challenge this payment answered, which the merchant checks it against. */
+  readonly challengeId?: string;
 }
 
 /** Signs a receipt as a compact JWS (EdDSA), which any JOSE library can verify. */

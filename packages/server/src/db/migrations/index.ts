@@ -10,6 +10,7 @@ import * as refunds from './0004-refunds.ts';
 import * as payouts from './0005-payouts.ts';
 import * as webhooks from './0006-webhooks.ts';
 import * as pendingPaymentsIndex from './0007-pending-payments-index.ts';
+import * as challengePayments from './0008-challenge-payments.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -19,4 +20,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0005-payouts': payouts,
   '0006-webhooks': webhooks,
   '0007-pending-payments-index': pendingPaymentsIndex,
+  '0008-challenge-payments': challengePayments,
 };

@@ -1,0 +1,59 @@
+/**
+ * The package runs in browsers: no file under src/ (tests and src/testing/ aside) may import a
+ * Node module or use Node's byte-array global. Nothing is bundled; the sources are read.
+ */
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+const sourceDir = fileURLToPath(new URL('.', import.meta.url));
+
+function shippedSources(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== 'testing') found.push(...shippedSources(path));
+    } else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+      found.push(path);
+    }
+  }
+  return found;
+}
+
+const forbidden: readonly [RegExp, string][] = [
+  [/\bfrom\s+['"]node:/, 'imports a node: module'],
+  [/\bimport\s*\(\s*['"]node:/, 'imports a node: module dynamically'],
+  [/\brequire\s*\(/, 'calls require'],
+  [/\bBuffer\b/, 'uses Buffer'],
+  [/\bprocess\.(env|versions|nextTick|platform)\b/, 'uses process'],
+];
+
+it('keeps node: modules and Buffer out of the shipped sources', () => {
+  const files = shippedSources(sourceDir);
+  assert.ok(files.length >= 6, `found only ${files.length} sources`);
+  assert.ok(files.some((file) => file.endsWith('mite-fetch.ts')));
+  const offences: string[] = [];
+  for (const file of files) {
+    const text = readFileSync(file, 'utf8');
+    for (const [pattern, what] of forbidden) {
+      if (pattern.test(text)) offences.push(`${relative(sourceDir, file)} ${what}`);
+    }
+  }
+  assert.deepEqual(offences, []);
+});
+
+it('imports only @mite/protocol and relative modules', () => {
+  for (const file of shippedSources(sourceDir)) {
+    const text = readFileSync(file, 'utf8');
+    for (const match of text.matchAll(/\bfrom\s+['"]([^'"]+)['"]/g)) {
+      const specifier = match[1] ?? '';
+      assert.ok(
+        specifier === '@mite/protocol' || specifier.startsWith('./'),
+        `${relative(sourceDir, file)} imports ${specifier}`,
+      );
+    }
+  }
+});

@@ -1,0 +1,641 @@
+import assert from 'node:assert/strict';
+import { describe, it, type TestContext } from 'node:test';
+import {
+  decodePaymentRequiredHeader,
+  decodePaymentResponseHeader,
+  encodePaymentSignatureHeader,
+} from '@x402/core/http';
+import { PaymentRequiredV2Schema } from '@x402/core/schemas';
+import {
+  type Challenge,
+  challengeEcho,
+  clockSkewSecondsMax,
+  encodeBase64url,
+  formatCredentialHeader,
+  parseCredentialHeader,
+  parsePaymentReceiptHeader,
+  parsePriceList,
+  problemTable,
+  toX402PaymentPayload,
+} from '@mite/protocol';
+import {
+  createPaywall,
+  type Paywall,
+  type PaywallOutcome,
+  singleUseRedeemGraceSeconds,
+} from './core.ts';
+import {
+  challengeOf,
+  createSigningKey,
+  createTestClock,
+  signReceipt,
+  startTestPlatform,
+  type TestClock,
+  type TestPlatform,
+  testPaywall,
+  testRoutes,
+  testSecret,
+} from './test-platform.ts';
+
+interface Setup {
+  readonly platform: TestPlatform;
+  readonly clock: TestClock;
+  readonly paywall: Paywall;
+}
+
+async function setUp(
+  t: TestContext,
+  options: Parameters<typeof testPaywall>[2] = {},
+): Promise<Setup> {
+  const platform = await startTestPlatform();
+  t.after(() => platform.close());
+  const clock = createTestClock();
+  return { platform, clock, paywall: testPaywall(platform, clock, options) };
+}
+
+function get(url: string, headers: Record<string, string> = {}): Parameters<Paywall['handle']>[0] {
+  return { method: 'GET', url, headers };
+}
+
+/** The outcome's kind, or for an error its code: what most assertions compare. */
+function verdictOf(outcome: PaywallOutcome): string {
+  return outcome.kind === 'error' ? outcome.code : outcome.kind;
+}
+
+async function challengeFor({ paywall, clock }: Setup, url: string): Promise<Challenge> {
+  const outcome = await paywall.handle(get(url));
+  assert.ok(outcome.kind === 'paymentRequired', `expected a 402, got ${verdictOf(outcome)}`);
+  return challengeOf(outcome.headers, clock.nowSeconds());
+}
+
+async function paidCredential(setup: Setup, url: string): Promise<string> {
+  const challenge = await challengeFor(setup, url);
+  return setup.platform.pay(challenge, { issuedAt: setup.clock.nowSeconds() });
+}
+
+async function present(setup: Setup, url: string, authorization: string): Promise<PaywallOutcome> {
+  return setup.paywall.handle(get(url, { authorization }));
+}
+
+/** A refusal's 402: the protocol's problem type, and a fresh challenge to pay again. */
+function assertRefusal(outcome: PaywallOutcome, code: keyof typeof problemTable): void {
+  assert.ok(outcome.kind === 'error', `expected ${code}, got ${verdictOf(outcome)}`);
+  assert.equal(outcome.code, code);
+  assert.equal(outcome.status, problemTable[code].status);
+  assert.equal(JSON.parse(outcome.body).type, problemTable[code].type);
+  assert.equal(outcome.headers['Content-Type'], 'application/problem+json');
+  assert.equal(outcome.headers['WWW-Authenticate'] !== undefined, outcome.status === 402);
+}
+
+describe('the 402 answer', () => {
+  it('lets unpriced routes through', async (t) => {
+    const { paywall } = await setUp(t);
+    assert.deepEqual(await paywall.handle(get('/about')), { kind: 'free' });
+    assert.deepEqual(await paywall.handle({ method: 'POST', url: '/articles/1', headers: {} }), {
+      kind: 'free',
+    });
+  });
+
+  it('answers a priced request with a challenge whose request names what is sold', async (t) => {
+    const setup = await setUp(t);
+    const outcome = await setup.paywall.handle(get('/articles/42?lang=fr'));
+    assert.ok(outcome.kind === 'paymentRequired');
+    assert.equal(outcome.status, 402);
+    assert.equal(outcome.headers['Cache-Control'], 'no-store');
+    assert.equal(outcome.headers['Content-Type'], 'application/problem+json');
+    assert.equal(outcome.headers['PAYMENT-REQUIRED'], undefined);
+    assert.equal(JSON.parse(outcome.body).type, problemTable.paymentRequired.type);
+    const challenge = challengeOf(outcome.headers, setup.clock.nowSeconds());
+    assert.deepEqual(challenge.request, {
+      amount: '0.02',
+      currency: 'USD',
+      merchant: 'mer_test',
+      resource: '/articles/42?lang=fr',
+      platform: setup.platform.url,
+      description: 'An article',
+      category: 'news',
+      accessPeriodSeconds: 86_400,
+    });
+    assert.equal(challenge.realm, 'shop.test');
+    assert.equal(challenge.expiresAtSeconds, setup.clock.nowSeconds() + 300);
+    assert.equal(challenge.description, 'An article');
+  });
+
+  it('prefixes the resource with the origin when one is configured', async (t) => {
+    const setup = await setUp(t, { origin: 'https://shop.example' });
+    const challenge = await challengeFor(setup, '/articles/42');
+    assert.equal(challenge.request.resource, 'https://shop.example/articles/42');
+    const paid = await present(
+      setup,
+      '/articles/42',
+      await setup.platform.pay(challenge, {
+        issuedAt: setup.clock.nowSeconds(),
+      }),
+    );
+    assert.equal(paid.kind, 'paid');
+  });
+
+  it('treats another Authorization scheme as no payment, and a malformed one as a 400', async (t) => {
+    const setup = await setUp(t);
+    assert.equal(verdictOf(await present(setup, '/api/quote', 'Bearer abc')), 'paymentRequired');
+    const malformed = await present(setup, '/api/quote', 'Payment !!!');
+    assertRefusal(malformed, 'malformedHeader');
+    const notJson = await present(
+      setup,
+      '/api/quote',
+      `Payment ${encodeBase64url(new Uint8Array([1, 2]))}`,
+    );
+    assert.ok(notJson.kind === 'error' && notJson.status === 400);
+    assert.equal(notJson.headers['WWW-Authenticate'], undefined);
+  });
+
+  it('refuses to sell a request target that the wire cannot carry', async (t) => {
+    const { paywall } = await setUp(t);
+    assertRefusal(await paywall.handle(get(`/articles/${'x'.repeat(1100)}`)), 'valueTooLong');
+    assertRefusal(await paywall.handle(get('/articles/caf\u00e9')), 'badUrl');
+  });
+});
+
+describe('a paid request', () => {
+  it('is let through with the receipt and a Payment-Receipt header', async (t) => {
+    const setup = await setUp(t);
+    const challenge = await challengeFor(setup, '/articles/42');
+    const authorization = await setup.platform.pay(challenge, {
+      issuedAt: setup.clock.nowSeconds(),
+    });
+    const outcome = await present(setup, '/articles/42', authorization);
+    assert.ok(outcome.kind === 'paid');
+    assert.equal(outcome.receipt.resource, '/articles/42');
+    assert.equal(outcome.receipt.challengeId, challenge.id);
+    assert.equal(outcome.singleUse, false);
+    assert.equal(outcome.responseHeaders['Cache-Control'], 'private');
+    assert.equal(outcome.responseHeaders['PAYMENT-RESPONSE'], undefined);
+    const header = outcome.responseHeaders['Payment-Receipt'] ?? '';
+    assert.deepEqual(parsePaymentReceiptHeader(header), {
+      ok: true,
+      value: {
+        status: 'success',
+        method: 'mite',
+        timestampSeconds: setup.clock.nowSeconds(),
+        reference: outcome.receipt.paymentId,
+        challengeId: challenge.id,
+        accessUntilSeconds: setup.clock.nowSeconds() + 86_400,
+      },
+    });
+  });
+
+  it('accepts a challenge issued under the previous secret while secrets rotate', async (t) => {
+    const setup = await setUp(t);
+    const authorization = await paidCredential(setup, '/api/quote');
+    const rotated = testPaywall(setup.platform, setup.clock, {
+      challengeSecret: new Uint8Array(32).fill(42),
+      previousChallengeSecrets: [testSecret],
+    });
+    assert.equal(verdictOf(await rotated.handle(get('/api/quote', { authorization }))), 'paid');
+  });
+});
+
+describe('refusals', () => {
+  it('refuses a receipt whose signature was tampered with', async (t) => {
+    const setup = await setUp(t);
+    const credential = parseCredentialHeader(await paidCredential(setup, '/api/quote'));
+    assert.ok(credential.ok);
+    const [header, payload, signature] = credential.value.payload.receipt.split('.');
+    const flipped = `${signature?.startsWith('A') === true ? 'B' : 'A'}${signature?.slice(1)}`;
+    const tampered = formatCredentialHeader({
+      ...credential.value,
+      payload: { receipt: `${header}.${payload}.${flipped}` },
+    });
+    assertRefusal(await present(setup, '/api/quote', tampered), 'receiptInvalid');
+  });
+
+  it('refuses a receipt signed by a key the platform does not publish, and a wrong typ', async (t) => {
+    const setup = await setUp(t);
+    const challenge = await challengeFor(setup, '/api/quote');
+    const claims = setup.platform.claimsFor(challenge, setup.clock.nowSeconds());
+    const stranger = await createSigningKey();
+    const forged = formatCredentialHeader({
+      challenge,
+      payload: {
+        receipt: await signReceipt(claims, stranger, { kid: setup.platform.signingKey.kid }),
+      },
+    });
+    assertRefusal(await present(setup, '/api/quote', forged), 'receiptInvalid');
+    const untyped = formatCredentialHeader({
+      challenge,
+      payload: { receipt: await signReceipt(claims, setup.platform.signingKey, { typ: 'JWT' }) },
+    });
+    assertRefusal(await present(setup, '/api/quote', untyped), 'receiptInvalid');
+    const extraClaim = formatCredentialHeader({
+      challenge,
+      payload: {
+        receipt: await signReceipt({ ...claims, scope: 'all' }, setup.platform.signingKey),
+      },
+    });
+    assertRefusal(await present(setup, '/api/quote', extraClaim), 'receiptInvalid');
+  });
+
+  it('refuses a challenge whose id or fields were altered', async (t) => {
+    const setup = await setUp(t);
+    const credential = parseCredentialHeader(await paidCredential(setup, '/api/quote'));
+    assert.ok(credential.ok);
+    const { challenge } = credential.value;
+    const id = `${challenge.id.startsWith('A') ? 'B' : 'A'}${challenge.id.slice(1)}`;
+    const alteredId = formatCredentialHeader({
+      ...credential.value,
+      challenge: { ...challenge, id },
+    });
+    assertRefusal(await present(setup, '/api/quote', alteredId), 'invalidChallenge');
+    const later = { ...challenge, expiresAtSeconds: challenge.expiresAtSeconds + 3600 };
+    const alteredExpiry = formatCredentialHeader({ ...credential.value, challenge: later });
+    assertRefusal(await present(setup, '/api/quote', alteredExpiry), 'invalidChallenge');
+  });
+
+  it('refuses a single-use receipt the second time', async (t) => {
+    const setup = await setUp(t);
+    const authorization = await paidCredential(setup, '/api/quote');
+    const first = await present(setup, '/api/quote', authorization);
+    assert.ok(first.kind === 'paid' && first.singleUse);
+    first.settle(200);
+    assertRefusal(await present(setup, '/api/quote', authorization), 'receiptReplayed');
+  });
+
+  it('refuses a payment made after the challenge expired', async (t) => {
+    const setup = await setUp(t);
+    const challenge = await challengeFor(setup, '/api/quote');
+    setup.clock.advanceSeconds(300 + clockSkewSecondsMax);
+    const late = await setup.platform.pay(challenge, { issuedAt: setup.clock.nowSeconds() });
+    assertRefusal(await present(setup, '/api/quote', late), 'challengeExpired');
+  });
+
+  it('refuses a ticket once its access period is over', async (t) => {
+    const setup = await setUp(t);
+    const authorization = await paidCredential(setup, '/articles/7');
+    setup.clock.advanceSeconds(86_399);
+    assert.equal(verdictOf(await present(setup, '/articles/7', authorization)), 'paid');
+    setup.clock.advanceSeconds(1);
+    assertRefusal(await present(setup, '/articles/7', authorization), 'accessExpired');
+  });
+
+  it('refuses a single-use receipt presented after its redemption deadline', async (t) => {
+    const setup = await setUp(t);
+    const authorization = await paidCredential(setup, '/api/quote');
+    setup.clock.advanceSeconds(300 + clockSkewSecondsMax + singleUseRedeemGraceSeconds);
+    assertRefusal(await present(setup, '/api/quote', authorization), 'accessExpired');
+  });
+
+  it('refuses a receipt or a challenge for another merchant', async (t) => {
+    const setup = await setUp(t);
+    const challenge = await challengeFor(setup, '/api/quote');
+    const issuedAt = setup.clock.nowSeconds();
+    const otherPayee = await setup.platform.pay(challenge, {
+      issuedAt,
+      claims: { merchantId: 'mer_other' },
+    });
+    assertRefusal(await present(setup, '/api/quote', otherPayee), 'wrongMerchant');
+    // Another merchant of the same operator, wrongly sharing the secret.
+    const sibling = testPaywall(setup.platform, setup.clock, { merchantId: 'mer_sibling' });
+    const siblingOutcome = await sibling.handle(get('/api/quote'));
+    assert.ok(siblingOutcome.kind === 'paymentRequired');
+    const siblingChallenge = challengeOf(siblingOutcome.headers, issuedAt);
+    const paidSibling = await setup.platform.pay(siblingChallenge, { issuedAt });
+    assertRefusal(await present(setup, '/api/quote', paidSibling), 'wrongMerchant');
+  });
+
+  it('refuses a receipt when the price has changed, or pays another amount', async (t) => {
+    let price = '0.05';
+    const setup = await setUp(t, {
+      routes: [{ method: 'GET', path: '/metered', price: () => price }],
+    });
+    const challenge = await challengeFor(setup, '/metered');
+    const issuedAt = setup.clock.nowSeconds();
+    const authorization = await setup.platform.pay(challenge, { issuedAt });
+    const underpaid = await setup.platform.pay(challenge, { issuedAt, claims: { amount: '0.01' } });
+    assertRefusal(await present(setup, '/metered', underpaid), 'wrongAmount');
+    price = '0.06';
+    assertRefusal(await present(setup, '/metered', authorization), 'wrongAmount');
+    price = '0.050';
+    assert.equal(verdictOf(await present(setup, '/metered', authorization)), 'paid');
+  });
+
+  it('refuses a credential for another resource, or a receipt for another resource', async (t) => {
+    const setup = await setUp(t);
+    const challenge = await challengeFor(setup, '/articles/42');
+    const issuedAt = setup.clock.nowSeconds();
+    const authorization = await setup.platform.pay(challenge, { issuedAt });
+    assertRefusal(await present(setup, '/articles/43', authorization), 'wrongResource');
+    assertRefusal(await present(setup, '/articles/42?page=2', authorization), 'wrongResource');
+    const elsewhere = await setup.platform.pay(challenge, {
+      issuedAt,
+      claims: { resource: '/articles/43' },
+    });
+    assertRefusal(await present(setup, '/articles/42', elsewhere), 'wrongResource');
+  });
+
+  it('refuses a single-use receipt shown with another challenge than the one it paid', async (t) => {
+    const setup = await setUp(t);
+    const paidChallenge = await challengeFor(setup, '/api/quote');
+    setup.clock.advanceSeconds(1);
+    const otherChallenge = await challengeFor(setup, '/api/quote');
+    const claims = setup.platform.claimsFor(paidChallenge, setup.clock.nowSeconds());
+    const receipt = await signReceipt(claims, setup.platform.signingKey);
+    const swapped = formatCredentialHeader({ challenge: otherChallenge, payload: { receipt } });
+    assertRefusal(await present(setup, '/api/quote', swapped), 'challengeMismatch');
+  });
+
+  it('lets a ticket in with a fresh challenge: it is bound to the resource until accessUntil', async (t) => {
+    const setup = await setUp(t);
+    const paidChallenge = await challengeFor(setup, '/articles/9');
+    const claims = setup.platform.claimsFor(paidChallenge, setup.clock.nowSeconds());
+    const receipt = await signReceipt(claims, setup.platform.signingKey);
+    setup.clock.advanceSeconds(3600 * 20);
+    const fresh = await challengeFor(setup, '/articles/9');
+    const shown = formatCredentialHeader({ challenge: fresh, payload: { receipt } });
+    const outcome = await present(setup, '/articles/9', shown);
+    assert.ok(outcome.kind === 'paid' && !outcome.singleUse);
+  });
+
+  it('refuses a receipt dated in the future as a 400', async (t) => {
+    const setup = await setUp(t);
+    const challenge = await challengeFor(setup, '/api/quote');
+    const issuedAt = setup.clock.nowSeconds() + clockSkewSecondsMax + 1;
+    assertRefusal(
+      await present(setup, '/api/quote', await setup.platform.pay(challenge, { issuedAt })),
+      'futureDated',
+    );
+  });
+});
+
+describe('the platform keys', () => {
+  it('are fetched once for many requests', async (t) => {
+    const setup = await setUp(t);
+    for (let index = 0; index < 10; index += 1) {
+      const authorization = await paidCredential(setup, '/api/quote');
+      assert.equal(verdictOf(await present(setup, '/api/quote', authorization)), 'paid');
+      setup.clock.advanceSeconds(3600);
+    }
+    const credentials = await Promise.all(
+      Array.from({ length: 20 }, (_, index) => paidCredential(setup, `/articles/${index}`)),
+    );
+    const outcomes = await Promise.all(
+      credentials.map((authorization, index) =>
+        present(setup, `/articles/${index}`, authorization),
+      ),
+    );
+    assert.deepEqual(new Set(outcomes.map(verdictOf)), new Set(['paid']));
+    assert.equal(setup.platform.jwksRequests, 1);
+  });
+
+  it('are fetched again for an unknown key id, at most once per interval', async (t) => {
+    const setup = await setUp(t, { jwksRefreshIntervalMinMs: 60_000 });
+    const oldKey = setup.platform.signingKey;
+    assert.equal(
+      verdictOf(await present(setup, '/api/quote', await paidCredential(setup, '/api/quote'))),
+      'paid',
+    );
+    const newKey = await createSigningKey();
+    setup.platform.signWith(newKey);
+    // Signed with a key the platform does not publish yet: one refresh, then refused.
+    setup.clock.advanceSeconds(60);
+    assertRefusal(
+      await present(setup, '/api/quote', await paidCredential(setup, '/api/quote')),
+      'unknownKey',
+    );
+    assert.equal(setup.platform.jwksRequests, 2);
+    // The platform rotates; within the interval the merchant does not ask again.
+    setup.platform.publish([oldKey, newKey]);
+    const rotated = await paidCredential(setup, '/api/quote');
+    assertRefusal(await present(setup, '/api/quote', rotated), 'unknownKey');
+    assert.equal(setup.platform.jwksRequests, 2);
+    // After the interval, the unknown key id triggers a refresh that finds it.
+    setup.clock.advanceSeconds(60);
+    const retried = await paidCredential(setup, '/api/quote');
+    assert.equal(verdictOf(await present(setup, '/api/quote', retried)), 'paid');
+    assert.equal(setup.platform.jwksRequests, 3);
+  });
+
+  it('being unreachable makes a 503, and the keys held survive a failed refresh', async (t) => {
+    const setup = await setUp(t, { jwksRefreshIntervalMinMs: 1000 });
+    setup.platform.setDown(true);
+    const outcome = await present(setup, '/api/quote', await paidCredential(setup, '/api/quote'));
+    assert.ok(outcome.kind === 'error' && outcome.code === 'keysUnavailable');
+    assert.equal(outcome.status, 503);
+    assert.equal(outcome.headers['Retry-After'], '1');
+    setup.platform.setDown(false);
+    setup.clock.advanceSeconds(1);
+    assert.equal(
+      verdictOf(await present(setup, '/api/quote', await paidCredential(setup, '/api/quote'))),
+      'paid',
+    );
+    setup.platform.setDown(true);
+    setup.clock.advanceSeconds(1);
+    const published = setup.platform.signingKey;
+    setup.platform.signWith(await createSigningKey());
+    assertRefusal(
+      await present(setup, '/api/quote', await paidCredential(setup, '/api/quote')),
+      'unknownKey',
+    );
+    assert.equal(setup.platform.jwksRequests, 3);
+    setup.platform.signWith(published);
+    assert.equal(
+      verdictOf(await present(setup, '/api/quote', await paidCredential(setup, '/api/quote'))),
+      'paid',
+    );
+  });
+});
+
+describe('single use and failed delivery', () => {
+  it('pays exactly once when one single-use credential arrives 20 times at once', async (t) => {
+    const setup = await setUp(t);
+    const authorization = await paidCredential(setup, '/api/quote');
+    const outcomes = await Promise.all(
+      Array.from({ length: 20 }, () => present(setup, '/api/quote', authorization)),
+    );
+    const verdicts = outcomes.map(verdictOf);
+    assert.equal(verdicts.filter((verdict) => verdict === 'paid').length, 1);
+    assert.equal(verdicts.filter((verdict) => verdict === 'receiptReplayed').length, 19);
+  });
+
+  it('gives a single-use receipt back when the handler answers 5xx, and only then', async (t) => {
+    const setup = await setUp(t);
+    const authorization = await paidCredential(setup, '/api/quote');
+    const failed = await present(setup, '/api/quote', authorization);
+    assert.ok(failed.kind === 'paid');
+    failed.settle(503);
+    failed.settle(200); // settling twice changes nothing
+    const retried = await present(setup, '/api/quote', authorization);
+    assert.ok(retried.kind === 'paid');
+    retried.settle(404);
+    retried.settle(500); // too late: the first status counted
+    assertRefusal(await present(setup, '/api/quote', authorization), 'receiptReplayed');
+  });
+
+  it('lets a ticket in again and again within its access period', async (t) => {
+    const setup = await setUp(t);
+    const authorization = await paidCredential(setup, '/articles/1');
+    setup.clock.advanceSeconds(3600 * 23);
+    for (let index = 0; index < 3; index += 1) {
+      const outcome = await present(setup, '/articles/1', authorization);
+      assert.ok(outcome.kind === 'paid' && !outcome.singleUse);
+      outcome.settle(200);
+    }
+  });
+});
+
+describe('the x402 envelope', () => {
+  it('adds PAYMENT-REQUIRED when asked, which @x402/core decodes and validates', async (t) => {
+    const setup = await setUp(t);
+    const outcome = await setup.paywall.handle(
+      get('/articles/42', { 'x-payment-protocol': 'x402' }),
+    );
+    assert.ok(outcome.kind === 'paymentRequired');
+    const challenge = challengeOf(outcome.headers, setup.clock.nowSeconds());
+    const required = decodePaymentRequiredHeader(outcome.headers['PAYMENT-REQUIRED'] ?? '');
+    assert.ok(PaymentRequiredV2Schema.safeParse(required).success);
+    assert.equal(required.x402Version, 2);
+    assert.deepEqual(required.resource, { url: '/articles/42', description: 'An article' });
+    const [offer] = required.accepts;
+    assert.equal(offer?.scheme, 'mite');
+    assert.equal(offer?.amount, '20000');
+    assert.equal(offer?.payTo, 'mer_test');
+    assert.equal(offer?.network, `mite:${new URL(setup.platform.url).host}`);
+    assert.deepEqual(offer?.extra['challenge'], challengeEcho(challenge));
+  });
+
+  it('adds it always, or never, when configured so', async (t) => {
+    const always = await setUp(t, { x402: 'always' });
+    const outcome = await always.paywall.handle(get('/api/quote'));
+    assert.ok(
+      outcome.kind === 'paymentRequired' && outcome.headers['PAYMENT-REQUIRED'] !== undefined,
+    );
+    const never = await setUp(t, { x402: 'never' });
+    const challenge = await challengeFor(never, '/api/quote');
+    const signature = await never.platform.payX402(challenge, {
+      issuedAt: never.clock.nowSeconds(),
+    });
+    const ignored = await never.paywall.handle(
+      get('/api/quote', { 'payment-signature': signature }),
+    );
+    assert.ok(
+      ignored.kind === 'paymentRequired' && ignored.headers['PAYMENT-REQUIRED'] === undefined,
+    );
+  });
+
+  it('accepts a PAYMENT-SIGNATURE credential and answers PAYMENT-RESPONSE', async (t) => {
+    const setup = await setUp(t);
+    const challenge = await challengeFor(setup, '/api/quote');
+    const credential = parseCredentialHeader(
+      await setup.platform.pay(challenge, { issuedAt: setup.clock.nowSeconds() }),
+    );
+    assert.ok(credential.ok);
+    const signature = encodePaymentSignatureHeader(toX402PaymentPayload(credential.value));
+    const outcome = await setup.paywall.handle(
+      get('/api/quote', { 'payment-signature': signature }),
+    );
+    assert.ok(outcome.kind === 'paid');
+    assert.ok(outcome.responseHeaders['Payment-Receipt'] !== undefined);
+    const settled = decodePaymentResponseHeader(outcome.responseHeaders['PAYMENT-RESPONSE'] ?? '');
+    assert.equal(settled.success, true);
+    assert.equal(settled.transaction, outcome.receipt.paymentId);
+    assert.equal(settled.payer, 'psn_test');
+    // One receipt, two dialects: still single-use.
+    const again = formatCredentialHeader(credential.value);
+    assertRefusal(await present(setup, '/api/quote', again), 'receiptReplayed');
+  });
+
+  it('refuses a request carrying both credential headers', async (t) => {
+    const setup = await setUp(t);
+    const challenge = await challengeFor(setup, '/api/quote');
+    const issuedAt = setup.clock.nowSeconds();
+    const headers = {
+      authorization: await setup.platform.pay(challenge, { issuedAt }),
+      'payment-signature': await setup.platform.payX402(challenge, { issuedAt }),
+    };
+    assertRefusal(await setup.paywall.handle(get('/api/quote', headers)), 'malformedHeader');
+  });
+});
+
+describe('price discovery', () => {
+  it('serves the price list at /.well-known/payment', async (t) => {
+    const setup = await setUp(t, {
+      routes: [
+        ...testRoutes,
+        {
+          method: 'POST',
+          path: '/render',
+          price: (request) => (request.headers['x-size'] === 'large' ? '0.10' : '0.01'),
+        },
+      ],
+    });
+    const outcome = await setup.paywall.handle(get('/.well-known/payment'));
+    assert.ok(outcome.kind === 'priceList');
+    assert.equal(outcome.headers['Content-Type'], 'application/json');
+    const list = parsePriceList(outcome.body);
+    assert.ok(list.ok);
+    assert.deepEqual(list.value, {
+      realm: 'shop.test',
+      merchant: 'mer_test',
+      platform: setup.platform.url,
+      currency: 'USD',
+      routes: [
+        {
+          method: 'GET',
+          path: '/articles/:id',
+          price: '0.02',
+          description: 'An article',
+          category: 'news',
+          accessPeriodSeconds: 86_400,
+        },
+        {
+          method: 'GET',
+          path: '/api/quote',
+          price: '0.001',
+          description: 'One quote',
+          accessPeriodSeconds: 0,
+        },
+        { method: 'POST', path: '/render', price: '0.01', accessPeriodSeconds: 0 },
+      ],
+    });
+    assert.equal(
+      verdictOf(
+        await setup.paywall.handle({ method: 'POST', url: '/.well-known/payment', headers: {} }),
+      ),
+      'free',
+    );
+  });
+});
+
+describe('configuration', () => {
+  it('throws on options the wire cannot carry', () => {
+    const base = {
+      merchantId: 'mer_1',
+      realm: 'shop',
+      platformUrl: 'https://pay.example',
+      challengeSecret: testSecret,
+    };
+    assert.throws(
+      () => createPaywall({ ...base, challengeSecret: new Uint8Array(31) }),
+      RangeError,
+    );
+    assert.throws(() => createPaywall({ ...base, challengeTtlSeconds: 0 }), RangeError);
+    assert.throws(() => createPaywall({ ...base, merchantId: 'bad id' }), RangeError);
+    assert.throws(() => createPaywall({ ...base, platformUrl: 'ftp://pay.example' }), RangeError);
+    assert.throws(() => createPaywall({ ...base, origin: 'https://shop.example/' }), RangeError);
+    const route = { method: 'GET', path: '/a', price: '0.01' };
+    assert.throws(
+      () => createPaywall({ ...base, routes: [{ ...route, price: '-1' }] }),
+      RangeError,
+    );
+    assert.throws(() => createPaywall({ ...base, routes: [{ ...route, price: '0' }] }), RangeError);
+    assert.throws(() => createPaywall({ ...base, routes: [route, route] }), RangeError);
+    assert.throws(
+      () => createPaywall({ ...base, routes: [{ ...route, method: 'get' }] }),
+      RangeError,
+    );
+    assert.throws(
+      () => createPaywall({ ...base, routes: [{ ...route, category: 'Not A Slug' }] }),
+      RangeError,
+    );
+    assert.doesNotThrow(() => createPaywall({ ...base, routes: [route] }));
+  });
+});

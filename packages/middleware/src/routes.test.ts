@@ -1,0 +1,64 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createRouteTable, pathSegments } from './routes.ts';
+
+const table = createRouteTable([
+  { method: 'GET', path: '/articles/:id', price: '0.02' },
+  { method: 'GET', path: '/files/*', price: '0.01' },
+  { method: 'POST', path: '/render', price: () => '0.5' },
+]);
+
+function matched(method: string, path: string): string | undefined {
+  const match = table.match(method, path);
+  return match === undefined ? undefined : `${match.route.path} ${JSON.stringify(match.params)}`;
+}
+
+describe('route matching', () => {
+  it('matches literal segments, parameters and a final wildcard', () => {
+    assert.equal(matched('GET', '/articles/42'), '/articles/:id {"id":"42"}');
+    assert.equal(matched('GET', '/files/a/b.txt'), '/files/* {"*":"a/b.txt"}');
+    assert.equal(matched('GET', '/files'), '/files/* {"*":""}');
+    assert.equal(matched('GET', '/articles'), undefined);
+    assert.equal(matched('GET', '/articles/42/comments'), undefined);
+    assert.equal(matched('POST', '/articles/42'), undefined);
+  });
+
+  it('prices HEAD like GET, since frameworks answer HEAD with the GET handler', () => {
+    assert.equal(matched('HEAD', '/articles/42'), '/articles/:id {"id":"42"}');
+    assert.equal(matched('head', '/articles/42'), '/articles/:id {"id":"42"}');
+  });
+
+  it('cannot be dodged by spellings a router may treat as the same path', () => {
+    for (const path of [
+      '/Articles/42',
+      '/articles/42/',
+      '//articles//42',
+      '/x/../articles/42',
+      '/x/%2e%2e/articles/42',
+      '/./articles/42',
+      '/%61rticles/42',
+      '\\articles\\42',
+    ]) {
+      assert.equal(matched('GET', path), '/articles/:id {"id":"42"}', path);
+    }
+    assert.deepEqual(pathSegments('/a/%2F/b'), ['a', '%2F', 'b']);
+  });
+
+  it('lists function prices as they are for a plain request', () => {
+    assert.deepEqual(
+      table.list().map((route) => route.price),
+      ['0.02', '0.01', '0.50'],
+    );
+  });
+
+  it('throws on a price function that answers what the wire cannot carry', () => {
+    const broken = createRouteTable([{ method: 'GET', path: '/x', price: () => 'free' }]);
+    const match = broken.match('GET', '/x');
+    assert.ok(match !== undefined);
+    assert.throws(
+      () =>
+        broken.priceOf(match, { method: 'GET', url: '/x', path: '/x', headers: {}, params: {} }),
+      RangeError,
+    );
+  });
+});

@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { describe, it } from 'node:test';
+import { challengeEcho, issueChallenge, type PaymentRequest } from '@mite/protocol';
+import { platformDialects } from '../db/testing.ts';
+import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
+import { receiptJwks } from '../receipts/receipt-keys.ts';
+import { verifyReceipt } from '../receipts/receipts.ts';
+import { balanceOf, merchant, world } from './testing.ts';
+
+const secret = randomBytes(32);
+
+function challengeFor(merchantId: string, nowMs: number, overrides: Partial<PaymentRequest> = {}) {
+  const request: PaymentRequest = {
+    amount: '0.02',
+    currency: 'USD',
+    merchant: merchantId,
+    resource: '/articles/7',
+    platform: 'http://127.0.0.1:8080',
+    accessPeriodSeconds: 86_400,
+    ...overrides,
+  };
+  return issueChallenge({
+    secret,
+    realm: 'news.example',
+    request,
+    expiresAtSeconds: Math.floor(nowMs / 1000) + 300,
+  });
+}
+
+for (const dialect of platformDialects) {
+  describe(`paying HTTP 402 challenges (${dialect})`, () => {
+    it('pays the merchant the challenge names and binds the receipt to the challenge', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await merchant(w, 'News', 1_000);
+      await w.fund(1_000_000n);
+      const challenge = challengeFor(seller.merchantId, w.clock.now);
+      const paid = await w.payments.payChallenge({
+        userId: w.userId,
+        challenge: challengeEcho(challenge),
+      });
+      assert.ok(paid.ok, JSON.stringify(paid));
+      assert.equal(await balanceOf(w.ledger, w.wallet), 980_000n);
+      assert.equal(await balanceOf(w.ledger, seller.accountId), 18_000n);
+      assert.equal(await balanceOf(w.ledger, platformAccountIds.platformFees), 2_000n);
+      const check = await verifyReceipt(paid.value.receipt, receiptJwks([w.receiptKey]));
+      assert.ok(check.ok);
+      assert.equal(check.claims.challengeId, challenge.id);
+      assert.equal(check.claims.resource, '/articles/7');
+      assert.equal(check.claims.merchantId, seller.merchantId);
+      assert.equal(check.claims.accessUntil - check.claims.issuedAt, 86_400);
+      const row = await w.payments.getPayment(paid.value.paymentId);
+      assert.deepEqual(
+        [row?.state, row?.offer_id, row?.challenge_id],
+        ['succeeded', null, challenge.id],
+      );
+      assert.deepEqual((await w.ledger.verify()).problems, []);
+    });
+
+    it('pays one challenge once, also when paid twice at the same time', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await merchant(w, 'News', 0);
+      await w.fund(1_000_000n);
+      const echo = challengeEcho(challengeFor(seller.merchantId, w.clock.now));
+      const results = await Promise.all(
+        Array.from({ length: 5 }, () =>
+          w.payments.payChallenge({ userId: w.userId, challenge: echo }),
+        ),
+      );
+      assert.equal(results.filter((r) => r.ok).length, 1);
+      for (const result of results.filter((r) => !r.ok)) {
+        assert.equal(result.ok ? '' : result.code, 'duplicatePayment');
+      }
+      assert.equal(await balanceOf(w.ledger, w.wallet), 980_000n);
+    });
+
+    it('refuses expired, malformed, unknown-merchant and unaffordable challenges, moving nothing', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await merchant(w, 'News', 0);
+      await w.fund(10_000n);
+      const pay = (challenge: unknown) => w.payments.payChallenge({ userId: w.userId, challenge });
+      const expired = challengeEcho(challengeFor(seller.merchantId, w.clock.now - 600_000));
+      assert.deepEqual(await pay(expired), { ok: false, code: 'challengeExpired' });
+      const unknown = challengeEcho(challengeFor('mer_nobody', w.clock.now));
+      assert.deepEqual(await pay(unknown), { ok: false, code: 'merchantNotFound' });
+      const malformed = await pay({
+        ...challengeEcho(challengeFor(seller.merchantId, w.clock.now)),
+        request: 'not base64 json',
+      });
+      assert.equal(malformed.ok ? '' : malformed.code, 'validationFailed');
+      const tooDear = challengeEcho(
+        challengeFor(seller.merchantId, w.clock.now, { amount: '1.00' }),
+      );
+      assert.deepEqual(await pay(tooDear), { ok: false, code: 'insufficientFunds' });
+      const euros = challengeEcho(
+        challengeFor(seller.merchantId, w.clock.now, { currency: 'EUR' }),
+      );
+      assert.equal((await pay(euros)).ok, false);
+      assert.equal(await balanceOf(w.ledger, w.wallet), 10_000n);
+      assert.equal(await balanceOf(w.ledger, seller.accountId), 0n);
+    });
+  });
+}
