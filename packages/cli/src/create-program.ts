@@ -4,6 +4,7 @@ import { CliError, describeError, exitCodes } from './errors.ts';
 import { createDemoCommand } from './demo-command.ts';
 import { createFeeReportCommand } from './fee-report-command.ts';
 import { createLoginCommand } from './login-command.ts';
+import { createPayCommand } from './pay-command.ts';
 import { createPayoutsCommand } from './payouts-command.ts';
 import { createServeCommand } from './serve-command.ts';
 import { createVerifyCommand } from './verify-command.ts';
@@ -32,6 +33,7 @@ export function createProgram(context: CliContext, setExitCode: (code: number) =
     createPayoutsCommand(context, setExitCode),
     createFeeReportCommand(context, setExitCode),
     createLoginCommand(context, setExitCode),
+    createPayCommand(context, setExitCode),
   ]) {
     // addCommand does not pass on the output and exit settings the way .command() does.
     program.addCommand(command.copyInheritedSettings(program));

@@ -1,4 +1,5 @@
 import type { DemoCredentials, Platform } from '@mite/server';
+import { type DemoSite, startDemoSite } from './demo-site.ts';
 import { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { describeError } from './errors.ts';
@@ -7,6 +8,7 @@ import {
   type PlatformFlags,
   resolveRunOptions,
   runPlatform,
+  type StartedStep,
   startupError,
   withPlatformOptions,
 } from './run-platform.ts';
@@ -24,15 +26,44 @@ export function createDemoCommand(
   );
   return withPlatformOptions(command, DEMO_DATA_DIR).action(async (flags: PlatformFlags) => {
     const options = resolveRunOptions(flags, context, DEMO_DATA_DIR);
+    let credentials: DemoCredentials | undefined;
     const seed = async (platform: Platform): Promise<readonly string[]> => {
       try {
-        return formatDemoCredentials(await context.seedDemo(platform));
+        credentials = await context.seedDemo(platform);
+        return formatDemoCredentials(credentials);
       } catch (error) {
         throw startupError(`cannot seed the demo data: ${describeError(error)}`);
       }
     };
-    setExitCode(await runPlatform(options, context, seed));
+    const startSite: StartedStep = async (_platform, platformUrl) => {
+      const merchant = credentials?.merchants[0];
+      const user = credentials?.users[0];
+      if (merchant === undefined || user === undefined) throw new Error('bug: no demo merchant');
+      const site = await startDemoSite({
+        platformUrl,
+        merchantId: merchant.merchantId,
+        host: options.host,
+        dataDir: options.dataDir,
+      });
+      return { lines: demoSiteLines(site, platformUrl, user), close: () => site.close() };
+    };
+    setExitCode(await runPlatform(options, context, seed, startSite));
   });
+}
+
+/** Where the paid articles are, and the two commands that buy one from a terminal. */
+export function demoSiteLines(
+  site: DemoSite,
+  platformUrl: string,
+  user: { email: string; password: string },
+): string[] {
+  return [
+    `Demo merchant site (paid articles behind the HTTP 402 middleware): ${site.url}`,
+    `  an article:  ${site.articleUrl}`,
+    '  buy it from a terminal:',
+    `    MITE_PASSWORD='${user.password}' npm run mite -- login --platform ${platformUrl} --email ${user.email}`,
+    `    npm run mite -- pay ${site.articleUrl}`,
+  ];
 }
 
 /** The demo credentials as banner lines, in aligned columns. */

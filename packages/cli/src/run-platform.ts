@@ -54,6 +54,15 @@ export interface RunOptions {
  */
 export type PrepareStep = (platform: Platform) => Promise<readonly string[]>;
 
+/**
+ * A step once the platform listens at `baseUrl` (the demo starts its merchant site here);
+ * returns lines for the banner and what to close before the platform at shutdown.
+ */
+export type StartedStep = (
+  platform: Platform,
+  baseUrl: string,
+) => Promise<{ readonly lines: readonly string[]; close(): Promise<void> }>;
+
 /** Adds `--data-dir`, `--port` and `--host`. */
 export function withPlatformOptions(command: Command, defaultDataDir: string): Command {
   return command
@@ -92,15 +101,21 @@ export async function runPlatform(
   options: RunOptions,
   context: CliContext,
   prepare?: PrepareStep,
+  started?: StartedStep,
 ): Promise<number> {
   await ensureDataDir(options.dataDir);
   const platform = await startPlatform(options, context);
   let extraLines: readonly string[];
   let adminKeyFile: string | undefined;
+  let companion: Awaited<ReturnType<StartedStep>> | undefined;
   try {
     adminKeyFile = await bootstrapAdminKey(platform, options.dataDir);
     extraLines = prepare === undefined ? [] : await prepare(platform);
     await listen(platform, options);
+    if (started !== undefined) {
+      companion = await started(platform, listeningUrl(platform, options));
+      extraLines = [...extraLines, '', ...companion.lines];
+    }
   } catch (error) {
     await closeQuietly(platform);
     throw error;
@@ -108,7 +123,13 @@ export async function runPlatform(
   const signal = context.waitForShutdownSignal();
   context.writeOut(banner(platform, options, adminKeyFile, extraLines));
   context.writeOut(`\nReceived ${await signal}, shutting down...\n`);
+  await companion?.close();
   return shutdown(platform, context);
+}
+
+function listeningUrl(platform: Platform, options: RunOptions): string {
+  const { port } = platform.app.server.address() as AddressInfo;
+  return baseUrl(options.host, port);
 }
 
 /** Could not start: exit code 1. */

@@ -48,7 +48,7 @@ export function configDir(env: Readonly<Record<string, string | undefined>>): st
 }
 
 /** Writes a file readable by the owner only, atomically (a rename). */
-function writePrivate(file: string, text: string): void {
+export function writePrivate(file: string, text: string): void {
   mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
   const temporary = `${file}.${process.pid}.tmp`;
   writeFileSync(temporary, text, { mode: 0o600 });
