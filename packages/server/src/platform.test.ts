@@ -233,6 +233,63 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(event.data.amount, '0.02');
     });
 
+    it('announces top-ups to the operator\u2019s endpoints, once each, and to no merchant', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      const operatorHooks = await startReceiver(t);
+      const merchantHooks = await startReceiver(t);
+      const operatorEndpoint = await env.call('POST', '/v1/webhook-endpoints', {
+        auth: env.admin,
+        body: { url: operatorHooks.url, eventTypes: ['topup.succeeded', 'topup.failed'] },
+      });
+      assert.equal(operatorEndpoint.status, 201, JSON.stringify(operatorEndpoint.body));
+      const merchantEndpoint = await env.call('POST', '/v1/webhook-endpoints', {
+        auth: shop.apiKey,
+        body: { url: merchantHooks.url, eventTypes: ['topup.succeeded', 'topup.failed'] },
+      });
+      assert.equal(merchantEndpoint.status, 201);
+      // Each sees its own endpoints only.
+      const listed = await env.call('GET', '/v1/webhook-endpoints', { auth: env.admin });
+      assert.deepEqual(
+        (listed.body.items as { id: string }[]).map((endpoint) => endpoint.id),
+        [operatorEndpoint.body.id],
+      );
+      const card = (number: string) => ({ number, expMonth: 12, expYear: 2099, cvc: '123' });
+      const topUp = (number: string) =>
+        env.call('POST', '/v1/topups', {
+          auth: shop.user,
+          body: { amount: '10.00', card: card(number) },
+        });
+      assert.equal((await topUp(sandboxCards.succeeds)).status, 201);
+      const later = await topUp(sandboxCards.failsLater);
+      assert.equal(later.body.state, 'pending');
+      const deadline = Date.now() + 15_000;
+      while (operatorHooks.received.length < 2 && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const events = operatorHooks.received
+        .map(
+          (delivery) =>
+            new Webhook(String(operatorEndpoint.body.secret)).verify(
+              delivery.body,
+              delivery.headers,
+            ) as { type: string; data: Record<string, unknown> },
+        )
+        .sort((a, b) => a.type.localeCompare(b.type));
+      assert.deepEqual(
+        events.map((event) => [event.type, event.data.amount]),
+        [
+          ['topup.failed', '10.00'],
+          ['topup.succeeded', '10.00'],
+        ],
+      );
+      assert.equal(events[1]?.data.fee, '0.59');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(operatorHooks.received.length, 2, 'each top-up announced once');
+      assert.equal(merchantHooks.received.length, 0, 'top-ups belong to no merchant');
+    });
+
     it('tops up a wallet by card: fee booked, declines refused, late confirmation credited once', async (t) => {
       const env = await start(t, backend);
       if (env === undefined) return;

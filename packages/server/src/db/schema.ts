@@ -173,7 +173,8 @@ export type WebhookDeliveryState = 'pending' | 'succeeded' | 'failed';
 
 export interface WebhookEndpointsTable {
   id: string;
-  merchant_id: string;
+  /** The merchant, or null for the operator's own endpoints (platform events). */
+  merchant_id: string | null;
   url: string;
   /** The Standard Webhooks signing secret, `whsec_` + base64: kept as is, since signing needs it. */
   secret: string;
@@ -186,7 +187,8 @@ export interface WebhookEndpointsTable {
 export interface WebhookEventsTable {
   /** The Standard Webhooks `webhook-id`: the same for every attempt and endpoint. */
   id: string;
-  merchant_id: string;
+  /** The merchant, or null for a platform event (top-ups), sent to the operator's endpoints. */
+  merchant_id: string | null;
   type: string;
   /** JSON: the event's `data`. */
   payload: string;

@@ -3,7 +3,9 @@ import type { Ledger, TimeOrderedIds, Transfer, TransferRecord } from '@mite/led
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { TopUpRow, TopUpState } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
+import { formatAmount } from '../money/amounts.ts';
 import { fail, ok, type Result } from '../result.ts';
+import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import type {
   CardDetails,
   Charge,
@@ -181,12 +183,31 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     const booking = await readBooking(id);
     if (booking.state !== 'pending') return booking.state;
     await book(booking);
-    await db
-      .updateTable('topups')
-      .set({ state: 'succeeded', completed_at: BigInt(clock()) })
-      .where('id', '=', id)
-      .where('state', '=', 'pending')
-      .execute();
+    const now = clock();
+    // The state and its `topup.succeeded` event in one transaction: the event exists exactly
+    // when the top-up is recorded as succeeded, once, whatever the processor retries.
+    await db.transaction().execute(async (tx) => {
+      const updated = await tx
+        .updateTable('topups')
+        .set({ state: 'succeeded', completed_at: BigInt(now) })
+        .where('id', '=', id)
+        .where('state', '=', 'pending')
+        .returning(['user_id', 'amount_micros', 'fee_micros'])
+        .executeTakeFirst();
+      if (updated === undefined) return;
+      await enqueueWebhookEvent(tx, {
+        merchantId: null,
+        type: 'topup.succeeded',
+        payload: {
+          topUpId: id,
+          userId: updated.user_id,
+          amount: formatAmount(BigInt(updated.amount_micros)),
+          fee: formatAmount(BigInt(updated.fee_micros ?? '0')),
+          currency: 'USD',
+        },
+        now,
+      });
+    });
     return 'succeeded';
   }
 
@@ -226,13 +247,30 @@ export function createTopUpService(deps: TopUpServiceDeps) {
   }
 
   async function markFailed(id: string, reason: DeclineReason): Promise<void> {
-    await db
-      .updateTable('topups')
-      .set({ state: 'failed', failure_code: reason, completed_at: BigInt(clock()) })
-      .where('id', '=', id)
-      .where('state', '=', 'pending')
-      .where('fee_micros', 'is', null)
-      .execute();
+    const now = clock();
+    await db.transaction().execute(async (tx) => {
+      const updated = await tx
+        .updateTable('topups')
+        .set({ state: 'failed', failure_code: reason, completed_at: BigInt(now) })
+        .where('id', '=', id)
+        .where('state', '=', 'pending')
+        .where('fee_micros', 'is', null)
+        .returning(['user_id', 'amount_micros'])
+        .executeTakeFirst();
+      if (updated === undefined) return;
+      await enqueueWebhookEvent(tx, {
+        merchantId: null,
+        type: 'topup.failed',
+        payload: {
+          topUpId: id,
+          userId: updated.user_id,
+          amount: formatAmount(BigInt(updated.amount_micros)),
+          currency: 'USD',
+          reason,
+        },
+        now,
+      });
+    });
   }
 
   async function handleProviderWebhook(

@@ -9,7 +9,7 @@
  *     await enqueueWebhookEvent(tx, { merchantId, type: 'topup.succeeded', payload, now });
  *   });
  */
-import type { Transaction } from 'kysely';
+import { type RawBuilder, sql, type Transaction } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformSchema } from '../db/schema.ts';
 
@@ -27,8 +27,8 @@ export type WebhookEventType = (typeof webhookEventTypes)[number];
 export type WebhookPayload = Readonly<Record<string, unknown>>;
 
 export interface NewWebhookEvent {
-  /** Whose endpoints receive it. */
-  readonly merchantId: string;
+  /** Whose endpoints receive it: a merchant's, or the operator's (null) for platform events. */
+  readonly merchantId: string | null;
   readonly type: WebhookEventType;
   readonly payload: WebhookPayload;
   /** Milliseconds since the epoch: the event's time, and when its first attempt is due. */
@@ -64,7 +64,7 @@ export async function enqueueWebhookEvent(
   const endpoints = await tx
     .selectFrom('webhook_endpoints')
     .select(['id', 'event_types'])
-    .where('merchant_id', '=', event.merchantId)
+    .where(ownedBy(event.merchantId))
     .where('disabled_at', 'is', null)
     .execute();
   const subscribed = endpoints.filter((endpoint) => subscribesTo(endpoint.event_types, event.type));
@@ -86,6 +86,14 @@ export async function enqueueWebhookEvent(
       .execute();
   }
   return eventId;
+}
+
+/**
+ * Rows of one owner: a merchant, or the operator (null). `is not distinct from` is the equality
+ * that holds for null too, in PostgreSQL and SQLite alike.
+ */
+export function ownedBy(owner: string | null): RawBuilder<boolean> {
+  return sql<boolean>`merchant_id is not distinct from ${owner}`;
 }
 
 /** Whether an endpoint's stored `event_types` (a JSON array) include `type`. */

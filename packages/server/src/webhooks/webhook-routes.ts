@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { pageQuery, pageSchema } from '../http/pagination.ts';
 import { sendProblem } from '../http/problems.ts';
+import type { Principal } from '../http/route-config.ts';
 import { webhookEventTypes } from './outbox.ts';
 import {
   type WebhookEndpoint,
@@ -43,8 +44,18 @@ function endpointBody(endpoint: WebhookEndpoint): z.infer<typeof endpointSchema>
 }
 
 /**
- * A merchant's webhook endpoints, their delivery attempts and the replay of its events. A
- * merchant sees only its own: another merchant's ids are answered 404, as unknown ones are.
+ * Whose endpoints a caller manages: a merchant its own; an operator the platform's, which receive
+ * the events that belong to no merchant (top-ups).
+ */
+function ownerOf(principal: Principal | undefined): string | null {
+  if (principal === undefined) throw new Error('bug: an authenticated route without a principal');
+  return principal.kind === 'operator' ? null : principal.id;
+}
+
+/**
+ * A merchant's webhook endpoints, their delivery attempts and the replay of its events, and the
+ * same for the operator's platform events. Each sees only its own: another owner's ids are
+ * answered 404, as unknown ones are.
  */
 export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> = async (
   api,
@@ -68,10 +79,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
           }),
         },
       },
-      config: { auth: { kinds: ['merchant'] }, idempotent: true },
+      config: { auth: { kinds: ['merchant', 'operator'] }, idempotent: true },
     },
     async (request, reply) => {
-      const created = await webhooks.createEndpoint(request.principal?.id ?? '', request.body);
+      const created = await webhooks.createEndpoint(ownerOf(request.principal), request.body);
       if (!created.ok) return sendProblem(reply, created.code, created.detail);
       const { endpoint, secret } = created.value;
       return reply.code(201).send({ ...endpointBody(endpoint), secret });
@@ -86,10 +97,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
         tags: ['webhooks'],
         response: { 200: z.object({ items: z.array(endpointSchema) }) },
       },
-      config: { auth: { kinds: ['merchant'] } },
+      config: { auth: { kinds: ['merchant', 'operator'] } },
     },
     async (request) => {
-      const endpoints = await webhooks.listEndpoints(request.principal?.id ?? '');
+      const endpoints = await webhooks.listEndpoints(ownerOf(request.principal));
       return { items: endpoints.map(endpointBody) };
     },
   );
@@ -102,11 +113,11 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
         tags: ['webhooks'],
         params: endpointParams,
       },
-      config: { auth: { kinds: ['merchant'] }, idempotent: false },
+      config: { auth: { kinds: ['merchant', 'operator'] }, idempotent: false },
     },
     async (request, reply) => {
       const disabled = await webhooks.disableEndpoint(
-        request.principal?.id ?? '',
+        ownerOf(request.principal),
         request.params.endpointId,
       );
       if (!disabled.ok) return sendProblem(reply, disabled.code, disabled.detail);
@@ -124,12 +135,12 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
         querystring: pageQuery(attemptCursorSchema),
         response: { 200: pageSchema(attemptSchema) },
       },
-      config: { auth: { kinds: ['merchant'] } },
+      config: { auth: { kinds: ['merchant', 'operator'] } },
     },
     async (request, reply) => {
       const { limit, cursor } = request.query;
       const listed = await webhooks.listAttempts(
-        request.principal?.id ?? '',
+        ownerOf(request.principal),
         request.params.endpointId,
         { limit, cursor },
       );
@@ -158,10 +169,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
           }),
         },
       },
-      config: { auth: { kinds: ['merchant'] }, idempotent: true },
+      config: { auth: { kinds: ['merchant', 'operator'] }, idempotent: true },
     },
     async (request, reply) => {
-      const replayed = await webhooks.replay(request.principal?.id ?? '', request.params.eventId);
+      const replayed = await webhooks.replay(ownerOf(request.principal), request.params.eventId);
       if (!replayed.ok) return sendProblem(reply, replayed.code, replayed.detail);
       return reply.code(202).send(replayed.value);
     },

@@ -14,7 +14,7 @@ import type { PlatformDb } from '../db/platform-db.ts';
 import type { WebhookDeliveryState } from '../db/schema.ts';
 import { type Page, page } from '../http/pagination.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { subscribesTo, webhookEventTypes, type WebhookEventType } from './outbox.ts';
+import { ownedBy, subscribesTo, webhookEventTypes, type WebhookEventType } from './outbox.ts';
 
 /** Attempts per delivery before it is given up as failed (a replay starts it afresh). */
 export const webhookMaxAttempts = 12;
@@ -145,7 +145,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
 
   /** A new endpoint; its signing secret is returned here only. */
   async function createEndpoint(
-    merchantId: string,
+    merchantId: string | null,
     input: { readonly url: string; readonly eventTypes: readonly WebhookEventType[] },
   ): Promise<Result<{ endpoint: WebhookEndpoint; secret: string }, 'validationFailed'>> {
     const urlProblem = endpointUrlProblem(input.url);
@@ -159,7 +159,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     const { count } = await db
       .selectFrom('webhook_endpoints')
       .select((eb) => eb.fn.countAll().as('count'))
-      .where('merchant_id', '=', merchantId)
+      .where(ownedBy(merchantId))
       .where('disabled_at', 'is', null)
       .executeTakeFirstOrThrow();
     if (Number(count) >= webhookEndpointsPerMerchantMax) {
@@ -191,11 +191,11 @@ export function createWebhookService(deps: WebhookServiceDeps) {
   }
 
   /** The merchant's enabled endpoints, oldest first. */
-  async function listEndpoints(merchantId: string): Promise<WebhookEndpoint[]> {
+  async function listEndpoints(merchantId: string | null): Promise<WebhookEndpoint[]> {
     const rows = await db
       .selectFrom('webhook_endpoints')
       .select(['id', 'url', 'event_types', 'created_at'])
-      .where('merchant_id', '=', merchantId)
+      .where(ownedBy(merchantId))
       .where('disabled_at', 'is', null)
       .orderBy('created_at')
       .orderBy('id')
@@ -213,7 +213,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
    * given up. Its attempts stay listed. Disabling it again is not an error.
    */
   async function disableEndpoint(
-    merchantId: string,
+    merchantId: string | null,
     endpointId: string,
   ): Promise<Result<{ endpointId: string }, 'notFound'>> {
     const now = BigInt(clock());
@@ -222,7 +222,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         .selectFrom('webhook_endpoints')
         .select('disabled_at')
         .where('id', '=', endpointId)
-        .where('merchant_id', '=', merchantId)
+        .where(ownedBy(merchantId))
         .executeTakeFirst();
       if (endpoint === undefined) return fail('notFound', endpointNotFound);
       if (endpoint.disabled_at !== null) return ok({ endpointId });
@@ -374,7 +374,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
 
   /** A page of an endpoint's attempts, newest first; notFound unless the endpoint is the merchant's. */
   async function listAttempts(
-    merchantId: string,
+    merchantId: string | null,
     endpointId: string,
     request: { readonly limit: number; readonly cursor?: WebhookAttemptCursor | undefined },
   ): Promise<Result<Page<WebhookAttempt>, 'notFound'>> {
@@ -382,7 +382,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
       .selectFrom('webhook_endpoints')
       .select('id')
       .where('id', '=', endpointId)
-      .where('merchant_id', '=', merchantId)
+      .where(ownedBy(merchantId))
       .executeTakeFirst();
     if (endpoint === undefined) return fail('notFound', endpointNotFound);
     let query = db
@@ -430,7 +430,7 @@ export function createWebhookService(deps: WebhookServiceDeps) {
    * each of the merchant's enabled endpoints subscribed to its type (one added since included).
    */
   async function replay(
-    merchantId: string,
+    merchantId: string | null,
     eventId: string,
   ): Promise<Result<{ eventId: string; deliveries: number }, 'notFound'>> {
     const now = BigInt(clock());
@@ -439,13 +439,13 @@ export function createWebhookService(deps: WebhookServiceDeps) {
         .selectFrom('webhook_events')
         .select('type')
         .where('id', '=', eventId)
-        .where('merchant_id', '=', merchantId)
+        .where(ownedBy(merchantId))
         .executeTakeFirst();
       if (event === undefined) return fail('notFound', 'No such webhook event.');
       const endpoints = await tx
         .selectFrom('webhook_endpoints')
         .select(['id', 'event_types'])
-        .where('merchant_id', '=', merchantId)
+        .where(ownedBy(merchantId))
         .where('disabled_at', 'is', null)
         .execute();
       const endpointIds = endpoints

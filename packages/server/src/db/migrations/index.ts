@@ -11,6 +11,7 @@ import * as payouts from './0005-payouts.ts';
 import * as webhooks from './0006-webhooks.ts';
 import * as pendingPaymentsIndex from './0007-pending-payments-index.ts';
 import * as challengePayments from './0008-challenge-payments.ts';
+import * as operatorWebhooks from './0009-operator-webhooks.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -21,4 +22,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0006-webhooks': webhooks,
   '0007-pending-payments-index': pendingPaymentsIndex,
   '0008-challenge-payments': challengePayments,
+  '0009-operator-webhooks': operatorWebhooks,
 };
