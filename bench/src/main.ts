@@ -5,6 +5,7 @@
  */
 import { apiBenchMain } from './api-bench.ts';
 import { ledgerBenchMain } from './ledger-bench.ts';
+import { paywallBenchMain } from './paywall-bench.ts';
 
 export interface BenchmarkArgs {
   /** A short run (about 15 s) instead of the full one (1-3 minutes). */
@@ -24,6 +25,10 @@ const benchmarks: Readonly<Record<string, Benchmark>> = {
   ledger: {
     summary: 'durable transfers/s through openLedger on SQLite and PostgreSQL, with ceilings',
     run: ledgerBenchMain,
+  },
+  paywall: {
+    summary: 'a merchant route behind withPaywall, paid vs unpaid, and receipt checks vs Ed25519',
+    run: paywallBenchMain,
   },
 };
 

@@ -11,6 +11,7 @@ import {
   challengeEcho,
   clockSkewSecondsMax,
   encodeBase64url,
+  encodeBase64urlJson,
   formatCredentialHeader,
   parseCredentialHeader,
   parsePaymentReceiptHeader,
@@ -20,6 +21,7 @@ import {
 } from '@mite/protocol';
 import {
   createPaywall,
+  encodedJsonLength,
   type Paywall,
   type PaywallOutcome,
   singleUseRedeemGraceSeconds,
@@ -153,6 +155,31 @@ describe('the 402 answer', () => {
     const { paywall } = await setUp(t);
     assertRefusal(await paywall.handle(get(`/articles/${'x'.repeat(1100)}`)), 'valueTooLong');
     assertRefusal(await paywall.handle(get('/articles/caf\u00e9')), 'badUrl');
+  });
+
+  it('measures a request near the length limit exactly: quotes double, letters do not', async (t) => {
+    const description = `Caf\u00e9 "quoted" \\ ${'d'.repeat(170)}`;
+    const { paywall } = await setUp(t, {
+      routes: [{ method: 'GET', path: '/long/*', price: '0.01', description, category: 'news' }],
+    });
+    // Within the limit, though a bound of two bytes a character would not say so.
+    const letters = `/long/${'a'.repeat(1000)}`;
+    assert.equal(verdictOf(await paywall.handle(get(letters))), 'paymentRequired');
+    const someQuotes = `/long/${'"'.repeat(400)}${'a'.repeat(600)}`;
+    assert.equal(verdictOf(await paywall.handle(get(someQuotes))), 'paymentRequired');
+    assertRefusal(await paywall.handle(get(`/long/${'"'.repeat(1000)}`)), 'valueTooLong');
+    const plain = {
+      amount: '0.01',
+      currency: 'USD',
+      merchant: 'mer_test',
+      resource: `/a"b\\c/${'x'.repeat(50)}`,
+      platform: 'http://127.0.0.1:1',
+      category: 'news',
+      accessPeriodSeconds: 86_400,
+    };
+    for (const value of [plain, { ...plain, description }, { ...plain, amount: '1' }]) {
+      assert.equal(encodedJsonLength(value), encodeBase64urlJson(value).length);
+    }
   });
 });
 

@@ -4,18 +4,20 @@
  * file only translate requests and outcomes for node:http, Express, Fastify and Hono.
  *
  * Verification is offline and stateless but for the replay store: the challenge id is an HMAC the
- * merchant recomputes, the receipt a JWS checked against the platform's cached JWKS.
+ * merchant recomputes, the receipt a JWS checked against the platform's cached JWKS. What the
+ * credential text alone proves (it decodes, the HMAC holds, the signature verifies) is remembered
+ * in a bounded cache (verified-cache.ts), so that a ticket shown again skips that work; every
+ * check that depends on the request or the time runs on every request.
  */
+import type { KeyObject } from 'node:crypto';
 import {
   type Challenge,
   challengeIdMatches,
-  type Credential,
   challengeLifetimeSecondsMax,
   challengeSecretLengthMin,
   checkReceiptBinding,
   clockSkewSecondsMax,
   currency,
-  encodeBase64urlJson,
   encodeX402Header,
   encodeX402PaymentResponse,
   excerpt,
@@ -24,6 +26,7 @@ import {
   formatPriceList,
   issueChallenge,
   parseAmount,
+  type PaymentReceipt,
   type PaymentRequest,
   priceListPath,
   type ProblemDetails,
@@ -38,7 +41,13 @@ import {
   resourceLengthMax,
   toX402PaymentRequired,
 } from '@mite/protocol';
-import { readCredential, wantsX402, type X402Mode } from './credential-source.ts';
+import {
+  type CredentialSource,
+  decodeCredentialText,
+  readCredentialText,
+  wantsX402,
+  type X402Mode,
+} from './credential-source.ts';
 import {
   createReceiptVerifier,
   jwksRefreshIntervalMinMs,
@@ -46,6 +55,12 @@ import {
 } from './receipt-verifier.ts';
 import { createMemoryReplayStore, type ReplayStore } from './replay-store.ts';
 import { createRouteTable, type PricedRoute, type RouteMatch, type RouteTable } from './routes.ts';
+import {
+  createVerifiedCache,
+  type VerifiedCache,
+  type VerifiedCacheEntry,
+  verifiedCacheSizeMax,
+} from './verified-cache.ts';
 
 /** How long a challenge stays payable when the options do not say. */
 export const challengeTtlSecondsDefault = 300;
@@ -96,6 +111,11 @@ export interface PaywallOptions {
   readonly replayStore?: ReplayStore;
   /** When a 402 also carries the x402 `PAYMENT-REQUIRED` header; see credential-source.ts. */
   readonly x402?: X402Mode;
+  /**
+   * How many verified credentials are remembered (default `verifiedCacheSizeMax`, 10,000), so
+   * that a ticket shown again skips decoding, the HMAC and the signature check; 0 turns it off.
+   */
+  readonly verifiedCacheSizeMax?: number;
 }
 
 /** Every refusal: the protocol's codes, and the platform's keys being out of reach. */
@@ -155,8 +175,32 @@ interface Config {
   readonly origin: string | undefined;
   readonly replayStore: ReplayStore;
   readonly verifier: ReceiptVerifier;
+  readonly verified: VerifiedCache<VerifiedCredential>;
+  /** Per route, the UTF-8 length of its payment request's JSON with an empty resource and amount. */
+  readonly requestJsonBase: ReadonlyMap<PricedRoute, number>;
   readonly x402: X402Mode;
   readonly jwksRetryAfterSeconds: number;
+}
+
+/**
+ * What a credential's text proves once decoded, its challenge's HMAC checked and its receipt's
+ * signature verified, none of which depends on the request or the time: cached under the text.
+ */
+interface VerifiedCredential extends VerifiedCacheEntry {
+  /** Frozen: one object serves every request that shows the credential. */
+  readonly claims: ReceiptClaims;
+  readonly challenge: Challenge;
+  /** The key that verified the receipt; the entry goes when the key set no longer holds it. */
+  readonly kid: string;
+  readonly key: KeyObject;
+  readonly singleUse: boolean;
+  /** A single-use receipt's redemption deadline (seconds), resting on signed data. */
+  readonly deadlineSeconds: number;
+  readonly paymentReceipt: PaymentReceipt;
+  /** `Payment-Receipt` and `Cache-Control`, the same for every showing (frozen). */
+  readonly responseHeaders: PaywallHeaders;
+  /** With `PAYMENT-RESPONSE` as well, made the first time an x402 client needs it (frozen). */
+  x402ResponseHeaders: PaywallHeaders | undefined;
 }
 
 /** What this request costs, decided before any credential is looked at. */
@@ -168,22 +212,71 @@ interface Offer {
 }
 
 type Verdict =
-  | {
-      readonly ok: true;
-      readonly claims: ReceiptClaims;
-      readonly challenge: Challenge;
-      readonly singleUse: boolean;
-      readonly deadlineSeconds: number;
-    }
+  | { readonly ok: true; readonly verified: VerifiedCredential }
   | { readonly ok: false; readonly code: PaywallErrorCode; readonly detail: string };
 
 const printableAscii = /^[\x20-\x7e]+$/;
 const requestTarget = /^\/[\x21-\x7e]*$/;
 
+/** Whether two amounts are equal; `right` is valid (a price), so equal texts are equal amounts. */
 function sameAmount(left: string, right: string): boolean {
+  if (left === right) return true;
   const leftMicros = parseAmount(left);
   const rightMicros = parseAmount(right);
   return leftMicros.ok && rightMicros.ok && leftMicros.value === rightMicros.value;
+}
+
+/** The length of unpadded base64url of this many bytes. */
+function base64urlLength(bytes: number): number {
+  return Math.ceil((bytes * 4) / 3);
+}
+
+/**
+ * `encodeBase64urlJson(value).length`, without encoding: canonical JSON is `JSON.stringify` with
+ * sorted keys (see the protocol's canonical-json.ts), so it has the same UTF-8 length.
+ */
+export function encodedJsonLength(value: PaymentRequest): number {
+  return base64urlLength(Buffer.byteLength(JSON.stringify(value), 'utf8'));
+}
+
+/** The JSON length of the route's payment requests but for their resource and amount. */
+function requestJsonBase(config: Pick<Config, 'merchantId' | 'platformUrl'>, route: PricedRoute) {
+  return Buffer.byteLength(JSON.stringify(paymentRequestOf(config, route, '', '')), 'utf8');
+}
+
+function paymentRequestOf(
+  config: Pick<Config, 'merchantId' | 'platformUrl'>,
+  route: PricedRoute,
+  resource: string,
+  amount: string,
+): PaymentRequest {
+  const request: {
+    -readonly [Field in keyof PaymentRequest]: PaymentRequest[Field];
+  } = {
+    amount,
+    currency,
+    merchant: config.merchantId,
+    resource,
+    platform: config.platformUrl,
+    accessPeriodSeconds: route.accessPeriodSeconds ?? 0,
+  };
+  if (route.description !== undefined) request.description = route.description;
+  if (route.category !== undefined) request.category = route.category;
+  return request;
+}
+
+/**
+ * Whether this request is too long to go in a challenge. Every priced request asks, so the common
+ * case is answered by a bound: the resource is visible ASCII (at most 2 bytes a character in JSON,
+ * for `\"` and `\\`), the amount digits and a point; only a request near the limit is measured.
+ */
+function tooLongToSell(config: Config, route: PricedRoute, request: PaymentRequest): boolean {
+  const base = config.requestJsonBase.get(route);
+  if (base !== undefined) {
+    const bound = base + 2 * request.resource.length + request.amount.length;
+    if (base64urlLength(bound) <= requestEncodedLengthMax) return false;
+  }
+  return encodedJsonLength(request) > requestEncodedLengthMax;
 }
 
 /** What is sold: the request target as received, after the origin when one is configured. */
@@ -207,26 +300,18 @@ function offerFor(
   const resource = resourceOf(config, request.url);
   if (!resource.ok) return resource;
   const { route } = match;
-  const path = request.url.split('?', 1)[0] ?? request.url;
-  const amount = config.routes.priceOf(match, {
-    method: request.method.toUpperCase(),
-    url: request.url,
-    path,
-    headers: request.headers,
-    params: match.params,
-  });
-  const paymentRequest: PaymentRequest = {
-    amount,
-    currency,
-    merchant: config.merchantId,
-    resource: resource.value,
-    platform: config.platformUrl,
-    accessPeriodSeconds: route.accessPeriodSeconds ?? 0,
-    ...(route.description === undefined ? {} : { description: route.description }),
-    ...(route.category === undefined ? {} : { category: route.category }),
-  };
+  const amount =
+    config.routes.fixedPriceOf(route) ??
+    config.routes.priceOf(match, {
+      method: request.method.toUpperCase(),
+      url: request.url,
+      path: request.url.split('?', 1)[0] ?? request.url,
+      headers: request.headers,
+      params: match.params,
+    });
+  const paymentRequest = paymentRequestOf(config, route, resource.value, amount);
   // Quotes and backslashes in a URL double in JSON: check before issueChallenge would throw.
-  if (encodeBase64urlJson(paymentRequest).length > requestEncodedLengthMax) {
+  if (tooLongToSell(config, route, paymentRequest)) {
     return refused('valueTooLong', 'this URL is too long to be sold');
   }
   const ascii = route.description !== undefined && printableAscii.test(route.description);
@@ -278,11 +363,19 @@ function refusalOutcome(
   return { kind: 'error', status, code, headers, body, problem };
 }
 
-/** The echoed challenge: issued here (HMAC), for this site, and for what this request costs now. */
-function checkEcho(config: Config, challenge: Challenge, offer: Offer): Refusal | undefined {
+/** The echoed challenge was issued here, with these very fields (its HMAC, under any secret held). */
+function checkIssued(config: Config, challenge: Challenge): Refusal | undefined {
   if (!config.secrets.some((secret) => challengeIdMatches(challenge, secret))) {
     return refused('invalidChallenge', 'the challenge was not issued here, or was altered');
   }
+  return undefined;
+}
+
+/**
+ * The echoed challenge, whose HMAC has been checked: for this site, and for what this request
+ * costs now (resource, merchant, currency, current price). Runs on every request, cached or not.
+ */
+function checkEcho(config: Config, challenge: Challenge, offer: Offer): Refusal | undefined {
   const { request } = challenge;
   if (challenge.realm !== config.realm || request.platform !== config.platformUrl) {
     return refused('invalidChallenge', 'the challenge was issued for another realm or platform');
@@ -306,40 +399,127 @@ function checkEcho(config: Config, challenge: Challenge, offer: Offer): Refusal 
 }
 
 /**
- * The receipt against the challenge, by the protocol's `checkReceiptBinding`. A single-use
- * receipt (access period 0) is judged open until its redemption deadline, which rests on signed
- * data (the payment time) so that echoing a fresher challenge cannot extend it. A ticket (access
- * period above 0) opens its resource until `accessUntil` whichever current challenge it is shown
- * with: `challengeMismatch` comes last, so every other check has passed by then.
+ * A flat copy of a header value kept in the cache. The protocol's base64 encoders build their text
+ * four characters at a time, which V8 keeps as a rope of one node per piece: held for hours, that
+ * costs a few KB an entry, and every response would walk it. The values are ASCII.
  */
-function judge(
+function flatCopy(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
+}
+
+/**
+ * What a verified receipt and its challenge settle once and for all. A single-use receipt (access
+ * period 0) is open until its redemption deadline, which rests on signed data (the payment time)
+ * so that echoing a fresher challenge cannot extend it; the cache entry lives exactly as long as
+ * the receipt can be accepted: until that deadline, or a ticket's `accessUntil`.
+ */
+function verifiedCredential(
   config: Config,
-  claims: ReceiptClaims,
   challenge: Challenge,
-  nowSeconds: number,
-): Verdict {
+  claims: ReceiptClaims,
+  kid: string,
+  key: KeyObject,
+): VerifiedCredential {
   const singleUse =
     challenge.request.accessPeriodSeconds === 0 || claims.accessUntil <= claims.issuedAt;
   const deadlineSeconds =
     Math.min(challenge.expiresAtSeconds, claims.issuedAt + config.ttlSeconds) +
     clockSkewSecondsMax +
     singleUseRedeemGraceSeconds;
+  const paymentReceipt: PaymentReceipt = Object.freeze({
+    status: 'success',
+    method: 'mite',
+    timestampSeconds: claims.issuedAt,
+    reference: claims.paymentId,
+    challengeId: claims.challengeId ?? challenge.id,
+    accessUntilSeconds: claims.accessUntil,
+  });
+  return {
+    claims: Object.freeze(claims),
+    challenge,
+    kid,
+    key,
+    singleUse,
+    deadlineSeconds,
+    expiresAtSeconds: singleUse ? deadlineSeconds : claims.accessUntil,
+    paymentReceipt,
+    responseHeaders: Object.freeze({
+      'Payment-Receipt': flatCopy(formatPaymentReceiptHeader(paymentReceipt)),
+      'Cache-Control': 'private',
+    }),
+    x402ResponseHeaders: undefined,
+  };
+}
+
+/**
+ * The receipt against the challenge, by the protocol's `checkReceiptBinding`, at this request's
+ * time: a single-use receipt judged open until its redemption deadline, a ticket until
+ * `accessUntil` whichever current challenge it is shown with (`challengeMismatch` comes last, so
+ * every other check has passed by then).
+ */
+function judge(verified: VerifiedCredential, nowSeconds: number): Verdict {
+  const { claims, challenge, singleUse, deadlineSeconds } = verified;
   const judged = singleUse ? { ...claims, accessUntil: deadlineSeconds } : claims;
   const bound = checkReceiptBinding(judged, challenge, { nowSeconds });
   if (!bound.ok && !(bound.code === 'challengeMismatch' && !singleUse)) return bound;
-  return { ok: true, claims, challenge, singleUse, deadlineSeconds };
+  return { ok: true, verified };
 }
 
-async function verifyCredential(
+/** A value now, or a promise of it: the cached paths answer without a promise of their own. */
+type Eventually<Value> = Value | Promise<Value>;
+
+function isPromiseLike<Value>(
+  value: Eventually<Value> | PromiseLike<Value>,
+): value is PromiseLike<Value> {
+  return typeof (value as Partial<PromiseLike<Value>> | null)?.then === 'function';
+}
+
+/**
+ * A credential's text, decoded and checked in full the first time (the HMAC, then the echo
+ * against this request, then the receipt's signature), from the cache afterwards: a cached
+ * credential skips the decoding, the HMAC and the signature, never the echo against this request
+ * (resource, merchant, currency, price), the times, or (in `redeem`) the replay store.
+ */
+function verifyCredential(
   config: Config,
-  credential: Credential,
+  text: string,
+  via: CredentialSource,
+  offer: Offer,
+): Eventually<Verdict> {
+  const { nowSeconds } = offer;
+  const cached = config.verified.get(via, text, nowSeconds);
+  if (cached !== undefined && config.verifier.holdsKey(cached.kid, cached.key)) {
+    return checkEcho(config, cached.challenge, offer) ?? judge(cached, nowSeconds);
+  }
+  if (cached !== undefined) config.verified.delete(via, text);
+  return verifyAnew(config, text, via, offer);
+}
+
+/** The full check of a credential not in the cache, which then holds it if it verified. */
+async function verifyAnew(
+  config: Config,
+  text: string,
+  via: CredentialSource,
   offer: Offer,
 ): Promise<Verdict> {
-  const echoDefect = checkEcho(config, credential.challenge, offer);
+  const { nowSeconds } = offer;
+  const decoded = decodeCredentialText(text, via);
+  if (decoded.kind === 'malformed')
+    return { ok: false, code: decoded.code, detail: decoded.detail };
+  const { challenge, payload } = decoded.credential;
+  const echoDefect = checkIssued(config, challenge) ?? checkEcho(config, challenge, offer);
   if (echoDefect !== undefined) return echoDefect;
-  const verified = await config.verifier.verify(credential.payload.receipt);
-  if (!verified.ok) return verified;
-  return judge(config, verified.claims, credential.challenge, offer.nowSeconds);
+  const receipt = await config.verifier.verifyKeyed(payload.receipt);
+  if (!receipt.ok) return receipt;
+  const verified = verifiedCredential(config, challenge, receipt.claims, receipt.kid, receipt.key);
+  // A refresh may have withdrawn the key while this request waited: then nothing is cached.
+  if (
+    verified.expiresAtSeconds > nowSeconds &&
+    config.verifier.holdsKey(verified.kid, verified.key)
+  ) {
+    config.verified.set(via, text, verified);
+  }
+  return judge(verified, nowSeconds);
 }
 
 // Merchant-scoped, so that one shared store can serve several merchants.
@@ -347,12 +527,16 @@ function replayKey(claims: ReceiptClaims): string {
   return `mite-receipt:${claims.merchantId}:${claims.paymentId}`;
 }
 
+/** A ticket's settle: nothing to give back, whatever the status. */
+function settleTicket(): void {}
+
 function settlement(store: ReplayStore, key: string | undefined): (status: number) => void {
+  if (key === undefined) return settleTicket;
   let settled = false;
   return (status) => {
     if (settled) return;
     settled = true;
-    if (key === undefined || status < 500) return;
+    if (status < 500) return;
     try {
       void Promise.resolve(store.release(key)).catch(() => undefined);
     } catch {
@@ -362,36 +546,58 @@ function settlement(store: ReplayStore, key: string | undefined): (status: numbe
   };
 }
 
-async function redeem(
+function redeem(
   config: Config,
   offer: Offer,
-  credential: Credential,
-  viaX402: boolean,
-): Promise<PaywallOutcome> {
-  const verdict = await verifyCredential(config, credential, offer);
+  text: string,
+  via: CredentialSource,
+): Eventually<PaywallOutcome> {
+  const verdict = verifyCredential(config, text, via, offer);
+  return isPromiseLike(verdict)
+    ? verdict.then((settled) => spend(config, offer, via, settled))
+    : spend(config, offer, via, verdict);
+}
+
+/** A verdict's outcome; a single-use receipt is claimed in the replay store first. */
+function spend(
+  config: Config,
+  offer: Offer,
+  via: CredentialSource,
+  verdict: Verdict,
+): Eventually<PaywallOutcome> {
   if (!verdict.ok) return refusalOutcome(config, offer, verdict.code, verdict.detail);
-  const { claims, challenge, singleUse } = verdict;
-  const key = singleUse ? replayKey(claims) : undefined;
-  if (key !== undefined && !(await config.replayStore.claim(key, verdict.deadlineSeconds * 1000))) {
-    return refusalOutcome(config, offer, 'receiptReplayed', 'this single-use receipt was used');
-  }
-  const receipt = {
-    status: 'success',
-    method: 'mite',
-    timestampSeconds: claims.issuedAt,
-    reference: claims.paymentId,
-    challengeId: claims.challengeId ?? challenge.id,
-    accessUntilSeconds: claims.accessUntil,
-  } as const;
-  const responseHeaders: Record<string, string> = {
-    'Payment-Receipt': formatPaymentReceiptHeader(receipt),
-    'Cache-Control': 'private',
-  };
-  if (viaX402 || offer.x402) {
-    responseHeaders['PAYMENT-RESPONSE'] = encodeX402PaymentResponse(receipt, {
-      platform: config.platformUrl,
-      payer: claims.payer,
+  const { verified } = verdict;
+  if (!verified.singleUse) return paidOutcome(config, offer, via, verified, undefined);
+  // Consulted on every request, cached credential or not: a single-use receipt is spent once.
+  const key = replayKey(verified.claims);
+  const claimed = config.replayStore.claim(key, verified.deadlineSeconds * 1000);
+  const decide = (fresh: boolean): PaywallOutcome =>
+    fresh
+      ? paidOutcome(config, offer, via, verified, key)
+      : refusalOutcome(config, offer, 'receiptReplayed', 'this single-use receipt was used');
+  return isPromiseLike(claimed) ? Promise.resolve(claimed).then(decide) : decide(claimed);
+}
+
+function paidOutcome(
+  config: Config,
+  offer: Offer,
+  via: CredentialSource,
+  verified: VerifiedCredential,
+  key: string | undefined,
+): PaywallOutcome {
+  const { claims, singleUse } = verified;
+  let { responseHeaders } = verified;
+  if (via === 'x402' || offer.x402) {
+    verified.x402ResponseHeaders ??= Object.freeze({
+      ...responseHeaders,
+      'PAYMENT-RESPONSE': flatCopy(
+        encodeX402PaymentResponse(verified.paymentReceipt, {
+          platform: config.platformUrl,
+          payer: claims.payer,
+        }),
+      ),
     });
+    responseHeaders = verified.x402ResponseHeaders;
   }
   return {
     kind: 'paid',
@@ -417,7 +623,7 @@ function priceListOutcome(config: Config): PaywallOutcome {
   return { kind: 'priceList', status: 200, headers, body };
 }
 
-async function handle(config: Config, request: PaywallRequest): Promise<PaywallOutcome> {
+function handle(config: Config, request: PaywallRequest): Eventually<PaywallOutcome> {
   const nowSeconds = Math.floor(config.clock() / 1000);
   const method = request.method.toUpperCase();
   const path = request.url.split('?', 1)[0] ?? request.url;
@@ -428,7 +634,7 @@ async function handle(config: Config, request: PaywallRequest): Promise<PaywallO
   if (match === undefined) return { kind: 'free' };
   const offer = offerFor(config, match, request, nowSeconds);
   if ('ok' in offer) return refusalOutcome(config, undefined, offer.code, offer.detail);
-  const presented = readCredential(config.x402, request);
+  const presented = readCredentialText(config.x402, request);
   switch (presented.kind) {
     case 'none':
       return refusalOutcome(
@@ -439,8 +645,8 @@ async function handle(config: Config, request: PaywallRequest): Promise<PaywallO
       );
     case 'malformed':
       return refusalOutcome(config, offer, presented.code, presented.detail);
-    case 'credential':
-      return redeem(config, offer, presented.credential, presented.via === 'x402');
+    case 'text':
+      return redeem(config, offer, presented.text, presented.via);
   }
 }
 
@@ -470,14 +676,38 @@ function defaultJwksUrl(platformUrl: string): string {
   return `${platformUrl.replace(/\/+$/, '')}/v1/keys`;
 }
 
+/** For this package's tests: a look at the receipt verifier (to count its calls) and the cache. */
+export interface PaywallInternals {
+  readonly wrapVerifier?: (verifier: ReceiptVerifier) => ReceiptVerifier;
+  readonly onVerifiedCache?: (cache: { readonly size: number }) => void;
+}
+
 /**
  * Creates a paywall. Options the wire cannot carry (a short secret, a bad price or realm, a route
  * priced twice) are configuration errors and throw here, not on the first request.
  */
 export function createPaywall(options: PaywallOptions): Paywall {
+  return createPaywallWith(options, {});
+}
+
+/** `createPaywall` with test hooks; not exported from the package. */
+export function createPaywallWith(options: PaywallOptions, internals: PaywallInternals): Paywall {
   checkOptions(options);
   const clock = options.clock ?? Date.now;
   const refreshIntervalMinMs = options.jwksRefreshIntervalMinMs ?? jwksRefreshIntervalMinMs;
+  const verified = createVerifiedCache<VerifiedCredential>(
+    options.verifiedCacheSizeMax ?? verifiedCacheSizeMax,
+  );
+  const baseVerifier = createReceiptVerifier({
+    jwksUrl: new URL(options.jwksUrl ?? defaultJwksUrl(options.platformUrl)).href,
+    fetch: options.fetch ?? globalThis.fetch,
+    clock,
+    refreshIntervalMinMs,
+    // A refreshed key set drops the credentials verified by a key it no longer holds at once.
+    onKeySetReplaced: () => verified.retain((entry) => verifier.holdsKey(entry.kid, entry.key)),
+  });
+  const verifier = internals.wrapVerifier?.(baseVerifier) ?? baseVerifier;
+  internals.onVerifiedCache?.(verified);
   const config: Config = {
     merchantId: options.merchantId,
     realm: options.realm,
@@ -489,16 +719,30 @@ export function createPaywall(options: PaywallOptions): Paywall {
     routes: createRouteTable(options.routes ?? []),
     origin: options.origin,
     replayStore: options.replayStore ?? createMemoryReplayStore({ clock }),
-    verifier: createReceiptVerifier({
-      jwksUrl: new URL(options.jwksUrl ?? defaultJwksUrl(options.platformUrl)).href,
-      fetch: options.fetch ?? globalThis.fetch,
-      clock,
-      refreshIntervalMinMs,
-    }),
+    verifier,
+    verified,
+    requestJsonBase: new Map(
+      (options.routes ?? []).map((route) => [
+        route,
+        requestJsonBase(
+          { merchantId: options.merchantId, platformUrl: options.platformUrl },
+          route,
+        ),
+      ]),
+    ),
     x402: options.x402 ?? 'onRequest',
     jwksRetryAfterSeconds: Math.max(1, Math.ceil(refreshIntervalMinMs / 1000)),
   };
   // Realm, merchant id and platform URL are checked by the price list's schema.
   priceListOutcome(config);
-  return { handle: (request) => handle(config, request) };
+  return {
+    handle(request) {
+      // A bug or a misconfiguration (a bad price function) rejects, as it always did.
+      try {
+        return Promise.resolve(handle(config, request));
+      } catch (error) {
+        return Promise.reject(error as Error);
+      }
+    },
+  };
 }

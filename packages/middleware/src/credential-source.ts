@@ -28,8 +28,13 @@ export function readHeader(headers: Headers, name: string): string | undefined {
   const lower = name.toLowerCase();
   let value = headers[lower];
   if (value === undefined) {
-    const key = Object.keys(headers).find((candidate) => candidate.toLowerCase() === lower);
-    value = key === undefined ? undefined : headers[key];
+    // Names in another case: a scan without allocating, since most headers are absent.
+    for (const key in headers) {
+      if (key.length === lower.length && key !== lower && key.toLowerCase() === lower) {
+        value = headers[key];
+        break;
+      }
+    }
   }
   return typeof value === 'string' ? value : value?.join(', ');
 }
@@ -47,16 +52,29 @@ export type PresentedCredential =
   | {
       readonly kind: 'credential';
       readonly credential: Credential;
-      readonly via: 'authorization' | 'x402';
+      readonly via: CredentialSource;
     };
+
+/** Which header a credential came in. */
+export type CredentialSource = 'authorization' | 'x402';
+
+/** A credential's text as presented, not yet decoded. */
+export type PresentedText =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'malformed'; readonly code: ProtocolErrorCode; readonly detail: string }
+  | { readonly kind: 'text'; readonly text: string; readonly via: CredentialSource };
 
 // Another scheme (a site's own Bearer tokens, say) is not a payment, so it is not refused here.
 const paymentScheme = /^\s*payment(?:\s|$)/i;
 
-export function readCredential(
+/**
+ * Which header carries the credential, and its text: what the credential is decoded from, and
+ * what a cache of verified credentials is keyed by.
+ */
+export function readCredentialText(
   mode: X402Mode,
   request: { readonly headers: Headers },
-): PresentedCredential {
+): PresentedText {
   const authorization = readHeader(request.headers, 'authorization');
   const payment =
     authorization !== undefined && paymentScheme.test(authorization) ? authorization : undefined;
@@ -68,17 +86,18 @@ export function readCredential(
       detail: 'send the credential in Authorization or in PAYMENT-SIGNATURE, not both',
     };
   }
+  if (payment !== undefined) return { kind: 'text', text: payment, via: 'authorization' };
+  if (signature !== undefined) return { kind: 'text', text: signature, via: 'x402' };
+  return { kind: 'none' };
+}
+
+/** Decodes a credential's text as its header's format says. */
+export function decodeCredentialText(
+  text: string,
+  via: CredentialSource,
+): Exclude<PresentedCredential, { readonly kind: 'none' }> {
   const parsed =
-    payment !== undefined
-      ? parseCredentialHeader(payment)
-      : signature !== undefined
-        ? parseX402PaymentSignature(signature)
-        : undefined;
-  if (parsed === undefined) return { kind: 'none' };
+    via === 'authorization' ? parseCredentialHeader(text) : parseX402PaymentSignature(text);
   if (!parsed.ok) return { kind: 'malformed', code: parsed.code, detail: parsed.detail };
-  return {
-    kind: 'credential',
-    credential: parsed.value,
-    via: payment !== undefined ? 'authorization' : 'x402',
-  };
+  return { kind: 'credential', credential: parsed.value, via };
 }

@@ -35,3 +35,4 @@ export {
   type ReplayStore,
 } from './replay-store.ts';
 export { type PricedRoute, type PriceRequest } from './routes.ts';
+export { verifiedCacheSizeMax } from './verified-cache.ts';

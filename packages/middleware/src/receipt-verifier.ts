@@ -4,9 +4,22 @@
  * cached; it is fetched again only for a key id it does not hold, and at most once per
  * `refreshIntervalMinMs`, so that a flood of receipts with invented key ids cannot make the
  * merchant hammer the platform.
+ *
+ * The signature is checked with node:crypto's one-shot `verify` against a `KeyObject` made once
+ * per JWK (and kept across refreshes while the key is unchanged), synchronously on the calling
+ * thread: WebCrypto's `subtle.verify` costs as much again in job setup as the Ed25519 check itself.
+ * The JWS rules are jose's `compactVerify` with `algorithms: ['EdDSA', 'Ed25519']`, which this
+ * module used before: a protected header that is a JSON object, `crit` naming only `b64` (with
+ * `b64` a boolean; `false` means an unencoded payload), ASCII signing input, and no other header
+ * parameter refused.
  */
-import { decodeReceiptClaims, receiptMediaType, type ReceiptClaims } from '@mite/protocol';
-import { compactVerify, decodeProtectedHeader, importJWK, type JWK } from 'jose';
+import { createPublicKey, type KeyObject, verify as verifySignature } from 'node:crypto';
+import {
+  decodeBase64url,
+  decodeReceiptClaims,
+  receiptMediaType,
+  type ReceiptClaims,
+} from '@mite/protocol';
 
 /** The shortest time between two JWKS fetches. */
 export const jwksRefreshIntervalMinMs = 60_000;
@@ -20,12 +33,32 @@ export const jwksKeyCountMax = 32;
 /** Why a receipt was not accepted; `keysUnavailable` is the merchant's trouble, not the client's. */
 export type ReceiptVerificationCode = 'receiptInvalid' | 'unknownKey' | 'keysUnavailable';
 
+export interface ReceiptRefusal {
+  readonly ok: false;
+  readonly code: ReceiptVerificationCode;
+  readonly detail: string;
+}
+
 export type ReceiptVerification =
-  | { readonly ok: true; readonly claims: ReceiptClaims }
-  | { readonly ok: false; readonly code: ReceiptVerificationCode; readonly detail: string };
+  { readonly ok: true; readonly claims: ReceiptClaims } | ReceiptRefusal;
+
+/** A verified receipt with the key that verified it, for caches that must forget withdrawn keys. */
+export interface KeyedReceipt {
+  readonly ok: true;
+  readonly claims: ReceiptClaims;
+  readonly kid: string;
+  readonly key: KeyObject;
+}
 
 export interface ReceiptVerifier {
   verify(jws: string): Promise<ReceiptVerification>;
+  /** `verify`, also naming the key (its id and the key object) that verified the receipt. */
+  verifyKeyed(jws: string): Promise<KeyedReceipt | ReceiptRefusal>;
+  /**
+   * Whether the key set held now still has this very key under this id: false once a refresh
+   * withdrew the key or published another one under its id.
+   */
+  holdsKey(kid: string, key: KeyObject): boolean;
 }
 
 export interface ReceiptVerifierOptions {
@@ -34,18 +67,27 @@ export interface ReceiptVerifierOptions {
   /** Milliseconds since the epoch. */
   readonly clock: () => number;
   readonly refreshIntervalMinMs?: number;
+  /** Called after every successful refresh, once the new key set is in place. */
+  readonly onKeySetReplaced?: () => void;
 }
 
-type VerificationKey = Awaited<ReturnType<typeof importJWK>>;
+interface HeldKey {
+  /** The JWK's `x`, by which a refresh tells an unchanged key from a new one under the same id. */
+  readonly x: string;
+  readonly key: KeyObject;
+}
+
+type KeySet = ReadonlyMap<string, HeldKey>;
+
 type KeyLookup =
-  | { readonly ok: true; readonly key: VerificationKey }
+  | { readonly ok: true; readonly key: KeyObject }
   | {
       readonly ok: false;
       readonly code: 'unknownKey' | 'keysUnavailable';
       readonly detail: string;
     };
 
-function refusal(code: ReceiptVerificationCode, detail: string): ReceiptVerification {
+function refusal(code: ReceiptVerificationCode, detail: string): ReceiptRefusal {
   return { ok: false, code, detail };
 }
 
@@ -64,7 +106,7 @@ async function readBounded(response: Response, lengthMax: number): Promise<strin
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function isEd25519PublicJwk(value: unknown): value is JWK & { kid: string; x: string } {
+function isEd25519PublicJwk(value: unknown): value is { kid: string; x: string } {
   if (typeof value !== 'object' || value === null) return false;
   const jwk = value as Record<string, unknown>;
   return (
@@ -78,8 +120,11 @@ function isEd25519PublicJwk(value: unknown): value is JWK & { kid: string; x: st
   );
 }
 
-/** The Ed25519 signing keys of a JWKS document by key id; other keys are skipped, not refused. */
-async function keysOfJwks(text: string): Promise<Map<string, VerificationKey> | undefined> {
+/**
+ * The Ed25519 signing keys of a JWKS document by key id; other keys are skipped, not refused. A
+ * key held already under the same id with the same `x` keeps its key object.
+ */
+function keysOfJwks(text: string, held: KeySet | undefined): Map<string, HeldKey> | undefined {
   let document: unknown;
   try {
     document = JSON.parse(text);
@@ -88,11 +133,20 @@ async function keysOfJwks(text: string): Promise<Map<string, VerificationKey> | 
   }
   const listed = (document as { keys?: unknown } | null)?.keys;
   if (!Array.isArray(listed)) return undefined;
-  const keys = new Map<string, VerificationKey>();
+  const keys = new Map<string, HeldKey>();
   for (const jwk of listed.slice(0, jwksKeyCountMax)) {
     if (!isEd25519PublicJwk(jwk)) continue;
+    const previous = held?.get(jwk.kid);
+    if (previous !== undefined && previous.x === jwk.x) {
+      keys.set(jwk.kid, previous);
+      continue;
+    }
     try {
-      keys.set(jwk.kid, await importJWK({ kty: 'OKP', crv: 'Ed25519', x: jwk.x }, 'EdDSA'));
+      const key = createPublicKey({
+        key: { kty: 'OKP', crv: 'Ed25519', x: jwk.x },
+        format: 'jwk',
+      });
+      keys.set(jwk.kid, { x: jwk.x, key });
     } catch {
       // A key that does not import verifies nothing; the others still do.
     }
@@ -100,9 +154,7 @@ async function keysOfJwks(text: string): Promise<Map<string, VerificationKey> | 
   return keys;
 }
 
-async function fetchKeys(
-  options: ReceiptVerifierOptions,
-): Promise<Map<string, VerificationKey> | undefined> {
+async function fetchJwks(options: ReceiptVerifierOptions): Promise<string | undefined> {
   try {
     const response = await options.fetch(options.jwksUrl, {
       headers: { accept: 'application/json' },
@@ -113,88 +165,186 @@ async function fetchKeys(
       await response.body?.cancel().catch(() => undefined);
       return undefined;
     }
-    const text = await readBounded(response, jwksResponseLengthMax);
-    return text === undefined ? undefined : await keysOfJwks(text);
+    return await readBounded(response, jwksResponseLengthMax);
   } catch {
     // Network failure or timeout: the caller keeps the keys it had.
     return undefined;
   }
 }
 
+interface KeyCache {
+  lookup(kid: string): Promise<KeyLookup>;
+  holds(kid: string, key: KeyObject): boolean;
+}
+
 /** The JWKS cache: key lookups by id, with rate-limited refreshes shared by concurrent callers. */
-function createKeyCache(options: ReceiptVerifierOptions): (kid: string) => Promise<KeyLookup> {
+function createKeyCache(options: ReceiptVerifierOptions): KeyCache {
   const intervalMs = options.refreshIntervalMinMs ?? jwksRefreshIntervalMinMs;
-  let keys: Map<string, VerificationKey> | undefined;
+  let keys: KeySet | undefined;
   let lastAttemptMs: number | undefined;
   let inflight: Promise<void> | undefined;
 
   function refresh(): Promise<void> {
     lastAttemptMs = options.clock();
-    inflight = fetchKeys(options).then((fetched) => {
-      // A failed refresh keeps the old keys: the platform being down must not void good receipts.
-      if (fetched !== undefined) keys = fetched;
+    inflight = fetchJwks(options).then((text) => {
+      const fetched = text === undefined ? undefined : keysOfJwks(text, keys);
       inflight = undefined;
+      // A failed refresh keeps the old keys: the platform being down must not void good receipts.
+      if (fetched === undefined) return;
+      keys = fetched;
+      options.onKeySetReplaced?.();
     });
     return inflight;
   }
 
-  function lookup(kid: string): KeyLookup | undefined {
-    const key = keys?.get(kid);
-    return key === undefined ? undefined : { ok: true, key };
+  function held(kid: string): KeyLookup | undefined {
+    const entry = keys?.get(kid);
+    return entry === undefined ? undefined : { ok: true, key: entry.key };
   }
 
-  return async (kid) => {
-    const cached = lookup(kid);
-    if (cached !== undefined) return cached;
-    if (inflight !== undefined) await inflight;
-    else if (lastAttemptMs === undefined || options.clock() - lastAttemptMs >= intervalMs) {
-      await refresh();
-    }
-    const found = lookup(kid);
-    if (found !== undefined) return found;
-    return keys === undefined
-      ? { ok: false, code: 'keysUnavailable', detail: 'the platform keys could not be fetched' }
-      : { ok: false, code: 'unknownKey', detail: 'the platform does not publish this key id' };
+  return {
+    async lookup(kid) {
+      const cached = held(kid);
+      if (cached !== undefined) return cached;
+      if (inflight !== undefined) await inflight;
+      else if (lastAttemptMs === undefined || options.clock() - lastAttemptMs >= intervalMs) {
+        await refresh();
+      }
+      const found = held(kid);
+      if (found !== undefined) return found;
+      return keys === undefined
+        ? { ok: false, code: 'keysUnavailable', detail: 'the platform keys could not be fetched' }
+        : { ok: false, code: 'unknownKey', detail: 'the platform does not publish this key id' };
+    },
+    holds: (kid, key) => keys?.get(kid)?.key === key,
   };
 }
 
-function readHeader(jws: string): { kid: string } | string {
-  let header: ReturnType<typeof decodeProtectedHeader>;
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** ASCII only: every other character takes more than one byte in UTF-8. */
+function isAscii(text: string): boolean {
+  return Buffer.byteLength(text, 'utf8') === text.length;
+}
+
+function signatureHolds(signingInput: Buffer, key: KeyObject, signature: Uint8Array): boolean {
   try {
-    header = decodeProtectedHeader(jws);
+    return verifySignature(null, signingInput, key, signature);
   } catch {
-    return 'the receipt header is not JSON';
+    return false;
   }
-  if (header.alg !== 'EdDSA' && header.alg !== 'Ed25519') return 'the receipt is not EdDSA-signed';
-  if (header.typ !== receiptMediaType) return `the receipt type is not ${receiptMediaType}`;
-  if (typeof header.kid !== 'string') return 'the receipt names no key';
-  return { kid: header.kid };
+}
+
+/** Base64url as the protocol spells it (strict); undefined when it is not. */
+function base64urlBytes(text: string): Uint8Array | undefined {
+  const decoded = decodeBase64url(text, text.length);
+  return decoded.ok ? decoded.value : undefined;
+}
+
+/** A JSON text's value, or undefined when the bytes are not UTF-8 JSON. */
+function parseJson(bytes: Uint8Array): { value: unknown } | undefined {
+  try {
+    return { value: JSON.parse(strictUtf8.decode(bytes)) as unknown };
+  } catch {
+    return undefined;
+  }
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    !Array.isArray(value) &&
+    Object.getPrototypeOf(value) === Object.prototype
+  );
+}
+
+interface ReceiptHeader {
+  readonly kid: string;
+  readonly fields: Readonly<Record<string, unknown>>;
+}
+
+/** The protected header, checked before any key is looked up (as jose's decodeProtectedHeader). */
+function readHeader(segments: readonly string[]): ReceiptHeader | string {
+  const encoded = segments.length === 3 || segments.length === 5 ? segments[0] : undefined;
+  const bytes = encoded === undefined || encoded === '' ? undefined : base64urlBytes(encoded);
+  const json = bytes === undefined ? undefined : parseJson(bytes);
+  if (json === undefined || !isPlainObject(json.value)) return 'the receipt header is not JSON';
+  const header = json.value;
+  if (header['alg'] !== 'EdDSA' && header['alg'] !== 'Ed25519') {
+    return 'the receipt is not EdDSA-signed';
+  }
+  if (header['typ'] !== receiptMediaType) return `the receipt type is not ${receiptMediaType}`;
+  if (typeof header['kid'] !== 'string') return 'the receipt names no key';
+  return { kid: header['kid'], fields: header };
+}
+
+/** Whether the payload is base64url-encoded: jose's `crit` and `b64` rules; undefined if broken. */
+function payloadEncoding(header: Readonly<Record<string, unknown>>): boolean | undefined {
+  const crit = header['crit'];
+  if (crit === undefined) return true;
+  if (!Array.isArray(crit) || crit.length === 0) return undefined;
+  // jose recognises one extension, b64; any other critical parameter is refused.
+  if (!crit.every((name) => name === 'b64')) return undefined;
+  const b64 = header['b64'];
+  return typeof b64 === 'boolean' ? b64 : undefined;
+}
+
+const signatureRefusal = refusal('receiptInvalid', 'the receipt signature does not verify');
+
+/** The signature, then the payload: what jose's compactVerify checked, then the claims. */
+function checkSigned(
+  segments: readonly string[],
+  header: ReceiptHeader,
+  key: KeyObject,
+): ReceiptClaims | ReceiptRefusal {
+  const b64 = payloadEncoding(header.fields);
+  const [protectedHeader, payload, signature] = segments;
+  if (
+    b64 === undefined ||
+    segments.length !== 3 ||
+    protectedHeader === undefined ||
+    payload === undefined ||
+    signature === undefined ||
+    !isAscii(payload)
+  ) {
+    return signatureRefusal;
+  }
+  const signatureBytes = base64urlBytes(signature);
+  if (signatureBytes === undefined) return signatureRefusal;
+  const signingInput = Buffer.from(`${protectedHeader}.${payload}`, 'latin1');
+  if (!signatureHolds(signingInput, key, signatureBytes)) return signatureRefusal;
+  const payloadBytes = b64 ? base64urlBytes(payload) : Buffer.from(payload, 'latin1');
+  if (payloadBytes === undefined) return signatureRefusal;
+  const json = parseJson(payloadBytes);
+  if (json === undefined) return refusal('receiptInvalid', 'the receipt payload is not JSON');
+  const claims = decodeReceiptClaims(json.value);
+  return claims.ok
+    ? claims.value
+    : refusal('receiptInvalid', `a signed receipt with defects: ${claims.detail}`);
 }
 
 export function createReceiptVerifier(options: ReceiptVerifierOptions): ReceiptVerifier {
-  const keyFor = createKeyCache(options);
+  const keys = createKeyCache(options);
+
+  async function verifyKeyed(jws: string): Promise<KeyedReceipt | ReceiptRefusal> {
+    if (typeof jws !== 'string') return refusal('receiptInvalid', 'the receipt is not a string');
+    const segments = jws.split('.');
+    const header = readHeader(segments);
+    if (typeof header === 'string') return refusal('receiptInvalid', header);
+    const found = await keys.lookup(header.kid);
+    if (!found.ok) return found;
+    const claims = checkSigned(segments, header, found.key);
+    if ('ok' in claims) return claims;
+    return { ok: true, claims, kid: header.kid, key: found.key };
+  }
+
   return {
     async verify(jws) {
-      const header = readHeader(jws);
-      if (typeof header === 'string') return refusal('receiptInvalid', header);
-      const key = await keyFor(header.kid);
-      if (!key.ok) return key;
-      let payload: Uint8Array;
-      try {
-        ({ payload } = await compactVerify(jws, key.key, { algorithms: ['EdDSA', 'Ed25519'] }));
-      } catch {
-        return refusal('receiptInvalid', 'the receipt signature does not verify');
-      }
-      let json: unknown;
-      try {
-        json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(payload));
-      } catch {
-        return refusal('receiptInvalid', 'the receipt payload is not JSON');
-      }
-      const claims = decodeReceiptClaims(json);
-      return claims.ok
-        ? { ok: true, claims: claims.value }
-        : refusal('receiptInvalid', `a signed receipt with defects: ${claims.detail}`);
+      const verified = await verifyKeyed(jws);
+      return verified.ok ? { ok: true, claims: verified.claims } : verified;
     },
+    verifyKeyed,
+    holdsKey: keys.holds,
   };
 }

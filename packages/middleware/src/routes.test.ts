@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { createRouteTable, pathSegments } from './routes.ts';
+import { createRouteTable, pathSegments, urlPathSegments } from './routes.ts';
 
 const table = createRouteTable([
   { method: 'GET', path: '/articles/:id', price: '0.02' },
@@ -42,6 +42,40 @@ describe('route matching', () => {
       assert.equal(matched('GET', path), '/articles/:id {"id":"42"}', path);
     }
     assert.deepEqual(pathSegments('/a/%2F/b'), ['a', '%2F', 'b']);
+  });
+
+  it('splits plain paths without URL parsing into exactly what URL parsing gives', () => {
+    const alphabet = ['a', 'B', '0', '/', '/', '.', '..', '%', '%2e', '%41', '\\', '-', '_', '~'];
+    alphabet.push(...`!$&'()*+,;=:@#?"<>^\`{}| `.split(''), '\u00e9', '\u0000', '\t', '\u007f');
+    const plain = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+    let seed = 42;
+    const next = (limit: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648;
+      return seed % limit;
+    };
+    let plainCount = 0;
+    for (let index = 0; index < 20_000; index += 1) {
+      const length = 1 + next(12);
+      let path = next(4) === 0 ? '' : '/';
+      for (let at = 0; at < length; at += 1) path += alphabet[next(alphabet.length)] ?? '';
+      if (plain.test(path)) plainCount += 1;
+      assert.deepEqual(pathSegments(path), urlPathSegments(path), JSON.stringify(path));
+    }
+    assert.ok(plainCount > 1000, `${plainCount} plain paths tried`);
+    for (const path of [
+      '',
+      '/',
+      '.',
+      '..',
+      '/a/./b',
+      '/a/../b',
+      '/.a/b..',
+      '/...',
+      'a/b',
+      '/a:b@c',
+    ]) {
+      assert.deepEqual(pathSegments(path), urlPathSegments(path), JSON.stringify(path));
+    }
   });
 
   it('lists function prices as they are for a plain request', () => {

@@ -63,8 +63,23 @@ const methodPattern = /^[A-Z]{1,16}$/;
 const routePathPattern = /^\/[\x21-\x7e]*$/;
 const unreservedEscape = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DdEe]|5[Ff]|7[Ee])/g;
 
+// A path that URL parsing leaves as it is: RFC 3986 path characters without "%" (no escapes to
+// decode or "%2e" dot segments) and without "\\" (which URL reads as "/"); nothing URL would
+// percent-encode, and no "#" or "?". Such a path still may hold "." or ".." segments.
+const plainPath = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+const dotSegment = /(?:^|\/)\.\.?(?:\/|$)/;
+
 /** The segments a path is matched by (see the module comment); case is kept for parameters. */
 export function pathSegments(path: string): string[] {
+  // The common case, answered without a URL parse: what urlPathSegments gives for such a path.
+  if (plainPath.test(path) && !dotSegment.test(path)) {
+    return path.split('/').filter((segment) => segment !== '');
+  }
+  return urlPathSegments(path);
+}
+
+/** `pathSegments` by URL parsing, for any path. */
+export function urlPathSegments(path: string): string[] {
   const slashed = path.replace(/\\/g, '/').replace(/\/{2,}/g, '/');
   let resolved = slashed;
   try {
@@ -144,6 +159,8 @@ export interface RouteTable {
   match(method: string, path: string): RouteMatch | undefined;
   /** The route's price for a request, in canonical form; a bad price function result throws. */
   priceOf(match: RouteMatch, request: PriceRequest): string;
+  /** A route's fixed price, in canonical form; undefined when a function prices it. */
+  fixedPriceOf(route: PricedRoute): string | undefined;
   /** The routes as the price list shows them; function prices as they are for a plain request. */
   list(): PriceListRoute[];
 }
@@ -154,16 +171,23 @@ export function createRouteTable(routes: readonly PricedRoute[]): RouteTable {
     throw new RangeError(`at most ${priceListRouteCountMax} priced routes`);
   }
   const seen = new Set<string>();
+  // Fixed prices in canonical form, checked once rather than on every request.
+  const fixedPrices = new Map<PricedRoute, string>();
   const compiled: CompiledRoute[] = routes.map((route) => {
     checkRoute(route);
     const key = `${route.method} ${route.path}`;
     if (seen.has(key)) throw new RangeError(`route ${key} is priced twice`);
     seen.add(key);
+    if (typeof route.price === 'string') {
+      fixedPrices.set(route, checkedPrice(route.price, `route ${key}`));
+    }
     return { route, method: route.method, segments: compileSegments(route.path) };
   });
 
   function priceOf(match: RouteMatch, request: PriceRequest): string {
     const { route } = match;
+    const fixed = fixedPrices.get(route);
+    if (fixed !== undefined) return fixed;
     const price = typeof route.price === 'string' ? route.price : route.price(request);
     return checkedPrice(price, `route ${route.method} ${route.path}`);
   }
@@ -187,6 +211,7 @@ export function createRouteTable(routes: readonly PricedRoute[]): RouteTable {
       );
     },
     priceOf,
+    fixedPriceOf: (route) => fixedPrices.get(route),
     list: () =>
       compiled.map(({ route }) => {
         // A plain request: the route's path as written, no query, no headers, no parameters.
