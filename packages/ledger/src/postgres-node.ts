@@ -68,6 +68,9 @@ export class PostgresLedgerNode {
   private readonly waiting = new Map<bigint, Waiter>();
   /** Forwarded rows this node, as the writer, has submitted and not seen answered. */
   private readonly taken = new Set<bigint>();
+  /** Rows this writer answered, with the pump generation current then (see forgetAnswered). */
+  private readonly answered = new Map<bigint, number>();
+  private pumpGeneration = 0;
   private readonly timers: NodeJS.Timeout[] = [];
   private readonly unlisten: (() => Promise<void>)[] = [];
   private promoting: Promise<void> | undefined;
@@ -228,19 +231,24 @@ export class PostgresLedgerNode {
     const engine = this.leadership?.engine;
     if (engine === undefined || this.pumping || this.closed) return;
     this.pumping = true;
+    const generation = ++this.pumpGeneration;
     void this.sql<{ id: bigint; kind: 'accounts' | 'transfers'; events: string }[]>`
       select id, kind, events from forwarded_requests
       where results is null order by id limit ${forwardedTakeMax}`
       .then((rows) => {
+        this.forgetAnswered(rows, generation);
         for (const row of rows) {
-          if (this.taken.has(row.id)) continue;
+          if (this.taken.has(row.id) || this.answered.has(row.id)) continue;
           this.taken.add(row.id);
           // Answered in the batch's transaction; on a failure the row stays unanswered and
           // is taken again at the next pump.
           engine
             .submitForwarded(row.kind, decodeEvents(row.events), row.id)
             .then(
-              (results) => this.answerOwn(row.id, results),
+              (results) => {
+                this.answered.set(row.id, this.pumpGeneration);
+                this.answerOwn(row.id, results);
+              },
               () => {},
             )
             .finally(() => this.taken.delete(row.id));
@@ -250,6 +258,18 @@ export class PostgresLedgerNode {
       .finally(() => {
         this.pumping = false;
       });
+  }
+
+  /**
+   * A select that began before a batch committed still shows that batch's rows unanswered: an
+   * answered row is remembered until a select begun after its answer no longer returns it.
+   */
+  private forgetAnswered(rows: readonly { id: bigint }[], generation: number): void {
+    if (this.answered.size === 0) return;
+    const returned = new Set(rows.map((row) => row.id));
+    for (const [id, answeredDuring] of this.answered) {
+      if (answeredDuring < generation && !returned.has(id)) this.answered.delete(id);
+    }
   }
 
   private checkLeadership(): void {
