@@ -41,6 +41,9 @@ export function trackPaidResponse(response: ServerResponse, paid: PaidOutcome): 
     paid.settle(status);
     return Reflect.apply(writeHead, this, args) as ServerResponse;
   } as ServerResponse['writeHead'];
+  // Only a single-use receipt has a claim to give back; a ticket's settle does nothing, and a
+  // listener per request is not free on a route that answers thousands a second.
+  if (!paid.singleUse) return;
   response.once('close', () => {
     if (!response.headersSent) paid.settle(500);
   });
