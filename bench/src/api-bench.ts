@@ -33,7 +33,6 @@
  * (summarise the profile with cpuprofile-summary.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
@@ -41,6 +40,7 @@ import { fileURLToPath } from 'node:url';
 import { tempDir } from '@mite/testkit';
 import { parseAmount } from '../../packages/server/src/money/amounts.ts';
 import type { ServerConfig, ServerReady, ServerVerify } from './api-bench-server.ts';
+import { ServerSampler, type ServerUsage } from './process-usage.ts';
 import { saveRun } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
 
@@ -98,12 +98,7 @@ export interface PeerComparison {
   readonly ratio: number;
 }
 
-export interface ServerUsage {
-  /** Largest resident set seen while the run went on; undefined without /proc. */
-  readonly rssMaxBytes?: number;
-  /** The child's CPU time over the run's wall time (100 = one core busy); undefined without /proc. */
-  readonly cpuPercent?: number;
-}
+export type { ServerUsage } from './process-usage.ts';
 
 export interface LoadRow extends ServerUsage {
   readonly kind: RowKind;
@@ -333,73 +328,6 @@ class ServerChild {
     const timer = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
     await this.exitPromise;
     clearTimeout(timer);
-  }
-}
-
-// --- sampling the server's RSS and CPU ---------------------------------------------------------
-
-/** The kernel's clock ticks per second in /proc/<pid>/stat (USER_HZ): 100 on Linux. */
-const clockTicksPerSecond = 100;
-
-function readRssBytes(pid: number): number | undefined {
-  try {
-    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
-    return kb === undefined ? undefined : Number(kb) * 1024;
-  } catch {
-    return undefined;
-  }
-}
-
-function readCpuTicks(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Samples the child's RSS every 100 ms while a run goes on, and its CPU time over the run. */
-class ServerSampler {
-  private timer: NodeJS.Timeout | undefined;
-  private rssMax: number | undefined;
-  private ticksAtStart: number | undefined;
-  private startedAt = 0;
-  private clientCpuAtStart = process.cpuUsage();
-
-  constructor(private readonly pid: number) {}
-
-  start(): void {
-    this.rssMax = readRssBytes(this.pid);
-    this.ticksAtStart = readCpuTicks(this.pid);
-    this.startedAt = performance.now();
-    this.clientCpuAtStart = process.cpuUsage();
-    this.timer = setInterval(() => {
-      const rss = readRssBytes(this.pid);
-      if (rss !== undefined) this.rssMax = Math.max(this.rssMax ?? 0, rss);
-    }, 100);
-  }
-
-  stop(): ServerUsage & { readonly clientCpuPercent: number } {
-    clearInterval(this.timer);
-    const seconds = (performance.now() - this.startedAt) / 1000;
-    const client = process.cpuUsage(this.clientCpuAtStart);
-    const clientCpuPercent = ((client.user + client.system) / 1e6 / seconds) * 100;
-    const rss = readRssBytes(this.pid);
-    const rssMaxBytes = rss === undefined ? this.rssMax : Math.max(this.rssMax ?? 0, rss);
-    const ticks = readCpuTicks(this.pid);
-    const cpuPercent =
-      ticks === undefined || this.ticksAtStart === undefined
-        ? undefined
-        : ((ticks - this.ticksAtStart) / clockTicksPerSecond / seconds) * 100;
-    return {
-      clientCpuPercent,
-      ...(rssMaxBytes === undefined ? {} : { rssMaxBytes }),
-      ...(cpuPercent === undefined ? {} : { cpuPercent }),
-    };
   }
 }
 

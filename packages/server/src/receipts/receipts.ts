@@ -1,27 +1,15 @@
 import { compactVerify, CompactSign, importJWK, type JWK } from 'jose';
+import type { ReceiptClaims } from '@mite/protocol';
 import type { ReceiptKey } from './receipt-keys.ts';
 
 /** The media type of a receipt's JWS payload. */
 export const receiptType = 'mite-receipt+jwt';
 
 /**
- * What a receipt says: the platform received this payment for this merchant's resource. The
- * payer appears only as a merchant-scoped pseudonym; amounts are decimal strings.
+ * What a receipt says (the protocol's claims): the platform received this payment for this
+ * merchant's resource. The payer appears only as a merchant-scoped pseudonym.
  */
-export interface ReceiptClaims {
-  readonly paymentId: string;
-  readonly merchantId: string;
-  readonly resource: string;
-  readonly amount: string;
-  readonly currency: string;
-  readonly payer: string;
-  /** Seconds since the epoch. */
-  readonly issuedAt: number;
-  /** Seconds since the epoch; the receipt opens the resource until then. */
-  readonly accessUntil: number;
-  /** The HTTP 402 challenge this payment answered, which the merchant checks it against. */
-  readonly challengeId?: string;
-}
+export type { ReceiptClaims } from '@mite/protocol';
 
 /** Signs a receipt as a compact JWS (EdDSA), which any JOSE library can verify. */
 export async function signReceipt(claims: ReceiptClaims, key: ReceiptKey): Promise<string> {
