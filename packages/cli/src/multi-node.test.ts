@@ -5,7 +5,7 @@
  * and `mite verify` must find the ledger clean.
  */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -61,12 +61,16 @@ describe('two server processes on one PostgreSQL', { timeout: TEST_TIMEOUT_MS },
   it('concurrent top-ups, purchases and retries across nodes: no lost or doubled money', async (t) => {
     const databaseUrl = await freshPgDatabase();
     if (databaseUrl === undefined) return t.skip('PostgreSQL is not available');
-    // Shared by both nodes: the data directory holds the receipt-signing key; the master key
-    // (personal data, lookup tags) comes from the environment, as on separate machines.
-    const dataDir = tempDir('mite-nodes-');
+    // As on separate machines: a data directory each; the master key (personal data, lookup
+    // tags) and the receipt-signing key come from the environment, the same for both.
+    const dataDir = tempDir('mite-node-a-');
+    const otherDataDir = tempDir('mite-node-b-');
     const env = {
       MITE_DATABASE_URL: databaseUrl,
       MITE_MASTER_KEY: randomBytes(32).toString('base64'),
+      MITE_RECEIPT_SIGNING_KEY: generateKeyPairSync('ed25519')
+        .privateKey.export({ type: 'pkcs8', format: 'pem' })
+        .toString(),
     };
     const nodes: RunningCli[] = [];
     t.after(async () => {
@@ -75,7 +79,7 @@ describe('two server processes on one PostgreSQL', { timeout: TEST_TIMEOUT_MS },
     });
     nodes.push(startCli(['serve', '--port', '0', '--data-dir', dataDir], env));
     const first = await waitForUrl(nodes[0] as RunningCli);
-    nodes.push(startCli(['serve', '--port', '0', '--data-dir', dataDir], env));
+    nodes.push(startCli(['serve', '--port', '0', '--data-dir', otherDataDir], env));
     const second = await waitForUrl(nodes[1] as RunningCli);
     const bases = [first, second];
     const other = (base: string) => (base === first ? second : first);
@@ -176,6 +180,9 @@ describe('two server processes on one PostgreSQL', { timeout: TEST_TIMEOUT_MS },
         assert.equal(micros(wallet.body.reserved), 0n);
       }
     }
+
+    const keys = await Promise.all(bases.map((base) => call(base, 'GET', '/v1/keys')));
+    assert.deepEqual(keys[0]?.body, keys[1]?.body, 'both nodes sign with one key');
 
     const verified = await runCliProcess(['verify', '--database-url', databaseUrl]);
     assert.deepEqual([verified.code, verified.stdout], [0, 'ok\n'], verified.stderr);

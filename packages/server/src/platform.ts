@@ -108,7 +108,7 @@ async function createServices(
   const clock = options.clock ?? Date.now;
   const masterKey = loadMasterKey({ env: options.env, dataDir: options.dataDir });
   const cipher = createPersonalDataCipher(masterKey);
-  const receiptKey = await loadReceiptKey(options.dataDir);
+  const receiptKey = await loadReceiptKey(options.dataDir, options.env);
   const deps = { platform: platformDb, ledger, clock };
   const users = createUserService({ ...deps, cipher });
   const merchants = createMerchantService(deps);

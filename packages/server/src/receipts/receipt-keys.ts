@@ -16,12 +16,31 @@ export interface ReceiptKey {
   readonly publicJwk: JWK;
 }
 
+/** The environment variable that may hold the receipt-signing key (PKCS#8 PEM). */
+export const receiptKeyEnvName = 'MITE_RECEIPT_SIGNING_KEY';
+
 /**
  * The platform's Ed25519 key for signing receipts. Merchants verify receipts offline with the
  * public half, published as a JWKS; the key id is the key's RFC 7638 thumbprint, so it names the
- * key itself. Kept in the data directory (owner-only), created on first start.
+ * key itself. From `MITE_RECEIPT_SIGNING_KEY` when set (every node of a platform on separate
+ * machines must sign with the same key), else kept in the data directory (owner-only), created
+ * on first start.
  */
-export async function loadReceiptKey(dataDir: string): Promise<ReceiptKey> {
+export async function loadReceiptKey(
+  dataDir: string,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Promise<ReceiptKey> {
+  const fromEnv = env[receiptKeyEnvName];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    let key: KeyObject;
+    try {
+      key = createPrivateKey(fromEnv);
+    } catch {
+      // Never echo the value: it is a private key.
+      throw new Error(`${receiptKeyEnvName} is not a PEM private key`);
+    }
+    return receiptKeyFrom(key);
+  }
   const file = path.join(dataDir, receiptKeyFileName);
   let pem: string;
   try {

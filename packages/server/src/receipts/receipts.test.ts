@@ -56,4 +56,23 @@ describe('receipts', () => {
     assert.equal(again.kid, first.kid);
     assert.equal(fs.statSync(path.join(dataDir, receiptKeyFileName)).mode & 0o777, 0o600);
   });
+
+  it('takes the key from MITE_RECEIPT_SIGNING_KEY, so that nodes on separate machines agree', async () => {
+    const { privateKey } = generateKeyPairSync('ed25519');
+    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+    const env = { MITE_RECEIPT_SIGNING_KEY: pem };
+    const first = await loadReceiptKey(tempDir('mite-receipts-'), env);
+    const second = await loadReceiptKey(tempDir('mite-receipts-'), env);
+    assert.equal(second.kid, first.kid);
+    const elsewhere = tempDir('mite-receipts-');
+    await loadReceiptKey(elsewhere, env);
+    assert.equal(fs.existsSync(path.join(elsewhere, receiptKeyFileName)), false);
+    await assert.rejects(
+      loadReceiptKey(tempDir('mite-receipts-'), {
+        MITE_RECEIPT_SIGNING_KEY: 'secret-looking junk',
+      }),
+      (error: Error) =>
+        /not a PEM private key/.test(error.message) && !error.message.includes('junk'),
+    );
+  });
 });
