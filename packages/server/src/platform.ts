@@ -127,7 +127,11 @@ async function createServices(
     debtor: payoutDebtorFromEnv(options.env),
   });
   const idempotency = createIdempotencyStore(platformDb, { clock });
-  const webhooks = createWebhookService({ platform: platformDb, clock });
+  const webhooks = createWebhookService({
+    platform: platformDb,
+    clock,
+    allowPrivateNetworks: options.env.MITE_WEBHOOK_ALLOW_PRIVATE_NETWORKS === '1',
+  });
   return {
     users,
     merchants,

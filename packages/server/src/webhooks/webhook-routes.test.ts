@@ -36,7 +36,7 @@ async function api(t: TestContext, dialect: (typeof platformDialects)[number]) {
   await insertMerchant(platform, 'mer_a');
   await insertMerchant(platform, 'mer_b');
   const clock = () => Date.now();
-  const webhooks = createWebhookService({ platform, clock });
+  const webhooks = createWebhookService({ platform, clock, allowPrivateNetworks: true });
   const app = createHttpApp({
     logger: captureLog('silent').logger,
     metricsRegistry: new Registry(),

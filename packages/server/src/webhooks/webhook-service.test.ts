@@ -27,6 +27,7 @@ async function world(t: TestContext, dialect: Dialect) {
   const options: Omit<WebhookServiceDeps, 'platform'> = {
     clock: () => clock.now,
     random: () => 0, // no jitter: retries are due exactly on the backoff
+    allowPrivateNetworks: true, // the receivers listen on loopback
   };
   const service = (overrides: Partial<WebhookServiceDeps> = {}) =>
     createWebhookService({ platform, ...options, ...overrides });
@@ -157,6 +158,30 @@ for (const dialect of platformDialects) {
         ).length,
         1,
       );
+    });
+
+    it('keeps deliveries off private networks unless the operator allows them', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const guarded = w.service({
+        allowPrivateNetworks: false,
+        resolve: async () => ['127.0.0.1'],
+      });
+      const eventTypes: WebhookEventType[] = ['payment.succeeded'];
+      const literal = await guarded.createEndpoint(w.merchantA, {
+        url: w.receiver.url,
+        eventTypes,
+      });
+      assert.equal(literal.ok ? '' : literal.code, 'validationFailed');
+      // A name passes at creation; at the attempt it resolves to loopback and nothing is sent.
+      const named = w.receiver.url.replace('127.0.0.1', 'hooks.example.test');
+      const created = await guarded.createEndpoint(w.merchantA, { url: named, eventTypes });
+      assert.ok(created.ok);
+      const eventId = await w.emit(w.merchantA);
+      assert.equal((await guarded.deliverDue()).attempted, 1);
+      assert.equal(w.receiver.received.length, 0);
+      const row = await w.delivery(eventId, created.value.endpoint.id);
+      assert.match(row.last_error ?? '', /resolves to 127\.0\.0\.1/);
     });
 
     it('delivers a signed event that the receiver verifies with the secret', async (t) => {
@@ -362,7 +387,11 @@ for (const dialect of platformDialects) {
       // Two nodes: on PostgreSQL, two connection pools; SQLite has one writer per process.
       const other: PlatformDb = dialect === 'postgres' ? await openForTest(t, w.url) : w.platform;
       const nodeA = w.service();
-      const nodeB = createWebhookService({ platform: other, clock: () => w.clock.now });
+      const nodeB = createWebhookService({
+        platform: other,
+        clock: () => w.clock.now,
+        allowPrivateNetworks: true,
+      });
       await w.endpoint(w.merchantA);
       await w.endpoint(w.merchantA);
       const events = [];

@@ -14,6 +14,7 @@ import type { PlatformDb } from '../db/platform-db.ts';
 import type { WebhookDeliveryState } from '../db/schema.ts';
 import { type Page, page } from '../http/pagination.ts';
 import { fail, ok, type Result } from '../result.ts';
+import { destinationProblem, literalDestinationProblem, type Resolve } from './network-guard.ts';
 import { ownedBy, subscribesTo, webhookEventTypes, type WebhookEventType } from './outbox.ts';
 
 /** Attempts per delivery before it is given up as failed (a replay starts it afresh). */
@@ -77,6 +78,13 @@ export interface WebhookServiceDeps {
   readonly timeoutMs?: number;
   /** Jitter's source, in [0, 1). */
   readonly random?: () => number;
+  /**
+   * Whether endpoints may be on loopback or private networks (network-guard.ts): false unless
+   * the operator says so (`MITE_WEBHOOK_ALLOW_PRIVATE_NETWORKS=1`), for tests and local demos.
+   */
+  readonly allowPrivateNetworks?: boolean;
+  /** Name resolution for the destination check; the system resolver by default. */
+  readonly resolve?: Resolve;
 }
 
 export interface WebhookEndpoint {
@@ -142,13 +150,14 @@ export function createWebhookService(deps: WebhookServiceDeps) {
   const backoff = deps.backoff ?? defaultWebhookBackoff;
   const timeoutMs = deps.timeoutMs ?? webhookTimeoutMs;
   const random = deps.random ?? Math.random;
+  const allowPrivateNetworks = deps.allowPrivateNetworks ?? false;
 
   /** A new endpoint; its signing secret is returned here only. */
   async function createEndpoint(
     merchantId: string | null,
     input: { readonly url: string; readonly eventTypes: readonly WebhookEventType[] },
   ): Promise<Result<{ endpoint: WebhookEndpoint; secret: string }, 'validationFailed'>> {
-    const urlProblem = endpointUrlProblem(input.url);
+    const urlProblem = endpointUrlProblem(input.url, allowPrivateNetworks);
     if (urlProblem !== undefined) return fail('validationFailed', urlProblem);
     const eventTypes = [...new Set(input.eventTypes)].sort();
     if (eventTypes.length === 0) {
@@ -355,6 +364,11 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     };
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
+    if (!allowPrivateNetworks) {
+      // Checked at every attempt: where a name points can change after the endpoint was added.
+      const refused = await destinationProblem(delivery.url, deps.resolve);
+      if (refused !== undefined) return { status: null, error: refused, durationMs: elapsed() };
+    }
     try {
       const response = await send(delivery.url, {
         method: 'POST',
@@ -490,7 +504,7 @@ function isWebhookEventType(type: string): type is WebhookEventType {
 }
 
 /** Why `url` cannot be an endpoint, if it cannot. */
-function endpointUrlProblem(url: string): string | undefined {
+function endpointUrlProblem(url: string, allowPrivateNetworks: boolean): string | undefined {
   if (url.length > webhookUrlLengthMax) {
     return `an endpoint URL has at most ${webhookUrlLengthMax} characters`;
   }
@@ -506,7 +520,7 @@ function endpointUrlProblem(url: string): string | undefined {
   if (parsed.username !== '' || parsed.password !== '') {
     return 'an endpoint URL carries no user name or password';
   }
-  return undefined;
+  return allowPrivateNetworks ? undefined : literalDestinationProblem(parsed);
 }
 
 /** The Standard Webhooks payload: the same bytes at every attempt. */
