@@ -34,6 +34,8 @@ import type { AccountEvent, TransferEvent } from './validate.ts';
 import type { VerifyReport } from './types.ts';
 import { verifyStore } from './verify.ts';
 
+/** How long opening waits for the writer lock before following the node that holds it. */
+export const openLeadWaitMs = 1_000;
 /** How often a follower tries to become the writer, and the writer checks it still is. */
 export const leaderPollMs = 250;
 /** How often waiting nodes look for work and answers a NOTIFY may have missed. */
@@ -105,10 +107,11 @@ export class PostgresLedgerNode {
   private async start(): Promise<void> {
     this.unlisten.push(await this.listen(requestsChannel, () => this.pump()));
     this.unlisten.push(await this.listen(resultsChannel, () => this.collect()));
-    // If another session holds the lock (another node, or a writer just killed whose session
-    // PostgreSQL has not closed yet), follow: writes wait in the table, and this node takes
-    // over within leaderPollMs of the lock coming free.
-    await this.tryLead(0);
+    // A writer just killed (a restart after a crash) holds the lock until PostgreSQL closes its
+    // session, usually within milliseconds: wait that out briefly, so that a lone node restarts
+    // as the writer. If another node holds it, follow: writes wait in the table, and this node
+    // takes over within leaderPollMs of the lock coming free.
+    await this.tryLead(openLeadWaitMs);
     this.every(leaderPollMs, () => this.checkLeadership());
     this.every(forwardedPollMs, () => {
       this.pump();
