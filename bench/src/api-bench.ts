@@ -33,13 +33,19 @@
  * (summarise the profile with cpuprofile-summary.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '@mite/testkit';
 import { parseAmount } from '../../packages/server/src/money/amounts.ts';
 import type { ServerConfig, ServerReady, ServerVerify } from './api-bench-server.ts';
+import {
+  autocannon,
+  type RequestContext,
+  type CannonRequest,
+  type CannonOptions,
+  type CannonResult,
+} from './autocannon.ts';
 import { ServerSampler, type ServerUsage } from './process-usage.ts';
 import { saveRun } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
@@ -186,59 +192,6 @@ const fundingMicros = 1_000_000_000n;
 const peerRoute = 'GET /v1/wallet';
 const ceilingRoute = 'GET /ceiling (bare fastify)';
 const purchaseRoute = 'POST /v1/payments';
-
-// --- autocannon (CommonJS, untyped): the part of its API used here -----------------------------
-
-type RequestContext = Record<string, unknown>;
-
-interface CannonRequest {
-  method?: string;
-  path?: string;
-  headers?: Record<string, string>;
-  body?: string;
-  setupRequest?: (request: CannonRequest, context: RequestContext) => CannonRequest;
-  onResponse?: (status: number, body: string, context: RequestContext) => void;
-}
-
-interface CannonOptions {
-  url: string;
-  connections: number;
-  duration: number;
-  overallRate?: number;
-  requests: CannonRequest[];
-}
-
-interface CannonHistogram {
-  readonly average: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
-  readonly total: number;
-}
-
-interface CannonResult {
-  readonly duration: number;
-  readonly errors: number;
-  readonly timeouts: number;
-  readonly non2xx: number;
-  readonly statusCodeStats: Record<string, { count: number }>;
-  readonly requests: CannonHistogram;
-  readonly latency: CannonHistogram;
-}
-
-interface CannonInstance {
-  on(
-    event: 'response',
-    listener: (client: unknown, status: number, bytes: number, responseTimeMs: number) => void,
-  ): unknown;
-}
-
-type Autocannon = (
-  options: CannonOptions,
-  done: (error: Error | null, result: CannonResult) => void,
-) => CannonInstance;
-
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 // --- the server child --------------------------------------------------------------------------
 

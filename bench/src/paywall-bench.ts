@@ -44,7 +44,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createPublicKey, type KeyObject, randomBytes, verify } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { cpus, loadavg } from 'node:os';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -65,6 +64,12 @@ import {
   type MerchantReady,
   paidPath,
 } from './paywall-bench-server.ts';
+import {
+  autocannon,
+  type CannonRequest,
+  type CannonOptions,
+  type CannonResult,
+} from './autocannon.ts';
 import { ServerSampler, type ServerUsage } from './process-usage.ts';
 import { saveRun } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
@@ -192,53 +197,6 @@ const unpaidLabel = `GET ${paidPath} without payment (402)`;
 const ceilingLabel = 'Ed25519 verify, node:crypto (ceiling)';
 /** The most receipts signed up front for the first-use row. */
 const firstUseCredentialsMax = 20_000;
-
-// --- autocannon (CommonJS, untyped): the part of its API used here -----------------------------
-
-interface CannonRequest {
-  method?: string;
-  path?: string;
-  headers?: Record<string, string>;
-}
-
-interface CannonOptions {
-  url: string;
-  connections: number;
-  duration: number;
-  requests: CannonRequest[];
-}
-
-interface CannonHistogram {
-  readonly average: number;
-  readonly p50: number;
-  readonly p99: number;
-  readonly max: number;
-  readonly total: number;
-}
-
-interface CannonResult {
-  readonly duration: number;
-  readonly errors: number;
-  readonly timeouts: number;
-  readonly non2xx: number;
-  readonly statusCodeStats: Record<string, { count: number }>;
-  readonly requests: CannonHistogram;
-  readonly latency: CannonHistogram;
-}
-
-interface CannonInstance {
-  on(
-    event: 'response',
-    listener: (client: unknown, status: number, bytes: number, responseTimeMs: number) => void,
-  ): unknown;
-}
-
-type Autocannon = (
-  options: CannonOptions,
-  done: (error: Error | null, result: CannonResult) => void,
-) => CannonInstance;
-
-const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 // --- the merchant child ------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createPaywall, withPaywall } from '@mite/middleware';
+import { baseUrl } from './run-platform.ts';
 
 export const demoSiteSecretFileName = 'demo-site-secret';
 export const demoArticlePrice = '0.02';
@@ -106,10 +107,6 @@ function loadSecret(dataDir: string): Uint8Array {
 function listen(server: Server, host: string): Promise<string> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, host, () => {
-      const { port } = server.address() as AddressInfo;
-      const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-      resolve(`http://${reachable.includes(':') ? `[${reachable}]` : reachable}:${port}`);
-    });
+    server.listen(0, host, () => resolve(baseUrl(host, (server.address() as AddressInfo).port)));
   });
 }

@@ -9,6 +9,7 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseAmount } from '@mite/protocol';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
 import { type RunningCli, runCliProcess, startCli, waitForUrl } from './test-helpers.ts';
 
@@ -53,8 +54,9 @@ async function created(
 }
 
 function micros(amount: unknown): bigint {
-  const [whole = '0', fraction = ''] = String(amount).split('.');
-  return BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, '0'));
+  const parsed = parseAmount(String(amount));
+  assert.ok(parsed.ok, `not an amount: ${String(amount)}`);
+  return parsed.value;
 }
 
 describe('two server processes on one PostgreSQL', { timeout: TEST_TIMEOUT_MS }, () => {

@@ -2,12 +2,14 @@ import assert from 'node:assert/strict';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { parseAmount } from '@mite/protocol';
 import { tempDir } from '@mite/testkit';
 import { runCliProcess, startCli, waitForUrl } from './test-helpers.ts';
 
-function micros(amount: string): bigint {
-  const [whole = '0', fraction = ''] = amount.split('.');
-  return BigInt(whole) * 1_000_000n + BigInt(fraction.padEnd(6, '0'));
+function micros(amount: unknown): bigint {
+  const parsed = parseAmount(String(amount));
+  assert.ok(parsed.ok, `not an amount: ${String(amount)}`);
+  return parsed.value;
 }
 
 async function balance(platformUrl: string, email: string, password: string): Promise<string> {

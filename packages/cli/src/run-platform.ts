@@ -261,7 +261,7 @@ function networkAddresses(): string[] {
 }
 
 /** The URL a client on this machine uses; a wildcard host is reached through loopback. */
-function baseUrl(host: string, port: number): string {
+export function baseUrl(host: string, port: number): string {
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
   const bracketed = reachable.includes(':') ? `[${reachable}]` : reachable;
   return `http://${bracketed}:${port}`;

@@ -105,20 +105,14 @@ async function openPostgresLedger(options: LedgerOptions, batchSizeMax: number):
       const parsed = parseIds(ids, 'ids');
       const engine = node.engine;
       if (engine === undefined) return node.reader.lookupAccounts(parsed);
-      const accounts = engine.durable.accounts;
-      return parsed
-        .map((id) => accounts.get(id))
-        .filter((account): account is AccountRecord => account !== undefined);
+      return durableAccounts(engine, parsed);
     },
     lookupTransfers: async (ids) => node.lookupTransfers(parseIds(ids, 'ids')),
     getAccountTransfers: async (filter) => {
       const parsed = parseFilter(filter);
       const engine = node.engine;
       if (engine === undefined) return node.reader.getAccountTransfers(parsed);
-      const durableNs = engine.durable.timestampNs;
-      const max = parsed.timestampMax;
-      const timestampMax = max === undefined || max > durableNs ? durableNs : max;
-      return node.reader.getAccountTransfers({ ...parsed, timestampMax });
+      return node.reader.getAccountTransfers(upToDurable(engine, parsed));
     },
     verify: () => node.verify(),
     close: () => (closing ??= node.close()),
@@ -131,30 +125,35 @@ function createLedger(engine: LedgerEngine, storage: LedgerStorage): Ledger {
     createAccounts: async (accounts) => engine.submitAccounts(parseAccounts(accounts)),
     createTransfers: async (transfers) => engine.submitTransfers(parseTransfers(transfers)),
     // Lookups see durable state only: a batch still being written is not there yet.
-    lookupAccounts: async (ids) => {
-      const accounts = engine.durable.accounts;
-      return parseIds(ids, 'ids')
-        .map((id) => accounts.get(id))
-        .filter((account): account is AccountRecord => account !== undefined);
-    },
+    lookupAccounts: async (ids) => durableAccounts(engine, parseIds(ids, 'ids')),
     lookupTransfers: async (ids): Promise<TransferRecord[]> => {
       const found = await storage.lookupTransfers(parseIds(ids, 'ids'));
       const durableNs = engine.durable.timestampNs;
       return found.filter((transfer) => transfer.timestamp <= durableNs);
     },
-    getAccountTransfers: async (filter) => {
-      const parsed = parseFilter(filter);
-      const durableNs = engine.durable.timestampNs;
-      const max = parsed.timestampMax;
-      const timestampMax = max === undefined || max > durableNs ? durableNs : max;
-      return storage.getAccountTransfers({ ...parsed, timestampMax });
-    },
+    getAccountTransfers: async (filter) =>
+      storage.getAccountTransfers(upToDurable(engine, parseFilter(filter))),
     verify: () => engine.exclusive(() => verifyStore(storage, engine.committed)),
     close: () => {
       closing ??= engine.close().then(() => storage.close());
       return closing;
     },
   };
+}
+
+/** The accounts as of the engine's last durable batch (ids not found are absent). */
+function durableAccounts(engine: LedgerEngine, ids: readonly bigint[]): AccountRecord[] {
+  const accounts = engine.durable.accounts;
+  return ids
+    .map((id) => accounts.get(id))
+    .filter((account): account is AccountRecord => account !== undefined);
+}
+
+/** The filter, capped at the engine's last durable batch: nothing newer is visible yet. */
+function upToDurable(engine: LedgerEngine, filter: AccountFilter): AccountFilter {
+  const durableNs = engine.durable.timestampNs;
+  const max = filter.timestampMax;
+  return { ...filter, timestampMax: max === undefined || max > durableNs ? durableNs : max };
 }
 
 function parseFilter(filter: AccountFilter): AccountFilter {

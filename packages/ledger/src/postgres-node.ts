@@ -20,6 +20,7 @@
  */
 import { LedgerEngine } from './engine.ts';
 import {
+  arrayLiteral,
   connect,
   PostgresStorage,
   preparePostgresStore,
@@ -188,7 +189,7 @@ export class PostgresLedgerNode {
     const ids = [...this.waiting.keys()];
     void this.sql<{ id: bigint; results: string }[]>`
       select id, results from forwarded_requests
-      where id = any(${idArray(ids)}::bigint[]) and results is not null`
+      where id = any(${arrayLiteral(ids, (id) => id)}::bigint[]) and results is not null`
       .then(async (rows) => {
         const answered = rows.filter((row) => !this.taken.has(row.id));
         for (const row of answered) {
@@ -196,7 +197,7 @@ export class PostgresLedgerNode {
           this.waiting.delete(row.id);
         }
         if (answered.length > 0) {
-          const ids = idArray(answered.map((row) => row.id));
+          const ids = arrayLiteral(answered, (row) => row.id);
           await this.sql`delete from forwarded_requests where id = any(${ids}::bigint[])`;
         }
       })
@@ -357,11 +358,6 @@ export class PostgresLedgerNode {
     this.waiting.clear();
     await this.sql.end({ timeout: 5 });
   }
-}
-
-/** Row ids as a PostgreSQL array literal. */
-function idArray(ids: readonly bigint[]): string {
-  return `{${ids.join(',')}}`;
 }
 
 /** Events as JSON, bigints as `{"$n": "digits"}` (their fields are bigints, numbers, booleans). */

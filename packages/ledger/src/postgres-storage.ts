@@ -162,7 +162,7 @@ function transferFromRow(row: TransferRow): TransferRecord {
  * decimal integer or a result name, none of which needs quoting; building the literal directly is
  * much cheaper than postgres.js's generic per-element quoting on batches of thousands.
  */
-function arrayLiteral<T>(
+export function arrayLiteral<T>(
   items: readonly T[],
   element: (item: T) => string | number | bigint,
 ): string {

@@ -4,6 +4,7 @@ import type { PlatformDb } from '../db/platform-db.ts';
 import type { TopUpRow, TopUpState } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { formatAmount } from '../money/amounts.ts';
+import { currency } from '../payments/payment-service.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import type {
@@ -203,7 +204,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           userId: updated.user_id,
           amount: formatAmount(BigInt(updated.amount_micros)),
           fee: formatAmount(BigInt(updated.fee_micros ?? '0')),
-          currency: 'USD',
+          currency,
         },
         now,
       });
@@ -265,7 +266,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           topUpId: id,
           userId: updated.user_id,
           amount: formatAmount(BigInt(updated.amount_micros)),
-          currency: 'USD',
+          currency,
           reason,
         },
         now,
