@@ -31,6 +31,7 @@ import { walletRoutes } from './wallets/wallet-routes.ts';
 import { webhookRoutes } from './webhooks/webhook-routes.ts';
 import { createWebhookService } from './webhooks/webhook-service.ts';
 import { startWebhookWorker } from './webhooks/webhook-worker.ts';
+import { createTransactionBatcher } from './db/transaction-batcher.ts';
 
 /** Where the sandbox processor sends its webhooks. */
 const sandboxWebhookPath = '/v1/funding/sandbox/webhooks';
@@ -109,7 +110,9 @@ async function createServices(
   const masterKey = loadMasterKey({ env: options.env, dataDir: options.dataDir });
   const cipher = createPersonalDataCipher(masterKey);
   const receiptKey = await loadReceiptKey(options.dataDir, options.env);
-  const deps = { platform: platformDb, ledger, clock };
+  // One batcher for every service, so that their writes share commits.
+  const batcher = createTransactionBatcher(platformDb);
+  const deps = { platform: platformDb, ledger, clock, batcher };
   const users = createUserService({ ...deps, cipher });
   const merchants = createMerchantService(deps);
   const adminKeys = createAdminKeyService(deps);
@@ -126,7 +129,7 @@ async function createServices(
     transferIds,
     debtor: payoutDebtorFromEnv(options.env),
   });
-  const idempotency = createIdempotencyStore(platformDb, { clock });
+  const idempotency = createIdempotencyStore(platformDb, { clock, batcher });
   const webhooks = createWebhookService({
     platform: platformDb,
     clock,

@@ -1,6 +1,8 @@
 import type { Ledger } from '@mite/ledger';
+import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
+import { firstRow, preparedQuery } from '../db/prepared-query.ts';
 import { newAccountId, walletAccount } from '../ledger/chart-of-accounts.ts';
 import { normaliseEmail, type PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { fail, ok, type Result } from '../result.ts';
@@ -10,6 +12,14 @@ import { hashSecret, issueSecret } from './secrets.ts';
 /** How long a session lasts without logging in again. */
 export const sessionTtlMs = 30 * 24 * 60 * 60 * 1000;
 const emailLookupPurpose = 'email';
+/**
+ * How long a valid session is taken on trust from memory before the database is asked again:
+ * every API call authenticates. A session revoked (logged out) on this node is dropped at once;
+ * on another node of the same platform it keeps working for at most this long.
+ */
+export const sessionCacheTtlMs = 1_000;
+/** Sessions kept in memory at most (the least recently used are dropped). */
+export const sessionsCachedMax = 100_000;
 
 export interface UserServiceDeps {
   readonly platform: PlatformDb;
@@ -41,6 +51,11 @@ export function createUserService(deps: UserServiceDeps) {
   // Logging in as an unknown email still verifies a password, so that the answer's timing does
   // not tell which emails have accounts.
   const decoyHash = hashPassword('decoy password for unknown emails');
+  // By token hash: the token itself is a secret, not to be kept around. Only valid sessions.
+  const sessions = new LRUCache<string, CachedSession>({
+    max: sessionsCachedMax,
+    ttl: sessionCacheTtlMs,
+  });
 
   async function signUp(input: {
     email: string;
@@ -118,29 +133,29 @@ export function createUserService(deps: UserServiceDeps) {
 
   /** The user a session token belongs to, if the session is live and the user not disabled. */
   async function authenticate(token: string): Promise<{ userId: string } | undefined> {
-    const row = await db
-      .selectFrom('sessions')
-      .innerJoin('users', 'users.id', 'sessions.user_id')
-      .select([
-        'sessions.user_id',
-        'sessions.expires_at',
-        'sessions.revoked_at',
-        'users.disabled_at',
-      ])
-      .where('sessions.token_hash', '=', hashSecret(token))
-      .executeTakeFirst();
+    const tokenHash = hashSecret(token);
+    const session = sessions.get(tokenHash) ?? (await readSession(tokenHash));
+    if (session === undefined || session.expiresAtMs <= clock()) return undefined;
+    return { userId: session.userId };
+  }
+
+  async function readSession(tokenHash: string): Promise<CachedSession | undefined> {
+    const row = await firstRow(selectSession, db, { tokenHash });
     if (row === undefined || row.revoked_at !== null || row.disabled_at !== null) return undefined;
-    if (row.expires_at <= BigInt(clock())) return undefined;
-    return { userId: row.user_id };
+    const session = { userId: row.user_id, expiresAtMs: Number(row.expires_at) };
+    sessions.set(tokenHash, session);
+    return session;
   }
 
   async function logOut(token: string): Promise<void> {
+    const tokenHash = hashSecret(token);
     await db
       .updateTable('sessions')
       .set({ revoked_at: BigInt(clock()) })
-      .where('token_hash', '=', hashSecret(token))
+      .where('token_hash', '=', tokenHash)
       .where('revoked_at', 'is', null)
       .execute();
+    sessions.delete(tokenHash);
   }
 
   async function profile(userId: string): Promise<UserProfile | undefined> {
@@ -162,3 +177,20 @@ export function createUserService(deps: UserServiceDeps) {
 }
 
 export type UserService = ReturnType<typeof createUserService>;
+
+interface CachedSession {
+  readonly userId: string;
+  readonly expiresAtMs: number;
+}
+
+// Prepared (see prepared-query.ts): every call by a user runs it.
+const selectSession = preparedQuery<
+  { tokenHash: string },
+  { user_id: string; expires_at: bigint; revoked_at: bigint | null; disabled_at: bigint | null }
+>((db, arg) =>
+  db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select(['sessions.user_id', 'sessions.expires_at', 'sessions.revoked_at', 'users.disabled_at'])
+    .where('sessions.token_hash', '=', arg('tokenHash')),
+);

@@ -5,7 +5,10 @@
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
+import type { Kysely } from 'kysely';
 import { openPlatformDb, type PlatformDb, type PlatformDialect } from './platform-db.ts';
+import { preparedQuery } from './prepared-query.ts';
+import type { PlatformSchema } from './schema.ts';
 
 export const platformDialects: readonly PlatformDialect[] = ['sqlite', 'postgres'];
 
@@ -39,3 +42,43 @@ export async function freshPlatformDb(
   const url = await freshPlatformDbUrl(t, dialect);
   return url === undefined ? undefined : openForTest(t, url);
 }
+
+// Idempotency records as plain rows: the prepared-query and batcher tests' fixtures.
+
+export interface RecordArgs {
+  principal: string;
+  key: string;
+  now: bigint;
+}
+
+export const insertRecord = preparedQuery<RecordArgs, never>((db, arg) =>
+  db.insertInto('idempotency_records').values({
+    principal: arg('principal'),
+    idempotency_key: arg('key'),
+    method: 'POST',
+    path: '/v1/things',
+    request_hash: 'h',
+    state: 'in_progress',
+    response_status: null,
+    response_headers: null,
+    response_body: null,
+    created_at: arg('now'),
+    expires_at: arg('now'),
+  }),
+);
+
+export const selectRecord = preparedQuery<
+  { principal: string; key: string },
+  { idempotency_key: string; method: string; created_at: bigint }
+>((db, arg) =>
+  db
+    .selectFrom('idempotency_records')
+    .select(['idempotency_key', 'method', 'created_at'])
+    .where('principal', '=', arg('principal'))
+    .where('idempotency_key', '=', arg('key')),
+);
+
+export const countRecords = async (db: Kysely<PlatformSchema>): Promise<number> => {
+  const rows = await db.selectFrom('idempotency_records').select('idempotency_key').execute();
+  return rows.length;
+};

@@ -20,6 +20,7 @@ import {
   topUpPendingGraceMs,
   type TopUpService,
 } from './topup-service.ts';
+import { createTransactionBatcher } from '../db/transaction-batcher.ts';
 
 type Dialect = (typeof platformDialects)[number];
 interface Message {
@@ -89,7 +90,12 @@ async function world(
   t.after(() => ledger.close());
   await ensurePlatformAccounts(ledger);
   const clock = { now: startMs };
-  const deps = { platform, ledger, clock: () => clock.now };
+  const deps = {
+    platform,
+    ledger,
+    clock: () => clock.now,
+    batcher: createTransactionBatcher(platform),
+  };
   const cipher = createPersonalDataCipher(randomBytes(32));
   const users = createUserService({ ...deps, cipher });
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;

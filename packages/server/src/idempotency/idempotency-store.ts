@@ -8,7 +8,9 @@
  */
 import type { Kysely } from 'kysely';
 import type { PlatformDb } from '../db/platform-db.ts';
+import { affectedRows, firstRow, preparedQuery } from '../db/prepared-query.ts';
 import type { IdempotencyRecordRow, PlatformSchema } from '../db/schema.ts';
+import { createTransactionBatcher, type TransactionBatcher } from '../db/transaction-batcher.ts';
 
 /** How long a response is replayed, by default and at the least (DESIGN: at least 24 hours). */
 export const idempotencyRetentionMs = 24 * 60 * 60 * 1000;
@@ -83,6 +85,8 @@ export interface IdempotencyStoreOptions {
   readonly clock?: () => number;
   /** How long a record lives after begin and again after complete; >= idempotencyRetentionMs. */
   readonly retentionMs?: number;
+  /** Shares commits with other writes (the platform passes its own); a new one by default. */
+  readonly batcher?: TransactionBatcher;
 }
 
 const started: BeginResult = { outcome: 'started' };
@@ -97,7 +101,11 @@ export function createIdempotencyStore(
   if (!Number.isSafeInteger(retentionMs) || retentionMs < idempotencyRetentionMs) {
     throw new RangeError(`retentionMs must be an integer >= ${idempotencyRetentionMs}`);
   }
-  const records = new Records(platformDb.db, retentionMs);
+  const records = new Records(
+    platformDb.db,
+    options.batcher ?? createTransactionBatcher(platformDb),
+    retentionMs,
+  );
 
   return {
     async begin(request) {
@@ -108,8 +116,8 @@ export function createIdempotencyStore(
       }
       for (let attempt = 0; attempt < beginAttemptsMax; attempt++) {
         const nowMs = clock();
-        if (await records.claim(request, nowMs)) return started;
-        const existing = await records.find(request);
+        const existing = await records.claimOrFind(request, nowMs);
+        if (existing === 'claimed') return started;
         if (existing !== undefined && existing.expires_at > BigInt(nowMs)) {
           return outcomeOf(existing, request);
         }
@@ -161,82 +169,63 @@ function assertStatus(status: number): void {
   }
 }
 
-/** The SQL, one statement per method, each atomic on its own. */
+/**
+ * The SQL, prepared (see prepared-query.ts): every mutating request runs it. Writes go through the
+ * batcher, so that concurrent requests' records share commits.
+ */
 class Records {
   readonly #db: Kysely<PlatformSchema>;
+  readonly #batcher: TransactionBatcher;
   readonly #retentionMs: number;
 
-  constructor(db: Kysely<PlatformSchema>, retentionMs: number) {
+  constructor(db: Kysely<PlatformSchema>, batcher: TransactionBatcher, retentionMs: number) {
     this.#db = db;
+    this.#batcher = batcher;
     this.#retentionMs = retentionMs;
   }
 
   /**
-   * Inserts a new in-progress record, or takes over an expired one, in one statement; returns
-   * whether it did. Under concurrency the primary key lets exactly one claimer through.
+   * Inserts a new in-progress record, or takes over an expired one, in one statement; under
+   * concurrency the primary key lets exactly one claimer through. Otherwise returns the record
+   * that holds the key (undefined if it vanished meanwhile).
    */
-  async claim(request: IdempotencyRequest, nowMs: number): Promise<boolean> {
-    const fresh = {
+  claimOrFind(
+    request: IdempotencyRequest,
+    nowMs: number,
+  ): Promise<'claimed' | IdempotencyRecordRow | undefined> {
+    const claim = {
+      principal: request.principal,
+      key: request.key,
       method: request.method,
       path: request.path,
-      request_hash: request.requestHash,
-      state: 'in_progress',
-      response_status: null,
-      response_headers: null,
-      response_body: null,
-      created_at: BigInt(nowMs),
-      expires_at: BigInt(nowMs + this.#retentionMs),
-    } as const;
-    const claimed = await this.#db
-      .insertInto('idempotency_records')
-      .values({ principal: request.principal, idempotency_key: request.key, ...fresh })
-      .onConflict((conflict) =>
-        conflict
-          .columns(['principal', 'idempotency_key'])
-          .doUpdateSet(fresh)
-          .where('idempotency_records.expires_at', '<=', BigInt(nowMs)),
-      )
-      .returning('principal')
-      .executeTakeFirst();
-    return claimed !== undefined;
-  }
-
-  find(record: RecordKey): Promise<IdempotencyRecordRow | undefined> {
-    return this.#db
-      .selectFrom('idempotency_records')
-      .selectAll()
-      .where('principal', '=', record.principal)
-      .where('idempotency_key', '=', record.key)
-      .executeTakeFirst();
+      requestHash: request.requestHash,
+      now: BigInt(nowMs),
+      expiresAt: BigInt(nowMs + this.#retentionMs),
+    };
+    return this.#batcher.run(async (tx) => {
+      if ((await firstRow(claimRecord, tx, claim)) !== undefined) return 'claimed';
+      return firstRow(selectRecord, tx, claim);
+    });
   }
 
   /** Stores the response and restarts the retention from now: replayed for retentionMs after. */
   async storeResponse(record: RecordKey & StoredResponse, nowMs: number): Promise<boolean> {
     assertStatus(record.status);
-    const result = await this.#db
-      .updateTable('idempotency_records')
-      .set({
-        state: 'completed',
-        response_status: record.status,
-        response_headers: JSON.stringify(record.headers),
-        response_body: record.body,
-        expires_at: BigInt(nowMs + this.#retentionMs),
-      })
-      .where('principal', '=', record.principal)
-      .where('idempotency_key', '=', record.key)
-      .where('state', '=', 'in_progress')
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    const response = {
+      principal: record.principal,
+      key: record.key,
+      status: record.status,
+      headers: JSON.stringify(record.headers),
+      body: record.body,
+      expiresAt: BigInt(nowMs + this.#retentionMs),
+    };
+    const stored = await this.#batcher.run((tx) => affectedRows(completeRecord, tx, response));
+    return stored > 0n;
   }
 
   async deleteInProgress(record: RecordKey): Promise<boolean> {
-    const result = await this.#db
-      .deleteFrom('idempotency_records')
-      .where('principal', '=', record.principal)
-      .where('idempotency_key', '=', record.key)
-      .where('state', '=', 'in_progress')
-      .executeTakeFirst();
-    return result.numDeletedRows > 0n;
+    const deleted = await this.#batcher.run((tx) => affectedRows(deleteInProgress, tx, record));
+    return deleted > 0n;
   }
 
   async deleteExpired(nowMs: number): Promise<number> {
@@ -247,3 +236,78 @@ class Records {
     return Number(result.numDeletedRows);
   }
 }
+
+type ClaimArgs = {
+  principal: string;
+  key: string;
+  method: string;
+  path: string;
+  requestHash: string;
+  now: bigint;
+  expiresAt: bigint;
+};
+
+const claimRecord = preparedQuery<ClaimArgs, { principal: string }>((db, arg) => {
+  const fresh = {
+    method: arg('method'),
+    path: arg('path'),
+    request_hash: arg('requestHash'),
+    state: 'in_progress',
+    response_status: null,
+    response_headers: null,
+    response_body: null,
+    created_at: arg('now'),
+    expires_at: arg('expiresAt'),
+  } as const;
+  return db
+    .insertInto('idempotency_records')
+    .values({ principal: arg('principal'), idempotency_key: arg('key'), ...fresh })
+    .onConflict((conflict) =>
+      conflict
+        .columns(['principal', 'idempotency_key'])
+        .doUpdateSet(fresh)
+        .where('idempotency_records.expires_at', '<=', arg('now')),
+    )
+    .returning('principal');
+});
+
+const selectRecord = preparedQuery<RecordKey, IdempotencyRecordRow>((db, arg) =>
+  db
+    .selectFrom('idempotency_records')
+    .selectAll()
+    .where('principal', '=', arg('principal'))
+    .where('idempotency_key', '=', arg('key')),
+);
+
+const completeRecord = preparedQuery<
+  {
+    principal: string;
+    key: string;
+    status: number;
+    headers: string;
+    body: string;
+    expiresAt: bigint;
+  },
+  never
+>((db, arg) =>
+  db
+    .updateTable('idempotency_records')
+    .set({
+      state: 'completed',
+      response_status: arg('status'),
+      response_headers: arg('headers'),
+      response_body: arg('body'),
+      expires_at: arg('expiresAt'),
+    })
+    .where('principal', '=', arg('principal'))
+    .where('idempotency_key', '=', arg('key'))
+    .where('state', '=', 'in_progress'),
+);
+
+const deleteInProgress = preparedQuery<RecordKey, never>((db, arg) =>
+  db
+    .deleteFrom('idempotency_records')
+    .where('principal', '=', arg('principal'))
+    .where('idempotency_key', '=', arg('key'))
+    .where('state', '=', 'in_progress'),
+);

@@ -1,4 +1,5 @@
 import type { Ledger } from '@mite/ledger';
+import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import { parseSecret, issueSecret, secretMatches } from '../auth/secrets.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
@@ -12,6 +13,8 @@ export const apiKeyScopes = ['offers:write', 'payments:read', 'refunds:write'] a
 export type ApiKeyScope = (typeof apiKeyScopes)[number];
 /** Most parties one offer's revenue may be split among. */
 export const splitPartiesMax = 16;
+/** Offers kept in memory: every purchase reads one, and an offer never changes once created. */
+export const offersCachedMax = 10_000;
 
 export interface MerchantServiceDeps {
   readonly platform: PlatformDb;
@@ -45,6 +48,9 @@ export interface NewOffer {
 export function createMerchantService(deps: MerchantServiceDeps) {
   const { platform, ledger, clock } = deps;
   const db = platform.db;
+  // Safe to keep without expiry because offers are immutable; a change to an offer (archiving,
+  // repricing) must drop it here, and on other nodes too.
+  const offers = new LRUCache<string, Offer>({ max: offersCachedMax });
 
   async function createMerchant(input: {
     name: string;
@@ -171,6 +177,14 @@ export function createMerchantService(deps: MerchantServiceDeps) {
   }
 
   async function getOffer(offerId: string): Promise<Offer | undefined> {
+    const cached = offers.get(offerId);
+    if (cached !== undefined) return cached;
+    const offer = await readOffer(offerId);
+    if (offer !== undefined) offers.set(offerId, offer);
+    return offer;
+  }
+
+  async function readOffer(offerId: string): Promise<Offer | undefined> {
     const row = await db
       .selectFrom('offers')
       .selectAll()

@@ -1,8 +1,11 @@
 import type { CreateTransferResult, Ledger, TimeOrderedIds, Transfer } from '@mite/ledger';
 import { decodeChallengeEcho, parsePositiveAmount } from '@mite/protocol';
+import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
+import { affectedRows, firstRow, preparedQuery } from '../db/prepared-query.ts';
 import type { PaymentRow } from '../db/schema.ts';
+import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
 import type { MerchantService, Offer } from '../merchants/merchant-service.ts';
 import { formatAmount } from '../money/amounts.ts';
@@ -16,6 +19,10 @@ import { splitPayment } from './revenue-split.ts';
 export const currency = 'USD';
 /** A payment still pending after this long was interrupted (a crash): the reconciler ends it. */
 export const paymentPendingGraceMs = 30_000;
+/** Users whose wallet account id is kept in memory (it never changes once a user exists). */
+export const walletIdsCachedMax = 100_000;
+/** Merchants whose ledger account and fee are kept in memory (neither changes once created). */
+export const merchantTermsCachedMax = 10_000;
 
 export type PaymentFailure =
   'offerNotFound' | 'insufficientFunds' | 'accountClosed' | 'duplicatePayment';
@@ -55,6 +62,8 @@ export interface PaidReceipt {
 
 export interface PaymentServiceDeps {
   readonly platform: PlatformDb;
+  /** Shares the platform database's commits among concurrent purchases. */
+  readonly batcher: TransactionBatcher;
   readonly ledger: Ledger;
   readonly merchants: MerchantService;
   readonly cipher: PersonalDataCipher;
@@ -68,8 +77,10 @@ export interface PaymentServiceDeps {
  * platform's percentage fee, as one linked ledger chain; the answer is a signed receipt.
  */
 export function createPaymentService(deps: PaymentServiceDeps) {
-  const { platform, ledger, clock } = deps;
+  const { platform, ledger, clock, batcher } = deps;
   const db = platform.db;
+  const walletIds = new LRUCache<string, bigint>({ max: walletIdsCachedMax });
+  const merchantTerms = new LRUCache<string, MerchantTerms>({ max: merchantTermsCachedMax });
 
   async function pay(input: {
     userId: string;
@@ -104,11 +115,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     if (expiresAtSeconds * 1000 <= now) return fail('challengeExpired');
     const price = parsePositiveAmount(request.amount);
     if (!price.ok) return fail('validationFailed', price.detail);
-    const merchant = await db
-      .selectFrom('merchants')
-      .select('id')
-      .where('id', '=', request.merchant)
-      .executeTakeFirst();
+    const merchant = await termsOf(request.merchant);
     if (merchant === undefined) return fail('merchantNotFound');
     return buy(
       input.userId,
@@ -132,75 +139,68 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     purchase: Purchase,
     now: number,
   ): Promise<Result<PaidReceipt, 'insufficientFunds' | 'accountClosed' | 'duplicatePayment'>> {
-    const user = await db
-      .selectFrom('users')
-      .select('wallet_account_id')
-      .where('id', '=', userId)
-      .executeTakeFirstOrThrow();
+    const walletId = await walletIdOf(userId);
     const legs = await legsFor(purchase);
     const paymentId = `pay_${uuidv7()}`;
     const accessUntilMs = now + purchase.accessPeriodSeconds * 1000;
-    const recorded = await db
-      .insertInto('payments')
-      .values({
-        id: paymentId,
-        user_id: userId,
-        merchant_id: purchase.merchantId,
-        offer_id: purchase.offerId,
-        resource: purchase.resource,
-        challenge_id: purchase.challengeId,
-        amount_micros: purchase.priceMicros.toString(),
-        state: 'pending',
-        failure_code: null,
-        legs: JSON.stringify(legs),
-        access_until: BigInt(accessUntilMs),
-        created_at: BigInt(now),
-        completed_at: null,
-      })
-      // A challenge is paid once per user: the unique index says so, even across nodes.
-      .onConflict((conflict) => conflict.doNothing())
-      .executeTakeFirst();
-    if (recorded.numInsertedOrUpdatedRows === 0n) {
+    const payment = {
+      id: paymentId,
+      userId,
+      merchantId: purchase.merchantId,
+      offerId: purchase.offerId,
+      resource: purchase.resource,
+      challengeId: purchase.challengeId,
+      amountMicros: purchase.priceMicros.toString(),
+      legs: JSON.stringify(legs),
+      accessUntil: BigInt(accessUntilMs),
+      createdAt: BigInt(now),
+    };
+    // A challenge is paid once per user: the unique index says so, even across nodes.
+    const recorded = await batcher.run((tx) => affectedRows(insertPendingPayment, tx, payment));
+    if (recorded === 0n) {
       return fail('duplicatePayment', 'this challenge was paid already; use its receipt');
     }
-    const outcome = await submit(BigInt(user.wallet_account_id), legs);
+    const outcome = await submit(walletId, legs);
     await finish(paymentId, outcome);
     if (outcome !== 'succeeded') return fail(outcome);
-    return ok(await receiptFor(paymentId, userId, purchase, now, accessUntilMs));
+    return ok(receiptFor(paymentId, userId, purchase, now, accessUntilMs));
+  }
+
+  async function walletIdOf(userId: string): Promise<bigint> {
+    const cached = walletIds.get(userId);
+    if (cached !== undefined) return cached;
+    const user = await firstRow(selectWalletId, db, { userId });
+    if (user === undefined) throw new Error(`bug: paying for user ${userId}, who does not exist`);
+    const walletId = BigInt(user.wallet_account_id);
+    walletIds.set(userId, walletId);
+    return walletId;
+  }
+
+  async function termsOf(merchantId: string): Promise<MerchantTerms | undefined> {
+    const cached = merchantTerms.get(merchantId);
+    if (cached !== undefined) return cached;
+    const row = await firstRow(selectMerchantTerms, db, { merchantId });
+    if (row === undefined) return undefined;
+    const terms = { id: row.id, accountId: row.account_id, feeBasisPoints: row.fee_basis_points };
+    merchantTerms.set(merchantId, terms);
+    return terms;
   }
 
   async function holdsAccess(userId: string, offerId: string, now: number): Promise<boolean> {
-    const held = await db
-      .selectFrom('payments')
-      .select('id')
-      .where('user_id', '=', userId)
-      .where('offer_id', '=', offerId)
-      .where('state', 'in', ['succeeded', 'pending'])
-      .where('access_until', '>', BigInt(now))
-      .executeTakeFirst();
+    const held = await firstRow(selectAccessHeld, db, { userId, offerId, now: BigInt(now) });
     return held !== undefined;
   }
 
   async function legsFor(offer: Purchase): Promise<Leg[]> {
-    const merchantIds = [
-      ...new Set([offer.merchantId, ...offer.splits.map((split) => split.merchantId)]),
-    ];
-    const merchants = await db
-      .selectFrom('merchants')
-      .select(['id', 'account_id', 'fee_basis_points'])
-      .where('id', 'in', merchantIds)
-      .execute();
-    const byId = new Map(merchants.map((merchant) => [merchant.id, merchant]));
-    const seller = byId.get(offer.merchantId);
+    const seller = await termsOf(offer.merchantId);
     if (seller === undefined) throw new Error(`bug: merchant ${offer.merchantId} not found`);
-    const split = splitPayment(
-      offer.priceMicros,
-      seller.fee_basis_points,
-      offer.splits.map((share) => ({
-        key: byId.get(share.merchantId)?.account_id ?? '',
-        shareBasisPoints: share.shareBasisPoints,
-      })),
-    );
+    const shares = [];
+    for (const share of offer.splits) {
+      const creator = await termsOf(share.merchantId);
+      if (creator === undefined) throw new Error(`bug: merchant ${share.merchantId} not found`);
+      shares.push({ key: creator.accountId, shareBasisPoints: share.shareBasisPoints });
+    }
+    const split = splitPayment(offer.priceMicros, seller.feeBasisPoints, shares);
     const legs: Leg[] = split.legs.map((leg) => ({
       transferId: deps.transferIds.next().toString(),
       creditAccountId: leg.key,
@@ -241,27 +241,15 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   async function finish(
     paymentId: string,
     outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
-  ) {
+  ): Promise<void> {
     const now = clock();
-    await db.transaction().execute(async (tx) => {
-      const updated = await tx
-        .updateTable('payments')
-        .set({
-          state: outcome === 'succeeded' ? 'succeeded' : 'failed',
-          failure_code: outcome === 'succeeded' ? null : outcome,
-          completed_at: BigInt(now),
-        })
-        .where('id', '=', paymentId)
-        .where('state', '=', 'pending')
-        .returning([
-          'merchant_id',
-          'offer_id',
-          'resource',
-          'challenge_id',
-          'user_id',
-          'amount_micros',
-        ])
-        .executeTakeFirst();
+    await batcher.run(async (tx) => {
+      const updated = await firstRow(completePayment, tx, {
+        id: paymentId,
+        state: outcome === 'succeeded' ? 'succeeded' : 'failed',
+        failureCode: outcome === 'succeeded' ? null : outcome,
+        completedAt: BigInt(now),
+      });
       if (updated === undefined || outcome !== 'succeeded') return;
       await enqueueWebhookEvent(tx, {
         merchantId: updated.merchant_id,
@@ -280,13 +268,13 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     });
   }
 
-  async function receiptFor(
+  function receiptFor(
     paymentId: string,
     userId: string,
     purchase: Purchase,
     issuedAtMs: number,
     accessUntilMs: number,
-  ): Promise<PaidReceipt> {
+  ): PaidReceipt {
     const claims: ReceiptClaims = {
       paymentId,
       merchantId: purchase.merchantId,
@@ -298,7 +286,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       accessUntil: Math.floor(accessUntilMs / 1000),
       ...(purchase.challengeId === null ? {} : { challengeId: purchase.challengeId }),
     };
-    return { paymentId, claims, receipt: await signReceipt(claims, deps.receiptKey) };
+    return { paymentId, claims, receipt: signReceipt(claims, deps.receiptKey) };
   }
 
   /** What a merchant sees of a user: stable for that merchant, unlinkable across merchants. */
@@ -338,6 +326,97 @@ export function createPaymentService(deps: PaymentServiceDeps) {
 }
 
 export type PaymentService = ReturnType<typeof createPaymentService>;
+
+/** What a payment needs of a merchant: where its share goes and the platform's cut. */
+interface MerchantTerms {
+  readonly id: string;
+  readonly accountId: string;
+  readonly feeBasisPoints: number;
+}
+
+// Prepared (see prepared-query.ts): these run for every purchase.
+
+const selectWalletId = preparedQuery<{ userId: string }, { wallet_account_id: string }>((db, arg) =>
+  db.selectFrom('users').select('wallet_account_id').where('id', '=', arg('userId')),
+);
+
+const selectMerchantTerms = preparedQuery<
+  { merchantId: string },
+  { id: string; account_id: string; fee_basis_points: number }
+>((db, arg) =>
+  db
+    .selectFrom('merchants')
+    .select(['id', 'account_id', 'fee_basis_points'])
+    .where('id', '=', arg('merchantId')),
+);
+
+const selectAccessHeld = preparedQuery<
+  { userId: string; offerId: string; now: bigint },
+  { id: string }
+>((db, arg) =>
+  db
+    .selectFrom('payments')
+    .select('id')
+    .where('user_id', '=', arg('userId'))
+    .where('offer_id', '=', arg('offerId'))
+    .where('state', 'in', ['succeeded', 'pending'])
+    .where('access_until', '>', arg('now'))
+    .limit(1),
+);
+
+const insertPendingPayment = preparedQuery<
+  {
+    id: string;
+    userId: string;
+    merchantId: string;
+    offerId: string | null;
+    resource: string;
+    challengeId: string | null;
+    amountMicros: string;
+    legs: string;
+    accessUntil: bigint;
+    createdAt: bigint;
+  },
+  never
+>((db, arg) =>
+  db
+    .insertInto('payments')
+    .values({
+      id: arg('id'),
+      user_id: arg('userId'),
+      merchant_id: arg('merchantId'),
+      offer_id: arg('offerId'),
+      resource: arg('resource'),
+      challenge_id: arg('challengeId'),
+      amount_micros: arg('amountMicros'),
+      state: 'pending',
+      failure_code: null,
+      legs: arg('legs'),
+      access_until: arg('accessUntil'),
+      created_at: arg('createdAt'),
+      completed_at: null,
+    })
+    .onConflict((conflict) => conflict.doNothing()),
+);
+
+const completePayment = preparedQuery<
+  { id: string; state: 'succeeded' | 'failed'; failureCode: string | null; completedAt: bigint },
+  Pick<
+    PaymentRow,
+    'merchant_id' | 'offer_id' | 'resource' | 'challenge_id' | 'user_id' | 'amount_micros'
+  >
+>((db, arg) =>
+  db
+    .updateTable('payments')
+    .set({
+      state: arg('state'),
+      failure_code: arg('failureCode'),
+      completed_at: arg('completedAt'),
+    })
+    .where('id', '=', arg('id'))
+    .where('state', '=', 'pending')
+    .returning(['merchant_id', 'offer_id', 'resource', 'challenge_id', 'user_id', 'amount_micros']),
+);
 
 function outcomeOf(
   results: readonly CreateTransferResult[],

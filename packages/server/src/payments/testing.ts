@@ -12,6 +12,7 @@ import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from '../receipts/receipt-keys.ts';
 import { createPaymentService } from './payment-service.ts';
 import { createRefundService } from './refund-service.ts';
+import { createTransactionBatcher } from '../db/transaction-batcher.ts';
 
 type Dialect = (typeof platformDialects)[number];
 
@@ -24,7 +25,12 @@ export async function world(t: TestContext, dialect: Dialect) {
   const clock = { now: 1_800_000_000_000 };
   const cipher = createPersonalDataCipher(randomBytes(32));
   const receiptKey = await loadReceiptKey(tempDir('mite-keys-'));
-  const deps = { platform, ledger, clock: () => clock.now };
+  const deps = {
+    platform,
+    ledger,
+    clock: () => clock.now,
+    batcher: createTransactionBatcher(platform),
+  };
   const users = createUserService({ ...deps, cipher });
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();

@@ -1,4 +1,5 @@
-import { compactVerify, CompactSign, importJWK, type JWK } from 'jose';
+import { sign } from 'node:crypto';
+import { compactVerify, importJWK, type JWK } from 'jose';
 import type { ReceiptClaims } from '@mite/protocol';
 import type { ReceiptKey } from './receipt-keys.ts';
 
@@ -11,12 +12,28 @@ export const receiptType = 'mite-receipt+jwt';
  */
 export type { ReceiptClaims } from '@mite/protocol';
 
-/** Signs a receipt as a compact JWS (EdDSA), which any JOSE library can verify. */
-export async function signReceipt(claims: ReceiptClaims, key: ReceiptKey): Promise<string> {
-  const payload = new TextEncoder().encode(JSON.stringify(claims));
-  return new CompactSign(payload)
-    .setProtectedHeader({ alg: 'EdDSA', kid: key.kid, typ: receiptType })
-    .sign(key.privateKey);
+/** Each key's encoded protected header: the same for every receipt it signs. */
+const encodedHeaders = new WeakMap<ReceiptKey, string>();
+
+function encodedHeaderOf(key: ReceiptKey): string {
+  let header = encodedHeaders.get(key);
+  if (header === undefined) {
+    const json = JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ: receiptType });
+    header = Buffer.from(json).toString('base64url');
+    encodedHeaders.set(key, header);
+  }
+  return header;
+}
+
+/**
+ * Signs a receipt as a compact JWS (EdDSA, RFC 7515 and 8037), which any JOSE library can verify.
+ * Written with node:crypto's one-shot Ed25519 rather than jose's WebCrypto path: a receipt is
+ * signed for every purchase, and this costs about a third as much CPU on the request's thread.
+ */
+export function signReceipt(claims: ReceiptClaims, key: ReceiptKey): string {
+  const signingInput = `${encodedHeaderOf(key)}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  const signature = sign(null, Buffer.from(signingInput), key.privateKey);
+  return `${signingInput}.${signature.toString('base64url')}`;
 }
 
 export type ReceiptCheck =

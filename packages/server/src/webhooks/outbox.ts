@@ -11,6 +11,7 @@
  */
 import { type RawBuilder, sql, type Transaction } from 'kysely';
 import { uuidv7 } from 'uuidv7';
+import { preparedQuery } from '../db/prepared-query.ts';
 import type { PlatformSchema } from '../db/schema.ts';
 
 /** Every event a merchant can subscribe to; a closed list. */
@@ -51,42 +52,59 @@ export async function enqueueWebhookEvent(
   }
   const eventId = `evt_${uuidv7()}`;
   const now = BigInt(event.now);
-  await tx
-    .insertInto('webhook_events')
-    .values({
-      id: eventId,
-      merchant_id: event.merchantId,
-      type: event.type,
-      payload: JSON.stringify(event.payload),
-      created_at: now,
-    })
-    .execute();
-  const endpoints = await tx
-    .selectFrom('webhook_endpoints')
-    .select(['id', 'event_types'])
-    .where(ownedBy(event.merchantId))
-    .where('disabled_at', 'is', null)
-    .execute();
-  const subscribed = endpoints.filter((endpoint) => subscribesTo(endpoint.event_types, event.type));
-  if (subscribed.length > 0) {
-    await tx
-      .insertInto('webhook_deliveries')
-      .values(
-        subscribed.map((endpoint) => ({
-          event_id: eventId,
-          endpoint_id: endpoint.id,
-          state: 'pending' as const,
-          attempts: 0,
-          next_attempt_at: now,
-          last_status: null,
-          last_error: null,
-          updated_at: now,
-        })),
-      )
-      .execute();
+  await insertEvent(tx, {
+    id: eventId,
+    merchantId: event.merchantId,
+    type: event.type,
+    payload: JSON.stringify(event.payload),
+    now,
+  });
+  const { rows: endpoints } = await selectEndpoints(tx, { owner: event.merchantId });
+  for (const endpoint of endpoints) {
+    if (!subscribesTo(endpoint.event_types, event.type)) continue;
+    await insertDelivery(tx, { eventId, endpointId: endpoint.id, now });
   }
   return eventId;
 }
+
+// Prepared: an event is written for every purchase (see prepared-query.ts).
+const insertEvent = preparedQuery<
+  { id: string; merchantId: string | null; type: string; payload: string; now: bigint },
+  never
+>((db, arg) =>
+  db.insertInto('webhook_events').values({
+    id: arg('id'),
+    merchant_id: arg('merchantId'),
+    type: arg('type'),
+    payload: arg('payload'),
+    created_at: arg('now'),
+  }),
+);
+
+const selectEndpoints = preparedQuery<
+  { owner: string | null },
+  { id: string; event_types: string }
+>((db, arg) =>
+  db
+    .selectFrom('webhook_endpoints')
+    .select(['id', 'event_types'])
+    .where(ownedBy(arg('owner')))
+    .where('disabled_at', 'is', null),
+);
+
+const insertDelivery = preparedQuery<{ eventId: string; endpointId: string; now: bigint }, never>(
+  (db, arg) =>
+    db.insertInto('webhook_deliveries').values({
+      event_id: arg('eventId'),
+      endpoint_id: arg('endpointId'),
+      state: 'pending',
+      attempts: 0,
+      next_attempt_at: arg('now'),
+      last_status: null,
+      last_error: null,
+      updated_at: arg('now'),
+    }),
+);
 
 /**
  * Rows of one owner: a merchant, or the operator (null). `is not distinct from` is the equality

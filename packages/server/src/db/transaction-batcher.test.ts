@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Transaction } from 'kysely';
+import { affectedRows, firstRow } from './prepared-query.ts';
+import type { PlatformSchema } from './schema.ts';
+import {
+  countRecords,
+  freshPlatformDb,
+  insertRecord,
+  platformDialects,
+  selectRecord,
+} from './testing.ts';
+import { createTransactionBatcher, transactionBatchSizeMax } from './transaction-batcher.ts';
+
+for (const dialect of platformDialects) {
+  test(`${dialect}: units queued together share a transaction and each gets its result`, async (t) => {
+    const platformDb = await freshPlatformDb(t, dialect);
+    if (platformDb === undefined) return;
+    const batcher = createTransactionBatcher(platformDb);
+    const transactions = new Set<Transaction<PlatformSchema>>();
+    const units = 50;
+    const results = await Promise.all(
+      Array.from({ length: units }, (_, i) =>
+        batcher.run(async (tx) => {
+          transactions.add(tx);
+          await insertRecord(tx, { principal: 'p', key: `k${i}`, now: BigInt(i) });
+          return (await firstRow(selectRecord, tx, { principal: 'p', key: `k${i}` }))?.created_at;
+        }),
+      ),
+    );
+    assert.deepEqual(
+      results,
+      Array.from({ length: units }, (_, i) => BigInt(i)),
+    );
+    // The first unit starts alone; every one queued while it ran shares the next transaction.
+    assert.ok(transactions.size < units / 4, `${transactions.size} transactions for ${units}`);
+    assert.ok(transactionBatchSizeMax >= units);
+    assert.equal(await countRecords(platformDb.db), units);
+  });
+
+  test(`${dialect}: a failing unit fails alone; the others in its batch commit`, async (t) => {
+    const platformDb = await freshPlatformDb(t, dialect);
+    if (platformDb === undefined) return;
+    const batcher = createTransactionBatcher(platformDb);
+    const insert = (key: string) =>
+      batcher.run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, now: 1n }));
+    await insert('taken');
+    const outcomes = await Promise.allSettled([
+      insert('a'),
+      // The primary key refuses this one, after it wrote nothing else.
+      insert('taken'),
+      batcher.run(async (tx) => {
+        await insertRecord(tx, { principal: 'p', key: 'written-then-thrown', now: 1n });
+        throw new Error('a bug in this unit');
+      }),
+      insert('b'),
+    ]);
+    assert.deepEqual(
+      outcomes.map((outcome) => outcome.status),
+      ['fulfilled', 'rejected', 'rejected', 'fulfilled'],
+    );
+    const keys = await platformDb.db
+      .selectFrom('idempotency_records')
+      .select('idempotency_key')
+      .orderBy('idempotency_key')
+      .execute();
+    assert.deepEqual(
+      keys.map((row) => row.idempotency_key),
+      ['a', 'b', 'taken'],
+    );
+  });
+}
