@@ -23,6 +23,8 @@ export const paymentPendingGraceMs = 30_000;
 export const walletIdsCachedMax = 100_000;
 /** Merchants whose ledger account and fee are kept in memory (neither changes once created). */
 export const merchantTermsCachedMax = 10_000;
+/** (user, merchant) pseudonyms kept in memory: a receipt and a webhook event each name one. */
+export const pseudonymsCachedMax = 20_000;
 
 export type PaymentFailure =
   'offerNotFound' | 'insufficientFunds' | 'accountClosed' | 'duplicatePayment';
@@ -81,6 +83,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   const db = platform.db;
   const walletIds = new LRUCache<string, bigint>({ max: walletIdsCachedMax });
   const merchantTerms = new LRUCache<string, MerchantTerms>({ max: merchantTermsCachedMax });
+  const pseudonyms = new LRUCache<string, string>({ max: pseudonymsCachedMax });
 
   async function pay(input: {
     userId: string;
@@ -291,7 +294,13 @@ export function createPaymentService(deps: PaymentServiceDeps) {
 
   /** What a merchant sees of a user: stable for that merchant, unlinkable across merchants. */
   function pseudonym(userId: string, merchantId: string): string {
-    return `psn_${deps.cipher.lookupTag(`${userId}\u0000${merchantId}`, 'merchant pseudonym').slice(0, 22)}`;
+    const pair = `${userId}\u0000${merchantId}`;
+    let payer = pseudonyms.get(pair);
+    if (payer === undefined) {
+      payer = `psn_${deps.cipher.lookupTag(pair, 'merchant pseudonym').slice(0, 22)}`;
+      pseudonyms.set(pair, payer);
+    }
+    return payer;
   }
 
   /**

@@ -1,4 +1,11 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  createSecretKey,
+  hkdfSync,
+  randomBytes,
+} from 'node:crypto';
 
 const masterKeyBytes = 32;
 const ivBytes = 12;
@@ -24,7 +31,10 @@ export function createPersonalDataCipher(masterKey: Uint8Array): PersonalDataCip
     throw new Error(`the master key must be ${masterKeyBytes} bytes`);
   }
   const encryptionKey = Buffer.from(hkdfSync('sha256', masterKey, '', 'mite personal data v1', 32));
-  const lookupKey = Buffer.from(hkdfSync('sha256', masterKey, '', 'mite lookup tags v1', 32));
+  // A KeyObject, imported once: createHmac would import raw key bytes again on every call.
+  const lookupKey = createSecretKey(
+    Buffer.from(hkdfSync('sha256', masterKey, '', 'mite lookup tags v1', 32)),
+  );
   return {
     encrypt(plaintext, context) {
       const iv = randomBytes(ivBytes);
