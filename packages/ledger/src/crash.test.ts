@@ -14,7 +14,7 @@ interface ChildRun {
   acked: bigint[];
 }
 
-/** Starts the child, lets it commit for a random while after it is ready, then SIGKILLs it. */
+/** Starts the child, lets it commit for a random while after its first acknowledgement, then SIGKILLs it. */
 function runAndKill(url: string, run: number): Promise<ChildRun> {
   return new Promise((resolve, reject) => {
     const child: ChildProcess = spawn(
@@ -36,10 +36,14 @@ function runAndKill(url: string, run: number): Promise<ChildRun> {
       const lines = buffered.split('\n');
       buffered = lines.pop() ?? '';
       for (const line of lines) {
-        if (line === 'ready' && !killed) {
+        if (!line.startsWith('ack ')) continue;
+        acked.push(BigInt(line.slice(4)));
+        // Killed while commits go on: at a random moment after the first acknowledgement (a
+        // fixed delay after start could pass before a slow, loaded machine acknowledged any).
+        if (!killed) {
           killed = true;
-          setTimeout(() => child.kill('SIGKILL'), 20 + Math.random() * 200);
-        } else if (line.startsWith('ack ')) acked.push(BigInt(line.slice(4)));
+          setTimeout(() => child.kill('SIGKILL'), Math.random() * 200);
+        }
       }
     });
     child.on('exit', (code, signal) => {

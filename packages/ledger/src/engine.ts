@@ -28,6 +28,18 @@ export const batchWaitMsDefault = 0;
 export const pipelineDepthMax = 2;
 /** A queue is split in two batches only when each half holds at least this many events. */
 const batchSplitEventsMin = 512;
+/**
+ * Store upkeep (history indexing) waits until no batch has been written for this long. Under a
+ * steady stream of small batches the engine is idle for a moment after nearly every one; a step
+ * of upkeep in each such gap doubled the round trips to the writer and delayed the submissions
+ * that arrived during it.
+ */
+export const upkeepQuietMs = 20;
+/**
+ * ...unless this many batches were written since the last step: then a step runs at the next
+ * gap however short, so that the upkeep left for a query to do stays bounded under load.
+ */
+export const upkeepBatchesMax = 32;
 /** setTimeout's own limit: an expiry further away is re-armed when this one fires. */
 const timerDelayMsMax = 2 ** 31 - 1;
 /** After a failed expiry-only batch (the store is down), wait this long before trying again. */
@@ -104,6 +116,8 @@ export class LedgerEngine {
   private upkeepScheduled = false;
   /** Whether committed batches may have left the store upkeep to do. */
   private upkeepDue = false;
+  /** Batches made durable since the last step of upkeep. */
+  private batchesSinceUpkeep = 0;
   private idle: Promise<void> = Promise.resolve();
   private markIdle: () => void = () => {};
 
@@ -241,16 +255,28 @@ export class LedgerEngine {
   }
 
   /**
-   * Gives the store's upkeep (indexes kept off the hot path) one bounded step at a time, only
-   * while no batch is waiting; a submission always goes first.
+   * Gives the store's upkeep (indexes kept off the hot path) one bounded step at a time: once no
+   * batch has been written for upkeepQuietMs, or, under load, after upkeepBatchesMax batches.
    */
   private scheduleUpkeep(): void {
     const idle = this.options.storage.idle;
     if (idle === undefined || !this.upkeepDue || this.upkeepScheduled || this.closed) return;
     this.upkeepScheduled = true;
-    setImmediate(() => {
+    const backlogged = this.batchesSinceUpkeep >= upkeepBatchesMax;
+    const batchesAtSchedule = this.batchesSinceUpkeep;
+    const step = () => {
       this.upkeepScheduled = false;
-      if (this.flushing || this.scheduled || this.queue.length > 0 || this.closed) return;
+      if (this.closed) return;
+      // Backlogged, the step queues behind what is waiting rather than wait for a gap that a
+      // steady load may never leave.
+      const busy = this.flushing || this.scheduled || this.queue.length > 0;
+      if (!backlogged && busy) return; // the end of that flush schedules again
+      if (!backlogged && this.batchesSinceUpkeep !== batchesAtSchedule) {
+        // A batch was written while waiting: not quiet yet, wait again.
+        this.scheduleUpkeep();
+        return;
+      }
+      this.batchesSinceUpkeep = 0;
       this.enqueue({
         kind: 'exclusive',
         work: () => idle.call(this.options.storage),
@@ -262,7 +288,9 @@ export class LedgerEngine {
           reject: () => {},
         },
       });
-    });
+    };
+    if (backlogged) setImmediate(step);
+    else setTimeout(step, upkeepQuietMs).unref();
   }
 
   /**
@@ -373,6 +401,8 @@ export class LedgerEngine {
       this.durableAccounts.set(account.id, account);
     this.durableTimestampNs = overlay.lastTimestamp;
     if (overlay.transfersCreated.size > 0) this.upkeepDue = true;
+    // A flush fed without pause never reaches its end, where upkeep is otherwise scheduled.
+    if (++this.batchesSinceUpkeep >= upkeepBatchesMax) this.scheduleUpkeep();
     entry.batch.forEach((submission, index) => {
       (submission.done as Settle<unknown>).resolve(entry.results[index]);
     });

@@ -1,6 +1,12 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
-import { destinationProblem, isPublicAddress, literalDestinationProblem } from './network-guard.ts';
+import { describe, it, test } from 'node:test';
+import {
+  destinationProblem,
+  isPublicAddress,
+  literalDestinationProblem,
+  guardedLookup,
+  PrivateDestinationError,
+} from './network-guard.ts';
 
 describe('the webhook network guard', () => {
   it('tells public unicast addresses from loopback, private, link-local and the like', () => {
@@ -66,4 +72,41 @@ describe('the webhook network guard', () => {
       /does not resolve/,
     );
   });
+});
+
+test('guardedLookup answers as net.connect asks, only with public addresses', async () => {
+  const addresses = [
+    { address: '93.184.216.34', family: 4 },
+    { address: '2606:2800:220:1::1', family: 6 },
+  ];
+  const lookup = guardedLookup((_host, _options, callback) => callback(null, addresses));
+  const ask = (options: { all?: boolean }) =>
+    new Promise<unknown[]>((resolve) =>
+      lookup('hooks.example', options, (...answer: unknown[]) => resolve(answer)),
+    );
+  assert.deepEqual(await ask({ all: true }), [null, addresses]);
+  assert.deepEqual(await ask({}), [null, '93.184.216.34', 4]);
+});
+
+test('guardedLookup refuses a name with any private address, and passes resolver errors on', async () => {
+  const answer = (lookup: ReturnType<typeof guardedLookup>) =>
+    new Promise<unknown>((resolve) =>
+      lookup('x.example', { all: true }, (error) => resolve(error)),
+    );
+  const mixed = guardedLookup((_host, _options, callback) =>
+    callback(null, [
+      { address: '93.184.216.34', family: 4 },
+      { address: '10.0.0.7', family: 4 },
+    ]),
+  );
+  const refused = await answer(mixed);
+  assert.ok(refused instanceof PrivateDestinationError);
+  assert.match(refused.message, /10\.0\.0\.7/);
+  const none = guardedLookup((_host, _options, callback) => callback(null, []));
+  assert.ok((await answer(none)) instanceof PrivateDestinationError);
+  const failure = Object.assign(new Error('getaddrinfo ENOTFOUND x.example'), {
+    code: 'ENOTFOUND',
+  });
+  const broken = guardedLookup((_host, _options, callback) => callback(failure, []));
+  assert.equal(await answer(broken), failure);
 });

@@ -4,13 +4,16 @@
  * endpoints or hosts inside a private network. Only public unicast addresses are allowed, unless
  * the operator allows private networks (tests and local demos, whose receivers are on loopback).
  *
- * The address is checked when the endpoint is created (a literal IP or `localhost`) and again,
- * resolved, before every attempt. A name that resolves differently between the check and the
- * connection (DNS rebinding) is not caught by this; pinning the checked address in the
- * connection would be the next step.
+ * The address is checked when the endpoint is created (a literal IP or `localhost`), resolved
+ * before every attempt (for a clear error), and, decisively, at connection time: the guarded
+ * dispatcher's connections resolve names through a lookup that refuses private addresses, so the
+ * address connected to is the address checked. A name that resolves to a public address for the
+ * check and to a private one for the connection (DNS rebinding) gets no connection.
  */
+import { lookup as systemLookup, type LookupAddress, type LookupOptions } from 'node:dns';
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, type LookupFunction } from 'node:net';
+import { Agent, type Dispatcher } from 'undici';
 
 /** Addresses a webhook may never reach unless private networks are allowed. */
 function blockedAddresses(): BlockList {
@@ -92,4 +95,45 @@ export async function destinationProblem(
   return inside === undefined
     ? undefined
     : `the endpoint's host resolves to ${inside}, a private, loopback or link-local address`;
+}
+
+/** Every address a name resolves to, as dns.lookup with `all` gives them. */
+export type ConnectLookup = (
+  hostname: string,
+  options: LookupOptions,
+  callback: (error: Error | null, addresses: LookupAddress[]) => void,
+) => void;
+
+const systemLookupAll: ConnectLookup = (hostname, options, callback) =>
+  systemLookup(hostname, { ...options, all: true, verbatim: true }, callback);
+
+/** The error a refused connection fails with; its message names the address, not the URL. */
+export class PrivateDestinationError extends Error {
+  override readonly name = 'PrivateDestinationError';
+}
+
+/**
+ * A lookup for net.connect that resolves as `resolve` does and fails if any address is not
+ * public: the check and the connection use one resolution.
+ */
+export function guardedLookup(resolve: ConnectLookup = systemLookupAll): LookupFunction {
+  return (hostname, options, callback) => {
+    resolve(hostname, options, (error, addresses) => {
+      if (error !== null) return callback(error, []);
+      const inside = addresses.find((entry) => !isPublicAddress(entry.address));
+      if (inside !== undefined || addresses.length === 0) {
+        const what = inside?.address ?? 'no address';
+        const refusal = `the endpoint's host resolved to ${what} when connecting, a private, loopback or link-local address`;
+        return callback(new PrivateDestinationError(refusal), []);
+      }
+      if (options.all === true) return callback(null, addresses);
+      const [first] = addresses;
+      return callback(null, first?.address ?? '', first?.family);
+    });
+  };
+}
+
+/** An HTTP dispatcher whose every connection goes through guardedLookup. */
+export function guardedDispatcher(resolve?: ConnectLookup): Dispatcher {
+  return new Agent({ connect: { lookup: guardedLookup(resolve) } });
 }

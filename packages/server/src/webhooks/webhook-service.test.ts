@@ -184,6 +184,30 @@ for (const dialect of platformDialects) {
       assert.match(row.last_error ?? '', /resolves to 127\.0\.0\.1/);
     });
 
+    it('connects only to the address it checked (DNS rebinding gets no connection)', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const guarded = w.service({
+        allowPrivateNetworks: false,
+        // The check before the attempt sees a public address...
+        resolve: async () => ['93.184.216.34'],
+        // ...and the connection's own lookup, asked a moment later, loopback.
+        connectLookup: (_host, _options, callback) =>
+          callback(null, [{ address: '127.0.0.1', family: 4 }]),
+      });
+      const named = w.receiver.url.replace('127.0.0.1', 'rebind.example.test');
+      const created = await guarded.createEndpoint(w.merchantA, {
+        url: named,
+        eventTypes: ['payment.succeeded'],
+      });
+      assert.ok(created.ok);
+      const eventId = await w.emit(w.merchantA);
+      assert.equal((await guarded.deliverDue()).attempted, 1);
+      assert.equal(w.receiver.received.length, 0);
+      const row = await w.delivery(eventId, created.value.endpoint.id);
+      assert.match(row.last_error ?? '', /resolved to 127\.0\.0\.1 when connecting/);
+    });
+
     it('delivers a signed event that the receiver verifies with the secret', async (t) => {
       const w = await world(t, dialect);
       if (w === undefined) return;

@@ -9,12 +9,20 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
+import { fetch as dispatchedFetch } from 'undici';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { WebhookDeliveryState } from '../db/schema.ts';
 import { type Page, page } from '../http/pagination.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { destinationProblem, literalDestinationProblem, type Resolve } from './network-guard.ts';
+import {
+  type ConnectLookup,
+  destinationProblem,
+  guardedDispatcher,
+  literalDestinationProblem,
+  PrivateDestinationError,
+  type Resolve,
+} from './network-guard.ts';
 import { ownedBy, subscribesTo, webhookEventTypes, type WebhookEventType } from './outbox.ts';
 
 /** Attempts per delivery before it is given up as failed (a replay starts it afresh). */
@@ -85,6 +93,8 @@ export interface WebhookServiceDeps {
   readonly allowPrivateNetworks?: boolean;
   /** Name resolution for the destination check; the system resolver by default. */
   readonly resolve?: Resolve;
+  /** Name resolution for connections (then checked again); the system resolver by default. */
+  readonly connectLookup?: ConnectLookup;
 }
 
 export interface WebhookEndpoint {
@@ -141,11 +151,24 @@ interface AttemptOutcome {
   readonly durationMs: number;
 }
 
+/**
+ * fetch, or, unless private networks are allowed, undici's fetch through a dispatcher that checks
+ * each connection's resolved address (network-guard.ts), so that DNS cannot point the connection
+ * elsewhere than the check saw. (undici's types for fetch differ from the global ones in name
+ * only for what is used here: method, headers, a string body, redirect, signal.)
+ */
+function sender(deps: WebhookServiceDeps): typeof fetch {
+  if (deps.allowPrivateNetworks === true) return fetch;
+  const dispatcher = guardedDispatcher(deps.connectLookup);
+  return (async (url: string, init: RequestInit) =>
+    dispatchedFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+}
+
 /** Merchants' webhook endpoints and the delivery of their events. */
 export function createWebhookService(deps: WebhookServiceDeps) {
   const { platform, clock } = deps;
   const db = platform.db;
-  const send = deps.fetch ?? fetch;
+  const send = deps.fetch ?? sender(deps);
   const maxAttempts = deps.maxAttempts ?? webhookMaxAttempts;
   const backoff = deps.backoff ?? defaultWebhookBackoff;
   const timeoutMs = deps.timeoutMs ?? webhookTimeoutMs;
@@ -538,6 +561,8 @@ function describeFailure(error: unknown, timeoutMs: number): string {
     return `no answer within ${timeoutMs} ms`;
   }
   const { cause } = error;
+  // Refused by the connection's address check: say why (the message names the address only).
+  if (cause instanceof PrivateDestinationError) return cause.message.slice(0, errorLengthMax);
   const code =
     typeof cause === 'object' && cause !== null && 'code' in cause ? String(cause.code) : '';
   return (code === '' ? error.message : `${error.message} (${code})`).slice(0, errorLengthMax);

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test } from 'node:test';
+import { tempDir } from '@mite/testkit';
+import { LedgerEngine, upkeepBatchesMax, upkeepQuietMs } from './engine.ts';
+import { systemClockNs } from './open-ledger.ts';
+import { openSqliteStorage } from './sqlite-storage.ts';
+import type { LedgerStorage } from './storage.ts';
+import type { AccountEvent, TransferEvent } from './validate.ts';
+
+const account = (id: bigint): AccountEvent => ({
+  id,
+  ledger: 1,
+  code: 1,
+  userData: 0n,
+  linked: false,
+  debitsMustNotExceedCredits: false,
+  creditsMustNotExceedDebits: false,
+  closed: false,
+});
+
+const transfer = (id: bigint): TransferEvent => ({
+  id,
+  debitAccountId: 1n,
+  creditAccountId: 2n,
+  amount: 1n,
+  ledger: 1,
+  code: 1,
+  pendingId: 0n,
+  timeoutSeconds: 0,
+  userData: 0n,
+  linked: false,
+  pending: false,
+  postPending: false,
+  voidPending: false,
+  balancingDebit: false,
+  balancingCredit: false,
+});
+
+/** An engine on a real SQLite store whose upkeep steps are counted. */
+async function countingEngine(t: { after(fn: () => Promise<void>): void }) {
+  const storage = openSqliteStorage(path.join(tempDir('mite-upkeep-'), 'ledger.sqlite'));
+  const counts = { upkeepSteps: 0 };
+  const idle = storage.idle?.bind(storage);
+  assert.ok(idle !== undefined, 'the SQLite store has upkeep to do');
+  const counted: LedgerStorage = Object.assign(Object.create(storage) as LedgerStorage, {
+    idle: () => {
+      counts.upkeepSteps++;
+      return idle();
+    },
+  });
+  const engine = new LedgerEngine(
+    { storage: counted, clock: systemClockNs, batchSizeMax: 8190, batchWaitMs: 0 },
+    await storage.load(),
+  );
+  t.after(async () => {
+    await engine.close();
+    await storage.close();
+  });
+  assert.deepEqual(await engine.submitAccounts([account(1n), account(2n)]), ['ok', 'ok']);
+  return { engine, counts };
+}
+
+test('upkeep waits for a quiet moment, not for each gap between batches', async (t) => {
+  const { engine, counts } = await countingEngine(t);
+  await sleep(upkeepQuietMs * 3);
+  counts.upkeepSteps = 0;
+  // One batch after another, each submitted as soon as the one before is answered: the engine
+  // is idle for an instant after each, never for upkeepQuietMs.
+  const burst = upkeepBatchesMax - 2;
+  for (let i = 0; i < burst; i++) {
+    assert.deepEqual(await engine.submitTransfers([transfer(BigInt(100 + i))]), ['ok']);
+  }
+  assert.equal(counts.upkeepSteps, 0, 'no upkeep between the batches of a burst');
+  await sleep(upkeepQuietMs * 5);
+  assert.ok(counts.upkeepSteps >= 1, 'upkeep once the engine was quiet');
+});
+
+test('under a long burst upkeep still runs, about once per upkeepBatchesMax batches', async (t) => {
+  const { engine, counts } = await countingEngine(t);
+  await sleep(upkeepQuietMs * 3);
+  counts.upkeepSteps = 0;
+  const burst = upkeepBatchesMax * 4;
+  for (let i = 0; i < burst; i++) {
+    assert.deepEqual(await engine.submitTransfers([transfer(BigInt(1_000 + i))]), ['ok']);
+  }
+  assert.ok(counts.upkeepSteps >= 2, `${counts.upkeepSteps} steps in ${burst} batches`);
+  assert.ok(counts.upkeepSteps <= 5, `${counts.upkeepSteps} steps in ${burst} batches`);
+});
