@@ -9,12 +9,18 @@ import postgres from 'postgres';
 import { platformMigrations } from './migrations/index.ts';
 import type { PlatformSchema } from './schema.ts';
 import { createSqliteDialect } from './sqlite-dialect.ts';
+import type { SyncFile } from './wal-sync.ts';
 
 export type PlatformDialect = 'sqlite' | 'postgres';
 
 export interface PlatformDb {
   readonly db: Kysely<PlatformSchema>;
   readonly dialect: PlatformDialect;
+  /**
+   * Resolves when every commit made so far is durable. Only needed after a transaction that ran
+   * skipDurableWaitQuery (SQLite); a PostgreSQL commit is durable when it returns.
+   */
+  waitDurable(): Promise<void>;
   /** Closes every connection; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -24,6 +30,8 @@ export interface PlatformDbOptions {
   readonly url: string;
   /** Size of the PostgreSQL connection pool (ignored on SQLite, which has one connection). */
   readonly pgMaxConnections?: number;
+  /** SQLite: replaces fsync of the WAL, for tests that hold or count syncs. */
+  readonly sqliteSyncFile?: SyncFile;
 }
 
 /** Default size of the PostgreSQL connection pool. */
@@ -53,14 +61,13 @@ export async function openPlatformDb(options: PlatformDbOptions): Promise<Platfo
 function connectPlatformDb(options: PlatformDbOptions): PlatformDb {
   const { url } = options;
   if (url.startsWith('sqlite:')) {
-    return wrap(
-      new Kysely({ dialect: createSqliteDialect(url.slice('sqlite:'.length)) }),
-      'sqlite',
-    );
+    const dialect = createSqliteDialect(url.slice('sqlite:'.length), options.sqliteSyncFile);
+    return wrap(new Kysely({ dialect }), 'sqlite', () => dialect.waitDurable());
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const maxConnections = options.pgMaxConnections ?? defaultPgMaxConnections;
-    return wrap(new Kysely({ dialect: createPostgresDialect(url, maxConnections) }), 'postgres');
+    const dialect = createPostgresDialect(url, maxConnections);
+    return wrap(new Kysely({ dialect }), 'postgres', async () => {});
   }
   // Only the scheme: a PostgreSQL URL may carry a password.
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
@@ -78,9 +85,13 @@ function createPostgresDialect(url: string, maxConnections: number): PostgresJSD
   return new PostgresJSDialect({ postgres: sql });
 }
 
-function wrap(db: Kysely<PlatformSchema>, dialect: PlatformDialect): PlatformDb {
+function wrap(
+  db: Kysely<PlatformSchema>,
+  dialect: PlatformDialect,
+  waitDurable: () => Promise<void>,
+): PlatformDb {
   let closing: Promise<void> | undefined;
-  return { db, dialect, close: () => (closing ??= db.destroy()) };
+  return { db, dialect, waitDurable, close: () => (closing ??= db.destroy()) };
 }
 
 /**

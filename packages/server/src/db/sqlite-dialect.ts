@@ -33,10 +33,23 @@ export const sqliteBusyTimeoutMs = 5_000;
 export const preparedStatementsMax = 512;
 
 /**
+ * Run inside a transaction, this lets its release skip the wait for durability: the caller takes
+ * that wait over (`waitDurable`), for instance to answer some of a batch's units at commit and the
+ * rest once synced. Not SQL: the driver intercepts it.
+ */
+export const skipDurableWaitQuery = CompiledQuery.raw('/* mite: skip the durable wait */');
+
+/** The platform's SQLite dialect, with the durability wait it puts on every release. */
+export interface PlatformSqliteDialect extends SqliteDialect {
+  /** Resolves when every commit made so far is on disk. */
+  waitDurable(): Promise<void>;
+}
+
+/**
  * Opens the file (or `:memory:`) with the pragmas the platform needs, as Kysely's dialect.
  * `syncFile` replaces fsync in tests that count or fail syncs.
  */
-export function createSqliteDialect(path: string, syncFile?: SyncFile): SqliteDialect {
+export function createSqliteDialect(path: string, syncFile?: SyncFile): PlatformSqliteDialect {
   const database = new Database(path);
   const inMemory = path === ':memory:' || path === '';
   try {
@@ -50,16 +63,22 @@ export function createSqliteDialect(path: string, syncFile?: SyncFile): SqliteDi
     throw error;
   }
   const walSync = inMemory ? undefined : createWalSync(path, syncFile);
-  return new PlatformSqliteDialect(new PlatformSqliteDriver(database, walSync));
+  return new DurableSqliteDialect(new PlatformSqliteDriver(database, walSync), walSync);
 }
 
-class PlatformSqliteDialect extends SqliteDialect {
+class DurableSqliteDialect extends SqliteDialect implements PlatformSqliteDialect {
   readonly #driver: PlatformSqliteDriver;
+  readonly #walSync: WalSync | undefined;
 
-  constructor(driver: PlatformSqliteDriver) {
+  constructor(driver: PlatformSqliteDriver, walSync: WalSync | undefined) {
     // The base class's config is unused: createDriver below replaces its driver.
     super({} as SqliteDialectConfig);
     this.#driver = driver;
+    this.#walSync = walSync;
+  }
+
+  async waitDurable(): Promise<void> {
+    await this.#walSync?.waitDurable();
   }
 
   override createDriver(): Driver {
@@ -143,8 +162,9 @@ class PlatformSqliteDriver implements Driver {
    * A reader waits too, so that it never answers with a write that is not on disk yet.
    */
   async releaseConnection(): Promise<void> {
+    const skipWait = this.#connection.takeSkipDurableWait();
     this.#queue.release();
-    await this.#walSync?.waitDurable();
+    if (!skipWait) await this.#walSync?.waitDurable();
   }
 
   async destroy(): Promise<void> {
@@ -205,6 +225,8 @@ class PlatformSqliteConnection implements DatabaseConnection {
   readonly #prepared = new Map<string, CachedStatement>();
   /** Whether the open transaction (or the statement just run) wrote anything. */
   #wrote = false;
+  /** Whether the next release skips the durable wait (skipDurableWaitQuery ran). */
+  #skipDurableWait = false;
 
   constructor(database: Database.Database, walSync: WalSync | undefined) {
     this.#database = database;
@@ -212,6 +234,13 @@ class PlatformSqliteConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
+    if (compiledQuery.sql === skipDurableWaitQuery.sql) {
+      if (!this.#database.inTransaction) {
+        throw new Error('bug: skipDurableWaitQuery runs inside a transaction');
+      }
+      this.#skipDurableWait = true;
+      return { rows: [] };
+    }
     const { statement, narrowColumns } = this.#prepare(compiledQuery.sql);
     const parameters = compiledQuery.parameters as unknown[];
     try {
@@ -234,6 +263,12 @@ class PlatformSqliteConnection implements DatabaseConnection {
     for (const row of statement.iterate(compiledQuery.parameters as unknown[])) {
       yield { rows: narrowRows([row as Row], narrowColumns) as R[] };
     }
+  }
+
+  takeSkipDurableWait(): boolean {
+    const skip = this.#skipDurableWait;
+    this.#skipDurableWait = false;
+    return skip;
   }
 
   /** A commit (or autocommit) that follows a write is one more commit to make durable. */

@@ -1,6 +1,10 @@
 import assert from 'node:assert/strict';
+import { fsync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Transaction } from 'kysely';
+import { tempDir } from '@mite/testkit';
+import { openPlatformDb } from './platform-db.ts';
 import { affectedRows, firstRow } from './prepared-query.ts';
 import type { PlatformSchema } from './schema.ts';
 import {
@@ -11,6 +15,7 @@ import {
   selectRecord,
 } from './testing.ts';
 import { createTransactionBatcher, transactionBatchSizeMax } from './transaction-batcher.ts';
+import type { SyncFile } from './wal-sync.ts';
 
 for (const dialect of platformDialects) {
   test(`${dialect}: units queued together share a transaction and each gets its result`, async (t) => {
@@ -70,3 +75,34 @@ for (const dialect of platformDialects) {
     );
   });
 }
+
+test('sqlite: a non-durable unit is answered at commit, a durable one once the WAL is synced', async (t) => {
+  const held: (() => void)[] = [];
+  let holding = false;
+  const syncFile: SyncFile = (fd, done) => {
+    if (holding) held.push(() => fsync(fd, done));
+    else fsync(fd, done);
+  };
+  const url = `sqlite:${join(tempDir('mite-batcher-'), 'platform.db')}`;
+  const platformDb = await openPlatformDb({ url, sqliteSyncFile: syncFile });
+  t.after(() => {
+    holding = false;
+    for (const release of held.splice(0)) release();
+    return platformDb.close();
+  });
+  holding = true;
+  const batcher = createTransactionBatcher(platformDb);
+  const answered: string[] = [];
+  const insert = (key: string, durable: boolean) =>
+    batcher
+      .run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, now: 1n }), { durable })
+      .then(() => answered.push(key));
+  const runs = [insert('first', true), insert('quick', false), insert('safe', true)];
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(answered, ['quick'], 'only the non-durable unit, while the sync is held');
+  assert.ok(held.length > 0, 'a sync was started');
+  holding = false;
+  for (const release of held.splice(0)) release();
+  await Promise.all(runs);
+  assert.equal(await countRecords(platformDb.db), 3);
+});

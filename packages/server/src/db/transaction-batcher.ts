@@ -13,10 +13,16 @@
  * they would have seen those commits. A unit that throws (a bug, a constraint violation, a
  * serialization failure between nodes) rolls the whole batch back; each of its other units is
  * then run again in a transaction of its own, so only the failing unit fails.
+ *
+ * A unit run with `{ durable: false }` is answered at commit, before its writes are on disk (the
+ * others once they are). Only for writes that a durable write later in the same request covers
+ * before anything is answered: SQLite syncs its log in order, so syncing a later commit makes
+ * every earlier one durable too.
  */
-import type { Kysely, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import type { PlatformDb } from './platform-db.ts';
 import type { PlatformSchema } from './schema.ts';
+import { skipDurableWaitQuery } from './sqlite-dialect.ts';
 
 /** Units in one transaction at most: bounds how long one batch holds the write lock. */
 export const transactionBatchSizeMax = 256;
@@ -29,19 +35,27 @@ export const concurrentBatchesMax = { sqlite: 1, postgres: 4 } as const;
 
 export type TransactionUnit<T> = (tx: Transaction<PlatformSchema>) => Promise<T>;
 
+export interface RunOptions {
+  /** Whether to answer only once the commit is durable (the default), or at commit. */
+  readonly durable?: boolean;
+}
+
 export interface TransactionBatcher {
-  /** Runs `unit` in a transaction shared with the units queued with it; resolves after commit. */
-  run<T>(unit: TransactionUnit<T>): Promise<T>;
+  /**
+   * Runs `unit` in a transaction shared with the units queued with it; resolves after commit,
+   * once durable unless `durable` is false.
+   */
+  run<T>(unit: TransactionUnit<T>, options?: RunOptions): Promise<T>;
 }
 
 interface Queued {
   readonly unit: TransactionUnit<unknown>;
+  readonly durable: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
 
 export function createTransactionBatcher(platformDb: PlatformDb): TransactionBatcher {
-  const { db } = platformDb;
   const batchesMax = concurrentBatchesMax[platformDb.dialect];
   const queue: Queued[] = [];
   let running = 0;
@@ -50,7 +64,9 @@ export function createTransactionBatcher(platformDb: PlatformDb): TransactionBat
     while (running < batchesMax && queue.length > 0) {
       running++;
       const batch = queue.splice(0, transactionBatchSizeMax);
-      void commitBatch(db, batch).finally(() => {
+      // The next batch starts once this one committed, not once it is durable: its commit then
+      // shares the coming sync.
+      void commitBatch(platformDb, batch, () => {
         running--;
         startBatches();
       });
@@ -58,31 +74,55 @@ export function createTransactionBatcher(platformDb: PlatformDb): TransactionBat
   };
 
   return {
-    run<T>(unit: TransactionUnit<T>): Promise<T> {
+    run<T>(unit: TransactionUnit<T>, options: RunOptions = {}): Promise<T> {
+      const durable = options.durable ?? true;
       return new Promise<T>((resolve, reject) => {
-        queue.push({ unit, resolve: resolve as (value: unknown) => void, reject });
+        queue.push({ unit, durable, resolve: resolve as (value: unknown) => void, reject });
         startBatches();
       });
     },
   };
 }
 
-async function commitBatch(db: Kysely<PlatformSchema>, batch: readonly Queued[]): Promise<void> {
+/** Commits `batch`, calls `committed` (also when it failed), then answers its units. */
+async function commitBatch(
+  platformDb: PlatformDb,
+  batch: readonly Queued[],
+  committed: () => void = () => {},
+): Promise<void> {
+  // On SQLite the batch waits for durability itself, after `committed`, and answers its
+  // non-durable units first.
+  const ownWait = platformDb.dialect === 'sqlite';
   let results: unknown[];
   try {
-    results = await db.transaction().execute(async (tx) => {
+    results = await platformDb.db.transaction().execute(async (tx) => {
+      if (ownWait) await tx.executeQuery(skipDurableWaitQuery);
       const done: unknown[] = [];
       for (const queued of batch) done.push(await queued.unit(tx));
       return done;
     });
   } catch (error) {
+    committed();
     if (batch.length === 1) {
       batch[0]?.reject(error);
       return;
     }
     // Which unit failed is unknown (the commit itself may have): each runs again on its own.
-    await Promise.all(batch.map((queued) => commitBatch(db, [queued])));
+    await Promise.all(batch.map((queued) => commitBatch(platformDb, [queued])));
     return;
   }
-  batch.forEach((queued, index) => queued.resolve(results[index]));
+  committed();
+  batch.forEach((queued, index) => {
+    if (!queued.durable) queued.resolve(results[index]);
+  });
+  if (!batch.some((queued) => queued.durable)) return;
+  try {
+    if (ownWait) await platformDb.waitDurable();
+  } catch (error) {
+    for (const queued of batch) if (queued.durable) queued.reject(error);
+    return;
+  }
+  batch.forEach((queued, index) => {
+    if (queued.durable) queued.resolve(results[index]);
+  });
 }

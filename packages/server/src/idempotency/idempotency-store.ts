@@ -102,7 +102,7 @@ export function createIdempotencyStore(
     throw new RangeError(`retentionMs must be an integer >= ${idempotencyRetentionMs}`);
   }
   const records = new Records(
-    platformDb.db,
+    platformDb,
     options.batcher ?? createTransactionBatcher(platformDb),
     retentionMs,
   );
@@ -174,12 +174,14 @@ function assertStatus(status: number): void {
  * batcher, so that concurrent requests' records share commits.
  */
 class Records {
+  readonly #platformDb: PlatformDb;
   readonly #db: Kysely<PlatformSchema>;
   readonly #batcher: TransactionBatcher;
   readonly #retentionMs: number;
 
-  constructor(db: Kysely<PlatformSchema>, batcher: TransactionBatcher, retentionMs: number) {
-    this.#db = db;
+  constructor(platformDb: PlatformDb, batcher: TransactionBatcher, retentionMs: number) {
+    this.#platformDb = platformDb;
+    this.#db = platformDb.db;
     this.#batcher = batcher;
     this.#retentionMs = retentionMs;
   }
@@ -189,7 +191,7 @@ class Records {
    * concurrency the primary key lets exactly one claimer through. Otherwise returns the record
    * that holds the key (undefined if it vanished meanwhile).
    */
-  claimOrFind(
+  async claimOrFind(
     request: IdempotencyRequest,
     nowMs: number,
   ): Promise<'claimed' | IdempotencyRecordRow | undefined> {
@@ -202,10 +204,19 @@ class Records {
       now: BigInt(nowMs),
       expiresAt: BigInt(nowMs + this.#retentionMs),
     };
-    return this.#batcher.run(async (tx) => {
-      if ((await firstRow(claimRecord, tx, claim)) !== undefined) return 'claimed';
-      return firstRow(selectRecord, tx, claim);
-    });
+    // A claim is answered at commit: whatever the request then does is written and made
+    // durable after it, which makes the claim durable too, before any answer goes out (see
+    // transaction-batcher.ts). A record found is another request's state, about to be
+    // answered: that waits until it is on disk.
+    const claimed = await this.#batcher.run(
+      async (tx) => {
+        if ((await firstRow(claimRecord, tx, claim)) !== undefined) return 'claimed';
+        return firstRow(selectRecord, tx, claim);
+      },
+      { durable: false },
+    );
+    if (claimed !== 'claimed') await this.#platformDb.waitDurable();
+    return claimed;
   }
 
   /** Stores the response and restarts the retention from now: replayed for retentionMs after. */

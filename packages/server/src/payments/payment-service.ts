@@ -246,29 +246,36 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
   ): Promise<void> {
     const now = clock();
-    await batcher.run(async (tx) => {
-      const updated = await firstRow(completePayment, tx, {
-        id: paymentId,
-        state: outcome === 'succeeded' ? 'succeeded' : 'failed',
-        failureCode: outcome === 'succeeded' ? null : outcome,
-        completedAt: BigInt(now),
-      });
-      if (updated === undefined || outcome !== 'succeeded') return;
-      await enqueueWebhookEvent(tx, {
-        merchantId: updated.merchant_id,
-        type: 'payment.succeeded',
-        payload: {
-          paymentId,
-          offerId: updated.offer_id,
-          resource: updated.resource,
-          challengeId: updated.challenge_id,
-          amount: formatAmount(BigInt(updated.amount_micros)),
-          currency,
-          payer: pseudonym(updated.user_id, updated.merchant_id),
-        },
-        now,
-      });
-    });
+    // Answered at commit: the caller's answer waits for a later durable write (the HTTP API's
+    // idempotency record), which makes this one durable too; a payment whose outcome was lost
+    // stays pending, for reconcilePending to finish.
+    const durable = false;
+    await batcher.run(
+      async (tx) => {
+        const updated = await firstRow(completePayment, tx, {
+          id: paymentId,
+          state: outcome === 'succeeded' ? 'succeeded' : 'failed',
+          failureCode: outcome === 'succeeded' ? null : outcome,
+          completedAt: BigInt(now),
+        });
+        if (updated === undefined || outcome !== 'succeeded') return;
+        await enqueueWebhookEvent(tx, {
+          merchantId: updated.merchant_id,
+          type: 'payment.succeeded',
+          payload: {
+            paymentId,
+            offerId: updated.offer_id,
+            resource: updated.resource,
+            challengeId: updated.challenge_id,
+            amount: formatAmount(BigInt(updated.amount_micros)),
+            currency,
+            payer: pseudonym(updated.user_id, updated.merchant_id),
+          },
+          now,
+        });
+      },
+      { durable },
+    );
   }
 
   function receiptFor(
