@@ -41,6 +41,10 @@
  *
  * Budgets are reported, never turned into an exit code; a failed correctness check (a paid
  * request refused, an unpaid one not 402, connection errors) fails the benchmark after the report.
+ *
+ * `MITE_BENCH_SERVER_CPU_PROF=DIR` runs the merchant child with `--cpu-prof --cpu-prof-dir=DIR`
+ * (summarise the profile with cpuprofile-summary.ts; its main thread's file is the `.0.001` one,
+ * the other is tsx's loader thread).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createPublicKey, type KeyObject, randomBytes, verify } from 'node:crypto';
@@ -89,6 +93,8 @@ export interface PaywallBenchOptions {
   readonly credentials: number;
   /** Progress lines as runs finish (default: silent). */
   readonly log?: (line: string) => void;
+  /** Extra node options for the merchant child (e.g. `--cpu-prof`). */
+  readonly serverExecArgv?: readonly string[];
 }
 
 /** About 50 s. */
@@ -239,10 +245,10 @@ class MerchantChild {
     });
   }
 
-  static start(config: MerchantConfig): MerchantChild {
+  static start(config: MerchantConfig, execArgv: readonly string[] = []): MerchantChild {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', serverScript, JSON.stringify(config)],
+      [...execArgv, '--import', 'tsx', serverScript, JSON.stringify(config)],
       { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] },
     );
     return new MerchantChild(child);
@@ -607,7 +613,7 @@ export async function runPaywallBench(options: PaywallBenchOptions): Promise<Pay
     challengeSecretHex: randomBytes(32).toString('hex'),
   };
   const startedAt = performance.now();
-  const server = MerchantChild.start(config);
+  const server = MerchantChild.start(config, options.serverExecArgv);
   try {
     const ready = await server.ready();
     const startSeconds = (performance.now() - startedAt) / 1000;
@@ -884,13 +890,21 @@ export function formatPaywallReport(report: PaywallBenchReport): string {
 /** `npm run bench -- paywall [--quick]`: runs, prints the table and budget, writes the JSON. */
 export async function paywallBenchMain(args: { readonly quick: boolean }): Promise<void> {
   const options = args.quick ? paywallBenchQuick : paywallBenchDefaults;
+  const profileDir = process.env.MITE_BENCH_SERVER_CPU_PROF;
+  const serverExecArgv =
+    profileDir === undefined || profileDir === ''
+      ? []
+      : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
   const startedAt = new Date();
   const log = (line: string) =>
     console.error(`  [${formatSeconds((Date.now() - startedAt.getTime()) / 1000)} s] ${line}`);
   console.error(`paywall benchmark${args.quick ? ' (quick)' : ''}: ${JSON.stringify(options)}`);
-  const report = await runPaywallBench({ ...options, log });
+  const report = await runPaywallBench({ ...options, serverExecArgv, log });
   console.log(formatPaywallReport(report));
   saveRun({ name: 'paywall', quick: args.quick, startedAt, options }, report);
+  if (serverExecArgv.length > 0) {
+    console.log(`merchant CPU profile: ${profileDir} (summarise with cpuprofile-summary.ts)`);
+  }
   const wrong = report.checks.filter((check) => !check.ok);
   if (wrong.length > 0) {
     throw new Error(

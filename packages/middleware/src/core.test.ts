@@ -570,6 +570,24 @@ describe('the x402 envelope', () => {
     assertRefusal(await present(setup, '/api/quote', again), 'receiptReplayed');
   });
 
+  it('finds the payment headers whatever the case of their names', async (t) => {
+    const setup = await setUp(t);
+    const hinted = await setup.paywall.handle(get('/articles/9', { 'X-Payment-PROTOCOL': 'x402' }));
+    assert.ok(
+      hinted.kind === 'paymentRequired' && hinted.headers['PAYMENT-REQUIRED'] !== undefined,
+    );
+    const ticket = await paidCredential(setup, '/articles/9');
+    const paid = await setup.paywall.handle(get('/articles/9', { Authorization: ticket }));
+    assert.equal(verdictOf(paid), 'paid');
+    const challenge = await challengeFor(setup, '/api/quote');
+    const issuedAt = setup.clock.nowSeconds();
+    const both = {
+      AUTHORIZATION: await setup.platform.pay(challenge, { issuedAt }),
+      'Payment-Signature': await setup.platform.payX402(challenge, { issuedAt }),
+    };
+    assertRefusal(await setup.paywall.handle(get('/api/quote', both)), 'malformedHeader');
+  });
+
   it('refuses a request carrying both credential headers', async (t) => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/api/quote');

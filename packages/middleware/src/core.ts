@@ -44,7 +44,9 @@ import {
 import {
   type CredentialSource,
   decodeCredentialText,
+  type PaymentHeaders,
   readCredentialText,
+  readPaymentHeaders,
   wantsX402,
   type X402Mode,
 } from './credential-source.ts';
@@ -295,6 +297,7 @@ function offerFor(
   config: Config,
   match: RouteMatch,
   request: PaywallRequest,
+  payment: PaymentHeaders,
   nowSeconds: number,
 ): Offer | Refusal {
   const resource = resourceOf(config, request.url);
@@ -318,7 +321,7 @@ function offerFor(
   return {
     request: paymentRequest,
     headerDescription: ascii ? route.description : undefined,
-    x402: wantsX402(config.x402, request),
+    x402: wantsX402(config.x402, payment),
     nowSeconds,
   };
 }
@@ -632,9 +635,10 @@ function handle(config: Config, request: PaywallRequest): Eventually<PaywallOutc
   }
   const match = config.routes.match(method, path);
   if (match === undefined) return { kind: 'free' };
-  const offer = offerFor(config, match, request, nowSeconds);
+  const payment = readPaymentHeaders(request.headers);
+  const offer = offerFor(config, match, request, payment, nowSeconds);
   if ('ok' in offer) return refusalOutcome(config, undefined, offer.code, offer.detail);
-  const presented = readCredentialText(config.x402, request);
+  const presented = readCredentialText(config.x402, payment);
   switch (presented.kind) {
     case 'none':
       return refusalOutcome(

@@ -24,26 +24,63 @@ export const x402HintHeaderName = 'X-Payment-Protocol';
 type Headers = Readonly<Record<string, string | readonly string[] | undefined>>;
 
 /** A header's value; repeated fields are joined as HTTP joins them, with ", ". */
-export function readHeader(headers: Headers, name: string): string | undefined {
-  const lower = name.toLowerCase();
-  let value = headers[lower];
-  if (value === undefined) {
-    // Names in another case: a scan without allocating, since most headers are absent.
-    for (const key in headers) {
-      if (key.length === lower.length && key !== lower && key.toLowerCase() === lower) {
-        value = headers[key];
-        break;
-      }
-    }
-  }
+function joined(value: string | readonly string[] | undefined): string | undefined {
   return typeof value === 'string' ? value : value?.join(', ');
 }
 
-export function wantsX402(mode: X402Mode, request: { readonly headers: Headers }): boolean {
+/** The headers a payment may come in, read once per priced request. */
+export interface PaymentHeaders {
+  readonly authorization: string | undefined;
+  readonly paymentSignature: string | undefined;
+  /** `X-Payment-Protocol`. */
+  readonly x402Hint: string | undefined;
+}
+
+const authorizationName = 'authorization';
+const paymentSignatureName = 'payment-signature';
+const x402HintName = x402HintHeaderName.toLowerCase();
+
+/**
+ * The three payment headers. Names are looked up in lower case, as node:http and Fetch give them;
+ * a name missing so is looked for in other cases, by one scan of the names for all three (most
+ * requests lack two of them), which allocates nothing for the other headers.
+ */
+export function readPaymentHeaders(headers: Headers): PaymentHeaders {
+  let authorization = headers[authorizationName];
+  let paymentSignature = headers[paymentSignatureName];
+  let x402Hint = headers[x402HintName];
+  if (authorization === undefined || paymentSignature === undefined || x402Hint === undefined) {
+    for (const key in headers) {
+      const { length } = key;
+      if (
+        length !== authorizationName.length &&
+        length !== paymentSignatureName.length &&
+        length !== x402HintName.length
+      ) {
+        continue;
+      }
+      const lower = key.toLowerCase();
+      if (lower === key) continue;
+      // The first name found in another case wins.
+      if (lower === authorizationName) authorization ??= headers[key];
+      else if (lower === paymentSignatureName) paymentSignature ??= headers[key];
+      else if (lower === x402HintName) x402Hint ??= headers[key];
+    }
+  }
+  return {
+    authorization: joined(authorization),
+    paymentSignature: joined(paymentSignature),
+    x402Hint: joined(x402Hint),
+  };
+}
+
+export function wantsX402(mode: X402Mode, headers: PaymentHeaders): boolean {
   if (mode !== 'onRequest') return mode === 'always';
-  if (readHeader(request.headers, 'payment-signature') !== undefined) return true;
-  const hint = readHeader(request.headers, x402HintHeaderName) ?? '';
-  return hint.split(',').some((token) => token.trim().toLowerCase() === 'x402');
+  if (headers.paymentSignature !== undefined) return true;
+  const hint = headers.x402Hint;
+  return (
+    hint !== undefined && hint.split(',').some((token) => token.trim().toLowerCase() === 'x402')
+  );
 }
 
 export type PresentedCredential =
@@ -66,19 +103,22 @@ export type PresentedText =
 
 // Another scheme (a site's own Bearer tokens, say) is not a payment, so it is not refused here.
 const paymentScheme = /^\s*payment(?:\s|$)/i;
+/** How clients write the scheme (`formatCredentialHeader`), answered without the pattern. */
+const paymentSchemePrefix = 'Payment ';
+
+function isPaymentScheme(authorization: string): boolean {
+  return authorization.startsWith(paymentSchemePrefix) || paymentScheme.test(authorization);
+}
 
 /**
  * Which header carries the credential, and its text: what the credential is decoded from, and
  * what a cache of verified credentials is keyed by.
  */
-export function readCredentialText(
-  mode: X402Mode,
-  request: { readonly headers: Headers },
-): PresentedText {
-  const authorization = readHeader(request.headers, 'authorization');
+export function readCredentialText(mode: X402Mode, headers: PaymentHeaders): PresentedText {
+  const { authorization } = headers;
   const payment =
-    authorization !== undefined && paymentScheme.test(authorization) ? authorization : undefined;
-  const signature = mode === 'never' ? undefined : readHeader(request.headers, 'payment-signature');
+    authorization !== undefined && isPaymentScheme(authorization) ? authorization : undefined;
+  const signature = mode === 'never' ? undefined : headers.paymentSignature;
   if (payment !== undefined && signature !== undefined) {
     return {
       kind: 'malformed',

@@ -6,8 +6,10 @@ import {
   amountScale,
   currency,
   formatAmount,
+  isAmountText,
   parseAmount,
   parsePositiveAmount,
+  sameAmountText,
 } from './amounts.ts';
 
 describe('amounts', () => {
@@ -72,6 +74,51 @@ describe('amounts', () => {
         assert.deepEqual(parseAmount(formatAmount(micros)), { ok: true, value: micros });
       }),
       { numRuns: 500 },
+    );
+  });
+
+  it('tells valid amount texts without a bigint, exactly as parseAmount does', () => {
+    for (const text of ['0', '0.02', '999999999999.999999', '1000000000000', '12.5']) {
+      assert.equal(isAmountText(text), true, text);
+    }
+    for (const text of ['1000000000000.000001', '9999999999999', '01', '0.0000001', '', ' 1']) {
+      assert.equal(isAmountText(text), false, text);
+    }
+    assert.equal(isAmountText(12 as unknown as string), false);
+    const spellings = fc.oneof(
+      fc.bigInt({ min: 0n, max: amountMicrosMax + 10n }).map((micros) => {
+        const whole = micros / 1_000_000n;
+        return `${whole}.${(micros % 1_000_000n).toString().padStart(6, '0')}`;
+      }),
+      fc.stringMatching(/^[0-9.]{1,16}$/),
+    );
+    fc.assert(
+      fc.property(spellings, (text) => {
+        assert.equal(isAmountText(text), parseAmount(text).ok, text);
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it('compares amount texts by value, equal texts only when valid', () => {
+    assert.equal(sameAmountText('0.02', '0.02'), true);
+    assert.equal(sameAmountText('0.02', '0.020'), true);
+    assert.equal(sameAmountText('0.02', '0.03'), false);
+    assert.equal(sameAmountText('01', '01'), false, 'equal but not an amount');
+    assert.equal(sameAmountText('9999999999999', '9999999999999'), false, 'equal but too large');
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[0-9.]{1,8}$/),
+        fc.stringMatching(/^[0-9.]{1,8}$/),
+        (a, b) => {
+          const left = parseAmount(a);
+          const right = parseAmount(b);
+          const expected = left.ok && right.ok && left.value === right.value;
+          assert.equal(sameAmountText(a, b), expected);
+          assert.equal(sameAmountText(a, a), left.ok);
+        },
+      ),
+      { numRuns: 1000 },
     );
   });
 });

@@ -19,6 +19,27 @@ export const amountTextLengthMax = 20;
 // No sign, no exponent, no leading zeros, no bare point: one spelling per written value.
 const decimalPattern = /^(0|[1-9][0-9]{0,12})(?:\.([0-9]{1,6}))?$/;
 
+// Up to 12 whole digits every spelling the pattern admits is below amountMicrosMax, so an amount
+// this short is valid by its spelling alone, with no bigint to make.
+const belowMaxPattern = /^(?:0|[1-9][0-9]{0,11})(?:\.[0-9]{1,6})?$/;
+
+/** Whether `parseAmount` accepts this text, without making its bigint when the text is short. */
+export function isAmountText(text: string): boolean {
+  if (typeof text !== 'string') return false;
+  return belowMaxPattern.test(text) || parseAmount(text).ok;
+}
+
+/**
+ * Whether two texts are valid amounts of equal value. Amounts on the wire are written one way per
+ * value, so equal texts (the common case) are compared without parsing either into a bigint.
+ */
+export function sameAmountText(left: string, right: string): boolean {
+  if (left === right) return isAmountText(left);
+  const leftMicros = parseAmount(left);
+  const rightMicros = parseAmount(right);
+  return leftMicros.ok && rightMicros.ok && leftMicros.value === rightMicros.value;
+}
+
 /** Parses a non-negative decimal string ("12", "0.5", "0.000001") into micro-units. */
 export function parseAmount(text: string): Decoded<bigint> {
   if (typeof text !== 'string') return refused('badAmount', 'an amount is a string');

@@ -2,17 +2,11 @@
  * Whether a receipt pays for the challenge it is presented with. Pure logic, no keys and no I/O:
  * the middleware first verifies the receipt's signature, then asks this, then checks replays.
  */
-import { parseAmount } from './amounts.ts';
+import { sameAmountText } from './amounts.ts';
 import { type Challenge, clockSkewSecondsMax } from './challenge.ts';
 import { accepted, type Decoded, refused } from './problems.ts';
 import { type ReceiptClaims } from './receipt-claims.ts';
 import { formatTimestamp } from './timestamps.ts';
-
-function sameAmount(left: string, right: string): boolean {
-  const leftMicros = parseAmount(left);
-  const rightMicros = parseAmount(right);
-  return leftMicros.ok && rightMicros.ok && leftMicros.value === rightMicros.value;
-}
 
 function checkTimes(
   claims: ReceiptClaims,
@@ -53,7 +47,7 @@ export function checkReceiptBinding(
   if (claims.currency !== request.currency) {
     return refused('wrongCurrency', `the receipt is in ${claims.currency}`);
   }
-  if (!sameAmount(claims.amount, request.amount)) {
+  if (!sameAmountText(claims.amount, request.amount)) {
     return refused(
       'wrongAmount',
       `the receipt pays ${claims.amount}, the price is ${request.amount}`,
