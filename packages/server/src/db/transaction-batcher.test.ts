@@ -97,12 +97,25 @@ test('sqlite: a non-durable unit is answered at commit, a durable one once the W
     batcher
       .run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, now: 1n }), { durable })
       .then(() => answered.push(key));
-  const runs = [insert('first', true), insert('quick', false), insert('safe', true)];
-  await new Promise((resolve) => setTimeout(resolve, 50));
-  assert.deepEqual(answered, ['quick'], 'only the non-durable unit, while the sync is held');
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+  const releaseHeld = () => {
+    for (const release of held.splice(0)) release();
+  };
+  // Alone in a batch: answered at its commit, while its sync is held.
+  const quick = insert('quick', false);
+  await settle();
+  assert.deepEqual(answered, ['quick']);
   assert.ok(held.length > 0, 'a sync was started');
+  // Queued meanwhile, these two share the next batch, which starts once the first is durable.
+  const both = [insert('safe', true), insert('early', false)];
+  await settle();
+  assert.deepEqual(answered, ['quick'], 'no batch starts before the one before it is durable');
+  releaseHeld();
+  await settle();
+  assert.deepEqual(answered, ['quick', 'early'], 'the durable unit waits for its own sync');
   holding = false;
-  for (const release of held.splice(0)) release();
-  await Promise.all(runs);
+  releaseHeld();
+  await Promise.all([quick, ...both]);
+  assert.deepEqual(answered, ['quick', 'early', 'safe']);
   assert.equal(await countRecords(platformDb.db), 3);
 });

@@ -64,8 +64,9 @@ export function createTransactionBatcher(platformDb: PlatformDb): TransactionBat
     while (running < batchesMax && queue.length > 0) {
       running++;
       const batch = queue.splice(0, transactionBatchSizeMax);
-      // The next batch starts once this one committed, not once it is durable: its commit then
-      // shares the coming sync.
+      // The next batch starts once this one is durable, not at its commit: meanwhile the queue
+      // fills, and a commit, which costs about as much as several units' statements, is shared
+      // by more units. (Started at commit, batches held under two units each.)
       void commitBatch(platformDb, batch, () => {
         running--;
         startBatches();
@@ -84,14 +85,13 @@ export function createTransactionBatcher(platformDb: PlatformDb): TransactionBat
   };
 }
 
-/** Commits `batch`, calls `committed` (also when it failed), then answers its units. */
+/** Commits `batch` and answers its units; calls `settled` once it is durable or failed. */
 async function commitBatch(
   platformDb: PlatformDb,
   batch: readonly Queued[],
-  committed: () => void = () => {},
+  settled: () => void = () => {},
 ): Promise<void> {
-  // On SQLite the batch waits for durability itself, after `committed`, and answers its
-  // non-durable units first.
+  // On SQLite the batch waits for durability itself, to answer its non-durable units first.
   const ownWait = platformDb.dialect === 'sqlite';
   let results: unknown[];
   try {
@@ -102,7 +102,7 @@ async function commitBatch(
       return done;
     });
   } catch (error) {
-    committed();
+    settled();
     if (batch.length === 1) {
       batch[0]?.reject(error);
       return;
@@ -111,18 +111,19 @@ async function commitBatch(
     await Promise.all(batch.map((queued) => commitBatch(platformDb, [queued])));
     return;
   }
-  committed();
   batch.forEach((queued, index) => {
     if (!queued.durable) queued.resolve(results[index]);
   });
-  if (!batch.some((queued) => queued.durable)) return;
+  let synced: unknown = undefined;
   try {
     if (ownWait) await platformDb.waitDurable();
   } catch (error) {
-    for (const queued of batch) if (queued.durable) queued.reject(error);
-    return;
+    synced = error ?? new Error('platform database: WAL sync failed');
   }
+  settled();
   batch.forEach((queued, index) => {
-    if (queued.durable) queued.resolve(results[index]);
+    if (!queued.durable) return;
+    if (synced === undefined) queued.resolve(results[index]);
+    else queued.reject(synced);
   });
 }
