@@ -3,9 +3,7 @@
  * ledger has its own storage), on SQLite or PostgreSQL through Kysely. Opening migrates to the
  * latest schema; see schema.ts for the conventions both dialects share.
  */
-import { Kysely, Migrator, type Migration } from 'kysely';
-import { PostgresJSDialect } from 'kysely-postgres-js';
-import postgres from 'postgres';
+import { type Dialect, Kysely, Migrator, type Migration } from 'kysely';
 import { platformMigrations } from './migrations/index.ts';
 import type { PlatformSchema } from './schema.ts';
 import { createSqliteDialect } from './sqlite-dialect.ts';
@@ -47,7 +45,7 @@ export class PlatformMigrationError extends Error {
 }
 
 export async function openPlatformDb(options: PlatformDbOptions): Promise<PlatformDb> {
-  const platformDb = connectPlatformDb(options);
+  const platformDb = await connectPlatformDb(options);
   try {
     await migratePlatformDb(platformDb.db);
   } catch (error) {
@@ -58,7 +56,7 @@ export async function openPlatformDb(options: PlatformDbOptions): Promise<Platfo
 }
 
 /** Connects without migrating. */
-function connectPlatformDb(options: PlatformDbOptions): PlatformDb {
+async function connectPlatformDb(options: PlatformDbOptions): Promise<PlatformDb> {
   const { url } = options;
   if (url.startsWith('sqlite:')) {
     const dialect = createSqliteDialect(url.slice('sqlite:'.length), options.sqliteSyncFile);
@@ -66,7 +64,7 @@ function connectPlatformDb(options: PlatformDbOptions): PlatformDb {
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const maxConnections = options.pgMaxConnections ?? defaultPgMaxConnections;
-    const dialect = createPostgresDialect(url, maxConnections);
+    const dialect = await createPostgresDialect(url, maxConnections);
     return wrap(new Kysely({ dialect }), 'postgres', async () => {});
   }
   // Only the scheme: a PostgreSQL URL may carry a password.
@@ -74,7 +72,12 @@ function connectPlatformDb(options: PlatformDbOptions): PlatformDb {
   throw new Error(`unsupported platform database URL scheme ${scheme}: use sqlite: or postgres:`);
 }
 
-function createPostgresDialect(url: string, maxConnections: number): PostgresJSDialect {
+/** The PostgreSQL client is loaded only here: a SQLite platform never loads it (about 10 MB). */
+async function createPostgresDialect(url: string, maxConnections: number): Promise<Dialect> {
+  const [{ default: postgres }, { PostgresJSDialect }] = await Promise.all([
+    import('postgres'),
+    import('kysely-postgres-js'),
+  ]);
   const sql = postgres(url, {
     // int8 columns (timestamps) come back as bigint, never as lossy numbers or strings.
     types: { bigint: postgres.BigInt },

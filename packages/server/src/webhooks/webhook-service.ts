@@ -9,7 +9,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Webhook } from 'standardwebhooks';
-import { fetch as dispatchedFetch } from 'undici';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { WebhookDeliveryState } from '../db/schema.ts';
@@ -18,7 +17,7 @@ import { fail, ok, type Result } from '../result.ts';
 import {
   type ConnectLookup,
   destinationProblem,
-  guardedDispatcher,
+  guardedFetch,
   literalDestinationProblem,
   PrivateDestinationError,
   type Resolve,
@@ -152,16 +151,12 @@ interface AttemptOutcome {
 }
 
 /**
- * fetch, or, unless private networks are allowed, undici's fetch through a dispatcher that checks
- * each connection's resolved address (network-guard.ts), so that DNS cannot point the connection
- * elsewhere than the check saw. (undici's types for fetch differ from the global ones in name
- * only for what is used here: method, headers, a string body, redirect, signal.)
+ * fetch, or, unless private networks are allowed, fetch through connections that check their
+ * resolved address (network-guard.ts), so that DNS cannot point a connection elsewhere than the
+ * check saw.
  */
 function sender(deps: WebhookServiceDeps): typeof fetch {
-  if (deps.allowPrivateNetworks === true) return fetch;
-  const dispatcher = guardedDispatcher(deps.connectLookup);
-  return (async (url: string, init: RequestInit) =>
-    dispatchedFetch(url, { ...(init as object), dispatcher })) as unknown as typeof fetch;
+  return deps.allowPrivateNetworks === true ? fetch : guardedFetch(deps.connectLookup);
 }
 
 /** Merchants' webhook endpoints and the delivery of their events. */
