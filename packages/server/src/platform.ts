@@ -32,6 +32,7 @@ import { webhookRoutes } from './webhooks/webhook-routes.ts';
 import { createWebhookService } from './webhooks/webhook-service.ts';
 import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
+import { startPlatformJobs } from './jobs/platform-jobs.ts';
 
 /** Where the sandbox processor sends its webhooks. */
 const sandboxWebhookPath = '/v1/funding/sandbox/webhooks';
@@ -202,6 +203,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       service: services.webhooks,
       onError: (error) => options.logger.error({ err: error }, 'webhook delivery run failed'),
     });
+    const jobs = startPlatformJobs({ ...services, logger: options.logger });
     const db = platformDb;
     return {
       app,
@@ -212,6 +214,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       bootstrapAdminKey: () => services.adminKeys.bootstrap(),
       async close() {
         await webhookWorker.stop();
+        await jobs.stop();
         await app.close();
         await db.close();
         await ledger.close();

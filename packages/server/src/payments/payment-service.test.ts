@@ -5,7 +5,7 @@ import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
 import { verifyReceipt } from '../receipts/receipts.ts';
 import { paymentPendingGraceMs } from './payment-service.ts';
-import { addOffer, balanceOf, merchant, world } from './testing.ts';
+import { addOffer, balanceOf, insertInterruptedPayment, merchant, world } from './testing.ts';
 
 for (const dialect of platformDialects) {
   describe(`payments (${dialect})`, () => {
@@ -101,31 +101,12 @@ for (const dialect of platformDialects) {
         priceMicros: 100_000n,
       });
       await w.fund(100_000n);
-      // A pending row whose transfers never reached the ledger, as a crash would leave it.
-      const legs = [
-        {
-          transferId: '123456789',
-          creditAccountId: seller.accountId.toString(),
-          amountMicros: '100000',
-          code: 3,
-        },
-      ];
-      await w.platform.db
-        .insertInto('payments')
-        .values({
-          id: 'pay_interrupted',
-          user_id: w.userId,
-          merchant_id: seller.merchantId,
-          offer_id: offerId,
-          amount_micros: '100000',
-          state: 'pending',
-          failure_code: null,
-          legs: JSON.stringify(legs),
-          access_until: BigInt(w.clock.now + 60_000),
-          created_at: BigInt(w.clock.now),
-          completed_at: null,
-        })
-        .execute();
+      await insertInterruptedPayment(w, {
+        paymentId: 'pay_interrupted',
+        merchant: seller,
+        offerId,
+        amountMicros: 100_000n,
+      });
       assert.equal(await w.payments.reconcilePending(), 0, 'too recent to touch');
       w.clock.now += paymentPendingGraceMs + 1;
       assert.equal(await w.payments.reconcilePending(), 1);

@@ -6,7 +6,11 @@ import { openLedger, TimeOrderedIds } from '@mite/ledger';
 import { tempDir } from '@mite/testkit';
 import { createUserService } from '../auth/user-service.ts';
 import { freshPlatformDb, type platformDialects } from '../db/testing.ts';
-import { ensurePlatformAccounts, platformAccountIds } from '../ledger/chart-of-accounts.ts';
+import {
+  ensurePlatformAccounts,
+  platformAccountIds,
+  transferCodes,
+} from '../ledger/chart-of-accounts.ts';
 import { createMerchantService, type NewOffer } from '../merchants/merchant-service.ts';
 import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from '../receipts/receipt-keys.ts';
@@ -64,6 +68,7 @@ export async function world(t: TestContext, dialect: Dialect) {
     userId,
     wallet: profile.walletAccountId,
     fund,
+    transferIds,
     receiptKey,
   };
 }
@@ -100,4 +105,43 @@ export async function addOffer(
   });
   assert.ok(created.ok, created.ok ? '' : created.code);
   return created.value.id;
+}
+
+/**
+ * A pending payment whose transfers never reached the ledger, as a crash between recording a
+ * payment and moving its money leaves it (created now, on the world's clock).
+ */
+export async function insertInterruptedPayment(
+  w: World,
+  payment: {
+    paymentId: string;
+    merchant: { merchantId: string; accountId: bigint };
+    offerId: string;
+    amountMicros: bigint;
+  },
+): Promise<void> {
+  const legs = [
+    {
+      transferId: w.transferIds.next().toString(),
+      creditAccountId: payment.merchant.accountId.toString(),
+      amountMicros: payment.amountMicros.toString(),
+      code: transferCodes.payment,
+    },
+  ];
+  await w.platform.db
+    .insertInto('payments')
+    .values({
+      id: payment.paymentId,
+      user_id: w.userId,
+      merchant_id: payment.merchant.merchantId,
+      offer_id: payment.offerId,
+      amount_micros: payment.amountMicros.toString(),
+      state: 'pending',
+      failure_code: null,
+      legs: JSON.stringify(legs),
+      access_until: BigInt(w.clock.now + 60_000),
+      created_at: BigInt(w.clock.now),
+      completed_at: null,
+    })
+    .execute();
 }

@@ -2,6 +2,7 @@
  * The loop that sends due webhook deliveries, one per server node: nodes may run it side by side,
  * as `deliverDue` claims each attempt before sending it.
  */
+import { startPeriodicJob } from '../jobs/periodic-job.ts';
 import { webhookBatchSizeDefault, type WebhookDeliveryReport } from './webhook-service.ts';
 
 /** How often a worker looks for due deliveries when the last look found less than a batch. */
@@ -26,41 +27,10 @@ export interface WebhookWorker {
  * timer does not keep the process alive; runs never overlap.
  */
 export function startWebhookWorker(options: WebhookWorkerOptions): WebhookWorker {
-  const intervalMs = options.intervalMs ?? webhookWorkerIntervalMs;
   const batchSize = options.batchSize ?? webhookBatchSizeDefault;
-  let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
-  let running: Promise<void> | undefined;
-
-  const schedule = (delayMs: number) => {
-    if (stopped) return;
-    timer = setTimeout(() => {
-      timer = undefined;
-      running = run().finally(() => {
-        running = undefined;
-      });
-    }, delayMs);
-    timer.unref();
-  };
-
-  async function run(): Promise<void> {
-    let backlog = false;
-    try {
-      const report = await options.service.deliverDue(batchSize);
-      backlog = report.attempted >= batchSize;
-    } catch (error) {
-      options.onError?.(error);
-    }
-    schedule(backlog ? 0 : intervalMs);
-  }
-
-  schedule(0);
-  return {
-    async stop() {
-      stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
-      await running;
-    },
-  };
+  return startPeriodicJob({
+    intervalMs: options.intervalMs ?? webhookWorkerIntervalMs,
+    run: async () => (await options.service.deliverDue(batchSize)).attempted >= batchSize,
+    ...(options.onError === undefined ? {} : { onError: options.onError }),
+  });
 }
