@@ -1,4 +1,6 @@
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { buildSync } from 'esbuild';
 import type Database from 'better-sqlite3';
 import { createSqliteWriter, type EncodedWrites, transferables } from './sqlite-writer.ts';
 
@@ -105,12 +107,29 @@ export function workerWriter(location: string, busyTimeoutMs: number): WriterCha
 }
 
 /**
- * The worker's entry runs TypeScript like the rest of Mite. On Node 20 a loader given to the
- * parent with --import does not reach a worker's entry module, so the entry registers tsx
- * itself before it imports the writer.
+ * The worker's code: its TypeScript entry and what it imports, bundled by esbuild into one
+ * CommonJS script (once per process), run with `eval`. A worker that registered a TypeScript
+ * loader itself and compiled its modules one by one took about 20 MB more memory.
+ * better-sqlite3 stays outside the bundle (a native addon), required from this package.
  */
+let workerScript: string | undefined;
+
 function workerBootstrap(): string {
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  const entry = JSON.stringify(new URL('./sqlite-writer-worker.ts', import.meta.url).href);
-  return `import(${tsx}).then(({ register }) => { register(); return import(${entry}); });`;
+  if (workerScript !== undefined) return workerScript;
+  const entry = fileURLToPath(new URL('./sqlite-writer-worker.ts', import.meta.url));
+  const built = buildSync({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    external: ['better-sqlite3'],
+    write: false,
+    logLevel: 'silent',
+  });
+  const bundle = built.outputFiles[0]?.text;
+  if (bundle === undefined) throw new Error('bug: esbuild produced no worker bundle');
+  // `require` as this package sees it, whatever the process's working directory.
+  workerScript = `(function (require) {\n${bundle}\n})(require('node:module').createRequire(${JSON.stringify(entry)}));`;
+  return workerScript;
 }
