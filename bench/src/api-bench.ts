@@ -49,6 +49,14 @@ import {
 import { ServerSampler, type ServerUsage } from './process-usage.ts';
 import { saveRun } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
+import {
+  type BudgetCheck,
+  type CorrectnessCheck,
+  failOnWrongChecks,
+  progressLog,
+  serverProfile,
+  verdictLines,
+} from './run.ts';
 
 export interface ApiBenchOptions {
   /**
@@ -134,19 +142,7 @@ export interface LoadRow extends ServerUsage {
   readonly peer?: PeerComparison;
 }
 
-export type BudgetStatus = 'PASS' | 'FAIL' | 'SKIP';
-
-export interface BudgetCheck {
-  readonly name: string;
-  readonly status: BudgetStatus;
-  readonly detail: string;
-}
-
-export interface CorrectnessCheck {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly detail: string;
-}
+export type { BudgetCheck, BudgetStatus, CorrectnessCheck } from './run.ts';
 
 export interface BalanceCheck {
   readonly users: number;
@@ -818,40 +814,25 @@ export function formatApiReport(report: ApiBenchReport): string {
   lines.push(
     `peer: ${peerRoute}, measured in the same run. CPU: busy time over wall time, 100% = one core (server: the child process; client: autocannon).`,
   );
-  lines.push('');
-  for (const budget of report.budgets) {
-    lines.push(`${budget.status.padEnd(4)}  ${budget.name}: ${budget.detail}`);
-  }
-  lines.push('');
-  for (const check of report.checks) {
-    lines.push(`${(check.ok ? 'OK' : 'WRONG').padEnd(5)} ${check.name}: ${check.detail}`);
-  }
-  for (const note of report.notes) lines.push(`note: ${note}`);
+  lines.push('', ...verdictLines(report));
   return lines.join('\n');
 }
 
 /** `npm run bench -- api [--quick]`: runs, prints the table and budgets, writes the JSON. */
 export async function apiBenchMain(args: { readonly quick: boolean }): Promise<void> {
   const base = args.quick ? apiBenchQuick : apiBenchDefaults;
-  const profileDir = process.env.MITE_BENCH_SERVER_CPU_PROF;
-  const serverExecArgv =
-    profileDir === undefined || profileDir === ''
-      ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const profile = serverProfile();
   const startedAt = new Date();
-  const log = (line: string) =>
-    console.error(`  [${formatSeconds((Date.now() - startedAt.getTime()) / 1000)} s] ${line}`);
   console.error(`api benchmark${args.quick ? ' (quick)' : ''}: ${JSON.stringify(base)}`);
-  const report = await runApiBench({ ...base, serverExecArgv, log });
+  const report = await runApiBench({
+    ...base,
+    serverExecArgv: profile.execArgv,
+    log: progressLog(startedAt),
+  });
   console.log(formatApiReport(report));
   saveRun({ name: 'api', quick: args.quick, startedAt, options: base }, report);
-  if (profileDir !== undefined && profileDir !== '') {
-    console.log(`server CPU profile: ${profileDir} (summarise with cpuprofile-summary.ts)`);
+  if (profile.dir !== undefined) {
+    console.log(`server CPU profile: ${profile.dir} (summarise with cpuprofile-summary.ts)`);
   }
-  const wrong = report.checks.filter((check) => !check.ok);
-  if (wrong.length > 0) {
-    throw new Error(
-      `the API benchmark's correctness checks failed: ${wrong.map((c) => c.name).join('; ')}`,
-    );
-  }
+  failOnWrongChecks('API', report.checks);
 }

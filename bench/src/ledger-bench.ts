@@ -43,6 +43,7 @@ import {
 
 import { saveRun } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
+import { type BudgetCheck, progressLog, verdictLines } from './run.ts';
 
 export type Workload = 'uniform' | 'hot';
 export type Backend = 'sqlite' | 'postgres';
@@ -125,13 +126,7 @@ export interface BenchRow {
   readonly verify?: VerifyOutcome;
 }
 
-export type BudgetStatus = 'PASS' | 'FAIL' | 'SKIP';
-
-export interface BudgetCheck {
-  readonly name: string;
-  readonly status: BudgetStatus;
-  readonly detail: string;
-}
+export type { BudgetCheck, BudgetStatus } from './run.ts';
 
 export interface LedgerBenchReport {
   readonly rows: BenchRow[];
@@ -942,11 +937,7 @@ export function formatLedgerReport(report: LedgerBenchReport): string {
   lines.push(
     'txn size: transfers per database transaction (ledger rows: the engine’s mean group-commit batch).',
   );
-  lines.push('');
-  for (const budget of report.budgets) {
-    lines.push(`${budget.status.padEnd(4)}  ${budget.name}: ${budget.detail}`);
-  }
-  for (const note of report.notes) lines.push(`note: ${note}`);
+  lines.push('', ...verdictLines(report));
   return lines.join('\n');
 }
 
@@ -954,10 +945,8 @@ export function formatLedgerReport(report: LedgerBenchReport): string {
 export async function ledgerBenchMain(args: { readonly quick: boolean }): Promise<void> {
   const base = args.quick ? ledgerBenchQuick : ledgerBenchDefaults;
   const startedAt = new Date();
-  const log = (line: string) =>
-    console.error(`  [${formatSeconds((Date.now() - startedAt.getTime()) / 1000)} s] ${line}`);
   console.error(`ledger benchmark${args.quick ? ' (quick)' : ''}: ${JSON.stringify(base)}`);
-  const report = await runLedgerBench({ ...base, log });
+  const report = await runLedgerBench({ ...base, log: progressLog(startedAt) });
   console.log(formatLedgerReport(report));
   saveRun({ name: 'ledger', quick: args.quick, startedAt, options: base }, report);
 }

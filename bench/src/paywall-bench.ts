@@ -77,6 +77,14 @@ import {
 import { ServerSampler, type ServerUsage } from './process-usage.ts';
 import { saveRun } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
+import {
+  type BudgetCheck,
+  type CorrectnessCheck,
+  failOnWrongChecks,
+  progressLog,
+  serverProfile,
+  verdictLines,
+} from './run.ts';
 
 export interface PaywallBenchOptions {
   /** Keep-alive connections of every HTTP run. */
@@ -165,19 +173,7 @@ export interface LoopRow {
   readonly ceiling?: Comparison;
 }
 
-export type BudgetStatus = 'PASS' | 'FAIL';
-
-export interface BudgetCheck {
-  readonly name: string;
-  readonly status: BudgetStatus;
-  readonly detail: string;
-}
-
-export interface CorrectnessCheck {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly detail: string;
-}
+export type { BudgetCheck, BudgetStatus, CorrectnessCheck } from './run.ts';
 
 export interface PaywallBenchReport {
   /** peer, paid, unpaid. */
@@ -875,40 +871,26 @@ export function formatPaywallReport(report: PaywallBenchReport): string {
     `HTTP rows: ratio to ${peerLabel.replace(' (peer)', '')}, measured in the same run; conns = keep-alive connections. In-process rows: ratio to the ceiling; conns = calls in flight.`,
     'CPU: busy time over wall time, 100% = one core (server: the child process; bench: this process, autocannon or the loop).',
     '',
+    ...verdictLines(report),
   );
-  for (const budget of report.budgets) {
-    lines.push(`${budget.status.padEnd(4)}  ${budget.name}: ${budget.detail}`);
-  }
-  lines.push('');
-  for (const check of report.checks) {
-    lines.push(`${(check.ok ? 'OK' : 'WRONG').padEnd(5)} ${check.name}: ${check.detail}`);
-  }
-  for (const note of report.notes) lines.push(`note: ${note}`);
   return lines.join('\n');
 }
 
 /** `npm run bench -- paywall [--quick]`: runs, prints the table and budget, writes the JSON. */
 export async function paywallBenchMain(args: { readonly quick: boolean }): Promise<void> {
   const options = args.quick ? paywallBenchQuick : paywallBenchDefaults;
-  const profileDir = process.env.MITE_BENCH_SERVER_CPU_PROF;
-  const serverExecArgv =
-    profileDir === undefined || profileDir === ''
-      ? []
-      : ['--cpu-prof', `--cpu-prof-dir=${profileDir}`];
+  const profile = serverProfile();
   const startedAt = new Date();
-  const log = (line: string) =>
-    console.error(`  [${formatSeconds((Date.now() - startedAt.getTime()) / 1000)} s] ${line}`);
   console.error(`paywall benchmark${args.quick ? ' (quick)' : ''}: ${JSON.stringify(options)}`);
-  const report = await runPaywallBench({ ...options, serverExecArgv, log });
+  const report = await runPaywallBench({
+    ...options,
+    serverExecArgv: profile.execArgv,
+    log: progressLog(startedAt),
+  });
   console.log(formatPaywallReport(report));
   saveRun({ name: 'paywall', quick: args.quick, startedAt, options }, report);
-  if (serverExecArgv.length > 0) {
-    console.log(`merchant CPU profile: ${profileDir} (summarise with cpuprofile-summary.ts)`);
+  if (profile.dir !== undefined) {
+    console.log(`merchant CPU profile: ${profile.dir} (summarise with cpuprofile-summary.ts)`);
   }
-  const wrong = report.checks.filter((check) => !check.ok);
-  if (wrong.length > 0) {
-    throw new Error(
-      `the paywall benchmark's correctness checks failed: ${wrong.map((c) => c.name).join('; ')}`,
-    );
-  }
+  failOnWrongChecks('paywall', report.checks);
 }

@@ -6,10 +6,9 @@
  * A request calls `begin` before doing anything, then `complete` with its response, or `abandon`
  * when it failed before any effect, so that a retry may run again.
  */
-import type { Kysely } from 'kysely';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { affectedRows, firstRow, preparedQuery } from '../db/prepared-query.ts';
-import type { IdempotencyRecordRow, PlatformSchema } from '../db/schema.ts';
+import type { IdempotencyRecordRow } from '../db/schema.ts';
 import { createTransactionBatcher, type TransactionBatcher } from '../db/transaction-batcher.ts';
 
 /** How long a response is replayed, by default and at the least (DESIGN: at least 24 hours). */
@@ -175,13 +174,11 @@ function assertStatus(status: number): void {
  */
 class Records {
   readonly #platformDb: PlatformDb;
-  readonly #db: Kysely<PlatformSchema>;
   readonly #batcher: TransactionBatcher;
   readonly #retentionMs: number;
 
   constructor(platformDb: PlatformDb, batcher: TransactionBatcher, retentionMs: number) {
     this.#platformDb = platformDb;
-    this.#db = platformDb.db;
     this.#batcher = batcher;
     this.#retentionMs = retentionMs;
   }
@@ -240,7 +237,7 @@ class Records {
   }
 
   async deleteExpired(nowMs: number): Promise<number> {
-    const result = await this.#db
+    const result = await this.#platformDb.db
       .deleteFrom('idempotency_records')
       .where('expires_at', '<=', BigInt(nowMs))
       .executeTakeFirst();
