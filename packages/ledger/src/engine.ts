@@ -249,6 +249,16 @@ export class LedgerEngine {
     return Promise.race([this.inFlight[0]?.settled, arrived]);
   }
 
+  /**
+   * Settles once every write under way now has settled (durable or failed). Another node can
+   * learn of a commit (a forwarded request's answer) before this engine's durable state shows
+   * it; a lookup that waits for this first sees every commit made before it began.
+   */
+  writesSettled(): Promise<void> {
+    const last = this.inFlight[this.inFlight.length - 1];
+    return last === undefined ? Promise.resolve() : last.settled;
+  }
+
   /** Waits until every write under way has settled and its callers are answered. */
   private async drain(): Promise<void> {
     while (this.inFlight.length > 0) await this.inFlight[0]?.settled;

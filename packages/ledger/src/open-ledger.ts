@@ -105,6 +105,7 @@ async function openPostgresLedger(options: LedgerOptions, batchSizeMax: number):
       const parsed = parseIds(ids, 'ids');
       const engine = node.engine;
       if (engine === undefined) return node.reader.lookupAccounts(parsed);
+      await engine.writesSettled();
       return durableAccounts(engine, parsed);
     },
     lookupTransfers: async (ids) => node.lookupTransfers(parseIds(ids, 'ids')),
@@ -112,6 +113,7 @@ async function openPostgresLedger(options: LedgerOptions, batchSizeMax: number):
       const parsed = parseFilter(filter);
       const engine = node.engine;
       if (engine === undefined) return node.reader.getAccountTransfers(parsed);
+      await engine.writesSettled();
       return node.reader.getAccountTransfers(upToDurable(engine, parsed));
     },
     verify: () => node.verify(),

@@ -160,3 +160,29 @@ test('a writer whose session is killed stops writing; the other node takes over,
   assert.equal(spent, 10n * BigInt(stored.length + 1));
   assert.deepEqual(await second.verify(), { ok: true, problems: [] });
 });
+
+test("the writer's lookups show every write another node has been answered for", async (t) => {
+  const url = await freshPgDatabase();
+  if (url === undefined) return t.skip('PostgreSQL is not available');
+  const writer = await openLedger({ url });
+  const follower = await openLedger({ url });
+  t.after(async () => {
+    await follower.close();
+    await writer.close();
+  });
+  await seed(writer, 1_000n);
+  // The answer reaches the follower through PostgreSQL, possibly before the writer's engine has
+  // marked the batch durable; a read at the writer after the answer must still include it.
+  for (let i = 0; i < 40; i++) {
+    const id = BigInt(40_000 + i);
+    assert.deepEqual(await follower.createTransfers([transfer(id, wallets[0] ?? 0n, shop, 1n)]), [
+      'ok',
+    ]);
+    const [balanceNow, [stored]] = await Promise.all([
+      balance(writer, wallets[0] ?? 0n),
+      writer.lookupTransfers([id]),
+    ]);
+    assert.equal(balanceNow, 1_000n - BigInt(i + 1), `balance after transfer ${i}`);
+    assert.equal(stored?.id, id, `transfer ${i} visible at the writer`);
+  }
+});

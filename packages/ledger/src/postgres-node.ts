@@ -336,6 +336,8 @@ export class PostgresLedgerNode {
 
   async lookupTransfers(ids: readonly bigint[]): Promise<TransferRecord[]> {
     const leadership = this.leadership;
+    // The writer's view includes every commit another node may have heard of (writesSettled).
+    await leadership?.engine.writesSettled();
     const found = await this.reader.lookupTransfers(ids);
     if (leadership === undefined) return found;
     const durableNs = leadership.engine.durable.timestampNs;
