@@ -1,8 +1,9 @@
 /**
  * The API benchmark's server (see api-bench.ts), run in a child process so that the server and
- * the load generator do not share an event loop:
+ * the load generator do not share an event loop. api-bench.ts builds it as `npm start` builds
+ * Mite (packages/cli/src/build.ts) and runs the build:
  *
- *   node --import tsx bench/src/api-bench-server.ts '<ServerConfig as JSON>'
+ *   node bench/.build/api-bench-server-XXXX/api-bench-server.mjs '<ServerConfig as JSON>'
  *
  * It creates the platform on embedded SQLite in `dataDir`, listens on 127.0.0.1 (a free port),
  * seeds what the benchmark needs (users who sign up and log in through the user service, each

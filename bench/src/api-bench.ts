@@ -3,9 +3,9 @@
  * through the HTTP API, with p50/p99 latency, against a plain authenticated route measured in the
  * same run, and the server's memory under that load.
  *
- * The server runs in a child process (api-bench-server.ts) on embedded SQLite in a temporary data
- * directory, so that it and the load generator (autocannon, in this process) do not share an
- * event loop. The child seeds users (signed up and logged in through the API, wallets funded
+ * The server runs in a child process (api-bench-server.ts, built as `npm start` builds Mite) on
+ * embedded SQLite in a temporary data directory, so that it and the load generator (autocannon,
+ * in this process) do not share an event loop. The child seeds users (signed up and logged in through the API, wallets funded
  * through the ledger), one merchant and offers with `accessPeriodSeconds: 0`, so that a user may
  * buy the same offer again and again. Then, each run with `connections` keep-alive connections:
  *
@@ -33,10 +33,13 @@
  * (summarise the profile with cpuprofile-summary.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '@mite/testkit';
+import { bundle } from '../../packages/cli/src/build.ts';
 import { parseAmount } from '../../packages/server/src/money/amounts.ts';
 import type { ServerConfig, ServerReady, ServerVerify } from './api-bench-server.ts';
 import {
@@ -193,6 +196,7 @@ const purchaseRoute = 'POST /v1/payments';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const serverScript = fileURLToPath(new URL('./api-bench-server.ts', import.meta.url));
+const buildRoot = fileURLToPath(new URL('../.build/', import.meta.url));
 
 type ServerMessage = ServerReady | ServerVerify;
 
@@ -230,12 +234,27 @@ class ServerChild {
     });
   }
 
-  static start(config: ServerConfig, execArgv: readonly string[]): ServerChild {
-    const child = spawn(
-      process.execPath,
-      [...execArgv, '--import', 'tsx', serverScript, JSON.stringify(config)],
-      { cwd: repoRoot, stdio: ['pipe', 'pipe', 'inherit'] },
-    );
+  /**
+   * Builds the server as `npm start` runs Mite (one JavaScript file, no TypeScript loader; see
+   * packages/cli/src/build.ts), so that its memory and speed are those of the built platform,
+   * then starts it. The build sits under bench/.build (third-party packages resolve from the
+   * repository's node_modules) and is deleted when the child exits.
+   */
+  static async start(config: ServerConfig, execArgv: readonly string[]): Promise<ServerChild> {
+    mkdirSync(buildRoot, { recursive: true });
+    const buildDir = mkdtempSync(join(buildRoot, 'api-bench-server-'));
+    const bundleFile = join(buildDir, 'api-bench-server.mjs');
+    try {
+      await bundle({ entry: serverScript, outfile: bundleFile });
+    } catch (error) {
+      rmSync(buildDir, { recursive: true, force: true });
+      throw error;
+    }
+    const child = spawn(process.execPath, [...execArgv, bundleFile, JSON.stringify(config)], {
+      cwd: repoRoot,
+      stdio: ['pipe', 'pipe', 'inherit'],
+    });
+    child.on('exit', () => rmSync(buildDir, { recursive: true, force: true }));
     return new ServerChild(child);
   }
 
@@ -552,7 +571,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
   const log = options.log ?? (() => {});
   const loadAtStart = loadavg()[0] ?? 0;
   const priceMicros = microsOf(price);
-  const server = ServerChild.start(
+  const server = await ServerChild.start(
     {
       dataDir: tempDir('mite-bench-api-'),
       users: options.users,

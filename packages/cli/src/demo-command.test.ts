@@ -4,12 +4,18 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '@mite/testkit';
 import { formatDemoCredentials } from './demo-command.ts';
-import { startCli, waitForUrl } from './test-helpers.ts';
+import { buildCliBundle, startCli, waitForUrl } from './test-helpers.ts';
 
 describe('mite demo (child process)', { timeout: 60_000 }, () => {
-  it('seeds the demo, prints its credentials, and a demo user can log in', async () => {
+  it('built as npm start runs it: seeds the demo, prints its credentials, and a demo user can log in', async (t) => {
+    // `npm start` runs the build, whose ledger writer thread runs a script built ahead of time:
+    // seeding the demo's wallets goes through it.
+    const built = await buildCliBundle();
+    t.after(() => built.remove());
+    const code = readFileSync(built.file, 'utf8');
+    assert.doesNotMatch(code, /from ["'](tsx|esbuild)["']/, 'the build loads no compiler');
     const dataDir = tempDir('mite-demo-');
-    const cli = startCli(['demo', '--port', '0', '--data-dir', dataDir]);
+    const cli = startCli(['demo', '--port', '0', '--data-dir', dataDir], {}, built.file);
     const base = await waitForUrl(cli);
     const { stdout } = cli.output;
     assert.match(stdout, new RegExp(`health: +${base}/healthz\n`));

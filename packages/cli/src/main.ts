@@ -1,6 +1,7 @@
 /**
  * The `mite` command's entry point: builds the context from the real process, runs the command and
- * exits with its code. `npm start` runs `node --import tsx packages/cli/src/main.ts demo`.
+ * exits with its code. `npm start` builds it (scripts/build.ts) and runs
+ * `node packages/cli/dist/mite.mjs demo`; `npm run mite -- ...` runs it from the sources.
  */
 import type { CliContext, ShutdownSignal } from './cli-context.ts';
 import { runCli } from './create-program.ts';

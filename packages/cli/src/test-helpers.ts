@@ -2,15 +2,19 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openLedger } from '@mite/ledger';
 import { createPlatform, seedDemo } from '@mite/server';
 import Database from 'better-sqlite3';
+import { bundle } from './build.ts';
 import type { CliContext, ShutdownSignal } from './cli-context.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const BUILD_ROOT = fileURLToPath(new URL('../.build/', import.meta.url));
 
 /** Variables that would make a test depend on the developer's environment. */
 const MITE_VARIABLES = ['MITE_DATABASE_URL', 'MITE_PORT', 'MITE_LOG_LEVEL', 'MITE_MASTER_KEY'];
@@ -22,14 +26,31 @@ export interface CliRun {
   readonly stderr: string;
 }
 
-/** Starts `node --import tsx packages/cli/src/main.ts ...args` from the repository root. */
+/**
+ * Builds `mite` as `npm run build` does, into a fresh directory under packages/cli/.build (which
+ * tests delete when done), and returns the file.
+ */
+export async function buildCliBundle(): Promise<{ file: string; remove(): void }> {
+  mkdirSync(BUILD_ROOT, { recursive: true });
+  const dir = mkdtempSync(join(BUILD_ROOT, 'mite-'));
+  const file = join(dir, 'mite.mjs');
+  await bundle({ entry: MAIN, outfile: file });
+  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Starts `mite ...args` from the repository root: from the sources (`node --import tsx
+ * packages/cli/src/main.ts`), or from a built bundle (`buildCliBundle`) when `bundleFile` is set.
+ */
 export function spawnCli(
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
+  bundleFile?: string,
 ): ChildProcess {
   const childEnv: Record<string, string | undefined> = { ...process.env, ...env };
   for (const name of MITE_VARIABLES) if (!(name in env)) delete childEnv[name];
-  return spawn(process.execPath, ['--import', 'tsx', MAIN, ...args], {
+  const entry = bundleFile === undefined ? ['--import', 'tsx', MAIN] : [bundleFile];
+  return spawn(process.execPath, [...entry, ...args], {
     cwd: REPO_ROOT,
     env: childEnv,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,8 +69,9 @@ export interface RunningCli {
 export function startCli(
   args: readonly string[],
   env: Readonly<Record<string, string>> = {},
+  bundleFile?: string,
 ): RunningCli {
-  const child = spawnCli(args, env);
+  const child = spawnCli(args, env, bundleFile);
   const output = { stdout: '', stderr: '' };
   child.stdout?.on('data', (chunk: Buffer) => {
     output.stdout += chunk.toString();

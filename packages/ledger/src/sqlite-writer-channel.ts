@@ -1,8 +1,7 @@
-import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { buildSync } from 'esbuild';
 import type Database from 'better-sqlite3';
 import { createSqliteWriter, type EncodedWrites, transferables } from './sqlite-writer.ts';
+import { workerBundle } from './sqlite-writer-worker-bundle.ts';
 
 export type WriterRequest =
   | { readonly type: 'write'; readonly seq: number; readonly writes: EncodedWrites }
@@ -107,29 +106,16 @@ export function workerWriter(location: string, busyTimeoutMs: number): WriterCha
 }
 
 /**
- * The worker's code: its TypeScript entry and what it imports, bundled by esbuild into one
- * CommonJS script (once per process), run with `eval`. A worker that registered a TypeScript
- * loader itself and compiled its modules one by one took about 20 MB more memory.
- * better-sqlite3 stays outside the bundle (a native addon), required from this package.
+ * The worker's code as one script run with `eval` (sqlite-writer-worker-bundle.ts), once per
+ * process. A worker that registered a TypeScript loader itself and compiled its modules one by
+ * one took about 20 MB more memory.
  */
 let workerScript: string | undefined;
 
 function workerBootstrap(): string {
   if (workerScript !== undefined) return workerScript;
-  const entry = fileURLToPath(new URL('./sqlite-writer-worker.ts', import.meta.url));
-  const built = buildSync({
-    entryPoints: [entry],
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    external: ['better-sqlite3'],
-    write: false,
-    logLevel: 'silent',
-  });
-  const bundle = built.outputFiles[0]?.text;
-  if (bundle === undefined) throw new Error('bug: esbuild produced no worker bundle');
-  // `require` as this package sees it, whatever the process's working directory.
-  workerScript = `(function (require) {\n${bundle}\n})(require('node:module').createRequire(${JSON.stringify(entry)}));`;
+  const { code, requireFrom } = workerBundle();
+  // `require` as the bundle's home sees it, whatever the process's working directory.
+  workerScript = `(function (require) {\n${code}\n})(require('node:module').createRequire(${JSON.stringify(requireFrom)}));`;
   return workerScript;
 }
