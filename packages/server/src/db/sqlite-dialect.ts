@@ -24,6 +24,7 @@ import {
   SqliteDialect,
   type SqliteDialectConfig,
 } from 'kysely';
+import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.ts';
 import { createWalSync, type SyncFile, type WalSync } from './wal-sync.ts';
 
 /** How long a statement waits for another connection's write lock before failing. */
@@ -63,7 +64,13 @@ export function createSqliteDialect(path: string, syncFile?: SyncFile): Platform
     throw error;
   }
   const walSync = inMemory ? undefined : createWalSync(path, syncFile);
-  return new DurableSqliteDialect(new PlatformSqliteDriver(database, walSync), walSync);
+  const driver = new PlatformSqliteDriver(database, walSync);
+  if (!inMemory) {
+    driver.checkpointer = startWalCheckpointer(database, path, {
+      checkpointHere: () => driver.checkpointBetweenTransactions(),
+    });
+  }
+  return new DurableSqliteDialect(driver, walSync);
 }
 
 class DurableSqliteDialect extends SqliteDialect implements PlatformSqliteDialect {
@@ -97,15 +104,18 @@ class TransactionalDdlSqliteAdapter extends SqliteAdapter {
 }
 
 /**
- * Kysely's SQLite driver, with three changes: transactions BEGIN IMMEDIATE; waiters for the one
+ * Kysely's SQLite driver, with four changes: transactions BEGIN IMMEDIATE; waiters for the one
  * connection queue in order (Kysely's mutex wakes every waiter at each release, which costs
- * O(waiters^2) under load); and releasing the connection waits until its commits are durable.
+ * O(waiters^2) under load); releasing the connection waits until its commits are durable; and
+ * checkpoints run on another thread (wal-checkpointer.ts).
  */
 class PlatformSqliteDriver implements Driver {
   readonly #database: Database.Database;
   readonly #walSync: WalSync | undefined;
   readonly #connection: PlatformSqliteConnection;
   readonly #queue = new FifoLock();
+  checkpointer: WalCheckpointer | undefined;
+  #checkpointQueued = false;
 
   constructor(database: Database.Database, walSync: WalSync | undefined) {
     this.#database = database;
@@ -167,7 +177,26 @@ class PlatformSqliteDriver implements Driver {
     if (!skipWait) await this.#walSync?.waitDurable();
   }
 
+  /** Waits for the connection like a query, so that no transaction is open, and checkpoints. */
+  checkpointBetweenTransactions(): void {
+    if (this.#checkpointQueued) return;
+    this.#checkpointQueued = true;
+    void this.#queue
+      .acquire()
+      .then(() => {
+        if (this.#database.open) this.#database.pragma('wal_checkpoint(PASSIVE)');
+      })
+      .catch(() => {}) // the worker asks again while the WAL stays long
+      .finally(() => {
+        this.#checkpointQueued = false;
+        this.#queue.release();
+      });
+  }
+
   async destroy(): Promise<void> {
+    // The checkpointer's connection goes first: closing the last connection checkpoints the
+    // whole WAL and removes it.
+    await this.checkpointer?.close();
     await this.#walSync?.close();
     if (this.#database.open) this.#database.close();
   }
