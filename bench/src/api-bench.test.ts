@@ -12,6 +12,7 @@ test('the API benchmark runs tiny: positive rates, no non-2xx, balances and ledg
     maxSeconds: 1,
     halfSeconds: 1,
     paceSlices: 2,
+    coldStartRuns: 1,
   });
 
   assert.deepEqual(
@@ -46,7 +47,12 @@ test('the API benchmark runs tiny: positive rates, no non-2xx, balances and ledg
   for (const check of report.checks) assert.ok(check.ok, `${check.name}: ${check.detail}`);
 
   // Budgets are reported, never asserted.
-  assert.equal(report.budgets.length, 3);
+  assert.equal(report.budgets.length, 4);
+  assert.equal(report.coldStart.freshMs.length, 1);
+  assert.equal(report.coldStart.restartMs.length, 1);
+  for (const ms of [...report.coldStart.freshMs, ...report.coldStart.restartMs]) {
+    assert.ok(ms > 0 && ms < 30_000, `a start of ${ms} ms`);
+  }
   for (const budget of report.budgets) assert.ok(['PASS', 'FAIL', 'SKIP'].includes(budget.status));
 
   const printed = formatApiReport(report);
@@ -54,4 +60,5 @@ test('the API benchmark runs tiny: positive rates, no non-2xx, balances and ledg
   assert.match(printed, /GET \/ceiling \(bare fastify\) \(ceiling\)/);
   assert.match(printed, /POST \/v1\/payments at half/);
   assert.match(printed, /purchases >= 5,000\/s/);
+  assert.match(printed, /cold start to ready <= 1\.5 s/);
 });

@@ -49,6 +49,7 @@ import {
   type CannonOptions,
   type CannonResult,
 } from './autocannon.ts';
+import { type ColdStartReport, measureColdStart } from './cold-start.ts';
 import { ServerSampler, type ServerUsage } from './process-usage.ts';
 import { saveRun } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
@@ -77,6 +78,8 @@ export interface ApiBenchOptions {
   readonly halfSeconds: number;
   /** autocannon instances the half-rate run is split across, started evenly across one second. */
   readonly paceSlices: number;
+  /** Starts of the built `mite serve` timed, fresh and again on the same data (cold-start.ts). */
+  readonly coldStartRuns: number;
   /** Extra node options for the server child (e.g. `--cpu-prof`). */
   readonly serverExecArgv?: readonly string[];
   /** Progress lines as runs finish (default: silent). */
@@ -93,6 +96,7 @@ export const apiBenchDefaults: ApiBenchOptions = {
   maxSeconds: 20,
   halfSeconds: 20,
   paceSlices: 8,
+  coldStartRuns: 3,
 };
 
 /** About 15-20 s. */
@@ -104,6 +108,7 @@ export const apiBenchQuick: ApiBenchOptions = {
   peerSeconds: 2,
   maxSeconds: 3,
   halfSeconds: 3,
+  coldStartRuns: 1,
 };
 
 export type RowKind = 'ceiling' | 'peer' | 'max' | 'half';
@@ -174,6 +179,7 @@ export interface ApiBenchReport {
   readonly balance: BalanceCheck;
   readonly verify: Omit<ServerVerify, 'type'>;
   readonly server: { readonly seedSeconds: number; readonly rssMaxBytes?: number };
+  readonly coldStart: ColdStartReport;
   readonly notes: string[];
 }
 
@@ -182,6 +188,7 @@ export interface ApiBenchReport {
 const purchasesBudgetPerSecond = 5_000;
 const p99BudgetMs = 20;
 const rssBudgetBytes = 256 * 1024 * 1024;
+const coldStartBudgetMs = 1_500;
 
 // --- the workload ------------------------------------------------------------------------------
 
@@ -571,6 +578,11 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
   const log = options.log ?? (() => {});
   const loadAtStart = loadavg()[0] ?? 0;
   const priceMicros = microsOf(price);
+  // First, while the machine is quiet: the load runs leave it busy for a while.
+  const coldStart = await measureColdStart(options.coldStartRuns);
+  log(
+    `cold start of the built mite serve: fresh ${coldStart.freshMs.map(formatInteger).join(', ')} ms; restart ${coldStart.restartMs.map(formatInteger).join(', ')} ms`,
+  );
   const server = await ServerChild.start(
     {
       dataDir: tempDir('mite-bench-api-'),
@@ -688,7 +700,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
     return {
       rows,
       warmup,
-      budgets: checkBudgets(max, half, rssMaxBytes),
+      budgets: [...checkBudgets(max, half, rssMaxBytes), checkColdStart(coldStart)],
       checks: checkCorrectness(all, balance, verify),
       balance,
       verify,
@@ -696,6 +708,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
         seedSeconds: ready.seedSeconds,
         ...(rssMaxBytes === undefined ? {} : { rssMaxBytes }),
       },
+      coldStart,
       notes,
     };
   } finally {
@@ -723,6 +736,24 @@ function checkBudgets(max: LoadRow, half: LoadRow, rssMaxBytes: number | undefin
           detail: `max ${formatMegabytes(rssMaxBytes)} MB over every run`,
         },
   ];
+}
+
+/** The median start of each kind, the slower of the two against the budget. */
+function checkColdStart(report: ColdStartReport): BudgetCheck {
+  const fresh = median(report.freshMs);
+  const restart = median(report.restartMs);
+  return {
+    name: `cold start to ready <= ${coldStartBudgetMs / 1000} s`,
+    status: Math.max(fresh, restart) <= coldStartBudgetMs ? 'PASS' : 'FAIL',
+    detail: `built mite serve to its banner (/healthz then 200), median of ${report.freshMs.length}: fresh data ${formatInteger(fresh)} ms, restart ${formatInteger(restart)} ms`,
+  };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  if (sorted.length % 2 === 1) return sorted[middle] ?? Number.NaN;
+  return ((sorted[middle - 1] ?? Number.NaN) + (sorted[middle] ?? Number.NaN)) / 2;
 }
 
 function checkCorrectness(
