@@ -57,6 +57,12 @@ function signalExitCode(signal: NodeJS.Signals): number {
   return 128 + (constants.signals[signal] ?? 1);
 }
 
+/**
+ * Longest one test may run: a test that hangs fails with its name, instead of holding the whole
+ * run until CI's limit. The slowest tests take about 30 s on 2 cores.
+ */
+const testTimeoutMs = 180_000;
+
 async function main(): Promise<number> {
   const filters = process.argv.slice(2);
   const all = findTestFiles();
@@ -120,7 +126,14 @@ async function main(): Promise<number> {
   log(`running ${files.length} test file${files.length === 1 ? '' : 's'}`);
   const running = spawn(
     process.execPath,
-    ['--import', 'tsx', '--test', '--test-concurrency=2', ...files],
+    [
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=2',
+      `--test-timeout=${testTimeoutMs}`,
+      ...files,
+    ],
     { cwd: root, env, stdio: 'inherit' },
   );
   child = running;

@@ -29,6 +29,7 @@ import { createPersonalDataCipher } from './privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from './receipts/receipt-keys.ts';
 import { walletRoutes } from './wallets/wallet-routes.ts';
 import { webhookRoutes } from './webhooks/webhook-routes.ts';
+import { createWebhookRetention } from './webhooks/webhook-retention.ts';
 import { createWebhookService } from './webhooks/webhook-service.ts';
 import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
@@ -136,6 +137,7 @@ async function createServices(
     clock,
     allowPrivateNetworks: options.env.MITE_WEBHOOK_ALLOW_PRIVATE_NETWORKS === '1',
   });
+  const webhookRetention = createWebhookRetention({ platform: platformDb, clock });
   return {
     users,
     merchants,
@@ -145,6 +147,7 @@ async function createServices(
     topUps,
     payouts,
     webhooks,
+    webhookRetention,
     idempotency,
     receiptKeys: [receiptKey],
     transferIds,

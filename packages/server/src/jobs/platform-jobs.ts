@@ -2,20 +2,22 @@
  * The platform's background upkeep, on every node (each job is safe to run on several at once):
  * - finishing payments and top-ups that a crash left pending (their fixed transfer ids make
  *   finishing twice harmless, and each row's state changes once, conditionally);
- * - deleting idempotency records past their retention, so that the table does not grow forever.
+ * - deleting idempotency records and webhook events past their retention, so that neither table
+ *   grows forever.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { startPeriodicJob } from './periodic-job.ts';
 
 /** How often pending payments and top-ups past their grace period are looked for. */
 export const reconcileIntervalMs = 10_000;
-/** How often expired idempotency records are deleted. */
-export const idempotencyPurgeIntervalMs = 10 * 60_000;
+/** How often expired idempotency records and webhook events are deleted. */
+export const retentionPurgeIntervalMs = 10 * 60_000;
 
 export interface PlatformJobsDeps {
   readonly payments: { reconcilePending(): Promise<number> };
   readonly topUps: { reconcilePending(): Promise<number> };
   readonly idempotency: { purgeExpired(): Promise<number> };
+  readonly webhookRetention: { purgeExpired(): Promise<number> };
   readonly logger: Pick<FastifyBaseLogger, 'info' | 'error'>;
   /** Tests run the jobs more often. */
   readonly intervalsMs?: { readonly reconcile?: number; readonly purge?: number };
@@ -41,13 +43,19 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
       onError: onError('reconcile'),
     }),
     startPeriodicJob({
-      intervalMs: deps.intervalsMs?.purge ?? idempotencyPurgeIntervalMs,
+      intervalMs: deps.intervalsMs?.purge ?? retentionPurgeIntervalMs,
       run: async () => {
-        const deleted = await deps.idempotency.purgeExpired();
-        if (deleted > 0) logger.info({ deleted }, 'deleted expired idempotency records');
+        const idempotencyRecords = await deps.idempotency.purgeExpired();
+        const webhookEvents = await deps.webhookRetention.purgeExpired();
+        if (idempotencyRecords + webhookEvents > 0) {
+          logger.info(
+            { idempotencyRecords, webhookEvents },
+            'deleted records past their retention',
+          );
+        }
         return false;
       },
-      onError: onError('idempotency purge'),
+      onError: onError('retention purge'),
     }),
   ];
   return {

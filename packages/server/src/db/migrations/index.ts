@@ -12,6 +12,7 @@ import * as webhooks from './0006-webhooks.ts';
 import * as pendingPaymentsIndex from './0007-pending-payments-index.ts';
 import * as challengePayments from './0008-challenge-payments.ts';
 import * as operatorWebhooks from './0009-operator-webhooks.ts';
+import * as webhookRetention from './0010-webhook-retention.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -23,4 +24,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0007-pending-payments-index': pendingPaymentsIndex,
   '0008-challenge-payments': challengePayments,
   '0009-operator-webhooks': operatorWebhooks,
+  '0010-webhook-retention': webhookRetention,
 };

@@ -1,0 +1,71 @@
+/**
+ * Retention of webhook events: an event, its deliveries and their attempts are deleted once the
+ * event is older than `webhookEventRetentionMs`, so that the outbox does not grow forever and
+ * what it says about payers (pseudonyms, amounts, resources) is not kept longer than it serves.
+ * Until then an event can be listed and replayed. An event with a delivery still pending is kept
+ * until that delivery is settled. Run by the platform's background jobs, on every node: two
+ * purges at once delete the same rows, harmlessly.
+ */
+import type { PlatformDb } from '../db/platform-db.ts';
+
+/** How long events are kept (as long as Stripe keeps them). */
+export const webhookEventRetentionMs = 30 * 24 * 60 * 60 * 1000;
+/** Events deleted per transaction, so that no purge holds the database for long. */
+export const webhookPurgeBatchMax = 500;
+
+export interface WebhookRetentionDeps {
+  readonly platform: PlatformDb;
+  /** Milliseconds since the epoch. */
+  readonly clock: () => number;
+}
+
+export interface WebhookRetention {
+  /** Deletes the events past their retention, with their deliveries and attempts: how many. */
+  purgeExpired(): Promise<number>;
+}
+
+export function createWebhookRetention(deps: WebhookRetentionDeps): WebhookRetention {
+  const db = deps.platform.db;
+
+  /** One transaction: up to webhookPurgeBatchMax of the oldest expired events that may go. */
+  async function purgeBatch(cutoff: bigint): Promise<number> {
+    return db.transaction().execute(async (tx) => {
+      const rows = await tx
+        .selectFrom('webhook_events as e')
+        .select('e.id')
+        .where('e.created_at', '<', cutoff)
+        .where(({ exists, not, selectFrom }) =>
+          not(
+            exists(
+              selectFrom('webhook_deliveries as d')
+                .select('d.event_id')
+                .whereRef('d.event_id', '=', 'e.id')
+                .where('d.state', '=', 'pending'),
+            ),
+          ),
+        )
+        .orderBy('e.created_at')
+        .limit(webhookPurgeBatchMax)
+        .execute();
+      const ids = rows.map((row) => row.id);
+      if (ids.length === 0) return 0;
+      // Children first: attempts reference deliveries, which reference events.
+      await tx.deleteFrom('webhook_attempts').where('event_id', 'in', ids).execute();
+      await tx.deleteFrom('webhook_deliveries').where('event_id', 'in', ids).execute();
+      await tx.deleteFrom('webhook_events').where('id', 'in', ids).execute();
+      return ids.length;
+    });
+  }
+
+  return {
+    async purgeExpired() {
+      const cutoff = BigInt(deps.clock() - webhookEventRetentionMs);
+      let deleted = 0;
+      for (;;) {
+        const batch = await purgeBatch(cutoff);
+        deleted += batch;
+        if (batch < webhookPurgeBatchMax) return deleted;
+      }
+    },
+  };
+}
