@@ -67,7 +67,7 @@ export function createSqliteDialect(path: string, syncFile?: SyncFile): Platform
   const driver = new PlatformSqliteDriver(database, walSync);
   if (!inMemory) {
     driver.checkpointer = startWalCheckpointer(database, path, {
-      checkpointHere: () => driver.checkpointBetweenTransactions(),
+      whileNoTransaction: (work) => driver.whileNoTransaction(work),
     });
   }
   return new DurableSqliteDialect(driver, walSync);
@@ -115,7 +115,6 @@ class PlatformSqliteDriver implements Driver {
   readonly #connection: PlatformSqliteConnection;
   readonly #queue = new FifoLock();
   checkpointer: WalCheckpointer | undefined;
-  #checkpointQueued = false;
 
   constructor(database: Database.Database, walSync: WalSync | undefined) {
     this.#database = database;
@@ -177,20 +176,17 @@ class PlatformSqliteDriver implements Driver {
     if (!skipWait) await this.#walSync?.waitDurable();
   }
 
-  /** Waits for the connection like a query, so that no transaction is open, and checkpoints. */
-  checkpointBetweenTransactions(): void {
-    if (this.#checkpointQueued) return;
-    this.#checkpointQueued = true;
-    void this.#queue
-      .acquire()
-      .then(() => {
-        if (this.#database.open) this.#database.pragma('wal_checkpoint(PASSIVE)');
-      })
-      .catch(() => {}) // the worker asks again while the WAL stays long
-      .finally(() => {
-        this.#checkpointQueued = false;
+  /** Takes the connection like a query (so no transaction is open) while `work` runs. */
+  whileNoTransaction(work: () => Promise<void>): void {
+    void this.#queue.acquire().then(async () => {
+      try {
+        await work();
+      } catch {
+        // The checkpointer falls back on its own; the connection must be handed on regardless.
+      } finally {
         this.#queue.release();
-      });
+      }
+    });
   }
 
   async destroy(): Promise<void> {

@@ -18,14 +18,22 @@ function openWal(path: string): Database.Database {
   return database;
 }
 
-/** Writes about `megabytes` MB in small commits, letting the event loop run between them. */
-async function writeMegabytes(database: Database.Database, megabytes: number): Promise<void> {
+/**
+ * Writes about `megabytes` MB in small commits, letting the event loop run between them; before
+ * each commit it waits for `gate`, as the platform's writes wait for its one connection.
+ */
+async function writeMegabytes(
+  database: Database.Database,
+  megabytes: number,
+  gate: () => Promise<void> = async () => {},
+): Promise<void> {
   const insert = database.prepare('insert into t (body) values (?)');
   const commits = Math.ceil((megabytes * 1_000_000) / (rowBytes * rowsPerCommit));
   const many = database.transaction(() => {
     for (let i = 0; i < rowsPerCommit; i++) insert.run(Buffer.alloc(rowBytes, i));
   });
   for (let i = 0; i < commits; i++) {
+    await gate();
     many();
     if (i % 10 === 0) await sleep(2);
   }
@@ -36,8 +44,13 @@ const walBytes = (path: string): number => statSync(`${path}-wal`).size;
 test('the main connection never checkpoints; the worker keeps the WAL bounded', async () => {
   const path = join(tempDir('wal-checkpointer-'), 'db.sqlite');
   const database = openWal(path);
+  // Writes are synchronous here, so no transaction is open between two turns of the event loop;
+  // what `whileNoTransaction` runs holds the next write back until it is done.
+  let held: Promise<void> = Promise.resolve();
   const checkpointer = startWalCheckpointer(database, path, {
-    checkpointHere: () => database.pragma('wal_checkpoint(PASSIVE)'),
+    whileNoTransaction: (work) => {
+      held = work();
+    },
     intervalMs: 5,
     pagesBehindMax: 1_000,
   });
@@ -45,9 +58,9 @@ test('the main connection never checkpoints; the worker keeps the WAL bounded', 
     assert.equal(database.pragma('wal_autocheckpoint', { simple: true }), 0);
     // The file never shrinks below its peak, which the first writes set while the worker
     // starts; without checkpoints the next 24 MB would all be added to it.
-    await writeMegabytes(database, 24);
+    await writeMegabytes(database, 24, () => held);
     const afterFirst = walBytes(path);
-    await writeMegabytes(database, 24);
+    await writeMegabytes(database, 24, () => held);
     const grown = walBytes(path) - afterFirst;
     assert.ok(grown < 8_000_000, `WAL grew ${grown} bytes from ${afterFirst}`);
     const count = database.prepare('select count(*) as n from t').get() as { n: number };
@@ -76,7 +89,7 @@ test('when the worker fails, the main connection checkpoints again', async () =>
   const database = openWal(path);
   // The worker cannot open a database that is not there, and exits with an error.
   const checkpointer = startWalCheckpointer(database, join(dir, 'missing.sqlite'), {
-    checkpointHere: () => {},
+    whileNoTransaction: (work) => void work(),
     intervalMs: 5,
   });
   try {

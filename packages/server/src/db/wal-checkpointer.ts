@@ -13,11 +13,14 @@
  * its size stays bounded as before.
  *
  * A PASSIVE checkpoint stops at the frames that were there when it began, and the WAL starts
- * over only after a checkpoint has copied every frame. Writes that never pause would therefore
- * grow it without end: when the worker finds more than `walPagesBehindMax` pages in the WAL, the
- * main thread checkpoints once itself (`checkpointHere`, between transactions), which finishes
- * what the worker copied most of. If the worker fails, the main connection checkpoints again as
- * SQLite does by default. Either way: slower answers at worst, never an unbounded WAL.
+ * over only when a write begins after a checkpoint that copied every frame. Writes that never
+ * pause would therefore grow it without end: when the worker finds more than `walPagesBehindMax`
+ * pages in the WAL, the platform holds its writes back for a moment (`whileNoTransaction`: the
+ * connection is taken like any query, so no transaction is open) while the worker checkpoints
+ * once more, which then copies every frame (most of them were copied already), and the next
+ * write starts the WAL over. The event loop keeps running meanwhile. If the worker fails, the
+ * main connection checkpoints again as SQLite does by default: slower answers at worst, never an
+ * unbounded WAL.
  */
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -26,8 +29,8 @@ import type Database from 'better-sqlite3';
 /** How often the worker checkpoints; under load the WAL grows about 1,000 pages in 150 ms. */
 export const walCheckpointIntervalMs = 100;
 
-/** WAL pages (4 KB each) past which the main thread checkpoints once itself. */
-export const walPagesBehindMax = 4_000;
+/** WAL pages (4 KB each) past which writes wait for one complete checkpoint (SQLite's default). */
+export const walPagesBehindMax = 1_000;
 
 /** SQLite's default, restored when the worker fails. */
 export const walAutoCheckpointPagesDefault = 1_000;
@@ -52,7 +55,17 @@ const timer = setInterval(() => {
     parentPort.postMessage({ failed: String(error && error.message) });
   }
 }, workerData.intervalMs);
-parentPort.on('message', () => {
+parentPort.on('message', (message) => {
+  if (message === 'checkpoint') {
+    try {
+      const [result] = db.pragma('wal_checkpoint(PASSIVE)');
+      parentPort.postMessage({ checkpointed: result.checkpointed });
+    } catch (error) {
+      clearInterval(timer);
+      parentPort.postMessage({ failed: String(error && error.message) });
+    }
+    return;
+  }
   clearInterval(timer);
   db.close();
   parentPort.close();
@@ -61,10 +74,10 @@ parentPort.on('message', () => {
 
 export interface WalCheckpointerOptions {
   /**
-   * Runs `PRAGMA wal_checkpoint(PASSIVE)` on the main connection outside any transaction (the
-   * platform queues it for the connection like any query).
+   * Runs `work` while the main connection is taken, between transactions, as a query would take
+   * it: no write can begin until `work` settles.
    */
-  readonly checkpointHere: () => void;
+  readonly whileNoTransaction: (work: () => Promise<void>) => void;
   /** For tests. */
   readonly intervalMs?: number;
   readonly pagesBehindMax?: number;
@@ -91,14 +104,31 @@ export function startWalCheckpointer(
   worker.unref();
   let closing = false;
   const fallBack = (): void => {
+    // Writes held back for a checkpoint go on.
+    const resolve = answer;
+    answer = undefined;
+    resolve?.();
     if (closing || !database.open) return;
     database.pragma(`wal_autocheckpoint = ${walAutoCheckpointPagesDefault}`);
   };
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  worker.on('message', (message: { behind?: number; failed?: string }) => {
-    if (message.behind !== undefined) {
-      if (!closing && database.open) options.checkpointHere();
-      return;
+  // The answer to the complete checkpoint under way, if one is.
+  let answer: (() => void) | undefined;
+  const checkpointWhileNoTransaction = (): void => {
+    if (answer !== undefined || closing) return;
+    const done = new Promise<void>((resolve) => (answer = resolve));
+    options.whileNoTransaction(async () => {
+      if (closing) return answer?.();
+      worker.postMessage('checkpoint');
+      await done;
+    });
+  };
+  worker.on('message', (message: { behind?: number; checkpointed?: number; failed?: string }) => {
+    if (message.behind !== undefined) return checkpointWhileNoTransaction();
+    if (message.checkpointed !== undefined) {
+      const resolve = answer;
+      answer = undefined;
+      return resolve?.();
     }
     fallBack();
     void worker.terminate();

@@ -6,7 +6,7 @@ import Database from 'better-sqlite3';
 import { Kysely, sql } from 'kysely';
 import { tempDir } from '@mite/testkit';
 import { createSqliteDialect } from './sqlite-dialect.ts';
-import { createWalSync, type SyncFile } from './wal-sync.ts';
+import type { SyncFile } from './wal-sync.ts';
 
 interface Schema {
   notes: { id: number; body: string };
@@ -103,36 +103,4 @@ test('a read that follows an unsynced commit waits for the sync', async (t) => {
   release?.();
   await write;
   assert.deepEqual(await read, [{ id: 1, body: 'slow disk' }]);
-});
-
-test('commits made in one turn of the event loop share one fsync; close lets it finish', async () => {
-  const path = join(tempDir('wal-sync'), 'notes.sqlite');
-  const database = new Database(path);
-  database.pragma('journal_mode = WAL');
-  database.exec('create table notes (id integer primary key)');
-  let syncs = 0;
-  const walSync = createWalSync(path, (fd, done) => {
-    syncs++;
-    fsync(fd, done);
-  });
-  try {
-    const waits = [1, 2, 3].map((id) => {
-      database.prepare('insert into notes (id) values (?)').run(id);
-      walSync.noteCommit();
-      return walSync.waitDurable();
-    });
-    await Promise.all(waits);
-    assert.equal(syncs, 1, 'three commits of one turn, one fsync');
-
-    database.prepare('insert into notes (id) values (4)').run();
-    walSync.noteCommit();
-    const last = walSync.waitDurable();
-    // Closed before the scheduled sync has even started: it still runs, and the wait resolves.
-    await walSync.close();
-    await last;
-    assert.equal(syncs, 2);
-    await assert.rejects(walSync.waitDurable(), /closed/);
-  } finally {
-    database.close();
-  }
 });

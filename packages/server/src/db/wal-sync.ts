@@ -88,22 +88,6 @@ export function createWalSync(databasePath: string, syncFile: SyncFile = fsync):
     syncFile(handle, (error) => settle(error, target));
   };
 
-  // The first sync after a quiet spell starts once the event loop has run what it has queued
-  // (setImmediate): commits made in the same turn, by other requests, share it. Started at once
-  // it covered one commit, and each of the others waited for a sync of its own; every sync costs
-  // the event loop a hand-over to the thread pool.
-  let scheduled = false;
-  const scheduleSync = (): void => {
-    if (scheduled || syncing) return;
-    scheduled = true;
-    setImmediate(() => {
-      scheduled = false;
-      // A sync that a settle chained meanwhile may have covered every waiter already.
-      if (waiters.length > 0) startSync();
-      else idle?.();
-    });
-  };
-
   return {
     noteCommit: () => {
       committed++;
@@ -114,12 +98,11 @@ export function createWalSync(databasePath: string, syncFile: SyncFile = fsync):
       const seq = committed;
       return new Promise<void>((resolve, reject) => {
         waiters.push({ seq, resolve, reject });
-        scheduleSync();
+        startSync();
       });
     },
     close: async () => {
-      // A sync scheduled or under way finishes first, for the commits that wait on it.
-      while (syncing || scheduled) await new Promise<void>((resolve) => (idle = resolve));
+      while (syncing) await new Promise<void>((resolve) => (idle = resolve));
       closed = true;
       if (fd !== undefined) closeSync(fd);
       fd = undefined;
