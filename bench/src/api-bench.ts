@@ -33,13 +33,11 @@
  * (summarise the profile with cpuprofile-summary.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '@mite/testkit';
-import { bundle } from '../../packages/cli/src/build.ts';
+import { bundleToScratch } from '../../packages/cli/src/build.ts';
 import { parseAmount } from '../../packages/server/src/money/amounts.ts';
 import type { ServerConfig, ServerReady, ServerVerify } from './api-bench-server.ts';
 import {
@@ -248,20 +246,12 @@ class ServerChild {
    * repository's node_modules) and is deleted when the child exits.
    */
   static async start(config: ServerConfig, execArgv: readonly string[]): Promise<ServerChild> {
-    mkdirSync(buildRoot, { recursive: true });
-    const buildDir = mkdtempSync(join(buildRoot, 'api-bench-server-'));
-    const bundleFile = join(buildDir, 'api-bench-server.mjs');
-    try {
-      await bundle({ entry: serverScript, outfile: bundleFile });
-    } catch (error) {
-      rmSync(buildDir, { recursive: true, force: true });
-      throw error;
-    }
-    const child = spawn(process.execPath, [...execArgv, bundleFile, JSON.stringify(config)], {
+    const built = await bundleToScratch(serverScript, buildRoot);
+    const child = spawn(process.execPath, [...execArgv, built.file, JSON.stringify(config)], {
       cwd: repoRoot,
       stdio: ['pipe', 'pipe', 'inherit'],
     });
-    child.on('exit', () => rmSync(buildDir, { recursive: true, force: true }));
+    child.on('exit', () => built.remove());
     return new ServerChild(child);
   }
 

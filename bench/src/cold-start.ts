@@ -5,11 +5,9 @@
  * created); each restart reopens one (migrations checked, ledger loaded and verified).
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '@mite/testkit';
-import { bundle } from '../../packages/cli/src/build.ts';
+import { bundleToScratch } from '../../packages/cli/src/build.ts';
 
 /** Longest a start may take before the measurement fails. */
 const startTimeoutMs = 30_000;
@@ -27,11 +25,8 @@ export interface ColdStartReport {
 
 /** Builds `mite`, then starts it `runs` times fresh and `runs` times on an existing directory. */
 export async function measureColdStart(runs: number): Promise<ColdStartReport> {
-  mkdirSync(buildRoot, { recursive: true });
-  const buildDir = mkdtempSync(join(buildRoot, 'mite-'));
+  const { file, remove } = await bundleToScratch(cliEntry, buildRoot);
   try {
-    const file = join(buildDir, 'mite.mjs');
-    await bundle({ entry: cliEntry, outfile: file });
     const freshMs: number[] = [];
     const restartMs: number[] = [];
     for (let run = 0; run < runs; run++) {
@@ -41,7 +36,7 @@ export async function measureColdStart(runs: number): Promise<ColdStartReport> {
     }
     return { freshMs, restartMs };
   } finally {
-    rmSync(buildDir, { recursive: true, force: true });
+    remove();
   }
 }
 

@@ -9,6 +9,8 @@
  * little). The ledger's writer-thread script, which a source run bundles when first needed, is
  * built here ahead of time (sqlite-writer-worker-bundle.ts).
  */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { bundleWorkerCode } from '../../ledger/src/sqlite-writer-worker-bundle.ts';
 
@@ -60,4 +62,29 @@ export async function bundle(options: BundleOptions): Promise<void> {
     plugins: [thirdPartyExternal, prebuiltLedgerWorker()],
     logLevel: 'warning',
   });
+}
+
+/** A bundle in a directory of its own, and the way to delete both. */
+export interface ScratchBundle {
+  readonly file: string;
+  remove(): void;
+}
+
+/**
+ * Bundles `entry` into a fresh directory under `parentDir` (which must lie inside the repository,
+ * so that third-party packages resolve from its node_modules): for tests and benchmarks, which
+ * delete it when done.
+ */
+export async function bundleToScratch(entry: string, parentDir: string): Promise<ScratchBundle> {
+  mkdirSync(parentDir, { recursive: true });
+  const dir = mkdtempSync(join(parentDir, `${basename(entry, extname(entry))}-`));
+  const remove = (): void => rmSync(dir, { recursive: true, force: true });
+  const file = join(dir, `${basename(entry, extname(entry))}.mjs`);
+  try {
+    await bundle({ entry, outfile: file });
+  } catch (error) {
+    remove();
+    throw error;
+  }
+  return { file, remove };
 }

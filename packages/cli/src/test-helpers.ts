@@ -2,14 +2,12 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { setTimeout } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openLedger } from '@mite/ledger';
 import { createPlatform, seedDemo } from '@mite/server';
 import Database from 'better-sqlite3';
-import { bundle } from './build.ts';
+import { bundleToScratch, type ScratchBundle } from './build.ts';
 import type { CliContext, ShutdownSignal } from './cli-context.ts';
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -30,12 +28,8 @@ export interface CliRun {
  * Builds `mite` as `npm run build` does, into a fresh directory under packages/cli/.build (which
  * tests delete when done), and returns the file.
  */
-export async function buildCliBundle(): Promise<{ file: string; remove(): void }> {
-  mkdirSync(BUILD_ROOT, { recursive: true });
-  const dir = mkdtempSync(join(BUILD_ROOT, 'mite-'));
-  const file = join(dir, 'mite.mjs');
-  await bundle({ entry: MAIN, outfile: file });
-  return { file, remove: () => rmSync(dir, { recursive: true, force: true }) };
+export function buildCliBundle(): Promise<ScratchBundle> {
+  return bundleToScratch(MAIN, BUILD_ROOT);
 }
 
 /**

@@ -17,8 +17,8 @@ export interface WorkerBundle {
   readonly requireFrom: string;
 }
 
-/** The worker's entry, which the build also bundles. */
-export const workerEntryPath = fileURLToPath(new URL('./sqlite-writer-worker.ts', import.meta.url));
+/** The worker's entry. */
+const workerEntryPath = fileURLToPath(new URL('./sqlite-writer-worker.ts', import.meta.url));
 
 let built: WorkerBundle | undefined;
 

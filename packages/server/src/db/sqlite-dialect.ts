@@ -64,12 +64,8 @@ export function createSqliteDialect(path: string, syncFile?: SyncFile): Platform
     throw error;
   }
   const walSync = inMemory ? undefined : createWalSync(path, syncFile);
-  const driver = new PlatformSqliteDriver(database, walSync);
-  if (!inMemory) {
-    driver.checkpointer = startWalCheckpointer(database, path, {
-      whileNoTransaction: (work) => driver.whileNoTransaction(work),
-    });
-  }
+  // A file's checkpoints run on a worker thread; an in-memory database has no WAL to checkpoint.
+  const driver = new PlatformSqliteDriver(database, walSync, inMemory ? undefined : path);
   return new DurableSqliteDialect(driver, walSync);
 }
 
@@ -114,12 +110,18 @@ class PlatformSqliteDriver implements Driver {
   readonly #walSync: WalSync | undefined;
   readonly #connection: PlatformSqliteConnection;
   readonly #queue = new FifoLock();
-  checkpointer: WalCheckpointer | undefined;
+  readonly #checkpointer: WalCheckpointer | undefined;
 
-  constructor(database: Database.Database, walSync: WalSync | undefined) {
+  constructor(database: Database.Database, walSync: WalSync | undefined, path?: string) {
     this.#database = database;
     this.#walSync = walSync;
     this.#connection = new PlatformSqliteConnection(database, walSync);
+    this.#checkpointer =
+      path === undefined
+        ? undefined
+        : startWalCheckpointer(database, path, {
+            whileNoTransaction: (work) => this.#whileNoTransaction(work),
+          });
   }
 
   async init(): Promise<void> {}
@@ -177,7 +179,7 @@ class PlatformSqliteDriver implements Driver {
   }
 
   /** Takes the connection like a query (so no transaction is open) while `work` runs. */
-  whileNoTransaction(work: () => Promise<void>): void {
+  #whileNoTransaction(work: () => Promise<void>): void {
     void this.#queue.acquire().then(async () => {
       try {
         await work();
@@ -192,7 +194,7 @@ class PlatformSqliteDriver implements Driver {
   async destroy(): Promise<void> {
     // The checkpointer's connection goes first: closing the last connection checkpoints the
     // whole WAL and removes it.
-    await this.checkpointer?.close();
+    await this.#checkpointer?.close();
     await this.#walSync?.close();
     if (this.#database.open) this.#database.close();
   }
