@@ -103,33 +103,31 @@ export function startWalCheckpointer(
   );
   worker.unref();
   let closing = false;
-  const fallBack = (): void => {
-    // Writes held back for a checkpoint go on.
-    const resolve = answer;
-    answer = undefined;
+  // Settles the complete checkpoint under way, if one is: the writes held back for it go on.
+  let releaseWrites: (() => void) | undefined;
+  const release = (): void => {
+    const resolve = releaseWrites;
+    releaseWrites = undefined;
     resolve?.();
+  };
+  const fallBack = (): void => {
+    release();
     if (closing || !database.open) return;
     database.pragma(`wal_autocheckpoint = ${walAutoCheckpointPagesDefault}`);
   };
   const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
-  // The answer to the complete checkpoint under way, if one is.
-  let answer: (() => void) | undefined;
   const checkpointWhileNoTransaction = (): void => {
-    if (answer !== undefined || closing) return;
-    const done = new Promise<void>((resolve) => (answer = resolve));
+    if (releaseWrites !== undefined || closing) return;
+    const done = new Promise<void>((resolve) => (releaseWrites = resolve));
     options.whileNoTransaction(async () => {
-      if (closing) return answer?.();
+      if (closing) return release();
       worker.postMessage('checkpoint');
       await done;
     });
   };
   worker.on('message', (message: { behind?: number; checkpointed?: number; failed?: string }) => {
     if (message.behind !== undefined) return checkpointWhileNoTransaction();
-    if (message.checkpointed !== undefined) {
-      const resolve = answer;
-      answer = undefined;
-      return resolve?.();
-    }
+    if (message.checkpointed !== undefined) return release();
     fallBack();
     void worker.terminate();
   });
