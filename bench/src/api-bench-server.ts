@@ -8,8 +8,10 @@
  * It creates the platform on embedded SQLite in `dataDir`, listens on 127.0.0.1 (a free port),
  * seeds what the benchmark needs (users who sign up and log in through the user service, each
  * wallet funded through the ledger; through the HTTP API one merchant with an API key and offers
- * with `accessPeriodSeconds: 0`, so a user may buy the same offer again), then writes one JSON
- * line (`ServerReady`) to stdout.
+ * with `accessPeriodSeconds: 0`, so a user may buy the same offer again). It also starts the
+ * two ceilings, each on its own port: a bare fastify route, and the purchase floor
+ * (purchase-floor.ts, its own SQLite file in `dataDir`, the same users' tokens). Then it writes
+ * one JSON line (`ServerReady`) to stdout.
  *
  * Then it answers lines on stdin, one JSON line each on stdout:
  * - `verify`: `ServerVerify`, the ledger's `verify()` and the payments table's counts;
@@ -22,6 +24,7 @@ import { createInterface } from 'node:readline';
 import Fastify from 'fastify';
 import pino from 'pino';
 import { createPlatform } from '@mite/server';
+import { startPurchaseFloor } from './purchase-floor.ts';
 import { defaultHttpLimits } from '../../packages/server/src/http/limits.ts';
 import {
   ledgers,
@@ -44,6 +47,8 @@ export interface ServerReady {
   readonly baseUrl: string;
   /** A bare fastify app in the same process: one route, no plugins, no database (the ceiling). */
   readonly ceilingUrl: string;
+  /** The purchase floor (purchase-floor.ts) in the same process, with the same users' tokens. */
+  readonly floorUrl: string;
   readonly pid: number;
   /** One session token per user. */
   readonly userTokens: string[];
@@ -179,10 +184,17 @@ async function main(config: ServerConfig): Promise<void> {
     if (failed !== undefined) throw new Error(`seeding: funding a wallet failed: ${failed}`);
   }
 
+  const floor = await startPurchaseFloor({
+    dataDir: config.dataDir,
+    userTokens,
+    fundingMicros: funding,
+  });
+
   send({
     type: 'ready',
     baseUrl,
     ceilingUrl,
+    floorUrl: floor.url,
     pid: process.pid,
     userTokens,
     offerIds,
@@ -211,6 +223,7 @@ async function main(config: ServerConfig): Promise<void> {
   }
   lines.close();
   await ceiling.close();
+  await floor.close();
   await platform.close();
 }
 

@@ -10,6 +10,8 @@
  * buy the same offer again and again. Then, each run with `connections` keep-alive connections:
  *
  * - warm-up (not reported): both routes at full speed for `warmupSeconds` each;
+ * - ceilings: a bare fastify route (`GET /ceiling`), then the purchase floor (purchase-floor.ts:
+ *   the least a durable signed purchase costs here, without the platform) for `maxSeconds`;
  * - peer: `GET /v1/wallet` at full speed, each request with the next user's bearer token;
  * - max: `POST /v1/payments {offerId}` at full speed, each request with a unique Idempotency-Key,
  *   the next user's token and the next offer;
@@ -49,6 +51,7 @@ import {
 } from './autocannon.ts';
 import { type ColdStartReport, measureColdStart } from './cold-start.ts';
 import { ServerSampler, type ServerUsage } from './process-usage.ts';
+import { purchaseFloorPath } from './purchase-floor.ts';
 import { saveRun } from './results.ts';
 import { type Column, formatInteger, formatRatio, formatSeconds, formatTable } from './table.ts';
 import {
@@ -195,6 +198,7 @@ const price = '0.01';
 const fundingMicros = 1_000_000_000n;
 const peerRoute = 'GET /v1/wallet';
 const ceilingRoute = 'GET /ceiling (bare fastify)';
+const floorRoute = 'POST /floor/payments (minimal purchase)';
 const purchaseRoute = 'POST /v1/payments';
 
 // --- the server child --------------------------------------------------------------------------
@@ -361,6 +365,28 @@ function purchaseRequest(fixture: Fixture, book: PurchaseBook, label: string): C
       book.unanswered.delete(context);
       if (status >= 200 && status < 300) book.answered++;
       else book.refuse(status);
+    },
+  };
+}
+
+/** A purchase from the floor (purchase-floor.ts): the next user's token, a unique key each time. */
+function floorRequest(fixture: Fixture): CannonRequest {
+  let n = 0;
+  return {
+    method: 'POST',
+    path: purchaseFloorPath,
+    setupRequest: (request) => {
+      const i = n++;
+      return {
+        ...request,
+        headers: {
+          ...request.headers,
+          authorization: `Bearer ${fixture.userTokens[i % fixture.userTokens.length] ?? ''}`,
+          'content-type': 'application/json',
+          'idempotency-key': `floor-${i}`,
+        },
+        body: JSON.stringify({ offerId: fixture.offerIds[i % fixture.offerIds.length] ?? '' }),
+      };
     },
   };
 }
@@ -630,6 +656,19 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
     );
     rows.push(ceiling);
     log(describeRow(ceiling));
+    const floor = await runLoad(
+      ready.floorUrl,
+      {
+        kind: 'ceiling',
+        route: floorRoute,
+        seconds: options.maxSeconds,
+        connections,
+        requests: () => [floorRequest(fixture)],
+      },
+      sampler,
+    );
+    rows.push(floor);
+    log(describeRow(floor));
     const peer = await runLoad(fixture.baseUrl, wallet('peer', options.peerSeconds), sampler);
     rows.push(peer);
     log(describeRow(peer));
@@ -682,6 +721,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
       `rate limits raised for the benchmark (they still run); ${fixture.userTokens.length} users, ${fixture.offerIds.length} offers at ${price}, accessPeriodSeconds 0`,
       `half: ${half.instances} autocannon instances started evenly across one second, ${formatInteger(halfRate)}/s in all`,
       `ceiling: a bare fastify route in the server process (no plugins, no database) answered ${formatInteger(ceiling.rate)}/s; purchases ran at ${formatRatio(max.rate / ceiling.rate)} of it, the budget asks for ${formatRatio(purchasesBudgetPerSecond / ceiling.rate)} of it`,
+      `floor: the least a durable signed purchase costs (bench/src/purchase-floor.ts: fastify, one SQLite transaction and one fsync per event-loop turn, an Ed25519 signature; no platform layers) answered ${formatInteger(floor.rate)}/s; purchases ran at ${formatRatio(max.rate / floor.rate)} of it, the budget asks for ${formatRatio(purchasesBudgetPerSecond / floor.rate)} of it`,
     ];
     notes.push(
       `1-minute load average ${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end (${cpus().length} cores; the benchmark itself keeps about 2 busy)`,
@@ -690,7 +730,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
     return {
       rows,
       warmup,
-      budgets: [...checkBudgets(max, half, rssMaxBytes), checkColdStart(coldStart)],
+      budgets: [...checkBudgets(max, half, floor, rssMaxBytes), checkColdStart(coldStart)],
       checks: checkCorrectness(all, balance, verify),
       balance,
       verify,
@@ -706,12 +746,17 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
   }
 }
 
-function checkBudgets(max: LoadRow, half: LoadRow, rssMaxBytes: number | undefined): BudgetCheck[] {
+function checkBudgets(
+  max: LoadRow,
+  half: LoadRow,
+  floor: LoadRow,
+  rssMaxBytes: number | undefined,
+): BudgetCheck[] {
   return [
     {
       name: `purchases >= ${formatInteger(purchasesBudgetPerSecond)}/s`,
       status: max.rate >= purchasesBudgetPerSecond ? 'PASS' : 'FAIL',
-      detail: `${formatInteger(max.rate)}/s with ${max.connections} connections (${formatRatio(max.peer?.ratio ?? Number.NaN)} of ${peerRoute})`,
+      detail: `${formatInteger(max.rate)}/s with ${max.connections} connections (${formatRatio(max.peer?.ratio ?? Number.NaN)} of ${peerRoute}; ${formatRatio(max.rate / floor.rate)} of the purchase floor, which ran ${formatInteger(floor.rate)}/s)`,
     },
     {
       name: `purchase p99 <= ${p99BudgetMs} ms at half load`,
