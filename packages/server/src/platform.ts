@@ -151,6 +151,7 @@ async function createServices(
     idempotency,
     receiptKeys: [receiptKey],
     transferIds,
+    batcher,
   };
 }
 
@@ -219,6 +220,8 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
         await webhookWorker.stop();
         await jobs.stop();
         await app.close();
+        // The handlers app.close waited for may have queued writes: they commit first.
+        await services.batcher.drain();
         await db.close();
         await ledger.close();
       },

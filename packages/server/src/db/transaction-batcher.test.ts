@@ -74,6 +74,28 @@ for (const dialect of platformDialects) {
       ['a', 'b', 'taken'],
     );
   });
+
+  test(`${dialect}: drain waits for every queued unit, a failed batch's retries included`, async (t) => {
+    const platformDb = await freshPlatformDb(t, dialect);
+    if (platformDb === undefined) return;
+    const batcher = createTransactionBatcher(platformDb);
+    await batcher.drain(); // nothing queued: at once
+    const insert = (key: string) =>
+      batcher.run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, now: 1n }));
+    await insert('taken');
+    const settled: string[] = [];
+    const units = ['a', 'taken', 'b', 'c'].map((key) =>
+      insert(key).then(
+        () => settled.push(key),
+        () => settled.push(`${key} refused`),
+      ),
+    );
+    await batcher.drain();
+    // Every unit ended before drain did, the one refused by the key on its retry included.
+    assert.deepEqual([...settled].sort(), ['a', 'b', 'c', 'taken refused']);
+    assert.equal(await countRecords(platformDb.db), 4);
+    await Promise.all(units);
+  });
 }
 
 test('sqlite: a non-durable unit is answered at commit, a durable one once the WAL is synced', async (t) => {

@@ -46,6 +46,8 @@ export interface TransactionBatcher {
    * once durable unless `durable` is false.
    */
   run<T>(unit: TransactionUnit<T>, options?: RunOptions): Promise<T>;
+  /** Resolves once no unit is queued or running (before closing the database). */
+  drain(): Promise<void>;
 }
 
 interface Queued {
@@ -59,6 +61,7 @@ export function createTransactionBatcher(platformDb: PlatformDb): TransactionBat
   const batchesMax = concurrentBatchesMax[platformDb.dialect];
   const queue: Queued[] = [];
   let running = 0;
+  const drained: (() => void)[] = [];
 
   const startBatches = (): void => {
     while (running < batchesMax && queue.length > 0) {
@@ -70,6 +73,9 @@ export function createTransactionBatcher(platformDb: PlatformDb): TransactionBat
       void commitBatch(platformDb, batch, () => {
         running--;
         startBatches();
+        if (running === 0 && queue.length === 0) {
+          for (const resolve of drained.splice(0)) resolve();
+        }
       });
     }
   };
@@ -81,6 +87,10 @@ export function createTransactionBatcher(platformDb: PlatformDb): TransactionBat
         queue.push({ unit, durable, resolve: resolve as (value: unknown) => void, reject });
         startBatches();
       });
+    },
+    drain(): Promise<void> {
+      if (running === 0 && queue.length === 0) return Promise.resolve();
+      return new Promise((resolve) => drained.push(resolve));
     },
   };
 }
@@ -102,13 +112,15 @@ async function commitBatch(
       return done;
     });
   } catch (error) {
-    settled();
     if (batch.length === 1) {
+      settled();
       batch[0]?.reject(error);
       return;
     }
-    // Which unit failed is unknown (the commit itself may have): each runs again on its own.
+    // Which unit failed is unknown (the commit itself may have): each runs again on its own,
+    // before the next batch starts (and before a drain may end).
     await Promise.all(batch.map((queued) => commitBatch(platformDb, [queued])));
+    settled();
     return;
   }
   batch.forEach((queued, index) => {
@@ -120,10 +132,10 @@ async function commitBatch(
   } catch (error) {
     synced = error ?? new Error('platform database: WAL sync failed');
   }
-  settled();
   batch.forEach((queued, index) => {
     if (!queued.durable) return;
     if (synced === undefined) queued.resolve(results[index]);
     else queued.reject(synced);
   });
+  settled();
 }

@@ -26,6 +26,7 @@ import {
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { handleClientError, installErrorHandling } from './error-handling.ts';
+import { installHandlerTracking } from './handler-tracking.ts';
 import type { IdempotencyGuard } from './idempotency.ts';
 import { installIdempotency } from './idempotency-plugin.ts';
 import type { HttpLimits } from './limits.ts';
@@ -82,6 +83,8 @@ function fastifyOptions(options: HttpAppOptions): FastifyHttpOptions<RawServerDe
 
 export function createHttpApp(options: HttpAppOptions): HttpApp {
   const app: FastifyInstance = Fastify(fastifyOptions(options));
+  // First: it wraps the handler of every route registered after it.
+  installHandlerTracking(app);
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
