@@ -128,6 +128,7 @@ async function createServices(
   });
   const payouts = createPayoutService({
     ...deps,
+    cipher,
     transferIds,
     debtor: payoutDebtorFromEnv(options.env),
   });
@@ -183,6 +184,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     await ensurePlatformAccounts(ledger);
     const appRef: { current?: HttpApp } = {};
     const services = await createServices(ledger, platformDb, options, appRef);
+    await services.payouts.sealPlaintextBankDetails();
     const app = createHttpApp({
       logger: options.logger,
       metricsRegistry: new Registry(),

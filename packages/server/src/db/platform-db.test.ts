@@ -9,6 +9,7 @@ import { freshPlatformDb, freshPlatformDbUrl, openForTest, platformDialects } fr
 const platformTables = [
   'admin_keys',
   'api_keys',
+  'data_upgrades',
   'idempotency_records',
   'merchant_bank_accounts',
   'merchants',

@@ -218,10 +218,11 @@ export interface WebhookAttemptsTable {
   duration_ms: number;
 }
 
+/** Holder, IBAN and BIC are encrypted, each bound to its row (payouts/sealed-bank-details.ts). */
 export interface MerchantBankAccountsTable {
   merchant_id: string;
   holder_name: string;
-  /** Electronic form, checked (mod 97) when set. Test data only: stored as is, not encrypted. */
+  /** Electronic form, checked (mod 97) when set. */
   iban: string;
   bic: string;
   updated_at: EpochMs;
@@ -239,7 +240,7 @@ export interface PayoutBatchesTable {
   /** Decimal micro-units: the payouts planned while building; once done, those paid (the file's). */
   total_micros: string;
   count: number;
-  /** The pain.001.001.09 and CSV bank files, written when the batch completes. */
+  /** The pain.001.001.09 and CSV bank files, written when the batch completes (encrypted). */
   file_xml: string | null;
   file_csv: string | null;
 }
@@ -258,7 +259,7 @@ export interface PayoutsTable {
   state: PayoutState;
   /** Why the ledger refused the transfer (its result, e.g. `exceedsCredits`). */
   failure_code: string | null;
-  /** The bank details the payout goes to, as they were when the batch was made. */
+  /** The bank details the payout goes to, as they were when the batch was made (encrypted). */
   holder_name: string;
   iban: string;
   bic: string;
@@ -285,6 +286,13 @@ export interface PlatformSchema {
   merchant_bank_accounts: MerchantBankAccountsTable;
   payout_batches: PayoutBatchesTable;
   payouts: PayoutsTable;
+  data_upgrades: DataUpgradesTable;
+}
+
+/** Data upgrades done at start (migration 0011): each name once. */
+export interface DataUpgradesTable {
+  name: string;
+  done_at: EpochMs;
 }
 
 export type UserRow = Selectable<UsersTable>;

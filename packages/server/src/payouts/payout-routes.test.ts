@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import { openLedger, TimeOrderedIds } from '@mite/ledger';
 import { Registry } from 'prom-client';
@@ -15,6 +16,7 @@ import {
   transferCodes,
 } from '../ledger/chart-of-accounts.ts';
 import { createMerchantService } from '../merchants/merchant-service.ts';
+import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { ok } from '../result.ts';
 import { parseCsv, readPain001 } from './bank-file.ts';
 import { payoutRoutes } from './payout-routes.ts';
@@ -41,6 +43,7 @@ async function start(t: TestContext, dialect: (typeof platformDialects)[number])
   const transferIds = new TimeOrderedIds();
   const payouts = createPayoutService({
     ...deps,
+    cipher: createPersonalDataCipher(randomBytes(32)),
     transferIds,
     debtor: { name: 'Mite', iban: 'DE89370400440532013000', bic: 'COBADEFFXXX' },
   });

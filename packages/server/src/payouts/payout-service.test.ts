@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
 import { type Ledger, openLedger, TimeOrderedIds, type Transfer } from '@mite/ledger';
 import { freshPlatformDb, platformDialects } from '../db/testing.ts';
@@ -9,7 +10,9 @@ import {
   transferCodes,
 } from '../ledger/chart-of-accounts.ts';
 import { createMerchantService } from '../merchants/merchant-service.ts';
+import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { parseCsv, readPain001 } from './bank-file.ts';
+import { createBankDetailsSealer } from './sealed-bank-details.ts';
 import {
   createPayoutService,
   type PayoutProgress,
@@ -21,6 +24,13 @@ import {
 type Dialect = (typeof platformDialects)[number];
 
 const debtor = { name: 'Mite Payouts & Co', iban: 'DE89370400440532013000', bic: 'COBADEFFXXX' };
+/** Rows as text, to search for what must not be stored in the clear. */
+function dump(rows: unknown): string {
+  return JSON.stringify(rows, (_key, value: unknown) =>
+    typeof value === 'bigint' ? value.toString() : value,
+  );
+}
+
 const banks = [
   { iban: 'GB82WEST12345698765432', bic: 'NWBKGB2L' },
   { iban: 'FR1420041010050500013M02606', bic: 'BNPAFRPP' },
@@ -49,8 +59,9 @@ async function world(t: TestContext, dialect: Dialect) {
   const deps = { platform, ledger, clock: () => clock.now };
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();
+  const cipher = createPersonalDataCipher(randomBytes(32));
   const payoutsWith = (overrides: Partial<PayoutServiceDeps> = {}) =>
-    createPayoutService({ ...deps, transferIds, debtor, ...overrides });
+    createPayoutService({ ...deps, transferIds, debtor, cipher, ...overrides });
   const move = async (debit: bigint, credit: bigint, micros: bigint, code: number) => {
     const transfer: Transfer = {
       id: transferIds.next(),
@@ -109,6 +120,7 @@ async function world(t: TestContext, dialect: Dialect) {
     platform,
     ledger,
     clock,
+    sealer: createBankDetailsSealer(cipher),
     payouts: payoutsWith(),
     payoutsWith,
     merchant,
@@ -448,16 +460,21 @@ for (const dialect of platformDialects) {
         .select(['file_xml', 'file_csv'])
         .where('id', '=', batch.batchId)
         .executeTakeFirstOrThrow();
+      // Altered as someone holding the key could: decrypted, edited, encrypted again.
+      const { batchId } = batch;
+      const xml = w.sealer.openFile(batchId, 'file_xml', row.file_xml ?? '');
+      const csv = w.sealer.openFile(batchId, 'file_csv', row.file_csv ?? '');
       await w.platform.db
         .updateTable('payout_batches')
         .set({
-          file_xml: row.file_xml?.replace(
-            '<InstdAmt Ccy="USD">5.00<',
-            '<InstdAmt Ccy="USD">50.00<',
+          file_xml: w.sealer.sealFile(
+            batchId,
+            'file_xml',
+            xml.replace('<InstdAmt Ccy="USD">5.00<', '<InstdAmt Ccy="USD">50.00<'),
           ),
-          file_csv: row.file_csv?.replace(',2.50,USD', ',2.49,USD'),
+          file_csv: w.sealer.sealFile(batchId, 'file_csv', csv.replace(',2.50,USD', ',2.49,USD')),
         })
-        .where('id', '=', batch.batchId)
+        .where('id', '=', batchId)
         .execute();
       const report = await w.payouts.reconciliationReport(batch.batchId);
       assert.ok(report.ok);
@@ -534,6 +551,119 @@ for (const dialect of platformDialects) {
       const nobody = await w.payouts.setBankAccount('mer_nobody', good);
       assert.equal(nobody.ok ? 'ok' : nobody.code, 'merchantNotFound');
       assert.equal(await w.payouts.getBankAccount('mer_nobody'), undefined);
+    });
+
+    it('stores bank details and bank files encrypted, each bound to its row', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const ada = await w.merchant('Ada', 0n, { holderName: 'Ada Lovelace' });
+      const bob = await w.merchant('Bob', 0n, { holderName: 'Bob Babbage' });
+      await w.earn(ada.accountId, 5_000_000n);
+      const batch = batchOf(await w.payouts.runPayouts());
+      const stored = dump([
+        await w.platform.db.selectFrom('merchant_bank_accounts').selectAll().execute(),
+        await w.platform.db.selectFrom('payouts').selectAll().execute(),
+        await w.platform.db.selectFrom('payout_batches').selectAll().execute(),
+      ]);
+      for (const clear of ['Lovelace', 'Babbage', banks[0].iban, banks[0].bic, '<?xml', 'USD']) {
+        assert.ok(!stored.includes(clear), `${clear} is stored in the clear`);
+      }
+      // Read back in the clear through the service.
+      assert.equal(batch.payouts[0]?.holderName, 'Ada Lovelace');
+      assert.equal(batch.payouts[0]?.iban, banks[0].iban);
+      const xml = await w.payouts.getBankFile(batch.batchId, 'xml');
+      assert.ok(xml.ok && xml.value.includes(banks[0].iban));
+
+      // A ciphertext moved to another merchant's row does not open there.
+      const adaRow = await w.platform.db
+        .selectFrom('merchant_bank_accounts')
+        .selectAll()
+        .where('merchant_id', '=', ada.merchantId)
+        .executeTakeFirstOrThrow();
+      await w.platform.db
+        .updateTable('merchant_bank_accounts')
+        .set({ iban: adaRow.iban })
+        .where('merchant_id', '=', bob.merchantId)
+        .execute();
+      await assert.rejects(w.payouts.getBankAccount(bob.merchantId), /corrupt|authenticate/i);
+
+      // An altered bank file is a finding of the reconciliation, not a crash.
+      await w.platform.db
+        .updateTable('payout_batches')
+        .set({ file_csv: adaRow.iban })
+        .where('id', '=', batch.batchId)
+        .execute();
+      const report = await w.payouts.reconciliationReport(batch.batchId);
+      assert.ok(report.ok);
+      assert.equal(report.value.matches, false);
+      assert.ok(
+        report.value.problems.includes(
+          'the CSV file does not decrypt: it was altered where it is stored',
+        ),
+        JSON.stringify(report.value.problems),
+      );
+    });
+
+    it('encrypts bank details an older version stored in the clear, once', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const ada = await w.merchant('Ada', 0n, { bank: false });
+      await w.earn(ada.accountId, 5_000_000n);
+      // As the version before this one wrote them: every column in the clear.
+      const clear = { holder_name: 'Ada Lovelace', iban: banks[1].iban, bic: banks[1].bic };
+      await w.platform.db
+        .insertInto('merchant_bank_accounts')
+        .values({ merchant_id: ada.merchantId, ...clear, updated_at: 1n })
+        .execute();
+      await w.platform.db
+        .insertInto('payout_batches')
+        .values({
+          id: 'pb_old',
+          state: 'paid',
+          created_at: 1n,
+          completed_at: 2n,
+          total_micros: '1000000',
+          count: 1,
+          file_xml: '<?xml version="1.0"?><Document/>',
+          file_csv: 'payout_id\npo_old',
+        })
+        .execute();
+      await w.platform.db
+        .insertInto('payouts')
+        .values({
+          id: 'po_old',
+          batch_id: 'pb_old',
+          merchant_id: ada.merchantId,
+          amount_micros: '1000000',
+          transfer_id: '1',
+          state: 'paid',
+          failure_code: null,
+          ...clear,
+          created_at: 1n,
+          completed_at: 2n,
+        })
+        .execute();
+
+      assert.equal(await w.payouts.sealPlaintextBankDetails(), 3);
+      const stored = dump([
+        await w.platform.db.selectFrom('merchant_bank_accounts').selectAll().execute(),
+        await w.platform.db.selectFrom('payouts').selectAll().execute(),
+        await w.platform.db.selectFrom('payout_batches').selectAll().execute(),
+      ]);
+      for (const text of ['Lovelace', banks[1].iban, '<?xml', 'payout_id']) {
+        assert.ok(!stored.includes(text), `${text} is still in the clear`);
+      }
+      assert.equal((await w.payouts.getBankAccount(ada.merchantId))?.iban, banks[1].iban);
+      assert.equal((await w.payouts.getBatch('pb_old'))?.payouts[0]?.holderName, 'Ada Lovelace');
+      const csv = await w.payouts.getBankFile('pb_old', 'csv');
+      assert.deepEqual(csv, { ok: true, value: 'payout_id\npo_old' });
+      // Recorded as done: a second start leaves everything as it is.
+      assert.equal(await w.payouts.sealPlaintextBankDetails(), 0);
+      const again = await w.platform.db.selectFrom('merchant_bank_accounts').selectAll().execute();
+      assert.equal(dump([again]), dump([JSON.parse(stored)[0]]));
+      // New payouts work on the sealed account.
+      const batch = batchOf(await w.payouts.runPayouts());
+      assert.equal(batch.payouts[0]?.iban, banks[1].iban);
     });
   });
 }

@@ -24,7 +24,14 @@ import {
   readPain001,
   wholeCentsOf,
 } from './bank-file.ts';
+import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { type BankDetails, checkBankDetails } from './bank-details.ts';
+import {
+  type BankDetailsSealer,
+  type BankFileColumn,
+  createBankDetailsSealer,
+  sealPlaintextBankDetails,
+} from './sealed-bank-details.ts';
 
 /** The currency of payouts and bank files: the platform's. */
 export const payoutCurrency = currency;
@@ -56,6 +63,8 @@ export interface PayoutServiceDeps {
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
   readonly debtor: Debtor;
+  /** Encrypts the bank details and bank files at rest (sealed-bank-details.ts). */
+  readonly cipher: PersonalDataCipher;
   /** Payouts per ledger call and per progress report; 1 to eventsPerCallMax. */
   readonly chunkSize?: number;
 }
@@ -171,7 +180,8 @@ function chunksOf<T>(items: readonly T[], size: number): T[][] {
   return chunks;
 }
 
-function payoutOf(row: PayoutRow): Payout {
+function payoutOf(row: PayoutRow, sealer: BankDetailsSealer): Payout {
+  const { holderName, iban, bic } = sealer.open({ payoutId: row.id }, row);
   return {
     id: row.id,
     batchId: row.batch_id,
@@ -180,9 +190,9 @@ function payoutOf(row: PayoutRow): Payout {
     transferId: BigInt(row.transfer_id),
     state: row.state,
     failureCode: row.failure_code,
-    holderName: row.holder_name,
-    iban: row.iban,
-    bic: row.bic,
+    holderName,
+    iban,
+    bic,
     createdAtMs: Number(row.created_at),
     completedAtMs: row.completed_at === null ? null : Number(row.completed_at),
   };
@@ -223,6 +233,7 @@ function summaryOf(row: Omit<PayoutBatchRow, 'file_xml' | 'file_csv'>, hasFiles:
 export function createPayoutService(deps: PayoutServiceDeps) {
   const { platform, ledger, clock } = deps;
   const db = platform.db;
+  const sealer = createBankDetailsSealer(deps.cipher);
   const chunkSize = deps.chunkSize ?? payoutChunkSizeDefault;
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > eventsPerCallMax) {
     throw new Error(`chunkSize must be an integer in 1..${eventsPerCallMax}`);
@@ -253,7 +264,10 @@ export function createPayoutService(deps: PayoutServiceDeps) {
     if (merchant === undefined) return fail('merchantNotFound');
     const { holderName, iban, bic } = checked.details;
     const updatedAtMs = clock();
-    const fields = { holder_name: holderName, iban, bic, updated_at: BigInt(updatedAtMs) };
+    const fields = {
+      ...sealer.seal({ merchantId }, checked.details),
+      updated_at: BigInt(updatedAtMs),
+    };
     await db
       .insertInto('merchant_bank_accounts')
       .values({ merchant_id: merchantId, ...fields })
@@ -271,9 +285,7 @@ export function createPayoutService(deps: PayoutServiceDeps) {
     if (row === undefined) return undefined;
     return {
       merchantId,
-      holderName: row.holder_name,
-      iban: row.iban,
-      bic: row.bic,
+      ...sealer.open({ merchantId }, row),
       updatedAtMs: Number(row.updated_at),
     };
   }
@@ -365,17 +377,18 @@ export function createPayoutService(deps: PayoutServiceDeps) {
           if (balance <= 0n || balance < BigInt(candidate.payout_threshold_micros)) continue;
           const amount = wholeCentsOf(balance);
           if (amount === 0n) continue;
+          const payoutId = newId('po');
+          // Re-encrypted for the payout's row: a ciphertext is bound to the row it sits in.
+          const details = sealer.open({ merchantId: candidate.id }, candidate);
           rows.push({
-            id: newId('po'),
+            id: payoutId,
             batch_id: batchId,
             merchant_id: candidate.id,
             amount_micros: amount.toString(),
             transfer_id: deps.transferIds.next().toString(),
             state: 'pending',
             failure_code: null,
-            holder_name: candidate.holder_name,
-            iban: candidate.iban,
-            bic: candidate.bic,
+            ...sealer.seal({ payoutId }, details),
             created_at: now,
             completed_at: null,
           });
@@ -473,7 +486,7 @@ export function createPayoutService(deps: PayoutServiceDeps) {
                 batchId,
                 amount: formatAmount(BigInt(row.amount_micros)),
                 currency: payoutCurrency,
-                ibanLast4: row.iban.slice(-4),
+                ibanLast4: sealer.openIban(row.id, row.iban).slice(-4),
               },
               now: completedAtMs,
             });
@@ -521,9 +534,7 @@ export function createPayoutService(deps: PayoutServiceDeps) {
       payouts: paid.map((payout) => ({
         payoutId: payout.id,
         merchantId: payout.merchant_id,
-        holderName: payout.holder_name,
-        iban: payout.iban,
-        bic: payout.bic,
+        ...sealer.open({ payoutId: payout.id }, payout),
         amountMicros: BigInt(payout.amount_micros),
       })),
     };
@@ -532,8 +543,8 @@ export function createPayoutService(deps: PayoutServiceDeps) {
       state: 'paid' as const,
       total_micros: total.toString(),
       count: paid.length,
-      file_xml: pain001Xml(input),
-      file_csv: payoutsCsv(input),
+      file_xml: sealer.sealFile(batchId, 'file_xml', pain001Xml(input)),
+      file_csv: sealer.sealFile(batchId, 'file_csv', payoutsCsv(input)),
     };
   }
 
@@ -550,7 +561,10 @@ export function createPayoutService(deps: PayoutServiceDeps) {
       .where('batch_id', '=', batchId)
       .orderBy('id')
       .execute();
-    return { ...summaryOf(row, row.file_xml !== null), payouts: payouts.map(payoutOf) };
+    return {
+      ...summaryOf(row, row.file_xml !== null),
+      payouts: payouts.map((payout) => payoutOf(payout, sealer)),
+    };
   }
 
   /** Batches, newest first; `beforeBatchId` continues after the last one of a previous page. */
@@ -580,7 +594,8 @@ export function createPayoutService(deps: PayoutServiceDeps) {
       .where('id', '=', batchId)
       .executeTakeFirst();
     if (row === undefined) return fail('batchNotFound');
-    const file = format === 'xml' ? row.file_xml : row.file_csv;
+    const column: BankFileColumn = format === 'xml' ? 'file_xml' : 'file_csv';
+    const file = row[column];
     if (file === null) {
       return fail(
         'noBankFile',
@@ -589,7 +604,34 @@ export function createPayoutService(deps: PayoutServiceDeps) {
           : 'no payout of this batch was paid, so it has no bank file',
       );
     }
-    return ok(file);
+    return ok(sealer.openFile(batchId, column, file));
+  }
+
+  /**
+   * A batch with its bank files decrypted. A file whose encryption does not verify was altered
+   * where it is stored: that is a finding of the reconciliation (in `problems`), not a crash.
+   */
+  async function openedBatch(
+    batchId: string,
+    problems: string[],
+  ): Promise<PayoutBatchRow | undefined> {
+    const sealed = await db
+      .selectFrom('payout_batches')
+      .selectAll()
+      .where('id', '=', batchId)
+      .executeTakeFirst();
+    if (sealed === undefined) return undefined;
+    const open = (column: BankFileColumn, name: string) => {
+      const file = sealed[column];
+      if (file === null) return null;
+      try {
+        return sealer.openFile(batchId, column, file);
+      } catch {
+        problems.push(`the ${name} file does not decrypt: it was altered where it is stored`);
+        return null;
+      }
+    };
+    return { ...sealed, file_xml: open('file_xml', 'XML'), file_csv: open('file_csv', 'CSV') };
   }
 
   /**
@@ -600,11 +642,8 @@ export function createPayoutService(deps: PayoutServiceDeps) {
   async function reconciliationReport(
     batchId: string,
   ): Promise<Result<ReconciliationReport, 'batchNotFound'>> {
-    const batch = await db
-      .selectFrom('payout_batches')
-      .selectAll()
-      .where('id', '=', batchId)
-      .executeTakeFirst();
+    const problems: string[] = [];
+    const batch = await openedBatch(batchId, problems);
     if (batch === undefined) return fail('batchNotFound');
     const payouts = await db
       .selectFrom('payouts')
@@ -614,7 +653,6 @@ export function createPayoutService(deps: PayoutServiceDeps) {
       .where('payouts.batch_id', '=', batchId)
       .orderBy('payouts.id')
       .execute();
-    const problems: string[] = [];
     const transfers = new Map<bigint, TransferRecord>();
     for (const chunk of chunksOf(payouts, eventsPerCallMax)) {
       const found = await ledger.lookupTransfers(chunk.map((payout) => BigInt(payout.transfer_id)));
@@ -765,6 +803,8 @@ export function createPayoutService(deps: PayoutServiceDeps) {
   return {
     setBankAccount,
     getBankAccount,
+    /** Encrypts what older versions stored in the clear; run at start (once recorded, a no-op). */
+    sealPlaintextBankDetails: () => sealPlaintextBankDetails(db, sealer, clock()),
     runPayouts,
     getBatch,
     listBatches,

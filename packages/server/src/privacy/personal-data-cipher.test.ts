@@ -1,7 +1,11 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { createPersonalDataCipher, normaliseEmail } from './personal-data-cipher.ts';
+import {
+  createPersonalDataCipher,
+  looksEncrypted,
+  normaliseEmail,
+} from './personal-data-cipher.ts';
 
 describe('personal data cipher', () => {
   const cipher = createPersonalDataCipher(randomBytes(32));
@@ -33,6 +37,14 @@ describe('personal data cipher', () => {
       tag,
       createPersonalDataCipher(randomBytes(32)).lookupTag('ada@example.com', 'email'),
     );
+  });
+
+  it('tells its own output from data stored in the clear', () => {
+    for (const text of ['', 'x', 'DE89370400440532013000', '<?xml version="1.0"?>']) {
+      assert.ok(looksEncrypted(cipher.encrypt(text, 'context')), `encrypted ${text}`);
+      assert.ok(!looksEncrypted(text), text);
+    }
+    assert.ok(!looksEncrypted('v1.short.body.tag'));
   });
 
   it('needs a 32-byte master key', () => {

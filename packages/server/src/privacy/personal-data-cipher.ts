@@ -70,6 +70,17 @@ export function createPersonalDataCipher(masterKey: Uint8Array): PersonalDataCip
   };
 }
 
+/** base64url of the 12-byte IV and of the 16-byte tag: 16 and 22 characters. */
+const ciphertextShape = /^v1\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]*\.[A-Za-z0-9_-]{22}$/;
+
+/**
+ * Whether `value` has the shape of `encrypt`'s output, to tell data written in the clear by an
+ * older version from data encrypted since (an IBAN, a name or an XML file never has it).
+ */
+export function looksEncrypted(value: string): boolean {
+  return ciphertextShape.test(value);
+}
+
 /** An email as compared: trimmed, Unicode-normalised, lower-cased. */
 export function normaliseEmail(email: string): string {
   return email.trim().normalize('NFKC').toLowerCase();

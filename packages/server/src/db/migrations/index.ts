@@ -13,6 +13,7 @@ import * as pendingPaymentsIndex from './0007-pending-payments-index.ts';
 import * as challengePayments from './0008-challenge-payments.ts';
 import * as operatorWebhooks from './0009-operator-webhooks.ts';
 import * as webhookRetention from './0010-webhook-retention.ts';
+import * as dataUpgrades from './0011-data-upgrades.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -25,4 +26,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0008-challenge-payments': challengePayments,
   '0009-operator-webhooks': operatorWebhooks,
   '0010-webhook-retention': webhookRetention,
+  '0011-data-upgrades': dataUpgrades,
 };

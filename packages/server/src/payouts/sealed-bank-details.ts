@@ -1,0 +1,140 @@
+/**
+ * Bank details at rest: a merchant's account holder, IBAN and BIC, the copies kept with each
+ * payout, and the bank files that list them are personal data (a creator paid as a person is
+ * named by them), so they are stored encrypted (DESIGN.md section 7), each value bound to its row
+ * and column through the cipher's context: a ciphertext copied to another row does not open.
+ *
+ * Nothing is ever looked up by these values, so no lookup tag is kept.
+ */
+import type { Kysely } from 'kysely';
+import type { PlatformSchema } from '../db/schema.ts';
+import { looksEncrypted, type PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
+import type { BankDetails } from './bank-details.ts';
+
+/** The three columns that hold bank details, in `merchant_bank_accounts` and in `payouts`. */
+export interface BankDetailColumns {
+  readonly holder_name: string;
+  readonly iban: string;
+  readonly bic: string;
+}
+
+export type BankFileColumn = 'file_xml' | 'file_csv';
+
+/** Whose details: a merchant's account on file, or the copy a payout was made to. */
+type Owner = { readonly merchantId: string } | { readonly payoutId: string };
+
+function contextOf(owner: Owner, column: string): string {
+  return 'merchantId' in owner
+    ? `merchant_bank_accounts ${owner.merchantId} ${column}`
+    : `payouts ${owner.payoutId} ${column}`;
+}
+
+export function createBankDetailsSealer(cipher: PersonalDataCipher) {
+  return {
+    seal(owner: Owner, details: BankDetails): BankDetailColumns {
+      return {
+        holder_name: cipher.encrypt(details.holderName, contextOf(owner, 'holder_name')),
+        iban: cipher.encrypt(details.iban, contextOf(owner, 'iban')),
+        bic: cipher.encrypt(details.bic, contextOf(owner, 'bic')),
+      };
+    },
+    open(owner: Owner, columns: BankDetailColumns): BankDetails {
+      return {
+        holderName: cipher.decrypt(columns.holder_name, contextOf(owner, 'holder_name')),
+        iban: cipher.decrypt(columns.iban, contextOf(owner, 'iban')),
+        bic: cipher.decrypt(columns.bic, contextOf(owner, 'bic')),
+      };
+    },
+    openIban(payoutId: string, iban: string): string {
+      return cipher.decrypt(iban, contextOf({ payoutId }, 'iban'));
+    },
+    sealFile(batchId: string, column: BankFileColumn, text: string): string {
+      return cipher.encrypt(text, `payout_batches ${batchId} ${column}`);
+    },
+    openFile(batchId: string, column: BankFileColumn, sealed: string): string {
+      return cipher.decrypt(sealed, `payout_batches ${batchId} ${column}`);
+    },
+  };
+}
+
+export type BankDetailsSealer = ReturnType<typeof createBankDetailsSealer>;
+
+/** The name `data_upgrades` records `sealPlaintextBankDetails` under, once it has run. */
+export const sealBankDetailsUpgrade = 'seal-bank-details-v1';
+
+/**
+ * Encrypts the bank details that versions before this one stored in the clear; the platform runs
+ * it at start. It runs once: the upgrade is recorded in `data_upgrades` in the same transaction.
+ * Returns how many rows it sealed.
+ */
+export async function sealPlaintextBankDetails(
+  db: Kysely<PlatformSchema>,
+  sealer: BankDetailsSealer,
+  nowMs: number,
+): Promise<number> {
+  return db.transaction().execute(async (tx) => {
+    const done = await tx
+      .selectFrom('data_upgrades')
+      .select('name')
+      .where('name', '=', sealBankDetailsUpgrade)
+      .executeTakeFirst();
+    if (done !== undefined) return 0;
+    const sealed =
+      (await sealAccounts(tx, sealer)) +
+      (await sealPayouts(tx, sealer)) +
+      (await sealBankFiles(tx, sealer));
+    await tx
+      .insertInto('data_upgrades')
+      .values({ name: sealBankDetailsUpgrade, done_at: BigInt(nowMs) })
+      .execute();
+    return sealed;
+  });
+}
+
+async function sealAccounts(tx: Kysely<PlatformSchema>, sealer: BankDetailsSealer) {
+  const rows = await tx.selectFrom('merchant_bank_accounts').selectAll().execute();
+  const plain = rows.filter((row) => !looksEncrypted(row.iban));
+  for (const row of plain) {
+    await tx
+      .updateTable('merchant_bank_accounts')
+      .set(sealer.seal({ merchantId: row.merchant_id }, plainDetails(row)))
+      .where('merchant_id', '=', row.merchant_id)
+      .execute();
+  }
+  return plain.length;
+}
+
+async function sealPayouts(tx: Kysely<PlatformSchema>, sealer: BankDetailsSealer) {
+  const rows = await tx.selectFrom('payouts').selectAll().execute();
+  const plain = rows.filter((row) => !looksEncrypted(row.iban));
+  for (const row of plain) {
+    await tx
+      .updateTable('payouts')
+      .set(sealer.seal({ payoutId: row.id }, plainDetails(row)))
+      .where('id', '=', row.id)
+      .execute();
+  }
+  return plain.length;
+}
+
+async function sealBankFiles(tx: Kysely<PlatformSchema>, sealer: BankDetailsSealer) {
+  const rows = await tx.selectFrom('payout_batches').selectAll().execute();
+  let sealed = 0;
+  for (const row of rows) {
+    const files: Partial<Record<BankFileColumn, string>> = {};
+    for (const column of ['file_xml', 'file_csv'] as const) {
+      const text = row[column];
+      if (text !== null && !looksEncrypted(text)) {
+        files[column] = sealer.sealFile(row.id, column, text);
+      }
+    }
+    if (Object.keys(files).length === 0) continue;
+    await tx.updateTable('payout_batches').set(files).where('id', '=', row.id).execute();
+    sealed++;
+  }
+  return sealed;
+}
+
+function plainDetails(columns: BankDetailColumns): BankDetails {
+  return { holderName: columns.holder_name, iban: columns.iban, bic: columns.bic };
+}
