@@ -17,6 +17,8 @@
  * - `verify`: `ServerVerify`, the ledger's `verify()` and the payments table's counts;
  * - `exit`: closes the platform and exits (so that `--cpu-prof` writes its profile).
  *
+ * With `floor` before the config, it runs a purchase floor alone instead (see floorOnly).
+ *
  * Logs (warnings and worse) go to stderr. Rate limits are raised far above what a run can reach:
  * the benchmark measures the API's cost, and its one client would otherwise be limited at once.
  */
@@ -56,6 +58,18 @@ export interface ServerReady {
   readonly seedSeconds: number;
 }
 
+export interface FloorConfig {
+  readonly dataDir: string;
+  readonly userTokens: readonly string[];
+  readonly fundingMicros: string;
+}
+
+export interface FloorReady {
+  readonly type: 'floor-ready';
+  readonly floorUrl: string;
+  readonly pid: number;
+}
+
 export interface ServerVerify {
   readonly type: 'verify';
   readonly ok: boolean;
@@ -70,7 +84,7 @@ const seedConcurrency = 8;
 /** Far above what any run can send in the rate limits' window. */
 const unlimited = 1_000_000_000;
 
-function send(message: ServerReady | ServerVerify): void {
+function send(message: ServerReady | ServerVerify | FloorReady): void {
   process.stdout.write(`${JSON.stringify(message)}\n`);
 }
 
@@ -227,10 +241,30 @@ async function main(config: ServerConfig): Promise<void> {
   await platform.close();
 }
 
+/**
+ * `floor '<FloorConfig>'`: a purchase floor alone, for the run with two floor processes (the
+ * least two processes on separate files, sharing nothing, can do). Answers `FloorReady`, then
+ * closes on `exit`.
+ */
+async function floorOnly(config: FloorConfig): Promise<void> {
+  const floor = await startPurchaseFloor({
+    dataDir: config.dataDir,
+    userTokens: config.userTokens,
+    fundingMicros: BigInt(config.fundingMicros),
+  });
+  send({ type: 'floor-ready', floorUrl: floor.url, pid: process.pid });
+  const lines = createInterface({ input: process.stdin });
+  for await (const line of lines) if (line.trim() === 'exit') break;
+  lines.close();
+  await floor.close();
+}
+
 try {
-  const arg = process.argv[2];
-  if (arg === undefined) throw new Error('usage: api-bench-server.ts <config as JSON>');
-  await main(JSON.parse(arg) as ServerConfig);
+  const [mode, arg] =
+    process.argv[2] === 'floor' ? ['floor', process.argv[3]] : ['platform', process.argv[2]];
+  if (arg === undefined) throw new Error('usage: api-bench-server.ts [floor] <config as JSON>');
+  if (mode === 'floor') await floorOnly(JSON.parse(arg) as FloorConfig);
+  else await main(JSON.parse(arg) as ServerConfig);
   process.exit(0);
 } catch (error) {
   process.stderr.write(

@@ -11,7 +11,8 @@
  *
  * - warm-up (not reported): both routes at full speed for `warmupSeconds` each;
  * - ceilings: a bare fastify route (`GET /ceiling`), then the purchase floor (purchase-floor.ts:
- *   the least a durable signed purchase costs here, without the platform) for `maxSeconds`;
+ *   the least a durable signed purchase costs here, without the platform) for `maxSeconds`, then
+ *   two floors in two processes at once for as long;
  * - peer: `GET /v1/wallet` at full speed, each request with the next user's bearer token;
  * - max: `POST /v1/payments {offerId}` at full speed, each request with a unique Idempotency-Key,
  *   the next user's token and the next offer;
@@ -41,7 +42,13 @@ import { fileURLToPath } from 'node:url';
 import { tempDir } from '@mite/testkit';
 import { bundleToScratch } from '../../packages/cli/src/build.ts';
 import { parseAmount } from '../../packages/server/src/money/amounts.ts';
-import type { ServerConfig, ServerReady, ServerVerify } from './api-bench-server.ts';
+import type {
+  FloorConfig,
+  FloorReady,
+  ServerConfig,
+  ServerReady,
+  ServerVerify,
+} from './api-bench-server.ts';
 import {
   autocannon,
   type RequestContext,
@@ -199,6 +206,7 @@ const fundingMicros = 1_000_000_000n;
 const peerRoute = 'GET /v1/wallet';
 const ceilingRoute = 'GET /ceiling (bare fastify)';
 const floorRoute = 'POST /floor/payments (minimal purchase)';
+const floorPairRoute = 'POST /floor/payments, two processes';
 const purchaseRoute = 'POST /v1/payments';
 
 // --- the server child --------------------------------------------------------------------------
@@ -207,7 +215,7 @@ const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const serverScript = fileURLToPath(new URL('./api-bench-server.ts', import.meta.url));
 const buildRoot = fileURLToPath(new URL('../.build/', import.meta.url));
 
-type ServerMessage = ServerReady | ServerVerify;
+type ServerMessage = ServerReady | ServerVerify | FloorReady;
 
 /** The platform in a child process, and the line protocol to it. */
 class ServerChild {
@@ -249,9 +257,14 @@ class ServerChild {
    * then starts it. The build sits under bench/.build (third-party packages resolve from the
    * repository's node_modules) and is deleted when the child exits.
    */
-  static async start(config: ServerConfig, execArgv: readonly string[]): Promise<ServerChild> {
+  static async start(
+    config: ServerConfig | { readonly floor: FloorConfig },
+    execArgv: readonly string[],
+  ): Promise<ServerChild> {
     const built = await bundleToScratch(serverScript, buildRoot);
-    const child = spawn(process.execPath, [...execArgv, built.file, JSON.stringify(config)], {
+    const args =
+      'floor' in config ? ['floor', JSON.stringify(config.floor)] : [JSON.stringify(config)];
+    const child = spawn(process.execPath, [...execArgv, built.file, ...args], {
       cwd: repoRoot,
       stdio: ['pipe', 'pipe', 'inherit'],
     });
@@ -278,6 +291,14 @@ class ServerChild {
     const message = await this.next();
     if (message.type !== 'ready')
       throw new Error(`expected ready from the server, got ${message.type}`);
+    return message;
+  }
+
+  async floorReady(): Promise<FloorReady> {
+    const message = await this.next();
+    if (message.type !== 'floor-ready') {
+      throw new Error(`expected floor-ready from the floor, got ${message.type}`);
+    }
     return message;
   }
 
@@ -451,17 +472,28 @@ interface RunSpec {
   readonly slices?: number;
 }
 
-async function runLoad(baseUrl: string, spec: RunSpec, sampler: ServerSampler): Promise<LoadRow> {
+/**
+ * One run: one autocannon instance, or `slices` of them when paced; or, given several base URLs,
+ * one instance on each at once, the connections shared among them.
+ */
+async function runLoad(
+  baseUrls: string | readonly string[],
+  spec: RunSpec,
+  sampler: ServerSampler,
+): Promise<LoadRow> {
+  const urls = typeof baseUrls === 'string' ? [baseUrls] : baseUrls;
   const slices =
     spec.targetRate === undefined
-      ? 1
+      ? urls.length
       : Math.max(1, Math.min(spec.slices ?? 1, spec.connections, spec.targetRate));
   sampler.start();
   const outcomes = await Promise.all(
     Array.from({ length: slices }, async (_, i) => {
-      if (i > 0) await new Promise((resolve) => setTimeout(resolve, (i * 1000) / slices));
+      if (i > 0 && spec.targetRate !== undefined) {
+        await new Promise((resolve) => setTimeout(resolve, (i * 1000) / slices));
+      }
       return runInstance({
-        url: baseUrl,
+        url: urls[i % urls.length] ?? '',
         connections: share(spec.connections, slices, i),
         duration: spec.seconds,
         requests: spec.requests(),
@@ -511,6 +543,48 @@ async function runLoad(baseUrl: string, spec: RunSpec, sampler: ServerSampler): 
     })),
     ...usage,
   };
+}
+
+/**
+ * The floor in two processes at once (this child's, and one more on its own file): both cores
+ * used, nothing shared, no coordination, which no real deployment of one ledger gets for free.
+ * The server CPU column is the two processes' sum; the RSS column, as in every row, this child's.
+ */
+async function runFloorPair(
+  ready: ServerReady,
+  options: ApiBenchOptions,
+  sampler: ServerSampler,
+): Promise<LoadRow> {
+  const floorConfig: FloorConfig = {
+    dataDir: tempDir('mite-bench-floor-'),
+    userTokens: ready.userTokens,
+    fundingMicros: fundingMicros.toString(),
+  };
+  const second = await ServerChild.start({ floor: floorConfig }, options.serverExecArgv ?? []);
+  try {
+    const { floorUrl } = await second.floorReady();
+    const secondSampler = new ServerSampler(second.pid);
+    secondSampler.start();
+    const fixture: Fixture = ready;
+    const row = await runLoad(
+      [ready.floorUrl, floorUrl],
+      {
+        kind: 'ceiling',
+        route: floorPairRoute,
+        seconds: options.maxSeconds,
+        connections: options.connections,
+        requests: () => [floorRequest(fixture)],
+      },
+      sampler,
+    );
+    const secondCpu = secondSampler.stop().cpuPercent;
+    const { cpuPercent, ...rest } = row;
+    return cpuPercent === undefined || secondCpu === undefined
+      ? rest
+      : { ...rest, cpuPercent: cpuPercent + secondCpu };
+  } finally {
+    await second.stop();
+  }
 }
 
 // --- correctness -------------------------------------------------------------------------------
@@ -669,6 +743,9 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
     );
     rows.push(floor);
     log(describeRow(floor));
+    const floorPair = await runFloorPair(ready, options, sampler);
+    rows.push(floorPair);
+    log(describeRow(floorPair));
     const peer = await runLoad(fixture.baseUrl, wallet('peer', options.peerSeconds), sampler);
     rows.push(peer);
     log(describeRow(peer));
@@ -722,6 +799,7 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
       `half: ${half.instances} autocannon instances started evenly across one second, ${formatInteger(halfRate)}/s in all`,
       `ceiling: a bare fastify route in the server process (no plugins, no database) answered ${formatInteger(ceiling.rate)}/s; purchases ran at ${formatRatio(max.rate / ceiling.rate)} of it, the budget asks for ${formatRatio(purchasesBudgetPerSecond / ceiling.rate)} of it`,
       `floor: the least a durable signed purchase costs (bench/src/purchase-floor.ts: fastify, one SQLite transaction and one fsync per event-loop turn, an Ed25519 signature; no platform layers) answered ${formatInteger(floor.rate)}/s; purchases ran at ${formatRatio(max.rate / floor.rate)} of it, the budget asks for ${formatRatio(purchasesBudgetPerSecond / floor.rate)} of it`,
+      `floor, two processes: two floors on separate files loaded at once answered ${formatInteger(floorPair.rate)}/s together; the budget asks for ${formatRatio(purchasesBudgetPerSecond / floorPair.rate)} of it`,
     ];
     notes.push(
       `1-minute load average ${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end (${cpus().length} cores; the benchmark itself keeps about 2 busy)`,
@@ -730,7 +808,10 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
     return {
       rows,
       warmup,
-      budgets: [...checkBudgets(max, half, floor, rssMaxBytes), checkColdStart(coldStart)],
+      budgets: [
+        ...checkBudgets({ max, half, floor, floorPair }, rssMaxBytes),
+        checkColdStart(coldStart),
+      ],
       checks: checkCorrectness(all, balance, verify),
       balance,
       verify,
@@ -747,16 +828,15 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
 }
 
 function checkBudgets(
-  max: LoadRow,
-  half: LoadRow,
-  floor: LoadRow,
+  runs: { max: LoadRow; half: LoadRow; floor: LoadRow; floorPair: LoadRow },
   rssMaxBytes: number | undefined,
 ): BudgetCheck[] {
+  const { max, half, floor, floorPair } = runs;
   return [
     {
       name: `purchases >= ${formatInteger(purchasesBudgetPerSecond)}/s`,
       status: max.rate >= purchasesBudgetPerSecond ? 'PASS' : 'FAIL',
-      detail: `${formatInteger(max.rate)}/s with ${max.connections} connections (${formatRatio(max.peer?.ratio ?? Number.NaN)} of ${peerRoute}; ${formatRatio(max.rate / floor.rate)} of the purchase floor, which ran ${formatInteger(floor.rate)}/s)`,
+      detail: `${formatInteger(max.rate)}/s with ${max.connections} connections (${formatRatio(max.peer?.ratio ?? Number.NaN)} of ${peerRoute}; ${formatRatio(max.rate / floor.rate)} of the purchase floor, which ran ${formatInteger(floor.rate)}/s, ${formatInteger(floorPair.rate)}/s in two processes)`,
     },
     {
       name: `purchase p99 <= ${p99BudgetMs} ms at half load`,
