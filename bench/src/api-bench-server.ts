@@ -8,16 +8,16 @@
  * It creates the platform on embedded SQLite in `dataDir`, listens on 127.0.0.1 (a free port),
  * seeds what the benchmark needs (users who sign up and log in through the user service, each
  * wallet funded through the ledger; through the HTTP API one merchant with an API key and offers
- * with `accessPeriodSeconds: 0`, so a user may buy the same offer again). It also starts the
- * two ceilings, each on its own port: a bare fastify route, and the purchase floor
- * (purchase-floor.ts, its own SQLite file in `dataDir`, the same users' tokens). Then it writes
- * one JSON line (`ServerReady`) to stdout.
+ * with `accessPeriodSeconds: 0`, so a user may buy the same offer again). It also starts a bare
+ * fastify route on its own port (the ceiling). Then it writes one JSON line (`ServerReady`) to
+ * stdout.
  *
  * Then it answers lines on stdin, one JSON line each on stdout:
  * - `verify`: `ServerVerify`, the ledger's `verify()` and the payments table's counts;
  * - `exit`: closes the platform and exits (so that `--cpu-prof` writes its profile).
  *
- * With `floor` before the config, it runs a purchase floor alone instead (see floorOnly).
+ * With `floor` before the config, it runs a purchase floor alone instead (see floorOnly): in
+ * processes of their own, so that the platform's memory is measured without the floor's.
  *
  * Logs (warnings and worse) go to stderr. Rate limits are raised far above what a run can reach:
  * the benchmark measures the API's cost, and its one client would otherwise be limited at once.
@@ -49,8 +49,6 @@ export interface ServerReady {
   readonly baseUrl: string;
   /** A bare fastify app in the same process: one route, no plugins, no database (the ceiling). */
   readonly ceilingUrl: string;
-  /** The purchase floor (purchase-floor.ts) in the same process, with the same users' tokens. */
-  readonly floorUrl: string;
   readonly pid: number;
   /** One session token per user. */
   readonly userTokens: string[];
@@ -198,17 +196,10 @@ async function main(config: ServerConfig): Promise<void> {
     if (failed !== undefined) throw new Error(`seeding: funding a wallet failed: ${failed}`);
   }
 
-  const floor = await startPurchaseFloor({
-    dataDir: config.dataDir,
-    userTokens,
-    fundingMicros: funding,
-  });
-
   send({
     type: 'ready',
     baseUrl,
     ceilingUrl,
-    floorUrl: floor.url,
     pid: process.pid,
     userTokens,
     offerIds,
@@ -237,14 +228,12 @@ async function main(config: ServerConfig): Promise<void> {
   }
   lines.close();
   await ceiling.close();
-  await floor.close();
   await platform.close();
 }
 
 /**
- * `floor '<FloorConfig>'`: a purchase floor alone, for the run with two floor processes (the
- * least two processes on separate files, sharing nothing, can do). Answers `FloorReady`, then
- * closes on `exit`.
+ * `floor '<FloorConfig>'`: a purchase floor alone (purchase-floor.ts, its own SQLite file in
+ * `dataDir`). Answers `FloorReady`, then closes on `exit`.
  */
 async function floorOnly(config: FloorConfig): Promise<void> {
   const floor = await startPurchaseFloor({
