@@ -65,7 +65,7 @@ export const sealBankDetailsUpgrade = 'seal-bank-details-v1';
 /**
  * Encrypts the bank details that versions before this one stored in the clear; the platform runs
  * it at start. It runs once: the upgrade is recorded in `data_upgrades` in the same transaction.
- * Returns how many rows it sealed.
+ * Returns how many it sealed: accounts, payouts and bank files.
  */
 export async function sealPlaintextBankDetails(
   db: Kysely<PlatformSchema>,
@@ -83,54 +83,65 @@ export async function sealPlaintextBankDetails(
       (await sealAccounts(tx, sealer)) +
       (await sealPayouts(tx, sealer)) +
       (await sealBankFiles(tx, sealer));
+    // Nodes starting together may both get here: sealing the same clear text twice is harmless
+    // (the later ciphertext replaces the earlier, of the same value), and one record stands.
     await tx
       .insertInto('data_upgrades')
       .values({ name: sealBankDetailsUpgrade, done_at: BigInt(nowMs) })
+      .onConflict((conflict) => conflict.column('name').doNothing())
       .execute();
     return sealed;
   });
 }
 
+// Each update applies only while the row still holds the clear text it was read with: a node
+// starting at the same time may have sealed it meanwhile, and a merchant changed it since.
+
 async function sealAccounts(tx: Kysely<PlatformSchema>, sealer: BankDetailsSealer) {
   const rows = await tx.selectFrom('merchant_bank_accounts').selectAll().execute();
-  const plain = rows.filter((row) => !looksEncrypted(row.iban));
-  for (const row of plain) {
-    await tx
+  let sealed = 0;
+  for (const row of rows.filter((account) => !looksEncrypted(account.iban))) {
+    const result = await tx
       .updateTable('merchant_bank_accounts')
       .set(sealer.seal({ merchantId: row.merchant_id }, plainDetails(row)))
       .where('merchant_id', '=', row.merchant_id)
-      .execute();
+      .where('iban', '=', row.iban)
+      .executeTakeFirst();
+    sealed += Number(result.numUpdatedRows);
   }
-  return plain.length;
+  return sealed;
 }
 
 async function sealPayouts(tx: Kysely<PlatformSchema>, sealer: BankDetailsSealer) {
   const rows = await tx.selectFrom('payouts').selectAll().execute();
-  const plain = rows.filter((row) => !looksEncrypted(row.iban));
-  for (const row of plain) {
-    await tx
+  let sealed = 0;
+  for (const row of rows.filter((payout) => !looksEncrypted(payout.iban))) {
+    const result = await tx
       .updateTable('payouts')
       .set(sealer.seal({ payoutId: row.id }, plainDetails(row)))
       .where('id', '=', row.id)
-      .execute();
+      .where('iban', '=', row.iban)
+      .executeTakeFirst();
+    sealed += Number(result.numUpdatedRows);
   }
-  return plain.length;
+  return sealed;
 }
 
 async function sealBankFiles(tx: Kysely<PlatformSchema>, sealer: BankDetailsSealer) {
   const rows = await tx.selectFrom('payout_batches').selectAll().execute();
   let sealed = 0;
   for (const row of rows) {
-    const files: Partial<Record<BankFileColumn, string>> = {};
     for (const column of ['file_xml', 'file_csv'] as const) {
       const text = row[column];
-      if (text !== null && !looksEncrypted(text)) {
-        files[column] = sealer.sealFile(row.id, column, text);
-      }
+      if (text === null || looksEncrypted(text)) continue;
+      const result = await tx
+        .updateTable('payout_batches')
+        .set({ [column]: sealer.sealFile(row.id, column, text) })
+        .where('id', '=', row.id)
+        .where(column, '=', text)
+        .executeTakeFirst();
+      sealed += Number(result.numUpdatedRows);
     }
-    if (Object.keys(files).length === 0) continue;
-    await tx.updateTable('payout_batches').set(files).where('id', '=', row.id).execute();
-    sealed++;
   }
   return sealed;
 }
