@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
-import pino from 'pino';
+import { request } from 'node:http';
+import pino, { type Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { sandboxCards } from './funding/sandbox-provider.ts';
 import { platformAccountIds } from './ledger/chart-of-accounts.ts';
+import { captureLog } from './http/testing.ts';
 import { createPlatform } from './platform.ts';
 import type { receiptJwks } from './receipts/receipt-keys.ts';
 import { verifyReceipt } from './receipts/receipts.ts';
@@ -16,20 +18,30 @@ interface Call {
   headers: Headers;
 }
 
-async function start(t: TestContext, backend: 'sqlite' | 'postgres') {
+async function start(
+  t: TestContext,
+  backend: 'sqlite' | 'postgres',
+  options: { dataDir?: string; logger?: Logger } = {},
+) {
   const databaseUrl = backend === 'postgres' ? await freshPgDatabase() : undefined;
   if (backend === 'postgres' && databaseUrl === undefined) {
     t.skip('PostgreSQL is not installed');
     return undefined;
   }
   const platform = await createPlatform({
-    dataDir: tempDir('mite-platform-'),
+    dataDir: options.dataDir ?? tempDir('mite-platform-'),
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
     // The tests' webhook receivers listen on loopback.
     env: { MITE_WEBHOOK_ALLOW_PRIVATE_NETWORKS: '1' },
-    logger: pino({ level: 'silent' }),
+    logger: options.logger ?? pino({ level: 'silent' }),
   });
-  t.after(() => platform.close());
+  let closed = false;
+  const close = async () => {
+    if (closed) return;
+    closed = true;
+    await platform.close();
+  };
+  t.after(close);
   const base = await platform.app.listen({ port: 0, host: '127.0.0.1' });
   let keys = 0;
   const call = async (
@@ -56,7 +68,7 @@ async function start(t: TestContext, backend: 'sqlite' | 'postgres') {
   const admin = await platform.bootstrapAdminKey();
   assert.ok(admin);
   assert.equal(await platform.bootstrapAdminKey(), undefined, 'only the first start makes one');
-  return { platform, call, admin: admin.secret };
+  return { platform, call, admin: admin.secret, base, close, databaseUrl };
 }
 
 async function setUpShop(env: NonNullable<Awaited<ReturnType<typeof start>>>) {
@@ -400,6 +412,78 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       assert.equal(unknown.status, 404);
       assert.equal(unknown.body.type, '/v1/problems/offer-not-found');
       assert.equal((await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance, '0.00');
+    });
+
+    it('closing finishes the purchases of clients that went away', async (t) => {
+      const dataDir = tempDir('mite-platform-close-');
+      const log = captureLog('warn');
+      const env = await start(t, backend, { dataDir, logger: log.logger });
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      const offer = await env.call('POST', '/v1/offers', {
+        auth: shop.apiKey,
+        body: {
+          resource: '/tip',
+          title: 'A tip',
+          price: '0.01',
+          category: 'content',
+          accessPeriodSeconds: 0,
+        },
+      });
+      assert.equal(offer.status, 201, JSON.stringify(offer.body));
+      await fundWallet(env, shop.user, 1_000_000n);
+      // Purchases whose clients hang up once the first is under way; the platform then closes.
+      const purchases = 24;
+      const sockets = Array.from({ length: purchases }, (_, i) => {
+        const sent = request(`${env.base}/v1/payments`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${shop.user}`,
+            'content-type': 'application/json',
+            'idempotency-key': `hang-up-${i}`,
+          },
+        });
+        sent.on('error', () => {});
+        sent.end(JSON.stringify({ offerId: offer.body.id }));
+        return sent;
+      });
+      const waitUntil = Date.now() + 5_000;
+      const recorded = () =>
+        env.platform.platformDb.db.selectFrom('payments').select('id').limit(1).execute();
+      while ((await recorded()).length === 0 && Date.now() < waitUntil) {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+      }
+      for (const sent of sockets) sent.destroy();
+      await env.close();
+      assert.deepEqual(
+        log.entries().filter((entry) => Number(entry.level) >= 50),
+        [],
+        'no errors while closing',
+      );
+
+      // Every purchase that started was finished: none left pending, the wallet agrees.
+      const again = await createPlatform({
+        dataDir,
+        ...(env.databaseUrl === undefined ? {} : { databaseUrl: env.databaseUrl }),
+        env: {},
+        logger: pino({ level: 'silent' }),
+      });
+      try {
+        const states = await again.platformDb.db.selectFrom('payments').select('state').execute();
+        assert.ok(
+          states.every((row) => row.state === 'succeeded'),
+          JSON.stringify(states),
+        );
+        const userId = (await again.services.users.authenticate(shop.user))?.userId ?? '';
+        const profile = await again.services.users.profile(userId);
+        assert.ok(profile);
+        const [wallet] = await again.ledger.lookupAccounts([profile.walletAccountId]);
+        assert.equal(wallet?.debitsPosted, BigInt(states.length) * 10_000n);
+        const report = await again.ledger.verify();
+        assert.deepEqual(report.problems, []);
+      } finally {
+        await again.close();
+      }
     });
 
     it('lets each role do only its own things', async (t) => {
