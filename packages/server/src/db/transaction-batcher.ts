@@ -46,6 +46,11 @@ export interface TransactionBatcher {
    * once durable unless `durable` is false.
    */
   run<T>(unit: TransactionUnit<T>, options?: RunOptions): Promise<T>;
+  /**
+   * Whether units commit in the order they were queued (SQLite: one batch at a time). With
+   * PostgreSQL's concurrent batches, a unit queued later may commit first.
+   */
+  readonly ordered: boolean;
   /** Resolves once no unit is queued or running (before closing the database). */
   drain(): Promise<void>;
 }
@@ -81,6 +86,7 @@ export function createTransactionBatcher(platformDb: PlatformDb): TransactionBat
   };
 
   return {
+    ordered: batchesMax === 1,
     run<T>(unit: TransactionUnit<T>, options: RunOptions = {}): Promise<T> {
       const durable = options.durable ?? true;
       return new Promise<T>((resolve, reject) => {

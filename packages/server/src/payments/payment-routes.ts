@@ -61,10 +61,12 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       const userId = request.principal?.id ?? '';
       const { body } = request;
+      // The idempotency record written with this response follows the payment's outcome.
+      const options = { outcomeBeforeNextWrite: true };
       const paid =
         'offerId' in body
-          ? await payments.pay({ userId, offerId: body.offerId })
-          : await payments.payChallenge({ userId, challenge: body.challenge });
+          ? await payments.pay({ userId, offerId: body.offerId }, options)
+          : await payments.payChallenge({ userId, challenge: body.challenge }, options);
       if (!paid.ok) return sendProblem(reply, paid.code, paid.detail);
       return reply.code(201).send(paid.value);
     },

@@ -41,6 +41,37 @@ for (const dialect of platformDialects) {
       assert.deepEqual((await w.ledger.verify()).problems, []);
     });
 
+    it('with outcomeBeforeNextWrite, the outcome commits before the next write is made', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await merchant(w, 'Shop', 0);
+      const offerId = await addOffer(w, seller.merchantId, {
+        resource: 'item:tip',
+        title: 'A tip',
+        priceMicros: 10_000n,
+        accessPeriodSeconds: 0,
+      });
+      await w.fund(1_000_000n);
+      const options = { outcomeBeforeNextWrite: true };
+      const paid = await Promise.all(
+        Array.from({ length: 8 }, () => w.payments.pay({ userId: w.userId, offerId }, options)),
+      );
+      // As the HTTP route's idempotency record does: a write queued once the answers are in.
+      const seen = await w.batcher.run((tx) =>
+        tx.selectFrom('payments').select('state').where('offer_id', '=', offerId).execute(),
+      );
+      assert.deepEqual(
+        seen.map((row) => row.state),
+        paid.map(() => 'succeeded'),
+      );
+      const events = await w.platform.db
+        .selectFrom('webhook_events')
+        .select('id')
+        .where('type', '=', 'payment.succeeded')
+        .execute();
+      assert.equal(events.length, 8);
+    });
+
     it('refuses insufficient funds, unknown offers and a second purchase, moving nothing', async (t) => {
       const w = await world(t, dialect);
       if (w === undefined) return;

@@ -26,6 +26,17 @@ export const merchantTermsCachedMax = 10_000;
 /** (user, merchant) pseudonyms kept in memory: a receipt and a webhook event each name one. */
 export const pseudonymsCachedMax = 20_000;
 
+export interface PayOptions {
+  /**
+   * Answer once the money has moved, without waiting for the payment's outcome (state and
+   * webhook event) to commit: where units commit in queue order (SQLite), it commits before any
+   * write queued after the answer. The HTTP route sets it: the response's idempotency record,
+   * written next, then commits with the outcome or after it, and nothing is sent before that
+   * record is durable. A saved batch cycle per purchase, so the answer comes sooner.
+   */
+  readonly outcomeBeforeNextWrite?: boolean;
+}
+
 export type PaymentFailure =
   'offerNotFound' | 'insufficientFunds' | 'accountClosed' | 'duplicatePayment';
 
@@ -85,10 +96,10 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   const merchantTerms = new LRUCache<string, MerchantTerms>({ max: merchantTermsCachedMax });
   const pseudonyms = new LRUCache<string, string>({ max: pseudonymsCachedMax });
 
-  async function pay(input: {
-    userId: string;
-    offerId: string;
-  }): Promise<Result<PaidReceipt, PaymentFailure>> {
+  async function pay(
+    input: { userId: string; offerId: string },
+    options: PayOptions = {},
+  ): Promise<Result<PaidReceipt, PaymentFailure>> {
     const offer = await deps.merchants.getOffer(input.offerId);
     if (offer === undefined) return fail('offerNotFound');
     const now = clock();
@@ -96,7 +107,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     if (offer.accessPeriodSeconds > 0 && (await holdsAccess(input.userId, offer.id, now))) {
       return fail('duplicatePayment', 'this offer was bought already and its access has not ended');
     }
-    return buy(input.userId, { ...offer, offerId: offer.id, challengeId: null }, now);
+    return buy(input.userId, { ...offer, offerId: offer.id, challengeId: null }, now, options);
   }
 
   /**
@@ -104,10 +115,10 @@ export function createPaymentService(deps: PaymentServiceDeps) {
    * challenge's HMAC (the merchant's secret); it checks what it can (shape, expiry, merchant,
    * amount) and binds the receipt to the challenge id, which the merchant checks offline.
    */
-  async function payChallenge(input: {
-    userId: string;
-    challenge: unknown;
-  }): Promise<Result<PaidReceipt, ChallengePaymentFailure>> {
+  async function payChallenge(
+    input: { userId: string; challenge: unknown },
+    options: PayOptions = {},
+  ): Promise<Result<PaidReceipt, ChallengePaymentFailure>> {
     const decoded = decodeChallengeEcho(input.challenge, 'challenge');
     if (!decoded.ok) return fail('validationFailed', decoded.detail);
     const { request, id: challengeId, expiresAtSeconds } = decoded.value;
@@ -133,6 +144,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         challengeId,
       },
       now,
+      options,
     );
   }
 
@@ -141,6 +153,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     userId: string,
     purchase: Purchase,
     now: number,
+    options: PayOptions,
   ): Promise<Result<PaidReceipt, 'insufficientFunds' | 'accountClosed' | 'duplicatePayment'>> {
     const walletId = await walletIdOf(userId);
     const legs = await legsFor(purchase);
@@ -164,7 +177,14 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       return fail('duplicatePayment', 'this challenge was paid already; use its receipt');
     }
     const outcome = await submit(walletId, legs);
-    await finish(paymentId, outcome);
+    const outcomeRecorded = finish(paymentId, outcome);
+    if (options.outcomeBeforeNextWrite === true && batcher.ordered) {
+      // Committed before the caller's next write, which shares its transaction if it comes
+      // soon: see PayOptions. A failure leaves the payment pending, for reconcilePending.
+      outcomeRecorded.catch(() => {});
+    } else {
+      await outcomeRecorded;
+    }
     if (outcome !== 'succeeded') return fail(outcome);
     return ok(receiptFor(paymentId, userId, purchase, now, accessUntilMs));
   }

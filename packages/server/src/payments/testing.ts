@@ -29,12 +29,8 @@ export async function world(t: TestContext, dialect: Dialect) {
   const clock = { now: 1_800_000_000_000 };
   const cipher = createPersonalDataCipher(randomBytes(32));
   const receiptKey = await loadReceiptKey(tempDir('mite-keys-'));
-  const deps = {
-    platform,
-    ledger,
-    clock: () => clock.now,
-    batcher: createTransactionBatcher(platform),
-  };
+  const batcher = createTransactionBatcher(platform);
+  const deps = { platform, ledger, clock: () => clock.now, batcher };
   const users = createUserService({ ...deps, cipher });
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();
@@ -70,6 +66,7 @@ export async function world(t: TestContext, dialect: Dialect) {
     fund,
     transferIds,
     receiptKey,
+    batcher,
   };
 }
 
