@@ -119,7 +119,18 @@ async function createServices(
   const merchants = createMerchantService(deps);
   const adminKeys = createAdminKeyService(deps);
   const transferIds = new TimeOrderedIds();
-  const payments = createPaymentService({ ...deps, merchants, cipher, receiptKey, transferIds });
+  const payments = createPaymentService({
+    ...deps,
+    merchants,
+    cipher,
+    receiptKey,
+    transferIds,
+    onOutcomeNotRecorded: (paymentId, error) =>
+      options.logger.error(
+        { err: error, paymentId },
+        'a payment outcome was not recorded; the reconciler will finish it',
+      ),
+  });
   const refunds = createRefundService({ ...deps, transferIds });
   const topUps = createTopUpService({
     ...deps,

@@ -4,7 +4,8 @@ import { platformDialects } from '../db/testing.ts';
 import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
 import { verifyReceipt } from '../receipts/receipts.ts';
-import { paymentPendingGraceMs } from './payment-service.ts';
+import type { TransactionBatcher } from '../db/transaction-batcher.ts';
+import { createPaymentService, paymentPendingGraceMs } from './payment-service.ts';
 import { addOffer, balanceOf, insertInterruptedPayment, merchant, world } from './testing.ts';
 
 for (const dialect of platformDialects) {
@@ -120,6 +121,56 @@ for (const dialect of platformDialects) {
       assert.equal(results.filter((result) => result.ok).length, 10);
       assert.equal(await balanceOf(w.ledger, w.wallet), 0n);
       assert.equal(await balanceOf(w.ledger, seller.accountId), 1_000_000n);
+    });
+
+    it('reports an outcome that failed to commit after the answer; the reconciler finishes it', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await merchant(w, 'Shop', 0);
+      const offerId = await addOffer(w, seller.merchantId, {
+        resource: 'item:tip',
+        title: 'A tip',
+        priceMicros: 10_000n,
+      });
+      await w.fund(100_000n);
+      // The second write of a purchase (its outcome) fails, as a broken database would.
+      let writes = 0;
+      const failing: TransactionBatcher = {
+        ordered: w.batcher.ordered,
+        drain: () => w.batcher.drain(),
+        run: (unit, options) =>
+          ++writes === 2 ? Promise.reject(new Error('disk gone')) : w.batcher.run(unit, options),
+      };
+      const reported: string[] = [];
+      const payments = createPaymentService({
+        platform: w.platform,
+        ledger: w.ledger,
+        clock: () => w.clock.now,
+        merchants: w.merchants,
+        cipher: w.cipher,
+        receiptKey: w.receiptKey,
+        transferIds: w.transferIds,
+        batcher: failing,
+        onOutcomeNotRecorded: (paymentId, error) =>
+          reported.push(`${paymentId}: ${(error as Error).message}`),
+      });
+      const options = { outcomeBeforeNextWrite: true };
+      if (!w.batcher.ordered) {
+        // PostgreSQL awaits the outcome: there a failure fails the purchase call instead.
+        await assert.rejects(payments.pay({ userId: w.userId, offerId }, options), /disk gone/);
+        assert.deepEqual(reported, []);
+        return;
+      }
+      const paid = await payments.pay({ userId: w.userId, offerId }, options);
+      assert.ok(paid.ok);
+      await w.batcher.drain();
+      const { paymentId } = paid.value;
+      assert.deepEqual(reported, [`${paymentId}: disk gone`]);
+      assert.equal((await payments.getPayment(paymentId))?.state, 'pending');
+      w.clock.now += paymentPendingGraceMs + 1;
+      assert.equal(await payments.reconcilePending(), 1);
+      assert.equal((await payments.getPayment(paymentId))?.state, 'succeeded');
+      assert.equal(await balanceOf(w.ledger, seller.accountId), 10_000n, 'paid once');
     });
 
     it('finishes a payment interrupted between recording it and moving the money', async (t) => {

@@ -83,6 +83,11 @@ export interface PaymentServiceDeps {
   readonly receiptKey: ReceiptKey;
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
+  /**
+   * Hears a payment outcome that failed to commit after its answer went out (see PayOptions):
+   * the payment stays pending, and reconcilePending finishes it.
+   */
+  readonly onOutcomeNotRecorded?: (paymentId: string, error: unknown) => void;
 }
 
 /**
@@ -181,7 +186,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     if (options.outcomeBeforeNextWrite === true && batcher.ordered) {
       // Committed before the caller's next write, which shares its transaction if it comes
       // soon: see PayOptions. A failure leaves the payment pending, for reconcilePending.
-      outcomeRecorded.catch(() => {});
+      outcomeRecorded.catch((error: unknown) => deps.onOutcomeNotRecorded?.(paymentId, error));
     } else {
       await outcomeRecorded;
     }

@@ -67,6 +67,7 @@ export async function world(t: TestContext, dialect: Dialect) {
     transferIds,
     receiptKey,
     batcher,
+    cipher,
   };
 }
 
