@@ -566,11 +566,12 @@ async function runFloors(
       },
       options.serverExecArgv ?? [],
     );
-  const floors = [await start(), await start()];
+  const first = await start();
+  const second = await start();
   try {
-    const urls: string[] = [];
-    for (const child of floors) urls.push((await child.floorReady()).floorUrl);
-    const samplers = floors.map((child) => new ServerSampler(child.pid));
+    const urls = [(await first.floorReady()).floorUrl, (await second.floorReady()).floorUrl];
+    const firstSampler = new ServerSampler(first.pid);
+    const secondSampler = new ServerSampler(second.pid);
     const spec = (route: string): RunSpec => ({
       kind: 'ceiling',
       route,
@@ -578,11 +579,10 @@ async function runFloors(
       connections: options.connections,
       requests: () => [floorRequest(fixture)],
     });
-    const floor = await runLoad(urls.slice(0, 1), spec(floorRoute), samplers[0] as ServerSampler);
-    const second = samplers[1] as ServerSampler;
-    second.start();
-    const pair = await runLoad(urls, spec(floorPairRoute), samplers[0] as ServerSampler);
-    const secondUsage = second.stop();
+    const floor = await runLoad(urls.slice(0, 1), spec(floorRoute), firstSampler);
+    secondSampler.start();
+    const pair = await runLoad(urls, spec(floorPairRoute), firstSampler);
+    const secondUsage = secondSampler.stop();
     const { cpuPercent, rssMaxBytes, ...rest } = pair;
     const floorPair: LoadRow = {
       ...rest,
@@ -595,7 +595,7 @@ async function runFloors(
     };
     return { floor, floorPair };
   } finally {
-    await Promise.all(floors.map((child) => child.stop()));
+    await Promise.all([first.stop(), second.stop()]);
   }
 }
 

@@ -25,13 +25,13 @@ import { closeSync, fsync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import Fastify, { type FastifyInstance } from 'fastify';
+// Purchases in one transaction at most, as in the platform's batcher.
+import { transactionBatchSizeMax } from '../../packages/server/src/db/transaction-batcher.ts';
 
 export const purchaseFloorPath = '/floor/payments';
 /** What one purchase costs the wallet and how it is split, in micro-units. */
 const floorPriceMicros = 10_000;
 const floorFeeMicros = 1_000;
-/** Purchases in one transaction at most, as the platform's batcher. */
-const floorBatchSizeMax = 256;
 
 const walletAccountBase = 1_000;
 const merchantAccountId = 1;
@@ -148,7 +148,7 @@ function createFloorPurchases(db: Database.Database, walFd: number) {
 
   const flush = (): void => {
     scheduled = false;
-    const batch = queue.splice(0, floorBatchSizeMax);
+    const batch = queue.splice(0, transactionBatchSizeMax);
     if (queue.length > 0) schedule();
     let answers: FloorAnswer[];
     try {
