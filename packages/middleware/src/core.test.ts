@@ -382,6 +382,34 @@ describe('refusals', () => {
     assert.ok(outcome.kind === 'paid' && !outcome.singleUse);
   });
 
+  it('grants a receipt for a self-written challenge no more than the route sells', async (t) => {
+    // The attack: pay the platform for a challenge the client wrote (any id, ten years of
+    // access, the route's real price), then show that receipt with a genuine challenge.
+    const setup = await setUp(t);
+    const genuine = await challengeFor(setup, '/articles/9');
+    const issuedAt = setup.clock.nowSeconds();
+    const tenYearsSeconds = 10 * 365 * 86_400;
+    const receipt = await signReceipt(
+      {
+        ...setup.platform.claimsFor(genuine, issuedAt),
+        challengeId: 'F'.repeat(genuine.id.length), // any id the client chose
+        accessUntil: issuedAt + tenYearsSeconds,
+      },
+      setup.platform.signingKey,
+    );
+    const shown = formatCredentialHeader({ challenge: genuine, payload: { receipt } });
+    const first = await present(setup, '/articles/9', shown);
+    assert.ok(first.kind === 'paid' && !first.singleUse, `got ${verdictOf(first)}`);
+    assert.equal(first.receipt.accessUntil, issuedAt + 86_400, 'capped at the route period');
+    const header = parsePaymentReceiptHeader(first.responseHeaders['Payment-Receipt'] ?? '');
+    assert.ok(header.ok && header.value.accessUntilSeconds === issuedAt + 86_400);
+    setup.clock.advanceSeconds(86_400 + 1);
+    const fresh = await challengeFor(setup, '/articles/9');
+    const later = formatCredentialHeader({ challenge: fresh, payload: { receipt } });
+    assertRefusal(await present(setup, '/articles/9', later), 'accessExpired');
+    assertRefusal(await present(setup, '/articles/9', shown), 'accessExpired');
+  });
+
   it('refuses a receipt dated in the future as a 400', async (t) => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/api/quote');

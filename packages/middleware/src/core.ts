@@ -414,17 +414,30 @@ function flatCopy(text: string): string {
  * What a verified receipt and its challenge settle once and for all. A single-use receipt (access
  * period 0) is open until its redemption deadline, which rests on signed data (the payment time)
  * so that echoing a fresher challenge cannot extend it; the cache entry lives exactly as long as
- * the receipt can be accepted: until that deadline, or a ticket's `accessUntil`.
+ * the receipt can be accepted: until that deadline, or a ticket's `accessUntil`, which is never
+ * later than the route's own access period after the payment.
  */
 function verifiedCredential(
   config: Config,
+  offer: Offer,
   challenge: Challenge,
-  claims: ReceiptClaims,
+  signedClaims: ReceiptClaims,
   kid: string,
   key: KeyObject,
 ): VerifiedCredential {
+  // What the route sells now bounds what any receipt opens: the platform signs the access period
+  // the paid challenge asked for, and a client can pay a challenge it wrote itself.
+  const routePeriodSeconds = offer.request.accessPeriodSeconds;
   const singleUse =
-    challenge.request.accessPeriodSeconds === 0 || claims.accessUntil <= claims.issuedAt;
+    routePeriodSeconds === 0 ||
+    challenge.request.accessPeriodSeconds === 0 ||
+    signedClaims.accessUntil <= signedClaims.issuedAt;
+  const claims = singleUse
+    ? signedClaims
+    : {
+        ...signedClaims,
+        accessUntil: Math.min(signedClaims.accessUntil, signedClaims.issuedAt + routePeriodSeconds),
+      };
   const deadlineSeconds =
     Math.min(challenge.expiresAtSeconds, claims.issuedAt + config.ttlSeconds) +
     clockSkewSecondsMax +
@@ -514,7 +527,14 @@ async function verifyAnew(
   if (echoDefect !== undefined) return echoDefect;
   const receipt = await config.verifier.verifyKeyed(payload.receipt);
   if (!receipt.ok) return receipt;
-  const verified = verifiedCredential(config, challenge, receipt.claims, receipt.kid, receipt.key);
+  const verified = verifiedCredential(
+    config,
+    offer,
+    challenge,
+    receipt.claims,
+    receipt.kid,
+    receipt.key,
+  );
   // A refresh may have withdrawn the key while this request waited: then nothing is cached.
   if (
     verified.expiresAtSeconds > nowSeconds &&
