@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { restrictSqliteFilesToOwner } from './owner-only-files.ts';
 import { acquireLockFile, type LockFile } from './lock-file.ts';
 import {
   historyBlocksPerIdleStep,
@@ -62,6 +63,7 @@ export function openSqliteStorage(location: string): LedgerStorage {
   if (!memory) fs.mkdirSync(path.dirname(path.resolve(location)), { recursive: true });
   const lock = memory ? undefined : acquireLockFile(`${path.resolve(location)}.lock`);
   try {
+    restrictSqliteFilesToOwner(location);
     const db = new Database(location);
     db.defaultSafeIntegers(true);
     db.pragma(`busy_timeout = ${busyTimeoutMs}`);

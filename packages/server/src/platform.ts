@@ -19,6 +19,7 @@ import { createIdempotencyStore } from './idempotency/idempotency-store.ts';
 import { ensurePlatformAccounts } from './ledger/chart-of-accounts.ts';
 import { merchantRoutes } from './merchants/merchant-routes.ts';
 import { createMerchantService } from './merchants/merchant-service.ts';
+import { createCutOffPurchases } from './payments/cut-off-purchases.ts';
 import { paymentRoutes } from './payments/payment-routes.ts';
 import { createPaymentService } from './payments/payment-service.ts';
 import { createRefundService } from './payments/refund-service.ts';
@@ -143,7 +144,8 @@ async function createServices(
     transferIds,
     debtor: payoutDebtorFromEnv(options.env),
   });
-  const idempotency = createIdempotencyStore(platformDb, { clock, batcher });
+  const idempotency = createIdempotencyStore(platformDb, { clock, batcher, cipher });
+  const cutOffPurchases = createCutOffPurchases({ ...deps, idempotency, payments });
   const webhooks = createWebhookService({
     platform: platformDb,
     clock,
@@ -161,6 +163,7 @@ async function createServices(
     webhooks,
     webhookRetention,
     idempotency,
+    cutOffPurchases,
     receiptKeys: [receiptKey],
     transferIds,
     batcher,

@@ -45,6 +45,8 @@ export interface MerchantsTable {
   fee_basis_points: Generated<number>;
   /** Payouts start once the balance passes this many micro-units (decimal: may exceed 2^53). */
   payout_threshold_micros: Generated<string>;
+  /** The longest access the platform grants for this merchant's HTTP 402 challenges. */
+  challenge_access_period_seconds_max: Generated<number>;
   created_at: EpochMs;
 }
 
@@ -129,6 +131,17 @@ export interface PaymentsTable {
   access_until: EpochMs;
   created_at: EpochMs;
   completed_at: EpochMs | null;
+  /** The Idempotency-Key the purchase was made under (unique per user), if any. */
+  idempotency_key: string | null;
+}
+
+/** Who holds access to an offer until when (migration 0012): one row per (user, offer). */
+export interface OfferAccessTable {
+  user_id: string;
+  offer_id: string;
+  /** The payment that holds it: pending or succeeded. */
+  payment_id: string;
+  access_until: EpochMs;
 }
 
 export type TopUpState = 'pending' | 'succeeded' | 'failed';
@@ -277,6 +290,7 @@ export interface PlatformSchema {
   offers: OffersTable;
   offer_splits: OfferSplitsTable;
   payments: PaymentsTable;
+  offer_access: OfferAccessTable;
   refunds: RefundsTable;
   topups: TopUpsTable;
   webhook_endpoints: WebhookEndpointsTable;

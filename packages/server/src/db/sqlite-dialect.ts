@@ -26,6 +26,7 @@ import {
 } from 'kysely';
 import { startWalCheckpointer, type WalCheckpointer } from './wal-checkpointer.ts';
 import { createWalSync, type SyncFile, type WalSync } from './wal-sync.ts';
+import { restrictSqliteFilesToOwner } from '@mite/ledger';
 
 /** How long a statement waits for another connection's write lock before failing. */
 export const sqliteBusyTimeoutMs = 5_000;
@@ -51,6 +52,7 @@ export interface PlatformSqliteDialect extends SqliteDialect {
  * `syncFile` replaces fsync in tests that count or fail syncs.
  */
 export function createSqliteDialect(path: string, syncFile?: SyncFile): PlatformSqliteDialect {
+  restrictSqliteFilesToOwner(path);
   const database = new Database(path);
   const inMemory = path === ':memory:' || path === '';
   try {

@@ -19,6 +19,7 @@ import {
   InvalidIdempotencyKeyError,
   isValidIdempotencyKey,
 } from './idempotency-store.ts';
+import { testCipher } from '../privacy/personal-data-cipher.ts';
 
 const request: IdempotencyRequest = {
   principal: 'user:0190f3d2-0000-7000-8000-000000000001',
@@ -35,13 +36,15 @@ const response = {
 };
 
 const t0Ms = 1_750_000_000_000;
+/** One master key for every store of a test, as every node of a platform shares one. */
+const cipher = testCipher();
 
 /** A store over a fresh database with a clock the test moves; undefined when skipped. */
 async function setUp(t: TestContext, dialect: PlatformDb['dialect']) {
   const platformDb = await freshPlatformDb(t, dialect);
   if (platformDb === undefined) return undefined;
   const clock = { nowMs: t0Ms };
-  const store = createIdempotencyStore(platformDb, { clock: () => clock.nowMs });
+  const store = createIdempotencyStore(platformDb, { clock: () => clock.nowMs, cipher });
   return { platformDb, clock, store };
 }
 
@@ -60,6 +63,36 @@ for (const dialect of platformDialects) {
     await store.complete({ principal: request.principal, key: request.key, ...response });
     assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
     assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
+  });
+
+  test(`${dialect}: a kept response is stored encrypted, bound to its record`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const { store, platformDb } = setup;
+    const secret = 'mite_k_s3cr3t-shown-once';
+    const iban = 'DE89370400440532013000';
+    const sent = { ...response, body: JSON.stringify({ secret, iban }) };
+    const other = { ...request, key: 'another-key' };
+    for (const req of [request, other]) {
+      await store.begin(req);
+      await store.complete({ principal: req.principal, key: req.key, ...sent });
+    }
+    const rows = await platformDb.db.selectFrom('idempotency_records').selectAll().execute();
+    const stored = JSON.stringify(rows, (_key, value: unknown) =>
+      typeof value === 'bigint' ? value.toString() : value,
+    );
+    for (const clear of [secret, iban, 'application/json', '/v1/payments/p1']) {
+      assert.ok(!stored.includes(clear), `${clear} is stored in the clear`);
+    }
+    assert.deepEqual(await store.begin(request), { outcome: 'replay', ...sent });
+    // A ciphertext copied onto another record does not open there.
+    const first = rows.find((row) => row.idempotency_key === request.key);
+    await platformDb.db
+      .updateTable('idempotency_records')
+      .set({ response_body: first?.response_body ?? null })
+      .where('idempotency_key', '=', other.key)
+      .execute();
+    await assert.rejects(store.begin(other));
   });
 
   test(`${dialect}: another method, path or body under one key is a mismatch`, async (t) => {
@@ -124,7 +157,7 @@ for (const dialect of platformDialects) {
     const first = await openForTest(t, url);
     const handles = dialect === 'postgres' ? [first, await openForTest(t, url)] : [first, first];
     const stores = handles.map((platformDb) =>
-      createIdempotencyStore(platformDb, { clock: () => clock.nowMs }),
+      createIdempotencyStore(platformDb, { clock: () => clock.nowMs, cipher }),
     );
     const beginAll = async (req: IdempotencyRequest) => {
       const begun = Array.from({ length: 20 }, (_, i) => stores[i % 2]?.begin(req));
@@ -194,14 +227,14 @@ for (const dialect of platformDialects) {
     const url = await freshPlatformDbUrl(t, dialect);
     if (url === undefined) return;
     const first = await openForTest(t, url);
-    await completeOnce(createIdempotencyStore(first));
+    await completeOnce(createIdempotencyStore(first, { cipher }));
     await first.close();
     const second = await openForTest(t, url);
     const { rows } = await sql<{ name: string }>`select name from platform_migrations`.execute(
       second.db,
     );
     assert.deepEqual(rows.map((row) => row.name).sort(), Object.keys(platformMigrations).sort());
-    const store = createIdempotencyStore(second);
+    const store = createIdempotencyStore(second, { cipher });
     assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
   });
 
@@ -229,6 +262,9 @@ test('retention is at least 24 hours', async (t) => {
   const platformDb = await freshPlatformDb(t, 'sqlite');
   assert.ok(platformDb !== undefined);
   assert.ok(idempotencyRetentionMs >= 24 * 60 * 60 * 1000);
-  assert.throws(() => createIdempotencyStore(platformDb, { retentionMs: 3_600_000 }), RangeError);
-  createIdempotencyStore(platformDb, { retentionMs: 2 * idempotencyRetentionMs });
+  assert.throws(
+    () => createIdempotencyStore(platformDb, { retentionMs: 3_600_000, cipher: testCipher() }),
+    RangeError,
+  );
+  createIdempotencyStore(platformDb, { retentionMs: 2 * idempotencyRetentionMs, cipher });
 });

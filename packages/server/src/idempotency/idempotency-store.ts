@@ -3,13 +3,19 @@
  * replayed to retries under the same key, and the database, not one node's memory, decides which
  * of several concurrent requests runs, so that this holds across API nodes.
  *
+ * A kept response may hold a secret shown once (a new API key, a webhook secret) or personal data
+ * (bank details): its headers and body are stored encrypted (AES-256-GCM, bound to the record's
+ * principal and key), never in the clear.
+ *
  * A request calls `begin` before doing anything, then `complete` with its response, or `abandon`
  * when it failed before any effect, so that a retry may run again.
  */
+import type { Transaction } from 'kysely';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { affectedRows, firstRow, preparedQuery } from '../db/prepared-query.ts';
-import type { IdempotencyRecordRow } from '../db/schema.ts';
+import type { IdempotencyRecordRow, PlatformSchema } from '../db/schema.ts';
 import { createTransactionBatcher, type TransactionBatcher } from '../db/transaction-batcher.ts';
+import { looksEncrypted, type PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 
 /** How long a response is replayed, by default and at the least (DESIGN: at least 24 hours). */
 export const idempotencyRetentionMs = 24 * 60 * 60 * 1000;
@@ -73,6 +79,14 @@ export interface RecordKey {
 export interface IdempotencyStore {
   begin(request: IdempotencyRequest): Promise<BeginResult>;
   complete(record: RecordKey & StoredResponse): Promise<void>;
+  /**
+   * Stores the response of a record still in progress, inside the caller's transaction (the
+   * reconciler answers cut-off purchases so); returns whether the record was still in progress.
+   */
+  completeWithin(
+    tx: Transaction<PlatformSchema>,
+    record: RecordKey & StoredResponse,
+  ): Promise<boolean>;
   /** Deletes the record if still in progress; returns whether it did. */
   abandon(record: RecordKey): Promise<boolean>;
   /** Deletes the records past their expiry; returns how many. */
@@ -80,6 +94,8 @@ export interface IdempotencyStore {
 }
 
 export interface IdempotencyStoreOptions {
+  /** Encrypts the kept responses (the platform's personal-data cipher). */
+  readonly cipher: PersonalDataCipher;
   /** Milliseconds since the epoch; tests pass their own. */
   readonly clock?: () => number;
   /** How long a record lives after begin and again after complete; >= idempotencyRetentionMs. */
@@ -94,7 +110,7 @@ const inProgress: BeginResult = { outcome: 'inProgress' };
 
 export function createIdempotencyStore(
   platformDb: PlatformDb,
-  options: IdempotencyStoreOptions = {},
+  options: IdempotencyStoreOptions,
 ): IdempotencyStore {
   const { clock = Date.now, retentionMs = idempotencyRetentionMs } = options;
   if (!Number.isSafeInteger(retentionMs) || retentionMs < idempotencyRetentionMs) {
@@ -104,6 +120,7 @@ export function createIdempotencyStore(
     platformDb,
     options.batcher ?? createTransactionBatcher(platformDb),
     retentionMs,
+    options.cipher,
   );
 
   return {
@@ -118,7 +135,7 @@ export function createIdempotencyStore(
         const existing = await records.claimOrFind(request, nowMs);
         if (existing === 'claimed') return started;
         if (existing !== undefined && existing.expires_at > BigInt(nowMs)) {
-          return outcomeOf(existing, request);
+          return outcomeOf(existing, request, options.cipher);
         }
         // Abandoned or expired since the claim failed: it is free again.
       }
@@ -129,12 +146,18 @@ export function createIdempotencyStore(
         throw new IdempotencyStateError('no in-progress idempotency record to complete');
       }
     },
+    completeWithin: async (tx, record) =>
+      (await affectedRows(completeRecord, tx, records.storedResponse(record, clock()))) > 0n,
     abandon: (record) => records.deleteInProgress(record),
     purgeExpired: () => records.deleteExpired(clock()),
   };
 }
 
-function outcomeOf(existing: IdempotencyRecordRow, request: IdempotencyRequest): BeginResult {
+function outcomeOf(
+  existing: IdempotencyRecordRow,
+  request: IdempotencyRequest,
+  cipher: PersonalDataCipher,
+): BeginResult {
   const sameRequest =
     existing.method === request.method &&
     existing.path === request.path &&
@@ -142,15 +165,27 @@ function outcomeOf(existing: IdempotencyRecordRow, request: IdempotencyRequest):
   // A different request is refused even while the first runs: reusing a key is a client bug.
   if (!sameRequest) return mismatch;
   if (existing.state === 'in_progress') return inProgress;
-  return { outcome: 'replay', ...responseOf(existing) };
+  return { outcome: 'replay', ...responseOf(existing, cipher) };
 }
 
-function responseOf(row: IdempotencyRecordRow): StoredResponse {
-  const headers: unknown = JSON.parse(row.response_headers ?? 'null');
-  if (row.response_status === null || row.response_body === null || !isHeaders(headers)) {
+/** What a kept response's encryption is bound to: it cannot be moved to another record. */
+function responseContext(record: RecordKey, part: 'headers' | 'body'): string {
+  return `idempotency response ${part}\u0000${record.principal}\u0000${record.key}`;
+}
+
+function responseOf(row: IdempotencyRecordRow, cipher: PersonalDataCipher): StoredResponse {
+  const record = { principal: row.principal, key: row.idempotency_key };
+  // Records kept in the clear by versions before the encryption expire within a day.
+  const open = (value: string | null, part: 'headers' | 'body') =>
+    value === null || !looksEncrypted(value)
+      ? value
+      : cipher.decrypt(value, responseContext(record, part));
+  const headers: unknown = JSON.parse(open(row.response_headers, 'headers') ?? 'null');
+  const body = open(row.response_body, 'body');
+  if (row.response_status === null || body === null || !isHeaders(headers)) {
     throw new Error('completed idempotency record without a well-formed response');
   }
-  return { status: row.response_status, headers, body: row.response_body };
+  return { status: row.response_status, headers, body };
 }
 
 function isHeaders(value: unknown): value is ResponseHeaders {
@@ -176,11 +211,18 @@ class Records {
   readonly #platformDb: PlatformDb;
   readonly #batcher: TransactionBatcher;
   readonly #retentionMs: number;
+  readonly #cipher: PersonalDataCipher;
 
-  constructor(platformDb: PlatformDb, batcher: TransactionBatcher, retentionMs: number) {
+  constructor(
+    platformDb: PlatformDb,
+    batcher: TransactionBatcher,
+    retentionMs: number,
+    cipher: PersonalDataCipher,
+  ) {
     this.#platformDb = platformDb;
     this.#batcher = batcher;
     this.#retentionMs = retentionMs;
+    this.#cipher = cipher;
   }
 
   /**
@@ -218,17 +260,24 @@ class Records {
 
   /** Stores the response and restarts the retention from now: replayed for retentionMs after. */
   async storeResponse(record: RecordKey & StoredResponse, nowMs: number): Promise<boolean> {
+    const response = this.storedResponse(record, nowMs);
+    const stored = await this.#batcher.run((tx) => affectedRows(completeRecord, tx, response));
+    return stored > 0n;
+  }
+
+  /** The row's new values: the response encrypted, retained for retentionMs from now. */
+  storedResponse(record: RecordKey & StoredResponse, nowMs: number): CompleteArgs {
     assertStatus(record.status);
-    const response = {
+    const seal = (text: string, part: 'headers' | 'body') =>
+      this.#cipher.encrypt(text, responseContext(record, part));
+    return {
       principal: record.principal,
       key: record.key,
       status: record.status,
-      headers: JSON.stringify(record.headers),
-      body: record.body,
+      headers: seal(JSON.stringify(record.headers), 'headers'),
+      body: seal(record.body, 'body'),
       expiresAt: BigInt(nowMs + this.#retentionMs),
     };
-    const stored = await this.#batcher.run((tx) => affectedRows(completeRecord, tx, response));
-    return stored > 0n;
   }
 
   async deleteInProgress(record: RecordKey): Promise<boolean> {
@@ -287,17 +336,16 @@ const selectRecord = preparedQuery<RecordKey, IdempotencyRecordRow>((db, arg) =>
     .where('idempotency_key', '=', arg('key')),
 );
 
-const completeRecord = preparedQuery<
-  {
-    principal: string;
-    key: string;
-    status: number;
-    headers: string;
-    body: string;
-    expiresAt: bigint;
-  },
-  never
->((db, arg) =>
+type CompleteArgs = {
+  principal: string;
+  key: string;
+  status: number;
+  headers: string;
+  body: string;
+  expiresAt: bigint;
+};
+
+const completeRecord = preparedQuery<CompleteArgs, never>((db, arg) =>
   db
     .updateTable('idempotency_records')
     .set({

@@ -17,6 +17,8 @@ import {
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { createWebhookRetention, webhookEventRetentionMs } from '../webhooks/webhook-retention.ts';
 import { startPlatformJobs } from './platform-jobs.ts';
+import { testCipher } from '../privacy/personal-data-cipher.ts';
+import { createCutOffPurchases } from '../payments/cut-off-purchases.ts';
 
 const quietLogger = { info: () => {}, error: () => {} };
 
@@ -43,7 +45,10 @@ for (const dialect of platformDialects) {
         offerId,
         amountMicros: 50_000n,
       });
-      const idempotency = createIdempotencyStore(w.platform, { clock: () => w.clock.now });
+      const idempotency = createIdempotencyStore(w.platform, {
+        clock: () => w.clock.now,
+        cipher: testCipher(),
+      });
       const record = { principal: 'user:u', key: 'k', method: 'POST', path: '/v1/payments' };
       assert.equal((await idempotency.begin({ ...record, requestHash: 'h' })).outcome, 'started');
       const eventId = await w.platform.db.transaction().execute((tx) =>
@@ -61,6 +66,7 @@ for (const dialect of platformDialects) {
       let topUpRuns = 0;
       const jobs = startPlatformJobs({
         payments: w.payments,
+        cutOffPurchases: createCutOffPurchases({ ...w, idempotency, clock: () => w.clock.now }),
         // Top-ups have their own reconciler test; here only that the job calls it.
         topUps: { reconcilePending: async () => (topUpRuns++, 0) },
         idempotency,

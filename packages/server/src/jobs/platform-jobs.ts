@@ -1,7 +1,8 @@
 /**
  * The platform's background upkeep, on every node (each job is safe to run on several at once):
  * - finishing payments and top-ups that a crash left pending (their fixed transfer ids make
- *   finishing twice harmless, and each row's state changes once, conditionally);
+ *   finishing twice harmless, and each row's state changes once, conditionally), then storing
+ *   the answers of purchase requests that the crash cut off (payments/cut-off-purchases.ts);
  * - deleting idempotency records and webhook events past their retention, so that neither table
  *   grows forever.
  */
@@ -16,6 +17,7 @@ export const retentionPurgeIntervalMs = 10 * 60_000;
 export interface PlatformJobsDeps {
   readonly payments: { reconcilePending(): Promise<number> };
   readonly topUps: { reconcilePending(): Promise<number> };
+  readonly cutOffPurchases: { answerCutOff(): Promise<number> };
   readonly idempotency: { purgeExpired(): Promise<number> };
   readonly webhookRetention: { purgeExpired(): Promise<number> };
   readonly logger: Pick<FastifyBaseLogger, 'info' | 'error'>;
@@ -37,7 +39,11 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
       run: async () => {
         const payments = await deps.payments.reconcilePending();
         const topUps = await deps.topUps.reconcilePending();
-        if (payments + topUps > 0) logger.info({ payments, topUps }, 'finished interrupted work');
+        // After the payments: a cut-off request is answered once its payment is finished.
+        const answered = await deps.cutOffPurchases.answerCutOff();
+        if (payments + topUps + answered > 0) {
+          logger.info({ payments, topUps, answered }, 'finished interrupted work');
+        }
         return false;
       },
       onError: onError('reconcile'),

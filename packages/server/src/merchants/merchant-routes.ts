@@ -5,6 +5,8 @@ import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts'
 import { basisPointsWhole } from '../payments/revenue-split.ts';
 import {
   apiKeyScopes,
+  challengeAccessPeriodSecondsMaxDefault,
+  challengeAccessPeriodSecondsMaxLimit,
   type MerchantService,
   type Offer,
   splitPartiesMax,
@@ -60,17 +62,32 @@ export const merchantRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService 
           name: z.string().min(1).max(200),
           feeBasisPoints: z.number().int().min(0).max(basisPointsWhole),
           payoutThreshold: amountSchema,
+          challengeAccessPeriodSecondsMax: z
+            .number()
+            .int()
+            .min(0)
+            .max(challengeAccessPeriodSecondsMaxLimit)
+            .optional()
+            .describe(
+              'The longest access a receipt for one of its HTTP 402 challenges grants, in ' +
+                `seconds (default ${challengeAccessPeriodSecondsMaxDefault}, 30 days): the ` +
+                'platform cannot verify the terms of a challenge',
+            ),
         }),
         response: { 201: z.object({ merchantId: z.string() }) },
       },
       config: { auth: { kinds: ['operator'] }, idempotent: true },
     },
     async (request, reply) => {
-      const { name, feeBasisPoints, payoutThreshold } = request.body;
+      const { name, feeBasisPoints, payoutThreshold, challengeAccessPeriodSecondsMax } =
+        request.body;
       const created = await merchants.createMerchant({
         name,
         feeBasisPoints,
         payoutThresholdMicros: microsOf(payoutThreshold),
+        ...(challengeAccessPeriodSecondsMax === undefined
+          ? {}
+          : { challengeAccessPeriodSecondsMax }),
       });
       return reply.code(201).send({ merchantId: created.merchantId });
     },

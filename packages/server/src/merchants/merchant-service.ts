@@ -11,6 +11,14 @@ import { fail, ok, type Result } from '../result.ts';
 /** What an API key may do; a closed list. */
 export const apiKeyScopes = ['offers:write', 'payments:read', 'refunds:write'] as const;
 export type ApiKeyScope = (typeof apiKeyScopes)[number];
+/**
+ * The longest access the platform grants for a merchant's HTTP 402 challenge unless the operator
+ * sets another: the platform cannot verify a challenge's terms (the merchant's HMAC), so a
+ * client could pay one it wrote itself; the merchant's middleware caps it at the route's own.
+ */
+export const challengeAccessPeriodSecondsMaxDefault = 30 * 86_400;
+/** The longest any merchant may have: the protocol's own limit, ten years. */
+export const challengeAccessPeriodSecondsMaxLimit = 315_360_000;
 /** Most parties one offer's revenue may be split among. */
 export const splitPartiesMax = 16;
 /** Offers kept in memory: every purchase reads one, and an offer never changes once created. */
@@ -57,6 +65,7 @@ export function createMerchantService(deps: MerchantServiceDeps) {
     ownerUserId?: string;
     feeBasisPoints: number;
     payoutThresholdMicros: bigint;
+    challengeAccessPeriodSecondsMax?: number;
   }): Promise<{ merchantId: string; accountId: bigint }> {
     const accountId = newAccountId();
     const created = await ledger.createAccounts([merchantAccount(accountId)]);
@@ -71,6 +80,8 @@ export function createMerchantService(deps: MerchantServiceDeps) {
         owner_user_id: input.ownerUserId ?? null,
         fee_basis_points: input.feeBasisPoints,
         payout_threshold_micros: input.payoutThresholdMicros.toString(),
+        challenge_access_period_seconds_max:
+          input.challengeAccessPeriodSecondsMax ?? challengeAccessPeriodSecondsMaxDefault,
         created_at: BigInt(clock()),
       })
       .execute();

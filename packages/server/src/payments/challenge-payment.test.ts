@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { challengeEcho, issueChallenge, type PaymentRequest } from '@mite/protocol';
 import { platformDialects } from '../db/testing.ts';
 import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
+import { challengeAccessPeriodSecondsMaxDefault } from '../merchants/merchant-service.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
 import { verifyReceipt } from '../receipts/receipts.ts';
 import { balanceOf, merchant, world } from './testing.ts';
@@ -56,6 +57,33 @@ for (const dialect of platformDialects) {
         ['succeeded', null, challenge.id],
       );
       assert.deepEqual((await w.ledger.verify()).problems, []);
+    });
+
+    it('grants no longer access than the merchant allows: the challenge cannot be verified', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await merchant(w, 'News', 0);
+      const strict = await w.merchants.createMerchant({
+        name: 'Strict',
+        feeBasisPoints: 0,
+        payoutThresholdMicros: 1_000_000n,
+        challengeAccessPeriodSecondsMax: 0,
+      });
+      await w.fund(1_000_000n);
+      const tenYearsSeconds = 315_360_000;
+      const periods = [];
+      for (const merchantId of [seller.merchantId, strict.merchantId]) {
+        const forged = challengeFor(merchantId, w.clock.now, {
+          accessPeriodSeconds: tenYearsSeconds,
+        });
+        const paid = await w.payments.payChallenge({
+          userId: w.userId,
+          challenge: challengeEcho(forged),
+        });
+        assert.ok(paid.ok, JSON.stringify(paid));
+        periods.push(paid.value.claims.accessUntil - paid.value.claims.issuedAt);
+      }
+      assert.deepEqual(periods, [challengeAccessPeriodSecondsMaxDefault, 0]);
     });
 
     it('pays one challenge once, also when paid twice at the same time', async (t) => {

@@ -4,7 +4,9 @@ import { sendProblem } from '../http/problems.ts';
 import type { ReceiptKey } from '../receipts/receipt-keys.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
 import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts';
-import type { PaymentService } from './payment-service.ts';
+import type { PaymentRow } from '../db/schema.ts';
+import type { Principal } from '../http/route-config.ts';
+import { currency as paymentCurrency, type PaymentService } from './payment-service.ts';
 import type { RefundService } from './refund-service.ts';
 
 const receiptClaimsSchema = z.object({
@@ -29,6 +31,67 @@ const challengeEchoSchema = z.object({
   expires: z.string().max(50),
   description: z.string().max(500).optional(),
 });
+
+const paymentViewSchema = z.object({
+  paymentId: z.string(),
+  state: z.enum(['pending', 'succeeded', 'failed']),
+  failureCode: z
+    .enum(['insufficientFunds', 'accountClosed'])
+    .nullable()
+    .describe('Why a failed payment failed'),
+  merchantId: z.string(),
+  offerId: z.string().nullable(),
+  challengeId: z.string().nullable(),
+  resource: z.string().nullable(),
+  amount: z.string(),
+  currency: z.string(),
+  payer: z.string().describe('The payer as the merchant sees them: a merchant-scoped pseudonym'),
+  createdAt: z.string().describe('RFC 3339'),
+  completedAt: z.string().nullable(),
+  receipt: z.string().optional().describe('For a succeeded payment: its signed receipt'),
+  claims: receiptClaimsSchema.optional(),
+});
+
+function isoOf(epochMs: bigint): string {
+  return new Date(Number(epochMs)).toISOString();
+}
+
+/** A payment as its payer, its merchant or an operator sees it: never the payer's user id. */
+function paymentView(row: PaymentRow, payments: PaymentService): z.infer<typeof paymentViewSchema> {
+  const answer = payments.answerOf(row);
+  return {
+    paymentId: row.id,
+    state: row.state,
+    failureCode:
+      row.failure_code === 'insufficientFunds' || row.failure_code === 'accountClosed'
+        ? row.failure_code
+        : null,
+    merchantId: row.merchant_id,
+    offerId: row.offer_id,
+    challengeId: row.challenge_id,
+    resource: row.resource,
+    amount: formatAmount(BigInt(row.amount_micros)),
+    currency: paymentCurrency,
+    payer: payments.pseudonym(row.user_id, row.merchant_id),
+    createdAt: isoOf(row.created_at),
+    completedAt: row.completed_at === null ? null : isoOf(row.completed_at),
+    ...(answer.ok ? { receipt: answer.value.receipt, claims: answer.value.claims } : {}),
+  };
+}
+
+/** Whether this caller may see the payment: its payer, its merchant, or an operator. */
+function maySee(principal: Principal | undefined, row: PaymentRow): boolean {
+  switch (principal?.kind) {
+    case 'user':
+      return row.user_id === principal.id;
+    case 'merchant':
+      return row.merchant_id === principal.id;
+    case 'operator':
+      return true;
+    default:
+      return false;
+  }
+}
 
 /** Purchases, and the public keys that verify their receipts. */
 export const paymentRoutes: FastifyPluginAsyncZod<{
@@ -61,14 +124,67 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       const userId = request.principal?.id ?? '';
       const { body } = request;
+      // The idempotency plugin has checked the key: the purchase is recorded under it, so that
+      // a retry finds it however late, even once the idempotency record is gone.
+      const idempotencyKey = request.headers['idempotency-key'];
+      const buyer = typeof idempotencyKey === 'string' ? { userId, idempotencyKey } : { userId };
       // The idempotency record written with this response follows the payment's outcome.
       const options = { outcomeBeforeNextWrite: true };
       const paid =
         'offerId' in body
-          ? await payments.pay({ userId, offerId: body.offerId }, options)
-          : await payments.payChallenge({ userId, challenge: body.challenge }, options);
-      if (!paid.ok) return sendProblem(reply, paid.code, paid.detail);
+          ? await payments.pay({ ...buyer, offerId: body.offerId }, options)
+          : await payments.payChallenge({ ...buyer, challenge: body.challenge }, options);
+      if (!paid.ok) return sendProblem(reply, paid.code, paid.detail, paid.extra);
       return reply.code(201).send(paid.value);
+    },
+  );
+
+  api.get(
+    '/v1/payments/:paymentId',
+    {
+      schema: {
+        summary: 'A payment: its state and, once it succeeded, its receipt',
+        description:
+          'A client whose purchase was cut off (a timeout, a crash) learns its outcome here, or ' +
+          'by its Idempotency-Key with `GET /v1/payments?idempotencyKey=...`.',
+        tags: ['payments'],
+        params: z.object({ paymentId: z.string().max(100) }),
+        response: { 200: paymentViewSchema },
+      },
+      config: { auth: { kinds: ['user', 'merchant', 'operator'] } },
+    },
+    async (request, reply) => {
+      const { principal } = request;
+      if (principal?.kind === 'merchant' && !principal.scopes.includes('payments:read')) {
+        return sendProblem(reply, 'forbidden', 'this API key lacks the payments:read scope');
+      }
+      const row = await payments.getPayment(request.params.paymentId);
+      if (row === undefined || !maySee(request.principal, row)) {
+        return sendProblem(reply, 'paymentNotFound');
+      }
+      return paymentView(row, payments);
+    },
+  );
+
+  api.get(
+    '/v1/payments',
+    {
+      schema: {
+        summary: 'My payment made under an Idempotency-Key',
+        description:
+          'Finds the purchase a `POST /v1/payments` with this Idempotency-Key made, however ' +
+          'long ago: a retry under the same key never pays twice.',
+        tags: ['payments'],
+        querystring: z.object({ idempotencyKey: z.string().min(1).max(255) }).strict(),
+        response: { 200: paymentViewSchema },
+      },
+      config: { auth: { kinds: ['user'] } },
+    },
+    async (request, reply) => {
+      const userId = request.principal?.id ?? '';
+      const row = await payments.findByIdempotencyKey(userId, request.query.idempotencyKey);
+      if (row === undefined) return sendProblem(reply, 'paymentNotFound');
+      return paymentView(row, payments);
     },
   );
 

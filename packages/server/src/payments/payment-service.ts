@@ -1,10 +1,11 @@
 import type { CreateTransferResult, Ledger, TimeOrderedIds, Transfer } from '@mite/ledger';
+import type { Kysely } from 'kysely';
 import { decodeChallengeEcho, parsePositiveAmount } from '@mite/protocol';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { affectedRows, firstRow, preparedQuery } from '../db/prepared-query.ts';
-import type { PaymentRow } from '../db/schema.ts';
+import type { MerchantRow, PaymentRow, PlatformSchema } from '../db/schema.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
 import type { MerchantService, Offer } from '../merchants/merchant-service.ts';
@@ -14,6 +15,7 @@ import type { ReceiptKey } from '../receipts/receipt-keys.ts';
 import { type ReceiptClaims, signReceipt } from '../receipts/receipts.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
+import { claimOfferAccess, releaseOfferAccess } from './offer-access.ts';
 import { splitPayment } from './revenue-split.ts';
 
 export const currency = 'USD';
@@ -37,16 +39,25 @@ export interface PayOptions {
   readonly outcomeBeforeNextWrite?: boolean;
 }
 
-export type PaymentFailure =
-  'offerNotFound' | 'insufficientFunds' | 'accountClosed' | 'duplicatePayment';
-
-export type ChallengePaymentFailure =
-  | 'validationFailed'
-  | 'challengeExpired'
-  | 'merchantNotFound'
+/** How a purchase that was made already answers a retry, or a second purchase of one thing. */
+type PriorPurchaseFailure =
   | 'insufficientFunds'
   | 'accountClosed'
-  | 'duplicatePayment';
+  | 'duplicatePayment'
+  | 'idempotencyKeyReused'
+  | 'idempotencyRequestInProgress';
+
+export type PaymentFailure = 'offerNotFound' | PriorPurchaseFailure;
+
+export type ChallengePaymentFailure =
+  'validationFailed' | 'challengeExpired' | 'merchantNotFound' | PriorPurchaseFailure;
+
+/** What identifies a purchase request: who, and the Idempotency-Key it was sent under. */
+interface PurchaseRequest {
+  readonly userId: string;
+  /** Unique per user for ever (payments.idempotency_key): a retry finds its purchase. */
+  readonly idempotencyKey?: string;
+}
 
 /** What a payment buys: from an offer, or from a merchant's HTTP 402 challenge. */
 interface Purchase {
@@ -102,17 +113,12 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   const pseudonyms = new LRUCache<string, string>({ max: pseudonymsCachedMax });
 
   async function pay(
-    input: { userId: string; offerId: string },
+    input: PurchaseRequest & { offerId: string },
     options: PayOptions = {},
   ): Promise<Result<PaidReceipt, PaymentFailure>> {
     const offer = await deps.merchants.getOffer(input.offerId);
     if (offer === undefined) return fail('offerNotFound');
-    const now = clock();
-    // An offer with no access period grants nothing to hold: each purchase is a new one.
-    if (offer.accessPeriodSeconds > 0 && (await holdsAccess(input.userId, offer.id, now))) {
-      return fail('duplicatePayment', 'this offer was bought already and its access has not ended');
-    }
-    return buy(input.userId, { ...offer, offerId: offer.id, challengeId: null }, now, options);
+    return buy(input, { ...offer, offerId: offer.id, challengeId: null }, clock(), options);
   }
 
   /**
@@ -121,7 +127,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
    * amount) and binds the receipt to the challenge id, which the merchant checks offline.
    */
   async function payChallenge(
-    input: { userId: string; challenge: unknown },
+    input: PurchaseRequest & { challenge: unknown },
     options: PayOptions = {},
   ): Promise<Result<PaidReceipt, ChallengePaymentFailure>> {
     const decoded = decodeChallengeEcho(input.challenge, 'challenge');
@@ -137,14 +143,19 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     const merchant = await termsOf(request.merchant);
     if (merchant === undefined) return fail('merchantNotFound');
     return buy(
-      input.userId,
+      input,
       {
         merchantId: merchant.id,
         resource: request.resource,
         priceMicros: price.value,
         // The whole price goes to the merchant the challenge names (less the platform's fee).
         splits: [{ merchantId: merchant.id, shareBasisPoints: 10_000 }],
-        accessPeriodSeconds: request.accessPeriodSeconds,
+        // The platform cannot verify the challenge (the merchant's HMAC): the access it signs
+        // is bounded by the merchant's own term, which it holds.
+        accessPeriodSeconds: Math.min(
+          request.accessPeriodSeconds,
+          merchant.challengeAccessPeriodSecondsMax,
+        ),
         offerId: null,
         challengeId,
       },
@@ -153,13 +164,18 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     );
   }
 
-  /** Records the payment, moves the money, records the outcome, signs the receipt. */
+  /**
+   * Records the payment (and claims the access it buys), moves the money, records the outcome,
+   * signs the receipt. A purchase made already (the same Idempotency-Key, the same challenge, an
+   * access still held) is answered from its record, and charges nothing.
+   */
   async function buy(
-    userId: string,
+    request: PurchaseRequest,
     purchase: Purchase,
     now: number,
     options: PayOptions,
-  ): Promise<Result<PaidReceipt, 'insufficientFunds' | 'accountClosed' | 'duplicatePayment'>> {
+  ): Promise<Result<PaidReceipt, PriorPurchaseFailure>> {
+    const { userId } = request;
     const walletId = await walletIdOf(userId);
     const legs = await legsFor(purchase);
     const paymentId = `pay_${uuidv7()}`;
@@ -175,11 +191,16 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       legs: JSON.stringify(legs),
       accessUntil: BigInt(accessUntilMs),
       createdAt: BigInt(now),
+      idempotencyKey: request.idempotencyKey ?? null,
     };
-    // A challenge is paid once per user: the unique index says so, even across nodes.
-    const recorded = await batcher.run((tx) => affectedRows(insertPendingPayment, tx, payment));
-    if (recorded === 0n) {
-      return fail('duplicatePayment', 'this challenge was paid already; use its receipt');
+    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase));
+    if (recorded.kind === 'made') return priorPurchase(request, purchase);
+    if (recorded.kind === 'accessHeld') {
+      return fail(
+        'duplicatePayment',
+        'this offer was bought already and its access has not ended; that payment holds it',
+        { paymentId: recorded.paymentId },
+      );
     }
     const outcome = await submit(walletId, legs);
     const outcomeRecorded = finish(paymentId, outcome);
@@ -192,6 +213,90 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     }
     if (outcome !== 'succeeded') return fail(outcome);
     return ok(receiptFor(paymentId, userId, purchase, now, accessUntilMs));
+  }
+
+  /**
+   * The pending payment and, for an offer with an access period, its claim on that access, in
+   * one transaction: unique keys decide, on every node, that a purchase is made once.
+   */
+  async function recordPending(
+    tx: Kysely<PlatformSchema>,
+    payment: PendingPaymentArgs,
+    purchase: Purchase,
+  ): Promise<{ kind: 'recorded' | 'made' } | { kind: 'accessHeld'; paymentId: string }> {
+    // A conflict on (user, challenge) or (user, Idempotency-Key): made already.
+    if ((await affectedRows(insertPendingPayment, tx, payment)) === 0n) return { kind: 'made' };
+    if (purchase.offerId === null || purchase.accessPeriodSeconds === 0)
+      return { kind: 'recorded' };
+    const holder = await claimOfferAccess(tx, {
+      userId: payment.userId,
+      offerId: purchase.offerId,
+      paymentId: payment.id,
+      accessUntilMs: Number(payment.accessUntil),
+      nowMs: Number(payment.createdAt),
+    });
+    if (holder === undefined) return { kind: 'recorded' };
+    await affectedRows(deleteUnmadePayment, tx, { id: payment.id });
+    return { kind: 'accessHeld', paymentId: holder };
+  }
+
+  /** The answer to a purchase whose payment exists already: a retry, or a second payment. */
+  async function priorPurchase(
+    request: PurchaseRequest,
+    purchase: Purchase,
+  ): Promise<Result<PaidReceipt, PriorPurchaseFailure>> {
+    const { userId, idempotencyKey } = request;
+    const byKey =
+      idempotencyKey === undefined
+        ? undefined
+        : await firstRow(selectPaymentByKey, db, { userId, idempotencyKey });
+    if (byKey !== undefined) {
+      const same =
+        byKey.offer_id === purchase.offerId && byKey.challenge_id === purchase.challengeId;
+      if (!same) return fail('idempotencyKeyReused', 'this key was used for another purchase');
+      return answerOf(byKey);
+    }
+    const challengeId = purchase.challengeId ?? '';
+    const paid = await firstRow(selectPaymentByChallenge, db, { userId, challengeId });
+    if (paid === undefined) throw new Error('bug: a payment conflicted with nothing');
+    return fail('duplicatePayment', 'this challenge was paid already; use its receipt', {
+      paymentId: paid.id,
+    });
+  }
+
+  /** What a recorded payment answers: its receipt, its failure, or that it is still under way. */
+  function answerOf(row: PaymentRow): Result<PaidReceipt, PriorPurchaseFailure> {
+    switch (row.state) {
+      case 'succeeded':
+        return ok(receiptOf(row));
+      case 'failed':
+        return row.failure_code === 'accountClosed'
+          ? fail('accountClosed')
+          : fail('insufficientFunds');
+      case 'pending':
+        return fail(
+          'idempotencyRequestInProgress',
+          'this purchase is still being made: ask again in a minute',
+          { paymentId: row.id },
+        );
+    }
+  }
+
+  /** The receipt of a succeeded payment, signed again from its record: the same claims. */
+  function receiptOf(row: PaymentRow): PaidReceipt {
+    const purchase = {
+      merchantId: row.merchant_id,
+      resource: row.resource ?? '',
+      priceMicros: BigInt(row.amount_micros),
+      challengeId: row.challenge_id,
+    };
+    return receiptFor(
+      row.id,
+      row.user_id,
+      purchase,
+      Number(row.created_at),
+      Number(row.access_until),
+    );
   }
 
   async function walletIdOf(userId: string): Promise<bigint> {
@@ -209,14 +314,14 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     if (cached !== undefined) return cached;
     const row = await firstRow(selectMerchantTerms, db, { merchantId });
     if (row === undefined) return undefined;
-    const terms = { id: row.id, accountId: row.account_id, feeBasisPoints: row.fee_basis_points };
+    const terms = {
+      id: row.id,
+      accountId: row.account_id,
+      feeBasisPoints: row.fee_basis_points,
+      challengeAccessPeriodSecondsMax: row.challenge_access_period_seconds_max,
+    };
     merchantTerms.set(merchantId, terms);
     return terms;
-  }
-
-  async function holdsAccess(userId: string, offerId: string, now: number): Promise<boolean> {
-    const held = await firstRow(selectAccessHeld, db, { userId, offerId, now: BigInt(now) });
-    return held !== undefined;
   }
 
   async function legsFor(offer: Purchase): Promise<Leg[]> {
@@ -283,7 +388,18 @@ export function createPaymentService(deps: PaymentServiceDeps) {
           failureCode: outcome === 'succeeded' ? null : outcome,
           completedAt: BigInt(now),
         });
-        if (updated === undefined || outcome !== 'succeeded') return;
+        if (updated === undefined) return;
+        if (outcome !== 'succeeded') {
+          // A failed purchase bought nothing: the access it claimed is free again.
+          if (updated.offer_id !== null) {
+            await releaseOfferAccess(tx, {
+              userId: updated.user_id,
+              offerId: updated.offer_id,
+              paymentId,
+            });
+          }
+          return;
+        }
         await enqueueWebhookEvent(tx, {
           merchantId: updated.merchant_id,
           type: 'payment.succeeded',
@@ -306,7 +422,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   function receiptFor(
     paymentId: string,
     userId: string,
-    purchase: Purchase,
+    purchase: Pick<Purchase, 'merchantId' | 'resource' | 'priceMicros' | 'challengeId'>,
     issuedAtMs: number,
     accessUntilMs: number,
   ): PaidReceipt {
@@ -363,7 +479,22 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     return db.selectFrom('payments').selectAll().where('id', '=', paymentId).executeTakeFirst();
   }
 
-  return { pay, payChallenge, reconcilePending, getPayment, pseudonym };
+  async function findByIdempotencyKey(
+    userId: string,
+    idempotencyKey: string,
+  ): Promise<PaymentRow | undefined> {
+    return firstRow(selectPaymentByKey, db, { userId, idempotencyKey });
+  }
+
+  return {
+    pay,
+    payChallenge,
+    reconcilePending,
+    getPayment,
+    findByIdempotencyKey,
+    answerOf,
+    pseudonym,
+  };
 }
 
 export type PaymentService = ReturnType<typeof createPaymentService>;
@@ -373,6 +504,8 @@ interface MerchantTerms {
   readonly id: string;
   readonly accountId: string;
   readonly feeBasisPoints: number;
+  /** The longest access a receipt for one of its HTTP 402 challenges grants. */
+  readonly challengeAccessPeriodSecondsMax: number;
 }
 
 // Prepared (see prepared-query.ts): these run for every purchase.
@@ -383,43 +516,50 @@ const selectWalletId = preparedQuery<{ userId: string }, { wallet_account_id: st
 
 const selectMerchantTerms = preparedQuery<
   { merchantId: string },
-  { id: string; account_id: string; fee_basis_points: number }
+  Pick<
+    MerchantRow,
+    'id' | 'account_id' | 'fee_basis_points' | 'challenge_access_period_seconds_max'
+  >
 >((db, arg) =>
   db
     .selectFrom('merchants')
-    .select(['id', 'account_id', 'fee_basis_points'])
+    .select(['id', 'account_id', 'fee_basis_points', 'challenge_access_period_seconds_max'])
     .where('id', '=', arg('merchantId')),
 );
 
-const selectAccessHeld = preparedQuery<
-  { userId: string; offerId: string; now: bigint },
-  { id: string }
->((db, arg) =>
-  db
-    .selectFrom('payments')
-    .select('id')
-    .where('user_id', '=', arg('userId'))
-    .where('offer_id', '=', arg('offerId'))
-    .where('state', 'in', ['succeeded', 'pending'])
-    .where('access_until', '>', arg('now'))
-    .limit(1),
+const selectPaymentByKey = preparedQuery<{ userId: string; idempotencyKey: string }, PaymentRow>(
+  (db, arg) =>
+    db
+      .selectFrom('payments')
+      .selectAll()
+      .where('user_id', '=', arg('userId'))
+      .where('idempotency_key', '=', arg('idempotencyKey')),
 );
 
-const insertPendingPayment = preparedQuery<
-  {
-    id: string;
-    userId: string;
-    merchantId: string;
-    offerId: string | null;
-    resource: string;
-    challengeId: string | null;
-    amountMicros: string;
-    legs: string;
-    accessUntil: bigint;
-    createdAt: bigint;
-  },
-  never
->((db, arg) =>
+const selectPaymentByChallenge = preparedQuery<{ userId: string; challengeId: string }, PaymentRow>(
+  (db, arg) =>
+    db
+      .selectFrom('payments')
+      .selectAll()
+      .where('user_id', '=', arg('userId'))
+      .where('challenge_id', '=', arg('challengeId')),
+);
+
+interface PendingPaymentArgs {
+  id: string;
+  userId: string;
+  merchantId: string;
+  offerId: string | null;
+  resource: string;
+  challengeId: string | null;
+  amountMicros: string;
+  legs: string;
+  accessUntil: bigint;
+  createdAt: bigint;
+  idempotencyKey: string | null;
+}
+
+const insertPendingPayment = preparedQuery<PendingPaymentArgs, never>((db, arg) =>
   db
     .insertInto('payments')
     .values({
@@ -436,8 +576,14 @@ const insertPendingPayment = preparedQuery<
       access_until: arg('accessUntil'),
       created_at: arg('createdAt'),
       completed_at: null,
+      idempotency_key: arg('idempotencyKey'),
     })
     .onConflict((conflict) => conflict.doNothing()),
+);
+
+/** A payment recorded in this transaction whose access was held by another: it never was. */
+const deleteUnmadePayment = preparedQuery<{ id: string }, never>((db, arg) =>
+  db.deleteFrom('payments').where('id', '=', arg('id')).where('state', '=', 'pending'),
 );
 
 const completePayment = preparedQuery<

@@ -116,6 +116,7 @@ export async function insertInterruptedPayment(
     merchant: { merchantId: string; accountId: bigint };
     offerId: string;
     amountMicros: bigint;
+    idempotencyKey?: string;
   },
 ): Promise<void> {
   const legs = [
@@ -140,6 +141,7 @@ export async function insertInterruptedPayment(
       access_until: BigInt(w.clock.now + 60_000),
       created_at: BigInt(w.clock.now),
       completed_at: null,
+      idempotency_key: payment.idempotencyKey ?? null,
     })
     .execute();
 }

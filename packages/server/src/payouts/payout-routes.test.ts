@@ -21,6 +21,7 @@ import { ok } from '../result.ts';
 import { parseCsv, readPain001 } from './bank-file.ts';
 import { payoutRoutes } from './payout-routes.ts';
 import { createPayoutService } from './payout-service.ts';
+import { testCipher } from '../privacy/personal-data-cipher.ts';
 
 type Json = Record<string, unknown>;
 
@@ -53,7 +54,7 @@ async function start(t: TestContext, dialect: (typeof platformDialects)[number])
     metricsRegistry: new Registry(),
     limits: defaultHttpLimits,
     authenticator: testAuthenticator,
-    idempotency: createIdempotencyStore(platform),
+    idempotency: createIdempotencyStore(platform, { cipher: testCipher() }),
   });
   await app.register(payoutRoutes, { payouts });
   const server = await listenOnLoopback(app);

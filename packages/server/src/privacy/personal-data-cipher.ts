@@ -85,3 +85,8 @@ export function looksEncrypted(value: string): boolean {
 export function normaliseEmail(email: string): string {
   return email.trim().normalize('NFKC').toLowerCase();
 }
+
+/** For tests: a cipher under a fresh random master key. */
+export function testCipher(): PersonalDataCipher {
+  return createPersonalDataCipher(randomBytes(masterKeyBytes));
+}

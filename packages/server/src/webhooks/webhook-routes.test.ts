@@ -16,6 +16,7 @@ import { enqueueWebhookEvent } from './outbox.ts';
 import { insertMerchant, startReceiver } from './test-receiver.ts';
 import { createWebhookService } from './webhook-service.ts';
 import { webhookRoutes } from './webhook-routes.ts';
+import { testCipher } from '../privacy/personal-data-cipher.ts';
 
 const principals: Readonly<Record<string, Principal>> = {
   'token-a': { kind: 'merchant', id: 'mer_a', scopes: [] },
@@ -42,7 +43,7 @@ async function api(t: TestContext, dialect: (typeof platformDialects)[number]) {
     metricsRegistry: new Registry(),
     limits: defaultHttpLimits,
     authenticator,
-    idempotency: createIdempotencyStore(platform, { clock }),
+    idempotency: createIdempotencyStore(platform, { clock, cipher: testCipher() }),
   });
   await app.register(webhookRoutes, { webhooks });
   const listening = await listenOnLoopback(app);
