@@ -13,6 +13,7 @@ const platformTables = [
   'idempotency_records',
   'merchant_bank_accounts',
   'merchants',
+  'offer_access',
   'offer_splits',
   'offers',
   'payments',
