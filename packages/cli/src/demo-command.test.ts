@@ -21,6 +21,8 @@ describe('mite demo (child process)', { timeout: 60_000 }, () => {
     assert.match(stdout, new RegExp(`health: +${base}/healthz\n`));
     assert.match(stdout, new RegExp(`API docs: +${base}/v1/docs\n`));
     assert.match(stdout, /Demo credentials, for a local sandbox only/);
+    assert.match(stdout, /top-ups: +SANDBOX card processor\n/);
+    assert.match(stdout, /SANDBOX FUNDING: NO REAL MONEY MOVES/);
     assert.match(stdout, /first admin key written to /);
     assert.ok(existsSync(join(dataDir, 'admin-key')));
     const secret = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();

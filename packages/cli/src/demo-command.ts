@@ -25,7 +25,8 @@ export function createDemoCommand(
     'run a local sandbox platform with demo users, merchants and offers, and print their credentials',
   );
   return withPlatformOptions(command, DEMO_DATA_DIR).action(async (flags: PlatformFlags) => {
-    const options = resolveRunOptions(flags, context, DEMO_DATA_DIR);
+    // The demo's wallets are funded through the sandbox, whatever the environment configures.
+    const options = { ...resolveRunOptions(flags, context, DEMO_DATA_DIR), sandboxFunding: true };
     let credentials: DemoCredentials | undefined;
     const seed = async (platform: Platform): Promise<readonly string[]> => {
       try {

@@ -69,6 +69,8 @@ describe('two server processes on one PostgreSQL', { timeout: TEST_TIMEOUT_MS },
     const otherDataDir = tempDir('mite-node-b-');
     const env = {
       MITE_DATABASE_URL: databaseUrl,
+      // The nodes take top-ups with the sandbox's test card.
+      MITE_FUNDING_PROVIDER: 'sandbox',
       MITE_MASTER_KEY: randomBytes(32).toString('base64'),
       MITE_RECEIPT_SIGNING_KEY: generateKeyPairSync('ed25519')
         .privateKey.export({ type: 'pkcs8', format: 'pem' })

@@ -55,7 +55,12 @@ describe('mite payouts run', () => {
 describe('mite fee-report', () => {
   it('reports card fees through top-ups against card payments', async () => {
     const dataDir = tempDir('mite-fees-');
-    const platform = await createPlatform({ dataDir, env: {}, logger: pino({ level: 'silent' }) });
+    const platform = await createPlatform({
+      dataDir,
+      env: {},
+      logger: pino({ level: 'silent' }),
+      funding: { provider: 'sandbox' },
+    });
     try {
       const { users, topUps } = platform.services;
       const signedUp = await users.signUp({
@@ -67,7 +72,7 @@ describe('mite fee-report', () => {
       const topUp = await topUps.topUp({
         userId: signedUp.value.userId,
         amountMicros: 10_000_000n,
-        card,
+        source: { kind: 'card', card },
         idempotencyKey: 'k',
       });
       assert.ok(topUp.ok);

@@ -37,6 +37,8 @@ export interface PlatformFlags {
   readonly dataDir?: string;
   readonly port?: number;
   readonly host: string;
+  /** `mite serve --sandbox-funding`. */
+  readonly sandboxFunding?: boolean;
 }
 
 export interface RunOptions {
@@ -46,6 +48,11 @@ export interface RunOptions {
   readonly host: string;
   readonly port: number;
   readonly logLevel: LogLevel;
+  /**
+   * Top-ups through the sandbox card processor (fake money) whatever the environment says; else
+   * `MITE_FUNDING_PROVIDER` and the Stripe variables decide, and none is the default.
+   */
+  readonly sandboxFunding: boolean;
 }
 
 /**
@@ -93,7 +100,14 @@ export function resolveRunOptions(
   const { url, isDefault } = resolveDatabaseUrl(context.env.MITE_DATABASE_URL, dataDir);
   const port = resolvePort(flags.port, context.env.MITE_PORT);
   const logLevel = resolveLogLevel(context.env.MITE_LOG_LEVEL);
-  return { dataDir, databaseUrl: isDefault ? undefined : url, host: flags.host, port, logLevel };
+  return {
+    dataDir,
+    databaseUrl: isDefault ? undefined : url,
+    host: flags.host,
+    port,
+    logLevel,
+    sandboxFunding: flags.sandboxFunding === true,
+  };
 }
 
 /** Runs the platform until SIGINT or SIGTERM; returns the exit code. */
@@ -158,6 +172,7 @@ export async function startPlatform(options: RunOptions, context: CliContext): P
       ...(databaseUrl === undefined ? {} : { databaseUrl }),
       env: context.env,
       logger: createLogger(options.logLevel, context),
+      ...(options.sandboxFunding ? { funding: { provider: 'sandbox' } } : {}),
     });
   } catch (error) {
     const detail = describeError(error, databaseUrl === undefined ? [] : secretsOf(databaseUrl));
@@ -239,6 +254,7 @@ function banner(
     `  OpenAPI:  ${base}/v1/openapi.json`,
     `  database: ${describeDatabase(options)}`,
     `  data dir: ${options.dataDir}`,
+    ...fundingLines(platform.funding),
     ...(adminKeyFile === undefined
       ? []
       : [`  first admin key written to ${adminKeyFile} (owner-only; shown nowhere else)`]),
@@ -246,6 +262,29 @@ function banner(
     'Press Ctrl+C to stop.',
     '',
   ].join('\n');
+}
+
+/**
+ * What top-ups do here. The sandbox is said loudly: its wallets hold fake money that anyone can
+ * mint with a published test card, which must never be mistaken for a real server's.
+ */
+export function fundingLines(funding: Platform['funding']): string[] {
+  switch (funding.provider) {
+    case 'none':
+      return ['  top-ups:  off (no card processor: set MITE_FUNDING_PROVIDER, see the README)'];
+    case 'stripe':
+      return funding.sandbox
+        ? ['  top-ups:  Stripe, TEST MODE (sk_test_ key): no real money moves']
+        : ['  top-ups:  Stripe'];
+    case 'sandbox':
+      return [
+        '  top-ups:  SANDBOX card processor',
+        '',
+        '  !!! SANDBOX FUNDING: NO REAL MONEY MOVES. Anyone can top up with the published test',
+        '  !!! card 4242 4242 4242 4242; every such top-up is marked "sandbox": true. Never pay',
+        '  !!! merchants out from these wallets.',
+      ];
+  }
 }
 
 function isWildcard(host: string): boolean {

@@ -22,6 +22,9 @@ describe('mite serve (child process)', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.match(stdout, new RegExp(`OpenAPI: +${base}/v1/openapi\\.json\n`));
     assert.match(stdout, new RegExp(`database: +sqlite:${dataDir}/ledger\\.sqlite`));
     assert.match(stdout, new RegExp(`data dir: +${dataDir}\n`));
+    // No processor configured: no top-ups, and certainly not the sandbox's free money.
+    assert.match(stdout, /top-ups: +off \(no card processor/);
+    assert.doesNotMatch(stdout, /SANDBOX/);
     const keyFile = join(dataDir, 'admin-key');
     assert.match(stdout, new RegExp(`first admin key written to ${keyFile} `));
 

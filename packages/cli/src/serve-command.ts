@@ -16,7 +16,12 @@ export function createServeCommand(
   const command = new Command('serve').description(
     'run the Mite platform (embedded SQLite unless MITE_DATABASE_URL is set)',
   );
-  return withPlatformOptions(command, DEFAULT_DATA_DIR).action(async (flags: PlatformFlags) => {
-    setExitCode(await runPlatform(resolveRunOptions(flags, context, DEFAULT_DATA_DIR), context));
-  });
+  return withPlatformOptions(command, DEFAULT_DATA_DIR)
+    .option(
+      '--sandbox-funding',
+      'take top-ups through the sandbox card processor: test cards, no real money (also MITE_FUNDING_PROVIDER=sandbox)',
+    )
+    .action(async (flags: PlatformFlags) => {
+      setExitCode(await runPlatform(resolveRunOptions(flags, context, DEFAULT_DATA_DIR), context));
+    });
 }

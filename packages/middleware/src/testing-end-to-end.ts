@@ -79,6 +79,7 @@ export async function startLivePlatform(): Promise<LivePlatform> {
     dataDir: tempDir('mite-e2e-'),
     env: {},
     logger: pino({ level: 'silent' }),
+    funding: { provider: 'sandbox' },
   });
   let url: string;
   try {

@@ -34,6 +34,7 @@ async function start(
     // The tests' webhook receivers listen on loopback.
     env: { MITE_WEBHOOK_ALLOW_PRIVATE_NETWORKS: '1' },
     logger: options.logger ?? pino({ level: 'silent' }),
+    funding: { provider: 'sandbox' },
   });
   let closed = false;
   const close = async () => {

@@ -10,8 +10,15 @@ import { authRoutes } from './auth/auth-routes.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { createUserService } from './auth/user-service.ts';
 import { openPlatformDb, type PlatformDb } from './db/platform-db.ts';
+import {
+  type FundingConfig,
+  fundingConfigFromEnv,
+  type FundingProviderName,
+} from './funding/funding-config.ts';
+import type { FundingProvider } from './funding/funding-provider.ts';
 import { createSandboxProvider, sandboxFeeDefaults } from './funding/sandbox-provider.ts';
-import { topUpRoutes } from './funding/topup-routes.ts';
+import { createStripeProvider } from './funding/stripe-provider.ts';
+import { fundingWebhookPath, topUpRoutes } from './funding/topup-routes.ts';
 import { createTopUpService } from './funding/topup-service.ts';
 import { createHttpApp, type HttpApp } from './http/create-http-app.ts';
 import { defaultHttpLimits, type HttpLimits } from './http/limits.ts';
@@ -36,8 +43,6 @@ import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
 
-/** Where the sandbox processor sends its webhooks. */
-const sandboxWebhookPath = '/v1/funding/sandbox/webhooks';
 /** How long the sandbox takes to confirm a card that confirms later. */
 const sandboxConfirmDelayMs = 2_000;
 
@@ -50,6 +55,8 @@ export interface PlatformOptions {
   readonly logger: Logger;
   readonly limits?: HttpLimits;
   readonly clock?: () => number;
+  /** The card processor; else from the environment (`fundingConfigFromEnv`): none by default. */
+  readonly funding?: FundingConfig;
 }
 
 export interface Platform {
@@ -58,6 +65,8 @@ export interface Platform {
   readonly ledger: Ledger;
   readonly platformDb: PlatformDb;
   readonly services: Awaited<ReturnType<typeof createServices>>;
+  /** Which processor takes top-ups, and whether its money is fake (for the banner). */
+  readonly funding: { readonly provider: FundingProviderName; readonly sandbox: boolean };
   /** The first admin key, created and returned once on a fresh platform. */
   bootstrapAdminKey(): Promise<{ keyId: string; secret: string } | undefined>;
   close(): Promise<void>;
@@ -79,14 +88,13 @@ export function storeUrls(options: { dataDir: string; databaseUrl?: string | und
  * before a restart still verifies after it; it delivers its webhooks to this platform's own
  * endpoint, over HTTP once the platform listens.
  */
-function createSandbox(masterKey: Buffer, appRef: { current?: HttpApp }) {
-  const derive = (purpose: string, bytes: number) =>
-    Buffer.from(hkdfSync('sha256', masterKey, '', purpose, bytes));
+function createSandbox(masterKey: Buffer, appRef: { current?: HttpApp }, confirmDelayMs: number) {
+  const sandboxWebhookPath = fundingWebhookPath('sandbox');
   return createSandboxProvider({
     ...sandboxFeeDefaults,
-    webhookSecret: `whsec_${derive('mite sandbox webhook secret', 24).toString('base64')}`,
-    cardTokenKey: derive('mite sandbox card tokens', 32),
-    confirmDelayMs: sandboxConfirmDelayMs,
+    webhookSecret: sandboxWebhookSecretFor(masterKey),
+    cardTokenKey: deriveKey(masterKey, 'mite sandbox card tokens', 32),
+    confirmDelayMs,
     deliverWebhook: async (headers, body) => {
       const app = appRef.current;
       if (app === undefined) return;
@@ -101,6 +109,30 @@ function createSandbox(masterKey: Buffer, appRef: { current?: HttpApp }) {
       }
     },
   });
+}
+
+function deriveKey(masterKey: Buffer, purpose: string, bytes: number): Buffer {
+  return Buffer.from(hkdfSync('sha256', masterKey, '', purpose, bytes));
+}
+
+/** The sandbox's Standard Webhooks secret: derived, so it survives restarts. */
+export function sandboxWebhookSecretFor(masterKey: Buffer): string {
+  return `whsec_${deriveKey(masterKey, 'mite sandbox webhook secret', 24).toString('base64')}`;
+}
+
+function createFundingProvider(
+  config: FundingConfig,
+  masterKey: Buffer,
+  appRef: { current?: HttpApp },
+): FundingProvider | undefined {
+  switch (config.provider) {
+    case 'none':
+      return undefined;
+    case 'sandbox':
+      return createSandbox(masterKey, appRef, config.confirmDelayMs ?? sandboxConfirmDelayMs);
+    case 'stripe':
+      return createStripeProvider(config);
+  }
 }
 
 async function createServices(
@@ -133,11 +165,9 @@ async function createServices(
       ),
   });
   const refunds = createRefundService({ ...deps, transferIds });
-  const topUps = createTopUpService({
-    ...deps,
-    provider: createSandbox(masterKey, appRef),
-    transferIds,
-  });
+  const fundingConfig = options.funding ?? fundingConfigFromEnv(options.env);
+  const fundingProvider = createFundingProvider(fundingConfig, masterKey, appRef);
+  const topUps = createTopUpService({ ...deps, provider: fundingProvider, transferIds });
   const payouts = createPayoutService({
     ...deps,
     cipher,
@@ -165,6 +195,8 @@ async function createServices(
     idempotency,
     cutOffPurchases,
     receiptKeys: [receiptKey],
+    fundingProvider,
+    funding: { provider: fundingConfig.provider, sandbox: fundingProvider?.sandbox ?? false },
     transferIds,
     batcher,
   };
@@ -218,7 +250,10 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     });
     await app.register(webhookRoutes, { webhooks: services.webhooks });
     await app.register(payoutRoutes, { payouts: services.payouts });
-    await app.register(topUpRoutes, { topUps: services.topUps });
+    await app.register(topUpRoutes, {
+      topUps: services.topUps,
+      webhookProvider: services.fundingProvider?.name,
+    });
     const webhookWorker = startWebhookWorker({
       service: services.webhooks,
       onError: (error) => options.logger.error({ err: error }, 'webhook delivery run failed'),
@@ -231,6 +266,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       ledger,
       platformDb: db,
       services,
+      funding: services.funding,
       bootstrapAdminKey: () => services.adminKeys.bootstrap(),
       async close() {
         await webhookWorker.stop();

@@ -152,8 +152,10 @@ export interface TopUpsTable {
   amount_micros: string;
   /** The processor's fee, decimal micro-units: known once the charge succeeds. */
   fee_micros: string | null;
-  /** The funding provider's name ("sandbox"). */
+  /** The funding provider's name ("sandbox", "stripe"). */
   provider: string;
+  /** 1 when no real money moved (the sandbox, a processor's test mode), else 0. */
+  sandbox: number;
   charge_id: string | null;
   /** The processor's token for the card; never the card number. */
   card_token: string | null;

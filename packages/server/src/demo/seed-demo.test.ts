@@ -10,7 +10,13 @@ import { demoCredentialsFileName, seedDemo } from './seed-demo.ts';
 describe('demo data', () => {
   it('seeds users who can log in and buy, merchants with working keys, and offers; once', async (t) => {
     const dataDir = tempDir('mite-demo-');
-    const open = () => createPlatform({ dataDir, env: {}, logger: pino({ level: 'silent' }) });
+    const open = () =>
+      createPlatform({
+        dataDir,
+        env: {},
+        logger: pino({ level: 'silent' }),
+        funding: { provider: 'sandbox' },
+      });
     const platform = await open();
     const credentials = await seedDemo(platform);
     assert.equal(fs.statSync(path.join(dataDir, demoCredentialsFileName)).mode & 0o777, 0o600);

@@ -108,7 +108,10 @@ async function credit(platform: Platform, userId: string, micros: bigint): Promi
   const topUp = await platform.services.topUps.topUp({
     userId,
     amountMicros: micros,
-    card: { number: sandboxCards.succeeds, expMonth: 12, expYear: 2099, cvc: '123' },
+    source: {
+      kind: 'card',
+      card: { number: sandboxCards.succeeds, expMonth: 12, expYear: 2099, cvc: '123' },
+    },
     idempotencyKey: `demo-seed-${userId}`,
   });
   if (!topUp.ok || topUp.value.state !== 'succeeded') {

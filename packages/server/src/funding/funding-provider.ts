@@ -9,9 +9,19 @@ export interface CardDetails {
   readonly cvc: string;
 }
 
+/**
+ * What a top-up is paid with: card details, which only the sandbox takes (its published test
+ * cards), or a payment method id that the processor's own client-side library made from the card,
+ * so that a real card number never reaches Mite.
+ */
+export type FundingSource =
+  | { readonly kind: 'card'; readonly card: CardDetails }
+  | { readonly kind: 'paymentMethod'; readonly paymentMethodId: string };
+
 export interface ChargeRequest {
+  /** A whole number of cents: card processors charge in the currency's minor unit. */
   readonly amountMicros: bigint;
-  readonly card: CardDetails;
+  readonly source: FundingSource;
   /** The provider must not charge twice for one key. */
   readonly idempotencyKey: string;
 }
@@ -28,7 +38,7 @@ export type ChargeOutcome =
 export interface Charge {
   readonly chargeId: string;
   readonly cardToken: string;
-  readonly last4: string;
+  readonly last4: string | null;
   readonly outcome: ChargeOutcome;
 }
 
@@ -37,14 +47,34 @@ export type ChargeEvent =
   | { readonly type: 'charge.succeeded'; readonly chargeId: string; readonly feeMicros: bigint }
   | { readonly type: 'charge.failed'; readonly chargeId: string; readonly reason: DeclineReason };
 
+/** `event` is undefined for a genuine event that says nothing about a charge's outcome. */
 export type WebhookCheck =
-  | { readonly ok: true; readonly event: ChargeEvent }
+  | { readonly ok: true; readonly event: ChargeEvent | undefined }
   | { readonly ok: false; readonly reason: string };
 
+export interface RefundRequest {
+  readonly chargeId: string;
+  /** A whole number of cents, at most what the charge took. */
+  readonly amountMicros: bigint;
+  /** The provider must not refund twice for one key. */
+  readonly idempotencyKey: string;
+}
+
 export interface FundingProvider {
+  /** Recorded on every top-up it takes ("sandbox", "stripe"); its webhook path names it too. */
   readonly name: string;
+  /** True when no real money moves (the sandbox, a processor's test mode). */
+  readonly sandbox: boolean;
+  /** What the client pays with through this provider. */
+  readonly sourceKind: FundingSource['kind'];
   charge(request: ChargeRequest): Promise<Charge>;
-  refund(chargeId: string, amountMicros: bigint): Promise<{ readonly refundId: string }>;
-  /** Checks a webhook's signature and freshness, and reads its event. */
-  verifyWebhook(headers: Readonly<Record<string, string | undefined>>, body: string): WebhookCheck;
+  refund(request: RefundRequest): Promise<{ readonly refundId: string }>;
+  /**
+   * Checks a webhook's signature and freshness over the bytes exactly as received (never a
+   * re-serialisation of parsed JSON, whose bytes differ), and reads its event.
+   */
+  verifyWebhook(
+    headers: Readonly<Record<string, string | undefined>>,
+    rawBody: Buffer,
+  ): WebhookCheck;
 }

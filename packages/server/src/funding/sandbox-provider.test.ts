@@ -27,6 +27,7 @@ function sandbox(
 }
 
 const card = (number: string) => ({ number, expMonth: 12, expYear: 2099, cvc: '123' });
+const source = (number: string) => ({ kind: 'card' as const, card: card(number) });
 
 describe('sandbox funding provider', () => {
   it('charges 2.9% + $0.30, rounded half up to a micro-unit', () => {
@@ -42,7 +43,7 @@ describe('sandbox funding provider', () => {
     const charge = (number: string, key: string, extra = {}) =>
       provider.charge({
         amountMicros: 10_000_000n,
-        card: { ...card(number), ...extra },
+        source: { kind: 'card', card: { ...card(number), ...extra } },
         idempotencyKey: key,
       });
     const ok = await charge(sandboxCards.succeeds, 'a');
@@ -71,7 +72,7 @@ describe('sandbox funding provider', () => {
     const provider = sandbox();
     const request = {
       amountMicros: 5_000_000n,
-      card: card(sandboxCards.succeeds),
+      source: source(sandboxCards.succeeds),
       idempotencyKey: 'k',
     };
     const first = await provider.charge(request);
@@ -86,14 +87,14 @@ describe('sandbox funding provider', () => {
     const provider = sandbox(delivered);
     const charge = await provider.charge({
       amountMicros: 10_000_000n,
-      card: card(sandboxCards.confirmsLater),
+      source: source(sandboxCards.confirmsLater),
       idempotencyKey: 'p',
     });
     assert.deepEqual(charge.outcome, { status: 'pending' });
     await new Promise((resolve) => setTimeout(resolve, 50));
     const [message] = delivered;
     assert.ok(message);
-    const check = provider.verifyWebhook(message.headers, message.body);
+    const check = provider.verifyWebhook(message.headers, Buffer.from(message.body));
     const expected: ChargeEvent = {
       type: 'charge.succeeded',
       chargeId: charge.chargeId,
@@ -101,13 +102,13 @@ describe('sandbox funding provider', () => {
     };
     assert.deepEqual(check, { ok: true, event: expected });
     assert.equal(
-      provider.verifyWebhook(message.headers, message.body.replace('ch_', 'ch_x')).ok,
+      provider.verifyWebhook(message.headers, Buffer.from(message.body.replace('ch_', 'ch_x'))).ok,
       false,
     );
     assert.equal(
       sandbox([], `whsec_${randomBytes(24).toString('base64')}`).verifyWebhook(
         message.headers,
-        message.body,
+        Buffer.from(message.body),
       ).ok,
       false,
       'another secret',
@@ -116,7 +117,11 @@ describe('sandbox funding provider', () => {
       ...message.headers,
       'webhook-timestamp': String(Math.floor(Date.now() / 1000) - 3600),
     };
-    assert.equal(provider.verifyWebhook(stale, message.body).ok, false, 'replayed an hour later');
+    assert.equal(
+      provider.verifyWebhook(stale, Buffer.from(message.body)).ok,
+      false,
+      'replayed an hour later',
+    );
   });
 
   it('reports a pending charge that fails later', async () => {
@@ -124,13 +129,13 @@ describe('sandbox funding provider', () => {
     const provider = sandbox(delivered);
     const charge = await provider.charge({
       amountMicros: 1_000_000n,
-      card: card(sandboxCards.failsLater),
+      source: source(sandboxCards.failsLater),
       idempotencyKey: 'f',
     });
     await new Promise((resolve) => setTimeout(resolve, 50));
     const [message] = delivered;
     assert.ok(message);
-    assert.deepEqual(provider.verifyWebhook(message.headers, message.body), {
+    assert.deepEqual(provider.verifyWebhook(message.headers, Buffer.from(message.body)), {
       ok: true,
       event: { type: 'charge.failed', chargeId: charge.chargeId, reason: 'cardDeclined' },
     });

@@ -94,6 +94,7 @@ export function createSandboxProvider(options: SandboxOptions): FundingProvider 
   const clock = options.clock ?? Date.now;
   const webhook = new Webhook(options.webhookSecret);
   const charges = new Map<string, Charge>();
+  const refunds = new Map<string, string>();
   const sendLater = (event: ChargeEvent) => {
     const body = JSON.stringify({
       ...event,
@@ -114,11 +115,14 @@ export function createSandboxProvider(options: SandboxOptions): FundingProvider 
   };
   return {
     name: 'sandbox',
+    sandbox: true,
+    sourceKind: 'card',
     async charge(request) {
       const earlier = charges.get(request.idempotencyKey);
       if (earlier !== undefined) return earlier;
+      if (request.source.kind !== 'card') throw new Error('bug: the sandbox takes card details');
       const chargeId = `ch_${randomUUID()}`;
-      const card = request.card;
+      const card = request.source.card;
       const cardToken = createHmac('sha256', options.cardTokenKey)
         .update(card.number)
         .digest('base64url');
@@ -132,20 +136,33 @@ export function createSandboxProvider(options: SandboxOptions): FundingProvider 
         sendLater({ type: 'charge.failed', chargeId, reason: 'cardDeclined' });
       return charge;
     },
-    async refund() {
-      return { refundId: `re_${randomUUID()}` };
+    async refund(request) {
+      const refundId = refunds.get(request.idempotencyKey) ?? `re_${randomUUID()}`;
+      refunds.set(request.idempotencyKey, refundId);
+      return { refundId };
     },
-    verifyWebhook(headers, body) {
-      return verifySandboxWebhook(webhook, headers, body);
+    verifyWebhook(headers, rawBody) {
+      return verifySandboxWebhook(webhook, headers, rawBody);
     },
   };
 }
 
+/** Decodes UTF-8 strictly: a body that is not UTF-8 has no string that stands for its bytes. */
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
+
 function verifySandboxWebhook(
   webhook: Webhook,
   headers: Readonly<Record<string, string | undefined>>,
-  body: string,
+  rawBody: Buffer,
 ): WebhookCheck {
+  // Standard Webhooks signs text: the exact bytes are verified as their exact UTF-8 decoding, and
+  // bytes without one (which a lenient decoder would map to U+FFFD) are refused.
+  let body: string;
+  try {
+    body = strictUtf8.decode(rawBody);
+  } catch {
+    return { ok: false, reason: 'the body is not UTF-8' };
+  }
   const signed = {
     'webhook-id': headers['webhook-id'] ?? '',
     'webhook-timestamp': headers['webhook-timestamp'] ?? '',

@@ -3,8 +3,16 @@ import { z } from 'zod';
 import { type ProblemCode, sendProblem } from '../http/problems.ts';
 import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts';
 import { currency } from '../payments/payment-service.ts';
-import type { DeclineReason } from './funding-provider.ts';
-import type { TopUp, TopUpService } from './topup-service.ts';
+import type { DeclineReason, FundingSource } from './funding-provider.ts';
+import type { TopUp, TopUpFailure, TopUpService } from './topup-service.ts';
+
+/** Where a card processor sends its webhooks: `/v1/funding/sandbox/webhooks`, `.../stripe/...`. */
+export function fundingWebhookPath(providerName: string): string {
+  return `/v1/funding/${providerName}/webhooks`;
+}
+
+/** A Stripe PaymentMethod id: `pm_` and letters, digits and underscores. */
+const paymentMethodIdPattern = /^pm_[A-Za-z0-9_]{1,250}$/;
 
 /** Card declines as problem types: distinct from a wallet's own insufficient funds. */
 const declineProblems: { readonly [R in DeclineReason]: ProblemCode } = {
@@ -21,7 +29,29 @@ const topUpSchema = z.object({
   fee: z.string().nullable().describe('What the card processor charged; known once confirmed'),
   currency: z.string(),
   cardLast4: z.string().nullable(),
+  provider: z.string().describe('The card processor that took it: `sandbox` or `stripe`'),
+  sandbox: z
+    .boolean()
+    .describe('True when no real money moved: the sandbox processor, or a processor test mode'),
 });
+
+const problemOfFailure: { readonly [F in TopUpFailure]: ProblemCode } = {
+  ...declineProblems,
+  validationFailed: 'validationFailed',
+  fundingUnavailable: 'fundingUnavailable',
+};
+
+function sourceOf(body: {
+  card?: { number: string; expMonth: number; expYear: number; cvc: string } | undefined;
+  paymentMethod?: string | undefined;
+}): FundingSource | undefined {
+  if (body.card !== undefined && body.paymentMethod !== undefined) return undefined;
+  if (body.card !== undefined) return { kind: 'card', card: body.card };
+  if (body.paymentMethod !== undefined) {
+    return { kind: 'paymentMethod', paymentMethodId: body.paymentMethod };
+  }
+  return undefined;
+}
 
 function topUpBody(topUp: TopUp): z.infer<typeof topUpSchema> {
   return {
@@ -31,28 +61,44 @@ function topUpBody(topUp: TopUp): z.infer<typeof topUpSchema> {
     fee: topUp.feeMicros === null ? null : formatAmount(topUp.feeMicros),
     currency,
     cardLast4: topUp.cardLast4,
+    provider: topUp.provider,
+    sandbox: topUp.sandbox,
   };
 }
 
 /** Card top-ups, the processor's webhook, and the operator's fee report. */
-export const topUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = async (
-  api,
-  { topUps },
-) => {
+export const topUpRoutes: FastifyPluginAsyncZod<{
+  topUps: TopUpService;
+  /** The processor whose webhook route to serve; none without a processor. */
+  webhookProvider: string | undefined;
+}> = async (api, { topUps, webhookProvider }) => {
   api.post(
     '/v1/topups',
     {
       schema: {
         summary: 'Top up my wallet with a card (one card fee covers many micropayments)',
         tags: ['wallet'],
+        description:
+          'Send `paymentMethod` (a Stripe PaymentMethod id made by Stripe\u2019s own client ' +
+          'library: Mite never sees a card number) when the platform runs Stripe, or `card` ' +
+          'with a published test card on the sandbox. The amount is whole cents. Without a ' +
+          'configured processor the answer is `fundingUnavailable` (503).',
         body: z.object({
           amount: amountSchema,
-          card: z.object({
-            number: z.string().regex(/^[0-9]{12,19}$/),
-            expMonth: z.number().int().min(1).max(12),
-            expYear: z.number().int().min(2000).max(2100),
-            cvc: z.string().regex(/^[0-9]{3,4}$/),
-          }),
+          card: z
+            .object({
+              number: z.string().regex(/^[0-9]{12,19}$/),
+              expMonth: z.number().int().min(1).max(12),
+              expYear: z.number().int().min(2000).max(2100),
+              cvc: z.string().regex(/^[0-9]{3,4}$/),
+            })
+            .optional()
+            .describe('The sandbox only: one of its test cards'),
+          paymentMethod: z
+            .string()
+            .regex(paymentMethodIdPattern)
+            .optional()
+            .describe('Stripe: a PaymentMethod id, `pm_...`'),
         }),
         response: { 201: topUpSchema },
       },
@@ -66,14 +112,10 @@ export const topUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = asyn
       const result = await topUps.topUp({
         userId: request.principal?.id ?? '',
         amountMicros: microsOf(request.body.amount),
-        card: request.body.card,
+        source: sourceOf(request.body),
         idempotencyKey: String(request.headers['idempotency-key']),
       });
-      if (!result.ok) {
-        const code =
-          result.code === 'validationFailed' ? 'validationFailed' : declineProblems[result.code];
-        return sendProblem(reply, code, result.detail);
-      }
+      if (!result.ok) return sendProblem(reply, problemOfFailure[result.code], result.detail);
       return reply.code(201).send(topUpBody(result.value));
     },
   );
@@ -96,34 +138,9 @@ export const topUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = asyn
     },
   );
 
-  // The processor's webhook is public (the processor has no Mite credential) and proves itself
-  // by its Standard Webhooks signature over the raw body.
-  api.post(
-    '/v1/funding/sandbox/webhooks',
-    {
-      schema: {
-        summary: 'The sandbox card processor\u2019s signed webhook',
-        tags: ['funding'],
-        body: z.unknown(),
-      },
-      config: { auth: 'public', idempotent: false },
-    },
-    async (request, reply) => {
-      const headers = Object.fromEntries(
-        Object.entries(request.headers).map(([name, value]) => [
-          name,
-          Array.isArray(value) ? value[0] : value,
-        ]),
-      );
-      const result = await topUps.handleProviderWebhook(headers, JSON.stringify(request.body));
-      if (!result.ok)
-        return sendProblem(
-          reply,
-          result.code === 'invalidSignature' ? 'invalidSignature' : 'topUpNotFound',
-        );
-      return reply.code(204).send();
-    },
-  );
+  if (webhookProvider !== undefined) {
+    await api.register(processorWebhookRoute, { topUps, providerName: webhookProvider });
+  }
 
   api.get(
     '/v1/fee-report',
@@ -161,6 +178,48 @@ export const topUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = asyn
         saving: formatAmount(report.savingMicros),
         currency,
       };
+    },
+  );
+};
+
+/**
+ * The processor's webhook: public (the processor has no Mite credential), it proves itself by its
+ * signature over the body's exact bytes. Registered in its own context, whose JSON parser keeps
+ * the raw Buffer instead of parsing: a re-serialisation of parsed JSON differs from what was
+ * signed (spacing, key order, escapes), and the other routes keep the ordinary parser.
+ */
+const processorWebhookRoute: FastifyPluginAsyncZod<{
+  topUps: TopUpService;
+  providerName: string;
+}> = async (api, { topUps, providerName }) => {
+  api.removeContentTypeParser('application/json');
+  api.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_request, body, done) =>
+    done(null, body),
+  );
+  api.post(
+    fundingWebhookPath(providerName),
+    {
+      schema: {
+        summary: `The ${providerName} card processor\u2019s signed webhook`,
+        tags: ['funding'],
+        body: z.unknown().describe('The processor\u2019s event, verified over its raw bytes'),
+      },
+      config: { auth: 'public', idempotent: false },
+    },
+    async (request, reply) => {
+      const headers = Object.fromEntries(
+        Object.entries(request.headers).map(([name, value]) => [
+          name,
+          Array.isArray(value) ? value[0] : value,
+        ]),
+      );
+      const rawBody = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const result = await topUps.handleProviderWebhook(headers, rawBody);
+      if (!result.ok) {
+        const code = result.code === 'unknownCharge' ? 'topUpNotFound' : result.code;
+        return sendProblem(reply, code);
+      }
+      return reply.code(204).send();
     },
   );
 };

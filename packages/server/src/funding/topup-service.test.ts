@@ -29,7 +29,10 @@ interface Message {
 }
 
 const startMs = 1_800_000_000_000;
-const card = (number: string, expYear = 2099) => ({ number, expMonth: 12, expYear, cvc: '123' });
+const card = (number: string, expYear = 2099) => ({
+  kind: 'card' as const,
+  card: { number, expMonth: 12, expYear, cvc: '123' },
+});
 
 /**
  * Routes the sandbox's webhooks to the service, as a running server would. Gated ones wait for
@@ -51,7 +54,7 @@ function webhookRoute(t: TestContext, options: { deliver: boolean; gated: boolea
   });
   const run = (headers: Record<string, string>, body: string) => {
     if (closed || service === undefined) return undefined;
-    const handling = service.handleProviderWebhook(headers, body);
+    const handling = service.handleProviderWebhook(headers, Buffer.from(body));
     running.add(handling);
     return handling.finally(() => running.delete(handling));
   };
@@ -184,7 +187,7 @@ for (const dialect of platformDialects) {
       const request = {
         userId: w.userId,
         amountMicros: 10_000_000n,
-        card: card(sandboxCards.succeeds),
+        source: card(sandboxCards.succeeds),
         idempotencyKey: 'first',
       };
       const result = await w.topUps.topUp(request);
@@ -214,7 +217,7 @@ for (const dialect of platformDialects) {
         [card('4242424242424241'), 'invalidCard'],
       ] as const;
       for (const [declined, code] of cases) {
-        const request = { userId: w.userId, amountMicros: 10_000_000n, card: declined };
+        const request = { userId: w.userId, amountMicros: 10_000_000n, source: declined };
         const result = await w.topUps.topUp({ ...request, idempotencyKey: code });
         assert.equal(result.ok || result.code, code);
       }
@@ -234,7 +237,7 @@ for (const dialect of platformDialects) {
       const base = { userId: w.userId, amountMicros: 10_000_000n };
       const later = await w.topUps.topUp({
         ...base,
-        card: card(sandboxCards.confirmsLater),
+        source: card(sandboxCards.confirmsLater),
         idempotencyKey: 'later',
       });
       assert.ok(later.ok);
@@ -242,7 +245,7 @@ for (const dialect of platformDialects) {
       assert.equal(later.value.feeMicros, null);
       const failing = await w.topUps.topUp({
         ...base,
-        card: card(sandboxCards.failsLater),
+        source: card(sandboxCards.failsLater),
         idempotencyKey: 'fails',
       });
       assert.ok(failing.ok);
@@ -266,13 +269,14 @@ for (const dialect of platformDialects) {
       const pending = await w.topUps.topUp({
         userId: w.userId,
         amountMicros: 10_000_000n,
-        card: card(sandboxCards.confirmsLater),
+        source: card(sandboxCards.confirmsLater),
         idempotencyKey: 'racy',
       });
       assert.ok(pending.ok);
       const [message] = await w.webhooks(1);
       assert.ok(message);
-      const deliver = () => w.topUps.handleProviderWebhook(message.headers, message.body);
+      const deliver = () =>
+        w.topUps.handleProviderWebhook(message.headers, Buffer.from(message.body));
       const expected = { ok: true, value: { topUpId: pending.value.id, state: 'succeeded' } };
       // Three at once while the top-up is still pending: they race to book it.
       assert.deepEqual(await Promise.all([deliver(), deliver(), deliver()]), [
@@ -291,7 +295,7 @@ for (const dialect of platformDialects) {
       const pending = await w.topUps.topUp({
         userId: w.userId,
         amountMicros: 10_000_000n,
-        card: card(sandboxCards.confirmsLater),
+        source: card(sandboxCards.confirmsLater),
         idempotencyKey: 'forged',
       });
       assert.ok(pending.ok);
@@ -309,11 +313,11 @@ for (const dialect of platformDialects) {
       const otherSecret = `whsec_${randomBytes(24).toString('base64')}`;
       const forged = await w.topUps.handleProviderWebhook(
         sign(otherSecret, message.body),
-        message.body,
+        Buffer.from(message.body),
       );
       assert.equal(forged.ok || forged.code, 'invalidSignature');
       const tampered = message.body.replace('"590000"', '"1"');
-      const altered = await w.topUps.handleProviderWebhook(message.headers, tampered);
+      const altered = await w.topUps.handleProviderWebhook(message.headers, Buffer.from(tampered));
       assert.equal(altered.ok || altered.code, 'invalidSignature');
       const unknownBody = JSON.stringify({
         type: 'charge.succeeded',
@@ -322,7 +326,7 @@ for (const dialect of platformDialects) {
       });
       const unknown = await w.topUps.handleProviderWebhook(
         sign(w.webhookSecret, unknownBody),
-        unknownBody,
+        Buffer.from(unknownBody),
       );
       assert.equal(unknown.ok || unknown.code, 'unknownCharge');
       assert.equal((await w.topUps.getTopUp(w.userId, pending.value.id))?.state, 'pending');
@@ -336,7 +340,7 @@ for (const dialect of platformDialects) {
         w.topUps.topUp({
           userId: w.userId,
           amountMicros,
-          card: card(sandboxCards.succeeds),
+          source: card(sandboxCards.succeeds),
           idempotencyKey: `amount-${amountMicros}`,
         });
       for (const amountMicros of [0n, topUpMicrosMin - 1n, topUpMicrosMax + 1n, -1n]) {
@@ -357,7 +361,7 @@ for (const dialect of platformDialects) {
         await w.topUps.topUp({
           userId: w.userId,
           amountMicros: 2_000_000n,
-          card: card(number),
+          source: card(number),
           idempotencyKey: number,
         });
       }
@@ -382,7 +386,7 @@ for (const dialect of platformDialects) {
         const request = {
           userId: w.userId,
           amountMicros: 10_000_000n,
-          card: card(sandboxCards.succeeds),
+          source: card(sandboxCards.succeeds),
           idempotencyKey: 'crash',
         };
         await assert.rejects(w.topUps.topUp(request), /crash/);
@@ -433,7 +437,12 @@ for (const dialect of platformDialects) {
         return payments.pay({ userId: w.userId, offerId: offer.value.id });
       };
       const topUp = (amountMicros: bigint, number: string, key: string) =>
-        w.topUps.topUp({ userId: w.userId, amountMicros, card: card(number), idempotencyKey: key });
+        w.topUps.topUp({
+          userId: w.userId,
+          amountMicros,
+          source: card(number),
+          idempotencyKey: key,
+        });
       const hourMs = 3_600_000;
       // In the period: one $10 top-up (fee 0.59), one declined, and three purchases.
       assert.ok((await topUp(10_000_000n, sandboxCards.succeeds, 'in')).ok);

@@ -8,11 +8,11 @@ import { currency } from '../payments/payment-service.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import type {
-  CardDetails,
   Charge,
   ChargeEvent,
   DeclineReason,
   FundingProvider,
+  FundingSource,
 } from './funding-provider.ts';
 import { processorFeeMicros, sandboxFeeDefaults } from './sandbox-provider.ts';
 
@@ -20,14 +20,22 @@ import { processorFeeMicros, sandboxFeeDefaults } from './sandbox-provider.ts';
 export const topUpMicrosMin = 1_000_000n;
 /** The largest top-up, $500.00: a prepaid wallet for micropayments, not a bank account. */
 export const topUpMicrosMax = 500_000_000n;
+/** Cards are charged in whole cents: 1 cent is 10,000 micro-units. */
+export const topUpStepMicros = 10_000n;
 /**
  * A top-up whose charge succeeded but which is still pending after this long was interrupted (a
  * crash between charging and booking): the reconciler books it.
  */
 export const topUpPendingGraceMs = 30_000;
 
-export type TopUpFailure = DeclineReason | 'validationFailed';
-export type TopUpWebhookFailure = 'invalidSignature' | 'unknownCharge';
+export type TopUpFailure = DeclineReason | 'validationFailed' | 'fundingUnavailable';
+export type TopUpWebhookFailure = 'invalidSignature' | 'unknownCharge' | 'fundingUnavailable';
+
+/** What the client is told to send, per kind of funding source. */
+const sourceFieldByKind: { readonly [K in FundingSource['kind']]: string } = {
+  card: 'card',
+  paymentMethod: 'paymentMethod',
+};
 
 /** A top-up as the platform shows it: no card number, no card token. */
 export interface TopUp {
@@ -37,6 +45,8 @@ export interface TopUp {
   /** What the processor charged the platform; known once the charge succeeded. */
   readonly feeMicros: bigint | null;
   readonly provider: string;
+  /** True when no real money moved: the sandbox processor, or a processor's test mode. */
+  readonly sandbox: boolean;
   readonly cardLast4: string | null;
   readonly state: TopUpState;
   readonly failureCode: DeclineReason | null;
@@ -65,7 +75,8 @@ export interface CardFeeSchedule {
 export interface TopUpServiceDeps {
   readonly platform: PlatformDb;
   readonly ledger: Ledger;
-  readonly provider: FundingProvider;
+  /** The card processor; without one, top-ups are refused (`fundingUnavailable`). */
+  readonly provider: FundingProvider | undefined;
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
   /** The card fee the fee report compares against; the sandbox's 2.9% + $0.30 by default. */
@@ -97,25 +108,49 @@ export function createTopUpService(deps: TopUpServiceDeps) {
   const { platform, ledger, provider, clock } = deps;
   const db = platform.db;
 
-  async function topUp(input: {
-    userId: string;
+  /** Why a top-up cannot be taken as asked, before anything is written. */
+  function accept(input: {
     amountMicros: bigint;
-    card: CardDetails;
-    idempotencyKey: string;
-  }): Promise<Result<TopUp, TopUpFailure>> {
+    source: FundingSource | undefined;
+  }): Result<{ processor: FundingProvider; source: FundingSource }, TopUpFailure> {
+    if (provider === undefined) {
+      return fail('fundingUnavailable', 'this platform has no card processor configured');
+    }
     const { amountMicros } = input;
     if (amountMicros < topUpMicrosMin || amountMicros > topUpMicrosMax) {
       return fail('validationFailed', 'a top-up is between 1.00 and 500.00');
     }
+    if (amountMicros % topUpStepMicros !== 0n) {
+      return fail('validationFailed', 'a top-up is a whole number of cents (two decimals)');
+    }
+    const { source } = input;
+    if (source?.kind !== provider.sourceKind) {
+      const field = sourceFieldByKind[provider.sourceKind];
+      return fail('validationFailed', `this platform\u2019s card processor takes \`${field}\``);
+    }
+    return ok({ processor: provider, source });
+  }
+
+  async function topUp(input: {
+    userId: string;
+    amountMicros: bigint;
+    source: FundingSource | undefined;
+    idempotencyKey: string;
+  }): Promise<Result<TopUp, TopUpFailure>> {
+    const accepted = accept(input);
+    if (!accepted.ok) return accepted;
+    const { processor, source } = accepted.value;
+    const { amountMicros } = input;
     const id = topUpIdFor(input.userId, input.idempotencyKey);
-    const row = (await readRow(id)) ?? (await insertPending(id, input.userId, amountMicros));
+    const row =
+      (await readRow(id)) ?? (await insertPending(id, input.userId, amountMicros, processor));
     if (row.amount_micros !== amountMicros.toString()) {
       return fail('validationFailed', 'this idempotency key was used for another top-up');
     }
     // A pending row is charged again on a retry: the processor answers a repeated key with the
     // first charge, so this resumes an interrupted top-up without charging twice.
-    if (row.state === 'pending') {
-      const charge = await provider.charge({ amountMicros, card: input.card, idempotencyKey: id });
+    if (row.state === 'pending' && row.provider === processor.name) {
+      const charge = await processor.charge({ amountMicros, source, idempotencyKey: id });
       await recordCharge(id, charge);
       if (charge.outcome.status === 'succeeded') await complete(id, charge.outcome.feeMicros);
       if (charge.outcome.status === 'declined') await markFailed(id, charge.outcome.reason);
@@ -130,13 +165,19 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     return db.selectFrom('topups').selectAll().where('id', '=', id).executeTakeFirst();
   }
 
-  async function insertPending(id: string, userId: string, amountMicros: bigint) {
+  async function insertPending(
+    id: string,
+    userId: string,
+    amountMicros: bigint,
+    processor: FundingProvider,
+  ) {
     const row: TopUpRow = {
       id,
       user_id: userId,
       amount_micros: amountMicros.toString(),
       fee_micros: null,
-      provider: provider.name,
+      provider: processor.name,
+      sandbox: processor.sandbox ? 1 : 0,
       charge_id: null,
       card_token: null,
       card_last4: null,
@@ -193,7 +234,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
         .set({ state: 'succeeded', completed_at: BigInt(now) })
         .where('id', '=', id)
         .where('state', '=', 'pending')
-        .returning(['user_id', 'amount_micros', 'fee_micros'])
+        .returning(['user_id', 'amount_micros', 'fee_micros', 'sandbox'])
         .executeTakeFirst();
       if (updated === undefined) return;
       await enqueueWebhookEvent(tx, {
@@ -205,6 +246,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           amount: formatAmount(BigInt(updated.amount_micros)),
           fee: formatAmount(BigInt(updated.fee_micros ?? '0')),
           currency,
+          sandbox: updated.sandbox === 1,
         },
         now,
       });
@@ -256,7 +298,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
         .where('id', '=', id)
         .where('state', '=', 'pending')
         .where('fee_micros', 'is', null)
-        .returning(['user_id', 'amount_micros'])
+        .returning(['user_id', 'amount_micros', 'sandbox'])
         .executeTakeFirst();
       if (updated === undefined) return;
       await enqueueWebhookEvent(tx, {
@@ -268,18 +310,25 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           amount: formatAmount(BigInt(updated.amount_micros)),
           currency,
           reason,
+          sandbox: updated.sandbox === 1,
         },
         now,
       });
     });
   }
 
+  /**
+   * A processor's webhook, as received: `rawBody` is the request's bytes, which its signature
+   * covers. Answers undefined for a genuine event that says nothing about a top-up.
+   */
   async function handleProviderWebhook(
     headers: Readonly<Record<string, string | undefined>>,
-    body: string,
-  ): Promise<Result<{ topUpId: string; state: TopUpState }, TopUpWebhookFailure>> {
-    const check = provider.verifyWebhook(headers, body);
+    rawBody: Buffer,
+  ): Promise<Result<{ topUpId: string; state: TopUpState } | undefined, TopUpWebhookFailure>> {
+    if (provider === undefined) return fail('fundingUnavailable');
+    const check = provider.verifyWebhook(headers, rawBody);
     if (!check.ok) return fail('invalidSignature', check.reason);
+    if (check.event === undefined) return ok(undefined);
     // A webhook that overtakes the charge's answer finds no charge id yet: refused, so that the
     // processor delivers it again later.
     const row = await db
@@ -422,6 +471,7 @@ function toTopUp(row: TopUpRow): TopUp {
     amountMicros: BigInt(row.amount_micros),
     feeMicros: row.fee_micros === null ? null : BigInt(row.fee_micros),
     provider: row.provider,
+    sandbox: row.sandbox === 1,
     cardLast4: row.card_last4,
     state: row.state,
     failureCode: row.failure_code === null ? null : declineReasonOf(row),

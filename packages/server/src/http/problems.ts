@@ -41,6 +41,7 @@ export type ProblemCode =
   | 'cardExpired'
   | 'cardInvalid'
   | 'cardInsufficientFunds'
+  | 'fundingUnavailable'
   | 'invalidSignature'
   | 'accountClosed'
   | 'duplicatePayment'
@@ -202,6 +203,14 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     status: 422,
     title: 'The card has insufficient funds',
     description: 'The card processor reports the card cannot cover the amount.',
+  },
+  // 503: the platform is up, but this operator configured no card processor (or the sandbox).
+  fundingUnavailable: {
+    status: 503,
+    title: 'Top-ups are not available on this platform',
+    description:
+      'The operator has configured no card processor, so wallets cannot be topped up by card ' +
+      'here. Nothing was charged or recorded.',
   },
   invalidSignature: {
     status: 400,

@@ -15,6 +15,7 @@ import * as operatorWebhooks from './0009-operator-webhooks.ts';
 import * as webhookRetention from './0010-webhook-retention.ts';
 import * as dataUpgrades from './0011-data-upgrades.ts';
 import * as purchasesOnce from './0012-purchases-once.ts';
+import * as topUpSandbox from './0013-topup-sandbox.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -29,4 +30,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0010-webhook-retention': webhookRetention,
   '0011-data-upgrades': dataUpgrades,
   '0012-purchases-once': purchasesOnce,
+  '0013-topup-sandbox': topUpSandbox,
 };
