@@ -81,7 +81,7 @@ async function setUpShop(env: NonNullable<Awaited<ReturnType<typeof start>>>) {
   const merchantId = String(merchant.body.merchantId);
   const key = await call('POST', `/v1/merchants/${merchantId}/api-keys`, {
     auth: admin,
-    body: { scopes: ['offers:write'] },
+    body: { scopes: ['offers:write', 'webhooks:read', 'webhooks:write'] },
   });
   assert.equal(key.status, 201);
   const apiKey = String(key.body.secret);

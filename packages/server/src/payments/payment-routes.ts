@@ -90,7 +90,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
         },
       },
       config: {
-        auth: { kinds: ['merchant', 'operator'] },
+        auth: { kinds: ['merchant', 'operator'], scopes: ['refunds:write'] },
         idempotent: true,
       },
     },
@@ -98,9 +98,6 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       const principal = request.principal;
       if (principal === undefined)
         throw new Error('bug: an authenticated route without a principal');
-      if (principal.kind === 'merchant' && !principal.scopes.includes('refunds:write')) {
-        return sendProblem(reply, 'forbidden', 'this API key lacks the refunds:write scope');
-      }
       const { amount, reason } = request.body;
       const refunded = await refunds.refund({
         paymentId: request.params.paymentId,

@@ -14,6 +14,7 @@ import * as challengePayments from './0008-challenge-payments.ts';
 import * as operatorWebhooks from './0009-operator-webhooks.ts';
 import * as webhookRetention from './0010-webhook-retention.ts';
 import * as dataUpgrades from './0011-data-upgrades.ts';
+import * as keyManagement from './0014-key-management.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -27,4 +28,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0009-operator-webhooks': operatorWebhooks,
   '0010-webhook-retention': webhookRetention,
   '0011-data-upgrades': dataUpgrades,
+  '0014-key-management': keyManagement,
 };
