@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { CliError, describeError, exitCodes } from './errors.ts';
+import { createAdminCommand } from './admin-command.ts';
 import { createDemoCommand } from './demo-command.ts';
 import { createFeeReportCommand } from './fee-report-command.ts';
 import { createLoginCommand } from './login-command.ts';
@@ -31,6 +32,7 @@ export function createProgram(context: CliContext, setExitCode: (code: number) =
     createDemoCommand(context, setExitCode),
     createVerifyCommand(context, setExitCode),
     createPayoutsCommand(context, setExitCode),
+    createAdminCommand(context, setExitCode),
     createFeeReportCommand(context, setExitCode),
     createLoginCommand(context, setExitCode),
     createPayCommand(context, setExitCode),

@@ -39,14 +39,19 @@ async function merchantDueAPayout(dataDir: string): Promise<void> {
 }
 
 describe('mite payouts run', () => {
-  it('pays a merchant once, in whole cents, and then finds nothing due', async () => {
+  it('holds a merchant with new bank details, then pays it once, in whole cents', async () => {
     const dataDir = tempDir('mite-payouts-');
     await merchantDueAPayout(dataDir);
-    const first = await runCliProcess(['payouts', 'run', '--data-dir', dataDir]);
+    const held = await runCliProcess(['payouts', 'run', '--data-dir', dataDir]);
+    assert.equal(held.code, 0, held.stderr);
+    assert.match(held.stdout, /No merchant is due a payout/);
+    assert.match(held.stdout, /Held: mer_\S+, whose bank details changed at .* is paid from /);
+    const noHold = { MITE_BANK_CHANGE_HOLD_HOURS: '0' };
+    const first = await runCliProcess(['payouts', 'run', '--data-dir', dataDir], noHold);
     assert.equal(first.code, 0, first.stderr);
     assert.match(first.stdout, /1 of 1 payouts paid, 12\.34 USD in all/);
     assert.match(first.stderr, /1\/1 payouts/);
-    const second = await runCliProcess(['payouts', 'run', '--data-dir', dataDir, '--json']);
+    const second = await runCliProcess(['payouts', 'run', '--data-dir', dataDir, '--json'], noHold);
     assert.equal(second.code, 0, second.stderr);
     assert.equal(JSON.parse(second.stdout).nothingDue, true);
   });

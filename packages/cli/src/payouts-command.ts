@@ -59,6 +59,15 @@ async function run(flags: PayoutsFlags, context: CliContext): Promise<number> {
           `Bank files: GET /v1/payout-batches/${result.batchId}/pain.001.xml and /payouts.csv\n`,
       );
     }
+    if (flags.json !== true) {
+      for (const held of result.held) {
+        context.writeOut(
+          `Held: ${held.merchantId}, whose bank details changed at ` +
+            `${new Date(held.bankDetailsChangedAtMs).toISOString()}, is paid from ` +
+            `${new Date(held.heldUntilMs).toISOString()} (MITE_BANK_CHANGE_HOLD_HOURS).\n`,
+        );
+      }
+    }
     for (const batchId of result.resumedBatchIds) {
       context.writeOut(`Finished batch ${batchId}, which an earlier run had left half done.\n`);
     }

@@ -4,6 +4,7 @@ import { freshPgDatabase, tempDir } from '@mite/testkit';
 import { request } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
+import { apiKeyScopes } from './auth/scopes.ts';
 import { sandboxCards } from './funding/sandbox-provider.ts';
 import { platformAccountIds } from './ledger/chart-of-accounts.ts';
 import { captureLog } from './http/testing.ts';
@@ -82,7 +83,7 @@ async function setUpShop(env: NonNullable<Awaited<ReturnType<typeof start>>>) {
   const merchantId = String(merchant.body.merchantId);
   const key = await call('POST', `/v1/merchants/${merchantId}/api-keys`, {
     auth: admin,
-    body: { scopes: ['offers:write'] },
+    body: { scopes: ['offers:write', 'webhooks:read', 'webhooks:write'] },
   });
   assert.equal(key.status, 201);
   const apiKey = String(key.body.secret);
@@ -554,6 +555,273 @@ for (const backend of ['sqlite', 'postgres'] as const) {
           `${method} ${path} as ${auth?.slice(0, 7) ?? 'nobody'}`,
         );
       }
+    });
+
+    it('holds every merchant route to its scope, and refuses revoked keys', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const shop = await setUpShop(env);
+      const issue = async (scopes: readonly string[]) => {
+        const issued = await env.call('POST', `/v1/merchants/${shop.merchantId}/api-keys`, {
+          auth: env.admin,
+          body: { scopes },
+        });
+        assert.equal(issued.status, 201, JSON.stringify(issued.body));
+        return { keyId: String(issued.body.keyId), secret: String(issued.body.secret) };
+      };
+      const everyScope = [...apiKeyScopes];
+      const fixtures = await issue(everyScope);
+      await fundWallet(env, shop.user, 1_000_000n);
+      const paid = await env.call('POST', '/v1/payments', {
+        auth: shop.user,
+        body: { offerId: shop.offerId },
+      });
+      assert.equal(paid.status, 201);
+      // Subscribed to an event this test never makes, so no delivery runs in the background.
+      const endpoint = await env.call('POST', '/v1/webhook-endpoints', {
+        auth: fixtures.secret,
+        body: { url: 'http://127.0.0.1:9/hook', eventTypes: ['payout.paid'] },
+      });
+      assert.equal(endpoint.status, 201, JSON.stringify(endpoint.body));
+      const db = env.platform.platformDb.db;
+      const event = await db
+        .selectFrom('webhook_events')
+        .select('id')
+        .where('merchant_id', '=', shop.merchantId)
+        .executeTakeFirstOrThrow();
+      const endpointPath = `/v1/webhook-endpoints/${String(endpoint.body.id)}`;
+      const bank = {
+        holderName: 'Daily News Ltd',
+        iban: 'DE89370400440532013000',
+        bic: 'COBADEFF',
+      };
+      const offer = {
+        resource: '/a/2',
+        title: 'Two',
+        price: '0.05',
+        category: 'content',
+        accessPeriodSeconds: 60,
+      };
+      // [route as in the OpenAPI document, the scope it needs, path, body, status with the scope]
+      const cases: [string, string, () => Promise<string>, unknown, number][] = [
+        ['POST /v1/offers', 'offers:write', async () => '/v1/offers', offer, 201],
+        [
+          'GET /v1/payments/{paymentId}',
+          'payments:read',
+          async () => `/v1/payments/${String(paid.body.paymentId)}`,
+          undefined,
+          200,
+        ],
+        [
+          'POST /v1/payments/{paymentId}/refunds',
+          'refunds:write',
+          async () => `/v1/payments/${String(paid.body.paymentId)}/refunds`,
+          { amount: '0.01' },
+          201,
+        ],
+        [
+          'POST /v1/webhook-endpoints',
+          'webhooks:write',
+          async () => '/v1/webhook-endpoints',
+          { url: 'http://127.0.0.1:9/other', eventTypes: ['payout.paid'] },
+          201,
+        ],
+        [
+          'GET /v1/webhook-endpoints',
+          'webhooks:read',
+          async () => '/v1/webhook-endpoints',
+          undefined,
+          200,
+        ],
+        [
+          'GET /v1/webhook-endpoints/{endpointId}/attempts',
+          'webhooks:read',
+          async () => `${endpointPath}/attempts`,
+          undefined,
+          200,
+        ],
+        [
+          'POST /v1/webhook-events/{eventId}/replay',
+          'webhooks:write',
+          async () => `/v1/webhook-events/${event.id}/replay`,
+          undefined,
+          202,
+        ],
+        [
+          'DELETE /v1/webhook-endpoints/{endpointId}',
+          'webhooks:write',
+          async () => endpointPath,
+          undefined,
+          204,
+        ],
+        ['PUT /v1/bank-account', 'bank_account:write', async () => '/v1/bank-account', bank, 200],
+        [
+          'GET /v1/bank-account',
+          'bank_account:read',
+          async () => '/v1/bank-account',
+          undefined,
+          200,
+        ],
+        ['GET /v1/api-keys', 'api_keys:read', async () => '/v1/api-keys', undefined, 200],
+        [
+          'POST /v1/api-keys/{keyId}/rotate',
+          'api_keys:write',
+          async () => `/v1/api-keys/${(await issue([])).keyId}/rotate`,
+          undefined,
+          201,
+        ],
+        [
+          'DELETE /v1/api-keys/{keyId}',
+          'api_keys:write',
+          async () => `/v1/api-keys/${(await issue([])).keyId}`,
+          undefined,
+          200,
+        ],
+      ];
+
+      // Every route a merchant may call is here, with the scope it declares.
+      const openapi = await env.call('GET', '/v1/openapi.json');
+      const declared = new Map<string, unknown>();
+      for (const [path, operations] of Object.entries(openapi.body.paths as object)) {
+        for (const [method, operation] of Object.entries(operations as object)) {
+          const auth = (operation as Record<string, unknown>)['x-mite-auth'];
+          if (
+            typeof auth === 'object' &&
+            (auth as { kinds: string[] }).kinds.includes('merchant')
+          ) {
+            declared.set(`${method.toUpperCase()} ${path}`, (auth as { scopes?: unknown }).scopes);
+          }
+        }
+      }
+      assert.deepEqual(
+        [...declared.entries()].sort(),
+        cases.map(([route, scope]) => [route, [scope]]).sort(),
+      );
+
+      const snapshot = async () => {
+        const tables = [
+          'offers',
+          'refunds',
+          'webhook_endpoints',
+          'webhook_events',
+          'webhook_deliveries',
+          'merchant_bank_accounts',
+          'api_keys',
+          'idempotency_records',
+        ] as const;
+        const rows: unknown[] = [];
+        for (const table of tables) {
+          const found = await db.selectFrom(table).selectAll().execute();
+          // When a key was last used changes with the refused request itself, by design.
+          rows.push(found.map((row) => ({ ...row, last_used_at: undefined })));
+        }
+        return JSON.stringify(rows, (_key, value: unknown) =>
+          typeof value === 'bigint' ? value.toString() : value,
+        );
+      };
+      for (const [route, scope, pathOf, body, status] of cases) {
+        const [method = ''] = route.split(' ');
+        const path = await pathOf();
+        const lacking = await issue(everyScope.filter((held) => held !== scope));
+        const before = await snapshot();
+        const refused = await env.call(method, path, {
+          auth: lacking.secret,
+          ...(body === undefined ? {} : { body }),
+        });
+        assert.equal(refused.status, 403, `${route} without ${scope}`);
+        assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
+        assert.equal(refused.body.type, '/v1/problems/forbidden');
+        assert.match(String(refused.body.detail), new RegExp(scope));
+        assert.equal(await snapshot(), before, `${route} without ${scope} changed nothing`);
+        const holder = await issue([scope]);
+        const allowed = await env.call(method, path, {
+          auth: holder.secret,
+          ...(body === undefined ? {} : { body }),
+        });
+        assert.equal(
+          allowed.status,
+          status,
+          `${route} with ${scope}: ${JSON.stringify(allowed.body)}`,
+        );
+      }
+
+      // A revoked key is refused everywhere, at once; so is the old secret of a rotated one.
+      const revoked = await env.call(
+        'DELETE',
+        `/v1/merchants/${shop.merchantId}/api-keys/${fixtures.keyId}`,
+        {
+          auth: env.admin,
+        },
+      );
+      assert.equal(revoked.status, 200);
+      assert.equal(typeof revoked.body.revokedAt, 'string');
+      const selfRevoked = await issue(everyScope);
+      const rotated = await issue(everyScope);
+      assert.equal(
+        (
+          await env.call('DELETE', `/v1/api-keys/${selfRevoked.keyId}`, {
+            auth: selfRevoked.secret,
+          })
+        ).status,
+        200,
+      );
+      const rotation = await env.call('POST', `/v1/api-keys/${rotated.keyId}/rotate`, {
+        auth: rotated.secret,
+      });
+      assert.equal(rotation.status, 201);
+      for (const gone of [fixtures, selfRevoked, rotated]) {
+        for (const [route, , pathOf, body] of cases) {
+          const [method = ''] = route.split(' ');
+          const refused = await env.call(method, await pathOf(), {
+            auth: gone.secret,
+            ...(body === undefined ? {} : { body }),
+          });
+          assert.equal(refused.status, 401, `${route} with a revoked key`);
+          assert.equal(refused.body.type, '/v1/problems/unauthenticated');
+        }
+      }
+      const listed = await env.call('GET', '/v1/api-keys', { auth: String(rotation.body.secret) });
+      assert.equal(listed.status, 200);
+      const items = listed.body.items as {
+        keyId: string;
+        lastUsedAt: string | null;
+        revokedAt: string | null;
+      }[];
+      assert.ok(items.find((key) => key.keyId === rotation.body.keyId)?.lastUsedAt);
+      assert.ok(items.find((key) => key.keyId === rotated.keyId)?.revokedAt);
+      assert.doesNotMatch(JSON.stringify(listed.body), /mite_k_/, 'no secret is listed');
+    });
+
+    it('lists, rotates and revokes admin keys, keeping the last one', async (t) => {
+      const env = await start(t, backend);
+      if (env === undefined) return;
+      const listed = await env.call('GET', '/v1/admin-keys', { auth: env.admin });
+      assert.equal(listed.status, 200);
+      const [first] = listed.body.items as { keyId: string; label: string; lastUsedAt: string }[];
+      assert.ok(first);
+      assert.equal(first.label, 'first admin key');
+      assert.equal(typeof first.lastUsedAt, 'string');
+      const last = await env.call('DELETE', `/v1/admin-keys/${first.keyId}`, { auth: env.admin });
+      assert.equal(last.status, 409);
+      assert.equal(last.body.type, '/v1/problems/last-admin-key');
+      const rotation = await env.call('POST', `/v1/admin-keys/${first.keyId}/rotate`, {
+        auth: env.admin,
+      });
+      assert.equal(rotation.status, 201);
+      const next = String(rotation.body.secret);
+      assert.equal((await env.call('GET', '/v1/admin-keys', { auth: env.admin })).status, 401);
+      const after = await env.call('GET', '/v1/admin-keys', { auth: next });
+      assert.deepEqual(
+        (after.body.items as { keyId: string; revokedAt: string | null }[]).map((key) => [
+          key.keyId,
+          key.revokedAt === null,
+        ]),
+        [
+          [first.keyId, false],
+          [String(rotation.body.keyId), true],
+        ],
+      );
+      assert.doesNotMatch(JSON.stringify(after.body), /mite_a_/, 'no secret is listed');
     });
 
     it('refuses bad input with problem details and no change', async (t) => {

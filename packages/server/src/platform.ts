@@ -8,6 +8,7 @@ import { z } from 'zod';
 import { createAdminKeyService } from './auth/admin-keys.ts';
 import { authRoutes } from './auth/auth-routes.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
+import { adminKeyRoutes, apiKeyRoutes } from './auth/key-routes.ts';
 import { createUserService } from './auth/user-service.ts';
 import { openPlatformDb, type PlatformDb } from './db/platform-db.ts';
 import {
@@ -31,7 +32,11 @@ import { paymentRoutes } from './payments/payment-routes.ts';
 import { createPaymentService } from './payments/payment-service.ts';
 import { createRefundService } from './payments/refund-service.ts';
 import { payoutRoutes } from './payouts/payout-routes.ts';
-import { createPayoutService, payoutDebtorFromEnv } from './payouts/payout-service.ts';
+import {
+  bankChangeHoldMsFromEnv,
+  createPayoutService,
+  payoutDebtorFromEnv,
+} from './payouts/payout-service.ts';
 import { loadMasterKey } from './privacy/master-key.ts';
 import { createPersonalDataCipher } from './privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from './receipts/receipt-keys.ts';
@@ -57,6 +62,11 @@ export interface PlatformOptions {
   readonly clock?: () => number;
   /** The card processor; else from the environment (`fundingConfigFromEnv`): none by default. */
   readonly funding?: FundingConfig;
+  /**
+   * How long after a merchant's bank details change no payout is made to it; by default
+   * MITE_BANK_CHANGE_HOLD_HOURS, else 48 hours (payout-service.ts, bankChangeHoldMsDefault).
+   */
+  readonly bankChangeHoldMs?: number;
 }
 
 export interface Platform {
@@ -173,6 +183,7 @@ async function createServices(
     cipher,
     transferIds,
     debtor: payoutDebtorFromEnv(options.env),
+    bankChangeHoldMs: options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env),
   });
   const idempotency = createIdempotencyStore(platformDb, { clock, batcher, cipher });
   const cutOffPurchases = createCutOffPurchases({ ...deps, idempotency, payments });
@@ -243,6 +254,8 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     await app.register(authRoutes, { users: services.users });
     await app.register(walletRoutes, { users: services.users, ledger });
     await app.register(merchantRoutes, { merchants: services.merchants });
+    await app.register(apiKeyRoutes, { merchants: services.merchants });
+    await app.register(adminKeyRoutes, { adminKeys: services.adminKeys });
     await app.register(paymentRoutes, {
       payments: services.payments,
       refunds: services.refunds,

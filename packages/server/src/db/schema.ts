@@ -59,6 +59,8 @@ export interface ApiKeysTable {
   scopes: string;
   created_at: EpochMs;
   revoked_at: EpochMs | null;
+  /** When the key was last accepted, to within keyLastUsedResolutionMs (auth/key-usage.ts). */
+  last_used_at: Generated<EpochMs | null>;
 }
 
 export interface AdminKeysTable {
@@ -67,6 +69,8 @@ export interface AdminKeysTable {
   label: string;
   created_at: EpochMs;
   revoked_at: EpochMs | null;
+  /** When the key was last accepted, to within keyLastUsedResolutionMs (auth/key-usage.ts). */
+  last_used_at: Generated<EpochMs | null>;
 }
 
 export type IdempotencyState = 'in_progress' | 'completed';

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { apiKeyScopes } from '../auth/scopes.ts';
 import { sandboxCards } from '../funding/sandbox-provider.ts';
 import { formatAmount } from '../money/amounts.ts';
 import type { Platform } from '../platform.ts';
@@ -81,11 +82,8 @@ export async function seedDemo(platform: Platform): Promise<DemoCredentials> {
       feeBasisPoints: shop.feeBasisPoints,
       payoutThresholdMicros: 1_000_000n,
     });
-    const key = await merchants.issueApiKey(merchantId, [
-      'offers:write',
-      'payments:read',
-      'refunds:write',
-    ]);
+    // Every scope, so that the whole merchant API can be tried with the demo's keys.
+    const key = await merchants.issueApiKey(merchantId, apiKeyScopes);
     if (!key.ok) throw new Error('bug: a demo merchant vanished');
     credentials.merchants.push({ name: shop.name, merchantId, apiKey: key.value.secret });
     for (const offer of shop.offers) {

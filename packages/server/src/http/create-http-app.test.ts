@@ -328,6 +328,24 @@ describe('route declarations', () => {
     await assert.rejects(async () => app.ready(), /GET \/v1\/open: declare config.auth/);
   });
 
+  test('an API route open to merchants must name the scope their keys need', async () => {
+    const app = bareApp();
+    void app.register(async (api) => {
+      api.get(
+        '/v1/mine',
+        { config: { auth: { kinds: ['merchant', 'operator'] } } },
+        async () => ({}),
+      );
+    });
+    await assert.rejects(async () => app.ready(), /GET \/v1\/mine: declare config.auth.scopes/);
+    const operatorsOnly = bareApp();
+    void operatorsOnly.register(async (api) => {
+      api.get('/v1/ops', { config: { auth: { kinds: ['operator'] } } }, async () => ({}));
+    });
+    await operatorsOnly.ready();
+    await operatorsOnly.close();
+  });
+
   test('a mutating API route must say whether it is idempotent', async () => {
     const app = bareApp();
     void app.register(async (api) => {

@@ -47,6 +47,7 @@ export type ProblemCode =
   | 'duplicatePayment'
   | 'challengeExpired'
   | 'refundExceedsPayment'
+  | 'lastAdminKey'
   // The platform itself.
   | 'internal'
   | 'unavailable';
@@ -248,6 +249,13 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     status: 409,
     title: 'The refund exceeds what was paid',
     description: 'The refunds of a payment, together, cannot exceed its amount.',
+  },
+  lastAdminKey: {
+    status: 409,
+    title: 'The last admin key cannot be revoked',
+    description:
+      'Revoking it would lock every operator out of the API. Rotate it instead, which gives a ' +
+      'new secret and revokes the old one in one step.',
   },
   internal: {
     status: 500,

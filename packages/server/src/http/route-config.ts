@@ -17,13 +17,15 @@ export interface Principal {
   readonly kind: PrincipalKind;
   /** The id within its kind (a user id, a merchant id, an admin key id). */
   readonly id: string;
-  /** What the credential allows; a route's `scopes` must all be here. */
+  /** What a merchant's API key allows; a route's `scopes` must all be here (merchants only). */
   readonly scopes: readonly string[];
 }
 
 /**
- * `'public'`: anyone, no credential looked at. Otherwise a credential is required, its principal
- * must be of one of `kinds` and hold every scope in `scopes`.
+ * `'public'`: anyone, no credential looked at. Otherwise a credential is required and its
+ * principal must be of one of `kinds`; a merchant must also hold every scope in `scopes` (see
+ * auth/scopes.ts), which a route open to merchants must declare. Operators and users are not
+ * scoped.
  */
 export type RouteAuth =
   'public' | { readonly kinds: readonly PrincipalKind[]; readonly scopes?: readonly string[] };

@@ -40,6 +40,11 @@ export function routeDeclarationError(
     return 'register routes in a plugin, app.register(async (api) => ...), after the app is made';
   }
   if (isApi && auth === undefined) return 'declare config.auth (who may call it)';
+  if (isApi && auth !== 'public' && auth?.kinds.includes('merchant') === true) {
+    // Every route a merchant key can reach names what the key needs: none is open to every key.
+    if ((auth.scopes ?? []).length === 0)
+      return 'declare config.auth.scopes (what a merchant key needs)';
+  }
   if (isApi && mutating && idempotent === undefined) {
     return 'declare config.idempotent (whether it takes an Idempotency-Key)';
   }
@@ -56,6 +61,8 @@ function checkPrincipal(principal: Principal, auth: Exclude<RouteAuth, 'public'>
   if (!auth.kinds.includes(principal.kind)) {
     throw new ProblemError('forbidden', `A ${principal.kind} may not do this.`);
   }
+  // Scopes bind merchants' API keys; admin keys and sessions are not scoped.
+  if (principal.kind !== 'merchant') return;
   const missing = (auth.scopes ?? []).filter((scope) => !principal.scopes.includes(scope));
   if (missing.length > 0) {
     throw new ProblemError('forbidden', `The credential lacks the scopes: ${missing.join(', ')}.`);

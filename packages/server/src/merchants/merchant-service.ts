@@ -1,16 +1,17 @@
 import type { Ledger } from '@mite/ledger';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
+import { keyUseDue, keyLastUsedResolutionMs, msOrNull } from '../auth/key-usage.ts';
+import { type ApiKeyScope, holdsScopes } from '../auth/scopes.ts';
 import { parseSecret, issueSecret, secretMatches } from '../auth/secrets.ts';
+import type { ApiKeyRow } from '../db/schema.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { OfferCategory, OfferRow } from '../db/schema.ts';
 import { merchantAccount, newAccountId } from '../ledger/chart-of-accounts.ts';
 import { basisPointsWhole } from '../payments/revenue-split.ts';
 import { fail, ok, type Result } from '../result.ts';
 
-/** What an API key may do; a closed list. */
-export const apiKeyScopes = ['offers:write', 'payments:read', 'refunds:write'] as const;
-export type ApiKeyScope = (typeof apiKeyScopes)[number];
+export { apiKeyScopes, type ApiKeyScope } from '../auth/scopes.ts';
 /**
  * The longest access the platform grants for a merchant's HTTP 402 challenge unless the operator
  * sets another: the platform cannot verify a challenge's terms (the merchant's HMAC), so a
@@ -51,6 +52,38 @@ export interface NewOffer {
   readonly accessPeriodSeconds: number;
   readonly splits?: Offer['splits'];
 }
+
+/** A merchant API key as its owner and operators see it: never its secret. */
+export interface ApiKeyInfo {
+  readonly keyId: string;
+  readonly merchantId: string;
+  readonly scopes: readonly ApiKeyScope[];
+  readonly createdAtMs: number;
+  /** To within keyLastUsedResolutionMs; null when never used. */
+  readonly lastUsedAtMs: number | null;
+  readonly revokedAtMs: number | null;
+}
+
+function apiKeyInfo(row: ApiKeyRow): ApiKeyInfo {
+  return {
+    keyId: row.id,
+    merchantId: row.merchant_id,
+    scopes: JSON.parse(row.scopes) as ApiKeyScope[],
+    createdAtMs: Number(row.created_at),
+    lastUsedAtMs: msOrNull(row.last_used_at),
+    revokedAtMs: msOrNull(row.revoked_at),
+  };
+}
+
+/**
+ * Who acts on a merchant's keys: an operator, or the merchant with a key holding `scopes`, which
+ * may only act on keys whose scopes it holds too (else a weak key could rotate a stronger one and
+ * obtain its powers, or revoke the merchant's main key).
+ */
+export type KeyActor =
+  { readonly kind: 'operator' } | { readonly kind: 'merchant'; readonly scopes: readonly string[] };
+
+export type KeyChangeError = 'notFound' | 'forbidden';
 
 /** Merchants, their API keys and their offers. */
 export function createMerchantService(deps: MerchantServiceDeps) {
@@ -99,8 +132,16 @@ export function createMerchantService(deps: MerchantServiceDeps) {
       .where('id', '=', merchantId)
       .executeTakeFirst();
     if (merchant === undefined) return fail('merchantNotFound');
+    return ok(await insertApiKey(db, merchantId, scopes));
+  }
+
+  async function insertApiKey(
+    into: Pick<typeof db, 'insertInto'>,
+    merchantId: string,
+    scopes: readonly ApiKeyScope[],
+  ): Promise<{ keyId: string; secret: string }> {
     const issued = issueSecret('apiKey');
-    await db
+    await into
       .insertInto('api_keys')
       .values({
         id: issued.id,
@@ -111,7 +152,7 @@ export function createMerchantService(deps: MerchantServiceDeps) {
         revoked_at: null,
       })
       .execute();
-    return ok({ keyId: issued.id, secret: issued.secret });
+    return { keyId: issued.id, secret: issued.secret };
   }
 
   async function authenticateApiKey(
@@ -127,6 +168,7 @@ export function createMerchantService(deps: MerchantServiceDeps) {
     if (key === undefined || key.revoked_at !== null || !secretMatches(secret, key.secret_hash)) {
       return undefined;
     }
+    await recordUse(key.id, key.last_used_at);
     return {
       merchantId: key.merchant_id,
       keyId: key.id,
@@ -134,15 +176,99 @@ export function createMerchantService(deps: MerchantServiceDeps) {
     };
   }
 
-  async function revokeApiKey(merchantId: string, keyId: string): Promise<boolean> {
-    const result = await db
+  /** Notes that a key was used, at most once per keyLastUsedResolutionMs (one write, if due). */
+  async function recordUse(keyId: string, lastUsedAt: bigint | null): Promise<void> {
+    const now = clock();
+    if (!keyUseDue(lastUsedAt, now)) return;
+    // Conditional, so that nodes and concurrent requests seeing the same stale time write once.
+    await db
+      .updateTable('api_keys')
+      .set({ last_used_at: BigInt(now) })
+      .where('id', '=', keyId)
+      .where((eb) =>
+        eb.or([
+          eb('last_used_at', 'is', null),
+          eb('last_used_at', '<=', BigInt(now - keyLastUsedResolutionMs)),
+        ]),
+      )
+      .execute();
+  }
+
+  /** A merchant's keys, revoked ones too, oldest first. */
+  async function listApiKeys(merchantId: string): Promise<ApiKeyInfo[]> {
+    const rows = await db
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('merchant_id', '=', merchantId)
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute();
+    return rows.map(apiKeyInfo);
+  }
+
+  async function keyActedOn(
+    reader: Pick<typeof db, 'selectFrom'>,
+    merchantId: string,
+    keyId: string,
+    actor: KeyActor,
+  ): Promise<Result<ApiKeyRow, KeyChangeError>> {
+    const row = await reader
+      .selectFrom('api_keys')
+      .selectAll()
+      .where('id', '=', keyId)
+      .where('merchant_id', '=', merchantId)
+      .executeTakeFirst();
+    if (row === undefined) return fail('notFound', 'No such API key.');
+    const scopes = JSON.parse(row.scopes) as string[];
+    if (actor.kind === 'merchant' && !holdsScopes(actor.scopes, scopes)) {
+      return fail('forbidden', 'A key may only revoke or rotate keys whose scopes it holds.');
+    }
+    return ok(row);
+  }
+
+  /**
+   * Revokes a key, at once: every request reads its key's row (no key is cached), so the next
+   * request with it is refused on every node. Revoking a revoked key changes nothing.
+   */
+  async function revokeApiKey(
+    merchantId: string,
+    keyId: string,
+    actor: KeyActor = { kind: 'operator' },
+  ): Promise<Result<ApiKeyInfo, KeyChangeError>> {
+    const found = await keyActedOn(db, merchantId, keyId, actor);
+    if (!found.ok) return found;
+    await db
       .updateTable('api_keys')
       .set({ revoked_at: BigInt(clock()) })
       .where('id', '=', keyId)
-      .where('merchant_id', '=', merchantId)
       .where('revoked_at', 'is', null)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+      .execute();
+    const revoked = await keyActedOn(db, merchantId, keyId, actor);
+    return revoked.ok ? ok(apiKeyInfo(revoked.value)) : revoked;
+  }
+
+  /**
+   * A new secret with the same scopes, and the old key revoked, in one transaction: the revoke is
+   * conditional on the key being active, so of concurrent rotations of one key one succeeds.
+   */
+  async function rotateApiKey(
+    merchantId: string,
+    keyId: string,
+    actor: KeyActor = { kind: 'operator' },
+  ): Promise<Result<{ keyId: string; secret: string; scopes: ApiKeyScope[] }, KeyChangeError>> {
+    return db.transaction().execute(async (tx) => {
+      const found = await keyActedOn(tx, merchantId, keyId, actor);
+      if (!found.ok) return found;
+      const revoked = await tx
+        .updateTable('api_keys')
+        .set({ revoked_at: BigInt(clock()) })
+        .where('id', '=', keyId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      if (revoked.numUpdatedRows === 0n) return fail('notFound', 'The key is revoked already.');
+      const scopes = JSON.parse(found.value.scopes) as ApiKeyScope[];
+      return ok({ ...(await insertApiKey(tx, merchantId, scopes)), scopes });
+    });
   }
 
   async function createOffer(
@@ -211,7 +337,16 @@ export function createMerchantService(deps: MerchantServiceDeps) {
     return offerFromRow(row, splits);
   }
 
-  return { createMerchant, issueApiKey, authenticateApiKey, revokeApiKey, createOffer, getOffer };
+  return {
+    createMerchant,
+    issueApiKey,
+    authenticateApiKey,
+    listApiKeys,
+    revokeApiKey,
+    rotateApiKey,
+    createOffer,
+    getOffer,
+  };
 }
 
 export type MerchantService = ReturnType<typeof createMerchantService>;

@@ -151,13 +151,9 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
         params: z.object({ paymentId: z.string().max(100) }),
         response: { 200: paymentViewSchema },
       },
-      config: { auth: { kinds: ['user', 'merchant', 'operator'] } },
+      config: { auth: { kinds: ['user', 'merchant', 'operator'], scopes: ['payments:read'] } },
     },
     async (request, reply) => {
-      const { principal } = request;
-      if (principal?.kind === 'merchant' && !principal.scopes.includes('payments:read')) {
-        return sendProblem(reply, 'forbidden', 'this API key lacks the payments:read scope');
-      }
       const row = await payments.getPayment(request.params.paymentId);
       if (row === undefined || !maySee(request.principal, row)) {
         return sendProblem(reply, 'paymentNotFound');
@@ -206,7 +202,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
         },
       },
       config: {
-        auth: { kinds: ['merchant', 'operator'] },
+        auth: { kinds: ['merchant', 'operator'], scopes: ['refunds:write'] },
         idempotent: true,
       },
     },
@@ -214,9 +210,6 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       const principal = request.principal;
       if (principal === undefined)
         throw new Error('bug: an authenticated route without a principal');
-      if (principal.kind === 'merchant' && !principal.scopes.includes('refunds:write')) {
-        return sendProblem(reply, 'forbidden', 'this API key lacks the refunds:write scope');
-      }
       const { amount, reason } = request.body;
       const refunded = await refunds.refund({
         paymentId: request.params.paymentId,

@@ -20,7 +20,7 @@ import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { ok } from '../result.ts';
 import { parseCsv, readPain001 } from './bank-file.ts';
 import { payoutRoutes } from './payout-routes.ts';
-import { createPayoutService } from './payout-service.ts';
+import { bankChangeHoldMsDefault, createPayoutService } from './payout-service.ts';
 import { testCipher } from '../privacy/personal-data-cipher.ts';
 
 type Json = Record<string, unknown>;
@@ -30,7 +30,9 @@ const testAuthenticator: Authenticator = (request) => {
   const match = /^Bearer (user|merchant|operator):(\S+)$/.exec(request.headers.authorization ?? '');
   if (match === null) return Promise.resolve(ok(undefined));
   const kind = match[1] as PrincipalKind;
-  return Promise.resolve(ok({ kind, id: match[2] ?? '', scopes: [] }));
+  // Merchants hold the bank account scopes here; the platform test tries them without.
+  const scopes = kind === 'merchant' ? ['bank_account:read', 'bank_account:write'] : [];
+  return Promise.resolve(ok({ kind, id: match[2] ?? '', scopes }));
 };
 
 async function start(t: TestContext, dialect: (typeof platformDialects)[number]) {
@@ -39,7 +41,8 @@ async function start(t: TestContext, dialect: (typeof platformDialects)[number])
   const ledger = await openLedger({ url: 'sqlite::memory:' });
   t.after(() => ledger.close());
   await ensurePlatformAccounts(ledger);
-  const deps = { platform, ledger, clock: () => Date.UTC(2027, 4, 2, 12, 0, 0) };
+  const clock = { now: Date.UTC(2027, 4, 2, 12, 0, 0) };
+  const deps = { platform, ledger, clock: () => clock.now };
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();
   const payouts = createPayoutService({
@@ -91,7 +94,7 @@ async function start(t: TestContext, dialect: (typeof platformDialects)[number])
     ]);
     assert.deepEqual(results, ['ok']);
   };
-  return { call, merchants, earn, ledger, log };
+  return { call, merchants, earn, ledger, log, clock };
 }
 
 for (const dialect of platformDialects) {
@@ -136,9 +139,23 @@ for (const dialect of platformDialects) {
 
       const idle = await call('POST', '/v1/payout-runs', { as: 'operator:root' });
       assert.equal(idle.status, 200, idle.text);
-      assert.deepEqual(idle.json(), { nothingDue: true, resumedBatchIds: [] });
+      assert.deepEqual(idle.json(), { nothingDue: true, resumedBatchIds: [], held: [] });
 
       await env.earn(shop.accountId, 2_505_000n);
+      // The bank account is new: held for 48 hours after it was set, and said so.
+      const setAt = new Date(env.clock.now).toISOString();
+      const heldUntil = new Date(env.clock.now + bankChangeHoldMsDefault).toISOString();
+      const held = await call('POST', '/v1/payout-runs', { as: 'operator:root' });
+      assert.equal(held.status, 200, held.text);
+      assert.deepEqual(held.json().held, [
+        {
+          merchantId: shop.merchantId,
+          reason: 'bankDetailsChanged',
+          bankDetailsChangedAt: setAt,
+          heldUntil,
+        },
+      ]);
+      env.clock.now += bankChangeHoldMsDefault;
       const run = await call('POST', '/v1/payout-runs', { as: 'operator:root', key: 'run-1' });
       assert.equal(run.status, 201, run.text);
       const batch = run.json();
@@ -169,8 +186,8 @@ for (const dialect of platformDialects) {
 
       const got = await call('GET', `/v1/payout-batches/${batchId}`, { as: 'operator:root' });
       assert.equal(got.status, 200);
-      const { resumedBatchIds, ...summary } = batch;
-      assert.deepEqual(resumedBatchIds, []);
+      const { resumedBatchIds, held: heldNow, ...summary } = batch;
+      assert.deepEqual([resumedBatchIds, heldNow], [[], []]);
       assert.deepEqual(got.json(), summary);
       assert.equal((await call('GET', `/v1/payout-batches/${batchId}`, { as })).status, 403);
       const missing = await call('GET', '/v1/payout-batches/pb_nope', { as: 'operator:root' });

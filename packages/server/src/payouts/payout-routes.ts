@@ -7,6 +7,7 @@ import { holderNameLengthMax } from './bank-details.ts';
 import {
   type BankAccount,
   type BankFileFormat,
+  type HeldPayout,
   type Payout,
   type PayoutBatch,
   type PayoutBatchSummary,
@@ -55,6 +56,26 @@ const bankAccountSchema = z.object({
   bic: z.string(),
   updatedAt: z.string(),
 });
+
+const heldSchema = z
+  .array(
+    z.object({
+      merchantId: z.string(),
+      reason: z.literal('bankDetailsChanged'),
+      bankDetailsChangedAt: z.string(),
+      heldUntil: z.string().describe('The first run from then pays the merchant'),
+    }),
+  )
+  .describe('Merchants due a payout but not paid: their bank details changed lately');
+
+function heldBody(held: HeldPayout): z.infer<typeof heldSchema>[number] {
+  return {
+    merchantId: held.merchantId,
+    reason: 'bankDetailsChanged',
+    bankDetailsChangedAt: isoTime(held.bankDetailsChangedAtMs),
+    heldUntil: isoTime(held.heldUntilMs),
+  };
+}
 
 const amountOrNull = z.string().nullable();
 const reconciliationSchema = z.object({
@@ -201,11 +222,17 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
           'Finishes any batch an earlier run left building (never paying twice), then moves ' +
           'each merchant\u2019s balance, once it reaches the merchant\u2019s payout threshold and ' +
           'the merchant has a bank account, to the settlement account, rounded down to whole ' +
-          'cents, and writes the bank files. 201 with the new batch; 200 when nothing was due.',
+          'cents, and writes the bank files. A merchant whose bank details were set or changed ' +
+          'less than the hold ago (48 hours unless configured) is not paid yet, and is listed in ' +
+          '`held`. 201 with the new batch; 200 when nothing was due.',
         tags: ['payouts'],
         response: {
-          201: batchSchema.extend({ resumedBatchIds: z.array(z.string()) }),
-          200: z.object({ nothingDue: z.literal(true), resumedBatchIds: z.array(z.string()) }),
+          201: batchSchema.extend({ resumedBatchIds: z.array(z.string()), held: heldSchema }),
+          200: z.object({
+            nothingDue: z.literal(true),
+            resumedBatchIds: z.array(z.string()),
+            held: heldSchema,
+          }),
         },
       },
       config: { auth: { kinds: ['operator'] }, idempotent: true },
@@ -214,12 +241,9 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
       const run = await payouts.runPayouts({
         onProgress: (progress) => request.log.info({ payoutProgress: progress }, 'payout run'),
       });
-      if (run.nothingDue) {
-        return reply
-          .code(200)
-          .send({ nothingDue: true, resumedBatchIds: [...run.resumedBatchIds] });
-      }
-      return reply.code(201).send({ ...batchBody(run), resumedBatchIds: [...run.resumedBatchIds] });
+      const notes = { resumedBatchIds: [...run.resumedBatchIds], held: run.held.map(heldBody) };
+      if (run.nothingDue) return reply.code(200).send({ nothingDue: true, ...notes });
+      return reply.code(201).send({ ...batchBody(run), ...notes });
     },
   );
 
@@ -318,6 +342,11 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
     {
       schema: {
         summary: 'Set the bank account my payouts go to',
+        description:
+          'A new or changed account is announced to the merchant (`bank_account.updated` ' +
+          'webhook, with the last four digits of the IBAN) and receives no payout until the hold ' +
+          'after a change has passed (48 hours unless the operator configured another). ' +
+          'Sending the same details again changes nothing.',
         tags: ['payouts'],
         body: z.object({
           holderName: z.string().min(1).max(holderNameLengthMax),
@@ -326,7 +355,7 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
         }),
         response: { 200: bankAccountSchema },
       },
-      config: { auth: { kinds: ['merchant'] }, idempotent: true },
+      config: { auth: { kinds: ['merchant'], scopes: ['bank_account:write'] }, idempotent: true },
     },
     async (request, reply) => {
       const set = await payouts.setBankAccount(request.principal?.id ?? '', request.body);
@@ -343,7 +372,7 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
         tags: ['payouts'],
         response: { 200: bankAccountSchema },
       },
-      config: { auth: { kinds: ['merchant'] } },
+      config: { auth: { kinds: ['merchant'], scopes: ['bank_account:read'] } },
     },
     async (request, reply) => {
       const account = await payouts.getBankAccount(request.principal?.id ?? '');

@@ -14,6 +14,7 @@ import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { parseCsv, readPain001 } from './bank-file.ts';
 import { createBankDetailsSealer } from './sealed-bank-details.ts';
 import {
+  bankChangeHoldMsDefault,
   createPayoutService,
   type PayoutProgress,
   type PayoutRun,
@@ -61,7 +62,15 @@ async function world(t: TestContext, dialect: Dialect) {
   const transferIds = new TimeOrderedIds();
   const cipher = createPersonalDataCipher(randomBytes(32));
   const payoutsWith = (overrides: Partial<PayoutServiceDeps> = {}) =>
-    createPayoutService({ ...deps, transferIds, debtor, cipher, ...overrides });
+    // No hold after bank changes, but in the test of the hold itself.
+    createPayoutService({
+      ...deps,
+      transferIds,
+      debtor,
+      cipher,
+      bankChangeHoldMs: 0,
+      ...overrides,
+    });
   const move = async (debit: bigint, credit: bigint, micros: bigint, code: number) => {
     const transfer: Transfer = {
       id: transferIds.next(),
@@ -143,6 +152,87 @@ async function assertLedgerClean(ledger: Ledger) {
 
 for (const dialect of platformDialects) {
   describe(`payouts (${dialect})`, () => {
+    it('holds payouts for 48 hours after bank details change, and announces the change', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const held = w.payoutsWith({ bankChangeHoldMs: bankChangeHoldMsDefault });
+      const setAt = w.clock.now;
+      const [firstBank = banks[0]] = banks;
+      const ada = await w.merchant('Ada', 1_000_000n, { bank: false });
+      assert.ok(
+        (await held.setBankAccount(ada.merchantId, { holderName: 'Ada Ltd', ...firstBank })).ok,
+      );
+      await w.earn(ada.accountId, 2_000_000n);
+      const bankEvents = async () =>
+        (
+          await w.platform.db
+            .selectFrom('webhook_events')
+            .select(['merchant_id', 'payload'])
+            .where('type', '=', 'bank_account.updated')
+            .orderBy('created_at')
+            .execute()
+        ).map((event) => [event.merchant_id, JSON.parse(event.payload) as unknown]);
+      const heldRun = {
+        nothingDue: true,
+        resumedBatchIds: [],
+        held: [
+          {
+            merchantId: ada.merchantId,
+            bankDetailsChangedAtMs: setAt,
+            heldUntilMs: setAt + bankChangeHoldMsDefault,
+          },
+        ],
+      };
+      assert.deepEqual(await held.runPayouts(), heldRun);
+      w.clock.now = setAt + bankChangeHoldMsDefault - 1;
+      assert.deepEqual(await held.runPayouts(), heldRun);
+      assert.equal(await w.balanceOf(ada.accountId), 2_000_000n, 'nothing moved');
+      assert.deepEqual(await bankEvents(), [
+        [
+          ada.merchantId,
+          {
+            ibanLast4: firstBank.iban.slice(-4),
+            updatedAt: new Date(setAt).toISOString(),
+            payoutsHeldUntil: new Date(setAt + bankChangeHoldMsDefault).toISOString(),
+          },
+        ],
+      ]);
+      assert.doesNotMatch(dump(await bankEvents()), new RegExp(firstBank.iban.slice(0, 10)));
+
+      // The same details again: no new hold, no event.
+      const same = await held.setBankAccount(ada.merchantId, {
+        holderName: 'Ada Ltd',
+        ...firstBank,
+      });
+      assert.ok(same.ok);
+      assert.equal(same.value.updatedAtMs, setAt);
+      assert.equal((await bankEvents()).length, 1);
+      w.clock.now = setAt + bankChangeHoldMsDefault;
+      const paid = batchOf(await held.runPayouts());
+      assert.deepEqual(paid.held, []);
+      assert.deepEqual(
+        paid.payouts.map((payout) => [payout.merchantId, payout.amountMicros]),
+        [[ada.merchantId, 2_000_000n]],
+      );
+
+      // A change holds the next payout again, from the change.
+      const changedAt = w.clock.now + 1_000;
+      w.clock.now = changedAt;
+      const changed = await held.setBankAccount(ada.merchantId, {
+        holderName: 'Ada Ltd',
+        ...banks[1],
+      });
+      assert.ok(changed.ok);
+      assert.equal((await bankEvents()).length, 2);
+      await w.earn(ada.accountId, 3_000_000n);
+      const again = await held.runPayouts();
+      assert.ok(again.nothingDue);
+      assert.deepEqual(
+        again.held.map((hold) => hold.heldUntilMs),
+        [changedAt + bankChangeHoldMsDefault],
+      );
+    });
+
     it('pays merchants at their threshold in one batch, whole cents, the rest staying', async (t) => {
       const w = await world(t, dialect);
       if (w === undefined) return;
@@ -205,7 +295,11 @@ for (const dialect of platformDialects) {
       );
 
       const again = await w.payouts.runPayouts();
-      assert.deepEqual(again, { nothingDue: true, resumedBatchIds: [] }, 'nothing is paid twice');
+      assert.deepEqual(
+        again,
+        { nothingDue: true, resumedBatchIds: [], held: [] },
+        'nothing is paid twice',
+      );
       assert.equal(await w.settled(), 17_340_000n);
 
       await w.earn(cleo.accountId, 1n); // now exactly at the threshold
@@ -312,7 +406,7 @@ for (const dialect of platformDialects) {
       // Ada earns more meanwhile: the resumed batch pays what it fixed, no more.
       await w.earn(ada.accountId, 3_000_000n);
       const run = await w.payouts.runPayouts();
-      assert.deepEqual(run, { nothingDue: true, resumedBatchIds: [stuck.batchId] });
+      assert.deepEqual(run, { nothingDue: true, resumedBatchIds: [stuck.batchId], held: [] });
       const resumed = await w.payouts.getBatch(stuck.batchId);
       assert.equal(resumed?.state, 'paid');
       assert.deepEqual(
@@ -347,7 +441,7 @@ for (const dialect of platformDialects) {
       assert.equal(stuck?.state, 'building');
 
       const run = await w.payouts.runPayouts();
-      assert.deepEqual(run, { nothingDue: true, resumedBatchIds: [stuck.batchId] });
+      assert.deepEqual(run, { nothingDue: true, resumedBatchIds: [stuck.batchId], held: [] });
       assert.equal(await w.settled(), 10_000_000n, 'and only once');
       const resumed = await w.payouts.getBatch(stuck.batchId);
       assert.equal(resumed?.state, 'paid');
@@ -358,7 +452,11 @@ for (const dialect of platformDialects) {
         events.map(([merchantId]) => merchantId).sort(),
         [ada.merchantId, bob.merchantId].sort(),
       );
-      assert.deepEqual(await w.payouts.runPayouts(), { nothingDue: true, resumedBatchIds: [] });
+      assert.deepEqual(await w.payouts.runPayouts(), {
+        nothingDue: true,
+        resumedBatchIds: [],
+        held: [],
+      });
       await assertLedgerClean(w.ledger);
     });
 

@@ -41,6 +41,24 @@ export const payoutChunkSizeDefault = 500;
 const insertRowsMax = 500;
 /** How often a run that finds another batch building resumes it and tries again. */
 const createAttemptsMax = 3;
+/**
+ * How long after its bank details are set or changed a merchant is paid nothing: time for the
+ * merchant to see the `bank_account.updated` webhook and react, should a stolen key have made the
+ * change. MITE_BANK_CHANGE_HOLD_HOURS overrides it (0: no hold).
+ */
+export const bankChangeHoldMsDefault = 48 * 3_600_000;
+
+/** The hold after a bank detail change, from MITE_BANK_CHANGE_HOLD_HOURS (hours, 0 or more). */
+export function bankChangeHoldMsFromEnv(env: Readonly<Record<string, string | undefined>>): number {
+  const hours = env.MITE_BANK_CHANGE_HOLD_HOURS;
+  if (hours === undefined || hours === '') return bankChangeHoldMsDefault;
+  if (!/^\d{1,5}(\.\d{1,3})?$/.test(hours)) {
+    throw new Error(
+      `MITE_BANK_CHANGE_HOLD_HOURS is a number of hours, not ${JSON.stringify(hours)}`,
+    );
+  }
+  return Math.round(Number(hours) * 3_600_000);
+}
 
 /**
  * The platform's own bank account, debited by the payout files. Test data by default; set
@@ -67,6 +85,16 @@ export interface PayoutServiceDeps {
   readonly cipher: PersonalDataCipher;
   /** Payouts per ledger call and per progress report; 1 to eventsPerCallMax. */
   readonly chunkSize?: number;
+  /** No payout until this long after a merchant's bank details were set; bankChangeHoldMsDefault. */
+  readonly bankChangeHoldMs?: number;
+}
+
+/** A merchant due a payout but held: its bank details changed less than the hold ago. */
+export interface HeldPayout {
+  readonly merchantId: string;
+  readonly bankDetailsChangedAtMs: number;
+  /** When the hold ends: the first run from then pays the merchant. */
+  readonly heldUntilMs: number;
 }
 
 export interface BankAccount extends BankDetails {
@@ -116,9 +144,15 @@ export interface PayoutProgress {
   readonly total: number;
 }
 
+interface PayoutRunNotes {
+  readonly resumedBatchIds: readonly string[];
+  /** Merchants due a payout that this run did not pay, because their bank details are new. */
+  readonly held: readonly HeldPayout[];
+}
+
 export type PayoutRun =
-  | (PayoutBatch & { readonly nothingDue: false; readonly resumedBatchIds: readonly string[] })
-  | { readonly nothingDue: true; readonly resumedBatchIds: readonly string[] };
+  | (PayoutBatch & PayoutRunNotes & { readonly nothingDue: false })
+  | (PayoutRunNotes & { readonly nothingDue: true });
 
 export interface ReconciliationLine {
   readonly payoutId: string;
@@ -235,6 +269,10 @@ export function createPayoutService(deps: PayoutServiceDeps) {
   const db = platform.db;
   const sealer = createBankDetailsSealer(deps.cipher);
   const chunkSize = deps.chunkSize ?? payoutChunkSizeDefault;
+  const bankChangeHoldMs = deps.bankChangeHoldMs ?? bankChangeHoldMsDefault;
+  if (!Number.isSafeInteger(bankChangeHoldMs) || bankChangeHoldMs < 0) {
+    throw new Error('bankChangeHoldMs is a whole number of milliseconds, 0 or more');
+  }
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > eventsPerCallMax) {
     throw new Error(`chunkSize must be an integer in 1..${eventsPerCallMax}`);
   }
@@ -263,16 +301,34 @@ export function createPayoutService(deps: PayoutServiceDeps) {
       .executeTakeFirst();
     if (merchant === undefined) return fail('merchantNotFound');
     const { holderName, iban, bic } = checked.details;
+    const current = await getBankAccount(merchantId);
+    // The same details again change nothing: no new hold, no event.
+    if (current?.holderName === holderName && current.iban === iban && current.bic === bic) {
+      return ok(current);
+    }
     const updatedAtMs = clock();
     const fields = {
       ...sealer.seal({ merchantId }, checked.details),
       updated_at: BigInt(updatedAtMs),
     };
-    await db
-      .insertInto('merchant_bank_accounts')
-      .values({ merchant_id: merchantId, ...fields })
-      .onConflict((conflict) => conflict.column('merchant_id').doUpdateSet(fields))
-      .execute();
+    await db.transaction().execute(async (tx) => {
+      await tx
+        .insertInto('merchant_bank_accounts')
+        .values({ merchant_id: merchantId, ...fields })
+        .onConflict((conflict) => conflict.column('merchant_id').doUpdateSet(fields))
+        .execute();
+      // Told to the merchant in the same transaction: a change by a stolen key is announced.
+      await enqueueWebhookEvent(tx, {
+        merchantId,
+        type: 'bank_account.updated',
+        payload: {
+          ibanLast4: iban.slice(-4),
+          updatedAt: new Date(updatedAtMs).toISOString(),
+          payoutsHeldUntil: new Date(updatedAtMs + bankChangeHoldMs).toISOString(),
+        },
+        now: updatedAtMs,
+      });
+    });
     return ok({ merchantId, holderName, iban, bic, updatedAtMs });
   }
 
@@ -306,20 +362,21 @@ export function createPayoutService(deps: PayoutServiceDeps) {
     };
     await resumeBuilding();
     for (let attempt = 0; attempt < createAttemptsMax; attempt += 1) {
-      let batchId: string | undefined;
+      let created: Awaited<ReturnType<typeof createBatch>>;
       try {
-        batchId = await createBatch();
+        created = await createBatch();
       } catch (error) {
         // Another run claimed the building slot meanwhile: finish its batch, then look again.
         if ((await buildingBatchIds()).length === 0) throw error;
         await resumeBuilding();
         continue;
       }
-      if (batchId === undefined) return { nothingDue: true, resumedBatchIds };
+      const { batchId, held } = created;
+      if (batchId === undefined) return { nothingDue: true, resumedBatchIds, held };
       await executeBatch(batchId, options.onProgress);
       const batch = await getBatch(batchId);
       if (batch === undefined) throw new Error(`bug: payout batch ${batchId} vanished`);
-      return { ...batch, nothingDue: false, resumedBatchIds };
+      return { ...batch, nothingDue: false, resumedBatchIds, held };
     }
     throw new Error('another payout run keeps a batch building; try again later');
   }
@@ -337,11 +394,13 @@ export function createPayoutService(deps: PayoutServiceDeps) {
   /**
    * Plans a batch: claims the one building slot, reads the balances of the merchants that have a
    * bank account, and writes a payout with a fixed transfer id for each one due, all in one
-   * transaction. Undefined (and nothing written) when no merchant is due.
+   * transaction. No batch (and nothing written) when no merchant is due. Merchants due but whose
+   * bank details changed within the hold are left out, and listed.
    */
-  async function createBatch(): Promise<string | undefined> {
+  async function createBatch(): Promise<{ batchId: string | undefined; held: HeldPayout[] }> {
+    const held: HeldPayout[] = [];
     try {
-      return await db.transaction().execute(async (tx) => {
+      const batchId = await db.transaction().execute(async (tx) => {
         const batchId = newId('pb');
         const now = BigInt(clock());
         await tx
@@ -367,6 +426,7 @@ export function createPayoutService(deps: PayoutServiceDeps) {
             'merchant_bank_accounts.holder_name',
             'merchant_bank_accounts.iban',
             'merchant_bank_accounts.bic',
+            'merchant_bank_accounts.updated_at',
           ])
           .orderBy('merchants.id')
           .execute();
@@ -377,6 +437,12 @@ export function createPayoutService(deps: PayoutServiceDeps) {
           if (balance <= 0n || balance < BigInt(candidate.payout_threshold_micros)) continue;
           const amount = wholeCentsOf(balance);
           if (amount === 0n) continue;
+          const heldUntilMs = Number(candidate.updated_at) + bankChangeHoldMs;
+          if (heldUntilMs > Number(now)) {
+            const bankDetailsChangedAtMs = Number(candidate.updated_at);
+            held.push({ merchantId: candidate.id, bankDetailsChangedAtMs, heldUntilMs });
+            continue;
+          }
           const payoutId = newId('po');
           // Re-encrypted for the payout's row: a ciphertext is bound to the row it sits in.
           const details = sealer.open({ merchantId: candidate.id }, candidate);
@@ -405,8 +471,9 @@ export function createPayoutService(deps: PayoutServiceDeps) {
           .execute();
         return batchId;
       });
+      return { batchId, held };
     } catch (error) {
-      if (error instanceof NothingDue) return undefined;
+      if (error instanceof NothingDue) return { batchId: undefined, held };
       throw error;
     }
   }

@@ -21,6 +21,7 @@ export const webhookEventTypes = [
   'payment.succeeded',
   'refund.succeeded',
   'payout.paid',
+  'bank_account.updated',
 ] as const;
 export type WebhookEventType = (typeof webhookEventTypes)[number];
 

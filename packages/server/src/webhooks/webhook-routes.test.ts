@@ -19,8 +19,8 @@ import { webhookRoutes } from './webhook-routes.ts';
 import { testCipher } from '../privacy/personal-data-cipher.ts';
 
 const principals: Readonly<Record<string, Principal>> = {
-  'token-a': { kind: 'merchant', id: 'mer_a', scopes: [] },
-  'token-b': { kind: 'merchant', id: 'mer_b', scopes: [] },
+  'token-a': { kind: 'merchant', id: 'mer_a', scopes: ['webhooks:read', 'webhooks:write'] },
+  'token-b': { kind: 'merchant', id: 'mer_b', scopes: ['webhooks:read', 'webhooks:write'] },
   'token-user': { kind: 'user', id: 'usr_1', scopes: [] },
 };
 

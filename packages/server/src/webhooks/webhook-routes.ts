@@ -79,7 +79,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
           }),
         },
       },
-      config: { auth: { kinds: ['merchant', 'operator'] }, idempotent: true },
+      config: {
+        auth: { kinds: ['merchant', 'operator'], scopes: ['webhooks:write'] },
+        idempotent: true,
+      },
     },
     async (request, reply) => {
       const created = await webhooks.createEndpoint(ownerOf(request.principal), request.body);
@@ -97,7 +100,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
         tags: ['webhooks'],
         response: { 200: z.object({ items: z.array(endpointSchema) }) },
       },
-      config: { auth: { kinds: ['merchant', 'operator'] } },
+      config: { auth: { kinds: ['merchant', 'operator'], scopes: ['webhooks:read'] } },
     },
     async (request) => {
       const endpoints = await webhooks.listEndpoints(ownerOf(request.principal));
@@ -113,7 +116,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
         tags: ['webhooks'],
         params: endpointParams,
       },
-      config: { auth: { kinds: ['merchant', 'operator'] }, idempotent: false },
+      config: {
+        auth: { kinds: ['merchant', 'operator'], scopes: ['webhooks:write'] },
+        idempotent: false,
+      },
     },
     async (request, reply) => {
       const disabled = await webhooks.disableEndpoint(
@@ -135,7 +141,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
         querystring: pageQuery(attemptCursorSchema),
         response: { 200: pageSchema(attemptSchema) },
       },
-      config: { auth: { kinds: ['merchant', 'operator'] } },
+      config: { auth: { kinds: ['merchant', 'operator'], scopes: ['webhooks:read'] } },
     },
     async (request, reply) => {
       const { limit, cursor } = request.query;
@@ -169,7 +175,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
           }),
         },
       },
-      config: { auth: { kinds: ['merchant', 'operator'] }, idempotent: true },
+      config: {
+        auth: { kinds: ['merchant', 'operator'], scopes: ['webhooks:write'] },
+        idempotent: true,
+      },
     },
     async (request, reply) => {
       const replayed = await webhooks.replay(ownerOf(request.principal), request.params.eventId);

@@ -16,6 +16,7 @@ import * as webhookRetention from './0010-webhook-retention.ts';
 import * as dataUpgrades from './0011-data-upgrades.ts';
 import * as purchasesOnce from './0012-purchases-once.ts';
 import * as topUpSandbox from './0013-topup-sandbox.ts';
+import * as keyManagement from './0014-key-management.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -31,4 +32,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0011-data-upgrades': dataUpgrades,
   '0012-purchases-once': purchasesOnce,
   '0013-topup-sandbox': topUpSandbox,
+  '0014-key-management': keyManagement,
 };
