@@ -66,7 +66,10 @@ const paymentRoutes: FastifyPluginAsyncZod = async (api) => {
       schema: {
         body: z.object({ offerId: z.string(), amountMicros: z.number().int().positive() }),
       },
-      config: { auth: { kinds: ['user', 'merchant'] }, idempotent: true },
+      config: {
+        auth: { kinds: ['user', 'merchant'], scopes: ['widgets:write'] },
+        idempotent: true,
+      },
     },
     async (request, reply) => {
       effects.runs += 1;
