@@ -22,9 +22,11 @@ import {
   DEFAULT_HOST,
   type LogLevel,
   parsePort,
+  parseTrustProxy,
   resolveDataDir,
   resolveLogLevel,
   resolvePort,
+  resolveTrustProxy,
 } from './options.ts';
 
 /** How long requests in flight get to finish after SIGINT/SIGTERM before their connections close. */
@@ -37,6 +39,7 @@ export interface PlatformFlags {
   readonly dataDir?: string;
   readonly port?: number;
   readonly host: string;
+  readonly trustProxy?: string;
 }
 
 export interface RunOptions {
@@ -46,6 +49,8 @@ export interface RunOptions {
   readonly host: string;
   readonly port: number;
   readonly logLevel: LogLevel;
+  /** Which reverse proxies' X-Forwarded-For to believe; undefined: none. */
+  readonly trustProxy: string | undefined;
 }
 
 /**
@@ -63,7 +68,7 @@ export type StartedStep = (
   baseUrl: string,
 ) => Promise<{ readonly lines: readonly string[]; close(): Promise<void> }>;
 
-/** Adds `--data-dir`, `--port` and `--host`. */
+/** Adds `--data-dir`, `--port`, `--host` and `--trust-proxy`. */
 export function withPlatformOptions(command: Command, defaultDataDir: string): Command {
   return command
     .option('--data-dir <dir>', `data directory, created if missing (default: ./${defaultDataDir})`)
@@ -72,16 +77,27 @@ export function withPlatformOptions(command: Command, defaultDataDir: string): C
       'TCP port, 0 for any free port (default: MITE_PORT or 8787)',
       parsePortArgument,
     )
-    .option('--host <host>', 'interface to listen on', DEFAULT_HOST);
+    .option('--host <host>', 'interface to listen on', DEFAULT_HOST)
+    .option(
+      '--trust-proxy <proxies>',
+      'behind a reverse proxy: its addresses or CIDR ranges, separated by commas, whose ' +
+        'X-Forwarded-For gives the client address (default: MITE_TRUST_PROXY, else none)',
+      (value: string) => asArgument(() => parseTrustProxy(value)),
+    );
 }
 
-function parsePortArgument(value: string): number {
+/** `parse()`, its error as commander's invalid-argument error. */
+function asArgument<T>(parse: () => T): T {
   try {
-    return parsePort(value);
+    return parse();
   } catch (error) {
     const reason = describeError(error);
     throw new InvalidArgumentError(`${reason.charAt(0).toUpperCase()}${reason.slice(1)}.`);
   }
+}
+
+function parsePortArgument(value: string): number {
+  return asArgument(() => parsePort(value));
 }
 
 export function resolveRunOptions(
@@ -93,7 +109,15 @@ export function resolveRunOptions(
   const { url, isDefault } = resolveDatabaseUrl(context.env.MITE_DATABASE_URL, dataDir);
   const port = resolvePort(flags.port, context.env.MITE_PORT);
   const logLevel = resolveLogLevel(context.env.MITE_LOG_LEVEL);
-  return { dataDir, databaseUrl: isDefault ? undefined : url, host: flags.host, port, logLevel };
+  const trustProxy = resolveTrustProxy(flags.trustProxy, context.env.MITE_TRUST_PROXY);
+  return {
+    dataDir,
+    databaseUrl: isDefault ? undefined : url,
+    host: flags.host,
+    port,
+    logLevel,
+    trustProxy,
+  };
 }
 
 /** Runs the platform until SIGINT or SIGTERM; returns the exit code. */
@@ -156,6 +180,7 @@ export async function startPlatform(options: RunOptions, context: CliContext): P
     return await context.createPlatform({
       dataDir,
       ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
       env: context.env,
       logger: createLogger(options.logLevel, context),
     });

@@ -46,7 +46,7 @@ function parseJson(text: string): Record<string, unknown> | undefined {
 export async function startPlatformUnderTest(
   t: TestContext,
   backend: Backend,
-  options: { logger?: Logger } = {},
+  options: { logger?: Logger; trustProxy?: string } = {},
 ): Promise<PlatformUnderTest | undefined> {
   const databaseUrl = backend === 'postgres' ? await freshPgDatabase() : undefined;
   if (backend === 'postgres' && databaseUrl === undefined) {
@@ -58,6 +58,7 @@ export async function startPlatformUnderTest(
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
     env: {},
     logger: options.logger ?? pino({ level: 'silent' }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
   });
   t.after(() => platform.close());
   const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
