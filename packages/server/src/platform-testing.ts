@@ -2,6 +2,7 @@
 import type { TestContext } from 'node:test';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
 import pino, { type Logger } from 'pino';
+import type { HttpLimits } from './http/limits.ts';
 import { createPlatform, type Platform } from './platform.ts';
 
 export type Backend = 'sqlite' | 'postgres';
@@ -46,7 +47,7 @@ function parseJson(text: string): Record<string, unknown> | undefined {
 export async function startPlatformUnderTest(
   t: TestContext,
   backend: Backend,
-  options: { logger?: Logger; trustProxy?: string } = {},
+  options: { logger?: Logger; trustProxy?: string; limits?: HttpLimits } = {},
 ): Promise<PlatformUnderTest | undefined> {
   const databaseUrl = backend === 'postgres' ? await freshPgDatabase() : undefined;
   if (backend === 'postgres' && databaseUrl === undefined) {
@@ -59,6 +60,7 @@ export async function startPlatformUnderTest(
     env: {},
     logger: options.logger ?? pino({ level: 'silent' }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
   });
   t.after(() => platform.close());
   const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
