@@ -5,9 +5,11 @@ import {
   DEFAULT_LOG_LEVEL,
   DEFAULT_PORT,
   parsePort,
+  parseTrustProxy,
   resolveDataDir,
   resolveLogLevel,
   resolvePort,
+  resolveTrustProxy,
 } from './options.ts';
 
 describe('parsePort', () => {
@@ -68,5 +70,27 @@ describe('resolveLogLevel', () => {
         error.message ===
           "MITE_LOG_LEVEL='loud': expected one of fatal, error, warn, info, debug, trace, silent",
     );
+  });
+});
+
+describe('trust proxy', () => {
+  it('accepts proxy addresses, CIDR ranges and proxy-addr range names', () => {
+    assert.equal(parseTrustProxy('10.0.0.1'), '10.0.0.1');
+    assert.equal(parseTrustProxy(' 10.0.0.0/8, ::1 ,loopback'), '10.0.0.0/8,::1,loopback');
+    assert.equal(parseTrustProxy('fd00::/8'), 'fd00::/8');
+  });
+
+  it('refuses hop counts, true, names and bad ranges', () => {
+    for (const bad of ['', '1', 'true', 'proxy.local', '10.0.0.0/33', '::1/129', '10.0.0.1/8/1']) {
+      assert.throws(() => parseTrustProxy(bad), /expected proxy addresses/, bad);
+    }
+  });
+
+  it('takes the flag, then MITE_TRUST_PROXY, else trusts no proxy', () => {
+    assert.equal(resolveTrustProxy('10.0.0.1', '10.0.0.2'), '10.0.0.1');
+    assert.equal(resolveTrustProxy(undefined, '10.0.0.2'), '10.0.0.2');
+    assert.equal(resolveTrustProxy(undefined, undefined), undefined);
+    assert.equal(resolveTrustProxy(undefined, ' '), undefined);
+    assert.throws(() => resolveTrustProxy(undefined, 'yes'), UsageError);
   });
 });

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import path from 'node:path';
 import { describeError, UsageError } from './errors.ts';
 
@@ -62,4 +63,47 @@ export function resolveLogLevel(envValue: string | undefined): LogLevel {
     throw new UsageError(`MITE_LOG_LEVEL='${envValue}': expected one of ${LOG_LEVELS.join(', ')}`);
   }
   return level;
+}
+
+/** proxy-addr's names for address ranges, which fastify's `trustProxy` accepts in a list. */
+const PROXY_RANGE_NAMES: readonly string[] = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isProxyAddress(item: string): boolean {
+  if (PROXY_RANGE_NAMES.includes(item)) return true;
+  const [address = '', prefix, ...rest] = item.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
+
+/**
+ * Which reverse proxies to believe about the client's address: a comma-separated list of
+ * addresses, CIDR ranges and the names loopback, linklocal, uniquelocal. Not a hop count, which
+ * cannot tell a proxy from a client that sends the header itself (fastify ignores hop counts).
+ * Throws a plain Error with the reason, for the caller to wrap.
+ */
+export function parseTrustProxy(text: string): string {
+  const items = text.split(',').map((item) => item.trim());
+  const bad = items.find((item) => !isProxyAddress(item));
+  if (bad !== undefined) {
+    throw new Error(
+      `expected proxy addresses, CIDR ranges or loopback, linklocal, uniquelocal, separated by commas; '${bad}' is none of them`,
+    );
+  }
+  return items.join(',');
+}
+
+/** `--trust-proxy`, else `MITE_TRUST_PROXY`, else undefined: no proxy is trusted. */
+export function resolveTrustProxy(
+  flag: string | undefined,
+  envValue: string | undefined,
+): string | undefined {
+  if (flag !== undefined) return flag;
+  if (envValue === undefined || envValue.trim() === '') return undefined;
+  try {
+    return parseTrustProxy(envValue);
+  } catch (error) {
+    throw new UsageError(`MITE_TRUST_PROXY='${envValue}': ${describeError(error)}`);
+  }
 }

@@ -22,9 +22,11 @@ import {
   DEFAULT_HOST,
   type LogLevel,
   parsePort,
+  parseTrustProxy,
   resolveDataDir,
   resolveLogLevel,
   resolvePort,
+  resolveTrustProxy,
 } from './options.ts';
 
 /** How long requests in flight get to finish after SIGINT/SIGTERM before their connections close. */
@@ -39,6 +41,7 @@ export interface PlatformFlags {
   readonly host: string;
   /** `mite serve --sandbox-funding`. */
   readonly sandboxFunding?: boolean;
+  readonly trustProxy?: string;
 }
 
 export interface RunOptions {
@@ -53,6 +56,8 @@ export interface RunOptions {
    * `MITE_FUNDING_PROVIDER` and the Stripe variables decide, and none is the default.
    */
   readonly sandboxFunding: boolean;
+  /** Which reverse proxies' X-Forwarded-For to believe; undefined: none. */
+  readonly trustProxy: string | undefined;
 }
 
 /**
@@ -70,7 +75,7 @@ export type StartedStep = (
   baseUrl: string,
 ) => Promise<{ readonly lines: readonly string[]; close(): Promise<void> }>;
 
-/** Adds `--data-dir`, `--port` and `--host`. */
+/** Adds `--data-dir`, `--port`, `--host` and `--trust-proxy`. */
 export function withPlatformOptions(command: Command, defaultDataDir: string): Command {
   return command
     .option('--data-dir <dir>', `data directory, created if missing (default: ./${defaultDataDir})`)
@@ -79,16 +84,27 @@ export function withPlatformOptions(command: Command, defaultDataDir: string): C
       'TCP port, 0 for any free port (default: MITE_PORT or 8787)',
       parsePortArgument,
     )
-    .option('--host <host>', 'interface to listen on', DEFAULT_HOST);
+    .option('--host <host>', 'interface to listen on', DEFAULT_HOST)
+    .option(
+      '--trust-proxy <proxies>',
+      'behind a reverse proxy: its addresses or CIDR ranges, separated by commas, whose ' +
+        'X-Forwarded-For gives the client address (default: MITE_TRUST_PROXY, else none)',
+      (value: string) => asArgument(() => parseTrustProxy(value)),
+    );
 }
 
-function parsePortArgument(value: string): number {
+/** `parse()`, its error as commander's invalid-argument error. */
+function asArgument<T>(parse: () => T): T {
   try {
-    return parsePort(value);
+    return parse();
   } catch (error) {
     const reason = describeError(error);
     throw new InvalidArgumentError(`${reason.charAt(0).toUpperCase()}${reason.slice(1)}.`);
   }
+}
+
+function parsePortArgument(value: string): number {
+  return asArgument(() => parsePort(value));
 }
 
 export function resolveRunOptions(
@@ -100,6 +116,7 @@ export function resolveRunOptions(
   const { url, isDefault } = resolveDatabaseUrl(context.env.MITE_DATABASE_URL, dataDir);
   const port = resolvePort(flags.port, context.env.MITE_PORT);
   const logLevel = resolveLogLevel(context.env.MITE_LOG_LEVEL);
+  const trustProxy = resolveTrustProxy(flags.trustProxy, context.env.MITE_TRUST_PROXY);
   return {
     dataDir,
     databaseUrl: isDefault ? undefined : url,
@@ -107,6 +124,7 @@ export function resolveRunOptions(
     port,
     logLevel,
     sandboxFunding: flags.sandboxFunding === true,
+    trustProxy,
   };
 }
 
@@ -170,6 +188,7 @@ export async function startPlatform(options: RunOptions, context: CliContext): P
     return await context.createPlatform({
       dataDir,
       ...(databaseUrl === undefined ? {} : { databaseUrl }),
+      ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
       env: context.env,
       logger: createLogger(options.logLevel, context),
       ...(options.sandboxFunding ? { funding: { provider: 'sandbox' } } : {}),

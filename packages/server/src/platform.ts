@@ -59,6 +59,12 @@ export interface PlatformOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly logger: Logger;
   readonly limits?: HttpLimits;
+  /**
+   * Behind a reverse proxy, which proxies' `X-Forwarded-For` to believe for the client's address
+   * (rate limits count per address): a comma-separated list of proxy addresses and CIDR ranges.
+   * Unset, the socket's peer is the client.
+   */
+  readonly trustProxy?: string;
   readonly clock?: () => number;
   /** The card processor; else from the environment (`fundingConfigFromEnv`): none by default. */
   readonly funding?: FundingConfig;
@@ -246,6 +252,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       logger: options.logger,
       metricsRegistry: new Registry(),
       limits: options.limits ?? defaultHttpLimits,
+      ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
       authenticator: createAuthenticator(services),
       idempotency: services.idempotency,
     });

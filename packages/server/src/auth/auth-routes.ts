@@ -2,11 +2,26 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { presentedCredential, sessionCookieName } from '../http/credentials.ts';
 import { sendProblem } from '../http/problems.ts';
-import { passwordLengthMax } from './passwords.ts';
+import { passwordLengthMax, passwordLengthMin } from './passwords.ts';
 import type { UserService } from './user-service.ts';
 
-const credentialsSchema = z.object({
-  email: z.string().email().max(254).describe('The email to log in with'),
+const emailSchema = z.string().email().max(254).describe('The email to log in with');
+
+/** The rules passwordProblem() applies at sign-up, stated where clients read them. */
+const signUpSchema = z.object({
+  email: emailSchema,
+  password: z
+    .string()
+    .min(passwordLengthMin)
+    .max(passwordLengthMax)
+    .describe(
+      `${passwordLengthMin} to ${passwordLengthMax} characters (UTF-16 code units), any ` +
+        'characters; compared after Unicode NFKC normalization',
+    ),
+});
+
+const logInSchema = z.object({
+  email: emailSchema,
   password: z.string().min(1).max(passwordLengthMax),
 });
 
@@ -18,7 +33,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
       schema: {
         summary: 'Sign up',
         tags: ['users'],
-        body: credentialsSchema,
+        body: signUpSchema,
         response: { 201: z.object({ userId: z.string() }) },
       },
       config: { auth: 'public', idempotent: false, rateLimit: { max: 10, timeWindow: 60_000 } },
@@ -36,7 +51,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
       schema: {
         summary: 'Log in',
         tags: ['users'],
-        body: credentialsSchema,
+        body: logInSchema,
         response: {
           201: z.object({ token: z.string(), userId: z.string(), expiresAt: z.string() }),
         },

@@ -262,20 +262,70 @@ describe('createHttpApp over loopback', () => {
 describe('rate limits', () => {
   const bearer = (token: string) => ({ headers: { authorization: `Bearer ${token}` } });
 
-  test('per credential when one is presented, else per IP address', async () => {
+  test('per principal on routes that need a credential, else per IP address', async () => {
     const app = createTestApp({}, { rateLimitPerClientMax: 3, rateLimitPerIpMax: 100 });
     const { baseUrl, close } = await listenOnLoopback(app);
     try {
-      for (const options of [{}, bearer('user-token'), bearer('made-up')]) {
-        for (let count = 1; count <= 3; count += 1) {
-          assert.notEqual((await call(baseUrl, 'GET', '/v1/widgets/w1', options)).status, 429);
-        }
-        const limited = await call(baseUrl, 'GET', '/v1/widgets/w1', options);
-        assertProblem(limited, 429, 'rate-limited');
-        assert.ok(Number(limited.headers.get('retry-after')) > 0);
+      // A public route looks at no credential: made-up tokens share the address's budget.
+      for (const options of [{}, bearer('made-up'), {}]) {
+        assert.notEqual((await call(baseUrl, 'GET', '/v1/widgets/w1', options)).status, 429);
       }
-      const other = await call(baseUrl, 'GET', '/v1/widgets/w1', bearer('merchant-token'));
-      assert.equal(other.status, 200);
+      assertProblem(
+        await call(baseUrl, 'GET', '/v1/widgets/w1', bearer('made-up-2')),
+        429,
+        'rate-limited',
+      );
+      // Logging in again is the same user: its two sessions share one budget.
+      for (const token of ['user-token', 'user-token-2', 'user-token']) {
+        assert.equal((await call(baseUrl, 'GET', '/v1/me', bearer(token))).status, 200);
+      }
+      const limited = await call(baseUrl, 'GET', '/v1/me', bearer('user-token-2'));
+      assertProblem(limited, 429, 'rate-limited');
+      assert.ok(Number(limited.headers.get('retry-after')) > 0);
+      assert.equal((await call(baseUrl, 'GET', '/v1/me', bearer('other-user-token'))).status, 200);
+    } finally {
+      await close();
+    }
+  });
+
+  test("a route's own limit counts per user and per IP address", async () => {
+    const app = createTestApp();
+    const { baseUrl, close } = await listenOnLoopback(app);
+    const viaProxy = (token: string, client: string) => ({
+      headers: { authorization: `Bearer ${token}`, 'x-forwarded-for': client },
+    });
+    try {
+      const mine = '/v1/limited-mine';
+      assert.equal((await call(baseUrl, 'GET', mine, bearer('user-token'))).status, 200);
+      assert.equal((await call(baseUrl, 'GET', mine, bearer('user-token'))).status, 200);
+      assertProblem(await call(baseUrl, 'GET', mine, bearer('user-token-2')), 429, 'rate-limited');
+      // Another user from the same address: the address has had its two.
+      assertProblem(
+        await call(baseUrl, 'GET', mine, bearer('other-user-token')),
+        429,
+        'rate-limited',
+      );
+      // Without trustProxy a forwarded address is not believed.
+      assertProblem(
+        await call(baseUrl, 'GET', mine, viaProxy('other-user-token', '203.0.113.9')),
+        429,
+        'rate-limited',
+      );
+    } finally {
+      await close();
+    }
+  });
+
+  test('behind a trusted proxy, count per forwarded client address', async () => {
+    const app = createTestApp({ trustProxy: '127.0.0.1' });
+    const { baseUrl, close } = await listenOnLoopback(app);
+    const from = (client: string) => ({ headers: { 'x-forwarded-for': client } });
+    try {
+      for (const client of ['203.0.113.1', '203.0.113.2']) {
+        assert.equal((await call(baseUrl, 'GET', '/v1/limited', from(client))).status, 200);
+        assert.equal((await call(baseUrl, 'GET', '/v1/limited', from(client))).status, 200);
+        assertProblem(await call(baseUrl, 'GET', '/v1/limited', from(client)), 429, 'rate-limited');
+      }
     } finally {
       await close();
     }

@@ -25,9 +25,10 @@ import {
 } from 'fastify-type-provider-zod';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { handleClientError, installErrorHandling } from './error-handling.ts';
+import { handleClientError, handleUrlError, installErrorHandling } from './error-handling.ts';
 import { installHandlerTracking } from './handler-tracking.ts';
 import type { IdempotencyGuard } from './idempotency.ts';
+import { installInputGuards } from './input-guards.ts';
 import { installIdempotency } from './idempotency-plugin.ts';
 import type { HttpLimits } from './limits.ts';
 import { withLogRedaction } from './logging.ts';
@@ -67,6 +68,7 @@ function fastifyOptions(options: HttpAppOptions): FastifyHttpOptions<RawServerDe
   return {
     loggerInstance: withLogRedaction(options.logger),
     bodyLimit: limits.requestBodyBytesMax,
+    routerOptions: { maxParamLength: limits.pathParameterLengthMax },
     http: {
       maxHeaderSize: limits.requestHeadersBytesMax,
       headersTimeout: limits.headersTimeoutMs,
@@ -78,6 +80,8 @@ function fastifyOptions(options: HttpAppOptions): FastifyHttpOptions<RawServerDe
     genReqId: () => randomUUID(),
     trustProxy: options.trustProxy ?? false,
     clientErrorHandler: handleClientError,
+    // URLs the router cannot take (bad percent-encoding, a parameter too long), as problems.
+    frameworkErrors: handleUrlError,
   };
 }
 
@@ -88,6 +92,7 @@ export function createHttpApp(options: HttpAppOptions): HttpApp {
   app.setValidatorCompiler(validatorCompiler);
   app.setSerializerCompiler(serializerCompiler);
   installErrorHandling(app);
+  installInputGuards(app);
   // Both plugins act on the routes registered after them: they come first.
   installRateLimits(app, options.limits);
   installOpenApi(app, options.apiInfo ?? defaultApiInfo);

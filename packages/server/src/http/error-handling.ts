@@ -81,7 +81,29 @@ export function describeError(error: unknown): ProblemDescription {
   return { code: 'internal' };
 }
 
+/** Codes of the errors reading a body fails with when the client hangs up midway. */
+const clientAbortErrorCodes: ReadonlySet<string> = new Set([
+  'ECONNRESET',
+  'ECONNABORTED',
+  'ERR_STREAM_PREMATURE_CLOSE',
+]);
+
+/**
+ * Whether `error` is the client going away, which is no failure of the platform. Its socket must
+ * be gone too: a database connection reset inside a handler has the same code and is a failure.
+ */
+export function isClientAbort(error: unknown, request: FastifyRequest): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string' || !clientAbortErrorCodes.has(code)) return false;
+  return request.raw.destroyed || request.raw.socket.destroyed;
+}
+
 function handleError(error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  if (isClientAbort(error, request)) {
+    // Nobody is left to read an answer; an operator need not be woken for it.
+    request.log.info({ reason: (error as Error).message }, 'client aborted the request');
+    return sendProblem(reply, 'badRequest', 'The client closed the connection.');
+  }
   const { code, detail, extra } = describeError(error);
   if (problemTable[code].status >= 500) {
     request.log.error({ err: error }, 'request failed');
@@ -141,6 +163,19 @@ function handleNotFound(routes: RouteMethods, request: FastifyRequest, reply: Fa
     return sendProblem(reply, 'methodNotAllowed', `${request.method} is not allowed here.`);
   }
   return sendProblem(reply, 'notFound');
+}
+
+/**
+ * Errors the router meets before there is a route: a URL that does not decode, or a path
+ * parameter over the length limit. Fastify's own answer echoes the URL (it may be anything the
+ * client sent, megabytes of it): only the problem is said.
+ */
+export function handleUrlError(
+  error: FastifyError,
+  _request: FastifyRequest,
+  reply: FastifyReply,
+): void {
+  sendProblem(reply, error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'uriTooLong' : 'badRequest');
 }
 
 /**

@@ -9,6 +9,12 @@ export const requestBodyBytesMax = 64 * 1024;
 /** Largest request head (request line and headers) Node accepts; its default, stated. */
 export const requestHeadersBytesMax = 16 * 1024;
 
+/**
+ * Longest path parameter (an id) the router matches, in characters; longer is 414 `uriTooLong`.
+ * Fastify's default, stated: problems.ts says it to clients.
+ */
+export const pathParameterLengthMax = 100;
+
 /** A client must send its whole request head within this time (slowloris). */
 export const headersTimeoutMs = 10_000;
 
@@ -36,6 +42,7 @@ export const rateLimitPerIpMax = 6_000;
 export interface HttpLimits {
   readonly requestBodyBytesMax: number;
   readonly requestHeadersBytesMax: number;
+  readonly pathParameterLengthMax: number;
   readonly headersTimeoutMs: number;
   readonly requestTimeoutMs: number;
   readonly keepAliveTimeoutMs: number;
@@ -48,6 +55,7 @@ export interface HttpLimits {
 export const defaultHttpLimits: HttpLimits = {
   requestBodyBytesMax,
   requestHeadersBytesMax,
+  pathParameterLengthMax,
   headersTimeoutMs,
   requestTimeoutMs,
   keepAliveTimeoutMs,

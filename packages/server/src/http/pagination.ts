@@ -11,6 +11,7 @@
  */
 import { z } from 'zod';
 import { fail, ok, type Result } from '../result.ts';
+import { firstUnstorableString } from './input-guards.ts';
 
 /** Most items one page may hold. */
 export const pageSizeMax = 100;
@@ -39,9 +40,26 @@ export function decodeCursor<T = unknown>(
   } catch {
     return fail('validationFailed', malformedCursor);
   }
+  // A forged cursor's strings reach queries as the route's own values would.
+  if (firstUnstorableString(json) !== undefined) return fail('validationFailed', malformedCursor);
   if (schema === undefined) return ok(json as T);
   const parsed = schema.safeParse(json);
   return parsed.success ? ok(parsed.data) : fail('validationFailed', malformedCursor);
+}
+
+/** The largest integer a cursor holds: PostgreSQL's bigint, and the ledger's timestamps. */
+export const cursorIntegerMax = (1n << 63n) - 1n;
+
+/**
+ * An integer inside a cursor (a timestamp, a sequence number), as decimal text from `min` to
+ * `cursorIntegerMax`, written one way (no sign, no leading zeros): a forged value out of range is
+ * a malformed cursor rather than an overflow in the database.
+ */
+export function cursorInteger(min: bigint = 0n) {
+  return z
+    .string()
+    .regex(/^(0|[1-9][0-9]{0,18})$/)
+    .refine((text) => BigInt(text) >= min && BigInt(text) <= cursorIntegerMax);
 }
 
 const limitSchema = z.coerce

@@ -18,6 +18,7 @@ export type ProblemCode =
   | 'payloadTooLarge'
   | 'requestHeadersTooLarge'
   | 'requestTimeout'
+  | 'uriTooLong'
   | 'notFound'
   | 'methodNotAllowed'
   | 'rateLimited'
@@ -72,12 +73,15 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     status: 400,
     title: 'The request body is not valid JSON',
     description:
-      'The body is declared as `application/json` but is empty or cannot be parsed as JSON.',
+      'The body is declared as `application/json` but is empty, cannot be parsed as JSON, or ' +
+      'nests arrays and objects deeper than the API accepts (32 levels).',
   },
   badRequest: {
     status: 400,
     title: 'The request cannot be processed',
-    description: 'The request is malformed at the HTTP level (headers, length, encoding).',
+    description:
+      'The request is malformed at the HTTP level (headers, length, encoding, a URL that is not ' +
+      'valid percent-encoded UTF-8).',
   },
   unsupportedMediaType: {
     status: 415,
@@ -98,6 +102,13 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     status: 408,
     title: 'The request took too long to arrive',
     description: 'The client did not send the whole request in time; the connection is closed.',
+  },
+  uriTooLong: {
+    status: 414,
+    title: 'A path segment is too long',
+    description:
+      'A parameter in the URL path is longer than the API accepts (100 characters); no id is ' +
+      'that long.',
   },
   notFound: {
     status: 404,

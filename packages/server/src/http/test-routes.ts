@@ -15,6 +15,9 @@ import { captureLog } from './testing.ts';
 
 export const testPrincipals: Readonly<Record<string, Principal>> = {
   'user-token': { kind: 'user', id: 'u1', scopes: [] },
+  // The same user logged in again.
+  'user-token-2': { kind: 'user', id: 'u1', scopes: [] },
+  'other-user-token': { kind: 'user', id: 'u2', scopes: [] },
   'merchant-token': { kind: 'merchant', id: 'm1', scopes: ['widgets:write'] },
   'read-only-merchant-token': { kind: 'merchant', id: 'm2', scopes: [] },
 };
@@ -76,6 +79,11 @@ export const widgetRoutes: FastifyPluginAsyncZod = async (api) => {
   api.get(
     '/v1/limited',
     { config: { auth: 'public', rateLimit: { max: 2, timeWindow: 60_000 } } },
+    async () => ({ ok: true }),
+  );
+  api.get(
+    '/v1/limited-mine',
+    { config: { auth: { kinds: ['user'] }, rateLimit: { max: 2, timeWindow: 60_000 } } },
     async () => ({ ok: true }),
   );
 };

@@ -2,7 +2,7 @@ import type { Ledger } from '@mite/ledger';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { UserService } from '../auth/user-service.ts';
-import { page, pageQuery, pageSchema } from '../http/pagination.ts';
+import { cursorInteger, page, pageQuery, pageSchema } from '../http/pagination.ts';
 import { transferCodes } from '../ledger/chart-of-accounts.ts';
 import { formatAmount } from '../money/amounts.ts';
 import { currency } from '../payments/payment-service.ts';
@@ -62,7 +62,8 @@ export const walletRoutes: FastifyPluginAsyncZod<{ users: UserService; ledger: L
       schema: {
         summary: 'My wallet\u2019s transactions, newest first',
         tags: ['wallet'],
-        querystring: pageQuery(z.object({ before: z.string().regex(/^[0-9]{1,19}$/) })),
+        // `before` is exclusive: the smallest that leaves anything before it is 1.
+        querystring: pageQuery(z.object({ before: cursorInteger(1n) })),
         response: { 200: pageSchema(walletEntrySchema) },
       },
       config: { auth: { kinds: ['user'] } },

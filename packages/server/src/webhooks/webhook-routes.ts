@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { pageQuery, pageSchema } from '../http/pagination.ts';
+import { cursorInteger, pageQuery, pageSchema } from '../http/pagination.ts';
 import { sendProblem } from '../http/problems.ts';
 import type { Principal } from '../http/route-config.ts';
 import { webhookEventTypes } from './outbox.ts';
@@ -28,8 +28,8 @@ const attemptSchema = z.object({
 });
 
 const attemptCursorSchema = z.object({
-  attemptedAt: z.string().regex(/^\d{1,20}$/),
-  id: z.string(),
+  attemptedAt: cursorInteger(),
+  id: z.string().max(100),
 });
 
 const endpointParams = z.object({ endpointId: z.string().min(1).max(100) });

@@ -1,0 +1,198 @@
+/** A whole platform on SQLite or PostgreSQL, listening on loopback, for tests over real HTTP. */
+import type { TestContext } from 'node:test';
+import { freshPgDatabase, tempDir } from '@mite/testkit';
+import pino, { type Logger } from 'pino';
+import type { HttpLimits } from './http/limits.ts';
+import { createPlatform, type Platform } from './platform.ts';
+
+export type Backend = 'sqlite' | 'postgres';
+export const backends: readonly Backend[] = ['sqlite', 'postgres'];
+
+export interface Answer {
+  readonly status: number;
+  readonly contentType: string;
+  readonly text: string;
+  /** The body parsed as JSON; undefined when it is not JSON. */
+  readonly body: Record<string, unknown> | undefined;
+}
+
+export interface CallOptions {
+  /** A bearer credential. */
+  readonly auth?: string | undefined;
+  /** Sent as JSON. */
+  readonly body?: unknown;
+  /** Sent as is, with `content-type: application/json`. */
+  readonly rawBody?: string;
+  readonly headers?: Readonly<Record<string, string>>;
+}
+
+export interface PlatformUnderTest {
+  readonly platform: Platform;
+  readonly baseUrl: string;
+  /** The operator's admin key. */
+  readonly admin: string;
+  /** Mutating calls get a fresh Idempotency-Key unless `headers` give one. */
+  call(method: string, path: string, options?: CallOptions): Promise<Answer>;
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    return JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Starts a platform (closed after the test), or skips the test without PostgreSQL. */
+export async function startPlatformUnderTest(
+  t: TestContext,
+  backend: Backend,
+  options: { logger?: Logger; trustProxy?: string; limits?: HttpLimits } = {},
+): Promise<PlatformUnderTest | undefined> {
+  const databaseUrl = backend === 'postgres' ? await freshPgDatabase() : undefined;
+  if (backend === 'postgres' && databaseUrl === undefined) {
+    t.skip('PostgreSQL is not installed');
+    return undefined;
+  }
+  const platform = await createPlatform({
+    dataDir: tempDir('mite-platform-'),
+    ...(databaseUrl === undefined ? {} : { databaseUrl }),
+    env: {},
+    logger: options.logger ?? pino({ level: 'silent' }),
+    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
+    ...(options.limits === undefined ? {} : { limits: options.limits }),
+  });
+  t.after(() => platform.close());
+  const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
+  const admin = await platform.bootstrapAdminKey();
+  if (admin === undefined) throw new Error('a fresh platform makes its first admin key');
+  let keys = 0;
+  const call = async (method: string, path: string, callOptions: CallOptions = {}) => {
+    const headers: Record<string, string> = {};
+    if (callOptions.auth !== undefined) headers.authorization = `Bearer ${callOptions.auth}`;
+    if (method !== 'GET') headers['idempotency-key'] = `key-${++keys}`;
+    const body =
+      callOptions.rawBody ??
+      (callOptions.body === undefined ? undefined : JSON.stringify(callOptions.body));
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: { ...headers, ...callOptions.headers },
+      ...(body === undefined ? {} : { body }),
+    });
+    const text = await response.text();
+    return {
+      status: response.status,
+      contentType: response.headers.get('content-type') ?? '',
+      text,
+      body: parseJson(text),
+    };
+  };
+  return { platform, baseUrl, admin: admin.secret, call };
+}
+
+export interface Shop {
+  readonly merchantId: string;
+  /** A merchant API key with every scope. */
+  readonly apiKey: string;
+  readonly offerId: string;
+  readonly userId: string;
+  /** The user's session token. */
+  readonly user: string;
+  readonly topUpId: string;
+  readonly paymentId: string;
+  readonly webhookEndpointId: string;
+}
+
+function expectStatus(answer: Answer, status: number, what: string): Record<string, unknown> {
+  if (answer.status !== status || answer.body === undefined) {
+    throw new Error(`${what}: expected ${status}, got ${answer.status} ${answer.text}`);
+  }
+  return answer.body;
+}
+
+/**
+ * A merchant with a key and an offer, a user who topped up by card and bought it once, and a
+ * webhook endpoint: one of each thing the API has ids for.
+ */
+export async function setUpShop(env: PlatformUnderTest): Promise<Shop> {
+  const { call, admin } = env;
+  const merchant = expectStatus(
+    await call('POST', '/v1/merchants', {
+      auth: admin,
+      body: { name: 'Daily News', feeBasisPoints: 1000, payoutThreshold: '10.00' },
+    }),
+    201,
+    'merchant',
+  );
+  const merchantId = String(merchant.merchantId);
+  const key = expectStatus(
+    await call('POST', `/v1/merchants/${merchantId}/api-keys`, {
+      auth: admin,
+      body: { scopes: ['offers:write', 'payments:read', 'refunds:write'] },
+    }),
+    201,
+    'api key',
+  );
+  const apiKey = String(key.secret);
+  const offer = expectStatus(
+    await call('POST', '/v1/offers', {
+      auth: apiKey,
+      body: {
+        resource: '/articles/1',
+        title: 'One',
+        price: '0.02',
+        category: 'content',
+        accessPeriodSeconds: 86400,
+      },
+    }),
+    201,
+    'offer',
+  );
+  const credentials = { email: 'ada@example.com', password: 'a long passphrase' };
+  const signedUp = expectStatus(
+    await call('POST', '/v1/users', { body: credentials }),
+    201,
+    'user',
+  );
+  const session = expectStatus(
+    await call('POST', '/v1/sessions', { body: credentials }),
+    201,
+    'log in',
+  );
+  const user = String(session.token);
+  const topUp = expectStatus(
+    await call('POST', '/v1/topups', {
+      auth: user,
+      body: {
+        amount: '5.00',
+        card: { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' },
+      },
+    }),
+    201,
+    'top-up',
+  );
+  const payment = expectStatus(
+    await call('POST', '/v1/payments', { auth: user, body: { offerId: String(offer.id) } }),
+    201,
+    'payment',
+  );
+  const endpoint = expectStatus(
+    await call('POST', '/v1/webhook-endpoints', {
+      auth: apiKey,
+      body: { url: 'https://example.com/hooks', eventTypes: ['payment.succeeded'] },
+    }),
+    201,
+    'webhook endpoint',
+  );
+  return {
+    merchantId,
+    apiKey,
+    offerId: String(offer.id),
+    userId: String(signedUp.userId),
+    user,
+    topUpId: String(topUp.id),
+    paymentId: String(payment.paymentId ?? payment.id),
+    webhookEndpointId: String(endpoint.id ?? endpoint.endpointId),
+  };
+}
