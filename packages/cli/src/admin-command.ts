@@ -99,8 +99,9 @@ function apiKeysCommand(context: CliContext, setExitCode: (code: number) => void
     .action(async (merchantId: string, flags: AdminFlags) => {
       await run(flags, async (platform) => {
         const listed = await platform.services.merchants.listApiKeys(merchantId);
-        if (flags.json === true) return `${JSON.stringify(listed, null, 2)}\n`;
-        return keyTable(listed, (key) => key.scopes.join(',') || '(no scopes)');
+        if (!listed.ok) refused(listed);
+        if (flags.json === true) return `${JSON.stringify(listed.value, null, 2)}\n`;
+        return keyTable(listed.value, (key) => key.scopes.join(',') || '(no scopes)');
       });
     });
   withStoreOptions(

@@ -3,6 +3,7 @@ import type { TestContext } from 'node:test';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
 import pino, { type Logger } from 'pino';
 import type { HttpLimits } from './http/limits.ts';
+import { apiKeyScopes } from './auth/scopes.ts';
 import { createPlatform, type Platform } from './platform.ts';
 
 export type Backend = 'sqlite' | 'postgres';
@@ -58,6 +59,8 @@ export async function startPlatformUnderTest(
     dataDir: tempDir('mite-platform-'),
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
     env: {},
+    // Top-ups through the sandbox card processor, and its webhook route, are under test too.
+    funding: { provider: 'sandbox' },
     logger: options.logger ?? pino({ level: 'silent' }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
@@ -129,7 +132,7 @@ export async function setUpShop(env: PlatformUnderTest): Promise<Shop> {
   const key = expectStatus(
     await call('POST', `/v1/merchants/${merchantId}/api-keys`, {
       auth: admin,
-      body: { scopes: ['offers:write', 'payments:read', 'refunds:write'] },
+      body: { scopes: [...apiKeyScopes] },
     }),
     201,
     'api key',

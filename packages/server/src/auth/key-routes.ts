@@ -94,9 +94,11 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }>
       },
       config: { auth: { kinds: ['operator'] } },
     },
-    async (request) => ({
-      items: (await merchants.listApiKeys(request.params.merchantId)).map(apiKeyBody),
-    }),
+    async (request, reply) => {
+      const listed = await merchants.listApiKeys(request.params.merchantId);
+      if (!listed.ok) return sendProblem(reply, listed.code, listed.detail);
+      return { items: listed.value.map(apiKeyBody) };
+    },
   );
 
   api.get(
@@ -109,9 +111,11 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }>
       },
       config: { auth: { kinds: ['merchant'], scopes: ['api_keys:read'] } },
     },
-    async (request) => ({
-      items: (await merchants.listApiKeys(principalOf(request.principal).id)).map(apiKeyBody),
-    }),
+    async (request) => {
+      const listed = await merchants.listApiKeys(principalOf(request.principal).id);
+      if (!listed.ok) throw new Error('bug: an authenticated merchant that does not exist');
+      return { items: listed.value.map(apiKeyBody) };
+    },
   );
 
   api.delete(

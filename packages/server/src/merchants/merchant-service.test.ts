@@ -63,7 +63,11 @@ for (const dialect of platformDialects) {
       });
       const key = await merchants.issueApiKey(merchantId, ['offers:write']);
       assert.ok(key.ok);
-      const lastUsed = async () => (await merchants.listApiKeys(merchantId))[0]?.lastUsedAtMs;
+      const lastUsed = async () => {
+        const listed = await merchants.listApiKeys(merchantId);
+        assert.ok(listed.ok);
+        return listed.value[0]?.lastUsedAtMs;
+      };
       assert.equal(await lastUsed(), null);
       assert.ok(await merchants.authenticateApiKey(key.value.secret));
       assert.equal(await lastUsed(), 1_000_000);
@@ -117,9 +121,10 @@ for (const dialect of platformDialects) {
       assert.equal(await merchants.authenticateApiKey(strong.value.secret), undefined);
       const authenticated = await merchants.authenticateApiKey(rotated.value.secret);
       assert.deepEqual(authenticated?.scopes, ['api_keys:write', 'bank_account:write']);
-      const keys = await merchants.listApiKeys(merchantId);
+      const listed = await merchants.listApiKeys(merchantId);
+      assert.ok(listed.ok);
       assert.deepEqual(
-        keys.map((key) => [key.keyId, key.revokedAtMs]).sort(),
+        listed.value.map((key) => [key.keyId, key.revokedAtMs]).sort(),
         [
           [strong.value.keyId, 5_000],
           [weak.value.keyId, null],

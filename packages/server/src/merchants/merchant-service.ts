@@ -195,7 +195,16 @@ export function createMerchantService(deps: MerchantServiceDeps) {
   }
 
   /** A merchant's keys, revoked ones too, oldest first. */
-  async function listApiKeys(merchantId: string): Promise<ApiKeyInfo[]> {
+  /** A merchant's keys, or merchantNotFound: an empty list would hide a wrong id. */
+  async function listApiKeys(
+    merchantId: string,
+  ): Promise<Result<ApiKeyInfo[], 'merchantNotFound'>> {
+    const merchant = await db
+      .selectFrom('merchants')
+      .select('id')
+      .where('id', '=', merchantId)
+      .executeTakeFirst();
+    if (merchant === undefined) return fail('merchantNotFound');
     const rows = await db
       .selectFrom('api_keys')
       .selectAll()
@@ -203,7 +212,7 @@ export function createMerchantService(deps: MerchantServiceDeps) {
       .orderBy('created_at')
       .orderBy('id')
       .execute();
-    return rows.map(apiKeyInfo);
+    return ok(rows.map(apiKeyInfo));
   }
 
   async function keyActedOn(
