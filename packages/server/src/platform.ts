@@ -248,6 +248,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     const appRef: { current?: HttpApp } = {};
     const services = await createServices(ledger, platformDb, options, appRef);
     await services.payouts.sealPlaintextBankDetails();
+    await services.idempotency.sealPlaintextResponses();
     const app = createHttpApp({
       logger: options.logger,
       metricsRegistry: new Registry(),

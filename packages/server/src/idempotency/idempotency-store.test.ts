@@ -95,6 +95,34 @@ for (const dialect of platformDialects) {
     await assert.rejects(store.begin(other));
   });
 
+  test(`${dialect}: responses kept in the clear by earlier versions are sealed once`, async (t) => {
+    const setup = await setUp(t, dialect);
+    if (setup === undefined) return;
+    const { store, platformDb } = setup;
+    const body = JSON.stringify({ secret: 'whsec_shown-once' });
+    await platformDb.db
+      .insertInto('idempotency_records')
+      .values({
+        principal: request.principal,
+        idempotency_key: request.key,
+        method: request.method,
+        path: request.path,
+        request_hash: request.requestHash,
+        state: 'completed',
+        response_status: 201,
+        response_headers: JSON.stringify(response.headers),
+        response_body: body,
+        created_at: BigInt(t0Ms),
+        expires_at: BigInt(t0Ms + idempotencyRetentionMs),
+      })
+      .execute();
+    assert.equal(await store.sealPlaintextResponses(), 1);
+    const rows = await platformDb.db.selectFrom('idempotency_records').selectAll().execute();
+    assert.ok(!JSON.stringify(rows, (_k, v: unknown) => String(v)).includes('whsec_'));
+    assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response, body });
+    assert.equal(await store.sealPlaintextResponses(), 0, 'once');
+  });
+
   test(`${dialect}: another method, path or body under one key is a mismatch`, async (t) => {
     const setup = await setUp(t, dialect);
     if (setup === undefined) return;

@@ -91,7 +91,17 @@ export interface IdempotencyStore {
   abandon(record: RecordKey): Promise<boolean>;
   /** Deletes the records past their expiry; returns how many. */
   purgeExpired(): Promise<number>;
+  /**
+   * Encrypts the responses that versions before this one kept in the clear; the platform runs it
+   * at start, and it does its work once (recorded in `data_upgrades`). Returns how many it sealed.
+   */
+  sealPlaintextResponses(): Promise<number>;
 }
+
+/** The name `data_upgrades` records `sealPlaintextResponses` under, once it has run. */
+export const sealResponsesUpgrade = 'seal-idempotency-responses-v1';
+/** Records read and sealed per transaction by `sealPlaintextResponses`. */
+const sealChunkRecordsMax = 500;
 
 export interface IdempotencyStoreOptions {
   /** Encrypts the kept responses (the platform's personal-data cipher). */
@@ -150,6 +160,7 @@ export function createIdempotencyStore(
       (await affectedRows(completeRecord, tx, records.storedResponse(record, clock()))) > 0n,
     abandon: (record) => records.deleteInProgress(record),
     purgeExpired: () => records.deleteExpired(clock()),
+    sealPlaintextResponses: () => records.sealPlaintext(clock()),
   };
 }
 
@@ -175,7 +186,7 @@ function responseContext(record: RecordKey, part: 'headers' | 'body'): string {
 
 function responseOf(row: IdempotencyRecordRow, cipher: PersonalDataCipher): StoredResponse {
   const record = { principal: row.principal, key: row.idempotency_key };
-  // Records kept in the clear by versions before the encryption expire within a day.
+  // Records an earlier version kept in the clear, until sealPlaintextResponses seals them at start.
   const open = (value: string | null, part: 'headers' | 'body') =>
     value === null || !looksEncrypted(value)
       ? value
@@ -283,6 +294,73 @@ class Records {
   async deleteInProgress(record: RecordKey): Promise<boolean> {
     const deleted = await this.#batcher.run((tx) => affectedRows(deleteInProgress, tx, record));
     return deleted > 0n;
+  }
+
+  /**
+   * Seals clear responses chunk by chunk, in key order; each update applies only while the row
+   * still holds the clear text it was read with (nodes starting together are harmless).
+   */
+  async sealPlaintext(nowMs: number): Promise<number> {
+    const db = this.#platformDb.db;
+    const done = await db
+      .selectFrom('data_upgrades')
+      .select('name')
+      .where('name', '=', sealResponsesUpgrade)
+      .executeTakeFirst();
+    if (done !== undefined) return 0;
+    let sealed = 0;
+    let after: RecordKey = { principal: '', key: '' };
+    for (;;) {
+      const rows = await db
+        .selectFrom('idempotency_records')
+        .selectAll()
+        .where('state', '=', 'completed')
+        .where((eb) =>
+          eb.or([
+            eb('principal', '>', after.principal),
+            eb.and([eb('principal', '=', after.principal), eb('idempotency_key', '>', after.key)]),
+          ]),
+        )
+        .orderBy('principal')
+        .orderBy('idempotency_key')
+        .limit(sealChunkRecordsMax)
+        .execute();
+      sealed += await this.#sealRows(rows, nowMs);
+      const last = rows.at(-1);
+      if (last === undefined || rows.length < sealChunkRecordsMax) break;
+      after = { principal: last.principal, key: last.idempotency_key };
+    }
+    await db
+      .insertInto('data_upgrades')
+      .values({ name: sealResponsesUpgrade, done_at: BigInt(nowMs) })
+      .onConflict((conflict) => conflict.column('name').doNothing())
+      .execute();
+    return sealed;
+  }
+
+  async #sealRows(rows: readonly IdempotencyRecordRow[], nowMs: number): Promise<number> {
+    const clear = rows.filter(
+      (row) => row.response_body !== null && !looksEncrypted(row.response_body),
+    );
+    return this.#platformDb.db.transaction().execute(async (tx) => {
+      let sealed = 0;
+      for (const row of clear) {
+        const { status, headers, body } = responseOf(row, this.#cipher);
+        const stored = this.storedResponse(
+          { principal: row.principal, key: row.idempotency_key, status, headers, body },
+          nowMs,
+        );
+        const result = await tx
+          .updateTable('idempotency_records')
+          .set({ response_headers: stored.headers, response_body: stored.body })
+          .where('principal', '=', row.principal)
+          .where('idempotency_key', '=', row.idempotency_key)
+          .where('response_body', '=', body)
+          .executeTakeFirst();
+        sealed += Number(result.numUpdatedRows);
+      }
+      return sealed;
+    });
   }
 
   async deleteExpired(nowMs: number): Promise<number> {
