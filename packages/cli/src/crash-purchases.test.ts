@@ -12,9 +12,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { parseAmount } from '@mite/protocol';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
-import { type RunningCli, runCliProcess, startCli, waitForUrl } from './test-helpers.ts';
+import {
+  type ApiAnswer as Answer,
+  call,
+  created,
+  micros,
+  type RunningCli,
+  runCliProcess,
+  startCli,
+  waitForUrl,
+} from './test-helpers.ts';
 
 /** Long enough for the reconciler: payments pending 30 s, looked for every 10 s. */
 const TEST_TIMEOUT_MS = 170_000;
@@ -27,42 +35,6 @@ const price = '0.25';
 const loopsPerUser = 4;
 /** Acknowledged purchases before the kill. */
 const acknowledgedBeforeKill = 12;
-
-type Json = Record<string, unknown>;
-interface Answer {
-  readonly status: number;
-  readonly body: Json;
-}
-
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown; key?: string } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = {};
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  if (options.key !== undefined) headers['idempotency-key'] = options.key;
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers,
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  return { status: response.status, body: (await response.json()) as Json };
-}
-
-async function created(base: string, path: string, options: Parameters<typeof call>[3]) {
-  const answer = await call(base, 'POST', path, options);
-  assert.equal(answer.status, 201, `POST ${path}: ${JSON.stringify(answer.body)}`);
-  return answer.body;
-}
-
-function micros(amount: unknown): bigint {
-  const parsed = parseAmount(String(amount));
-  assert.ok(parsed.ok, `not an amount: ${String(amount)}`);
-  return parsed.value;
-}
 
 interface Shop {
   readonly offerId: string;

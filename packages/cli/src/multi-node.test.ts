@@ -9,9 +9,16 @@ import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { parseAmount } from '@mite/protocol';
 import { freshPgDatabase, tempDir } from '@mite/testkit';
-import { type RunningCli, runCliProcess, startCli, waitForUrl } from './test-helpers.ts';
+import {
+  call,
+  created,
+  micros,
+  type RunningCli,
+  runCliProcess,
+  startCli,
+  waitForUrl,
+} from './test-helpers.ts';
 
 const TEST_TIMEOUT_MS = 120_000;
 const users = 3;
@@ -22,42 +29,6 @@ const price = '0.25';
 const purchasesPerUser = 48;
 /** Of those, every `retryEvery`-th is also sent to the other node at once, same key. */
 const retryEvery = 4;
-
-type Json = Record<string, unknown>;
-
-async function call(
-  base: string,
-  method: string,
-  path: string,
-  options: { token?: string; body?: unknown; key?: string } = {},
-): Promise<{ status: number; body: Json }> {
-  const headers: Record<string, string> = {};
-  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
-  if (options.body !== undefined) headers['content-type'] = 'application/json';
-  if (options.key !== undefined) headers['idempotency-key'] = options.key;
-  const response = await fetch(`${base}${path}`, {
-    method,
-    headers,
-    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
-  });
-  return { status: response.status, body: (await response.json()) as Json };
-}
-
-async function created(
-  base: string,
-  path: string,
-  options: { token?: string; body?: unknown; key?: string },
-): Promise<Json> {
-  const { status, body } = await call(base, 'POST', path, options);
-  assert.equal(status, 201, `POST ${path}: ${JSON.stringify(body)}`);
-  return body;
-}
-
-function micros(amount: unknown): bigint {
-  const parsed = parseAmount(String(amount));
-  assert.ok(parsed.ok, `not an amount: ${String(amount)}`);
-  return parsed.value;
-}
 
 describe('two server processes on one PostgreSQL', { timeout: TEST_TIMEOUT_MS }, () => {
   it('concurrent top-ups, purchases and retries across nodes: no lost or doubled money', async (t) => {

@@ -5,6 +5,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { setTimeout } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openLedger } from '@mite/ledger';
+import { parseAmount } from '@mite/protocol';
 import { createPlatform, seedDemo } from '@mite/server';
 import Database from 'better-sqlite3';
 import { bundleToScratch, type ScratchBundle } from './build.ts';
@@ -212,4 +213,49 @@ export function createTestContext(
       }),
     sendSignal: (signal) => deliver?.(signal),
   };
+}
+
+type Json = Record<string, unknown>;
+
+/** An API answer: its status and JSON body. */
+export interface ApiAnswer {
+  readonly status: number;
+  readonly body: Json;
+}
+
+/** One call to a running platform's API, as a client makes it. */
+export async function call(
+  base: string,
+  method: string,
+  path: string,
+  options: { token?: string; body?: unknown; key?: string } = {},
+): Promise<ApiAnswer> {
+  const headers: Record<string, string> = {};
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.key !== undefined) headers['idempotency-key'] = options.key;
+  const response = await fetch(`${base}${path}`, {
+    method,
+    headers,
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+  });
+  return { status: response.status, body: (await response.json()) as Json };
+}
+
+/** A POST that must answer 201; its body. */
+export async function created(
+  base: string,
+  path: string,
+  options: { token?: string; body?: unknown; key?: string },
+): Promise<Json> {
+  const { status, body } = await call(base, 'POST', path, options);
+  assert.equal(status, 201, `POST ${path}: ${JSON.stringify(body)}`);
+  return body;
+}
+
+/** An amount from the wire, in micro-units. */
+export function micros(amount: unknown): bigint {
+  const parsed = parseAmount(String(amount));
+  assert.ok(parsed.ok, `not an amount: ${String(amount)}`);
+  return parsed.value;
 }

@@ -1,7 +1,7 @@
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { AdminKeyRow } from '../db/schema.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { keyLastUsedResolutionMs, keyUseDue, msOrNull } from './key-usage.ts';
+import { msOrNull, recordKeyUse } from './key-usage.ts';
 import { issueSecret, parseSecret, secretMatches } from './secrets.ts';
 
 /** An admin key as operators see it: never its secret. */
@@ -73,25 +73,8 @@ export function createAdminKeyService(deps: { platform: PlatformDb; clock: () =>
     if (key === undefined || key.revoked_at !== null || !secretMatches(secret, key.secret_hash)) {
       return undefined;
     }
-    await recordUse(key.id, key.last_used_at);
+    await recordKeyUse(db, 'admin_keys', key, clock());
     return { keyId: key.id };
-  }
-
-  /** Notes that a key was used, at most once per keyLastUsedResolutionMs (one write, if due). */
-  async function recordUse(keyId: string, lastUsedAt: bigint | null): Promise<void> {
-    const now = clock();
-    if (!keyUseDue(lastUsedAt, now)) return;
-    await db
-      .updateTable('admin_keys')
-      .set({ last_used_at: BigInt(now) })
-      .where('id', '=', keyId)
-      .where((eb) =>
-        eb.or([
-          eb('last_used_at', 'is', null),
-          eb('last_used_at', '<=', BigInt(now - keyLastUsedResolutionMs)),
-        ]),
-      )
-      .execute();
   }
 
   /** Every admin key, revoked ones too, oldest first. */

@@ -1,7 +1,7 @@
 import type { Ledger } from '@mite/ledger';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
-import { keyUseDue, keyLastUsedResolutionMs, msOrNull } from '../auth/key-usage.ts';
+import { msOrNull, recordKeyUse } from '../auth/key-usage.ts';
 import { type ApiKeyScope, holdsScopes } from '../auth/scopes.ts';
 import { parseSecret, issueSecret, secretMatches } from '../auth/secrets.ts';
 import type { ApiKeyRow } from '../db/schema.ts';
@@ -122,16 +122,20 @@ export function createMerchantService(deps: MerchantServiceDeps) {
   }
 
   /** A new API key; its secret is returned once and stored only hashed. */
-  async function issueApiKey(
-    merchantId: string,
-    scopes: readonly ApiKeyScope[],
-  ): Promise<Result<{ keyId: string; secret: string }, 'merchantNotFound'>> {
+  async function merchantExists(merchantId: string): Promise<boolean> {
     const merchant = await db
       .selectFrom('merchants')
       .select('id')
       .where('id', '=', merchantId)
       .executeTakeFirst();
-    if (merchant === undefined) return fail('merchantNotFound');
+    return merchant !== undefined;
+  }
+
+  async function issueApiKey(
+    merchantId: string,
+    scopes: readonly ApiKeyScope[],
+  ): Promise<Result<{ keyId: string; secret: string }, 'merchantNotFound'>> {
+    if (!(await merchantExists(merchantId))) return fail('merchantNotFound');
     return ok(await insertApiKey(db, merchantId, scopes));
   }
 
@@ -168,7 +172,7 @@ export function createMerchantService(deps: MerchantServiceDeps) {
     if (key === undefined || key.revoked_at !== null || !secretMatches(secret, key.secret_hash)) {
       return undefined;
     }
-    await recordUse(key.id, key.last_used_at);
+    await recordKeyUse(db, 'api_keys', key, clock());
     return {
       merchantId: key.merchant_id,
       keyId: key.id,
@@ -176,35 +180,14 @@ export function createMerchantService(deps: MerchantServiceDeps) {
     };
   }
 
-  /** Notes that a key was used, at most once per keyLastUsedResolutionMs (one write, if due). */
-  async function recordUse(keyId: string, lastUsedAt: bigint | null): Promise<void> {
-    const now = clock();
-    if (!keyUseDue(lastUsedAt, now)) return;
-    // Conditional, so that nodes and concurrent requests seeing the same stale time write once.
-    await db
-      .updateTable('api_keys')
-      .set({ last_used_at: BigInt(now) })
-      .where('id', '=', keyId)
-      .where((eb) =>
-        eb.or([
-          eb('last_used_at', 'is', null),
-          eb('last_used_at', '<=', BigInt(now - keyLastUsedResolutionMs)),
-        ]),
-      )
-      .execute();
-  }
-
-  /** A merchant's keys, revoked ones too, oldest first. */
-  /** A merchant's keys, or merchantNotFound: an empty list would hide a wrong id. */
+  /**
+   * A merchant's keys, revoked ones too, oldest first; merchantNotFound for an unknown merchant
+   * (an empty list would hide a wrong id).
+   */
   async function listApiKeys(
     merchantId: string,
   ): Promise<Result<ApiKeyInfo[], 'merchantNotFound'>> {
-    const merchant = await db
-      .selectFrom('merchants')
-      .select('id')
-      .where('id', '=', merchantId)
-      .executeTakeFirst();
-    if (merchant === undefined) return fail('merchantNotFound');
+    if (!(await merchantExists(merchantId))) return fail('merchantNotFound');
     const rows = await db
       .selectFrom('api_keys')
       .selectAll()
