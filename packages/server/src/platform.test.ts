@@ -606,6 +606,13 @@ for (const backend of ['sqlite', 'postgres'] as const) {
       const cases: [string, string, () => Promise<string>, unknown, number][] = [
         ['POST /v1/offers', 'offers:write', async () => '/v1/offers', offer, 201],
         [
+          'PATCH /v1/merchants/{merchantId}',
+          'offers:write',
+          async () => `/v1/merchants/${shop.merchantId}`,
+          { challengeAccessPeriodSecondsMax: 3600 },
+          200,
+        ],
+        [
           'GET /v1/payments/{paymentId}',
           'payments:read',
           async () => `/v1/payments/${String(paid.body.paymentId)}`,

@@ -93,6 +93,47 @@ export const merchantRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService 
     },
   );
 
+  api.patch(
+    '/v1/merchants/:merchantId',
+    {
+      schema: {
+        summary: 'Change a merchant\u2019s terms',
+        description:
+          'The longest access a receipt for one of the merchant\u2019s HTTP 402 challenges ' +
+          'grants: the platform cannot verify the terms of a challenge, so it signs no longer ' +
+          'access than this. Payments on every node use the new term within a minute.',
+        tags: ['merchants'],
+        params: z.object({ merchantId: z.string().max(100) }),
+        body: z
+          .object({
+            challengeAccessPeriodSecondsMax: z
+              .number()
+              .int()
+              .min(0)
+              .max(challengeAccessPeriodSecondsMaxLimit),
+          })
+          .strict(),
+        response: { 200: z.object({ challengeAccessPeriodSecondsMax: z.number().int() }) },
+      },
+      config: {
+        auth: { kinds: ['operator', 'merchant'], scopes: ['offers:write'] },
+        idempotent: true,
+      },
+    },
+    async (request, reply) => {
+      const { principal } = request;
+      const { merchantId } = request.params;
+      // A merchant sets its own terms only; another merchant's id is not found for it.
+      if (principal?.kind === 'merchant' && principal.id !== merchantId) {
+        return sendProblem(reply, 'merchantNotFound');
+      }
+      const seconds = request.body.challengeAccessPeriodSecondsMax;
+      const updated = await merchants.setChallengeAccessPeriodMax(merchantId, seconds);
+      if (!updated.ok) return sendProblem(reply, updated.code, updated.detail);
+      return updated.value;
+    },
+  );
+
   api.post(
     '/v1/merchants/:merchantId/api-keys',
     {

@@ -122,6 +122,30 @@ export function createMerchantService(deps: MerchantServiceDeps) {
   }
 
   /** A new API key; its secret is returned once and stored only hashed. */
+  /**
+   * Sets the longest access a receipt for one of the merchant's HTTP 402 challenges grants;
+   * payments see it within merchantTermsCacheTtlMs. Returns the term now in force.
+   */
+  async function setChallengeAccessPeriodMax(
+    merchantId: string,
+    seconds: number,
+  ): Promise<Result<{ challengeAccessPeriodSecondsMax: number }, 'merchantNotFound'>> {
+    if (
+      !Number.isSafeInteger(seconds) ||
+      seconds < 0 ||
+      seconds > challengeAccessPeriodSecondsMaxLimit
+    ) {
+      throw new RangeError(`bug: an access period of ${seconds} s passed the route's schema`);
+    }
+    const updated = await db
+      .updateTable('merchants')
+      .set({ challenge_access_period_seconds_max: seconds })
+      .where('id', '=', merchantId)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) return fail('merchantNotFound');
+    return ok({ challengeAccessPeriodSecondsMax: seconds });
+  }
+
   async function merchantExists(merchantId: string): Promise<boolean> {
     const merchant = await db
       .selectFrom('merchants')
@@ -331,6 +355,7 @@ export function createMerchantService(deps: MerchantServiceDeps) {
 
   return {
     createMerchant,
+    setChallengeAccessPeriodMax,
     issueApiKey,
     authenticateApiKey,
     listApiKeys,

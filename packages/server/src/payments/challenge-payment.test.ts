@@ -84,6 +84,21 @@ for (const dialect of platformDialects) {
         periods.push(paid.value.claims.accessUntil - paid.value.claims.issuedAt);
       }
       assert.deepEqual(periods, [challengeAccessPeriodSecondsMaxDefault, 0]);
+      // A term changed later binds the next payment (a merchant not yet paid: nothing cached).
+      const later = await merchant(w, 'Later', 0);
+      const changed = await w.merchants.setChallengeAccessPeriodMax(later.merchantId, 3600);
+      assert.ok(changed.ok);
+      const forged = challengeFor(later.merchantId, w.clock.now, {
+        accessPeriodSeconds: tenYearsSeconds,
+      });
+      const paid = await w.payments.payChallenge({
+        userId: w.userId,
+        challenge: challengeEcho(forged),
+      });
+      assert.ok(paid.ok);
+      assert.equal(paid.value.claims.accessUntil - paid.value.claims.issuedAt, 3600);
+      const unknown = await w.merchants.setChallengeAccessPeriodMax('mer_nobody', 60);
+      assert.ok(!unknown.ok && unknown.code === 'merchantNotFound');
     });
 
     it('pays one challenge once, also when paid twice at the same time', async (t) => {

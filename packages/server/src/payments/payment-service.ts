@@ -23,8 +23,13 @@ export const currency = 'USD';
 export const paymentPendingGraceMs = 30_000;
 /** Users whose wallet account id is kept in memory (it never changes once a user exists). */
 export const walletIdsCachedMax = 100_000;
-/** Merchants whose ledger account and fee are kept in memory (neither changes once created). */
+/** Merchants whose ledger account, fee and access term are kept in memory. */
 export const merchantTermsCachedMax = 10_000;
+/**
+ * How long a merchant's terms are kept: its access term for challenges can change (PATCH
+ * /v1/merchants/{id}), and every node sees the change within this time.
+ */
+export const merchantTermsCacheTtlMs = 60_000;
 /** (user, merchant) pseudonyms kept in memory: a receipt and a webhook event each name one. */
 export const pseudonymsCachedMax = 20_000;
 
@@ -109,7 +114,10 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   const { platform, ledger, clock, batcher } = deps;
   const db = platform.db;
   const walletIds = new LRUCache<string, bigint>({ max: walletIdsCachedMax });
-  const merchantTerms = new LRUCache<string, MerchantTerms>({ max: merchantTermsCachedMax });
+  const merchantTerms = new LRUCache<string, MerchantTerms>({
+    max: merchantTermsCachedMax,
+    ttl: merchantTermsCacheTtlMs,
+  });
   const pseudonyms = new LRUCache<string, string>({ max: pseudonymsCachedMax });
 
   async function pay(
