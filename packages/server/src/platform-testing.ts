@@ -5,6 +5,7 @@ import pino, { type Logger } from 'pino';
 import type { HttpLimits } from './http/limits.ts';
 import { apiKeyScopes } from './auth/scopes.ts';
 import { createPlatform, type Platform } from './platform.ts';
+import type { Policy } from './policy/policy.ts';
 
 export type Backend = 'sqlite' | 'postgres';
 export const backends: readonly Backend[] = ['sqlite', 'postgres'];
@@ -48,7 +49,7 @@ function parseJson(text: string): Record<string, unknown> | undefined {
 export async function startPlatformUnderTest(
   t: TestContext,
   backend: Backend,
-  options: { logger?: Logger; trustProxy?: string; limits?: HttpLimits } = {},
+  options: { logger?: Logger; trustProxy?: string; limits?: HttpLimits; policy?: Policy } = {},
 ): Promise<PlatformUnderTest | undefined> {
   const databaseUrl = backend === 'postgres' ? await freshPgDatabase() : undefined;
   if (backend === 'postgres' && databaseUrl === undefined) {
@@ -64,6 +65,7 @@ export async function startPlatformUnderTest(
     logger: options.logger ?? pino({ level: 'silent' }),
     ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
     ...(options.limits === undefined ? {} : { limits: options.limits }),
+    ...(options.policy === undefined ? {} : { policy: options.policy }),
   });
   t.after(() => platform.close());
   const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });

@@ -47,6 +47,8 @@ import { createWebhookService } from './webhooks/webhook-service.ts';
 import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
+import { allowEverything, type Policy } from './policy/policy.ts';
+import { createPolicyGate } from './policy/policy-decisions.ts';
 
 /** How long the sandbox takes to confirm a card that confirms later. */
 const sandboxConfirmDelayMs = 2_000;
@@ -66,6 +68,8 @@ export interface PlatformOptions {
    */
   readonly trustProxy?: string;
   readonly clock?: () => number;
+  /** Decides whether each purchase and top-up may go ahead; by default everything may. */
+  readonly policy?: Policy;
   /** The card processor; else from the environment (`fundingConfigFromEnv`): none by default. */
   readonly funding?: FundingConfig;
   /**
@@ -168,8 +172,11 @@ async function createServices(
   const merchants = createMerchantService(deps);
   const adminKeys = createAdminKeyService(deps);
   const transferIds = new TimeOrderedIds();
+  // One gate for purchases and top-ups: the platform's policy, allowing everything by default.
+  const policy = createPolicyGate({ policy: options.policy ?? allowEverything, batcher, clock });
   const payments = createPaymentService({
     ...deps,
+    policy,
     merchants,
     cipher,
     receiptKey,
@@ -183,7 +190,7 @@ async function createServices(
   const refunds = createRefundService({ ...deps, transferIds });
   const fundingConfig = options.funding ?? fundingConfigFromEnv(options.env);
   const fundingProvider = createFundingProvider(fundingConfig, masterKey, appRef);
-  const topUps = createTopUpService({ ...deps, provider: fundingProvider, transferIds });
+  const topUps = createTopUpService({ ...deps, policy, provider: fundingProvider, transferIds });
   const payouts = createPayoutService({
     ...deps,
     cipher,

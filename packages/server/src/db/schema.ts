@@ -296,6 +296,7 @@ export interface PlatformSchema {
   offers: OffersTable;
   offer_splits: OfferSplitsTable;
   payments: PaymentsTable;
+  policy_decisions: PolicyDecisionsTable;
   offer_access: OfferAccessTable;
   refunds: RefundsTable;
   topups: TopUpsTable;
@@ -338,3 +339,18 @@ export type WebhookAttemptRow = Selectable<WebhookAttemptsTable>;
 export type MerchantBankAccountRow = Selectable<MerchantBankAccountsTable>;
 export type PayoutBatchRow = Selectable<PayoutBatchesTable>;
 export type PayoutRow = Selectable<PayoutsTable>;
+
+/** A decision of the policy hook that stopped a request (migration 0015). */
+export interface PolicyDecisionsTable {
+  id: string;
+  subject: 'purchase' | 'topUp';
+  user_id: string;
+  /** The merchant a stopped purchase would have paid; null for a top-up. */
+  merchant_id: string | null;
+  amount_micros: string;
+  verdict: 'challenge' | 'block';
+  /** The rule that decided, and its reason in words a person can read. */
+  rule: string;
+  reason: string;
+  created_at: EpochMs;
+}

@@ -39,6 +39,8 @@ const problemOfFailure: { readonly [F in TopUpFailure]: ProblemCode } = {
   ...declineProblems,
   validationFailed: 'validationFailed',
   fundingUnavailable: 'fundingUnavailable',
+  policyBlocked: 'policyBlocked',
+  policyChallenged: 'policyChallenged',
 };
 
 function sourceOf(body: {
@@ -115,7 +117,9 @@ export const topUpRoutes: FastifyPluginAsyncZod<{
         source: sourceOf(request.body),
         idempotencyKey: String(request.headers['idempotency-key']),
       });
-      if (!result.ok) return sendProblem(reply, problemOfFailure[result.code], result.detail);
+      if (!result.ok) {
+        return sendProblem(reply, problemOfFailure[result.code], result.detail, result.extra);
+      }
       return reply.code(201).send(topUpBody(result.value));
     },
   );

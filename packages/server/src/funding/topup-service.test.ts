@@ -21,6 +21,7 @@ import {
   type TopUpService,
 } from './topup-service.ts';
 import { createTransactionBatcher } from '../db/transaction-batcher.ts';
+import { openPolicyGate } from '../policy/policy-decisions.ts';
 
 type Dialect = (typeof platformDialects)[number];
 interface Message {
@@ -111,7 +112,13 @@ async function world(
   });
   const transferIds = new TimeOrderedIds();
   const serviceLedger = options.wrapLedger?.(ledger) ?? ledger;
-  const topUps = createTopUpService({ ...deps, ledger: serviceLedger, provider, transferIds });
+  const topUps = createTopUpService({
+    ...deps,
+    ledger: serviceLedger,
+    provider,
+    transferIds,
+    policy: openPolicyGate,
+  });
   route.routeTo(topUps);
   const signedUp = await users.signUp({ email: 'ada@example.com', password: 'a long passphrase' });
   assert.ok(signedUp.ok);
@@ -418,6 +425,7 @@ for (const dialect of platformDialects) {
         cipher: w.cipher,
         receiptKey,
         transferIds: w.transferIds,
+        policy: openPolicyGate,
       });
       const shop = await merchants.createMerchant({
         name: 'Shop',

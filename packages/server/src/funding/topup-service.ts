@@ -15,6 +15,7 @@ import type {
   FundingSource,
 } from './funding-provider.ts';
 import { processorFeeMicros, sandboxFeeDefaults } from './sandbox-provider.ts';
+import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
 
 /** The smallest top-up, $1.00: below it the processor's fixed fee eats most of the charge. */
 export const topUpMicrosMin = 1_000_000n;
@@ -28,7 +29,8 @@ export const topUpStepMicros = 10_000n;
  */
 export const topUpPendingGraceMs = 30_000;
 
-export type TopUpFailure = DeclineReason | 'validationFailed' | 'fundingUnavailable';
+export type TopUpFailure =
+  DeclineReason | 'validationFailed' | 'fundingUnavailable' | PolicyRefusal;
 export type TopUpWebhookFailure = 'invalidSignature' | 'unknownCharge' | 'fundingUnavailable';
 
 /** What the client is told to send, per kind of funding source. */
@@ -79,6 +81,8 @@ export interface TopUpServiceDeps {
   readonly provider: FundingProvider | undefined;
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
+  /** Decides, before the card is charged, whether a top-up may go ahead. */
+  readonly policy: PolicyGate;
   /** The card fee the fee report compares against; the sandbox's 2.9% + $0.30 by default. */
   readonly perPaymentCardFee?: CardFeeSchedule;
 }
@@ -142,8 +146,20 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     const { processor, source } = accepted.value;
     const { amountMicros } = input;
     const id = topUpIdFor(input.userId, input.idempotencyKey);
-    const row =
-      (await readRow(id)) ?? (await insertPending(id, input.userId, amountMicros, processor));
+    const existing = await readRow(id);
+    if (existing === undefined) {
+      // A new top-up is put to the policy before anything is written; a retry of one the
+      // policy let through is not asked again.
+      const subject = {
+        kind: 'topUp' as const,
+        userId: input.userId,
+        amountMicros,
+        atMs: clock(),
+      };
+      const decision = await deps.policy.decide(subject);
+      if (stops(decision)) return deps.policy.refuse(subject, decision);
+    }
+    const row = existing ?? (await insertPending(id, input.userId, amountMicros, processor));
     if (row.amount_micros !== amountMicros.toString()) {
       return fail('validationFailed', 'this idempotency key was used for another top-up');
     }

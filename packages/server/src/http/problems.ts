@@ -48,6 +48,9 @@ export type ProblemCode =
   | 'duplicatePayment'
   | 'challengeExpired'
   | 'refundExceedsPayment'
+  // The policy hook (policy/).
+  | 'policyBlocked'
+  | 'policyChallenged'
   | 'lastAdminKey'
   // The platform itself.
   | 'internal'
@@ -244,6 +247,22 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     status: 409,
     title: 'The account is closed',
     description: 'The wallet or merchant account involved is closed and cannot move money.',
+  },
+  policyBlocked: {
+    status: 403,
+    title: 'The platform\u2019s policy blocks this',
+    description:
+      'A rule of the platform\u2019s policy (a spending limit, a risk rule) stops this payment ' +
+      'or top-up; nothing was charged. `rule` names the rule, `detail` says why, and ' +
+      '`decisionId` identifies the decision for the operator.',
+  },
+  policyChallenged: {
+    status: 403,
+    title: 'The platform\u2019s policy asks for confirmation',
+    description:
+      'A rule of the platform\u2019s policy wants the payer to confirm this payment or top-up ' +
+      'before it goes ahead; nothing was charged. `rule` names the rule, `detail` says why, ' +
+      'and `decisionId` identifies the decision.',
   },
   duplicatePayment: {
     status: 409,

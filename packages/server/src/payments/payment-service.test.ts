@@ -7,6 +7,7 @@ import { verifyReceipt } from '../receipts/receipts.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import { createPaymentService, paymentPendingGraceMs } from './payment-service.ts';
 import { addOffer, balanceOf, insertInterruptedPayment, merchant, world } from './testing.ts';
+import { openPolicyGate } from '../policy/policy-decisions.ts';
 
 for (const dialect of platformDialects) {
   describe(`payments (${dialect})`, () => {
@@ -150,6 +151,7 @@ for (const dialect of platformDialects) {
         cipher: w.cipher,
         receiptKey: w.receiptKey,
         transferIds: w.transferIds,
+        policy: openPolicyGate,
         batcher: failing,
         onOutcomeNotRecorded: (paymentId, error) =>
           reported.push(`${paymentId}: ${(error as Error).message}`),

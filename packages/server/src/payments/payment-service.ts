@@ -15,6 +15,7 @@ import type { ReceiptKey } from '../receipts/receipt-keys.ts';
 import { type ReceiptClaims, signReceipt } from '../receipts/receipts.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
+import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
 import { claimOfferAccess, releaseOfferAccess } from './offer-access.ts';
 import { splitPayment } from './revenue-split.ts';
 
@@ -46,6 +47,7 @@ export interface PayOptions {
 
 /** How a purchase that was made already answers a retry, or a second purchase of one thing. */
 type PriorPurchaseFailure =
+  | PolicyRefusal
   | 'insufficientFunds'
   | 'accountClosed'
   | 'duplicatePayment'
@@ -97,6 +99,8 @@ export interface PaymentServiceDeps {
   readonly merchants: MerchantService;
   readonly cipher: PersonalDataCipher;
   readonly receiptKey: ReceiptKey;
+  /** Decides, before money moves, whether a purchase may go ahead. */
+  readonly policy: PolicyGate;
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
   /**
@@ -184,6 +188,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     options: PayOptions,
   ): Promise<Result<PaidReceipt, PriorPurchaseFailure>> {
     const { userId } = request;
+    const stopped = await policyRefusal(request, purchase, now);
+    if (stopped !== undefined) return stopped;
     const walletId = await walletIdOf(userId);
     const legs = await legsFor(purchase);
     const paymentId = `pay_${uuidv7()}`;
@@ -221,6 +227,34 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     }
     if (outcome !== 'succeeded') return fail(outcome);
     return ok(receiptFor(paymentId, userId, purchase, now, accessUntilMs));
+  }
+
+  /**
+   * The policy's word on the purchase, before anything is written: undefined to go ahead, else
+   * the answer. A late retry of a purchase made already gets that purchase, not a refusal.
+   */
+  async function policyRefusal(
+    request: PurchaseRequest,
+    purchase: Purchase,
+    now: number,
+  ): Promise<Result<PaidReceipt, PriorPurchaseFailure> | undefined> {
+    const subject = {
+      kind: 'purchase' as const,
+      userId: request.userId,
+      merchantId: purchase.merchantId,
+      amountMicros: purchase.priceMicros,
+      offerId: purchase.offerId,
+      resource: purchase.resource,
+      atMs: now,
+    };
+    const decision = await deps.policy.decide(subject);
+    if (!stops(decision)) return undefined;
+    const { idempotencyKey } = request;
+    const made =
+      idempotencyKey !== undefined &&
+      (await firstRow(selectPaymentByKey, db, { userId: request.userId, idempotencyKey })) !==
+        undefined;
+    return made ? priorPurchase(request, purchase) : deps.policy.refuse(subject, decision);
   }
 
   /**

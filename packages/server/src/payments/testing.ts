@@ -17,6 +17,7 @@ import { loadReceiptKey } from '../receipts/receipt-keys.ts';
 import { createPaymentService } from './payment-service.ts';
 import { createRefundService } from './refund-service.ts';
 import { createTransactionBatcher } from '../db/transaction-batcher.ts';
+import { openPolicyGate } from '../policy/policy-decisions.ts';
 
 type Dialect = (typeof platformDialects)[number];
 
@@ -34,7 +35,14 @@ export async function world(t: TestContext, dialect: Dialect) {
   const users = createUserService({ ...deps, cipher });
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();
-  const payments = createPaymentService({ ...deps, merchants, cipher, receiptKey, transferIds });
+  const payments = createPaymentService({
+    ...deps,
+    merchants,
+    cipher,
+    receiptKey,
+    transferIds,
+    policy: openPolicyGate,
+  });
   const refunds = createRefundService({ ...deps, transferIds });
   const signedUp = await users.signUp({ email: 'ada@example.com', password: 'a long passphrase' });
   assert.ok(signedUp.ok);

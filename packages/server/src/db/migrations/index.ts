@@ -17,6 +17,7 @@ import * as dataUpgrades from './0011-data-upgrades.ts';
 import * as purchasesOnce from './0012-purchases-once.ts';
 import * as topUpSandbox from './0013-topup-sandbox.ts';
 import * as keyManagement from './0014-key-management.ts';
+import * as policyDecisions from './0015-policy-decisions.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -33,4 +34,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0012-purchases-once': purchasesOnce,
   '0013-topup-sandbox': topUpSandbox,
   '0014-key-management': keyManagement,
+  '0015-policy-decisions': policyDecisions,
 };

@@ -1,0 +1,57 @@
+/**
+ * The policy hook (DESIGN.md section 8): before money moves, a purchase or a top-up is put to the
+ * platform's policy, which allows it, asks the user to confirm it (challenge), or blocks it, and
+ * says which rule decided and why, in words a person can read. Spending limits, minors, dormancy
+ * and risk rules are policies; the platform's default allows everything.
+ *
+ * A decision other than `allow` stops the request before anything is written but the decision
+ * itself (policy-decisions.ts), so that an operator can review it; an `allow` is not written:
+ * the payment or top-up it let through is its record.
+ */
+
+export type PolicyVerdict = 'allow' | 'challenge' | 'block';
+
+export interface PolicyDecision {
+  readonly verdict: PolicyVerdict;
+  /** Which rule decided: a stable name (`default`, `monthly-cap.content`, ...). */
+  readonly rule: string;
+  /** Why, for the person asking and for the operator reviewing it. */
+  readonly reason: string;
+}
+
+/** What a policy knows of a purchase: who pays whom, how much, for what. */
+export interface PurchaseFacts {
+  readonly kind: 'purchase';
+  readonly userId: string;
+  readonly merchantId: string;
+  readonly amountMicros: bigint;
+  /** The offer bought, or null for a merchant's HTTP 402 challenge. */
+  readonly offerId: string | null;
+  readonly resource: string;
+  /** Milliseconds since the epoch. */
+  readonly atMs: number;
+}
+
+/** What a policy knows of a top-up: who funds their wallet with how much. */
+export interface TopUpFacts {
+  readonly kind: 'topUp';
+  readonly userId: string;
+  readonly amountMicros: bigint;
+  /** Milliseconds since the epoch. */
+  readonly atMs: number;
+}
+
+export type PolicySubject = PurchaseFacts | TopUpFacts;
+
+export interface Policy {
+  decide(subject: PolicySubject): PolicyDecision | Promise<PolicyDecision>;
+}
+
+const allowed: PolicyDecision = Object.freeze({
+  verdict: 'allow',
+  rule: 'default',
+  reason: 'no policy restricts this',
+});
+
+/** The platform's default: every purchase and top-up goes ahead. */
+export const allowEverything: Policy = { decide: () => allowed };
