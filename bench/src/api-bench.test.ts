@@ -61,8 +61,11 @@ test('the API benchmark runs tiny: positive rates, no non-2xx, balances and ledg
   assert.match(printed, /GET \/v1\/wallet \(peer\)/);
   assert.match(printed, /GET \/ceiling \(bare fastify\) \(ceiling\)/);
   assert.match(printed, /POST \/floor\/payments \(minimal purchase\) \(ceiling\)/);
-  assert.match(printed, /of the purchase floor, which ran [\d,]+\/s, [\d,]+\/s in two processes/);
+  assert.match(
+    printed,
+    /: [\d,]+\/s with \d+ connections, the floor [\d,]+\/s \([\d,]+\/s in two processes\)/,
+  );
   assert.match(printed, /POST \/v1\/payments at half/);
-  assert.match(printed, /purchases >= 5,000\/s/);
+  assert.match(printed, /purchases >= 0.60 of the purchase floor/);
   assert.match(printed, /cold start to ready <= 1\.5 s/);
 });

@@ -193,7 +193,12 @@ export interface ApiBenchReport {
 
 // --- budgets (DESIGN.md section 11) ------------------------------------------------------------
 
-const purchasesBudgetPerSecond = 5_000;
+/**
+ * Purchases through the API as a share of the purchase floor measured in the same run (DESIGN.md
+ * section 11; issue 11 item 9): the floor, not an absolute rate, is what one ledger on two cores
+ * can reach, so the budget moves with the machine.
+ */
+const purchasesBudgetFloorRatio = 0.6;
 const p99BudgetMs = 20;
 const rssBudgetBytes = 256 * 1024 * 1024;
 const coldStartBudgetMs = 1_500;
@@ -801,9 +806,9 @@ export async function runApiBench(options: ApiBenchOptions): Promise<ApiBenchRep
     const notes = [
       `rate limits raised for the benchmark (they still run); ${fixture.userTokens.length} users, ${fixture.offerIds.length} offers at ${price}, accessPeriodSeconds 0`,
       `half: ${half.instances} autocannon instances started evenly across one second, ${formatInteger(halfRate)}/s in all`,
-      `ceiling: a bare fastify route in the server process (no plugins, no database) answered ${formatInteger(ceiling.rate)}/s; purchases ran at ${formatRatio(max.rate / ceiling.rate)} of it, the budget asks for ${formatRatio(purchasesBudgetPerSecond / ceiling.rate)} of it`,
-      `floor: the least a durable signed purchase costs (bench/src/purchase-floor.ts: fastify, one SQLite transaction and one fsync per event-loop turn, an Ed25519 signature; no platform layers) answered ${formatInteger(floor.rate)}/s; purchases ran at ${formatRatio(max.rate / floor.rate)} of it, the budget asks for ${formatRatio(purchasesBudgetPerSecond / floor.rate)} of it`,
-      `floor, two processes: two floors on separate files loaded at once answered ${formatInteger(floorPair.rate)}/s together; the budget asks for ${formatRatio(purchasesBudgetPerSecond / floorPair.rate)} of it`,
+      `ceiling: a bare fastify route in the server process (no plugins, no database) answered ${formatInteger(ceiling.rate)}/s; purchases ran at ${formatRatio(max.rate / ceiling.rate)} of it`,
+      `floor: the least a durable signed purchase costs (bench/src/purchase-floor.ts: fastify, one SQLite transaction and one fsync per event-loop turn, an Ed25519 signature; no platform layers) answered ${formatInteger(floor.rate)}/s; purchases ran at ${formatRatio(max.rate / floor.rate)} of it, the budget asks for ${formatRatio(purchasesBudgetFloorRatio)}`,
+      `floor, two processes: two floors on separate files loaded at once answered ${formatInteger(floorPair.rate)}/s together, which no deployment with one ledger reaches`,
     ];
     notes.push(
       `1-minute load average ${loadAtStart.toFixed(2)} at the start, ${(loadavg()[0] ?? 0).toFixed(2)} at the end (${cpus().length} cores; the benchmark itself keeps about 2 busy)`,
@@ -838,9 +843,9 @@ function checkBudgets(
   const { max, half, floor, floorPair } = runs;
   return [
     {
-      name: `purchases >= ${formatInteger(purchasesBudgetPerSecond)}/s`,
-      status: max.rate >= purchasesBudgetPerSecond ? 'PASS' : 'FAIL',
-      detail: `${formatInteger(max.rate)}/s with ${max.connections} connections (${formatRatio(max.peer?.ratio ?? Number.NaN)} of ${peerRoute}; ${formatRatio(max.rate / floor.rate)} of the purchase floor, which ran ${formatInteger(floor.rate)}/s, ${formatInteger(floorPair.rate)}/s in two processes)`,
+      name: `purchases >= ${formatRatio(purchasesBudgetFloorRatio)} of the purchase floor`,
+      status: max.rate >= purchasesBudgetFloorRatio * floor.rate ? 'PASS' : 'FAIL',
+      detail: `${formatRatio(max.rate / floor.rate)}: ${formatInteger(max.rate)}/s with ${max.connections} connections, the floor ${formatInteger(floor.rate)}/s (${formatInteger(floorPair.rate)}/s in two processes); ${formatRatio(max.peer?.ratio ?? Number.NaN)} of ${peerRoute}`,
     },
     {
       name: `purchase p99 <= ${p99BudgetMs} ms at half load`,
