@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { sendProblem } from '../http/problems.ts';
-import type { Principal } from '../http/route-config.ts';
+import { type Principal, requirePrincipal } from '../http/route-config.ts';
 import type { ApiKeyInfo, KeyActor, MerchantService } from '../merchants/merchant-service.ts';
 import type { AdminKeyInfo, AdminKeyService } from './admin-keys.ts';
 import { apiKeyScopes } from './scopes.ts';
@@ -60,11 +60,6 @@ function adminKeyBody(key: AdminKeyInfo): z.infer<typeof adminKeySchema> {
   };
 }
 
-function principalOf(principal: Principal | undefined): Principal {
-  if (principal === undefined) throw new Error('bug: an authenticated route without a principal');
-  return principal;
-}
-
 /**
  * Listing, revoking and rotating merchant API keys: an operator any merchant's; a merchant its own
  * (with the api_keys scopes, and only keys whose scopes its key holds). Revocation takes effect at
@@ -112,7 +107,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }>
       config: { auth: { kinds: ['merchant'], scopes: ['api_keys:read'] } },
     },
     async (request) => {
-      const listed = await merchants.listApiKeys(principalOf(request.principal).id);
+      const listed = await merchants.listApiKeys(requirePrincipal(request, 'merchant').id);
       if (!listed.ok) throw new Error('bug: an authenticated merchant that does not exist');
       return { items: listed.value.map(apiKeyBody) };
     },
@@ -149,7 +144,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }>
       config: { auth: { kinds: ['merchant'], scopes: ['api_keys:write'] }, idempotent: false },
     },
     async (request, reply) => {
-      const principal = principalOf(request.principal);
+      const principal = requirePrincipal(request, 'merchant');
       const actor = merchantActor(principal);
       const revoked = await merchants.revokeApiKey(principal.id, request.params.keyId, actor);
       if (!revoked.ok) return sendProblem(reply, revoked.code, revoked.detail);
@@ -191,7 +186,7 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }>
       config: { auth: { kinds: ['merchant'], scopes: ['api_keys:write'] }, idempotent: false },
     },
     async (request, reply) => {
-      const principal = principalOf(request.principal);
+      const principal = requirePrincipal(request, 'merchant');
       const { keyId } = request.params;
       const rotated = await merchants.rotateApiKey(principal.id, keyId, merchantActor(principal));
       if (!rotated.ok) return sendProblem(reply, rotated.code, rotated.detail);

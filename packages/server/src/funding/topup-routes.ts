@@ -5,6 +5,7 @@ import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts'
 import { currency } from '../payments/payment-service.ts';
 import type { DeclineReason, FundingSource } from './funding-provider.ts';
 import type { TopUp, TopUpFailure, TopUpService } from './topup-service.ts';
+import { requirePrincipal } from '../http/route-config.ts';
 
 /** Where a card processor sends its webhooks: `/v1/funding/sandbox/webhooks`, `.../stripe/...`. */
 export function fundingWebhookPath(providerName: string): string {
@@ -112,7 +113,7 @@ export const topUpRoutes: FastifyPluginAsyncZod<{
     },
     async (request, reply) => {
       const result = await topUps.topUp({
-        userId: request.principal?.id ?? '',
+        userId: requirePrincipal(request, 'user').id,
         amountMicros: microsOf(request.body.amount),
         source: sourceOf(request.body),
         idempotencyKey: String(request.headers['idempotency-key']),
@@ -136,7 +137,10 @@ export const topUpRoutes: FastifyPluginAsyncZod<{
       config: { auth: { kinds: ['user'] } },
     },
     async (request, reply) => {
-      const topUp = await topUps.getTopUp(request.principal?.id ?? '', request.params.topUpId);
+      const topUp = await topUps.getTopUp(
+        requirePrincipal(request, 'user').id,
+        request.params.topUpId,
+      );
       if (topUp === undefined) return sendProblem(reply, 'topUpNotFound');
       return topUpBody(topUp);
     },

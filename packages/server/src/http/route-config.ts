@@ -59,3 +59,18 @@ declare module 'fastify' {
     principalId: string | undefined;
   }
 }
+
+/**
+ * The caller of an authenticated route, of one of `kinds`: the route rules let no other in, so
+ * anything else is a bug (a route whose `auth` and handler disagree), never a client's doing.
+ */
+export function requirePrincipal<Kind extends PrincipalKind>(
+  request: FastifyRequest,
+  ...kinds: readonly Kind[]
+): Principal & { readonly kind: Kind } {
+  const { principal } = request;
+  if (principal === undefined || !(kinds as readonly PrincipalKind[]).includes(principal.kind)) {
+    throw new Error(`bug: route ${request.routeOptions.url ?? ''} reached by ${principal?.kind}`);
+  }
+  return principal as Principal & { readonly kind: Kind };
+}

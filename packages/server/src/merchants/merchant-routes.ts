@@ -11,6 +11,7 @@ import {
   type Offer,
   splitPartiesMax,
 } from './merchant-service.ts';
+import { requirePrincipal } from '../http/route-config.ts';
 
 const splitsSchema = z
   .array(
@@ -121,10 +122,10 @@ export const merchantRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService 
       },
     },
     async (request, reply) => {
-      const { principal } = request;
+      const principal = requirePrincipal(request, 'operator', 'merchant');
       const { merchantId } = request.params;
       // A merchant sets its own terms only; another merchant's id is not found for it.
-      if (principal?.kind === 'merchant' && principal.id !== merchantId) {
+      if (principal.kind === 'merchant' && principal.id !== merchantId) {
         return sendProblem(reply, 'merchantNotFound');
       }
       const seconds = request.body.challengeAccessPeriodSecondsMax;
@@ -182,7 +183,7 @@ export const merchantRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService 
         return sendProblem(reply, 'validationFailed', 'an offer has a price above zero');
       const created = await merchants.createOffer({
         ...rest,
-        merchantId: request.principal?.id ?? '',
+        merchantId: requirePrincipal(request, 'merchant').id,
         priceMicros,
         ...(splits === undefined ? {} : { splits }),
       });

@@ -5,7 +5,7 @@ import type { ReceiptKey } from '../receipts/receipt-keys.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
 import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts';
 import type { PaymentRow } from '../db/schema.ts';
-import type { Principal } from '../http/route-config.ts';
+import { type Principal, requirePrincipal } from '../http/route-config.ts';
 import { currency as paymentCurrency, type PaymentService } from './payment-service.ts';
 import type { RefundService } from './refund-service.ts';
 
@@ -80,8 +80,8 @@ function paymentView(row: PaymentRow, payments: PaymentService): z.infer<typeof 
 }
 
 /** Whether this caller may see the payment: its payer, its merchant, or an operator. */
-function maySee(principal: Principal | undefined, row: PaymentRow): boolean {
-  switch (principal?.kind) {
+function maySee(principal: Principal, row: PaymentRow): boolean {
+  switch (principal.kind) {
     case 'user':
       return row.user_id === principal.id;
     case 'merchant':
@@ -122,7 +122,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       config: { auth: { kinds: ['user'] }, idempotent: true },
     },
     async (request, reply) => {
-      const userId = request.principal?.id ?? '';
+      const userId = requirePrincipal(request, 'user').id;
       const { body } = request;
       // The idempotency plugin has checked the key: the purchase is recorded under it, so that
       // a retry finds it however late, even once the idempotency record is gone.
@@ -155,7 +155,8 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
     },
     async (request, reply) => {
       const row = await payments.getPayment(request.params.paymentId);
-      if (row === undefined || !maySee(request.principal, row)) {
+      const principal = requirePrincipal(request, 'user', 'merchant', 'operator');
+      if (row === undefined || !maySee(principal, row)) {
         return sendProblem(reply, 'paymentNotFound');
       }
       return paymentView(row, payments);
@@ -177,7 +178,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       config: { auth: { kinds: ['user'] } },
     },
     async (request, reply) => {
-      const userId = request.principal?.id ?? '';
+      const userId = requirePrincipal(request, 'user').id;
       const row = await payments.findByIdempotencyKey(userId, request.query.idempotencyKey);
       if (row === undefined) return sendProblem(reply, 'paymentNotFound');
       return paymentView(row, payments);
@@ -207,9 +208,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       },
     },
     async (request, reply) => {
-      const principal = request.principal;
-      if (principal === undefined)
-        throw new Error('bug: an authenticated route without a principal');
+      const principal = requirePrincipal(request, 'merchant', 'operator');
       const { amount, reason } = request.body;
       const refunded = await refunds.refund({
         paymentId: request.params.paymentId,

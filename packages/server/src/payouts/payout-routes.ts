@@ -15,6 +15,7 @@ import {
   type PayoutService,
   type ReconciliationReport,
 } from './payout-service.ts';
+import { requirePrincipal } from '../http/route-config.ts';
 
 const batchIdSchema = z.string().min(1).max(64);
 const isoTime = (ms: number) => new Date(ms).toISOString();
@@ -358,7 +359,10 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
       config: { auth: { kinds: ['merchant'], scopes: ['bank_account:write'] }, idempotent: true },
     },
     async (request, reply) => {
-      const set = await payouts.setBankAccount(request.principal?.id ?? '', request.body);
+      const set = await payouts.setBankAccount(
+        requirePrincipal(request, 'merchant').id,
+        request.body,
+      );
       if (!set.ok) return sendProblem(reply, set.code, set.detail);
       return bankAccountBody(set.value);
     },
@@ -375,7 +379,7 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
       config: { auth: { kinds: ['merchant'], scopes: ['bank_account:read'] } },
     },
     async (request, reply) => {
-      const account = await payouts.getBankAccount(request.principal?.id ?? '');
+      const account = await payouts.getBankAccount(requirePrincipal(request, 'merchant').id);
       if (account === undefined) return sendProblem(reply, 'notFound', 'No bank account is set.');
       return bankAccountBody(account);
     },

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { cursorInteger, pageQuery, pageSchema } from '../http/pagination.ts';
 import { sendProblem } from '../http/problems.ts';
-import type { Principal } from '../http/route-config.ts';
+import { type Principal, requirePrincipal } from '../http/route-config.ts';
 import { webhookEventTypes } from './outbox.ts';
 import {
   type WebhookEndpoint,
@@ -47,8 +47,7 @@ function endpointBody(endpoint: WebhookEndpoint): z.infer<typeof endpointSchema>
  * Whose endpoints a caller manages: a merchant its own; an operator the platform's, which receive
  * the events that belong to no merchant (top-ups).
  */
-function ownerOf(principal: Principal | undefined): string | null {
-  if (principal === undefined) throw new Error('bug: an authenticated route without a principal');
+function ownerOf(principal: Principal): string | null {
   return principal.kind === 'operator' ? null : principal.id;
 }
 
@@ -85,7 +84,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
       },
     },
     async (request, reply) => {
-      const created = await webhooks.createEndpoint(ownerOf(request.principal), request.body);
+      const created = await webhooks.createEndpoint(
+        ownerOf(requirePrincipal(request, 'merchant', 'operator')),
+        request.body,
+      );
       if (!created.ok) return sendProblem(reply, created.code, created.detail);
       const { endpoint, secret } = created.value;
       return reply.code(201).send({ ...endpointBody(endpoint), secret });
@@ -103,7 +105,9 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
       config: { auth: { kinds: ['merchant', 'operator'], scopes: ['webhooks:read'] } },
     },
     async (request) => {
-      const endpoints = await webhooks.listEndpoints(ownerOf(request.principal));
+      const endpoints = await webhooks.listEndpoints(
+        ownerOf(requirePrincipal(request, 'merchant', 'operator')),
+      );
       return { items: endpoints.map(endpointBody) };
     },
   );
@@ -123,7 +127,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
     },
     async (request, reply) => {
       const disabled = await webhooks.disableEndpoint(
-        ownerOf(request.principal),
+        ownerOf(requirePrincipal(request, 'merchant', 'operator')),
         request.params.endpointId,
       );
       if (!disabled.ok) return sendProblem(reply, disabled.code, disabled.detail);
@@ -146,7 +150,7 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
     async (request, reply) => {
       const { limit, cursor } = request.query;
       const listed = await webhooks.listAttempts(
-        ownerOf(request.principal),
+        ownerOf(requirePrincipal(request, 'merchant', 'operator')),
         request.params.endpointId,
         { limit, cursor },
       );
@@ -181,7 +185,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
       },
     },
     async (request, reply) => {
-      const replayed = await webhooks.replay(ownerOf(request.principal), request.params.eventId);
+      const replayed = await webhooks.replay(
+        ownerOf(requirePrincipal(request, 'merchant', 'operator')),
+        request.params.eventId,
+      );
       if (!replayed.ok) return sendProblem(reply, replayed.code, replayed.detail);
       return reply.code(202).send(replayed.value);
     },
