@@ -21,6 +21,7 @@ import {
   type TopUpService,
 } from './topup-service.ts';
 import { createTransactionBatcher } from '../db/transaction-batcher.ts';
+import { createWalletService } from '../wallets/wallet-service.ts';
 
 type Dialect = (typeof platformDialects)[number];
 interface Message {
@@ -100,7 +101,7 @@ async function world(
     batcher: createTransactionBatcher(platform),
   };
   const cipher = createPersonalDataCipher(randomBytes(32));
-  const users = createUserService({ ...deps, cipher });
+  const users = createUserService({ ...deps, wallets: createWalletService({ ledger }), cipher });
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const provider = createSandboxProvider({
     ...sandboxFeeDefaults,

@@ -17,6 +17,7 @@ import { loadReceiptKey } from '../receipts/receipt-keys.ts';
 import { createPaymentService } from './payment-service.ts';
 import { createRefundService } from './refund-service.ts';
 import { createTransactionBatcher } from '../db/transaction-batcher.ts';
+import { createWalletService } from '../wallets/wallet-service.ts';
 
 type Dialect = (typeof platformDialects)[number];
 
@@ -31,7 +32,7 @@ export async function world(t: TestContext, dialect: Dialect) {
   const receiptKey = await loadReceiptKey(tempDir('mite-keys-'));
   const batcher = createTransactionBatcher(platform);
   const deps = { platform, ledger, clock: () => clock.now, batcher };
-  const users = createUserService({ ...deps, cipher });
+  const users = createUserService({ ...deps, wallets: createWalletService({ ledger }), cipher });
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();
   const payments = createPaymentService({ ...deps, merchants, cipher, receiptKey, transferIds });
