@@ -41,6 +41,7 @@ import { loadMasterKey } from './privacy/master-key.ts';
 import { createPersonalDataCipher } from './privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from './receipts/receipt-keys.ts';
 import { walletRoutes } from './wallets/wallet-routes.ts';
+import { createWalletService } from './wallets/wallet-service.ts';
 import { webhookRoutes } from './webhooks/webhook-routes.ts';
 import { createWebhookRetention } from './webhooks/webhook-retention.ts';
 import { createWebhookService } from './webhooks/webhook-service.ts';
@@ -168,7 +169,8 @@ async function createServices(
   // One batcher for every service, so that their writes share commits.
   const batcher = createTransactionBatcher(platformDb);
   const deps = { platform: platformDb, ledger, clock, batcher };
-  const users = createUserService({ ...deps, cipher });
+  const wallets = createWalletService({ ledger });
+  const users = createUserService({ ...deps, wallets, cipher });
   const merchants = createMerchantService(deps);
   const adminKeys = createAdminKeyService(deps);
   const transferIds = new TimeOrderedIds();
@@ -208,6 +210,7 @@ async function createServices(
   const webhookRetention = createWebhookRetention({ platform: platformDb, clock });
   return {
     users,
+    wallets,
     merchants,
     adminKeys,
     payments,
@@ -267,7 +270,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     appRef.current = app;
     await app.register(healthRoutes);
     await app.register(authRoutes, { users: services.users });
-    await app.register(walletRoutes, { users: services.users, ledger });
+    await app.register(walletRoutes, { users: services.users, wallets: services.wallets });
     await app.register(merchantRoutes, { merchants: services.merchants });
     await app.register(apiKeyRoutes, { merchants: services.merchants });
     await app.register(adminKeyRoutes, { adminKeys: services.adminKeys });

@@ -4,6 +4,7 @@ import { describe, it, type TestContext } from 'node:test';
 import { openLedger } from '@mite/ledger';
 import { freshPlatformDb, platformDialects } from '../db/testing.ts';
 import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
+import { createWalletService } from '../wallets/wallet-service.ts';
 import { createUserService, sessionTtlMs } from './user-service.ts';
 
 async function setUp(t: TestContext, dialect: (typeof platformDialects)[number]) {
@@ -13,7 +14,8 @@ async function setUp(t: TestContext, dialect: (typeof platformDialects)[number])
   t.after(() => ledger.close());
   const clock = { now: 1_800_000_000_000 };
   const cipher = createPersonalDataCipher(randomBytes(32));
-  const users = createUserService({ platform, ledger, cipher, clock: () => clock.now });
+  const wallets = createWalletService({ ledger });
+  const users = createUserService({ platform, wallets, cipher, clock: () => clock.now });
   return { platform, ledger, users, clock };
 }
 

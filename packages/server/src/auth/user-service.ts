@@ -1,11 +1,10 @@
-import type { Ledger } from '@mite/ledger';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { firstRow, preparedQuery } from '../db/prepared-query.ts';
-import { newAccountId, walletAccount } from '../ledger/chart-of-accounts.ts';
 import { normaliseEmail, type PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { fail, ok, type Result } from '../result.ts';
+import type { WalletService } from '../wallets/wallet-service.ts';
 import { hashPassword, passwordProblem, verifyPassword } from './passwords.ts';
 import { hashSecret, issueSecret } from './secrets.ts';
 
@@ -23,7 +22,8 @@ export const sessionsCachedMax = 100_000;
 
 export interface UserServiceDeps {
   readonly platform: PlatformDb;
-  readonly ledger: Ledger;
+  /** Makes each new user's wallet. */
+  readonly wallets: Pick<WalletService, 'createWallet'>;
   readonly cipher: PersonalDataCipher;
   readonly clock: () => number;
 }
@@ -46,7 +46,7 @@ export interface UserProfile {
  * find it; the password only as an scrypt hash; a session token only as its SHA-256 hash.
  */
 export function createUserService(deps: UserServiceDeps) {
-  const { platform, ledger, cipher, clock } = deps;
+  const { platform, wallets, cipher, clock } = deps;
   const db = platform.db;
   // Logging in as an unknown email still verifies a password, so that the answer's timing does
   // not tell which emails have accounts.
@@ -72,9 +72,7 @@ export function createUserService(deps: UserServiceDeps) {
       .executeTakeFirst();
     if (taken !== undefined) return fail('emailTaken');
     // The wallet comes first: an account nobody owns is harmless, a user without a wallet is not.
-    const walletId = newAccountId();
-    const created = await ledger.createAccounts([walletAccount(walletId)]);
-    if (created[0] !== 'ok') throw new Error(`could not create a wallet account: ${created[0]}`);
+    const walletId = await wallets.createWallet();
     const userId = uuidv7();
     try {
       await db

@@ -3,8 +3,8 @@
  * For tests only (it imports @mite/testkit, a dev dependency).
  */
 import { join } from 'node:path';
-import type { TestContext } from 'node:test';
-import { freshPgDatabase, tempDir } from '@mite/testkit';
+import { describe, it, type TestContext, type TestOptions } from 'node:test';
+import { findPgBin, freshPgDatabase, tempDir } from '@mite/testkit';
 import type { Kysely } from 'kysely';
 import { openPlatformDb, type PlatformDb, type PlatformDialect } from './platform-db.ts';
 import { preparedQuery } from './prepared-query.ts';
@@ -21,9 +21,79 @@ export async function freshPlatformDbUrl(
   t: TestContext,
   dialect: PlatformDialect,
 ): Promise<string | undefined> {
-  if (dialect === 'sqlite') return `sqlite:${join(tempDir('mite-platform-'), 'platform.db')}`;
+  if (dialect === 'sqlite') return databaseUrlFor(dialect);
   const url = await freshPgDatabase();
   if (url === undefined) t.skip('PostgreSQL is not installed (set MITE_REQUIRE_PG=1 to fail)');
+  return url;
+}
+
+/** Why the PostgreSQL variant of a test is skipped on this machine; undefined when it runs. */
+export function postgresSkipReason(
+  env: Readonly<Record<string, string | undefined>>,
+  pgBinDir: string | undefined,
+): string | undefined {
+  if ((env.MITE_PG_URL ?? '') !== '' || pgBinDir !== undefined) return undefined;
+  // Required but missing: the tests run, and freshPgDatabase's error fails them.
+  if (env.MITE_REQUIRE_PG === '1') return undefined;
+  return 'PostgreSQL is not installed (set MITE_REQUIRE_PG=1 to fail)';
+}
+
+type TestBody = (t: TestContext) => void | Promise<void>;
+
+/** node:test's `it`, for the tests of one dialect. */
+export interface DialectTest {
+  (name: string, body: TestBody): void;
+  (name: string, options: TestOptions, body: TestBody): void;
+}
+
+/**
+ * Registers the tests `define` declares once per dialect, in a suite `name (dialect)`. Where
+ * PostgreSQL is not installed, its variants are registered as skipped, each with the reason,
+ * rather than passing without running (MITE_REQUIRE_PG=1 runs them, to fail). Open databases in
+ * them with platformDbFor or databaseUrlFor, which never skip. `skipReason` is for this helper's
+ * own test.
+ *
+ *   forEachDialect('payouts', (dialect, it) => {
+ *     it('pays each merchant once', async (t) => {
+ *       const platform = await platformDbFor(t, dialect);
+ *       ...
+ *     });
+ *   });
+ */
+export function forEachDialect(
+  name: string,
+  define: (dialect: PlatformDialect, it: DialectTest) => void,
+  skipReason: (dialect: PlatformDialect) => string | undefined = (dialect) =>
+    dialect === 'postgres' ? postgresSkipReason(process.env, findPgBin()) : undefined,
+): void {
+  for (const dialect of platformDialects) {
+    const skip = skipReason(dialect);
+    const dialectIt: DialectTest = (
+      testName: string,
+      optionsOrBody: TestOptions | TestBody,
+      maybeBody?: TestBody,
+    ) => {
+      const [options, body] =
+        typeof optionsOrBody === 'function' ? [{}, optionsOrBody] : [optionsOrBody, maybeBody];
+      it(testName, skip === undefined ? options : { ...options, skip }, body);
+    };
+    describe(`${name} (${dialect})`, () => define(dialect, dialectIt));
+  }
+}
+
+/**
+ * A fresh, migrated platform database for a test registered by forEachDialect, closed when the
+ * test ends. Without PostgreSQL it throws: forEachDialect has skipped such tests already.
+ */
+export async function platformDbFor(t: TestContext, dialect: PlatformDialect): Promise<PlatformDb> {
+  return openForTest(t, await databaseUrlFor(dialect));
+}
+
+/** A URL for a new, empty database of the dialect (see freshPlatformDbUrl); never skips. */
+export async function databaseUrlFor(dialect: PlatformDialect): Promise<string> {
+  if (dialect === 'sqlite') return `sqlite:${join(tempDir('mite-platform-'), 'platform.db')}`;
+  const url = await freshPgDatabase();
+  if (url === undefined) throw new Error('PostgreSQL is not installed: use forEachDialect');
   return url;
 }
 

@@ -18,6 +18,7 @@ import { createPaymentService } from './payment-service.ts';
 import { createRefundService } from './refund-service.ts';
 import { createTransactionBatcher } from '../db/transaction-batcher.ts';
 import { openPolicyGate } from '../policy/policy-decisions.ts';
+import { createWalletService } from '../wallets/wallet-service.ts';
 
 type Dialect = (typeof platformDialects)[number];
 
@@ -32,7 +33,7 @@ export async function world(t: TestContext, dialect: Dialect) {
   const receiptKey = await loadReceiptKey(tempDir('mite-keys-'));
   const batcher = createTransactionBatcher(platform);
   const deps = { platform, ledger, clock: () => clock.now, batcher };
-  const users = createUserService({ ...deps, cipher });
+  const users = createUserService({ ...deps, wallets: createWalletService({ ledger }), cipher });
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();
   const payments = createPaymentService({

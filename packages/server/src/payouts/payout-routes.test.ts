@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import { openLedger, TimeOrderedIds } from '@mite/ledger';
 import { Registry } from 'prom-client';
-import { freshPlatformDb, platformDialects } from '../db/testing.ts';
+import type { PlatformDialect } from '../db/platform-db.ts';
+import { forEachDialect, platformDbFor } from '../db/testing.ts';
 import { createHttpApp } from '../http/create-http-app.ts';
 import { defaultHttpLimits } from '../http/limits.ts';
 import type { Authenticator, PrincipalKind } from '../http/route-config.ts';
@@ -35,9 +36,8 @@ const testAuthenticator: Authenticator = (request) => {
   return Promise.resolve(ok({ kind, id: match[2] ?? '', scopes }));
 };
 
-async function start(t: TestContext, dialect: (typeof platformDialects)[number]) {
-  const platform = await freshPlatformDb(t, dialect);
-  if (platform === undefined) return undefined;
+async function start(t: TestContext, dialect: PlatformDialect) {
+  const platform = await platformDbFor(t, dialect);
   const ledger = await openLedger({ url: 'sqlite::memory:' });
   t.after(() => ledger.close());
   await ensurePlatformAccounts(ledger);
@@ -97,158 +97,152 @@ async function start(t: TestContext, dialect: (typeof platformDialects)[number])
   return { call, merchants, earn, ledger, log, clock };
 }
 
-for (const dialect of platformDialects) {
-  describe(`payout routes (${dialect})`, () => {
-    it('lets a merchant set its bank account and an operator run, inspect and export payouts', async (t) => {
-      const env = await start(t, dialect);
-      if (env === undefined) return;
-      const { call } = env;
-      const shop = await env.merchants.createMerchant({
-        name: 'Shop',
-        feeBasisPoints: 0,
-        payoutThresholdMicros: 1_000_000n,
-      });
-      const as = `merchant:${shop.merchantId}`;
-
-      const bad = await call('PUT', '/v1/bank-account', {
-        as,
-        body: { holderName: 'Shop & Sons', iban: 'DE89370400440532013001', bic: 'COBADEFF' },
-      });
-      assert.equal(bad.status, 400);
-      assert.equal(bad.json().type, '/v1/problems/validation-failed');
-      assert.equal((await call('GET', '/v1/bank-account', { as })).status, 404);
-      const set = await call('PUT', '/v1/bank-account', {
-        as,
-        body: { holderName: 'Shop & Sons', iban: 'DE89 3704 0044 0532 0130 00', bic: 'cobadeff' },
-      });
-      assert.equal(set.status, 200, set.text);
-      assert.equal(set.json().iban, 'DE89370400440532013000');
-      assert.equal(
-        (await call('GET', '/v1/bank-account', { as })).json().holderName,
-        'Shop & Sons',
-      );
-
-      // Who may do what.
-      assert.equal((await call('POST', '/v1/payout-runs', { as })).status, 403);
-      assert.equal((await call('POST', '/v1/payout-runs')).status, 401);
-      const operatorBank = await call('PUT', '/v1/bank-account', {
-        as: 'operator:root',
-        body: { holderName: 'X', iban: 'DE89370400440532013000', bic: 'COBADEFF' },
-      });
-      assert.equal(operatorBank.status, 403);
-
-      const idle = await call('POST', '/v1/payout-runs', { as: 'operator:root' });
-      assert.equal(idle.status, 200, idle.text);
-      assert.deepEqual(idle.json(), { nothingDue: true, resumedBatchIds: [], held: [] });
-
-      await env.earn(shop.accountId, 2_505_000n);
-      // The bank account is new: held for 48 hours after it was set, and said so.
-      const setAt = new Date(env.clock.now).toISOString();
-      const heldUntil = new Date(env.clock.now + bankChangeHoldMsDefault).toISOString();
-      const held = await call('POST', '/v1/payout-runs', { as: 'operator:root' });
-      assert.equal(held.status, 200, held.text);
-      assert.deepEqual(held.json().held, [
-        {
-          merchantId: shop.merchantId,
-          reason: 'bankDetailsChanged',
-          bankDetailsChangedAt: setAt,
-          heldUntil,
-        },
-      ]);
-      env.clock.now += bankChangeHoldMsDefault;
-      const run = await call('POST', '/v1/payout-runs', { as: 'operator:root', key: 'run-1' });
-      assert.equal(run.status, 201, run.text);
-      const batch = run.json();
-      const batchId = String(batch.batchId);
-      assert.equal(batch.state, 'paid');
-      assert.equal(batch.total, '2.50');
-      assert.equal(batch.currency, 'USD');
-      assert.equal(batch.count, 1);
-      const [payout] = batch.payouts as Json[];
-      assert.equal(payout?.amount, '2.50');
-      assert.equal(payout.merchantId, shop.merchantId);
-      assert.equal(payout.state, 'paid');
-      assert.deepEqual(batch.files, {
-        xml: `/v1/payout-batches/${batchId}/pain.001.xml`,
-        csv: `/v1/payout-batches/${batchId}/payouts.csv`,
-      });
-      assert.ok(
-        env.log
-          .entries()
-          .some((entry) => JSON.stringify(entry.payoutProgress ?? {}).includes('"done":1')),
-        'progress is logged',
-      );
-      const replay = await call('POST', '/v1/payout-runs', { as: 'operator:root', key: 'run-1' });
-      assert.equal(replay.status, 201);
-      assert.equal(replay.json().batchId, batchId, 'the same key replays, paying nothing');
-      const [account] = await env.ledger.lookupAccounts([shop.accountId]);
-      assert.equal((account?.creditsPosted ?? 0n) - (account?.debitsPosted ?? 0n), 5_000n);
-
-      const got = await call('GET', `/v1/payout-batches/${batchId}`, { as: 'operator:root' });
-      assert.equal(got.status, 200);
-      const { resumedBatchIds, held: heldNow, ...summary } = batch;
-      assert.deepEqual([resumedBatchIds, heldNow], [[], []]);
-      assert.deepEqual(got.json(), summary);
-      assert.equal((await call('GET', `/v1/payout-batches/${batchId}`, { as })).status, 403);
-      const missing = await call('GET', '/v1/payout-batches/pb_nope', { as: 'operator:root' });
-      assert.equal(missing.status, 404);
-
-      const xml = await call('GET', `/v1/payout-batches/${batchId}/pain.001.xml`, {
-        as: 'operator:root',
-      });
-      assert.equal(xml.status, 200);
-      assert.match(xml.headers.get('content-type') ?? '', /^application\/xml/);
-      assert.match(xml.headers.get('content-disposition') ?? '', /attachment; filename="pb_/);
-      const file = readPain001(xml.text);
-      assert.equal(file.messageId, batchId);
-      assert.equal(file.groupControlSumMicros, 2_500_000n);
-      assert.ok(xml.text.includes('<Nm>Shop &amp; Sons</Nm>'));
-
-      const csv = await call('GET', `/v1/payout-batches/${batchId}/payouts.csv`, {
-        as: 'operator:root',
-      });
-      assert.equal(csv.status, 200);
-      assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
-      assert.deepEqual(parseCsv(csv.text)[1]?.slice(1), [
-        shop.merchantId,
-        'Shop & Sons',
-        'DE89370400440532013000',
-        'COBADEFF',
-        '2.50',
-        'USD',
-      ]);
-      const noFile = await call('GET', '/v1/payout-batches/pb_nope/payouts.csv', {
-        as: 'operator:root',
-      });
-      assert.equal(noFile.status, 404);
-
-      const report = await call('GET', `/v1/payout-batches/${batchId}/reconciliation`, {
-        as: 'operator:root',
-      });
-      assert.equal(report.status, 200, report.text);
-      const body = report.json();
-      assert.equal(body.matches, true);
-      assert.deepEqual(body.problems, []);
-      assert.deepEqual((body.totals as Json).ledger, '2.50');
-      assert.deepEqual((body.lines as Json[])[0]?.ledgerAmount, '2.50');
-
-      const list = await call('GET', '/v1/payout-batches?limit=1', { as: 'operator:root' });
-      assert.equal(list.status, 200, list.text);
-      assert.deepEqual(
-        (list.json().items as Json[]).map((item) => item.batchId),
-        [batchId],
-      );
-      assert.equal(list.json().nextCursor, null);
-
-      const openapi = await call('GET', '/v1/openapi.json');
-      assert.equal(openapi.status, 200);
-      const paths = openapi.json().paths as Record<string, Record<string, Json>>;
-      const xmlResponse = JSON.stringify(
-        paths['/v1/payout-batches/{batchId}/pain.001.xml']?.get?.responses,
-      );
-      assert.match(xmlResponse, /application\/xml/);
-      assert.ok(paths['/v1/payout-runs']?.post);
-      assert.ok(paths['/v1/bank-account']?.put);
+forEachDialect('payout routes', (dialect, it) => {
+  it('lets a merchant set its bank account and an operator run, inspect and export payouts', async (t) => {
+    const env = await start(t, dialect);
+    const { call } = env;
+    const shop = await env.merchants.createMerchant({
+      name: 'Shop',
+      feeBasisPoints: 0,
+      payoutThresholdMicros: 1_000_000n,
     });
+    const as = `merchant:${shop.merchantId}`;
+
+    const bad = await call('PUT', '/v1/bank-account', {
+      as,
+      body: { holderName: 'Shop & Sons', iban: 'DE89370400440532013001', bic: 'COBADEFF' },
+    });
+    assert.equal(bad.status, 400);
+    assert.equal(bad.json().type, '/v1/problems/validation-failed');
+    assert.equal((await call('GET', '/v1/bank-account', { as })).status, 404);
+    const set = await call('PUT', '/v1/bank-account', {
+      as,
+      body: { holderName: 'Shop & Sons', iban: 'DE89 3704 0044 0532 0130 00', bic: 'cobadeff' },
+    });
+    assert.equal(set.status, 200, set.text);
+    assert.equal(set.json().iban, 'DE89370400440532013000');
+    assert.equal((await call('GET', '/v1/bank-account', { as })).json().holderName, 'Shop & Sons');
+
+    // Who may do what.
+    assert.equal((await call('POST', '/v1/payout-runs', { as })).status, 403);
+    assert.equal((await call('POST', '/v1/payout-runs')).status, 401);
+    const operatorBank = await call('PUT', '/v1/bank-account', {
+      as: 'operator:root',
+      body: { holderName: 'X', iban: 'DE89370400440532013000', bic: 'COBADEFF' },
+    });
+    assert.equal(operatorBank.status, 403);
+
+    const idle = await call('POST', '/v1/payout-runs', { as: 'operator:root' });
+    assert.equal(idle.status, 200, idle.text);
+    assert.deepEqual(idle.json(), { nothingDue: true, resumedBatchIds: [], held: [] });
+
+    await env.earn(shop.accountId, 2_505_000n);
+    // The bank account is new: held for 48 hours after it was set, and said so.
+    const setAt = new Date(env.clock.now).toISOString();
+    const heldUntil = new Date(env.clock.now + bankChangeHoldMsDefault).toISOString();
+    const held = await call('POST', '/v1/payout-runs', { as: 'operator:root' });
+    assert.equal(held.status, 200, held.text);
+    assert.deepEqual(held.json().held, [
+      {
+        merchantId: shop.merchantId,
+        reason: 'bankDetailsChanged',
+        bankDetailsChangedAt: setAt,
+        heldUntil,
+      },
+    ]);
+    env.clock.now += bankChangeHoldMsDefault;
+    const run = await call('POST', '/v1/payout-runs', { as: 'operator:root', key: 'run-1' });
+    assert.equal(run.status, 201, run.text);
+    const batch = run.json();
+    const batchId = String(batch.batchId);
+    assert.equal(batch.state, 'paid');
+    assert.equal(batch.total, '2.50');
+    assert.equal(batch.currency, 'USD');
+    assert.equal(batch.count, 1);
+    const [payout] = batch.payouts as Json[];
+    assert.equal(payout?.amount, '2.50');
+    assert.equal(payout.merchantId, shop.merchantId);
+    assert.equal(payout.state, 'paid');
+    assert.deepEqual(batch.files, {
+      xml: `/v1/payout-batches/${batchId}/pain.001.xml`,
+      csv: `/v1/payout-batches/${batchId}/payouts.csv`,
+    });
+    assert.ok(
+      env.log
+        .entries()
+        .some((entry) => JSON.stringify(entry.payoutProgress ?? {}).includes('"done":1')),
+      'progress is logged',
+    );
+    const replay = await call('POST', '/v1/payout-runs', { as: 'operator:root', key: 'run-1' });
+    assert.equal(replay.status, 201);
+    assert.equal(replay.json().batchId, batchId, 'the same key replays, paying nothing');
+    const [account] = await env.ledger.lookupAccounts([shop.accountId]);
+    assert.equal((account?.creditsPosted ?? 0n) - (account?.debitsPosted ?? 0n), 5_000n);
+
+    const got = await call('GET', `/v1/payout-batches/${batchId}`, { as: 'operator:root' });
+    assert.equal(got.status, 200);
+    const { resumedBatchIds, held: heldNow, ...summary } = batch;
+    assert.deepEqual([resumedBatchIds, heldNow], [[], []]);
+    assert.deepEqual(got.json(), summary);
+    assert.equal((await call('GET', `/v1/payout-batches/${batchId}`, { as })).status, 403);
+    const missing = await call('GET', '/v1/payout-batches/pb_nope', { as: 'operator:root' });
+    assert.equal(missing.status, 404);
+
+    const xml = await call('GET', `/v1/payout-batches/${batchId}/pain.001.xml`, {
+      as: 'operator:root',
+    });
+    assert.equal(xml.status, 200);
+    assert.match(xml.headers.get('content-type') ?? '', /^application\/xml/);
+    assert.match(xml.headers.get('content-disposition') ?? '', /attachment; filename="pb_/);
+    const file = readPain001(xml.text);
+    assert.equal(file.messageId, batchId);
+    assert.equal(file.groupControlSumMicros, 2_500_000n);
+    assert.ok(xml.text.includes('<Nm>Shop &amp; Sons</Nm>'));
+
+    const csv = await call('GET', `/v1/payout-batches/${batchId}/payouts.csv`, {
+      as: 'operator:root',
+    });
+    assert.equal(csv.status, 200);
+    assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
+    assert.deepEqual(parseCsv(csv.text)[1]?.slice(1), [
+      shop.merchantId,
+      'Shop & Sons',
+      'DE89370400440532013000',
+      'COBADEFF',
+      '2.50',
+      'USD',
+    ]);
+    const noFile = await call('GET', '/v1/payout-batches/pb_nope/payouts.csv', {
+      as: 'operator:root',
+    });
+    assert.equal(noFile.status, 404);
+
+    const report = await call('GET', `/v1/payout-batches/${batchId}/reconciliation`, {
+      as: 'operator:root',
+    });
+    assert.equal(report.status, 200, report.text);
+    const body = report.json();
+    assert.equal(body.matches, true);
+    assert.deepEqual(body.problems, []);
+    assert.deepEqual((body.totals as Json).ledger, '2.50');
+    assert.deepEqual((body.lines as Json[])[0]?.ledgerAmount, '2.50');
+
+    const list = await call('GET', '/v1/payout-batches?limit=1', { as: 'operator:root' });
+    assert.equal(list.status, 200, list.text);
+    assert.deepEqual(
+      (list.json().items as Json[]).map((item) => item.batchId),
+      [batchId],
+    );
+    assert.equal(list.json().nextCursor, null);
+
+    const openapi = await call('GET', '/v1/openapi.json');
+    assert.equal(openapi.status, 200);
+    const paths = openapi.json().paths as Record<string, Record<string, Json>>;
+    const xmlResponse = JSON.stringify(
+      paths['/v1/payout-batches/{batchId}/pain.001.xml']?.get?.responses,
+    );
+    assert.match(xmlResponse, /application\/xml/);
+    assert.ok(paths['/v1/payout-runs']?.post);
+    assert.ok(paths['/v1/bank-account']?.put);
   });
-}
+});

@@ -9,6 +9,7 @@ import {
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PayoutBatchRow, PayoutBatchState, PayoutRow, PayoutState } from '../db/schema.ts';
+import { lookupBalances } from '../ledger/account-balance.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { formatAmount } from '../money/amounts.ts';
 import { currency } from '../payments/payment-service.ts';
@@ -478,18 +479,10 @@ export function createPayoutService(deps: PayoutServiceDeps) {
     }
   }
 
-  /** What each account can pay out now: credits posted less debits posted and pending. */
+  /** What each account can pay out now: its available balance (account-balance.ts). */
   async function availableBalances(accountIds: readonly bigint[]): Promise<Map<bigint, bigint>> {
-    const balances = new Map<bigint, bigint>();
-    for (const chunk of chunksOf(accountIds, eventsPerCallMax)) {
-      for (const account of await ledger.lookupAccounts(chunk)) {
-        balances.set(
-          account.id,
-          account.creditsPosted - account.debitsPosted - account.debitsPending,
-        );
-      }
-    }
-    return balances;
+    const balances = await lookupBalances(ledger, accountIds);
+    return new Map([...balances].map(([id, balance]) => [id, balance.availableMicros]));
   }
 
   /**

@@ -1,11 +1,11 @@
-import type { Ledger } from '@mite/ledger';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { UserService } from '../auth/user-service.ts';
 import { cursorInteger, page, pageQuery, pageSchema } from '../http/pagination.ts';
-import { transferCodes } from '../ledger/chart-of-accounts.ts';
 import { formatAmount } from '../money/amounts.ts';
 import { currency } from '../payments/payment-service.ts';
+import type { WalletService } from './wallet-service.ts';
+import { requirePrincipal } from '../http/route-config.ts';
 
 const walletSchema = z.object({
   userId: z.string(),
@@ -14,10 +14,6 @@ const walletSchema = z.object({
   reserved: z.string().describe('Held for purchases still being settled'),
   currency: z.string(),
 });
-
-const transferKinds = new Map<number, string>(
-  Object.entries(transferCodes).map(([kind, code]) => [code, kind]),
-);
 
 const walletEntrySchema = z.object({
   transferId: z.string(),
@@ -28,10 +24,10 @@ const walletEntrySchema = z.object({
 });
 
 /** The user's own wallet: who they are, what they can spend, and where the money went. */
-export const walletRoutes: FastifyPluginAsyncZod<{ users: UserService; ledger: Ledger }> = async (
-  api,
-  { users, ledger },
-) => {
+export const walletRoutes: FastifyPluginAsyncZod<{
+  users: UserService;
+  wallets: WalletService;
+}> = async (api, { users, wallets }) => {
   api.get(
     '/v1/wallet',
     {
@@ -39,18 +35,16 @@ export const walletRoutes: FastifyPluginAsyncZod<{ users: UserService; ledger: L
       config: { auth: { kinds: ['user'] } },
     },
     async (request) => {
-      const userId = request.principal?.id ?? '';
+      const userId = requirePrincipal(request, 'user').id;
       const profile = await users.profile(userId);
       if (profile === undefined) throw new Error('bug: an authenticated user without a profile');
-      const [account] = await ledger.lookupAccounts([profile.walletAccountId]);
-      if (account === undefined) throw new Error('bug: a user without a wallet account');
-      const reserved = account.debitsPending;
-      const balance = account.creditsPosted - account.debitsPosted - reserved;
+      const wallet = await wallets.balance(profile.walletAccountId);
+      if (wallet === undefined) throw new Error('bug: a user without a wallet account');
       return {
         userId,
         email: profile.email,
-        balance: formatAmount(balance),
-        reserved: formatAmount(reserved),
+        balance: formatAmount(wallet.availableMicros),
+        reserved: formatAmount(wallet.reservedMicros),
         currency,
       };
     },
@@ -69,27 +63,23 @@ export const walletRoutes: FastifyPluginAsyncZod<{ users: UserService; ledger: L
       config: { auth: { kinds: ['user'] } },
     },
     async (request) => {
-      const profile = await users.profile(request.principal?.id ?? '');
+      const profile = await users.profile(requirePrincipal(request, 'user').id);
       if (profile === undefined) throw new Error('bug: an authenticated user without a profile');
       const { cursor, limit } = request.query;
-      const transfers = await ledger.getAccountTransfers({
-        accountId: profile.walletAccountId,
+      // One entry more than the page: it only tells that there is a next page.
+      const entries = await wallets.history(profile.walletAccountId, {
         limit: limit + 1,
-        reversed: true,
-        ...(cursor === undefined ? {} : { timestampMax: BigInt(cursor.before) - 1n }),
+        ...(cursor === undefined ? {} : { beforeNs: BigInt(cursor.before) }),
       });
-      const entries = transfers.map((transfer) => ({
-        transferId: transfer.id.toString(),
-        direction:
-          transfer.creditAccountId === profile.walletAccountId ? ('in' as const) : ('out' as const),
-        amount: formatAmount(transfer.amount),
-        kind: transferKinds.get(transfer.code) ?? 'other',
-        at: new Date(Number(transfer.timestamp / 1_000_000n)).toISOString(),
-        timestamp: transfer.timestamp,
-      }));
-      const shown = page(entries, limit, (entry) => ({ before: entry.timestamp.toString() }));
+      const shown = page(entries, limit, (entry) => ({ before: entry.recordedAtNs.toString() }));
       return {
-        items: shown.items.map(({ timestamp: _timestamp, ...entry }) => entry),
+        items: shown.items.map((entry) => ({
+          transferId: entry.transferId.toString(),
+          direction: entry.direction,
+          amount: formatAmount(entry.amountMicros),
+          kind: entry.kind,
+          at: new Date(Number(entry.recordedAtNs / 1_000_000n)).toISOString(),
+        })),
         nextCursor: shown.nextCursor,
       };
     },
