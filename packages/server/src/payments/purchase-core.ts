@@ -1,0 +1,445 @@
+/**
+ * The purchase core: every way of paying (an offer, a merchant's HTTP 402 challenge; later a
+ * session's settlement, a token deposit, a tip) goes through `purchase`, in this order:
+ *
+ *   price -> policy decision -> pending record (and the access it claims) -> one linked ledger
+ *   chain -> outcome and webhook event -> signed receipt
+ *
+ * A purchase made already (the same Idempotency-Key, the same challenge, an access still held) is
+ * answered from its record and charges nothing; a crash anywhere leaves a pending record with
+ * fixed transfer ids that `finishInterrupted` ends, never twice. Durability: the pending record
+ * is durable before the ledger is asked, and nothing is answered before the writes that make the
+ * answer true are (see PayOptions for the HTTP route's one shortcut).
+ */
+import type { CreateTransferResult, Ledger, Transfer } from '@mite/ledger';
+import type { Kysely } from 'kysely';
+import { LRUCache } from 'lru-cache';
+import { uuidv7 } from 'uuidv7';
+import type { PlatformDb } from '../db/platform-db.ts';
+import { affectedRows, firstRow, preparedQuery } from '../db/prepared-query.ts';
+import type { PaymentRow, PlatformSchema } from '../db/schema.ts';
+import type { TransactionBatcher } from '../db/transaction-batcher.ts';
+import { ledgers } from '../ledger/chart-of-accounts.ts';
+import type { Offer } from '../merchants/merchant-service.ts';
+import { formatAmount } from '../money/amounts.ts';
+import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
+import { fail, ok, type Result } from '../result.ts';
+import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
+import { claimOfferAccess, releaseOfferAccess } from './offer-access.ts';
+import type { Leg, PurchasePricing } from './purchase-pricing.ts';
+import { currency, type PaidReceipt, type PurchaseReceipts } from './purchase-receipts.ts';
+
+/** Users whose wallet account id is kept in memory (it never changes once a user exists). */
+export const walletIdsCachedMax = 100_000;
+
+export interface PayOptions {
+  /**
+   * Answer once the money has moved, without waiting for the payment's outcome (state and
+   * webhook event) to commit: where units commit in queue order (SQLite), it commits before any
+   * write queued after the answer. The HTTP route sets it: the response's idempotency record,
+   * written next, then commits with the outcome or after it, and nothing is sent before that
+   * record is durable. A saved batch cycle per purchase, so the answer comes sooner.
+   */
+  readonly outcomeBeforeNextWrite?: boolean;
+}
+
+/** Why a purchase was not made now: the policy, the wallet, or because it was made already. */
+export type PurchaseFailure =
+  | PolicyRefusal
+  | 'insufficientFunds'
+  | 'accountClosed'
+  | 'duplicatePayment'
+  | 'idempotencyKeyReused'
+  | 'idempotencyRequestInProgress';
+
+/** What identifies a purchase request: who, and the Idempotency-Key it was sent under. */
+export interface PurchaseRequest {
+  readonly userId: string;
+  /** Unique per user for ever (payments.idempotency_key): a retry finds its purchase. */
+  readonly idempotencyKey?: string;
+}
+
+/** What a payment buys: from an offer, or from a merchant's HTTP 402 challenge. */
+export interface Purchase {
+  readonly merchantId: string;
+  readonly resource: string;
+  readonly priceMicros: bigint;
+  readonly splits: Offer['splits'];
+  readonly accessPeriodSeconds: number;
+  readonly offerId: string | null;
+  readonly challengeId: string | null;
+}
+
+export interface PurchaseCoreDeps {
+  readonly platform: PlatformDb;
+  /** Shares the platform database's commits among concurrent purchases. */
+  readonly batcher: TransactionBatcher;
+  readonly ledger: Ledger;
+  readonly pricing: PurchasePricing;
+  readonly receipts: PurchaseReceipts;
+  /** Decides, before money moves, whether a purchase may go ahead. */
+  readonly policy: PolicyGate;
+  readonly clock: () => number;
+  /**
+   * Hears a payment outcome that failed to commit after its answer went out (see PayOptions):
+   * the payment stays pending, and the reconciler finishes it.
+   */
+  readonly onOutcomeNotRecorded?: (paymentId: string, error: unknown) => void;
+}
+
+export function createPurchaseCore(deps: PurchaseCoreDeps) {
+  const { platform, ledger, clock, batcher, pricing, receipts } = deps;
+  const db = platform.db;
+  const walletIds = new LRUCache<string, bigint>({ max: walletIdsCachedMax });
+
+  /**
+   * Records the payment (and claims the access it buys), moves the money, records the outcome,
+   * signs the receipt. A purchase made already (the same Idempotency-Key, the same challenge, an
+   * access still held) is answered from its record, and charges nothing.
+   */
+  async function purchase(
+    request: PurchaseRequest,
+    purchase: Purchase,
+    now: number,
+    options: PayOptions,
+  ): Promise<Result<PaidReceipt, PurchaseFailure>> {
+    const { userId } = request;
+    const stopped = await policyRefusal(request, purchase, now);
+    if (stopped !== undefined) return stopped;
+    const walletId = await walletIdOf(userId);
+    const legs = await pricing.legsFor(purchase);
+    const paymentId = `pay_${uuidv7()}`;
+    const accessUntilMs = now + purchase.accessPeriodSeconds * 1000;
+    const payment = {
+      id: paymentId,
+      userId,
+      merchantId: purchase.merchantId,
+      offerId: purchase.offerId,
+      resource: purchase.resource,
+      challengeId: purchase.challengeId,
+      amountMicros: purchase.priceMicros.toString(),
+      legs: JSON.stringify(legs),
+      accessUntil: BigInt(accessUntilMs),
+      createdAt: BigInt(now),
+      idempotencyKey: request.idempotencyKey ?? null,
+    };
+    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase));
+    if (recorded.kind === 'made') return priorPurchase(request, purchase);
+    if (recorded.kind === 'accessHeld') {
+      return fail(
+        'duplicatePayment',
+        'this offer was bought already and its access has not ended; that payment holds it',
+        { paymentId: recorded.paymentId },
+      );
+    }
+    const outcome = await submit(walletId, legs);
+    const outcomeRecorded = finish(paymentId, outcome);
+    if (options.outcomeBeforeNextWrite === true && batcher.ordered) {
+      // Committed before the caller's next write, which shares its transaction if it comes
+      // soon: see PayOptions. A failure leaves the payment pending, for reconcilePending.
+      outcomeRecorded.catch((error: unknown) => deps.onOutcomeNotRecorded?.(paymentId, error));
+    } else {
+      await outcomeRecorded;
+    }
+    if (outcome !== 'succeeded') return fail(outcome);
+    return ok(receipts.receiptFor(paymentId, userId, purchase, now, accessUntilMs));
+  }
+
+  /**
+   * The policy's word on the purchase, before anything is written: undefined to go ahead, else
+   * the answer. A late retry of a purchase made already gets that purchase, not a refusal.
+   */
+  async function policyRefusal(
+    request: PurchaseRequest,
+    purchase: Purchase,
+    now: number,
+  ): Promise<Result<PaidReceipt, PurchaseFailure> | undefined> {
+    const subject = {
+      kind: 'purchase' as const,
+      userId: request.userId,
+      merchantId: purchase.merchantId,
+      amountMicros: purchase.priceMicros,
+      offerId: purchase.offerId,
+      resource: purchase.resource,
+      atMs: now,
+    };
+    const decision = await deps.policy.decide(subject);
+    if (!stops(decision)) return undefined;
+    const { idempotencyKey } = request;
+    const made =
+      idempotencyKey !== undefined &&
+      (await firstRow(selectPaymentByKey, db, { userId: request.userId, idempotencyKey })) !==
+        undefined;
+    return made ? priorPurchase(request, purchase) : deps.policy.refuse(subject, decision);
+  }
+
+  /**
+   * The pending payment and, for an offer with an access period, its claim on that access, in
+   * one transaction: unique keys decide, on every node, that a purchase is made once.
+   */
+  async function recordPending(
+    tx: Kysely<PlatformSchema>,
+    payment: PendingPaymentArgs,
+    purchase: Purchase,
+  ): Promise<{ kind: 'recorded' | 'made' } | { kind: 'accessHeld'; paymentId: string }> {
+    // A conflict on (user, challenge) or (user, Idempotency-Key): made already.
+    if ((await affectedRows(insertPendingPayment, tx, payment)) === 0n) return { kind: 'made' };
+    if (purchase.offerId === null || purchase.accessPeriodSeconds === 0)
+      return { kind: 'recorded' };
+    const holder = await claimOfferAccess(tx, {
+      userId: payment.userId,
+      offerId: purchase.offerId,
+      paymentId: payment.id,
+      accessUntilMs: Number(payment.accessUntil),
+      nowMs: Number(payment.createdAt),
+    });
+    if (holder === undefined) return { kind: 'recorded' };
+    await affectedRows(deleteUnmadePayment, tx, { id: payment.id });
+    return { kind: 'accessHeld', paymentId: holder };
+  }
+
+  /** The answer to a purchase whose payment exists already: a retry, or a second payment. */
+  async function priorPurchase(
+    request: PurchaseRequest,
+    purchase: Purchase,
+  ): Promise<Result<PaidReceipt, PurchaseFailure>> {
+    const { userId, idempotencyKey } = request;
+    const byKey =
+      idempotencyKey === undefined
+        ? undefined
+        : await firstRow(selectPaymentByKey, db, { userId, idempotencyKey });
+    if (byKey !== undefined) {
+      const same =
+        byKey.offer_id === purchase.offerId && byKey.challenge_id === purchase.challengeId;
+      if (!same) return fail('idempotencyKeyReused', 'this key was used for another purchase');
+      return answerOf(byKey);
+    }
+    const challengeId = purchase.challengeId ?? '';
+    const paid = await firstRow(selectPaymentByChallenge, db, { userId, challengeId });
+    if (paid === undefined) throw new Error('bug: a payment conflicted with nothing');
+    return fail('duplicatePayment', 'this challenge was paid already; use its receipt', {
+      paymentId: paid.id,
+    });
+  }
+
+  /** What a recorded payment answers: its receipt, its failure, or that it is still under way. */
+  function answerOf(row: PaymentRow): Result<PaidReceipt, PurchaseFailure> {
+    switch (row.state) {
+      case 'succeeded':
+        return ok(receipts.receiptOf(row));
+      case 'failed':
+        return row.failure_code === 'accountClosed'
+          ? fail('accountClosed')
+          : fail('insufficientFunds');
+      case 'pending':
+        return fail(
+          'idempotencyRequestInProgress',
+          'this purchase is still being made: ask again in a minute',
+          { paymentId: row.id },
+        );
+    }
+  }
+
+  async function walletIdOf(userId: string): Promise<bigint> {
+    const cached = walletIds.get(userId);
+    if (cached !== undefined) return cached;
+    const user = await firstRow(selectWalletId, db, { userId });
+    if (user === undefined) throw new Error(`bug: paying for user ${userId}, who does not exist`);
+    const walletId = BigInt(user.wallet_account_id);
+    walletIds.set(userId, walletId);
+    return walletId;
+  }
+
+  /** Moves the money as one linked chain: all legs or none. */
+  async function submit(
+    walletId: bigint,
+    legs: readonly Leg[],
+  ): Promise<'succeeded' | 'insufficientFunds' | 'accountClosed'> {
+    const transfers: Transfer[] = legs.map((leg, index) => ({
+      id: BigInt(leg.transferId),
+      debitAccountId: walletId,
+      creditAccountId: BigInt(leg.creditAccountId),
+      amount: BigInt(leg.amountMicros),
+      ledger: ledgers.usd,
+      code: leg.code,
+      flags: { linked: index < legs.length - 1 },
+    }));
+    const results = await ledger.createTransfers(transfers);
+    return outcomeOf(results);
+  }
+
+  /**
+   * Records the outcome and, for a success, the merchant's `payment.succeeded` webhook event, in
+   * one transaction: the event exists exactly when the payment is recorded as succeeded.
+   */
+  async function finish(
+    paymentId: string,
+    outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
+  ): Promise<void> {
+    const now = clock();
+    // Answered at commit: the caller's answer waits for a later durable write (the HTTP API's
+    // idempotency record), which makes this one durable too; a payment whose outcome was lost
+    // stays pending, for reconcilePending to finish.
+    const durable = false;
+    await batcher.run(
+      async (tx) => {
+        const updated = await firstRow(completePayment, tx, {
+          id: paymentId,
+          state: outcome === 'succeeded' ? 'succeeded' : 'failed',
+          failureCode: outcome === 'succeeded' ? null : outcome,
+          completedAt: BigInt(now),
+        });
+        if (updated === undefined) return;
+        if (outcome !== 'succeeded') {
+          // A failed purchase bought nothing: the access it claimed is free again.
+          if (updated.offer_id !== null) {
+            await releaseOfferAccess(tx, {
+              userId: updated.user_id,
+              offerId: updated.offer_id,
+              paymentId,
+            });
+          }
+          return;
+        }
+        await enqueueWebhookEvent(tx, {
+          merchantId: updated.merchant_id,
+          type: 'payment.succeeded',
+          payload: {
+            paymentId,
+            offerId: updated.offer_id,
+            resource: updated.resource,
+            challengeId: updated.challenge_id,
+            amount: formatAmount(BigInt(updated.amount_micros)),
+            currency,
+            payer: receipts.pseudonym(updated.user_id, updated.merchant_id),
+          },
+          now,
+        });
+      },
+      { durable },
+    );
+  }
+
+  /**
+   * Ends a payment left pending by a crash between recording and moving the money: the transfer
+   * ids are fixed, so resubmitting them either finds them done or does them now, never twice.
+   */
+  async function finishInterrupted(payment: {
+    readonly id: string;
+    readonly legs: string;
+    readonly wallet_account_id: string;
+  }): Promise<void> {
+    const legs = JSON.parse(payment.legs) as Leg[];
+    const done = await ledger.lookupTransfers(legs.map((leg) => BigInt(leg.transferId)));
+    const outcome =
+      done.length === legs.length
+        ? 'succeeded'
+        : await submit(BigInt(payment.wallet_account_id), legs);
+    await finish(payment.id, outcome);
+  }
+
+  async function findByIdempotencyKey(
+    userId: string,
+    idempotencyKey: string,
+  ): Promise<PaymentRow | undefined> {
+    return firstRow(selectPaymentByKey, db, { userId, idempotencyKey });
+  }
+
+  return { purchase, answerOf, finishInterrupted, findByIdempotencyKey };
+}
+
+export type PurchaseCore = ReturnType<typeof createPurchaseCore>;
+
+// Prepared (see prepared-query.ts): these run for every purchase.
+
+const selectWalletId = preparedQuery<{ userId: string }, { wallet_account_id: string }>((db, arg) =>
+  db.selectFrom('users').select('wallet_account_id').where('id', '=', arg('userId')),
+);
+
+const selectPaymentByKey = preparedQuery<{ userId: string; idempotencyKey: string }, PaymentRow>(
+  (db, arg) =>
+    db
+      .selectFrom('payments')
+      .selectAll()
+      .where('user_id', '=', arg('userId'))
+      .where('idempotency_key', '=', arg('idempotencyKey')),
+);
+
+const selectPaymentByChallenge = preparedQuery<{ userId: string; challengeId: string }, PaymentRow>(
+  (db, arg) =>
+    db
+      .selectFrom('payments')
+      .selectAll()
+      .where('user_id', '=', arg('userId'))
+      .where('challenge_id', '=', arg('challengeId')),
+);
+
+interface PendingPaymentArgs {
+  id: string;
+  userId: string;
+  merchantId: string;
+  offerId: string | null;
+  resource: string;
+  challengeId: string | null;
+  amountMicros: string;
+  legs: string;
+  accessUntil: bigint;
+  createdAt: bigint;
+  idempotencyKey: string | null;
+}
+
+const insertPendingPayment = preparedQuery<PendingPaymentArgs, never>((db, arg) =>
+  db
+    .insertInto('payments')
+    .values({
+      id: arg('id'),
+      user_id: arg('userId'),
+      merchant_id: arg('merchantId'),
+      offer_id: arg('offerId'),
+      resource: arg('resource'),
+      challenge_id: arg('challengeId'),
+      amount_micros: arg('amountMicros'),
+      state: 'pending',
+      failure_code: null,
+      legs: arg('legs'),
+      access_until: arg('accessUntil'),
+      created_at: arg('createdAt'),
+      completed_at: null,
+      idempotency_key: arg('idempotencyKey'),
+    })
+    .onConflict((conflict) => conflict.doNothing()),
+);
+
+/** A payment recorded in this transaction whose access was held by another: it never was. */
+const deleteUnmadePayment = preparedQuery<{ id: string }, never>((db, arg) =>
+  db.deleteFrom('payments').where('id', '=', arg('id')).where('state', '=', 'pending'),
+);
+
+const completePayment = preparedQuery<
+  { id: string; state: 'succeeded' | 'failed'; failureCode: string | null; completedAt: bigint },
+  Pick<
+    PaymentRow,
+    'merchant_id' | 'offer_id' | 'resource' | 'challenge_id' | 'user_id' | 'amount_micros'
+  >
+>((db, arg) =>
+  db
+    .updateTable('payments')
+    .set({
+      state: arg('state'),
+      failure_code: arg('failureCode'),
+      completed_at: arg('completedAt'),
+    })
+    .where('id', '=', arg('id'))
+    .where('state', '=', 'pending')
+    .returning(['merchant_id', 'offer_id', 'resource', 'challenge_id', 'user_id', 'amount_micros']),
+);
+
+function outcomeOf(
+  results: readonly CreateTransferResult[],
+): 'succeeded' | 'insufficientFunds' | 'accountClosed' {
+  const failure = results.find((result) => result !== 'ok' && result !== 'linkedEventFailed');
+  if (failure === undefined) return 'succeeded';
+  if (failure === 'exceedsCredits') return 'insufficientFunds';
+  if (failure === 'accountClosed') return 'accountClosed';
+  throw new Error(`bug: a payment's transfers failed with ${failure}`);
+}

@@ -1,0 +1,122 @@
+/**
+ * What a purchase costs and where the money goes: the merchants' terms (their ledger account, the
+ * platform's fee on them, their access term for HTTP 402 challenges), kept in memory for a while,
+ * and the legs of a purchase (revenue splits, platform fee).
+ */
+import type { TimeOrderedIds } from '@mite/ledger';
+import { LRUCache } from 'lru-cache';
+import type { PlatformDb } from '../db/platform-db.ts';
+import { firstRow, preparedQuery } from '../db/prepared-query.ts';
+import type { MerchantRow } from '../db/schema.ts';
+import { platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
+import type { Offer } from '../merchants/merchant-service.ts';
+import { splitPayment } from './revenue-split.ts';
+
+/** Merchants whose ledger account, fee and access term are kept in memory. */
+export const merchantTermsCachedMax = 10_000;
+/**
+ * How long a merchant's terms are kept: its access term for challenges can change (PATCH
+ * /v1/merchants/{id}), and every node sees the change within this time.
+ */
+export const merchantTermsCacheTtlMs = 60_000;
+
+/** What a payment needs of a merchant: where its share goes and the platform's cut. */
+export interface MerchantTerms {
+  readonly id: string;
+  readonly accountId: string;
+  readonly feeBasisPoints: number;
+  /** The longest access a receipt for one of its HTTP 402 challenges grants. */
+  readonly challengeAccessPeriodSecondsMax: number;
+}
+
+/** One ledger transfer of a payment, as stored with it so an interrupted payment can finish. */
+export interface Leg {
+  readonly transferId: string;
+  readonly creditAccountId: string;
+  readonly amountMicros: string;
+  readonly code: number;
+}
+
+/** What pricing needs of a purchase: who sells, for how much, shared with whom. */
+export interface PricedPurchase {
+  readonly merchantId: string;
+  readonly priceMicros: bigint;
+  readonly splits: Offer['splits'];
+}
+
+export function createPurchasePricing(deps: {
+  readonly platform: PlatformDb;
+  readonly transferIds: TimeOrderedIds;
+}) {
+  const db = deps.platform.db;
+  const { transferIds } = deps;
+  const merchantTerms = new LRUCache<string, MerchantTerms>({
+    max: merchantTermsCachedMax,
+    ttl: merchantTermsCacheTtlMs,
+  });
+
+  async function termsOf(merchantId: string): Promise<MerchantTerms | undefined> {
+    const cached = merchantTerms.get(merchantId);
+    if (cached !== undefined) return cached;
+    const row = await firstRow(selectMerchantTerms, db, { merchantId });
+    if (row === undefined) return undefined;
+    const terms = {
+      id: row.id,
+      accountId: row.account_id,
+      feeBasisPoints: row.fee_basis_points,
+      challengeAccessPeriodSecondsMax: row.challenge_access_period_seconds_max,
+    };
+    merchantTerms.set(merchantId, terms);
+    return terms;
+  }
+
+  /**
+   * The ledger legs of a purchase: each party's share after the platform's fee, and the fee.
+   * Postcondition: they add up to the price exactly (no micro-unit made or lost).
+   */
+  async function legsFor(offer: PricedPurchase): Promise<Leg[]> {
+    const seller = await termsOf(offer.merchantId);
+    if (seller === undefined) throw new Error(`bug: merchant ${offer.merchantId} not found`);
+    const shares = [];
+    for (const share of offer.splits) {
+      const creator = await termsOf(share.merchantId);
+      if (creator === undefined) throw new Error(`bug: merchant ${share.merchantId} not found`);
+      shares.push({ key: creator.accountId, shareBasisPoints: share.shareBasisPoints });
+    }
+    const split = splitPayment(offer.priceMicros, seller.feeBasisPoints, shares);
+    const legs: Leg[] = split.legs.map((leg) => ({
+      transferId: transferIds.next().toString(),
+      creditAccountId: leg.key,
+      amountMicros: leg.amountMicros.toString(),
+      code: transferCodes.payment,
+    }));
+    legs.push({
+      transferId: transferIds.next().toString(),
+      creditAccountId: platformAccountIds.platformFees.toString(),
+      amountMicros: split.platformFeeMicros.toString(),
+      code: transferCodes.platformFee,
+    });
+    const total = legs.reduce((sum, leg) => sum + BigInt(leg.amountMicros), 0n);
+    if (total !== offer.priceMicros) {
+      throw new Error(`bug: legs add up to ${total}, the price is ${offer.priceMicros}`);
+    }
+    return legs.filter((leg) => leg.amountMicros !== '0');
+  }
+
+  return { termsOf, legsFor };
+}
+
+export type PurchasePricing = ReturnType<typeof createPurchasePricing>;
+
+const selectMerchantTerms = preparedQuery<
+  { merchantId: string },
+  Pick<
+    MerchantRow,
+    'id' | 'account_id' | 'fee_basis_points' | 'challenge_access_period_seconds_max'
+  >
+>((db, arg) =>
+  db
+    .selectFrom('merchants')
+    .select(['id', 'account_id', 'fee_basis_points', 'challenge_access_period_seconds_max'])
+    .where('id', '=', arg('merchantId')),
+);

@@ -1,0 +1,88 @@
+/**
+ * A purchase's receipt, signed for the merchant, who verifies it offline (DESIGN.md section 5),
+ * and the pseudonym under which the merchant knows the payer.
+ */
+import { LRUCache } from 'lru-cache';
+import type { PaymentRow } from '../db/schema.ts';
+import { formatAmount } from '../money/amounts.ts';
+import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
+import type { ReceiptKey } from '../receipts/receipt-keys.ts';
+import { type ReceiptClaims, signReceipt } from '../receipts/receipts.ts';
+
+export const currency = 'USD';
+/** (user, merchant) pseudonyms kept in memory: a receipt and a webhook event each name one. */
+export const pseudonymsCachedMax = 20_000;
+
+export interface PaidReceipt {
+  readonly paymentId: string;
+  readonly receipt: string;
+  readonly claims: ReceiptClaims;
+}
+
+/** What a receipt says was bought. */
+export interface ReceiptTerms {
+  readonly merchantId: string;
+  readonly resource: string;
+  readonly priceMicros: bigint;
+  readonly challengeId: string | null;
+}
+
+export function createPurchaseReceipts(deps: {
+  readonly cipher: PersonalDataCipher;
+  readonly receiptKey: ReceiptKey;
+}) {
+  const pseudonyms = new LRUCache<string, string>({ max: pseudonymsCachedMax });
+
+  function receiptFor(
+    paymentId: string,
+    userId: string,
+    purchase: ReceiptTerms,
+    issuedAtMs: number,
+    accessUntilMs: number,
+  ): PaidReceipt {
+    const claims: ReceiptClaims = {
+      paymentId,
+      merchantId: purchase.merchantId,
+      resource: purchase.resource,
+      amount: formatAmount(purchase.priceMicros),
+      currency,
+      payer: pseudonym(userId, purchase.merchantId),
+      issuedAt: Math.floor(issuedAtMs / 1000),
+      accessUntil: Math.floor(accessUntilMs / 1000),
+      ...(purchase.challengeId === null ? {} : { challengeId: purchase.challengeId }),
+    };
+    return { paymentId, claims, receipt: signReceipt(claims, deps.receiptKey) };
+  }
+
+  /** The receipt of a succeeded payment, signed again from its record: the same claims. */
+  function receiptOf(row: PaymentRow): PaidReceipt {
+    const purchase = {
+      merchantId: row.merchant_id,
+      resource: row.resource ?? '',
+      priceMicros: BigInt(row.amount_micros),
+      challengeId: row.challenge_id,
+    };
+    return receiptFor(
+      row.id,
+      row.user_id,
+      purchase,
+      Number(row.created_at),
+      Number(row.access_until),
+    );
+  }
+
+  /** What a merchant sees of a user: stable for that merchant, unlinkable across merchants. */
+  function pseudonym(userId: string, merchantId: string): string {
+    const pair = `${userId}\u0000${merchantId}`;
+    let payer = pseudonyms.get(pair);
+    if (payer === undefined) {
+      payer = `psn_${deps.cipher.lookupTag(pair, 'merchant pseudonym').slice(0, 22)}`;
+      pseudonyms.set(pair, payer);
+    }
+    return payer;
+  }
+
+  return { receiptFor, receiptOf, pseudonym };
+}
+
+export type PurchaseReceipts = ReturnType<typeof createPurchaseReceipts>;
