@@ -174,6 +174,7 @@ async function createServices(
   const merchants = createMerchantService(deps);
   const adminKeys = createAdminKeyService(deps);
   const transferIds = new TimeOrderedIds();
+  const idempotency = createIdempotencyStore(platformDb, { clock, batcher, cipher });
   // One gate for purchases and top-ups: the platform's policy, allowing everything by default.
   const policy = createPolicyGate({ policy: options.policy ?? allowEverything, batcher, clock });
   const payments = createPaymentService({
@@ -183,11 +184,7 @@ async function createServices(
     cipher,
     receiptKey,
     transferIds,
-    onOutcomeNotRecorded: (paymentId, error) =>
-      options.logger.error(
-        { err: error, paymentId },
-        'a payment outcome was not recorded; the reconciler will finish it',
-      ),
+    idempotency,
   });
   const refunds = createRefundService({ ...deps, transferIds });
   const fundingConfig = options.funding ?? fundingConfigFromEnv(options.env);
@@ -200,7 +197,6 @@ async function createServices(
     debtor: payoutDebtorFromEnv(options.env),
     bankChangeHoldMs: options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env),
   });
-  const idempotency = createIdempotencyStore(platformDb, { clock, batcher, cipher });
   const cutOffPurchases = createCutOffPurchases({ ...deps, idempotency, payments });
   const webhooks = createWebhookService({
     platform: platformDb,

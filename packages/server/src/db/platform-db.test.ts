@@ -21,6 +21,7 @@ const platformTables = [
   'payouts',
   'platform_migration_lock',
   'platform_migrations',
+  'policy_decisions',
   'refunds',
   'sessions',
   'topups',

@@ -15,10 +15,15 @@ export interface PlatformDb {
   readonly db: Kysely<PlatformSchema>;
   readonly dialect: PlatformDialect;
   /**
-   * Resolves when every commit made so far is durable. Only needed after a transaction that ran
-   * skipDurableWaitQuery (SQLite); a PostgreSQL commit is durable when it returns.
+   * Resolves when every commit made so far is durable. Only needed after a transaction that
+   * called deferDurableWait (SQLite); a PostgreSQL commit is durable when it returns.
    */
   waitDurable(): Promise<void>;
+  /**
+   * Inside a transaction: its end will not wait until it is durable, the caller waits with
+   * `waitDurable` (the transaction batcher answers some units at commit). No-op on PostgreSQL.
+   */
+  deferDurableWait(): void;
   /** Closes every connection; safe to call more than once. */
   close(): Promise<void>;
 }
@@ -60,12 +65,18 @@ async function connectPlatformDb(options: PlatformDbOptions): Promise<PlatformDb
   const { url } = options;
   if (url.startsWith('sqlite:')) {
     const dialect = createSqliteDialect(url.slice('sqlite:'.length), options.sqliteSyncFile);
-    return wrap(new Kysely({ dialect }), 'sqlite', () => dialect.waitDurable());
+    return wrap(new Kysely({ dialect }), 'sqlite', {
+      waitDurable: () => dialect.waitDurable(),
+      deferDurableWait: () => dialect.deferDurableWait(),
+    });
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const maxConnections = options.pgMaxConnections ?? defaultPgMaxConnections;
     const dialect = await createPostgresDialect(url, maxConnections);
-    return wrap(new Kysely({ dialect }), 'postgres', async () => {});
+    return wrap(new Kysely({ dialect }), 'postgres', {
+      waitDurable: async () => {},
+      deferDurableWait: () => {},
+    });
   }
   // Only the scheme: a PostgreSQL URL may carry a password.
   const scheme = /^[a-z][a-z0-9+.-]*:/i.exec(url)?.[0] ?? '(none)';
@@ -91,10 +102,10 @@ async function createPostgresDialect(url: string, maxConnections: number): Promi
 function wrap(
   db: Kysely<PlatformSchema>,
   dialect: PlatformDialect,
-  waitDurable: () => Promise<void>,
+  durability: Pick<PlatformDb, 'waitDurable' | 'deferDurableWait'>,
 ): PlatformDb {
   let closing: Promise<void> | undefined;
-  return { db, dialect, waitDurable, close: () => (closing ??= db.destroy()) };
+  return { db, dialect, ...durability, close: () => (closing ??= db.destroy()) };
 }
 
 /**

@@ -34,17 +34,16 @@ export const sqliteBusyTimeoutMs = 5_000;
 /** Prepared statements kept per connection; the API runs a few dozen distinct ones. */
 export const preparedStatementsMax = 512;
 
-/**
- * Run inside a transaction, this lets its release skip the wait for durability: the caller takes
- * that wait over (`waitDurable`), for instance to answer some of a batch's units at commit and the
- * rest once synced. Not SQL: the driver intercepts it.
- */
-export const skipDurableWaitQuery = CompiledQuery.raw('/* mite: skip the durable wait */');
-
 /** The platform's SQLite dialect, with the durability wait it puts on every release. */
 export interface PlatformSqliteDialect extends SqliteDialect {
   /** Resolves when every commit made so far is on disk. */
   waitDurable(): Promise<void>;
+  /**
+   * Called inside a transaction: its release will not wait for durability, because the caller
+   * takes that wait over (`waitDurable`), for instance to answer some of a batch's units at commit
+   * and the rest once synced. There is one connection, so "the transaction" is unambiguous.
+   */
+  deferDurableWait(): void;
 }
 
 /**
@@ -84,6 +83,10 @@ class DurableSqliteDialect extends SqliteDialect implements PlatformSqliteDialec
 
   async waitDurable(): Promise<void> {
     await this.#walSync?.waitDurable();
+  }
+
+  deferDurableWait(): void {
+    this.#driver.deferDurableWait();
   }
 
   override createDriver(): Driver {
@@ -127,6 +130,10 @@ class PlatformSqliteDriver implements Driver {
   }
 
   async init(): Promise<void> {}
+
+  deferDurableWait(): void {
+    this.#connection.deferDurableWait();
+  }
 
   async acquireConnection(): Promise<DatabaseConnection> {
     await this.#queue.acquire();
@@ -254,7 +261,7 @@ class PlatformSqliteConnection implements DatabaseConnection {
   readonly #prepared = new Map<string, CachedStatement>();
   /** Whether the open transaction (or the statement just run) wrote anything. */
   #wrote = false;
-  /** Whether the next release skips the durable wait (skipDurableWaitQuery ran). */
+  /** Whether the next release skips the durable wait (deferDurableWait was called). */
   #skipDurableWait = false;
 
   constructor(database: Database.Database, walSync: WalSync | undefined) {
@@ -263,13 +270,6 @@ class PlatformSqliteConnection implements DatabaseConnection {
   }
 
   async executeQuery<R>(compiledQuery: CompiledQuery): Promise<QueryResult<R>> {
-    if (compiledQuery.sql === skipDurableWaitQuery.sql) {
-      if (!this.#database.inTransaction) {
-        throw new Error('bug: skipDurableWaitQuery runs inside a transaction');
-      }
-      this.#skipDurableWait = true;
-      return { rows: [] };
-    }
     const { statement, narrowColumns } = this.#prepare(compiledQuery.sql);
     const parameters = compiledQuery.parameters as unknown[];
     try {
@@ -292,6 +292,13 @@ class PlatformSqliteConnection implements DatabaseConnection {
     for (const row of statement.iterate(compiledQuery.parameters as unknown[])) {
       yield { rows: narrowRows([row as Row], narrowColumns) as R[] };
     }
+  }
+
+  deferDurableWait(): void {
+    if (!this.#database.inTransaction) {
+      throw new Error('bug: deferDurableWait is called inside a transaction');
+    }
+    this.#skipDurableWait = true;
   }
 
   takeSkipDurableWait(): boolean {

@@ -22,7 +22,6 @@
 import type { Transaction } from 'kysely';
 import type { PlatformDb } from './platform-db.ts';
 import type { PlatformSchema } from './schema.ts';
-import { skipDurableWaitQuery } from './sqlite-dialect.ts';
 
 /** Units in one transaction at most: bounds how long one batch holds the write lock. */
 export const transactionBatchSizeMax = 256;
@@ -46,11 +45,6 @@ export interface TransactionBatcher {
    * once durable unless `durable` is false.
    */
   run<T>(unit: TransactionUnit<T>, options?: RunOptions): Promise<T>;
-  /**
-   * Whether units commit in the order they were queued (SQLite: one batch at a time). With
-   * PostgreSQL's concurrent batches, a unit queued later may commit first.
-   */
-  readonly ordered: boolean;
   /** Resolves once no unit is queued or running (before closing the database). */
   drain(): Promise<void>;
 }
@@ -86,7 +80,6 @@ export function createTransactionBatcher(platformDb: PlatformDb): TransactionBat
   };
 
   return {
-    ordered: batchesMax === 1,
     run<T>(unit: TransactionUnit<T>, options: RunOptions = {}): Promise<T> {
       const durable = options.durable ?? true;
       return new Promise<T>((resolve, reject) => {
@@ -112,7 +105,7 @@ async function commitBatch(
   let results: unknown[];
   try {
     results = await platformDb.db.transaction().execute(async (tx) => {
-      if (ownWait) await tx.executeQuery(skipDurableWaitQuery);
+      if (ownWait) platformDb.deferDurableWait();
       const done: unknown[] = [];
       for (const queued of batch) done.push(await queued.unit(tx));
       return done;

@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IdempotencyGuard } from './idempotency.ts';
+import type { IdempotencyGuard, IdempotentResponse } from './idempotency.ts';
 import { ProblemError } from './problems.ts';
 import { mutatingMethods } from './route-config.ts';
 
@@ -152,6 +152,40 @@ async function settle(
   } catch (error) {
     request.log.error({ err: error }, 'idempotency store failed to settle a request');
   }
+}
+
+/**
+ * For a handler that stores its response together with its effect, in one transaction (the
+ * purchase core does, with the payment's outcome): which record to complete, and `stored`, to
+ * call once that transaction is durable, after which the plugin leaves the record alone and the
+ * handler sends exactly `response`. Undefined when the request takes no Idempotency-Key.
+ */
+export interface IdempotentResponseHandle {
+  readonly principal: string;
+  readonly key: string;
+  stored(response: IdempotentResponse): void;
+  /** What `stored` was given: the handler sends it as it is. */
+  readonly response: IdempotentResponse | undefined;
+}
+
+export function idempotentResponseHandle(
+  request: FastifyRequest,
+): IdempotentResponseHandle | undefined {
+  const state = states.get(request);
+  if (state?.phase !== 'started') return undefined;
+  let response: IdempotentResponse | undefined;
+  return {
+    principal: state.principal,
+    key: state.key,
+    stored(storedResponse) {
+      if (state.phase !== 'started') throw new Error('bug: a settled response stored again');
+      state.phase = 'settled';
+      response = storedResponse;
+    },
+    get response() {
+      return response;
+    },
+  };
 }
 
 export function installIdempotency(app: FastifyInstance, guard: IdempotencyGuard): void {

@@ -9,10 +9,9 @@
  */
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
-import { problem, problemContentType } from '../http/problems.ts';
-import type { IdempotencyStore, StoredResponse } from '../idempotency/idempotency-store.ts';
-import type { Result } from '../result.ts';
-import { paymentPendingGraceMs, type PaidReceipt, type PaymentService } from './payment-service.ts';
+import type { IdempotencyStore } from '../idempotency/idempotency-store.ts';
+import { paymentPendingGraceMs, type PaymentService } from './payment-service.ts';
+import { purchaseResponse } from './purchase-response.ts';
 
 /** The request whose cut-off records this job answers, as the idempotency plugin keys them. */
 export const purchaseRequest = { method: 'POST', path: '/v1/payments' } as const;
@@ -29,24 +28,6 @@ export interface CutOffPurchasesDeps {
   readonly idempotency: IdempotencyStore;
   readonly payments: Pick<PaymentService, 'findByIdempotencyKey' | 'answerOf'>;
   readonly clock: () => number;
-}
-
-/** The response the purchase route gives for this outcome (see payment-routes.ts). */
-export function purchaseResponse(answer: Result<PaidReceipt, string>): StoredResponse {
-  if (answer.ok) {
-    return {
-      status: 201,
-      headers: { 'content-type': 'application/json; charset=utf-8' },
-      body: JSON.stringify(answer.value),
-    };
-  }
-  const code = answer.code as Parameters<typeof problem>[0];
-  const body = problem(code, answer.detail, answer.extra);
-  return {
-    status: body.status,
-    headers: { 'content-type': `${problemContentType}; charset=utf-8` },
-    body: JSON.stringify(body),
-  };
 }
 
 export function createCutOffPurchases(deps: CutOffPurchasesDeps) {

@@ -1,5 +1,7 @@
+import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { idempotentResponseHandle } from '../http/idempotency-plugin.ts';
 import { sendProblem } from '../http/problems.ts';
 import type { ReceiptKey } from '../receipts/receipt-keys.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
@@ -128,12 +130,20 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       // a retry finds it however late, even once the idempotency record is gone.
       const idempotencyKey = request.headers['idempotency-key'];
       const buyer = typeof idempotencyKey === 'string' ? { userId, idempotencyKey } : { userId };
-      // The idempotency record written with this response follows the payment's outcome.
-      const options = { outcomeBeforeNextWrite: true };
+      // The core stores the answer with the payment's outcome, in one durable unit; what it
+      // stored is sent as it is, and the idempotency plugin leaves the record alone.
+      const handle = idempotentResponseHandle(request);
+      const options = handle === undefined ? {} : { respond: handle };
       const paid =
         'offerId' in body
           ? await payments.pay({ ...buyer, offerId: body.offerId }, options)
           : await payments.payChallenge({ ...buyer, challenge: body.challenge }, options);
+      const stored = handle?.response;
+      if (stored !== undefined) {
+        // A string body is sent as is, whatever the route's typed send() expects.
+        const raw = reply as unknown as FastifyReply;
+        return raw.code(stored.status).headers(stored.headers).send(stored.body);
+      }
       if (!paid.ok) return sendProblem(reply, paid.code, paid.detail, paid.extra);
       return reply.code(201).send(paid.value);
     },

@@ -8,6 +8,7 @@ import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import { createPaymentService, paymentPendingGraceMs } from './payment-service.ts';
 import { addOffer, balanceOf, insertInterruptedPayment, merchant, world } from './testing.ts';
 import { openPolicyGate } from '../policy/policy-decisions.ts';
+import { createIdempotencyStore, type StoredResponse } from '../idempotency/idempotency-store.ts';
 
 for (const dialect of platformDialects) {
   describe(`payments (${dialect})`, () => {
@@ -43,7 +44,7 @@ for (const dialect of platformDialects) {
       assert.deepEqual((await w.ledger.verify()).problems, []);
     });
 
-    it('with outcomeBeforeNextWrite, the outcome commits before the next write is made', async (t) => {
+    it('stores the answer in the same durable unit as the outcome and its webhook event', async (t) => {
       const w = await world(t, dialect);
       if (w === undefined) return;
       const seller = await merchant(w, 'Shop', 0);
@@ -53,25 +54,49 @@ for (const dialect of platformDialects) {
         priceMicros: 10_000n,
         accessPeriodSeconds: 0,
       });
-      await w.fund(1_000_000n);
-      const options = { outcomeBeforeNextWrite: true };
-      const paid = await Promise.all(
-        Array.from({ length: 8 }, () => w.payments.pay({ userId: w.userId, offerId }, options)),
-      );
-      // As the HTTP route's idempotency record does: a write queued once the answers are in.
-      const seen = await w.batcher.run((tx) =>
-        tx.selectFrom('payments').select('state').where('offer_id', '=', offerId).execute(),
-      );
-      assert.deepEqual(
-        seen.map((row) => row.state),
-        paid.map(() => 'succeeded'),
-      );
+      await w.fund(15_000n);
+      const principal = `user:${w.userId}`;
+      const idempotency = createIdempotencyStore(w.platform, {
+        clock: () => w.clock.now,
+        cipher: w.cipher,
+        batcher: w.batcher,
+      });
+      const buy = async (key: string) => {
+        const request = { principal, key, method: 'POST', path: '/v1/payments', requestHash: key };
+        assert.equal((await idempotency.begin(request)).outcome, 'started');
+        const stored: StoredResponse[] = [];
+        const respond = {
+          principal,
+          key,
+          stored: (response: StoredResponse) => stored.push(response),
+        };
+        const paid = await w.payments.pay(
+          { userId: w.userId, offerId, idempotencyKey: key },
+          { respond },
+        );
+        // Once the call returns, all three are there: the outcome, its event, the answer.
+        const replay = await idempotency.begin(request);
+        return { paid, stored, replay };
+      };
+      const first = await buy('one');
+      assert.ok(first.paid.ok);
+      assert.equal(first.stored.length, 1);
+      assert.ok(first.replay.outcome === 'replay');
+      assert.deepEqual(first.replay.status, 201);
+      assert.equal(JSON.parse(first.replay.body).paymentId, first.paid.value.paymentId);
+      assert.equal(first.replay.body, first.stored[0]?.body, 'the bytes the route sends');
       const events = await w.platform.db
         .selectFrom('webhook_events')
-        .select('id')
+        .select('payload')
         .where('type', '=', 'payment.succeeded')
         .execute();
-      assert.equal(events.length, 8);
+      assert.equal(events.length, 1);
+      // A failure's answer is stored with the failed outcome too.
+      const second = await buy('two');
+      assert.ok(!second.paid.ok && second.paid.code === 'insufficientFunds');
+      assert.ok(second.replay.outcome === 'replay');
+      assert.equal(second.replay.status, 409);
+      assert.match(JSON.parse(second.replay.body).type, /insufficient-funds$/);
     });
 
     it('refuses insufficient funds, unknown offers and a second purchase, moving nothing', async (t) => {
@@ -124,7 +149,7 @@ for (const dialect of platformDialects) {
       assert.equal(await balanceOf(w.ledger, seller.accountId), 1_000_000n);
     });
 
-    it('reports an outcome that failed to commit after the answer; the reconciler finishes it', async (t) => {
+    it('fails the call when its outcome cannot commit; the reconciler finishes it once', async (t) => {
       const w = await world(t, dialect);
       if (w === undefined) return;
       const seller = await merchant(w, 'Shop', 0);
@@ -137,12 +162,10 @@ for (const dialect of platformDialects) {
       // The second write of a purchase (its outcome) fails, as a broken database would.
       let writes = 0;
       const failing: TransactionBatcher = {
-        ordered: w.batcher.ordered,
         drain: () => w.batcher.drain(),
         run: (unit, options) =>
           ++writes === 2 ? Promise.reject(new Error('disk gone')) : w.batcher.run(unit, options),
       };
-      const reported: string[] = [];
       const payments = createPaymentService({
         platform: w.platform,
         ledger: w.ledger,
@@ -152,26 +175,19 @@ for (const dialect of platformDialects) {
         receiptKey: w.receiptKey,
         transferIds: w.transferIds,
         policy: openPolicyGate,
+        idempotency: createIdempotencyStore(w.platform, { cipher: w.cipher }),
         batcher: failing,
-        onOutcomeNotRecorded: (paymentId, error) =>
-          reported.push(`${paymentId}: ${(error as Error).message}`),
       });
-      const options = { outcomeBeforeNextWrite: true };
-      if (!w.batcher.ordered) {
-        // PostgreSQL awaits the outcome: there a failure fails the purchase call instead.
-        await assert.rejects(payments.pay({ userId: w.userId, offerId }, options), /disk gone/);
-        assert.deepEqual(reported, []);
-        return;
-      }
-      const paid = await payments.pay({ userId: w.userId, offerId }, options);
-      assert.ok(paid.ok);
-      await w.batcher.drain();
-      const { paymentId } = paid.value;
-      assert.deepEqual(reported, [`${paymentId}: disk gone`]);
-      assert.equal((await payments.getPayment(paymentId))?.state, 'pending');
+      // No answer is given for a purchase whose outcome is not on disk.
+      await assert.rejects(payments.pay({ userId: w.userId, offerId }), /disk gone/);
+      const [pending] = await w.platform.db
+        .selectFrom('payments')
+        .select(['id', 'state'])
+        .execute();
+      assert.equal(pending?.state, 'pending');
       w.clock.now += paymentPendingGraceMs + 1;
       assert.equal(await payments.reconcilePending(), 1);
-      assert.equal((await payments.getPayment(paymentId))?.state, 'succeeded');
+      assert.equal((await payments.getPayment(pending?.id ?? ''))?.state, 'succeeded');
       assert.equal(await balanceOf(w.ledger, seller.accountId), 10_000n, 'paid once');
     });
 

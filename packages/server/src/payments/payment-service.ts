@@ -15,6 +15,7 @@ import { fail, type Result } from '../result.ts';
 import {
   createPurchaseCore,
   type PayOptions,
+  type PurchaseCoreDeps,
   type PurchaseFailure,
   type PurchaseRequest,
 } from './purchase-core.ts';
@@ -46,8 +47,8 @@ export interface PaymentServiceDeps {
   readonly policy: PolicyGate;
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
-  /** See PurchaseCoreDeps.onOutcomeNotRecorded. */
-  readonly onOutcomeNotRecorded?: (paymentId: string, error: unknown) => void;
+  /** Keeps the answers of purchase requests for their retries, with their outcomes. */
+  readonly idempotency: PurchaseCoreDeps['idempotency'];
 }
 
 export function createPaymentService(deps: PaymentServiceDeps) {

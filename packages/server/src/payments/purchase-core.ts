@@ -7,12 +7,15 @@
  *
  * A purchase made already (the same Idempotency-Key, the same challenge, an access still held) is
  * answered from its record and charges nothing; a crash anywhere leaves a pending record with
- * fixed transfer ids that `finishInterrupted` ends, never twice. Durability: the pending record
- * is durable before the ledger is asked, and nothing is answered before the writes that make the
- * answer true are (see PayOptions for the HTTP route's one shortcut).
+ * fixed transfer ids that `finishInterrupted` ends, never twice.
+ *
+ * Durability, the one rule: nothing is answered before the writes that make the answer true are
+ * durable. The pending record (and its access claim) is durable before the ledger is asked; the
+ * ledger answers once its chain is durable; the outcome, its webhook event and the stored answer
+ * (a ResponseRecord) commit in one durable unit before the answer is returned.
  */
 import type { CreateTransferResult, Ledger, Transfer } from '@mite/ledger';
-import type { Kysely } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
@@ -25,22 +28,28 @@ import { formatAmount } from '../money/amounts.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
+import type { IdempotencyStore, StoredResponse } from '../idempotency/idempotency-store.ts';
 import { claimOfferAccess, releaseOfferAccess } from './offer-access.ts';
+import { purchaseResponse } from './purchase-response.ts';
 import type { Leg, PurchasePricing } from './purchase-pricing.ts';
 import { currency, type PaidReceipt, type PurchaseReceipts } from './purchase-receipts.ts';
 
 /** Users whose wallet account id is kept in memory (it never changes once a user exists). */
 export const walletIdsCachedMax = 100_000;
 
+/**
+ * Where the purchase's answer is kept for retries of its request (the HTTP route's idempotency
+ * record): the core stores the answer in the same transaction as the outcome and the webhook
+ * event, so the three commit together, and `stored` hears it once that is durable.
+ */
+export interface ResponseRecord {
+  readonly principal: string;
+  readonly key: string;
+  stored(response: StoredResponse): void;
+}
+
 export interface PayOptions {
-  /**
-   * Answer once the money has moved, without waiting for the payment's outcome (state and
-   * webhook event) to commit: where units commit in queue order (SQLite), it commits before any
-   * write queued after the answer. The HTTP route sets it: the response's idempotency record,
-   * written next, then commits with the outcome or after it, and nothing is sent before that
-   * record is durable. A saved batch cycle per purchase, so the answer comes sooner.
-   */
-  readonly outcomeBeforeNextWrite?: boolean;
+  readonly respond?: ResponseRecord;
 }
 
 /** Why a purchase was not made now: the policy, the wallet, or because it was made already. */
@@ -80,11 +89,8 @@ export interface PurchaseCoreDeps {
   /** Decides, before money moves, whether a purchase may go ahead. */
   readonly policy: PolicyGate;
   readonly clock: () => number;
-  /**
-   * Hears a payment outcome that failed to commit after its answer went out (see PayOptions):
-   * the payment stays pending, and the reconciler finishes it.
-   */
-  readonly onOutcomeNotRecorded?: (paymentId: string, error: unknown) => void;
+  /** Keeps the answers of purchase requests for their retries, with their outcomes. */
+  readonly idempotency: Pick<IdempotencyStore, 'completeWithin'>;
 }
 
 export function createPurchaseCore(deps: PurchaseCoreDeps) {
@@ -133,16 +139,21 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       );
     }
     const outcome = await submit(walletId, legs);
-    const outcomeRecorded = finish(paymentId, outcome);
-    if (options.outcomeBeforeNextWrite === true && batcher.ordered) {
-      // Committed before the caller's next write, which shares its transaction if it comes
-      // soon: see PayOptions. A failure leaves the payment pending, for reconcilePending.
-      outcomeRecorded.catch((error: unknown) => deps.onOutcomeNotRecorded?.(paymentId, error));
-    } else {
-      await outcomeRecorded;
-    }
-    if (outcome !== 'succeeded') return fail(outcome);
-    return ok(receipts.receiptFor(paymentId, userId, purchase, now, accessUntilMs));
+    const answer: Result<PaidReceipt, PurchaseFailure> =
+      outcome === 'succeeded'
+        ? ok(receipts.receiptFor(paymentId, userId, purchase, now, accessUntilMs))
+        : fail(outcome);
+    const { respond } = options;
+    const response = respond === undefined ? undefined : purchaseResponse(answer);
+    // A failure here leaves the payment pending and the request unanswered: its retry is told
+    // so, and the reconciler finishes the payment and stores its answer (cut-off-purchases.ts).
+    await finish(
+      paymentId,
+      outcome,
+      respond === undefined || response === undefined ? undefined : { ...respond, response },
+    );
+    if (respond !== undefined && response !== undefined) respond.stored(response);
+    return answer;
   }
 
   /**
@@ -269,55 +280,59 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   }
 
   /**
-   * Records the outcome and, for a success, the merchant's `payment.succeeded` webhook event, in
-   * one transaction: the event exists exactly when the payment is recorded as succeeded.
+   * Records the outcome in one durable unit with what goes with it: for a success the merchant's
+   * `payment.succeeded` webhook event (so the event exists exactly when the payment succeeded),
+   * for a failure the release of the access it claimed, and the request's stored answer if any.
    */
   async function finish(
     paymentId: string,
     outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
+    answer?: ResponseRecord & { readonly response: StoredResponse },
   ): Promise<void> {
     const now = clock();
-    // Answered at commit: the caller's answer waits for a later durable write (the HTTP API's
-    // idempotency record), which makes this one durable too; a payment whose outcome was lost
-    // stays pending, for reconcilePending to finish.
-    const durable = false;
-    await batcher.run(
-      async (tx) => {
-        const updated = await firstRow(completePayment, tx, {
-          id: paymentId,
-          state: outcome === 'succeeded' ? 'succeeded' : 'failed',
-          failureCode: outcome === 'succeeded' ? null : outcome,
-          completedAt: BigInt(now),
-        });
-        if (updated === undefined) return;
-        if (outcome !== 'succeeded') {
-          // A failed purchase bought nothing: the access it claimed is free again.
-          if (updated.offer_id !== null) {
-            await releaseOfferAccess(tx, {
-              userId: updated.user_id,
-              offerId: updated.offer_id,
-              paymentId,
-            });
-          }
-          return;
-        }
-        await enqueueWebhookEvent(tx, {
-          merchantId: updated.merchant_id,
-          type: 'payment.succeeded',
-          payload: {
-            paymentId,
-            offerId: updated.offer_id,
-            resource: updated.resource,
-            challengeId: updated.challenge_id,
-            amount: formatAmount(BigInt(updated.amount_micros)),
-            currency,
-            payer: receipts.pseudonym(updated.user_id, updated.merchant_id),
-          },
-          now,
-        });
+    await batcher.run(async (tx) => {
+      if (answer !== undefined) {
+        const { principal, key, response } = answer;
+        await deps.idempotency.completeWithin(tx, { principal, key, ...response });
+      }
+      await recordOutcome(tx, paymentId, outcome, now);
+    });
+  }
+
+  async function recordOutcome(
+    tx: Transaction<PlatformSchema>,
+    paymentId: string,
+    outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
+    now: number,
+  ): Promise<void> {
+    const updated = await firstRow(completePayment, tx, {
+      id: paymentId,
+      state: outcome === 'succeeded' ? 'succeeded' : 'failed',
+      failureCode: outcome === 'succeeded' ? null : outcome,
+      completedAt: BigInt(now),
+    });
+    if (updated === undefined) return;
+    if (outcome !== 'succeeded') {
+      // A failed purchase bought nothing: the access it claimed is free again.
+      if (updated.offer_id === null) return;
+      const release = { userId: updated.user_id, offerId: updated.offer_id, paymentId };
+      await releaseOfferAccess(tx, release);
+      return;
+    }
+    await enqueueWebhookEvent(tx, {
+      merchantId: updated.merchant_id,
+      type: 'payment.succeeded',
+      payload: {
+        paymentId,
+        offerId: updated.offer_id,
+        resource: updated.resource,
+        challengeId: updated.challenge_id,
+        amount: formatAmount(BigInt(updated.amount_micros)),
+        currency,
+        payer: receipts.pseudonym(updated.user_id, updated.merchant_id),
       },
-      { durable },
-    );
+      now,
+    });
   }
 
   /**

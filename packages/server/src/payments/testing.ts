@@ -18,6 +18,7 @@ import { createPaymentService } from './payment-service.ts';
 import { createRefundService } from './refund-service.ts';
 import { createTransactionBatcher } from '../db/transaction-batcher.ts';
 import { openPolicyGate } from '../policy/policy-decisions.ts';
+import { createIdempotencyStore } from '../idempotency/idempotency-store.ts';
 import { createWalletService } from '../wallets/wallet-service.ts';
 
 type Dialect = (typeof platformDialects)[number];
@@ -43,6 +44,7 @@ export async function world(t: TestContext, dialect: Dialect) {
     receiptKey,
     transferIds,
     policy: openPolicyGate,
+    idempotency: createIdempotencyStore(platform, { clock: () => clock.now, cipher, batcher }),
   });
   const refunds = createRefundService({ ...deps, transferIds });
   const signedUp = await users.signUp({ email: 'ada@example.com', password: 'a long passphrase' });
