@@ -205,6 +205,16 @@ describe('payouts CSV', () => {
     );
   });
 
+  it('quotes a field holding any line break, not only CRLF', () => {
+    const first = input.payouts[0];
+    assert.ok(first);
+    for (const holderName of ['a\nb', 'a\rb', 'a\r\nb']) {
+      const text = payoutsCsv({ ...input, payouts: [{ ...first, holderName }] });
+      assert.ok(text.includes(`,"${holderName}",`), JSON.stringify(text));
+      assert.equal(parseCsv(text)[1]?.[2], holderName);
+    }
+  });
+
   it('parses back to the same fields', () => {
     const records = parseCsv(csv);
     assert.equal(records.length, 4);
@@ -218,8 +228,10 @@ describe('payouts CSV', () => {
       'USD',
     ]);
     assert.deepEqual(parseCsv('a,"b\r\nc",""""\r\n'), [['a', 'b\r\nc', '"']]);
-    assert.throws(() => parseCsv('a,"b'), /unterminated/);
-    assert.throws(() => parseCsv('a,b"c\r\n'), /malformed/);
+    assert.throws(() => parseCsv('a,"b'), /Quote Not Closed/);
+    assert.throws(() => parseCsv('a,b"c\r\n'), /Invalid Opening Quote/);
+    assert.throws(() => parseCsv('"a"b,c\r\n'), /Invalid Closing Quote/);
+    assert.throws(() => parseCsv('a,b\r\nc\r\n'), /Invalid Record Length/);
   });
 });
 
