@@ -215,6 +215,17 @@ describe('payouts CSV', () => {
     }
   });
 
+  it('keeps a holder name from running as a spreadsheet formula', () => {
+    const first = input.payouts[0];
+    assert.ok(first);
+    for (const holderName of ['=HYPERLINK("http://127.0.0.1/x","y")', '+1', '-1+2', '@SUM(A1)']) {
+      const text = payoutsCsv({ ...input, payouts: [{ ...first, holderName }] });
+      assert.equal(parseCsv(text)[1]?.[2], `'${holderName}`, holderName);
+    }
+    const plain = payoutsCsv({ ...input, payouts: [{ ...first, holderName: 'Ann = Bob' }] });
+    assert.equal(parseCsv(plain)[1]?.[2], 'Ann = Bob');
+  });
+
   it('parses back to the same fields', () => {
     const records = parseCsv(csv);
     assert.equal(records.length, 4);

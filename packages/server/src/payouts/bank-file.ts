@@ -201,7 +201,10 @@ export const csvHeader = [
  * The batch as CSV (csv-stringify): a header line, then one line per payout, CRLF line ends
  * (RFC 4180). A field is quoted when it holds a comma or a quote (the library's own rule) or any
  * line break: the library would leave a lone LF or CR bare when records end with CRLF, and
- * spreadsheets would split the line there.
+ * spreadsheets would split the line there. A field starting with =, +, -, @, tab or CR gets a
+ * leading apostrophe (escape_formulas): holder names are the merchants' own text, and a spreadsheet
+ * opening the file must show them, not run them as formulas (CSV injection). Ids and amounts never
+ * start so; the XML file carries names unchanged.
  */
 export function payoutsCsv(input: BankFileInput): string {
   const rows = [
@@ -216,7 +219,11 @@ export function payoutsCsv(input: BankFileInput): string {
       input.currency,
     ]),
   ];
-  return stringify(rows, { record_delimiter: '\r\n', quoted_match: /[\r\n]/ });
+  return stringify(rows, {
+    record_delimiter: '\r\n',
+    quoted_match: /[\r\n]/,
+    escape_formulas: true,
+  });
 }
 
 /**
