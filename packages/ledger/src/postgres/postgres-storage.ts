@@ -29,8 +29,8 @@ import {
   type StoredState,
   u128FromUuid,
   u128ToUuid,
-} from './storage.ts';
-import type { AccountFilter, AccountRecord, PendingStatus, TransferRecord } from './types.ts';
+} from '../storage.ts';
+import type { AccountFilter, AccountRecord, PendingStatus, TransferRecord } from '../types.ts';
 
 /** Bumped whenever the tables change; a database with another version is refused. */
 export const postgresSchemaVersion = 1;
