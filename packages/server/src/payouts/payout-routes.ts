@@ -254,14 +254,20 @@ const bankFiles: Readonly<
   },
 };
 
+type PayoutRoutes = FastifyPluginAsyncZod<{ payouts: PayoutService }>;
+
 /**
  * Payouts: operators run them and fetch each batch, its bank files and its reconciliation report;
  * a merchant sets the bank account it is paid to.
  */
-export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = async (
-  api,
-  { payouts },
-) => {
+export const payoutRoutes: PayoutRoutes = async (api, options) => {
+  await api.register(batchRoutes, options);
+  await api.register(bankFileRoutes, options);
+  await api.register(bankAccountRoutes, options);
+};
+
+/** Running payouts, and the batches they made. */
+const batchRoutes: PayoutRoutes = async (api, { payouts }) => {
   api.post(
     '/v1/payout-runs',
     {
@@ -335,7 +341,10 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
       return batchBody(batch);
     },
   );
+};
 
+/** A batch's bank files, and its reconciliation against them and the ledger. */
+const bankFileRoutes: PayoutRoutes = async (api, { payouts }) => {
   for (const format of ['xml', 'csv'] as const) {
     const file = bankFiles[format];
     api.get(
@@ -385,7 +394,10 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
       return reconciliationBody(report.value);
     },
   );
+};
 
+/** The bank account a merchant is paid to. */
+const bankAccountRoutes: PayoutRoutes = async (api, { payouts }) => {
   api.put(
     '/v1/bank-account',
     {
