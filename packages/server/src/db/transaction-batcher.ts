@@ -112,8 +112,9 @@ async function commitBatch(
     });
   } catch (error) {
     if (batch.length === 1) {
-      settled();
+      // The caller hears of its failure before a drain may end, as it hears of a success.
       batch[0]?.reject(error);
+      settled();
       return;
     }
     // Which unit failed is unknown (the commit itself may have): each runs again on its own,
