@@ -32,9 +32,9 @@ import { freshPgDatabase, tempDir } from '@mite/testkit';
 import Database from 'better-sqlite3';
 import postgres from 'postgres';
 import { batchSizeMaxDefault } from '../../packages/ledger/src/engine.ts';
-import { postgresSchema } from '../../packages/ledger/src/postgres-storage.ts';
-import { sqliteSchema } from '../../packages/ledger/src/sqlite-schema.ts';
-import { type SqlU128, toSqlU128 } from '../../packages/ledger/src/sqlite-values.ts';
+import { postgresSchema } from '../../packages/ledger/src/postgres/postgres-storage.ts';
+import { sqliteSchema } from '../../packages/ledger/src/sqlite/sqlite-schema.ts';
+import { type SqlU128, toSqlU128 } from '../../packages/ledger/src/sqlite/sqlite-values.ts';
 import { encodeAccountFlags } from '../../packages/ledger/src/storage.ts';
 import {
   blockRecordsMax,

@@ -12,7 +12,7 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
 import { build, type Plugin } from 'esbuild';
-import { bundleWorkerCode } from '../../ledger/src/sqlite-writer-worker-bundle.ts';
+import { bundleWorkerCode } from '../../ledger/src/sqlite/sqlite-writer-worker-bundle.ts';
 
 export interface BundleOptions {
   /** The TypeScript entry point. */

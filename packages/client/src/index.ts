@@ -21,13 +21,8 @@ export {
   type MitePaymentErrorDetails,
   type ReceivedProblem,
 } from './errors.ts';
-export {
-  createMiteFetch,
-  type MiteFetch,
-  type MiteFetchOptions,
-  type PaymentEvent,
-  type Wallet,
-} from './mite-fetch.ts';
+export { createMiteFetch, type MiteFetch, type MiteFetchOptions } from './mite-fetch.ts';
+export { type PaymentEvent, type Wallet } from './payer.ts';
 export { type PlatformRetry } from './platform-client.ts';
 export {
   MemoryReceiptStore,

@@ -1,39 +1,34 @@
 /**
  * `createMiteFetch`: a `fetch` that pays HTTP 402 `Payment` challenges (method "mite") inside the
  * user's budgets, retries with the credential, and keeps the receipt so that a resource bought
- * once opens again without paying.
+ * once opens again without paying. This file is the fetch wrapper; paying a challenge at the
+ * platform within the budget is the payer's (payer.ts).
  *
  * What is never done twice:
- * - one challenge is never paid twice by one instance (`#byChallenge`), whoever asks;
+ * - one challenge is never paid twice by one instance (the payer's `#byChallenge`), whoever asks;
  * - concurrent calls for one resource share one payment (`#slots`, one per resource);
  * - a platform call retried after a network failure carries the same Idempotency-Key.
  */
 import {
   type Challenge,
-  checkChallengeTimes,
-  clockSkewSecondsMax,
-  currency as platformCurrency,
-  formatAmount,
-  type ReceiptClaims,
-  parseAmount,
   parseChallengeHeader,
   parsePaymentReceiptHeader,
   parseX402PaymentRequired,
   paymentReceiptHeaderName,
   type Refusal,
   x402PaymentRequiredHeaderName,
-  formatCredentialHeader,
 } from '@mite/protocol';
-import {
-  type Budget,
-  BudgetLedger,
-  parseBudget,
-  type PaymentQuote,
-  type Reservation,
-  type Spending,
-} from './budget.ts';
+import type { Budget, Spending } from './budget.ts';
 import { MitePaymentError } from './errors.ts';
-import { type Charged, payAtPlatform, type PlatformRetry, readProblem } from './platform-client.ts';
+import {
+  badChallenge,
+  type Paid,
+  Payer,
+  type PaymentEvent,
+  toStored,
+  type Wallet,
+} from './payer.ts';
+import { type PlatformRetry, readProblem } from './platform-client.ts';
 import {
   MemoryReceiptStore,
   receiptKeyOf,
@@ -46,38 +41,6 @@ import {
   sendArguments,
   toReplayableRequest,
 } from './replayable-request.ts';
-
-/** Who pays: the platform this client trusts, and the user's session there. */
-export interface Wallet {
-  /** The platform's base URL. Challenges naming any other platform are refused. */
-  readonly platformUrl: string;
-  /** The session bearer token, or a function that returns the current one. */
-  readonly token: string | (() => string | Promise<string>);
-  /** The wallet's currency; budgets are in it (default "USD"). */
-  readonly currency?: string;
-}
-
-/** One payment the platform took. */
-export interface PaymentEvent {
-  readonly paymentId: string;
-  readonly amount: string;
-  readonly amountMicros: bigint;
-  readonly currency: string;
-  /** The origin that asked for the payment, whose daily budget it counts against. */
-  readonly origin: string;
-  /** The URL that answered 402. */
-  readonly url: string;
-  /** What was bought, as the challenge named it. */
-  readonly resource: string;
-  readonly merchant: string;
-  readonly challengeId: string;
-  /** Seconds since the epoch. */
-  readonly issuedAt: number;
-  /** Seconds since the epoch; equal to `issuedAt` for a single-use purchase. */
-  readonly accessUntil: number;
-  /** The platform's receipt (compact JWS). */
-  readonly receipt: string;
-}
 
 export interface MiteFetchOptions {
   readonly wallet: Wallet;
@@ -101,18 +64,6 @@ export interface MiteFetch {
   spent(): Spending;
 }
 
-/** A purchase this instance made (or saw made by a concurrent call). */
-interface Paid {
-  readonly credential: string;
-  readonly paymentId: string;
-  readonly receipt: string;
-  readonly claims: ReceiptClaims;
-  readonly challenge: Challenge;
-  readonly resourceKey: string;
-  /** False for single-use purchases (`accessPeriodSeconds` 0): never presented again. */
-  readonly reusable: boolean;
-}
-
 /** One resource's payment: under way (no outcome yet) or settled. */
 interface Slot {
   readonly done: Promise<void>;
@@ -133,21 +84,6 @@ type Obtained =
 /** A request goes around at most this many times (402, credential, 402 ...). */
 const roundsMax = 4;
 
-function platformIdentity(url: URL): string {
-  return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
-}
-
-function toStored(paid: Paid, accessUntil: number): StoredReceipt {
-  return {
-    credential: paid.credential,
-    accessUntil,
-    paymentId: paid.paymentId,
-    receipt: paid.receipt,
-    resource: paid.challenge.request.resource,
-    challengeId: paid.challenge.id,
-  };
-}
-
 /** The key a stored receipt's resource has on this site, if it reads as a URL there. */
 function sameSiteKey(stored: StoredReceipt, base: URL): string[] {
   try {
@@ -158,16 +94,6 @@ function sameSiteKey(stored: StoredReceipt, base: URL): string[] {
   } catch {
     return [];
   }
-}
-
-function badChallenge(refusal: Refusal): MitePaymentError {
-  return new MitePaymentError(
-    'badChallenge',
-    `the payment challenge is unusable: ${refusal.detail}`,
-    {
-      protocolCode: refusal.code,
-    },
-  );
 }
 
 async function discard(response: Response): Promise<void> {
@@ -184,42 +110,28 @@ function responseUrl(response: Response, asked: URL): URL {
   }
 }
 
-class MitePayer {
-  readonly #wallet: { readonly platformUrl: URL; readonly currency: string };
-  readonly #token: () => Promise<string>;
-  readonly #ledger: BudgetLedger;
-  readonly #approve: Budget['approve'];
+/** The fetch wrapper: sends, reads 402 challenges, presents credentials, keeps receipts. */
+class PayingFetch {
+  readonly #payer: Payer;
   readonly #fetch: typeof fetch;
   readonly #clock: () => number;
   readonly #store: ReceiptStore;
-  readonly #onPayment: ((event: PaymentEvent) => void) | undefined;
-  readonly #retry: PlatformRetry;
-  /** Every challenge this instance paid, until it expires: never paid again. */
-  readonly #byChallenge = new Map<string, Paid>();
   /** Per resource key: the payment under way, or the last one made. */
   readonly #slots = new Map<string, Slot>();
 
   constructor(options: MiteFetchOptions) {
-    const { wallet } = options;
-    if (typeof wallet !== 'object' || wallet === null) throw new TypeError('a wallet is required');
-    const platformUrl = new URL(wallet.platformUrl);
-    if (platformUrl.protocol !== 'https:' && platformUrl.protocol !== 'http:') {
-      throw new TypeError('wallet.platformUrl must be an http(s) URL');
-    }
-    const { token } = wallet;
-    if (typeof token !== 'string' && typeof token !== 'function') {
-      throw new TypeError('wallet.token must be a string or a function');
-    }
-    this.#token = async () => (typeof token === 'string' ? token : await token());
-    this.#wallet = { platformUrl, currency: wallet.currency ?? platformCurrency };
-    this.#ledger = new BudgetLedger(parseBudget(options.budget));
-    this.#approve = options.budget.approve;
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
     this.#clock = options.clock ?? Date.now;
+    this.#payer = new Payer({
+      wallet: options.wallet,
+      budget: options.budget,
+      fetch: this.#fetch,
+      clock: this.#clock,
+      onPayment: options.onPayment,
+      platformRetry: options.platformRetry,
+    });
     this.#store =
       options.receiptStore ?? new MemoryReceiptStore({ nowSeconds: () => this.#nowSeconds() });
-    this.#onPayment = options.onPayment;
-    this.#retry = options.platformRetry ?? {};
   }
 
   #nowSeconds(): number {
@@ -227,7 +139,7 @@ class MitePayer {
   }
 
   spent(): Spending {
-    return this.#ledger.spent();
+    return this.#payer.spent();
   }
 
   #send(request: ReplayableRequest, url: URL, credential?: string): Promise<Response> {
@@ -413,7 +325,7 @@ class MitePayer {
     for (;;) {
       // Synchronous from here to #lead, so no other call can slip in between the checks and the
       // claim of the resource's slot.
-      const paid = this.#byChallenge.get(challenge.id);
+      const paid = this.#payer.paidFor(challenge.id);
       if (paid !== undefined) {
         if (!tried.has(paid.credential))
           return { source: 'shared', credential: paid.credential, paid };
@@ -474,11 +386,6 @@ class MitePayer {
   }
 
   #prune(nowSeconds: number): void {
-    for (const [id, paid] of this.#byChallenge) {
-      if (paid.challenge.expiresAtSeconds + clockSkewSecondsMax < nowSeconds) {
-        this.#byChallenge.delete(id);
-      }
-    }
     for (const [key, slot] of this.#slots) {
       const outcome = slot.outcome;
       if (outcome?.ok === true && outcome.paid.claims.accessUntil <= nowSeconds) {
@@ -487,175 +394,14 @@ class MitePayer {
     }
   }
 
-  #quote(challenge: Challenge, target: URL, micros: bigint): PaymentQuote {
-    const { request } = challenge;
-    const description = request.description ?? challenge.description;
-    const quote: PaymentQuote = {
-      amount: request.amount,
-      amountMicros: micros,
-      currency: request.currency,
-      origin: target.origin,
-      url: target.href,
-      resource: request.resource,
-      merchant: request.merchant,
-      platform: request.platform,
-      realm: challenge.realm,
-      challengeId: challenge.id,
-      accessPeriodSeconds: request.accessPeriodSeconds,
-      ...(description === undefined ? {} : { description }),
-      ...(request.category === undefined ? {} : { category: request.category }),
-    };
-    return quote;
-  }
-
-  /** The checks, the reservation, the approval, the platform call, the accounting. */
+  /** Pays through the payer, then keeps a reusable receipt under the resource's key. */
   async #pay(challenge: Challenge, target: URL, resourceKey: string): Promise<Paid> {
-    const { request } = challenge;
     this.#prune(this.#nowSeconds());
-    if (request.currency !== this.#wallet.currency) {
-      throw new MitePaymentError(
-        'wrongCurrency',
-        `the merchant asks for ${request.currency}, the wallet holds ${this.#wallet.currency}`,
-        { protocolCode: 'wrongCurrency' },
-      );
+    const paid = await this.#payer.pay(challenge, target, resourceKey);
+    if (paid.reusable && paid.claims.accessUntil > this.#nowSeconds()) {
+      await this.#store.put(resourceKey, toStored(paid, paid.claims.accessUntil));
     }
-    let platform: URL | undefined;
-    try {
-      platform = new URL(request.platform);
-    } catch {
-      platform = undefined;
-    }
-    if (
-      platform === undefined ||
-      platformIdentity(platform) !== platformIdentity(this.#wallet.platformUrl)
-    ) {
-      throw new MitePaymentError(
-        'untrustedPlatform',
-        `the merchant asks to pay at ${request.platform}, this client pays only at ` +
-          this.#wallet.platformUrl.href,
-      );
-    }
-    const amount = parseAmount(request.amount);
-    if (!amount.ok || amount.value === 0n) {
-      throw new MitePaymentError('badChallenge', `the price ${request.amount} is not payable`, {
-        protocolCode: 'badAmount',
-      });
-    }
-    const micros = amount.value;
-    const quote = this.#quote(challenge, target, micros);
-    const reservation: Reservation = this.#ledger.reserve(target.origin, micros, this.#clock());
-    let charged: Charged = 'no';
-    try {
-      await this.#approval(quote, micros);
-      const expiry = checkChallengeTimes(challenge, this.#nowSeconds());
-      if (!expiry.ok) throw badChallenge(expiry);
-      const outcome = await payAtPlatform({
-        fetch: this.#fetch,
-        platformUrl: this.#wallet.platformUrl,
-        token: this.#token,
-        challenge,
-        idempotencyKey: crypto.randomUUID(),
-        retry: this.#retry,
-      });
-      if (!outcome.ok) {
-        charged = outcome.charged;
-        throw outcome.error;
-      }
-      charged = 'yes';
-      const { payment } = outcome;
-      const mismatch = this.#mismatch(payment.claims, challenge, micros);
-      if (mismatch !== undefined) {
-        throw new MitePaymentError(
-          'badReceipt',
-          `the platform's receipt does not pay this challenge: ${mismatch}`,
-          { paid: true, paymentId: payment.paymentId, receipt: payment.receipt },
-        );
-      }
-      reservation.commit();
-      const paid: Paid = {
-        credential: formatCredentialHeader({ challenge, payload: { receipt: payment.receipt } }),
-        paymentId: payment.paymentId,
-        receipt: payment.receipt,
-        claims: payment.claims,
-        challenge,
-        resourceKey,
-        reusable:
-          request.accessPeriodSeconds > 0 && payment.claims.accessUntil > payment.claims.issuedAt,
-      };
-      this.#byChallenge.set(challenge.id, paid);
-      this.#notify(paid, target, micros);
-      if (paid.reusable && paid.claims.accessUntil > this.#nowSeconds()) {
-        await this.#store.put(resourceKey, toStored(paid, paid.claims.accessUntil));
-      }
-      return paid;
-    } finally {
-      // Refused: the hold goes. Taken: it is spending. Unknown (the network hid the answer): it
-      // stays held, so that a payment which may have happened still counts against the limits.
-      if (charged === 'no') reservation.release();
-      else if (charged === 'yes') reservation.commit();
-    }
-  }
-
-  async #approval(quote: PaymentQuote, micros: bigint): Promise<void> {
-    const approve = this.#approve;
-    if (!this.#ledger.needsApproval(micros, approve !== undefined)) return;
-    if (approve === undefined) {
-      throw new MitePaymentError(
-        'approvalDenied',
-        `${quote.amount} is above the approval threshold and no approve callback is configured`,
-      );
-    }
-    let approved: unknown;
-    try {
-      approved = await approve(quote);
-    } catch (error) {
-      throw new MitePaymentError('approvalDenied', 'the approval callback failed', {
-        cause: error,
-      });
-    }
-    if (approved !== true) {
-      throw new MitePaymentError(
-        'approvalDenied',
-        `the payment of ${quote.amount} ${quote.currency} to ${quote.origin} was not approved`,
-      );
-    }
-  }
-
-  #mismatch(claims: ReceiptClaims, challenge: Challenge, micros: bigint): string | undefined {
-    const { request } = challenge;
-    if (claims.merchantId !== request.merchant) return `merchant ${claims.merchantId}`;
-    if (claims.resource !== request.resource) return `resource ${claims.resource}`;
-    if (claims.currency !== request.currency) return `currency ${claims.currency}`;
-    const amount = parseAmount(claims.amount);
-    if (!amount.ok || amount.value !== micros) return `amount ${claims.amount}`;
-    if (claims.challengeId !== undefined && claims.challengeId !== challenge.id) {
-      return 'another challenge';
-    }
-    return undefined;
-  }
-
-  #notify(paid: Paid, target: URL, micros: bigint): void {
-    const listener = this.#onPayment;
-    if (listener === undefined) return;
-    const { claims, challenge } = paid;
-    try {
-      listener({
-        paymentId: paid.paymentId,
-        amount: formatAmount(micros),
-        amountMicros: micros,
-        currency: claims.currency,
-        origin: target.origin,
-        url: target.href,
-        resource: challenge.request.resource,
-        merchant: challenge.request.merchant,
-        challengeId: challenge.id,
-        issuedAt: claims.issuedAt,
-        accessUntil: claims.accessUntil,
-        receipt: paid.receipt,
-      });
-    } catch {
-      // The payment happened; a listener's failure must not turn it into an error.
-    }
+    return paid;
   }
 }
 
@@ -664,7 +410,7 @@ class MitePayer {
  * throw `MitePaymentError`; a 402 without a Mite challenge is returned as is.
  */
 export function createMiteFetch(options: MiteFetchOptions): MiteFetch {
-  const payer = new MitePayer(options);
+  const payer = new PayingFetch(options);
   const miteFetch = (input: FetchInput, init?: RequestInit): Promise<Response> =>
     payer.fetch(input, init);
   return Object.assign(miteFetch, { spent: () => payer.spent() });

@@ -124,6 +124,85 @@ async function readPayment(response: Response): Promise<PlatformOutcome> {
   return { ok: true, payment: { paymentId, receipt: jws.value, claims: decoded.value } };
 }
 
+/** The payment request itself: one attempt, under the same Idempotency-Key as every other. */
+function postPayment(
+  call: PlatformCall,
+  url: URL,
+  token: string,
+  body: string,
+  timeoutMs: number,
+): Promise<Response> {
+  return call.fetch(url.href, {
+    method: 'POST',
+    headers: {
+      authorization: `Bearer ${token}`,
+      'content-type': 'application/json',
+      accept: 'application/json, application/problem+json',
+      'idempotency-key': call.idempotencyKey,
+    },
+    body,
+    // A payment API does not redirect; following one could carry the token elsewhere.
+    redirect: 'error',
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+}
+
+/** One attempt's answer: final, or worth another try (after `waitMs` at least, when given). */
+type AttemptAnswer =
+  | { readonly final: true; readonly outcome: PlatformOutcome }
+  | {
+      readonly final: false;
+      readonly outcome: PlatformOutcome;
+      readonly waitMs: number | undefined;
+    };
+
+/** What the platform's answer to one attempt means: a payment, a refusal, or a reason to retry. */
+async function answerOf(response: Response): Promise<AttemptAnswer> {
+  const { status } = response;
+  if (status === 200 || status === 201) {
+    return { final: true, outcome: await readPayment(response) };
+  }
+  const problem = await readProblem(response);
+  const slug = problemSlug(problem);
+  const details = problem === undefined ? { status } : { status, problem };
+  const message = describe(problem, status);
+  if (status >= 500 || (status === 409 && slug === 'idempotency-request-in-progress')) {
+    const outcome: PlatformOutcome = {
+      ok: false,
+      charged: 'unknown',
+      error: new MitePaymentError('paymentFailed', `the platform failed: ${message}`, {
+        ...details,
+        outcomeUnknown: true,
+      }),
+    };
+    return { final: false, outcome, waitMs: retryAfterMs(response) };
+  }
+  if (status === 429) {
+    const outcome: PlatformOutcome = {
+      ok: false,
+      charged: 'no',
+      error: new MitePaymentError('paymentFailed', `the platform is busy: ${message}`, details),
+    };
+    return { final: false, outcome, waitMs: retryAfterMs(response) };
+  }
+  const code =
+    status === 401 || status === 403
+      ? 'walletUnauthorized'
+      : slug === 'insufficient-funds'
+        ? 'insufficientFunds'
+        : slug === 'duplicate-payment'
+          ? 'duplicatePayment'
+          : 'paymentFailed';
+  return {
+    final: true,
+    outcome: {
+      ok: false,
+      charged: 'no',
+      error: new MitePaymentError(code, `the platform refused the payment: ${message}`, details),
+    },
+  };
+}
+
 /** Pays the challenge; never throws (every failure is an outcome saying whether money moved). */
 export async function payAtPlatform(call: PlatformCall): Promise<PlatformOutcome> {
   const attempts = Math.max(1, call.retry.attempts ?? 3);
@@ -152,19 +231,7 @@ export async function payAtPlatform(call: PlatformCall): Promise<PlatformOutcome
     }
     let response: Response;
     try {
-      response = await call.fetch(url.href, {
-        method: 'POST',
-        headers: {
-          authorization: `Bearer ${token}`,
-          'content-type': 'application/json',
-          accept: 'application/json, application/problem+json',
-          'idempotency-key': call.idempotencyKey,
-        },
-        body,
-        // A payment API does not redirect; following one could carry the token elsewhere.
-        redirect: 'error',
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      response = await postPayment(call, url, token, body, timeoutMs);
     } catch (error) {
       // The request may have reached the platform and been taken: only a retry with the same
       // key can tell, and the platform answers it with the first outcome.
@@ -179,48 +246,10 @@ export async function payAtPlatform(call: PlatformCall): Promise<PlatformOutcome
       };
       continue;
     }
-    const { status } = response;
-    if (status === 200 || status === 201) return readPayment(response);
-    const problem = await readProblem(response);
-    const slug = problemSlug(problem);
-    const details = problem === undefined ? { status } : { status, problem };
-    const message = describe(problem, status);
-    if (status >= 500 || (status === 409 && slug === 'idempotency-request-in-progress')) {
-      last = {
-        ok: false,
-        charged: 'unknown',
-        error: new MitePaymentError('paymentFailed', `the platform failed: ${message}`, {
-          ...details,
-          outcomeUnknown: true,
-        }),
-      };
-      const wait = retryAfterMs(response);
-      if (wait !== undefined) pauseMs = Math.max(pauseMs, wait);
-      continue;
-    }
-    if (status === 429) {
-      last = {
-        ok: false,
-        charged: 'no',
-        error: new MitePaymentError('paymentFailed', `the platform is busy: ${message}`, details),
-      };
-      const wait = retryAfterMs(response);
-      if (wait !== undefined) pauseMs = Math.max(pauseMs, wait);
-      continue;
-    }
-    const code =
-      status === 401 || status === 403
-        ? 'walletUnauthorized'
-        : slug === 'insufficient-funds'
-          ? 'insufficientFunds'
-          : slug === 'duplicate-payment'
-            ? 'duplicatePayment'
-            : 'paymentFailed';
-    return {
-      ok: false,
-      charged: 'no',
-      error: new MitePaymentError(code, `the platform refused the payment: ${message}`, details),
-    };
+    const answer = await answerOf(response);
+    if (answer.final) return answer.outcome;
+    last = answer.outcome;
+    if (answer.waitMs !== undefined) pauseMs = Math.max(pauseMs, answer.waitMs);
   }
   return (
     last ?? {

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { tempDir } from '@mite/testkit';
 import { LedgerEngine, upkeepBatchesMax, upkeepQuietMs } from './engine.ts';
 import { systemClockNs } from './open-ledger.ts';
-import { openSqliteStorage } from './sqlite-storage.ts';
+import { openSqliteStorage } from './sqlite/sqlite-storage.ts';
 import type { LedgerStorage } from './storage.ts';
 import type { AccountEvent, TransferEvent } from './validate.ts';
 

@@ -1,5 +1,5 @@
 import { batchSizeMaxDefault, batchWaitMsDefault, LedgerEngine } from './engine.ts';
-import { openSqliteStorage } from './sqlite-storage.ts';
+import { openSqliteStorage } from './sqlite/sqlite-storage.ts';
 import type { LedgerStorage } from './storage.ts';
 import {
   type AccountFilter,
@@ -77,7 +77,7 @@ async function openStorage(url: string): Promise<LedgerStorage> {
   }
   if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     // Loaded on demand so that a SQLite deployment never loads the PostgreSQL client.
-    const { openPostgresStorage } = await import('./postgres-storage.ts');
+    const { openPostgresStorage } = await import('./postgres/postgres-storage.ts');
     return openPostgresStorage(url);
   }
   throw new LedgerInputError('ledger url must start with sqlite: or postgres://');
@@ -89,7 +89,7 @@ async function openStorage(url: string): Promise<LedgerStorage> {
  * never loads the PostgreSQL client.
  */
 async function openPostgresLedger(options: LedgerOptions, batchSizeMax: number): Promise<Ledger> {
-  const { PostgresLedgerNode } = await import('./postgres-node.ts');
+  const { PostgresLedgerNode } = await import('./postgres/postgres-node.ts');
   const node = await PostgresLedgerNode.open({
     url: options.url,
     clock: options.clock ?? systemClockNs,

@@ -73,6 +73,34 @@ describe('base64url', () => {
     );
   });
 
+  it("agrees with Node's Buffer, accepting exactly the texts Buffer would write", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (data) => {
+        assert.equal(encodeBase64url(data), Buffer.from(data).toString('base64url'));
+        assert.equal(encodeBase64(data), Buffer.from(data).toString('base64'));
+      }),
+    );
+    // Buffer decodes leniently, so "canonical" is: what it decodes re-encodes to the same text.
+    fc.assert(
+      fc.property(fc.stringMatching(/^[A-Za-z0-9+/_= -]{0,10}$/), (text) => {
+        const url = decodeBase64url(text, 100);
+        const urlCanonical = Buffer.from(text, 'base64url').toString('base64url') === text;
+        assert.equal(url.ok, urlCanonical, `base64url ${JSON.stringify(text)}`);
+        const standard = decodeBase64(text, 100);
+        const standardCanonical = Buffer.from(text, 'base64').toString('base64') === text;
+        assert.equal(standard.ok, standardCanonical, `base64 ${JSON.stringify(text)}`);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('says why it refuses, without echoing the alphabet', () => {
+    const refusal = decodeBase64url('Zm9v+A', 100);
+    assert.ok(!refusal.ok);
+    assert.match(refusal.detail, /^base64url text is refused: /);
+    assert.ok(refusal.detail.length < 100, refusal.detail);
+  });
+
   it('carries canonical JSON, and refuses what is not JSON or not UTF-8', () => {
     const value = { b: [1, 'x', null, true], a: { d: 'é', c: -2 } };
     assert.equal(canonicalJson(value), '{"a":{"c":-2,"d":"é"},"b":[1,"x",null,true]}');

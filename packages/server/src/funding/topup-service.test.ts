@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
+import type { KyselyPlugin } from 'kysely';
 import { type Ledger, openLedger, TimeOrderedIds } from '@mite/ledger';
 import { tempDir } from '@mite/testkit';
 import { Webhook } from 'standardwebhooks';
@@ -470,5 +471,28 @@ forEachDialect('top-ups', (dialect, it) => {
     const everything = await w.topUps.feeReport({ fromMs: 0, toMs: startMs + 3 * hourMs });
     assert.equal(everything.topUpFeeMicros, 590_000n + 445_000n);
     assert.equal(everything.perPaymentCardFeeMicros, 915_950n + 302_900n);
+
+    // Paged two rows at a time (pages full, partial and empty), the report is the same, and no
+    // query of it returns more than a page: a period is never loaded whole.
+    const largestResults: number[] = [];
+    const rowCounter: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: (args) => {
+        largestResults.push(args.result.rows.length);
+        return Promise.resolve(args.result);
+      },
+    };
+    const paged = createTopUpService({
+      ...w.deps,
+      platform: { ...w.platform, db: w.platform.db.withPlugin(rowCounter) },
+      provider: undefined,
+      transferIds: w.transferIds,
+      policy: openPolicyGate,
+      feeReportPageRows: 2,
+    });
+    assert.deepEqual(await paged.feeReport({ fromMs: startMs, toMs: startMs + hourMs }), report);
+    assert.deepEqual(await paged.feeReport({ fromMs: 0, toMs: startMs + 3 * hourMs }), everything);
+    assert.ok(largestResults.length > 4, 'read in pages');
+    assert.ok(Math.max(...largestResults) <= 2, `rows per query: ${largestResults.join(', ')}`);
   });
 });

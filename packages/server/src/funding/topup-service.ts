@@ -28,6 +28,8 @@ export const topUpStepMicros = 10_000n;
  * crash between charging and booking): the reconciler books it.
  */
 export const topUpPendingGraceMs = 30_000;
+/** Rows the fee report reads per query: it pages through a period, never loading it whole. */
+export const feeReportPageRowsMax = 1_000;
 
 export type TopUpFailure =
   DeclineReason | 'validationFailed' | 'fundingUnavailable' | PolicyRefusal;
@@ -85,6 +87,8 @@ export interface TopUpServiceDeps {
   readonly policy: PolicyGate;
   /** The card fee the fee report compares against; the sandbox's 2.9% + $0.30 by default. */
   readonly perPaymentCardFee?: CardFeeSchedule;
+  /** Rows per page of the fee report, 1 to feeReportPageRowsMax (the default). */
+  readonly feeReportPageRows?: number;
 }
 
 /** A top-up row with the wallet it credits: all that booking it needs. */
@@ -111,6 +115,14 @@ export function topUpIdFor(userId: string, idempotencyKey: string): string {
 export function createTopUpService(deps: TopUpServiceDeps) {
   const { platform, ledger, provider, clock } = deps;
   const db = platform.db;
+  const feeReportPageRows = deps.feeReportPageRows ?? feeReportPageRowsMax;
+  if (
+    !Number.isInteger(feeReportPageRows) ||
+    feeReportPageRows < 1 ||
+    feeReportPageRows > feeReportPageRowsMax
+  ) {
+    throw new Error(`feeReportPageRows must be an integer in 1..${feeReportPageRowsMax}`);
+  }
 
   /** Why a top-up cannot be taken as asked, before anything is written. */
   function accept(input: {
@@ -391,37 +403,68 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     return stale.length;
   }
 
+  /**
+   * Card fees of a period. Its top-ups and payments are read a page at a time (keyset on id), so
+   * a busy period is never held in memory whole; amounts are decimal text, summed as bigints here
+   * because that is exact on both dialects.
+   */
   async function feeReport(period: { fromMs: number; toMs: number }): Promise<FeeReport> {
     const schedule = deps.perPaymentCardFee ?? sandboxFeeDefaults;
     const from = BigInt(period.fromMs);
     const to = BigInt(period.toMs);
-    // Summed here, not in SQL: amounts are decimal text, and bigint sums are exact on both dialects.
-    const topUps = await db
-      .selectFrom('topups')
-      .select('fee_micros')
-      .where('state', '=', 'succeeded')
-      .where('completed_at', '>=', from)
-      .where('completed_at', '<', to)
-      .execute();
-    const payments = await db
-      .selectFrom('payments')
-      .select('amount_micros')
-      .where('state', '=', 'succeeded')
-      .where('completed_at', '>=', from)
-      .where('completed_at', '<', to)
-      .execute();
-    const topUpFeeMicros = sum(topUps.map((row) => BigInt(row.fee_micros ?? '0')));
-    const perPaymentCardFeeMicros = sum(
-      payments.map((row) => processorFeeMicros(BigInt(row.amount_micros), schedule)),
+    const topUps = await sumPages(
+      (afterId) =>
+        db
+          .selectFrom('topups')
+          .select(['id', 'fee_micros'])
+          .where('state', '=', 'succeeded')
+          .where('completed_at', '>=', from)
+          .where('completed_at', '<', to)
+          .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
+          .orderBy('id')
+          .limit(feeReportPageRows)
+          .execute(),
+      (row) => BigInt(row.fee_micros ?? '0'),
+    );
+    const payments = await sumPages(
+      (afterId) =>
+        db
+          .selectFrom('payments')
+          .select(['id', 'amount_micros'])
+          .where('state', '=', 'succeeded')
+          .where('completed_at', '>=', from)
+          .where('completed_at', '<', to)
+          .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
+          .orderBy('id')
+          .limit(feeReportPageRows)
+          .execute(),
+      (row) => processorFeeMicros(BigInt(row.amount_micros), schedule),
     );
     return {
       ...period,
-      topUpCount: topUps.length,
-      topUpFeeMicros,
-      paymentCount: payments.length,
-      perPaymentCardFeeMicros,
-      savingMicros: perPaymentCardFeeMicros - topUpFeeMicros,
+      topUpCount: topUps.count,
+      topUpFeeMicros: topUps.totalMicros,
+      paymentCount: payments.count,
+      perPaymentCardFeeMicros: payments.totalMicros,
+      savingMicros: payments.totalMicros - topUps.totalMicros,
     };
+  }
+
+  /** Counts and sums rows read page by page, each page after the last id of the one before. */
+  async function sumPages<Row extends { readonly id: string }>(
+    readPage: (afterId: string | undefined) => Promise<Row[]>,
+    microsOf: (row: Row) => bigint,
+  ): Promise<{ count: number; totalMicros: bigint }> {
+    let count = 0;
+    let totalMicros = 0n;
+    let afterId: string | undefined;
+    for (;;) {
+      const rows = await readPage(afterId);
+      for (const row of rows) totalMicros += microsOf(row);
+      count += rows.length;
+      afterId = rows.at(-1)?.id;
+      if (rows.length < feeReportPageRows || afterId === undefined) return { count, totalMicros };
+    }
   }
 
   return { topUp, handleProviderWebhook, getTopUp, reconcilePending, feeReport };
@@ -461,10 +504,6 @@ function sameTransfer(record: TransferRecord, transfer: Transfer): boolean {
     record.amount === transfer.amount &&
     record.code === transfer.code
   );
-}
-
-function sum(values: readonly bigint[]): bigint {
-  return values.reduce((total, value) => total + value, 0n);
 }
 
 const declineReasons: ReadonlySet<string> = new Set<DeclineReason>([

@@ -68,6 +68,24 @@ function assertOpenApi31(document: Json): void {
   assertRefsResolve(document, document.paths);
 }
 
+/** A Content-Security-Policy that allows no inline script or style and no origin but this one. */
+function assertNoOtherOrigin(policy: string, where: string): void {
+  const directives = new Map(
+    policy.split(';').map((directive) => {
+      const [name = '', ...sources] = directive.trim().split(/\s+/);
+      return [name, sources] as const;
+    }),
+  );
+  assert.deepEqual(directives.get('default-src'), ["'none'"], `${where}: ${policy}`);
+  assert.deepEqual(directives.get('script-src'), ["'self'"], `${where}: ${policy}`);
+  for (const [name, sources] of directives) {
+    for (const source of sources) {
+      assert.ok(["'none'", "'self'", 'data:'].includes(source), `${where}: ${name} ${source}`);
+    }
+  }
+  assert.deepEqual(directives.get('frame-ancestors'), ["'none'"], `${where}: ${policy}`);
+}
+
 describe('createHttpApp over loopback', () => {
   let app: HttpApp;
   let server: ListeningApp;
@@ -105,17 +123,45 @@ describe('createHttpApp over loopback', () => {
     assert.equal(asJson(asJson(document.paths)['/metrics'] ?? {}).get, undefined);
   });
 
-  test('renders a docs page listing every operation, with no script', async () => {
-    const response = await call(url, 'GET', '/v1/docs');
-    assert.equal(response.status, 200);
-    assert.match(response.headers.get('content-type') ?? '', /^text\/html/);
-    assert.match(response.headers.get('content-security-policy') ?? '', /default-src 'none'/);
-    for (const expected of ['/v1/widgets', '/v1/me', 'priceMicros', 'What the widget is called']) {
-      assert.ok(response.text.includes(expected), expected);
+  test('serves Swagger UI from this server alone, under a CSP that allows no other origin', async () => {
+    const page = await call(url, 'GET', '/v1/docs');
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.doesNotMatch(page.text, /https?:\/\//i, 'the page names no other origin');
+    assert.doesNotMatch(page.text, /<script(?![^>]*\ssrc=)/i, 'no inline script');
+    const assets = [...page.text.matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
+    assert.ok(assets.length >= 4, `scripts, styles and icons: ${assets.join(' ')}`);
+    assert.ok(assets.includes('/v1/docs/static/swagger-ui-bundle.js'));
+    for (const asset of ['/v1/docs', ...assets]) {
+      assert.ok(asset?.startsWith('/v1/docs'), `${asset} is this server's`);
+      const response = await call(url, 'GET', asset ?? '');
+      assert.equal(response.status, 200, asset);
+      assertNoOtherOrigin(response.headers.get('content-security-policy') ?? '', asset ?? '');
+      assert.equal(response.headers.get('x-content-type-options'), 'nosniff', asset);
     }
-    assert.match(response.text, />POST<\/span> <code>\/v1\/widgets<\/code>/);
-    assert.match(response.text, /insufficient-funds/);
-    assert.doesNotMatch(response.text, /<script|https?:\/\/|src=/i);
+    for (const outside of ['/v1/docs/static/%2e%2e/index.js', '/v1/docs/static/..%2f..%2fx']) {
+      const refused = await call(url, 'GET', outside);
+      assert.ok(refused.status >= 400 && refused.status < 500, `${outside}: ${refused.status}`);
+      assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    }
+    const initializer = await call(url, 'GET', '/v1/docs/static/swagger-initializer.js');
+    assert.match(initializer.text, /validatorUrl: null/, 'no validator badge from swagger.io');
+    assert.match(initializer.text, /url: resolveUrl\('\.\/json'\)/);
+  });
+
+  test('the docs page shows the OpenAPI document, with every problem type', async () => {
+    const shown = await call(url, 'GET', '/v1/docs/json');
+    assert.equal(shown.status, 200);
+    assert.deepEqual(shown.json(), (await call(url, 'GET', '/v1/openapi.json')).json());
+    for (const expected of ['/v1/widgets', '/v1/me', 'priceMicros', 'What the widget is called']) {
+      assert.ok(shown.text.includes(expected), expected);
+    }
+    const description = String(asJson(shown.json().info).description);
+    assert.match(description, /## Problem types/);
+    assert.match(
+      description,
+      /\[`insufficientFunds`\]\(\/v1\/problems\/insufficient-funds\) 409: /,
+    );
   });
 
   test('validation failures list each issue', async () => {

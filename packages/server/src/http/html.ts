@@ -1,6 +1,7 @@
 /**
- * The few HTML pages the API serves (docs, problem types) are rendered here, on the server, with
- * no script and no external resource, under a Content-Security-Policy that allows none.
+ * The HTML pages the API renders itself (the problem types' pages) are rendered here, on the
+ * server, with no script and no external resource, under a Content-Security-Policy that allows
+ * none. The docs page is Swagger UI (openapi.ts).
  */
 import type { FastifyReply } from 'fastify';
 
@@ -19,14 +20,7 @@ export function escapeHtml(text: string): string {
 const pageStyle = `
 body { font: 15px/1.5 system-ui, sans-serif; margin: 0 auto; max-width: 60rem; padding: 1rem 2rem; color: #1d1d1f; }
 code, pre { font: 13px/1.4 ui-monospace, monospace; }
-h1 { margin-bottom: 0; } h2 { border-bottom: 1px solid #ddd; margin-top: 2.5rem; }
-section.operation { border: 1px solid #ddd; border-radius: 6px; margin: 1rem 0; padding: 0 1rem 0.5rem; }
-.method { display: inline-block; min-width: 4.5rem; font-weight: 600; color: #fff; background: #555; border-radius: 4px; padding: 0 0.4rem; text-align: center; }
-.method-get { background: #1f6feb; } .method-post { background: #1a7f37; } .method-put, .method-patch { background: #9a6700; } .method-delete { background: #cf222e; }
-.badge { font-size: 12px; border: 1px solid #999; border-radius: 3px; padding: 0 0.3rem; margin-left: 0.3rem; }
-.type { color: #6e40c9; } .constraints { color: #57606a; font-size: 13px; } .required { color: #cf222e; font-size: 12px; }
-table { border-collapse: collapse; } td, th { border: 1px solid #ddd; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
-ul.schema { margin: 0.2rem 0; padding-left: 1.2rem; }
+h1 { margin-bottom: 0; }
 `;
 
 /** A whole page; `bodyHtml` must already be escaped. */

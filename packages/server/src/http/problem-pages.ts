@@ -28,7 +28,7 @@ function problemPageHtml(code: ProblemCode): string {
   const body = `<h1>${escapeHtml(title)}</h1>
 <p>HTTP status <strong>${status}</strong> · code <code>${escapeHtml(code)}</code> · type <code>${escapeHtml(problemType(code))}</code></p>
 <p>${escapeHtml(description)}</p>
-<p>Errors are <code>application/problem+json</code> bodies (RFC 9457). <a href="/v1/docs#problems">All problem types</a>.</p>`;
+<p>Errors are <code>application/problem+json</code> bodies (RFC 9457). <a href="/v1/docs">All problem types</a> are listed in the API docs.</p>`;
   return htmlPage(title, body);
 }
 

@@ -205,6 +205,27 @@ describe('payouts CSV', () => {
     );
   });
 
+  it('quotes a field holding any line break, not only CRLF', () => {
+    const first = input.payouts[0];
+    assert.ok(first);
+    for (const holderName of ['a\nb', 'a\rb', 'a\r\nb']) {
+      const text = payoutsCsv({ ...input, payouts: [{ ...first, holderName }] });
+      assert.ok(text.includes(`,"${holderName}",`), JSON.stringify(text));
+      assert.equal(parseCsv(text)[1]?.[2], holderName);
+    }
+  });
+
+  it('keeps a holder name from running as a spreadsheet formula', () => {
+    const first = input.payouts[0];
+    assert.ok(first);
+    for (const holderName of ['=HYPERLINK("http://127.0.0.1/x","y")', '+1', '-1+2', '@SUM(A1)']) {
+      const text = payoutsCsv({ ...input, payouts: [{ ...first, holderName }] });
+      assert.equal(parseCsv(text)[1]?.[2], `'${holderName}`, holderName);
+    }
+    const plain = payoutsCsv({ ...input, payouts: [{ ...first, holderName: 'Ann = Bob' }] });
+    assert.equal(parseCsv(plain)[1]?.[2], 'Ann = Bob');
+  });
+
   it('parses back to the same fields', () => {
     const records = parseCsv(csv);
     assert.equal(records.length, 4);
@@ -218,8 +239,10 @@ describe('payouts CSV', () => {
       'USD',
     ]);
     assert.deepEqual(parseCsv('a,"b\r\nc",""""\r\n'), [['a', 'b\r\nc', '"']]);
-    assert.throws(() => parseCsv('a,"b'), /unterminated/);
-    assert.throws(() => parseCsv('a,b"c\r\n'), /malformed/);
+    assert.throws(() => parseCsv('a,"b'), /Quote Not Closed/);
+    assert.throws(() => parseCsv('a,b"c\r\n'), /Invalid Opening Quote/);
+    assert.throws(() => parseCsv('"a"b,c\r\n'), /Invalid Closing Quote/);
+    assert.throws(() => parseCsv('a,b\r\nc\r\n'), /Invalid Record Length/);
   });
 });
 
@@ -239,9 +262,42 @@ describe('the XML reader', () => {
       'text<a/>',
       '<a/>trailing',
       '<?xml version="1.0"?><a>&#0;</a>',
+      '<a>&#xD800;</a>',
+      '<a x="<"/>',
+      '<a>]]></a>',
+      '<a><?pi x?></a>',
+      '<a><!-- a -- b --></a>',
+      '<?xml version="1.0" foo="bar"?><a/>',
+      '',
     ]) {
       assert.throws(() => parseXml(text), XmlSyntaxError, text);
     }
+  });
+
+  it('refuses every DTD, so no entity can be declared: no XXE, no billion laughs', () => {
+    const attacks = {
+      xxe: '<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x SYSTEM "file:///etc/passwd">]><a>&x;</a>',
+      laughs:
+        '<!DOCTYPE a [<!ENTITY l "lol"><!ENTITY l2 "&l;&l;&l;&l;&l;&l;&l;&l;&l;&l;">' +
+        '<!ENTITY l3 "&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;&l2;">]><a>&l3;</a>',
+      parameterEntity: '<!DOCTYPE a [<!ENTITY % p SYSTEM "http://127.0.0.1:9/x"> %p;]><a/>',
+      externalSubset: '<!DOCTYPE a SYSTEM "http://127.0.0.1:9/a.dtd"><a/>',
+    };
+    for (const [attack, text] of Object.entries(attacks)) {
+      assert.throws(() => parseXml(text), XmlSyntaxError, attack);
+    }
+    // An entity no DTD declares is refused where it is used, too.
+    assert.throws(() => parseXml('<a>&x;</a>'), /undefined entity/);
+  });
+
+  it('keeps attribute names that are Object.prototype keys as plain attributes', () => {
+    const root = parseXml('<a __proto__="p" constructor="c" hasOwnProperty="h"/>');
+    assert.deepEqual(Object.entries(root.attributes), [
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+      ['hasOwnProperty', 'h'],
+    ]);
+    assert.ok(Object.hasOwn(root.attributes, '__proto__'));
   });
 
   it('reads entities, character references, comments and attributes', () => {

@@ -8,6 +8,8 @@
  * merchant's account and is paid with a later payout. The ledger transfer of a payout moves
  * exactly the amount in the file, so the two always agree to the micro-unit.
  */
+import { parse } from 'csv-parse/sync';
+import { stringify } from 'csv-stringify/sync';
 import { microsPerUnit, parseAmount } from '../money/amounts.ts';
 import { childrenNamed, elementAt, parseXml, textAt, type XmlElement } from './xml-reader.ts';
 
@@ -195,12 +197,15 @@ export const csvHeader = [
   'currency',
 ] as const;
 
-/** One CSV field, quoted (RFC 4180) when it holds a comma, a quote or a line break. */
-export function csvField(value: string): string {
-  return /[",\r\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value;
-}
-
-/** The batch as CSV: a header line, then one line per payout, CRLF line ends (RFC 4180). */
+/**
+ * The batch as CSV (csv-stringify): a header line, then one line per payout, CRLF line ends
+ * (RFC 4180). A field is quoted when it holds a comma or a quote (the library's own rule) or any
+ * line break: the library would leave a lone LF or CR bare when records end with CRLF, and
+ * spreadsheets would split the line there. A field starting with =, +, -, @, tab or CR gets a
+ * leading apostrophe (escape_formulas): holder names are the merchants' own text, and a spreadsheet
+ * opening the file must show them, not run them as formulas (CSV injection). Ids and amounts never
+ * start so; the XML file carries names unchanged.
+ */
 export function payoutsCsv(input: BankFileInput): string {
   const rows = [
     [...csvHeader],
@@ -214,53 +219,19 @@ export function payoutsCsv(input: BankFileInput): string {
       input.currency,
     ]),
   ];
-  return rows.map((row) => `${row.map(csvField).join(',')}\r\n`).join('');
+  return stringify(rows, {
+    record_delimiter: '\r\n',
+    quoted_match: /[\r\n]/,
+    escape_formulas: true,
+  });
 }
 
-/** RFC 4180 records of `text` (quoted fields may hold commas, quotes and line breaks). */
+/**
+ * RFC 4180 records of `text` (csv-parse), records ending in CRLF; quoted fields may hold commas,
+ * quotes and line breaks. Throws on a stray or unclosed quote and on records of unequal length.
+ */
 export function parseCsv(text: string): string[][] {
-  const records: string[][] = [];
-  let record: string[] = [];
-  let field = '';
-  let at = 0;
-  let quoted = false;
-  while (at < text.length) {
-    const character = text[at] ?? '';
-    if (quoted) {
-      if (character === '"' && text[at + 1] === '"') {
-        field += '"';
-        at += 2;
-        continue;
-      }
-      if (character === '"') quoted = false;
-      else field += character;
-      at += 1;
-      continue;
-    }
-    if (character === '"' && field === '') {
-      quoted = true;
-    } else if (character === ',') {
-      record.push(field);
-      field = '';
-    } else if (character === '\r' && text[at + 1] === '\n') {
-      record.push(field);
-      records.push(record);
-      record = [];
-      field = '';
-      at += 1;
-    } else if (character === '"' || character === '\r' || character === '\n') {
-      throw new Error(`malformed CSV at ${at}`);
-    } else {
-      field += character;
-    }
-    at += 1;
-  }
-  if (quoted) throw new Error('malformed CSV: an unterminated quoted field');
-  if (field !== '' || record.length > 0) {
-    record.push(field);
-    records.push(record);
-  }
-  return records;
+  return parse(text, { record_delimiter: '\r\n' });
 }
 
 /** One credit transfer of a pain.001 file, as a bank reads it. */

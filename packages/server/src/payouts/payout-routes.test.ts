@@ -20,6 +20,7 @@ import { createMerchantService } from '../merchants/merchant-service.ts';
 import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { ok } from '../result.ts';
 import { parseCsv, readPain001 } from './bank-file.ts';
+import { createBankDetailsSealer } from './sealed-bank-details.ts';
 import { payoutRoutes } from './payout-routes.ts';
 import { bankChangeHoldMsDefault, createPayoutService } from './payout-service.ts';
 import { testCipher } from '../privacy/personal-data-cipher.ts';
@@ -45,9 +46,10 @@ async function start(t: TestContext, dialect: PlatformDialect) {
   const deps = { platform, ledger, clock: () => clock.now };
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();
+  const cipher = createPersonalDataCipher(randomBytes(32));
   const payouts = createPayoutService({
     ...deps,
-    cipher: createPersonalDataCipher(randomBytes(32)),
+    cipher,
     transferIds,
     debtor: { name: 'Mite', iban: 'DE89370400440532013000', bic: 'COBADEFFXXX' },
   });
@@ -94,7 +96,7 @@ async function start(t: TestContext, dialect: PlatformDialect) {
     ]);
     assert.deepEqual(results, ['ok']);
   };
-  return { call, merchants, earn, ledger, log, clock };
+  return { call, merchants, earn, ledger, log, clock, platform, payouts, cipher };
 }
 
 forEachDialect('payout routes', (dialect, it) => {
@@ -244,5 +246,63 @@ forEachDialect('payout routes', (dialect, it) => {
     assert.match(xmlResponse, /application\/xml/);
     assert.ok(paths['/v1/payout-runs']?.post);
     assert.ok(paths['/v1/bank-account']?.put);
+  });
+
+  it('tells an operator in words what a reconciliation of altered bank files found', async (t) => {
+    const env = await start(t, dialect);
+    const shop = await env.merchants.createMerchant({
+      name: 'Shop',
+      feeBasisPoints: 0,
+      payoutThresholdMicros: 0n,
+    });
+    const set = await env.payouts.setBankAccount(shop.merchantId, {
+      holderName: 'Shop',
+      iban: 'DE89370400440532013000',
+      bic: 'COBADEFF',
+    });
+    assert.ok(set.ok);
+    env.clock.now += bankChangeHoldMsDefault;
+    await env.earn(shop.accountId, 5_000_000n);
+    const run = await env.payouts.runPayouts();
+    assert.ok(!run.nothingDue);
+    const { batchId } = run;
+    // The XML amount edited by someone holding the key; the CSV overwritten without it.
+    const sealer = createBankDetailsSealer(env.cipher);
+    const row = await env.platform.db
+      .selectFrom('payout_batches')
+      .select('file_xml')
+      .where('id', '=', batchId)
+      .executeTakeFirstOrThrow();
+    const xml = sealer.openFile(batchId, 'file_xml', row.file_xml ?? '');
+    await env.platform.db
+      .updateTable('payout_batches')
+      .set({
+        file_xml: sealer.sealFile(
+          batchId,
+          'file_xml',
+          xml.replace('<InstdAmt Ccy="USD">5.00<', '<InstdAmt Ccy="USD">50.00<'),
+        ),
+        file_csv: 'not a sealed file',
+      })
+      .where('id', '=', batchId)
+      .execute();
+
+    const report = await env.call('GET', `/v1/payout-batches/${batchId}/reconciliation`, {
+      as: 'operator:root',
+    });
+    assert.equal(report.status, 200, report.text);
+    const body = report.json();
+    assert.equal(body.matches, false);
+    assert.deepEqual(body.problems, [
+      'the CSV file does not decrypt: it was altered where it is stored',
+      'the XML file CtrlSum differs from the sum of its amounts',
+      'the batch is paid but has no CSV file',
+      'the XML file totals differ from the paid payouts',
+      'the CSV file totals differ from the paid payouts',
+    ]);
+    assert.deepEqual(
+      (body.lines as Json[]).map((line) => line.problems),
+      [['the XML file has another amount', 'paid, but missing from the CSV file']],
+    );
   });
 });

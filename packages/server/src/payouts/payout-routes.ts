@@ -13,6 +13,8 @@ import {
   type PayoutBatchSummary,
   payoutCurrency,
   type PayoutService,
+  type ReconciliationFinding,
+  type ReconciliationFindingCode,
   type ReconciliationReport,
 } from './payout-service.ts';
 import { requirePrincipal } from '../http/route-config.ts';
@@ -155,6 +157,52 @@ function bankAccountBody(account: BankAccount): z.infer<typeof bankAccountSchema
   };
 }
 
+const fileNames = { xml: 'XML', csv: 'CSV' } as const;
+
+/**
+ * The words for each reconciliation finding, the one place they are written. Keyed by every
+ * code: a new code without its words does not compile.
+ */
+const findingTexts: {
+  readonly [Code in ReconciliationFindingCode]: (
+    finding: Extract<ReconciliationFinding, { code: Code }>,
+  ) => string;
+} = {
+  payoutPending: () => 'still pending: its batch is building (a payout run resumes it)',
+  paidWithoutTransfer: () => 'paid, but the ledger has no transfer',
+  transferAmountDiffers: () => 'the ledger transfer has another amount',
+  transferNotFromMerchant: () => "the ledger transfer does not debit the merchant's account",
+  transferNotToSettlement: () => 'the ledger transfer does not credit the settlement account',
+  transferNotPayout: () => 'the ledger transfer is not a payout',
+  paidMissingFromFile: ({ file }) => `paid, but missing from the ${fileNames[file]} file`,
+  fileAmountDiffers: ({ file }) => `the ${fileNames[file]} file has another amount`,
+  failedWithTransfer: () => 'failed, but the ledger has its transfer',
+  failedInFile: ({ file }) => `failed, but in the ${fileNames[file]} file`,
+  fileAltered: ({ file }) =>
+    `the ${fileNames[file]} file does not decrypt: it was altered where it is stored`,
+  fileMissing: ({ file }) => `the batch is paid but has no ${fileNames[file]} file`,
+  fileUnreadable: ({ file, reason }) => `the ${fileNames[file]} file cannot be read: ${reason}`,
+  filePaysTwice: ({ file, payoutId }) => `the ${fileNames[file]} file pays ${payoutId} twice`,
+  filePaysOutsideBatch: ({ file, payoutId }) =>
+    `the ${fileNames[file]} file pays ${payoutId}, not in the batch`,
+  fileCurrencyDiffers: ({ file, payoutId, currency }) =>
+    `the ${fileNames[file]} file pays ${payoutId} in ${currency}`,
+  xmlMessageIdDiffers: () => 'the XML file has another MsgId',
+  xmlCountDiffers: () => 'the XML file NbOfTxs differs from its transactions',
+  xmlControlSumDiffers: () => 'the XML file CtrlSum differs from the sum of its amounts',
+  fileTotalsDiffer: ({ file }) => `the ${fileNames[file]} file totals differ from the paid payouts`,
+  batchBuilding: () => 'the batch is still building: a payout run resumes it',
+  batchTotalsDiffer: () => "the batch's total or count differs from its paid payouts",
+  ledgerTotalDiffers: () => 'the ledger moved a different total than was paid',
+};
+
+/** A finding in words, for operators reading the report. */
+export function findingText(finding: ReconciliationFinding): string {
+  // The table's entry for a code takes that code's finding; TypeScript cannot follow the pairing.
+  const text = findingTexts[finding.code] as (finding: ReconciliationFinding) => string;
+  return text(finding);
+}
+
 const orNull = (micros: bigint | null) => (micros === null ? null : formatAmount(micros));
 
 function reconciliationBody(report: ReconciliationReport): z.infer<typeof reconciliationSchema> {
@@ -163,7 +211,7 @@ function reconciliationBody(report: ReconciliationReport): z.infer<typeof reconc
     batchId: report.batchId,
     state: report.state,
     matches: report.matches,
-    problems: [...report.problems],
+    problems: report.findings.map(findingText),
     currency: payoutCurrency,
     totals: {
       paid: formatAmount(totals.paidMicros),
@@ -186,7 +234,7 @@ function reconciliationBody(report: ReconciliationReport): z.infer<typeof reconc
       ledgerAmount: orNull(line.ledgerAmountMicros),
       xmlAmount: orNull(line.xmlAmountMicros),
       csvAmount: orNull(line.csvAmountMicros),
-      problems: [...line.problems],
+      problems: line.findings.map(findingText),
     })),
   };
 }
@@ -206,14 +254,20 @@ const bankFiles: Readonly<
   },
 };
 
+type PayoutRoutes = FastifyPluginAsyncZod<{ payouts: PayoutService }>;
+
 /**
  * Payouts: operators run them and fetch each batch, its bank files and its reconciliation report;
  * a merchant sets the bank account it is paid to.
  */
-export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = async (
-  api,
-  { payouts },
-) => {
+export const payoutRoutes: PayoutRoutes = async (api, options) => {
+  await api.register(batchRoutes, options);
+  await api.register(bankFileRoutes, options);
+  await api.register(bankAccountRoutes, options);
+};
+
+/** Running payouts, and the batches they made. */
+const batchRoutes: PayoutRoutes = async (api, { payouts }) => {
   api.post(
     '/v1/payout-runs',
     {
@@ -287,7 +341,10 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
       return batchBody(batch);
     },
   );
+};
 
+/** A batch's bank files, and its reconciliation against them and the ledger. */
+const bankFileRoutes: PayoutRoutes = async (api, { payouts }) => {
   for (const format of ['xml', 'csv'] as const) {
     const file = bankFiles[format];
     api.get(
@@ -337,7 +394,10 @@ export const payoutRoutes: FastifyPluginAsyncZod<{ payouts: PayoutService }> = a
       return reconciliationBody(report.value);
     },
   );
+};
 
+/** The bank account a merchant is paid to. */
+const bankAccountRoutes: PayoutRoutes = async (api, { payouts }) => {
   api.put(
     '/v1/bank-account',
     {

@@ -281,7 +281,7 @@ forEachDialect('payouts', (dialect, it) => {
 
     const report = await w.payouts.reconciliationReport(batch.batchId);
     assert.ok(report.ok);
-    assert.deepEqual(report.value.problems, []);
+    assert.deepEqual(report.value.findings, []);
     assert.ok(report.value.matches);
     assert.equal(report.value.totals.ledgerMicros, 17_340_000n);
     assert.equal(report.value.totals.xmlControlSumMicros, 17_340_000n);
@@ -570,13 +570,11 @@ forEachDialect('payouts', (dialect, it) => {
     assert.equal(report.value.matches, false);
     const adaLine = report.value.lines.find((line) => line.merchantId === ada.merchantId);
     const bobLine = report.value.lines.find((line) => line.merchantId === bob.merchantId);
-    assert.deepEqual(adaLine?.problems, ['the XML file has another amount']);
+    assert.deepEqual(adaLine?.findings, [{ code: 'fileAmountDiffers', file: 'xml' }]);
     assert.equal(adaLine.xmlAmountMicros, 50_000_000n);
     assert.equal(adaLine.ledgerAmountMicros, 5_000_000n);
-    assert.deepEqual(bobLine?.problems, ['the CSV file has another amount']);
-    assert.ok(
-      report.value.problems.includes('the XML file CtrlSum differs from the sum of its amounts'),
-    );
+    assert.deepEqual(bobLine?.findings, [{ code: 'fileAmountDiffers', file: 'csv' }]);
+    assert.ok(report.value.findings.some((finding) => finding.code === 'xmlControlSumDiffers'));
     assert.deepEqual(await w.payouts.reconciliationReport('pb_nope'), {
       ok: false,
       code: 'batchNotFound',
@@ -682,11 +680,9 @@ forEachDialect('payouts', (dialect, it) => {
     const report = await w.payouts.reconciliationReport(batch.batchId);
     assert.ok(report.ok);
     assert.equal(report.value.matches, false);
-    assert.ok(
-      report.value.problems.includes(
-        'the CSV file does not decrypt: it was altered where it is stored',
-      ),
-      JSON.stringify(report.value.problems),
+    assert.deepEqual(
+      report.value.findings.filter((finding) => finding.code === 'fileAltered'),
+      [{ code: 'fileAltered', file: 'csv' }],
     );
   });
 

@@ -18,7 +18,7 @@
  *   store and answers what is waiting, its own requests included.
  * - Reads on a follower go to PostgreSQL, which holds only what the writer made durable.
  */
-import { LedgerEngine } from './engine.ts';
+import { LedgerEngine } from '../engine.ts';
 import {
   arrayLiteral,
   connect,
@@ -30,10 +30,10 @@ import {
   takeWriter,
   WriterSessionLostError,
 } from './postgres-storage.ts';
-import type { CreateAccountResult, CreateTransferResult, TransferRecord } from './types.ts';
-import type { AccountEvent, TransferEvent } from './validate.ts';
-import type { VerifyReport } from './types.ts';
-import { verifyStore } from './verify.ts';
+import type { CreateAccountResult, CreateTransferResult, TransferRecord } from '../types.ts';
+import type { AccountEvent, TransferEvent } from '../validate.ts';
+import type { VerifyReport } from '../types.ts';
+import { verifyStore } from '../verify.ts';
 
 /** How long opening waits for the writer lock before following the node that holds it. */
 export const openLeadWaitMs = 1_000;

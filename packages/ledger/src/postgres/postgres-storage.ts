@@ -29,8 +29,8 @@ import {
   type StoredState,
   u128FromUuid,
   u128ToUuid,
-} from './storage.ts';
-import type { AccountFilter, AccountRecord, PendingStatus, TransferRecord } from './types.ts';
+} from '../storage.ts';
+import type { AccountFilter, AccountRecord, PendingStatus, TransferRecord } from '../types.ts';
 
 /** Bumped whenever the tables change; a database with another version is refused. */
 export const postgresSchemaVersion = 1;
@@ -309,6 +309,163 @@ function describeUrl(url: string): string {
 }
 
 /**
+ * One transaction's statements: each is put on the wire as soon as it is built (pipelined: no
+ * waiting for the one before), and all are awaited together before COMMIT or ROLLBACK.
+ */
+interface Pipeline {
+  readonly statements: Promise<unknown>[];
+  /** Updates whose row counts are checked: a count off means a corrupt batch. */
+  readonly counted: { readonly what: string; readonly query: Promise<unknown>; rows: number }[];
+  send<T>(query: Promise<T>): Promise<T>;
+  sendCounted(what: string, rows: number, query: Promise<unknown>): void;
+}
+
+function createPipeline(): Pipeline {
+  const statements: Promise<unknown>[] = [];
+  const counted: Pipeline['counted'] = [];
+  // A no-op handler keeps an early failure from counting as unhandled until all of them are
+  // awaited.
+  const send = <T>(query: Promise<T>): Promise<T> => {
+    query.catch(() => {});
+    statements.push(query);
+    return query;
+  };
+  const sendCounted = (what: string, rows: number, query: Promise<unknown>): void => {
+    counted.push({ what, query, rows });
+    send(query);
+  };
+  return { statements, counted, send, sendCounted };
+}
+
+/** The batch's transfers, new accounts and balances, in that order. */
+async function sendTransfersAndAccounts(
+  w: postgres.TransactionSql,
+  { send, sendCounted }: Pipeline,
+  writes: BatchWrites,
+): Promise<void> {
+  // The transfers go first: the biggest statement, which the server can work on while the
+  // rest of the batch is being built.
+  const transfers = writes.transfersCreated;
+  if (transfers.length > 0) {
+    send(w`
+      insert into transfers (id, debit_account_id, credit_account_id, amount, pending_id,
+        ledger, code, flags, timeout_seconds, user_data, timestamp)
+      select * from unnest(
+        ${arrayLiteral(transfers, (t) => u128ToUuid(t.id))}::uuid[],
+        ${arrayLiteral(transfers, (t) => u128ToUuid(t.debitAccountId))}::uuid[],
+        ${arrayLiteral(transfers, (t) => u128ToUuid(t.creditAccountId))}::uuid[],
+        ${arrayLiteral(transfers, (t) => t.amount)}::numeric[],
+        ${arrayLiteral(transfers, (t) => u128ToUuid(t.pendingId))}::uuid[],
+        ${arrayLiteral(transfers, (t) => t.ledger)}::bigint[],
+        ${arrayLiteral(transfers, (t) => t.code)}::bigint[],
+        ${arrayLiteral(transfers, (t) => encodeTransferFlags(t.flags))}::integer[],
+        ${arrayLiteral(transfers, (t) => t.timeoutSeconds)}::bigint[],
+        ${arrayLiteral(transfers, (t) => t.userData)}::numeric[],
+        ${arrayLiteral(transfers, (t) => t.timestamp)}::bigint[])`);
+    // postgres.js sends a query one microtask after it is first awaited.
+    await null;
+  }
+
+  const created = writes.accountsCreated;
+  if (created.length > 0) {
+    send(w`
+      insert into accounts (id, ledger, code, flags, user_data, debits_pending, debits_posted,
+        credits_pending, credits_posted, timestamp)
+      select * from unnest(
+        ${arrayLiteral(created, (a) => u128ToUuid(a.id))}::uuid[],
+        ${arrayLiteral(created, (a) => a.ledger)}::bigint[],
+        ${arrayLiteral(created, (a) => a.code)}::bigint[],
+        ${arrayLiteral(created, (a) => encodeAccountFlags(a.flags))}::integer[],
+        ${arrayLiteral(created, (a) => a.userData)}::numeric[],
+        ${arrayLiteral(created, (a) => a.debitsPending)}::numeric[],
+        ${arrayLiteral(created, (a) => a.debitsPosted)}::numeric[],
+        ${arrayLiteral(created, (a) => a.creditsPending)}::numeric[],
+        ${arrayLiteral(created, (a) => a.creditsPosted)}::numeric[],
+        ${arrayLiteral(created, (a) => a.timestamp)}::bigint[])`);
+  }
+
+  const updated = writes.accountsUpdated;
+  if (updated.length > 0) {
+    sendCounted(
+      'accounts updated',
+      updated.length,
+      w`
+      update accounts a set
+        debits_pending = u.debits_pending, debits_posted = u.debits_posted,
+        credits_pending = u.credits_pending, credits_posted = u.credits_posted
+      from unnest(
+        ${arrayLiteral(updated, (a) => u128ToUuid(a.id))}::uuid[],
+        ${arrayLiteral(updated, (a) => a.debitsPending)}::numeric[],
+        ${arrayLiteral(updated, (a) => a.debitsPosted)}::numeric[],
+        ${arrayLiteral(updated, (a) => a.creditsPending)}::numeric[],
+        ${arrayLiteral(updated, (a) => a.creditsPosted)}::numeric[]
+      ) as u(id, debits_pending, debits_posted, credits_pending, credits_posted)
+      where a.id = u.id`,
+    );
+  }
+}
+
+/** The batch's failed transfers, pending transfers and their statuses, and forwarded answers. */
+function sendOutcomes(
+  w: postgres.TransactionSql,
+  { send, sendCounted }: Pipeline,
+  writes: BatchWrites,
+): void {
+  const failed = writes.failedIds;
+  if (failed.length > 0) {
+    send(w`
+      insert into failed_transfers (id, result)
+      select * from unnest(
+        ${arrayLiteral(failed, (f) => u128ToUuid(f.id))}::uuid[],
+        ${arrayLiteral(failed, (f) => f.result)}::text[])`);
+  }
+
+  // Pending transfers are inserted before statuses are updated: a transfer created and
+  // resolved in the same batch is in both lists.
+  const pendings = writes.pendingsCreated;
+  if (pendings.length > 0) {
+    send(w`
+      insert into pending_transfers (id, status, expires_at)
+      select id, ${pendingStatusCodes.pending}::smallint, expires_at from unnest(
+        ${arrayLiteral(pendings, (p) => u128ToUuid(p.id))}::uuid[],
+        ${arrayLiteral(pendings, (p) => p.expiresAt)}::bigint[]) as u(id, expires_at)`);
+  }
+
+  const resolved = writes.pendingsResolved;
+  if (resolved.length > 0) {
+    sendCounted(
+      'pending transfers resolved',
+      new Set(resolved.map((r) => r.id)).size,
+      w`
+      update pending_transfers p set status = u.status
+      from unnest(
+        ${arrayLiteral(resolved, (r) => u128ToUuid(r.id))}::uuid[],
+        ${arrayLiteral(resolved, (r) => pendingStatusCodes[r.status])}::smallint[]
+      ) as u(id, status)
+      where p.id = u.id`,
+    );
+  }
+
+  const forwarded = writes.forwardedResults ?? [];
+  if (forwarded.length > 0) {
+    // Only a request not answered yet: answering one twice would be a bug, so it fails the batch.
+    sendCounted(
+      'forwarded requests answered',
+      forwarded.length,
+      w`
+      update forwarded_requests f set results = u.results
+      from unnest(
+        ${arrayLiteral(forwarded, (f) => f.requestId)}::bigint[],
+        ${quotedArrayLiteral(forwarded, (f) => f.results)}::text[]
+      ) as u(id, results)
+      where f.id = u.id and f.results is null`,
+    );
+    // NOTIFY is transactional: the nodes waiting hear of it once the answers are committed.
+    send(w`select pg_notify(${resultsChannel}, '')`);
+  }
+}
+
+/**
  * The store. Without a writer it only reads (a node that forwards its writes); closing it then
  * leaves the pool to its owner.
  */
@@ -444,137 +601,20 @@ export class PostgresStorage implements LedgerStorage {
 
   /** Sends the batch's statements pipelined, then throws (rolling back) if anything is off. */
   private async writeIn(w: postgres.TransactionSql, writes: BatchWrites): Promise<void> {
-    const statements: Promise<unknown>[] = [];
-    const counted: { readonly what: string; readonly query: Promise<unknown>; rows: number }[] = [];
-    // Each statement is put on the wire as soon as it is built (pipelined: no waiting for the
-    // one before); a no-op handler keeps an early failure from counting as unhandled until all
-    // of them are awaited below.
-    const send = <T>(query: Promise<T>): Promise<T> => {
-      query.catch(() => {});
-      statements.push(query);
-      return query;
-    };
-    const sendCounted = (what: string, rows: number, query: Promise<unknown>): void => {
-      counted.push({ what, query, rows });
-      send(query);
-    };
+    const pipeline = createPipeline();
+    const session = pipeline.send(w<{ pid: number }[]>`select pg_backend_pid() as pid`);
+    await sendTransfersAndAccounts(w, pipeline, writes);
+    sendOutcomes(w, pipeline, writes);
+    const failure = await this.firstFailure(pipeline, session);
+    if (failure !== undefined) throw failure;
+  }
 
-    const session = send(w<{ pid: number }[]>`select pg_backend_pid() as pid`);
-
-    // The transfers go first: the biggest statement, which the server can work on while the
-    // rest of the batch is being built.
-    const transfers = writes.transfersCreated;
-    if (transfers.length > 0) {
-      send(w`
-        insert into transfers (id, debit_account_id, credit_account_id, amount, pending_id,
-          ledger, code, flags, timeout_seconds, user_data, timestamp)
-        select * from unnest(
-          ${arrayLiteral(transfers, (t) => u128ToUuid(t.id))}::uuid[],
-          ${arrayLiteral(transfers, (t) => u128ToUuid(t.debitAccountId))}::uuid[],
-          ${arrayLiteral(transfers, (t) => u128ToUuid(t.creditAccountId))}::uuid[],
-          ${arrayLiteral(transfers, (t) => t.amount)}::numeric[],
-          ${arrayLiteral(transfers, (t) => u128ToUuid(t.pendingId))}::uuid[],
-          ${arrayLiteral(transfers, (t) => t.ledger)}::bigint[],
-          ${arrayLiteral(transfers, (t) => t.code)}::bigint[],
-          ${arrayLiteral(transfers, (t) => encodeTransferFlags(t.flags))}::integer[],
-          ${arrayLiteral(transfers, (t) => t.timeoutSeconds)}::bigint[],
-          ${arrayLiteral(transfers, (t) => t.userData)}::numeric[],
-          ${arrayLiteral(transfers, (t) => t.timestamp)}::bigint[])`);
-      // postgres.js sends a query one microtask after it is first awaited.
-      await null;
-    }
-
-    const created = writes.accountsCreated;
-    if (created.length > 0) {
-      send(w`
-        insert into accounts (id, ledger, code, flags, user_data, debits_pending, debits_posted,
-          credits_pending, credits_posted, timestamp)
-        select * from unnest(
-          ${arrayLiteral(created, (a) => u128ToUuid(a.id))}::uuid[],
-          ${arrayLiteral(created, (a) => a.ledger)}::bigint[],
-          ${arrayLiteral(created, (a) => a.code)}::bigint[],
-          ${arrayLiteral(created, (a) => encodeAccountFlags(a.flags))}::integer[],
-          ${arrayLiteral(created, (a) => a.userData)}::numeric[],
-          ${arrayLiteral(created, (a) => a.debitsPending)}::numeric[],
-          ${arrayLiteral(created, (a) => a.debitsPosted)}::numeric[],
-          ${arrayLiteral(created, (a) => a.creditsPending)}::numeric[],
-          ${arrayLiteral(created, (a) => a.creditsPosted)}::numeric[],
-          ${arrayLiteral(created, (a) => a.timestamp)}::bigint[])`);
-    }
-
-    const updated = writes.accountsUpdated;
-    if (updated.length > 0) {
-      sendCounted(
-        'accounts updated',
-        updated.length,
-        w`
-        update accounts a set
-          debits_pending = u.debits_pending, debits_posted = u.debits_posted,
-          credits_pending = u.credits_pending, credits_posted = u.credits_posted
-        from unnest(
-          ${arrayLiteral(updated, (a) => u128ToUuid(a.id))}::uuid[],
-          ${arrayLiteral(updated, (a) => a.debitsPending)}::numeric[],
-          ${arrayLiteral(updated, (a) => a.debitsPosted)}::numeric[],
-          ${arrayLiteral(updated, (a) => a.creditsPending)}::numeric[],
-          ${arrayLiteral(updated, (a) => a.creditsPosted)}::numeric[]
-        ) as u(id, debits_pending, debits_posted, credits_pending, credits_posted)
-        where a.id = u.id`,
-      );
-    }
-
-    const failed = writes.failedIds;
-    if (failed.length > 0) {
-      send(w`
-        insert into failed_transfers (id, result)
-        select * from unnest(
-          ${arrayLiteral(failed, (f) => u128ToUuid(f.id))}::uuid[],
-          ${arrayLiteral(failed, (f) => f.result)}::text[])`);
-    }
-
-    // Pending transfers are inserted before statuses are updated: a transfer created and
-    // resolved in the same batch is in both lists.
-    const pendings = writes.pendingsCreated;
-    if (pendings.length > 0) {
-      send(w`
-        insert into pending_transfers (id, status, expires_at)
-        select id, ${pendingStatusCodes.pending}::smallint, expires_at from unnest(
-          ${arrayLiteral(pendings, (p) => u128ToUuid(p.id))}::uuid[],
-          ${arrayLiteral(pendings, (p) => p.expiresAt)}::bigint[]) as u(id, expires_at)`);
-    }
-
-    const resolved = writes.pendingsResolved;
-    if (resolved.length > 0) {
-      sendCounted(
-        'pending transfers resolved',
-        new Set(resolved.map((r) => r.id)).size,
-        w`
-        update pending_transfers p set status = u.status
-        from unnest(
-          ${arrayLiteral(resolved, (r) => u128ToUuid(r.id))}::uuid[],
-          ${arrayLiteral(resolved, (r) => pendingStatusCodes[r.status])}::smallint[]
-        ) as u(id, status)
-        where p.id = u.id`,
-      );
-    }
-
-    const forwarded = writes.forwardedResults ?? [];
-    if (forwarded.length > 0) {
-      // Only a request not answered yet: answering one twice would be a bug, so it fails the batch.
-      sendCounted(
-        'forwarded requests answered',
-        forwarded.length,
-        w`
-        update forwarded_requests f set results = u.results
-        from unnest(
-          ${arrayLiteral(forwarded, (f) => f.requestId)}::bigint[],
-          ${quotedArrayLiteral(forwarded, (f) => f.results)}::text[]
-        ) as u(id, results)
-        where f.id = u.id and f.results is null`,
-      );
-      // NOTIFY is transactional: the nodes waiting hear of it once the answers are committed.
-      send(w`select pg_notify(${resultsChannel}, '')`);
-    }
-
+  /** What makes the batch roll back: a failed statement, a lost session, a miscounted update. */
+  private async firstFailure(
+    pipeline: Pipeline,
+    session: Promise<{ pid: number }[]>,
+  ): Promise<unknown> {
+    const { statements, counted } = pipeline;
     // Wait for every statement before deciding between COMMIT and ROLLBACK.
     const outcomes = await Promise.allSettled(statements);
     let failure: unknown;
@@ -596,7 +636,7 @@ export class PostgresStorage implements LedgerStorage {
         }
       }
     }
-    if (failure !== undefined) throw failure;
+    return failure;
   }
 
   async lookupTransfers(ids: readonly bigint[]): Promise<TransferRecord[]> {

@@ -21,13 +21,13 @@ import {
   pendingStatusCodes,
   pendingStatusFromCode,
   type StoredState,
-} from './storage.ts';
+} from '../storage.ts';
 import {
   decodeTransferRecord,
   decodeTransferRecords,
   transferRecordSize,
-} from './transfer-records.ts';
-import type { AccountFilter, AccountRecord, PendingStatus, TransferRecord } from './types.ts';
+} from '../transfer-records.ts';
+import type { AccountFilter, AccountRecord, PendingStatus, TransferRecord } from '../types.ts';
 
 /** Blocks per chunk when verification scans every transfer. */
 const scanBlocksPerChunk = 256;

@@ -1,4 +1,4 @@
-import { u128FromBytes, u128ToBytes } from './storage.ts';
+import { u128FromBytes, u128ToBytes } from '../storage.ts';
 
 const int64Max = (1n << 63n) - 1n;
 

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { freshPgDatabase } from '@mite/testkit';
 import { openPostgresStorage } from './postgres-storage.ts';
-import type { BatchWrites, LedgerStorage } from './storage.ts';
-import { type AccountRecord, type TransferRecord, U128_MAX } from './types.ts';
+import type { BatchWrites, LedgerStorage } from '../storage.ts';
+import { type AccountRecord, type TransferRecord, U128_MAX } from '../types.ts';
 
 /**
  * A fresh database, or undefined after marking the test skipped when PostgreSQL is not installed.

@@ -1,8 +1,8 @@
 import type Database from 'better-sqlite3';
 import { historySide } from './sqlite-schema.ts';
 import { toSqlU128 } from './sqlite-values.ts';
-import { decodeTransferRecord, transferRecordSize } from './transfer-records.ts';
-import type { AccountFilter, TransferRecord } from './types.ts';
+import { decodeTransferRecord, transferRecordSize } from '../transfer-records.ts';
+import type { AccountFilter, TransferRecord } from '../types.ts';
 
 /** Blocks indexed per step when the engine is idle: one short transaction of the writer. */
 export const historyBlocksPerIdleStep = 32;

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import postgres from 'postgres';
 import { freshPgDatabase } from '@mite/testkit';
-import { openLedger } from './open-ledger.ts';
-import type { Ledger, Transfer } from './types.ts';
+import { openLedger } from '../open-ledger.ts';
+import type { Ledger, Transfer } from '../types.ts';
 
 const L = 1;
 const C = 1;

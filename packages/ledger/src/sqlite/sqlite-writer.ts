@@ -1,7 +1,7 @@
 import type Database from 'better-sqlite3';
 import { historySide } from './sqlite-schema.ts';
 import { toSqlU128 } from './sqlite-values.ts';
-import { type BatchWrites, encodeAccountFlags, pendingStatusCodes } from './storage.ts';
+import { type BatchWrites, encodeAccountFlags, pendingStatusCodes } from '../storage.ts';
 import {
   blockRecordsMax,
   decodeTransferRecords,
@@ -9,8 +9,8 @@ import {
   getU128,
   setU128,
   transferRecordSize,
-} from './transfer-records.ts';
-import { type AccountRecord, createTransferResults } from './types.ts';
+} from '../transfer-records.ts';
+import { type AccountRecord, createTransferResults } from '../types.ts';
 
 /** Rows per multi-row INSERT into transfer_ids: one statement call instead of a hundred. */
 const idRowsPerInsert = 128;

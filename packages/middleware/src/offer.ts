@@ -1,0 +1,149 @@
+/**
+ * What a priced request costs, decided before any credential is looked at: the resource sold (the
+ * request target, after the configured origin), the route's price now, the payment request a
+ * challenge carries, and the challenge headers of a 402.
+ */
+import {
+  currency,
+  encodeX402Header,
+  formatChallengeHeader,
+  issueChallenge,
+  type PaymentRequest,
+  refused,
+  type Refusal,
+  requestEncodedLengthMax,
+  resourceLengthMax,
+  toX402PaymentRequired,
+} from '@mite/protocol';
+import type { PaywallRequest } from './core.ts';
+import { type PaymentHeaders, wantsX402 } from './credential-source.ts';
+import type { Config } from './paywall-config.ts';
+import type { PricedRoute, RouteMatch } from './routes.ts';
+
+/** What this request costs, decided before any credential is looked at. */
+export interface Offer {
+  readonly request: PaymentRequest;
+  readonly headerDescription: string | undefined;
+  readonly x402: boolean;
+  readonly nowSeconds: number;
+}
+
+const printableAscii = /^[\x20-\x7e]+$/;
+const requestTarget = /^\/[\x21-\x7e]*$/;
+
+/** The length of unpadded base64url of this many bytes. */
+function base64urlLength(bytes: number): number {
+  return Math.ceil((bytes * 4) / 3);
+}
+
+/**
+ * `encodeBase64urlJson(value).length`, without encoding: canonical JSON is `JSON.stringify` with
+ * sorted keys (see the protocol's canonical-json.ts), so it has the same UTF-8 length.
+ */
+export function encodedJsonLength(value: PaymentRequest): number {
+  return base64urlLength(Buffer.byteLength(JSON.stringify(value), 'utf8'));
+}
+
+/** The JSON length of the route's payment requests but for their resource and amount. */
+export function requestJsonBase(
+  config: Pick<Config, 'merchantId' | 'platformUrl'>,
+  route: PricedRoute,
+) {
+  return Buffer.byteLength(JSON.stringify(paymentRequestOf(config, route, '', '')), 'utf8');
+}
+
+function paymentRequestOf(
+  config: Pick<Config, 'merchantId' | 'platformUrl'>,
+  route: PricedRoute,
+  resource: string,
+  amount: string,
+): PaymentRequest {
+  const request: {
+    -readonly [Field in keyof PaymentRequest]: PaymentRequest[Field];
+  } = {
+    amount,
+    currency,
+    merchant: config.merchantId,
+    resource,
+    platform: config.platformUrl,
+    accessPeriodSeconds: route.accessPeriodSeconds ?? 0,
+  };
+  if (route.description !== undefined) request.description = route.description;
+  if (route.category !== undefined) request.category = route.category;
+  return request;
+}
+
+/**
+ * Whether this request is too long to go in a challenge. Every priced request asks, so the common
+ * case is answered by a bound: the resource is visible ASCII (at most 2 bytes a character in JSON,
+ * for `\"` and `\\`), the amount digits and a point; only a request near the limit is measured.
+ */
+function tooLongToSell(config: Config, route: PricedRoute, request: PaymentRequest): boolean {
+  const base = config.requestJsonBase.get(route);
+  if (base !== undefined) {
+    const bound = base + 2 * request.resource.length + request.amount.length;
+    if (base64urlLength(bound) <= requestEncodedLengthMax) return false;
+  }
+  return encodedJsonLength(request) > requestEncodedLengthMax;
+}
+
+/** What is sold: the request target as received, after the origin when one is configured. */
+function resourceOf(config: Config, url: string): { ok: true; value: string } | Refusal {
+  if (!requestTarget.test(url)) {
+    return refused('badUrl', 'a priced request target is visible ASCII from "/"');
+  }
+  const resource = config.origin === undefined ? url : `${config.origin}${url}`;
+  if (resource.length > resourceLengthMax) {
+    return refused('valueTooLong', `a priced URL is at most ${resourceLengthMax} characters`);
+  }
+  return { ok: true, value: resource };
+}
+
+export function offerFor(
+  config: Config,
+  match: RouteMatch,
+  request: PaywallRequest,
+  payment: PaymentHeaders,
+  nowSeconds: number,
+): Offer | Refusal {
+  const resource = resourceOf(config, request.url);
+  if (!resource.ok) return resource;
+  const { route } = match;
+  const amount =
+    config.routes.fixedPriceOf(route) ??
+    config.routes.priceOf(match, {
+      method: request.method.toUpperCase(),
+      url: request.url,
+      path: request.url.split('?', 1)[0] ?? request.url,
+      headers: request.headers,
+      params: match.params,
+    });
+  const paymentRequest = paymentRequestOf(config, route, resource.value, amount);
+  // Quotes and backslashes in a URL double in JSON: check before issueChallenge would throw.
+  if (tooLongToSell(config, route, paymentRequest)) {
+    return refused('valueTooLong', 'this URL is too long to be sold');
+  }
+  const ascii = route.description !== undefined && printableAscii.test(route.description);
+  return {
+    request: paymentRequest,
+    headerDescription: ascii ? route.description : undefined,
+    x402: wantsX402(config.x402, payment),
+    nowSeconds,
+  };
+}
+
+export function challengeHeaders(config: Config, offer: Offer): Record<string, string> {
+  const challenge = issueChallenge({
+    secret: config.secret,
+    realm: config.realm,
+    request: offer.request,
+    expiresAtSeconds: offer.nowSeconds + config.ttlSeconds,
+    ...(offer.headerDescription === undefined ? {} : { description: offer.headerDescription }),
+  });
+  const headers: Record<string, string> = { 'WWW-Authenticate': formatChallengeHeader(challenge) };
+  if (offer.x402) {
+    const required = toX402PaymentRequired(challenge, { url: offer.request.resource });
+    headers['PAYMENT-REQUIRED'] = encodeX402Header(required);
+  }
+  return headers;
+}

@@ -1,0 +1,239 @@
+/**
+ * A presented credential, verified: the echoed challenge was issued here (its HMAC) and matches
+ * what this request costs now (the echo), the receipt's signature holds under the platform's keys,
+ * and the receipt is bound to the challenge at this request's time. What the credential text
+ * alone proves is remembered in the verified cache (verified-cache.ts), so that a ticket shown
+ * again skips the decoding, the HMAC and the signature; every check that depends on the request or
+ * the time runs on every request.
+ */
+import type { KeyObject } from 'node:crypto';
+import {
+  type Challenge,
+  challengeIdMatches,
+  checkReceiptBinding,
+  clockSkewSecondsMax,
+  currency,
+  excerpt,
+  formatPaymentReceiptHeader,
+  parseAmount,
+  type PaymentReceipt,
+  type ReceiptClaims,
+  refused,
+  type Refusal,
+} from '@mite/protocol';
+import type { PaywallErrorCode, PaywallHeaders } from './core.ts';
+import { type CredentialSource, decodeCredentialText } from './credential-source.ts';
+import type { Eventually } from './eventually.ts';
+import type { Offer } from './offer.ts';
+import type { Config } from './paywall-config.ts';
+import type { VerifiedCacheEntry } from './verified-cache.ts';
+
+/**
+ * How long after its challenge expires (plus clock skew) a single-use receipt may still be
+ * presented: time for a client that paid at the last moment to retry. The replay store holds the
+ * receipt exactly that long, after which it is refused by its times.
+ */
+export const singleUseRedeemGraceSeconds = 300;
+
+/**
+ * What a credential's text proves once decoded, its challenge's HMAC checked and its receipt's
+ * signature verified, none of which depends on the request or the time: cached under the text.
+ */
+export interface VerifiedCredential extends VerifiedCacheEntry {
+  /** Frozen: one object serves every request that shows the credential. */
+  readonly claims: ReceiptClaims;
+  readonly challenge: Challenge;
+  /** The key that verified the receipt; the entry goes when the key set no longer holds it. */
+  readonly kid: string;
+  readonly key: KeyObject;
+  readonly singleUse: boolean;
+  /** A single-use receipt's redemption deadline (seconds), resting on signed data. */
+  readonly deadlineSeconds: number;
+  readonly paymentReceipt: PaymentReceipt;
+  /** `Payment-Receipt` and `Cache-Control`, the same for every showing (frozen). */
+  readonly responseHeaders: PaywallHeaders;
+  /** With `PAYMENT-RESPONSE` as well, made the first time an x402 client needs it (frozen). */
+  x402ResponseHeaders: PaywallHeaders | undefined;
+}
+
+export type Verdict =
+  | { readonly ok: true; readonly verified: VerifiedCredential }
+  | { readonly ok: false; readonly code: PaywallErrorCode; readonly detail: string };
+
+/** Whether two amounts are equal; `right` is valid (a price), so equal texts are equal amounts. */
+function sameAmount(left: string, right: string): boolean {
+  if (left === right) return true;
+  const leftMicros = parseAmount(left);
+  const rightMicros = parseAmount(right);
+  return leftMicros.ok && rightMicros.ok && leftMicros.value === rightMicros.value;
+}
+
+/** The echoed challenge was issued here, with these very fields (its HMAC, under any secret held). */
+function checkIssued(config: Config, challenge: Challenge): Refusal | undefined {
+  if (!config.secrets.some((secret) => challengeIdMatches(challenge, secret))) {
+    return refused('invalidChallenge', 'the challenge was not issued here, or was altered');
+  }
+  return undefined;
+}
+
+/**
+ * The echoed challenge, whose HMAC has been checked: for this site, and for what this request
+ * costs now (resource, merchant, currency, current price). Runs on every request, cached or not.
+ */
+function checkEcho(config: Config, challenge: Challenge, offer: Offer): Refusal | undefined {
+  const { request } = challenge;
+  if (challenge.realm !== config.realm || request.platform !== config.platformUrl) {
+    return refused('invalidChallenge', 'the challenge was issued for another realm or platform');
+  }
+  if (request.merchant !== config.merchantId) {
+    return refused('wrongMerchant', `the challenge is for merchant ${excerpt(request.merchant)}`);
+  }
+  if (request.resource !== offer.request.resource) {
+    return refused('wrongResource', `the challenge is for ${excerpt(request.resource)}`);
+  }
+  if (request.currency !== currency) {
+    return refused('wrongCurrency', `the challenge is in ${request.currency}`);
+  }
+  if (!sameAmount(request.amount, offer.request.amount)) {
+    return refused(
+      'wrongAmount',
+      `the challenge asks ${request.amount}, the price is now ${offer.request.amount}`,
+    );
+  }
+  return undefined;
+}
+
+/**
+ * A flat copy of a header value kept in the cache. The protocol's base64 encoders build their text
+ * four characters at a time, which V8 keeps as a rope of one node per piece: held for hours, that
+ * costs a few KB an entry, and every response would walk it. The values are ASCII.
+ */
+export function flatCopy(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
+}
+
+/**
+ * What a verified receipt and its challenge settle once and for all. A single-use receipt (access
+ * period 0) is open until its redemption deadline, which rests on signed data (the payment time)
+ * so that echoing a fresher challenge cannot extend it; the cache entry lives exactly as long as
+ * the receipt can be accepted: until that deadline, or a ticket's `accessUntil`, which is never
+ * later than the route's own access period after the payment.
+ */
+function verifiedCredential(
+  config: Config,
+  offer: Offer,
+  challenge: Challenge,
+  signedClaims: ReceiptClaims,
+  kid: string,
+  key: KeyObject,
+): VerifiedCredential {
+  // What the route sells now bounds what any receipt opens: the platform signs the access period
+  // the paid challenge asked for, and a client can pay a challenge it wrote itself.
+  const routePeriodSeconds = offer.request.accessPeriodSeconds;
+  const singleUse =
+    routePeriodSeconds === 0 ||
+    challenge.request.accessPeriodSeconds === 0 ||
+    signedClaims.accessUntil <= signedClaims.issuedAt;
+  const claims = singleUse
+    ? signedClaims
+    : {
+        ...signedClaims,
+        accessUntil: Math.min(signedClaims.accessUntil, signedClaims.issuedAt + routePeriodSeconds),
+      };
+  const deadlineSeconds =
+    Math.min(challenge.expiresAtSeconds, claims.issuedAt + config.ttlSeconds) +
+    clockSkewSecondsMax +
+    singleUseRedeemGraceSeconds;
+  const paymentReceipt: PaymentReceipt = Object.freeze({
+    status: 'success',
+    method: 'mite',
+    timestampSeconds: claims.issuedAt,
+    reference: claims.paymentId,
+    challengeId: claims.challengeId ?? challenge.id,
+    accessUntilSeconds: claims.accessUntil,
+  });
+  return {
+    claims: Object.freeze(claims),
+    challenge,
+    kid,
+    key,
+    singleUse,
+    deadlineSeconds,
+    expiresAtSeconds: singleUse ? deadlineSeconds : claims.accessUntil,
+    paymentReceipt,
+    responseHeaders: Object.freeze({
+      'Payment-Receipt': flatCopy(formatPaymentReceiptHeader(paymentReceipt)),
+      'Cache-Control': 'private',
+    }),
+    x402ResponseHeaders: undefined,
+  };
+}
+
+/**
+ * The receipt against the challenge, by the protocol's `checkReceiptBinding`, at this request's
+ * time: a single-use receipt judged open until its redemption deadline, a ticket until
+ * `accessUntil` whichever current challenge it is shown with (`challengeMismatch` comes last, so
+ * every other check has passed by then).
+ */
+function judge(verified: VerifiedCredential, nowSeconds: number): Verdict {
+  const { claims, challenge, singleUse, deadlineSeconds } = verified;
+  const judged = singleUse ? { ...claims, accessUntil: deadlineSeconds } : claims;
+  const bound = checkReceiptBinding(judged, challenge, { nowSeconds });
+  if (!bound.ok && !(bound.code === 'challengeMismatch' && !singleUse)) return bound;
+  return { ok: true, verified };
+}
+
+/**
+ * A credential's text, decoded and checked in full the first time (the HMAC, then the echo
+ * against this request, then the receipt's signature), from the cache afterwards: a cached
+ * credential skips the decoding, the HMAC and the signature, never the echo against this request
+ * (resource, merchant, currency, price), the times, or (in `redeem`) the replay store.
+ */
+export function verifyCredential(
+  config: Config,
+  text: string,
+  via: CredentialSource,
+  offer: Offer,
+): Eventually<Verdict> {
+  const { nowSeconds } = offer;
+  const cached = config.verified.get(via, text, nowSeconds);
+  if (cached !== undefined && config.verifier.holdsKey(cached.kid, cached.key)) {
+    return checkEcho(config, cached.challenge, offer) ?? judge(cached, nowSeconds);
+  }
+  if (cached !== undefined) config.verified.delete(via, text);
+  return verifyAnew(config, text, via, offer);
+}
+
+/** The full check of a credential not in the cache, which then holds it if it verified. */
+async function verifyAnew(
+  config: Config,
+  text: string,
+  via: CredentialSource,
+  offer: Offer,
+): Promise<Verdict> {
+  const { nowSeconds } = offer;
+  const decoded = decodeCredentialText(text, via);
+  if (decoded.kind === 'malformed')
+    return { ok: false, code: decoded.code, detail: decoded.detail };
+  const { challenge, payload } = decoded.credential;
+  const echoDefect = checkIssued(config, challenge) ?? checkEcho(config, challenge, offer);
+  if (echoDefect !== undefined) return echoDefect;
+  const receipt = await config.verifier.verifyKeyed(payload.receipt);
+  if (!receipt.ok) return receipt;
+  const verified = verifiedCredential(
+    config,
+    offer,
+    challenge,
+    receipt.claims,
+    receipt.kid,
+    receipt.key,
+  );
+  // A refresh may have withdrawn the key while this request waited: then nothing is cached.
+  if (
+    verified.expiresAtSeconds > nowSeconds &&
+    config.verifier.holdsKey(verified.kid, verified.key)
+  ) {
+    config.verified.set(via, text, verified);
+  }
+  return judge(verified, nowSeconds);
+}

@@ -1,0 +1,151 @@
+import type { Ledger, TimeOrderedIds } from '@mite/ledger';
+import type { Transaction } from 'kysely';
+import type { PayoutRow, PlatformSchema } from '../db/schema.ts';
+import { lookupBalances } from '../ledger/account-balance.ts';
+import { wholeCentsOf } from './bank-file.ts';
+import { chunksOf, newPayoutId, type PayoutStore } from './payout-batches.ts';
+
+/** Rows per INSERT statement: well under both dialects' limits on bound parameters. */
+const insertRowsMax = 500;
+
+/** A merchant due a payout but held: its bank details changed less than the hold ago. */
+export interface HeldPayout {
+  readonly merchantId: string;
+  readonly bankDetailsChangedAtMs: number;
+  /** When the hold ends: the first run from then pays the merchant. */
+  readonly heldUntilMs: number;
+}
+
+export interface PlannedBatch {
+  /** Undefined when no merchant was due: then nothing was written. */
+  readonly batchId: string | undefined;
+  readonly held: readonly HeldPayout[];
+}
+
+export interface PayoutPlanningDeps extends PayoutStore {
+  readonly ledger: Ledger;
+  readonly transferIds: TimeOrderedIds;
+  readonly clock: () => number;
+  /** No payout until this long after a merchant's bank details were set. */
+  readonly bankChangeHoldMs: number;
+}
+
+/** Thrown inside the batch transaction to roll it back when no merchant is due a payout. */
+class NothingDue extends Error {}
+
+type PlatformTransaction = Transaction<PlatformSchema>;
+
+/**
+ * Plans batches: claims the one building slot (a unique index: at most one batch builds at a
+ * time), reads the balances of the merchants that have a bank account, and writes a payout with a
+ * fixed ledger transfer id and an amount fixed at that read for each one due, all in one
+ * transaction, so two concurrent runs cannot both plan a payout of the same money.
+ */
+export function createPayoutPlanning(deps: PayoutPlanningDeps) {
+  const { db, clock } = deps;
+
+  /**
+   * Plans a batch; no batch (and nothing written) when no merchant is due. Merchants due but
+   * whose bank details changed within the hold are left out, and listed.
+   */
+  async function planBatch(): Promise<PlannedBatch> {
+    const held: HeldPayout[] = [];
+    try {
+      const batchId = await db.transaction().execute(async (tx) => {
+        const batchId = newPayoutId('pb');
+        const nowMs = clock();
+        await insertBuildingBatch(tx, batchId, nowMs);
+        const rows = await plannedPayouts(tx, batchId, nowMs, held);
+        if (rows.length === 0) throw new NothingDue();
+        for (const chunk of chunksOf(rows, insertRowsMax)) {
+          await tx.insertInto('payouts').values(chunk).execute();
+        }
+        const total = rows.reduce((sum, row) => sum + BigInt(row.amount_micros), 0n);
+        await tx
+          .updateTable('payout_batches')
+          .set({ total_micros: total.toString(), count: rows.length })
+          .where('id', '=', batchId)
+          .execute();
+        return batchId;
+      });
+      return { batchId, held };
+    } catch (error) {
+      if (error instanceof NothingDue) return { batchId: undefined, held };
+      throw error;
+    }
+  }
+
+  async function insertBuildingBatch(tx: PlatformTransaction, batchId: string, nowMs: number) {
+    await tx
+      .insertInto('payout_batches')
+      .values({
+        id: batchId,
+        state: 'building',
+        created_at: BigInt(nowMs),
+        completed_at: null,
+        total_micros: '0',
+        count: 0,
+        file_xml: null,
+        file_csv: null,
+      })
+      .execute();
+  }
+
+  /** The payouts due now, one per merchant; those held by a recent bank change go to `held`. */
+  async function plannedPayouts(
+    tx: PlatformTransaction,
+    batchId: string,
+    nowMs: number,
+    held: HeldPayout[],
+  ): Promise<PayoutRow[]> {
+    const candidates = await tx
+      .selectFrom('merchants')
+      .innerJoin('merchant_bank_accounts', 'merchant_bank_accounts.merchant_id', 'merchants.id')
+      .select([
+        'merchants.id',
+        'merchants.account_id',
+        'merchants.payout_threshold_micros',
+        'merchant_bank_accounts.holder_name',
+        'merchant_bank_accounts.iban',
+        'merchant_bank_accounts.bic',
+        'merchant_bank_accounts.updated_at',
+      ])
+      .orderBy('merchants.id')
+      .execute();
+    const balances = await lookupBalances(
+      deps.ledger,
+      candidates.map((row) => BigInt(row.account_id)),
+    );
+    const rows: PayoutRow[] = [];
+    for (const candidate of candidates) {
+      const balance = balances.get(BigInt(candidate.account_id))?.availableMicros ?? 0n;
+      if (balance <= 0n || balance < BigInt(candidate.payout_threshold_micros)) continue;
+      const amount = wholeCentsOf(balance);
+      if (amount === 0n) continue;
+      const bankDetailsChangedAtMs = Number(candidate.updated_at);
+      const heldUntilMs = bankDetailsChangedAtMs + deps.bankChangeHoldMs;
+      if (heldUntilMs > nowMs) {
+        held.push({ merchantId: candidate.id, bankDetailsChangedAtMs, heldUntilMs });
+        continue;
+      }
+      const payoutId = newPayoutId('po');
+      // Re-encrypted for the payout's row: a ciphertext is bound to the row it sits in.
+      const details = deps.sealer.open({ merchantId: candidate.id }, candidate);
+      rows.push({
+        id: payoutId,
+        batch_id: batchId,
+        merchant_id: candidate.id,
+        amount_micros: amount.toString(),
+        transfer_id: deps.transferIds.next().toString(),
+        state: 'pending',
+        failure_code: null,
+        ...deps.sealer.seal({ payoutId }, details),
+        created_at: BigInt(nowMs),
+        completed_at: null,
+      });
+    }
+    return rows;
+  }
+
+  return { planBatch };
+}
