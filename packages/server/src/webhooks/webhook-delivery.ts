@@ -85,24 +85,6 @@ interface AttemptOutcome {
   readonly durationMs: number;
 }
 
-interface DueDelivery {
-  readonly eventId: string;
-  readonly endpointId: string;
-  readonly attempts: number;
-  readonly nextAttemptAt: bigint;
-  readonly url: string;
-  readonly secret: string;
-  readonly type: string;
-  readonly payload: string;
-  readonly createdAt: bigint;
-}
-
-interface AttemptOutcome {
-  readonly status: number | null;
-  readonly error: string | null;
-  readonly durationMs: number;
-}
-
 export interface WebhookDeliveryDeps {
   readonly db: Kysely<PlatformSchema>;
   readonly clock: () => number;
