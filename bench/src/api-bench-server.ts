@@ -206,6 +206,7 @@ async function main(config: ServerConfig): Promise<void> {
     seedSeconds: (performance.now() - started) / 1000,
   });
 
+  const memoryLog = logMemoryEverySecond();
   const lines = createInterface({ input: process.stdin });
   for await (const line of lines) {
     const command = line.trim();
@@ -227,8 +228,26 @@ async function main(config: ServerConfig): Promise<void> {
     }
   }
   lines.close();
+  if (memoryLog !== undefined) clearInterval(memoryLog);
   await ceiling.close();
   await platform.close();
+}
+
+/**
+ * With `MITE_BENCH_SERVER_MEMORY=1`, the server writes `process.memoryUsage()` (in MB) to stderr
+ * every second, which tells native memory (SQLite's page cache, sockets) from the JavaScript heap
+ * when the RSS budget fails.
+ */
+function logMemoryEverySecond(): NodeJS.Timeout | undefined {
+  if (process.env.MITE_BENCH_SERVER_MEMORY !== '1') return undefined;
+  const megabytes = (bytes: number): number => Math.round(bytes / 1_048_576);
+  const timer = setInterval(() => {
+    const usage = process.memoryUsage();
+    const parts = Object.entries(usage).map(([name, bytes]) => `${name} ${megabytes(bytes)}`);
+    process.stderr.write(`api-bench-server memory (MB): ${parts.join(', ')}\n`);
+  }, 1000);
+  timer.unref();
+  return timer;
 }
 
 /**

@@ -33,7 +33,8 @@
  * report); budgets are reported, never turned into an exit code.
  *
  * `MITE_BENCH_SERVER_CPU_PROF=DIR` runs the child with `--cpu-prof --cpu-prof-dir=DIR`
- * (summarise the profile with cpuprofile-summary.ts).
+ * (summarise the profile with cpuprofile-summary.ts). `MITE_BENCH_SERVER_MEMORY=1` has the child log
+ * its memory usage every second to stderr.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { cpus, loadavg } from 'node:os';
