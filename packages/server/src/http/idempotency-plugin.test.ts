@@ -10,7 +10,7 @@ import type {
   IdempotencyRecordKey,
   IdempotentResponse,
 } from './idempotency.ts';
-import { canonicalJson, requestHashOf } from './idempotency-plugin.ts';
+import { canonicalJson, idempotentResponseHandle, requestHashOf } from './idempotency-plugin.ts';
 import { sendProblem } from './problems.ts';
 import { call, createTestApp } from './test-routes.ts';
 import { type ListeningApp, listenOnLoopback } from './testing.ts';
@@ -29,12 +29,16 @@ class MemoryIdempotencyGuard implements IdempotencyGuard {
 
   async begin(input: IdempotencyBeginInput): Promise<IdempotencyBeginOutcome> {
     this.begun.push(input);
+    const found = await this.lookup(input);
+    if (found !== undefined) return found;
+    const { method, path, requestHash } = input;
+    this.records.set(`${input.principal}\n${input.key}`, { method, path, requestHash });
+    return { outcome: 'started' };
+  }
+
+  async lookup(input: IdempotencyBeginInput): Promise<IdempotencyBeginOutcome | undefined> {
     const record = this.records.get(`${input.principal}\n${input.key}`);
-    if (record === undefined) {
-      const { method, path, requestHash } = input;
-      this.records.set(`${input.principal}\n${input.key}`, { method, path, requestHash });
-      return { outcome: 'started' };
-    }
+    if (record === undefined) return undefined;
     const same =
       record.method === input.method &&
       record.path === input.path &&
@@ -88,6 +92,38 @@ const paymentRoutes: FastifyPluginAsyncZod = async (api) => {
   }));
 };
 
+/**
+ * A route whose handler claims the key itself, as the purchase route does in the transaction of
+ * its payment (here the in-memory guard stands for that transaction): `claim: false` ends the
+ * request before its claim, as an unknown offer does.
+ */
+const purchaseRoutes = (guard: MemoryIdempotencyGuard): FastifyPluginAsyncZod =>
+  async function routes(api) {
+    api.post(
+      '/v1/purchases',
+      {
+        schema: { body: z.object({ offerId: z.string(), claim: z.boolean() }) },
+        config: { auth: { kinds: ['user'] }, idempotent: 'claimedByHandler' },
+      },
+      async (request, reply) => {
+        effects.runs += 1;
+        if (!request.body.claim) return sendProblem(reply, 'offerNotFound');
+        const handle = idempotentResponseHandle(request);
+        assert.ok(handle !== undefined, 'a free key gives the handler its handle');
+        assert.equal((await guard.begin(handle.request)).outcome, 'started');
+        handle.claimed();
+        const response = {
+          status: 201,
+          headers: { 'content-type': 'application/json; charset=utf-8' },
+          body: JSON.stringify({ purchaseId: randomUUID(), run: effects.runs }),
+        };
+        await guard.complete({ ...handle.request, ...response });
+        handle.stored(response);
+        return reply.code(201).headers(response.headers).send(response.body);
+      },
+    );
+  };
+
 const user = { authorization: 'Bearer user-token' };
 const merchant = { authorization: 'Bearer merchant-token' };
 const payment = { offerId: 'o1', amountMicros: 250 };
@@ -99,6 +135,7 @@ describe('the idempotency plugin', () => {
   before(async () => {
     const app = createTestApp({ idempotency: guard });
     void app.register(paymentRoutes);
+    void app.register(purchaseRoutes(guard));
     server = await listenOnLoopback(app);
   });
   after(() => server.close());
@@ -210,6 +247,30 @@ describe('the idempotency plugin', () => {
     );
     const docs = await call(server.baseUrl, 'GET', '/v1/docs/json');
     assert.deepEqual(docs.json(), document, 'the docs page shows the same document');
+  });
+
+  test('a handler that claims the key itself: kept once claimed, forgotten before', async () => {
+    const buy = (key: string, body: unknown) =>
+      call(server.baseUrl, 'POST', '/v1/purchases', {
+        body,
+        headers: { ...user, 'idempotency-key': key },
+      });
+    const key = randomUUID();
+    const first = await buy(key, { offerId: 'o1', claim: true });
+    assert.equal(first.status, 201);
+    const retry = await buy(key, { claim: true, offerId: 'o1' });
+    assert.equal(retry.text, first.text);
+    assert.equal(retry.headers.get('idempotent-replayed'), 'true');
+    const reused = await buy(key, { offerId: 'o2', claim: true });
+    assert.equal(reused.status, 422, 'the lookup refuses the key on another request');
+    assert.equal(effects.runs, 1);
+    // A request the handler ends before claiming its key leaves no record: a retry runs anew.
+    const unclaimedKey = randomUUID();
+    assert.equal((await buy(unclaimedKey, { offerId: 'o1', claim: false })).status, 404);
+    const again = await buy(unclaimedKey, { offerId: 'o1', claim: false });
+    assert.equal(again.headers.get('idempotent-replayed'), null);
+    assert.equal(effects.runs, 3);
+    assert.equal((await buy(unclaimedKey, { offerId: 'o1', claim: true })).status, 201);
   });
 
   test('routes that do not opt in ignore the header', async () => {

@@ -10,10 +10,20 @@
  *   does): `begin`; a replay is answered here, with `Idempotent-Replayed: true`.
  * - onSend: 2xx to 4xx responses are kept (`complete`); 5xx ones are forgotten (`abandon`) so that
  *   a retry runs again.
+ *
+ * A route declared `idempotent: 'claimedByHandler'` (a purchase) saves the commit of `begin`: the
+ * preHandler only reads (`lookup`: a replay, a reused key or a request in progress is answered
+ * as above), and the handler claims the key in the transaction that records its effect, through
+ * `idempotentResponseHandle`. Its response is kept only if it claimed the key.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { IdempotencyGuard, IdempotentResponse } from './idempotency.ts';
+import type {
+  IdempotencyBeginInput,
+  IdempotencyBeginOutcome,
+  IdempotencyGuard,
+  IdempotentResponse,
+} from './idempotency.ts';
 import { ProblemError } from './problems.ts';
 import { mutatingMethods } from './route-config.ts';
 
@@ -44,6 +54,8 @@ interface IdempotencyState {
   readonly requestHash: string;
   /** checked: key valid; started: begun, to be completed or abandoned; settled: done. */
   phase: 'checked' | 'started' | 'settled';
+  /** Whether the handler claims the key itself (`idempotent: 'claimedByHandler'`). */
+  readonly claimedByHandler: boolean;
 }
 
 const states = new WeakMap<FastifyRequest, IdempotencyState>();
@@ -67,7 +79,9 @@ export function requestHashOf(method: string, path: string, body: unknown): stri
 }
 
 function takesIdempotencyKey(request: FastifyRequest): boolean {
-  return request.routeOptions.config.idempotent === true && mutatingMethods.has(request.method);
+  const { idempotent } = request.routeOptions.config;
+  const declared = idempotent === true || idempotent === 'claimedByHandler';
+  return declared && mutatingMethods.has(request.method);
 }
 
 function checkKey(request: FastifyRequest): void {
@@ -83,6 +97,7 @@ function checkKey(request: FastifyRequest): void {
     key,
     requestHash: requestHashOf(request.method, request.url, request.body),
     phase: 'checked',
+    claimedByHandler: request.routeOptions.config.idempotent === 'claimedByHandler',
   });
 }
 
@@ -93,9 +108,25 @@ async function begin(
 ): Promise<FastifyReply | undefined> {
   const state = states.get(request);
   if (state === undefined) return undefined;
+  const input = beginInput(state, request);
+  if (state.claimedByHandler) {
+    const found = await guard.lookup(input);
+    return found === undefined ? undefined : answerBegun(state, found, reply);
+  }
+  return answerBegun(state, await guard.begin(input), reply);
+}
+
+function beginInput(state: IdempotencyState, request: FastifyRequest): IdempotencyBeginInput {
   const { principal, key, requestHash } = state;
-  const { method, url: path } = request;
-  const outcome = await guard.begin({ principal, key, method, path, requestHash });
+  return { principal, key, method: request.method, path: request.url, requestHash };
+}
+
+/** Goes on with a request that holds the key; answers a replay; refuses the others. */
+function answerBegun(
+  state: IdempotencyState,
+  outcome: IdempotencyBeginOutcome,
+  reply: FastifyReply,
+): FastifyReply | undefined {
   switch (outcome.outcome) {
     case 'started':
       state.phase = 'started';
@@ -155,14 +186,17 @@ async function settle(
 }
 
 /**
- * For a handler that stores its response together with its effect, in one transaction (the
- * purchase core does, with the payment's outcome): which record to complete, and `stored`, to
- * call once that transaction is durable, after which the plugin leaves the record alone and the
- * handler sends exactly `response`. Undefined when the request takes no Idempotency-Key.
+ * For a handler that claims the key and stores its response together with its effect, in the
+ * transaction that records it (the purchase core does, with the payment): the request to claim
+ * the key for, `claimed` to call once that claim has committed (the record is this request's
+ * from then on: a failure abandons it, a response not stored is kept as usual), and `stored`, to
+ * call once the transaction holding the response is durable, after which the plugin leaves the
+ * record alone and the handler sends exactly `response`. Undefined unless the route is declared
+ * `idempotent: 'claimedByHandler'` and the request took a key that no live record holds.
  */
 export interface IdempotentResponseHandle {
-  readonly principal: string;
-  readonly key: string;
+  readonly request: IdempotencyBeginInput;
+  claimed(): void;
   stored(response: IdempotentResponse): void;
   /** What `stored` was given: the handler sends it as it is. */
   readonly response: IdempotentResponse | undefined;
@@ -172,13 +206,16 @@ export function idempotentResponseHandle(
   request: FastifyRequest,
 ): IdempotentResponseHandle | undefined {
   const state = states.get(request);
-  if (state?.phase !== 'started') return undefined;
+  if (state?.phase !== 'checked' || !state.claimedByHandler) return undefined;
   let response: IdempotentResponse | undefined;
   return {
-    principal: state.principal,
-    key: state.key,
+    request: beginInput(state, request),
+    claimed() {
+      if (state.phase !== 'checked') throw new Error('bug: a key claimed twice');
+      state.phase = 'started';
+    },
     stored(storedResponse) {
-      if (state.phase !== 'started') throw new Error('bug: a settled response stored again');
+      if (state.phase !== 'started') throw new Error('bug: a response stored without its claim');
       state.phase = 'settled';
       response = storedResponse;
     },

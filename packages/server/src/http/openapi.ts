@@ -126,7 +126,7 @@ function decorateOperation(schema: JsonObject, config: FastifyContextConfig): Js
   if (auth !== undefined && auth !== 'public' && decorated.security === undefined) {
     decorated.security = securityFor(auth);
   }
-  if (idempotent === true) {
+  if (idempotent === true || idempotent === 'claimedByHandler') {
     decorated.headers = withIdempotencyKeyHeader(decorated.headers);
     decorated['x-mite-idempotent'] = true;
   }

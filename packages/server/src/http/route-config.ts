@@ -49,8 +49,13 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call the route; required under /v1. */
     auth?: RouteAuth;
-    /** POST/PUT/PATCH/DELETE under /v1 must say: true requires an Idempotency-Key and replays. */
-    idempotent?: boolean;
+    /**
+     * POST/PUT/PATCH/DELETE under /v1 must say: true requires an Idempotency-Key and replays.
+     * `claimedByHandler` too, but the handler claims the key in the transaction of its effect
+     * (see idempotentResponseHandle), which saves a commit; a request the handler ends before
+     * its claim is not kept.
+     */
+    idempotent?: boolean | 'claimedByHandler';
   }
   interface FastifyRequest {
     /** Set when the route requires a credential and it was accepted. */

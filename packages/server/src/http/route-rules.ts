@@ -48,10 +48,11 @@ export function routeDeclarationError(
   if (isApi && mutating && idempotent === undefined) {
     return 'declare config.idempotent (whether it takes an Idempotency-Key)';
   }
-  if (idempotent === true && !methods.every((method) => mutatingMethods.has(method))) {
+  const takesKey = idempotent === true || idempotent === 'claimedByHandler';
+  if (takesKey && !methods.every((method) => mutatingMethods.has(method))) {
     return 'only POST, PUT, PATCH and DELETE can be idempotent';
   }
-  if (idempotent === true && !options.idempotencyAvailable) {
+  if (takesKey && !options.idempotencyAvailable) {
     return 'idempotent routes need the app to be given an IdempotencyGuard';
   }
   return undefined;

@@ -78,6 +78,17 @@ export interface RecordKey {
 
 export interface IdempotencyStore {
   begin(request: IdempotencyRequest): Promise<BeginResult>;
+  /**
+   * What a live record under the request's key says (as `begin` would answer it), or undefined
+   * when the key is free: reads only, for a caller that claims with `claimWithin`.
+   */
+  lookup(request: IdempotencyRequest): Promise<BeginResult | undefined>;
+  /**
+   * Claims the key inside the caller's transaction, as `begin` does, so that the claim commits
+   * with the caller's own writes; returns false when another request holds the key (answer
+   * 409: it is in progress, or has just finished and a retry is replayed).
+   */
+  claimWithin(tx: Transaction<PlatformSchema>, request: IdempotencyRequest): Promise<boolean>;
   complete(record: RecordKey & StoredResponse): Promise<void>;
   /**
    * Stores the response of a record still in progress, inside the caller's transaction (the
@@ -151,6 +162,15 @@ export function createIdempotencyStore(
       }
       throw new Error(`idempotency record still contended after ${beginAttemptsMax} attempts`);
     },
+    async lookup(request) {
+      const nowMs = clock();
+      const existing = await records.find(request);
+      if (existing === undefined || existing.expires_at <= BigInt(nowMs)) return undefined;
+      // The record may be another request's claim, committed but not yet on disk.
+      await platformDb.waitDurable();
+      return outcomeOf(existing, request, options.cipher);
+    },
+    claimWithin: async (tx, request) => (await records.claimIn(tx, request, clock())) !== undefined,
     async complete(record) {
       if (!(await records.storeResponse(record, clock()))) {
         throw new IdempotencyStateError('no in-progress idempotency record to complete');
@@ -237,15 +257,39 @@ class Records {
   }
 
   /**
-   * Inserts a new in-progress record, or takes over an expired one, in one statement; under
-   * concurrency the primary key lets exactly one claimer through. Otherwise returns the record
-   * that holds the key (undefined if it vanished meanwhile).
+   * Claims the key (claimIn), or else returns the record that holds it (undefined if it vanished
+   * meanwhile).
    */
   async claimOrFind(
     request: IdempotencyRequest,
     nowMs: number,
   ): Promise<'claimed' | IdempotencyRecordRow | undefined> {
-    const claim = {
+    // A claim is answered at commit: whatever the request then does is written and made
+    // durable after it, which makes the claim durable too, before any answer goes out (see
+    // transaction-batcher.ts). A record found is another request's state, about to be
+    // answered: that waits until it is on disk.
+    const claimed = await this.#batcher.run(
+      async (tx) => {
+        if ((await this.claimIn(tx, request, nowMs)) !== undefined) return 'claimed';
+        return firstRow(selectRecord, tx, request);
+      },
+      { durable: false },
+    );
+    if (claimed !== 'claimed') await this.#platformDb.waitDurable();
+    return claimed;
+  }
+
+  /**
+   * Inserts a new in-progress record, or takes over an expired one, in one statement; under
+   * concurrency the primary key lets exactly one claimer through. Undefined when another
+   * request holds the key.
+   */
+  claimIn(
+    tx: Transaction<PlatformSchema>,
+    request: IdempotencyRequest,
+    nowMs: number,
+  ): Promise<{ principal: string } | undefined> {
+    return firstRow(claimRecord, tx, {
       principal: request.principal,
       key: request.key,
       method: request.method,
@@ -253,20 +297,12 @@ class Records {
       requestHash: request.requestHash,
       now: BigInt(nowMs),
       expiresAt: BigInt(nowMs + this.#retentionMs),
-    };
-    // A claim is answered at commit: whatever the request then does is written and made
-    // durable after it, which makes the claim durable too, before any answer goes out (see
-    // transaction-batcher.ts). A record found is another request's state, about to be
-    // answered: that waits until it is on disk.
-    const claimed = await this.#batcher.run(
-      async (tx) => {
-        if ((await firstRow(claimRecord, tx, claim)) !== undefined) return 'claimed';
-        return firstRow(selectRecord, tx, claim);
-      },
-      { durable: false },
-    );
-    if (claimed !== 'claimed') await this.#platformDb.waitDurable();
-    return claimed;
+    });
+  }
+
+  /** The record under the request's key, read outside any transaction, if there is one. */
+  find(request: RecordKey): Promise<IdempotencyRecordRow | undefined> {
+    return firstRow(selectRecord, this.#platformDb.db, request);
   }
 
   /** Stores the response and restarts the retention from now: replayed for retentionMs after. */

@@ -121,7 +121,7 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
           }),
         },
       },
-      config: { auth: { kinds: ['user'] }, idempotent: true },
+      config: { auth: { kinds: ['user'] }, idempotent: 'claimedByHandler' },
     },
     async (request, reply) => {
       const userId = requirePrincipal(request, 'user').id;
@@ -130,8 +130,9 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       // a retry finds it however late, even once the idempotency record is gone.
       const idempotencyKey = request.headers['idempotency-key'];
       const buyer = typeof idempotencyKey === 'string' ? { userId, idempotencyKey } : { userId };
-      // The core stores the answer with the payment's outcome, in one durable unit; what it
-      // stored is sent as it is, and the idempotency plugin leaves the record alone.
+      // The core claims the key with the pending payment and stores the answer with the
+      // payment's outcome, in one durable unit; what it stored is sent as it is, and the
+      // idempotency plugin leaves the record alone.
       const handle = idempotentResponseHandle(request);
       const options = handle === undefined ? {} : { respond: handle };
       const paid =

@@ -63,17 +63,19 @@ for (const dialect of platformDialects) {
       });
       const buy = async (key: string) => {
         const request = { principal, key, method: 'POST', path: '/v1/payments', requestHash: key };
-        assert.equal((await idempotency.begin(request)).outcome, 'started');
+        assert.equal(await idempotency.lookup(request), undefined, 'the key is free');
         const stored: StoredResponse[] = [];
+        let claims = 0;
         const respond = {
-          principal,
-          key,
+          request,
+          claimed: () => void claims++,
           stored: (response: StoredResponse) => stored.push(response),
         };
         const paid = await w.payments.pay(
           { userId: w.userId, offerId, idempotencyKey: key },
           { respond },
         );
+        assert.equal(claims, 1, 'the key was claimed with the pending payment');
         // Once the call returns, all three are there: the outcome, its event, the answer.
         const replay = await idempotency.begin(request);
         return { paid, stored, replay };
@@ -97,6 +99,45 @@ for (const dialect of platformDialects) {
       assert.ok(second.replay.outcome === 'replay');
       assert.equal(second.replay.status, 409);
       assert.match(JSON.parse(second.replay.body).type, /insufficient-funds$/);
+    });
+
+    it('claims the key with the pending payment: a key another request holds pays nothing', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const seller = await merchant(w, 'Shop', 0);
+      const offerId = await addOffer(w, seller.merchantId, {
+        resource: 'item:pen',
+        title: 'A pen',
+        priceMicros: 10_000n,
+        category: 'goods',
+        accessPeriodSeconds: 0,
+      });
+      await w.fund(15_000n);
+      const idempotency = createIdempotencyStore(w.platform, {
+        clock: () => w.clock.now,
+        cipher: w.cipher,
+        batcher: w.batcher,
+      });
+      const key = 'held';
+      const request = {
+        principal: `user:${w.userId}`,
+        key,
+        method: 'POST',
+        path: '/v1/payments',
+        requestHash: key,
+      };
+      // Another request (another node, say) claimed the key after this one looked it up.
+      assert.equal((await idempotency.begin(request)).outcome, 'started');
+      let claims = 0;
+      const respond = { request, claimed: () => void claims++, stored: () => {} };
+      const paid = await w.payments.pay(
+        { userId: w.userId, offerId, idempotencyKey: key },
+        { respond },
+      );
+      assert.ok(!paid.ok && paid.code === 'idempotencyRequestInProgress', JSON.stringify(paid));
+      assert.equal(claims, 0);
+      assert.equal(await w.payments.findByIdempotencyKey(w.userId, key), undefined);
+      assert.equal(await balanceOf(w.ledger, w.wallet), 15_000n);
     });
 
     it('refuses insufficient funds, unknown offers and a second purchase, moving nothing', async (t) => {

@@ -15,7 +15,7 @@
  * (a ResponseRecord) commit in one durable unit before the answer is returned.
  */
 import type { CreateTransferResult, Ledger, Transfer } from '@mite/ledger';
-import type { Kysely, Transaction } from 'kysely';
+import type { Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
@@ -28,7 +28,11 @@ import { formatAmount } from '../money/amounts.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
-import type { IdempotencyStore, StoredResponse } from '../idempotency/idempotency-store.ts';
+import type {
+  IdempotencyRequest,
+  IdempotencyStore,
+  StoredResponse,
+} from '../idempotency/idempotency-store.ts';
 import { claimOfferAccess, releaseOfferAccess } from './offer-access.ts';
 import { purchaseResponse } from './purchase-response.ts';
 import type { Leg, PurchasePricing } from './purchase-pricing.ts';
@@ -38,13 +42,14 @@ import { currency, type PaidReceipt, type PurchaseReceipts } from './purchase-re
 export const walletIdsCachedMax = 100_000;
 
 /**
- * Where the purchase's answer is kept for retries of its request (the HTTP route's idempotency
- * record): the core stores the answer in the same transaction as the outcome and the webhook
- * event, so the three commit together, and `stored` hears it once that is durable.
+ * The purchase request's idempotency record (the HTTP route's): the core claims its key in the
+ * transaction that records the pending payment (`claimed` hears that it committed), and stores
+ * the answer in the transaction of the outcome and the webhook event, so that the three commit
+ * together; `stored` hears it once that is durable.
  */
 export interface ResponseRecord {
-  readonly principal: string;
-  readonly key: string;
+  readonly request: IdempotencyRequest;
+  claimed(): void;
   stored(response: StoredResponse): void;
 }
 
@@ -89,8 +94,8 @@ export interface PurchaseCoreDeps {
   /** Decides, before money moves, whether a purchase may go ahead. */
   readonly policy: PolicyGate;
   readonly clock: () => number;
-  /** Keeps the answers of purchase requests for their retries, with their outcomes. */
-  readonly idempotency: Pick<IdempotencyStore, 'completeWithin'>;
+  /** Claims purchase requests' keys and keeps their answers, with their payments. */
+  readonly idempotency: Pick<IdempotencyStore, 'claimWithin' | 'completeWithin'>;
 }
 
 export function createPurchaseCore(deps: PurchaseCoreDeps) {
@@ -129,7 +134,15 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       createdAt: BigInt(now),
       idempotencyKey: request.idempotencyKey ?? null,
     };
-    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase));
+    const { respond } = options;
+    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase, respond));
+    if (recorded.kind === 'keyHeld') {
+      return fail(
+        'idempotencyRequestInProgress',
+        'a request with this Idempotency-Key is under way or has just ended: ask again',
+      );
+    }
+    respond?.claimed();
     if (recorded.kind === 'made') return priorPurchase(request, purchase);
     if (recorded.kind === 'accessHeld') {
       return fail(
@@ -143,14 +156,15 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       outcome === 'succeeded'
         ? ok(receipts.receiptFor(paymentId, userId, purchase, now, accessUntilMs))
         : fail(outcome);
-    const { respond } = options;
     const response = respond === undefined ? undefined : purchaseResponse(answer);
     // A failure here leaves the payment pending and the request unanswered: its retry is told
     // so, and the reconciler finishes the payment and stores its answer (cut-off-purchases.ts).
     await finish(
       paymentId,
       outcome,
-      respond === undefined || response === undefined ? undefined : { ...respond, response },
+      respond === undefined || response === undefined
+        ? undefined
+        : { ...respond.request, response },
     );
     if (respond !== undefined && response !== undefined) respond.stored(response);
     return answer;
@@ -185,14 +199,20 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   }
 
   /**
-   * The pending payment and, for an offer with an access period, its claim on that access, in
-   * one transaction: unique keys decide, on every node, that a purchase is made once.
+   * The request's claim on its Idempotency-Key, the pending payment and, for an offer with an
+   * access period, its claim on that access, in one transaction: unique keys decide, on every
+   * node, that a purchase is made once.
    */
   async function recordPending(
-    tx: Kysely<PlatformSchema>,
+    tx: Transaction<PlatformSchema>,
     payment: PendingPaymentArgs,
     purchase: Purchase,
-  ): Promise<{ kind: 'recorded' | 'made' } | { kind: 'accessHeld'; paymentId: string }> {
+    respond: ResponseRecord | undefined,
+  ): Promise<
+    { kind: 'recorded' | 'made' | 'keyHeld' } | { kind: 'accessHeld'; paymentId: string }
+  > {
+    if (respond !== undefined && !(await deps.idempotency.claimWithin(tx, respond.request)))
+      return { kind: 'keyHeld' };
     // A conflict on (user, challenge) or (user, Idempotency-Key): made already.
     if ((await affectedRows(insertPendingPayment, tx, payment)) === 0n) return { kind: 'made' };
     if (purchase.offerId === null || purchase.accessPeriodSeconds === 0)
@@ -287,7 +307,11 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   async function finish(
     paymentId: string,
     outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
-    answer?: ResponseRecord & { readonly response: StoredResponse },
+    answer?: {
+      readonly principal: string;
+      readonly key: string;
+      readonly response: StoredResponse;
+    },
   ): Promise<void> {
     const now = clock();
     await batcher.run(async (tx) => {

@@ -17,6 +17,14 @@ describe('personal data cipher', () => {
     assert.notEqual(cipher.encrypt('ada@example.com', 'user:1:email'), sealed);
   });
 
+  it('uses a fresh IV for every encryption, across refills of its random pool', () => {
+    // More than two pools' worth (512 IVs each): every IV differs and every value opens.
+    const sealed = Array.from({ length: 1_100 }, (_, i) => cipher.encrypt(`value ${i}`, 'ctx'));
+    const ivs = new Set(sealed.map((value) => value.split('.')[1]));
+    assert.equal(ivs.size, sealed.length);
+    sealed.forEach((value, i) => assert.equal(cipher.decrypt(value, 'ctx'), `value ${i}`));
+  });
+
   it('refuses a ciphertext moved to another owner, tampered with, or under another key', () => {
     const sealed = cipher.encrypt('ada@example.com', 'user:1:email');
     assert.throws(() => cipher.decrypt(sealed, 'user:2:email'));

@@ -11,6 +11,12 @@ const masterKeyBytes = 32;
 const ivBytes = 12;
 const tagBytes = 16;
 const formatVersion = 'v1';
+/**
+ * Random bytes drawn at once, 12 at a time for each IV: one call into the CSPRNG for hundreds of
+ * encryptions instead of one each (a purchase stores two sealed values, and the call, not the
+ * bytes, is what costs). Each IV is still 12 fresh random bytes, used once.
+ */
+const ivPoolBytes = ivBytes * 512;
 
 /**
  * Encrypts personal fields (an email, a name) with AES-256-GCM under a key derived from the
@@ -35,9 +41,10 @@ export function createPersonalDataCipher(masterKey: Uint8Array): PersonalDataCip
   const lookupKey = createSecretKey(
     Buffer.from(hkdfSync('sha256', masterKey, '', 'mite lookup tags v1', 32)),
   );
+  const ivs = randomIvSource();
   return {
     encrypt(plaintext, context) {
-      const iv = randomBytes(ivBytes);
+      const iv = ivs();
       const cipher = createCipheriv('aes-256-gcm', encryptionKey, iv);
       cipher.setAAD(Buffer.from(context));
       const body = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
@@ -67,6 +74,22 @@ export function createPersonalDataCipher(masterKey: Uint8Array): PersonalDataCip
     lookupTag(value, purpose) {
       return createHmac('sha256', lookupKey).update(`${purpose}\0${value}`).digest('base64url');
     },
+  };
+}
+
+/** Fresh random IVs, drawn from a pool refilled when used up (see ivPoolBytes). */
+function randomIvSource(): () => Buffer {
+  let pool = randomBytes(ivPoolBytes);
+  let offset = 0;
+  return () => {
+    if (offset + ivBytes > pool.length) {
+      // A new buffer, never a refill in place: IVs handed out earlier are views of the old one.
+      pool = randomBytes(ivPoolBytes);
+      offset = 0;
+    }
+    const iv = pool.subarray(offset, offset + ivBytes);
+    offset += ivBytes;
+    return iv;
   };
 }
 
