@@ -26,12 +26,15 @@ export function progressLog(startedAt: Date): (line: string) => void {
 
 /**
  * `MITE_BENCH_SERVER_CPU_PROF=DIR`: where the server child writes a V8 CPU profile (summarise it
- * with cpuprofile-summary.ts), and the node options that make it do so; none when unset.
+ * with cpuprofile-summary.ts), and the node options that make it do so.
+ * `MITE_BENCH_SERVER_NODE_FLAGS="--trace-gc ..."`: more node options for the server child only
+ * (diagnostics that NODE_OPTIONS refuses, or would apply to the load generator too).
  */
 export function serverProfile(): { readonly dir?: string; readonly execArgv: string[] } {
+  const extra = (process.env.MITE_BENCH_SERVER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
   const dir = process.env.MITE_BENCH_SERVER_CPU_PROF;
-  if (dir === undefined || dir === '') return { execArgv: [] };
-  return { dir, execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`] };
+  if (dir === undefined || dir === '') return { execArgv: extra };
+  return { dir, execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...extra] };
 }
 
 /** The lines under a report's table: budgets, then correctness checks, then notes. */
