@@ -105,6 +105,7 @@ export {
   type VerificationErrorCode,
 } from './problems.ts';
 export { checkReceiptBinding } from './receipt-binding.ts';
+export { fail, type Failure, ok, type Result, type Success } from './result.ts';
 export {
   decodeReceiptClaims,
   type ReceiptClaims,
