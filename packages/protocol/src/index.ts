@@ -9,9 +9,12 @@ export {
   amountTextLengthMax,
   currency,
   formatAmount,
+  formatLedgerAmount,
+  isAmountText,
   microsPerUnit,
   parseAmount,
   parsePositiveAmount,
+  sameAmountText,
 } from './amounts.ts';
 export {
   type AuthChallenge,

@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Ledger, TimeOrderedIds, Transfer, TransferRecord } from '@mite/ledger';
+import { currency, formatAmount } from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { TopUpRow, TopUpState } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
-import { formatAmount } from '../money/amounts.ts';
-import { currency } from '../payments/payment-service.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import type {

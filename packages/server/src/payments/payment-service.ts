@@ -3,7 +3,7 @@
  * purchase for the purchase core (purchase-core.ts); and the lookups and upkeep of payments.
  */
 import type { Ledger, TimeOrderedIds } from '@mite/ledger';
-import { decodeChallengeEcho, parsePositiveAmount } from '@mite/protocol';
+import { currency, decodeChallengeEcho, parsePositiveAmount } from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PaymentRow } from '../db/schema.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
@@ -20,9 +20,11 @@ import {
   type PurchaseRequest,
 } from './purchase-core.ts';
 import { createPurchasePricing } from './purchase-pricing.ts';
-import { createPurchaseReceipts, currency, type PaidReceipt } from './purchase-receipts.ts';
+import { createPurchaseReceipts, type PaidReceipt } from './purchase-receipts.ts';
 
-export { currency, type PaidReceipt } from './purchase-receipts.ts';
+export type { PaidReceipt } from './purchase-receipts.ts';
+/** Forwarded for payment-routes.ts, which imports it here; the currency is the protocol's. */
+export { currency } from '@mite/protocol';
 export type { PayOptions } from './purchase-core.ts';
 
 /** A payment still pending after this long was interrupted (a crash): the reconciler ends it. */

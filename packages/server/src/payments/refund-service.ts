@@ -1,11 +1,10 @@
 import type { CreateTransferResult, Ledger, TimeOrderedIds, Transfer } from '@mite/ledger';
 import { uuidv7 } from 'uuidv7';
+import { currency, formatAmount } from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { ledgers, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { formatAmount } from '../money/amounts.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
-import { currency } from './payment-service.ts';
 import { apportion } from './revenue-split.ts';
 
 export type RefundFailure = 'paymentNotFound' | 'refundExceedsPayment' | 'insufficientFunds';
