@@ -15,11 +15,11 @@ import {
   currency,
   excerpt,
   formatPaymentReceiptHeader,
-  parseAmount,
   type PaymentReceipt,
   type ReceiptClaims,
   refused,
   type Refusal,
+  sameAmountText,
 } from '@mite/protocol';
 import type { PaywallErrorCode, PaywallHeaders } from './core.ts';
 import { type CredentialSource, decodeCredentialText } from './credential-source.ts';
@@ -60,14 +60,6 @@ export type Verdict =
   | { readonly ok: true; readonly verified: VerifiedCredential }
   | { readonly ok: false; readonly code: PaywallErrorCode; readonly detail: string };
 
-/** Whether two amounts are equal; `right` is valid (a price), so equal texts are equal amounts. */
-function sameAmount(left: string, right: string): boolean {
-  if (left === right) return true;
-  const leftMicros = parseAmount(left);
-  const rightMicros = parseAmount(right);
-  return leftMicros.ok && rightMicros.ok && leftMicros.value === rightMicros.value;
-}
-
 /** The echoed challenge was issued here, with these very fields (its HMAC, under any secret held). */
 function checkIssued(config: Config, challenge: Challenge): Refusal | undefined {
   if (!config.secrets.some((secret) => challengeIdMatches(challenge, secret))) {
@@ -94,7 +86,10 @@ function checkEcho(config: Config, challenge: Challenge, offer: Offer): Refusal 
   if (request.currency !== currency) {
     return refused('wrongCurrency', `the challenge is in ${request.currency}`);
   }
-  if (!sameAmount(request.amount, offer.request.amount)) {
+  // The offer's amount is valid (a price), so equal texts, the common case, are equal amounts
+  // without the protocol's check of the text.
+  const amount = offer.request.amount;
+  if (request.amount !== amount && !sameAmountText(request.amount, amount)) {
     return refused(
       'wrongAmount',
       `the challenge asks ${request.amount}, the price is now ${offer.request.amount}`,

@@ -47,10 +47,10 @@ for (const dialect of platformDialects) {
       assert.equal(await balanceOf(w.ledger, platformAccountIds.platformFees), 2_000n);
       const check = await verifyReceipt(paid.value.receipt, receiptJwks([w.receiptKey]));
       assert.ok(check.ok);
-      assert.equal(check.claims.challengeId, challenge.id);
-      assert.equal(check.claims.resource, '/articles/7');
-      assert.equal(check.claims.merchantId, seller.merchantId);
-      assert.equal(check.claims.accessUntil - check.claims.issuedAt, 86_400);
+      assert.equal(check.value.challengeId, challenge.id);
+      assert.equal(check.value.resource, '/articles/7');
+      assert.equal(check.value.merchantId, seller.merchantId);
+      assert.equal(check.value.accessUntil - check.value.issuedAt, 86_400);
       const row = await w.payments.getPayment(paid.value.paymentId);
       assert.deepEqual(
         [row?.state, row?.offer_id, row?.challenge_id],

@@ -37,9 +37,9 @@ for (const dialect of platformDialects) {
       assert.equal(await balanceOf(w.ledger, platformAccountIds.platformFees), 2_000n);
       const check = await verifyReceipt(paid.value.receipt, receiptJwks([w.receiptKey]));
       assert.ok(check.ok);
-      assert.equal(check.claims.amount, '0.02');
-      assert.equal(check.claims.resource, '/articles/42');
-      assert.doesNotMatch(check.claims.payer, new RegExp(w.userId));
+      assert.equal(check.value.amount, '0.02');
+      assert.equal(check.value.resource, '/articles/42');
+      assert.doesNotMatch(check.value.payer, new RegExp(w.userId));
       assert.equal((await w.payments.getPayment(paid.value.paymentId))?.state, 'succeeded');
       assert.deepEqual((await w.ledger.verify()).problems, []);
     });
