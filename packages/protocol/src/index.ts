@@ -108,7 +108,14 @@ export {
   type VerificationErrorCode,
 } from './problems.ts';
 export { checkReceiptBinding } from './receipt-binding.ts';
-export { fail, type Failure, ok, type Result, type Success } from './result.ts';
+export {
+  type ExplainedFailure,
+  fail,
+  type Failure,
+  ok,
+  type Result,
+  type Success,
+} from './result.ts';
 export {
   decodeReceiptClaims,
   type ReceiptClaims,

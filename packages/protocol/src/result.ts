@@ -25,6 +25,12 @@ export interface Failure<C extends string> {
 
 export type Result<T, C extends string> = Success<T> | Failure<C>;
 
+/**
+ * A failure that always says why: what decoders and verifiers answer, whose detail goes into the
+ * problem document sent back, so the type does not let a caller forget it.
+ */
+export type ExplainedFailure<C extends string> = Failure<C> & { readonly detail: string };
+
 /** A success carrying `value`. */
 export function ok<T>(value: T): Success<T> {
   return { ok: true, value };

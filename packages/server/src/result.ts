@@ -5,4 +5,11 @@
  * its code to a problem type without catching anything. The type is the protocol package's, which
  * the middleware and the client use too; the server's modules import it from here.
  */
-export { fail, type Failure, ok, type Result, type Success } from '@mite/protocol';
+export {
+  type ExplainedFailure,
+  fail,
+  type Failure,
+  ok,
+  type Result,
+  type Success,
+} from '@mite/protocol';

@@ -354,19 +354,20 @@ export function createTopUpService(deps: TopUpServiceDeps) {
   ): Promise<Result<{ topUpId: string; state: TopUpState } | undefined, TopUpWebhookFailure>> {
     if (provider === undefined) return fail('fundingUnavailable');
     const check = provider.verifyWebhook(headers, rawBody);
-    if (!check.ok) return fail('invalidSignature', check.reason);
-    if (check.event === undefined) return ok(undefined);
+    if (!check.ok) return check;
+    const event = check.value;
+    if (event === undefined) return ok(undefined);
     // A webhook that overtakes the charge's answer finds no charge id yet: refused, so that the
     // processor delivers it again later.
     const row = await db
       .selectFrom('topups')
       .select(['id', 'state'])
       .where('provider', '=', provider.name)
-      .where('charge_id', '=', check.event.chargeId)
+      .where('charge_id', '=', event.chargeId)
       .executeTakeFirst();
     if (row === undefined) return fail('unknownCharge');
     if (row.state !== 'pending') return ok({ topUpId: row.id, state: row.state });
-    return ok({ topUpId: row.id, state: await apply(row.id, check.event) });
+    return ok({ topUpId: row.id, state: await apply(row.id, event) });
   }
 
   async function apply(id: string, event: ChargeEvent): Promise<TopUpState> {
