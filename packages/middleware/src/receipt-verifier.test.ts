@@ -42,7 +42,7 @@ async function jwksServer(t: TestContext, body: () => string) {
   const verifier = createReceiptVerifier({
     jwksUrl: `${app.url}/v1/keys`,
     fetch,
-    clock: clock.now,
+    clock: clock.nowMs,
     refreshIntervalMinMs: 1000,
   });
   return { verifier, clock, requests: () => requests };
@@ -204,7 +204,7 @@ describe('the receipt verifier against jose', () => {
     const verifier = createReceiptVerifier({
       jwksUrl: `${app.url}/v1/keys`,
       fetch,
-      clock: clock.now,
+      clock: clock.nowMs,
       refreshIntervalMinMs: 1000,
       onKeySetReplaced: () => void (replaced += 1),
     });

@@ -252,13 +252,13 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     const booking = await readBooking(id);
     if (booking.state !== 'pending') return booking.state;
     await book(booking);
-    const now = clock();
+    const nowMs = clock();
     // The state and its `topup.succeeded` event in one transaction: the event exists exactly
     // when the top-up is recorded as succeeded, once, whatever the processor retries.
     await db.transaction().execute(async (tx) => {
       const updated = await tx
         .updateTable('topups')
-        .set({ state: 'succeeded', completed_at: BigInt(now) })
+        .set({ state: 'succeeded', completed_at: BigInt(nowMs) })
         .where('id', '=', id)
         .where('state', '=', 'pending')
         .returning(['user_id', 'amount_micros', 'fee_micros', 'sandbox'])
@@ -275,7 +275,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           currency,
           sandbox: updated.sandbox === 1,
         },
-        now,
+        now: nowMs,
       });
     });
     return 'succeeded';
@@ -317,11 +317,11 @@ export function createTopUpService(deps: TopUpServiceDeps) {
   }
 
   async function markFailed(id: string, reason: DeclineReason): Promise<void> {
-    const now = clock();
+    const nowMs = clock();
     await db.transaction().execute(async (tx) => {
       const updated = await tx
         .updateTable('topups')
-        .set({ state: 'failed', failure_code: reason, completed_at: BigInt(now) })
+        .set({ state: 'failed', failure_code: reason, completed_at: BigInt(nowMs) })
         .where('id', '=', id)
         .where('state', '=', 'pending')
         .where('fee_micros', 'is', null)
@@ -339,7 +339,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           reason,
           sandbox: updated.sandbox === 1,
         },
-        now,
+        now: nowMs,
       });
     });
   }

@@ -89,8 +89,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     if (request.currency !== currency) {
       return fail('validationFailed', `this platform pays in ${currency}, not ${request.currency}`);
     }
-    const now = clock();
-    if (expiresAtSeconds * 1000 <= now) return fail('challengeExpired');
+    const nowMs = clock();
+    if (expiresAtSeconds * 1000 <= nowMs) return fail('challengeExpired');
     const price = parsePositiveAmount(request.amount);
     if (!price.ok) return fail('validationFailed', price.detail);
     const merchant = await pricing.termsOf(request.merchant);
@@ -112,7 +112,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         offerId: null,
         challengeId,
       },
-      now,
+      nowMs,
       options,
     );
   }

@@ -155,14 +155,14 @@ export function createRefundService(deps: RefundServiceDeps) {
     amountMicros: bigint,
     outcome: 'succeeded' | 'insufficientFunds',
   ): Promise<void> {
-    const now = clock();
+    const nowMs = clock();
     await db.transaction().execute(async (tx) => {
       await tx
         .updateTable('refunds')
         .set({
           state: outcome === 'succeeded' ? 'succeeded' : 'failed',
           failure_code: outcome === 'succeeded' ? null : outcome,
-          completed_at: BigInt(now),
+          completed_at: BigInt(nowMs),
         })
         .where('id', '=', refundId)
         .execute();
@@ -176,7 +176,7 @@ export function createRefundService(deps: RefundServiceDeps) {
         merchantId: payment.merchant_id,
         type: 'refund.succeeded',
         payload: { refundId, paymentId, amount: formatAmount(amountMicros), currency },
-        now,
+        now: nowMs,
       });
     });
   }

@@ -129,15 +129,15 @@ export function createPayoutExecution(deps: PayoutExecutionDeps) {
       throw new Error(`bug: payout batch ${batchId} still has pending payouts`);
     }
     const paid = payouts.filter((payout) => payout.state === 'paid');
-    const now = clock();
+    const nowMs = clock();
     const update =
       paid.length === 0
         ? { state: 'failed' as const, total_micros: '0', count: 0 }
-        : bankFilesFor(batchId, now, paid);
+        : bankFilesFor(batchId, nowMs, paid);
     // A concurrent resume of the same batch may have closed it first: its files stand.
     await db
       .updateTable('payout_batches')
-      .set({ ...update, completed_at: BigInt(now) })
+      .set({ ...update, completed_at: BigInt(nowMs) })
       .where('id', '=', batchId)
       .where('state', '=', 'building')
       .execute();

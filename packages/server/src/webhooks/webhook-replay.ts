@@ -98,7 +98,7 @@ export function createWebhookReplay({ db, clock }: WebhookReplayDeps) {
     merchantId: string | null,
     eventId: string,
   ): Promise<Result<{ eventId: string; deliveries: number }, 'notFound'>> {
-    const now = BigInt(clock());
+    const nowMs = BigInt(clock());
     return db.transaction().execute(async (tx) => {
       const event = await tx
         .selectFrom('webhook_events')
@@ -125,17 +125,17 @@ export function createWebhookReplay({ db, clock }: WebhookReplayDeps) {
             endpoint_id: endpointId,
             state: 'pending' as const,
             attempts: 0,
-            next_attempt_at: now,
+            next_attempt_at: nowMs,
             last_status: null,
             last_error: null,
-            updated_at: now,
+            updated_at: nowMs,
           })),
         )
         .onConflict((conflict) => conflict.columns(['event_id', 'endpoint_id']).doNothing())
         .execute();
       const reset = await tx
         .updateTable('webhook_deliveries')
-        .set({ state: 'pending', attempts: 0, next_attempt_at: now, updated_at: now })
+        .set({ state: 'pending', attempts: 0, next_attempt_at: nowMs, updated_at: nowMs })
         .where('event_id', '=', eventId)
         .where('endpoint_id', 'in', endpointIds)
         .executeTakeFirst();
