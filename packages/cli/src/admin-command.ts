@@ -1,5 +1,6 @@
-import { Command } from 'commander';
+import type { Failure } from '@mite/protocol';
 import type { Platform } from '@mite/server';
+import { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { CliError, exitCodes } from './errors.ts';
 import { DEFAULT_DATA_DIR } from './options.ts';
@@ -49,7 +50,7 @@ async function withPlatform(
   }
 }
 
-function refused(result: { ok: false; code: string; detail?: string }): never {
+function refused(result: Failure<string>): never {
   throw new CliError(`${result.code}: ${result.detail ?? ''}`.trim(), exitCodes.failure);
 }
 

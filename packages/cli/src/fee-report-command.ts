@@ -1,9 +1,11 @@
+import { currency, formatLedgerAmount } from '@mite/protocol';
 import { Command, InvalidArgumentError } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { exitCodes } from './errors.ts';
 import { DEFAULT_DATA_DIR } from './options.ts';
 import { resolveRunOptions, startPlatform } from './run-platform.ts';
 
+/** Named by commander after the flags `--from` and `--to`; both are milliseconds since the epoch. */
 interface FeeReportFlags {
   readonly from: number;
   readonly to: number;
@@ -15,17 +17,6 @@ function parseDate(value: string): number {
   const ms = Date.parse(value);
   if (Number.isNaN(ms)) throw new InvalidArgumentError('Expected a date, like 2026-11-01.');
   return ms;
-}
-
-/** Micro-units as dollars with up to six decimals, for people. */
-function dollars(micros: bigint): string {
-  const sign = micros < 0n ? '-' : '';
-  const abs = micros < 0n ? -micros : micros;
-  const fraction = (abs % 1_000_000n)
-    .toString()
-    .padStart(6, '0')
-    .replace(/0{1,4}$/, '');
-  return `${sign}${abs / 1_000_000n}.${fraction}`;
 }
 
 /**
@@ -61,9 +52,9 @@ async function report(flags: FeeReportFlags, context: CliContext): Promise<numbe
     context.writeOut(
       [
         `From ${new Date(flags.from).toISOString()} to ${new Date(flags.to).toISOString()}:`,
-        `  card fees paid on ${result.topUpCount} top-ups:        ${dollars(result.topUpFeeMicros)} USD`,
-        `  card fees if ${result.paymentCount} purchases were card payments: ${dollars(result.perPaymentCardFeeMicros)} USD`,
-        `  saved by prepaid wallets:                ${dollars(result.savingMicros)} USD`,
+        `  card fees paid on ${result.topUpCount} top-ups:        ${formatLedgerAmount(result.topUpFeeMicros)} ${currency}`,
+        `  card fees if ${result.paymentCount} purchases were card payments: ${formatLedgerAmount(result.perPaymentCardFeeMicros)} ${currency}`,
+        `  saved by prepaid wallets:                ${formatLedgerAmount(result.savingMicros)} ${currency}`,
         '',
       ].join('\n'),
     );

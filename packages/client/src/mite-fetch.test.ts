@@ -72,8 +72,8 @@ describe('createMiteFetch: paying', () => {
         resource: '/articles/42',
         merchant: 'mer_1',
         challengeId: payment.challengeId,
-        issuedAt: world.clock.nowSeconds(),
-        accessUntil: world.clock.nowSeconds() + 86_400,
+        issuedAtSeconds: world.clock.nowSeconds(),
+        accessUntilSeconds: world.clock.nowSeconds() + 86_400,
         receipt: undefined,
       },
     );

@@ -268,22 +268,26 @@ class PayingFetch {
     }
     const { paid } = last;
     if (!paid.reusable) return;
-    let accessUntil = paid.claims.accessUntil;
+    let accessUntilSeconds = paid.claims.accessUntil;
     const header = response.headers.get(paymentReceiptHeaderName);
     if (response.ok && header !== null) {
       // The merchant enforces access, so its word on how long counts when it is shorter.
       const receipt = parsePaymentReceiptHeader(header);
-      if (receipt.ok) accessUntil = Math.min(accessUntil, receipt.value.accessUntilSeconds);
+      if (receipt.ok)
+        accessUntilSeconds = Math.min(accessUntilSeconds, receipt.value.accessUntilSeconds);
     }
     const allKeys = new Set([...keys, paid.resourceKey]);
-    if (accessUntil <= this.#nowSeconds()) {
+    if (accessUntilSeconds <= this.#nowSeconds()) {
       for (const key of allKeys) await this.#forgetKey(key, paid.credential);
       return;
     }
-    const stored = toStored(paid, accessUntil);
+    const stored = toStored(paid, accessUntilSeconds);
     for (const key of allKeys) {
       const existing = await this.#store.get(key);
-      if (existing?.credential !== stored.credential || existing.accessUntil !== accessUntil) {
+      if (
+        existing?.credential !== stored.credential ||
+        existing.accessUntil !== accessUntilSeconds
+      ) {
         await this.#store.put(key, stored);
       }
     }

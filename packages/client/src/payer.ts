@@ -54,9 +54,9 @@ export interface PaymentEvent {
   readonly merchant: string;
   readonly challengeId: string;
   /** Seconds since the epoch. */
-  readonly issuedAt: number;
-  /** Seconds since the epoch; equal to `issuedAt` for a single-use purchase. */
-  readonly accessUntil: number;
+  readonly issuedAtSeconds: number;
+  /** Seconds since the epoch; equal to `issuedAtSeconds` for a single-use purchase. */
+  readonly accessUntilSeconds: number;
   /** The platform's receipt (compact JWS). */
   readonly receipt: string;
 }
@@ -87,10 +87,10 @@ function platformIdentity(url: URL): string {
   return `${url.origin}${url.pathname.replace(/\/+$/, '')}`;
 }
 
-export function toStored(paid: Paid, accessUntil: number): StoredReceipt {
+export function toStored(paid: Paid, accessUntilSeconds: number): StoredReceipt {
   return {
     credential: paid.credential,
-    accessUntil,
+    accessUntil: accessUntilSeconds,
     paymentId: paid.paymentId,
     receipt: paid.receipt,
     resource: paid.challenge.request.resource,
@@ -327,8 +327,8 @@ export class Payer {
         resource: challenge.request.resource,
         merchant: challenge.request.merchant,
         challengeId: challenge.id,
-        issuedAt: claims.issuedAt,
-        accessUntil: claims.accessUntil,
+        issuedAtSeconds: claims.issuedAt,
+        accessUntilSeconds: claims.accessUntil,
         receipt: paid.receipt,
       });
     } catch {

@@ -7,7 +7,11 @@
 export interface StoredReceipt {
   /** The `Authorization` value to send: `Payment <credential>`. */
   readonly credential: string;
-  /** Seconds since the epoch: the resource stays open until then (exclusive). */
+  /**
+   * Seconds since the epoch: the resource stays open until then (exclusive). Named as in the
+   * receipt's claims and without the unit suffix other times carry, because stores keep this
+   * object as it is (the CLI's receipts file, IndexedDB): renaming it would forget saved receipts.
+   */
   readonly accessUntil: number;
   readonly paymentId: string;
   /** The platform's receipt (compact JWS). */

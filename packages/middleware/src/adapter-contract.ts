@@ -91,10 +91,10 @@ export function describeAdapterContract(name: string, start: StartApp): void {
       assert.equal(unpaid.status, 402);
       await unpaid.body?.cancel();
       const challenge = challengeOf(unpaid.headers, clock.nowSeconds());
-      const issuedAt = clock.nowSeconds();
+      const issuedAtSeconds = clock.nowSeconds();
       return x402
-        ? { 'payment-signature': await platform.payX402(challenge, { issuedAt }) }
-        : { authorization: await platform.pay(challenge, { issuedAt }) };
+        ? { 'payment-signature': await platform.payX402(challenge, { issuedAtSeconds }) }
+        : { authorization: await platform.pay(challenge, { issuedAtSeconds }) };
     }
 
     it('lets a free route through untouched', async () => {

@@ -72,7 +72,7 @@ async function challengeFor({ paywall, clock }: Setup, url: string): Promise<Cha
 
 async function paidCredential(setup: Setup, url: string): Promise<string> {
   const challenge = await challengeFor(setup, url);
-  return setup.platform.pay(challenge, { issuedAt: setup.clock.nowSeconds() });
+  return setup.platform.pay(challenge, { issuedAtSeconds: setup.clock.nowSeconds() });
 }
 
 async function present(setup: Setup, url: string, authorization: string): Promise<PaywallOutcome> {
@@ -131,7 +131,7 @@ describe('the 402 answer', () => {
       setup,
       '/articles/42',
       await setup.platform.pay(challenge, {
-        issuedAt: setup.clock.nowSeconds(),
+        issuedAtSeconds: setup.clock.nowSeconds(),
       }),
     );
     assert.equal(paid.kind, 'paid');
@@ -188,7 +188,7 @@ describe('a paid request', () => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/articles/42');
     const authorization = await setup.platform.pay(challenge, {
-      issuedAt: setup.clock.nowSeconds(),
+      issuedAtSeconds: setup.clock.nowSeconds(),
     });
     const outcome = await present(setup, '/articles/42', authorization);
     assert.ok(outcome.kind === 'paid');
@@ -291,7 +291,7 @@ describe('refusals', () => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/api/quote');
     setup.clock.advanceSeconds(300 + clockSkewSecondsMax);
-    const late = await setup.platform.pay(challenge, { issuedAt: setup.clock.nowSeconds() });
+    const late = await setup.platform.pay(challenge, { issuedAtSeconds: setup.clock.nowSeconds() });
     assertRefusal(await present(setup, '/api/quote', late), 'challengeExpired');
   });
 
@@ -314,9 +314,9 @@ describe('refusals', () => {
   it('refuses a receipt or a challenge for another merchant', async (t) => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/api/quote');
-    const issuedAt = setup.clock.nowSeconds();
+    const issuedAtSeconds = setup.clock.nowSeconds();
     const otherPayee = await setup.platform.pay(challenge, {
-      issuedAt,
+      issuedAtSeconds,
       claims: { merchantId: 'mer_other' },
     });
     assertRefusal(await present(setup, '/api/quote', otherPayee), 'wrongMerchant');
@@ -324,8 +324,8 @@ describe('refusals', () => {
     const sibling = testPaywall(setup.platform, setup.clock, { merchantId: 'mer_sibling' });
     const siblingOutcome = await sibling.handle(get('/api/quote'));
     assert.ok(siblingOutcome.kind === 'paymentRequired');
-    const siblingChallenge = challengeOf(siblingOutcome.headers, issuedAt);
-    const paidSibling = await setup.platform.pay(siblingChallenge, { issuedAt });
+    const siblingChallenge = challengeOf(siblingOutcome.headers, issuedAtSeconds);
+    const paidSibling = await setup.platform.pay(siblingChallenge, { issuedAtSeconds });
     assertRefusal(await present(setup, '/api/quote', paidSibling), 'wrongMerchant');
   });
 
@@ -335,9 +335,12 @@ describe('refusals', () => {
       routes: [{ method: 'GET', path: '/metered', price: () => price }],
     });
     const challenge = await challengeFor(setup, '/metered');
-    const issuedAt = setup.clock.nowSeconds();
-    const authorization = await setup.platform.pay(challenge, { issuedAt });
-    const underpaid = await setup.platform.pay(challenge, { issuedAt, claims: { amount: '0.01' } });
+    const issuedAtSeconds = setup.clock.nowSeconds();
+    const authorization = await setup.platform.pay(challenge, { issuedAtSeconds });
+    const underpaid = await setup.platform.pay(challenge, {
+      issuedAtSeconds,
+      claims: { amount: '0.01' },
+    });
     assertRefusal(await present(setup, '/metered', underpaid), 'wrongAmount');
     price = '0.06';
     assertRefusal(await present(setup, '/metered', authorization), 'wrongAmount');
@@ -348,12 +351,12 @@ describe('refusals', () => {
   it('refuses a credential for another resource, or a receipt for another resource', async (t) => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/articles/42');
-    const issuedAt = setup.clock.nowSeconds();
-    const authorization = await setup.platform.pay(challenge, { issuedAt });
+    const issuedAtSeconds = setup.clock.nowSeconds();
+    const authorization = await setup.platform.pay(challenge, { issuedAtSeconds });
     assertRefusal(await present(setup, '/articles/43', authorization), 'wrongResource');
     assertRefusal(await present(setup, '/articles/42?page=2', authorization), 'wrongResource');
     const elsewhere = await setup.platform.pay(challenge, {
-      issuedAt,
+      issuedAtSeconds,
       claims: { resource: '/articles/43' },
     });
     assertRefusal(await present(setup, '/articles/42', elsewhere), 'wrongResource');
@@ -387,22 +390,22 @@ describe('refusals', () => {
     // access, the route's real price), then show that receipt with a genuine challenge.
     const setup = await setUp(t);
     const genuine = await challengeFor(setup, '/articles/9');
-    const issuedAt = setup.clock.nowSeconds();
+    const issuedAtSeconds = setup.clock.nowSeconds();
     const tenYearsSeconds = 10 * 365 * 86_400;
     const receipt = await signReceipt(
       {
-        ...setup.platform.claimsFor(genuine, issuedAt),
+        ...setup.platform.claimsFor(genuine, issuedAtSeconds),
         challengeId: 'F'.repeat(genuine.id.length), // any id the client chose
-        accessUntil: issuedAt + tenYearsSeconds,
+        accessUntil: issuedAtSeconds + tenYearsSeconds,
       },
       setup.platform.signingKey,
     );
     const shown = formatCredentialHeader({ challenge: genuine, payload: { receipt } });
     const first = await present(setup, '/articles/9', shown);
     assert.ok(first.kind === 'paid' && !first.singleUse, `got ${verdictOf(first)}`);
-    assert.equal(first.receipt.accessUntil, issuedAt + 86_400, 'capped at the route period');
+    assert.equal(first.receipt.accessUntil, issuedAtSeconds + 86_400, 'capped at the route period');
     const header = parsePaymentReceiptHeader(first.responseHeaders['Payment-Receipt'] ?? '');
-    assert.ok(header.ok && header.value.accessUntilSeconds === issuedAt + 86_400);
+    assert.ok(header.ok && header.value.accessUntilSeconds === issuedAtSeconds + 86_400);
     setup.clock.advanceSeconds(86_400 + 1);
     const fresh = await challengeFor(setup, '/articles/9');
     const later = formatCredentialHeader({ challenge: fresh, payload: { receipt } });
@@ -413,9 +416,9 @@ describe('refusals', () => {
   it('refuses a receipt dated in the future as a 400', async (t) => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/api/quote');
-    const issuedAt = setup.clock.nowSeconds() + clockSkewSecondsMax + 1;
+    const issuedAtSeconds = setup.clock.nowSeconds() + clockSkewSecondsMax + 1;
     assertRefusal(
-      await present(setup, '/api/quote', await setup.platform.pay(challenge, { issuedAt })),
+      await present(setup, '/api/quote', await setup.platform.pay(challenge, { issuedAtSeconds })),
       'futureDated',
     );
   });
@@ -566,7 +569,7 @@ describe('the x402 envelope', () => {
     const never = await setUp(t, { x402: 'never' });
     const challenge = await challengeFor(never, '/api/quote');
     const signature = await never.platform.payX402(challenge, {
-      issuedAt: never.clock.nowSeconds(),
+      issuedAtSeconds: never.clock.nowSeconds(),
     });
     const ignored = await never.paywall.handle(
       get('/api/quote', { 'payment-signature': signature }),
@@ -580,7 +583,7 @@ describe('the x402 envelope', () => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/api/quote');
     const credential = parseCredentialHeader(
-      await setup.platform.pay(challenge, { issuedAt: setup.clock.nowSeconds() }),
+      await setup.platform.pay(challenge, { issuedAtSeconds: setup.clock.nowSeconds() }),
     );
     assert.ok(credential.ok);
     const signature = encodePaymentSignatureHeader(toX402PaymentPayload(credential.value));
@@ -608,10 +611,10 @@ describe('the x402 envelope', () => {
     const paid = await setup.paywall.handle(get('/articles/9', { Authorization: ticket }));
     assert.equal(verdictOf(paid), 'paid');
     const challenge = await challengeFor(setup, '/api/quote');
-    const issuedAt = setup.clock.nowSeconds();
+    const issuedAtSeconds = setup.clock.nowSeconds();
     const both = {
-      AUTHORIZATION: await setup.platform.pay(challenge, { issuedAt }),
-      'Payment-Signature': await setup.platform.payX402(challenge, { issuedAt }),
+      AUTHORIZATION: await setup.platform.pay(challenge, { issuedAtSeconds }),
+      'Payment-Signature': await setup.platform.payX402(challenge, { issuedAtSeconds }),
     };
     assertRefusal(await setup.paywall.handle(get('/api/quote', both)), 'malformedHeader');
   });
@@ -619,10 +622,10 @@ describe('the x402 envelope', () => {
   it('refuses a request carrying both credential headers', async (t) => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/api/quote');
-    const issuedAt = setup.clock.nowSeconds();
+    const issuedAtSeconds = setup.clock.nowSeconds();
     const headers = {
-      authorization: await setup.platform.pay(challenge, { issuedAt }),
-      'payment-signature': await setup.platform.payX402(challenge, { issuedAt }),
+      authorization: await setup.platform.pay(challenge, { issuedAtSeconds }),
+      'payment-signature': await setup.platform.payX402(challenge, { issuedAtSeconds }),
     };
     assertRefusal(await setup.paywall.handle(get('/api/quote', headers)), 'malformedHeader');
   });

@@ -4,6 +4,8 @@
  * challenge carries, and the challenge headers of a 402.
  */
 import {
+  accepted,
+  type Decoded,
   currency,
   encodeX402Header,
   formatChallengeHeader,
@@ -88,7 +90,7 @@ function tooLongToSell(config: Config, route: PricedRoute, request: PaymentReque
 }
 
 /** What is sold: the request target as received, after the origin when one is configured. */
-function resourceOf(config: Config, url: string): { ok: true; value: string } | Refusal {
+function resourceOf(config: Config, url: string): Decoded<string> {
   if (!requestTarget.test(url)) {
     return refused('badUrl', 'a priced request target is visible ASCII from "/"');
   }
@@ -96,7 +98,7 @@ function resourceOf(config: Config, url: string): { ok: true; value: string } | 
   if (resource.length > resourceLengthMax) {
     return refused('valueTooLong', `a priced URL is at most ${resourceLengthMax} characters`);
   }
-  return { ok: true, value: resource };
+  return accepted(resource);
 }
 
 export function offerFor(

@@ -97,7 +97,7 @@ function spend(
   verdict: Verdict,
 ): Eventually<PaywallOutcome> {
   if (!verdict.ok) return refusalOutcome(config, offer, verdict.code, verdict.detail);
-  const { verified } = verdict;
+  const verified = verdict.value;
   if (!verified.singleUse) return paidOutcome(config, offer, via, verified, undefined);
   // Consulted on every request, cached credential or not: a single-use receipt is spent once.
   const key = replayKey(verified.claims);

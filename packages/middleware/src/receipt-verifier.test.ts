@@ -42,7 +42,7 @@ async function jwksServer(t: TestContext, body: () => string) {
   const verifier = createReceiptVerifier({
     jwksUrl: `${app.url}/v1/keys`,
     fetch,
-    clock: clock.now,
+    clock: clock.nowMs,
     refreshIntervalMinMs: 1000,
   });
   return { verifier, clock, requests: () => requests };
@@ -64,7 +64,7 @@ describe('the receipt verifier', () => {
     const verdicts = await Promise.all(Array.from({ length: 20 }, () => verifier.verify(receipt)));
     assert.deepEqual(new Set(verdicts.map(codeOf)), new Set(['ok']));
     assert.equal(requests(), 1);
-    assert.deepEqual(verdicts[0], { ok: true, claims });
+    assert.deepEqual(verdicts[0], { ok: true, value: claims });
   });
 
   it('skips keys that are not Ed25519 public signing keys', async (t) => {
@@ -204,25 +204,25 @@ describe('the receipt verifier against jose', () => {
     const verifier = createReceiptVerifier({
       jwksUrl: `${app.url}/v1/keys`,
       fetch,
-      clock: clock.now,
+      clock: clock.nowMs,
       refreshIntervalMinMs: 1000,
       onKeySetReplaced: () => void (replaced += 1),
     });
     const first = await verifier.verifyKeyed(await signReceipt(claims, key));
-    assert.ok(first.ok && first.kid === key.kid);
-    assert.ok(verifier.holdsKey(key.kid, first.key));
+    assert.ok(first.ok && first.value.kid === key.kid);
+    assert.ok(verifier.holdsKey(key.kid, first.value.key));
     // A refresh (for an unknown kid) that publishes the same key keeps the same key object.
     clock.advanceSeconds(1);
     const unknown = await verifier.verify(await signReceipt(claims, impostor));
     assert.equal(codeOf(unknown), 'unknownKey');
     assert.equal(replaced, 2);
-    assert.ok(verifier.holdsKey(key.kid, first.key));
+    assert.ok(verifier.holdsKey(key.kid, first.value.key));
     // Another key under the same kid: the old key object is no longer held.
     published = JSON.stringify({ keys: [{ ...impostor.publicJwk, kid: key.kid }] });
     clock.advanceSeconds(1);
     assert.equal(codeOf(await verifier.verify(await signReceipt(claims, impostor))), 'unknownKey');
     assert.equal(replaced, 3);
-    assert.equal(verifier.holdsKey(key.kid, first.key), false);
+    assert.equal(verifier.holdsKey(key.kid, first.value.key), false);
     assert.equal(codeOf(await verifier.verify(await signReceipt(claims, key))), 'receiptInvalid');
     const signedByImpostor = await signReceipt(claims, impostor, { kid: key.kid });
     assert.equal(codeOf(await verifier.verify(signedByImpostor)), 'ok');

@@ -17,8 +17,11 @@ import { createPublicKey, type KeyObject, verify as verifySignature } from 'node
 import {
   decodeBase64url,
   decodeReceiptClaims,
+  type ExplainedFailure,
+  ok,
   receiptMediaType,
   type ReceiptClaims,
+  type Success,
 } from '@mite/protocol';
 
 /** The shortest time between two JWKS fetches. */
@@ -33,18 +36,13 @@ export const jwksKeyCountMax = 32;
 /** Why a receipt was not accepted; `keysUnavailable` is the merchant's trouble, not the client's. */
 export type ReceiptVerificationCode = 'receiptInvalid' | 'unknownKey' | 'keysUnavailable';
 
-export interface ReceiptRefusal {
-  readonly ok: false;
-  readonly code: ReceiptVerificationCode;
-  readonly detail: string;
-}
+export type ReceiptRefusal = ExplainedFailure<ReceiptVerificationCode>;
 
-export type ReceiptVerification =
-  { readonly ok: true; readonly claims: ReceiptClaims } | ReceiptRefusal;
+/** A receipt's claims once its signature holds, or why it was not accepted. */
+export type ReceiptVerification = Success<ReceiptClaims> | ReceiptRefusal;
 
 /** A verified receipt with the key that verified it, for caches that must forget withdrawn keys. */
 export interface KeyedReceipt {
-  readonly ok: true;
   readonly claims: ReceiptClaims;
   readonly kid: string;
   readonly key: KeyObject;
@@ -53,7 +51,7 @@ export interface KeyedReceipt {
 export interface ReceiptVerifier {
   verify(jws: string): Promise<ReceiptVerification>;
   /** `verify`, also naming the key (its id and the key object) that verified the receipt. */
-  verifyKeyed(jws: string): Promise<KeyedReceipt | ReceiptRefusal>;
+  verifyKeyed(jws: string): Promise<Success<KeyedReceipt> | ReceiptRefusal>;
   /**
    * Whether the key set held now still has this very key under this id: false once a refresh
    * withdrew the key or published another one under its id.
@@ -79,13 +77,7 @@ interface HeldKey {
 
 type KeySet = ReadonlyMap<string, HeldKey>;
 
-type KeyLookup =
-  | { readonly ok: true; readonly key: KeyObject }
-  | {
-      readonly ok: false;
-      readonly code: 'unknownKey' | 'keysUnavailable';
-      readonly detail: string;
-    };
+type KeyLookup = Success<KeyObject> | ExplainedFailure<'unknownKey' | 'keysUnavailable'>;
 
 function refusal(code: ReceiptVerificationCode, detail: string): ReceiptRefusal {
   return { ok: false, code, detail };
@@ -199,7 +191,7 @@ function createKeyCache(options: ReceiptVerifierOptions): KeyCache {
 
   function held(kid: string): KeyLookup | undefined {
     const entry = keys?.get(kid);
-    return entry === undefined ? undefined : { ok: true, key: entry.key };
+    return entry === undefined ? undefined : ok(entry.key);
   }
 
   return {
@@ -327,22 +319,22 @@ function checkSigned(
 export function createReceiptVerifier(options: ReceiptVerifierOptions): ReceiptVerifier {
   const keys = createKeyCache(options);
 
-  async function verifyKeyed(jws: string): Promise<KeyedReceipt | ReceiptRefusal> {
+  async function verifyKeyed(jws: string): Promise<Success<KeyedReceipt> | ReceiptRefusal> {
     if (typeof jws !== 'string') return refusal('receiptInvalid', 'the receipt is not a string');
     const segments = jws.split('.');
     const header = readHeader(segments);
     if (typeof header === 'string') return refusal('receiptInvalid', header);
     const found = await keys.lookup(header.kid);
     if (!found.ok) return found;
-    const claims = checkSigned(segments, header, found.key);
+    const claims = checkSigned(segments, header, found.value);
     if ('ok' in claims) return claims;
-    return { ok: true, claims, kid: header.kid, key: found.key };
+    return ok({ claims, kid: header.kid, key: found.value });
   }
 
   return {
     async verify(jws) {
       const verified = await verifyKeyed(jws);
-      return verified.ok ? { ok: true, claims: verified.claims } : verified;
+      return verified.ok ? ok(verified.value.claims) : verified;
     },
     verifyKeyed,
     holdsKey: keys.holds,

@@ -62,7 +62,7 @@ export interface TestPlatform {
   /** Answers 503 to JWKS requests while down. */
   setDown(down: boolean): void;
   /** Receipt claims for a payment of this challenge at this time, as the platform writes them. */
-  claimsFor(challenge: Challenge, issuedAt: number): ReceiptClaims;
+  claimsFor(challenge: Challenge, issuedAtSeconds: number): ReceiptClaims;
   /** Pays a challenge: the `Authorization` value carrying the signed receipt. */
   pay(challenge: Challenge, options: PayOptions): Promise<string>;
   /** Pays a challenge: the x402 `PAYMENT-SIGNATURE` value carrying the same credential. */
@@ -71,7 +71,8 @@ export interface TestPlatform {
 }
 
 export interface PayOptions {
-  readonly issuedAt: number;
+  /** When the platform took the payment, in seconds since the epoch. */
+  readonly issuedAtSeconds: number;
   readonly claims?: Partial<ReceiptClaims>;
 }
 
@@ -102,7 +103,7 @@ export async function startTestPlatform(): Promise<TestPlatform> {
     publish: (keys) => void (published = keys),
     signWith: (key) => void (signingKey = key),
     setDown: (isDown) => void (down = isDown),
-    claimsFor(challenge, issuedAt) {
+    claimsFor(challenge, issuedAtSeconds) {
       paymentCount += 1;
       return {
         paymentId: `pay_${paymentCount}`,
@@ -111,8 +112,8 @@ export async function startTestPlatform(): Promise<TestPlatform> {
         amount: challenge.request.amount,
         currency: challenge.request.currency,
         payer: 'psn_test',
-        issuedAt,
-        accessUntil: issuedAt + challenge.request.accessPeriodSeconds,
+        issuedAt: issuedAtSeconds,
+        accessUntil: issuedAtSeconds + challenge.request.accessPeriodSeconds,
         challengeId: challenge.id,
       };
     },
@@ -129,7 +130,7 @@ export async function startTestPlatform(): Promise<TestPlatform> {
   };
 
   async function credentialFor(challenge: Challenge, options: PayOptions): Promise<Credential> {
-    const claims = { ...platform.claimsFor(challenge, options.issuedAt), ...options.claims };
+    const claims = { ...platform.claimsFor(challenge, options.issuedAtSeconds), ...options.claims };
     return { challenge, payload: { receipt: await signReceipt(claims, signingKey) } };
   }
 
@@ -141,7 +142,8 @@ export const testStartMs = 1_800_000_000_000;
 export const testSecret = new Uint8Array(32).map((_, index) => index + 1);
 
 export interface TestClock {
-  readonly now: () => number;
+  /** Milliseconds since the epoch. */
+  readonly nowMs: () => number;
   readonly nowSeconds: () => number;
   advanceSeconds(seconds: number): void;
 }
@@ -149,7 +151,7 @@ export interface TestClock {
 export function createTestClock(startMs: number = testStartMs): TestClock {
   let nowMs = startMs;
   return {
-    now: () => nowMs,
+    nowMs: () => nowMs,
     nowSeconds: () => Math.floor(nowMs / 1000),
     advanceSeconds: (seconds) => void (nowMs += seconds * 1000),
   };
@@ -178,7 +180,7 @@ export function testPaywall(
     realm: 'shop.test',
     platformUrl: platform.url,
     challengeSecret: testSecret,
-    clock: clock.now,
+    clock: clock.nowMs,
     routes: testRoutes,
     ...options,
   });

@@ -14,12 +14,15 @@ import {
   clockSkewSecondsMax,
   currency,
   excerpt,
+  type ExplainedFailure,
   formatPaymentReceiptHeader,
-  parseAmount,
+  ok,
   type PaymentReceipt,
   type ReceiptClaims,
   refused,
   type Refusal,
+  sameAmountText,
+  type Success,
 } from '@mite/protocol';
 import type { PaywallErrorCode, PaywallHeaders } from './core.ts';
 import { type CredentialSource, decodeCredentialText } from './credential-source.ts';
@@ -56,17 +59,8 @@ export interface VerifiedCredential extends VerifiedCacheEntry {
   x402ResponseHeaders: PaywallHeaders | undefined;
 }
 
-export type Verdict =
-  | { readonly ok: true; readonly verified: VerifiedCredential }
-  | { readonly ok: false; readonly code: PaywallErrorCode; readonly detail: string };
-
-/** Whether two amounts are equal; `right` is valid (a price), so equal texts are equal amounts. */
-function sameAmount(left: string, right: string): boolean {
-  if (left === right) return true;
-  const leftMicros = parseAmount(left);
-  const rightMicros = parseAmount(right);
-  return leftMicros.ok && rightMicros.ok && leftMicros.value === rightMicros.value;
-}
+/** A credential verified for this request, or the code and detail of the refusal to answer. */
+export type Verdict = Success<VerifiedCredential> | ExplainedFailure<PaywallErrorCode>;
 
 /** The echoed challenge was issued here, with these very fields (its HMAC, under any secret held). */
 function checkIssued(config: Config, challenge: Challenge): Refusal | undefined {
@@ -94,7 +88,10 @@ function checkEcho(config: Config, challenge: Challenge, offer: Offer): Refusal 
   if (request.currency !== currency) {
     return refused('wrongCurrency', `the challenge is in ${request.currency}`);
   }
-  if (!sameAmount(request.amount, offer.request.amount)) {
+  // The offer's amount is valid (a price), so equal texts, the common case, are equal amounts
+  // without the protocol's check of the text.
+  const amount = offer.request.amount;
+  if (request.amount !== amount && !sameAmountText(request.amount, amount)) {
     return refused(
       'wrongAmount',
       `the challenge asks ${request.amount}, the price is now ${offer.request.amount}`,
@@ -180,7 +177,7 @@ function judge(verified: VerifiedCredential, nowSeconds: number): Verdict {
   const judged = singleUse ? { ...claims, accessUntil: deadlineSeconds } : claims;
   const bound = checkReceiptBinding(judged, challenge, { nowSeconds });
   if (!bound.ok && !(bound.code === 'challengeMismatch' && !singleUse)) return bound;
-  return { ok: true, verified };
+  return ok(verified);
 }
 
 /**
@@ -213,21 +210,14 @@ async function verifyAnew(
 ): Promise<Verdict> {
   const { nowSeconds } = offer;
   const decoded = decodeCredentialText(text, via);
-  if (decoded.kind === 'malformed')
-    return { ok: false, code: decoded.code, detail: decoded.detail };
+  if (decoded.kind === 'malformed') return refused(decoded.code, decoded.detail);
   const { challenge, payload } = decoded.credential;
   const echoDefect = checkIssued(config, challenge) ?? checkEcho(config, challenge, offer);
   if (echoDefect !== undefined) return echoDefect;
   const receipt = await config.verifier.verifyKeyed(payload.receipt);
   if (!receipt.ok) return receipt;
-  const verified = verifiedCredential(
-    config,
-    offer,
-    challenge,
-    receipt.claims,
-    receipt.kid,
-    receipt.key,
-  );
+  const { claims, kid, key } = receipt.value;
+  const verified = verifiedCredential(config, offer, challenge, claims, kid, key);
   // A refresh may have withdrawn the key while this request waited: then nothing is cached.
   if (
     verified.expiresAtSeconds > nowSeconds &&

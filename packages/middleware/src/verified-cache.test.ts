@@ -64,7 +64,7 @@ async function setUp(t: TestContext, options: Partial<PaywallOptions> = {}): Pro
       realm: 'shop.test',
       platformUrl: platform.url,
       challengeSecret: testSecret,
-      clock: clock.now,
+      clock: clock.nowMs,
       routes: testRoutes,
       ...options,
     },
@@ -91,7 +91,7 @@ async function challengeFor(setup: Setup, url: string): Promise<Challenge> {
 
 async function paidCredential(setup: Setup, url: string): Promise<string> {
   const challenge = await challengeFor(setup, url);
-  return setup.platform.pay(challenge, { issuedAt: setup.clock.nowSeconds() });
+  return setup.platform.pay(challenge, { issuedAtSeconds: setup.clock.nowSeconds() });
 }
 
 async function present(setup: Setup, url: string, authorization: string): Promise<string> {

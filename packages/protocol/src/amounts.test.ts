@@ -6,6 +6,7 @@ import {
   amountScale,
   currency,
   formatAmount,
+  formatLedgerAmount,
   isAmountText,
   parseAmount,
   parsePositiveAmount,
@@ -66,6 +67,24 @@ describe('amounts', () => {
     assert.equal(formatAmount(1_230_000n), '1.23');
     assert.throws(() => formatAmount(-1n), RangeError);
     assert.throws(() => formatAmount(amountMicrosMax + 1n), RangeError);
+  });
+
+  it('formats ledger amounts the same way, negative ones with a sign and large ones unbounded', () => {
+    assert.equal(formatLedgerAmount(10_500_000n), '10.50');
+    assert.equal(formatLedgerAmount(0n), '0.00');
+    assert.equal(formatLedgerAmount(-1_230_000n), '-1.23');
+    assert.equal(formatLedgerAmount(-1n), '-0.000001');
+    assert.equal(formatLedgerAmount(amountMicrosMax * 3n + 1n), '3000000000000.000001');
+    fc.assert(
+      fc.property(fc.bigInt({ min: 0n, max: amountMicrosMax }), (micros) => {
+        assert.equal(formatLedgerAmount(micros), formatAmount(micros));
+        assert.equal(
+          formatLedgerAmount(-micros),
+          micros === 0n ? '0.00' : `-${formatAmount(micros)}`,
+        );
+      }),
+      { numRuns: 200 },
+    );
   });
 
   it('round-trips every amount: parse(format(micros)) = micros', () => {

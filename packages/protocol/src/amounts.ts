@@ -1,7 +1,8 @@
 /**
  * Money on the wire: a decimal string of the currency's major unit ("0.02"), and bigint micro-units
- * in code (20,000n). Never a float, which cannot hold 0.1. The rules mirror the platform's
- * (packages/server/src/money/amounts.ts) so that whatever one side writes the other reads.
+ * in code (20,000n). Never a float, which cannot hold 0.1. The platform, the middleware and the
+ * client all read and write amounts with these functions, so whatever one side writes the other
+ * reads.
  */
 import { accepted, type Decoded, refused } from './problems.ts';
 
@@ -72,6 +73,19 @@ export function formatAmount(micros: bigint): string {
   if (micros < 0n || micros > amountMicrosMax) {
     throw new RangeError(`an amount on the wire is between 0 and ${amountMicrosMax} micro-units`);
   }
+  return formatMicros(micros);
+}
+
+/**
+ * Formats an amount the platform's ledger computed rather than one a payer or merchant wrote: a
+ * balance, a history entry (a debit is negative, "-1.23") or a total, which as a sum of amounts
+ * may exceed `amountMicrosMax`. The same spelling as `formatAmount`, with a minus sign and no bound.
+ */
+export function formatLedgerAmount(micros: bigint): string {
+  return micros < 0n ? `-${formatMicros(-micros)}` : formatMicros(micros);
+}
+
+function formatMicros(micros: bigint): string {
   const whole = micros / microsPerUnit;
   const fraction = (micros % microsPerUnit).toString().padStart(amountScale, '0');
   return `${whole}.${fraction.replace(/0+$/, '').padEnd(2, '0')}`;

@@ -9,9 +9,12 @@ export {
   amountTextLengthMax,
   currency,
   formatAmount,
+  formatLedgerAmount,
+  isAmountText,
   microsPerUnit,
   parseAmount,
   parsePositiveAmount,
+  sameAmountText,
 } from './amounts.ts';
 export {
   type AuthChallenge,
@@ -105,6 +108,14 @@ export {
   type VerificationErrorCode,
 } from './problems.ts';
 export { checkReceiptBinding } from './receipt-binding.ts';
+export {
+  type ExplainedFailure,
+  fail,
+  type Failure,
+  ok,
+  type Result,
+  type Success,
+} from './result.ts';
 export {
   decodeReceiptClaims,
   type ReceiptClaims,

@@ -3,6 +3,7 @@
  * problem each code becomes on the wire. Decoders return these codes instead of throwing, so a
  * caller handles every defect by a `switch` the compiler checks for exhaustiveness.
  */
+import type { ExplainedFailure, Success } from './result.ts';
 
 /** Defects a decoder finds in a header or document: the message itself is malformed. */
 export type DecodeErrorCode =
@@ -52,10 +53,11 @@ export type VerificationErrorCode =
 
 export type ProtocolErrorCode = DecodeErrorCode | VerificationErrorCode;
 
-/** The result of every decoder: a value, or a code from the closed union with a human detail. */
-export type Decoded<T> =
-  | { readonly ok: true; readonly value: T }
-  | { readonly ok: false; readonly code: ProtocolErrorCode; readonly detail: string };
+/**
+ * The result of every decoder: a value, or a code from the closed union with a human detail. It is
+ * a `Result` whose failures always say why, so a decoder's answer can be returned as a result.
+ */
+export type Decoded<T> = Success<T> | ExplainedFailure<ProtocolErrorCode>;
 
 /** A refusal, assignable to `Decoded<T>` for any `T`. */
 export type Refusal = Extract<Decoded<never>, { ok: false }>;

@@ -155,7 +155,7 @@ for (const backend of ['sqlite', 'postgres'] as const) {
         jwks.body as ReturnType<typeof receiptJwks>,
       );
       assert.ok(check.ok);
-      assert.equal(check.claims.amount, '0.02');
+      assert.equal(check.value.amount, '0.02');
       const replay = await env.call('POST', '/v1/payments', {
         auth: shop.user,
         body: { offerId: shop.offerId },

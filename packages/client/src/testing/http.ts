@@ -8,19 +8,19 @@ import type { AddressInfo } from 'node:net';
 /** A clock the tests move by hand, shared by the client, the platform and the merchant. */
 export interface TestClock {
   /** Milliseconds since the epoch. */
-  readonly now: () => number;
+  readonly nowMs: () => number;
   readonly nowSeconds: () => number;
   advanceSeconds(seconds: number): void;
 }
 
 /** 2027-01-15T08:00:00Z, in whole seconds, unless told otherwise. */
 export function createTestClock(startMilliseconds = 1_800_000_000_000): TestClock {
-  let now = startMilliseconds;
+  let nowMs = startMilliseconds;
   return {
-    now: () => now,
-    nowSeconds: () => Math.floor(now / 1000),
+    nowMs: () => nowMs,
+    nowSeconds: () => Math.floor(nowMs / 1000),
     advanceSeconds(seconds: number) {
-      now += seconds * 1000;
+      nowMs += seconds * 1000;
     },
   };
 }

@@ -128,7 +128,13 @@ export async function startTestMerchant(options: TestMerchantOptions): Promise<T
     path: string,
     route: TestRoute,
   ):
-    | { ok: true; paymentId: string; challengeId: string; issuedAt: number; accessUntil: number }
+    | {
+        ok: true;
+        paymentId: string;
+        challengeId: string;
+        issuedAtSeconds: number;
+        accessUntilSeconds: number;
+      }
     | { ok: false; code: ProtocolErrorCode; status: 400 | 402; detail: string } {
     const credential = parseCredentialHeader(authorization);
     if (!credential.ok) return { ...credential, status: 400 };
@@ -170,8 +176,8 @@ export async function startTestMerchant(options: TestMerchantOptions): Promise<T
       ok: true,
       paymentId,
       challengeId: echoed.id,
-      issuedAt: claims.value.issuedAt,
-      accessUntil: claims.value.accessUntil,
+      issuedAtSeconds: claims.value.issuedAt,
+      accessUntilSeconds: claims.value.accessUntil,
     };
   }
 
@@ -221,10 +227,10 @@ export async function startTestMerchant(options: TestMerchantOptions): Promise<T
       'payment-receipt': formatPaymentReceiptHeader({
         status: 'success',
         method: 'mite',
-        timestampSeconds: verdict.issuedAt,
+        timestampSeconds: verdict.issuedAtSeconds,
         reference: verdict.paymentId,
         challengeId: verdict.challengeId,
-        accessUntilSeconds: verdict.accessUntil,
+        accessUntilSeconds: verdict.accessUntilSeconds,
       }),
     });
     response.end(text);

@@ -27,7 +27,7 @@ export interface World {
 export async function startWorld(options: { readonly balance?: string } = {}): Promise<World> {
   const clock = createTestClock();
   const platform = await startTestPlatform({
-    clock: clock.now,
+    clock: clock.nowMs,
     accounts: { [walletToken]: options.balance ?? '10.00' },
   });
   const merchants: TestMerchant[] = [];
@@ -37,7 +37,7 @@ export async function startWorld(options: { readonly balance?: string } = {}): P
     async merchant(routes) {
       const merchant = await startTestMerchant({
         platformUrl: platform.url,
-        clock: clock.now,
+        clock: clock.nowMs,
         routes,
         merchantId: `mer_${merchants.length + 1}`,
       });
@@ -48,7 +48,7 @@ export async function startWorld(options: { readonly balance?: string } = {}): P
       return createMiteFetch({
         wallet: { platformUrl: platform.url, token: walletToken },
         budget: roomyBudget,
-        clock: clock.now,
+        clock: clock.nowMs,
         platformRetry: { attempts: 3, delayMs: 5, timeoutMs: 5_000 },
         ...overrides,
       });

@@ -8,9 +8,9 @@ import type { PlatformSchema } from '../db/schema.ts';
  */
 export const keyLastUsedResolutionMs = 60_000;
 
-/** Whether a key last used at `lastUsedAt` (null: never) should have its use recorded now. */
-export function keyUseDue(lastUsedAt: bigint | null, nowMs: number): boolean {
-  return lastUsedAt === null || BigInt(nowMs) - lastUsedAt >= BigInt(keyLastUsedResolutionMs);
+/** Whether a key last used at `lastUsedAtMs` (null: never) should have its use recorded now. */
+export function keyUseDue(lastUsedAtMs: bigint | null, nowMs: number): boolean {
+  return lastUsedAtMs === null || BigInt(nowMs) - lastUsedAtMs >= BigInt(keyLastUsedResolutionMs);
 }
 
 /** Milliseconds since the epoch, or null, from a stored time. */

@@ -12,10 +12,10 @@ async function setUp(t: TestContext, dialect: (typeof platformDialects)[number])
   if (platform === undefined) return undefined;
   const ledger = await openLedger({ url: 'sqlite::memory:' });
   t.after(() => ledger.close());
-  const clock = { now: 1_800_000_000_000 };
+  const clock = { nowMs: 1_800_000_000_000 };
   const cipher = createPersonalDataCipher(randomBytes(32));
   const wallets = createWalletService({ ledger });
-  const users = createUserService({ platform, wallets, cipher, clock: () => clock.now });
+  const users = createUserService({ platform, wallets, cipher, clock: () => clock.nowMs });
   return { platform, ledger, users, clock };
 }
 
@@ -95,7 +95,7 @@ for (const dialect of platformDialects) {
       const session = await users.logIn({ email: 'ed@example.com', password: 'a long passphrase' });
       assert.ok(session.ok);
       assert.equal(await users.authenticate(`${session.value.token}x`), undefined);
-      clock.now += sessionTtlMs;
+      clock.nowMs += sessionTtlMs;
       assert.equal(await users.authenticate(session.value.token), undefined);
     });
   });

@@ -114,14 +114,14 @@ export function createUserService(deps: UserServiceDeps) {
     if (user === undefined || !valid || user.disabled_at !== null)
       return fail('invalidCredentials');
     const issued = issueSecret('session');
-    const now = clock();
-    const expiresAtMs = now + sessionTtlMs;
+    const nowMs = clock();
+    const expiresAtMs = nowMs + sessionTtlMs;
     await db
       .insertInto('sessions')
       .values({
         token_hash: issued.hash,
         user_id: user.id,
-        created_at: BigInt(now),
+        created_at: BigInt(nowMs),
         expires_at: BigInt(expiresAtMs),
         revoked_at: null,
       })

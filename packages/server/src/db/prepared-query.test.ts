@@ -15,7 +15,7 @@ for (const dialect of platformDialects) {
     if (platformDb === undefined) return;
     const { db } = platformDb;
     for (const key of ['a', 'b']) {
-      assert.equal(await affectedRows(insertRecord, db, { principal: 'p', key, now: 7n }), 1n);
+      assert.equal(await affectedRows(insertRecord, db, { principal: 'p', key, nowMs: 7n }), 1n);
     }
     assert.deepEqual(await firstRow(selectRecord, db, { principal: 'p', key: 'b' }), {
       idempotency_key: 'b',
@@ -26,7 +26,7 @@ for (const dialect of platformDialects) {
     // On a transaction of the same database too; a rollback takes its write back.
     await assert.rejects(
       db.transaction().execute(async (tx) => {
-        await insertRecord(tx, { principal: 'p', key: 'c', now: 8n });
+        await insertRecord(tx, { principal: 'p', key: 'c', nowMs: 8n });
         assert.ok(await firstRow(selectRecord, tx, { principal: 'p', key: 'c' }));
         throw new Error('roll back');
       }),

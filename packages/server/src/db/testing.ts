@@ -118,7 +118,7 @@ export async function freshPlatformDb(
 export interface RecordArgs {
   principal: string;
   key: string;
-  now: bigint;
+  nowMs: bigint;
 }
 
 export const insertRecord = preparedQuery<RecordArgs, never>((db, arg) =>
@@ -132,8 +132,8 @@ export const insertRecord = preparedQuery<RecordArgs, never>((db, arg) =>
     response_status: null,
     response_headers: null,
     response_body: null,
-    created_at: arg('now'),
-    expires_at: arg('now'),
+    created_at: arg('nowMs'),
+    expires_at: arg('nowMs'),
   }),
 );
 

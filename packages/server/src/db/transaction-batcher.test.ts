@@ -28,7 +28,7 @@ for (const dialect of platformDialects) {
       Array.from({ length: units }, (_, i) =>
         batcher.run(async (tx) => {
           transactions.add(tx);
-          await insertRecord(tx, { principal: 'p', key: `k${i}`, now: BigInt(i) });
+          await insertRecord(tx, { principal: 'p', key: `k${i}`, nowMs: BigInt(i) });
           return (await firstRow(selectRecord, tx, { principal: 'p', key: `k${i}` }))?.created_at;
         }),
       ),
@@ -48,14 +48,14 @@ for (const dialect of platformDialects) {
     if (platformDb === undefined) return;
     const batcher = createTransactionBatcher(platformDb);
     const insert = (key: string) =>
-      batcher.run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, now: 1n }));
+      batcher.run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, nowMs: 1n }));
     await insert('taken');
     const outcomes = await Promise.allSettled([
       insert('a'),
       // The primary key refuses this one, after it wrote nothing else.
       insert('taken'),
       batcher.run(async (tx) => {
-        await insertRecord(tx, { principal: 'p', key: 'written-then-thrown', now: 1n });
+        await insertRecord(tx, { principal: 'p', key: 'written-then-thrown', nowMs: 1n });
         throw new Error('a bug in this unit');
       }),
       insert('b'),
@@ -81,7 +81,7 @@ for (const dialect of platformDialects) {
     const batcher = createTransactionBatcher(platformDb);
     await batcher.drain(); // nothing queued: at once
     const insert = (key: string) =>
-      batcher.run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, now: 1n }));
+      batcher.run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, nowMs: 1n }));
     await insert('taken');
     const settled: string[] = [];
     const units = ['a', 'taken', 'b', 'c'].map((key) =>
@@ -117,7 +117,7 @@ test('sqlite: a non-durable unit is answered at commit, a durable one once the W
   const answered: string[] = [];
   const insert = (key: string, durable: boolean) =>
     batcher
-      .run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, now: 1n }), { durable })
+      .run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, nowMs: 1n }), { durable })
       .then(() => answered.push(key));
   const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
   const releaseHeld = () => {

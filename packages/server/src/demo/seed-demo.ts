@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { formatAmount } from '@mite/protocol';
 import { apiKeyScopes } from '../auth/scopes.ts';
 import { sandboxCards } from '../funding/sandbox-provider.ts';
-import { formatAmount } from '../money/amounts.ts';
 import type { Platform } from '../platform.ts';
 
 export const demoCredentialsFileName = 'demo-credentials.json';

@@ -2,6 +2,7 @@
  * What Mite needs from a card processor (DESIGN.md section 4). A top-up charges a card once for
  * many micropayments; the provider answers at once, or later through a signed webhook.
  */
+import type { ExplainedFailure, Success } from '../result.ts';
 export interface CardDetails {
   readonly number: string;
   readonly expMonth: number;
@@ -47,10 +48,16 @@ export type ChargeEvent =
   | { readonly type: 'charge.succeeded'; readonly chargeId: string; readonly feeMicros: bigint }
   | { readonly type: 'charge.failed'; readonly chargeId: string; readonly reason: DeclineReason };
 
-/** `event` is undefined for a genuine event that says nothing about a charge's outcome. */
-export type WebhookCheck =
-  | { readonly ok: true; readonly event: ChargeEvent | undefined }
-  | { readonly ok: false; readonly reason: string };
+/**
+ * A webhook's event once its signature holds, or why it was refused. The event is undefined for a
+ * genuine event that says nothing about a charge's outcome.
+ */
+export type WebhookCheck = Success<ChargeEvent | undefined> | ExplainedFailure<'invalidSignature'>;
+
+/** A webhook refused, with the reason the processor's library or the check gave. */
+export function invalidWebhook(detail: string): ExplainedFailure<'invalidSignature'> {
+  return { ok: false, code: 'invalidSignature', detail };
+}
 
 export interface RefundRequest {
   readonly chargeId: string;

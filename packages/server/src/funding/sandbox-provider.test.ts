@@ -100,7 +100,7 @@ describe('sandbox funding provider', () => {
       chargeId: charge.chargeId,
       feeMicros: 590_000n,
     };
-    assert.deepEqual(check, { ok: true, event: expected });
+    assert.deepEqual(check, { ok: true, value: expected });
     assert.equal(
       provider.verifyWebhook(message.headers, Buffer.from(message.body.replace('ch_', 'ch_x'))).ok,
       false,
@@ -137,7 +137,7 @@ describe('sandbox funding provider', () => {
     assert.ok(message);
     assert.deepEqual(provider.verifyWebhook(message.headers, Buffer.from(message.body)), {
       ok: true,
-      event: { type: 'charge.failed', chargeId: charge.chargeId, reason: 'cardDeclined' },
+      value: { type: 'charge.failed', chargeId: charge.chargeId, reason: 'cardDeclined' },
     });
   });
 });

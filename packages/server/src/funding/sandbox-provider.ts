@@ -1,12 +1,14 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
-import type {
-  CardDetails,
-  Charge,
-  ChargeEvent,
-  DeclineReason,
-  FundingProvider,
-  WebhookCheck,
+import { ok } from '../result.ts';
+import {
+  type CardDetails,
+  type Charge,
+  type ChargeEvent,
+  type DeclineReason,
+  type FundingProvider,
+  invalidWebhook,
+  type WebhookCheck,
 } from './funding-provider.ts';
 
 /** The sandbox's test cards, as a real processor's test mode publishes them. */
@@ -161,7 +163,7 @@ function verifySandboxWebhook(
   try {
     body = strictUtf8.decode(rawBody);
   } catch {
-    return { ok: false, reason: 'the body is not UTF-8' };
+    return invalidWebhook('the body is not UTF-8');
   }
   const signed = {
     'webhook-id': headers['webhook-id'] ?? '',
@@ -172,7 +174,7 @@ function verifySandboxWebhook(
   try {
     payload = webhook.verify(body, signed);
   } catch (error) {
-    return { ok: false, reason: error instanceof Error ? error.message : 'bad signature' };
+    return invalidWebhook(error instanceof Error ? error.message : 'bad signature');
   }
   const event = payload as {
     type?: unknown;
@@ -180,26 +182,20 @@ function verifySandboxWebhook(
     feeMicros?: unknown;
     reason?: unknown;
   };
-  if (typeof event.chargeId !== 'string') return { ok: false, reason: 'no charge id' };
+  if (typeof event.chargeId !== 'string') return invalidWebhook('no charge id');
   if (
     event.type === 'charge.succeeded' &&
     typeof event.feeMicros === 'string' &&
     /^[0-9]+$/.test(event.feeMicros)
   ) {
-    return {
-      ok: true,
-      event: {
-        type: 'charge.succeeded',
-        chargeId: event.chargeId,
-        feeMicros: BigInt(event.feeMicros),
-      },
-    };
+    return ok({
+      type: 'charge.succeeded',
+      chargeId: event.chargeId,
+      feeMicros: BigInt(event.feeMicros),
+    });
   }
   if (event.type === 'charge.failed') {
-    return {
-      ok: true,
-      event: { type: 'charge.failed', chargeId: event.chargeId, reason: 'cardDeclined' },
-    };
+    return ok({ type: 'charge.failed', chargeId: event.chargeId, reason: 'cardDeclined' });
   }
-  return { ok: false, reason: 'unknown event' };
+  return invalidWebhook('unknown event');
 }

@@ -1,5 +1,12 @@
 import Stripe from 'stripe';
-import type { Charge, ChargeEvent, DeclineReason, FundingProvider } from './funding-provider.ts';
+import { ok } from '../result.ts';
+import {
+  type Charge,
+  type ChargeEvent,
+  type DeclineReason,
+  type FundingProvider,
+  invalidWebhook,
+} from './funding-provider.ts';
 import { processorFeeMicros, webhookToleranceSeconds } from './sandbox-provider.ts';
 
 export interface StripeOptions {
@@ -155,9 +162,9 @@ export function createStripeProvider(options: StripeOptions): FundingProvider {
           webhookToleranceSeconds,
         );
       } catch (error) {
-        return { ok: false, reason: error instanceof Error ? error.message : 'bad signature' };
+        return invalidWebhook(error instanceof Error ? error.message : 'bad signature');
       }
-      return { ok: true, event: chargeEventOf(event, amountFee) };
+      return ok(chargeEventOf(event, amountFee));
     },
   };
 }

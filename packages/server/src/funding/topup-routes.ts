@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { currency, formatLedgerAmount } from '@mite/protocol';
 import { type ProblemCode, sendProblem } from '../http/problems.ts';
 import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts';
-import { currency } from '../payments/payment-service.ts';
 import type { DeclineReason, FundingSource } from './funding-provider.ts';
 import type { TopUp, TopUpFailure, TopUpService } from './topup-service.ts';
 import { requirePrincipal } from '../http/route-config.ts';
@@ -180,10 +180,10 @@ export const topUpRoutes: FastifyPluginAsyncZod<{
         from: request.query.from,
         to: request.query.to,
         topUps: report.topUpCount,
-        topUpCardFees: formatAmount(report.topUpFeeMicros),
+        topUpCardFees: formatLedgerAmount(report.topUpFeeMicros),
         payments: report.paymentCount,
-        perPaymentCardFees: formatAmount(report.perPaymentCardFeeMicros),
-        saving: formatAmount(report.savingMicros),
+        perPaymentCardFees: formatLedgerAmount(report.perPaymentCardFeeMicros),
+        saving: formatLedgerAmount(report.savingMicros),
         currency,
       };
     },

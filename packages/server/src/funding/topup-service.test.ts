@@ -96,11 +96,11 @@ async function world(
   const ledger = await openLedger({ url: `sqlite:${tempDir('mite-topup-')}/ledger.sqlite` });
   t.after(() => ledger.close());
   await ensurePlatformAccounts(ledger);
-  const clock = { now: startMs };
+  const clock = { nowMs: startMs };
   const deps = {
     platform,
     ledger,
-    clock: () => clock.now,
+    clock: () => clock.nowMs,
     batcher: createTransactionBatcher(platform),
   };
   const cipher = createPersonalDataCipher(randomBytes(32));
@@ -395,7 +395,7 @@ forEachDialect('top-ups', (dialect, it) => {
       assert.equal(row?.state, 'pending');
       assert.equal(row.fee_micros, '590000', 'the succeeded charge is on record');
       assert.equal(await w.topUps.reconcilePending(), 0, 'too recent: maybe still in flight');
-      w.clock.now += topUpPendingGraceMs + 1;
+      w.clock.nowMs += topUpPendingGraceMs + 1;
       assert.equal(await w.topUps.reconcilePending(), 1);
       assert.equal(await w.topUps.reconcilePending(), 0);
       assert.equal((await w.topUps.getTopUp(w.userId, row.id))?.state, 'succeeded');
@@ -449,13 +449,13 @@ forEachDialect('top-ups', (dialect, it) => {
     // In the period: one $10 top-up (fee 0.59), one declined, and three purchases.
     assert.ok((await topUp(10_000_000n, sandboxCards.succeeds, 'in')).ok);
     assert.ok(!(await topUp(10_000_000n, sandboxCards.declines, 'declined')).ok);
-    w.clock.now += 60_000;
+    w.clock.nowMs += 60_000;
     assert.ok((await buy(20_000n)).ok); // as a card payment: 580 + 300,000
     assert.ok((await buy(30_000n)).ok); // 870 + 300,000
     assert.ok((await buy(500_000n)).ok); // 14,500 + 300,000
     assert.ok(!(await buy(50_000_000n)).ok, 'insufficient funds: not a purchase');
     // After the period: another top-up and purchase.
-    w.clock.now = startMs + 2 * hourMs;
+    w.clock.nowMs = startMs + 2 * hourMs;
     assert.ok((await topUp(5_000_000n, sandboxCards.succeeds, 'after')).ok);
     assert.ok((await buy(100_000n)).ok);
     const report = await w.topUps.feeReport({ fromMs: startMs, toMs: startMs + hourMs });

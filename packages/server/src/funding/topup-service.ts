@@ -1,10 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Ledger, TimeOrderedIds, Transfer, TransferRecord } from '@mite/ledger';
+import { currency, formatAmount } from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { TopUpRow, TopUpState } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
-import { formatAmount } from '../money/amounts.ts';
-import { currency } from '../payments/payment-service.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import type {
@@ -253,13 +252,13 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     const booking = await readBooking(id);
     if (booking.state !== 'pending') return booking.state;
     await book(booking);
-    const now = clock();
+    const nowMs = clock();
     // The state and its `topup.succeeded` event in one transaction: the event exists exactly
     // when the top-up is recorded as succeeded, once, whatever the processor retries.
     await db.transaction().execute(async (tx) => {
       const updated = await tx
         .updateTable('topups')
-        .set({ state: 'succeeded', completed_at: BigInt(now) })
+        .set({ state: 'succeeded', completed_at: BigInt(nowMs) })
         .where('id', '=', id)
         .where('state', '=', 'pending')
         .returning(['user_id', 'amount_micros', 'fee_micros', 'sandbox'])
@@ -276,7 +275,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           currency,
           sandbox: updated.sandbox === 1,
         },
-        now,
+        now: nowMs,
       });
     });
     return 'succeeded';
@@ -318,11 +317,11 @@ export function createTopUpService(deps: TopUpServiceDeps) {
   }
 
   async function markFailed(id: string, reason: DeclineReason): Promise<void> {
-    const now = clock();
+    const nowMs = clock();
     await db.transaction().execute(async (tx) => {
       const updated = await tx
         .updateTable('topups')
-        .set({ state: 'failed', failure_code: reason, completed_at: BigInt(now) })
+        .set({ state: 'failed', failure_code: reason, completed_at: BigInt(nowMs) })
         .where('id', '=', id)
         .where('state', '=', 'pending')
         .where('fee_micros', 'is', null)
@@ -340,7 +339,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           reason,
           sandbox: updated.sandbox === 1,
         },
-        now,
+        now: nowMs,
       });
     });
   }
@@ -355,19 +354,20 @@ export function createTopUpService(deps: TopUpServiceDeps) {
   ): Promise<Result<{ topUpId: string; state: TopUpState } | undefined, TopUpWebhookFailure>> {
     if (provider === undefined) return fail('fundingUnavailable');
     const check = provider.verifyWebhook(headers, rawBody);
-    if (!check.ok) return fail('invalidSignature', check.reason);
-    if (check.event === undefined) return ok(undefined);
+    if (!check.ok) return check;
+    const event = check.value;
+    if (event === undefined) return ok(undefined);
     // A webhook that overtakes the charge's answer finds no charge id yet: refused, so that the
     // processor delivers it again later.
     const row = await db
       .selectFrom('topups')
       .select(['id', 'state'])
       .where('provider', '=', provider.name)
-      .where('charge_id', '=', check.event.chargeId)
+      .where('charge_id', '=', event.chargeId)
       .executeTakeFirst();
     if (row === undefined) return fail('unknownCharge');
     if (row.state !== 'pending') return ok({ topUpId: row.id, state: row.state });
-    return ok({ topUpId: row.id, state: await apply(row.id, check.event) });
+    return ok({ topUpId: row.id, state: await apply(row.id, event) });
   }
 
   async function apply(id: string, event: ChargeEvent): Promise<TopUpState> {

@@ -7,12 +7,12 @@ import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { hasZodFastifySchemaValidationErrors } from 'fastify-type-provider-zod';
+import { problemMediaType } from '@mite/protocol';
 import {
   type ProblemCode,
   ProblemError,
   type ProblemExtras,
   problem,
-  problemContentType,
   problemTable,
   sendProblem,
 } from './problems.ts';
@@ -196,7 +196,7 @@ export function handleClientError(error: Error & { code?: string }, socket: Sock
   if (socket.writable) {
     const head = [
       `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}`,
-      `Content-Type: ${problemContentType}; charset=utf-8`,
+      `Content-Type: ${problemMediaType}; charset=utf-8`,
       `Content-Length: ${Buffer.byteLength(body)}`,
       'Connection: close',
     ];

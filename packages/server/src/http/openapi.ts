@@ -14,14 +14,9 @@ import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { FastifyContextConfig, FastifyInstance, RouteOptions } from 'fastify';
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { problemMediaType } from '@mite/protocol';
 import { apiKeyHeaderName, sessionCookieName } from './credentials.ts';
-import {
-  problemBodySchema,
-  problemCodes,
-  problemContentType,
-  problemTable,
-  problemType,
-} from './problems.ts';
+import { problemBodySchema, problemCodes, problemTable, problemType } from './problems.ts';
 import type { PrincipalKind, RouteAuth } from './route-config.ts';
 
 export interface ApiInfo {
@@ -115,7 +110,7 @@ function problemComponent(): JsonObject {
 const problemResponse: JsonObject = {
   description: 'An error, as RFC 9457 problem details; `type` names it',
   content: {
-    [problemContentType]: { schema: { $ref: `#/components/schemas/${problemComponentName}` } },
+    [problemMediaType]: { schema: { $ref: `#/components/schemas/${problemComponentName}` } },
   },
 };
 

@@ -7,6 +7,7 @@
  */
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { problemMediaType } from '@mite/protocol';
 import type { Result } from '../result.ts';
 
 export type ProblemCode =
@@ -351,8 +352,6 @@ export function problem(code: ProblemCode, detail?: string, extra?: ProblemExtra
   return body as ProblemBody;
 }
 
-export const problemContentType = 'application/problem+json';
-
 /**
  * The structural part of a reply that sending a problem needs, so that replies of every route
  * (whatever their zod response types) are accepted.
@@ -377,7 +376,7 @@ export function sendProblem<R extends ProblemReply>(
 ): R {
   const body = problem(code, detail, { instance: `urn:uuid:${reply.request.id}`, ...extra });
   reply.code(body.status);
-  reply.header('content-type', `${problemContentType}; charset=utf-8`);
+  reply.header('content-type', `${problemMediaType}; charset=utf-8`);
   // RFC 9110: a 401 tells the client which scheme to authenticate with.
   if (body.status === 401 && !reply.hasHeader('www-authenticate')) {
     reply.header('www-authenticate', 'Bearer realm="mite"');

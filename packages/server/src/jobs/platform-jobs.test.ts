@@ -46,7 +46,7 @@ for (const dialect of platformDialects) {
         amountMicros: 50_000n,
       });
       const idempotency = createIdempotencyStore(w.platform, {
-        clock: () => w.clock.now,
+        clock: () => w.clock.nowMs,
         cipher: testCipher(),
       });
       const record = { principal: 'user:u', key: 'k', method: 'POST', path: '/v1/payments' };
@@ -56,17 +56,17 @@ for (const dialect of platformDialects) {
           merchantId: seller.merchantId,
           type: 'payment.succeeded',
           payload: { paymentId: 'pay_earlier' },
-          now: w.clock.now,
+          now: w.clock.nowMs,
         }),
       );
       const webhookRetention = createWebhookRetention({
         platform: w.platform,
-        clock: () => w.clock.now,
+        clock: () => w.clock.nowMs,
       });
       let topUpRuns = 0;
       const jobs = startPlatformJobs({
         payments: w.payments,
-        cutOffPurchases: createCutOffPurchases({ ...w, idempotency, clock: () => w.clock.now }),
+        cutOffPurchases: createCutOffPurchases({ ...w, idempotency, clock: () => w.clock.nowMs }),
         // Top-ups have their own reconciler test; here only that the job calls it.
         topUps: { reconcilePending: async () => (topUpRuns++, 0) },
         idempotency,
@@ -83,7 +83,7 @@ for (const dialect of platformDialects) {
       assert.equal((await w.payments.getPayment('pay_cut_short'))?.state, 'pending');
       const events = () => w.platform.db.selectFrom('webhook_events').select('id').execute();
       assert.ok((await events()).some((event) => event.id === eventId));
-      w.clock.now +=
+      w.clock.nowMs +=
         Math.max(paymentPendingGraceMs, idempotencyRetentionMs, webhookEventRetentionMs) + 1;
       await eventually(
         async () => (await w.payments.getPayment('pay_cut_short'))?.state === 'succeeded',

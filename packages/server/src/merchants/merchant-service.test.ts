@@ -54,8 +54,8 @@ for (const dialect of platformDialects) {
       if (platform === undefined) return;
       const ledger = await openLedger({ url: 'sqlite::memory:' });
       t.after(() => ledger.close());
-      const clock = { now: 1_000_000 };
-      const merchants = createMerchantService({ platform, ledger, clock: () => clock.now });
+      const clock = { nowMs: 1_000_000 };
+      const merchants = createMerchantService({ platform, ledger, clock: () => clock.nowMs });
       const { merchantId } = await merchants.createMerchant({
         name: 'News',
         feeBasisPoints: 0,
@@ -71,10 +71,10 @@ for (const dialect of platformDialects) {
       assert.equal(await lastUsed(), null);
       assert.ok(await merchants.authenticateApiKey(key.value.secret));
       assert.equal(await lastUsed(), 1_000_000);
-      clock.now += keyLastUsedResolutionMs - 1;
+      clock.nowMs += keyLastUsedResolutionMs - 1;
       assert.ok(await merchants.authenticateApiKey(key.value.secret));
       assert.equal(await lastUsed(), 1_000_000, 'not written again within the minute');
-      clock.now += 1;
+      clock.nowMs += 1;
       assert.ok(await merchants.authenticateApiKey(key.value.secret));
       assert.equal(await lastUsed(), 1_000_000 + keyLastUsedResolutionMs);
     });

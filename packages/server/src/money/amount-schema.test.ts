@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseAmount } from '@mite/protocol';
 import fc from 'fast-check';
 import { amountSchema } from './amount-schema.ts';
-import { parseAmount } from './amounts.ts';
 
 /** Texts near the amounts' edges: digits, points and a few other characters. */
 const amountLikeText = fc.oneof(

@@ -1,5 +1,10 @@
+/**
+ * The API's amount fields as a zod schema, for Fastify's validation and the OpenAPI document. Kept
+ * in the server because it is built on the full zod with descriptions for the document, where the
+ * protocol package uses zod/mini; the amounts themselves are the protocol's.
+ */
+import { formatAmount, parseAmount } from '@mite/protocol';
 import { z } from 'zod';
-import { formatAmount, parseAmount } from './amounts.ts';
 
 /**
  * Exactly the texts `parseAmount` accepts: up to 12 whole digits, or 10^12 itself (the largest
@@ -23,7 +28,8 @@ export const amountSchema = z
 export function microsOf(amount: string): bigint {
   const parsed = parseAmount(amount);
   if (!parsed.ok) throw new Error(`bug: an amount passed its schema but not the parser: ${amount}`);
-  return parsed.micros;
+  return parsed.value;
 }
 
+/** Forwarded for the routes that import the schema and the formatter together. */
 export { formatAmount };

@@ -36,7 +36,7 @@ for (const dialect of platformDialects) {
       if (w === undefined) return;
       const seller = await merchant(w, 'News', 1_000);
       await w.fund(1_000_000n);
-      const challenge = challengeFor(seller.merchantId, w.clock.now);
+      const challenge = challengeFor(seller.merchantId, w.clock.nowMs);
       const paid = await w.payments.payChallenge({
         userId: w.userId,
         challenge: challengeEcho(challenge),
@@ -47,10 +47,10 @@ for (const dialect of platformDialects) {
       assert.equal(await balanceOf(w.ledger, platformAccountIds.platformFees), 2_000n);
       const check = await verifyReceipt(paid.value.receipt, receiptJwks([w.receiptKey]));
       assert.ok(check.ok);
-      assert.equal(check.claims.challengeId, challenge.id);
-      assert.equal(check.claims.resource, '/articles/7');
-      assert.equal(check.claims.merchantId, seller.merchantId);
-      assert.equal(check.claims.accessUntil - check.claims.issuedAt, 86_400);
+      assert.equal(check.value.challengeId, challenge.id);
+      assert.equal(check.value.resource, '/articles/7');
+      assert.equal(check.value.merchantId, seller.merchantId);
+      assert.equal(check.value.accessUntil - check.value.issuedAt, 86_400);
       const row = await w.payments.getPayment(paid.value.paymentId);
       assert.deepEqual(
         [row?.state, row?.offer_id, row?.challenge_id],
@@ -73,7 +73,7 @@ for (const dialect of platformDialects) {
       const tenYearsSeconds = 315_360_000;
       const periods = [];
       for (const merchantId of [seller.merchantId, strict.merchantId]) {
-        const forged = challengeFor(merchantId, w.clock.now, {
+        const forged = challengeFor(merchantId, w.clock.nowMs, {
           accessPeriodSeconds: tenYearsSeconds,
         });
         const paid = await w.payments.payChallenge({
@@ -88,7 +88,7 @@ for (const dialect of platformDialects) {
       const later = await merchant(w, 'Later', 0);
       const changed = await w.merchants.setChallengeAccessPeriodMax(later.merchantId, 3600);
       assert.ok(changed.ok);
-      const forged = challengeFor(later.merchantId, w.clock.now, {
+      const forged = challengeFor(later.merchantId, w.clock.nowMs, {
         accessPeriodSeconds: tenYearsSeconds,
       });
       const paid = await w.payments.payChallenge({
@@ -106,7 +106,7 @@ for (const dialect of platformDialects) {
       if (w === undefined) return;
       const seller = await merchant(w, 'News', 0);
       await w.fund(1_000_000n);
-      const echo = challengeEcho(challengeFor(seller.merchantId, w.clock.now));
+      const echo = challengeEcho(challengeFor(seller.merchantId, w.clock.nowMs));
       const results = await Promise.all(
         Array.from({ length: 5 }, () =>
           w.payments.payChallenge({ userId: w.userId, challenge: echo }),
@@ -125,21 +125,21 @@ for (const dialect of platformDialects) {
       const seller = await merchant(w, 'News', 0);
       await w.fund(10_000n);
       const pay = (challenge: unknown) => w.payments.payChallenge({ userId: w.userId, challenge });
-      const expired = challengeEcho(challengeFor(seller.merchantId, w.clock.now - 600_000));
+      const expired = challengeEcho(challengeFor(seller.merchantId, w.clock.nowMs - 600_000));
       assert.deepEqual(await pay(expired), { ok: false, code: 'challengeExpired' });
-      const unknown = challengeEcho(challengeFor('mer_nobody', w.clock.now));
+      const unknown = challengeEcho(challengeFor('mer_nobody', w.clock.nowMs));
       assert.deepEqual(await pay(unknown), { ok: false, code: 'merchantNotFound' });
       const malformed = await pay({
-        ...challengeEcho(challengeFor(seller.merchantId, w.clock.now)),
+        ...challengeEcho(challengeFor(seller.merchantId, w.clock.nowMs)),
         request: 'not base64 json',
       });
       assert.equal(malformed.ok ? '' : malformed.code, 'validationFailed');
       const tooDear = challengeEcho(
-        challengeFor(seller.merchantId, w.clock.now, { amount: '1.00' }),
+        challengeFor(seller.merchantId, w.clock.nowMs, { amount: '1.00' }),
       );
       assert.deepEqual(await pay(tooDear), { ok: false, code: 'insufficientFunds' });
       const euros = challengeEcho(
-        challengeFor(seller.merchantId, w.clock.now, { currency: 'EUR' }),
+        challengeFor(seller.merchantId, w.clock.nowMs, { currency: 'EUR' }),
       );
       assert.equal((await pay(euros)).ok, false);
       assert.equal(await balanceOf(w.ledger, w.wallet), 10_000n);

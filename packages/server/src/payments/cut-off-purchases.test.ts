@@ -19,11 +19,11 @@ for (const dialect of platformDialects) {
       });
       await w.fund(80_000n);
       const idempotency = createIdempotencyStore(w.platform, {
-        clock: () => w.clock.now,
+        clock: () => w.clock.nowMs,
         cipher: w.cipher,
         batcher: w.batcher,
       });
-      const cutOff = createCutOffPurchases({ ...w, idempotency, clock: () => w.clock.now });
+      const cutOff = createCutOffPurchases({ ...w, idempotency, clock: () => w.clock.nowMs });
       const principal = `user:${w.userId}`;
       const claim = (key: string) =>
         idempotency.begin({ principal, key, ...purchaseRequest, requestHash: `hash-${key}` });
@@ -42,7 +42,7 @@ for (const dialect of platformDialects) {
       assert.equal(await cutOff.answerCutOff(), 0);
       assert.equal((await claim('paid-then-killed')).outcome, 'inProgress');
 
-      w.clock.now += paymentPendingGraceMs + 1;
+      w.clock.nowMs += paymentPendingGraceMs + 1;
       // The payment is still pending until the reconciler finishes it.
       assert.equal(await cutOff.answerCutOff(), 1, 'only the record without a payment');
       assert.equal((await claim('killed-first')).outcome, 'started', 'runs anew');

@@ -31,8 +31,8 @@ export async function claimOfferAccess(
     userId: claim.userId,
     offerId: claim.offerId,
     paymentId: claim.paymentId,
-    accessUntil: BigInt(claim.accessUntilMs),
-    now: BigInt(claim.nowMs),
+    accessUntilMs: BigInt(claim.accessUntilMs),
+    nowMs: BigInt(claim.nowMs),
   };
   if ((await firstRow(claimAccess, tx, args)) !== undefined) return undefined;
   const holder = await firstRow(selectHolder, tx, args);
@@ -52,8 +52,8 @@ type ClaimArgs = {
   userId: string;
   offerId: string;
   paymentId: string;
-  accessUntil: bigint;
-  now: bigint;
+  accessUntilMs: bigint;
+  nowMs: bigint;
 };
 
 const claimAccess = preparedQuery<ClaimArgs, { payment_id: string }>((db, arg) =>
@@ -63,13 +63,13 @@ const claimAccess = preparedQuery<ClaimArgs, { payment_id: string }>((db, arg) =
       user_id: arg('userId'),
       offer_id: arg('offerId'),
       payment_id: arg('paymentId'),
-      access_until: arg('accessUntil'),
+      access_until: arg('accessUntilMs'),
     })
     .onConflict((conflict) =>
       conflict
         .columns(['user_id', 'offer_id'])
-        .doUpdateSet({ payment_id: arg('paymentId'), access_until: arg('accessUntil') })
-        .where('offer_access.access_until', '<=', arg('now')),
+        .doUpdateSet({ payment_id: arg('paymentId'), access_until: arg('accessUntilMs') })
+        .where('offer_access.access_until', '<=', arg('nowMs')),
     )
     .returning('payment_id'),
 );

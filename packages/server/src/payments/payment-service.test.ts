@@ -37,9 +37,9 @@ for (const dialect of platformDialects) {
       assert.equal(await balanceOf(w.ledger, platformAccountIds.platformFees), 2_000n);
       const check = await verifyReceipt(paid.value.receipt, receiptJwks([w.receiptKey]));
       assert.ok(check.ok);
-      assert.equal(check.claims.amount, '0.02');
-      assert.equal(check.claims.resource, '/articles/42');
-      assert.doesNotMatch(check.claims.payer, new RegExp(w.userId));
+      assert.equal(check.value.amount, '0.02');
+      assert.equal(check.value.resource, '/articles/42');
+      assert.doesNotMatch(check.value.payer, new RegExp(w.userId));
       assert.equal((await w.payments.getPayment(paid.value.paymentId))?.state, 'succeeded');
       assert.deepEqual((await w.ledger.verify()).problems, []);
     });
@@ -57,7 +57,7 @@ for (const dialect of platformDialects) {
       await w.fund(15_000n);
       const principal = `user:${w.userId}`;
       const idempotency = createIdempotencyStore(w.platform, {
-        clock: () => w.clock.now,
+        clock: () => w.clock.nowMs,
         cipher: w.cipher,
         batcher: w.batcher,
       });
@@ -164,7 +164,7 @@ for (const dialect of platformDialects) {
       const again = await w.payments.pay({ userId: w.userId, offerId });
       assert.equal(again.ok ? 'ok' : again.code, 'duplicatePayment');
       assert.equal(await balanceOf(w.ledger, w.wallet), 900_000n);
-      w.clock.now += 3_600_000;
+      w.clock.nowMs += 3_600_000;
       assert.ok((await w.payments.pay({ userId: w.userId, offerId })).ok, 'access ended');
     });
 
@@ -210,7 +210,7 @@ for (const dialect of platformDialects) {
       const payments = createPaymentService({
         platform: w.platform,
         ledger: w.ledger,
-        clock: () => w.clock.now,
+        clock: () => w.clock.nowMs,
         merchants: w.merchants,
         cipher: w.cipher,
         receiptKey: w.receiptKey,
@@ -226,7 +226,7 @@ for (const dialect of platformDialects) {
         .select(['id', 'state'])
         .execute();
       assert.equal(pending?.state, 'pending');
-      w.clock.now += paymentPendingGraceMs + 1;
+      w.clock.nowMs += paymentPendingGraceMs + 1;
       assert.equal(await payments.reconcilePending(), 1);
       assert.equal((await payments.getPayment(pending?.id ?? ''))?.state, 'succeeded');
       assert.equal(await balanceOf(w.ledger, seller.accountId), 10_000n, 'paid once');
@@ -249,7 +249,7 @@ for (const dialect of platformDialects) {
         amountMicros: 100_000n,
       });
       assert.equal(await w.payments.reconcilePending(), 0, 'too recent to touch');
-      w.clock.now += paymentPendingGraceMs + 1;
+      w.clock.nowMs += paymentPendingGraceMs + 1;
       assert.equal(await w.payments.reconcilePending(), 1);
       assert.equal((await w.payments.getPayment('pay_interrupted'))?.state, 'succeeded');
       assert.equal(await balanceOf(w.ledger, seller.accountId), 100_000n);

@@ -3,7 +3,7 @@
  * purchase for the purchase core (purchase-core.ts); and the lookups and upkeep of payments.
  */
 import type { Ledger, TimeOrderedIds } from '@mite/ledger';
-import { decodeChallengeEcho, parsePositiveAmount } from '@mite/protocol';
+import { currency, decodeChallengeEcho, parsePositiveAmount } from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PaymentRow } from '../db/schema.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
@@ -20,9 +20,11 @@ import {
   type PurchaseRequest,
 } from './purchase-core.ts';
 import { createPurchasePricing } from './purchase-pricing.ts';
-import { createPurchaseReceipts, currency, type PaidReceipt } from './purchase-receipts.ts';
+import { createPurchaseReceipts, type PaidReceipt } from './purchase-receipts.ts';
 
-export { currency, type PaidReceipt } from './purchase-receipts.ts';
+export type { PaidReceipt } from './purchase-receipts.ts';
+/** Forwarded for payment-routes.ts, which imports it here; the currency is the protocol's. */
+export { currency } from '@mite/protocol';
 export type { PayOptions } from './purchase-core.ts';
 
 /** A payment still pending after this long was interrupted (a crash): the reconciler ends it. */
@@ -87,8 +89,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     if (request.currency !== currency) {
       return fail('validationFailed', `this platform pays in ${currency}, not ${request.currency}`);
     }
-    const now = clock();
-    if (expiresAtSeconds * 1000 <= now) return fail('challengeExpired');
+    const nowMs = clock();
+    if (expiresAtSeconds * 1000 <= nowMs) return fail('challengeExpired');
     const price = parsePositiveAmount(request.amount);
     if (!price.ok) return fail('validationFailed', price.detail);
     const merchant = await pricing.termsOf(request.merchant);
@@ -110,7 +112,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         offerId: null,
         challengeId,
       },
-      now,
+      nowMs,
       options,
     );
   }

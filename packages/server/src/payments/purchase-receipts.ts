@@ -3,13 +3,14 @@
  * and the pseudonym under which the merchant knows the payer.
  */
 import { LRUCache } from 'lru-cache';
+import { currency, formatAmount } from '@mite/protocol';
 import type { PaymentRow } from '../db/schema.ts';
-import { formatAmount } from '../money/amounts.ts';
 import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import type { ReceiptKey } from '../receipts/receipt-keys.ts';
 import { type ReceiptClaims, signReceipt } from '../receipts/receipts.ts';
 
-export const currency = 'USD';
+/** The platform's currency is the protocol's; forwarded for purchase-core.ts, which imports it here. */
+export { currency };
 /** (user, merchant) pseudonyms kept in memory: a receipt and a webhook event each name one. */
 export const pseudonymsCachedMax = 20_000;
 

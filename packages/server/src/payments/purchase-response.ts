@@ -3,7 +3,8 @@
  * record keeps it: the purchase core stores it with the outcome, and the cut-off job for requests
  * a crash cut off.
  */
-import { problem, problemContentType } from '../http/problems.ts';
+import { problemMediaType } from '@mite/protocol';
+import { problem } from '../http/problems.ts';
 import type { StoredResponse } from '../idempotency/idempotency-store.ts';
 import type { Result } from '../result.ts';
 import type { PaidReceipt } from './purchase-receipts.ts';
@@ -21,7 +22,7 @@ export function purchaseResponse(answer: Result<PaidReceipt, string>): StoredRes
   const body = problem(code, answer.detail, answer.extra);
   return {
     status: body.status,
-    headers: { 'content-type': `${problemContentType}; charset=utf-8` },
+    headers: { 'content-type': `${problemMediaType}; charset=utf-8` },
     body: JSON.stringify(body),
   };
 }

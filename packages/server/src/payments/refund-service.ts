@@ -1,11 +1,10 @@
 import type { CreateTransferResult, Ledger, TimeOrderedIds, Transfer } from '@mite/ledger';
 import { uuidv7 } from 'uuidv7';
+import { currency, formatAmount } from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { ledgers, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { fail, ok, type Result } from '../result.ts';
-import { formatAmount } from '../money/amounts.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
-import { currency } from './payment-service.ts';
 import { apportion } from './revenue-split.ts';
 
 export type RefundFailure = 'paymentNotFound' | 'refundExceedsPayment' | 'insufficientFunds';
@@ -156,14 +155,14 @@ export function createRefundService(deps: RefundServiceDeps) {
     amountMicros: bigint,
     outcome: 'succeeded' | 'insufficientFunds',
   ): Promise<void> {
-    const now = clock();
+    const nowMs = clock();
     await db.transaction().execute(async (tx) => {
       await tx
         .updateTable('refunds')
         .set({
           state: outcome === 'succeeded' ? 'succeeded' : 'failed',
           failure_code: outcome === 'succeeded' ? null : outcome,
-          completed_at: BigInt(now),
+          completed_at: BigInt(nowMs),
         })
         .where('id', '=', refundId)
         .execute();
@@ -177,7 +176,7 @@ export function createRefundService(deps: RefundServiceDeps) {
         merchantId: payment.merchant_id,
         type: 'refund.succeeded',
         payload: { refundId, paymentId, amount: formatAmount(amountMicros), currency },
-        now,
+        now: nowMs,
       });
     });
   }

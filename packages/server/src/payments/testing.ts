@@ -29,11 +29,11 @@ export async function world(t: TestContext, dialect: Dialect) {
   const ledger = await openLedger({ url: `sqlite:${tempDir('mite-pay-')}/ledger.sqlite` });
   t.after(() => ledger.close());
   await ensurePlatformAccounts(ledger);
-  const clock = { now: 1_800_000_000_000 };
+  const clock = { nowMs: 1_800_000_000_000 };
   const cipher = createPersonalDataCipher(randomBytes(32));
   const receiptKey = await loadReceiptKey(tempDir('mite-keys-'));
   const batcher = createTransactionBatcher(platform);
-  const deps = { platform, ledger, clock: () => clock.now, batcher };
+  const deps = { platform, ledger, clock: () => clock.nowMs, batcher };
   const users = createUserService({ ...deps, wallets: createWalletService({ ledger }), cipher });
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();
@@ -44,7 +44,7 @@ export async function world(t: TestContext, dialect: Dialect) {
     receiptKey,
     transferIds,
     policy: openPolicyGate,
-    idempotency: createIdempotencyStore(platform, { clock: () => clock.now, cipher, batcher }),
+    idempotency: createIdempotencyStore(platform, { clock: () => clock.nowMs, cipher, batcher }),
   });
   const refunds = createRefundService({ ...deps, transferIds });
   const signedUp = await users.signUp({ email: 'ada@example.com', password: 'a long passphrase' });
@@ -149,8 +149,8 @@ export async function insertInterruptedPayment(
       state: 'pending',
       failure_code: null,
       legs: JSON.stringify(legs),
-      access_until: BigInt(w.clock.now + 60_000),
-      created_at: BigInt(w.clock.now),
+      access_until: BigInt(w.clock.nowMs + 60_000),
+      created_at: BigInt(w.clock.nowMs),
       completed_at: null,
       idempotency_key: payment.idempotencyKey ?? null,
     })

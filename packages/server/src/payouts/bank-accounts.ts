@@ -40,14 +40,14 @@ export function createBankAccounts({ db, sealer, clock, bankChangeHoldMs }: Bank
     input: BankDetails,
   ): Promise<Result<BankAccount, 'validationFailed' | 'merchantNotFound'>> {
     const checked = checkBankDetails(input);
-    if (!checked.ok) return fail('validationFailed', checked.reason);
+    if (!checked.ok) return fail('validationFailed', checked.detail);
     const merchant = await db
       .selectFrom('merchants')
       .select('id')
       .where('id', '=', merchantId)
       .executeTakeFirst();
     if (merchant === undefined) return fail('merchantNotFound');
-    const { holderName, iban, bic } = checked.details;
+    const { holderName, iban, bic } = checked.value;
     const current = await getBankAccount(merchantId);
     // The same details again change nothing: no new hold, no event.
     if (current?.holderName === holderName && current.iban === iban && current.bic === bic) {
@@ -55,7 +55,7 @@ export function createBankAccounts({ db, sealer, clock, bankChangeHoldMs }: Bank
     }
     const updatedAtMs = clock();
     const fields = {
-      ...sealer.seal({ merchantId }, checked.details),
+      ...sealer.seal({ merchantId }, checked.value),
       updated_at: BigInt(updatedAtMs),
     };
     await db.transaction().execute(async (tx) => {

@@ -51,7 +51,7 @@ describe('bank details', () => {
     });
     assert.deepEqual(checked, {
       ok: true,
-      details: { holderName: 'Ada & Co', iban: 'GB82WEST12345698765432', bic: 'NWBKGB2L' },
+      value: { holderName: 'Ada & Co', iban: 'GB82WEST12345698765432', bic: 'NWBKGB2L' },
     });
     const base = { holderName: 'Ada', iban: 'DE89370400440532013000', bic: 'COBADEFFXXX' };
     assert.match(reasonOf({ ...base, holderName: '   ' }), /holder name/);
@@ -67,5 +67,5 @@ describe('bank details', () => {
 function reasonOf(input: Parameters<typeof checkBankDetails>[0]): string {
   const checked = checkBankDetails(input);
   assert.ok(!checked.ok);
-  return checked.reason;
+  return checked.detail;
 }

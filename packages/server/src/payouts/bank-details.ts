@@ -3,6 +3,7 @@
  * mod-97 check digits), a BIC (ISO 9362, as pain.001.001.09's BICFI pattern has it) and an account
  * holder's name (pain.001's Max140Text, without characters XML cannot carry).
  */
+import { type ExplainedFailure, ok, type Success } from '../result.ts';
 
 export interface BankDetails {
   readonly holderName: string;
@@ -42,22 +43,29 @@ export function bicIsValid(bic: string): boolean {
   return bicPattern.test(bic);
 }
 
+/** Which part of a set of bank details is unusable. */
+export type BankDetailsDefect = 'badHolderName' | 'badIban' | 'badBic';
+
 /** The details in the form they are stored, or why they are unusable, in words for the merchant. */
 export function checkBankDetails(
   input: BankDetails,
-): { ok: true; details: BankDetails } | { ok: false; reason: string } {
+): Success<BankDetails> | ExplainedFailure<BankDetailsDefect> {
   const holderName = input.holderName.trim();
   if (holderName.length === 0 || holderName.length > holderNameLengthMax) {
-    return { ok: false, reason: `the holder name has 1 to ${holderNameLengthMax} characters` };
+    return defect('badHolderName', `the holder name has 1 to ${holderNameLengthMax} characters`);
   }
   if (unfitCharacters.test(holderName)) {
-    return { ok: false, reason: 'the holder name has characters a bank file cannot carry' };
+    return defect('badHolderName', 'the holder name has characters a bank file cannot carry');
   }
   const iban = normalizeIban(input.iban);
   if (!ibanIsValid(iban)) {
-    return { ok: false, reason: 'the IBAN is malformed or its check digits are wrong' };
+    return defect('badIban', 'the IBAN is malformed or its check digits are wrong');
   }
   const bic = input.bic.replace(/\s/g, '').toUpperCase();
-  if (!bicIsValid(bic)) return { ok: false, reason: 'the BIC has 8 or 11 letters and digits' };
-  return { ok: true, details: { holderName, iban, bic } };
+  if (!bicIsValid(bic)) return defect('badBic', 'the BIC has 8 or 11 letters and digits');
+  return ok({ holderName, iban, bic });
+}
+
+function defect(code: BankDetailsDefect, detail: string): ExplainedFailure<BankDetailsDefect> {
+  return { ok: false, code, detail };
 }

@@ -10,7 +10,7 @@
  */
 import { parse } from 'csv-parse/sync';
 import { stringify } from 'csv-stringify/sync';
-import { microsPerUnit, parseAmount } from '../money/amounts.ts';
+import { microsPerUnit, parseAmount } from '@mite/protocol';
 import { childrenNamed, elementAt, parseXml, textAt, type XmlElement } from './xml-reader.ts';
 
 export const pain001Namespace = 'urn:iso:std:iso:20022:tech:xsd:pain.001.001.09';
@@ -63,7 +63,7 @@ export function bankAmount(micros: bigint): string {
 export function microsOfBankAmount(text: string): bigint {
   const parsed = parseAmount(text);
   if (!parsed.ok) throw new Error(`not an amount: "${text}"`);
-  return parsed.micros;
+  return parsed.value;
 }
 
 // eslint-disable-next-line no-control-regex

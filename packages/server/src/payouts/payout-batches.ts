@@ -1,5 +1,6 @@
 import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
+import { currency } from '@mite/protocol';
 import type {
   PayoutBatchRow,
   PayoutBatchState,
@@ -7,7 +8,6 @@ import type {
   PayoutState,
   PlatformSchema,
 } from '../db/schema.ts';
-import { currency } from '../payments/payment-service.ts';
 import { fail, ok, type Result } from '../result.ts';
 import type { BankDetailsSealer, BankFileColumn } from './sealed-bank-details.ts';
 

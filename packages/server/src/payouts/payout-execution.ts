@@ -1,7 +1,7 @@
 import type { CreateTransferResult, Ledger, Transfer } from '@mite/ledger';
+import { formatLedgerAmount } from '@mite/protocol';
 import type { PayoutRow } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
-import { formatAmount } from '../money/amounts.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { type BankFileInput, type Debtor, pain001Xml, payoutsCsv } from './bank-file.ts';
 import { chunksOf, payoutCurrency, type PayoutStore } from './payout-batches.ts';
@@ -106,7 +106,7 @@ export function createPayoutExecution(deps: PayoutExecutionDeps) {
             payload: {
               payoutId: row.id,
               batchId,
-              amount: formatAmount(BigInt(row.amount_micros)),
+              amount: formatLedgerAmount(BigInt(row.amount_micros)),
               currency: payoutCurrency,
               ibanLast4: sealer.openIban(row.id, row.iban).slice(-4),
             },
@@ -129,15 +129,15 @@ export function createPayoutExecution(deps: PayoutExecutionDeps) {
       throw new Error(`bug: payout batch ${batchId} still has pending payouts`);
     }
     const paid = payouts.filter((payout) => payout.state === 'paid');
-    const now = clock();
+    const nowMs = clock();
     const update =
       paid.length === 0
         ? { state: 'failed' as const, total_micros: '0', count: 0 }
-        : bankFilesFor(batchId, now, paid);
+        : bankFilesFor(batchId, nowMs, paid);
     // A concurrent resume of the same batch may have closed it first: its files stand.
     await db
       .updateTable('payout_batches')
-      .set({ ...update, completed_at: BigInt(now) })
+      .set({ ...update, completed_at: BigInt(nowMs) })
       .where('id', '=', batchId)
       .where('state', '=', 'building')
       .execute();

@@ -42,8 +42,8 @@ async function start(t: TestContext, dialect: PlatformDialect) {
   const ledger = await openLedger({ url: 'sqlite::memory:' });
   t.after(() => ledger.close());
   await ensurePlatformAccounts(ledger);
-  const clock = { now: Date.UTC(2027, 4, 2, 12, 0, 0) };
-  const deps = { platform, ledger, clock: () => clock.now };
+  const clock = { nowMs: Date.UTC(2027, 4, 2, 12, 0, 0) };
+  const deps = { platform, ledger, clock: () => clock.nowMs };
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();
   const cipher = createPersonalDataCipher(randomBytes(32));
@@ -140,8 +140,8 @@ forEachDialect('payout routes', (dialect, it) => {
 
     await env.earn(shop.accountId, 2_505_000n);
     // The bank account is new: held for 48 hours after it was set, and said so.
-    const setAt = new Date(env.clock.now).toISOString();
-    const heldUntil = new Date(env.clock.now + bankChangeHoldMsDefault).toISOString();
+    const setAt = new Date(env.clock.nowMs).toISOString();
+    const heldUntil = new Date(env.clock.nowMs + bankChangeHoldMsDefault).toISOString();
     const held = await call('POST', '/v1/payout-runs', { as: 'operator:root' });
     assert.equal(held.status, 200, held.text);
     assert.deepEqual(held.json().held, [
@@ -152,7 +152,7 @@ forEachDialect('payout routes', (dialect, it) => {
         heldUntil,
       },
     ]);
-    env.clock.now += bankChangeHoldMsDefault;
+    env.clock.nowMs += bankChangeHoldMsDefault;
     const run = await call('POST', '/v1/payout-runs', { as: 'operator:root', key: 'run-1' });
     assert.equal(run.status, 201, run.text);
     const batch = run.json();
@@ -261,7 +261,7 @@ forEachDialect('payout routes', (dialect, it) => {
       bic: 'COBADEFF',
     });
     assert.ok(set.ok);
-    env.clock.now += bankChangeHoldMsDefault;
+    env.clock.nowMs += bankChangeHoldMsDefault;
     await env.earn(shop.accountId, 5_000_000n);
     const run = await env.payouts.runPayouts();
     assert.ok(!run.nothingDue);

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { formatLedgerAmount } from '@mite/protocol';
 import { page, pageQuery, pageSchema } from '../http/pagination.ts';
 import { sendProblem } from '../http/problems.ts';
-import { formatAmount } from '../money/amounts.ts';
 import { holderNameLengthMax } from './bank-details.ts';
 import {
   type BankAccount,
@@ -121,7 +121,7 @@ function summaryBody(batch: PayoutBatchSummary): z.infer<typeof batchSummarySche
     state: batch.state,
     createdAt: isoTime(batch.createdAtMs),
     completedAt: isoTimeOrNull(batch.completedAtMs),
-    total: formatAmount(batch.totalMicros),
+    total: formatLedgerAmount(batch.totalMicros),
     currency: payoutCurrency,
     count: batch.count,
     files: batch.hasFiles ? { xml: `${base}/pain.001.xml`, csv: `${base}/payouts.csv` } : null,
@@ -132,7 +132,7 @@ function payoutBody(payout: Payout): z.infer<typeof payoutSchema> {
   return {
     payoutId: payout.id,
     merchantId: payout.merchantId,
-    amount: formatAmount(payout.amountMicros),
+    amount: formatLedgerAmount(payout.amountMicros),
     currency: payoutCurrency,
     state: payout.state,
     failureCode: payout.failureCode,
@@ -203,7 +203,7 @@ export function findingText(finding: ReconciliationFinding): string {
   return text(finding);
 }
 
-const orNull = (micros: bigint | null) => (micros === null ? null : formatAmount(micros));
+const orNull = (micros: bigint | null) => (micros === null ? null : formatLedgerAmount(micros));
 
 function reconciliationBody(report: ReconciliationReport): z.infer<typeof reconciliationSchema> {
   const { totals } = report;
@@ -214,22 +214,22 @@ function reconciliationBody(report: ReconciliationReport): z.infer<typeof reconc
     problems: report.findings.map(findingText),
     currency: payoutCurrency,
     totals: {
-      paid: formatAmount(totals.paidMicros),
+      paid: formatLedgerAmount(totals.paidMicros),
       paidCount: totals.paidCount,
-      batch: formatAmount(totals.batchMicros),
-      ledger: formatAmount(totals.ledgerMicros),
+      batch: formatLedgerAmount(totals.batchMicros),
+      ledger: formatLedgerAmount(totals.ledgerMicros),
       ledgerCount: totals.ledgerCount,
-      xml: formatAmount(totals.xmlMicros),
-      xmlControlSum: formatAmount(totals.xmlControlSumMicros),
+      xml: formatLedgerAmount(totals.xmlMicros),
+      xmlControlSum: formatLedgerAmount(totals.xmlControlSumMicros),
       xmlCount: totals.xmlCount,
-      csv: formatAmount(totals.csvMicros),
+      csv: formatLedgerAmount(totals.csvMicros),
       csvCount: totals.csvCount,
     },
     lines: report.lines.map((line) => ({
       payoutId: line.payoutId,
       merchantId: line.merchantId,
       state: line.state,
-      amount: formatAmount(line.amountMicros),
+      amount: formatLedgerAmount(line.amountMicros),
       transferId: line.transferId.toString(),
       ledgerAmount: orNull(line.ledgerAmountMicros),
       xmlAmount: orNull(line.xmlAmountMicros),

@@ -56,8 +56,8 @@ async function world(t: TestContext, dialect: Dialect) {
   const ledger = await openLedger({ url: 'sqlite::memory:' });
   t.after(() => ledger.close());
   await ensurePlatformAccounts(ledger);
-  const clock = { now: Date.UTC(2027, 2, 1, 9, 0, 0) };
-  const deps = { platform, ledger, clock: () => clock.now };
+  const clock = { nowMs: Date.UTC(2027, 2, 1, 9, 0, 0) };
+  const deps = { platform, ledger, clock: () => clock.nowMs };
   const merchants = createMerchantService(deps);
   const transferIds = new TimeOrderedIds();
   const cipher = createPersonalDataCipher(randomBytes(32));
@@ -154,7 +154,7 @@ forEachDialect('payouts', (dialect, it) => {
   it('holds payouts for 48 hours after bank details change, and announces the change', async (t) => {
     const w = await world(t, dialect);
     const held = w.payoutsWith({ bankChangeHoldMs: bankChangeHoldMsDefault });
-    const setAt = w.clock.now;
+    const setAt = w.clock.nowMs;
     const [firstBank = banks[0]] = banks;
     const ada = await w.merchant('Ada', 1_000_000n, { bank: false });
     assert.ok(
@@ -182,7 +182,7 @@ forEachDialect('payouts', (dialect, it) => {
       ],
     };
     assert.deepEqual(await held.runPayouts(), heldRun);
-    w.clock.now = setAt + bankChangeHoldMsDefault - 1;
+    w.clock.nowMs = setAt + bankChangeHoldMsDefault - 1;
     assert.deepEqual(await held.runPayouts(), heldRun);
     assert.equal(await w.balanceOf(ada.accountId), 2_000_000n, 'nothing moved');
     assert.deepEqual(await bankEvents(), [
@@ -205,7 +205,7 @@ forEachDialect('payouts', (dialect, it) => {
     assert.ok(same.ok);
     assert.equal(same.value.updatedAtMs, setAt);
     assert.equal((await bankEvents()).length, 1);
-    w.clock.now = setAt + bankChangeHoldMsDefault;
+    w.clock.nowMs = setAt + bankChangeHoldMsDefault;
     const paid = batchOf(await held.runPayouts());
     assert.deepEqual(paid.held, []);
     assert.deepEqual(
@@ -214,8 +214,8 @@ forEachDialect('payouts', (dialect, it) => {
     );
 
     // A change holds the next payout again, from the change.
-    const changedAt = w.clock.now + 1_000;
-    w.clock.now = changedAt;
+    const changedAt = w.clock.nowMs + 1_000;
+    w.clock.nowMs = changedAt;
     const changed = await held.setBankAccount(ada.merchantId, {
       holderName: 'Ada Ltd',
       ...banks[1],
@@ -624,7 +624,7 @@ forEachDialect('payouts', (dialect, it) => {
       holderName: 'Ada King',
       iban: banks[0].iban,
       bic: 'COBADEFF',
-      updatedAtMs: w.clock.now,
+      updatedAtMs: w.clock.nowMs,
     });
     const badIban = await w.payouts.setBankAccount(ada.merchantId, {
       ...good,

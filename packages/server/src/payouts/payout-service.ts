@@ -60,8 +60,8 @@ function checkedDebtor(debtor: Debtor, whatIsWrong: string): Debtor {
     iban: debtor.iban,
     bic: debtor.bic,
   });
-  if (!checked.ok) throw new Error(`${whatIsWrong}: ${checked.reason}`);
-  const { holderName, iban, bic } = checked.details;
+  if (!checked.ok) throw new Error(`${whatIsWrong}: ${checked.detail}`);
+  const { holderName, iban, bic } = checked.value;
   return { name: holderName, iban, bic };
 }
 

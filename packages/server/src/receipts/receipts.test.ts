@@ -25,7 +25,7 @@ describe('receipts', () => {
     assert.equal(jwks.keys[0]?.kid, key.kid);
     assert.equal(jwks.keys[0]?.d, undefined, 'the JWKS carries no private part');
     const receipt = signReceipt(claims, key);
-    assert.deepEqual(await verifyReceipt(receipt, jwks), { ok: true, claims });
+    assert.deepEqual(await verifyReceipt(receipt, jwks), { ok: true, value: claims });
   });
 
   it('refuses tampered, foreign and malformed receipts', async () => {
@@ -36,16 +36,16 @@ describe('receipts', () => {
     const forged = Buffer.from(JSON.stringify({ ...claims, amount: '0.00' })).toString('base64url');
     assert.deepEqual(await verifyReceipt(`${header}.${forged}.${signature}`, jwks), {
       ok: false,
-      reason: 'badSignature',
+      code: 'badSignature',
     });
     const other = await receiptKeyFrom(generateKeyPairSync('ed25519').privateKey);
     assert.deepEqual(await verifyReceipt(signReceipt(claims, other), jwks), {
       ok: false,
-      reason: 'unknownKey',
+      code: 'unknownKey',
     });
     assert.deepEqual(await verifyReceipt('not a receipt', jwks), {
       ok: false,
-      reason: 'malformed',
+      code: 'malformed',
     });
   });
 

@@ -1,10 +1,7 @@
 import { sign } from 'node:crypto';
 import { compactVerify, importJWK, type JWK } from 'jose';
-import type { ReceiptClaims } from '@mite/protocol';
+import { fail, ok, type ReceiptClaims, receiptMediaType, type Result } from '@mite/protocol';
 import type { ReceiptKey } from './receipt-keys.ts';
-
-/** The media type of a receipt's JWS payload. */
-export const receiptType = 'mite-receipt+jwt';
 
 /**
  * What a receipt says (the protocol's claims): the platform received this payment for this
@@ -18,7 +15,7 @@ const encodedHeaders = new WeakMap<ReceiptKey, string>();
 function encodedHeaderOf(key: ReceiptKey): string {
   let header = encodedHeaders.get(key);
   if (header === undefined) {
-    const json = JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ: receiptType });
+    const json = JSON.stringify({ alg: 'EdDSA', kid: key.kid, typ: receiptMediaType });
     header = Buffer.from(json).toString('base64url');
     encodedHeaders.set(key, header);
   }
@@ -36,9 +33,7 @@ export function signReceipt(claims: ReceiptClaims, key: ReceiptKey): string {
   return `${signingInput}.${signature.toString('base64url')}`;
 }
 
-export type ReceiptCheck =
-  | { readonly ok: true; readonly claims: ReceiptClaims }
-  | { readonly ok: false; readonly reason: 'malformed' | 'unknownKey' | 'badSignature' };
+export type ReceiptCheck = Result<ReceiptClaims, 'malformed' | 'unknownKey' | 'badSignature'>;
 
 /** Verifies a receipt against a JWKS: offline, as the merchant middleware will. */
 export async function verifyReceipt(receipt: string, jwks: { keys: JWK[] }): Promise<ReceiptCheck> {
@@ -47,18 +42,18 @@ export async function verifyReceipt(receipt: string, jwks: { keys: JWK[] }): Pro
   try {
     kid = JSON.parse(Buffer.from(encodedHeader ?? '', 'base64url').toString('utf8')).kid;
   } catch {
-    return { ok: false, reason: 'malformed' };
+    return fail('malformed');
   }
   const jwk = jwks.keys.find((candidate) => candidate.kid === kid);
-  if (jwk === undefined) return { ok: false, reason: 'unknownKey' };
+  if (jwk === undefined) return fail('unknownKey');
   try {
     const { payload, protectedHeader } = await compactVerify(
       receipt,
       await importJWK(jwk, 'EdDSA'),
     );
-    if (protectedHeader.typ !== receiptType) return { ok: false, reason: 'malformed' };
-    return { ok: true, claims: JSON.parse(new TextDecoder().decode(payload)) as ReceiptClaims };
+    if (protectedHeader.typ !== receiptMediaType) return fail('malformed');
+    return ok(JSON.parse(new TextDecoder().decode(payload)) as ReceiptClaims);
   } catch {
-    return { ok: false, reason: 'badSignature' };
+    return fail('badSignature');
   }
 }

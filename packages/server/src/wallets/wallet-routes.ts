@@ -1,9 +1,8 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { currency, formatLedgerAmount } from '@mite/protocol';
 import type { UserService } from '../auth/user-service.ts';
 import { cursorInteger, page, pageQuery, pageSchema } from '../http/pagination.ts';
-import { formatAmount } from '../money/amounts.ts';
-import { currency } from '../payments/payment-service.ts';
 import type { WalletService } from './wallet-service.ts';
 import { requirePrincipal } from '../http/route-config.ts';
 
@@ -43,8 +42,8 @@ export const walletRoutes: FastifyPluginAsyncZod<{
       return {
         userId,
         email: profile.email,
-        balance: formatAmount(wallet.availableMicros),
-        reserved: formatAmount(wallet.reservedMicros),
+        balance: formatLedgerAmount(wallet.availableMicros),
+        reserved: formatLedgerAmount(wallet.reservedMicros),
         currency,
       };
     },
@@ -76,7 +75,7 @@ export const walletRoutes: FastifyPluginAsyncZod<{
         items: shown.items.map((entry) => ({
           transferId: entry.transferId.toString(),
           direction: entry.direction,
-          amount: formatAmount(entry.amountMicros),
+          amount: formatLedgerAmount(entry.amountMicros),
           kind: entry.kind,
           at: new Date(Number(entry.recordedAtNs / 1_000_000n)).toISOString(),
         })),

@@ -71,12 +71,12 @@ interface DueDelivery {
   readonly eventId: string;
   readonly endpointId: string;
   readonly attempts: number;
-  readonly nextAttemptAt: bigint;
+  readonly nextAttemptAtMs: bigint;
   readonly url: string;
   readonly secret: string;
   readonly type: string;
   readonly payload: string;
-  readonly createdAt: bigint;
+  readonly createdAtMs: bigint;
 }
 
 interface AttemptOutcome {
@@ -132,12 +132,12 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
         'd.event_id as eventId',
         'd.endpoint_id as endpointId',
         'd.attempts as attempts',
-        'd.next_attempt_at as nextAttemptAt',
+        'd.next_attempt_at as nextAttemptAtMs',
         'e.url as url',
         'e.secret as secret',
         'v.type as type',
         'v.payload as payload',
-        'v.created_at as createdAt',
+        'v.created_at as createdAtMs',
       ])
       .where('d.state', '=', 'pending')
       .where('d.next_attempt_at', '<=', BigInt(clock()))
@@ -156,21 +156,21 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
 
   /** Claims, sends and records one attempt; undefined when another worker had claimed it. */
   async function attempt(delivery: DueDelivery): Promise<WebhookDeliveryState | undefined> {
-    const claimedAt = clock();
-    const claimedUntil = BigInt(claimedAt + timeoutMs + webhookClaimMarginMs);
+    const claimedAtMs = clock();
+    const claimedUntilMs = BigInt(claimedAtMs + timeoutMs + webhookClaimMarginMs);
     const claim = await db
       .updateTable('webhook_deliveries')
-      .set({ next_attempt_at: claimedUntil, updated_at: BigInt(claimedAt) })
+      .set({ next_attempt_at: claimedUntilMs, updated_at: BigInt(claimedAtMs) })
       .where('event_id', '=', delivery.eventId)
       .where('endpoint_id', '=', delivery.endpointId)
       .where('state', '=', 'pending')
       .where('attempts', '=', delivery.attempts)
-      .where('next_attempt_at', '=', delivery.nextAttemptAt)
+      .where('next_attempt_at', '=', delivery.nextAttemptAtMs)
       .executeTakeFirst();
     if (claim.numUpdatedRows !== 1n) return undefined;
 
-    const outcome = await post(delivery, claimedAt);
-    const finishedAt = clock();
+    const outcome = await post(delivery, claimedAtMs);
+    const finishedAtMs = clock();
     const attempts = delivery.attempts + 1;
     const succeeded = outcome.status !== null && outcome.status >= 200 && outcome.status < 300;
     const state: WebhookDeliveryState = succeeded
@@ -178,10 +178,10 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
       : attempts >= maxAttempts
         ? 'failed'
         : 'pending';
-    const nextAttemptAt =
+    const nextAttemptAtMs =
       state === 'pending'
-        ? finishedAt + webhookRetryDelayMs(attempts, backoff, random)
-        : finishedAt;
+        ? finishedAtMs + webhookRetryDelayMs(attempts, backoff, random)
+        : finishedAtMs;
     await db.transaction().execute(async (tx) => {
       await tx
         .insertInto('webhook_attempts')
@@ -189,7 +189,7 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
           id: `wha_${uuidv7()}`,
           event_id: delivery.eventId,
           endpoint_id: delivery.endpointId,
-          attempted_at: BigInt(claimedAt),
+          attempted_at: BigInt(claimedAtMs),
           status: outcome.status,
           error: outcome.error,
           duration_ms: outcome.durationMs,
@@ -201,16 +201,16 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
         .set({
           state,
           attempts,
-          next_attempt_at: BigInt(nextAttemptAt),
+          next_attempt_at: BigInt(nextAttemptAtMs),
           last_status: outcome.status,
           last_error: outcome.error,
-          updated_at: BigInt(finishedAt),
+          updated_at: BigInt(finishedAtMs),
         })
         .where('event_id', '=', delivery.eventId)
         .where('endpoint_id', '=', delivery.endpointId)
         .where('state', '=', 'pending')
         .where('attempts', '=', delivery.attempts)
-        .where('next_attempt_at', '=', claimedUntil)
+        .where('next_attempt_at', '=', claimedUntilMs)
         .execute();
     });
     return state;
@@ -261,7 +261,7 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
 function eventBody(delivery: DueDelivery): string {
   return JSON.stringify({
     type: delivery.type,
-    timestamp: new Date(Number(delivery.createdAt)).toISOString(),
+    timestamp: new Date(Number(delivery.createdAtMs)).toISOString(),
     data: JSON.parse(delivery.payload) as unknown,
   });
 }

@@ -104,7 +104,7 @@ export function createWebhookEndpoints({ db, clock, allowPrivateNetworks }: Webh
     merchantId: string | null,
     endpointId: string,
   ): Promise<Result<{ endpointId: string }, 'notFound'>> {
-    const now = BigInt(clock());
+    const nowMs = BigInt(clock());
     return db.transaction().execute(async (tx) => {
       const endpoint = await tx
         .selectFrom('webhook_endpoints')
@@ -116,13 +116,13 @@ export function createWebhookEndpoints({ db, clock, allowPrivateNetworks }: Webh
       if (endpoint.disabled_at !== null) return ok({ endpointId });
       await tx
         .updateTable('webhook_endpoints')
-        .set({ disabled_at: now })
+        .set({ disabled_at: nowMs })
         .where('id', '=', endpointId)
         .where('disabled_at', 'is', null)
         .execute();
       await tx
         .updateTable('webhook_deliveries')
-        .set({ state: 'failed', last_error: 'endpoint disabled', updated_at: now })
+        .set({ state: 'failed', last_error: 'endpoint disabled', updated_at: nowMs })
         .where('endpoint_id', '=', endpointId)
         .where('state', '=', 'pending')
         .execute();

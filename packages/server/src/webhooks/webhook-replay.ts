@@ -18,14 +18,7 @@ export interface WebhookAttempt {
 
 /** Where a page of attempts starts: after this one (attempts are listed newest first). */
 export interface WebhookAttemptCursor {
-  /** The attempt's time in ms since the epoch, in decimal. */
-  readonly attemptedAt: string;
-  readonly id: string;
-}
-
-/** Where a page of attempts starts: after this one (attempts are listed newest first). */
-export interface WebhookAttemptCursor {
-  /** The attempt's time in ms since the epoch, in decimal. */
+  /** The attempt's time in ms since the epoch, in decimal; named as in the API's cursor. */
   readonly attemptedAt: string;
   readonly id: string;
 }
@@ -57,7 +50,7 @@ export function createWebhookReplay({ db, clock }: WebhookReplayDeps) {
         'a.id as id',
         'a.event_id as eventId',
         'v.type as eventType',
-        'a.attempted_at as attemptedAt',
+        'a.attempted_at as attemptedAtMs',
         'a.status as status',
         'a.error as error',
         'a.duration_ms as durationMs',
@@ -65,11 +58,11 @@ export function createWebhookReplay({ db, clock }: WebhookReplayDeps) {
       .where('a.endpoint_id', '=', endpointId);
     const { cursor } = request;
     if (cursor !== undefined) {
-      const at = BigInt(cursor.attemptedAt);
+      const attemptedAtMs = BigInt(cursor.attemptedAt);
       query = query.where((eb) =>
         eb.or([
-          eb('a.attempted_at', '<', at),
-          eb.and([eb('a.attempted_at', '=', at), eb('a.id', '<', cursor.id)]),
+          eb('a.attempted_at', '<', attemptedAtMs),
+          eb.and([eb('a.attempted_at', '=', attemptedAtMs), eb('a.id', '<', cursor.id)]),
         ]),
       );
     }
@@ -78,9 +71,9 @@ export function createWebhookReplay({ db, clock }: WebhookReplayDeps) {
       .orderBy('a.id', 'desc')
       .limit(request.limit + 1)
       .execute();
-    const attempts: WebhookAttempt[] = rows.map(({ attemptedAt, ...row }) => ({
+    const attempts: WebhookAttempt[] = rows.map(({ attemptedAtMs, ...row }) => ({
       ...row,
-      attemptedAtMs: Number(attemptedAt),
+      attemptedAtMs: Number(attemptedAtMs),
     }));
     return ok(
       page(attempts, request.limit, (item) => ({
@@ -98,7 +91,7 @@ export function createWebhookReplay({ db, clock }: WebhookReplayDeps) {
     merchantId: string | null,
     eventId: string,
   ): Promise<Result<{ eventId: string; deliveries: number }, 'notFound'>> {
-    const now = BigInt(clock());
+    const nowMs = BigInt(clock());
     return db.transaction().execute(async (tx) => {
       const event = await tx
         .selectFrom('webhook_events')
@@ -125,17 +118,17 @@ export function createWebhookReplay({ db, clock }: WebhookReplayDeps) {
             endpoint_id: endpointId,
             state: 'pending' as const,
             attempts: 0,
-            next_attempt_at: now,
+            next_attempt_at: nowMs,
             last_status: null,
             last_error: null,
-            updated_at: now,
+            updated_at: nowMs,
           })),
         )
         .onConflict((conflict) => conflict.columns(['event_id', 'endpoint_id']).doNothing())
         .execute();
       const reset = await tx
         .updateTable('webhook_deliveries')
-        .set({ state: 'pending', attempts: 0, next_attempt_at: now, updated_at: now })
+        .set({ state: 'pending', attempts: 0, next_attempt_at: nowMs, updated_at: nowMs })
         .where('event_id', '=', eventId)
         .where('endpoint_id', 'in', endpointIds)
         .executeTakeFirst();

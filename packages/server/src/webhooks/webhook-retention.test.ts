@@ -17,14 +17,14 @@ async function world(t: TestContext, dialect: Dialect) {
   if (url === undefined) return undefined;
   const platform = await openForTest(t, url);
   // Near the real time: the receiver's signature check compares timestamps with its own clock.
-  const clock = { now: Date.now() };
+  const clock = { nowMs: Date.now() };
   const webhooks = createWebhookService({
     platform,
-    clock: () => clock.now,
+    clock: () => clock.nowMs,
     random: () => 0,
     allowPrivateNetworks: true, // the receiver listens on loopback
   });
-  const retention = createWebhookRetention({ platform, clock: () => clock.now });
+  const retention = createWebhookRetention({ platform, clock: () => clock.nowMs });
   const merchantA = await insertMerchant(platform, 'mer_a');
   const merchantB = await insertMerchant(platform, 'mer_b');
   const emit = (merchantId: string) =>
@@ -33,7 +33,7 @@ async function world(t: TestContext, dialect: Dialect) {
         merchantId,
         type: 'payment.succeeded',
         payload: { paymentId: 'pay_1', payer: 'psn_x' },
-        now: clock.now,
+        now: clock.nowMs,
       }),
     );
   const ids = async (table: 'webhook_events' | 'webhook_deliveries' | 'webhook_attempts') => {
@@ -62,12 +62,12 @@ for (const dialect of platformDialects) {
       const stillPending = await w.emit(w.merchantA); // its first attempt fails: retried later
       assert.equal((await w.webhooks.deliverDue()).attempted, 1);
       assert.deepEqual(await w.ids('webhook_attempts'), [delivered, stillPending].sort());
-      w.clock.now += webhookEventRetentionMs - 60_000;
+      w.clock.nowMs += webhookEventRetentionMs - 60_000;
       const recent = await w.emit(w.merchantB); // no endpoint: an event alone
 
       // Not yet: the oldest events are a minute short of the retention.
       assert.equal(await w.retention.purgeExpired(), 0);
-      w.clock.now += 60_000 + 1;
+      w.clock.nowMs += 60_000 + 1;
       assert.equal(await w.retention.purgeExpired(), 1);
       assert.deepEqual(await w.ids('webhook_events'), [stillPending, recent].sort());
       assert.deepEqual(await w.ids('webhook_deliveries'), [stillPending]);
@@ -87,7 +87,7 @@ for (const dialect of platformDialects) {
       if (w === undefined) return;
       const count = webhookPurgeBatchMax * 2 + 3;
       for (let i = 0; i < count; i++) await w.emit(w.merchantB);
-      w.clock.now += webhookEventRetentionMs + 1;
+      w.clock.nowMs += webhookEventRetentionMs + 1;
       const kept = await w.emit(w.merchantB);
       assert.equal(await w.retention.purgeExpired(), count);
       assert.deepEqual(await w.ids('webhook_events'), [kept]);

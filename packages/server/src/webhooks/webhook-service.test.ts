@@ -23,9 +23,9 @@ async function world(t: TestContext, dialect: Dialect) {
   if (url === undefined) return undefined;
   const platform = await openForTest(t, url);
   // Near the real time: receivers verify the signed timestamp against their own clock.
-  const clock = { now: Date.now() };
+  const clock = { nowMs: Date.now() };
   const options: Omit<WebhookServiceDeps, 'platform'> = {
-    clock: () => clock.now,
+    clock: () => clock.nowMs,
     random: () => 0, // no jitter: retries are due exactly on the backoff
     allowPrivateNetworks: true, // the receivers listen on loopback
   };
@@ -42,7 +42,7 @@ async function world(t: TestContext, dialect: Dialect) {
   ) =>
     platform.db
       .transaction()
-      .execute((tx) => enqueueWebhookEvent(tx, { merchantId, type, payload, now: clock.now }));
+      .execute((tx) => enqueueWebhookEvent(tx, { merchantId, type, payload, now: clock.nowMs }));
   const endpoint = async (
     merchantId: string,
     eventTypes: WebhookEventType[] = ['payment.succeeded'],
@@ -116,7 +116,7 @@ for (const dialect of platformDialects) {
             merchantId: w.merchantA,
             type: 'payment.succeeded',
             payload: { paymentId: 'pay_rolled_back' },
-            now: w.clock.now,
+            now: w.clock.nowMs,
           });
           throw new Error('the change failed');
         }),
@@ -134,7 +134,7 @@ for (const dialect of platformDialects) {
           merchantId: w.merchantA,
           type: 'payment.succeeded',
           payload: {},
-          now: w.clock.now,
+          now: w.clock.nowMs,
         }),
         /in the transaction/,
       );
@@ -223,11 +223,11 @@ for (const dialect of platformDialects) {
       assert.ok(message);
       assert.equal(message.headers['webhook-id'], eventId);
       assert.equal(message.headers['content-type'], 'application/json');
-      assert.equal(message.headers['webhook-timestamp'], String(Math.floor(w.clock.now / 1000)));
+      assert.equal(message.headers['webhook-timestamp'], String(Math.floor(w.clock.nowMs / 1000)));
       const verified = new Webhook(secret).verify(message.body, message.headers);
       assert.deepEqual(verified, {
         type: 'payment.succeeded',
-        timestamp: new Date(w.clock.now).toISOString(),
+        timestamp: new Date(w.clock.nowMs).toISOString(),
         data: { paymentId: 'pay_42' },
       });
       assert.throws(() =>
@@ -265,13 +265,13 @@ for (const dialect of platformDialects) {
       assert.equal(failed.state, 'pending');
       assert.equal(failed.attempts, 1);
       assert.equal(failed.last_status, 500);
-      assert.equal(failed.next_attempt_at, BigInt(w.clock.now + base));
+      assert.equal(failed.next_attempt_at, BigInt(w.clock.nowMs + base));
 
       w.receiver.answer = () => 200;
-      w.clock.now += base - 1;
+      w.clock.nowMs += base - 1;
       assert.equal((await w.webhooks.deliverDue()).attempted, 0, 'not before the backoff');
       assert.equal(w.receiver.received.length, 1);
-      w.clock.now += 1;
+      w.clock.nowMs += 1;
       assert.equal((await w.webhooks.deliverDue()).succeeded, 1);
       assert.equal(w.receiver.received.length, 2);
       const [firstTry, retry] = w.receiver.received;
@@ -290,7 +290,7 @@ for (const dialect of platformDialects) {
           [eventId, 'payment.succeeded', 500, null],
         ],
       );
-      assert.equal(listed.value.items[0]?.attemptedAtMs, w.clock.now);
+      assert.equal(listed.value.items[0]?.attemptedAtMs, w.clock.nowMs);
       assert.equal(listed.value.nextCursor, null);
 
       const firstPage = await w.webhooks.listAttempts(w.merchantA, endpoint.id, { limit: 1 });
@@ -332,7 +332,7 @@ for (const dialect of platformDialects) {
       const reports = [];
       for (let round = 0; round < 3; round++) {
         reports.push(await webhooks.deliverDue());
-        w.clock.now += 60 * 60 * 1000;
+        w.clock.nowMs += 60 * 60 * 1000;
       }
       assert.deepEqual(
         reports.map((report) => [report.attempted, report.retrying, report.failed]),
@@ -386,7 +386,7 @@ for (const dialect of platformDialects) {
       assert.equal((await w.webhooks.deliverDue()).attempted, 0);
 
       const second = await w.endpoint(w.merchantA);
-      w.clock.now += 1_000;
+      w.clock.nowMs += 1_000;
       assert.deepEqual(await w.webhooks.replay(w.merchantA, eventId), {
         ok: true,
         value: { eventId, deliveries: 2 },
@@ -413,7 +413,7 @@ for (const dialect of platformDialects) {
       const nodeA = w.service();
       const nodeB = createWebhookService({
         platform: other,
-        clock: () => w.clock.now,
+        clock: () => w.clock.nowMs,
         allowPrivateNetworks: true,
       });
       await w.endpoint(w.merchantA);
