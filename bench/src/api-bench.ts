@@ -42,7 +42,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '@mite/testkit';
 import { bundleToScratch } from '../../packages/cli/src/build.ts';
-import { parseAmount } from '../../packages/server/src/money/amounts.ts';
+import { parseAmount } from '@mite/protocol';
 import type {
   FloorConfig,
   FloorReady,
@@ -636,7 +636,7 @@ async function resendUnanswered(
 function microsOf(amount: string): bigint {
   const parsed = parseAmount(amount);
   if (!parsed.ok) throw new Error(`a wallet balance that is not an amount: ${amount}`);
-  return parsed.micros;
+  return parsed.value;
 }
 
 /** What every user's wallet spent, read through the API. */

@@ -275,7 +275,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           currency,
           sandbox: updated.sandbox === 1,
         },
-        now: nowMs,
+        nowMs,
       });
     });
     return 'succeeded';
@@ -339,7 +339,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           reason,
           sandbox: updated.sandbox === 1,
         },
-        now: nowMs,
+        nowMs,
       });
     });
   }

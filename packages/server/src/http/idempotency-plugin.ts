@@ -17,6 +17,7 @@
  * `idempotentResponseHandle`. Its response is kept only if it claimed the key.
  */
 import { createHash } from 'node:crypto';
+import { canonicalJson } from '@mite/protocol';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type {
   IdempotencyBeginInput,
@@ -60,21 +61,13 @@ interface IdempotencyState {
 
 const states = new WeakMap<FastifyRequest, IdempotencyState>();
 
-function sortedKeys(value: unknown): unknown {
-  if (Array.isArray(value)) return value.map(sortedKeys);
-  if (typeof value !== 'object' || value === null) return value;
-  const entries = Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-  return Object.fromEntries(entries.map(([key, item]) => [key, sortedKeys(item)]));
-}
-
-/** JSON with object keys in a fixed order, so that key order does not make a different request. */
-export function canonicalJson(value: unknown): string {
-  return value === undefined ? '' : JSON.stringify(sortedKeys(value));
-}
-
+/**
+ * What a retry must match: the method, the path and the body as canonical JSON (the protocol's,
+ * RFC 8785 member order), so that key order alone never makes a different request.
+ */
 export function requestHashOf(method: string, path: string, body: unknown): string {
   return createHash('sha256')
-    .update(`${method}\n${path}\n${canonicalJson(body)}`)
+    .update(`${method}\n${path}\n${body === undefined ? '' : canonicalJson(body)}`)
     .digest('hex');
 }
 

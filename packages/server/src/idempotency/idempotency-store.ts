@@ -295,8 +295,8 @@ class Records {
       method: request.method,
       path: request.path,
       requestHash: request.requestHash,
-      now: BigInt(nowMs),
-      expiresAt: BigInt(nowMs + this.#retentionMs),
+      nowMs: BigInt(nowMs),
+      expiresAtMs: BigInt(nowMs + this.#retentionMs),
     });
   }
 
@@ -323,7 +323,7 @@ class Records {
       status: record.status,
       headers: seal(JSON.stringify(record.headers), 'headers'),
       body: seal(record.body, 'body'),
-      expiresAt: BigInt(nowMs + this.#retentionMs),
+      expiresAtMs: BigInt(nowMs + this.#retentionMs),
     };
   }
 
@@ -414,8 +414,8 @@ type ClaimArgs = {
   method: string;
   path: string;
   requestHash: string;
-  now: bigint;
-  expiresAt: bigint;
+  nowMs: bigint;
+  expiresAtMs: bigint;
 };
 
 const claimRecord = preparedQuery<ClaimArgs, { principal: string }>((db, arg) => {
@@ -427,8 +427,8 @@ const claimRecord = preparedQuery<ClaimArgs, { principal: string }>((db, arg) =>
     response_status: null,
     response_headers: null,
     response_body: null,
-    created_at: arg('now'),
-    expires_at: arg('expiresAt'),
+    created_at: arg('nowMs'),
+    expires_at: arg('expiresAtMs'),
   } as const;
   return db
     .insertInto('idempotency_records')
@@ -437,7 +437,7 @@ const claimRecord = preparedQuery<ClaimArgs, { principal: string }>((db, arg) =>
       conflict
         .columns(['principal', 'idempotency_key'])
         .doUpdateSet(fresh)
-        .where('idempotency_records.expires_at', '<=', arg('now')),
+        .where('idempotency_records.expires_at', '<=', arg('nowMs')),
     )
     .returning('principal');
 });
@@ -456,7 +456,7 @@ type CompleteArgs = {
   status: number;
   headers: string;
   body: string;
-  expiresAt: bigint;
+  expiresAtMs: bigint;
 };
 
 const completeRecord = preparedQuery<CompleteArgs, never>((db, arg) =>
@@ -467,7 +467,7 @@ const completeRecord = preparedQuery<CompleteArgs, never>((db, arg) =>
       response_status: arg('status'),
       response_headers: arg('headers'),
       response_body: arg('body'),
-      expires_at: arg('expiresAt'),
+      expires_at: arg('expiresAtMs'),
     })
     .where('principal', '=', arg('principal'))
     .where('idempotency_key', '=', arg('key'))

@@ -56,7 +56,7 @@ for (const dialect of platformDialects) {
           merchantId: seller.merchantId,
           type: 'payment.succeeded',
           payload: { paymentId: 'pay_earlier' },
-          now: w.clock.nowMs,
+          nowMs: w.clock.nowMs,
         }),
       );
       const webhookRetention = createWebhookRetention({

@@ -1,3 +1,4 @@
+import { currency } from '@mite/protocol';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -8,7 +9,7 @@ import { receiptJwks } from '../receipts/receipt-keys.ts';
 import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts';
 import type { PaymentRow } from '../db/schema.ts';
 import { type Principal, requirePrincipal } from '../http/route-config.ts';
-import { currency as paymentCurrency, type PaymentService } from './payment-service.ts';
+import type { PaymentService } from './payment-service.ts';
 import type { RefundService } from './refund-service.ts';
 
 const receiptClaimsSchema = z.object({
@@ -73,7 +74,7 @@ function paymentView(row: PaymentRow, payments: PaymentService): z.infer<typeof 
     challengeId: row.challenge_id,
     resource: row.resource,
     amount: formatAmount(BigInt(row.amount_micros)),
-    currency: paymentCurrency,
+    currency,
     payer: payments.pseudonym(row.user_id, row.merchant_id),
     createdAt: isoOf(row.created_at),
     completedAt: row.completed_at === null ? null : isoOf(row.completed_at),

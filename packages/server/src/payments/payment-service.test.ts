@@ -114,7 +114,7 @@ for (const dialect of platformDialects) {
       });
       await w.fund(15_000n);
       const idempotency = createIdempotencyStore(w.platform, {
-        clock: () => w.clock.now,
+        clock: () => w.clock.nowMs,
         cipher: w.cipher,
         batcher: w.batcher,
       });

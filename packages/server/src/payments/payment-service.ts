@@ -23,8 +23,6 @@ import { createPurchasePricing } from './purchase-pricing.ts';
 import { createPurchaseReceipts, type PaidReceipt } from './purchase-receipts.ts';
 
 export type { PaidReceipt } from './purchase-receipts.ts';
-/** Forwarded for payment-routes.ts, which imports it here; the currency is the protocol's. */
-export { currency } from '@mite/protocol';
 export type { PayOptions } from './purchase-core.ts';
 
 /** A payment still pending after this long was interrupted (a crash): the reconciler ends it. */

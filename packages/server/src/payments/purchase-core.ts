@@ -15,6 +15,7 @@
  * (a ResponseRecord) commit in one durable unit before the answer is returned.
  */
 import type { CreateTransferResult, Ledger, Transfer } from '@mite/ledger';
+import { currency, formatAmount } from '@mite/protocol';
 import type { Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
@@ -24,7 +25,6 @@ import type { PaymentRow, PlatformSchema } from '../db/schema.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import { ledgers } from '../ledger/chart-of-accounts.ts';
 import type { Offer } from '../merchants/merchant-service.ts';
-import { formatAmount } from '../money/amounts.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
@@ -36,7 +36,7 @@ import type {
 import { claimOfferAccess, releaseOfferAccess } from './offer-access.ts';
 import { purchaseResponse } from './purchase-response.ts';
 import type { Leg, PurchasePricing } from './purchase-pricing.ts';
-import { currency, type PaidReceipt, type PurchaseReceipts } from './purchase-receipts.ts';
+import type { PaidReceipt, PurchaseReceipts } from './purchase-receipts.ts';
 
 /** Users whose wallet account id is kept in memory (it never changes once a user exists). */
 export const walletIdsCachedMax = 100_000;
@@ -111,16 +111,16 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   async function purchase(
     request: PurchaseRequest,
     purchase: Purchase,
-    now: number,
+    nowMs: number,
     options: PayOptions,
   ): Promise<Result<PaidReceipt, PurchaseFailure>> {
     const { userId } = request;
-    const stopped = await policyRefusal(request, purchase, now);
+    const stopped = await policyRefusal(request, purchase, nowMs);
     if (stopped !== undefined) return stopped;
     const walletId = await walletIdOf(userId);
     const legs = await pricing.legsFor(purchase);
     const paymentId = `pay_${uuidv7()}`;
-    const accessUntilMs = now + purchase.accessPeriodSeconds * 1000;
+    const accessUntilMs = nowMs + purchase.accessPeriodSeconds * 1000;
     const payment = {
       id: paymentId,
       userId,
@@ -130,8 +130,8 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       challengeId: purchase.challengeId,
       amountMicros: purchase.priceMicros.toString(),
       legs: JSON.stringify(legs),
-      accessUntil: BigInt(accessUntilMs),
-      createdAt: BigInt(now),
+      accessUntilMs: BigInt(accessUntilMs),
+      createdAtMs: BigInt(nowMs),
       idempotencyKey: request.idempotencyKey ?? null,
     };
     const { respond } = options;
@@ -154,7 +154,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     const outcome = await submit(walletId, legs);
     const answer: Result<PaidReceipt, PurchaseFailure> =
       outcome === 'succeeded'
-        ? ok(receipts.receiptFor(paymentId, userId, purchase, now, accessUntilMs))
+        ? ok(receipts.receiptFor(paymentId, userId, purchase, nowMs, accessUntilMs))
         : fail(outcome);
     const response = respond === undefined ? undefined : purchaseResponse(answer);
     // A failure here leaves the payment pending and the request unanswered: its retry is told
@@ -177,7 +177,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   async function policyRefusal(
     request: PurchaseRequest,
     purchase: Purchase,
-    now: number,
+    nowMs: number,
   ): Promise<Result<PaidReceipt, PurchaseFailure> | undefined> {
     const subject = {
       kind: 'purchase' as const,
@@ -186,7 +186,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       amountMicros: purchase.priceMicros,
       offerId: purchase.offerId,
       resource: purchase.resource,
-      atMs: now,
+      atMs: nowMs,
     };
     const decision = await deps.policy.decide(subject);
     if (!stops(decision)) return undefined;
@@ -221,8 +221,8 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       userId: payment.userId,
       offerId: purchase.offerId,
       paymentId: payment.id,
-      accessUntilMs: Number(payment.accessUntil),
-      nowMs: Number(payment.createdAt),
+      accessUntilMs: Number(payment.accessUntilMs),
+      nowMs: Number(payment.createdAtMs),
     });
     if (holder === undefined) return { kind: 'recorded' };
     await affectedRows(deleteUnmadePayment, tx, { id: payment.id });
@@ -313,13 +313,13 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       readonly response: StoredResponse;
     },
   ): Promise<void> {
-    const now = clock();
+    const nowMs = clock();
     await batcher.run(async (tx) => {
       if (answer !== undefined) {
         const { principal, key, response } = answer;
         await deps.idempotency.completeWithin(tx, { principal, key, ...response });
       }
-      await recordOutcome(tx, paymentId, outcome, now);
+      await recordOutcome(tx, paymentId, outcome, nowMs);
     });
   }
 
@@ -327,13 +327,13 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     tx: Transaction<PlatformSchema>,
     paymentId: string,
     outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
-    now: number,
+    nowMs: number,
   ): Promise<void> {
     const updated = await firstRow(completePayment, tx, {
       id: paymentId,
       state: outcome === 'succeeded' ? 'succeeded' : 'failed',
       failureCode: outcome === 'succeeded' ? null : outcome,
-      completedAt: BigInt(now),
+      completedAtMs: BigInt(nowMs),
     });
     if (updated === undefined) return;
     if (outcome !== 'succeeded') {
@@ -355,7 +355,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
         currency,
         payer: receipts.pseudonym(updated.user_id, updated.merchant_id),
       },
-      now,
+      nowMs,
     });
   }
 
@@ -422,8 +422,8 @@ interface PendingPaymentArgs {
   challengeId: string | null;
   amountMicros: string;
   legs: string;
-  accessUntil: bigint;
-  createdAt: bigint;
+  accessUntilMs: bigint;
+  createdAtMs: bigint;
   idempotencyKey: string | null;
 }
 
@@ -441,8 +441,8 @@ const insertPendingPayment = preparedQuery<PendingPaymentArgs, never>((db, arg) 
       state: 'pending',
       failure_code: null,
       legs: arg('legs'),
-      access_until: arg('accessUntil'),
-      created_at: arg('createdAt'),
+      access_until: arg('accessUntilMs'),
+      created_at: arg('createdAtMs'),
       completed_at: null,
       idempotency_key: arg('idempotencyKey'),
     })
@@ -455,7 +455,7 @@ const deleteUnmadePayment = preparedQuery<{ id: string }, never>((db, arg) =>
 );
 
 const completePayment = preparedQuery<
-  { id: string; state: 'succeeded' | 'failed'; failureCode: string | null; completedAt: bigint },
+  { id: string; state: 'succeeded' | 'failed'; failureCode: string | null; completedAtMs: bigint },
   Pick<
     PaymentRow,
     'merchant_id' | 'offer_id' | 'resource' | 'challenge_id' | 'user_id' | 'amount_micros'
@@ -466,7 +466,7 @@ const completePayment = preparedQuery<
     .set({
       state: arg('state'),
       failure_code: arg('failureCode'),
-      completed_at: arg('completedAt'),
+      completed_at: arg('completedAtMs'),
     })
     .where('id', '=', arg('id'))
     .where('state', '=', 'pending')

@@ -9,8 +9,6 @@ import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import type { ReceiptKey } from '../receipts/receipt-keys.ts';
 import { type ReceiptClaims, signReceipt } from '../receipts/receipts.ts';
 
-/** The platform's currency is the protocol's; forwarded for purchase-core.ts, which imports it here. */
-export { currency };
 /** (user, merchant) pseudonyms kept in memory: a receipt and a webhook event each name one. */
 export const pseudonymsCachedMax = 20_000;
 

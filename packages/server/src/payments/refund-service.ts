@@ -176,7 +176,7 @@ export function createRefundService(deps: RefundServiceDeps) {
         merchantId: payment.merchant_id,
         type: 'refund.succeeded',
         payload: { refundId, paymentId, amount: formatAmount(amountMicros), currency },
-        now: nowMs,
+        nowMs,
       });
     });
   }

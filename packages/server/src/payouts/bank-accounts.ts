@@ -73,7 +73,7 @@ export function createBankAccounts({ db, sealer, clock, bankChangeHoldMs }: Bank
           updatedAt: new Date(updatedAtMs).toISOString(),
           payoutsHeldUntil: new Date(updatedAtMs + bankChangeHoldMs).toISOString(),
         },
-        now: updatedAtMs,
+        nowMs: updatedAtMs,
       });
     });
     return ok({ merchantId, holderName, iban, bic, updatedAtMs });

@@ -110,7 +110,7 @@ export function createPayoutExecution(deps: PayoutExecutionDeps) {
               currency: payoutCurrency,
               ibanLast4: sealer.openIban(row.id, row.iban).slice(-4),
             },
-            now: completedAtMs,
+            nowMs: completedAtMs,
           });
         }
       }

@@ -6,7 +6,7 @@
  *
  *   await db.transaction().execute(async (tx) => {
  *     await tx.updateTable('topups').set({ state: 'succeeded', ... }).where(...).execute();
- *     await enqueueWebhookEvent(tx, { merchantId, type: 'topup.succeeded', payload, now });
+ *     await enqueueWebhookEvent(tx, { merchantId, type: 'topup.succeeded', payload, nowMs });
  *   });
  */
 import { type RawBuilder, sql, type Transaction } from 'kysely';
@@ -34,7 +34,7 @@ export interface NewWebhookEvent {
   readonly type: WebhookEventType;
   readonly payload: WebhookPayload;
   /** Milliseconds since the epoch: the event's time, and when its first attempt is due. */
-  readonly now: number;
+  readonly nowMs: number;
 }
 
 /**
@@ -52,25 +52,25 @@ export async function enqueueWebhookEvent(
     throw new Error('enqueueWebhookEvent runs in the transaction of the change it announces');
   }
   const eventId = `evt_${uuidv7()}`;
-  const now = BigInt(event.now);
+  const nowMs = BigInt(event.nowMs);
   await insertEvent(tx, {
     id: eventId,
     merchantId: event.merchantId,
     type: event.type,
     payload: JSON.stringify(event.payload),
-    now,
+    nowMs,
   });
   const { rows: endpoints } = await selectEndpoints(tx, { owner: event.merchantId });
   for (const endpoint of endpoints) {
     if (!subscribesTo(endpoint.event_types, event.type)) continue;
-    await insertDelivery(tx, { eventId, endpointId: endpoint.id, now });
+    await insertDelivery(tx, { eventId, endpointId: endpoint.id, nowMs });
   }
   return eventId;
 }
 
 // Prepared: an event is written for every purchase (see prepared-query.ts).
 const insertEvent = preparedQuery<
-  { id: string; merchantId: string | null; type: string; payload: string; now: bigint },
+  { id: string; merchantId: string | null; type: string; payload: string; nowMs: bigint },
   never
 >((db, arg) =>
   db.insertInto('webhook_events').values({
@@ -78,7 +78,7 @@ const insertEvent = preparedQuery<
     merchant_id: arg('merchantId'),
     type: arg('type'),
     payload: arg('payload'),
-    created_at: arg('now'),
+    created_at: arg('nowMs'),
   }),
 );
 
@@ -93,17 +93,17 @@ const selectEndpoints = preparedQuery<
     .where('disabled_at', 'is', null),
 );
 
-const insertDelivery = preparedQuery<{ eventId: string; endpointId: string; now: bigint }, never>(
+const insertDelivery = preparedQuery<{ eventId: string; endpointId: string; nowMs: bigint }, never>(
   (db, arg) =>
     db.insertInto('webhook_deliveries').values({
       event_id: arg('eventId'),
       endpoint_id: arg('endpointId'),
       state: 'pending',
       attempts: 0,
-      next_attempt_at: arg('now'),
+      next_attempt_at: arg('nowMs'),
       last_status: null,
       last_error: null,
-      updated_at: arg('now'),
+      updated_at: arg('nowMs'),
     }),
 );
 

@@ -33,7 +33,7 @@ async function world(t: TestContext, dialect: Dialect) {
         merchantId,
         type: 'payment.succeeded',
         payload: { paymentId: 'pay_1', payer: 'psn_x' },
-        now: clock.nowMs,
+        nowMs: clock.nowMs,
       }),
     );
   const ids = async (table: 'webhook_events' | 'webhook_deliveries' | 'webhook_attempts') => {

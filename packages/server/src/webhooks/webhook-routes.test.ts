@@ -68,7 +68,7 @@ async function api(t: TestContext, dialect: (typeof platformDialects)[number]) {
         merchantId,
         type: 'payment.succeeded',
         payload: { paymentId: 'pay_1' },
-        now: clock(),
+        nowMs: clock(),
       }),
     );
   return { platform, webhooks, send, emit, baseUrl: listening.baseUrl };

@@ -42,7 +42,7 @@ async function world(t: TestContext, dialect: Dialect) {
   ) =>
     platform.db
       .transaction()
-      .execute((tx) => enqueueWebhookEvent(tx, { merchantId, type, payload, now: clock.nowMs }));
+      .execute((tx) => enqueueWebhookEvent(tx, { merchantId, type, payload, nowMs: clock.nowMs }));
   const endpoint = async (
     merchantId: string,
     eventTypes: WebhookEventType[] = ['payment.succeeded'],
@@ -116,7 +116,7 @@ for (const dialect of platformDialects) {
             merchantId: w.merchantA,
             type: 'payment.succeeded',
             payload: { paymentId: 'pay_rolled_back' },
-            now: w.clock.nowMs,
+            nowMs: w.clock.nowMs,
           });
           throw new Error('the change failed');
         }),
@@ -134,7 +134,7 @@ for (const dialect of platformDialects) {
           merchantId: w.merchantA,
           type: 'payment.succeeded',
           payload: {},
-          now: w.clock.nowMs,
+          nowMs: w.clock.nowMs,
         }),
         /in the transaction/,
       );
