@@ -16,6 +16,12 @@ export const payoutCurrency = currency;
 
 export type BankFileFormat = 'xml' | 'csv';
 
+/**
+ * Rows read per query when a batch is planned, executed and closed: merchants, payouts. A batch
+ * is read a page at a time, so that no run holds a whole batch's rows in one query's result.
+ */
+export const payoutPageRowsDefault = 500;
+
 export interface Payout {
   /** The bank file's EndToEndId. */
   readonly id: string;

@@ -320,6 +320,80 @@ forEachDialect('payouts', (dialect, it) => {
     await assertLedgerClean(w.ledger);
   });
 
+  it('plans and pays a run larger than one page of merchants and payouts', async (t) => {
+    const w = await world(t, dialect);
+    const due = [];
+    for (const name of ['Ada', 'Bob', 'Cleo', 'Dan', 'Eve']) {
+      const merchant = await w.merchant(name, 1_000_000n);
+      await w.earn(merchant.accountId, 2_000_000n);
+      due.push(merchant);
+    }
+    const below = await w.merchant('Fay', 1_000_000n);
+    await w.earn(below.accountId, 999_999n);
+    const progress: PayoutProgress[] = [];
+    const paged = w.payoutsWith({ pageRows: 2, chunkSize: 1 });
+    const batch = batchOf(await paged.runPayouts({ onProgress: (p) => progress.push(p) }));
+
+    assert.equal(batch.state, 'paid');
+    assert.equal(batch.count, 5);
+    assert.equal(batch.totalMicros, 10_000_000n);
+    assert.deepEqual(
+      batch.payouts.map((payout) => payout.merchantId).sort(),
+      due.map((merchant) => merchant.merchantId).sort(),
+    );
+    assert.ok(batch.payouts.every((payout) => payout.state === 'paid'));
+    assert.deepEqual(
+      progress.map((p) => [p.done, p.total]),
+      [0, 1, 2, 3, 4, 5].map((done) => [done, 5]),
+    );
+    const xml = await w.payouts.getBankFile(batch.batchId, 'xml');
+    assert.ok(xml.ok);
+    assert.equal(readPain001(xml.value).paymentCount, 5, 'the file names every page');
+    assert.equal(await w.settled(), 10_000_000n);
+    assert.equal(await w.balanceOf(below.accountId), 999_999n);
+    const report = await w.payouts.reconciliationReport(batch.batchId);
+    assert.ok(report.ok && report.value.matches, JSON.stringify(report, bigintJson));
+    assert.ok((await paged.runPayouts()).nothingDue, 'nothing is paid twice');
+    await assertLedgerClean(w.ledger);
+  });
+
+  it('resumes a batch interrupted after its first page, a page at a time', async (t) => {
+    const w = await world(t, dialect);
+    for (const name of ['Ada', 'Bob', 'Cleo', 'Dan', 'Eve']) {
+      const merchant = await w.merchant(name, 0n);
+      await w.earn(merchant.accountId, 3_000_000n);
+    }
+    let calls = 0;
+    const crashing = w.payoutsWith({
+      pageRows: 2,
+      ledger: ledgerWith(w.ledger, async (transfers) => {
+        calls += 1;
+        if (calls > 1) throw new Error('crashed after the first page');
+        return w.ledger.createTransfers(transfers);
+      }),
+    });
+    await assert.rejects(crashing.runPayouts(), /crashed after the first page/);
+    assert.equal(await w.settled(), 6_000_000n, 'the first page was paid');
+
+    const progress: PayoutProgress[] = [];
+    const run = await w
+      .payoutsWith({ pageRows: 2, chunkSize: 1 })
+      .runPayouts({ onProgress: (p) => progress.push(p) });
+    assert.ok(run.nothingDue);
+    const [batchId] = run.resumedBatchIds;
+    assert.ok(batchId !== undefined);
+    assert.deepEqual(
+      progress.map((p) => [p.done, p.total]),
+      [2, 3, 4, 5].map((done) => [done, 5]),
+    );
+    const resumed = await w.payouts.getBatch(batchId);
+    assert.equal(resumed?.state, 'paid');
+    assert.equal(resumed.count, 5);
+    assert.equal(await w.settled(), 15_000_000n);
+    assert.equal((await w.paidEvents()).length, 5, 'each payout is announced once');
+    await assertLedgerClean(w.ledger);
+  });
+
   it('writes the bank files from the batch, names escaped, sums matching', async (t) => {
     const w = await world(t, dialect);
     const tricky = `O'Brien & <Sons> "Ltd", Dublin`;
@@ -754,13 +828,15 @@ forEachDialect('payouts', (dialect, it) => {
 });
 
 describe('payout service configuration', () => {
-  it('refuses an unusable debtor account or chunk size', async (t) => {
+  it('refuses an unusable debtor account, chunk size or page size', async (t) => {
     const w = await world(t, 'sqlite');
     assert.throws(
       () => w.payoutsWith({ debtor: { ...debtor, iban: 'DE00370400440532013000' } }),
       /debtor/,
     );
     assert.throws(() => w.payoutsWith({ chunkSize: 0 }), /chunkSize/);
+    assert.throws(() => w.payoutsWith({ pageRows: 0 }), /pageRows/);
+    assert.throws(() => w.payoutsWith({ pageRows: 1.5 }), /pageRows/);
   });
 
   it('takes the debtor account from the environment, test data by default', () => {
