@@ -410,13 +410,13 @@ for (const dialect of platformDialects) {
       const w = await world(t, dialect);
       if (w === undefined) return;
       const { endpoint } = await w.endpoint(w.merchantA);
-      const events = [];
+      const events: string[] = [];
       for (let i = 0; i < 7; i++) {
         events.push(await w.emit(w.merchantA));
         w.clock.now += 1; // due in the order they were made
       }
       // Sent concurrently within a run: the order is the runs', not the arrivals'.
-      const runs = [];
+      const runs: (string | undefined)[][] = [];
       for (let run = 0; run < 3; run++) {
         const before = w.receiver.received.length;
         const report = await w.webhooks.deliverDue(3);
