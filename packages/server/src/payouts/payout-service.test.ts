@@ -783,28 +783,31 @@ forEachDialect('payouts', (dialect, it) => {
         file_csv: 'payout_id\npo_old',
       })
       .execute();
-    await w.platform.db
-      .insertInto('payouts')
-      .values({
-        id: 'po_old',
-        batch_id: 'pb_old',
-        merchant_id: ada.merchantId,
-        amount_micros: '1000000',
-        transfer_id: '1',
-        state: 'paid',
-        failure_code: null,
-        ...clear,
-        created_at: 1n,
-        completed_at: 2n,
-      })
-      .execute();
+    for (const id of ['po_old', 'po_older']) {
+      await w.platform.db
+        .insertInto('payouts')
+        .values({
+          id,
+          batch_id: 'pb_old',
+          merchant_id: ada.merchantId,
+          amount_micros: '1000000',
+          transfer_id: id === 'po_old' ? '1' : '2',
+          state: 'paid',
+          failure_code: null,
+          ...clear,
+          created_at: 1n,
+          completed_at: 2n,
+        })
+        .execute();
+    }
 
-    // Two nodes starting at once: one account, one payout and two bank files sealed, once.
+    // Two nodes starting at once (one reading a row a query): one account, two payouts and two
+    // bank files sealed, once.
     const counts = await Promise.all([
       w.payouts.sealPlaintextBankDetails(),
-      w.payoutsWith().sealPlaintextBankDetails(),
+      w.payoutsWith({ pageRows: 1 }).sealPlaintextBankDetails(),
     ]);
-    assert.equal(counts[0] + counts[1], 4);
+    assert.equal(counts[0] + counts[1], 5);
     const stored = dump([
       await w.platform.db.selectFrom('merchant_bank_accounts').selectAll().execute(),
       await w.platform.db.selectFrom('payouts').selectAll().execute(),

@@ -16,7 +16,11 @@ import {
 } from './payout-execution.ts';
 import { createPayoutPlanning, type HeldPayout, type PlannedBatch } from './payout-planning.ts';
 import { createReconciliation } from './reconciliation.ts';
-import { createBankDetailsSealer, sealPlaintextBankDetails } from './sealed-bank-details.ts';
+import {
+  createBankDetailsSealer,
+  sealPlaintextBankDetails,
+  sealUpgradePageRowsMax,
+} from './sealed-bank-details.ts';
 
 export {
   type BankAccount,
@@ -204,7 +208,8 @@ export function createPayoutService(deps: PayoutServiceDeps) {
   return {
     ...bankAccounts,
     /** Encrypts what older versions stored in the clear; run at start (once recorded, a no-op). */
-    sealPlaintextBankDetails: () => sealPlaintextBankDetails(db, sealer, clock()),
+    sealPlaintextBankDetails: () =>
+      sealPlaintextBankDetails(db, sealer, clock(), Math.min(pageRows, sealUpgradePageRowsMax)),
     runPayouts,
     ...batches,
     ...reconciliation,
