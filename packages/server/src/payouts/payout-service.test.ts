@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
+import type { KyselyPlugin } from 'kysely';
 import { type Ledger, openLedger, TimeOrderedIds, type Transfer } from '@mite/ledger';
 import type { PlatformDialect } from '../db/platform-db.ts';
 import { forEachDialect, platformDbFor } from '../db/testing.ts';
@@ -330,8 +331,21 @@ forEachDialect('payouts', (dialect, it) => {
     }
     const below = await w.merchant('Fay', 1_000_000n);
     await w.earn(below.accountId, 999_999n);
+    // No query of the run returns more than a page: a batch is never read whole.
+    const resultRows: number[] = [];
+    const rowCounter: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: (args) => {
+        resultRows.push(args.result.rows.length);
+        return Promise.resolve(args.result);
+      },
+    };
     const progress: PayoutProgress[] = [];
-    const paged = w.payoutsWith({ pageRows: 2, chunkSize: 1 });
+    const paged = w.payoutsWith({
+      platform: { ...w.platform, db: w.platform.db.withPlugin(rowCounter) },
+      pageRows: 2,
+      chunkSize: 1,
+    });
     const batch = batchOf(await paged.runPayouts({ onProgress: (p) => progress.push(p) }));
 
     assert.equal(batch.state, 'paid');
@@ -351,8 +365,11 @@ forEachDialect('payouts', (dialect, it) => {
     assert.equal(readPain001(xml.value).paymentCount, 5, 'the file names every page');
     assert.equal(await w.settled(), 10_000_000n);
     assert.equal(await w.balanceOf(below.accountId), 999_999n);
-    const report = await w.payouts.reconciliationReport(batch.batchId);
+    const report = await paged.reconciliationReport(batch.batchId);
     assert.ok(report.ok && report.value.matches, JSON.stringify(report, bigintJson));
+    assert.equal(report.value.lines.length, 5);
+    assert.ok(resultRows.length > 10, 'read in pages');
+    assert.ok(Math.max(...resultRows) <= 2, `rows per query: ${resultRows.join(', ')}`);
     assert.ok((await paged.runPayouts()).nothingDue, 'nothing is paid twice');
     await assertLedgerClean(w.ledger);
   });

@@ -149,16 +149,9 @@ export function createPayoutService(deps: PayoutServiceDeps) {
     bankChangeHoldMs,
     pageRows,
   });
-  const execution = createPayoutExecution({
-    ...store,
-    ledger,
-    clock,
-    debtor,
-    chunkSize,
-    pageRows,
-  });
-  const batches = createPayoutBatchReader(store);
-  const reconciliation = createReconciliation({ ...store, ledger });
+  const execution = createPayoutExecution({ ...store, ledger, clock, debtor, chunkSize, pageRows });
+  const batches = createPayoutBatchReader({ ...store, pageRows });
+  const reconciliation = createReconciliation({ ...store, ledger, pageRows });
 
   /**
    * Pays every merchant due a payout, in one batch, after finishing any batch left building.
