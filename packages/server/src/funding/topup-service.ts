@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Ledger, TimeOrderedIds, Transfer, TransferRecord } from '@mite/ledger';
+import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { TopUpRow, TopUpState } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
@@ -423,7 +424,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     const from = BigInt(period.fromMs);
     const to = BigInt(period.toMs);
     const topUps = await sumPages(
-      (afterId) =>
+      (afterId, pageRows) =>
         db
           .selectFrom('topups')
           .select(['id', 'fee_micros'])
@@ -432,12 +433,12 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           .where('completed_at', '<', to)
           .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
           .orderBy('id')
-          .limit(feeReportPageRows)
+          .limit(pageRows)
           .execute(),
       (row) => BigInt(row.fee_micros ?? '0'),
     );
     const payments = await sumPages(
-      (afterId) =>
+      (afterId, pageRows) =>
         db
           .selectFrom('payments')
           .select(['id', 'amount_micros'])
@@ -446,7 +447,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           .where('completed_at', '<', to)
           .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
           .orderBy('id')
-          .limit(feeReportPageRows)
+          .limit(pageRows)
           .execute(),
       (row) => processorFeeMicros(BigInt(row.amount_micros), schedule),
     );
@@ -462,19 +463,16 @@ export function createTopUpService(deps: TopUpServiceDeps) {
 
   /** Counts and sums rows read page by page, each page after the last id of the one before. */
   async function sumPages<Row extends { readonly id: string }>(
-    readPage: (afterId: string | undefined) => Promise<Row[]>,
+    readPage: ReadPage<Row>,
     microsOf: (row: Row) => bigint,
   ): Promise<{ count: number; totalMicros: bigint }> {
     let count = 0;
     let totalMicros = 0n;
-    let afterId: string | undefined;
-    for (;;) {
-      const rows = await readPage(afterId);
+    for await (const rows of keysetPages(readPage, feeReportPageRows)) {
       for (const row of rows) totalMicros += microsOf(row);
       count += rows.length;
-      afterId = rows.at(-1)?.id;
-      if (rows.length < feeReportPageRows || afterId === undefined) return { count, totalMicros };
     }
+    return { count, totalMicros };
   }
 
   return { topUp, handleProviderWebhook, getTopUp, reconcilePending, feeReport };
