@@ -1,40 +1,24 @@
 /**
  * `createMiteFetch`: a `fetch` that pays HTTP 402 `Payment` challenges (method "mite") inside the
  * user's budgets, retries with the credential, and keeps the receipt so that a resource bought
- * once opens again without paying. This file is the fetch wrapper; paying a challenge at the
- * platform within the budget is the payer's (payer.ts).
- *
- * What is never done twice:
- * - one challenge is never paid twice by one instance (the payer's `#byChallenge`), whoever asks;
- * - concurrent calls for one resource share one payment (`#slots`, one per resource);
- * - a platform call retried after a network failure carries the same Idempotency-Key.
+ * once opens again without paying. This file is the fetch wrapper: the rounds of one request
+ * (sent, answered 402, sent again with a credential) and the merchant's refusal. The rest is one
+ * file per concept:
+ * - reading a 402's challenge and the resource it sells (challenge-selection.ts);
+ * - obtaining a credential without paying twice (credential-broker.ts), paying at the platform
+ *   within the budget (payer.ts);
+ * - keeping receipts (receipt-cache.ts over a receipt-store.ts);
+ * - a request that can be sent again, body included (replayable-request.ts).
+ * A platform call retried after a network failure carries the same Idempotency-Key (payer.ts).
  */
-import {
-  type Challenge,
-  parseChallengeHeader,
-  parsePaymentReceiptHeader,
-  parseX402PaymentRequired,
-  paymentReceiptHeaderName,
-  type Refusal,
-  x402PaymentRequiredHeaderName,
-} from '@mite/protocol';
 import type { Budget, Spending } from './budget.ts';
+import { readChallenge } from './challenge-selection.ts';
+import { CredentialBroker, type Obtained } from './credential-broker.ts';
 import { MitePaymentError } from './errors.ts';
-import {
-  badChallenge,
-  type Paid,
-  Payer,
-  type PaymentEvent,
-  toStored,
-  type Wallet,
-} from './payer.ts';
+import { Payer, type PaymentEvent, type Wallet } from './payer.ts';
 import { type PlatformRetry, readProblem } from './platform-client.ts';
-import {
-  MemoryReceiptStore,
-  receiptKeyOf,
-  type ReceiptStore,
-  type StoredReceipt,
-} from './receipt-store.ts';
+import { ReceiptCache, sameSiteKey } from './receipt-cache.ts';
+import { MemoryReceiptStore, receiptKeyOf, type ReceiptStore } from './receipt-store.ts';
 import {
   type FetchInput,
   type ReplayableRequest,
@@ -64,37 +48,8 @@ export interface MiteFetch {
   spent(): Spending;
 }
 
-/** One resource's payment: under way (no outcome yet) or settled. */
-interface Slot {
-  readonly done: Promise<void>;
-  outcome?:
-    { readonly ok: true; readonly paid: Paid } | { readonly ok: false; readonly error: unknown };
-}
-
-/** A slot's outcome, read afresh (after an await, the compiler still narrows the property). */
-function outcomeOf(slot: Slot): Slot['outcome'] {
-  return slot.outcome;
-}
-
-/** A credential to present, and where it came from. */
-type Obtained =
-  | { readonly source: 'paid' | 'shared'; readonly credential: string; readonly paid: Paid }
-  | { readonly source: 'stored'; readonly credential: string; readonly stored: StoredReceipt };
-
 /** A request goes around at most this many times (402, credential, 402 ...). */
 const roundsMax = 4;
-
-/** The key a stored receipt's resource has on this site, if it reads as a URL there. */
-function sameSiteKey(stored: StoredReceipt, base: URL): string[] {
-  try {
-    const resource = new URL(stored.resource, base);
-    return resource.hostname === base.hostname
-      ? [receiptKeyOf(new URL(`${resource.pathname}${resource.search}`, base))]
-      : [];
-  } catch {
-    return [];
-  }
-}
 
 async function discard(response: Response): Promise<void> {
   await response.body?.cancel().catch(() => undefined);
@@ -115,9 +70,8 @@ class PayingFetch {
   readonly #payer: Payer;
   readonly #fetch: typeof fetch;
   readonly #clock: () => number;
-  readonly #store: ReceiptStore;
-  /** Per resource key: the payment under way, or the last one made. */
-  readonly #slots = new Map<string, Slot>();
+  readonly #receipts: ReceiptCache;
+  readonly #broker: CredentialBroker;
 
   constructor(options: MiteFetchOptions) {
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -130,8 +84,10 @@ class PayingFetch {
       onPayment: options.onPayment,
       platformRetry: options.platformRetry,
     });
-    this.#store =
-      options.receiptStore ?? new MemoryReceiptStore({ nowSeconds: () => this.#nowSeconds() });
+    const nowSeconds = () => this.#nowSeconds();
+    const store = options.receiptStore ?? new MemoryReceiptStore({ nowSeconds });
+    this.#receipts = new ReceiptCache(store, nowSeconds);
+    this.#broker = new CredentialBroker(this.#payer, this.#receipts, nowSeconds);
   }
 
   #nowSeconds(): number {
@@ -147,10 +103,6 @@ class PayingFetch {
     return this.#fetch(href, init);
   }
 
-  #live(stored: StoredReceipt | undefined): StoredReceipt | undefined {
-    return stored !== undefined && stored.accessUntil > this.#nowSeconds() ? stored : undefined;
-  }
-
   async fetch(input: FetchInput, init?: RequestInit): Promise<Response> {
     const request = await toReplayableRequest(input, init);
     // The caller speaks for itself: its Authorization is not ours to replace.
@@ -158,7 +110,7 @@ class PayingFetch {
     const urlKey = receiptKeyOf(request.url);
     const tried = new Set<string>();
     let response: Response;
-    const upFront = this.#live(await this.#store.get(urlKey));
+    const upFront = await this.#receipts.live(urlKey);
     if (upFront === undefined) {
       response = await this.#send(request, request.url);
     } else {
@@ -183,43 +135,28 @@ class PayingFetch {
           throw await this.#refused(last, response);
         }
       }
-      let challenge: Challenge | undefined;
-      try {
-        challenge = this.#readChallenge(response);
-      } catch (error) {
-        await discard(response);
-        throw error;
-      }
+      const challenge = await this.#challengeOf(response);
       if (challenge === undefined) return response;
-      await discard(response);
       if (round > roundsMax) {
         throw new MitePaymentError('merchantRefused', 'the merchant keeps answering 402');
       }
       request.init.signal?.throwIfAborted();
-      last = await this.#obtain(challenge, target, tried);
+      last = await this.#broker.obtain(challenge, target, tried);
       tried.add(last.credential);
       response = await this.#send(request, target, last.credential);
     }
   }
 
-  /** The Mite challenge of a 402; undefined when it carries none (the 402 is then returned). */
-  #readChallenge(response: Response): Challenge | undefined {
-    const nowSeconds = this.#nowSeconds();
-    let refusal: Refusal | undefined;
-    const header = response.headers.get('www-authenticate');
-    if (header !== null) {
-      const parsed = parseChallengeHeader(header, { nowSeconds });
-      if (parsed.ok) return parsed.value;
-      if (parsed.code !== 'unknownScheme' && parsed.code !== 'unsupportedMethod') refusal = parsed;
+  /** A 402's challenge, its body let go; undefined (the 402 is then returned whole) if none. */
+  async #challengeOf(response: Response) {
+    try {
+      const challenge = readChallenge(response, this.#nowSeconds());
+      if (challenge !== undefined) await discard(response);
+      return challenge;
+    } catch (error) {
+      await discard(response);
+      throw error;
     }
-    const x402 = response.headers.get(x402PaymentRequiredHeaderName);
-    if (x402 !== null) {
-      const parsed = parseX402PaymentRequired(x402, { nowSeconds });
-      if (parsed.ok) return parsed.value;
-      if (parsed.code !== 'unsupportedMethod') refusal ??= parsed;
-    }
-    if (refusal !== undefined) throw badChallenge(refusal);
-    return undefined;
   }
 
   async #refused(last: Obtained, response: Response): Promise<MitePaymentError> {
@@ -241,171 +178,16 @@ class PayingFetch {
     );
   }
 
-  /** Drops a receipt the merchant refused, wherever it is kept. */
+  /** Drops a credential the merchant refused, wherever it is kept or shared. */
   async #forget(credential: string, keys: readonly string[]): Promise<void> {
-    for (const key of new Set(keys)) {
-      const stored = await this.#store.get(key);
-      if (stored?.credential === credential) await this.#store.delete(key);
-    }
-    for (const [key, slot] of this.#slots) {
-      if (slot.outcome?.ok === true && slot.outcome.paid.credential === credential) {
-        this.#slots.delete(key);
-        const resource = slot.outcome.paid.resourceKey;
-        const stored = await this.#store.get(resource);
-        if (stored?.credential === credential) await this.#store.delete(resource);
-      }
-    }
+    await this.#receipts.forget(credential, keys);
+    await this.#receipts.forget(credential, this.#broker.forgetPaid(credential));
   }
 
   /** After the merchant accepted a credential: keep it under the URL asked for, too. */
   async #remember(last: Obtained, response: Response, keys: readonly string[]): Promise<void> {
-    if (last.source === 'stored') {
-      for (const key of new Set(keys)) {
-        const existing = await this.#store.get(key);
-        if (existing?.credential !== last.credential) await this.#store.put(key, last.stored);
-      }
-      return;
-    }
-    const { paid } = last;
-    if (!paid.reusable) return;
-    let accessUntilSeconds = paid.claims.accessUntil;
-    const header = response.headers.get(paymentReceiptHeaderName);
-    if (response.ok && header !== null) {
-      // The merchant enforces access, so its word on how long counts when it is shorter.
-      const receipt = parsePaymentReceiptHeader(header);
-      if (receipt.ok)
-        accessUntilSeconds = Math.min(accessUntilSeconds, receipt.value.accessUntilSeconds);
-    }
-    const allKeys = new Set([...keys, paid.resourceKey]);
-    if (accessUntilSeconds <= this.#nowSeconds()) {
-      for (const key of allKeys) await this.#forgetKey(key, paid.credential);
-      return;
-    }
-    const stored = toStored(paid, accessUntilSeconds);
-    for (const key of allKeys) {
-      const existing = await this.#store.get(key);
-      if (
-        existing?.credential !== stored.credential ||
-        existing.accessUntil !== accessUntilSeconds
-      ) {
-        await this.#store.put(key, stored);
-      }
-    }
-  }
-
-  async #forgetKey(key: string, credential: string): Promise<void> {
-    const stored = await this.#store.get(key);
-    if (stored?.credential === credential) await this.#store.delete(key);
-  }
-
-  /** The key of the challenge's resource, on the origin that asked (see the README). */
-  #resourceKey(challenge: Challenge, target: URL): string {
-    let resource: URL;
-    try {
-      resource = new URL(challenge.request.resource, target);
-    } catch {
-      throw new MitePaymentError('badChallenge', 'the challenge names an unreadable resource', {
-        protocolCode: 'badUrl',
-      });
-    }
-    if (resource.hostname !== target.hostname) {
-      throw new MitePaymentError(
-        'badChallenge',
-        `${target.origin} asks to pay for a resource of ${resource.hostname}`,
-        { protocolCode: 'wrongResource' },
-      );
-    }
-    return receiptKeyOf(new URL(`${resource.pathname}${resource.search}`, target));
-  }
-
-  /**
-   * A credential for this challenge, by the cheapest way that is still correct: a payment this
-   * instance made for this very challenge, a concurrent payment for the same resource, a live
-   * stored receipt for it, and only then a new payment.
-   */
-  async #obtain(challenge: Challenge, target: URL, tried: ReadonlySet<string>): Promise<Obtained> {
-    const resourceKey = this.#resourceKey(challenge, target);
-    let storeChecked = false;
-    for (;;) {
-      // Synchronous from here to #lead, so no other call can slip in between the checks and the
-      // claim of the resource's slot.
-      const paid = this.#payer.paidFor(challenge.id);
-      if (paid !== undefined) {
-        if (!tried.has(paid.credential))
-          return { source: 'shared', credential: paid.credential, paid };
-        throw new MitePaymentError(
-          'merchantRefused',
-          'the merchant asks again for a challenge this client paid already; not paying it twice',
-          { paymentId: paid.paymentId, receipt: paid.receipt },
-        );
-      }
-      const slot = this.#slots.get(resourceKey);
-      if (slot !== undefined && slot.outcome === undefined) {
-        await slot.done;
-        const settled = outcomeOf(slot);
-        if (settled?.ok === false) throw settled.error;
-        continue;
-      }
-      if (slot?.outcome?.ok === true) {
-        const shared = slot.outcome.paid;
-        if (
-          shared.reusable &&
-          shared.claims.accessUntil > this.#nowSeconds() &&
-          !tried.has(shared.credential)
-        ) {
-          return { source: 'shared', credential: shared.credential, paid: shared };
-        }
-      }
-      if (!storeChecked) {
-        storeChecked = true;
-        const stored = this.#live(await this.#store.get(resourceKey));
-        if (stored !== undefined && !tried.has(stored.credential)) {
-          return { source: 'stored', credential: stored.credential, stored };
-        }
-        continue;
-      }
-      const mine = await this.#lead(challenge, target, resourceKey);
-      return { source: 'paid', credential: mine.credential, paid: mine };
-    }
-  }
-
-  /** Claims the resource's slot at once (synchronously), then pays. */
-  #lead(challenge: Challenge, target: URL, resourceKey: string): Promise<Paid> {
-    let finish = (): void => undefined;
-    const slot: Slot = { done: new Promise<void>((resolve) => (finish = resolve)) };
-    this.#slots.set(resourceKey, slot);
-    const payment = this.#pay(challenge, target, resourceKey);
-    payment
-      .then(
-        (paid) => {
-          slot.outcome = { ok: true, paid };
-        },
-        (error: unknown) => {
-          slot.outcome = { ok: false, error };
-          if (this.#slots.get(resourceKey) === slot) this.#slots.delete(resourceKey);
-        },
-      )
-      .finally(finish);
-    return payment;
-  }
-
-  #prune(nowSeconds: number): void {
-    for (const [key, slot] of this.#slots) {
-      const outcome = slot.outcome;
-      if (outcome?.ok === true && outcome.paid.claims.accessUntil <= nowSeconds) {
-        this.#slots.delete(key);
-      }
-    }
-  }
-
-  /** Pays through the payer, then keeps a reusable receipt under the resource's key. */
-  async #pay(challenge: Challenge, target: URL, resourceKey: string): Promise<Paid> {
-    this.#prune(this.#nowSeconds());
-    const paid = await this.#payer.pay(challenge, target, resourceKey);
-    if (paid.reusable && paid.claims.accessUntil > this.#nowSeconds()) {
-      await this.#store.put(resourceKey, toStored(paid, paid.claims.accessUntil));
-    }
-    return paid;
+    if (last.source === 'stored') await this.#receipts.rememberStored(last.stored, keys);
+    else await this.#receipts.rememberPaid(last.paid, response, keys);
   }
 }
 

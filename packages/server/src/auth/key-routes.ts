@@ -60,24 +60,29 @@ function adminKeyBody(key: AdminKeyInfo): z.infer<typeof adminKeySchema> {
   };
 }
 
+const merchantParams = z.object({ merchantId: z.string().min(1).max(64) });
+const merchantKeyParams = merchantParams.extend({ keyId: keyIdSchema });
+const ownKeyParams = z.object({ keyId: keyIdSchema });
+const operator: KeyActor = { kind: 'operator' };
+const merchantActor = (principal: Principal): KeyActor => ({
+  kind: 'merchant',
+  scopes: principal.scopes,
+});
+
+type ApiKeyRoutes = FastifyPluginAsyncZod<{ merchants: MerchantService }>;
+
 /**
  * Listing, revoking and rotating merchant API keys: an operator any merchant's; a merchant its own
  * (with the api_keys scopes, and only keys whose scopes its key holds). Revocation takes effect at
  * once on every node: keys are read from the database on every request, none is cached.
  */
-export const apiKeyRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }> = async (
-  api,
-  { merchants },
-) => {
-  const merchantParams = z.object({ merchantId: z.string().min(1).max(64) });
-  const merchantKeyParams = merchantParams.extend({ keyId: keyIdSchema });
-  const ownKeyParams = z.object({ keyId: keyIdSchema });
-  const operator: KeyActor = { kind: 'operator' };
-  const merchantActor = (principal: Principal): KeyActor => ({
-    kind: 'merchant',
-    scopes: principal.scopes,
-  });
+export const apiKeyRoutes: ApiKeyRoutes = async (api, options) => {
+  await api.register(operatorApiKeyRoutes, options);
+  await api.register(ownApiKeyRoutes, options);
+};
 
+/** An operator's hold on any merchant's keys. */
+const operatorApiKeyRoutes: ApiKeyRoutes = async (api, { merchants }) => {
   api.get(
     '/v1/merchants/:merchantId/api-keys',
     {
@@ -92,23 +97,6 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }>
     async (request, reply) => {
       const listed = await merchants.listApiKeys(request.params.merchantId);
       if (!listed.ok) return sendProblem(reply, listed.code, listed.detail);
-      return { items: listed.value.map(apiKeyBody) };
-    },
-  );
-
-  api.get(
-    '/v1/api-keys',
-    {
-      schema: {
-        summary: 'My API keys, revoked ones too (never their secrets)',
-        tags: ['merchants'],
-        response: { 200: z.object({ items: z.array(apiKeySchema) }) },
-      },
-      config: { auth: { kinds: ['merchant'], scopes: ['api_keys:read'] } },
-    },
-    async (request) => {
-      const listed = await merchants.listApiKeys(requirePrincipal(request, 'merchant').id);
-      if (!listed.ok) throw new Error('bug: an authenticated merchant that does not exist');
       return { items: listed.value.map(apiKeyBody) };
     },
   );
@@ -132,26 +120,6 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }>
     },
   );
 
-  api.delete(
-    '/v1/api-keys/:keyId',
-    {
-      schema: {
-        summary: 'Revoke one of my API keys, at once',
-        tags: ['merchants'],
-        params: ownKeyParams,
-        response: { 200: apiKeySchema },
-      },
-      config: { auth: { kinds: ['merchant'], scopes: ['api_keys:write'] }, idempotent: false },
-    },
-    async (request, reply) => {
-      const principal = requirePrincipal(request, 'merchant');
-      const actor = merchantActor(principal);
-      const revoked = await merchants.revokeApiKey(principal.id, request.params.keyId, actor);
-      if (!revoked.ok) return sendProblem(reply, revoked.code, revoked.detail);
-      return apiKeyBody(revoked.value);
-    },
-  );
-
   api.post(
     '/v1/merchants/:merchantId/api-keys/:keyId/rotate',
     {
@@ -170,6 +138,46 @@ export const apiKeyRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }>
       if (!rotated.ok) return sendProblem(reply, rotated.code, rotated.detail);
       const { keyId: newKeyId, secret } = rotated.value;
       return reply.code(201).send({ keyId: newKeyId, secret, replacedKeyId: keyId });
+    },
+  );
+};
+
+/** A merchant's hold on its own keys. */
+const ownApiKeyRoutes: ApiKeyRoutes = async (api, { merchants }) => {
+  api.get(
+    '/v1/api-keys',
+    {
+      schema: {
+        summary: 'My API keys, revoked ones too (never their secrets)',
+        tags: ['merchants'],
+        response: { 200: z.object({ items: z.array(apiKeySchema) }) },
+      },
+      config: { auth: { kinds: ['merchant'], scopes: ['api_keys:read'] } },
+    },
+    async (request) => {
+      const listed = await merchants.listApiKeys(requirePrincipal(request, 'merchant').id);
+      if (!listed.ok) throw new Error('bug: an authenticated merchant that does not exist');
+      return { items: listed.value.map(apiKeyBody) };
+    },
+  );
+
+  api.delete(
+    '/v1/api-keys/:keyId',
+    {
+      schema: {
+        summary: 'Revoke one of my API keys, at once',
+        tags: ['merchants'],
+        params: ownKeyParams,
+        response: { 200: apiKeySchema },
+      },
+      config: { auth: { kinds: ['merchant'], scopes: ['api_keys:write'] }, idempotent: false },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request, 'merchant');
+      const actor = merchantActor(principal);
+      const revoked = await merchants.revokeApiKey(principal.id, request.params.keyId, actor);
+      if (!revoked.ok) return sendProblem(reply, revoked.code, revoked.detail);
+      return apiKeyBody(revoked.value);
     },
   );
 

@@ -69,12 +69,53 @@ function topUpBody(topUp: TopUp): z.infer<typeof topUpSchema> {
   };
 }
 
+const newTopUpSchema = z.object({
+  amount: amountSchema,
+  card: z
+    .object({
+      number: z.string().regex(/^[0-9]{12,19}$/),
+      expMonth: z.number().int().min(1).max(12),
+      expYear: z.number().int().min(2000).max(2100),
+      cvc: z.string().regex(/^[0-9]{3,4}$/),
+    })
+    .optional()
+    .describe('The sandbox only: one of its test cards'),
+  paymentMethod: z
+    .string()
+    .regex(paymentMethodIdPattern)
+    .optional()
+    .describe('Stripe: a PaymentMethod id, `pm_...`'),
+});
+
+const feeReportSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  topUps: z.number().int(),
+  topUpCardFees: z.string(),
+  payments: z.number().int(),
+  perPaymentCardFees: z.string(),
+  saving: z.string(),
+  currency: z.string(),
+});
+
 /** Card top-ups, the processor's webhook, and the operator's fee report. */
 export const topUpRoutes: FastifyPluginAsyncZod<{
   topUps: TopUpService;
   /** The processor whose webhook route to serve; none without a processor. */
   webhookProvider: string | undefined;
 }> = async (api, { topUps, webhookProvider }) => {
+  await api.register(walletTopUpRoutes, { topUps });
+  if (webhookProvider !== undefined) {
+    await api.register(processorWebhookRoute, { topUps, providerName: webhookProvider });
+  }
+  await api.register(feeReportRoute, { topUps });
+};
+
+/** A user's top-ups: made with a card, and read back. */
+const walletTopUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = async (
+  api,
+  { topUps },
+) => {
   api.post(
     '/v1/topups',
     {
@@ -86,23 +127,7 @@ export const topUpRoutes: FastifyPluginAsyncZod<{
           'library: Mite never sees a card number) when the platform runs Stripe, or `card` ' +
           'with a published test card on the sandbox. The amount is whole cents. Without a ' +
           'configured processor the answer is `fundingUnavailable` (503).',
-        body: z.object({
-          amount: amountSchema,
-          card: z
-            .object({
-              number: z.string().regex(/^[0-9]{12,19}$/),
-              expMonth: z.number().int().min(1).max(12),
-              expYear: z.number().int().min(2000).max(2100),
-              cvc: z.string().regex(/^[0-9]{3,4}$/),
-            })
-            .optional()
-            .describe('The sandbox only: one of its test cards'),
-          paymentMethod: z
-            .string()
-            .regex(paymentMethodIdPattern)
-            .optional()
-            .describe('Stripe: a PaymentMethod id, `pm_...`'),
-        }),
+        body: newTopUpSchema,
         response: { 201: topUpSchema },
       },
       config: {
@@ -145,11 +170,10 @@ export const topUpRoutes: FastifyPluginAsyncZod<{
       return topUpBody(topUp);
     },
   );
+};
 
-  if (webhookProvider !== undefined) {
-    await api.register(processorWebhookRoute, { topUps, providerName: webhookProvider });
-  }
-
+/** The operator's report of card fees saved by top-ups. */
+const feeReportRoute: FastifyPluginAsyncZod<{ topUps: TopUpService }> = async (api, { topUps }) => {
   api.get(
     '/v1/fee-report',
     {
@@ -157,18 +181,7 @@ export const topUpRoutes: FastifyPluginAsyncZod<{
         summary: 'Card fees paid through top-ups against paying each purchase by card',
         tags: ['reports'],
         querystring: z.object({ from: z.iso.datetime(), to: z.iso.datetime() }),
-        response: {
-          200: z.object({
-            from: z.string(),
-            to: z.string(),
-            topUps: z.number().int(),
-            topUpCardFees: z.string(),
-            payments: z.number().int(),
-            perPaymentCardFees: z.string(),
-            saving: z.string(),
-            currency: z.string(),
-          }),
-        },
+        response: { 200: feeReportSchema },
       },
       config: { auth: { kinds: ['operator'] } },
     },

@@ -162,20 +162,25 @@ const tenCredited = { wallet: 10_000_000n, receivable: -9_410_000n, cardFees: -5
 function crashingOnce(when: 'before' | 'after') {
   return (ledger: Ledger): Ledger => {
     let crashed = false;
-    return {
-      createAccounts: (accounts) => ledger.createAccounts(accounts),
-      createTransfers: async (transfers) => {
-        if (crashed) return ledger.createTransfers(transfers);
-        crashed = true;
-        if (when === 'after') await ledger.createTransfers(transfers);
-        throw new Error(`crash ${when} booking`);
-      },
-      lookupAccounts: (ids) => ledger.lookupAccounts(ids),
-      lookupTransfers: (ids) => ledger.lookupTransfers(ids),
-      getAccountTransfers: (filter) => ledger.getAccountTransfers(filter),
-      verify: () => ledger.verify(),
-      close: () => ledger.close(),
-    };
+    return ledgerWithTransfers(ledger, async (transfers) => {
+      if (crashed) return ledger.createTransfers(transfers);
+      crashed = true;
+      if (when === 'after') await ledger.createTransfers(transfers);
+      throw new Error(`crash ${when} booking`);
+    });
+  };
+}
+
+/** The ledger with its createTransfers replaced. */
+function ledgerWithTransfers(ledger: Ledger, createTransfers: Ledger['createTransfers']): Ledger {
+  return {
+    createAccounts: (accounts) => ledger.createAccounts(accounts),
+    createTransfers,
+    lookupAccounts: (ids) => ledger.lookupAccounts(ids),
+    lookupTransfers: (ids) => ledger.lookupTransfers(ids),
+    getAccountTransfers: (filter) => ledger.getAccountTransfers(filter),
+    verify: () => ledger.verify(),
+    close: () => ledger.close(),
   };
 }
 
@@ -407,6 +412,59 @@ forEachDialect('top-ups', (dialect, it) => {
       assert.deepEqual((await w.ledger.verify()).problems, []);
     });
   }
+
+  it('reconciles at most its cap of interrupted top-ups a run, the rest in the runs after', async (t) => {
+    let down = true;
+    const w = await world(t, dialect, {
+      wrapLedger: (ledger) =>
+        ledgerWithTransfers(ledger, (transfers) =>
+          down
+            ? Promise.reject(new Error('crash before booking'))
+            : ledger.createTransfers(transfers),
+        ),
+    });
+    for (const key of ['a', 'b', 'c']) {
+      await assert.rejects(
+        w.topUps.topUp({
+          userId: w.userId,
+          amountMicros: 10_000_000n,
+          source: card(sandboxCards.succeeds),
+          idempotencyKey: key,
+        }),
+        /crash/,
+      );
+      w.clock.nowMs += 1;
+    }
+    down = false;
+    w.clock.nowMs += topUpPendingGraceMs + 1;
+    const capped = createTopUpService({
+      ...w.deps,
+      provider: undefined,
+      transferIds: w.transferIds,
+      policy: openPolicyGate,
+      reconcileRowsPerRun: 2,
+    });
+    assert.deepEqual([await capped.reconcilePending(), await capped.reconcilePending()], [2, 1]);
+    assert.equal(await capped.reconcilePending(), 0);
+    const states = await w.platform.db.selectFrom('topups').select('state').execute();
+    assert.deepEqual(
+      states.map((row) => row.state),
+      ['succeeded', 'succeeded', 'succeeded'],
+    );
+    assert.equal((await w.balances()).wallet, 30_000_000n);
+    assert.throws(
+      () =>
+        createTopUpService({
+          ...w.deps,
+          provider: undefined,
+          transferIds: w.transferIds,
+          policy: openPolicyGate,
+          reconcileRowsPerRun: 0,
+        }),
+      /reconcileRowsPerRun/,
+    );
+    assert.deepEqual((await w.ledger.verify()).problems, []);
+  });
 
   it('reports card fees paid through top-ups against paying each purchase by card', async (t) => {
     const w = await world(t, dialect);

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Ledger, TimeOrderedIds, Transfer, TransferRecord } from '@mite/ledger';
 import { currency, formatAmount } from '@mite/protocol';
+import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { TopUpRow, TopUpState } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
@@ -27,6 +28,8 @@ export const topUpStepMicros = 10_000n;
  * crash between charging and booking): the reconciler books it.
  */
 export const topUpPendingGraceMs = 30_000;
+/** Pending top-ups the reconciler finishes per run, oldest first; the next run takes the rest. */
+export const topUpReconcileRunMax = 500;
 /** Rows the fee report reads per query: it pages through a period, never loading it whole. */
 export const feeReportPageRowsMax = 1_000;
 
@@ -88,6 +91,8 @@ export interface TopUpServiceDeps {
   readonly perPaymentCardFee?: CardFeeSchedule;
   /** Rows per page of the fee report, 1 to feeReportPageRowsMax (the default). */
   readonly feeReportPageRows?: number;
+  /** Top-ups the reconciler finishes per run, 1 to topUpReconcileRunMax (the default). */
+  readonly reconcileRowsPerRun?: number;
 }
 
 /** A top-up row with the wallet it credits: all that booking it needs. */
@@ -114,14 +119,16 @@ export function topUpIdFor(userId: string, idempotencyKey: string): string {
 export function createTopUpService(deps: TopUpServiceDeps) {
   const { platform, ledger, provider, clock } = deps;
   const db = platform.db;
-  const feeReportPageRows = deps.feeReportPageRows ?? feeReportPageRowsMax;
-  if (
-    !Number.isInteger(feeReportPageRows) ||
-    feeReportPageRows < 1 ||
-    feeReportPageRows > feeReportPageRowsMax
-  ) {
-    throw new Error(`feeReportPageRows must be an integer in 1..${feeReportPageRowsMax}`);
-  }
+  const feeReportPageRows = checkedRows(
+    'feeReportPageRows',
+    deps.feeReportPageRows,
+    feeReportPageRowsMax,
+  );
+  const reconcileRowsPerRun = checkedRows(
+    'reconcileRowsPerRun',
+    deps.reconcileRowsPerRun,
+    topUpReconcileRunMax,
+  );
 
   /** Why a top-up cannot be taken as asked, before anything is written. */
   function accept(input: {
@@ -389,7 +396,8 @@ export function createTopUpService(deps: TopUpServiceDeps) {
   /**
    * Finishes top-ups left pending after their charge succeeded (a crash between charging and
    * booking): the fixed transfer ids make booking again harmless. Pending rows without a fee are
-   * waiting for the processor's webhook and are left alone. Returns how many were finished.
+   * waiting for the processor's webhook and are left alone. At most reconcileRowsPerRun a run,
+   * oldest first (the next run takes the rest). Returns how many were finished.
    */
   async function reconcilePending(): Promise<number> {
     const stale = await db
@@ -398,6 +406,9 @@ export function createTopUpService(deps: TopUpServiceDeps) {
       .where('state', '=', 'pending')
       .where('fee_micros', 'is not', null)
       .where('created_at', '<', BigInt(clock() - topUpPendingGraceMs))
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(reconcileRowsPerRun)
       .execute();
     for (const row of stale) await complete(row.id, BigInt(row.fee_micros ?? '0'));
     return stale.length;
@@ -413,7 +424,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     const from = BigInt(period.fromMs);
     const to = BigInt(period.toMs);
     const topUps = await sumPages(
-      (afterId) =>
+      (afterId, pageRows) =>
         db
           .selectFrom('topups')
           .select(['id', 'fee_micros'])
@@ -422,12 +433,12 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           .where('completed_at', '<', to)
           .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
           .orderBy('id')
-          .limit(feeReportPageRows)
+          .limit(pageRows)
           .execute(),
       (row) => BigInt(row.fee_micros ?? '0'),
     );
     const payments = await sumPages(
-      (afterId) =>
+      (afterId, pageRows) =>
         db
           .selectFrom('payments')
           .select(['id', 'amount_micros'])
@@ -436,7 +447,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
           .where('completed_at', '<', to)
           .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
           .orderBy('id')
-          .limit(feeReportPageRows)
+          .limit(pageRows)
           .execute(),
       (row) => processorFeeMicros(BigInt(row.amount_micros), schedule),
     );
@@ -452,19 +463,16 @@ export function createTopUpService(deps: TopUpServiceDeps) {
 
   /** Counts and sums rows read page by page, each page after the last id of the one before. */
   async function sumPages<Row extends { readonly id: string }>(
-    readPage: (afterId: string | undefined) => Promise<Row[]>,
+    readPage: ReadPage<Row>,
     microsOf: (row: Row) => bigint,
   ): Promise<{ count: number; totalMicros: bigint }> {
     let count = 0;
     let totalMicros = 0n;
-    let afterId: string | undefined;
-    for (;;) {
-      const rows = await readPage(afterId);
+    for await (const rows of keysetPages(readPage, feeReportPageRows)) {
       for (const row of rows) totalMicros += microsOf(row);
       count += rows.length;
-      afterId = rows.at(-1)?.id;
-      if (rows.length < feeReportPageRows || afterId === undefined) return { count, totalMicros };
     }
+    return { count, totalMicros };
   }
 
   return { topUp, handleProviderWebhook, getTopUp, reconcilePending, feeReport };
@@ -504,6 +512,15 @@ function sameTransfer(record: TransferRecord, transfer: Transfer): boolean {
     record.amount === transfer.amount &&
     record.code === transfer.code
   );
+}
+
+/** A number of rows from the deps, `max` when not given; throws unless it is 1 to `max`. */
+function checkedRows(name: string, rows: number | undefined, max: number): number {
+  const checked = rows ?? max;
+  if (!Number.isInteger(checked) || checked < 1 || checked > max) {
+    throw new Error(`${name} must be an integer in 1..${max}`);
+  }
+  return checked;
 }
 
 const declineReasons: ReadonlySet<string> = new Set<DeclineReason>([

@@ -48,33 +48,56 @@ function offerBody(offer: Offer): z.infer<typeof offerSchema> {
   };
 }
 
+const challengeAccessPeriodSecondsMaxSchema = z
+  .number()
+  .int()
+  .min(0)
+  .max(challengeAccessPeriodSecondsMaxLimit);
+
+const newMerchantSchema = z.object({
+  name: z.string().min(1).max(200),
+  feeBasisPoints: z.number().int().min(0).max(basisPointsWhole),
+  payoutThreshold: amountSchema,
+  challengeAccessPeriodSecondsMax: challengeAccessPeriodSecondsMaxSchema
+    .optional()
+    .describe(
+      'The longest access a receipt for one of its HTTP 402 challenges grants, in ' +
+        `seconds (default ${challengeAccessPeriodSecondsMaxDefault}, 30 days): the ` +
+        'platform cannot verify the terms of a challenge',
+    ),
+});
+
+const newOfferSchema = z.object({
+  resource: z.string().min(1).max(2048),
+  title: z.string().min(1).max(200),
+  price: amountSchema,
+  category: z.enum(['content', 'goods']),
+  accessPeriodSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(366 * 24 * 3600),
+  splits: splitsSchema.optional(),
+});
+
+type MerchantRoutes = FastifyPluginAsyncZod<{ merchants: MerchantService }>;
+
 /** Operators create merchants and their keys; merchants publish offers; anyone reads an offer. */
-export const merchantRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService }> = async (
-  api,
-  { merchants },
-) => {
+export const merchantRoutes: MerchantRoutes = async (api, options) => {
+  await api.register(merchantAccountRoutes, options);
+  await api.register(merchantKeyRoutes, options);
+  await api.register(offerRoutes, options);
+};
+
+/** Merchants: created by operators, with their terms. */
+const merchantAccountRoutes: MerchantRoutes = async (api, { merchants }) => {
   api.post(
     '/v1/merchants',
     {
       schema: {
         summary: 'Create a merchant',
         tags: ['merchants'],
-        body: z.object({
-          name: z.string().min(1).max(200),
-          feeBasisPoints: z.number().int().min(0).max(basisPointsWhole),
-          payoutThreshold: amountSchema,
-          challengeAccessPeriodSecondsMax: z
-            .number()
-            .int()
-            .min(0)
-            .max(challengeAccessPeriodSecondsMaxLimit)
-            .optional()
-            .describe(
-              'The longest access a receipt for one of its HTTP 402 challenges grants, in ' +
-                `seconds (default ${challengeAccessPeriodSecondsMaxDefault}, 30 days): the ` +
-                'platform cannot verify the terms of a challenge',
-            ),
-        }),
+        body: newMerchantSchema,
         response: { 201: z.object({ merchantId: z.string() }) },
       },
       config: { auth: { kinds: ['operator'] }, idempotent: true },
@@ -106,13 +129,7 @@ export const merchantRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService 
         tags: ['merchants'],
         params: z.object({ merchantId: z.string().max(100) }),
         body: z
-          .object({
-            challengeAccessPeriodSecondsMax: z
-              .number()
-              .int()
-              .min(0)
-              .max(challengeAccessPeriodSecondsMaxLimit),
-          })
+          .object({ challengeAccessPeriodSecondsMax: challengeAccessPeriodSecondsMaxSchema })
           .strict(),
         response: { 200: z.object({ challengeAccessPeriodSecondsMax: z.number().int() }) },
       },
@@ -134,7 +151,10 @@ export const merchantRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService 
       return updated.value;
     },
   );
+};
 
+/** A merchant's API keys, issued by operators (listed, revoked and rotated in key-routes.ts). */
+const merchantKeyRoutes: MerchantRoutes = async (api, { merchants }) => {
   api.post(
     '/v1/merchants/:merchantId/api-keys',
     {
@@ -153,25 +173,17 @@ export const merchantRoutes: FastifyPluginAsyncZod<{ merchants: MerchantService 
       return reply.code(201).send(issued.value);
     },
   );
+};
 
+/** Offers: merchants publish them; anyone reads one. */
+const offerRoutes: MerchantRoutes = async (api, { merchants }) => {
   api.post(
     '/v1/offers',
     {
       schema: {
         summary: 'Publish an offer',
         tags: ['offers'],
-        body: z.object({
-          resource: z.string().min(1).max(2048),
-          title: z.string().min(1).max(200),
-          price: amountSchema,
-          category: z.enum(['content', 'goods']),
-          accessPeriodSeconds: z
-            .number()
-            .int()
-            .min(0)
-            .max(366 * 24 * 3600),
-          splits: splitsSchema.optional(),
-        }),
+        body: newOfferSchema,
         response: { 201: offerSchema },
       },
       config: { auth: { kinds: ['merchant'], scopes: ['offers:write'] }, idempotent: true },

@@ -1,7 +1,9 @@
 import type { CreateTransferResult, Ledger, TimeOrderedIds, Transfer } from '@mite/ledger';
+import type { Transaction } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import { currency, formatAmount } from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
+import type { PlatformSchema } from '../db/schema.ts';
 import { ledgers, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
@@ -96,16 +98,7 @@ export function createRefundService(deps: RefundServiceDeps) {
         payment.state === 'succeeded' &&
         (input.authority.kind === 'operator' || input.authority.merchantId === payment.merchant_id);
       if (!mayRefund) return fail('paymentNotFound' as const);
-      const earlier = await tx
-        .selectFrom('refunds')
-        .select('amount_micros')
-        .where('payment_id', '=', input.paymentId)
-        .where('state', 'in', ['pending', 'succeeded'])
-        .execute();
-      const refundedBeforeMicros = earlier.reduce(
-        (sum, row) => sum + BigInt(row.amount_micros),
-        0n,
-      );
+      const refundedBeforeMicros = await refundedMicros(tx, input.paymentId);
       const paidMicros = BigInt(payment.amount_micros);
       const amountMicros = input.amountMicros ?? paidMicros - refundedBeforeMicros;
       if (amountMicros <= 0n || refundedBeforeMicros + amountMicros > paidMicros) {
@@ -146,6 +139,17 @@ export function createRefundService(deps: RefundServiceDeps) {
         refundedBeforeMicros,
       });
     });
+  }
+
+  /** What the payment's refunds so far take back, pending ones included. */
+  async function refundedMicros(tx: Transaction<PlatformSchema>, paymentId: string) {
+    const earlier = await tx
+      .selectFrom('refunds')
+      .select('amount_micros')
+      .where('payment_id', '=', paymentId)
+      .where('state', 'in', ['pending', 'succeeded'])
+      .execute();
+    return earlier.reduce((sum, row) => sum + BigInt(row.amount_micros), 0n);
   }
 
   /** Records the outcome, and for a success the `refund.succeeded` event, in one transaction. */

@@ -1,6 +1,7 @@
 import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import { currency } from '@mite/protocol';
+import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import type {
   PayoutBatchRow,
   PayoutBatchState,
@@ -15,6 +16,12 @@ import type { BankDetailsSealer, BankFileColumn } from './sealed-bank-details.ts
 export const payoutCurrency = currency;
 
 export type BankFileFormat = 'xml' | 'csv';
+
+/**
+ * Rows read per query when a batch is planned, executed and closed: merchants, payouts. A batch
+ * is read a page at a time, so that no run holds a whole batch's rows in one query's result.
+ */
+export const payoutPageRowsDefault = 500;
 
 export interface Payout {
   /** The bank file's EndToEndId. */
@@ -100,8 +107,15 @@ function summaryOf(row: Omit<PayoutBatchRow, 'file_xml' | 'file_csv'>, hasFiles:
   } satisfies PayoutBatchSummary;
 }
 
-/** Batches as operators read them: one with its payouts, a page of them, their bank files. */
-export function createPayoutBatchReader({ db, sealer }: PayoutStore) {
+/**
+ * Batches as operators read them: one with its payouts (read a page of `pageRows` at a time), a
+ * page of them, their bank files.
+ */
+export function createPayoutBatchReader({
+  db,
+  sealer,
+  pageRows,
+}: PayoutStore & { pageRows: number }) {
   async function getBatch(batchId: string): Promise<PayoutBatch | undefined> {
     const row = await db
       .selectFrom('payout_batches')
@@ -109,16 +123,20 @@ export function createPayoutBatchReader({ db, sealer }: PayoutStore) {
       .where('id', '=', batchId)
       .executeTakeFirst();
     if (row === undefined) return undefined;
-    const payouts = await db
-      .selectFrom('payouts')
-      .selectAll()
-      .where('batch_id', '=', batchId)
-      .orderBy('id')
-      .execute();
-    return {
-      ...summaryOf(row, row.file_xml !== null),
-      payouts: payouts.map((payout) => payoutOf(payout, sealer)),
-    };
+    const readPage: ReadPage<PayoutRow> = (afterId, limit) =>
+      db
+        .selectFrom('payouts')
+        .selectAll()
+        .where('batch_id', '=', batchId)
+        .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
+        .orderBy('id')
+        .limit(limit)
+        .execute();
+    const payouts: Payout[] = [];
+    for await (const page of keysetPages(readPage, pageRows)) {
+      for (const payout of page) payouts.push(payoutOf(payout, sealer));
+    }
+    return { ...summaryOf(row, row.file_xml !== null), payouts };
   }
 
   /** Batches, newest first; `beforeBatchId` continues after the last one of a previous page. */

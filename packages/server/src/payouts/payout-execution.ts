@@ -3,7 +3,14 @@ import { formatLedgerAmount } from '@mite/protocol';
 import type { PayoutRow } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
-import { type BankFileInput, type Debtor, pain001Xml, payoutsCsv } from './bank-file.ts';
+import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
+import {
+  type BankFileInput,
+  type BankFilePayout,
+  type Debtor,
+  pain001Xml,
+  payoutsCsv,
+} from './bank-file.ts';
 import { chunksOf, payoutCurrency, type PayoutStore } from './payout-batches.ts';
 
 /** Payouts submitted to the ledger per call, and so per progress report, unless told otherwise. */
@@ -23,6 +30,8 @@ export interface PayoutExecutionDeps extends PayoutStore {
   readonly debtor: Debtor;
   /** Payouts per ledger call and per progress report. */
   readonly chunkSize: number;
+  /** Payouts read per query (payoutPageRowsDefault). */
+  readonly pageRows: number;
 }
 
 /** A pending payout with what its ledger transfer needs. */
@@ -48,37 +57,64 @@ export function createPayoutExecution(deps: PayoutExecutionDeps) {
 
   /**
    * Makes the ledger transfers of a batch's pending payouts (the same fixed ids however often it
-   * runs), marks each paid or failed, then writes the bank files and closes the batch.
+   * runs), marks each paid or failed, then writes the bank files and closes the batch. Pending
+   * payouts are read a page at a time: a payout leaves the pending ones once settled, and the
+   * next page starts after the last id of the one before.
    */
   async function executeBatch(
     batchId: string,
     onProgress: ((progress: PayoutProgress) => void) | undefined,
   ): Promise<void> {
-    const rows = await db
-      .selectFrom('payouts')
-      .innerJoin('merchants', 'merchants.id', 'payouts.merchant_id')
-      .select([
-        'payouts.id',
-        'payouts.merchant_id',
-        'payouts.transfer_id',
-        'payouts.amount_micros',
-        'payouts.iban',
-        'payouts.state',
-        'merchants.account_id',
-      ])
-      .where('payouts.batch_id', '=', batchId)
-      .orderBy('payouts.id')
-      .execute();
-    const total = rows.length;
-    let done = rows.filter((row) => row.state !== 'pending').length;
+    const { total, settled } = await payoutCounts(batchId);
+    let done = settled;
     onProgress?.({ batchId, done, total });
-    const pending = rows.filter((row) => row.state === 'pending');
-    for (const chunk of chunksOf(pending, deps.chunkSize)) {
-      await settle(batchId, chunk);
-      done += chunk.length;
-      onProgress?.({ batchId, done, total });
+    for await (const page of keysetPages(pendingPage(batchId), deps.pageRows)) {
+      for (const chunk of chunksOf(page, deps.chunkSize)) {
+        await settle(batchId, chunk);
+        done += chunk.length;
+        onProgress?.({ batchId, done, total });
+      }
     }
     await completeBatch(batchId);
+  }
+
+  /** How many payouts the batch has, and how many of them are settled (paid or failed). */
+  async function payoutCounts(batchId: string): Promise<{ total: number; settled: number }> {
+    const byState = await db
+      .selectFrom('payouts')
+      .select((eb) => ['state', eb.fn.countAll().as('count')])
+      .where('batch_id', '=', batchId)
+      .groupBy('state')
+      .execute();
+    let total = 0;
+    let settled = 0;
+    for (const row of byState) {
+      total += Number(row.count);
+      if (row.state !== 'pending') settled += Number(row.count);
+    }
+    return { total, settled };
+  }
+
+  /** The batch's pending payouts, by id, a page after `afterId`. */
+  function pendingPage(batchId: string): ReadPage<PayoutToSettle> {
+    return (afterId, pageRows) =>
+      db
+        .selectFrom('payouts')
+        .innerJoin('merchants', 'merchants.id', 'payouts.merchant_id')
+        .select([
+          'payouts.id',
+          'payouts.merchant_id',
+          'payouts.transfer_id',
+          'payouts.amount_micros',
+          'payouts.iban',
+          'merchants.account_id',
+        ])
+        .where('payouts.batch_id', '=', batchId)
+        .where('payouts.state', '=', 'pending')
+        .$if(afterId !== undefined, (query) => query.where('payouts.id', '>', afterId ?? ''))
+        .orderBy('payouts.id')
+        .limit(pageRows)
+        .execute();
   }
 
   /** Submits the transfers of some pending payouts and records each outcome, in one transaction. */
@@ -119,16 +155,17 @@ export function createPayoutExecution(deps: PayoutExecutionDeps) {
 
   /** Writes the bank files of the paid payouts into the batch and closes it, once. */
   async function completeBatch(batchId: string): Promise<void> {
-    const payouts = await db
+    const pending = await db
       .selectFrom('payouts')
-      .selectAll()
+      .select('id')
       .where('batch_id', '=', batchId)
-      .orderBy('id')
-      .execute();
-    if (payouts.some((payout) => payout.state === 'pending')) {
+      .where('state', '=', 'pending')
+      .limit(1)
+      .executeTakeFirst();
+    if (pending !== undefined) {
       throw new Error(`bug: payout batch ${batchId} still has pending payouts`);
     }
-    const paid = payouts.filter((payout) => payout.state === 'paid');
+    const paid = await paidPayouts(batchId);
     const nowMs = clock();
     const update =
       paid.length === 0
@@ -143,20 +180,44 @@ export function createPayoutExecution(deps: PayoutExecutionDeps) {
       .execute();
   }
 
-  function bankFilesFor(batchId: string, nowMs: number, paid: readonly PayoutRow[]) {
+  /**
+   * The batch's paid payouts as its bank files list them, by id. Read a page at a time; the files
+   * themselves name every one, so these are all held until the files are written.
+   */
+  async function paidPayouts(batchId: string): Promise<BankFilePayout[]> {
+    const readPage: ReadPage<PayoutRow> = (afterId, pageRows) =>
+      db
+        .selectFrom('payouts')
+        .selectAll()
+        .where('batch_id', '=', batchId)
+        .where('state', '=', 'paid')
+        .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
+        .orderBy('id')
+        .limit(pageRows)
+        .execute();
+    const paid: BankFilePayout[] = [];
+    for await (const page of keysetPages(readPage, deps.pageRows)) {
+      for (const payout of page) {
+        paid.push({
+          payoutId: payout.id,
+          merchantId: payout.merchant_id,
+          ...sealer.open({ payoutId: payout.id }, payout),
+          amountMicros: BigInt(payout.amount_micros),
+        });
+      }
+    }
+    return paid;
+  }
+
+  function bankFilesFor(batchId: string, nowMs: number, paid: readonly BankFilePayout[]) {
     const input: BankFileInput = {
       batchId,
       createdAtMs: nowMs,
       currency: payoutCurrency,
       debtor: deps.debtor,
-      payouts: paid.map((payout) => ({
-        payoutId: payout.id,
-        merchantId: payout.merchant_id,
-        ...sealer.open({ payoutId: payout.id }, payout),
-        amountMicros: BigInt(payout.amount_micros),
-      })),
+      payouts: paid,
     };
-    const total = input.payouts.reduce((sum, payout) => sum + payout.amountMicros, 0n);
+    const total = paid.reduce((sum, payout) => sum + payout.amountMicros, 0n);
     return {
       state: 'paid' as const,
       total_micros: total.toString(),

@@ -1,6 +1,7 @@
 import type { Ledger, TimeOrderedIds } from '@mite/ledger';
 import type { Transaction } from 'kysely';
 import type { PayoutRow, PlatformSchema } from '../db/schema.ts';
+import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import { lookupBalances } from '../ledger/account-balance.ts';
 import { wholeCentsOf } from './bank-file.ts';
 import { chunksOf, newPayoutId, type PayoutStore } from './payout-batches.ts';
@@ -28,6 +29,8 @@ export interface PayoutPlanningDeps extends PayoutStore {
   readonly clock: () => number;
   /** No payout until this long after a merchant's bank details were set. */
   readonly bankChangeHoldMs: number;
+  /** Merchants read per query (payoutPageRowsDefault). */
+  readonly pageRows: number;
 }
 
 /** Thrown inside the batch transaction to roll it back when no merchant is due a payout. */
@@ -35,11 +38,23 @@ class NothingDue extends Error {}
 
 type PlatformTransaction = Transaction<PlatformSchema>;
 
+/** A merchant with a bank account: a payout candidate, due or not. */
+interface Candidate {
+  readonly id: string;
+  readonly account_id: string;
+  readonly payout_threshold_micros: string;
+  readonly holder_name: string;
+  readonly iban: string;
+  readonly bic: string;
+  readonly updated_at: bigint;
+}
+
 /**
  * Plans batches: claims the one building slot (a unique index: at most one batch builds at a
  * time), reads the balances of the merchants that have a bank account, and writes a payout with a
  * fixed ledger transfer id and an amount fixed at that read for each one due, all in one
- * transaction, so two concurrent runs cannot both plan a payout of the same money.
+ * transaction, so two concurrent runs cannot both plan a payout of the same money. Merchants are
+ * read and their payouts written a page at a time, so a run never holds every merchant at once.
  */
 export function createPayoutPlanning(deps: PayoutPlanningDeps) {
   const { db, clock } = deps;
@@ -55,15 +70,20 @@ export function createPayoutPlanning(deps: PayoutPlanningDeps) {
         const batchId = newPayoutId('pb');
         const nowMs = clock();
         await insertBuildingBatch(tx, batchId, nowMs);
-        const rows = await plannedPayouts(tx, batchId, nowMs, held);
-        if (rows.length === 0) throw new NothingDue();
-        for (const chunk of chunksOf(rows, insertRowsMax)) {
-          await tx.insertInto('payouts').values(chunk).execute();
+        let totalMicros = 0n;
+        let count = 0;
+        for await (const candidates of keysetPages(candidatePage(tx), deps.pageRows)) {
+          const rows = await plannedPayouts(candidates, batchId, nowMs, held);
+          for (const chunk of chunksOf(rows, insertRowsMax)) {
+            await tx.insertInto('payouts').values(chunk).execute();
+          }
+          totalMicros = rows.reduce((sum, row) => sum + BigInt(row.amount_micros), totalMicros);
+          count += rows.length;
         }
-        const total = rows.reduce((sum, row) => sum + BigInt(row.amount_micros), 0n);
+        if (count === 0) throw new NothingDue();
         await tx
           .updateTable('payout_batches')
-          .set({ total_micros: total.toString(), count: rows.length })
+          .set({ total_micros: totalMicros.toString(), count })
           .where('id', '=', batchId)
           .execute();
         return batchId;
@@ -91,27 +111,37 @@ export function createPayoutPlanning(deps: PayoutPlanningDeps) {
       .execute();
   }
 
-  /** The payouts due now, one per merchant; those held by a recent bank change go to `held`. */
+  /** Merchants with a bank account, by id, a page after `afterId`, in the batch's transaction. */
+  function candidatePage(tx: PlatformTransaction): ReadPage<Candidate> {
+    return (afterId, pageRows) =>
+      tx
+        .selectFrom('merchants')
+        .innerJoin('merchant_bank_accounts', 'merchant_bank_accounts.merchant_id', 'merchants.id')
+        .select([
+          'merchants.id',
+          'merchants.account_id',
+          'merchants.payout_threshold_micros',
+          'merchant_bank_accounts.holder_name',
+          'merchant_bank_accounts.iban',
+          'merchant_bank_accounts.bic',
+          'merchant_bank_accounts.updated_at',
+        ])
+        .$if(afterId !== undefined, (query) => query.where('merchants.id', '>', afterId ?? ''))
+        .orderBy('merchants.id')
+        .limit(pageRows)
+        .execute();
+  }
+
+  /**
+   * The payouts due now among some candidates, one per merchant; those held by a recent bank
+   * change go to `held`.
+   */
   async function plannedPayouts(
-    tx: PlatformTransaction,
+    candidates: readonly Candidate[],
     batchId: string,
     nowMs: number,
     held: HeldPayout[],
   ): Promise<PayoutRow[]> {
-    const candidates = await tx
-      .selectFrom('merchants')
-      .innerJoin('merchant_bank_accounts', 'merchant_bank_accounts.merchant_id', 'merchants.id')
-      .select([
-        'merchants.id',
-        'merchants.account_id',
-        'merchants.payout_threshold_micros',
-        'merchant_bank_accounts.holder_name',
-        'merchant_bank_accounts.iban',
-        'merchant_bank_accounts.bic',
-        'merchant_bank_accounts.updated_at',
-      ])
-      .orderBy('merchants.id')
-      .execute();
     const balances = await lookupBalances(
       deps.ledger,
       candidates.map((row) => BigInt(row.account_id)),
@@ -128,23 +158,32 @@ export function createPayoutPlanning(deps: PayoutPlanningDeps) {
         held.push({ merchantId: candidate.id, bankDetailsChangedAtMs, heldUntilMs });
         continue;
       }
-      const payoutId = newPayoutId('po');
-      // Re-encrypted for the payout's row: a ciphertext is bound to the row it sits in.
-      const details = deps.sealer.open({ merchantId: candidate.id }, candidate);
-      rows.push({
-        id: payoutId,
-        batch_id: batchId,
-        merchant_id: candidate.id,
-        amount_micros: amount.toString(),
-        transfer_id: deps.transferIds.next().toString(),
-        state: 'pending',
-        failure_code: null,
-        ...deps.sealer.seal({ payoutId }, details),
-        created_at: BigInt(nowMs),
-        completed_at: null,
-      });
+      rows.push(payoutRowOf(candidate, batchId, amount, nowMs));
     }
     return rows;
+  }
+
+  function payoutRowOf(
+    candidate: Candidate,
+    batchId: string,
+    amount: bigint,
+    nowMs: number,
+  ): PayoutRow {
+    const payoutId = newPayoutId('po');
+    // Re-encrypted for the payout's row: a ciphertext is bound to the row it sits in.
+    const details = deps.sealer.open({ merchantId: candidate.id }, candidate);
+    return {
+      id: payoutId,
+      batch_id: batchId,
+      merchant_id: candidate.id,
+      amount_micros: amount.toString(),
+      transfer_id: deps.transferIds.next().toString(),
+      state: 'pending',
+      failure_code: null,
+      ...deps.sealer.seal({ payoutId }, details),
+      created_at: BigInt(nowMs),
+      completed_at: null,
+    };
   }
 
   return { planBatch };

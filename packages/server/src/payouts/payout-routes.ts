@@ -261,13 +261,14 @@ type PayoutRoutes = FastifyPluginAsyncZod<{ payouts: PayoutService }>;
  * a merchant sets the bank account it is paid to.
  */
 export const payoutRoutes: PayoutRoutes = async (api, options) => {
+  await api.register(payoutRunRoute, options);
   await api.register(batchRoutes, options);
   await api.register(bankFileRoutes, options);
   await api.register(bankAccountRoutes, options);
 };
 
-/** Running payouts, and the batches they made. */
-const batchRoutes: PayoutRoutes = async (api, { payouts }) => {
+/** Running payouts: one batch of every merchant due, after any batch left building. */
+const payoutRunRoute: PayoutRoutes = async (api, { payouts }) => {
   api.post(
     '/v1/payout-runs',
     {
@@ -301,7 +302,10 @@ const batchRoutes: PayoutRoutes = async (api, { payouts }) => {
       return reply.code(201).send({ ...batchBody(run), ...notes });
     },
   );
+};
 
+/** The batches that runs made. */
+const batchRoutes: PayoutRoutes = async (api, { payouts }) => {
   api.get(
     '/v1/payout-batches',
     {

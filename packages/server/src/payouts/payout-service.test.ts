@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { describe, it, type TestContext } from 'node:test';
+import type { KyselyPlugin } from 'kysely';
 import { type Ledger, openLedger, TimeOrderedIds, type Transfer } from '@mite/ledger';
 import type { PlatformDialect } from '../db/platform-db.ts';
 import { forEachDialect, platformDbFor } from '../db/testing.ts';
@@ -317,6 +318,96 @@ forEachDialect('payouts', (dialect, it) => {
     );
     assert.equal((await w.payouts.getBatch(batch.batchId))?.payouts.length, 2);
     assert.equal(await w.payouts.getBatch('pb_nope'), undefined);
+    await assertLedgerClean(w.ledger);
+  });
+
+  it('plans and pays a run larger than one page of merchants and payouts', async (t) => {
+    const w = await world(t, dialect);
+    const due = [];
+    for (const name of ['Ada', 'Bob', 'Cleo', 'Dan', 'Eve']) {
+      const merchant = await w.merchant(name, 1_000_000n);
+      await w.earn(merchant.accountId, 2_000_000n);
+      due.push(merchant);
+    }
+    const below = await w.merchant('Fay', 1_000_000n);
+    await w.earn(below.accountId, 999_999n);
+    // No query of the run returns more than a page: a batch is never read whole.
+    const resultRows: number[] = [];
+    const rowCounter: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: (args) => {
+        resultRows.push(args.result.rows.length);
+        return Promise.resolve(args.result);
+      },
+    };
+    const progress: PayoutProgress[] = [];
+    const paged = w.payoutsWith({
+      platform: { ...w.platform, db: w.platform.db.withPlugin(rowCounter) },
+      pageRows: 2,
+      chunkSize: 1,
+    });
+    const batch = batchOf(await paged.runPayouts({ onProgress: (p) => progress.push(p) }));
+
+    assert.equal(batch.state, 'paid');
+    assert.equal(batch.count, 5);
+    assert.equal(batch.totalMicros, 10_000_000n);
+    assert.deepEqual(
+      batch.payouts.map((payout) => payout.merchantId).sort(),
+      due.map((merchant) => merchant.merchantId).sort(),
+    );
+    assert.ok(batch.payouts.every((payout) => payout.state === 'paid'));
+    assert.deepEqual(
+      progress.map((p) => [p.done, p.total]),
+      [0, 1, 2, 3, 4, 5].map((done) => [done, 5]),
+    );
+    const xml = await w.payouts.getBankFile(batch.batchId, 'xml');
+    assert.ok(xml.ok);
+    assert.equal(readPain001(xml.value).paymentCount, 5, 'the file names every page');
+    assert.equal(await w.settled(), 10_000_000n);
+    assert.equal(await w.balanceOf(below.accountId), 999_999n);
+    const report = await paged.reconciliationReport(batch.batchId);
+    assert.ok(report.ok && report.value.matches, JSON.stringify(report, bigintJson));
+    assert.equal(report.value.lines.length, 5);
+    assert.ok(resultRows.length > 10, 'read in pages');
+    assert.ok(Math.max(...resultRows) <= 2, `rows per query: ${resultRows.join(', ')}`);
+    assert.ok((await paged.runPayouts()).nothingDue, 'nothing is paid twice');
+    await assertLedgerClean(w.ledger);
+  });
+
+  it('resumes a batch interrupted after its first page, a page at a time', async (t) => {
+    const w = await world(t, dialect);
+    for (const name of ['Ada', 'Bob', 'Cleo', 'Dan', 'Eve']) {
+      const merchant = await w.merchant(name, 0n);
+      await w.earn(merchant.accountId, 3_000_000n);
+    }
+    let calls = 0;
+    const crashing = w.payoutsWith({
+      pageRows: 2,
+      ledger: ledgerWith(w.ledger, async (transfers) => {
+        calls += 1;
+        if (calls > 1) throw new Error('crashed after the first page');
+        return w.ledger.createTransfers(transfers);
+      }),
+    });
+    await assert.rejects(crashing.runPayouts(), /crashed after the first page/);
+    assert.equal(await w.settled(), 6_000_000n, 'the first page was paid');
+
+    const progress: PayoutProgress[] = [];
+    const run = await w
+      .payoutsWith({ pageRows: 2, chunkSize: 1 })
+      .runPayouts({ onProgress: (p) => progress.push(p) });
+    assert.ok(run.nothingDue);
+    const [batchId] = run.resumedBatchIds;
+    assert.ok(batchId !== undefined);
+    assert.deepEqual(
+      progress.map((p) => [p.done, p.total]),
+      [2, 3, 4, 5].map((done) => [done, 5]),
+    );
+    const resumed = await w.payouts.getBatch(batchId);
+    assert.equal(resumed?.state, 'paid');
+    assert.equal(resumed.count, 5);
+    assert.equal(await w.settled(), 15_000_000n);
+    assert.equal((await w.paidEvents()).length, 5, 'each payout is announced once');
     await assertLedgerClean(w.ledger);
   });
 
@@ -709,28 +800,31 @@ forEachDialect('payouts', (dialect, it) => {
         file_csv: 'payout_id\npo_old',
       })
       .execute();
-    await w.platform.db
-      .insertInto('payouts')
-      .values({
-        id: 'po_old',
-        batch_id: 'pb_old',
-        merchant_id: ada.merchantId,
-        amount_micros: '1000000',
-        transfer_id: '1',
-        state: 'paid',
-        failure_code: null,
-        ...clear,
-        created_at: 1n,
-        completed_at: 2n,
-      })
-      .execute();
+    for (const id of ['po_old', 'po_older']) {
+      await w.platform.db
+        .insertInto('payouts')
+        .values({
+          id,
+          batch_id: 'pb_old',
+          merchant_id: ada.merchantId,
+          amount_micros: '1000000',
+          transfer_id: id === 'po_old' ? '1' : '2',
+          state: 'paid',
+          failure_code: null,
+          ...clear,
+          created_at: 1n,
+          completed_at: 2n,
+        })
+        .execute();
+    }
 
-    // Two nodes starting at once: one account, one payout and two bank files sealed, once.
+    // Two nodes starting at once (one reading a row a query): one account, two payouts and two
+    // bank files sealed, once.
     const counts = await Promise.all([
       w.payouts.sealPlaintextBankDetails(),
-      w.payoutsWith().sealPlaintextBankDetails(),
+      w.payoutsWith({ pageRows: 1 }).sealPlaintextBankDetails(),
     ]);
-    assert.equal(counts[0] + counts[1], 4);
+    assert.equal(counts[0] + counts[1], 5);
     const stored = dump([
       await w.platform.db.selectFrom('merchant_bank_accounts').selectAll().execute(),
       await w.platform.db.selectFrom('payouts').selectAll().execute(),
@@ -754,13 +848,15 @@ forEachDialect('payouts', (dialect, it) => {
 });
 
 describe('payout service configuration', () => {
-  it('refuses an unusable debtor account or chunk size', async (t) => {
+  it('refuses an unusable debtor account, chunk size or page size', async (t) => {
     const w = await world(t, 'sqlite');
     assert.throws(
       () => w.payoutsWith({ debtor: { ...debtor, iban: 'DE00370400440532013000' } }),
       /debtor/,
     );
     assert.throws(() => w.payoutsWith({ chunkSize: 0 }), /chunkSize/);
+    assert.throws(() => w.payoutsWith({ pageRows: 0 }), /pageRows/);
+    assert.throws(() => w.payoutsWith({ pageRows: 1.5 }), /pageRows/);
   });
 
   it('takes the debtor account from the environment, test data by default', () => {

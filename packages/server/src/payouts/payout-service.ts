@@ -4,7 +4,11 @@ import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { bankChangeHoldMsDefault, createBankAccounts } from './bank-accounts.ts';
 import { checkBankDetails } from './bank-details.ts';
 import type { Debtor } from './bank-file.ts';
-import { createPayoutBatchReader, type PayoutBatch } from './payout-batches.ts';
+import {
+  createPayoutBatchReader,
+  type PayoutBatch,
+  payoutPageRowsDefault,
+} from './payout-batches.ts';
 import {
   createPayoutExecution,
   payoutChunkSizeDefault,
@@ -12,7 +16,11 @@ import {
 } from './payout-execution.ts';
 import { createPayoutPlanning, type HeldPayout, type PlannedBatch } from './payout-planning.ts';
 import { createReconciliation } from './reconciliation.ts';
-import { createBankDetailsSealer, sealPlaintextBankDetails } from './sealed-bank-details.ts';
+import {
+  createBankDetailsSealer,
+  sealPlaintextBankDetails,
+  sealUpgradePageRowsMax,
+} from './sealed-bank-details.ts';
 
 export {
   type BankAccount,
@@ -25,6 +33,7 @@ export {
   type PayoutBatch,
   type PayoutBatchSummary,
   payoutCurrency,
+  payoutPageRowsDefault,
 } from './payout-batches.ts';
 export { payoutChunkSizeDefault, type PayoutProgress } from './payout-execution.ts';
 export type { HeldPayout } from './payout-planning.ts';
@@ -77,6 +86,8 @@ export interface PayoutServiceDeps {
   readonly chunkSize?: number;
   /** No payout until this long after a merchant's bank details were set; bankChangeHoldMsDefault. */
   readonly bankChangeHoldMs?: number;
+  /** Merchants and payouts read per query while planning and executing; payoutPageRowsDefault. */
+  readonly pageRows?: number;
 }
 
 interface PayoutRunNotes {
@@ -117,11 +128,15 @@ export function createPayoutService(deps: PayoutServiceDeps) {
   const sealer = createBankDetailsSealer(deps.cipher);
   const chunkSize = deps.chunkSize ?? payoutChunkSizeDefault;
   const bankChangeHoldMs = deps.bankChangeHoldMs ?? bankChangeHoldMsDefault;
+  const pageRows = deps.pageRows ?? payoutPageRowsDefault;
   if (!Number.isSafeInteger(bankChangeHoldMs) || bankChangeHoldMs < 0) {
     throw new Error('bankChangeHoldMs is a whole number of milliseconds, 0 or more');
   }
   if (!Number.isInteger(chunkSize) || chunkSize < 1 || chunkSize > eventsPerCallMax) {
     throw new Error(`chunkSize must be an integer in 1..${eventsPerCallMax}`);
+  }
+  if (!Number.isSafeInteger(pageRows) || pageRows < 1) {
+    throw new Error('pageRows is a whole number, 1 or more');
   }
   const debtor = checkedDebtor(deps.debtor, 'the payout debtor is unusable');
   const store = { db, sealer };
@@ -132,10 +147,11 @@ export function createPayoutService(deps: PayoutServiceDeps) {
     transferIds: deps.transferIds,
     clock,
     bankChangeHoldMs,
+    pageRows,
   });
-  const execution = createPayoutExecution({ ...store, ledger, clock, debtor, chunkSize });
-  const batches = createPayoutBatchReader(store);
-  const reconciliation = createReconciliation({ ...store, ledger });
+  const execution = createPayoutExecution({ ...store, ledger, clock, debtor, chunkSize, pageRows });
+  const batches = createPayoutBatchReader({ ...store, pageRows });
+  const reconciliation = createReconciliation({ ...store, ledger, pageRows });
 
   /**
    * Pays every merchant due a payout, in one batch, after finishing any batch left building.
@@ -185,7 +201,8 @@ export function createPayoutService(deps: PayoutServiceDeps) {
   return {
     ...bankAccounts,
     /** Encrypts what older versions stored in the clear; run at start (once recorded, a no-op). */
-    sealPlaintextBankDetails: () => sealPlaintextBankDetails(db, sealer, clock()),
+    sealPlaintextBankDetails: () =>
+      sealPlaintextBankDetails(db, sealer, clock(), Math.min(pageRows, sealUpgradePageRowsMax)),
     runPayouts,
     ...batches,
     ...reconciliation,

@@ -1,5 +1,6 @@
 import { eventsPerCallMax, type Ledger, type TransferRecord } from '@mite/ledger';
 import type { PayoutBatchRow, PayoutBatchState, PayoutRow, PayoutState } from '../db/schema.ts';
+import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import { platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { microsOfBankAmount, parseCsv, readPain001 } from './bank-file.ts';
@@ -108,12 +109,14 @@ type ReconciledPayout = PayoutRow & { readonly account_id: string };
 
 export interface ReconciliationDeps extends PayoutStore {
   readonly ledger: Ledger;
+  /** Payouts read per query (payoutPageRowsDefault). */
+  readonly pageRows: number;
 }
 
 /**
  * Checks a batch three ways: each payout against its ledger transfer (found by its fixed id)
  * and against the amounts in the pain.001 and CSV files as a bank would read them, and the
- * totals of all four. Every disagreement is a finding.
+ * totals of all four. Every disagreement is a finding. The payouts are read a page at a time.
  */
 export function createReconciliation(deps: ReconciliationDeps) {
   const { db, sealer, ledger } = deps;
@@ -124,23 +127,17 @@ export function createReconciliation(deps: ReconciliationDeps) {
     const findings: ReconciliationFinding[] = [];
     const batch = await openedBatch(batchId, findings);
     if (batch === undefined) return fail('batchNotFound');
-    const payouts = await db
-      .selectFrom('payouts')
-      .innerJoin('merchants', 'merchants.id', 'payouts.merchant_id')
-      .selectAll('payouts')
-      .select('merchants.account_id')
-      .where('payouts.batch_id', '=', batchId)
-      .orderBy('payouts.id')
-      .execute();
-    const transfers = await transfersOf(payouts);
     const xml = readXmlAmounts(batch, findings);
     const csv = readCsvAmounts(batch, findings);
-    const lines = payouts.map((payout) => {
-      const line = lineOf(payout, transfers.get(BigInt(payout.transfer_id)), xml, csv);
-      xml.amounts.delete(payout.id);
-      csv.amounts.delete(payout.id);
-      return line;
-    });
+    const lines: ReconciliationLine[] = [];
+    for await (const payouts of keysetPages(batchPayoutPage(batchId), deps.pageRows)) {
+      const transfers = await transfersOf(payouts);
+      for (const payout of payouts) {
+        lines.push(lineOf(payout, transfers.get(BigInt(payout.transfer_id)), xml, csv));
+        xml.amounts.delete(payout.id);
+        csv.amounts.delete(payout.id);
+      }
+    }
     for (const [file, amounts] of [
       ['xml', xml.amounts],
       ['csv', csv.amounts],
@@ -153,6 +150,21 @@ export function createReconciliation(deps: ReconciliationDeps) {
     findings.push(...batchFindings(batch, totals));
     const matches = findings.length === 0 && lines.every((line) => line.findings.length === 0);
     return ok({ batchId, state: batch.state, lines, totals, findings, matches });
+  }
+
+  /** The batch's payouts with their merchants' accounts, by id, a page after `afterId`. */
+  function batchPayoutPage(batchId: string): ReadPage<ReconciledPayout> {
+    return (afterId, pageRows) =>
+      db
+        .selectFrom('payouts')
+        .innerJoin('merchants', 'merchants.id', 'payouts.merchant_id')
+        .selectAll('payouts')
+        .select('merchants.account_id')
+        .where('payouts.batch_id', '=', batchId)
+        .$if(afterId !== undefined, (query) => query.where('payouts.id', '>', afterId ?? ''))
+        .orderBy('payouts.id')
+        .limit(pageRows)
+        .execute();
   }
 
   /** The ledger transfers of the payouts, by id, asked for a ledger call's worth at a time. */

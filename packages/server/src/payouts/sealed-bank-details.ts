@@ -7,6 +7,7 @@
  * Nothing is ever looked up by these values, so no lookup tag is kept.
  */
 import type { Kysely } from 'kysely';
+import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import type { PlatformSchema } from '../db/schema.ts';
 import { looksEncrypted, type PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import type { BankDetails } from './bank-details.ts';
@@ -59,6 +60,12 @@ export function createBankDetailsSealer(cipher: PersonalDataCipher) {
 
 export type BankDetailsSealer = ReturnType<typeof createBankDetailsSealer>;
 
+/**
+ * Rows the upgrade reads per query at most: a batch row carries both its bank files, so a page is
+ * kept small enough to hold comfortably, whatever the history.
+ */
+export const sealUpgradePageRowsMax = 100;
+
 /** The name `data_upgrades` records `sealPlaintextBankDetails` under, once it has run. */
 export const sealBankDetailsUpgrade = 'seal-bank-details-v1';
 
@@ -71,6 +78,7 @@ export async function sealPlaintextBankDetails(
   db: Kysely<PlatformSchema>,
   sealer: BankDetailsSealer,
   nowMs: number,
+  pageRows = sealUpgradePageRowsMax,
 ): Promise<number> {
   return db.transaction().execute(async (tx) => {
     const done = await tx
@@ -80,9 +88,9 @@ export async function sealPlaintextBankDetails(
       .executeTakeFirst();
     if (done !== undefined) return 0;
     const sealed =
-      (await sealAccounts(tx, sealer)) +
-      (await sealPayouts(tx, sealer)) +
-      (await sealBankFiles(tx, sealer));
+      (await sealAccounts(tx, sealer, pageRows)) +
+      (await sealPayouts(tx, sealer, pageRows)) +
+      (await sealBankFiles(tx, sealer, pageRows));
     // Nodes starting together may both get here: sealing the same clear text twice is harmless
     // (the later ciphertext replaces the earlier, of the same value), and one record stands.
     await tx
@@ -95,52 +103,95 @@ export async function sealPlaintextBankDetails(
 }
 
 // Each update applies only while the row still holds the clear text it was read with: a node
-// starting at the same time may have sealed it meanwhile, and a merchant changed it since.
+// starting at the same time may have sealed it meanwhile, and a merchant changed it since. Rows
+// are read a page at a time (keyset on their key) so that a long history is never read at once.
 
-async function sealAccounts(tx: Kysely<PlatformSchema>, sealer: BankDetailsSealer) {
-  const rows = await tx.selectFrom('merchant_bank_accounts').selectAll().execute();
+async function sealAccounts(
+  tx: Kysely<PlatformSchema>,
+  sealer: BankDetailsSealer,
+  pageRows: number,
+) {
+  const readPage: ReadPage<BankDetailColumns & { id: string }> = (afterId, pageRows) =>
+    tx
+      .selectFrom('merchant_bank_accounts')
+      .select(['merchant_id as id', 'holder_name', 'iban', 'bic'])
+      .$if(afterId !== undefined, (query) => query.where('merchant_id', '>', afterId ?? ''))
+      .orderBy('merchant_id')
+      .limit(pageRows)
+      .execute();
   let sealed = 0;
-  for (const row of rows.filter((account) => !looksEncrypted(account.iban))) {
-    const result = await tx
-      .updateTable('merchant_bank_accounts')
-      .set(sealer.seal({ merchantId: row.merchant_id }, plainDetails(row)))
-      .where('merchant_id', '=', row.merchant_id)
-      .where('iban', '=', row.iban)
-      .executeTakeFirst();
-    sealed += Number(result.numUpdatedRows);
-  }
-  return sealed;
-}
-
-async function sealPayouts(tx: Kysely<PlatformSchema>, sealer: BankDetailsSealer) {
-  const rows = await tx.selectFrom('payouts').selectAll().execute();
-  let sealed = 0;
-  for (const row of rows.filter((payout) => !looksEncrypted(payout.iban))) {
-    const result = await tx
-      .updateTable('payouts')
-      .set(sealer.seal({ payoutId: row.id }, plainDetails(row)))
-      .where('id', '=', row.id)
-      .where('iban', '=', row.iban)
-      .executeTakeFirst();
-    sealed += Number(result.numUpdatedRows);
-  }
-  return sealed;
-}
-
-async function sealBankFiles(tx: Kysely<PlatformSchema>, sealer: BankDetailsSealer) {
-  const rows = await tx.selectFrom('payout_batches').selectAll().execute();
-  let sealed = 0;
-  for (const row of rows) {
-    for (const column of ['file_xml', 'file_csv'] as const) {
-      const text = row[column];
-      if (text === null || looksEncrypted(text)) continue;
+  for await (const rows of keysetPages(readPage, pageRows)) {
+    for (const row of rows.filter((account) => !looksEncrypted(account.iban))) {
       const result = await tx
-        .updateTable('payout_batches')
-        .set({ [column]: sealer.sealFile(row.id, column, text) })
-        .where('id', '=', row.id)
-        .where(column, '=', text)
+        .updateTable('merchant_bank_accounts')
+        .set(sealer.seal({ merchantId: row.id }, plainDetails(row)))
+        .where('merchant_id', '=', row.id)
+        .where('iban', '=', row.iban)
         .executeTakeFirst();
       sealed += Number(result.numUpdatedRows);
+    }
+  }
+  return sealed;
+}
+
+async function sealPayouts(
+  tx: Kysely<PlatformSchema>,
+  sealer: BankDetailsSealer,
+  pageRows: number,
+) {
+  const readPage: ReadPage<BankDetailColumns & { id: string }> = (afterId, pageRows) =>
+    tx
+      .selectFrom('payouts')
+      .select(['id', 'holder_name', 'iban', 'bic'])
+      .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
+      .orderBy('id')
+      .limit(pageRows)
+      .execute();
+  let sealed = 0;
+  for await (const rows of keysetPages(readPage, pageRows)) {
+    for (const row of rows.filter((payout) => !looksEncrypted(payout.iban))) {
+      const result = await tx
+        .updateTable('payouts')
+        .set(sealer.seal({ payoutId: row.id }, plainDetails(row)))
+        .where('id', '=', row.id)
+        .where('iban', '=', row.iban)
+        .executeTakeFirst();
+      sealed += Number(result.numUpdatedRows);
+    }
+  }
+  return sealed;
+}
+
+async function sealBankFiles(
+  tx: Kysely<PlatformSchema>,
+  sealer: BankDetailsSealer,
+  pageRows: number,
+) {
+  const readPage: ReadPage<{ id: string; file_xml: string | null; file_csv: string | null }> = (
+    afterId,
+    pageRows,
+  ) =>
+    tx
+      .selectFrom('payout_batches')
+      .select(['id', 'file_xml', 'file_csv'])
+      .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
+      .orderBy('id')
+      .limit(pageRows)
+      .execute();
+  let sealed = 0;
+  for await (const rows of keysetPages(readPage, pageRows)) {
+    for (const row of rows) {
+      for (const column of ['file_xml', 'file_csv'] as const) {
+        const text = row[column];
+        if (text === null || looksEncrypted(text)) continue;
+        const result = await tx
+          .updateTable('payout_batches')
+          .set({ [column]: sealer.sealFile(row.id, column, text) })
+          .where('id', '=', row.id)
+          .where(column, '=', text)
+          .executeTakeFirst();
+        sealed += Number(result.numUpdatedRows);
+      }
     }
   }
   return sealed;

@@ -20,8 +20,13 @@ export const webhookTimeoutMs = 10_000;
  * delivery over only past both, when the first worker is presumably gone.
  */
 export const webhookClaimMarginMs = 50_000;
-/** Deliveries one `deliverDue` call sends at most, concurrently. */
+/** Deliveries one `deliverDue` call sends at most, concurrently, unless told otherwise. */
 export const webhookBatchSizeDefault = 50;
+/**
+ * The most deliveries one `deliverDue` call may be told to send: each is a concurrent request and
+ * a row held in memory, so a backlog is worked through over successive calls, never all at once.
+ */
+export const webhookBatchSizeMax = 500;
 /** Longest error kept with an attempt. */
 const errorLengthMax = 500;
 const userAgent = 'Mite-Webhooks/1';
@@ -120,10 +125,14 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
   const send = deps.fetch ?? sender(deps);
 
   /**
-   * Sends the deliveries that are due, at most `limit`, concurrently. Each attempt is claimed
-   * before it is sent, so a delivery that another worker claimed meanwhile is skipped.
+   * Sends the deliveries that are due, the `limit` longest due (1 to webhookBatchSizeMax),
+   * concurrently; the next call takes the rest. Each attempt is claimed before it is sent, so a
+   * delivery that another worker claimed meanwhile is skipped.
    */
   async function deliverDue(limit = webhookBatchSizeDefault): Promise<WebhookDeliveryReport> {
+    if (!Number.isSafeInteger(limit) || limit < 1 || limit > webhookBatchSizeMax) {
+      throw new Error(`a webhook delivery run sends 1 to ${webhookBatchSizeMax} deliveries`);
+    }
     const due = await db
       .selectFrom('webhook_deliveries as d')
       .innerJoin('webhook_endpoints as e', 'e.id', 'd.endpoint_id')

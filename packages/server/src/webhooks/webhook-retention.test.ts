@@ -82,6 +82,22 @@ for (const dialect of platformDialects) {
       assert.deepEqual(await w.ids('webhook_attempts'), []);
     });
 
+    it('goes through more merchants than one page of them', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const merchantC = await insertMerchant(w.platform, 'mer_c');
+      for (const merchantId of [w.merchantA, w.merchantB, merchantC]) await w.emit(merchantId);
+      w.clock.nowMs += webhookEventRetentionMs + 1;
+      const kept = await w.emit(merchantC);
+      const paged = createWebhookRetention({
+        platform: w.platform,
+        clock: () => w.clock.nowMs,
+        merchantPageRows: 1,
+      });
+      assert.equal(await paged.purgeExpired(), 3);
+      assert.deepEqual(await w.ids('webhook_events'), [kept]);
+    });
+
     it('purges more than one batch in one call, a batch per transaction', async (t) => {
       const w = await world(t, dialect);
       if (w === undefined) return;

@@ -7,17 +7,22 @@
  * purges at once delete the same rows, harmlessly.
  */
 import { sql } from 'kysely';
+import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 
 /** How long events are kept (as long as Stripe keeps them). */
 export const webhookEventRetentionMs = 30 * 24 * 60 * 60 * 1000;
 /** Events deleted per transaction, so that no purge holds the database for long. */
 export const webhookPurgeBatchMax = 500;
+/** Merchants read per query while the purge goes through them, owner by owner. */
+export const webhookPurgeMerchantPageRows = 500;
 
 export interface WebhookRetentionDeps {
   readonly platform: PlatformDb;
   /** Milliseconds since the epoch. */
   readonly clock: () => number;
+  /** Merchants read per query; webhookPurgeMerchantPageRows. */
+  readonly merchantPageRows?: number;
 }
 
 export interface WebhookRetention {
@@ -59,19 +64,33 @@ export function createWebhookRetention(deps: WebhookRetentionDeps): WebhookReten
     });
   }
 
+  /** Deletes one owner's expired events, a batch per transaction: how many. */
+  async function purgeOwner(owner: string | null, cutoff: bigint): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const batch = await purgeBatch(owner, cutoff);
+      deleted += batch;
+      if (batch < webhookPurgeBatchMax) return deleted;
+    }
+  }
+
+  const merchantPage: ReadPage<{ id: string }> = (afterId, pageRows) =>
+    db
+      .selectFrom('merchants')
+      .select('id')
+      .$if(afterId !== undefined, (query) => query.where('id', '>', afterId ?? ''))
+      .orderBy('id')
+      .limit(pageRows)
+      .execute();
+
   return {
     async purgeExpired() {
       const cutoff = BigInt(deps.clock() - webhookEventRetentionMs);
-      const merchants = await db.selectFrom('merchants').select('id').execute();
       // The operator's own events (top-ups) belong to no merchant.
-      const owners = [null, ...merchants.map((merchant) => merchant.id)];
-      let deleted = 0;
-      for (const owner of owners) {
-        for (;;) {
-          const batch = await purgeBatch(owner, cutoff);
-          deleted += batch;
-          if (batch < webhookPurgeBatchMax) break;
-        }
+      let deleted = await purgeOwner(null, cutoff);
+      const pageRows = deps.merchantPageRows ?? webhookPurgeMerchantPageRows;
+      for await (const merchants of keysetPages(merchantPage, pageRows)) {
+        for (const merchant of merchants) deleted += await purgeOwner(merchant.id, cutoff);
       }
       return deleted;
     },

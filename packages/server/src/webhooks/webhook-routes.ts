@@ -34,6 +34,17 @@ const attemptCursorSchema = z.object({
 
 const endpointParams = z.object({ endpointId: z.string().min(1).max(100) });
 
+const newEndpointSchema = z.object({
+  url: z.string().min(1).max(webhookUrlLengthMax).describe('http: or https:'),
+  eventTypes: z.array(z.enum(webhookEventTypes)).min(1).max(webhookEventTypes.length),
+});
+
+const createdEndpointSchema = endpointSchema.extend({
+  secret: z.string().describe('Standard Webhooks signing secret (`whsec_...`): shown only here'),
+});
+
+type WebhookRoutes = FastifyPluginAsyncZod<{ webhooks: WebhookService }>;
+
 function endpointBody(endpoint: WebhookEndpoint): z.infer<typeof endpointSchema> {
   return {
     id: endpoint.id,
@@ -56,27 +67,21 @@ function ownerOf(principal: Principal): string | null {
  * same for the operator's platform events. Each sees only its own: another owner's ids are
  * answered 404, as unknown ones are.
  */
-export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> = async (
-  api,
-  { webhooks },
-) => {
+export const webhookRoutes: WebhookRoutes = async (api, options) => {
+  await api.register(endpointRoutes, options);
+  await api.register(deliveryRoutes, options);
+};
+
+/** The endpoints: added (with their signing secret), listed, removed. */
+const endpointRoutes: WebhookRoutes = async (api, { webhooks }) => {
   api.post(
     '/v1/webhook-endpoints',
     {
       schema: {
         summary: 'Add a webhook endpoint (its signing secret is shown once)',
         tags: ['webhooks'],
-        body: z.object({
-          url: z.string().min(1).max(webhookUrlLengthMax).describe('http: or https:'),
-          eventTypes: z.array(z.enum(webhookEventTypes)).min(1).max(webhookEventTypes.length),
-        }),
-        response: {
-          201: endpointSchema.extend({
-            secret: z
-              .string()
-              .describe('Standard Webhooks signing secret (`whsec_...`): shown only here'),
-          }),
-        },
+        body: newEndpointSchema,
+        response: { 201: createdEndpointSchema },
       },
       config: {
         auth: { kinds: ['merchant', 'operator'], scopes: ['webhooks:write'] },
@@ -134,7 +139,10 @@ export const webhookRoutes: FastifyPluginAsyncZod<{ webhooks: WebhookService }> 
       return reply.code(204).send();
     },
   );
+};
 
+/** What was delivered: each endpoint's attempts, and an event sent again. */
+const deliveryRoutes: WebhookRoutes = async (api, { webhooks }) => {
   api.get(
     '/v1/webhook-endpoints/:endpointId/attempts',
     {

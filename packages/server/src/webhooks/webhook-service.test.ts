@@ -11,6 +11,7 @@ import {
   createWebhookService,
   defaultWebhookBackoff,
   type WebhookServiceDeps,
+  webhookBatchSizeMax,
   webhookRetryDelayMs,
 } from './webhook-service.ts';
 
@@ -403,6 +404,43 @@ for (const dialect of platformDialects) {
       const listed = await w.webhooks.listAttempts(w.merchantA, first.endpoint.id, { limit: 10 });
       assert.ok(listed.ok);
       assert.equal(listed.value.items.length, 2);
+    });
+
+    it('sends at most the cap of due deliveries a run, the rest in the runs after', async (t) => {
+      const w = await world(t, dialect);
+      if (w === undefined) return;
+      const { endpoint } = await w.endpoint(w.merchantA);
+      const events: string[] = [];
+      for (let i = 0; i < 7; i++) {
+        events.push(await w.emit(w.merchantA));
+        w.clock.nowMs += 1; // due in the order they were made
+      }
+      // Sent concurrently within a run: the order is the runs', not the arrivals'.
+      const runs: (string | undefined)[][] = [];
+      for (let run = 0; run < 3; run++) {
+        const before = w.receiver.received.length;
+        const report = await w.webhooks.deliverDue(3);
+        assert.equal(report.attempted, report.succeeded);
+        runs.push(
+          w.receiver.received
+            .slice(before)
+            .map((message) => message.headers['webhook-id'])
+            .sort(),
+        );
+      }
+      assert.deepEqual(
+        runs,
+        [events.slice(0, 3), events.slice(3, 6), events.slice(6)],
+        'each once, the longest due first',
+      );
+      for (const eventId of events) {
+        assert.equal((await w.delivery(eventId, endpoint.id)).state, 'succeeded');
+      }
+      assert.equal((await w.webhooks.deliverDue(3)).attempted, 0);
+      for (const limit of [0, 1.5, webhookBatchSizeMax + 1]) {
+        await assert.rejects(w.webhooks.deliverDue(limit), /1 to 500 deliveries/);
+      }
+      await w.webhooks.deliverDue(webhookBatchSizeMax);
     });
 
     it('never sends one attempt twice when two workers deliver at once', async (t) => {

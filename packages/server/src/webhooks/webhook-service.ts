@@ -21,6 +21,7 @@ export {
   defaultWebhookBackoff,
   type WebhookBackoff,
   webhookBatchSizeDefault,
+  webhookBatchSizeMax,
   webhookClaimMarginMs,
   type WebhookDeliveryReport,
   webhookMaxAttempts,

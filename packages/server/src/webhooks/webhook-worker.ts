@@ -11,7 +11,7 @@ export const webhookWorkerIntervalMs = 1_000;
 export interface WebhookWorkerOptions {
   readonly service: { deliverDue(limit?: number): Promise<WebhookDeliveryReport> };
   readonly intervalMs?: number;
-  /** Deliveries per `deliverDue` call. */
+  /** Deliveries per `deliverDue` call: 1 to webhookBatchSizeMax. */
   readonly batchSize?: number;
   /** Told of a failed run (the database unreachable...); the worker carries on. */
   readonly onError?: (error: unknown) => void;

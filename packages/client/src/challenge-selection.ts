@@ -1,0 +1,58 @@
+/**
+ * The 402 negotiation: which challenge of a 402 this client answers (a Mite `Payment` challenge in
+ * WWW-Authenticate first, else one in the x402 envelope), and which resource it sells, keyed on
+ * the origin that asked so that one site cannot sell another's resources.
+ */
+import {
+  type Challenge,
+  parseChallengeHeader,
+  parseX402PaymentRequired,
+  type Refusal,
+  x402PaymentRequiredHeaderName,
+} from '@mite/protocol';
+import { MitePaymentError } from './errors.ts';
+import { badChallenge } from './payer.ts';
+import { receiptKeyOf } from './receipt-store.ts';
+
+/**
+ * The Mite challenge of a 402; undefined when it carries none (the 402 is then returned to the
+ * caller). A challenge of another scheme or method is passed over; one of ours that does not
+ * read throws `badChallenge`.
+ */
+export function readChallenge(response: Response, nowSeconds: number): Challenge | undefined {
+  let refusal: Refusal | undefined;
+  const header = response.headers.get('www-authenticate');
+  if (header !== null) {
+    const parsed = parseChallengeHeader(header, { nowSeconds });
+    if (parsed.ok) return parsed.value;
+    if (parsed.code !== 'unknownScheme' && parsed.code !== 'unsupportedMethod') refusal = parsed;
+  }
+  const x402 = response.headers.get(x402PaymentRequiredHeaderName);
+  if (x402 !== null) {
+    const parsed = parseX402PaymentRequired(x402, { nowSeconds });
+    if (parsed.ok) return parsed.value;
+    if (parsed.code !== 'unsupportedMethod') refusal ??= parsed;
+  }
+  if (refusal !== undefined) throw badChallenge(refusal);
+  return undefined;
+}
+
+/** The key of the challenge's resource, on the origin that asked (see the README). */
+export function challengeResourceKey(challenge: Challenge, target: URL): string {
+  let resource: URL;
+  try {
+    resource = new URL(challenge.request.resource, target);
+  } catch {
+    throw new MitePaymentError('badChallenge', 'the challenge names an unreadable resource', {
+      protocolCode: 'badUrl',
+    });
+  }
+  if (resource.hostname !== target.hostname) {
+    throw new MitePaymentError(
+      'badChallenge',
+      `${target.origin} asks to pay for a resource of ${resource.hostname}`,
+      { protocolCode: 'wrongResource' },
+    );
+  }
+  return receiptKeyOf(new URL(`${resource.pathname}${resource.search}`, target));
+}
