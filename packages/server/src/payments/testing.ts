@@ -5,7 +5,8 @@ import type { TestContext } from 'node:test';
 import { openLedger, TimeOrderedIds } from '@mite/ledger';
 import { tempDir } from '@mite/testkit';
 import { createUserService } from '../auth/user-service.ts';
-import { freshPlatformDb, type platformDialects } from '../db/testing.ts';
+import type { PlatformDialect } from '../db/platform-db.ts';
+import { platformDbFor } from '../db/testing.ts';
 import {
   ensurePlatformAccounts,
   platformAccountIds,
@@ -21,11 +22,8 @@ import { openPolicyGate } from '../policy/policy-decisions.ts';
 import { createIdempotencyStore } from '../idempotency/idempotency-store.ts';
 import { createWalletService } from '../wallets/wallet-service.ts';
 
-type Dialect = (typeof platformDialects)[number];
-
-export async function world(t: TestContext, dialect: Dialect) {
-  const platform = await freshPlatformDb(t, dialect);
-  if (platform === undefined) return undefined;
+export async function world(t: TestContext, dialect: PlatformDialect) {
+  const platform = await platformDbFor(t, dialect);
   const ledger = await openLedger({ url: `sqlite:${tempDir('mite-pay-')}/ledger.sqlite` });
   t.after(() => ledger.close());
   await ensurePlatformAccounts(ledger);
@@ -91,7 +89,7 @@ export async function balanceOf(
   return account.creditsPosted - account.debitsPosted;
 }
 
-type World = NonNullable<Awaited<ReturnType<typeof world>>>;
+type World = Awaited<ReturnType<typeof world>>;
 
 /** A merchant with this platform fee and no payout threshold. */
 export function merchant(w: World, name: string, feeBasisPoints: number) {
