@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { forEachDialect } from '../db/testing.ts';
-import { createIdempotencyStore } from '../idempotency/idempotency-store.ts';
-import { createCutOffPurchases, purchaseRequest } from './cut-off-purchases.ts';
+import { purchaseRequest } from './cut-off-purchases.ts';
 import { paymentPendingGraceMs } from './payment-service.ts';
 import { addOffer, balanceOf, insertInterruptedPayment, merchant, world } from './testing.ts';
 
@@ -15,12 +14,7 @@ forEachDialect('purchases cut off by a crash', (dialect, it) => {
       resource: '/other',
     });
     await w.fund(80_000n);
-    const idempotency = createIdempotencyStore(w.platform, {
-      clock: () => w.clock.now,
-      cipher: w.cipher,
-      batcher: w.batcher,
-    });
-    const cutOff = createCutOffPurchases({ ...w, idempotency, clock: () => w.clock.now });
+    const { idempotency, cutOffPurchases: cutOff } = w.services;
     const principal = `user:${w.userId}`;
     const claim = (key: string) =>
       idempotency.begin({ principal, key, ...purchaseRequest, requestHash: `hash-${key}` });

@@ -7,7 +7,8 @@ import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import { createPaymentService, paymentPendingGraceMs } from './payment-service.ts';
 import { addOffer, balanceOf, insertInterruptedPayment, merchant, world } from './testing.ts';
 import { openPolicyGate } from '../policy/policy-decisions.ts';
-import { createIdempotencyStore, type StoredResponse } from '../idempotency/idempotency-store.ts';
+import type { StoredResponse } from '../idempotency/idempotency-store.ts';
+import { testCipher } from '../privacy/personal-data-cipher.ts';
 
 forEachDialect('payments', (dialect, it) => {
   it('pays a merchant and its co-creator minus the platform fee, with a receipt that verifies', async (t) => {
@@ -52,11 +53,7 @@ forEachDialect('payments', (dialect, it) => {
     });
     await w.fund(15_000n);
     const principal = `user:${w.userId}`;
-    const idempotency = createIdempotencyStore(w.platform, {
-      clock: () => w.clock.now,
-      cipher: w.cipher,
-      batcher: w.batcher,
-    });
+    const { idempotency } = w;
     const buy = async (key: string) => {
       const request = { principal, key, method: 'POST', path: '/v1/payments', requestHash: key };
       assert.equal((await idempotency.begin(request)).outcome, 'started');
@@ -164,11 +161,11 @@ forEachDialect('payments', (dialect, it) => {
       ledger: w.ledger,
       clock: () => w.clock.now,
       merchants: w.merchants,
-      cipher: w.cipher,
+      cipher: testCipher(),
       receiptKey: w.receiptKey,
       transferIds: w.transferIds,
       policy: openPolicyGate,
-      idempotency: createIdempotencyStore(w.platform, { cipher: w.cipher }),
+      idempotency: w.idempotency,
       batcher: failing,
     });
     // No answer is given for a purchase whose outcome is not on disk.
