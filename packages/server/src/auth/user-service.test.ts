@@ -3,14 +3,16 @@ import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
 import { openLedger } from '@mite/ledger';
 import type { PlatformDialect } from '../db/platform-db.ts';
-import { forEachDialect, platformDbFor } from '../db/testing.ts';
+import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
 import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { createWalletService } from '../wallets/wallet-service.ts';
 import { createUserService, sessionTtlMs } from './user-service.ts';
 
 async function setUp(t: TestContext, dialect: PlatformDialect) {
-  const platform = await platformDbFor(t, dialect);
-  const ledger = await openLedger({ url: 'sqlite::memory:' });
+  // On PostgreSQL the ledger shares the platform's database, as under `mite serve`.
+  const url = await databaseUrlFor(dialect);
+  const platform = await openForTest(t, url);
+  const ledger = await openLedger({ url: dialect === 'postgres' ? url : 'sqlite::memory:' });
   t.after(() => ledger.close());
   const clock = { now: 1_800_000_000_000 };
   const cipher = createPersonalDataCipher(randomBytes(32));
