@@ -1,14 +1,23 @@
 import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
 import { openLedger } from '@mite/ledger';
-import { forEachDialect, platformDbFor } from '../db/testing.ts';
+import type { PlatformDialect } from '../db/platform-db.ts';
+import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
 import { keyLastUsedResolutionMs } from '../auth/key-usage.ts';
 import { createMerchantService } from './merchant-service.ts';
 
+/** A platform database and a ledger, which on PostgreSQL shares it, as under `mite serve`. */
+async function stores(t: TestContext, dialect: PlatformDialect) {
+  const url = await databaseUrlFor(dialect);
+  const platform = await openForTest(t, url);
+  const ledger = await openLedger({ url: dialect === 'postgres' ? url : 'sqlite::memory:' });
+  t.after(() => ledger.close());
+  return { platform, ledger };
+}
+
 forEachDialect('merchants, keys and offers', (dialect, it) => {
   it('issues API keys shown once, stored hashed, scoped and revocable', async (t) => {
-    const platform = await platformDbFor(t, dialect);
-    const ledger = await openLedger({ url: 'sqlite::memory:' });
-    t.after(() => ledger.close());
+    const { platform, ledger } = await stores(t, dialect);
     const merchants = createMerchantService({ platform, ledger, clock: () => 1_000 });
     const { merchantId, accountId } = await merchants.createMerchant({
       name: 'News',
@@ -47,9 +56,7 @@ forEachDialect('merchants, keys and offers', (dialect, it) => {
   });
 
   it('records when a key was last used, writing at most once a minute per key', async (t) => {
-    const platform = await platformDbFor(t, dialect);
-    const ledger = await openLedger({ url: 'sqlite::memory:' });
-    t.after(() => ledger.close());
+    const { platform, ledger } = await stores(t, dialect);
     const clock = { now: 1_000_000 };
     const merchants = createMerchantService({ platform, ledger, clock: () => clock.now });
     const { merchantId } = await merchants.createMerchant({
@@ -76,9 +83,7 @@ forEachDialect('merchants, keys and offers', (dialect, it) => {
   });
 
   it('rotates a key once: same scopes, new secret, old one revoked; never to a weaker key', async (t) => {
-    const platform = await platformDbFor(t, dialect);
-    const ledger = await openLedger({ url: 'sqlite::memory:' });
-    t.after(() => ledger.close());
+    const { platform, ledger } = await stores(t, dialect);
     const merchants = createMerchantService({ platform, ledger, clock: () => 5_000 });
     const { merchantId } = await merchants.createMerchant({
       name: 'News',
@@ -129,9 +134,7 @@ forEachDialect('merchants, keys and offers', (dialect, it) => {
   });
 
   it('creates offers with splits that add up, and refuses ones that do not', async (t) => {
-    const platform = await platformDbFor(t, dialect);
-    const ledger = await openLedger({ url: 'sqlite::memory:' });
-    t.after(() => ledger.close());
+    const { platform, ledger } = await stores(t, dialect);
     const merchants = createMerchantService({ platform, ledger, clock: () => 1_000 });
     const a = await merchants.createMerchant({
       name: 'A',
