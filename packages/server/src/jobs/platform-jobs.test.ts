@@ -1,5 +1,4 @@
 import assert from 'node:assert/strict';
-import type { TestContext } from 'node:test';
 import { forEachDialect } from '../db/testing.ts';
 import { idempotencyRetentionMs } from '../idempotency/idempotency-store.ts';
 import { paymentPendingGraceMs } from '../payments/payment-service.ts';
@@ -12,17 +11,42 @@ import {
 } from '../payments/testing.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { webhookEventRetentionMs } from '../webhooks/webhook-retention.ts';
+import type { JobTimers } from './periodic-job.ts';
 import { retentionPurgeIntervalMs, startPlatformJobs } from './platform-jobs.ts';
 
 type World = Awaited<ReturnType<typeof world>>;
+
+/**
+ * Timers that fire only when the test moves time on: given to the jobs alone, so that the database
+ * drivers keep their real ones.
+ */
+function fakeJobTimers() {
+  let nowMs = 0;
+  const due = new Set<{ atMs: number; callback: () => void }>();
+  const timers: JobTimers = {
+    after(delayMs, callback) {
+      const timer = { atMs: nowMs + delayMs, callback };
+      due.add(timer);
+      return () => due.delete(timer);
+    },
+  };
+  const tick = (elapseMs: number) => {
+    nowMs += elapseMs;
+    for (const timer of [...due].filter((each) => each.atMs <= nowMs)) {
+      due.delete(timer);
+      timer.callback();
+    }
+  };
+  return { timers, tick };
+}
 
 /**
  * The platform's jobs over the world's services, on fake timers: `round()` moves time on by the
  * longest interval and resolves once each job has run once more, so the test waits for work, not
  * for time. Each run's end is seen through its last call; a failed run fails the test.
  */
-function jobsOnFakeTimers(t: TestContext, w: World) {
-  t.mock.timers.enable({ apis: ['setTimeout'] });
+function jobsOnFakeTimers(w: World) {
+  const { timers, tick } = fakeJobTimers();
   const ended = { reconcile: 0, purge: 0, topUps: 0 };
   let failure: unknown;
   let wake = () => {};
@@ -42,6 +66,7 @@ function jobsOnFakeTimers(t: TestContext, w: World) {
     webhookRetention: {
       purgeExpired: () => webhookRetention.purgeExpired().finally(() => end('purge')),
     },
+    timers,
     logger: {
       info: () => {},
       error: (error: unknown) => {
@@ -52,7 +77,7 @@ function jobsOnFakeTimers(t: TestContext, w: World) {
   });
   const runs = async (elapseMs: number) => {
     const target = { reconcile: ended.reconcile + 1, purge: ended.purge + 1 };
-    t.mock.timers.tick(elapseMs);
+    tick(elapseMs);
     while (ended.reconcile < target.reconcile || ended.purge < target.purge) {
       if (failure !== undefined) throw failure;
       await new Promise<void>((resolve) => (wake = resolve));
@@ -66,10 +91,7 @@ function jobsOnFakeTimers(t: TestContext, w: World) {
     first: () => runs(0),
     /** One more run of each job. */
     round: () => runs(retentionPurgeIntervalMs),
-    async stop() {
-      await jobs.stop();
-      t.mock.timers.reset();
-    },
+    stop: () => jobs.stop(),
   };
 }
 
@@ -95,7 +117,7 @@ forEachDialect('background jobs', (dialect, it) => {
         now: w.clock.now,
       }),
     );
-    const jobs = jobsOnFakeTimers(t, w);
+    const jobs = jobsOnFakeTimers(w);
     // Stopped at the end of the test, before the platform closes: after-hooks run in the order
     // they were added (the platform's first), and a transaction begun on a closed PostgreSQL
     // pool never settles. This hook is for a test that fails on the way.
