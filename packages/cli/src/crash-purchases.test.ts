@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { freshPgDatabase, tempDir } from '@mite/testkit';
+import { postgresSkipReason, requirePgDatabase, tempDir } from '@mite/testkit';
 import {
   type ApiAnswer as Answer,
   call,
@@ -219,39 +219,42 @@ describe('purchases through a SIGKILL', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.deepEqual([verified.code, verified.stdout], [0, 'ok\n'], verified.stderr);
   });
 
-  it('on two nodes sharing PostgreSQL: the survivor answers for the one killed', async (t) => {
-    const databaseUrl = await freshPgDatabase();
-    if (databaseUrl === undefined) return t.skip('PostgreSQL is not available');
-    const env = nodeEnv({
-      MITE_DATABASE_URL: databaseUrl,
-      MITE_MASTER_KEY: randomBytes(32).toString('base64'),
-      MITE_RECEIPT_SIGNING_KEY: generateKeyPairSync('ed25519')
-        .privateKey.export({ type: 'pkcs8', format: 'pem' })
-        .toString(),
-    });
-    const dataDir = tempDir('mite-crash-a-');
-    const nodes: RunningCli[] = [];
-    t.after(() => stopAll(nodes));
-    // The first node up writes the ledger (and makes the first admin key): killing it makes
-    // the other take over.
-    const writer = startCli(['serve', '--port', '0', '--data-dir', dataDir], env);
-    nodes.push(writer);
-    const writerBase = await waitForUrl(writer);
-    const survivor = startCli(
-      ['serve', '--port', '0', '--data-dir', tempDir('mite-crash-b-')],
-      env,
-    );
-    nodes.push(survivor);
-    const survivorBase = await waitForUrl(survivor);
-    const admin = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
-    const shop = await setUpShop(writerBase, admin);
-    const sent = await loadThenKill([writerBase, survivorBase], shop, writer);
-    t.diagnostic(
-      `${sent.length} purchases sent, ${sent.filter((e) => e.answer?.status === 201).length} acknowledged before the kill`,
-    );
-    await checkOutcomes(survivorBase, shop, sent);
-    await stopAll(nodes);
-    const verified = await runCliProcess(['verify', '--database-url', databaseUrl]);
-    assert.deepEqual([verified.code, verified.stdout], [0, 'ok\n'], verified.stderr);
-  });
+  it(
+    'on two nodes sharing PostgreSQL: the survivor answers for the one killed',
+    { skip: postgresSkipReason() },
+    async (t) => {
+      const databaseUrl = await requirePgDatabase();
+      const env = nodeEnv({
+        MITE_DATABASE_URL: databaseUrl,
+        MITE_MASTER_KEY: randomBytes(32).toString('base64'),
+        MITE_RECEIPT_SIGNING_KEY: generateKeyPairSync('ed25519')
+          .privateKey.export({ type: 'pkcs8', format: 'pem' })
+          .toString(),
+      });
+      const dataDir = tempDir('mite-crash-a-');
+      const nodes: RunningCli[] = [];
+      t.after(() => stopAll(nodes));
+      // The first node up writes the ledger (and makes the first admin key): killing it makes
+      // the other take over.
+      const writer = startCli(['serve', '--port', '0', '--data-dir', dataDir], env);
+      nodes.push(writer);
+      const writerBase = await waitForUrl(writer);
+      const survivor = startCli(
+        ['serve', '--port', '0', '--data-dir', tempDir('mite-crash-b-')],
+        env,
+      );
+      nodes.push(survivor);
+      const survivorBase = await waitForUrl(survivor);
+      const admin = readFileSync(join(dataDir, 'admin-key'), 'utf8').trim();
+      const shop = await setUpShop(writerBase, admin);
+      const sent = await loadThenKill([writerBase, survivorBase], shop, writer);
+      t.diagnostic(
+        `${sent.length} purchases sent, ${sent.filter((e) => e.answer?.status === 201).length} acknowledged before the kill`,
+      );
+      await checkOutcomes(survivorBase, shop, sent);
+      await stopAll(nodes);
+      const verified = await runCliProcess(['verify', '--database-url', databaseUrl]);
+      assert.deepEqual([verified.code, verified.stdout], [0, 'ok\n'], verified.stderr);
+    },
+  );
 });

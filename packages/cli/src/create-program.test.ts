@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout } from 'node:timers/promises';
 import { openLedger } from '@mite/ledger';
-import { freePort, freshPgDatabase, tempDir } from '@mite/testkit';
+import { freePort, postgresSkipReason, requirePgDatabase, tempDir } from '@mite/testkit';
 import { runCli } from './create-program.ts';
 import {
   createSqliteLedger,
@@ -50,28 +50,28 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     await assertLedgerClosed(file);
   });
 
-  it('serve: never prints the password of a PostgreSQL URL (skipped without PostgreSQL)', async (t) => {
-    const url = await freshPgDatabase();
-    if (url === undefined) {
-      t.skip('PostgreSQL is not installed and MITE_PG_URL is not set');
-      return;
-    }
-    // The throwaway cluster trusts local connections, so any password is accepted.
-    const withPassword = new URL(url);
-    withPassword.password = 'hunter2';
-    const context = createTestContext({
-      cwd: tempDir('mite-cli-'),
-      env: { MITE_DATABASE_URL: withPassword.href, MITE_PORT: '0' },
-    });
-    const exit = runCli(['serve'], context);
-    await waitFor(() => context.out.join('').includes('Mite is running'));
-    context.sendSignal('SIGINT');
-    assert.equal(await exit, 0, context.err.join(''));
-    withPassword.password = '***';
-    const printed = context.out.join('') + context.err.join('');
-    assert.ok(printed.includes(`database: ${withPassword.href}\n`), printed);
-    assert.doesNotMatch(printed, /hunter2/);
-  });
+  it(
+    'serve: never prints the password of a PostgreSQL URL',
+    { skip: postgresSkipReason() },
+    async () => {
+      const url = await requirePgDatabase();
+      // The throwaway cluster trusts local connections, so any password is accepted.
+      const withPassword = new URL(url);
+      withPassword.password = 'hunter2';
+      const context = createTestContext({
+        cwd: tempDir('mite-cli-'),
+        env: { MITE_DATABASE_URL: withPassword.href, MITE_PORT: '0' },
+      });
+      const exit = runCli(['serve'], context);
+      await waitFor(() => context.out.join('').includes('Mite is running'));
+      context.sendSignal('SIGINT');
+      assert.equal(await exit, 0, context.err.join(''));
+      withPassword.password = '***';
+      const printed = context.out.join('') + context.err.join('');
+      assert.ok(printed.includes(`database: ${withPassword.href}\n`), printed);
+      assert.doesNotMatch(printed, /hunter2/);
+    },
+  );
 
   it('serve: a database that fails to open is one line without the password, exit 1', async () => {
     const url = `postgres://mite:hunter2@127.0.0.1:${await freePort()}/mite`;
@@ -194,25 +194,25 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     });
   });
 
-  it('verify: shows a PostgreSQL URL without its password (skipped without PostgreSQL)', async (t) => {
-    const url = await freshPgDatabase();
-    if (url === undefined) {
-      t.skip('PostgreSQL is not installed and MITE_PG_URL is not set');
-      return;
-    }
-    const withPassword = new URL(url);
-    withPassword.password = 'hunter2';
-    const context = createTestContext();
-    const args = ['verify', '--json', '--database-url', withPassword.href];
-    assert.equal(await runCli(args, context), 0, context.err.join(''));
-    withPassword.password = '***';
-    assert.deepEqual(JSON.parse(context.out.join('')), {
-      ok: true,
-      database: withPassword.href,
-      problems: [],
-    });
-    assert.doesNotMatch(context.out.join('') + context.err.join(''), /hunter2/);
-  });
+  it(
+    'verify: shows a PostgreSQL URL without its password',
+    { skip: postgresSkipReason() },
+    async () => {
+      const url = await requirePgDatabase();
+      const withPassword = new URL(url);
+      withPassword.password = 'hunter2';
+      const context = createTestContext();
+      const args = ['verify', '--json', '--database-url', withPassword.href];
+      assert.equal(await runCli(args, context), 0, context.err.join(''));
+      withPassword.password = '***';
+      assert.deepEqual(JSON.parse(context.out.join('')), {
+        ok: true,
+        database: withPassword.href,
+        problems: [],
+      });
+      assert.doesNotMatch(context.out.join('') + context.err.join(''), /hunter2/);
+    },
+  );
 
   it('verify: exits 2 when there is no ledger in the data directory', async () => {
     const cwd = tempDir('mite-cli-');

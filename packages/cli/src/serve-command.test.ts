@@ -3,7 +3,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { freshPgDatabase, tempDir } from '@mite/testkit';
+import { postgresSkipReason, requirePgDatabase, tempDir } from '@mite/testkit';
 import Database from 'better-sqlite3';
 import { processExists, runCliProcess, startCli, waitForUrl } from './test-helpers.ts';
 
@@ -86,12 +86,8 @@ describe('mite serve (child process)', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.deepEqual([run.code, run.signal], [0, null], run.stderr);
   });
 
-  it('runs on PostgreSQL from MITE_DATABASE_URL (skipped without PostgreSQL)', async (t) => {
-    const url = await freshPgDatabase();
-    if (url === undefined) {
-      t.skip('PostgreSQL is not installed and MITE_PG_URL is not set');
-      return;
-    }
+  it('runs on PostgreSQL from MITE_DATABASE_URL', { skip: postgresSkipReason() }, async () => {
+    const url = await requirePgDatabase();
     const env = { MITE_DATABASE_URL: url };
     const cli = startCli(['serve', '--port', '0', '--data-dir', tempDir('mite-serve-')], env);
     const base = await waitForUrl(cli);

@@ -5,7 +5,6 @@
  * and nothing changes (the platform's rows, the ledger's balances, the ledger's invariants).
  */
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
 import fc from 'fast-check';
 import { defaultHttpLimits } from './http/limits.ts';
 import {
@@ -18,12 +17,12 @@ import {
 import { platformAccountIds } from './ledger/chart-of-accounts.ts';
 import type { Platform } from './platform.ts';
 import {
-  backends,
   type PlatformUnderTest,
   type Shop,
   setUpShop,
   startPlatformUnderTest,
 } from './platform-testing.ts';
+import { forEachDialect } from './db/testing.ts';
 
 /** Hostile requests per route: bounded so that both databases take well under a minute. */
 const runsPerRoute = 100;
@@ -108,53 +107,50 @@ async function send(
   };
 }
 
-for (const backend of backends) {
-  describe(`hostile input on every route (${backend})`, () => {
-    it('is refused with 4xx problem+json and changes nothing', async (t) => {
-      const env = await startPlatformUnderTest(t, backend, {
-        // The per-client and per-IP limits would only answer 429 after a while; routes' own
-        // limits (log-in, sign-up, top-ups) still do, which is a refusal too.
-        limits: { ...defaultHttpLimits, rateLimitPerClientMax: 1e6, rateLimitPerIpMax: 1e6 },
-      });
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      const known: KnownIds = {
-        merchantId: shop.merchantId,
-        offerId: shop.offerId,
-        paymentId: shop.paymentId,
-        topUpId: shop.topUpId,
-        endpointId: shop.webhookEndpointId,
-        slug: 'not-found',
-      };
-      const profile = await env.platform.services.users.profile(shop.userId);
-      assert.ok(profile);
-      const accountIds = [...Object.values(platformAccountIds), profile.walletAccountId];
-      // Let the top-up's and payment's own writes settle before taking the picture.
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      const before = await snapshot(env.platform, accountIds);
-      const document = (await env.call('GET', '/v1/openapi.json')).body;
-      const operations = operationsOf(document as Parameters<typeof operationsOf>[0]);
-      assert.ok(operations.length > 25, 'the document lists the routes');
-      for (const operation of operations) {
-        const name = `${operation.method} ${operation.path}`;
-        const requests = hostileRequests(operation, known);
-        if (requests === undefined) {
-          assert.ok(routesWithoutInput.has(name), `${name} has nothing to attack`);
-          continue;
-        }
-        await fc.assert(
-          fc.asyncProperty(requests, async (request) => {
-            const answer = await send(env, shop, operation.method, request);
-            const what = `${name} (${request.attack}, as ${request.caller}): ${request.url.slice(0, 200)} -> ${answer.status} ${answer.text.slice(0, 300)}`;
-            assert.ok(answer.status >= 400 && answer.status < 500, what);
-            assert.match(answer.contentType, /^application\/problem\+json/, what);
-          }),
-          { numRuns: runsPerRoute },
-        );
-        assert.equal(await snapshot(env.platform, accountIds), before, `${name} changed something`);
-      }
-      assert.equal((await env.call('GET', '/healthz')).status, 200);
-      assert.deepEqual((await env.platform.ledger.verify()).problems, []);
+forEachDialect('hostile input on every route', (backend, it) => {
+  it('is refused with 4xx problem+json and changes nothing', async (t) => {
+    const env = await startPlatformUnderTest(t, backend, {
+      // The per-client and per-IP limits would only answer 429 after a while; routes' own
+      // limits (log-in, sign-up, top-ups) still do, which is a refusal too.
+      limits: { ...defaultHttpLimits, rateLimitPerClientMax: 1e6, rateLimitPerIpMax: 1e6 },
     });
+    const shop = await setUpShop(env);
+    const known: KnownIds = {
+      merchantId: shop.merchantId,
+      offerId: shop.offerId,
+      paymentId: shop.paymentId,
+      topUpId: shop.topUpId,
+      endpointId: shop.webhookEndpointId,
+      slug: 'not-found',
+    };
+    const profile = await env.platform.services.users.profile(shop.userId);
+    assert.ok(profile);
+    const accountIds = [...Object.values(platformAccountIds), profile.walletAccountId];
+    // Let the top-up's and payment's own writes settle before taking the picture.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = await snapshot(env.platform, accountIds);
+    const document = (await env.call('GET', '/v1/openapi.json')).body;
+    const operations = operationsOf(document as Parameters<typeof operationsOf>[0]);
+    assert.ok(operations.length > 25, 'the document lists the routes');
+    for (const operation of operations) {
+      const name = `${operation.method} ${operation.path}`;
+      const requests = hostileRequests(operation, known);
+      if (requests === undefined) {
+        assert.ok(routesWithoutInput.has(name), `${name} has nothing to attack`);
+        continue;
+      }
+      await fc.assert(
+        fc.asyncProperty(requests, async (request) => {
+          const answer = await send(env, shop, operation.method, request);
+          const what = `${name} (${request.attack}, as ${request.caller}): ${request.url.slice(0, 200)} -> ${answer.status} ${answer.text.slice(0, 300)}`;
+          assert.ok(answer.status >= 400 && answer.status < 500, what);
+          assert.match(answer.contentType, /^application\/problem\+json/, what);
+        }),
+        { numRuns: runsPerRoute },
+      );
+      assert.equal(await snapshot(env.platform, accountIds), before, `${name} changed something`);
+    }
+    assert.equal((await env.call('GET', '/healthz')).status, 200);
+    assert.deepEqual((await env.platform.ledger.verify()).problems, []);
   });
-}
+});

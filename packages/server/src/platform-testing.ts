@@ -1,14 +1,45 @@
-/** A whole platform on SQLite or PostgreSQL, listening on loopback, for tests over real HTTP. */
+/**
+ * Test worlds built from the composition root `mite serve` uses (createPlatform), with overrides:
+ * a whole platform for service tests (platformFor), or one listening on loopback for tests over
+ * real HTTP (startPlatformUnderTest).
+ */
 import type { TestContext } from 'node:test';
-import { freshPgDatabase, tempDir } from '@mite/testkit';
-import pino, { type Logger } from 'pino';
-import type { HttpLimits } from './http/limits.ts';
+import { tempDir } from '@mite/testkit';
+import pino from 'pino';
 import { apiKeyScopes } from './auth/scopes.ts';
-import { createPlatform, type Platform } from './platform.ts';
-import type { Policy } from './policy/policy.ts';
+import type { PlatformDialect } from './db/platform-db.ts';
+import { databaseUrlFor } from './db/testing.ts';
+import { createPlatform, type Platform, type PlatformOptions } from './platform.ts';
 
-export type Backend = 'sqlite' | 'postgres';
-export const backends: readonly Backend[] = ['sqlite', 'postgres'];
+export type Backend = PlatformDialect;
+
+/**
+ * What a test may set on its platform; the rest is as `mite serve` has it with an empty
+ * environment: a data directory of its own, a silent logger, no card processor.
+ */
+export type PlatformOverrides = Partial<Omit<PlatformOptions, 'databaseUrl'>>;
+
+/**
+ * A platform built by createPlatform for a test registered by forEachDialect (db/testing.ts),
+ * closed when the test ends. On PostgreSQL, the ledger and the platform tables share one fresh
+ * database, as in production; on SQLite, both are files in a fresh data directory.
+ */
+export async function platformFor(
+  t: TestContext,
+  dialect: PlatformDialect,
+  overrides: PlatformOverrides = {},
+): Promise<Platform> {
+  const databaseUrl = dialect === 'postgres' ? await databaseUrlFor(dialect) : undefined;
+  const platform = await createPlatform({
+    dataDir: tempDir('mite-platform-'),
+    env: {},
+    logger: pino({ level: 'silent' }),
+    ...(databaseUrl === undefined ? {} : { databaseUrl }),
+    ...overrides,
+  });
+  t.after(() => platform.close());
+  return platform;
+}
 
 export interface Answer {
   readonly status: number;
@@ -45,29 +76,20 @@ function parseJson(text: string): Record<string, unknown> | undefined {
   }
 }
 
-/** Starts a platform (closed after the test), or skips the test without PostgreSQL. */
+/**
+ * Starts a platform listening on loopback, closed after the test, for a test registered by
+ * forEachDialect. Top-ups through the sandbox card processor, and its webhook route, are under
+ * test too.
+ */
 export async function startPlatformUnderTest(
   t: TestContext,
   backend: Backend,
-  options: { logger?: Logger; trustProxy?: string; limits?: HttpLimits; policy?: Policy } = {},
-): Promise<PlatformUnderTest | undefined> {
-  const databaseUrl = backend === 'postgres' ? await freshPgDatabase() : undefined;
-  if (backend === 'postgres' && databaseUrl === undefined) {
-    t.skip('PostgreSQL is not installed');
-    return undefined;
-  }
-  const platform = await createPlatform({
-    dataDir: tempDir('mite-platform-'),
-    ...(databaseUrl === undefined ? {} : { databaseUrl }),
-    env: {},
-    // Top-ups through the sandbox card processor, and its webhook route, are under test too.
+  overrides: PlatformOverrides = {},
+): Promise<PlatformUnderTest> {
+  const platform = await platformFor(t, backend, {
     funding: { provider: 'sandbox' },
-    logger: options.logger ?? pino({ level: 'silent' }),
-    ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
-    ...(options.limits === undefined ? {} : { limits: options.limits }),
-    ...(options.policy === undefined ? {} : { policy: options.policy }),
+    ...overrides,
   });
-  t.after(() => platform.close());
   const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
   const admin = await platform.bootstrapAdminKey();
   if (admin === undefined) throw new Error('a fresh platform makes its first admin key');

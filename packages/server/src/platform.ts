@@ -78,6 +78,13 @@ export interface PlatformOptions {
    * MITE_BANK_CHANGE_HOLD_HOURS, else 48 hours (payout-service.ts, bankChangeHoldMsDefault).
    */
   readonly bankChangeHoldMs?: number;
+  /**
+   * Whether this platform runs its background work: the webhook worker and the jobs that finish
+   * interrupted purchases and top-ups and purge expired records (jobs/platform-jobs.ts). True by
+   * default, as every node runs them. Tests that call a job themselves, on a clock they move, turn
+   * it off so that no run in the background races theirs.
+   */
+  readonly backgroundJobs?: boolean;
 }
 
 export interface Platform {
@@ -240,6 +247,18 @@ const healthRoutes: FastifyPluginAsyncZod = async (api) => {
   );
 };
 
+/** The webhook worker and the platform's jobs, each stopped by its `stop()`. */
+function startBackgroundJobs(
+  services: Platform['services'],
+  options: PlatformOptions,
+): { stop(): Promise<void> }[] {
+  const webhookWorker = startWebhookWorker({
+    service: services.webhooks,
+    onError: (error) => options.logger.error({ err: error }, 'webhook delivery run failed'),
+  });
+  return [webhookWorker, startPlatformJobs({ ...services, logger: options.logger })];
+}
+
 /**
  * The whole platform: the ledger, the platform database, the services over them and the HTTP
  * API. Everything is made here from explicit options; nothing is global.
@@ -281,11 +300,8 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       topUps: services.topUps,
       webhookProvider: services.fundingProvider?.name,
     });
-    const webhookWorker = startWebhookWorker({
-      service: services.webhooks,
-      onError: (error) => options.logger.error({ err: error }, 'webhook delivery run failed'),
-    });
-    const jobs = startPlatformJobs({ ...services, logger: options.logger });
+    const background =
+      options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);
     const db = platformDb;
     return {
       app,
@@ -296,8 +312,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       funding: services.funding,
       bootstrapAdminKey: () => services.adminKeys.bootstrap(),
       async close() {
-        await webhookWorker.stop();
-        await jobs.stop();
+        await Promise.all(background.map((job) => job.stop()));
         await app.close();
         // The handlers app.close waited for may have queued writes: they commit first.
         await services.batcher.drain();

@@ -3,6 +3,9 @@ export {
   freePort,
   freshPgDatabase,
   type PgCluster,
+  postgresSkipReason,
+  postgresSkipReasonFor,
+  requirePgDatabase,
   startPgCluster,
   tempDir,
 } from './pg-cluster.ts';

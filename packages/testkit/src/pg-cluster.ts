@@ -406,3 +406,30 @@ export async function freshPgDatabase(): Promise<string | undefined> {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/**
+ * Why a test that needs PostgreSQL is skipped on this machine, for node:test's `skip` option, so
+ * that it is reported as skipped rather than passing after an early return; undefined when it
+ * runs. Required (MITE_REQUIRE_PG=1) but missing, it runs, and freshPgDatabase's error fails it.
+ */
+export function postgresSkipReason(): string | undefined {
+  return postgresSkipReasonFor(process.env, findPgBin());
+}
+
+/** postgresSkipReason for a given environment and PostgreSQL binary folder (for its own test). */
+export function postgresSkipReasonFor(
+  env: Readonly<Record<string, string | undefined>>,
+  pgBinDir: string | undefined,
+): string | undefined {
+  if ((env.MITE_PG_URL ?? '') !== '' || pgBinDir !== undefined) return undefined;
+  if (env.MITE_REQUIRE_PG === '1') return undefined;
+  return 'PostgreSQL is not installed (set MITE_REQUIRE_PG=1 to fail)';
+}
+
+/** A fresh database for a test registered with `skip: postgresSkipReason()`; never undefined. */
+export async function requirePgDatabase(): Promise<string> {
+  const url = await freshPgDatabase();
+  if (url === undefined)
+    throw new Error('PostgreSQL is not installed: skip with postgresSkipReason');
+  return url;
+}

@@ -1,16 +1,18 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it, type TestContext } from 'node:test';
+import type { TestContext } from 'node:test';
 import { openLedger } from '@mite/ledger';
-import { freshPlatformDb, platformDialects } from '../db/testing.ts';
+import type { PlatformDialect } from '../db/platform-db.ts';
+import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
 import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { createWalletService } from '../wallets/wallet-service.ts';
 import { createUserService, sessionTtlMs } from './user-service.ts';
 
-async function setUp(t: TestContext, dialect: (typeof platformDialects)[number]) {
-  const platform = await freshPlatformDb(t, dialect);
-  if (platform === undefined) return undefined;
-  const ledger = await openLedger({ url: 'sqlite::memory:' });
+async function setUp(t: TestContext, dialect: PlatformDialect) {
+  // On PostgreSQL the ledger shares the platform's database, as under `mite serve`.
+  const url = await databaseUrlFor(dialect);
+  const platform = await openForTest(t, url);
+  const ledger = await openLedger({ url: dialect === 'postgres' ? url : 'sqlite::memory:' });
   t.after(() => ledger.close());
   const clock = { nowMs: 1_800_000_000_000 };
   const cipher = createPersonalDataCipher(randomBytes(32));
@@ -19,84 +21,76 @@ async function setUp(t: TestContext, dialect: (typeof platformDialects)[number])
   return { platform, ledger, users, clock };
 }
 
-for (const dialect of platformDialects) {
-  describe(`users and sessions (${dialect})`, () => {
-    it('signs up with a wallet, keeps no plain email, and logs in and out', async (t) => {
-      const env = await setUp(t, dialect);
-      if (env === undefined) return;
-      const { users, platform, ledger } = env;
-      const signedUp = await users.signUp({
-        email: ' Ada@Example.com ',
-        password: 'a long passphrase',
-      });
-      assert.ok(signedUp.ok);
-      const row = await platform.db.selectFrom('users').selectAll().executeTakeFirstOrThrow();
-      assert.doesNotMatch(
-        JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? String(v) : v)),
-        /ada@example\.com/i,
-      );
-      const [wallet] = await ledger.lookupAccounts([BigInt(row.wallet_account_id)]);
-      assert.equal(wallet?.flags.debitsMustNotExceedCredits, true);
-
-      const session = await users.logIn({
-        email: 'ada@example.com',
-        password: 'a long passphrase',
-      });
-      assert.ok(session.ok);
-      assert.deepEqual(await users.authenticate(session.value.token), {
-        userId: signedUp.value.userId,
-      });
-      const profile = await users.profile(signedUp.value.userId);
-      assert.equal(profile?.email, 'ada@example.com');
-      await users.logOut(session.value.token);
-      assert.equal(await users.authenticate(session.value.token), undefined);
+forEachDialect('users and sessions', (dialect, it) => {
+  it('signs up with a wallet, keeps no plain email, and logs in and out', async (t) => {
+    const env = await setUp(t, dialect);
+    const { users, platform, ledger } = env;
+    const signedUp = await users.signUp({
+      email: ' Ada@Example.com ',
+      password: 'a long passphrase',
     });
+    assert.ok(signedUp.ok);
+    const row = await platform.db.selectFrom('users').selectAll().executeTakeFirstOrThrow();
+    assert.doesNotMatch(
+      JSON.stringify(row, (_, v) => (typeof v === 'bigint' ? String(v) : v)),
+      /ada@example\.com/i,
+    );
+    const [wallet] = await ledger.lookupAccounts([BigInt(row.wallet_account_id)]);
+    assert.equal(wallet?.flags.debitsMustNotExceedCredits, true);
 
-    it('refuses a taken email, a weak password and wrong credentials alike', async (t) => {
-      const env = await setUp(t, dialect);
-      if (env === undefined) return;
-      const { users } = env;
-      assert.ok(
-        (await users.signUp({ email: 'bo@example.com', password: 'a long passphrase' })).ok,
-      );
-      assert.deepEqual(
-        await users.signUp({ email: 'BO@example.com', password: 'another passphrase' }),
-        {
-          ok: false,
-          code: 'emailTaken',
-        },
-      );
-      const weak = await users.signUp({ email: 'cy@example.com', password: 'short' });
-      assert.equal(weak.ok ? 'ok' : weak.code, 'validationFailed');
-      for (const attempt of [
-        { email: 'bo@example.com', password: 'wrong passphrase' },
-        { email: 'nobody@example.com', password: 'a long passphrase' },
-      ]) {
-        assert.deepEqual(await users.logIn(attempt), { ok: false, code: 'invalidCredentials' });
-      }
+    const session = await users.logIn({
+      email: 'ada@example.com',
+      password: 'a long passphrase',
     });
-
-    it('lets exactly one of two concurrent sign-ups with one email through', async (t) => {
-      const env = await setUp(t, dialect);
-      if (env === undefined) return;
-      const results = await Promise.all(
-        Array.from({ length: 5 }, () =>
-          env.users.signUp({ email: 'di@example.com', password: 'a long passphrase' }),
-        ),
-      );
-      assert.equal(results.filter((result) => result.ok).length, 1);
+    assert.ok(session.ok);
+    assert.deepEqual(await users.authenticate(session.value.token), {
+      userId: signedUp.value.userId,
     });
-
-    it('ends a session when it expires and refuses forged tokens', async (t) => {
-      const env = await setUp(t, dialect);
-      if (env === undefined) return;
-      const { users, clock } = env;
-      await users.signUp({ email: 'ed@example.com', password: 'a long passphrase' });
-      const session = await users.logIn({ email: 'ed@example.com', password: 'a long passphrase' });
-      assert.ok(session.ok);
-      assert.equal(await users.authenticate(`${session.value.token}x`), undefined);
-      clock.nowMs += sessionTtlMs;
-      assert.equal(await users.authenticate(session.value.token), undefined);
-    });
+    const profile = await users.profile(signedUp.value.userId);
+    assert.equal(profile?.email, 'ada@example.com');
+    await users.logOut(session.value.token);
+    assert.equal(await users.authenticate(session.value.token), undefined);
   });
-}
+
+  it('refuses a taken email, a weak password and wrong credentials alike', async (t) => {
+    const env = await setUp(t, dialect);
+    const { users } = env;
+    assert.ok((await users.signUp({ email: 'bo@example.com', password: 'a long passphrase' })).ok);
+    assert.deepEqual(
+      await users.signUp({ email: 'BO@example.com', password: 'another passphrase' }),
+      {
+        ok: false,
+        code: 'emailTaken',
+      },
+    );
+    const weak = await users.signUp({ email: 'cy@example.com', password: 'short' });
+    assert.equal(weak.ok ? 'ok' : weak.code, 'validationFailed');
+    for (const attempt of [
+      { email: 'bo@example.com', password: 'wrong passphrase' },
+      { email: 'nobody@example.com', password: 'a long passphrase' },
+    ]) {
+      assert.deepEqual(await users.logIn(attempt), { ok: false, code: 'invalidCredentials' });
+    }
+  });
+
+  it('lets exactly one of two concurrent sign-ups with one email through', async (t) => {
+    const env = await setUp(t, dialect);
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        env.users.signUp({ email: 'di@example.com', password: 'a long passphrase' }),
+      ),
+    );
+    assert.equal(results.filter((result) => result.ok).length, 1);
+  });
+
+  it('ends a session when it expires and refuses forged tokens', async (t) => {
+    const env = await setUp(t, dialect);
+    const { users, clock } = env;
+    await users.signUp({ email: 'ed@example.com', password: 'a long passphrase' });
+    const session = await users.logIn({ email: 'ed@example.com', password: 'a long passphrase' });
+    assert.ok(session.ok);
+    assert.equal(await users.authenticate(`${session.value.token}x`), undefined);
+    clock.nowMs += sessionTtlMs;
+    assert.equal(await users.authenticate(session.value.token), undefined);
+  });
+});

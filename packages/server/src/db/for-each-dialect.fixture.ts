@@ -2,7 +2,8 @@
  * Run by for-each-dialect.test.ts in a child process: forEachDialect on a machine without
  * PostgreSQL, whose variants must be reported skipped, never run.
  */
-import { forEachDialect, postgresSkipReason } from './testing.ts';
+import { postgresSkipReasonFor } from '@mite/testkit';
+import { forEachDialect } from './testing.ts';
 
 forEachDialect(
   'fixture',
@@ -13,5 +14,5 @@ forEachDialect(
     it('runs', runs);
     it('runs with options', { timeout: 60_000 }, runs);
   },
-  (dialect) => (dialect === 'postgres' ? postgresSkipReason({}, undefined) : undefined),
+  (dialect) => (dialect === 'postgres' ? postgresSkipReasonFor({}, undefined) : undefined),
 );

@@ -3,23 +3,23 @@ import { execFile } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { postgresSkipReason } from './testing.ts';
+import { postgresSkipReasonFor } from '@mite/testkit';
 
 const fixture = fileURLToPath(new URL('./for-each-dialect.fixture.ts', import.meta.url));
 
 describe('forEachDialect', () => {
   it('skips the PostgreSQL variants only where PostgreSQL is missing and not required', () => {
     const missing = 'PostgreSQL is not installed (set MITE_REQUIRE_PG=1 to fail)';
-    assert.equal(postgresSkipReason({}, undefined), missing);
-    assert.equal(postgresSkipReason({ MITE_PG_URL: '' }, undefined), missing);
-    assert.equal(postgresSkipReason({ MITE_REQUIRE_PG: '0' }, undefined), missing);
-    assert.equal(postgresSkipReason({}, '/usr/lib/postgresql/15/bin'), undefined);
+    assert.equal(postgresSkipReasonFor({}, undefined), missing);
+    assert.equal(postgresSkipReasonFor({ MITE_PG_URL: '' }, undefined), missing);
+    assert.equal(postgresSkipReasonFor({ MITE_REQUIRE_PG: '0' }, undefined), missing);
+    assert.equal(postgresSkipReasonFor({}, '/usr/lib/postgresql/15/bin'), undefined);
     assert.equal(
-      postgresSkipReason({ MITE_PG_URL: 'postgres://localhost/x' }, undefined),
+      postgresSkipReasonFor({ MITE_PG_URL: 'postgres://localhost/x' }, undefined),
       undefined,
     );
     // Required: the variants run, and fail on the missing server rather than pass unseen.
-    assert.equal(postgresSkipReason({ MITE_REQUIRE_PG: '1' }, undefined), undefined);
+    assert.equal(postgresSkipReasonFor({ MITE_REQUIRE_PG: '1' }, undefined), undefined);
   });
 
   it('registers each PostgreSQL test as skipped, with the reason, and runs SQLite ones', async () => {

@@ -4,7 +4,7 @@ import { sql } from 'kysely';
 import { migratePlatformDb, openPlatformDb, type PlatformDb } from './platform-db.ts';
 import { platformMigrations } from './migrations/index.ts';
 import type { NewUser } from './schema.ts';
-import { freshPlatformDb, freshPlatformDbUrl, openForTest, platformDialects } from './testing.ts';
+import { databaseUrlFor, forEachDialect, openForTest, platformDbFor } from './testing.ts';
 
 const platformTables = [
   'admin_keys',
@@ -52,10 +52,9 @@ async function appliedMigrations(platformDb: PlatformDb): Promise<string[]> {
   return rows.map((row) => row.name);
 }
 
-for (const dialect of platformDialects) {
-  test(`${dialect}: migrations create every table, and a second run applies nothing`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+forEachDialect('platform database', (dialect, it) => {
+  it('migrations create every table, and a second run applies nothing', async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     assert.equal(platformDb.dialect, dialect);
     const tables = await platformDb.db.introspection.getTables();
     const names = tables.map((table) => table.name).sort();
@@ -64,9 +63,8 @@ for (const dialect of platformDialects) {
     assert.deepEqual(await migratePlatformDb(platformDb.db), []);
   });
 
-  test(`${dialect}: a second open of one database migrates nothing`, async (t) => {
-    const url = await freshPlatformDbUrl(t, dialect);
-    if (url === undefined) return;
+  it('a second open of one database migrates nothing', async (t) => {
+    const url = await databaseUrlFor(dialect);
     const first = await openForTest(t, url);
     await first.db.insertInto('users').values(user('u1')).execute();
     const second = await openForTest(t, url);
@@ -74,9 +72,8 @@ for (const dialect of platformDialects) {
     assert.equal((await second.db.selectFrom('users').select('id').execute()).length, 1);
   });
 
-  test(`${dialect}: foreign keys are enforced`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+  it('foreign keys are enforced', async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     const { db } = platformDb;
     const session = { token_hash: 'th', user_id: 'nobody', created_at: 1n, expires_at: 2n };
     await assert.rejects(db.insertInto('sessions').values(session).execute());
@@ -100,9 +97,8 @@ for (const dialect of platformDialects) {
     await assert.rejects(db.deleteFrom('users').where('id', '=', 'u1').execute());
   });
 
-  test(`${dialect}: int8 reads as bigint past 2^53, integer as number`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+  it('int8 reads as bigint past 2^53, integer as number', async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     const { db } = platformDb;
     const past2To53 = 2n ** 53n + 1n;
     const int64Max = 2n ** 63n - 1n;
@@ -130,9 +126,8 @@ for (const dialect of platformDialects) {
     assert.equal(count, 1n, 'count(*) is int8 on PostgreSQL: bigint on both');
   });
 
-  test(`${dialect}: email_lookup is unique`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+  it('email_lookup is unique', async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     const { db } = platformDb;
     await db.insertInto('users').values(user('u1')).execute();
     await db
@@ -147,9 +142,8 @@ for (const dialect of platformDialects) {
     );
   });
 
-  test(`${dialect}: idempotency state is checked`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+  it('idempotency state is checked', async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     const record = {
       principal: 'p',
       idempotency_key: 'k',
@@ -163,9 +157,8 @@ for (const dialect of platformDialects) {
     await assert.rejects(platformDb.db.insertInto('idempotency_records').values(record).execute());
   });
 
-  test(`${dialect}: a failing migration leaves nothing behind`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+  it('a failing migration leaves nothing behind', async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     const broken = {
       async up(db: PlatformDb['db']) {
         await db.schema.createTable('half_done').addColumn('id', 'text').execute();
@@ -180,22 +173,22 @@ for (const dialect of platformDialects) {
     assert.ok(!tables.some((table) => table.name === 'half_done'));
     assert.deepEqual(await appliedMigrations(platformDb), allMigrations);
   });
-}
 
-// Several API nodes opening one PostgreSQL database at once. (Not SQLite: two handles on one file
-// in one process can deadlock, as a synchronous busy wait blocks the handle holding the lock.)
-test('postgres: concurrent opens of one database migrate it once', async (t) => {
-  const url = await freshPlatformDbUrl(t, 'postgres');
-  if (url === undefined) return;
-  const opened = await Promise.all([1, 2, 3].map(() => openForTest(t, url)));
-  for (const platformDb of opened) {
-    assert.deepEqual(await appliedMigrations(platformDb), allMigrations);
+  // Several API nodes opening one PostgreSQL database at once. (Not SQLite: two handles on one file
+  // in one process can deadlock, as a synchronous busy wait blocks the handle holding the lock.)
+  if (dialect === 'postgres') {
+    it('concurrent opens of one database migrate it once', async (t) => {
+      const url = await databaseUrlFor(dialect);
+      const opened = await Promise.all([1, 2, 3].map(() => openForTest(t, url)));
+      for (const platformDb of opened) {
+        assert.deepEqual(await appliedMigrations(platformDb), allMigrations);
+      }
+    });
   }
 });
 
 test('sqlite: the connection has the pragmas durability and integrity need', async (t) => {
-  const platformDb = await freshPlatformDb(t, 'sqlite');
-  assert.ok(platformDb !== undefined);
+  const platformDb = await platformDbFor(t, 'sqlite');
   const pragma = async (name: string): Promise<unknown> => {
     const { rows } = await sql<Record<string, unknown>>`${sql.raw(`pragma ${name}`)}`.execute(
       platformDb.db,

@@ -1,18 +1,16 @@
 import assert from 'node:assert/strict';
-import { test } from 'node:test';
 import { affectedRows, firstRow, preparedQuery } from './prepared-query.ts';
 import {
   countRecords,
-  freshPlatformDb,
+  forEachDialect,
   insertRecord,
-  platformDialects,
+  platformDbFor,
   selectRecord,
 } from './testing.ts';
 
-for (const dialect of platformDialects) {
-  test(`${dialect}: a prepared query runs with each call's values, its fixed ones kept`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+forEachDialect('prepared queries', (dialect, it) => {
+  it("a prepared query runs with each call's values, its fixed ones kept", async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     const { db } = platformDb;
     for (const key of ['a', 'b']) {
       assert.equal(await affectedRows(insertRecord, db, { principal: 'p', key, nowMs: 7n }), 1n);
@@ -35,9 +33,8 @@ for (const dialect of platformDialects) {
     assert.equal(await countRecords(db), 2);
   });
 
-  test(`${dialect}: a placeholder Kysely cannot pass as a parameter is refused`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+  it('a placeholder Kysely cannot pass as a parameter is refused', async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     // A list is expanded element by element when compiled: one placeholder for the whole list
     // ends up nowhere in the parameters.
     const inList = preparedQuery<{ key: string }, { principal: string }>((db, arg) =>
@@ -48,4 +45,4 @@ for (const dialect of platformDialects) {
     );
     await assert.rejects(inList(platformDb.db, { key: 'a' }), /placeholder key is not/);
   });
-}
+});

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { describe, it, type TestContext, type TestOptions } from 'node:test';
-import { findPgBin, freshPgDatabase, tempDir } from '@mite/testkit';
+import { freshPgDatabase, postgresSkipReason, requirePgDatabase, tempDir } from '@mite/testkit';
 import type { Kysely } from 'kysely';
 import { openPlatformDb, type PlatformDb, type PlatformDialect } from './platform-db.ts';
 import { preparedQuery } from './prepared-query.ts';
@@ -25,17 +25,6 @@ export async function freshPlatformDbUrl(
   const url = await freshPgDatabase();
   if (url === undefined) t.skip('PostgreSQL is not installed (set MITE_REQUIRE_PG=1 to fail)');
   return url;
-}
-
-/** Why the PostgreSQL variant of a test is skipped on this machine; undefined when it runs. */
-export function postgresSkipReason(
-  env: Readonly<Record<string, string | undefined>>,
-  pgBinDir: string | undefined,
-): string | undefined {
-  if ((env.MITE_PG_URL ?? '') !== '' || pgBinDir !== undefined) return undefined;
-  // Required but missing: the tests run, and freshPgDatabase's error fails them.
-  if (env.MITE_REQUIRE_PG === '1') return undefined;
-  return 'PostgreSQL is not installed (set MITE_REQUIRE_PG=1 to fail)';
 }
 
 type TestBody = (t: TestContext) => void | Promise<void>;
@@ -64,7 +53,7 @@ export function forEachDialect(
   name: string,
   define: (dialect: PlatformDialect, it: DialectTest) => void,
   skipReason: (dialect: PlatformDialect) => string | undefined = (dialect) =>
-    dialect === 'postgres' ? postgresSkipReason(process.env, findPgBin()) : undefined,
+    dialect === 'postgres' ? postgresSkipReason() : undefined,
 ): void {
   for (const dialect of platformDialects) {
     const skip = skipReason(dialect);
@@ -92,9 +81,7 @@ export async function platformDbFor(t: TestContext, dialect: PlatformDialect): P
 /** A URL for a new, empty database of the dialect (see freshPlatformDbUrl); never skips. */
 export async function databaseUrlFor(dialect: PlatformDialect): Promise<string> {
   if (dialect === 'sqlite') return `sqlite:${join(tempDir('mite-platform-'), 'platform.db')}`;
-  const url = await freshPgDatabase();
-  if (url === undefined) throw new Error('PostgreSQL is not installed: use forEachDialect');
-  return url;
+  return requirePgDatabase();
 }
 
 /** Opens a platform database at url, closed when the test ends. */

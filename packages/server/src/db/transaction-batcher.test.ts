@@ -9,18 +9,17 @@ import { affectedRows, firstRow } from './prepared-query.ts';
 import type { PlatformSchema } from './schema.ts';
 import {
   countRecords,
-  freshPlatformDb,
+  forEachDialect,
   insertRecord,
-  platformDialects,
+  platformDbFor,
   selectRecord,
 } from './testing.ts';
 import { createTransactionBatcher, transactionBatchSizeMax } from './transaction-batcher.ts';
 import type { SyncFile } from './wal-sync.ts';
 
-for (const dialect of platformDialects) {
-  test(`${dialect}: units queued together share a transaction and each gets its result`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+forEachDialect('transaction batcher', (dialect, it) => {
+  it('units queued together share a transaction and each gets its result', async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     const batcher = createTransactionBatcher(platformDb);
     const transactions = new Set<Transaction<PlatformSchema>>();
     const units = 50;
@@ -43,9 +42,8 @@ for (const dialect of platformDialects) {
     assert.equal(await countRecords(platformDb.db), units);
   });
 
-  test(`${dialect}: a failing unit fails alone; the others in its batch commit`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+  it('a failing unit fails alone; the others in its batch commit', async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     const batcher = createTransactionBatcher(platformDb);
     const insert = (key: string) =>
       batcher.run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, nowMs: 1n }));
@@ -75,9 +73,8 @@ for (const dialect of platformDialects) {
     );
   });
 
-  test(`${dialect}: drain waits for every queued unit, a failed batch's retries included`, async (t) => {
-    const platformDb = await freshPlatformDb(t, dialect);
-    if (platformDb === undefined) return;
+  it("drain waits for every queued unit, a failed batch's retries included", async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
     const batcher = createTransactionBatcher(platformDb);
     await batcher.drain(); // nothing queued: at once
     const insert = (key: string) =>
@@ -96,7 +93,7 @@ for (const dialect of platformDialects) {
     assert.equal(await countRecords(platformDb.db), 4);
     await Promise.all(units);
   });
-}
+});
 
 test('sqlite: a non-durable unit is answered at commit, a durable one once the WAL is synced', async (t) => {
   const held: (() => void)[] = [];

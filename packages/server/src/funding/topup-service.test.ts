@@ -8,7 +8,7 @@ import { Webhook } from 'standardwebhooks';
 import { createUserService } from '../auth/user-service.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PlatformDialect } from '../db/platform-db.ts';
-import { forEachDialect, platformDbFor } from '../db/testing.ts';
+import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
 import { ensurePlatformAccounts, platformAccountIds } from '../ledger/chart-of-accounts.ts';
 import { createMerchantService } from '../merchants/merchant-service.ts';
 import { createPaymentService } from '../payments/payment-service.ts';
@@ -92,8 +92,12 @@ async function world(
     deliver: options.deliver === true,
     gated: options.gated === true,
   });
-  const platform = await platformDbFor(t, dialect);
-  const ledger = await openLedger({ url: `sqlite:${tempDir('mite-topup-')}/ledger.sqlite` });
+  // On PostgreSQL the ledger shares the platform's database, as under `mite serve`.
+  const url = await databaseUrlFor(dialect);
+  const platform = await openForTest(t, url);
+  const ledger = await openLedger({
+    url: dialect === 'postgres' ? url : `sqlite:${tempDir('mite-topup-')}/ledger.sqlite`,
+  });
   t.after(() => ledger.close());
   await ensurePlatformAccounts(ledger);
   const clock = { nowMs: startMs };

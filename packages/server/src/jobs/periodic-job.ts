@@ -5,6 +5,20 @@
  * at once (its writes are conditional, or claimed first).
  */
 
+/** How a job waits between runs: the process's timers, or a test's fake ones. */
+export interface JobTimers {
+  /** Calls `callback` after `delayMs`, without keeping the process alive; returns its cancel. */
+  after(delayMs: number, callback: () => void): () => void;
+}
+
+export const realTimers: JobTimers = {
+  after(delayMs, callback) {
+    const timer = setTimeout(callback, delayMs);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
 export interface PeriodicJobOptions {
   /** One run; resolves true when more is waiting and the next run should start at once. */
   readonly run: () => Promise<boolean>;
@@ -13,6 +27,8 @@ export interface PeriodicJobOptions {
   readonly firstDelayMs?: number;
   /** Told of a failed run (the database unreachable...). */
   readonly onError?: (error: unknown) => void;
+  /** realTimers by default. */
+  readonly timers?: JobTimers;
 }
 
 export interface PeriodicJob {
@@ -21,19 +37,19 @@ export interface PeriodicJob {
 }
 
 export function startPeriodicJob(options: PeriodicJobOptions): PeriodicJob {
+  const timers = options.timers ?? realTimers;
   let stopped = false;
-  let timer: NodeJS.Timeout | undefined;
+  let cancel: (() => void) | undefined;
   let running: Promise<void> | undefined;
 
   const schedule = (delayMs: number) => {
     if (stopped) return;
-    timer = setTimeout(() => {
-      timer = undefined;
+    cancel = timers.after(delayMs, () => {
+      cancel = undefined;
       running = runOnce().finally(() => {
         running = undefined;
       });
-    }, delayMs);
-    timer.unref();
+    });
   };
 
   async function runOnce(): Promise<void> {
@@ -50,8 +66,8 @@ export function startPeriodicJob(options: PeriodicJobOptions): PeriodicJob {
   return {
     async stop() {
       stopped = true;
-      if (timer !== undefined) clearTimeout(timer);
-      timer = undefined;
+      cancel?.();
+      cancel = undefined;
       await running;
     },
   };

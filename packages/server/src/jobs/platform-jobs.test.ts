@@ -1,11 +1,6 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, it } from 'node:test';
-import { platformDialects } from '../db/testing.ts';
-import {
-  createIdempotencyStore,
-  idempotencyRetentionMs,
-} from '../idempotency/idempotency-store.ts';
+import { forEachDialect } from '../db/testing.ts';
+import { idempotencyRetentionMs } from '../idempotency/idempotency-store.ts';
 import { paymentPendingGraceMs } from '../payments/payment-service.ts';
 import {
   addOffer,
@@ -15,87 +10,139 @@ import {
   world,
 } from '../payments/testing.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
-import { createWebhookRetention, webhookEventRetentionMs } from '../webhooks/webhook-retention.ts';
-import { startPlatformJobs } from './platform-jobs.ts';
-import { testCipher } from '../privacy/personal-data-cipher.ts';
-import { createCutOffPurchases } from '../payments/cut-off-purchases.ts';
+import { webhookEventRetentionMs } from '../webhooks/webhook-retention.ts';
+import type { JobTimers } from './periodic-job.ts';
+import { retentionPurgeIntervalMs, startPlatformJobs } from './platform-jobs.ts';
 
-const quietLogger = { info: () => {}, error: () => {} };
+type World = Awaited<ReturnType<typeof world>>;
 
-/** Polls `check` every few milliseconds until it holds, for at most `timeoutMs`. */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    assert.ok(Date.now() < deadline, 'the background job did not get there in time');
-    await sleep(10);
-  }
+/**
+ * Timers that fire only when the test moves time on: given to the jobs alone, so that the database
+ * drivers keep their real ones.
+ */
+function fakeJobTimers() {
+  let nowMs = 0;
+  const due = new Set<{ atMs: number; callback: () => void }>();
+  const timers: JobTimers = {
+    after(delayMs, callback) {
+      const timer = { atMs: nowMs + delayMs, callback };
+      due.add(timer);
+      return () => due.delete(timer);
+    },
+  };
+  const tick = (elapseMs: number) => {
+    nowMs += elapseMs;
+    for (const timer of [...due].filter((each) => each.atMs <= nowMs)) {
+      due.delete(timer);
+      timer.callback();
+    }
+  };
+  return { timers, tick };
 }
 
-for (const dialect of platformDialects) {
-  describe(`background jobs (${dialect})`, () => {
-    it('finish an interrupted payment once and delete expired idempotency records and webhook events', async (t) => {
-      const w = await world(t, dialect);
-      if (w === undefined) return;
-      const seller = await merchant(w, 'News', 0);
-      const offerId = await addOffer(w, seller.merchantId, { priceMicros: 50_000n });
-      await w.fund(50_000n);
-      await insertInterruptedPayment(w, {
-        paymentId: 'pay_cut_short',
-        merchant: seller,
-        offerId,
-        amountMicros: 50_000n,
-      });
-      const idempotency = createIdempotencyStore(w.platform, {
-        clock: () => w.clock.nowMs,
-        cipher: testCipher(),
-      });
-      const record = { principal: 'user:u', key: 'k', method: 'POST', path: '/v1/payments' };
-      assert.equal((await idempotency.begin({ ...record, requestHash: 'h' })).outcome, 'started');
-      const eventId = await w.platform.db.transaction().execute((tx) =>
-        enqueueWebhookEvent(tx, {
-          merchantId: seller.merchantId,
-          type: 'payment.succeeded',
-          payload: { paymentId: 'pay_earlier' },
-          nowMs: w.clock.nowMs,
-        }),
-      );
-      const webhookRetention = createWebhookRetention({
-        platform: w.platform,
-        clock: () => w.clock.nowMs,
-      });
-      let topUpRuns = 0;
-      const jobs = startPlatformJobs({
-        payments: w.payments,
-        cutOffPurchases: createCutOffPurchases({ ...w, idempotency, clock: () => w.clock.nowMs }),
-        // Top-ups have their own reconciler test; here only that the job calls it.
-        topUps: { reconcilePending: async () => (topUpRuns++, 0) },
-        idempotency,
-        webhookRetention,
-        logger: quietLogger,
-        intervalsMs: { reconcile: 20, purge: 20 },
-      });
-      // Stopped at the end of the test, before the database closes: after-hooks run in the order
-      // they were added (the database's first), and a transaction begun on a closed PostgreSQL
-      // pool never settles. This hook is for a test that fails on the way.
-      t.after(() => jobs.stop());
-      await eventually(async () => topUpRuns >= 2);
-      // Runs so far found the payment too recent (it may still be in flight) and the record live.
-      assert.equal((await w.payments.getPayment('pay_cut_short'))?.state, 'pending');
-      const events = () => w.platform.db.selectFrom('webhook_events').select('id').execute();
-      assert.ok((await events()).some((event) => event.id === eventId));
-      w.clock.nowMs +=
-        Math.max(paymentPendingGraceMs, idempotencyRetentionMs, webhookEventRetentionMs) + 1;
-      await eventually(
-        async () => (await w.payments.getPayment('pay_cut_short'))?.state === 'succeeded',
-      );
-      const records = () => w.platform.db.selectFrom('idempotency_records').selectAll().execute();
-      await eventually(async () => (await records()).length === 0);
-      await eventually(async () => !(await events()).some((event) => event.id === eventId));
-      // More runs move nothing more: the seller was paid once.
-      const runs = topUpRuns;
-      await eventually(async () => topUpRuns >= runs + 3);
-      assert.equal(await balanceOf(w.ledger, seller.accountId), 50_000n);
-      await jobs.stop();
-    });
+/**
+ * The platform's jobs over the world's services, on fake timers: `round()` moves time on by the
+ * longest interval and resolves once each job has run once more, so the test waits for work, not
+ * for time. Each run's end is seen through its last call; a failed run fails the test.
+ */
+function jobsOnFakeTimers(w: World) {
+  const { timers, tick } = fakeJobTimers();
+  const ended = { reconcile: 0, purge: 0, topUps: 0 };
+  let failure: unknown;
+  let wake = () => {};
+  const end = (job: 'reconcile' | 'purge') => {
+    ended[job]++;
+    wake();
+  };
+  const { cutOffPurchases, webhookRetention } = w.services;
+  const jobs = startPlatformJobs({
+    payments: w.payments,
+    // Top-ups have their own reconciler test; here only that the job calls it.
+    topUps: { reconcilePending: async () => (ended.topUps++, 0) },
+    cutOffPurchases: {
+      answerCutOff: () => cutOffPurchases.answerCutOff().finally(() => end('reconcile')),
+    },
+    idempotency: w.idempotency,
+    webhookRetention: {
+      purgeExpired: () => webhookRetention.purgeExpired().finally(() => end('purge')),
+    },
+    timers,
+    logger: {
+      info: () => {},
+      error: (error: unknown) => {
+        failure = error;
+        wake();
+      },
+    },
   });
+  const runs = async (elapseMs: number) => {
+    const target = { reconcile: ended.reconcile + 1, purge: ended.purge + 1 };
+    tick(elapseMs);
+    while (ended.reconcile < target.reconcile || ended.purge < target.purge) {
+      if (failure !== undefined) throw failure;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+    // Lets each job schedule its next run, which it does once its run's promise has settled.
+    await new Promise((resolve) => setImmediate(resolve));
+  };
+  return {
+    ended,
+    /** The first runs, at once on start. */
+    first: () => runs(0),
+    /** One more run of each job. */
+    round: () => runs(retentionPurgeIntervalMs),
+    stop: () => jobs.stop(),
+  };
 }
+
+forEachDialect('background jobs', (dialect, it) => {
+  it('finish an interrupted payment once and delete expired idempotency records and webhook events', async (t) => {
+    const w = await world(t, dialect);
+    const seller = await merchant(w, 'News', 0);
+    const offerId = await addOffer(w, seller.merchantId, { priceMicros: 50_000n });
+    await w.fund(50_000n);
+    await insertInterruptedPayment(w, {
+      paymentId: 'pay_cut_short',
+      merchant: seller,
+      offerId,
+      amountMicros: 50_000n,
+    });
+    const record = { principal: 'user:u', key: 'k', method: 'POST', path: '/v1/payments' };
+    assert.equal((await w.idempotency.begin({ ...record, requestHash: 'h' })).outcome, 'started');
+    const eventId = await w.platform.db.transaction().execute((tx) =>
+      enqueueWebhookEvent(tx, {
+        merchantId: seller.merchantId,
+        type: 'payment.succeeded',
+        payload: { paymentId: 'pay_earlier' },
+        nowMs: w.clock.nowMs,
+      }),
+    );
+    const jobs = jobsOnFakeTimers(w);
+    // Stopped at the end of the test, before the platform closes: after-hooks run in the order
+    // they were added (the platform's first), and a transaction begun on a closed PostgreSQL
+    // pool never settles. This hook is for a test that fails on the way.
+    t.after(() => jobs.stop());
+    await jobs.first();
+    await jobs.round();
+    assert.equal(jobs.ended.topUps, 2);
+    // Runs so far found the payment too recent (it may still be in flight) and the record and
+    // the event live.
+    assert.equal((await w.payments.getPayment('pay_cut_short'))?.state, 'pending');
+    const events = () => w.platform.db.selectFrom('webhook_events').select('id').execute();
+    const records = () => w.platform.db.selectFrom('idempotency_records').selectAll().execute();
+    assert.ok((await events()).some((event) => event.id === eventId));
+    assert.equal((await records()).length, 1);
+    w.clock.nowMs +=
+      Math.max(paymentPendingGraceMs, idempotencyRetentionMs, webhookEventRetentionMs) + 1;
+    await jobs.round();
+    assert.equal((await w.payments.getPayment('pay_cut_short'))?.state, 'succeeded');
+    assert.equal((await records()).length, 0);
+    assert.ok(!(await events()).some((event) => event.id === eventId));
+    // More runs move nothing more: the seller was paid once.
+    await jobs.round();
+    await jobs.round();
+    assert.equal(jobs.ended.topUps, 5);
+    assert.equal(await balanceOf(w.ledger, seller.accountId), 50_000n);
+    await jobs.stop();
+  });
+});

@@ -7,7 +7,7 @@
  *   grows forever.
  */
 import type { FastifyBaseLogger } from 'fastify';
-import { startPeriodicJob } from './periodic-job.ts';
+import { type JobTimers, startPeriodicJob } from './periodic-job.ts';
 
 /** How often pending payments and top-ups past their grace period are looked for. */
 export const reconcileIntervalMs = 10_000;
@@ -23,6 +23,8 @@ export interface PlatformJobsDeps {
   readonly logger: Pick<FastifyBaseLogger, 'info' | 'error'>;
   /** Tests run the jobs more often. */
   readonly intervalsMs?: { readonly reconcile?: number; readonly purge?: number };
+  /** The process's timers by default; tests pass fake ones and move time themselves. */
+  readonly timers?: JobTimers;
 }
 
 export interface PlatformJobs {
@@ -33,6 +35,7 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
   const { logger } = deps;
   const onError = (job: string) => (error: unknown) =>
     logger.error({ err: error, job }, 'background job failed');
+  const timers = deps.timers === undefined ? {} : { timers: deps.timers };
   const jobs = [
     startPeriodicJob({
       intervalMs: deps.intervalsMs?.reconcile ?? reconcileIntervalMs,
@@ -47,6 +50,7 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
         return false;
       },
       onError: onError('reconcile'),
+      ...timers,
     }),
     startPeriodicJob({
       intervalMs: deps.intervalsMs?.purge ?? retentionPurgeIntervalMs,
@@ -62,6 +66,7 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
         return false;
       },
       onError: onError('retention purge'),
+      ...timers,
     }),
   ];
   return {

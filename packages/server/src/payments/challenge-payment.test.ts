@@ -1,8 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
 import { challengeEcho, issueChallenge, type PaymentRequest } from '@mite/protocol';
-import { platformDialects } from '../db/testing.ts';
+import { forEachDialect } from '../db/testing.ts';
 import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
 import { challengeAccessPeriodSecondsMaxDefault } from '../merchants/merchant-service.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
@@ -29,121 +28,115 @@ function challengeFor(merchantId: string, nowMs: number, overrides: Partial<Paym
   });
 }
 
-for (const dialect of platformDialects) {
-  describe(`paying HTTP 402 challenges (${dialect})`, () => {
-    it('pays the merchant the challenge names and binds the receipt to the challenge', async (t) => {
-      const w = await world(t, dialect);
-      if (w === undefined) return;
-      const seller = await merchant(w, 'News', 1_000);
-      await w.fund(1_000_000n);
-      const challenge = challengeFor(seller.merchantId, w.clock.nowMs);
-      const paid = await w.payments.payChallenge({
-        userId: w.userId,
-        challenge: challengeEcho(challenge),
-      });
-      assert.ok(paid.ok, JSON.stringify(paid));
-      assert.equal(await balanceOf(w.ledger, w.wallet), 980_000n);
-      assert.equal(await balanceOf(w.ledger, seller.accountId), 18_000n);
-      assert.equal(await balanceOf(w.ledger, platformAccountIds.platformFees), 2_000n);
-      const check = await verifyReceipt(paid.value.receipt, receiptJwks([w.receiptKey]));
-      assert.ok(check.ok);
-      assert.equal(check.value.challengeId, challenge.id);
-      assert.equal(check.value.resource, '/articles/7');
-      assert.equal(check.value.merchantId, seller.merchantId);
-      assert.equal(check.value.accessUntil - check.value.issuedAt, 86_400);
-      const row = await w.payments.getPayment(paid.value.paymentId);
-      assert.deepEqual(
-        [row?.state, row?.offer_id, row?.challenge_id],
-        ['succeeded', null, challenge.id],
-      );
-      assert.deepEqual((await w.ledger.verify()).problems, []);
+forEachDialect('paying HTTP 402 challenges', (dialect, it) => {
+  it('pays the merchant the challenge names and binds the receipt to the challenge', async (t) => {
+    const w = await world(t, dialect);
+    const seller = await merchant(w, 'News', 1_000);
+    await w.fund(1_000_000n);
+    const challenge = challengeFor(seller.merchantId, w.clock.nowMs);
+    const paid = await w.payments.payChallenge({
+      userId: w.userId,
+      challenge: challengeEcho(challenge),
     });
+    assert.ok(paid.ok, JSON.stringify(paid));
+    assert.equal(await balanceOf(w.ledger, w.wallet), 980_000n);
+    assert.equal(await balanceOf(w.ledger, seller.accountId), 18_000n);
+    assert.equal(await balanceOf(w.ledger, platformAccountIds.platformFees), 2_000n);
+    const check = await verifyReceipt(paid.value.receipt, receiptJwks([w.receiptKey]));
+    assert.ok(check.ok);
+    assert.equal(check.value.challengeId, challenge.id);
+    assert.equal(check.value.resource, '/articles/7');
+    assert.equal(check.value.merchantId, seller.merchantId);
+    assert.equal(check.value.accessUntil - check.value.issuedAt, 86_400);
+    const row = await w.payments.getPayment(paid.value.paymentId);
+    assert.deepEqual(
+      [row?.state, row?.offer_id, row?.challenge_id],
+      ['succeeded', null, challenge.id],
+    );
+    assert.deepEqual((await w.ledger.verify()).problems, []);
+  });
 
-    it('grants no longer access than the merchant allows: the challenge cannot be verified', async (t) => {
-      const w = await world(t, dialect);
-      if (w === undefined) return;
-      const seller = await merchant(w, 'News', 0);
-      const strict = await w.merchants.createMerchant({
-        name: 'Strict',
-        feeBasisPoints: 0,
-        payoutThresholdMicros: 1_000_000n,
-        challengeAccessPeriodSecondsMax: 0,
-      });
-      await w.fund(1_000_000n);
-      const tenYearsSeconds = 315_360_000;
-      const periods = [];
-      for (const merchantId of [seller.merchantId, strict.merchantId]) {
-        const forged = challengeFor(merchantId, w.clock.nowMs, {
-          accessPeriodSeconds: tenYearsSeconds,
-        });
-        const paid = await w.payments.payChallenge({
-          userId: w.userId,
-          challenge: challengeEcho(forged),
-        });
-        assert.ok(paid.ok, JSON.stringify(paid));
-        periods.push(paid.value.claims.accessUntil - paid.value.claims.issuedAt);
-      }
-      assert.deepEqual(periods, [challengeAccessPeriodSecondsMaxDefault, 0]);
-      // A term changed later binds the next payment (a merchant not yet paid: nothing cached).
-      const later = await merchant(w, 'Later', 0);
-      const changed = await w.merchants.setChallengeAccessPeriodMax(later.merchantId, 3600);
-      assert.ok(changed.ok);
-      const forged = challengeFor(later.merchantId, w.clock.nowMs, {
+  it('grants no longer access than the merchant allows: the challenge cannot be verified', async (t) => {
+    const w = await world(t, dialect);
+    const seller = await merchant(w, 'News', 0);
+    const strict = await w.merchants.createMerchant({
+      name: 'Strict',
+      feeBasisPoints: 0,
+      payoutThresholdMicros: 1_000_000n,
+      challengeAccessPeriodSecondsMax: 0,
+    });
+    await w.fund(1_000_000n);
+    const tenYearsSeconds = 315_360_000;
+    const periods = [];
+    for (const merchantId of [seller.merchantId, strict.merchantId]) {
+      const forged = challengeFor(merchantId, w.clock.nowMs, {
         accessPeriodSeconds: tenYearsSeconds,
       });
       const paid = await w.payments.payChallenge({
         userId: w.userId,
         challenge: challengeEcho(forged),
       });
-      assert.ok(paid.ok);
-      assert.equal(paid.value.claims.accessUntil - paid.value.claims.issuedAt, 3600);
-      const unknown = await w.merchants.setChallengeAccessPeriodMax('mer_nobody', 60);
-      assert.ok(!unknown.ok && unknown.code === 'merchantNotFound');
+      assert.ok(paid.ok, JSON.stringify(paid));
+      periods.push(paid.value.claims.accessUntil - paid.value.claims.issuedAt);
+    }
+    assert.deepEqual(periods, [challengeAccessPeriodSecondsMaxDefault, 0]);
+    // A term changed later binds the next payment (a merchant not yet paid: nothing cached).
+    const later = await merchant(w, 'Later', 0);
+    const changed = await w.merchants.setChallengeAccessPeriodMax(later.merchantId, 3600);
+    assert.ok(changed.ok);
+    const forged = challengeFor(later.merchantId, w.clock.nowMs, {
+      accessPeriodSeconds: tenYearsSeconds,
     });
-
-    it('pays one challenge once, also when paid twice at the same time', async (t) => {
-      const w = await world(t, dialect);
-      if (w === undefined) return;
-      const seller = await merchant(w, 'News', 0);
-      await w.fund(1_000_000n);
-      const echo = challengeEcho(challengeFor(seller.merchantId, w.clock.nowMs));
-      const results = await Promise.all(
-        Array.from({ length: 5 }, () =>
-          w.payments.payChallenge({ userId: w.userId, challenge: echo }),
-        ),
-      );
-      assert.equal(results.filter((r) => r.ok).length, 1);
-      for (const result of results.filter((r) => !r.ok)) {
-        assert.equal(result.ok ? '' : result.code, 'duplicatePayment');
-      }
-      assert.equal(await balanceOf(w.ledger, w.wallet), 980_000n);
+    const paid = await w.payments.payChallenge({
+      userId: w.userId,
+      challenge: challengeEcho(forged),
     });
-
-    it('refuses expired, malformed, unknown-merchant and unaffordable challenges, moving nothing', async (t) => {
-      const w = await world(t, dialect);
-      if (w === undefined) return;
-      const seller = await merchant(w, 'News', 0);
-      await w.fund(10_000n);
-      const pay = (challenge: unknown) => w.payments.payChallenge({ userId: w.userId, challenge });
-      const expired = challengeEcho(challengeFor(seller.merchantId, w.clock.nowMs - 600_000));
-      assert.deepEqual(await pay(expired), { ok: false, code: 'challengeExpired' });
-      const unknown = challengeEcho(challengeFor('mer_nobody', w.clock.nowMs));
-      assert.deepEqual(await pay(unknown), { ok: false, code: 'merchantNotFound' });
-      const malformed = await pay({
-        ...challengeEcho(challengeFor(seller.merchantId, w.clock.nowMs)),
-        request: 'not base64 json',
-      });
-      assert.equal(malformed.ok ? '' : malformed.code, 'validationFailed');
-      const tooDear = challengeEcho(
-        challengeFor(seller.merchantId, w.clock.nowMs, { amount: '1.00' }),
-      );
-      assert.deepEqual(await pay(tooDear), { ok: false, code: 'insufficientFunds' });
-      const euros = challengeEcho(
-        challengeFor(seller.merchantId, w.clock.nowMs, { currency: 'EUR' }),
-      );
-      assert.equal((await pay(euros)).ok, false);
-      assert.equal(await balanceOf(w.ledger, w.wallet), 10_000n);
-      assert.equal(await balanceOf(w.ledger, seller.accountId), 0n);
-    });
+    assert.ok(paid.ok);
+    assert.equal(paid.value.claims.accessUntil - paid.value.claims.issuedAt, 3600);
+    const unknown = await w.merchants.setChallengeAccessPeriodMax('mer_nobody', 60);
+    assert.ok(!unknown.ok && unknown.code === 'merchantNotFound');
   });
-}
+
+  it('pays one challenge once, also when paid twice at the same time', async (t) => {
+    const w = await world(t, dialect);
+    const seller = await merchant(w, 'News', 0);
+    await w.fund(1_000_000n);
+    const echo = challengeEcho(challengeFor(seller.merchantId, w.clock.nowMs));
+    const results = await Promise.all(
+      Array.from({ length: 5 }, () =>
+        w.payments.payChallenge({ userId: w.userId, challenge: echo }),
+      ),
+    );
+    assert.equal(results.filter((r) => r.ok).length, 1);
+    for (const result of results.filter((r) => !r.ok)) {
+      assert.equal(result.ok ? '' : result.code, 'duplicatePayment');
+    }
+    assert.equal(await balanceOf(w.ledger, w.wallet), 980_000n);
+  });
+
+  it('refuses expired, malformed, unknown-merchant and unaffordable challenges, moving nothing', async (t) => {
+    const w = await world(t, dialect);
+    const seller = await merchant(w, 'News', 0);
+    await w.fund(10_000n);
+    const pay = (challenge: unknown) => w.payments.payChallenge({ userId: w.userId, challenge });
+    const expired = challengeEcho(challengeFor(seller.merchantId, w.clock.nowMs - 600_000));
+    assert.deepEqual(await pay(expired), { ok: false, code: 'challengeExpired' });
+    const unknown = challengeEcho(challengeFor('mer_nobody', w.clock.nowMs));
+    assert.deepEqual(await pay(unknown), { ok: false, code: 'merchantNotFound' });
+    const malformed = await pay({
+      ...challengeEcho(challengeFor(seller.merchantId, w.clock.nowMs)),
+      request: 'not base64 json',
+    });
+    assert.equal(malformed.ok ? '' : malformed.code, 'validationFailed');
+    const tooDear = challengeEcho(
+      challengeFor(seller.merchantId, w.clock.nowMs, { amount: '1.00' }),
+    );
+    assert.deepEqual(await pay(tooDear), { ok: false, code: 'insufficientFunds' });
+    const euros = challengeEcho(
+      challengeFor(seller.merchantId, w.clock.nowMs, { currency: 'EUR' }),
+    );
+    assert.equal((await pay(euros)).ok, false);
+    assert.equal(await balanceOf(w.ledger, w.wallet), 10_000n);
+    assert.equal(await balanceOf(w.ledger, seller.accountId), 0n);
+  });
+});

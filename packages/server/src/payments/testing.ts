@@ -1,57 +1,42 @@
-/** A small world for payment tests: a platform database, a ledger, services, a funded user. */
+/**
+ * A small world for payment tests: a platform built by createPlatform (platformFor), on the
+ * dialect's database for its ledger too, on a clock the test moves, with no background jobs (the
+ * tests run the reconcilers themselves), and a user whose wallet `fund` credits.
+ */
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
-import { openLedger, TimeOrderedIds } from '@mite/ledger';
-import { tempDir } from '@mite/testkit';
-import { createUserService } from '../auth/user-service.ts';
-import { freshPlatformDb, type platformDialects } from '../db/testing.ts';
-import {
-  ensurePlatformAccounts,
-  platformAccountIds,
-  transferCodes,
-} from '../ledger/chart-of-accounts.ts';
-import { createMerchantService, type NewOffer } from '../merchants/merchant-service.ts';
-import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
-import { loadReceiptKey } from '../receipts/receipt-keys.ts';
-import { createPaymentService } from './payment-service.ts';
-import { createRefundService } from './refund-service.ts';
-import { createTransactionBatcher } from '../db/transaction-batcher.ts';
-import { openPolicyGate } from '../policy/policy-decisions.ts';
-import { createIdempotencyStore } from '../idempotency/idempotency-store.ts';
-import { createWalletService } from '../wallets/wallet-service.ts';
+import type { Ledger } from '@mite/ledger';
+import type { PlatformDialect } from '../db/platform-db.ts';
+import { platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
+import type { NewOffer } from '../merchants/merchant-service.ts';
+import { platformFor, type PlatformOverrides } from '../platform-testing.ts';
 
-type Dialect = (typeof platformDialects)[number];
-
-export async function world(t: TestContext, dialect: Dialect) {
-  const platform = await freshPlatformDb(t, dialect);
-  if (platform === undefined) return undefined;
-  const ledger = await openLedger({ url: `sqlite:${tempDir('mite-pay-')}/ledger.sqlite` });
-  t.after(() => ledger.close());
-  await ensurePlatformAccounts(ledger);
+export async function world(
+  t: TestContext,
+  dialect: PlatformDialect,
+  overrides: PlatformOverrides = {},
+) {
   const clock = { nowMs: 1_800_000_000_000 };
-  const cipher = createPersonalDataCipher(randomBytes(32));
-  const receiptKey = await loadReceiptKey(tempDir('mite-keys-'));
-  const batcher = createTransactionBatcher(platform);
-  const deps = { platform, ledger, clock: () => clock.nowMs, batcher };
-  const users = createUserService({ ...deps, wallets: createWalletService({ ledger }), cipher });
-  const merchants = createMerchantService(deps);
-  const transferIds = new TimeOrderedIds();
-  const payments = createPaymentService({
-    ...deps,
-    merchants,
-    cipher,
-    receiptKey,
-    transferIds,
-    policy: openPolicyGate,
-    idempotency: createIdempotencyStore(platform, { clock: () => clock.nowMs, cipher, batcher }),
+  const {
+    platformDb: platform,
+    ledger,
+    services,
+  } = await platformFor(t, dialect, {
+    clock: () => clock.nowMs,
+    backgroundJobs: false,
+    ...overrides,
   });
-  const refunds = createRefundService({ ...deps, transferIds });
-  const signedUp = await users.signUp({ email: 'ada@example.com', password: 'a long passphrase' });
+  const [receiptKey] = services.receiptKeys;
+  assert.ok(receiptKey);
+  const signedUp = await services.users.signUp({
+    email: 'ada@example.com',
+    password: 'a long passphrase',
+  });
   assert.ok(signedUp.ok);
   const userId = signedUp.value.userId;
-  const profile = await users.profile(userId);
+  const profile = await services.users.profile(userId);
   assert.ok(profile);
+  const { transferIds } = services;
   const fund = async (micros: bigint) => {
     const results = await ledger.createTransfers([
       {
@@ -69,29 +54,27 @@ export async function world(t: TestContext, dialect: Dialect) {
     platform,
     ledger,
     clock,
-    merchants,
-    payments,
-    refunds,
+    services,
+    merchants: services.merchants,
+    payments: services.payments,
+    refunds: services.refunds,
+    idempotency: services.idempotency,
     userId,
     wallet: profile.walletAccountId,
     fund,
     transferIds,
     receiptKey,
-    batcher,
-    cipher,
+    batcher: services.batcher,
   };
 }
 
-export async function balanceOf(
-  ledger: Awaited<ReturnType<typeof openLedger>>,
-  id: bigint,
-): Promise<bigint> {
+export async function balanceOf(ledger: Ledger, id: bigint): Promise<bigint> {
   const [account] = await ledger.lookupAccounts([id]);
   assert.ok(account);
   return account.creditsPosted - account.debitsPosted;
 }
 
-type World = NonNullable<Awaited<ReturnType<typeof world>>>;
+type World = Awaited<ReturnType<typeof world>>;
 
 /** A merchant with this platform fee and no payout threshold. */
 export function merchant(w: World, name: string, feeBasisPoints: number) {

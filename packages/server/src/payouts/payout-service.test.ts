@@ -4,7 +4,7 @@ import { describe, it, type TestContext } from 'node:test';
 import type { KyselyPlugin } from 'kysely';
 import { type Ledger, openLedger, TimeOrderedIds, type Transfer } from '@mite/ledger';
 import type { PlatformDialect } from '../db/platform-db.ts';
-import { forEachDialect, platformDbFor } from '../db/testing.ts';
+import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
 import {
   ensurePlatformAccounts,
   ledgers,
@@ -53,8 +53,11 @@ function ledgerWith(ledger: Ledger, createTransfers: Ledger['createTransfers']):
 }
 
 async function world(t: TestContext, dialect: Dialect) {
-  const platform = await platformDbFor(t, dialect);
-  const ledger = await openLedger({ url: 'sqlite::memory:' });
+  // On PostgreSQL the ledger shares the platform's database, as under `mite serve`; on SQLite it
+  // is in memory, as these tests never reopen it.
+  const url = await databaseUrlFor(dialect);
+  const platform = await openForTest(t, url);
+  const ledger = await openLedger({ url: dialect === 'postgres' ? url : 'sqlite::memory:' });
   t.after(() => ledger.close());
   await ensurePlatformAccounts(ledger);
   const clock = { nowMs: Date.UTC(2027, 2, 1, 9, 0, 0) };

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it, type TestContext } from 'node:test';
-import { freshPlatformDbUrl, openForTest, platformDialects } from '../db/testing.ts';
+import type { TestContext } from 'node:test';
+import type { PlatformDialect } from '../db/platform-db.ts';
+import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
 import { enqueueWebhookEvent } from './outbox.ts';
 import { insertMerchant, startReceiver } from './test-receiver.ts';
 import {
@@ -10,11 +11,10 @@ import {
 } from './webhook-retention.ts';
 import { createWebhookService } from './webhook-service.ts';
 
-type Dialect = (typeof platformDialects)[number];
+type Dialect = PlatformDialect;
 
 async function world(t: TestContext, dialect: Dialect) {
-  const url = await freshPlatformDbUrl(t, dialect);
-  if (url === undefined) return undefined;
+  const url = await databaseUrlFor(dialect);
   const platform = await openForTest(t, url);
   // Near the real time: the receiver's signature check compares timestamps with its own clock.
   const clock = { nowMs: Date.now() };
@@ -44,70 +44,65 @@ async function world(t: TestContext, dialect: Dialect) {
   return { platform, clock, webhooks, retention, merchantA, merchantB, emit, ids };
 }
 
-for (const dialect of platformDialects) {
-  describe(`webhook retention (${dialect})`, () => {
-    it('deletes old events with their deliveries and attempts; keeps recent and pending ones', async (t) => {
-      const w = await world(t, dialect);
-      if (w === undefined) return;
-      const receiver = await startReceiver(t);
-      const created = await w.webhooks.createEndpoint(w.merchantA, {
-        url: receiver.url,
-        eventTypes: ['payment.succeeded'],
-      });
-      assert.ok(created.ok);
-
-      const delivered = await w.emit(w.merchantA);
-      assert.equal((await w.webhooks.deliverDue()).attempted, 1);
-      receiver.answer = () => 503;
-      const stillPending = await w.emit(w.merchantA); // its first attempt fails: retried later
-      assert.equal((await w.webhooks.deliverDue()).attempted, 1);
-      assert.deepEqual(await w.ids('webhook_attempts'), [delivered, stillPending].sort());
-      w.clock.nowMs += webhookEventRetentionMs - 60_000;
-      const recent = await w.emit(w.merchantB); // no endpoint: an event alone
-
-      // Not yet: the oldest events are a minute short of the retention.
-      assert.equal(await w.retention.purgeExpired(), 0);
-      w.clock.nowMs += 60_000 + 1;
-      assert.equal(await w.retention.purgeExpired(), 1);
-      assert.deepEqual(await w.ids('webhook_events'), [stillPending, recent].sort());
-      assert.deepEqual(await w.ids('webhook_deliveries'), [stillPending]);
-      assert.deepEqual(await w.ids('webhook_attempts'), [stillPending]);
-
-      // Once its delivery is settled (here: the endpoint is disabled), the old event goes too.
-      const disabled = await w.webhooks.disableEndpoint(w.merchantA, created.value.endpoint.id);
-      assert.ok(disabled.ok);
-      assert.equal(await w.retention.purgeExpired(), 1);
-      assert.deepEqual(await w.ids('webhook_events'), [recent]);
-      assert.deepEqual(await w.ids('webhook_deliveries'), []);
-      assert.deepEqual(await w.ids('webhook_attempts'), []);
+forEachDialect('webhook retention', (dialect, it) => {
+  it('deletes old events with their deliveries and attempts; keeps recent and pending ones', async (t) => {
+    const w = await world(t, dialect);
+    const receiver = await startReceiver(t);
+    const created = await w.webhooks.createEndpoint(w.merchantA, {
+      url: receiver.url,
+      eventTypes: ['payment.succeeded'],
     });
+    assert.ok(created.ok);
 
-    it('goes through more merchants than one page of them', async (t) => {
-      const w = await world(t, dialect);
-      if (w === undefined) return;
-      const merchantC = await insertMerchant(w.platform, 'mer_c');
-      for (const merchantId of [w.merchantA, w.merchantB, merchantC]) await w.emit(merchantId);
-      w.clock.nowMs += webhookEventRetentionMs + 1;
-      const kept = await w.emit(merchantC);
-      const paged = createWebhookRetention({
-        platform: w.platform,
-        clock: () => w.clock.nowMs,
-        merchantPageRows: 1,
-      });
-      assert.equal(await paged.purgeExpired(), 3);
-      assert.deepEqual(await w.ids('webhook_events'), [kept]);
-    });
+    const delivered = await w.emit(w.merchantA);
+    assert.equal((await w.webhooks.deliverDue()).attempted, 1);
+    receiver.answer = () => 503;
+    const stillPending = await w.emit(w.merchantA); // its first attempt fails: retried later
+    assert.equal((await w.webhooks.deliverDue()).attempted, 1);
+    assert.deepEqual(await w.ids('webhook_attempts'), [delivered, stillPending].sort());
+    w.clock.nowMs += webhookEventRetentionMs - 60_000;
+    const recent = await w.emit(w.merchantB); // no endpoint: an event alone
 
-    it('purges more than one batch in one call, a batch per transaction', async (t) => {
-      const w = await world(t, dialect);
-      if (w === undefined) return;
-      const count = webhookPurgeBatchMax * 2 + 3;
-      for (let i = 0; i < count; i++) await w.emit(w.merchantB);
-      w.clock.nowMs += webhookEventRetentionMs + 1;
-      const kept = await w.emit(w.merchantB);
-      assert.equal(await w.retention.purgeExpired(), count);
-      assert.deepEqual(await w.ids('webhook_events'), [kept]);
-      assert.equal(await w.retention.purgeExpired(), 0);
-    });
+    // Not yet: the oldest events are a minute short of the retention.
+    assert.equal(await w.retention.purgeExpired(), 0);
+    w.clock.nowMs += 60_000 + 1;
+    assert.equal(await w.retention.purgeExpired(), 1);
+    assert.deepEqual(await w.ids('webhook_events'), [stillPending, recent].sort());
+    assert.deepEqual(await w.ids('webhook_deliveries'), [stillPending]);
+    assert.deepEqual(await w.ids('webhook_attempts'), [stillPending]);
+
+    // Once its delivery is settled (here: the endpoint is disabled), the old event goes too.
+    const disabled = await w.webhooks.disableEndpoint(w.merchantA, created.value.endpoint.id);
+    assert.ok(disabled.ok);
+    assert.equal(await w.retention.purgeExpired(), 1);
+    assert.deepEqual(await w.ids('webhook_events'), [recent]);
+    assert.deepEqual(await w.ids('webhook_deliveries'), []);
+    assert.deepEqual(await w.ids('webhook_attempts'), []);
   });
-}
+
+  it('goes through more merchants than one page of them', async (t) => {
+    const w = await world(t, dialect);
+    const merchantC = await insertMerchant(w.platform, 'mer_c');
+    for (const merchantId of [w.merchantA, w.merchantB, merchantC]) await w.emit(merchantId);
+    w.clock.nowMs += webhookEventRetentionMs + 1;
+    const kept = await w.emit(merchantC);
+    const paged = createWebhookRetention({
+      platform: w.platform,
+      clock: () => w.clock.nowMs,
+      merchantPageRows: 1,
+    });
+    assert.equal(await paged.purgeExpired(), 3);
+    assert.deepEqual(await w.ids('webhook_events'), [kept]);
+  });
+
+  it('purges more than one batch in one call, a batch per transaction', async (t) => {
+    const w = await world(t, dialect);
+    const count = webhookPurgeBatchMax * 2 + 3;
+    for (let i = 0; i < count; i++) await w.emit(w.merchantB);
+    w.clock.nowMs += webhookEventRetentionMs + 1;
+    const kept = await w.emit(w.merchantB);
+    assert.equal(await w.retention.purgeExpired(), count);
+    assert.deepEqual(await w.ids('webhook_events'), [kept]);
+    assert.equal(await w.retention.purgeExpired(), 0);
+  });
+});

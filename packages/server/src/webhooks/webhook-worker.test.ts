@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import type { WebhookDeliveryReport } from './webhook-service.ts';
 import { startWebhookWorker } from './webhook-worker.ts';
 
@@ -8,8 +7,27 @@ function report(attempted: number): WebhookDeliveryReport {
   return { attempted, succeeded: attempted, retrying: 0, failed: 0 };
 }
 
+/**
+ * The worker's timers are fake: `elapse` moves time on and then lets the run it started finish
+ * (setImmediate is real, and runs after the promises the run resolved), so no test waits for time.
+ */
+function fakeTime(t: TestContext) {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const settle = async () => {
+    for (let hop = 0; hop < 3; hop++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  return {
+    settle,
+    async elapse(ms: number) {
+      t.mock.timers.tick(ms);
+      await settle();
+    },
+  };
+}
+
 describe('the webhook worker', () => {
-  it('delivers periodically, carries on after errors, and stops', async () => {
+  it('delivers periodically, carries on after errors, and stops', async (t) => {
+    const time = fakeTime(t);
     const calls: number[] = [];
     const errors: unknown[] = [];
     const worker = startWebhookWorker({
@@ -24,17 +42,21 @@ describe('the webhook worker', () => {
       batchSize: 7,
       onError: (error) => errors.push(error),
     });
-    await sleep(80);
-    await worker.stop();
-    const seen = calls.length;
-    assert.ok(seen >= 3, `called ${seen} times`);
-    assert.ok(calls.every((limit) => limit === 7));
+    await time.elapse(0);
+    assert.equal(calls.length, 1, 'a first run at once');
+    await time.elapse(4);
+    assert.equal(calls.length, 1, 'then one per interval');
+    await time.elapse(1);
+    await time.elapse(5);
+    assert.deepEqual(calls, [7, 7, 7]);
     assert.equal(errors.length, 1);
-    await sleep(30);
-    assert.equal(calls.length, seen, 'nothing after stop');
+    await worker.stop();
+    await time.elapse(50);
+    assert.equal(calls.length, 3, 'nothing after stop');
   });
 
-  it('runs again at once while a backlog fills whole batches, never overlapping', async () => {
+  it('runs again at once while a backlog fills whole batches, never overlapping', async (t) => {
+    const time = fakeTime(t);
     let running = 0;
     let overlapped = false;
     const backlog = [2, 2, 2, 1];
@@ -45,7 +67,7 @@ describe('the webhook worker', () => {
           calls += 1;
           running += 1;
           if (running > 1) overlapped = true;
-          await sleep(1);
+          await time.settle();
           running -= 1;
           return report(backlog.shift() ?? 0);
         },
@@ -53,25 +75,35 @@ describe('the webhook worker', () => {
       intervalMs: 60_000,
       batchSize: 2,
     });
-    await sleep(100);
-    await worker.stop();
+    for (let run = 0; run < 4; run++) await time.elapse(0);
+    await time.elapse(59_999);
     assert.equal(calls, 4, 'three full batches, then one short: wait for the interval');
+    await time.elapse(1);
+    assert.equal(calls, 5);
+    await worker.stop();
     assert.equal(overlapped, false);
   });
 
-  it('stops while a run is in progress, waiting for it', async () => {
+  it('stops while a run is in progress, waiting for it', async (t) => {
+    const time = fakeTime(t);
+    let finish = () => {};
     let finished = false;
     const worker = startWebhookWorker({
       service: {
         async deliverDue() {
-          await sleep(30);
+          await new Promise<void>((resolve) => (finish = resolve));
           finished = true;
           return report(0);
         },
       },
     });
-    await sleep(5);
-    await worker.stop();
+    await time.elapse(0);
+    let stopped = false;
+    const stopping = worker.stop().then(() => (stopped = true));
+    await time.settle();
+    assert.equal(stopped, false, 'stop waits for the run');
+    finish();
+    await stopping;
     assert.equal(finished, true);
   });
 });
