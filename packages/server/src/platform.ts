@@ -27,7 +27,6 @@ import { createIdempotencyStore } from './idempotency/idempotency-store.ts';
 import { ensurePlatformAccounts } from './ledger/chart-of-accounts.ts';
 import { merchantRoutes } from './merchants/merchant-routes.ts';
 import { createMerchantService } from './merchants/merchant-service.ts';
-import { createCutOffPurchases } from './payments/cut-off-purchases.ts';
 import { paymentRoutes } from './payments/payment-routes.ts';
 import { createPaymentService } from './payments/payment-service.ts';
 import { createRefundService } from './payments/refund-service.ts';
@@ -191,7 +190,6 @@ async function createServices(
     cipher,
     receiptKey,
     transferIds,
-    idempotency,
   });
   const refunds = createRefundService({ ...deps, transferIds });
   const fundingConfig = options.funding ?? fundingConfigFromEnv(options.env);
@@ -204,7 +202,6 @@ async function createServices(
     debtor: payoutDebtorFromEnv(options.env),
     bankChangeHoldMs: options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env),
   });
-  const cutOffPurchases = createCutOffPurchases({ ...deps, idempotency, payments });
   const webhooks = createWebhookService({
     platform: platformDb,
     clock,
@@ -223,7 +220,6 @@ async function createServices(
     webhooks,
     webhookRetention,
     idempotency,
-    cutOffPurchases,
     receiptKeys: [receiptKey],
     fundingProvider,
     funding: { provider: fundingConfig.provider, sandbox: fundingProvider?.sandbox ?? false },

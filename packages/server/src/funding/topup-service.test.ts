@@ -24,7 +24,6 @@ import {
 } from './topup-service.ts';
 import { createTransactionBatcher } from '../db/transaction-batcher.ts';
 import { openPolicyGate } from '../policy/policy-decisions.ts';
-import { createIdempotencyStore } from '../idempotency/idempotency-store.ts';
 import { createWalletService } from '../wallets/wallet-service.ts';
 
 type Dialect = PlatformDialect;
@@ -481,7 +480,6 @@ forEachDialect('top-ups', (dialect, it) => {
       receiptKey,
       transferIds: w.transferIds,
       policy: openPolicyGate,
-      idempotency: createIdempotencyStore(w.deps.platform, { cipher: w.cipher }),
     });
     const shop = await merchants.createMerchant({
       name: 'Shop',

@@ -10,7 +10,7 @@ import type {
   IdempotencyRecordKey,
   IdempotentResponse,
 } from './idempotency.ts';
-import { idempotentResponseHandle, requestHashOf } from './idempotency-plugin.ts';
+import { requestHashOf } from './idempotency-plugin.ts';
 import { sendProblem } from './problems.ts';
 import { call, createTestApp } from './test-routes.ts';
 import { type ListeningApp, listenOnLoopback } from './testing.ts';
@@ -93,36 +93,22 @@ const paymentRoutes: FastifyPluginAsyncZod = async (api) => {
 };
 
 /**
- * A route whose handler claims the key itself, as the purchase route does in the transaction of
- * its payment (here the in-memory guard stands for that transaction): `claim: false` ends the
- * request before its claim, as an unknown offer does.
+ * A route whose handler makes the request idempotent itself (`inHandler`), as the purchase route
+ * does with the payment's unique (payer, key): the plugin checks the key and keeps no record.
  */
-const purchaseRoutes = (guard: MemoryIdempotencyGuard): FastifyPluginAsyncZod =>
-  async function routes(api) {
-    api.post(
-      '/v1/purchases',
-      {
-        schema: { body: z.object({ offerId: z.string(), claim: z.boolean() }) },
-        config: { auth: { kinds: ['user'] }, idempotent: 'claimedByHandler' },
-      },
-      async (request, reply) => {
-        effects.runs += 1;
-        if (!request.body.claim) return sendProblem(reply, 'offerNotFound');
-        const handle = idempotentResponseHandle(request);
-        assert.ok(handle !== undefined, 'a free key gives the handler its handle');
-        assert.equal((await guard.begin(handle.request)).outcome, 'started');
-        handle.claimed();
-        const response = {
-          status: 201,
-          headers: { 'content-type': 'application/json; charset=utf-8' },
-          body: JSON.stringify({ purchaseId: randomUUID(), run: effects.runs }),
-        };
-        await guard.complete({ ...handle.request, ...response });
-        handle.stored(response);
-        return reply.code(201).headers(response.headers).send(response.body);
-      },
-    );
-  };
+const purchaseRoutes: FastifyPluginAsyncZod = async (api) => {
+  api.post(
+    '/v1/purchases',
+    {
+      schema: { body: z.object({ offerId: z.string() }) },
+      config: { auth: { kinds: ['user'] }, idempotent: 'inHandler' },
+    },
+    async (request) => {
+      effects.runs += 1;
+      return { key: request.headers['idempotency-key'], run: effects.runs };
+    },
+  );
+};
 
 const user = { authorization: 'Bearer user-token' };
 const merchant = { authorization: 'Bearer merchant-token' };
@@ -135,7 +121,7 @@ describe('the idempotency plugin', () => {
   before(async () => {
     const app = createTestApp({ idempotency: guard });
     void app.register(paymentRoutes);
-    void app.register(purchaseRoutes(guard));
+    void app.register(purchaseRoutes);
     server = await listenOnLoopback(app);
   });
   after(() => server.close());
@@ -249,28 +235,30 @@ describe('the idempotency plugin', () => {
     assert.deepEqual(docs.json(), document, 'the docs page shows the same document');
   });
 
-  test('a handler that claims the key itself: kept once claimed, forgotten before', async () => {
-    const buy = (key: string, body: unknown) =>
+  test('a route that keeps the request idempotent itself gets a checked key, and no record', async () => {
+    const buy = (headers: Record<string, string>) =>
       call(server.baseUrl, 'POST', '/v1/purchases', {
-        body,
-        headers: { ...user, 'idempotency-key': key },
+        body: { offerId: 'o1' },
+        headers: { ...user, ...headers },
       });
+    assert.equal((await buy({})).json().type, '/v1/problems/idempotency-key-required');
+    assert.equal((await buy({ 'idempotency-key': 'has space' })).status, 400);
+    const begun = guard.begun.length;
     const key = randomUUID();
-    const first = await buy(key, { offerId: 'o1', claim: true });
-    assert.equal(first.status, 201);
-    const retry = await buy(key, { claim: true, offerId: 'o1' });
-    assert.equal(retry.text, first.text);
-    assert.equal(retry.headers.get('idempotent-replayed'), 'true');
-    const reused = await buy(key, { offerId: 'o2', claim: true });
-    assert.equal(reused.status, 422, 'the lookup refuses the key on another request');
-    assert.equal(effects.runs, 1);
-    // A request the handler ends before claiming its key leaves no record: a retry runs anew.
-    const unclaimedKey = randomUUID();
-    assert.equal((await buy(unclaimedKey, { offerId: 'o1', claim: false })).status, 404);
-    const again = await buy(unclaimedKey, { offerId: 'o1', claim: false });
-    assert.equal(again.headers.get('idempotent-replayed'), null);
-    assert.equal(effects.runs, 3);
-    assert.equal((await buy(unclaimedKey, { offerId: 'o1', claim: true })).status, 201);
+    const first = await buy({ 'idempotency-key': key });
+    const second = await buy({ 'idempotency-key': key });
+    assert.deepEqual(
+      [first.json(), second.json()],
+      [
+        { key, run: 1 },
+        { key, run: 2 },
+      ],
+    );
+    assert.equal(second.headers.get('idempotent-replayed'), null, 'the plugin replays nothing');
+    assert.equal(guard.begun.length, begun, 'and begins no record');
+    const operation = (await call(server.baseUrl, 'GET', '/v1/openapi.json')).json()
+      .paths as Record<string, Record<string, Record<string, unknown>>>;
+    assert.equal(operation['/v1/purchases']?.post?.['x-mite-idempotent'], true);
   });
 
   test('routes that do not opt in ignore the header', async () => {

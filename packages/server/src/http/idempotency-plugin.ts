@@ -11,10 +11,8 @@
  * - onSend: 2xx to 4xx responses are kept (`complete`); 5xx ones are forgotten (`abandon`) so that
  *   a retry runs again.
  *
- * A route declared `idempotent: 'claimedByHandler'` (a purchase) saves the commit of `begin`: the
- * preHandler only reads (`lookup`: a replay, a reused key or a request in progress is answered
- * as above), and the handler claims the key in the transaction that records its effect, through
- * `idempotentResponseHandle`. Its response is kept only if it claimed the key.
+ * A route declared `idempotent: 'inHandler'` (a purchase) takes a checked key and keeps no record
+ * here: its handler makes the request idempotent in its own records (see route-config.ts).
  */
 import { createHash } from 'node:crypto';
 import { canonicalJson } from '@mite/protocol';
@@ -23,7 +21,6 @@ import type {
   IdempotencyBeginInput,
   IdempotencyBeginOutcome,
   IdempotencyGuard,
-  IdempotentResponse,
 } from './idempotency.ts';
 import { ProblemError } from './problems.ts';
 import { mutatingMethods } from './route-config.ts';
@@ -55,8 +52,6 @@ interface IdempotencyState {
   readonly requestHash: string;
   /** checked: key valid; started: begun, to be completed or abandoned; settled: done. */
   phase: 'checked' | 'started' | 'settled';
-  /** Whether the handler claims the key itself (`idempotent: 'claimedByHandler'`). */
-  readonly claimedByHandler: boolean;
 }
 
 const states = new WeakMap<FastifyRequest, IdempotencyState>();
@@ -73,7 +68,7 @@ export function requestHashOf(method: string, path: string, body: unknown): stri
 
 function takesIdempotencyKey(request: FastifyRequest): boolean {
   const { idempotent } = request.routeOptions.config;
-  const declared = idempotent === true || idempotent === 'claimedByHandler';
+  const declared = idempotent === true || idempotent === 'inHandler';
   return declared && mutatingMethods.has(request.method);
 }
 
@@ -85,12 +80,13 @@ function checkKey(request: FastifyRequest): void {
   if (typeof key !== 'string' || !idempotencyKeyPattern.test(key)) {
     throw new ProblemError('idempotencyKeyInvalid');
   }
+  // The handler of an `inHandler` route keeps the request idempotent itself.
+  if (request.routeOptions.config.idempotent === 'inHandler') return;
   states.set(request, {
     principal: request.principalId ?? `anonymous:${request.ip}`,
     key,
     requestHash: requestHashOf(request.method, request.url, request.body),
     phase: 'checked',
-    claimedByHandler: request.routeOptions.config.idempotent === 'claimedByHandler',
   });
 }
 
@@ -101,12 +97,7 @@ async function begin(
 ): Promise<FastifyReply | undefined> {
   const state = states.get(request);
   if (state === undefined) return undefined;
-  const input = beginInput(state, request);
-  if (state.claimedByHandler) {
-    const found = await guard.lookup(input);
-    return found === undefined ? undefined : answerBegun(state, found, reply);
-  }
-  return answerBegun(state, await guard.begin(input), reply);
+  return answerBegun(state, await guard.begin(beginInput(state, request)), reply);
 }
 
 function beginInput(state: IdempotencyState, request: FastifyRequest): IdempotencyBeginInput {
@@ -176,46 +167,6 @@ async function settle(
   } catch (error) {
     request.log.error({ err: error }, 'idempotency store failed to settle a request');
   }
-}
-
-/**
- * For a handler that claims the key and stores its response together with its effect, in the
- * transaction that records it (the purchase core does, with the payment): the request to claim
- * the key for, `claimed` to call once that claim has committed (the record is this request's
- * from then on: a failure abandons it, a response not stored is kept as usual), and `stored`, to
- * call once the transaction holding the response is durable, after which the plugin leaves the
- * record alone and the handler sends exactly `response`. Undefined unless the route is declared
- * `idempotent: 'claimedByHandler'` and the request took a key that no live record holds.
- */
-export interface IdempotentResponseHandle {
-  readonly request: IdempotencyBeginInput;
-  claimed(): void;
-  stored(response: IdempotentResponse): void;
-  /** What `stored` was given: the handler sends it as it is. */
-  readonly response: IdempotentResponse | undefined;
-}
-
-export function idempotentResponseHandle(
-  request: FastifyRequest,
-): IdempotentResponseHandle | undefined {
-  const state = states.get(request);
-  if (state?.phase !== 'checked' || !state.claimedByHandler) return undefined;
-  let response: IdempotentResponse | undefined;
-  return {
-    request: beginInput(state, request),
-    claimed() {
-      if (state.phase !== 'checked') throw new Error('bug: a key claimed twice');
-      state.phase = 'started';
-    },
-    stored(storedResponse) {
-      if (state.phase !== 'started') throw new Error('bug: a response stored without its claim');
-      state.phase = 'settled';
-      response = storedResponse;
-    },
-    get response() {
-      return response;
-    },
-  };
 }
 
 export function installIdempotency(app: FastifyInstance, guard: IdempotencyGuard): void {

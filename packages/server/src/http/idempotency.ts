@@ -39,12 +39,6 @@ export interface IdempotencyRecordKey {
 
 export interface IdempotencyGuard {
   begin(input: IdempotencyBeginInput): Promise<IdempotencyBeginOutcome>;
-  /**
-   * For a route whose handler claims the record itself (`idempotent: 'claimedByHandler'`): what
-   * a live record under this key says (replay, mismatch, in progress), or undefined when the key
-   * is free. Reads only: the handler claims the key in the transaction of its effect.
-   */
-  lookup(input: IdempotencyBeginInput): Promise<IdempotencyBeginOutcome | undefined>;
   /** Keeps the response of a started request for replay. */
   complete(input: IdempotencyRecordKey & IdempotentResponse): Promise<unknown>;
   /**

@@ -121,7 +121,7 @@ function decorateOperation(schema: JsonObject, config: FastifyContextConfig): Js
   if (auth !== undefined && auth !== 'public' && decorated.security === undefined) {
     decorated.security = securityFor(auth);
   }
-  if (idempotent === true || idempotent === 'claimedByHandler') {
+  if (idempotent === true || idempotent === 'inHandler') {
     decorated.headers = withIdempotencyKeyHeader(decorated.headers);
     decorated['x-mite-idempotent'] = true;
   }

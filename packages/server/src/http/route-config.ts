@@ -51,11 +51,11 @@ declare module 'fastify' {
     auth?: RouteAuth;
     /**
      * POST/PUT/PATCH/DELETE under /v1 must say: true requires an Idempotency-Key and replays.
-     * `claimedByHandler` too, but the handler claims the key in the transaction of its effect
-     * (see idempotentResponseHandle), which saves a commit; a request the handler ends before
-     * its claim is not kept.
+     * `inHandler` requires the key too, but the handler makes the request idempotent under it in
+     * its own records (a purchase's payment is unique per payer and key, and answers a retry):
+     * the plugin only checks the header, and keeps no record.
      */
-    idempotent?: boolean | 'claimedByHandler';
+    idempotent?: boolean | 'inHandler';
   }
   interface FastifyRequest {
     /** Set when the route requires a credential and it was accepted. */

@@ -48,7 +48,7 @@ export function routeDeclarationError(
   if (isApi && mutating && idempotent === undefined) {
     return 'declare config.idempotent (whether it takes an Idempotency-Key)';
   }
-  const takesKey = idempotent === true || idempotent === 'claimedByHandler';
+  const takesKey = idempotent === true || idempotent === 'inHandler';
   if (takesKey && !methods.every((method) => mutatingMethods.has(method))) {
     return 'only POST, PUT, PATCH and DELETE can be idempotent';
   }

@@ -78,26 +78,7 @@ export interface RecordKey {
 
 export interface IdempotencyStore {
   begin(request: IdempotencyRequest): Promise<BeginResult>;
-  /**
-   * What a live record under the request's key says (as `begin` would answer it), or undefined
-   * when the key is free: reads only, for a caller that claims with `claimWithin`.
-   */
-  lookup(request: IdempotencyRequest): Promise<BeginResult | undefined>;
-  /**
-   * Claims the key inside the caller's transaction, as `begin` does, so that the claim commits
-   * with the caller's own writes; returns false when another request holds the key (answer
-   * 409: it is in progress, or has just finished and a retry is replayed).
-   */
-  claimWithin(tx: Transaction<PlatformSchema>, request: IdempotencyRequest): Promise<boolean>;
   complete(record: RecordKey & StoredResponse): Promise<void>;
-  /**
-   * Stores the response of a record still in progress, inside the caller's transaction (the
-   * reconciler answers cut-off purchases so); returns whether the record was still in progress.
-   */
-  completeWithin(
-    tx: Transaction<PlatformSchema>,
-    record: RecordKey & StoredResponse,
-  ): Promise<boolean>;
   /** Deletes the record if still in progress; returns whether it did. */
   abandon(record: RecordKey): Promise<boolean>;
   /** Deletes the records past their expiry; returns how many. */
@@ -162,22 +143,11 @@ export function createIdempotencyStore(
       }
       throw new Error(`idempotency record still contended after ${beginAttemptsMax} attempts`);
     },
-    async lookup(request) {
-      const nowMs = clock();
-      const existing = await records.find(request);
-      if (existing === undefined || existing.expires_at <= BigInt(nowMs)) return undefined;
-      // The record may be another request's claim, committed but not yet on disk.
-      await platformDb.waitDurable();
-      return outcomeOf(existing, request, options.cipher);
-    },
-    claimWithin: async (tx, request) => (await records.claimIn(tx, request, clock())) !== undefined,
     async complete(record) {
       if (!(await records.storeResponse(record, clock()))) {
         throw new IdempotencyStateError('no in-progress idempotency record to complete');
       }
     },
-    completeWithin: async (tx, record) =>
-      (await affectedRows(completeRecord, tx, records.storedResponse(record, clock()))) > 0n,
     abandon: (record) => records.deleteInProgress(record),
     purgeExpired: () => records.deleteExpired(clock()),
     sealPlaintextResponses: () => records.sealPlaintext(clock()),
@@ -298,11 +268,6 @@ class Records {
       nowMs: BigInt(nowMs),
       expiresAtMs: BigInt(nowMs + this.#retentionMs),
     });
-  }
-
-  /** The record under the request's key, read outside any transaction, if there is one. */
-  find(request: RecordKey): Promise<IdempotencyRecordRow | undefined> {
-    return firstRow(selectRecord, this.#platformDb.db, request);
   }
 
   /** Stores the response and restarts the retention from now: replayed for retentionMs after. */

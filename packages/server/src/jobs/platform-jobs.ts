@@ -1,8 +1,8 @@
 /**
  * The platform's background upkeep, on every node (each job is safe to run on several at once):
  * - finishing payments and top-ups that a crash left pending (their fixed transfer ids make
- *   finishing twice harmless, and each row's state changes once, conditionally), then storing
- *   the answers of purchase requests that the crash cut off (payments/cut-off-purchases.ts);
+ *   finishing twice harmless, and each row's state changes once, conditionally); a purchase's
+ *   record, once finished, answers the retry of its cut-off request;
  * - deleting idempotency records and webhook events past their retention, so that neither table
  *   grows forever.
  */
@@ -17,7 +17,6 @@ export const retentionPurgeIntervalMs = 10 * 60_000;
 export interface PlatformJobsDeps {
   readonly payments: { reconcilePending(): Promise<number> };
   readonly topUps: { reconcilePending(): Promise<number> };
-  readonly cutOffPurchases: { answerCutOff(): Promise<number> };
   readonly idempotency: { purgeExpired(): Promise<number> };
   readonly webhookRetention: { purgeExpired(): Promise<number> };
   readonly logger: Pick<FastifyBaseLogger, 'info' | 'error'>;
@@ -42,11 +41,7 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
       run: async () => {
         const payments = await deps.payments.reconcilePending();
         const topUps = await deps.topUps.reconcilePending();
-        // After the payments: a cut-off request is answered once its payment is finished.
-        const answered = await deps.cutOffPurchases.answerCutOff();
-        if (payments + topUps + answered > 0) {
-          logger.info({ payments, topUps, answered }, 'finished interrupted work');
-        }
+        if (payments + topUps > 0) logger.info({ payments, topUps }, 'finished interrupted work');
         return false;
       },
       onError: onError('reconcile'),

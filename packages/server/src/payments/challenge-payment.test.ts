@@ -107,10 +107,22 @@ forEachDialect('paying HTTP 402 challenges', (dialect, it) => {
         w.payments.payChallenge({ userId: w.userId, challenge: echo }),
       ),
     );
-    assert.equal(results.filter((r) => r.ok).length, 1);
-    for (const result of results.filter((r) => !r.ok)) {
-      assert.equal(result.ok ? '' : result.code, 'duplicatePayment');
+    // One payment: the others are told it is under way, or get its receipt once it is made.
+    const made = results.filter((r) => r.ok && !('replayed' in r));
+    assert.equal(made.length, 1);
+    const paymentId = made[0]?.ok === true ? made[0].value.paymentId : '';
+    for (const result of results) {
+      if (result.ok) assert.equal(result.value.paymentId, paymentId);
+      else assert.equal(result.code, 'idempotencyRequestInProgress');
     }
+    assert.equal(await balanceOf(w.ledger, w.wallet), 980_000n);
+    // Paid again later (a client that lost the answer): the original receipt, charged once.
+    const again = await w.payments.payChallenge({ userId: w.userId, challenge: echo });
+    assert.ok(again.ok && 'replayed' in again && again.value.paymentId === paymentId);
+    // Even once the challenge has expired.
+    w.clock.nowMs += 600_000;
+    const late = await w.payments.payChallenge({ userId: w.userId, challenge: echo });
+    assert.ok(late.ok && late.value.paymentId === paymentId);
     assert.equal(await balanceOf(w.ledger, w.wallet), 980_000n);
   });
 

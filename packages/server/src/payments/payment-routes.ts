@@ -2,7 +2,8 @@ import { currency } from '@mite/protocol';
 import type { FastifyReply } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { idempotentResponseHandle } from '../http/idempotency-plugin.ts';
+import { idempotencyKeyHeader, idempotentReplayedHeader } from '../http/idempotency-plugin.ts';
+import { purchaseResponse } from './purchase-response.ts';
 import { sendProblem } from '../http/problems.ts';
 import type { ReceiptKey } from '../receipts/receipt-keys.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
@@ -122,32 +123,26 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
           }),
         },
       },
-      config: { auth: { kinds: ['user'] }, idempotent: 'claimedByHandler' },
+      config: { auth: { kinds: ['user'] }, idempotent: 'inHandler' },
     },
     async (request, reply) => {
       const userId = requirePrincipal(request, 'user').id;
       const { body } = request;
-      // The idempotency plugin has checked the key: the purchase is recorded under it, so that
-      // a retry finds it however late, even once the idempotency record is gone.
-      const idempotencyKey = request.headers['idempotency-key'];
+      // The idempotency plugin has checked the key; the payment is recorded under it (unique per
+      // payer), so a retry, however late, is answered from the payment and pays nothing.
+      const idempotencyKey = request.headers[idempotencyKeyHeader];
       const buyer = typeof idempotencyKey === 'string' ? { userId, idempotencyKey } : { userId };
-      // The core claims the key with the pending payment and stores the answer with the
-      // payment's outcome, in one durable unit; what it stored is sent as it is, and the
-      // idempotency plugin leaves the record alone.
-      const handle = idempotentResponseHandle(request);
-      const options = handle === undefined ? {} : { respond: handle };
       const paid =
         'offerId' in body
-          ? await payments.pay({ ...buyer, offerId: body.offerId }, options)
-          : await payments.payChallenge({ ...buyer, challenge: body.challenge }, options);
-      const stored = handle?.response;
-      if (stored !== undefined) {
-        // A string body is sent as is, whatever the route's typed send() expects.
-        const raw = reply as unknown as FastifyReply;
-        return raw.code(stored.status).headers(stored.headers).send(stored.body);
-      }
-      if (!paid.ok) return sendProblem(reply, paid.code, paid.detail, paid.extra);
-      return reply.code(201).send(paid.value);
+          ? await payments.pay({ ...buyer, offerId: body.offerId })
+          : await payments.payChallenge({ ...buyer, challenge: body.challenge });
+      // The same bytes for the same payment, whenever asked: a retry gets the answer again.
+      const answer = purchaseResponse(paid);
+      if ('replayed' in paid && paid.replayed === true)
+        reply.header(idempotentReplayedHeader, 'true');
+      // A string body is sent as is, whatever the route's typed send() expects.
+      const raw = reply as unknown as FastifyReply;
+      return raw.code(answer.status).headers(answer.headers).send(answer.body);
     },
   );
 

@@ -7,7 +7,7 @@ import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import { createPaymentService, paymentPendingGraceMs } from './payment-service.ts';
 import { addOffer, balanceOf, insertInterruptedPayment, merchant, world } from './testing.ts';
 import { openPolicyGate } from '../policy/policy-decisions.ts';
-import type { StoredResponse } from '../idempotency/idempotency-store.ts';
+import { purchaseResponse } from './purchase-response.ts';
 import { testCipher } from '../privacy/personal-data-cipher.ts';
 
 forEachDialect('payments', (dialect, it) => {
@@ -42,7 +42,7 @@ forEachDialect('payments', (dialect, it) => {
     assert.deepEqual((await w.ledger.verify()).problems, []);
   });
 
-  it('stores the answer in the same durable unit as the outcome and its webhook event', async (t) => {
+  it('answers a retry under the same key from its payment, the same bytes, paying nothing', async (t) => {
     const w = await world(t, dialect);
     const seller = await merchant(w, 'Shop', 0);
     const offerId = await addOffer(w, seller.merchantId, {
@@ -51,80 +51,36 @@ forEachDialect('payments', (dialect, it) => {
       priceMicros: 10_000n,
       accessPeriodSeconds: 0,
     });
+    const otherOfferId = await addOffer(w, seller.merchantId, {
+      resource: 'item:other',
+      priceMicros: 10_000n,
+    });
     await w.fund(15_000n);
-    const principal = `user:${w.userId}`;
-    const { idempotency } = w;
-    const buy = async (key: string) => {
-      const request = { principal, key, method: 'POST', path: '/v1/payments', requestHash: key };
-      assert.equal(await idempotency.lookup(request), undefined, 'the key is free');
-      const stored: StoredResponse[] = [];
-      let claims = 0;
-      const respond = {
-        request,
-        claimed: () => void claims++,
-        stored: (response: StoredResponse) => stored.push(response),
-      };
-      const paid = await w.payments.pay(
-        { userId: w.userId, offerId, idempotencyKey: key },
-        { respond },
-      );
-      assert.equal(claims, 1, 'the key was claimed with the pending payment');
-      // Once the call returns, all three are there: the outcome, its event, the answer.
-      const replay = await idempotency.begin(request);
-      return { paid, stored, replay };
-    };
+    const buy = (idempotencyKey: string, offer = offerId) =>
+      w.payments.pay({ userId: w.userId, offerId: offer, idempotencyKey });
     const first = await buy('one');
-    assert.ok(first.paid.ok);
-    assert.equal(first.stored.length, 1);
-    assert.ok(first.replay.outcome === 'replay');
-    assert.deepEqual(first.replay.status, 201);
-    assert.equal(JSON.parse(first.replay.body).paymentId, first.paid.value.paymentId);
-    assert.equal(first.replay.body, first.stored[0]?.body, 'the bytes the route sends');
+    assert.ok(first.ok && first.replayed === undefined);
+    // A late retry (long after any idempotency record would be gone) is the same answer again.
+    w.clock.nowMs += 7 * 24 * 60 * 60 * 1000;
+    const retry = await buy('one');
+    assert.ok(retry.ok && retry.replayed === true);
+    assert.equal(purchaseResponse(retry).body, purchaseResponse(first).body);
+    // A failure's answer too: its problem document names no occurrence.
+    const poor = await buy('two');
+    assert.ok(!poor.ok && poor.code === 'insufficientFunds' && !('replayed' in poor));
+    const poorRetry = await buy('two');
+    assert.ok('replayed' in poorRetry && poorRetry.replayed === true);
+    assert.equal(purchaseResponse(poorRetry).body, purchaseResponse(poor).body);
+    // The key on another purchase is refused; nothing moved but the one payment.
+    const reused = await buy('one', otherOfferId);
+    assert.equal(reused.ok ? 'ok' : reused.code, 'idempotencyKeyReused');
+    assert.equal(await balanceOf(w.ledger, w.wallet), 5_000n);
     const events = await w.platform.db
       .selectFrom('webhook_events')
       .select('payload')
       .where('type', '=', 'payment.succeeded')
       .execute();
     assert.equal(events.length, 1);
-    // A failure's answer is stored with the failed outcome too.
-    const second = await buy('two');
-    assert.ok(!second.paid.ok && second.paid.code === 'insufficientFunds');
-    assert.ok(second.replay.outcome === 'replay');
-    assert.equal(second.replay.status, 409);
-    assert.match(JSON.parse(second.replay.body).type, /insufficient-funds$/);
-  });
-
-  it('claims the key with the pending payment: a key another request holds pays nothing', async (t) => {
-    const w = await world(t, dialect);
-    const seller = await merchant(w, 'Shop', 0);
-    const offerId = await addOffer(w, seller.merchantId, {
-      resource: 'item:pen',
-      title: 'A pen',
-      priceMicros: 10_000n,
-      category: 'goods',
-      accessPeriodSeconds: 0,
-    });
-    await w.fund(15_000n);
-    const key = 'held';
-    const request = {
-      principal: `user:${w.userId}`,
-      key,
-      method: 'POST',
-      path: '/v1/payments',
-      requestHash: key,
-    };
-    // Another request (another node, say) claimed the key after this one looked it up.
-    assert.equal((await w.idempotency.begin(request)).outcome, 'started');
-    let claims = 0;
-    const respond = { request, claimed: () => void claims++, stored: () => {} };
-    const paid = await w.payments.pay(
-      { userId: w.userId, offerId, idempotencyKey: key },
-      { respond },
-    );
-    assert.ok(!paid.ok && paid.code === 'idempotencyRequestInProgress', JSON.stringify(paid));
-    assert.equal(claims, 0);
-    assert.equal(await w.payments.findByIdempotencyKey(w.userId, key), undefined);
-    assert.equal(await balanceOf(w.ledger, w.wallet), 15_000n);
   });
 
   it('refuses insufficient funds, unknown offers and a second purchase, moving nothing', async (t) => {
@@ -200,7 +156,6 @@ forEachDialect('payments', (dialect, it) => {
       receiptKey: w.receiptKey,
       transferIds: w.transferIds,
       policy: openPolicyGate,
-      idempotency: w.idempotency,
       batcher: failing,
     });
     // No answer is given for a purchase whose outcome is not on disk.

@@ -11,19 +11,18 @@ import type { MerchantService } from '../merchants/merchant-service.ts';
 import type { PolicyGate } from '../policy/policy-decisions.ts';
 import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import type { ReceiptKey } from '../receipts/receipt-keys.ts';
-import { fail, type Result } from '../result.ts';
+import { type Failure, fail } from '../result.ts';
 import {
   createPurchaseCore,
-  type PayOptions,
-  type PurchaseCoreDeps,
+  type PurchaseAnswer,
   type PurchaseFailure,
   type PurchaseRequest,
 } from './purchase-core.ts';
 import { createPurchasePricing } from './purchase-pricing.ts';
-import { createPurchaseReceipts, type PaidReceipt } from './purchase-receipts.ts';
+import { createPurchaseReceipts } from './purchase-receipts.ts';
 
 export type { PaidReceipt } from './purchase-receipts.ts';
-export type { PayOptions } from './purchase-core.ts';
+export type { PurchaseAnswer } from './purchase-core.ts';
 
 /** A payment still pending after this long was interrupted (a crash): the reconciler ends it. */
 export const paymentPendingGraceMs = 30_000;
@@ -47,8 +46,6 @@ export interface PaymentServiceDeps {
   readonly policy: PolicyGate;
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
-  /** Keeps the answers of purchase requests for their retries, with their outcomes. */
-  readonly idempotency: PurchaseCoreDeps['idempotency'];
 }
 
 export function createPaymentService(deps: PaymentServiceDeps) {
@@ -60,16 +57,10 @@ export function createPaymentService(deps: PaymentServiceDeps) {
 
   async function pay(
     input: PurchaseRequest & { offerId: string },
-    options: PayOptions = {},
-  ): Promise<Result<PaidReceipt, PaymentFailure>> {
+  ): Promise<PurchaseAnswer | Failure<'offerNotFound'>> {
     const offer = await deps.merchants.getOffer(input.offerId);
     if (offer === undefined) return fail('offerNotFound');
-    return core.purchase(
-      input,
-      { ...offer, offerId: offer.id, challengeId: null },
-      clock(),
-      options,
-    );
+    return core.purchase(input, { ...offer, offerId: offer.id, challengeId: null }, clock());
   }
 
   /**
@@ -79,8 +70,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
    */
   async function payChallenge(
     input: PurchaseRequest & { challenge: unknown },
-    options: PayOptions = {},
-  ): Promise<Result<PaidReceipt, ChallengePaymentFailure>> {
+  ): Promise<PurchaseAnswer | Failure<ChallengePaymentFailure>> {
     const decoded = decodeChallengeEcho(input.challenge, 'challenge');
     if (!decoded.ok) return fail('validationFailed', decoded.detail);
     const { request, id: challengeId, expiresAtSeconds } = decoded.value;
@@ -88,7 +78,12 @@ export function createPaymentService(deps: PaymentServiceDeps) {
       return fail('validationFailed', `this platform pays in ${currency}, not ${request.currency}`);
     }
     const nowMs = clock();
-    if (expiresAtSeconds * 1000 <= nowMs) return fail('challengeExpired');
+    if (expiresAtSeconds * 1000 <= nowMs) {
+      // A client that lost the answer asks again, maybe late: a challenge it paid gets its receipt.
+      return (
+        (await core.priorChallengePayment(input.userId, challengeId)) ?? fail('challengeExpired')
+      );
+    }
     const price = parsePositiveAmount(request.amount);
     if (!price.ok) return fail('validationFailed', price.detail);
     const merchant = await pricing.termsOf(request.merchant);
@@ -111,7 +106,6 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         challengeId,
       },
       nowMs,
-      options,
     );
   }
 

@@ -5,14 +5,16 @@
  *   price -> policy decision -> pending record (and the access it claims) -> one linked ledger
  *   chain -> outcome and webhook event -> signed receipt
  *
- * A purchase made already (the same Idempotency-Key, the same challenge, an access still held) is
- * answered from its record and charges nothing; a crash anywhere leaves a pending record with
- * fixed transfer ids that `finishInterrupted` ends, never twice.
+ * The payment record is the purchase's idempotency record: unique per payer and Idempotency-Key
+ * (and per payer and challenge), so a retry, however late, finds the payment and gets its answer
+ * again, rebuilt from the record byte for byte (the receipt's Ed25519 signature is deterministic;
+ * a failure's problem document names no occurrence), and charges nothing. A crash anywhere
+ * leaves a pending record with fixed transfer ids that `finishInterrupted` ends, never twice.
  *
  * Durability, the one rule: nothing is answered before the writes that make the answer true are
  * durable. The pending record (and its access claim) is durable before the ledger is asked; the
- * ledger answers once its chain is durable; the outcome, its webhook event and the stored answer
- * (a ResponseRecord) commit in one durable unit before the answer is returned.
+ * ledger answers once its chain is durable; the outcome and its webhook event commit in one
+ * durable unit before the answer is returned.
  */
 import type { CreateTransferResult, Ledger, Transfer } from '@mite/ledger';
 import { currency, formatAmount } from '@mite/protocol';
@@ -28,13 +30,7 @@ import type { Offer } from '../merchants/merchant-service.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
-import type {
-  IdempotencyRequest,
-  IdempotencyStore,
-  StoredResponse,
-} from '../idempotency/idempotency-store.ts';
 import { claimOfferAccess, releaseOfferAccess } from './offer-access.ts';
-import { purchaseResponse } from './purchase-response.ts';
 import type { Leg, PurchasePricing } from './purchase-pricing.ts';
 import type { PaidReceipt, PurchaseReceipts } from './purchase-receipts.ts';
 
@@ -42,20 +38,10 @@ import type { PaidReceipt, PurchaseReceipts } from './purchase-receipts.ts';
 export const walletIdsCachedMax = 100_000;
 
 /**
- * The purchase request's idempotency record (the HTTP route's): the core claims its key in the
- * transaction that records the pending payment (`claimed` hears that it committed), and stores
- * the answer in the transaction of the outcome and the webhook event, so that the three commit
- * together; `stored` hears it once that is durable.
+ * A purchase's answer; `replayed` when it is the answer of a purchase made earlier under the same
+ * Idempotency-Key or for the same challenge (sent again with `Idempotent-Replayed: true`).
  */
-export interface ResponseRecord {
-  readonly request: IdempotencyRequest;
-  claimed(): void;
-  stored(response: StoredResponse): void;
-}
-
-export interface PayOptions {
-  readonly respond?: ResponseRecord;
-}
+export type PurchaseAnswer = Result<PaidReceipt, PurchaseFailure> & { readonly replayed?: true };
 
 /** Why a purchase was not made now: the policy, the wallet, or because it was made already. */
 export type PurchaseFailure =
@@ -94,8 +80,6 @@ export interface PurchaseCoreDeps {
   /** Decides, before money moves, whether a purchase may go ahead. */
   readonly policy: PolicyGate;
   readonly clock: () => number;
-  /** Claims purchase requests' keys and keeps their answers, with their payments. */
-  readonly idempotency: Pick<IdempotencyStore, 'claimWithin' | 'completeWithin'>;
 }
 
 export function createPurchaseCore(deps: PurchaseCoreDeps) {
@@ -112,8 +96,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     request: PurchaseRequest,
     purchase: Purchase,
     nowMs: number,
-    options: PayOptions,
-  ): Promise<Result<PaidReceipt, PurchaseFailure>> {
+  ): Promise<PurchaseAnswer> {
     const { userId } = request;
     const stopped = await policyRefusal(request, purchase, nowMs);
     if (stopped !== undefined) return stopped;
@@ -134,15 +117,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       createdAtMs: BigInt(nowMs),
       idempotencyKey: request.idempotencyKey ?? null,
     };
-    const { respond } = options;
-    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase, respond));
-    if (recorded.kind === 'keyHeld') {
-      return fail(
-        'idempotencyRequestInProgress',
-        'a request with this Idempotency-Key is under way or has just ended: ask again',
-      );
-    }
-    respond?.claimed();
+    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase));
     if (recorded.kind === 'made') return priorPurchase(request, purchase);
     if (recorded.kind === 'accessHeld') {
       return fail(
@@ -152,22 +127,12 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       );
     }
     const outcome = await submit(walletId, legs);
-    const answer: Result<PaidReceipt, PurchaseFailure> =
-      outcome === 'succeeded'
-        ? ok(receipts.receiptFor(paymentId, userId, purchase, nowMs, accessUntilMs))
-        : fail(outcome);
-    const response = respond === undefined ? undefined : purchaseResponse(answer);
     // A failure here leaves the payment pending and the request unanswered: its retry is told
-    // so, and the reconciler finishes the payment and stores its answer (cut-off-purchases.ts).
-    await finish(
-      paymentId,
-      outcome,
-      respond === undefined || response === undefined
-        ? undefined
-        : { ...respond.request, response },
-    );
-    if (respond !== undefined && response !== undefined) respond.stored(response);
-    return answer;
+    // so, and the reconciler finishes the payment, whose record then answers the retry.
+    await finish(paymentId, outcome);
+    return outcome === 'succeeded'
+      ? ok(receipts.receiptFor(paymentId, userId, purchase, nowMs, accessUntilMs))
+      : fail(outcome);
   }
 
   /**
@@ -178,7 +143,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     request: PurchaseRequest,
     purchase: Purchase,
     nowMs: number,
-  ): Promise<Result<PaidReceipt, PurchaseFailure> | undefined> {
+  ): Promise<PurchaseAnswer | undefined> {
     const subject = {
       kind: 'purchase' as const,
       userId: request.userId,
@@ -199,20 +164,14 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   }
 
   /**
-   * The request's claim on its Idempotency-Key, the pending payment and, for an offer with an
-   * access period, its claim on that access, in one transaction: unique keys decide, on every
-   * node, that a purchase is made once.
+   * The pending payment and, for an offer with an access period, its claim on that access, in
+   * one transaction: unique keys decide, on every node, that a purchase is made once.
    */
   async function recordPending(
     tx: Transaction<PlatformSchema>,
     payment: PendingPaymentArgs,
     purchase: Purchase,
-    respond: ResponseRecord | undefined,
-  ): Promise<
-    { kind: 'recorded' | 'made' | 'keyHeld' } | { kind: 'accessHeld'; paymentId: string }
-  > {
-    if (respond !== undefined && !(await deps.idempotency.claimWithin(tx, respond.request)))
-      return { kind: 'keyHeld' };
+  ): Promise<{ kind: 'recorded' | 'made' } | { kind: 'accessHeld'; paymentId: string }> {
     // A conflict on (user, challenge) or (user, Idempotency-Key): made already.
     if ((await affectedRows(insertPendingPayment, tx, payment)) === 0n) return { kind: 'made' };
     if (purchase.offerId === null || purchase.accessPeriodSeconds === 0)
@@ -229,11 +188,14 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     return { kind: 'accessHeld', paymentId: holder };
   }
 
-  /** The answer to a purchase whose payment exists already: a retry, or a second payment. */
+  /**
+   * The answer to a purchase whose payment exists already: a retry under the same key, or the
+   * same challenge paid again (a client that lost the answer), which gets the original receipt.
+   */
   async function priorPurchase(
     request: PurchaseRequest,
     purchase: Purchase,
-  ): Promise<Result<PaidReceipt, PurchaseFailure>> {
+  ): Promise<PurchaseAnswer> {
     const { userId, idempotencyKey } = request;
     const byKey =
       idempotencyKey === undefined
@@ -243,14 +205,27 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       const same =
         byKey.offer_id === purchase.offerId && byKey.challenge_id === purchase.challengeId;
       if (!same) return fail('idempotencyKeyReused', 'this key was used for another purchase');
-      return answerOf(byKey);
+      return replayed(answerOf(byKey));
     }
     const challengeId = purchase.challengeId ?? '';
     const paid = await firstRow(selectPaymentByChallenge, db, { userId, challengeId });
     if (paid === undefined) throw new Error('bug: a payment conflicted with nothing');
-    return fail('duplicatePayment', 'this challenge was paid already; use its receipt', {
-      paymentId: paid.id,
-    });
+    return replayed(answerOf(paid));
+  }
+
+  /** The answer of the user's payment of this challenge, if it made one. */
+  async function priorChallengePayment(
+    userId: string,
+    challengeId: string,
+  ): Promise<PurchaseAnswer | undefined> {
+    const paid = await firstRow(selectPaymentByChallenge, db, { userId, challengeId });
+    return paid === undefined ? undefined : replayed(answerOf(paid));
+  }
+
+  /** A recorded payment's answer, marked as given before (unless it is still under way). */
+  function replayed(answer: Result<PaidReceipt, PurchaseFailure>): PurchaseAnswer {
+    if (!answer.ok && answer.code === 'idempotencyRequestInProgress') return answer;
+    return { ...answer, replayed: true };
   }
 
   /** What a recorded payment answers: its receipt, its failure, or that it is still under way. */
@@ -302,25 +277,14 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   /**
    * Records the outcome in one durable unit with what goes with it: for a success the merchant's
    * `payment.succeeded` webhook event (so the event exists exactly when the payment succeeded),
-   * for a failure the release of the access it claimed, and the request's stored answer if any.
+   * for a failure the release of the access it claimed.
    */
   async function finish(
     paymentId: string,
     outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
-    answer?: {
-      readonly principal: string;
-      readonly key: string;
-      readonly response: StoredResponse;
-    },
   ): Promise<void> {
     const nowMs = clock();
-    await batcher.run(async (tx) => {
-      if (answer !== undefined) {
-        const { principal, key, response } = answer;
-        await deps.idempotency.completeWithin(tx, { principal, key, ...response });
-      }
-      await recordOutcome(tx, paymentId, outcome, nowMs);
-    });
+    await batcher.run((tx) => recordOutcome(tx, paymentId, outcome, nowMs));
   }
 
   async function recordOutcome(
@@ -384,7 +348,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     return firstRow(selectPaymentByKey, db, { userId, idempotencyKey });
   }
 
-  return { purchase, answerOf, finishInterrupted, findByIdempotencyKey };
+  return { purchase, priorChallengePayment, answerOf, finishInterrupted, findByIdempotencyKey };
 }
 
 export type PurchaseCore = ReturnType<typeof createPurchaseCore>;

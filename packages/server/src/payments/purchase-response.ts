@@ -1,7 +1,7 @@
 /**
- * The HTTP answer to a purchase's outcome, as `POST /v1/payments` sends it and as its idempotency
- * record keeps it: the purchase core stores it with the outcome, and the cut-off job for requests
- * a crash cut off.
+ * The HTTP answer to a purchase's outcome, as `POST /v1/payments` sends it: the same bytes for the
+ * same payment whenever it is asked (a retry is answered from the payment's record), so the
+ * problem document of a failure names no occurrence (`instance`).
  */
 import { problemMediaType } from '@mite/protocol';
 import { problem } from '../http/problems.ts';

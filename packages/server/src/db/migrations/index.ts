@@ -18,6 +18,7 @@ import * as purchasesOnce from './0012-purchases-once.ts';
 import * as topUpSandbox from './0013-topup-sandbox.ts';
 import * as keyManagement from './0014-key-management.ts';
 import * as policyDecisions from './0015-policy-decisions.ts';
+import * as unusedPaymentIndex from './0016-unused-payment-index.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -35,4 +36,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0013-topup-sandbox': topUpSandbox,
   '0014-key-management': keyManagement,
   '0015-policy-decisions': policyDecisions,
+  '0016-unused-payment-index': unusedPaymentIndex,
 };
