@@ -3,6 +3,7 @@ import { fsync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import type { Transaction } from 'kysely';
+import Database from 'better-sqlite3';
 import { tempDir } from '@mite/testkit';
 import { openPlatformDb } from './platform-db.ts';
 import { affectedRows, firstRow } from './prepared-query.ts';
@@ -95,16 +96,21 @@ forEachDialect('transaction batcher', (dialect, it) => {
   });
 });
 
-test('sqlite: a non-durable unit is answered at commit, a durable one once the WAL is synced', async (t) => {
+test('sqlite: a unit is answered once the WAL is synced, and a batch starts once the one before is durable', async (t) => {
   const held: (() => void)[] = [];
   let holding = false;
   const syncFile: SyncFile = (fd, done) => {
     if (holding) held.push(() => fsync(fd, done));
     else fsync(fd, done);
   };
-  const url = `sqlite:${join(tempDir('mite-batcher-'), 'platform.db')}`;
-  const platformDb = await openPlatformDb({ url, sqliteSyncFile: syncFile });
+  const path = join(tempDir('mite-batcher-'), 'platform.db');
+  const platformDb = await openPlatformDb({ url: `sqlite:${path}`, sqliteSyncFile: syncFile });
+  // Another connection sees what is committed, synced or not (the platform's own reads wait).
+  const observer = new Database(path, { readonly: true });
+  const committed = () =>
+    (observer.prepare('select count(*) as n from idempotency_records').get() as { n: number }).n;
   t.after(() => {
+    observer.close();
     holding = false;
     for (const release of held.splice(0)) release();
     return platformDb.close();
@@ -112,29 +118,30 @@ test('sqlite: a non-durable unit is answered at commit, a durable one once the W
   holding = true;
   const batcher = createTransactionBatcher(platformDb);
   const answered: string[] = [];
-  const insert = (key: string, durable: boolean) =>
+  const insert = (key: string) =>
     batcher
-      .run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, nowMs: 1n }), { durable })
+      .run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, nowMs: 1n }))
       .then(() => answered.push(key));
   const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
   const releaseHeld = () => {
     for (const release of held.splice(0)) release();
   };
-  // Alone in a batch: answered at its commit, while its sync is held.
-  const quick = insert('quick', false);
+  // Alone in a batch: committed, but not answered while its sync is held.
+  const first = insert('first');
   await settle();
-  assert.deepEqual(answered, ['quick']);
+  assert.deepEqual(answered, []);
   assert.ok(held.length > 0, 'a sync was started');
+  assert.equal(committed(), 1, 'committed');
   // Queued meanwhile, these two share the next batch, which starts once the first is durable.
-  const both = [insert('safe', true), insert('early', false)];
+  const both = [insert('second'), insert('third')];
   await settle();
-  assert.deepEqual(answered, ['quick'], 'no batch starts before the one before it is durable');
+  assert.equal(committed(), 1, 'no batch starts before the one before it is durable');
   releaseHeld();
   await settle();
-  assert.deepEqual(answered, ['quick', 'early'], 'the durable unit waits for its own sync');
+  assert.deepEqual(answered, ['first'], 'the next batch waits for its own sync');
   holding = false;
   releaseHeld();
-  await Promise.all([quick, ...both]);
-  assert.deepEqual(answered, ['quick', 'early', 'safe']);
+  await Promise.all([first, ...both]);
+  assert.deepEqual(answered, ['first', 'second', 'third']);
   assert.equal(await countRecords(platformDb.db), 3);
 });

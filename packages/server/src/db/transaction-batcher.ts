@@ -2,8 +2,7 @@
  * Group commit for the platform database: small units of work that arrive together share one
  * transaction.
  *
- * A purchase writes a few rows (its idempotency record, the payment, its outcome and webhook
- * event); as separate commits, each of those rewrites the same B-tree pages to the WAL and waits
+ * A purchase writes a few rows (the payment, its outcome and webhook event); as separate commits, each of those rewrites the same B-tree pages to the WAL and waits
  * for its own turn on the one SQLite connection. Queued while a batch is running, units instead
  * run one after another inside the next batch's transaction, which commits (and, on SQLite,
  * becomes durable) once for all of them; each caller gets its own unit's result after that commit.
@@ -14,10 +13,10 @@
  * serialization failure between nodes) rolls the whole batch back; each of its other units is
  * then run again in a transaction of its own, so only the failing unit fails.
  *
- * A unit run with `{ durable: false }` is answered at commit, before its writes are on disk (the
- * others once they are). Only for writes that a durable write later in the same request covers
- * before anything is answered: SQLite syncs its log in order, so syncing a later commit makes
- * every earlier one durable too.
+ * Every unit is answered once its batch is durable: there is one durability rule, and no unit
+ * asks for less. On SQLite the batch releases the connection at commit and waits for the WAL's
+ * sync itself (PlatformDb.deferDurableWait): other queries run meanwhile (and, like every read,
+ * wait for the sync before they answer).
  */
 import type { Transaction } from 'kysely';
 import type { PlatformDb } from './platform-db.ts';
@@ -34,24 +33,15 @@ export const concurrentBatchesMax = { sqlite: 1, postgres: 4 } as const;
 
 export type TransactionUnit<T> = (tx: Transaction<PlatformSchema>) => Promise<T>;
 
-export interface RunOptions {
-  /** Whether to answer only once the commit is durable (the default), or at commit. */
-  readonly durable?: boolean;
-}
-
 export interface TransactionBatcher {
-  /**
-   * Runs `unit` in a transaction shared with the units queued with it; resolves after commit,
-   * once durable unless `durable` is false.
-   */
-  run<T>(unit: TransactionUnit<T>, options?: RunOptions): Promise<T>;
+  /** Runs `unit` in a transaction shared with the units queued with it; resolves once durable. */
+  run<T>(unit: TransactionUnit<T>): Promise<T>;
   /** Resolves once no unit is queued or running (before closing the database). */
   drain(): Promise<void>;
 }
 
 interface Queued {
   readonly unit: TransactionUnit<unknown>;
-  readonly durable: boolean;
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -80,10 +70,9 @@ export function createTransactionBatcher(platformDb: PlatformDb): TransactionBat
   };
 
   return {
-    run<T>(unit: TransactionUnit<T>, options: RunOptions = {}): Promise<T> {
-      const durable = options.durable ?? true;
+    run<T>(unit: TransactionUnit<T>): Promise<T> {
       return new Promise<T>((resolve, reject) => {
-        queue.push({ unit, durable, resolve: resolve as (value: unknown) => void, reject });
+        queue.push({ unit, resolve: resolve as (value: unknown) => void, reject });
         startBatches();
       });
     },
@@ -100,7 +89,7 @@ async function commitBatch(
   batch: readonly Queued[],
   settled: () => void = () => {},
 ): Promise<void> {
-  // On SQLite the batch waits for durability itself, to answer its non-durable units first.
+  // On SQLite the batch waits for durability itself, with the connection released.
   const ownWait = platformDb.dialect === 'sqlite';
   let results: unknown[];
   try {
@@ -123,9 +112,6 @@ async function commitBatch(
     settled();
     return;
   }
-  batch.forEach((queued, index) => {
-    if (!queued.durable) queued.resolve(results[index]);
-  });
   let synced: unknown = undefined;
   try {
     if (ownWait) await platformDb.waitDurable();
@@ -133,7 +119,6 @@ async function commitBatch(
     synced = error ?? new Error('platform database: WAL sync failed');
   }
   batch.forEach((queued, index) => {
-    if (!queued.durable) return;
     if (synced === undefined) queued.resolve(results[index]);
     else queued.reject(synced);
   });

@@ -234,19 +234,12 @@ class Records {
     request: IdempotencyRequest,
     nowMs: number,
   ): Promise<'claimed' | IdempotencyRecordRow | undefined> {
-    // A claim is answered at commit: whatever the request then does is written and made
-    // durable after it, which makes the claim durable too, before any answer goes out (see
-    // transaction-batcher.ts). A record found is another request's state, about to be
-    // answered: that waits until it is on disk.
-    const claimed = await this.#batcher.run(
-      async (tx) => {
-        if ((await this.claimIn(tx, request, nowMs)) !== undefined) return 'claimed';
-        return firstRow(selectRecord, tx, request);
-      },
-      { durable: false },
-    );
-    if (claimed !== 'claimed') await this.#platformDb.waitDurable();
-    return claimed;
+    // Answered once durable, like every unit: a record found is another request's state, which
+    // is then on disk too (SQLite syncs its log in order).
+    return this.#batcher.run(async (tx) => {
+      if ((await this.claimIn(tx, request, nowMs)) !== undefined) return 'claimed';
+      return firstRow(selectRecord, tx, request);
+    });
   }
 
   /**

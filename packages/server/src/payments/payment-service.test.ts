@@ -144,8 +144,8 @@ forEachDialect('payments', (dialect, it) => {
     let writes = 0;
     const failing: TransactionBatcher = {
       drain: () => w.batcher.drain(),
-      run: (unit, options) =>
-        ++writes === 2 ? Promise.reject(new Error('disk gone')) : w.batcher.run(unit, options),
+      run: (unit) =>
+        ++writes === 2 ? Promise.reject(new Error('disk gone')) : w.batcher.run(unit),
     };
     const payments = createPaymentService({
       platform: w.platform,
