@@ -2,7 +2,7 @@
  * What every adapter must do, as one suite each adapter's test runs over real loopback HTTP. The
  * adapter's test builds an app with these routes and hands over its URL:
  *
- *   GET /free            200 "free", not priced
+ *   GET /free            200 "free", not priced (its route's price function declines)
  *   GET /articles/:id    200 "article <id> for <receipt payer>", priced (a ticket)
  *   GET /api/flaky       single-use; answers 503 the first time, 200 "ok" afterwards
  *   GET /api/crash       single-use; throws the first time, 200 "ok" afterwards
@@ -59,6 +59,8 @@ export const contractRoutes: readonly PricedRoute[] = [
   ...testRoutes,
   { method: 'GET', path: '/api/flaky', price: '0.003' },
   { method: 'GET', path: '/api/crash', price: '0.004' },
+  // A price function that says "not priced": the request must reach the handler untouched.
+  { method: 'GET', path: '/free', price: () => undefined },
 ];
 
 /** A handler that fails on its first call only, as a flaky backend would. */
@@ -169,7 +171,9 @@ export function describeAdapterContract(name: string, start: StartApp): void {
       assert.equal(response.status, 200);
       const list = parsePriceList(await response.text());
       assert.ok(list.ok);
-      assert.equal(list.value.routes.length, contractRoutes.length);
+      // Every route but /free, whose price function prices nothing.
+      assert.equal(list.value.routes.length, contractRoutes.length - 1);
+      assert.ok(list.value.routes.every((route) => route.path !== '/free'));
     });
   });
 }

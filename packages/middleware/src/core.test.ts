@@ -98,6 +98,22 @@ describe('the 402 answer', () => {
     });
   });
 
+  it('lets a request through untouched when the price function says it is not priced', async (t) => {
+    const { paywall } = await setUp(t, {
+      routes: [
+        {
+          method: 'GET',
+          path: '/articles/:id',
+          price: ({ params }) => (params.id === '42' ? '0.02' : undefined),
+        },
+      ],
+    });
+    assert.deepEqual(await paywall.handle(get('/articles/7')), { kind: 'free' });
+    // Even a target the wire could not carry: an unpriced request is not the paywall's business.
+    assert.deepEqual(await paywall.handle(get('/articles/caf\u00e9')), { kind: 'free' });
+    assert.equal((await paywall.handle(get('/articles/42'))).kind, 'paymentRequired');
+  });
+
   it('answers a priced request with a challenge whose request names what is sold', async (t) => {
     const setup = await setUp(t);
     const outcome = await setup.paywall.handle(get('/articles/42?lang=fr'));

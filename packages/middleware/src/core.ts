@@ -133,6 +133,7 @@ function handle(config: Config, request: PaywallRequest): Eventually<PaywallOutc
   if (match === undefined) return { kind: 'free' };
   const payment = readPaymentHeaders(request.headers);
   const offer = offerFor(config, match, request, payment, nowSeconds);
+  if (offer === undefined) return { kind: 'free' };
   if ('ok' in offer) return refusalOutcome(config, undefined, offer.code, offer.detail);
   const presented = readCredentialText(config.x402, payment);
   switch (presented.kind) {
