@@ -118,6 +118,16 @@ export function describeAdapterContract(name: string, start: StartApp): void {
       assert.equal(problem.status, 402);
     });
 
+    it('answers 406 without a challenge when Accept-Payment refuses mite/charge', async () => {
+      const headers = { 'accept-payment': 'tempo/charge' };
+      const response = await fetch(`${app.url}/articles/42`, { headers });
+      assert.equal(response.status, 406);
+      assert.equal(response.headers.get('www-authenticate'), null);
+      assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      const problem = (await response.json()) as { status: number };
+      assert.equal(problem.status, 406);
+    });
+
     it('serves a paid request with the receipt to the handler and Payment-Receipt', async () => {
       const headers = await pay('/articles/42');
       for (let attempt = 0; attempt < 2; attempt += 1) {

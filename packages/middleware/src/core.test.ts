@@ -114,6 +114,30 @@ describe('the 402 answer', () => {
     assert.equal((await paywall.handle(get('/articles/42'))).kind, 'paymentRequired');
   });
 
+  it('answers 406, with no challenge, a client whose Accept-Payment refuses mite/charge', async (t) => {
+    const { paywall } = await setUp(t, { x402: 'always' });
+    const refused = await paywall.handle(get('/articles/42', { 'accept-payment': 'tempo/charge' }));
+    assert.ok(refused.kind === 'notAcceptable', verdictOf(refused));
+    assert.equal(refused.status, 406);
+    assert.equal(refused.headers['WWW-Authenticate'], undefined);
+    assert.equal(refused.headers['PAYMENT-REQUIRED'], undefined);
+    assert.equal(refused.headers['Content-Type'], 'application/problem+json');
+    assert.deepEqual(JSON.parse(refused.body), refused.problem);
+    assert.equal(refused.problem.status, 406);
+    assert.match(refused.problem.detail, /mite\/charge/);
+    for (const accepted of ['mite/charge', '*/*', 'tempo/charge, mite/*;q=0.2', 'not a range']) {
+      const outcome = await paywall.handle(get('/articles/42', { 'accept-payment': accepted }));
+      assert.equal(outcome.kind, 'paymentRequired', accepted);
+    }
+    // A free route, and a request that presents a credential, are not asked.
+    const free = await paywall.handle(get('/about', { 'accept-payment': 'tempo/charge' }));
+    assert.equal(free.kind, 'free');
+    const presented = await paywall.handle(
+      get('/articles/42', { 'accept-payment': 'tempo/charge', authorization: 'Payment x' }),
+    );
+    assert.equal(presented.kind, 'error');
+  });
+
   it('answers a priced request with a challenge whose request names what is sold', async (t) => {
     const setup = await setUp(t);
     const outcome = await setup.paywall.handle(get('/articles/42?lang=fr'));

@@ -9,7 +9,8 @@
  * - verification.ts: a presented credential checked (the challenge's HMAC and echo, the
  *   receipt's signature and binding), with the verified cache (verified-cache.ts);
  * - outcome.ts: refusals, the price list, paid outcomes (a single-use receipt claimed in the
- *   replay store first).
+ *   replay store first);
+ * - accept-payment.ts: a client's `Accept-Payment` that refuses Mite's method (a 406).
  *
  * Verification is offline and stateless but for the replay store: the challenge id is an HMAC the
  * merchant recomputes, the receipt a JWS checked against the platform's cached JWKS.
@@ -21,6 +22,7 @@ import {
   type ProtocolErrorCode,
   type ReceiptClaims,
 } from '@mite/protocol';
+import { notAcceptableOutcome, refusesMiteCharge } from './accept-payment.ts';
 import { readCredentialText, readPaymentHeaders, type X402Mode } from './credential-source.ts';
 import type { Eventually } from './eventually.ts';
 import { offerFor } from './offer.ts';
@@ -110,6 +112,14 @@ export type PaywallOutcome =
     }
   | PaidOutcome
   | {
+      /** A priced request whose `Accept-Payment` refuses Mite's method (see accept-payment.ts). */
+      readonly kind: 'notAcceptable';
+      readonly status: 406;
+      readonly headers: PaywallHeaders;
+      readonly body: string;
+      readonly problem: ProblemDetails;
+    }
+  | {
       readonly kind: 'error';
       readonly status: 400 | 402 | 503;
       readonly code: PaywallErrorCode;
@@ -138,6 +148,7 @@ function handle(config: Config, request: PaywallRequest): Eventually<PaywallOutc
   const presented = readCredentialText(config.x402, payment);
   switch (presented.kind) {
     case 'none':
+      if (refusesMiteCharge(request.headers)) return notAcceptableOutcome(offer);
       return refusalOutcome(
         config,
         offer,
