@@ -163,6 +163,40 @@ describe('the 402 answer', () => {
     assert.equal(challenge.description, 'An article');
   });
 
+  it('says in its problem who sells, where to pay, and the mite pay line that buys it', async (t) => {
+    const setup = await setUp(t);
+    const local = await setup.paywall.handle(get('/articles/42', { host: '127.0.0.1:4000' }));
+    assert.ok(local.kind === 'paymentRequired');
+    const problem = JSON.parse(local.body) as Record<string, unknown>;
+    assert.deepEqual(problem, local.problem);
+    assert.equal(problem.merchant, 'shop.test');
+    assert.equal(problem.merchantId, 'mer_test');
+    assert.equal(problem.platform, setup.platform.url);
+    assert.equal(problem.payCommand, 'mite pay http://127.0.0.1:4000/articles/42');
+    assert.equal(
+      problem.detail,
+      `/articles/42 costs 0.02 USD from shop.test. Pay through the Mite platform at ` +
+        `${setup.platform.url}, for example with \`mite pay http://127.0.0.1:4000/articles/42\`.`,
+    );
+    // Anywhere but the loopback, the site must be on https for a Mite client to pay it.
+    const remote = await setup.paywall.handle(get('/articles/42', { host: 'shop.example' }));
+    assert.ok(remote.kind === 'paymentRequired');
+    assert.equal(JSON.parse(remote.body).payCommand, 'mite pay https://shop.example/articles/42');
+    // A Host that is not a host is not echoed back.
+    const odd = await setup.paywall.handle(get('/articles/42', { host: 'a b<script>' }));
+    assert.ok(odd.kind === 'paymentRequired');
+    assert.equal(JSON.parse(odd.body).payCommand, undefined);
+    assert.match(JSON.parse(odd.body).detail, /`mite pay` and its URL/);
+    // With an origin, the resource is the URL, whatever Host says.
+    const sited = await setUp(t, { origin: 'https://news.example' });
+    const withOrigin = await sited.paywall.handle(get('/articles/1', { host: 'evil.example' }));
+    assert.ok(withOrigin.kind === 'paymentRequired');
+    assert.equal(
+      JSON.parse(withOrigin.body).payCommand,
+      'mite pay https://news.example/articles/1',
+    );
+  });
+
   it('prefixes the resource with the origin when one is configured', async (t) => {
     const setup = await setUp(t, { origin: 'https://shop.example' });
     const challenge = await challengeFor(setup, '/articles/42');

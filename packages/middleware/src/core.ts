@@ -10,19 +10,20 @@
  *   receipt's signature and binding), with the verified cache (verified-cache.ts);
  * - outcome.ts: refusals, the price list, paid outcomes (a single-use receipt claimed in the
  *   replay store first);
+ * - how-to-pay.ts: the 402's problem worded for people (who sells, where and how to pay);
  * - accept-payment.ts: a client's `Accept-Payment` that refuses Mite's method (a 406).
  *
  * Verification is offline and stateless but for the replay store: the challenge id is an HMAC the
  * merchant recomputes, the receipt a JWS checked against the platform's cached JWKS.
  */
 import {
-  currency,
   type ProblemDetails,
   priceListPath,
   type ProtocolErrorCode,
   type ReceiptClaims,
 } from '@mite/protocol';
 import { notAcceptableOutcome, refusesMiteCharge } from './accept-payment.ts';
+import { paymentRequiredOutcome } from './how-to-pay.ts';
 import { readCredentialText, readPaymentHeaders, type X402Mode } from './credential-source.ts';
 import type { Eventually } from './eventually.ts';
 import { offerFor } from './offer.ts';
@@ -149,12 +150,7 @@ function handle(config: Config, request: PaywallRequest): Eventually<PaywallOutc
   switch (presented.kind) {
     case 'none':
       if (refusesMiteCharge(request.headers)) return notAcceptableOutcome(offer);
-      return refusalOutcome(
-        config,
-        offer,
-        'paymentRequired',
-        `${offer.request.resource} costs ${offer.request.amount} ${currency}`,
-      );
+      return paymentRequiredOutcome(config, offer, request);
     case 'malformed':
       return refusalOutcome(config, offer, presented.code, presented.detail);
     case 'text':
