@@ -77,7 +77,10 @@ const unreservedEscape = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DdEe]|5[Ff]|7
 const plainPath = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 const dotSegment = /(?:^|\/)\.\.?(?:\/|$)/;
 
-/** The segments a path is matched by (see the module comment); case is kept for parameters. */
+/**
+ * The segments a path is matched by (see the module comment); case is kept. Exported so that a
+ * handler can read a path exactly as the paywall priced it.
+ */
 export function pathSegments(path: string): string[] {
   // The common case, answered without a URL parse: what urlPathSegments gives for such a path.
   if (plainPath.test(path) && !dotSegment.test(path)) {
