@@ -11,6 +11,11 @@ export type ShutdownSignal = 'SIGINT' | 'SIGTERM';
 export interface CliContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   readonly cwd: string;
+  /**
+   * How a person runs this same `mite` from any folder (`mite`, or `node /abs/path/mite.mjs`),
+   * for the commands the banner prints; `mite` when not given. See invocation.ts.
+   */
+  readonly miteCommand?: string;
   /** Writes text to standard output as is (add the newline yourself). */
   readonly writeOut: (text: string) => void;
   /** Writes text to standard error as is (add the newline yourself). */

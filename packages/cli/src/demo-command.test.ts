@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '@mite/testkit';
-import { formatDemoCredentials } from './demo-command.ts';
+import { demoSiteLines, formatDemoCredentials } from './demo-command.ts';
 import { buildCliBundle, startCli, waitForUrl } from './test-helpers.ts';
 
 describe('mite demo (child process)', { timeout: 60_000 }, () => {
@@ -70,5 +70,30 @@ describe('formatDemoCredentials', () => {
       '    offer id  price  title       merchant',
       '    off_1     0.02   An article  Shop',
     ]);
+  });
+});
+
+describe('demoSiteLines', () => {
+  const site = {
+    url: 'http://127.0.0.1:4000',
+    articleUrl: 'http://127.0.0.1:4000/articles/a',
+    close: () => Promise.resolve(),
+  };
+  const user = { email: 'ada@demo', password: 'pw' };
+
+  it('prints the commands with the mite that runs now, and how to put mite on the PATH', () => {
+    const lines = demoSiteLines(site, 'http://127.0.0.1:8787', user, 'node /repo/mite.mjs');
+    assert.ok(
+      lines.includes(
+        "    MITE_PASSWORD='pw' node /repo/mite.mjs login --platform http://127.0.0.1:8787 --email ada@demo",
+      ),
+    );
+    assert.ok(lines.includes('    node /repo/mite.mjs pay http://127.0.0.1:4000/articles/a'));
+    assert.match(lines.at(-1) ?? '', /npm link -w packages\/cli/);
+  });
+
+  it('prints plain mite commands when mite is on the PATH', () => {
+    const lines = demoSiteLines(site, 'http://127.0.0.1:8787', user, 'mite');
+    assert.equal(lines.at(-1), '    mite pay http://127.0.0.1:4000/articles/a');
   });
 });

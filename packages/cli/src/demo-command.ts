@@ -46,25 +46,36 @@ export function createDemoCommand(
         host: options.host,
         dataDir: options.dataDir,
       });
-      return { lines: demoSiteLines(site, platformUrl, user), close: () => site.close() };
+      const mite = context.miteCommand ?? 'mite';
+      return { lines: demoSiteLines(site, platformUrl, user, mite), close: () => site.close() };
     };
     setExitCode(await runPlatform(options, context, seed, startSite));
   });
 }
 
-/** Where the paid articles are, and the two commands that buy one from a terminal. */
+/**
+ * Where the paid articles are, and the two commands that buy one from a terminal, written with
+ * `mite` (how this very command runs from any folder: invocation.ts) so that they work as printed.
+ */
 export function demoSiteLines(
   site: DemoSite,
   platformUrl: string,
   user: { email: string; password: string },
+  mite: string,
 ): string[] {
-  return [
+  const lines = [
     `Demo merchant site (paid articles behind the HTTP 402 middleware): ${site.url}`,
     `  an article:  ${site.articleUrl}`,
-    '  buy it from a terminal:',
-    `    MITE_PASSWORD='${user.password}' npm run mite -- login --platform ${platformUrl} --email ${user.email}`,
-    `    npm run mite -- pay ${site.articleUrl}`,
+    '  buy it from a terminal (from any folder):',
+    `    MITE_PASSWORD='${user.password}' ${mite} login --platform ${platformUrl} --email ${user.email}`,
+    `    ${mite} pay ${site.articleUrl}`,
   ];
+  if (mite !== 'mite') {
+    lines.push(
+      '  (to type just `mite`, put it on your PATH: `npm link -w packages/cli`, see README.md)',
+    );
+  }
+  return lines;
 }
 
 /** The demo credentials as banner lines, in aligned columns. */

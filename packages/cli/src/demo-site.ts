@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
-import { createPaywall, withPaywall } from '@mite/middleware';
+import { createPaywall, pathSegments, withPaywall } from '@mite/middleware';
 import { baseUrl } from './run-platform.ts';
 
 export const demoSiteSecretFileName = 'demo-site-secret';
@@ -48,32 +48,41 @@ export async function startDemoSite(options: {
     realm: 'The Daily Mite (demo)',
     platformUrl: options.platformUrl,
     challengeSecret: loadSecret(options.dataDir),
-    routes: [
-      {
-        method: 'GET',
-        path: '/articles/:slug',
-        price: demoArticlePrice,
-        description: 'One article of The Daily Mite',
-        category: 'content',
-        accessPeriodSeconds: demoArticleAccessSeconds,
-      },
-    ],
+    // Only what exists is priced, each article by its own route (so the price list names them
+    // all): an unknown article matches no route and gets the handler's 404, never a 402. A site
+    // whose articles come and go would price `/articles/:slug` with a function that answers
+    // undefined ("not priced") for a slug it does not have.
+    routes: Object.keys(articles).map((slug) => ({
+      method: 'GET',
+      path: `/articles/${slug}`,
+      price: demoArticlePrice,
+      description: 'One article of The Daily Mite',
+      category: 'content',
+      accessPeriodSeconds: demoArticleAccessSeconds,
+    })),
   });
   const server = createServer(
     withPaywall(paywall, (request, response) => {
-      const slug = /^\/articles\/([a-z0-9-]+)$/.exec(request.url ?? '')?.[1];
-      const article = slug === undefined ? undefined : articles[slug];
-      if (request.url === '/' || request.url === '') {
-        sendIndex(response);
+      // The paywall's own reading of the path, so that what it priced is what is served here.
+      const segments = pathSegments((request.url ?? '/').split('?', 1)[0] ?? '/');
+      const isIndex = segments.length === 0;
+      const article =
+        segments.length === 2 && segments[0]?.toLowerCase() === 'articles'
+          ? articleOf(segments[1])
+          : undefined;
+      if (!isIndex && article === undefined) {
+        sendText(response, 404, 'no such article\n');
         return;
       }
-      if (article === undefined) {
-        response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-        response.end('no such article\n');
+      // Only GET (and HEAD) is sold or served: another method is no free read.
+      if (request.method !== 'GET' && request.method !== 'HEAD') {
+        sendText(response, 405, `${request.method ?? ''} is not allowed here: GET or HEAD\n`, {
+          allow: 'GET, HEAD',
+        });
         return;
       }
-      response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-      response.end(`${article.title}\n\n${article.text}\n`);
+      if (article === undefined) sendIndex(response);
+      else sendText(response, 200, `${article.title}\n\n${article.text}\n`);
     }),
   );
   const url = await listen(server, options.host);
@@ -84,12 +93,30 @@ export async function startDemoSite(options: {
   };
 }
 
+/**
+ * The article of a path segment as the paywall matched it (literal segments compare without
+ * case); undefined for one that does not exist.
+ */
+function articleOf(segment: string | undefined): { title: string; text: string } | undefined {
+  const slug = segment?.toLowerCase();
+  return slug !== undefined && Object.hasOwn(articles, slug) ? articles[slug] : undefined;
+}
+
+function sendText(
+  response: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
+  response.end(text);
+}
+
 function sendIndex(response: ServerResponse): void {
   const lines = Object.entries(articles).map(
     ([slug, article]) => `  /articles/${slug}  ${article.title} (${demoArticlePrice})`,
   );
-  response.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' });
-  response.end(`The Daily Mite (demo): paid articles\n${lines.join('\n')}\n`);
+  sendText(response, 200, `The Daily Mite (demo): paid articles\n${lines.join('\n')}\n`);
 }
 
 /** Kept in the data directory, so receipts stay valid across restarts of the demo. */

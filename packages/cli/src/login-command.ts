@@ -1,3 +1,4 @@
+import { isSecureOrLoopback } from '@mite/protocol';
 import { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { CliError, exitCodes, UsageError } from './errors.ts';
@@ -9,6 +10,22 @@ interface LoginFlags {
   readonly maxPerPayment?: string;
   readonly maxPerOriginPerDay?: string;
   readonly maxTotal?: string;
+}
+
+/** The password and then the session travel to the platform: https, or plain http on the loopback. */
+function checkPlatformUrl(platformUrl: string): void {
+  let url: URL;
+  try {
+    url = new URL(platformUrl);
+  } catch {
+    throw new UsageError(`--platform: not a URL: ${platformUrl}`);
+  }
+  if (!isSecureOrLoopback(url)) {
+    throw new UsageError(
+      `--platform ${platformUrl} is not https: Mite sends passwords and payments over https only ` +
+        '(plain http only on the loopback: localhost, 127.0.0.0/8, [::1])',
+    );
+  }
 }
 
 /**
@@ -39,6 +56,7 @@ export function createLoginCommand(
         throw new UsageError('set MITE_PASSWORD to the account password');
       }
       const platformUrl = flags.platform.replace(/\/+$/, '');
+      checkPlatformUrl(platformUrl);
       const response = await fetch(`${platformUrl}/v1/sessions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

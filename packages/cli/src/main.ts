@@ -1,10 +1,12 @@
 /**
  * The `mite` command's entry point: builds the context from the real process, runs the command and
  * exits with its code. `npm start` builds it (scripts/build.ts) and runs
- * `node packages/cli/dist/mite.mjs demo`; `npm run mite -- ...` runs it from the sources.
+ * `node packages/cli/dist/mite.mjs demo`; `npm run mite -- ...` and `npx mite ...` (the package's
+ * `bin`, bin/mite.js) run it from the sources.
  */
 import type { CliContext, ShutdownSignal } from './cli-context.ts';
 import { runCli } from './create-program.ts';
+import { miteCommandFor } from './invocation.ts';
 
 const SHUTDOWN_SIGNALS: readonly ShutdownSignal[] = ['SIGINT', 'SIGTERM'];
 
@@ -12,6 +14,7 @@ function createProcessContext(): CliContext {
   return {
     env: process.env,
     cwd: process.cwd(),
+    miteCommand: miteCommandFor(process.argv[1], process.env.PATH),
     writeOut: (text) => process.stdout.write(text),
     writeErr: (text) => process.stderr.write(text),
     // Loaded on first use, so that `mite --help` works even where the native SQLite module does not,

@@ -4,10 +4,11 @@ import {
   createMiteFetch,
   isMitePaymentError,
   type PaymentEvent,
+  type PaymentQuote,
   type ReceiptStore,
   type StoredReceipt,
 } from '@mite/client';
-import { formatAmount, parseAmount } from '@mite/protocol';
+import { formatAmount, isSecureOrLoopback, parseAmount } from '@mite/protocol';
 import { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { CliError, exitCodes, UsageError } from './errors.ts';
@@ -32,7 +33,9 @@ interface PayFlags {
 /**
  * `mite pay URL`: fetches a URL like curl, paying its HTTP 402 challenge from the stored wallet
  * session within the budget set at `mite login` (and `--max` for this one payment). The body
- * goes to standard output, what was paid to standard error (or all of it as JSON with --json).
+ * goes to standard output; to standard error, before a payment, who is paid and which limits
+ * apply, and after it what was paid (all of it as JSON on standard output with --json). A URL or
+ * platform on plain http is refused except on the loopback.
  */
 export function createPayCommand(
   context: CliContext,
@@ -52,12 +55,23 @@ async function pay(url: string, flags: PayFlags, context: CliContext): Promise<n
   const target = parseTarget(url);
   const dir = configDir(context.env);
   const session = loadWalletSession(dir);
-  const budget = budgetFor(
-    session.budget,
-    flags.max,
-    spentSoFar(loadSpending(dir), target.origin, new Date()),
-  );
+  checkPlatform(session.platformUrl);
+  const budget = {
+    ...budgetFor(
+      session.budget,
+      flags.max,
+      spentSoFar(loadSpending(dir), target.origin, new Date()),
+    ),
+    // Asked before every payment (no approveAbove): says who is paid and which limits apply. The
+    // consent is the command itself, within the budget set at login and --max.
+    approve: (quote: PaymentQuote) => {
+      quoted = quote;
+      context.writeErr(describeQuote(quote, flags.max !== undefined));
+      return true;
+    },
+  };
   let paid: PaymentEvent | undefined;
+  let quoted: PaymentQuote | undefined;
   const miteFetch = createMiteFetch({
     wallet: { platformUrl: session.platformUrl, token: session.token },
     budget,
@@ -89,6 +103,7 @@ async function pay(url: string, flags: PayFlags, context: CliContext): Promise<n
           amount: paid.amount,
           currency: paid.currency,
           merchant: paid.merchant,
+          ...(quoted === undefined ? {} : { merchantName: quoted.realm }),
           resource: paid.resource,
           paymentId: paid.paymentId,
         };
@@ -105,11 +120,30 @@ async function pay(url: string, flags: PayFlags, context: CliContext): Promise<n
     context.writeErr(
       payment === null
         ? `mite: ${response.status}, nothing paid\n`
-        : `mite: ${response.status}, paid ${payment.amount} ${payment.currency} to ${payment.merchant} for ${payment.resource} (${payment.paymentId})\n`,
+        : `mite: ${response.status}, paid ${payment.amount} ${payment.currency} to ${merchantLabel(payment.merchant, quoted?.realm)} for ${payment.resource} (${payment.paymentId})\n`,
     );
   }
   return response.ok ? exitCodes.ok : exitCodes.failure;
 }
+
+/** The merchant as a person knows it (the site's name, its realm), with the platform's id. */
+function merchantLabel(merchantId: string, realm: string | undefined): string {
+  return realm === undefined ? merchantId : `${JSON.stringify(realm)} (${merchantId})`;
+}
+
+/** Who is paid, how much, where, and what the budget still allows: one line before paying. */
+export function describeQuote(quote: PaymentQuote, maxGiven: boolean): string {
+  const { headroom } = quote;
+  return (
+    `mite: paying ${quote.amount} ${quote.currency} to ${merchantLabel(quote.merchant, quote.realm)} ` +
+    `for ${quote.resource}, at ${quote.platform}; limits: ${headroom.perPayment} a payment` +
+    `${maxGiven ? ' (--max)' : ''}, ${headroom.originToday} more at ${quote.origin} today, ` +
+    `${headroom.total} more in all (set at \`mite login\`)\n`
+  );
+}
+
+const insecureHelp =
+  'Mite pays over https only (plain http only on the loopback: localhost, 127.0.0.0/8, [::1])';
 
 function parseTarget(url: string): URL {
   let target: URL;
@@ -121,7 +155,26 @@ function parseTarget(url: string): URL {
   if (target.protocol !== 'http:' && target.protocol !== 'https:') {
     throw new UsageError(`only http and https URLs can be paid for, not ${target.protocol}`);
   }
+  // The draft: credentials never travel over unencrypted HTTP (see isSecureOrLoopback).
+  if (!isSecureOrLoopback(target)) {
+    throw new UsageError(`${target.origin} is plain http: ${insecureHelp}`);
+  }
   return target;
+}
+
+/** The stored platform, which a session from an older `mite login` may have on plain http. */
+function checkPlatform(platformUrl: string): void {
+  let url: URL | undefined;
+  try {
+    url = new URL(platformUrl);
+  } catch {
+    url = undefined;
+  }
+  if (url === undefined || !isSecureOrLoopback(url)) {
+    throw new UsageError(
+      `the wallet's platform ${platformUrl} is not https: ${insecureHelp}; log in again with \`mite login\``,
+    );
+  }
 }
 
 /** The stored budget, less what earlier payments spent, and `--max` for this payment. */

@@ -75,6 +75,25 @@ describe('BudgetLedger', () => {
     });
   });
 
+  it('tells what each limit still allows at an origin, payments under way counted', () => {
+    const budget = ledger();
+    assert.deepEqual(budget.headroom('https://a.example', noon), {
+      perPayment: '0.10',
+      originToday: '0.05',
+      total: '0.08',
+    });
+    budget.reserve('https://a.example', 30_000n, noon).commit();
+    const held = budget.reserve('https://b.example', 10_000n, noon);
+    assert.deepEqual(budget.headroom('https://a.example', noon), {
+      perPayment: '0.10',
+      originToday: '0.02',
+      total: '0.04',
+    });
+    assert.equal(budget.headroom('https://b.example', noon).originToday, '0.04');
+    held.release();
+    assert.equal(budget.headroom('https://a.example', noon + 86_400_000).originToday, '0.05');
+  });
+
   it('names the first limit a payment would pass', () => {
     const budget = ledger();
     assert.equal(

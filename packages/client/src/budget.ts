@@ -28,6 +28,21 @@ export interface PaymentQuote {
   readonly category?: string;
   /** 0: opens the resource once; otherwise how long the purchase keeps it open. */
   readonly accessPeriodSeconds: number;
+  /** What each budget limit still allows, before this payment: the limits that apply to it. */
+  readonly headroom: BudgetHeadroom;
+}
+
+/**
+ * What each limit still allows at one origin now, as decimal strings; payments under way count
+ * as spent. A payment is made only if it fits all three.
+ */
+export interface BudgetHeadroom {
+  /** `maxPerPayment`: the most this one payment may cost. */
+  readonly perPayment: string;
+  /** What is left of `maxPerOriginPerDay` at this origin today (UTC). */
+  readonly originToday: string;
+  /** What is left of `maxTotal`. */
+  readonly total: string;
 }
 
 /** Limits, as decimal strings of the wallet's currency ("0.50"). */
@@ -196,6 +211,18 @@ export class BudgetLedger {
       this.#spentByOrigin.set(origin, (this.#spentByOrigin.get(origin) ?? 0n) + micros);
     };
     return { micros, origin, commit: () => settle(true), release: () => settle(false) };
+  }
+
+  /** What the limits still allow at `origin` now (see BudgetHeadroom). */
+  headroom(origin: string, nowMilliseconds: number): BudgetHeadroom {
+    const { maxPerPaymentMicros, maxPerOriginPerDayMicros, maxTotalMicros } = this.limits;
+    const usage = this.#byOriginDay.get(`${utcDay(nowMilliseconds)}|${origin}`);
+    const left = (limit: bigint, used: bigint) => formatAmount(limit > used ? limit - used : 0n);
+    return {
+      perPayment: formatAmount(maxPerPaymentMicros),
+      originToday: left(maxPerOriginPerDayMicros, (usage?.spent ?? 0n) + (usage?.reserved ?? 0n)),
+      total: left(maxTotalMicros, this.#spentTotal + this.#reservedTotal),
+    };
   }
 
   spent(): Spending {

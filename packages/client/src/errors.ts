@@ -12,6 +12,8 @@ export type MitePaymentErrorCode =
   | 'wrongCurrency'
   /** The challenge names a platform this client was not configured to pay. */
   | 'untrustedPlatform'
+  /** The site asking for payment is on plain http, not on the loopback: credentials would leak. */
+  | 'insecureTransport'
   /** Paying would exceed a budget limit (`limit` says which). */
   | 'overBudget'
   /** The approval callback said no (or there is none and the amount is above `approveAbove`). */
@@ -36,6 +38,7 @@ export const mitePaymentErrorCodes: readonly MitePaymentErrorCode[] = [
   'badChallenge',
   'wrongCurrency',
   'untrustedPlatform',
+  'insecureTransport',
   'overBudget',
   'approvalDenied',
   'bodyNotReplayable',

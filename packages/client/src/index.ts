@@ -4,6 +4,7 @@
  */
 export {
   type Budget,
+  type BudgetHeadroom,
   BudgetLedger,
   type BudgetLimits,
   parseBudget,

@@ -322,6 +322,8 @@ describe('createMiteFetch: refusals make no payment', () => {
     assert.equal(quote.resource, '/dear');
     assert.equal(quote.description, 'A long read');
     assert.equal(quote.platform, world.platform.url);
+    assert.equal(quote.realm, 'merchant.test');
+    assert.deepEqual(quote.headroom, { perPayment: '1.00', originToday: '4.99', total: '4.99' });
 
     answer = true;
     assert.equal((await miteFetch(`${merchant.url}/dear`)).status, 200);
@@ -344,6 +346,30 @@ describe('createMiteFetch: refusals make no payment', () => {
     const error = await rejectsWith(world.client()(`${merchant.url}/a`), 'untrustedPlatform');
     assert.match(error.message, /127\.0\.0\.1:9/);
     assert.equal(world.platform.attempts.length, 0);
+  });
+
+  it('refuses to pay a site on plain http unless it is on the loopback', async () => {
+    const merchant = await world.merchant({ '/a': { price: '0.02' } });
+    // news.example stands for the merchant: the fetch sends its requests to the loopback one.
+    const asked: string[] = [];
+    const miteFetch = world.client({
+      fetch: async (input, init) => {
+        const url = input instanceof Request ? input.url : String(input);
+        asked.push(url);
+        const answer = await fetch(url.replace('http://news.example', merchant.url), init);
+        // As if it came from news.example: a response made here has no URL of its own.
+        return new Response(answer.body, answer);
+      },
+    });
+    const error = await rejectsWith(miteFetch('http://news.example/a'), 'insecureTransport');
+    assert.match(error.message, /http:\/\/news\.example.*plain http/);
+    assert.equal(error.paid, false);
+    assert.equal(world.platform.attempts.length, 0);
+    assert.deepEqual(asked, ['http://news.example/a']);
+    // The loopback, by any of its names, is paid as before.
+    const port = new URL(merchant.url).port;
+    const local = await world.client()(`http://localhost:${port}/a`);
+    assert.equal(local.status, 200);
   });
 
   it('refuses another currency than the wallet holds', async () => {
@@ -670,5 +696,21 @@ describe('createMiteFetch: configuration', () => {
         }),
       /http/,
     );
+    for (const platformUrl of ['http://pay.example', 'http://10.1.2.3:8787']) {
+      assert.throws(
+        () =>
+          createMiteFetch({
+            wallet: { ...wallet, platformUrl },
+            budget: { maxPerPayment: '1', maxPerOriginPerDay: '1', maxTotal: '1' },
+          }),
+        /must be https \(plain http only on the loopback/,
+      );
+    }
+    for (const platformUrl of ['http://127.0.0.1:8787', 'http://localhost:8787', 'http://[::1]']) {
+      createMiteFetch({
+        wallet: { ...wallet, platformUrl },
+        budget: { maxPerPayment: '1', maxPerOriginPerDay: '1', maxTotal: '1' },
+      });
+    }
   });
 });

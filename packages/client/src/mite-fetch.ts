@@ -11,6 +11,7 @@
  * - a request that can be sent again, body included (replayable-request.ts).
  * A platform call retried after a network failure carries the same Idempotency-Key (payer.ts).
  */
+import { isSecureOrLoopback } from '@mite/protocol';
 import type { Budget, Spending } from './budget.ts';
 import { readChallenge } from './challenge-selection.ts';
 import { CredentialBroker, type Obtained } from './credential-broker.ts';
@@ -65,6 +66,20 @@ function responseUrl(response: Response, asked: URL): URL {
   }
 }
 
+/**
+ * The draft: "Clients MUST NOT send Payment credentials over unencrypted HTTP." A site on plain
+ * http is paid for only on the loopback, where nothing leaves the machine (a developer's site).
+ * Checked before paying, so that nothing is paid for a credential that could not be sent.
+ */
+function refuseInsecure(target: URL): void {
+  if (isSecureOrLoopback(target)) return;
+  throw new MitePaymentError(
+    'insecureTransport',
+    `${target.origin} asks for a payment over plain http; Mite pays only https sites ` +
+      `(plain http only on the loopback: localhost, 127.0.0.0/8, [::1])`,
+  );
+}
+
 /** The fetch wrapper: sends, reads 402 challenges, presents credentials, keeps receipts. */
 class PayingFetch {
   readonly #payer: Payer;
@@ -110,7 +125,7 @@ class PayingFetch {
     const urlKey = receiptKeyOf(request.url);
     const tried = new Set<string>();
     let response: Response;
-    const upFront = await this.#receipts.live(urlKey);
+    const upFront = isSecureOrLoopback(request.url) ? await this.#receipts.live(urlKey) : undefined;
     if (upFront === undefined) {
       response = await this.#send(request, request.url);
     } else {
@@ -141,6 +156,7 @@ class PayingFetch {
         throw new MitePaymentError('merchantRefused', 'the merchant keeps answering 402');
       }
       request.init.signal?.throwIfAborted();
+      refuseInsecure(target);
       last = await this.#broker.obtain(challenge, target, tried);
       tried.add(last.credential);
       response = await this.#send(request, target, last.credential);

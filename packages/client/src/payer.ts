@@ -13,6 +13,7 @@ import {
   currency as platformCurrency,
   formatAmount,
   formatCredentialHeader,
+  isSecureOrLoopback,
   parseAmount,
   type ReceiptClaims,
   type Refusal,
@@ -126,6 +127,13 @@ export class Payer {
     const platformUrl = new URL(wallet.platformUrl);
     if (platformUrl.protocol !== 'https:' && platformUrl.protocol !== 'http:') {
       throw new TypeError('wallet.platformUrl must be an http(s) URL');
+    }
+    // The session token and the payments would travel in the clear (see isSecureOrLoopback).
+    if (!isSecureOrLoopback(platformUrl)) {
+      throw new TypeError(
+        `wallet.platformUrl must be https (plain http only on the loopback: localhost, ` +
+          `127.0.0.0/8, [::1]), not ${platformUrl.href}`,
+      );
     }
     const { token } = wallet;
     if (typeof token !== 'string' && typeof token !== 'function') {
@@ -268,6 +276,7 @@ export class Payer {
       realm: challenge.realm,
       challengeId: challenge.id,
       accessPeriodSeconds: request.accessPeriodSeconds,
+      headroom: this.#ledger.headroom(target.origin, this.#clock()),
       ...(description === undefined ? {} : { description }),
       ...(request.category === undefined ? {} : { category: request.category }),
     };

@@ -2,7 +2,7 @@
  * What every adapter must do, as one suite each adapter's test runs over real loopback HTTP. The
  * adapter's test builds an app with these routes and hands over its URL:
  *
- *   GET /free            200 "free", not priced
+ *   GET /free            200 "free", not priced (its route's price function declines)
  *   GET /articles/:id    200 "article <id> for <receipt payer>", priced (a ticket)
  *   GET /api/flaky       single-use; answers 503 the first time, 200 "ok" afterwards
  *   GET /api/crash       single-use; throws the first time, 200 "ok" afterwards
@@ -59,6 +59,8 @@ export const contractRoutes: readonly PricedRoute[] = [
   ...testRoutes,
   { method: 'GET', path: '/api/flaky', price: '0.003' },
   { method: 'GET', path: '/api/crash', price: '0.004' },
+  // A price function that says "not priced": the request must reach the handler untouched.
+  { method: 'GET', path: '/free', price: () => undefined },
 ];
 
 /** A handler that fails on its first call only, as a flaky backend would. */
@@ -116,6 +118,16 @@ export function describeAdapterContract(name: string, start: StartApp): void {
       assert.equal(problem.status, 402);
     });
 
+    it('answers 406 without a challenge when Accept-Payment refuses mite/charge', async () => {
+      const headers = { 'accept-payment': 'tempo/charge' };
+      const response = await fetch(`${app.url}/articles/42`, { headers });
+      assert.equal(response.status, 406);
+      assert.equal(response.headers.get('www-authenticate'), null);
+      assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      const problem = (await response.json()) as { status: number };
+      assert.equal(problem.status, 406);
+    });
+
     it('serves a paid request with the receipt to the handler and Payment-Receipt', async () => {
       const headers = await pay('/articles/42');
       for (let attempt = 0; attempt < 2; attempt += 1) {
@@ -169,7 +181,9 @@ export function describeAdapterContract(name: string, start: StartApp): void {
       assert.equal(response.status, 200);
       const list = parsePriceList(await response.text());
       assert.ok(list.ok);
-      assert.equal(list.value.routes.length, contractRoutes.length);
+      // Every route but /free, whose price function prices nothing.
+      assert.equal(list.value.routes.length, contractRoutes.length - 1);
+      assert.ok(list.value.routes.every((route) => route.path !== '/free'));
     });
   });
 }

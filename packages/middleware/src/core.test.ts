@@ -98,6 +98,46 @@ describe('the 402 answer', () => {
     });
   });
 
+  it('lets a request through untouched when the price function says it is not priced', async (t) => {
+    const { paywall } = await setUp(t, {
+      routes: [
+        {
+          method: 'GET',
+          path: '/articles/:id',
+          price: ({ params }) => (params.id === '42' ? '0.02' : undefined),
+        },
+      ],
+    });
+    assert.deepEqual(await paywall.handle(get('/articles/7')), { kind: 'free' });
+    // Even a target the wire could not carry: an unpriced request is not the paywall's business.
+    assert.deepEqual(await paywall.handle(get('/articles/caf\u00e9')), { kind: 'free' });
+    assert.equal((await paywall.handle(get('/articles/42'))).kind, 'paymentRequired');
+  });
+
+  it('answers 406, with no challenge, a client whose Accept-Payment refuses mite/charge', async (t) => {
+    const { paywall } = await setUp(t, { x402: 'always' });
+    const refused = await paywall.handle(get('/articles/42', { 'accept-payment': 'tempo/charge' }));
+    assert.ok(refused.kind === 'notAcceptable', verdictOf(refused));
+    assert.equal(refused.status, 406);
+    assert.equal(refused.headers['WWW-Authenticate'], undefined);
+    assert.equal(refused.headers['PAYMENT-REQUIRED'], undefined);
+    assert.equal(refused.headers['Content-Type'], 'application/problem+json');
+    assert.deepEqual(JSON.parse(refused.body), refused.problem);
+    assert.equal(refused.problem.status, 406);
+    assert.match(refused.problem.detail, /mite\/charge/);
+    for (const accepted of ['mite/charge', '*/*', 'tempo/charge, mite/*;q=0.2', 'not a range']) {
+      const outcome = await paywall.handle(get('/articles/42', { 'accept-payment': accepted }));
+      assert.equal(outcome.kind, 'paymentRequired', accepted);
+    }
+    // A free route, and a request that presents a credential, are not asked.
+    const free = await paywall.handle(get('/about', { 'accept-payment': 'tempo/charge' }));
+    assert.equal(free.kind, 'free');
+    const presented = await paywall.handle(
+      get('/articles/42', { 'accept-payment': 'tempo/charge', authorization: 'Payment x' }),
+    );
+    assert.equal(presented.kind, 'error');
+  });
+
   it('answers a priced request with a challenge whose request names what is sold', async (t) => {
     const setup = await setUp(t);
     const outcome = await setup.paywall.handle(get('/articles/42?lang=fr'));
@@ -121,6 +161,40 @@ describe('the 402 answer', () => {
     assert.equal(challenge.realm, 'shop.test');
     assert.equal(challenge.expiresAtSeconds, setup.clock.nowSeconds() + 300);
     assert.equal(challenge.description, 'An article');
+  });
+
+  it('says in its problem who sells, where to pay, and the mite pay line that buys it', async (t) => {
+    const setup = await setUp(t);
+    const local = await setup.paywall.handle(get('/articles/42', { host: '127.0.0.1:4000' }));
+    assert.ok(local.kind === 'paymentRequired');
+    const problem = JSON.parse(local.body) as Record<string, unknown>;
+    assert.deepEqual(problem, local.problem);
+    assert.equal(problem.merchant, 'shop.test');
+    assert.equal(problem.merchantId, 'mer_test');
+    assert.equal(problem.platform, setup.platform.url);
+    assert.equal(problem.payCommand, 'mite pay http://127.0.0.1:4000/articles/42');
+    assert.equal(
+      problem.detail,
+      `/articles/42 costs 0.02 USD from shop.test. Pay through the Mite platform at ` +
+        `${setup.platform.url}, for example with \`mite pay http://127.0.0.1:4000/articles/42\`.`,
+    );
+    // Anywhere but the loopback, the site must be on https for a Mite client to pay it.
+    const remote = await setup.paywall.handle(get('/articles/42', { host: 'shop.example' }));
+    assert.ok(remote.kind === 'paymentRequired');
+    assert.equal(JSON.parse(remote.body).payCommand, 'mite pay https://shop.example/articles/42');
+    // A Host that is not a host is not echoed back.
+    const odd = await setup.paywall.handle(get('/articles/42', { host: 'a b<script>' }));
+    assert.ok(odd.kind === 'paymentRequired');
+    assert.equal(JSON.parse(odd.body).payCommand, undefined);
+    assert.match(JSON.parse(odd.body).detail, /`mite pay` and its URL/);
+    // With an origin, the resource is the URL, whatever Host says.
+    const sited = await setUp(t, { origin: 'https://news.example' });
+    const withOrigin = await sited.paywall.handle(get('/articles/1', { host: 'evil.example' }));
+    assert.ok(withOrigin.kind === 'paymentRequired');
+    assert.equal(
+      JSON.parse(withOrigin.body).payCommand,
+      'mite pay https://news.example/articles/1',
+    );
   });
 
   it('prefixes the resource with the origin when one is configured', async (t) => {

@@ -9,18 +9,21 @@
  * - verification.ts: a presented credential checked (the challenge's HMAC and echo, the
  *   receipt's signature and binding), with the verified cache (verified-cache.ts);
  * - outcome.ts: refusals, the price list, paid outcomes (a single-use receipt claimed in the
- *   replay store first).
+ *   replay store first);
+ * - how-to-pay.ts: the 402's problem worded for people (who sells, where and how to pay);
+ * - accept-payment.ts: a client's `Accept-Payment` that refuses Mite's method (a 406).
  *
  * Verification is offline and stateless but for the replay store: the challenge id is an HMAC the
  * merchant recomputes, the receipt a JWS checked against the platform's cached JWKS.
  */
 import {
-  currency,
   type ProblemDetails,
   priceListPath,
   type ProtocolErrorCode,
   type ReceiptClaims,
 } from '@mite/protocol';
+import { notAcceptableOutcome, refusesMiteCharge } from './accept-payment.ts';
+import { paymentRequiredOutcome } from './how-to-pay.ts';
 import { readCredentialText, readPaymentHeaders, type X402Mode } from './credential-source.ts';
 import type { Eventually } from './eventually.ts';
 import { offerFor } from './offer.ts';
@@ -110,6 +113,14 @@ export type PaywallOutcome =
     }
   | PaidOutcome
   | {
+      /** A priced request whose `Accept-Payment` refuses Mite's method (see accept-payment.ts). */
+      readonly kind: 'notAcceptable';
+      readonly status: 406;
+      readonly headers: PaywallHeaders;
+      readonly body: string;
+      readonly problem: ProblemDetails;
+    }
+  | {
       readonly kind: 'error';
       readonly status: 400 | 402 | 503;
       readonly code: PaywallErrorCode;
@@ -133,16 +144,13 @@ function handle(config: Config, request: PaywallRequest): Eventually<PaywallOutc
   if (match === undefined) return { kind: 'free' };
   const payment = readPaymentHeaders(request.headers);
   const offer = offerFor(config, match, request, payment, nowSeconds);
+  if (offer === undefined) return { kind: 'free' };
   if ('ok' in offer) return refusalOutcome(config, undefined, offer.code, offer.detail);
   const presented = readCredentialText(config.x402, payment);
   switch (presented.kind) {
     case 'none':
-      return refusalOutcome(
-        config,
-        offer,
-        'paymentRequired',
-        `${offer.request.resource} costs ${offer.request.amount} ${currency}`,
-      );
+      if (refusesMiteCharge(request.headers)) return notAcceptableOutcome(offer);
+      return paymentRequiredOutcome(config, offer, request);
     case 'malformed':
       return refusalOutcome(config, offer, presented.code, presented.detail);
     case 'text':

@@ -34,5 +34,5 @@ export {
   replayCacheSizeMax,
   type ReplayStore,
 } from './replay-store.ts';
-export { type PricedRoute, type PriceRequest } from './routes.ts';
+export { pathSegments, type PricedRoute, type PriceFunction, type PriceRequest } from './routes.ts';
 export { verifiedCacheSizeMax } from './verified-cache.ts';

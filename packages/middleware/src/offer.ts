@@ -101,15 +101,14 @@ function resourceOf(config: Config, url: string): Decoded<string> {
   return accepted(resource);
 }
 
+/** The offer for a priced request; undefined when the route's price function does not price it. */
 export function offerFor(
   config: Config,
   match: RouteMatch,
   request: PaywallRequest,
   payment: PaymentHeaders,
   nowSeconds: number,
-): Offer | Refusal {
-  const resource = resourceOf(config, request.url);
-  if (!resource.ok) return resource;
+): Offer | Refusal | undefined {
   const { route } = match;
   const amount =
     config.routes.fixedPriceOf(route) ??
@@ -120,6 +119,10 @@ export function offerFor(
       headers: request.headers,
       params: match.params,
     });
+  // Not priced: the request passes through untouched, whatever its target looks like.
+  if (amount === undefined) return undefined;
+  const resource = resourceOf(config, request.url);
+  if (!resource.ok) return resource;
   const paymentRequest = paymentRequestOf(config, route, resource.value, amount);
   // Quotes and backslashes in a URL double in JSON: check before issueChallenge would throw.
   if (tooLongToSell(config, route, paymentRequest)) {

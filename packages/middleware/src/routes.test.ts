@@ -85,6 +85,36 @@ describe('route matching', () => {
     );
   });
 
+  it('lets a price function say "not priced", and leaves such a route out of the price list', () => {
+    const known = new Set(['mites']);
+    const table = createRouteTable([
+      {
+        method: 'GET',
+        path: '/articles/:slug',
+        price: ({ params }) => (known.has(params.slug ?? '') ? '0.02' : undefined),
+      },
+      { method: 'GET', path: '/maybe', price: () => null },
+    ]);
+    const request = (path: string, params: Record<string, string>) => ({
+      method: 'GET',
+      url: path,
+      path,
+      headers: {},
+      params,
+    });
+    const article = table.match('GET', '/articles/mites');
+    const unknown = table.match('GET', '/articles/nothing-here');
+    const maybe = table.match('GET', '/maybe');
+    assert.ok(article !== undefined && unknown !== undefined && maybe !== undefined);
+    assert.equal(table.priceOf(article, request('/articles/mites', article.params)), '0.02');
+    assert.equal(
+      table.priceOf(unknown, request('/articles/nothing-here', unknown.params)),
+      undefined,
+    );
+    assert.equal(table.priceOf(maybe, request('/maybe', {})), undefined);
+    assert.deepEqual(table.list(), []);
+  });
+
   it('throws on a price function that answers what the wire cannot carry', () => {
     const broken = createRouteTable([{ method: 'GET', path: '/x', price: () => 'free' }]);
     const match = broken.match('GET', '/x');

@@ -29,13 +29,21 @@ export interface PriceRequest {
   readonly params: Readonly<Record<string, string>>;
 }
 
+/** A route's price for one request: a decimal amount, or `undefined`/`null` for "not priced". */
+export type PriceFunction = (request: PriceRequest) => string | undefined | null;
+
 export interface PricedRoute {
   /** An HTTP method, upper case. A GET route also prices HEAD, which frameworks serve from GET. */
   readonly method: string;
   /** From "/": literal segments, `:name` for one segment, and a final `*` for any rest. */
   readonly path: string;
-  /** A decimal amount of USD ("0.02"), or a function of the request that returns one. */
-  readonly price: string | ((request: PriceRequest) => string);
+  /**
+   * A decimal amount of USD ("0.02"), or a function of the request that returns one or says "not
+   * priced" (`undefined` or `null`): the request then passes through the paywall untouched, as if
+   * no route matched, so that the handler answers it (a 404 for an article that does not exist,
+   * say). A site whose priced paths are not all real answers 404 rather than sell nothing.
+   */
+  readonly price: string | PriceFunction;
   readonly description?: string;
   /** A slug for the payer's budgets ("news"). */
   readonly category?: string;
@@ -69,7 +77,10 @@ const unreservedEscape = /%(?:[46][1-9A-Fa-f]|[57][0-9Aa]|3[0-9]|2[DdEe]|5[Ff]|7
 const plainPath = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 const dotSegment = /(?:^|\/)\.\.?(?:\/|$)/;
 
-/** The segments a path is matched by (see the module comment); case is kept for parameters. */
+/**
+ * The segments a path is matched by (see the module comment); case is kept. Exported so that a
+ * handler can read a path exactly as the paywall priced it.
+ */
 export function pathSegments(path: string): string[] {
   // The common case, answered without a URL parse: what urlPathSegments gives for such a path.
   if (plainPath.test(path) && !dotSegment.test(path)) {
@@ -157,11 +168,17 @@ function checkedPrice(price: string, where: string): string {
 export interface RouteTable {
   /** The first route, in the order given, that prices this request. */
   match(method: string, path: string): RouteMatch | undefined;
-  /** The route's price for a request, in canonical form; a bad price function result throws. */
-  priceOf(match: RouteMatch, request: PriceRequest): string;
+  /**
+   * The route's price for a request, in canonical form, or undefined when its price function says
+   * the request is not priced; a bad price function result throws.
+   */
+  priceOf(match: RouteMatch, request: PriceRequest): string | undefined;
   /** A route's fixed price, in canonical form; undefined when a function prices it. */
   fixedPriceOf(route: PricedRoute): string | undefined;
-  /** The routes as the price list shows them; function prices as they are for a plain request. */
+  /**
+   * The routes as the price list shows them; function prices as they are for a plain request,
+   * and a route whose function does not price the plain request left out.
+   */
   list(): PriceListRoute[];
 }
 
@@ -184,11 +201,13 @@ export function createRouteTable(routes: readonly PricedRoute[]): RouteTable {
     return { route, method: route.method, segments: compileSegments(route.path) };
   });
 
-  function priceOf(match: RouteMatch, request: PriceRequest): string {
+  function priceOf(match: RouteMatch, request: PriceRequest): string | undefined {
     const { route } = match;
     const fixed = fixedPrices.get(route);
     if (fixed !== undefined) return fixed;
     const price = typeof route.price === 'string' ? route.price : route.price(request);
+    // Only these two say "not priced"; anything else that is not an amount is a bug and throws.
+    if (price === undefined || price === null) return undefined;
     return checkedPrice(price, `route ${route.method} ${route.path}`);
   }
 
@@ -213,17 +232,21 @@ export function createRouteTable(routes: readonly PricedRoute[]): RouteTable {
     priceOf,
     fixedPriceOf: (route) => fixedPrices.get(route),
     list: () =>
-      compiled.map(({ route }) => {
+      compiled.flatMap(({ route }) => {
         // A plain request: the route's path as written, no query, no headers, no parameters.
         const plain = { method: route.method, url: route.path, path: route.path };
-        return {
-          method: route.method,
-          path: route.path,
-          price: priceOf({ route, params: {} }, { ...plain, headers: {}, params: {} }),
-          accessPeriodSeconds: route.accessPeriodSeconds ?? 0,
-          ...(route.description === undefined ? {} : { description: route.description }),
-          ...(route.category === undefined ? {} : { category: route.category }),
-        };
+        const price = priceOf({ route, params: {} }, { ...plain, headers: {}, params: {} });
+        if (price === undefined) return [];
+        return [
+          {
+            method: route.method,
+            path: route.path,
+            price,
+            accessPeriodSeconds: route.accessPeriodSeconds ?? 0,
+            ...(route.description === undefined ? {} : { description: route.description }),
+            ...(route.category === undefined ? {} : { category: route.category }),
+          },
+        ];
       }),
   };
 }

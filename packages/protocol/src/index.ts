@@ -158,3 +158,4 @@ export {
   x402TimeoutSecondsDefault,
   x402Version,
 } from './x402.ts';
+export { isLoopbackHostname, isSecureOrLoopback } from './transport.ts';
