@@ -9,6 +9,7 @@ import { PaymentRequiredV2Schema } from '@x402/core/schemas';
 import {
   type Challenge,
   challengeEcho,
+  chargeRequest,
   clockSkewSecondsMax,
   encodeBase64url,
   encodeBase64urlJson,
@@ -108,15 +109,19 @@ describe('the 402 answer', () => {
     assert.equal(outcome.headers['PAYMENT-REQUIRED'], undefined);
     assert.equal(JSON.parse(outcome.body).type, problemTable.paymentRequired.type);
     const challenge = challengeOf(outcome.headers, setup.clock.nowSeconds());
+    // The charge intent's shape: the price in micro-units, Mite's own fields under methodDetails.
     assert.deepEqual(challenge.request, {
-      amount: '0.02',
-      currency: 'USD',
-      merchant: 'mer_test',
-      resource: '/articles/42?lang=fr',
-      platform: setup.platform.url,
+      amount: '20000',
+      currency: 'usd',
+      recipient: 'mer_test',
       description: 'An article',
-      category: 'news',
-      accessPeriodSeconds: 86_400,
+      methodDetails: {
+        platform: setup.platform.url,
+        resource: '/articles/42?lang=fr',
+        category: 'news',
+        accessPeriodSeconds: 86_400,
+        decimals: 6,
+      },
     });
     assert.equal(challenge.realm, 'shop.test');
     assert.equal(challenge.expiresAtSeconds, setup.clock.nowSeconds() + 300);
@@ -126,7 +131,7 @@ describe('the 402 answer', () => {
   it('prefixes the resource with the origin when one is configured', async (t) => {
     const setup = await setUp(t, { origin: 'https://shop.example' });
     const challenge = await challengeFor(setup, '/articles/42');
-    assert.equal(challenge.request.resource, 'https://shop.example/articles/42');
+    assert.equal(challenge.request.methodDetails.resource, 'https://shop.example/articles/42');
     const paid = await present(
       setup,
       '/articles/42',
@@ -168,15 +173,15 @@ describe('the 402 answer', () => {
     const someQuotes = `/long/${'"'.repeat(400)}${'a'.repeat(600)}`;
     assert.equal(verdictOf(await paywall.handle(get(someQuotes))), 'paymentRequired');
     assertRefusal(await paywall.handle(get(`/long/${'"'.repeat(1000)}`)), 'valueTooLong');
-    const plain = {
-      amount: '0.01',
+    const plain = chargeRequest({
+      amountMicros: 10_000n,
       currency: 'USD',
-      merchant: 'mer_test',
+      recipient: 'mer_test',
       resource: `/a"b\\c/${'x'.repeat(50)}`,
       platform: 'http://127.0.0.1:1',
       category: 'news',
       accessPeriodSeconds: 86_400,
-    };
+    });
     for (const value of [plain, { ...plain, description }, { ...plain, amount: '1' }]) {
       assert.equal(encodedJsonLength(value), encodeBase64urlJson(value).length);
     }

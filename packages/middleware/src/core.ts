@@ -141,7 +141,7 @@ function handle(config: Config, request: PaywallRequest): Eventually<PaywallOutc
         config,
         offer,
         'paymentRequired',
-        `${offer.request.resource} costs ${offer.request.amount} ${currency}`,
+        `${offer.request.methodDetails.resource} costs ${offer.price} ${currency}`,
       );
     case 'malformed':
       return refusalOutcome(config, offer, presented.code, presented.detail);

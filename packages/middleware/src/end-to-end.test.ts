@@ -181,7 +181,7 @@ for (const kind of shopKinds) {
         if (expected.status === 402) {
           // A 402 refusal offers a fresh challenge for what this request costs now.
           const fresh = challengeOf(response, shop.nowSeconds());
-          assert.equal(fresh.request.merchant, shop.merchant.merchantId);
+          assert.equal(fresh.request.recipient, shop.merchant.merchantId);
         } else {
           assert.equal(response.headers.get('www-authenticate'), null);
         }
@@ -199,14 +199,17 @@ for (const kind of shopKinds) {
       assert.equal(problem['status'], 402);
       const challenge = challengeOf(response);
       assert.deepEqual(challenge.request, {
-        accessPeriodSeconds: 86_400,
-        amount: '0.02',
-        category: 'news',
-        currency: 'USD',
+        amount: '20000',
+        currency: 'usd',
         description: 'An article',
-        merchant: shop.merchant.merchantId,
-        platform: live.url,
-        resource: '/articles/1',
+        recipient: shop.merchant.merchantId,
+        methodDetails: {
+          accessPeriodSeconds: 86_400,
+          category: 'news',
+          decimals: 6,
+          platform: live.url,
+          resource: '/articles/1',
+        },
       });
 
       const free = await fetch(`${shop.url}/free`);
@@ -409,7 +412,7 @@ for (const kind of shopKinds) {
         assert.equal(summary.claims.amount, '0.01');
         const full = { 'x-edition': 'full' };
         const fullChallenge = await challengeFor('/reports/1', full);
-        assert.equal(fullChallenge.request.amount, '0.05');
+        assert.equal(fullChallenge.request.amount, '50000');
         await expectRefused(
           '/reports/1',
           credential(fullChallenge, summary.receipt),
@@ -430,7 +433,7 @@ for (const kind of shopKinds) {
       it('a challenge rewritten to a lower price and paid at that price', async () => {
         const genuine = await challengeFor('/articles/7');
         // Same id, same everything, but the price in the request (which the id's HMAC covers).
-        const request = { ...genuine.request, amount: '0.000001' };
+        const request = { ...genuine.request, amount: '1' };
         const cheap = { ...genuine, request, requestEncoded: encodeBase64urlJson(request) };
         // The platform cannot know the merchant's secret: it takes the micro-payment.
         const paid = await live.payChallenge(token, cheap);
