@@ -155,7 +155,11 @@ export function offerFor(
   };
 }
 
-export function challengeHeaders(config: Config, offer: Offer): Record<string, string> {
+/** A fresh challenge for the offer: its id, and the headers of a 402 that carry it. */
+export function challengeHeaders(
+  config: Config,
+  offer: Offer,
+): { readonly id: string; readonly headers: Record<string, string> } {
   const challenge = issueChallenge({
     secret: config.secret,
     realm: config.realm,
@@ -170,5 +174,5 @@ export function challengeHeaders(config: Config, offer: Offer): Record<string, s
     });
     headers['PAYMENT-REQUIRED'] = encodeX402Header(required);
   }
-  return headers;
+  return { id: challenge.id, headers };
 }

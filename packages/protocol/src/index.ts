@@ -105,6 +105,8 @@ export {
   type Decoded,
   type DecodeErrorCode,
   excerpt,
+  type PaymentProblemSlug,
+  paymentProblemTypes,
   type ProblemDetails,
   problemDetails,
   problemMediaType,

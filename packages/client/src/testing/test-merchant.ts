@@ -123,7 +123,7 @@ export async function startTestMerchant(options: TestMerchantOptions): Promise<T
     } else {
       headers['www-authenticate'] = formatChallengeHeader(issued);
     }
-    sendJson(response, 402, problemDetails(code, detail), headers);
+    sendJson(response, 402, problemDetails(code, detail, { challengeId: issued.id }), headers);
   }
 
   /** The refusal code of a credential, or its receipt's claims when it pays for this route. */
