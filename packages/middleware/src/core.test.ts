@@ -196,6 +196,32 @@ describe('the 402 answer', () => {
     );
   });
 
+  it('gives identical requests within one second the same challenge id, and a new one after', async (t) => {
+    const setup = await setUp(t);
+    const idOf = async (authorization?: string): Promise<string | undefined> => {
+      const outcome = await setup.paywall.handle(
+        get('/articles/42', authorization === undefined ? {} : { authorization }),
+      );
+      const header =
+        outcome.kind === 'paid' || outcome.kind === 'free' ? undefined : outcome.headers;
+      return /id="([^"]+)"/.exec(header?.['WWW-Authenticate'] ?? '')?.[1];
+    };
+    // The challenge's times come from a one-second bucket, so its HMAC id repeats within it: a
+    // client that retries, or a stock client that re-fetches, meets the challenge it may have paid.
+    setup.clock.advanceSeconds(1 - (setup.clock.nowMs() % 1000) / 1000);
+    const first = await idOf();
+    assert.ok(first !== undefined);
+    setup.clock.advanceSeconds(0.4);
+    assert.equal(await idOf(), first);
+    // A refusal's fresh challenge is the same one too.
+    assert.equal(await idOf('Payment !!!'), first);
+    setup.clock.advanceSeconds(0.599);
+    assert.equal(await idOf(), first);
+    setup.clock.advanceSeconds(0.001);
+    const next = await idOf();
+    assert.ok(next !== undefined && next !== first);
+  });
+
   it('refuses to sell a request target that the wire cannot carry', async (t) => {
     const { paywall } = await setUp(t);
     assertNotSold(await paywall.handle(get(`/articles/${'x'.repeat(1100)}`)), 'valueTooLong');

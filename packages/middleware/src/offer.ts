@@ -155,7 +155,12 @@ export function offerFor(
   };
 }
 
-/** A fresh challenge for the offer: its id, and the headers of a 402 that carry it. */
+/**
+ * A fresh challenge for the offer: its id, and the headers of a 402 that carry it. Its expiry
+ * counts from the offer's whole second (`nowSeconds`), so identical requests within one second
+ * get the very same challenge, HMAC id included: a client that retries, or lost the answer, pays
+ * a challenge it may have paid already, which the platform answers with the original receipt.
+ */
 export function challengeHeaders(
   config: Config,
   offer: Offer,
