@@ -41,7 +41,7 @@ export function readChallenge(response: Response, nowSeconds: number): Challenge
 export function challengeResourceKey(challenge: Challenge, target: URL): string {
   let resource: URL;
   try {
-    resource = new URL(challenge.request.resource, target);
+    resource = new URL(challenge.request.methodDetails.resource, target);
   } catch {
     throw new MitePaymentError('badChallenge', 'the challenge names an unreadable resource', {
       protocolCode: 'badUrl',

@@ -510,7 +510,8 @@ describe('createMiteFetch: failures', () => {
     assert.equal(error.paymentId, world.platform.payments[0]?.paymentId);
     assert.ok(error.receipt !== undefined);
     assert.equal(error.status, 402);
-    assert.match(error.problem?.type ?? '', /receipt-invalid$/);
+    assert.equal(error.problem?.type, 'https://paymentauth.org/problems/verification-failed');
+    assert.equal(error.problem['miteCode'], 'receiptInvalid');
     assert.equal(miteFetch.spent().totalMicros, 20_000n, 'the money did leave the wallet');
 
     // Asked again, it does not pay the same challenge twice.

@@ -15,8 +15,10 @@ import {
   formatCredentialHeader,
   isSecureOrLoopback,
   parseAmount,
+  parseBaseUnits,
   type ReceiptClaims,
   type Refusal,
+  sameCurrency,
 } from '@mite/protocol';
 import {
   type Budget,
@@ -94,7 +96,7 @@ export function toStored(paid: Paid, accessUntilSeconds: number): StoredReceipt 
     accessUntil: accessUntilSeconds,
     paymentId: paid.paymentId,
     receipt: paid.receipt,
-    resource: paid.challenge.request.resource,
+    resource: paid.challenge.request.methodDetails.resource,
     challengeId: paid.challenge.id,
   };
 }
@@ -205,7 +207,8 @@ export class Payer {
         challenge,
         resourceKey,
         reusable:
-          request.accessPeriodSeconds > 0 && payment.claims.accessUntil > payment.claims.issuedAt,
+          request.methodDetails.accessPeriodSeconds > 0 &&
+          payment.claims.accessUntil > payment.claims.issuedAt,
       };
       this.#byChallenge.set(challenge.id, paid);
       this.#notify(paid, target, micros);
@@ -229,7 +232,7 @@ export class Payer {
   /** The challenge's price in micro-units, once its currency and platform are this wallet's. */
   #payableMicros(challenge: Challenge): bigint {
     const { request } = challenge;
-    if (request.currency !== this.#wallet.currency) {
+    if (!sameCurrency(request.currency, this.#wallet.currency)) {
       throw new MitePaymentError(
         'wrongCurrency',
         `the merchant asks for ${request.currency}, the wallet holds ${this.#wallet.currency}`,
@@ -238,7 +241,7 @@ export class Payer {
     }
     let platform: URL | undefined;
     try {
-      platform = new URL(request.platform);
+      platform = new URL(request.methodDetails.platform);
     } catch {
       platform = undefined;
     }
@@ -248,12 +251,12 @@ export class Payer {
     ) {
       throw new MitePaymentError(
         'untrustedPlatform',
-        `the merchant asks to pay at ${request.platform}, this client pays only at ` +
+        `the merchant asks to pay at ${request.methodDetails.platform}, this client pays only at ` +
           this.#wallet.platformUrl.href,
       );
     }
-    const amount = parseAmount(request.amount);
-    if (!amount.ok || amount.value === 0n) {
+    const amount = parseBaseUnits(request.amount);
+    if (!amount.ok) {
       throw new MitePaymentError('badChallenge', `the price ${request.amount} is not payable`, {
         protocolCode: 'badAmount',
       });
@@ -264,21 +267,24 @@ export class Payer {
   #quote(challenge: Challenge, target: URL, micros: bigint): PaymentQuote {
     const { request } = challenge;
     const description = request.description ?? challenge.description;
+    const { methodDetails } = request;
+    // The quote speaks the wallet's terms: a decimal amount and the wallet's currency code, which
+    // #payableMicros has found to be the request's.
     const quote: PaymentQuote = {
-      amount: request.amount,
+      amount: formatAmount(micros),
       amountMicros: micros,
-      currency: request.currency,
+      currency: this.#wallet.currency,
       origin: target.origin,
       url: target.href,
-      resource: request.resource,
-      merchant: request.merchant,
-      platform: request.platform,
+      resource: methodDetails.resource,
+      merchant: request.recipient,
+      platform: methodDetails.platform,
       realm: challenge.realm,
       challengeId: challenge.id,
-      accessPeriodSeconds: request.accessPeriodSeconds,
+      accessPeriodSeconds: methodDetails.accessPeriodSeconds,
       headroom: this.#ledger.headroom(target.origin, this.#clock()),
       ...(description === undefined ? {} : { description }),
-      ...(request.category === undefined ? {} : { category: request.category }),
+      ...(methodDetails.category === undefined ? {} : { category: methodDetails.category }),
     };
     return quote;
   }
@@ -310,9 +316,9 @@ export class Payer {
 
   #mismatch(claims: ReceiptClaims, challenge: Challenge, micros: bigint): string | undefined {
     const { request } = challenge;
-    if (claims.merchantId !== request.merchant) return `merchant ${claims.merchantId}`;
-    if (claims.resource !== request.resource) return `resource ${claims.resource}`;
-    if (claims.currency !== request.currency) return `currency ${claims.currency}`;
+    if (claims.merchantId !== request.recipient) return `merchant ${claims.merchantId}`;
+    if (claims.resource !== request.methodDetails.resource) return `resource ${claims.resource}`;
+    if (!sameCurrency(claims.currency, request.currency)) return `currency ${claims.currency}`;
     const amount = parseAmount(claims.amount);
     if (!amount.ok || amount.value !== micros) return `amount ${claims.amount}`;
     if (claims.challengeId !== undefined && claims.challengeId !== challenge.id) {
@@ -333,8 +339,8 @@ export class Payer {
         currency: claims.currency,
         origin: target.origin,
         url: target.href,
-        resource: challenge.request.resource,
-        merchant: challenge.request.merchant,
+        resource: challenge.request.methodDetails.resource,
+        merchant: challenge.request.recipient,
         challengeId: challenge.id,
         issuedAtSeconds: claims.issuedAt,
         accessUntilSeconds: claims.accessUntil,

@@ -87,7 +87,8 @@ export function refusesMiteCharge(headers: Headers): boolean {
 
 /** The 406 for a priced request whose client refuses the only challenge this paywall issues. */
 export function notAcceptableOutcome(offer: Offer): PaywallOutcome {
-  const { resource, amount } = offer.request;
+  const { resource } = offer.request.methodDetails;
+  const amount = offer.price;
   const problem = {
     // No registered problem type says this; about:blank means "what the status code says".
     type: 'about:blank',

@@ -112,7 +112,7 @@ export function describeAdapterContract(name: string, start: StartApp): void {
       assert.equal(response.headers.get('cache-control'), 'no-store');
       assert.match(response.headers.get('content-type') ?? '', /^application\/problem\+json/);
       const challenge = challengeOf(response.headers, clock.nowSeconds());
-      assert.equal(challenge.request.resource, '/articles/42');
+      assert.equal(challenge.request.methodDetails.resource, '/articles/42');
       const problem = (await response.json()) as { type: string; status: number };
       assert.equal(problem.type, problemTable.paymentRequired.type);
       assert.equal(problem.status, 402);

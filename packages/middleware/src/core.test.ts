@@ -9,6 +9,7 @@ import { PaymentRequiredV2Schema } from '@x402/core/schemas';
 import {
   type Challenge,
   challengeEcho,
+  chargeRequest,
   clockSkewSecondsMax,
   encodeBase64url,
   encodeBase64urlJson,
@@ -79,14 +80,36 @@ async function present(setup: Setup, url: string, authorization: string): Promis
   return setup.paywall.handle(get(url, { authorization }));
 }
 
-/** A refusal's 402: the protocol's problem type, and a fresh challenge to pay again. */
+/**
+ * A refusal's 402: the draft's problem type with Mite's code, and a fresh challenge to pay again,
+ * whose id the problem names.
+ */
 function assertRefusal(outcome: PaywallOutcome, code: keyof typeof problemTable): void {
   assert.ok(outcome.kind === 'error', `expected ${code}, got ${verdictOf(outcome)}`);
   assert.equal(outcome.code, code);
   assert.equal(outcome.status, problemTable[code].status);
-  assert.equal(JSON.parse(outcome.body).type, problemTable[code].type);
+  const problem = JSON.parse(outcome.body) as Record<string, unknown>;
+  assert.equal(problem['type'], problemTable[code].type);
+  assert.equal(problem['miteCode'], code);
   assert.equal(outcome.headers['Content-Type'], 'application/problem+json');
-  assert.equal(outcome.headers['WWW-Authenticate'] !== undefined, outcome.status === 402);
+  const fresh = outcome.headers['WWW-Authenticate'];
+  assert.equal(fresh !== undefined, outcome.status === 402);
+  if (fresh !== undefined) {
+    assert.equal(problem['challengeId'], /id="([^"]+)"/.exec(fresh)?.[1]);
+  } else {
+    assert.equal('challengeId' in problem, false);
+  }
+}
+
+/** A request nothing can be sold for: a 400 bad-request with Mite's code, and no challenge. */
+function assertNotSold(outcome: PaywallOutcome, code: keyof typeof problemTable): void {
+  assert.ok(outcome.kind === 'error', `expected ${code}, got ${verdictOf(outcome)}`);
+  assert.equal(outcome.code, code);
+  assert.equal(outcome.status, 400);
+  const problem = JSON.parse(outcome.body) as Record<string, unknown>;
+  assert.equal(problem['type'], 'https://paymentauth.org/problems/bad-request');
+  assert.equal(problem['miteCode'], code);
+  assert.equal(outcome.headers['WWW-Authenticate'], undefined);
 }
 
 describe('the 402 answer', () => {
@@ -148,15 +171,19 @@ describe('the 402 answer', () => {
     assert.equal(outcome.headers['PAYMENT-REQUIRED'], undefined);
     assert.equal(JSON.parse(outcome.body).type, problemTable.paymentRequired.type);
     const challenge = challengeOf(outcome.headers, setup.clock.nowSeconds());
+    // The charge intent's shape: the price in micro-units, Mite's own fields under methodDetails.
     assert.deepEqual(challenge.request, {
-      amount: '0.02',
-      currency: 'USD',
-      merchant: 'mer_test',
-      resource: '/articles/42?lang=fr',
-      platform: setup.platform.url,
+      amount: '20000',
+      currency: 'usd',
+      recipient: 'mer_test',
       description: 'An article',
-      category: 'news',
-      accessPeriodSeconds: 86_400,
+      methodDetails: {
+        platform: setup.platform.url,
+        resource: '/articles/42?lang=fr',
+        category: 'news',
+        accessPeriodSeconds: 86_400,
+        decimals: 6,
+      },
     });
     assert.equal(challenge.realm, 'shop.test');
     assert.equal(challenge.expiresAtSeconds, setup.clock.nowSeconds() + 300);
@@ -200,7 +227,7 @@ describe('the 402 answer', () => {
   it('prefixes the resource with the origin when one is configured', async (t) => {
     const setup = await setUp(t, { origin: 'https://shop.example' });
     const challenge = await challengeFor(setup, '/articles/42');
-    assert.equal(challenge.request.resource, 'https://shop.example/articles/42');
+    assert.equal(challenge.request.methodDetails.resource, 'https://shop.example/articles/42');
     const paid = await present(
       setup,
       '/articles/42',
@@ -211,24 +238,68 @@ describe('the 402 answer', () => {
     assert.equal(paid.kind, 'paid');
   });
 
-  it('treats another Authorization scheme as no payment, and a malformed one as a 400', async (t) => {
+  it('treats another Authorization scheme as no payment, and a malformed one as a 402 with a fresh challenge', async (t) => {
     const setup = await setUp(t);
     assert.equal(verdictOf(await present(setup, '/api/quote', 'Bearer abc')), 'paymentRequired');
     const malformed = await present(setup, '/api/quote', 'Payment !!!');
     assertRefusal(malformed, 'malformedHeader');
+    assert.equal(
+      JSON.parse(malformed.kind === 'error' ? malformed.body : '{}').type,
+      'https://paymentauth.org/problems/malformed-credential',
+    );
     const notJson = await present(
       setup,
       '/api/quote',
       `Payment ${encodeBase64url(new Uint8Array([1, 2]))}`,
     );
-    assert.ok(notJson.kind === 'error' && notJson.status === 400);
-    assert.equal(notJson.headers['WWW-Authenticate'], undefined);
+    assertRefusal(notJson, 'badJson');
+  });
+
+  it('refuses a credential for another method as unsupported, a 400 without a challenge', async (t) => {
+    const setup = await setUp(t);
+    const challenge = await challengeFor(setup, '/api/quote');
+    const tempo = {
+      challenge: { ...challengeEcho(challenge), method: 'tempo' },
+      payload: { signature: '0xabc' },
+    };
+    const outcome = await present(setup, '/api/quote', `Payment ${encodeBase64urlJson(tempo)}`);
+    assertRefusal(outcome, 'unsupportedMethod');
+    assert.equal(
+      JSON.parse(outcome.kind === 'error' ? outcome.body : '{}').type,
+      'https://paymentauth.org/problems/method-unsupported',
+    );
+  });
+
+  it('gives identical requests within one second the same challenge id, and a new one after', async (t) => {
+    const setup = await setUp(t);
+    const idOf = async (authorization?: string): Promise<string | undefined> => {
+      const outcome = await setup.paywall.handle(
+        get('/articles/42', authorization === undefined ? {} : { authorization }),
+      );
+      const header =
+        outcome.kind === 'paid' || outcome.kind === 'free' ? undefined : outcome.headers;
+      return /id="([^"]+)"/.exec(header?.['WWW-Authenticate'] ?? '')?.[1];
+    };
+    // The challenge's times come from a one-second bucket, so its HMAC id repeats within it: a
+    // client that retries, or a stock client that re-fetches, meets the challenge it may have paid.
+    setup.clock.advanceSeconds(1 - (setup.clock.nowMs() % 1000) / 1000);
+    const first = await idOf();
+    assert.ok(first !== undefined);
+    setup.clock.advanceSeconds(0.4);
+    assert.equal(await idOf(), first);
+    // A refusal's fresh challenge is the same one too.
+    assert.equal(await idOf('Payment !!!'), first);
+    setup.clock.advanceSeconds(0.599);
+    assert.equal(await idOf(), first);
+    setup.clock.advanceSeconds(0.001);
+    const next = await idOf();
+    assert.ok(next !== undefined && next !== first);
   });
 
   it('refuses to sell a request target that the wire cannot carry', async (t) => {
     const { paywall } = await setUp(t);
-    assertRefusal(await paywall.handle(get(`/articles/${'x'.repeat(1100)}`)), 'valueTooLong');
-    assertRefusal(await paywall.handle(get('/articles/caf\u00e9')), 'badUrl');
+    assertNotSold(await paywall.handle(get(`/articles/${'x'.repeat(1100)}`)), 'valueTooLong');
+    assertNotSold(await paywall.handle(get('/articles/caf\u00e9')), 'badUrl');
   });
 
   it('measures a request near the length limit exactly: quotes double, letters do not', async (t) => {
@@ -241,16 +312,16 @@ describe('the 402 answer', () => {
     assert.equal(verdictOf(await paywall.handle(get(letters))), 'paymentRequired');
     const someQuotes = `/long/${'"'.repeat(400)}${'a'.repeat(600)}`;
     assert.equal(verdictOf(await paywall.handle(get(someQuotes))), 'paymentRequired');
-    assertRefusal(await paywall.handle(get(`/long/${'"'.repeat(1000)}`)), 'valueTooLong');
-    const plain = {
-      amount: '0.01',
+    assertNotSold(await paywall.handle(get(`/long/${'"'.repeat(1000)}`)), 'valueTooLong');
+    const plain = chargeRequest({
+      amountMicros: 10_000n,
       currency: 'USD',
-      merchant: 'mer_test',
+      recipient: 'mer_test',
       resource: `/a"b\\c/${'x'.repeat(50)}`,
       platform: 'http://127.0.0.1:1',
       category: 'news',
       accessPeriodSeconds: 86_400,
-    };
+    });
     for (const value of [plain, { ...plain, description }, { ...plain, amount: '1' }]) {
       assert.equal(encodedJsonLength(value), encodeBase64urlJson(value).length);
     }
@@ -487,7 +558,7 @@ describe('refusals', () => {
     assertRefusal(await present(setup, '/articles/9', shown), 'accessExpired');
   });
 
-  it('refuses a receipt dated in the future as a 400', async (t) => {
+  it('refuses a receipt dated in the future as a failed verification (402)', async (t) => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/api/quote');
     const issuedAtSeconds = setup.clock.nowSeconds() + clockSkewSecondsMax + 1;

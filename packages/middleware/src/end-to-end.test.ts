@@ -19,7 +19,9 @@ import {
   formatCredentialHeader,
   parsePaymentReceiptHeader,
   parsePriceList,
+  problemTable,
   problemTypeBase,
+  type ProtocolErrorCode,
 } from '@mite/protocol';
 import {
   type LivePlatform,
@@ -166,7 +168,7 @@ for (const kind of shopKinds) {
     async function expectRefused(
       path: string,
       authorization: string,
-      expected: { status: 400 | 402; slug: string },
+      expected: { status: 400 | 402; code: ProtocolErrorCode },
       headers: Record<string, string> = {},
     ) {
       await expectNoMoneyMoves(async () => {
@@ -175,13 +177,17 @@ for (const kind of shopKinds) {
         assert.match(String(response.headers.get('content-type')), /^application\/problem\+json/);
         assert.equal(response.headers.get('cache-control'), 'no-store');
         assert.equal(response.headers.get('payment-receipt'), null);
-        const problem = JSON.parse(text) as { type: string; status: number };
-        assert.equal(problem.type, `${problemTypeBase}${expected.slug}`);
-        assert.equal(problem.status, expected.status);
+        const problem = JSON.parse(text) as Record<string, unknown>;
+        // The draft's problem type, Mite's finer code beside it.
+        assert.equal(problem['type'], problemTable[expected.code].type);
+        assert.ok(String(problem['type']).startsWith(problemTypeBase));
+        assert.equal(problem['miteCode'], expected.code);
+        assert.equal(problem['status'], expected.status);
         if (expected.status === 402) {
-          // A 402 refusal offers a fresh challenge for what this request costs now.
+          // A 402 refusal offers a fresh challenge for what this request costs now, and names it.
           const fresh = challengeOf(response, shop.nowSeconds());
-          assert.equal(fresh.request.merchant, shop.merchant.merchantId);
+          assert.equal(fresh.request.recipient, shop.merchant.merchantId);
+          assert.equal(problem['challengeId'], fresh.id);
         } else {
           assert.equal(response.headers.get('www-authenticate'), null);
         }
@@ -199,14 +205,17 @@ for (const kind of shopKinds) {
       assert.equal(problem['status'], 402);
       const challenge = challengeOf(response);
       assert.deepEqual(challenge.request, {
-        accessPeriodSeconds: 86_400,
-        amount: '0.02',
-        category: 'news',
-        currency: 'USD',
+        amount: '20000',
+        currency: 'usd',
         description: 'An article',
-        merchant: shop.merchant.merchantId,
-        platform: live.url,
-        resource: '/articles/1',
+        recipient: shop.merchant.merchantId,
+        methodDetails: {
+          accessPeriodSeconds: 86_400,
+          category: 'news',
+          decimals: 6,
+          platform: live.url,
+          resource: '/articles/1',
+        },
       });
 
       const free = await fetch(`${shop.url}/free`);
@@ -293,14 +302,14 @@ for (const kind of shopKinds) {
     });
 
     describe('hostile credentials, each refused with no money moving', () => {
-      it('a malformed credential is a 400', async () => {
+      it("a malformed credential is a 402 with a fresh challenge (the draft's table)", async () => {
         // base64url of "not json"
         await expectRefused('/articles/3', 'Payment bm90IGpzb24', {
-          status: 400,
-          slug: 'bad-json',
+          status: 402,
+          code: 'badJson',
         });
         const stranger = `Payment ${encodeBase64urlJson({ receipt: 'a.b.c' })}`;
-        await expectRefused('/articles/3', stranger, { status: 400, slug: 'missing-field' });
+        await expectRefused('/articles/3', stranger, { status: 402, code: 'missingField' });
       });
 
       it('a receipt whose signature was tampered with', async () => {
@@ -308,7 +317,7 @@ for (const kind of shopKinds) {
         await expectRefused(
           '/articles/3',
           credential(bought.challenge, tamperSignature(bought.receipt)),
-          { status: 402, slug: 'receipt-invalid' },
+          { status: 402, code: 'receiptInvalid' },
         );
         // The genuine credential opens it: the flipped character was the only defect.
         const genuine = await present('/articles/3', credential(bought.challenge, bought.receipt));
@@ -327,7 +336,7 @@ for (const kind of shopKinds) {
         const first = await present('/api/answer', spend);
         assert.equal(first.response.status, 200, first.text);
         assert.match(first.text, /^42 for /);
-        await expectRefused('/api/answer', spend, { status: 402, slug: 'receipt-replayed' });
+        await expectRefused('/api/answer', spend, { status: 402, code: 'receiptReplayed' });
       });
 
       it('an expired challenge: refused by the client, by the platform and by the shop', async () => {
@@ -365,7 +374,7 @@ for (const kind of shopKinds) {
           const bought = await buy('/articles/4');
           await expectRefused('/articles/4', credential(expired, bought.receipt), {
             status: 402,
-            slug: 'challenge-expired',
+            code: 'challengeExpired',
           });
         } finally {
           shop.setClockOffsetSeconds(0);
@@ -377,7 +386,7 @@ for (const kind of shopKinds) {
         const ticket = credential(bought.challenge, bought.receipt);
         try {
           shop.setClockOffsetSeconds(86_400 + 60);
-          await expectRefused('/articles/5', ticket, { status: 402, slug: 'access-expired' });
+          await expectRefused('/articles/5', ticket, { status: 402, code: 'accessExpired' });
         } finally {
           shop.setClockOffsetSeconds(0);
         }
@@ -395,12 +404,12 @@ for (const kind of shopKinds) {
         const mine = await challengeFor('/articles/6');
         await expectRefused('/articles/6', credential(mine, paid.receipt), {
           status: 402,
-          slug: 'wrong-merchant',
+          code: 'wrongMerchant',
         });
         // With the other shop's challenge as paid: not issued here.
         await expectRefused('/articles/6', credential(elsewhere, paid.receipt), {
           status: 402,
-          slug: 'invalid-challenge',
+          code: 'invalidChallenge',
         });
       });
 
@@ -409,17 +418,17 @@ for (const kind of shopKinds) {
         assert.equal(summary.claims.amount, '0.01');
         const full = { 'x-edition': 'full' };
         const fullChallenge = await challengeFor('/reports/1', full);
-        assert.equal(fullChallenge.request.amount, '0.05');
+        assert.equal(fullChallenge.request.amount, '50000');
         await expectRefused(
           '/reports/1',
           credential(fullChallenge, summary.receipt),
-          { status: 402, slug: 'wrong-amount' },
+          { status: 402, code: 'wrongAmount' },
           full,
         );
         await expectRefused(
           '/reports/1',
           credential(summary.challenge, summary.receipt),
-          { status: 402, slug: 'wrong-amount' },
+          { status: 402, code: 'wrongAmount' },
           full,
         );
         const paidFor = await present('/reports/1', credential(summary.challenge, summary.receipt));
@@ -430,18 +439,18 @@ for (const kind of shopKinds) {
       it('a challenge rewritten to a lower price and paid at that price', async () => {
         const genuine = await challengeFor('/articles/7');
         // Same id, same everything, but the price in the request (which the id's HMAC covers).
-        const request = { ...genuine.request, amount: '0.000001' };
+        const request = { ...genuine.request, amount: '1' };
         const cheap = { ...genuine, request, requestEncoded: encodeBase64urlJson(request) };
         // The platform cannot know the merchant's secret: it takes the micro-payment.
         const paid = await live.payChallenge(token, cheap);
         assert.equal(paid.claims.amount, '0.000001');
         await expectRefused('/articles/7', credential(cheap, paid.receipt), {
           status: 402,
-          slug: 'invalid-challenge',
+          code: 'invalidChallenge',
         });
         await expectRefused('/articles/7', credential(genuine, paid.receipt), {
           status: 402,
-          slug: 'wrong-amount',
+          code: 'wrongAmount',
         });
       });
 
@@ -450,11 +459,11 @@ for (const kind of shopKinds) {
         const next = await challengeFor('/articles/9');
         await expectRefused('/articles/9', credential(next, bought.receipt), {
           status: 402,
-          slug: 'wrong-resource',
+          code: 'wrongResource',
         });
         await expectRefused('/articles/9', credential(bought.challenge, bought.receipt), {
           status: 402,
-          slug: 'wrong-resource',
+          code: 'wrongResource',
         });
       });
     });

@@ -41,7 +41,7 @@ function absoluteUrl(resource: string, request: PaywallRequest): string | undefi
 }
 
 export function howToPay(config: Config, offer: Offer, request: PaywallRequest): HowToPay {
-  const url = absoluteUrl(offer.request.resource, request);
+  const url = absoluteUrl(offer.request.methodDetails.resource, request);
   return {
     merchant: config.realm,
     merchantId: config.merchantId,
@@ -57,7 +57,8 @@ export function paymentRequiredOutcome(
   request: PaywallRequest,
 ): PaywallOutcome {
   const how = howToPay(config, offer, request);
-  const { resource, amount } = offer.request;
+  const { resource } = offer.request.methodDetails;
+  const amount = offer.price;
   const command = how.payCommand === undefined ? '`mite pay` and its URL' : `\`${how.payCommand}\``;
   const detail =
     `${resource} costs ${amount} ${currency} from ${how.merchant}. Pay through the Mite ` +

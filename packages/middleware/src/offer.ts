@@ -8,11 +8,16 @@ import {
   type Decoded,
   currency,
   encodeX402Header,
+  formatBaseUnits,
   formatChallengeHeader,
   issueChallenge,
+  miteAmountDecimals,
+  type MiteMethodDetails,
+  parsePositiveAmount,
   type PaymentRequest,
   refused,
   type Refusal,
+  requestCurrency,
   requestEncodedLengthMax,
   resourceLengthMax,
   toX402PaymentRequired,
@@ -25,6 +30,8 @@ import type { PricedRoute, RouteMatch } from './routes.ts';
 /** What this request costs, decided before any credential is looked at. */
 export interface Offer {
   readonly request: PaymentRequest;
+  /** The route's price now, as a decimal ("0.02"); the request carries it in micro-units. */
+  readonly price: string;
   readonly headerDescription: string | undefined;
   readonly x402: boolean;
   readonly nowSeconds: number;
@@ -54,25 +61,38 @@ export function requestJsonBase(
   return Buffer.byteLength(JSON.stringify(paymentRequestOf(config, route, '', '')), 'utf8');
 }
 
+/**
+ * The charge request for a route (see the protocol's `chargeRequest`), built here directly so
+ * that `requestJsonBase` can measure it with an empty resource and amount. `amount` is the price
+ * in micro-units, as an integer string.
+ */
 function paymentRequestOf(
   config: Pick<Config, 'merchantId' | 'platformUrl'>,
   route: PricedRoute,
   resource: string,
   amount: string,
 ): PaymentRequest {
-  const request: {
-    -readonly [Field in keyof PaymentRequest]: PaymentRequest[Field];
-  } = {
-    amount,
-    currency,
-    merchant: config.merchantId,
-    resource,
+  const methodDetails: MiteMethodDetails = {
     platform: config.platformUrl,
+    resource,
     accessPeriodSeconds: route.accessPeriodSeconds ?? 0,
+    decimals: miteAmountDecimals,
+    ...(route.category === undefined ? {} : { category: route.category }),
   };
-  if (route.description !== undefined) request.description = route.description;
-  if (route.category !== undefined) request.category = route.category;
-  return request;
+  return {
+    amount,
+    currency: requestCurrency(currency),
+    recipient: config.merchantId,
+    ...(route.description === undefined ? {} : { description: route.description }),
+    methodDetails,
+  };
+}
+
+/** A canonical decimal price ("0.02") as a request's amount in micro-units ("20000"). */
+function baseUnitsOf(price: string): string {
+  const micros = parsePositiveAmount(price);
+  if (!micros.ok) throw new RangeError(`bug: a checked price does not parse: ${price}`);
+  return formatBaseUnits(micros.value);
 }
 
 /**
@@ -83,7 +103,7 @@ function paymentRequestOf(
 function tooLongToSell(config: Config, route: PricedRoute, request: PaymentRequest): boolean {
   const base = config.requestJsonBase.get(route);
   if (base !== undefined) {
-    const bound = base + 2 * request.resource.length + request.amount.length;
+    const bound = base + 2 * request.methodDetails.resource.length + request.amount.length;
     if (base64urlLength(bound) <= requestEncodedLengthMax) return false;
   }
   return encodedJsonLength(request) > requestEncodedLengthMax;
@@ -110,7 +130,7 @@ export function offerFor(
   nowSeconds: number,
 ): Offer | Refusal | undefined {
   const { route } = match;
-  const amount =
+  const price =
     config.routes.fixedPriceOf(route) ??
     config.routes.priceOf(match, {
       method: request.method.toUpperCase(),
@@ -120,10 +140,10 @@ export function offerFor(
       params: match.params,
     });
   // Not priced: the request passes through untouched, whatever its target looks like.
-  if (amount === undefined) return undefined;
+  if (price === undefined) return undefined;
   const resource = resourceOf(config, request.url);
   if (!resource.ok) return resource;
-  const paymentRequest = paymentRequestOf(config, route, resource.value, amount);
+  const paymentRequest = paymentRequestOf(config, route, resource.value, baseUnitsOf(price));
   // Quotes and backslashes in a URL double in JSON: check before issueChallenge would throw.
   if (tooLongToSell(config, route, paymentRequest)) {
     return refused('valueTooLong', 'this URL is too long to be sold');
@@ -131,13 +151,23 @@ export function offerFor(
   const ascii = route.description !== undefined && printableAscii.test(route.description);
   return {
     request: paymentRequest,
+    price,
     headerDescription: ascii ? route.description : undefined,
     x402: wantsX402(config.x402, payment),
     nowSeconds,
   };
 }
 
-export function challengeHeaders(config: Config, offer: Offer): Record<string, string> {
+/**
+ * A fresh challenge for the offer: its id, and the headers of a 402 that carry it. Its expiry
+ * counts from the offer's whole second (`nowSeconds`), so identical requests within one second
+ * get the very same challenge, HMAC id included: a client that retries, or lost the answer, pays
+ * a challenge it may have paid already, which the platform answers with the original receipt.
+ */
+export function challengeHeaders(
+  config: Config,
+  offer: Offer,
+): { readonly id: string; readonly headers: Record<string, string> } {
   const challenge = issueChallenge({
     secret: config.secret,
     realm: config.realm,
@@ -147,8 +177,10 @@ export function challengeHeaders(config: Config, offer: Offer): Record<string, s
   });
   const headers: Record<string, string> = { 'WWW-Authenticate': formatChallengeHeader(challenge) };
   if (offer.x402) {
-    const required = toX402PaymentRequired(challenge, { url: offer.request.resource });
+    const required = toX402PaymentRequired(challenge, {
+      url: offer.request.methodDetails.resource,
+    });
     headers['PAYMENT-REQUIRED'] = encodeX402Header(required);
   }
-  return headers;
+  return { id: challenge.id, headers };
 }

@@ -9,8 +9,10 @@ import {
   formatPriceList,
   type ProblemDetails,
   problemDetails,
+  paymentProblemTypes,
   problemMediaType,
   problemTable,
+  problemTypeBase,
   type ReceiptClaims,
 } from '@mite/protocol';
 import type { PaywallErrorCode, PaywallOutcome } from './core.ts';
@@ -29,29 +31,48 @@ import {
 /** How long clients and caches may keep the price list. */
 export const priceListMaxAgeSeconds = 300;
 
-/** A refusal as an outcome: 402s carry a fresh challenge, 400s and 503s do not. */
+/**
+ * A refusal as an outcome, as the draft's status table says: a 402 carries a fresh challenge,
+ * whose id the problem names (`challengeId`); a 400 (another method) and a 503 do not. A refusal
+ * before there is anything to sell (a request target the wire cannot carry) is a plain 400
+ * `bad-request`, since a 402 must carry a challenge.
+ */
 export function refusalOutcome(
   config: Config,
   offer: Offer | undefined,
   code: PaywallErrorCode,
   detail: string,
 ): PaywallOutcome {
+  if (code === 'keysUnavailable') {
+    const problem = { type: 'about:blank', title: 'Service Unavailable', status: 503, detail };
+    const headers = {
+      'Content-Type': problemMediaType,
+      'Cache-Control': 'no-store',
+      'Retry-After': String(config.jwksRetryAfterSeconds),
+    };
+    return { kind: 'error', status: 503, code, headers, body: JSON.stringify(problem), problem };
+  }
+  const challenged = problemTable[code].status === 402 && offer !== undefined;
+  const issued = challenged ? challengeHeaders(config, offer) : undefined;
   const problem: ProblemDetails =
-    code === 'keysUnavailable'
-      ? { type: 'about:blank', title: 'Service Unavailable', status: 503, detail }
-      : problemDetails(code, detail);
-  const status = code === 'keysUnavailable' ? 503 : problemTable[code].status;
+    offer === undefined
+      ? { ...problemDetails(code, detail), ...badRequest }
+      : problemDetails(code, detail, issued === undefined ? {} : { challengeId: issued.id });
   const headers: Record<string, string> = {
     'Content-Type': problemMediaType,
     'Cache-Control': 'no-store',
-    ...(status === 402 && offer !== undefined ? challengeHeaders(config, offer) : {}),
-    ...(status === 503 ? { 'Retry-After': String(config.jwksRetryAfterSeconds) } : {}),
+    ...issued?.headers,
   };
   const body = JSON.stringify(problem);
   if (code === 'paymentRequired')
     return { kind: 'paymentRequired', status: 402, headers, body, problem };
-  return { kind: 'error', status, code, headers, body, problem };
+  return { kind: 'error', status: problem.status as 400 | 402, code, headers, body, problem };
 }
+
+const badRequest = {
+  type: `${problemTypeBase}bad-request`,
+  ...paymentProblemTypes['bad-request'],
+} as const;
 
 // Merchant-scoped, so that one shared store can serve several merchants.
 function replayKey(claims: ReceiptClaims): string {

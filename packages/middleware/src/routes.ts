@@ -10,9 +10,11 @@ import {
   currency,
   decodePaymentRequest,
   formatAmount,
+  miteAmountDecimals,
   parsePositiveAmount,
   priceListRouteCountMax,
   type PriceListRoute,
+  requestCurrency,
   resourceLengthMax,
 } from '@mite/protocol';
 
@@ -144,18 +146,22 @@ function checkRoute(route: PricedRoute): void {
     throw new RangeError(`${where}: accessPeriodSeconds is 0 to ${accessPeriodSecondsMax}`);
   }
   // The route's own fields, checked by the schema every challenge is written with.
+  // The price is checked by checkedPrice, in its own (decimal) terms.
+  if (typeof route.price === 'string') checkedPrice(route.price, where);
   const sample = decodePaymentRequest({
-    amount: typeof route.price === 'string' ? route.price : '1',
-    currency,
-    merchant: 'm',
-    resource: route.path,
-    platform: 'https://platform.invalid',
-    accessPeriodSeconds: period,
+    amount: '1',
+    currency: requestCurrency(currency),
+    recipient: 'm',
     ...(route.description === undefined ? {} : { description: route.description }),
-    ...(route.category === undefined ? {} : { category: route.category }),
+    methodDetails: {
+      platform: 'https://platform.invalid',
+      resource: route.path,
+      accessPeriodSeconds: period,
+      decimals: miteAmountDecimals,
+      ...(route.category === undefined ? {} : { category: route.category }),
+    },
   });
   if (!sample.ok) throw new RangeError(`${where}: ${sample.detail}`);
-  if (typeof route.price === 'string') checkedPrice(route.price, where);
 }
 
 function checkedPrice(price: string, where: string): string {

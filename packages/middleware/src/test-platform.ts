@@ -9,11 +9,14 @@ import type { AddressInfo } from 'node:net';
 import {
   type Challenge,
   type Credential,
+  currency,
   encodeX402Header,
+  formatAmount,
   formatCredentialHeader,
   parseChallengeHeader,
   type ReceiptClaims,
   receiptMediaType,
+  requestAmountMicros,
   toX402PaymentPayload,
 } from '@mite/protocol';
 import { calculateJwkThumbprint, CompactSign, exportJWK, type JWK } from 'jose';
@@ -107,13 +110,13 @@ export async function startTestPlatform(): Promise<TestPlatform> {
       paymentCount += 1;
       return {
         paymentId: `pay_${paymentCount}`,
-        merchantId: challenge.request.merchant,
-        resource: challenge.request.resource,
-        amount: challenge.request.amount,
-        currency: challenge.request.currency,
+        merchantId: challenge.request.recipient,
+        resource: challenge.request.methodDetails.resource,
+        amount: formatAmount(requestAmountMicros(challenge.request)),
+        currency,
         payer: 'psn_test',
         issuedAt: issuedAtSeconds,
-        accessUntil: issuedAtSeconds + challenge.request.accessPeriodSeconds,
+        accessUntil: issuedAtSeconds + challenge.request.methodDetails.accessPeriodSeconds,
         challengeId: challenge.id,
       };
     },

@@ -21,7 +21,7 @@ import {
   type ReceiptClaims,
   refused,
   type Refusal,
-  sameAmountText,
+  sameCurrency,
   type Success,
 } from '@mite/protocol';
 import type { PaywallErrorCode, PaywallHeaders } from './core.ts';
@@ -76,25 +76,24 @@ function checkIssued(config: Config, challenge: Challenge): Refusal | undefined 
  */
 function checkEcho(config: Config, challenge: Challenge, offer: Offer): Refusal | undefined {
   const { request } = challenge;
-  if (challenge.realm !== config.realm || request.platform !== config.platformUrl) {
+  const { methodDetails } = request;
+  if (challenge.realm !== config.realm || methodDetails.platform !== config.platformUrl) {
     return refused('invalidChallenge', 'the challenge was issued for another realm or platform');
   }
-  if (request.merchant !== config.merchantId) {
-    return refused('wrongMerchant', `the challenge is for merchant ${excerpt(request.merchant)}`);
+  if (request.recipient !== config.merchantId) {
+    return refused('wrongMerchant', `the challenge is for merchant ${excerpt(request.recipient)}`);
   }
-  if (request.resource !== offer.request.resource) {
-    return refused('wrongResource', `the challenge is for ${excerpt(request.resource)}`);
+  if (methodDetails.resource !== offer.request.methodDetails.resource) {
+    return refused('wrongResource', `the challenge is for ${excerpt(methodDetails.resource)}`);
   }
-  if (request.currency !== currency) {
+  if (!sameCurrency(request.currency, currency)) {
     return refused('wrongCurrency', `the challenge is in ${request.currency}`);
   }
-  // The offer's amount is valid (a price), so equal texts, the common case, are equal amounts
-  // without the protocol's check of the text.
-  const amount = offer.request.amount;
-  if (request.amount !== amount && !sameAmountText(request.amount, amount)) {
+  // Base-unit amounts are written one way per value (no leading zeros), so texts compare.
+  if (request.amount !== offer.request.amount) {
     return refused(
       'wrongAmount',
-      `the challenge asks ${request.amount}, the price is now ${offer.request.amount}`,
+      `the challenge asks ${request.amount} micro-units, the price is now ${offer.price}`,
     );
   }
   return undefined;
@@ -126,10 +125,10 @@ function verifiedCredential(
 ): VerifiedCredential {
   // What the route sells now bounds what any receipt opens: the platform signs the access period
   // the paid challenge asked for, and a client can pay a challenge it wrote itself.
-  const routePeriodSeconds = offer.request.accessPeriodSeconds;
+  const routePeriodSeconds = offer.request.methodDetails.accessPeriodSeconds;
   const singleUse =
     routePeriodSeconds === 0 ||
-    challenge.request.accessPeriodSeconds === 0 ||
+    challenge.request.methodDetails.accessPeriodSeconds === 0 ||
     signedClaims.accessUntil <= signedClaims.issuedAt;
   const claims = singleUse
     ? signedClaims

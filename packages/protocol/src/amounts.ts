@@ -58,6 +58,47 @@ export function parseAmount(text: string): Decoded<bigint> {
   return accepted(micros);
 }
 
+// The charge intent's `amount`: an integer count of base units (for Mite, micro-units), written
+// one way per value, at most 19 digits (amountMicrosMax is 10^18).
+const baseUnitsPattern = /^[1-9][0-9]{0,18}$/;
+
+/**
+ * Parses a payment request's `amount`, an integer string of micro-units above zero ("20000" for
+ * 0.02 of the currency), as the charge intent writes amounts in base units.
+ */
+export function parseBaseUnits(text: string): Decoded<bigint> {
+  if (typeof text !== 'string' || !baseUnitsPattern.test(text)) {
+    return refused(
+      'badAmount',
+      'a request amount is an integer of micro-units above 0, like "20000" for 0.02',
+    );
+  }
+  const micros = BigInt(text);
+  if (micros > amountMicrosMax) return refused('badAmount', 'the amount is too large');
+  return accepted(micros);
+}
+
+/** Writes micro-units as a request's `amount` (base units); a value out of range is a bug. */
+export function formatBaseUnits(micros: bigint): string {
+  if (micros <= 0n || micros > amountMicrosMax) {
+    throw new RangeError(`a request amount is between 1 and ${amountMicrosMax} micro-units`);
+  }
+  return micros.toString();
+}
+
+/**
+ * Whether two currency codes name the same currency: the charge intent writes ISO 4217 codes in
+ * lower case ("usd"), Mite's receipts and ledger in upper case ("USD"), and readers take both.
+ */
+export function sameCurrency(left: string, right: string): boolean {
+  return left === right || left.toLowerCase() === right.toLowerCase();
+}
+
+/** A currency as a payment request writes it: the ISO 4217 code in lower case ("usd"). */
+export function requestCurrency(code: string): string {
+  return code.toLowerCase();
+}
+
 /** Parses an amount that must be above zero, as every price and payment is. */
 export function parsePositiveAmount(text: string): Decoded<bigint> {
   const parsed = parseAmount(text);

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { encodeBase64url, encodeBase64urlJson } from './base64url.ts';
 import {
+  decodeBase64url,
+  decodeBase64urlJson,
+  encodeBase64url,
+  encodeBase64urlJson,
+} from './base64url.ts';
+import {
+  challengeEcho,
+  challengeFromEcho,
   challengeIdMatches,
   challengeLifetimeSecondsMax,
   clockSkewSecondsMax,
@@ -22,6 +29,11 @@ import {
 } from './testing.ts';
 
 const now = { nowSeconds: testNowSeconds };
+
+/** The test request with some of its method details replaced (or removed, with `undefined`). */
+function withDetails(details: Record<string, unknown>): Record<string, unknown> {
+  return { ...testRequest, methodDetails: { ...testRequest.methodDetails, ...details } };
+}
 
 /** A valid header with one parameter replaced (or removed, with `undefined`). */
 function headerWith(name: string, value: string | undefined): string {
@@ -71,13 +83,19 @@ describe('challenge', () => {
     assert.throws(() => testChallenge({ secret: new Uint8Array(16) }), RangeError);
     assert.throws(
       () => testChallenge({ request: { ...testRequest, amount: '0' } }),
-      /request\.amount: a positive decimal/,
+      /request\.amount: an integer of micro-units above 0/,
     );
     assert.throws(() => testChallenge({ description: 'Café' }), RangeError);
     assert.throws(() => testChallenge({ realm: '' }), RangeError);
     assert.throws(() => testChallenge({ expiresAtSeconds: 1.5 }), RangeError);
     assert.throws(
-      () => testChallenge({ request: { ...testRequest, resource: `/${'a'.repeat(3000)}` } }),
+      () =>
+        testChallenge({
+          request: {
+            ...testRequest,
+            methodDetails: { ...testRequest.methodDetails, resource: `/${'a'.repeat(3000)}` },
+          },
+        }),
       RangeError,
     );
     assert.throws(() => challengeIdMatches(testChallenge(), new Uint8Array(8)), RangeError);
@@ -172,29 +190,84 @@ describe('challenge', () => {
       [headerWith('request', base64urlOfText('{"amount":')), 'badJson'],
       [headerWith('request', 'A'.repeat(requestEncodedLengthMax + 1)), 'valueTooLong'],
       [headerWith('request', request([])), 'wrongType'],
-      [headerWith('request', request({ ...testRequest, tip: '1' })), 'unknownField'],
       [headerWith('request', request({ ...testRequest, amount: undefined })), 'missingField'],
-      [headerWith('request', request({ ...testRequest, amount: 0.02 })), 'wrongType'],
-      [headerWith('request', request({ ...testRequest, amount: '0.0000001' })), 'badAmount'],
-      [headerWith('request', request({ ...testRequest, amount: '1e-2' })), 'badAmount'],
-      [headerWith('request', request({ ...testRequest, currency: 'usd' })), 'badCurrency'],
-      [headerWith('request', request({ ...testRequest, platform: 'ftp://pay.example' })), 'badUrl'],
+      [headerWith('request', request({ ...testRequest, amount: 20_000 })), 'wrongType'],
+      [headerWith('request', request({ ...testRequest, amount: '0.02' })), 'badAmount'],
+      [headerWith('request', request({ ...testRequest, amount: '020000' })), 'badAmount'],
+      [headerWith('request', request({ ...testRequest, amount: '2e4' })), 'badAmount'],
+      [headerWith('request', request({ ...testRequest, amount: '0' })), 'badAmount'],
+      [headerWith('request', request({ ...testRequest, currency: 'Usd' })), 'badCurrency'],
+      [headerWith('request', request({ ...testRequest, currency: 'usdc' })), 'badCurrency'],
       [
-        headerWith('request', request({ ...testRequest, platform: 'https://u:p@pay.example' })),
+        headerWith('request', request({ ...testRequest, methodDetails: undefined })),
+        'missingField',
+      ],
+      [headerWith('request', request(withDetails({ platform: 'ftp://pay.example' }))), 'badUrl'],
+      [
+        headerWith('request', request(withDetails({ platform: 'https://u:p@pay.example' }))),
         'badUrl',
       ],
-      [headerWith('request', request({ ...testRequest, merchant: '' })), 'badValue'],
-      [headerWith('request', request({ ...testRequest, category: 'News' })), 'badValue'],
+      [headerWith('request', request({ ...testRequest, recipient: '' })), 'badValue'],
+      [headerWith('request', request(withDetails({ category: 'News' }))), 'badValue'],
       [headerWith('request', request({ ...testRequest, description: 'a\u202eb' })), 'badValue'],
-      [headerWith('request', request({ ...testRequest, accessPeriodSeconds: -1 })), 'badValue'],
-      [headerWith('request', request({ ...testRequest, accessPeriodSeconds: 1.5 })), 'wrongType'],
-      [
-        headerWith('request', request({ ...testRequest, resource: 'x'.repeat(1025) })),
-        'valueTooLong',
-      ],
+      [headerWith('request', request(withDetails({ accessPeriodSeconds: -1 }))), 'badValue'],
+      [headerWith('request', request(withDetails({ accessPeriodSeconds: 1.5 }))), 'wrongType'],
+      [headerWith('request', request(withDetails({ decimals: 2 }))), 'badValue'],
+      [headerWith('request', request(withDetails({ decimals: undefined }))), 'missingField'],
+      [headerWith('request', request(withDetails({ resource: 'x'.repeat(1025) }))), 'valueTooLong'],
     ];
     for (const [header, code] of cases)
       assert.equal(codeOf(parseChallengeHeader(header, now)), code, header);
+  });
+
+  it('writes the request as the charge intent defines it, amount in micro-units', () => {
+    const challenge = testChallenge();
+    assert.deepEqual(decodeBase64urlJson(challenge.requestEncoded, requestEncodedLengthMax), {
+      ok: true,
+      value: {
+        amount: '20000',
+        currency: 'usd',
+        recipient: 'mer_1',
+        description: 'Café au lait — an article',
+        methodDetails: {
+          platform: 'https://pay.example',
+          resource: 'https://news.example/articles/42',
+          category: 'news',
+          accessPeriodSeconds: 86_400,
+          decimals: 6,
+        },
+      },
+    });
+    // Canonical JSON (RFC 8785): members sorted, so that a client re-encoding it (mppx does) echoes
+    // the same text.
+    const bytes = decodeBase64url(challenge.requestEncoded, requestEncodedLengthMax);
+    assert.ok(bytes.ok);
+    assert.match(
+      new TextDecoder().decode(bytes.value),
+      /^\{"amount":"20000","currency":"usd","description":.*,"methodDetails":\{"accessPeriodSeconds":86400,"category":"news","decimals":6,"platform":.*\},"recipient":"mer_1"\}$/,
+    );
+  });
+
+  it('reads either case of currency and ignores unknown fields, binding the text as sent', () => {
+    const sent = {
+      ...withDetails({ version: 1, extra: { nested: true } }),
+      currency: 'USD',
+      externalId: 'order-7',
+      tip: '1',
+    };
+    const parsed = parseChallengeHeader(headerWith('request', encodeBase64urlJson(sent)), now);
+    assert.ok(parsed.ok, JSON.stringify(parsed));
+    assert.deepEqual(parsed.value.request, { ...testRequest, currency: 'USD' });
+    // The HMAC covers the request's text, unknown fields and all: dropping or adding one breaks it.
+    const issued = testChallenge();
+    const padded = challengeFromEcho({
+      ...challengeEcho(issued),
+      request: encodeBase64urlJson({ ...testRequest, tip: '1' }),
+    });
+    assert.ok(padded.ok);
+    assert.deepEqual(padded.value.request, issued.request);
+    assert.equal(challengeIdMatches(padded.value, testSecret), false);
+    assert.equal(challengeIdMatches(issued, testSecret), true);
   });
 
   it('judges expiry with a clock-skew allowance, and refuses far-future expiry', () => {
@@ -216,10 +289,10 @@ describe('challenge', () => {
 
   it('decodes a request on its own, for checking configuration ahead of time', () => {
     assert.deepEqual(decodePaymentRequest(testRequest), { ok: true, value: testRequest });
-    assert.deepEqual(decodePaymentRequest({ ...testRequest, platform: 'pay.example' }), {
+    assert.deepEqual(decodePaymentRequest(withDetails({ platform: 'pay.example' })), {
       ok: false,
       code: 'badUrl',
-      detail: 'request.platform: an absolute http(s) URL without credentials',
+      detail: 'request.methodDetails.platform: an absolute http(s) URL without credentials',
     });
     assert.equal(encodeBase64url(new Uint8Array()), '');
   });

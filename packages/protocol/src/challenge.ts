@@ -19,17 +19,18 @@ import {
   encodeBase64urlJson,
 } from './base64url.ts';
 import { utf8Bytes } from './canonical-json.ts';
+import { formatBaseUnits, parseBaseUnits, requestCurrency } from './amounts.ts';
 import {
   accessPeriodSecondsSchema,
-  amountTextSchema,
+  baseUnitsSchema,
   categorySchema,
-  currencySchema,
   decodeWithSchema,
   descriptionLengthMax,
   displayTextSchema,
   identifierSchema,
   platformUrlSchema,
   realmLengthMax,
+  requestCurrencySchema,
   resourceSchema,
 } from './fields.ts';
 import { accepted, type Decoded, excerpt, refused, type Refusal } from './problems.ts';
@@ -52,33 +53,98 @@ export const challengeLifetimeSecondsMax = 86_400;
 /** The shortest HMAC secret `issueChallenge` accepts: as long as the hash. */
 export const challengeSecretLengthMin = 32;
 
-/** What the merchant asks the client to pay for: the `request` parameter, decoded. */
+/** Decimal places of a mite request's `amount`: it counts micro-units (10^-6) of the currency. */
+export const miteAmountDecimals = 6;
+
+/** Mite's own fields of a charge request, which the charge intent puts under `methodDetails`. */
+export interface MiteMethodDetails {
+  /** The platform's base URL, where the client pays. */
+  readonly platform: string;
+  /** What is sold: the URL (or path) the challenge was issued for. */
+  readonly resource: string;
+  readonly category?: string;
+  readonly accessPeriodSeconds: number;
+  /** The scale of `amount`, always 6, so that any client can display it. */
+  readonly decimals: typeof miteAmountDecimals;
+}
+
+/**
+ * What the merchant asks the client to pay for: the `request` parameter, decoded, in the charge
+ * intent's shape (draft-payment-intent-charge). `amount` is an integer string of base units, which
+ * for method "mite" are micro-units ("20000" is 0.02); `currency` an ISO 4217 code, written in
+ * lower case; `recipient` the platform's merchant id.
+ */
 export interface PaymentRequest {
   readonly amount: string;
   readonly currency: string;
-  readonly merchant: string;
-  readonly resource: string;
-  /** The platform's base URL, where the client pays. */
-  readonly platform: string;
+  readonly recipient: string;
   readonly description?: string;
-  readonly category?: string;
-  readonly accessPeriodSeconds: number;
+  readonly methodDetails: MiteMethodDetails;
 }
 
-/** The request's schema: strict, so a field this version does not know is refused, not ignored. */
-export const paymentRequestSchema: z.ZodMiniType<PaymentRequest> = z.strictObject({
-  amount: amountTextSchema,
-  currency: currencySchema,
-  merchant: identifierSchema,
-  resource: resourceSchema,
+const methodDetailsSchema: z.ZodMiniType<MiteMethodDetails> = z.object({
   platform: platformUrlSchema,
-  description: z.exactOptional(displayTextSchema),
+  resource: resourceSchema,
   category: z.exactOptional(categorySchema),
   accessPeriodSeconds: accessPeriodSecondsSchema,
+  decimals: z.literal(miteAmountDecimals),
+});
+
+/**
+ * The request's schema. Unknown fields are dropped, at both levels, as the draft requires of
+ * implementations ("implementations MUST ignore unknown parameters and fields"); the HMAC covers
+ * the request as sent, so nothing dropped here can be altered unnoticed. The intent's optional
+ * `externalId` is one of them: Mite does not use it.
+ */
+export const paymentRequestSchema: z.ZodMiniType<PaymentRequest> = z.object({
+  amount: baseUnitsSchema,
+  currency: requestCurrencySchema,
+  recipient: identifierSchema,
+  description: z.exactOptional(displayTextSchema),
+  methodDetails: methodDetailsSchema,
 });
 
 export function decodePaymentRequest(json: unknown): Decoded<PaymentRequest> {
   return decodeWithSchema(paymentRequestSchema, json, 'request');
+}
+
+/** What a merchant sells, in code's terms, to be written as a payment request. */
+export interface ChargeTerms {
+  readonly amountMicros: bigint;
+  /** Any case; the request writes it in lower case. */
+  readonly currency: string;
+  /** The merchant id. */
+  readonly recipient: string;
+  readonly platform: string;
+  readonly resource: string;
+  readonly accessPeriodSeconds: number;
+  readonly description?: string;
+  readonly category?: string;
+}
+
+/** The payment request for these terms, as the charge intent spells it. */
+export function chargeRequest(terms: ChargeTerms): PaymentRequest {
+  const methodDetails: MiteMethodDetails = {
+    platform: terms.platform,
+    resource: terms.resource,
+    accessPeriodSeconds: terms.accessPeriodSeconds,
+    decimals: miteAmountDecimals,
+    ...(terms.category === undefined ? {} : { category: terms.category }),
+  };
+  return {
+    amount: formatBaseUnits(terms.amountMicros),
+    currency: requestCurrency(terms.currency),
+    recipient: terms.recipient,
+    ...(terms.description === undefined ? {} : { description: terms.description }),
+    methodDetails,
+  };
+}
+
+/** A decoded request's amount in micro-units. */
+export function requestAmountMicros(request: PaymentRequest): bigint {
+  const parsed = parseBaseUnits(request.amount);
+  if (!parsed.ok) throw new RangeError(`bug: a request amount does not parse: ${request.amount}`);
+  return parsed.value;
 }
 
 export interface Challenge {
@@ -123,8 +189,12 @@ export function challengeEcho(challenge: Challenge): ChallengeEcho {
 // Strings are bounded here only generously; challengeFromEcho applies the precise rules.
 const echoTextLengthMax = 64;
 
-/** The echo's schema: strict, since the draft's optional `opaque`, `digest` and `header` are not Mite's. */
-export const challengeEchoSchema: z.ZodMiniType<ChallengeEcho> = z.strictObject({
+/**
+ * The echo's schema. Unknown members are dropped, as the draft requires: Mite never issues the
+ * draft's `opaque`, `digest` or `header`, so an echo of them binds nothing Mite checks, and the
+ * HMAC over the members Mite issued still decides whether the challenge is Mite's.
+ */
+export const challengeEchoSchema: z.ZodMiniType<ChallengeEcho> = z.object({
   id: z.string().check(z.maxLength(challengeIdLength)),
   realm: z.string().check(z.maxLength(realmLengthMax)),
   method: z.string().check(z.maxLength(echoTextLengthMax)),

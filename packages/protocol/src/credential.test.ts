@@ -71,11 +71,16 @@ describe('credential', () => {
       ['Payment e30+', 'badBase64'],
       [`Payment ${base64urlOfText('{')}`, 'badJson'],
       [headerOf([]), 'wrongType'],
-      [headerOf({ ...valid, extra: 1 }), 'unknownField'],
       [headerOf({ challenge: echo }), 'missingField'],
       [headerOf({ ...valid, payload: { receipt: testReceiptJws, tx: '0x' } }), 'unknownField'],
-      [headerOf({ ...valid, challenge: { ...echo, opaque: 'e30' } }), 'unknownField'],
       [headerOf({ ...valid, challenge: { ...echo, method: 'tempo' } }), 'unsupportedMethod'],
+      // Another method's credential is refused as such before its payload is looked at.
+      [
+        headerOf({ challenge: { ...echo, method: 'tempo' }, payload: { signature: '0x' } }),
+        'unsupportedMethod',
+      ],
+      [headerOf({ challenge: { ...echo, method: 'tempo' } }), 'unsupportedMethod'],
+      [headerOf({ challenge: { ...echo, intent: 'session' }, payload: 7 }), 'unsupportedIntent'],
       [headerOf({ ...valid, challenge: { ...echo, intent: 'session' } }), 'unsupportedIntent'],
       [headerOf({ ...valid, challenge: { ...echo, id: 'short' } }), 'badParameter'],
       [headerOf({ ...valid, challenge: { ...echo, expires: 'tomorrow' } }), 'badTimestamp'],
@@ -88,6 +93,17 @@ describe('credential', () => {
     ];
     for (const [header, code] of cases)
       assert.equal(codeOf(parseCredentialHeader(header)), code, header);
+  });
+
+  it('ignores unknown members at the top level and in the echo, as the draft requires', () => {
+    const credential = testCredential();
+    const valid = credentialJson(credential);
+    const padded = {
+      ...valid,
+      extra: 1,
+      challenge: { ...valid.challenge, opaque: 'e30', digest: 'sha-256=:x:' },
+    };
+    assert.deepEqual(parseCredentialHeader(headerOf(padded)), { ok: true, value: credential });
   });
 
   it('checks the compact JWS shape only', () => {

@@ -12,10 +12,12 @@ import {
   type ChallengeEcho,
   challengeEchoSchema,
   challengeFromEcho,
+  chargeIntent,
+  miteMethod,
   paymentScheme,
 } from './challenge.ts';
 import { decodeWithSchema, identifierLengthMax } from './fields.ts';
-import { accepted, type Decoded, excerpt, refused } from './problems.ts';
+import { accepted, type Decoded, excerpt, type Refusal, refused } from './problems.ts';
 
 /** The longest credential header: the echoed challenge and a receipt, base64url-encoded again. */
 export const credentialHeaderLengthMax = 12_288;
@@ -63,7 +65,8 @@ interface CredentialWire {
   readonly source?: string;
 }
 
-const credentialWireSchema: z.ZodMiniType<CredentialWire> = z.strictObject({
+// Unknown top-level members are dropped, as the draft requires; the payload, Mite's own, is strict.
+const credentialWireSchema: z.ZodMiniType<CredentialWire> = z.object({
   challenge: challengeEchoSchema,
   payload: z.strictObject({ receipt: z.string() }),
   source: z.exactOptional(
@@ -83,8 +86,33 @@ export function credentialJson(credential: Credential): CredentialWire {
   return credential.source === undefined ? wire : { ...wire, source: credential.source };
 }
 
+// Just enough of a credential to tell which method and intent it answers.
+const methodOnlySchema = z.object({
+  challenge: z.object({ method: z.string(), intent: z.string() }),
+});
+
+/**
+ * A credential for another method or intent is refused as unsupported before its payload is
+ * read, as the method documents ask (challenge checks before credential material): its payload
+ * is another method's business, so a defect in it is not this method's to report.
+ */
+function checkMethod(json: unknown): Refusal | undefined {
+  const parsed = methodOnlySchema.safeParse(json);
+  if (!parsed.success) return undefined;
+  const { method, intent } = parsed.data.challenge;
+  if (method !== miteMethod) {
+    return refused('unsupportedMethod', `method ${excerpt(method)} is not "${miteMethod}"`);
+  }
+  if (intent !== chargeIntent) {
+    return refused('unsupportedIntent', `intent ${excerpt(intent)} is not "${chargeIntent}"`);
+  }
+  return undefined;
+}
+
 /** Validates a credential's JSON (from the header, or from an x402 payload). */
 export function decodeCredentialJson(json: unknown): Decoded<Credential> {
+  const otherMethod = checkMethod(json);
+  if (otherMethod !== undefined) return otherMethod;
   const wire = decodeWithSchema(credentialWireSchema, json, 'credential');
   if (!wire.ok) return wire;
   const challenge = challengeFromEcho(wire.value.challenge);

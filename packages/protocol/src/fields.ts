@@ -4,7 +4,7 @@
  * callers refer to the same number.
  */
 import * as z from 'zod/mini';
-import { amountTextLengthMax, parsePositiveAmount } from './amounts.ts';
+import { amountTextLengthMax, parseBaseUnits, parsePositiveAmount } from './amounts.ts';
 import { accepted, type Decoded, type ProtocolErrorCode, refused } from './problems.ts';
 import { timestampSecondsMax } from './timestamps.ts';
 
@@ -41,6 +41,30 @@ export const amountTextSchema = z.string().check(
     'a positive decimal amount with at most 6 decimals, like "0.02"',
   ),
 );
+
+/** A payment request's amount: an integer string of micro-units above zero ("20000"). */
+export const baseUnitsSchema = z.string().check(
+  z.maxLength(amountTextLengthMax),
+  codedRefine(
+    (text: string) => parseBaseUnits(text).ok,
+    'badAmount',
+    'an integer of micro-units above 0, like "20000" for 0.02',
+  ),
+);
+
+/**
+ * A payment request's currency: an ISO 4217 code, which the charge intent writes in lower case
+ * ("usd"); upper case is read too, since Mite wrote it so before.
+ */
+export const requestCurrencySchema = z
+  .string()
+  .check(
+    codedRefine(
+      (text: string) => /^(?:[a-z]{3}|[A-Z]{3})$/.test(text),
+      'badCurrency',
+      'three letters, all lower case (or all upper case)',
+    ),
+  );
 
 /** An ISO 4217 code; which codes a platform accepts is the verifier's business. */
 export const currencySchema = z
@@ -143,6 +167,9 @@ function codeOf(issue: z.core.$ZodIssue, input: unknown): ProtocolErrorCode {
       return 'unknownField';
     case 'invalid_type':
       return hasPath(input, issue.path) ? 'wrongType' : 'missingField';
+    case 'invalid_value':
+      // A literal (`decimals: 6`) that is absent is missing, not wrong.
+      return hasPath(input, issue.path) ? 'badValue' : 'missingField';
     case 'too_big':
       if (issue.origin === 'string') return 'valueTooLong';
       return issue.origin === 'array' ? 'tooManyEntries' : 'badValue';
@@ -174,6 +201,7 @@ function messageOf(issue: z.core.$ZodIssue, input: unknown): string {
       if (issue.origin !== 'string') return `below ${issue.minimum}`;
       return issue.minimum === 1 ? 'must not be empty' : `shorter than ${issue.minimum} characters`;
     case 'invalid_value':
+      if (!hasPath(input, issue.path)) return 'missing';
       return `must be ${issue.values.map((value) => JSON.stringify(value)).join(' or ')}`;
     default:
       return issue.message;

@@ -75,89 +75,126 @@ export function excerpt(text: string, lengthMax = 40): string {
   return JSON.stringify(text.length > lengthMax ? `${text.slice(0, lengthMax)}…` : text);
 }
 
-/** The prefix of every Mite problem `type` URI; the rest is the code in kebab case. */
-export const problemTypeBase = 'https://mite.dev/problems/';
+/**
+ * The prefix of the Payment scheme's registered problem types (draft-httpauth-payment, "Problem
+ * Types"): every problem Mite answers a payment with uses one of them as its `type`, so that any
+ * client of the draft understands it, and carries Mite's finer code in the `miteCode` member.
+ */
+export const problemTypeBase = 'https://paymentauth.org/problems/';
 
 /** The media type of a problem body (RFC 9457). */
 export const problemMediaType = 'application/problem+json';
 
+/** The draft's registered problem types that Mite answers with, by slug. */
+export const paymentProblemTypes = {
+  'payment-required': { title: 'Payment Required', status: 402 },
+  'payment-expired': { title: 'Payment Expired', status: 402 },
+  'verification-failed': { title: 'Verification Failed', status: 402 },
+  'method-unsupported': { title: 'Method Unsupported', status: 400 },
+  'malformed-credential': { title: 'Malformed Credential', status: 402 },
+  'invalid-challenge': { title: 'Invalid Challenge', status: 402 },
+  'invalid-payload': { title: 'Invalid Payload', status: 402 },
+  'bad-request': { title: 'Bad Request', status: 400 },
+} as const;
+
+export type PaymentProblemSlug = keyof typeof paymentProblemTypes;
+
 interface ProblemEntry {
-  readonly type: `${typeof problemTypeBase}${string}`;
+  readonly type: `${typeof problemTypeBase}${PaymentProblemSlug}`;
   readonly title: string;
-  /** 400 for a malformed message, 402 for a payment the client can make or make again. */
+  /** The draft's status: 402 with a fresh challenge, or 400 for what no payment can fix. */
   readonly status: 400 | 402;
 }
 
-function entry(slug: string, title: string, status: 400 | 402): ProblemEntry {
+function entry(slug: PaymentProblemSlug): ProblemEntry {
+  const { title, status } = paymentProblemTypes[slug];
   return { type: `${problemTypeBase}${slug}`, title, status };
 }
 
+const malformed = entry('malformed-credential');
+
 /**
- * One row per code. The `type` URIs are stable: clients switch on them, so a row may be added but
- * never renamed. `satisfies` makes the table exhaustive: a new code does not compile without a row.
+ * One row per code: the draft's problem type each of Mite's codes is an instance of. A defect in
+ * how a credential is written is a malformed credential (402 and a fresh challenge, as the draft's
+ * status table says); another method or intent is unsupported (400); a receipt that does not pay
+ * for what is asked fails verification; expiry of the challenge or of the access is
+ * payment-expired; a challenge not issued here, or a single-use receipt already spent, is an
+ * invalid challenge ("unknown or already used"). Clients switch on `type` and may show `miteCode`;
+ * `satisfies` makes the table exhaustive, so a new code does not compile without a row.
  */
 export const problemTable = {
-  headerTooLong: entry('header-too-long', 'Header too long', 400),
-  badCharacter: entry('bad-character', 'Forbidden character in header', 400),
-  malformedHeader: entry('malformed-header', 'Malformed header', 400),
-  unterminatedQuote: entry('unterminated-quote', 'Unterminated quoted string', 400),
-  duplicateParameter: entry('duplicate-parameter', 'Duplicate parameter', 400),
-  tooManyParameters: entry('too-many-parameters', 'Too many parameters', 400),
-  unknownScheme: entry('unknown-scheme', 'Not a Payment authentication scheme', 400),
-  unsupportedMethod: entry('unsupported-method', 'Unsupported payment method', 400),
-  unsupportedIntent: entry('unsupported-intent', 'Unsupported payment intent', 400),
-  unsupportedParameter: entry('unsupported-parameter', 'Unsupported parameter', 400),
-  unsupportedVersion: entry('unsupported-version', 'Unsupported protocol version', 400),
-  missingParameter: entry('missing-parameter', 'Missing parameter', 400),
-  badParameter: entry('bad-parameter', 'Invalid parameter value', 400),
-  badBase64: entry('bad-base64', 'Invalid base64', 400),
-  badJson: entry('bad-json', 'Invalid JSON', 400),
-  valueTooLong: entry('value-too-long', 'Value too long', 400),
-  tooManyEntries: entry('too-many-entries', 'Too many entries', 400),
-  duplicateEntry: entry('duplicate-entry', 'Duplicate entry', 400),
-  unknownField: entry('unknown-field', 'Unknown field', 400),
-  missingField: entry('missing-field', 'Missing field', 400),
-  wrongType: entry('wrong-type', 'Wrong type', 400),
-  badValue: entry('bad-value', 'Invalid value', 400),
-  badAmount: entry('bad-amount', 'Invalid amount', 400),
-  badCurrency: entry('bad-currency', 'Invalid currency', 400),
-  badUrl: entry('bad-url', 'Invalid URL', 400),
-  badTimestamp: entry('bad-timestamp', 'Invalid timestamp', 400),
-  badJws: entry('bad-jws', 'Malformed receipt token', 400),
-  futureDated: entry('future-dated', 'Dated in the future', 400),
-  challengeExpired: entry('challenge-expired', 'Challenge expired', 402),
-  paymentRequired: entry('payment-required', 'Payment required', 402),
-  invalidChallenge: entry('invalid-challenge', 'Challenge not issued here', 402),
-  receiptInvalid: entry('receipt-invalid', 'Receipt invalid', 402),
-  unknownKey: entry('unknown-key', 'Receipt signed by an unknown key', 402),
-  wrongMerchant: entry('wrong-merchant', 'Receipt for another merchant', 402),
-  wrongResource: entry('wrong-resource', 'Receipt for another resource', 402),
-  wrongAmount: entry('wrong-amount', 'Receipt for another amount', 402),
-  wrongCurrency: entry('wrong-currency', 'Receipt in another currency', 402),
-  receiptReplayed: entry('receipt-replayed', 'Receipt already used', 402),
-  accessExpired: entry('access-expired', 'Access period over', 402),
-  challengeMismatch: entry('challenge-mismatch', 'Receipt bound to another challenge', 402),
+  headerTooLong: malformed,
+  badCharacter: malformed,
+  malformedHeader: malformed,
+  unterminatedQuote: malformed,
+  duplicateParameter: malformed,
+  tooManyParameters: malformed,
+  unknownScheme: entry('method-unsupported'),
+  unsupportedMethod: entry('method-unsupported'),
+  unsupportedIntent: entry('method-unsupported'),
+  unsupportedParameter: malformed,
+  unsupportedVersion: malformed,
+  missingParameter: malformed,
+  badParameter: malformed,
+  badBase64: malformed,
+  badJson: malformed,
+  valueTooLong: malformed,
+  tooManyEntries: malformed,
+  duplicateEntry: malformed,
+  unknownField: malformed,
+  missingField: malformed,
+  wrongType: malformed,
+  badValue: malformed,
+  badAmount: malformed,
+  badCurrency: malformed,
+  badUrl: malformed,
+  badTimestamp: malformed,
+  badJws: entry('invalid-payload'),
+  futureDated: entry('verification-failed'),
+  challengeExpired: entry('payment-expired'),
+  paymentRequired: entry('payment-required'),
+  invalidChallenge: entry('invalid-challenge'),
+  receiptInvalid: entry('verification-failed'),
+  unknownKey: entry('verification-failed'),
+  wrongMerchant: entry('verification-failed'),
+  wrongResource: entry('verification-failed'),
+  wrongAmount: entry('verification-failed'),
+  wrongCurrency: entry('verification-failed'),
+  receiptReplayed: entry('invalid-challenge'),
+  accessExpired: entry('payment-expired'),
+  challengeMismatch: entry('verification-failed'),
 } as const satisfies Record<ProtocolErrorCode, ProblemEntry>;
 
 /** Every code, in table order: for exhaustive tests and documentation. */
 export const protocolErrorCodes = Object.keys(problemTable) as readonly ProtocolErrorCode[];
 
-/** An RFC 9457 problem object. */
+/** An RFC 9457 problem object, with the extension members the draft's examples carry. */
 export interface ProblemDetails {
   readonly type: string;
   readonly title: string;
   readonly status: number;
   readonly detail: string;
   readonly instance?: string;
+  /** Mite's finer code (`wrongAmount`, `receiptReplayed`, ...), one of `protocolErrorCodes`. */
+  readonly miteCode?: string;
+  /** The id of the fresh challenge the answer carries, as in the draft's examples. */
+  readonly challengeId?: string;
 }
 
 /** The RFC 9457 body for a code: the type URI, title and status come from the table. */
 export function problemDetails(
   code: ProtocolErrorCode,
   detail: string,
-  instance?: string,
+  extras: { readonly instance?: string; readonly challengeId?: string } = {},
 ): ProblemDetails {
   const row = problemTable[code];
-  const problem = { type: row.type, title: row.title, status: row.status, detail };
-  return instance === undefined ? problem : { ...problem, instance };
+  return {
+    type: row.type,
+    title: row.title,
+    status: row.status,
+    detail,
+    ...(extras.instance === undefined ? {} : { instance: extras.instance }),
+    miteCode: code,
+    ...(extras.challengeId === undefined ? {} : { challengeId: extras.challengeId }),
+  };
 }

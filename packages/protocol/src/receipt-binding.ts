@@ -2,8 +2,8 @@
  * Whether a receipt pays for the challenge it is presented with. Pure logic, no keys and no I/O:
  * the middleware first verifies the receipt's signature, then asks this, then checks replays.
  */
-import { sameAmountText } from './amounts.ts';
-import { type Challenge, clockSkewSecondsMax } from './challenge.ts';
+import { formatAmount, parseAmount, sameCurrency } from './amounts.ts';
+import { type Challenge, clockSkewSecondsMax, requestAmountMicros } from './challenge.ts';
 import { accepted, type Decoded, refused } from './problems.ts';
 import { type ReceiptClaims } from './receipt-claims.ts';
 import { formatTimestamp } from './timestamps.ts';
@@ -38,19 +38,22 @@ export function checkReceiptBinding(
 ): Decoded<ReceiptClaims> {
   if (!Number.isFinite(options.nowSeconds)) throw new RangeError('nowSeconds must be finite');
   const { request } = challenge;
-  if (claims.merchantId !== request.merchant) {
+  if (claims.merchantId !== request.recipient) {
     return refused('wrongMerchant', `the receipt pays merchant ${claims.merchantId}`);
   }
-  if (claims.resource !== request.resource) {
+  if (claims.resource !== request.methodDetails.resource) {
     return refused('wrongResource', `the receipt pays for ${claims.resource}`);
   }
-  if (claims.currency !== request.currency) {
+  if (!sameCurrency(claims.currency, request.currency)) {
     return refused('wrongCurrency', `the receipt is in ${claims.currency}`);
   }
-  if (!sameAmountText(claims.amount, request.amount)) {
+  // The receipt writes a decimal amount ("0.02"), the request micro-units ("20000").
+  const paid = parseAmount(claims.amount);
+  const price = requestAmountMicros(request);
+  if (!paid.ok || paid.value !== price) {
     return refused(
       'wrongAmount',
-      `the receipt pays ${claims.amount}, the price is ${request.amount}`,
+      `the receipt pays ${claims.amount}, the price is ${formatAmount(price)}`,
     );
   }
   const times = checkTimes(claims, challenge, options.nowSeconds);

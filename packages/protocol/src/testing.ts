@@ -5,7 +5,13 @@
 import fc from 'fast-check';
 import { amountMicrosMax, formatAmount } from './amounts.ts';
 import { encodeBase64url } from './base64url.ts';
-import { type Challenge, issueChallenge, type PaymentRequest } from './challenge.ts';
+import {
+  type Challenge,
+  chargeRequest,
+  issueChallenge,
+  type PaymentRequest,
+  requestAmountMicros,
+} from './challenge.ts';
 import { type Credential } from './credential.ts';
 import { accessPeriodSecondsMax, descriptionLengthMax } from './fields.ts';
 import { type Decoded } from './problems.ts';
@@ -18,14 +24,17 @@ export const otherSecret = new Uint8Array(32).fill(9);
 export const testNowSeconds = 1_800_000_000;
 
 export const testRequest: PaymentRequest = {
-  amount: '0.02',
-  currency: 'USD',
-  merchant: 'mer_1',
-  resource: 'https://news.example/articles/42',
-  platform: 'https://pay.example',
+  amount: '20000',
+  currency: 'usd',
+  recipient: 'mer_1',
   description: 'Café au lait — an article',
-  category: 'news',
-  accessPeriodSeconds: 86_400,
+  methodDetails: {
+    platform: 'https://pay.example',
+    resource: 'https://news.example/articles/42',
+    category: 'news',
+    accessPeriodSeconds: 86_400,
+    decimals: 6,
+  },
 };
 
 export function testChallenge(
@@ -55,13 +64,13 @@ export function testCredential(challenge: Challenge = testChallenge()): Credenti
 export function testClaims(challenge: Challenge = testChallenge()): ReceiptClaims {
   return {
     paymentId: 'pay_0190f1d2-7a3c-7b4e-8f00-123456789abc',
-    merchantId: challenge.request.merchant,
-    resource: challenge.request.resource,
-    amount: challenge.request.amount,
-    currency: challenge.request.currency,
+    merchantId: challenge.request.recipient,
+    resource: challenge.request.methodDetails.resource,
+    amount: formatAmount(requestAmountMicros(challenge.request)),
+    currency: 'USD',
     payer: 'psn_abc',
     issuedAt: testNowSeconds,
-    accessUntil: testNowSeconds + challenge.request.accessPeriodSeconds,
+    accessUntil: testNowSeconds + challenge.request.methodDetails.accessPeriodSeconds,
     challengeId: challenge.id,
   };
 }
@@ -82,27 +91,36 @@ const undisplayable = /[\p{Cc}\p{Cs}\p{Zl}\p{Zp}\u202a-\u202e\u2066-\u2069]/u;
 
 export const amountMicrosArbitrary = fc.bigInt({ min: 1n, max: amountMicrosMax });
 
-export const paymentRequestArbitrary: fc.Arbitrary<PaymentRequest> = fc.record(
-  {
-    amount: amountMicrosArbitrary.map(formatAmount),
-    currency: fc.constantFrom('USD', 'EUR', 'CHF'),
-    merchant: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:~-]{0,40}$/),
-    resource: fc.stringMatching(/^\/[\x21-\x7e]{0,80}$/),
-    platform: fc.constantFrom(
-      'https://pay.example',
-      'http://localhost:8080',
-      'https://m.example/v/',
-    ),
-    description: fc
-      .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
-      .filter((text) => text.length <= descriptionLengthMax && !undisplayable.test(text)),
-    category: fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,31}$/),
-    accessPeriodSeconds: fc.integer({ min: 0, max: accessPeriodSecondsMax }),
-  },
-  {
-    requiredKeys: ['amount', 'currency', 'merchant', 'resource', 'platform', 'accessPeriodSeconds'],
-  },
-);
+export const paymentRequestArbitrary: fc.Arbitrary<PaymentRequest> = fc
+  .record(
+    {
+      amountMicros: amountMicrosArbitrary,
+      currency: fc.constantFrom('USD', 'eur', 'chf'),
+      recipient: fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._:~-]{0,40}$/),
+      resource: fc.stringMatching(/^\/[\x21-\x7e]{0,80}$/),
+      platform: fc.constantFrom(
+        'https://pay.example',
+        'http://localhost:8080',
+        'https://m.example/v/',
+      ),
+      description: fc
+        .string({ unit: 'grapheme', minLength: 1, maxLength: 40 })
+        .filter((text) => text.length <= descriptionLengthMax && !undisplayable.test(text)),
+      category: fc.stringMatching(/^[a-z0-9][a-z0-9-]{0,31}$/),
+      accessPeriodSeconds: fc.integer({ min: 0, max: accessPeriodSecondsMax }),
+    },
+    {
+      requiredKeys: [
+        'amountMicros',
+        'currency',
+        'recipient',
+        'resource',
+        'platform',
+        'accessPeriodSeconds',
+      ],
+    },
+  )
+  .map((terms) => chargeRequest(terms));
 
 export const challengeArbitrary: fc.Arbitrary<Challenge> = fc
   .record(

@@ -16,7 +16,14 @@ import type {
 import { encodeBase64Json } from './base64url.ts';
 import { challengeEcho, challengeIdMatches } from './challenge.ts';
 import { credentialJson } from './credential.ts';
-import { codeOf, testChallenge, testCredential, testNowSeconds, testSecret } from './testing.ts';
+import {
+  codeOf,
+  testChallenge,
+  testCredential,
+  testNowSeconds,
+  testReceiptJws,
+  testSecret,
+} from './testing.ts';
 import {
   encodeX402Header,
   encodeX402PaymentResponse,
@@ -49,7 +56,7 @@ describe('x402 envelope', () => {
     assert.deepEqual(offer, {
       scheme: 'mite',
       network: 'mite:pay.example',
-      asset: 'USD',
+      asset: 'usd',
       amount: '20000',
       payTo: 'mer_1',
       maxTimeoutSeconds: 60,
@@ -149,8 +156,16 @@ describe('x402 envelope', () => {
         'challengeMismatch',
       ],
       [signature({ ...payload, payload: { receipt: 'x' } }), 'missingField'],
+      // The credential's top level ignores unknown members (the draft's rule); its payload does not.
+      [signature({ ...payload, payload: { ...credentialJson(credential), tx: '0x1' } }), 'ok'],
       [
-        signature({ ...payload, payload: { ...credentialJson(credential), tx: '0x1' } }),
+        signature({
+          ...payload,
+          payload: {
+            ...credentialJson(credential),
+            payload: { receipt: testReceiptJws, tx: '0x1' },
+          },
+        }),
         'unknownField',
       ],
       [

@@ -6,7 +6,6 @@
  * back a PaymentPayload whose `payload` is a Mite credential. Field names follow @x402/core 2.x.
  */
 import * as z from 'zod/mini';
-import { parseAmount } from './amounts.ts';
 import { decodeBase64Json, encodeBase64Json } from './base64url.ts';
 import {
   type Challenge,
@@ -91,12 +90,6 @@ export function x402NetworkOf(platform: string): X402Network {
   return `${miteMethod}:${new URL(platform).host}`;
 }
 
-function micros(amount: string): string {
-  const parsed = parseAmount(amount);
-  if (!parsed.ok) throw new RangeError(`bug: a decoded amount does not parse: ${amount}`);
-  return parsed.value.toString();
-}
-
 /** The one PaymentRequirements Mite offers for a challenge. */
 export function x402RequirementsOf(
   challenge: Challenge,
@@ -105,10 +98,11 @@ export function x402RequirementsOf(
   const { request } = challenge;
   return {
     scheme: x402Scheme,
-    network: x402NetworkOf(request.platform),
+    network: x402NetworkOf(request.methodDetails.platform),
     asset: request.currency,
-    amount: micros(request.amount),
-    payTo: request.merchant,
+    // Both count micro-units: x402's atomic units are the charge intent's base units.
+    amount: request.amount,
+    payTo: request.recipient,
     maxTimeoutSeconds,
     extra: { challenge: challengeEcho(challenge) },
   };

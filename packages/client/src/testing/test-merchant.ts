@@ -9,6 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   type Challenge,
   challengeIdMatches,
+  chargeRequest,
   checkReceiptBinding,
   decodeBase64urlJson,
   decodeReceiptClaims,
@@ -16,6 +17,7 @@ import {
   formatChallengeHeader,
   formatPaymentReceiptHeader,
   issueChallenge,
+  parseAmount,
   parseCredentialHeader,
   type PaymentRequest,
   problemDetails,
@@ -83,15 +85,17 @@ export async function startTestMerchant(options: TestMerchantOptions): Promise<T
   const revoked = new Set<string>();
 
   function challengeFor(path: string, route: TestRoute): Challenge {
-    const request: PaymentRequest = {
-      amount: route.price,
+    const price = parseAmount(route.price);
+    if (!price.ok) throw new RangeError(`bad test price ${route.price}: ${price.detail}`);
+    const request: PaymentRequest = chargeRequest({
+      amountMicros: price.value,
       currency: route.currency ?? 'USD',
-      merchant: merchantId,
+      recipient: merchantId,
       resource: route.resource ?? path,
       platform: route.platform ?? options.platformUrl,
       accessPeriodSeconds: route.accessPeriodSeconds ?? 86_400,
       ...(route.description === undefined ? {} : { description: route.description }),
-    };
+    });
     return issueChallenge({
       secret,
       realm,
@@ -119,7 +123,7 @@ export async function startTestMerchant(options: TestMerchantOptions): Promise<T
     } else {
       headers['www-authenticate'] = formatChallengeHeader(issued);
     }
-    sendJson(response, 402, problemDetails(code, detail), headers);
+    sendJson(response, 402, problemDetails(code, detail, { challengeId: issued.id }), headers);
   }
 
   /** The refusal code of a credential, or its receipt's claims when it pays for this route. */
@@ -144,7 +148,7 @@ export async function startTestMerchant(options: TestMerchantOptions): Promise<T
     }
     const expected = challengeFor(path, route).request;
     if (
-      echoed.request.resource !== expected.resource ||
+      echoed.request.methodDetails.resource !== expected.methodDetails.resource ||
       echoed.request.amount !== expected.amount
     ) {
       return { ok: false, code: 'wrongResource', status: 402, detail: 'another route' };

@@ -16,6 +16,8 @@ import {
   parseAmount,
   type ReceiptClaims,
   receiptMediaType,
+  requestAmountMicros,
+  sameCurrency,
 } from '@mite/protocol';
 import {
   calculateJwkThumbprint,
@@ -150,16 +152,16 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     const times = checkChallengeTimes(challenge, nowSeconds);
     if (!times.ok) return sendProblem(response, 422, 'challenge-expired', times.detail);
     const { request } = challenge;
-    if (identity(request.platform) !== identity(ownUrl)) {
+    if (identity(request.methodDetails.platform) !== identity(ownUrl)) {
       return sendProblem(response, 422, 'wrong-platform', 'the challenge names another platform');
     }
-    if (request.currency !== currency) {
+    if (!sameCurrency(request.currency, currency)) {
       return sendProblem(response, 422, 'unsupported-currency', `this platform keeps ${currency}`);
     }
     if (paidChallenges.has(challenge.id)) {
       return sendProblem(response, 409, 'duplicate-payment', 'this challenge was paid already');
     }
-    const amount = micros(request.amount);
+    const amount = requestAmountMicros(request);
     const balance = balances.get(token) ?? 0n;
     if (balance < amount) {
       return sendProblem(
@@ -177,20 +179,20 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
       token,
       amountMicros: amount,
       challengeId: challenge.id,
-      merchantId: request.merchant,
-      resource: request.resource,
+      merchantId: request.recipient,
+      resource: request.methodDetails.resource,
       idempotencyKey,
     });
-    const payer = `psn_${createHash('sha256').update(`${token}\n${request.merchant}`).digest('hex').slice(0, 16)}`;
+    const payer = `psn_${createHash('sha256').update(`${token}\n${request.recipient}`).digest('hex').slice(0, 16)}`;
     const claims: ReceiptClaims = {
       paymentId,
-      merchantId: request.merchant,
-      resource: request.resource,
-      amount: request.amount,
-      currency: request.currency,
+      merchantId: request.recipient,
+      resource: request.methodDetails.resource,
+      amount: formatAmount(amount),
+      currency,
       payer,
       issuedAt: nowSeconds,
-      accessUntil: nowSeconds + request.accessPeriodSeconds,
+      accessUntil: nowSeconds + request.methodDetails.accessPeriodSeconds,
       challengeId: challenge.id,
     };
     const receipt = await sign(claims, privateKey);

@@ -5,6 +5,7 @@ import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { createHttpApp, type HttpApp } from './create-http-app.ts';
 import { defaultHttpLimits } from './limits.ts';
+import { problemCodes, problemTable, problemType } from './problems.ts';
 import { call, createTestApp, internalSecret } from './test-routes.ts';
 import { captureLog, type ListeningApp, listenOnLoopback } from './testing.ts';
 
@@ -282,6 +283,22 @@ describe('createHttpApp over loopback', () => {
       },
     );
     assertProblem(await call(url, 'GET', '/v1/problems/no-such-thing'), 404, 'not-found');
+  });
+
+  test("every problem type the platform answers with is a page it serves (Mite's own types)", async () => {
+    for (const code of problemCodes) {
+      const type = problemType(code);
+      const html = await call(url, 'GET', type);
+      assert.equal(html.status, 200, type);
+      assert.match(html.headers.get('content-type') ?? '', /^text\/html/);
+      assert.ok(html.text.includes(`<code>${code}</code>`), type);
+      const json = await call(url, 'GET', type, { headers: { accept: 'application/json' } });
+      assert.equal(json.status, 200, type);
+      assert.deepEqual(
+        { type: json.json().type, code: json.json().code, status: json.json().status },
+        { type, code, status: problemTable[code].status },
+      );
+    }
   });
 
   test('GET /metrics counts requests by method, route pattern and status', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { challengeEcho, issueChallenge, type PaymentRequest } from '@mite/protocol';
+import { challengeEcho, chargeRequest, type ChargeTerms, issueChallenge } from '@mite/protocol';
 import { forEachDialect } from '../db/testing.ts';
 import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
 import { challengeAccessPeriodSecondsMaxDefault } from '../merchants/merchant-service.ts';
@@ -10,16 +10,16 @@ import { balanceOf, merchant, world } from './testing.ts';
 
 const secret = randomBytes(32);
 
-function challengeFor(merchantId: string, nowMs: number, overrides: Partial<PaymentRequest> = {}) {
-  const request: PaymentRequest = {
-    amount: '0.02',
+function challengeFor(merchantId: string, nowMs: number, overrides: Partial<ChargeTerms> = {}) {
+  const request = chargeRequest({
+    amountMicros: 20_000n,
     currency: 'USD',
-    merchant: merchantId,
+    recipient: merchantId,
     resource: '/articles/7',
     platform: 'http://127.0.0.1:8080',
     accessPeriodSeconds: 86_400,
     ...overrides,
-  };
+  });
   return issueChallenge({
     secret,
     realm: 'news.example',
@@ -141,7 +141,7 @@ forEachDialect('paying HTTP 402 challenges', (dialect, it) => {
     });
     assert.equal(malformed.ok ? '' : malformed.code, 'validationFailed');
     const tooDear = challengeEcho(
-      challengeFor(seller.merchantId, w.clock.nowMs, { amount: '1.00' }),
+      challengeFor(seller.merchantId, w.clock.nowMs, { amountMicros: 1_000_000n }),
     );
     assert.deepEqual(await pay(tooDear), { ok: false, code: 'insufficientFunds' });
     const euros = challengeEcho(

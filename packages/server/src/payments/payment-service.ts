@@ -3,7 +3,7 @@
  * purchase for the purchase core (purchase-core.ts); and the lookups and upkeep of payments.
  */
 import type { Ledger, TimeOrderedIds } from '@mite/ledger';
-import { currency, decodeChallengeEcho, parsePositiveAmount } from '@mite/protocol';
+import { currency, decodeChallengeEcho, requestAmountMicros, sameCurrency } from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PaymentRow } from '../db/schema.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
@@ -74,7 +74,7 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     const decoded = decodeChallengeEcho(input.challenge, 'challenge');
     if (!decoded.ok) return fail('validationFailed', decoded.detail);
     const { request, id: challengeId, expiresAtSeconds } = decoded.value;
-    if (request.currency !== currency) {
+    if (!sameCurrency(request.currency, currency)) {
       return fail('validationFailed', `this platform pays in ${currency}, not ${request.currency}`);
     }
     const nowMs = clock();
@@ -84,22 +84,23 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         (await core.priorChallengePayment(input.userId, challengeId)) ?? fail('challengeExpired')
       );
     }
-    const price = parsePositiveAmount(request.amount);
-    if (!price.ok) return fail('validationFailed', price.detail);
-    const merchant = await pricing.termsOf(request.merchant);
+    // The request's amount is micro-units (the charge intent's base units), checked on decoding.
+    const priceMicros = requestAmountMicros(request);
+    const { methodDetails } = request;
+    const merchant = await pricing.termsOf(request.recipient);
     if (merchant === undefined) return fail('merchantNotFound');
     return core.purchase(
       input,
       {
         merchantId: merchant.id,
-        resource: request.resource,
-        priceMicros: price.value,
+        resource: methodDetails.resource,
+        priceMicros,
         // The whole price goes to the merchant the challenge names (less the platform's fee).
         splits: [{ merchantId: merchant.id, shareBasisPoints: 10_000 }],
         // The platform cannot verify the challenge (the merchant's HMAC): the access it signs
         // is bounded by the merchant's own term, which it holds.
         accessPeriodSeconds: Math.min(
-          request.accessPeriodSeconds,
+          methodDetails.accessPeriodSeconds,
           merchant.challengeAccessPeriodSecondsMax,
         ),
         offerId: null,
