@@ -97,12 +97,22 @@ function maySee(principal: Principal, row: PaymentRow): boolean {
   }
 }
 
-/** Purchases, and the public keys that verify their receipts. */
-export const paymentRoutes: FastifyPluginAsyncZod<{
+type PaymentRoutes = FastifyPluginAsyncZod<{
   payments: PaymentService;
   refunds: RefundService;
   receiptKeys: readonly ReceiptKey[];
-}> = async (api, { payments, refunds, receiptKeys }) => {
+}>;
+
+/** Purchases, their lookups and refunds, and the public keys that verify their receipts. */
+export const paymentRoutes: PaymentRoutes = async (api, options) => {
+  await api.register(purchaseRoutes, options);
+  await api.register(paymentLookupRoutes, options);
+  await api.register(refundRoutes, options);
+  await api.register(receiptKeyRoutes, options);
+};
+
+/** `POST /v1/payments`: pay for an offer or a merchant's 402 challenge. */
+const purchaseRoutes: PaymentRoutes = async (api, { payments }) => {
   api.post(
     '/v1/payments',
     {
@@ -145,7 +155,10 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       return raw.code(answer.status).headers(answer.headers).send(answer.body);
     },
   );
+};
 
+/** A payment by id, or by the Idempotency-Key it was made under. */
+const paymentLookupRoutes: PaymentRoutes = async (api, { payments }) => {
   api.get(
     '/v1/payments/:paymentId',
     {
@@ -191,7 +204,9 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       return paymentView(row, payments);
     },
   );
+};
 
+const refundRoutes: PaymentRoutes = async (api, { refunds }) => {
   api.post(
     '/v1/payments/:paymentId/refunds',
     {
@@ -234,7 +249,9 @@ export const paymentRoutes: FastifyPluginAsyncZod<{
       });
     },
   );
+};
 
+const receiptKeyRoutes: PaymentRoutes = async (api, { receiptKeys }) => {
   api.get(
     '/v1/keys',
     {
