@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
-import { describe, it, type TestContext } from 'node:test';
-import { freshPgDatabase, tempDir } from '@mite/testkit';
+import type { TestContext } from 'node:test';
+import { tempDir } from '@mite/testkit';
+import { databaseUrlFor, forEachDialect } from './db/testing.ts';
 import { request } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
@@ -24,11 +25,7 @@ async function start(
   backend: 'sqlite' | 'postgres',
   options: { dataDir?: string; logger?: Logger } = {},
 ) {
-  const databaseUrl = backend === 'postgres' ? await freshPgDatabase() : undefined;
-  if (backend === 'postgres' && databaseUrl === undefined) {
-    t.skip('PostgreSQL is not installed');
-    return undefined;
-  }
+  const databaseUrl = backend === 'postgres' ? await databaseUrlFor('postgres') : undefined;
   const platform = await createPlatform({
     dataDir: options.dataDir ?? tempDir('mite-platform-'),
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
@@ -136,740 +133,711 @@ async function fundWallet(
   assert.deepEqual(results, ['ok']);
 }
 
-for (const backend of ['sqlite', 'postgres'] as const) {
-  describe(`the platform API over HTTP (${backend})`, () => {
-    it('sells an article: merchant, key, offer, user, payment, receipt, replay', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      await fundWallet(env, shop.user, 1_000_000n);
-      const paid = await env.call('POST', '/v1/payments', {
-        auth: shop.user,
-        body: { offerId: shop.offerId },
-        key: 'buy-1',
-      });
-      assert.equal(paid.status, 201, JSON.stringify(paid.body));
-      const jwks = await env.call('GET', '/v1/keys');
-      const check = await verifyReceipt(
-        String(paid.body.receipt),
-        jwks.body as ReturnType<typeof receiptJwks>,
-      );
-      assert.ok(check.ok);
-      assert.equal(check.value.amount, '0.02');
-      const replay = await env.call('POST', '/v1/payments', {
-        auth: shop.user,
-        body: { offerId: shop.offerId },
-        key: 'buy-1',
-      });
-      assert.equal(replay.status, 201);
-      assert.equal(replay.body.paymentId, paid.body.paymentId);
-      assert.equal(replay.headers.get('idempotent-replayed'), 'true');
-      const wallet = await env.call('GET', '/v1/wallet', { auth: shop.user });
-      assert.equal(wallet.body.balance, '0.98');
-      assert.equal(wallet.body.email, 'ada@example.com');
-      const again = await env.call('POST', '/v1/payments', {
-        auth: shop.user,
-        body: { offerId: shop.offerId },
-      });
-      assert.equal(again.status, 409);
-      assert.equal(again.body.type, '/v1/problems/duplicate-payment');
-      assert.deepEqual((await env.platform.ledger.verify()).problems, []);
+forEachDialect('the platform API over HTTP', (backend, it) => {
+  it('sells an article: merchant, key, offer, user, payment, receipt, replay', async (t) => {
+    const env = await start(t, backend);
+    const shop = await setUpShop(env);
+    await fundWallet(env, shop.user, 1_000_000n);
+    const paid = await env.call('POST', '/v1/payments', {
+      auth: shop.user,
+      body: { offerId: shop.offerId },
+      key: 'buy-1',
     });
-
-    it('refunds a purchase in part through the API, with the merchant\u2019s consent only', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      await fundWallet(env, shop.user, 1_000_000n);
-      const paid = await env.call('POST', '/v1/payments', {
-        auth: shop.user,
-        body: { offerId: shop.offerId },
-      });
-      assert.equal(paid.status, 201);
-      const path = `/v1/payments/${String(paid.body.paymentId)}/refunds`;
-      const noScope = await env.call('POST', path, { auth: shop.apiKey, body: { amount: '0.01' } });
-      assert.equal(noScope.status, 403);
-      const key = await env.call('POST', `/v1/merchants/${shop.merchantId}/api-keys`, {
-        auth: env.admin,
-        body: { scopes: ['refunds:write'] },
-      });
-      const refundKey = String(key.body.secret);
-      const part = await env.call('POST', path, {
-        auth: refundKey,
-        body: { amount: '0.01', reason: 'typo' },
-      });
-      assert.equal(part.status, 201, JSON.stringify(part.body));
-      assert.deepEqual(
-        { amount: part.body.amount, total: part.body.refundedTotal },
-        { amount: '0.01', total: '0.01' },
-      );
-      const tooMuch = await env.call('POST', path, { auth: refundKey, body: { amount: '0.02' } });
-      assert.equal(tooMuch.status, 409);
-      assert.equal(tooMuch.body.type, '/v1/problems/refund-exceeds-payment');
-      assert.equal((await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance, '0.99');
-      const byUser = await env.call('POST', path, { auth: shop.user, body: {} });
-      assert.equal(byUser.status, 403);
-      const rest = await env.call('POST', path, { auth: env.admin, body: {} });
-      assert.equal(rest.status, 201);
-      assert.equal(rest.body.refundedTotal, '0.02');
+    assert.equal(paid.status, 201, JSON.stringify(paid.body));
+    const jwks = await env.call('GET', '/v1/keys');
+    const check = await verifyReceipt(
+      String(paid.body.receipt),
+      jwks.body as ReturnType<typeof receiptJwks>,
+    );
+    assert.ok(check.ok);
+    assert.equal(check.value.amount, '0.02');
+    const replay = await env.call('POST', '/v1/payments', {
+      auth: shop.user,
+      body: { offerId: shop.offerId },
+      key: 'buy-1',
     });
-
-    it('announces a purchase to the merchant\u2019s webhook endpoint, signed', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      const receiver = await startReceiver(t);
-      const endpoint = await env.call('POST', '/v1/webhook-endpoints', {
-        auth: shop.apiKey,
-        body: { url: receiver.url, eventTypes: ['payment.succeeded'] },
-      });
-      assert.equal(endpoint.status, 201, JSON.stringify(endpoint.body));
-      await fundWallet(env, shop.user, 1_000_000n);
-      const paid = await env.call('POST', '/v1/payments', {
-        auth: shop.user,
-        body: { offerId: shop.offerId },
-      });
-      assert.equal(paid.status, 201);
-      const deadline = Date.now() + 10_000;
-      while (receiver.received.length === 0 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const [delivery] = receiver.received;
-      assert.ok(delivery, 'the webhook arrived');
-      const event = new Webhook(String(endpoint.body.secret)).verify(
-        delivery.body,
-        delivery.headers,
-      ) as {
-        type: string;
-        data: { paymentId: string; amount: string };
-      };
-      assert.equal(event.type, 'payment.succeeded');
-      assert.equal(event.data.paymentId, paid.body.paymentId);
-      assert.equal(event.data.amount, '0.02');
+    assert.equal(replay.status, 201);
+    assert.equal(replay.body.paymentId, paid.body.paymentId);
+    assert.equal(replay.headers.get('idempotent-replayed'), 'true');
+    const wallet = await env.call('GET', '/v1/wallet', { auth: shop.user });
+    assert.equal(wallet.body.balance, '0.98');
+    assert.equal(wallet.body.email, 'ada@example.com');
+    const again = await env.call('POST', '/v1/payments', {
+      auth: shop.user,
+      body: { offerId: shop.offerId },
     });
-
-    it('announces top-ups to the operator\u2019s endpoints, once each, and to no merchant', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      const operatorHooks = await startReceiver(t);
-      const merchantHooks = await startReceiver(t);
-      const operatorEndpoint = await env.call('POST', '/v1/webhook-endpoints', {
-        auth: env.admin,
-        body: { url: operatorHooks.url, eventTypes: ['topup.succeeded', 'topup.failed'] },
-      });
-      assert.equal(operatorEndpoint.status, 201, JSON.stringify(operatorEndpoint.body));
-      const merchantEndpoint = await env.call('POST', '/v1/webhook-endpoints', {
-        auth: shop.apiKey,
-        body: { url: merchantHooks.url, eventTypes: ['topup.succeeded', 'topup.failed'] },
-      });
-      assert.equal(merchantEndpoint.status, 201);
-      // Each sees its own endpoints only.
-      const listed = await env.call('GET', '/v1/webhook-endpoints', { auth: env.admin });
-      assert.deepEqual(
-        (listed.body.items as { id: string }[]).map((endpoint) => endpoint.id),
-        [operatorEndpoint.body.id],
-      );
-      const card = (number: string) => ({ number, expMonth: 12, expYear: 2099, cvc: '123' });
-      const topUp = (number: string) =>
-        env.call('POST', '/v1/topups', {
-          auth: shop.user,
-          body: { amount: '10.00', card: card(number) },
-        });
-      assert.equal((await topUp(sandboxCards.succeeds)).status, 201);
-      const later = await topUp(sandboxCards.failsLater);
-      assert.equal(later.body.state, 'pending');
-      const deadline = Date.now() + 15_000;
-      while (operatorHooks.received.length < 2 && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-      const events = operatorHooks.received
-        .map(
-          (delivery) =>
-            new Webhook(String(operatorEndpoint.body.secret)).verify(
-              delivery.body,
-              delivery.headers,
-            ) as { type: string; data: Record<string, unknown> },
-        )
-        .sort((a, b) => a.type.localeCompare(b.type));
-      assert.deepEqual(
-        events.map((event) => [event.type, event.data.amount]),
-        [
-          ['topup.failed', '10.00'],
-          ['topup.succeeded', '10.00'],
-        ],
-      );
-      assert.equal(events[1]?.data.fee, '0.59');
-      await new Promise((resolve) => setTimeout(resolve, 300));
-      assert.equal(operatorHooks.received.length, 2, 'each top-up announced once');
-      assert.equal(merchantHooks.received.length, 0, 'top-ups belong to no merchant');
-    });
-
-    it('tops up a wallet by card: fee booked, declines refused, late confirmation credited once', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      const card = (number: string) => ({ number, expMonth: 12, expYear: 2099, cvc: '123' });
-      const paid = await env.call('POST', '/v1/topups', {
-        auth: shop.user,
-        body: { amount: '10.00', card: card(sandboxCards.succeeds) },
-      });
-      assert.equal(paid.status, 201, JSON.stringify(paid.body));
-      assert.deepEqual(
-        [paid.body.state, paid.body.fee, paid.body.cardLast4],
-        ['succeeded', '0.59', '4242'],
-      );
-      assert.equal(
-        (await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance,
-        '10.00',
-      );
-      const declined = await env.call('POST', '/v1/topups', {
-        auth: shop.user,
-        body: { amount: '5.00', card: card(sandboxCards.declines) },
-      });
-      assert.equal(declined.status, 422);
-      assert.equal(declined.body.type, '/v1/problems/card-declined');
-      const later = await env.call('POST', '/v1/topups', {
-        auth: shop.user,
-        body: { amount: '5.00', card: card(sandboxCards.confirmsLater) },
-      });
-      assert.equal(later.body.state, 'pending');
-      const deadline = Date.now() + 15_000;
-      let state = 'pending';
-      while (state === 'pending' && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        state = String(
-          (await env.call('GET', `/v1/topups/${String(later.body.id)}`, { auth: shop.user })).body
-            .state,
-        );
-      }
-      assert.equal(state, 'succeeded');
-      assert.equal(
-        (await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance,
-        '15.00',
-      );
-      const forged = await env.call('POST', '/v1/funding/sandbox/webhooks', {
-        body: { type: 'charge.succeeded', chargeId: 'ch_x', feeMicros: '1' },
-      });
-      assert.equal(forged.status, 400);
-      assert.equal(forged.body.type, '/v1/problems/invalid-signature');
-      const now = new Date();
-      const from = new Date(now.getTime() - 60_000).toISOString();
-      const to = new Date(now.getTime() + 60_000).toISOString();
-      const report = await env.call('GET', `/v1/fee-report?from=${from}&to=${to}`, {
-        auth: env.admin,
-      });
-      assert.equal(report.status, 200, JSON.stringify(report.body));
-      assert.deepEqual([report.body.topUps, report.body.topUpCardFees], [2, '1.035']);
-      assert.deepEqual((await env.platform.ledger.verify()).problems, []);
-    });
-
-    it('lists a wallet\u2019s transactions newest first, page by page', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      await fundWallet(env, shop.user, 1_000_000n);
-      assert.equal(
-        (
-          await env.call('POST', '/v1/payments', {
-            auth: shop.user,
-            body: { offerId: shop.offerId },
-          })
-        ).status,
-        201,
-      );
-      const seen: unknown[] = [];
-      let path = '/v1/wallet/transactions?limit=2';
-      for (let pages = 0; pages < 5; pages++) {
-        const listed: Call = await env.call('GET', path, { auth: shop.user });
-        assert.equal(listed.status, 200, JSON.stringify(listed.body));
-        const items = listed.body.items as { direction: string; amount: string; kind: string }[];
-        seen.push(...items.map((item) => `${item.direction} ${item.amount} ${item.kind}`));
-        if (listed.body.nextCursor === null) break;
-        path = `/v1/wallet/transactions?limit=2&cursor=${String(listed.body.nextCursor)}`;
-      }
-      // A 0.02 article with a 10% fee: 0.018 to the merchant, then 0.002 fee; funded before.
-      assert.deepEqual(seen, ['out 0.002 platformFee', 'out 0.018 payment', 'in 1.00 topUp']);
-      const tampered = await env.call('GET', '/v1/wallet/transactions?cursor=bm90IGpzb24', {
-        auth: shop.user,
-      });
-      assert.equal(tampered.status, 400);
-    });
-
-    it('answers insufficient funds and unknown offers with their own problem types, moving nothing', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      const poor = await env.call('POST', '/v1/payments', {
-        auth: shop.user,
-        body: { offerId: shop.offerId },
-      });
-      assert.equal(poor.status, 409);
-      assert.equal(poor.body.type, '/v1/problems/insufficient-funds');
-      assert.match(String(poor.headers.get('content-type')), /application\/problem\+json/);
-      const unknown = await env.call('POST', '/v1/payments', {
-        auth: shop.user,
-        body: { offerId: 'off_nope' },
-      });
-      assert.equal(unknown.status, 404);
-      assert.equal(unknown.body.type, '/v1/problems/offer-not-found');
-      assert.equal((await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance, '0.00');
-    });
-
-    it('closing finishes the purchases of clients that went away', async (t) => {
-      const dataDir = tempDir('mite-platform-close-');
-      const log = captureLog('warn');
-      const env = await start(t, backend, { dataDir, logger: log.logger });
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      const offer = await env.call('POST', '/v1/offers', {
-        auth: shop.apiKey,
-        body: {
-          resource: '/tip',
-          title: 'A tip',
-          price: '0.01',
-          category: 'content',
-          accessPeriodSeconds: 0,
-        },
-      });
-      assert.equal(offer.status, 201, JSON.stringify(offer.body));
-      await fundWallet(env, shop.user, 1_000_000n);
-      // Purchases whose clients hang up once the first is under way; the platform then closes.
-      const purchases = 24;
-      const sockets = Array.from({ length: purchases }, (_, i) => {
-        const sent = request(`${env.base}/v1/payments`, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${shop.user}`,
-            'content-type': 'application/json',
-            'idempotency-key': `hang-up-${i}`,
-          },
-        });
-        sent.on('error', () => {});
-        sent.end(JSON.stringify({ offerId: offer.body.id }));
-        return sent;
-      });
-      const waitUntil = Date.now() + 5_000;
-      const recorded = () =>
-        env.platform.platformDb.db.selectFrom('payments').select('id').limit(1).execute();
-      while ((await recorded()).length === 0 && Date.now() < waitUntil) {
-        await new Promise((resolve) => setTimeout(resolve, 1));
-      }
-      for (const sent of sockets) sent.destroy();
-      await env.close();
-      assert.deepEqual(
-        log.entries().filter((entry) => Number(entry.level) >= 50),
-        [],
-        'no errors while closing',
-      );
-
-      // Every purchase that started was finished: none left pending, the wallet agrees.
-      const again = await createPlatform({
-        dataDir,
-        ...(env.databaseUrl === undefined ? {} : { databaseUrl: env.databaseUrl }),
-        env: {},
-        logger: pino({ level: 'silent' }),
-      });
-      try {
-        const states = await again.platformDb.db.selectFrom('payments').select('state').execute();
-        assert.ok(
-          states.every((row) => row.state === 'succeeded'),
-          JSON.stringify(states),
-        );
-        const userId = (await again.services.users.authenticate(shop.user))?.userId ?? '';
-        const profile = await again.services.users.profile(userId);
-        assert.ok(profile);
-        const [wallet] = await again.ledger.lookupAccounts([profile.walletAccountId]);
-        assert.equal(wallet?.debitsPosted, BigInt(states.length) * 10_000n);
-        const report = await again.ledger.verify();
-        assert.deepEqual(report.problems, []);
-      } finally {
-        await again.close();
-      }
-    });
-
-    it('lets each role do only its own things', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      const matrix: [string, string, string | undefined, unknown, number][] = [
-        [
-          'POST',
-          '/v1/merchants',
-          shop.user,
-          { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
-          403,
-        ],
-        [
-          'POST',
-          '/v1/merchants',
-          shop.apiKey,
-          { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
-          403,
-        ],
-        [
-          'POST',
-          '/v1/merchants',
-          undefined,
-          { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
-          401,
-        ],
-        [
-          'POST',
-          '/v1/merchants',
-          'mite_a_forgedforged_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
-          { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
-          401,
-        ],
-        ['POST', '/v1/payments', shop.apiKey, { offerId: shop.offerId }, 403],
-        ['POST', '/v1/payments', env.admin, { offerId: shop.offerId }, 403],
-        ['POST', '/v1/payments', undefined, { offerId: shop.offerId }, 401],
-        ['GET', '/v1/wallet', shop.apiKey, undefined, 403],
-        ['GET', '/v1/wallet', env.admin, undefined, 403],
-        ['GET', '/v1/wallet', undefined, undefined, 401],
-        [
-          'POST',
-          '/v1/offers',
-          shop.user,
-          { resource: 'r', title: 't', price: '1', category: 'goods', accessPeriodSeconds: 1 },
-          403,
-        ],
-        [
-          'POST',
-          `/v1/merchants/${shop.merchantId}/api-keys`,
-          shop.apiKey,
-          { scopes: ['offers:write'] },
-          403,
-        ],
-        ['GET', `/v1/offers/${shop.offerId}`, undefined, undefined, 200],
-        ['GET', '/v1/keys', undefined, undefined, 200],
-      ];
-      for (const [method, path, auth, body, status] of matrix) {
-        const response = await env.call(method, path, {
-          ...(auth === undefined ? {} : { auth }),
-          ...(body === undefined ? {} : { body }),
-        });
-        assert.equal(
-          response.status,
-          status,
-          `${method} ${path} as ${auth?.slice(0, 7) ?? 'nobody'}`,
-        );
-      }
-    });
-
-    it('holds every merchant route to its scope, and refuses revoked keys', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      const issue = async (scopes: readonly string[]) => {
-        const issued = await env.call('POST', `/v1/merchants/${shop.merchantId}/api-keys`, {
-          auth: env.admin,
-          body: { scopes },
-        });
-        assert.equal(issued.status, 201, JSON.stringify(issued.body));
-        return { keyId: String(issued.body.keyId), secret: String(issued.body.secret) };
-      };
-      const everyScope = [...apiKeyScopes];
-      const fixtures = await issue(everyScope);
-      await fundWallet(env, shop.user, 1_000_000n);
-      const paid = await env.call('POST', '/v1/payments', {
-        auth: shop.user,
-        body: { offerId: shop.offerId },
-      });
-      assert.equal(paid.status, 201);
-      // Subscribed to an event this test never makes, so no delivery runs in the background.
-      const endpoint = await env.call('POST', '/v1/webhook-endpoints', {
-        auth: fixtures.secret,
-        body: { url: 'http://127.0.0.1:9/hook', eventTypes: ['payout.paid'] },
-      });
-      assert.equal(endpoint.status, 201, JSON.stringify(endpoint.body));
-      const db = env.platform.platformDb.db;
-      const event = await db
-        .selectFrom('webhook_events')
-        .select('id')
-        .where('merchant_id', '=', shop.merchantId)
-        .executeTakeFirstOrThrow();
-      const endpointPath = `/v1/webhook-endpoints/${String(endpoint.body.id)}`;
-      const bank = {
-        holderName: 'Daily News Ltd',
-        iban: 'DE89370400440532013000',
-        bic: 'COBADEFF',
-      };
-      const offer = {
-        resource: '/a/2',
-        title: 'Two',
-        price: '0.05',
-        category: 'content',
-        accessPeriodSeconds: 60,
-      };
-      // [route as in the OpenAPI document, the scope it needs, path, body, status with the scope]
-      const cases: [string, string, () => Promise<string>, unknown, number][] = [
-        ['POST /v1/offers', 'offers:write', async () => '/v1/offers', offer, 201],
-        [
-          'PATCH /v1/merchants/{merchantId}',
-          'offers:write',
-          async () => `/v1/merchants/${shop.merchantId}`,
-          { challengeAccessPeriodSecondsMax: 3600 },
-          200,
-        ],
-        [
-          'GET /v1/payments/{paymentId}',
-          'payments:read',
-          async () => `/v1/payments/${String(paid.body.paymentId)}`,
-          undefined,
-          200,
-        ],
-        [
-          'POST /v1/payments/{paymentId}/refunds',
-          'refunds:write',
-          async () => `/v1/payments/${String(paid.body.paymentId)}/refunds`,
-          { amount: '0.01' },
-          201,
-        ],
-        [
-          'POST /v1/webhook-endpoints',
-          'webhooks:write',
-          async () => '/v1/webhook-endpoints',
-          { url: 'http://127.0.0.1:9/other', eventTypes: ['payout.paid'] },
-          201,
-        ],
-        [
-          'GET /v1/webhook-endpoints',
-          'webhooks:read',
-          async () => '/v1/webhook-endpoints',
-          undefined,
-          200,
-        ],
-        [
-          'GET /v1/webhook-endpoints/{endpointId}/attempts',
-          'webhooks:read',
-          async () => `${endpointPath}/attempts`,
-          undefined,
-          200,
-        ],
-        [
-          'POST /v1/webhook-events/{eventId}/replay',
-          'webhooks:write',
-          async () => `/v1/webhook-events/${event.id}/replay`,
-          undefined,
-          202,
-        ],
-        [
-          'DELETE /v1/webhook-endpoints/{endpointId}',
-          'webhooks:write',
-          async () => endpointPath,
-          undefined,
-          204,
-        ],
-        ['PUT /v1/bank-account', 'bank_account:write', async () => '/v1/bank-account', bank, 200],
-        [
-          'GET /v1/bank-account',
-          'bank_account:read',
-          async () => '/v1/bank-account',
-          undefined,
-          200,
-        ],
-        ['GET /v1/api-keys', 'api_keys:read', async () => '/v1/api-keys', undefined, 200],
-        [
-          'POST /v1/api-keys/{keyId}/rotate',
-          'api_keys:write',
-          async () => `/v1/api-keys/${(await issue([])).keyId}/rotate`,
-          undefined,
-          201,
-        ],
-        [
-          'DELETE /v1/api-keys/{keyId}',
-          'api_keys:write',
-          async () => `/v1/api-keys/${(await issue([])).keyId}`,
-          undefined,
-          200,
-        ],
-      ];
-
-      // Every route a merchant may call is here, with the scope it declares.
-      const openapi = await env.call('GET', '/v1/openapi.json');
-      const declared = new Map<string, unknown>();
-      for (const [path, operations] of Object.entries(openapi.body.paths as object)) {
-        for (const [method, operation] of Object.entries(operations as object)) {
-          const auth = (operation as Record<string, unknown>)['x-mite-auth'];
-          if (
-            typeof auth === 'object' &&
-            (auth as { kinds: string[] }).kinds.includes('merchant')
-          ) {
-            declared.set(`${method.toUpperCase()} ${path}`, (auth as { scopes?: unknown }).scopes);
-          }
-        }
-      }
-      assert.deepEqual(
-        [...declared.entries()].sort(),
-        cases.map(([route, scope]) => [route, [scope]]).sort(),
-      );
-
-      const snapshot = async () => {
-        const tables = [
-          'offers',
-          'refunds',
-          'webhook_endpoints',
-          'webhook_events',
-          'webhook_deliveries',
-          'merchant_bank_accounts',
-          'api_keys',
-          'idempotency_records',
-        ] as const;
-        const rows: unknown[] = [];
-        for (const table of tables) {
-          const found = await db.selectFrom(table).selectAll().execute();
-          // When a key was last used changes with the refused request itself, by design.
-          rows.push(found.map((row) => ({ ...row, last_used_at: undefined })));
-        }
-        return JSON.stringify(rows, (_key, value: unknown) =>
-          typeof value === 'bigint' ? value.toString() : value,
-        );
-      };
-      for (const [route, scope, pathOf, body, status] of cases) {
-        const [method = ''] = route.split(' ');
-        const path = await pathOf();
-        const lacking = await issue(everyScope.filter((held) => held !== scope));
-        const before = await snapshot();
-        const refused = await env.call(method, path, {
-          auth: lacking.secret,
-          ...(body === undefined ? {} : { body }),
-        });
-        assert.equal(refused.status, 403, `${route} without ${scope}`);
-        assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
-        assert.equal(refused.body.type, '/v1/problems/forbidden');
-        assert.match(String(refused.body.detail), new RegExp(scope));
-        assert.equal(await snapshot(), before, `${route} without ${scope} changed nothing`);
-        const holder = await issue([scope]);
-        const allowed = await env.call(method, path, {
-          auth: holder.secret,
-          ...(body === undefined ? {} : { body }),
-        });
-        assert.equal(
-          allowed.status,
-          status,
-          `${route} with ${scope}: ${JSON.stringify(allowed.body)}`,
-        );
-      }
-
-      // A revoked key is refused everywhere, at once; so is the old secret of a rotated one.
-      const revoked = await env.call(
-        'DELETE',
-        `/v1/merchants/${shop.merchantId}/api-keys/${fixtures.keyId}`,
-        {
-          auth: env.admin,
-        },
-      );
-      assert.equal(revoked.status, 200);
-      assert.equal(typeof revoked.body.revokedAt, 'string');
-      const selfRevoked = await issue(everyScope);
-      const rotated = await issue(everyScope);
-      assert.equal(
-        (
-          await env.call('DELETE', `/v1/api-keys/${selfRevoked.keyId}`, {
-            auth: selfRevoked.secret,
-          })
-        ).status,
-        200,
-      );
-      const rotation = await env.call('POST', `/v1/api-keys/${rotated.keyId}/rotate`, {
-        auth: rotated.secret,
-      });
-      assert.equal(rotation.status, 201);
-      for (const gone of [fixtures, selfRevoked, rotated]) {
-        for (const [route, , pathOf, body] of cases) {
-          const [method = ''] = route.split(' ');
-          const refused = await env.call(method, await pathOf(), {
-            auth: gone.secret,
-            ...(body === undefined ? {} : { body }),
-          });
-          assert.equal(refused.status, 401, `${route} with a revoked key`);
-          assert.equal(refused.body.type, '/v1/problems/unauthenticated');
-        }
-      }
-      const listed = await env.call('GET', '/v1/api-keys', { auth: String(rotation.body.secret) });
-      assert.equal(listed.status, 200);
-      const items = listed.body.items as {
-        keyId: string;
-        lastUsedAt: string | null;
-        revokedAt: string | null;
-      }[];
-      assert.ok(items.find((key) => key.keyId === rotation.body.keyId)?.lastUsedAt);
-      assert.ok(items.find((key) => key.keyId === rotated.keyId)?.revokedAt);
-      assert.doesNotMatch(JSON.stringify(listed.body), /mite_k_/, 'no secret is listed');
-    });
-
-    it('lists, rotates and revokes admin keys, keeping the last one', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const listed = await env.call('GET', '/v1/admin-keys', { auth: env.admin });
-      assert.equal(listed.status, 200);
-      const [first] = listed.body.items as { keyId: string; label: string; lastUsedAt: string }[];
-      assert.ok(first);
-      assert.equal(first.label, 'first admin key');
-      assert.equal(typeof first.lastUsedAt, 'string');
-      const last = await env.call('DELETE', `/v1/admin-keys/${first.keyId}`, { auth: env.admin });
-      assert.equal(last.status, 409);
-      assert.equal(last.body.type, '/v1/problems/last-admin-key');
-      const rotation = await env.call('POST', `/v1/admin-keys/${first.keyId}/rotate`, {
-        auth: env.admin,
-      });
-      assert.equal(rotation.status, 201);
-      const next = String(rotation.body.secret);
-      assert.equal((await env.call('GET', '/v1/admin-keys', { auth: env.admin })).status, 401);
-      const after = await env.call('GET', '/v1/admin-keys', { auth: next });
-      assert.deepEqual(
-        (after.body.items as { keyId: string; revokedAt: string | null }[]).map((key) => [
-          key.keyId,
-          key.revokedAt === null,
-        ]),
-        [
-          [first.keyId, false],
-          [String(rotation.body.keyId), true],
-        ],
-      );
-      assert.doesNotMatch(JSON.stringify(after.body), /mite_a_/, 'no secret is listed');
-    });
-
-    it('refuses bad input with problem details and no change', async (t) => {
-      const env = await start(t, backend);
-      if (env === undefined) return;
-      const shop = await setUpShop(env);
-      const badPrice = await env.call('POST', '/v1/offers', {
-        auth: shop.apiKey,
-        body: {
-          resource: 'r',
-          title: 't',
-          price: '0.1234567',
-          category: 'goods',
-          accessPeriodSeconds: 1,
-        },
-      });
-      assert.equal(badPrice.status, 400);
-      assert.equal(badPrice.body.type, '/v1/problems/validation-failed');
-      const weak = await env.call('POST', '/v1/users', {
-        body: { email: 'bo@example.com', password: 'short' },
-      });
-      assert.equal(weak.status, 400);
-      const taken = await env.call('POST', '/v1/users', {
-        body: { email: 'ADA@example.com', password: 'a long passphrase' },
-      });
-      assert.equal(taken.status, 409);
-      assert.equal(taken.body.type, '/v1/problems/email-taken');
-      const wrong = await env.call('POST', '/v1/sessions', {
-        body: { email: 'ada@example.com', password: 'wrong passphrase' },
-      });
-      assert.equal(wrong.status, 401);
-      assert.equal(wrong.body.type, '/v1/problems/invalid-credentials');
-      const noKey = await fetch(`${env.platform.app.listeningOrigin}/v1/payments`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${shop.user}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ offerId: shop.offerId }),
-      });
-      assert.equal(noKey.status, 400);
-      const openapi = await env.call('GET', '/v1/openapi.json');
-      assert.equal(openapi.body.openapi, '3.1.0');
-      assert.ok(Object.keys(openapi.body.paths as object).includes('/v1/payments'));
-    });
+    assert.equal(again.status, 409);
+    assert.equal(again.body.type, '/v1/problems/duplicate-payment');
+    assert.deepEqual((await env.platform.ledger.verify()).problems, []);
   });
-}
+
+  it('refunds a purchase in part through the API, with the merchant\u2019s consent only', async (t) => {
+    const env = await start(t, backend);
+    const shop = await setUpShop(env);
+    await fundWallet(env, shop.user, 1_000_000n);
+    const paid = await env.call('POST', '/v1/payments', {
+      auth: shop.user,
+      body: { offerId: shop.offerId },
+    });
+    assert.equal(paid.status, 201);
+    const path = `/v1/payments/${String(paid.body.paymentId)}/refunds`;
+    const noScope = await env.call('POST', path, { auth: shop.apiKey, body: { amount: '0.01' } });
+    assert.equal(noScope.status, 403);
+    const key = await env.call('POST', `/v1/merchants/${shop.merchantId}/api-keys`, {
+      auth: env.admin,
+      body: { scopes: ['refunds:write'] },
+    });
+    const refundKey = String(key.body.secret);
+    const part = await env.call('POST', path, {
+      auth: refundKey,
+      body: { amount: '0.01', reason: 'typo' },
+    });
+    assert.equal(part.status, 201, JSON.stringify(part.body));
+    assert.deepEqual(
+      { amount: part.body.amount, total: part.body.refundedTotal },
+      { amount: '0.01', total: '0.01' },
+    );
+    const tooMuch = await env.call('POST', path, { auth: refundKey, body: { amount: '0.02' } });
+    assert.equal(tooMuch.status, 409);
+    assert.equal(tooMuch.body.type, '/v1/problems/refund-exceeds-payment');
+    assert.equal((await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance, '0.99');
+    const byUser = await env.call('POST', path, { auth: shop.user, body: {} });
+    assert.equal(byUser.status, 403);
+    const rest = await env.call('POST', path, { auth: env.admin, body: {} });
+    assert.equal(rest.status, 201);
+    assert.equal(rest.body.refundedTotal, '0.02');
+  });
+
+  it('announces a purchase to the merchant\u2019s webhook endpoint, signed', async (t) => {
+    const env = await start(t, backend);
+    const shop = await setUpShop(env);
+    const receiver = await startReceiver(t);
+    const endpoint = await env.call('POST', '/v1/webhook-endpoints', {
+      auth: shop.apiKey,
+      body: { url: receiver.url, eventTypes: ['payment.succeeded'] },
+    });
+    assert.equal(endpoint.status, 201, JSON.stringify(endpoint.body));
+    await fundWallet(env, shop.user, 1_000_000n);
+    const paid = await env.call('POST', '/v1/payments', {
+      auth: shop.user,
+      body: { offerId: shop.offerId },
+    });
+    assert.equal(paid.status, 201);
+    const deadline = Date.now() + 10_000;
+    while (receiver.received.length === 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const [delivery] = receiver.received;
+    assert.ok(delivery, 'the webhook arrived');
+    const event = new Webhook(String(endpoint.body.secret)).verify(
+      delivery.body,
+      delivery.headers,
+    ) as {
+      type: string;
+      data: { paymentId: string; amount: string };
+    };
+    assert.equal(event.type, 'payment.succeeded');
+    assert.equal(event.data.paymentId, paid.body.paymentId);
+    assert.equal(event.data.amount, '0.02');
+  });
+
+  it('announces top-ups to the operator\u2019s endpoints, once each, and to no merchant', async (t) => {
+    const env = await start(t, backend);
+    const shop = await setUpShop(env);
+    const operatorHooks = await startReceiver(t);
+    const merchantHooks = await startReceiver(t);
+    const operatorEndpoint = await env.call('POST', '/v1/webhook-endpoints', {
+      auth: env.admin,
+      body: { url: operatorHooks.url, eventTypes: ['topup.succeeded', 'topup.failed'] },
+    });
+    assert.equal(operatorEndpoint.status, 201, JSON.stringify(operatorEndpoint.body));
+    const merchantEndpoint = await env.call('POST', '/v1/webhook-endpoints', {
+      auth: shop.apiKey,
+      body: { url: merchantHooks.url, eventTypes: ['topup.succeeded', 'topup.failed'] },
+    });
+    assert.equal(merchantEndpoint.status, 201);
+    // Each sees its own endpoints only.
+    const listed = await env.call('GET', '/v1/webhook-endpoints', { auth: env.admin });
+    assert.deepEqual(
+      (listed.body.items as { id: string }[]).map((endpoint) => endpoint.id),
+      [operatorEndpoint.body.id],
+    );
+    const card = (number: string) => ({ number, expMonth: 12, expYear: 2099, cvc: '123' });
+    const topUp = (number: string) =>
+      env.call('POST', '/v1/topups', {
+        auth: shop.user,
+        body: { amount: '10.00', card: card(number) },
+      });
+    assert.equal((await topUp(sandboxCards.succeeds)).status, 201);
+    const later = await topUp(sandboxCards.failsLater);
+    assert.equal(later.body.state, 'pending');
+    const deadline = Date.now() + 15_000;
+    while (operatorHooks.received.length < 2 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const events = operatorHooks.received
+      .map(
+        (delivery) =>
+          new Webhook(String(operatorEndpoint.body.secret)).verify(
+            delivery.body,
+            delivery.headers,
+          ) as { type: string; data: Record<string, unknown> },
+      )
+      .sort((a, b) => a.type.localeCompare(b.type));
+    assert.deepEqual(
+      events.map((event) => [event.type, event.data.amount]),
+      [
+        ['topup.failed', '10.00'],
+        ['topup.succeeded', '10.00'],
+      ],
+    );
+    assert.equal(events[1]?.data.fee, '0.59');
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.equal(operatorHooks.received.length, 2, 'each top-up announced once');
+    assert.equal(merchantHooks.received.length, 0, 'top-ups belong to no merchant');
+  });
+
+  it('tops up a wallet by card: fee booked, declines refused, late confirmation credited once', async (t) => {
+    const env = await start(t, backend);
+    const shop = await setUpShop(env);
+    const card = (number: string) => ({ number, expMonth: 12, expYear: 2099, cvc: '123' });
+    const paid = await env.call('POST', '/v1/topups', {
+      auth: shop.user,
+      body: { amount: '10.00', card: card(sandboxCards.succeeds) },
+    });
+    assert.equal(paid.status, 201, JSON.stringify(paid.body));
+    assert.deepEqual(
+      [paid.body.state, paid.body.fee, paid.body.cardLast4],
+      ['succeeded', '0.59', '4242'],
+    );
+    assert.equal((await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance, '10.00');
+    const declined = await env.call('POST', '/v1/topups', {
+      auth: shop.user,
+      body: { amount: '5.00', card: card(sandboxCards.declines) },
+    });
+    assert.equal(declined.status, 422);
+    assert.equal(declined.body.type, '/v1/problems/card-declined');
+    const later = await env.call('POST', '/v1/topups', {
+      auth: shop.user,
+      body: { amount: '5.00', card: card(sandboxCards.confirmsLater) },
+    });
+    assert.equal(later.body.state, 'pending');
+    const deadline = Date.now() + 15_000;
+    let state = 'pending';
+    while (state === 'pending' && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      state = String(
+        (await env.call('GET', `/v1/topups/${String(later.body.id)}`, { auth: shop.user })).body
+          .state,
+      );
+    }
+    assert.equal(state, 'succeeded');
+    assert.equal((await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance, '15.00');
+    const forged = await env.call('POST', '/v1/funding/sandbox/webhooks', {
+      body: { type: 'charge.succeeded', chargeId: 'ch_x', feeMicros: '1' },
+    });
+    assert.equal(forged.status, 400);
+    assert.equal(forged.body.type, '/v1/problems/invalid-signature');
+    const now = new Date();
+    const from = new Date(now.getTime() - 60_000).toISOString();
+    const to = new Date(now.getTime() + 60_000).toISOString();
+    const report = await env.call('GET', `/v1/fee-report?from=${from}&to=${to}`, {
+      auth: env.admin,
+    });
+    assert.equal(report.status, 200, JSON.stringify(report.body));
+    assert.deepEqual([report.body.topUps, report.body.topUpCardFees], [2, '1.035']);
+    assert.deepEqual((await env.platform.ledger.verify()).problems, []);
+  });
+
+  it('lists a wallet\u2019s transactions newest first, page by page', async (t) => {
+    const env = await start(t, backend);
+    const shop = await setUpShop(env);
+    await fundWallet(env, shop.user, 1_000_000n);
+    assert.equal(
+      (
+        await env.call('POST', '/v1/payments', {
+          auth: shop.user,
+          body: { offerId: shop.offerId },
+        })
+      ).status,
+      201,
+    );
+    const seen: unknown[] = [];
+    let path = '/v1/wallet/transactions?limit=2';
+    for (let pages = 0; pages < 5; pages++) {
+      const listed: Call = await env.call('GET', path, { auth: shop.user });
+      assert.equal(listed.status, 200, JSON.stringify(listed.body));
+      const items = listed.body.items as { direction: string; amount: string; kind: string }[];
+      seen.push(...items.map((item) => `${item.direction} ${item.amount} ${item.kind}`));
+      if (listed.body.nextCursor === null) break;
+      path = `/v1/wallet/transactions?limit=2&cursor=${String(listed.body.nextCursor)}`;
+    }
+    // A 0.02 article with a 10% fee: 0.018 to the merchant, then 0.002 fee; funded before.
+    assert.deepEqual(seen, ['out 0.002 platformFee', 'out 0.018 payment', 'in 1.00 topUp']);
+    const tampered = await env.call('GET', '/v1/wallet/transactions?cursor=bm90IGpzb24', {
+      auth: shop.user,
+    });
+    assert.equal(tampered.status, 400);
+  });
+
+  it('answers insufficient funds and unknown offers with their own problem types, moving nothing', async (t) => {
+    const env = await start(t, backend);
+    const shop = await setUpShop(env);
+    const poor = await env.call('POST', '/v1/payments', {
+      auth: shop.user,
+      body: { offerId: shop.offerId },
+    });
+    assert.equal(poor.status, 409);
+    assert.equal(poor.body.type, '/v1/problems/insufficient-funds');
+    assert.match(String(poor.headers.get('content-type')), /application\/problem\+json/);
+    const unknown = await env.call('POST', '/v1/payments', {
+      auth: shop.user,
+      body: { offerId: 'off_nope' },
+    });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.type, '/v1/problems/offer-not-found');
+    assert.equal((await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance, '0.00');
+  });
+
+  it('closing finishes the purchases of clients that went away', async (t) => {
+    const dataDir = tempDir('mite-platform-close-');
+    const log = captureLog('warn');
+    const env = await start(t, backend, { dataDir, logger: log.logger });
+    const shop = await setUpShop(env);
+    const offer = await env.call('POST', '/v1/offers', {
+      auth: shop.apiKey,
+      body: {
+        resource: '/tip',
+        title: 'A tip',
+        price: '0.01',
+        category: 'content',
+        accessPeriodSeconds: 0,
+      },
+    });
+    assert.equal(offer.status, 201, JSON.stringify(offer.body));
+    await fundWallet(env, shop.user, 1_000_000n);
+    // Purchases whose clients hang up once the first is under way; the platform then closes.
+    const purchases = 24;
+    const sockets = Array.from({ length: purchases }, (_, i) => {
+      const sent = request(`${env.base}/v1/payments`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${shop.user}`,
+          'content-type': 'application/json',
+          'idempotency-key': `hang-up-${i}`,
+        },
+      });
+      sent.on('error', () => {});
+      sent.end(JSON.stringify({ offerId: offer.body.id }));
+      return sent;
+    });
+    const waitUntil = Date.now() + 5_000;
+    const recorded = () =>
+      env.platform.platformDb.db.selectFrom('payments').select('id').limit(1).execute();
+    while ((await recorded()).length === 0 && Date.now() < waitUntil) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    for (const sent of sockets) sent.destroy();
+    await env.close();
+    assert.deepEqual(
+      log.entries().filter((entry) => Number(entry.level) >= 50),
+      [],
+      'no errors while closing',
+    );
+
+    // Every purchase that started was finished: none left pending, the wallet agrees.
+    const again = await createPlatform({
+      dataDir,
+      ...(env.databaseUrl === undefined ? {} : { databaseUrl: env.databaseUrl }),
+      env: {},
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      const states = await again.platformDb.db.selectFrom('payments').select('state').execute();
+      assert.ok(
+        states.every((row) => row.state === 'succeeded'),
+        JSON.stringify(states),
+      );
+      const userId = (await again.services.users.authenticate(shop.user))?.userId ?? '';
+      const profile = await again.services.users.profile(userId);
+      assert.ok(profile);
+      const [wallet] = await again.ledger.lookupAccounts([profile.walletAccountId]);
+      assert.equal(wallet?.debitsPosted, BigInt(states.length) * 10_000n);
+      const report = await again.ledger.verify();
+      assert.deepEqual(report.problems, []);
+    } finally {
+      await again.close();
+    }
+  });
+
+  it('lets each role do only its own things', async (t) => {
+    const env = await start(t, backend);
+    const shop = await setUpShop(env);
+    const matrix: [string, string, string | undefined, unknown, number][] = [
+      [
+        'POST',
+        '/v1/merchants',
+        shop.user,
+        { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
+        403,
+      ],
+      [
+        'POST',
+        '/v1/merchants',
+        shop.apiKey,
+        { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
+        403,
+      ],
+      [
+        'POST',
+        '/v1/merchants',
+        undefined,
+        { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
+        401,
+      ],
+      [
+        'POST',
+        '/v1/merchants',
+        'mite_a_forgedforged_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+        { name: 'x', feeBasisPoints: 0, payoutThreshold: '0' },
+        401,
+      ],
+      ['POST', '/v1/payments', shop.apiKey, { offerId: shop.offerId }, 403],
+      ['POST', '/v1/payments', env.admin, { offerId: shop.offerId }, 403],
+      ['POST', '/v1/payments', undefined, { offerId: shop.offerId }, 401],
+      ['GET', '/v1/wallet', shop.apiKey, undefined, 403],
+      ['GET', '/v1/wallet', env.admin, undefined, 403],
+      ['GET', '/v1/wallet', undefined, undefined, 401],
+      [
+        'POST',
+        '/v1/offers',
+        shop.user,
+        { resource: 'r', title: 't', price: '1', category: 'goods', accessPeriodSeconds: 1 },
+        403,
+      ],
+      [
+        'POST',
+        `/v1/merchants/${shop.merchantId}/api-keys`,
+        shop.apiKey,
+        { scopes: ['offers:write'] },
+        403,
+      ],
+      ['GET', `/v1/offers/${shop.offerId}`, undefined, undefined, 200],
+      ['GET', '/v1/keys', undefined, undefined, 200],
+    ];
+    for (const [method, path, auth, body, status] of matrix) {
+      const response = await env.call(method, path, {
+        ...(auth === undefined ? {} : { auth }),
+        ...(body === undefined ? {} : { body }),
+      });
+      assert.equal(
+        response.status,
+        status,
+        `${method} ${path} as ${auth?.slice(0, 7) ?? 'nobody'}`,
+      );
+    }
+  });
+
+  it('holds every merchant route to its scope, and refuses revoked keys', async (t) => {
+    const env = await start(t, backend);
+    const shop = await setUpShop(env);
+    const issue = async (scopes: readonly string[]) => {
+      const issued = await env.call('POST', `/v1/merchants/${shop.merchantId}/api-keys`, {
+        auth: env.admin,
+        body: { scopes },
+      });
+      assert.equal(issued.status, 201, JSON.stringify(issued.body));
+      return { keyId: String(issued.body.keyId), secret: String(issued.body.secret) };
+    };
+    const everyScope = [...apiKeyScopes];
+    const fixtures = await issue(everyScope);
+    await fundWallet(env, shop.user, 1_000_000n);
+    const paid = await env.call('POST', '/v1/payments', {
+      auth: shop.user,
+      body: { offerId: shop.offerId },
+    });
+    assert.equal(paid.status, 201);
+    // Subscribed to an event this test never makes, so no delivery runs in the background.
+    const endpoint = await env.call('POST', '/v1/webhook-endpoints', {
+      auth: fixtures.secret,
+      body: { url: 'http://127.0.0.1:9/hook', eventTypes: ['payout.paid'] },
+    });
+    assert.equal(endpoint.status, 201, JSON.stringify(endpoint.body));
+    const db = env.platform.platformDb.db;
+    const event = await db
+      .selectFrom('webhook_events')
+      .select('id')
+      .where('merchant_id', '=', shop.merchantId)
+      .executeTakeFirstOrThrow();
+    const endpointPath = `/v1/webhook-endpoints/${String(endpoint.body.id)}`;
+    const bank = {
+      holderName: 'Daily News Ltd',
+      iban: 'DE89370400440532013000',
+      bic: 'COBADEFF',
+    };
+    const offer = {
+      resource: '/a/2',
+      title: 'Two',
+      price: '0.05',
+      category: 'content',
+      accessPeriodSeconds: 60,
+    };
+    // [route as in the OpenAPI document, the scope it needs, path, body, status with the scope]
+    const cases: [string, string, () => Promise<string>, unknown, number][] = [
+      ['POST /v1/offers', 'offers:write', async () => '/v1/offers', offer, 201],
+      [
+        'PATCH /v1/merchants/{merchantId}',
+        'offers:write',
+        async () => `/v1/merchants/${shop.merchantId}`,
+        { challengeAccessPeriodSecondsMax: 3600 },
+        200,
+      ],
+      [
+        'GET /v1/payments/{paymentId}',
+        'payments:read',
+        async () => `/v1/payments/${String(paid.body.paymentId)}`,
+        undefined,
+        200,
+      ],
+      [
+        'POST /v1/payments/{paymentId}/refunds',
+        'refunds:write',
+        async () => `/v1/payments/${String(paid.body.paymentId)}/refunds`,
+        { amount: '0.01' },
+        201,
+      ],
+      [
+        'POST /v1/webhook-endpoints',
+        'webhooks:write',
+        async () => '/v1/webhook-endpoints',
+        { url: 'http://127.0.0.1:9/other', eventTypes: ['payout.paid'] },
+        201,
+      ],
+      [
+        'GET /v1/webhook-endpoints',
+        'webhooks:read',
+        async () => '/v1/webhook-endpoints',
+        undefined,
+        200,
+      ],
+      [
+        'GET /v1/webhook-endpoints/{endpointId}/attempts',
+        'webhooks:read',
+        async () => `${endpointPath}/attempts`,
+        undefined,
+        200,
+      ],
+      [
+        'POST /v1/webhook-events/{eventId}/replay',
+        'webhooks:write',
+        async () => `/v1/webhook-events/${event.id}/replay`,
+        undefined,
+        202,
+      ],
+      [
+        'DELETE /v1/webhook-endpoints/{endpointId}',
+        'webhooks:write',
+        async () => endpointPath,
+        undefined,
+        204,
+      ],
+      ['PUT /v1/bank-account', 'bank_account:write', async () => '/v1/bank-account', bank, 200],
+      ['GET /v1/bank-account', 'bank_account:read', async () => '/v1/bank-account', undefined, 200],
+      ['GET /v1/api-keys', 'api_keys:read', async () => '/v1/api-keys', undefined, 200],
+      [
+        'POST /v1/api-keys/{keyId}/rotate',
+        'api_keys:write',
+        async () => `/v1/api-keys/${(await issue([])).keyId}/rotate`,
+        undefined,
+        201,
+      ],
+      [
+        'DELETE /v1/api-keys/{keyId}',
+        'api_keys:write',
+        async () => `/v1/api-keys/${(await issue([])).keyId}`,
+        undefined,
+        200,
+      ],
+    ];
+
+    // Every route a merchant may call is here, with the scope it declares.
+    const openapi = await env.call('GET', '/v1/openapi.json');
+    const declared = new Map<string, unknown>();
+    for (const [path, operations] of Object.entries(openapi.body.paths as object)) {
+      for (const [method, operation] of Object.entries(operations as object)) {
+        const auth = (operation as Record<string, unknown>)['x-mite-auth'];
+        if (typeof auth === 'object' && (auth as { kinds: string[] }).kinds.includes('merchant')) {
+          declared.set(`${method.toUpperCase()} ${path}`, (auth as { scopes?: unknown }).scopes);
+        }
+      }
+    }
+    assert.deepEqual(
+      [...declared.entries()].sort(),
+      cases.map(([route, scope]) => [route, [scope]]).sort(),
+    );
+
+    const snapshot = async () => {
+      const tables = [
+        'offers',
+        'refunds',
+        'webhook_endpoints',
+        'webhook_events',
+        'webhook_deliveries',
+        'merchant_bank_accounts',
+        'api_keys',
+        'idempotency_records',
+      ] as const;
+      const rows: unknown[] = [];
+      for (const table of tables) {
+        const found = await db.selectFrom(table).selectAll().execute();
+        // When a key was last used changes with the refused request itself, by design.
+        rows.push(found.map((row) => ({ ...row, last_used_at: undefined })));
+      }
+      return JSON.stringify(rows, (_key, value: unknown) =>
+        typeof value === 'bigint' ? value.toString() : value,
+      );
+    };
+    for (const [route, scope, pathOf, body, status] of cases) {
+      const [method = ''] = route.split(' ');
+      const path = await pathOf();
+      const lacking = await issue(everyScope.filter((held) => held !== scope));
+      const before = await snapshot();
+      const refused = await env.call(method, path, {
+        auth: lacking.secret,
+        ...(body === undefined ? {} : { body }),
+      });
+      assert.equal(refused.status, 403, `${route} without ${scope}`);
+      assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      assert.equal(refused.body.type, '/v1/problems/forbidden');
+      assert.match(String(refused.body.detail), new RegExp(scope));
+      assert.equal(await snapshot(), before, `${route} without ${scope} changed nothing`);
+      const holder = await issue([scope]);
+      const allowed = await env.call(method, path, {
+        auth: holder.secret,
+        ...(body === undefined ? {} : { body }),
+      });
+      assert.equal(
+        allowed.status,
+        status,
+        `${route} with ${scope}: ${JSON.stringify(allowed.body)}`,
+      );
+    }
+
+    // A revoked key is refused everywhere, at once; so is the old secret of a rotated one.
+    const revoked = await env.call(
+      'DELETE',
+      `/v1/merchants/${shop.merchantId}/api-keys/${fixtures.keyId}`,
+      {
+        auth: env.admin,
+      },
+    );
+    assert.equal(revoked.status, 200);
+    assert.equal(typeof revoked.body.revokedAt, 'string');
+    const selfRevoked = await issue(everyScope);
+    const rotated = await issue(everyScope);
+    assert.equal(
+      (
+        await env.call('DELETE', `/v1/api-keys/${selfRevoked.keyId}`, {
+          auth: selfRevoked.secret,
+        })
+      ).status,
+      200,
+    );
+    const rotation = await env.call('POST', `/v1/api-keys/${rotated.keyId}/rotate`, {
+      auth: rotated.secret,
+    });
+    assert.equal(rotation.status, 201);
+    for (const gone of [fixtures, selfRevoked, rotated]) {
+      for (const [route, , pathOf, body] of cases) {
+        const [method = ''] = route.split(' ');
+        const refused = await env.call(method, await pathOf(), {
+          auth: gone.secret,
+          ...(body === undefined ? {} : { body }),
+        });
+        assert.equal(refused.status, 401, `${route} with a revoked key`);
+        assert.equal(refused.body.type, '/v1/problems/unauthenticated');
+      }
+    }
+    const listed = await env.call('GET', '/v1/api-keys', { auth: String(rotation.body.secret) });
+    assert.equal(listed.status, 200);
+    const items = listed.body.items as {
+      keyId: string;
+      lastUsedAt: string | null;
+      revokedAt: string | null;
+    }[];
+    assert.ok(items.find((key) => key.keyId === rotation.body.keyId)?.lastUsedAt);
+    assert.ok(items.find((key) => key.keyId === rotated.keyId)?.revokedAt);
+    assert.doesNotMatch(JSON.stringify(listed.body), /mite_k_/, 'no secret is listed');
+  });
+
+  it('lists, rotates and revokes admin keys, keeping the last one', async (t) => {
+    const env = await start(t, backend);
+    const listed = await env.call('GET', '/v1/admin-keys', { auth: env.admin });
+    assert.equal(listed.status, 200);
+    const [first] = listed.body.items as { keyId: string; label: string; lastUsedAt: string }[];
+    assert.ok(first);
+    assert.equal(first.label, 'first admin key');
+    assert.equal(typeof first.lastUsedAt, 'string');
+    const last = await env.call('DELETE', `/v1/admin-keys/${first.keyId}`, { auth: env.admin });
+    assert.equal(last.status, 409);
+    assert.equal(last.body.type, '/v1/problems/last-admin-key');
+    const rotation = await env.call('POST', `/v1/admin-keys/${first.keyId}/rotate`, {
+      auth: env.admin,
+    });
+    assert.equal(rotation.status, 201);
+    const next = String(rotation.body.secret);
+    assert.equal((await env.call('GET', '/v1/admin-keys', { auth: env.admin })).status, 401);
+    const after = await env.call('GET', '/v1/admin-keys', { auth: next });
+    assert.deepEqual(
+      (after.body.items as { keyId: string; revokedAt: string | null }[]).map((key) => [
+        key.keyId,
+        key.revokedAt === null,
+      ]),
+      [
+        [first.keyId, false],
+        [String(rotation.body.keyId), true],
+      ],
+    );
+    assert.doesNotMatch(JSON.stringify(after.body), /mite_a_/, 'no secret is listed');
+  });
+
+  it('refuses bad input with problem details and no change', async (t) => {
+    const env = await start(t, backend);
+    const shop = await setUpShop(env);
+    const badPrice = await env.call('POST', '/v1/offers', {
+      auth: shop.apiKey,
+      body: {
+        resource: 'r',
+        title: 't',
+        price: '0.1234567',
+        category: 'goods',
+        accessPeriodSeconds: 1,
+      },
+    });
+    assert.equal(badPrice.status, 400);
+    assert.equal(badPrice.body.type, '/v1/problems/validation-failed');
+    const weak = await env.call('POST', '/v1/users', {
+      body: { email: 'bo@example.com', password: 'short' },
+    });
+    assert.equal(weak.status, 400);
+    const taken = await env.call('POST', '/v1/users', {
+      body: { email: 'ADA@example.com', password: 'a long passphrase' },
+    });
+    assert.equal(taken.status, 409);
+    assert.equal(taken.body.type, '/v1/problems/email-taken');
+    const wrong = await env.call('POST', '/v1/sessions', {
+      body: { email: 'ada@example.com', password: 'wrong passphrase' },
+    });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.body.type, '/v1/problems/invalid-credentials');
+    const noKey = await fetch(`${env.platform.app.listeningOrigin}/v1/payments`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${shop.user}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ offerId: shop.offerId }),
+    });
+    assert.equal(noKey.status, 400);
+    const openapi = await env.call('GET', '/v1/openapi.json');
+    assert.equal(openapi.body.openapi, '3.1.0');
+    assert.ok(Object.keys(openapi.body.paths as object).includes('/v1/payments'));
+  });
+});

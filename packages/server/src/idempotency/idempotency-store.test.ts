@@ -3,12 +3,7 @@ import { type TestContext, test } from 'node:test';
 import { sql } from 'kysely';
 import { platformMigrations } from '../db/migrations/index.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
-import {
-  freshPlatformDb,
-  freshPlatformDbUrl,
-  openForTest,
-  platformDialects,
-} from '../db/testing.ts';
+import { databaseUrlFor, forEachDialect, openForTest, platformDbFor } from '../db/testing.ts';
 import {
   createIdempotencyStore,
   type IdempotencyRequest,
@@ -39,10 +34,9 @@ const t0Ms = 1_750_000_000_000;
 /** One master key for every store of a test, as every node of a platform shares one. */
 const cipher = testCipher();
 
-/** A store over a fresh database with a clock the test moves; undefined when skipped. */
+/** A store over a fresh database with a clock the test moves. */
 async function setUp(t: TestContext, dialect: PlatformDb['dialect']) {
-  const platformDb = await freshPlatformDb(t, dialect);
-  if (platformDb === undefined) return undefined;
+  const platformDb = await platformDbFor(t, dialect);
   const clock = { nowMs: t0Ms };
   const store = createIdempotencyStore(platformDb, { clock: () => clock.nowMs, cipher });
   return { platformDb, clock, store };
@@ -53,10 +47,9 @@ async function completeOnce(store: IdempotencyStore, req: IdempotencyRequest = r
   await store.complete({ principal: req.principal, key: req.key, ...response });
 }
 
-for (const dialect of platformDialects) {
-  test(`${dialect}: begin, complete, then replay`, async (t) => {
+forEachDialect('the idempotency store', (dialect, it) => {
+  it(`begin, complete, then replay`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const { store } = setup;
     assert.deepEqual(await store.begin(request), { outcome: 'started' });
     assert.deepEqual(await store.begin(request), { outcome: 'inProgress' });
@@ -65,9 +58,8 @@ for (const dialect of platformDialects) {
     assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
   });
 
-  test(`${dialect}: a kept response is stored encrypted, bound to its record`, async (t) => {
+  it(`a kept response is stored encrypted, bound to its record`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const { store, platformDb } = setup;
     const secret = 'mite_k_s3cr3t-shown-once';
     const iban = 'DE89370400440532013000';
@@ -95,9 +87,8 @@ for (const dialect of platformDialects) {
     await assert.rejects(store.begin(other));
   });
 
-  test(`${dialect}: responses kept in the clear by earlier versions are sealed once`, async (t) => {
+  it(`responses kept in the clear by earlier versions are sealed once`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const { store, platformDb } = setup;
     const body = JSON.stringify({ secret: 'whsec_shown-once' });
     await platformDb.db
@@ -123,9 +114,8 @@ for (const dialect of platformDialects) {
     assert.equal(await store.sealPlaintextResponses(), 0, 'once');
   });
 
-  test(`${dialect}: another method, path or body under one key is a mismatch`, async (t) => {
+  it(`another method, path or body under one key is a mismatch`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const { store } = setup;
     assert.deepEqual(await store.begin(request), { outcome: 'started' });
     const others = [{ method: 'PUT' }, { path: '/v1/refunds' }, { requestHash: 'sha256:bbbb' }];
@@ -139,18 +129,16 @@ for (const dialect of platformDialects) {
     }
   });
 
-  test(`${dialect}: keys are scoped per principal`, async (t) => {
+  it(`keys are scoped per principal`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const { store } = setup;
     await completeOnce(store);
     const other = { ...request, principal: 'merchant:m1', requestHash: 'sha256:cccc' };
     assert.deepEqual(await store.begin(other), { outcome: 'started' });
   });
 
-  test(`${dialect}: abandon frees the key; a completed record stays`, async (t) => {
+  it(`abandon frees the key; a completed record stays`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const { store } = setup;
     const key = { principal: request.principal, key: request.key };
     assert.deepEqual(await store.begin(request), { outcome: 'started' });
@@ -162,9 +150,8 @@ for (const dialect of platformDialects) {
     assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
   });
 
-  test(`${dialect}: complete needs an in-progress record`, async (t) => {
+  it(`complete needs an in-progress record`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const { store } = setup;
     const key = { principal: request.principal, key: request.key };
     await assert.rejects(store.complete({ ...key, ...response }), IdempotencyStateError);
@@ -175,9 +162,8 @@ for (const dialect of platformDialects) {
     await assert.rejects(store.complete({ ...key, ...response, status: 1000 }), RangeError);
   });
 
-  test(`${dialect}: 20 concurrent begins with one key: exactly one starts`, async (t) => {
-    const url = await freshPlatformDbUrl(t, dialect);
-    if (url === undefined) return;
+  it(`20 concurrent begins with one key: exactly one starts`, async (t) => {
+    const url = await databaseUrlFor(dialect);
     const clock = { nowMs: t0Ms };
     // PostgreSQL: two handles, as two API nodes have. SQLite: one, as one process has (its
     // busy wait would block the event loop the other handle's open transaction needs); its 20
@@ -200,9 +186,8 @@ for (const dialect of platformDialects) {
     assert.deepEqual(await beginAll(other), Array(19).fill('inProgress'));
   });
 
-  test(`${dialect}: an expired record behaves as absent`, async (t) => {
+  it(`an expired record behaves as absent`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const { store, clock } = setup;
     await completeOnce(store);
     clock.nowMs = t0Ms + idempotencyRetentionMs - 1;
@@ -217,9 +202,8 @@ for (const dialect of platformDialects) {
     assert.deepEqual(await store.begin(request), { outcome: 'started' });
   });
 
-  test(`${dialect}: a response is kept for the retention after it completed`, async (t) => {
+  it(`a response is kept for the retention after it completed`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const { store, clock } = setup;
     assert.deepEqual(await store.begin(request), { outcome: 'started' });
     clock.nowMs = t0Ms + 60_000; // a slow request
@@ -228,9 +212,8 @@ for (const dialect of platformDialects) {
     assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
   });
 
-  test(`${dialect}: purgeExpired deletes what expired, only that`, async (t) => {
+  it(`purgeExpired deletes what expired, only that`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const { store, clock, platformDb } = setup;
     await completeOnce(store, { ...request, key: 'a' });
     assert.deepEqual(await store.begin({ ...request, key: 'b' }), { outcome: 'started' });
@@ -251,9 +234,8 @@ for (const dialect of platformDialects) {
     assert.equal(await store.purgeExpired(), 0);
   });
 
-  test(`${dialect}: records survive a reopen, which migrates nothing again`, async (t) => {
-    const url = await freshPlatformDbUrl(t, dialect);
-    if (url === undefined) return;
+  it(`records survive a reopen, which migrates nothing again`, async (t) => {
+    const url = await databaseUrlFor(dialect);
     const first = await openForTest(t, url);
     await completeOnce(createIdempotencyStore(first, { cipher }));
     await first.close();
@@ -266,15 +248,14 @@ for (const dialect of platformDialects) {
     assert.deepEqual(await store.begin(request), { outcome: 'replay', ...response });
   });
 
-  test(`${dialect}: begin refuses an invalid key`, async (t) => {
+  it(`begin refuses an invalid key`, async (t) => {
     const setup = await setUp(t, dialect);
-    if (setup === undefined) return;
     const tooLong = 'k'.repeat(idempotencyKeyMaxLength + 1);
     for (const key of ['', 'has space', tooLong]) {
       await assert.rejects(setup.store.begin({ ...request, key }), InvalidIdempotencyKeyError);
     }
   });
-}
+});
 
 test('isValidIdempotencyKey accepts 1..255 visible ASCII characters only', () => {
   assert.equal(idempotencyKeyMaxLength, 255);
@@ -287,8 +268,7 @@ test('isValidIdempotencyKey accepts 1..255 visible ASCII characters only', () =>
 });
 
 test('retention is at least 24 hours', async (t) => {
-  const platformDb = await freshPlatformDb(t, 'sqlite');
-  assert.ok(platformDb !== undefined);
+  const platformDb = await platformDbFor(t, 'sqlite');
   assert.ok(idempotencyRetentionMs >= 24 * 60 * 60 * 1000);
   assert.throws(
     () => createIdempotencyStore(platformDb, { retentionMs: 3_600_000, cipher: testCipher() }),

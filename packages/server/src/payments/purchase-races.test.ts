@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { describe, it, type TestContext } from 'node:test';
-import { freshPgDatabase, tempDir } from '@mite/testkit';
+import type { TestContext } from 'node:test';
+import { tempDir } from '@mite/testkit';
+import { databaseUrlFor, forEachDialect } from '../db/testing.ts';
 import pino from 'pino';
 import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
 import { createPlatform, type Platform } from '../platform.ts';
@@ -20,11 +21,7 @@ interface Node {
 }
 
 async function startNodes(t: TestContext, backend: 'sqlite' | 'postgres'): Promise<Node[]> {
-  const databaseUrl = backend === 'postgres' ? await freshPgDatabase() : undefined;
-  if (backend === 'postgres' && databaseUrl === undefined) {
-    t.skip('PostgreSQL is not installed');
-    return [];
-  }
+  const databaseUrl = backend === 'postgres' ? await databaseUrlFor('postgres') : undefined;
   // Nodes of one platform share the master key and the receipt-signing key.
   const env = {
     MITE_MASTER_KEY: randomBytes(32).toString('base64'),
@@ -107,39 +104,37 @@ async function setUp(node: Node) {
   return { offerId: String(offer.body.id), token: session.value.token, wallet: profile };
 }
 
-for (const backend of ['sqlite', 'postgres'] as const) {
-  describe(`an access purchase under concurrency (${backend})`, () => {
-    it(`is charged once when ${attempts} arrive at once`, async (t) => {
-      const nodes = await startNodes(t, backend);
-      const [first] = nodes;
-      if (first === undefined) return;
-      const { offerId, token, wallet } = await setUp(first);
-      const answers = await Promise.all(
-        Array.from({ length: attempts }, (_, index) =>
-          post(
-            nodes[index % nodes.length]?.base ?? first.base,
-            '/v1/payments',
-            token,
-            `buy-${index}`,
-            { offerId },
-          ),
+forEachDialect('an access purchase under concurrency', (backend, it) => {
+  it(`is charged once when ${attempts} arrive at once`, async (t) => {
+    const nodes = await startNodes(t, backend);
+    const [first] = nodes;
+    assert.ok(first !== undefined);
+    const { offerId, token, wallet } = await setUp(first);
+    const answers = await Promise.all(
+      Array.from({ length: attempts }, (_, index) =>
+        post(
+          nodes[index % nodes.length]?.base ?? first.base,
+          '/v1/payments',
+          token,
+          `buy-${index}`,
+          { offerId },
         ),
-      );
-      const paid = answers.filter((answer) => answer.status === 201);
-      assert.equal(paid.length, 1, JSON.stringify(answers.map((answer) => answer.status)));
-      const paymentId = paid[0]?.body.paymentId;
-      for (const answer of answers.filter((a) => a.status !== 201)) {
-        assert.equal(answer.status, 409, JSON.stringify(answer.body));
-        assert.match(String(answer.body.type), /duplicate-payment$/);
-        assert.equal(answer.body.paymentId, paymentId, 'the refusal names the purchase');
-      }
-      const [account] = await first.platform.ledger.lookupAccounts([wallet.walletAccountId]);
-      assert.equal(account?.debitsPosted, 20_000n, 'one charge of 0.02');
-      const rows = await first.platform.platformDb.db
-        .selectFrom('payments')
-        .select(['id', 'state'])
-        .execute();
-      assert.deepEqual(rows, [{ id: paymentId, state: 'succeeded' }]);
-    });
+      ),
+    );
+    const paid = answers.filter((answer) => answer.status === 201);
+    assert.equal(paid.length, 1, JSON.stringify(answers.map((answer) => answer.status)));
+    const paymentId = paid[0]?.body.paymentId;
+    for (const answer of answers.filter((a) => a.status !== 201)) {
+      assert.equal(answer.status, 409, JSON.stringify(answer.body));
+      assert.match(String(answer.body.type), /duplicate-payment$/);
+      assert.equal(answer.body.paymentId, paymentId, 'the refusal names the purchase');
+    }
+    const [account] = await first.platform.ledger.lookupAccounts([wallet.walletAccountId]);
+    assert.equal(account?.debitsPosted, 20_000n, 'one charge of 0.02');
+    const rows = await first.platform.platformDb.db
+      .selectFrom('payments')
+      .select(['id', 'state'])
+      .execute();
+    assert.deepEqual(rows, [{ id: paymentId, state: 'succeeded' }]);
   });
-}
+});
