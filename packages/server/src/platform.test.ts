@@ -10,8 +10,10 @@ import { sandboxCards } from './funding/sandbox-provider.ts';
 import { platformAccountIds } from './ledger/chart-of-accounts.ts';
 import { captureLog } from './http/testing.ts';
 import { createPlatform } from './platform.ts';
+import { looksEncrypted } from './privacy/personal-data-cipher.ts';
 import type { receiptJwks } from './receipts/receipt-keys.ts';
 import { verifyReceipt } from './receipts/receipts.ts';
+import { sealWebhookSecretsUpgrade } from './webhooks/sealed-webhook-secrets.ts';
 import { startReceiver } from './webhooks/test-receiver.ts';
 
 interface Call {
@@ -397,6 +399,53 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
     assert.equal(unknown.status, 404);
     assert.equal(unknown.body.type, '/v1/problems/offer-not-found');
     assert.equal((await env.call('GET', '/v1/wallet', { auth: shop.user })).body.balance, '0.00');
+  });
+
+  it('seals at start the webhook secrets an older version stored in the clear', async (t) => {
+    const dataDir = tempDir('mite-platform-whsec-');
+    const env = await start(t, backend, { dataDir });
+    const shop = await setUpShop(env);
+    const created = await env.call('POST', '/v1/webhook-endpoints', {
+      auth: shop.apiKey,
+      body: { url: 'http://127.0.0.1:1/hooks', eventTypes: ['payment.succeeded'] },
+    });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const endpointId = String(created.body.id);
+    const secret = String(created.body.secret);
+    const db = env.platform.platformDb.db;
+    const storedSecret = async (from = db) =>
+      (
+        await from
+          .selectFrom('webhook_endpoints')
+          .select('secret')
+          .where('id', '=', endpointId)
+          .executeTakeFirstOrThrow()
+      ).secret;
+    const sealed = await storedSecret();
+    assert.ok(looksEncrypted(sealed) && !sealed.includes(secret.slice('whsec_'.length)));
+    // As the version before this one left it: in the clear, and no upgrade recorded.
+    await db
+      .updateTable('webhook_endpoints')
+      .set({ secret })
+      .where('id', '=', endpointId)
+      .execute();
+    await db.deleteFrom('data_upgrades').where('name', '=', sealWebhookSecretsUpgrade).execute();
+    await env.close();
+
+    const again = await createPlatform({
+      dataDir,
+      ...(env.databaseUrl === undefined ? {} : { databaseUrl: env.databaseUrl }),
+      env: {},
+      logger: pino({ level: 'silent' }),
+      backgroundJobs: false,
+    });
+    try {
+      const resealed = await storedSecret(again.platformDb.db);
+      assert.ok(looksEncrypted(resealed), resealed);
+      assert.ok(!resealed.includes(secret.slice('whsec_'.length)));
+    } finally {
+      await again.close();
+    }
   });
 
   it('closing finishes the purchases of clients that went away', async (t) => {

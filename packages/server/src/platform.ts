@@ -205,6 +205,7 @@ async function createServices(
   const webhooks = createWebhookService({
     platform: platformDb,
     clock,
+    cipher,
     allowPrivateNetworks: options.env.MITE_WEBHOOK_ALLOW_PRIVATE_NETWORKS === '1',
   });
   const webhookRetention = createWebhookRetention({ platform: platformDb, clock });
@@ -270,6 +271,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     const services = await createServices(ledger, platformDb, options, appRef);
     await services.payouts.sealPlaintextBankDetails();
     await services.idempotency.sealPlaintextResponses();
+    await services.webhooks.sealPlaintextSecrets();
     const app = createHttpApp({
       logger: options.logger,
       metricsRegistry: new Registry(),

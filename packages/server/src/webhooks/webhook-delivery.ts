@@ -3,6 +3,7 @@ import type { Kysely } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformSchema, WebhookDeliveryState } from '../db/schema.ts';
+import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import {
   type ConnectLookup,
   destinationProblem,
@@ -10,6 +11,7 @@ import {
   PrivateDestinationError,
   type Resolve,
 } from './network-guard.ts';
+import { openWebhookSecret } from './sealed-webhook-secrets.ts';
 
 /** Attempts per delivery before it is given up as failed (a replay starts it afresh). */
 export const webhookMaxAttempts = 12;
@@ -30,6 +32,8 @@ export const webhookBatchSizeMax = 500;
 /** Longest error kept with an attempt. */
 const errorLengthMax = 500;
 const userAgent = 'Mite-Webhooks/1';
+/** An attempt's error when the endpoint's sealed secret does not open (another master key?). */
+const unopenedSecret = 'the signing secret of the endpoint could not be decrypted';
 
 export interface WebhookBackoff {
   /** Delay before the second attempt; each later one doubles it. */
@@ -78,7 +82,8 @@ interface DueDelivery {
   readonly attempts: number;
   readonly nextAttemptAtMs: bigint;
   readonly url: string;
-  readonly secret: string;
+  /** The endpoint's signing secret as stored: sealed, opened only to sign (see post). */
+  readonly sealedSecret: string;
   readonly type: string;
   readonly payload: string;
   readonly createdAtMs: bigint;
@@ -93,6 +98,8 @@ interface AttemptOutcome {
 export interface WebhookDeliveryDeps {
   readonly db: Kysely<PlatformSchema>;
   readonly clock: () => number;
+  /** Opens each endpoint's signing secret when an attempt is signed. */
+  readonly cipher: PersonalDataCipher;
   /** How attempts are sent; by default fetch, guarded unless private networks are allowed. */
   readonly fetch?: typeof fetch | undefined;
   readonly maxAttempts: number;
@@ -121,7 +128,7 @@ function sender(deps: WebhookDeliveryDeps): typeof fetch {
  * first by a compare-and-set on the delivery row, so only one of them sends it.
  */
 export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
-  const { db, clock, maxAttempts, backoff, timeoutMs, random, allowPrivateNetworks } = deps;
+  const { db, clock, cipher, maxAttempts, backoff, timeoutMs, random, allowPrivateNetworks } = deps;
   const send = deps.fetch ?? sender(deps);
 
   /**
@@ -143,7 +150,7 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
         'd.attempts as attempts',
         'd.next_attempt_at as nextAttemptAtMs',
         'e.url as url',
-        'e.secret as secret',
+        'e.secret as sealedSecret',
         'v.type as type',
         'v.payload as payload',
         'v.created_at as createdAtMs',
@@ -225,22 +232,38 @@ export function createWebhookDelivery(deps: WebhookDeliveryDeps) {
     return state;
   }
 
+  /**
+   * The Standard Webhooks signature of `body` for this attempt. The secret is opened here and
+   * nowhere else, and kept no longer than this call: no clear secret is cached between attempts.
+   */
+  function signature(delivery: DueDelivery, sentAtMs: number, body: string): string | undefined {
+    let secret: string;
+    try {
+      secret = openWebhookSecret(cipher, delivery.endpointId, delivery.sealedSecret);
+    } catch {
+      return undefined;
+    }
+    return new Webhook(secret).sign(delivery.eventId, new Date(sentAtMs), body);
+  }
+
   /** POSTs the event, signed for this attempt's time. */
   async function post(delivery: DueDelivery, sentAtMs: number): Promise<AttemptOutcome> {
+    const started = performance.now();
+    const elapsed = () => Math.round(performance.now() - started);
     const body = eventBody(delivery);
+    const signed = signature(delivery, sentAtMs, body);
+    if (signed === undefined) {
+      // A failed attempt, not a failed run: the other deliveries go on, and this one is retried
+      // (the operator may restore the master key meanwhile) and shows why in its attempts.
+      return { status: null, error: unopenedSecret, durationMs: elapsed() };
+    }
     const headers = {
       'content-type': 'application/json',
       'user-agent': userAgent,
       'webhook-id': delivery.eventId,
       'webhook-timestamp': String(Math.floor(sentAtMs / 1000)),
-      'webhook-signature': new Webhook(delivery.secret).sign(
-        delivery.eventId,
-        new Date(sentAtMs),
-        body,
-      ),
+      'webhook-signature': signed,
     };
-    const started = performance.now();
-    const elapsed = () => Math.round(performance.now() - started);
     if (!allowPrivateNetworks) {
       // Checked at every attempt: where a name points can change after the endpoint was added.
       const refused = await destinationProblem(delivery.url, deps.resolve);

@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformSchema } from '../db/schema.ts';
+import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { literalDestinationProblem } from './network-guard.ts';
 import { ownedBy, webhookEventTypes, type WebhookEventType } from './outbox.ts';
+import { sealWebhookSecret } from './sealed-webhook-secrets.ts';
 
 /** Enabled endpoints one merchant may have: every event is delivered to each of them. */
 export const webhookEndpointsPerMerchantMax = 16;
@@ -25,13 +27,17 @@ export interface WebhookEndpoint {
 export interface WebhookEndpointsDeps {
   readonly db: Kysely<PlatformSchema>;
   readonly clock: () => number;
+  /** Seals each signing secret before it is stored (sealed-webhook-secrets.ts). */
+  readonly cipher: PersonalDataCipher;
   /** Whether an endpoint may name a loopback or private address (network-guard.ts). */
   readonly allowPrivateNetworks: boolean;
 }
 
 /** Merchants' webhook endpoints: where their events go, and the secret that signs them. */
-export function createWebhookEndpoints({ db, clock, allowPrivateNetworks }: WebhookEndpointsDeps) {
-  /** A new endpoint; its signing secret is returned here only. */
+export function createWebhookEndpoints(deps: WebhookEndpointsDeps) {
+  const { db, clock, cipher, allowPrivateNetworks } = deps;
+
+  /** A new endpoint; its signing secret is returned here only, and stored sealed. */
   async function createEndpoint(
     merchantId: string | null,
     input: { readonly url: string; readonly eventTypes: readonly WebhookEventType[] },
@@ -69,7 +75,7 @@ export function createWebhookEndpoints({ db, clock, allowPrivateNetworks }: Webh
         id: endpoint.id,
         merchant_id: merchantId,
         url: endpoint.url,
-        secret,
+        secret: sealWebhookSecret(cipher, endpoint.id, secret),
         event_types: JSON.stringify(eventTypes),
         created_at: BigInt(endpoint.createdAtMs),
         disabled_at: null,

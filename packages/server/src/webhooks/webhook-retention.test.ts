@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { PlatformDialect } from '../db/platform-db.ts';
 import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
+import { testCipher } from '../privacy/personal-data-cipher.ts';
 import { enqueueWebhookEvent } from './outbox.ts';
 import { insertMerchant, startReceiver } from './test-receiver.ts';
 import {
@@ -21,6 +22,7 @@ async function world(t: TestContext, dialect: Dialect) {
   const webhooks = createWebhookService({
     platform,
     clock: () => clock.nowMs,
+    cipher: testCipher(),
     random: () => 0,
     allowPrivateNetworks: true, // the receiver listens on loopback
   });

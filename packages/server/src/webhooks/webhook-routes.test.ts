@@ -37,7 +37,12 @@ async function api(t: TestContext, dialect: PlatformDialect) {
   await insertMerchant(platform, 'mer_a');
   await insertMerchant(platform, 'mer_b');
   const clock = () => Date.now();
-  const webhooks = createWebhookService({ platform, clock, allowPrivateNetworks: true });
+  const webhooks = createWebhookService({
+    platform,
+    clock,
+    cipher: testCipher(),
+    allowPrivateNetworks: true,
+  });
   const app = createHttpApp({
     logger: captureLog('silent').logger,
     metricsRegistry: new Registry(),

@@ -5,7 +5,9 @@ import { Webhook } from 'standardwebhooks';
 import type { PlatformSchema } from '../db/schema.ts';
 import type { PlatformDb, PlatformDialect } from '../db/platform-db.ts';
 import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
+import { looksEncrypted, testCipher } from '../privacy/personal-data-cipher.ts';
 import { enqueueWebhookEvent, type WebhookEventType, type WebhookPayload } from './outbox.ts';
+import { openWebhookSecret, sealWebhookSecretsUpgrade } from './sealed-webhook-secrets.ts';
 import { insertMerchant, startReceiver } from './test-receiver.ts';
 import {
   createWebhookService,
@@ -24,8 +26,11 @@ async function world(t: TestContext, dialect: Dialect) {
   const platform = await openForTest(t, url);
   // Near the real time: receivers verify the signed timestamp against their own clock.
   const clock = { nowMs: Date.now() };
+  // One master key for every node of the world, as for a platform's nodes.
+  const cipher = testCipher();
   const options: Omit<WebhookServiceDeps, 'platform'> = {
     clock: () => clock.nowMs,
+    cipher,
     random: () => 0, // no jitter: retries are due exactly on the backoff
     allowPrivateNetworks: true, // the receivers listen on loopback
   };
@@ -59,6 +64,13 @@ async function world(t: TestContext, dialect: Dialect) {
       .where('event_id', '=', eventId)
       .where('endpoint_id', '=', endpointId)
       .executeTakeFirstOrThrow();
+  const storedSecrets = async () => {
+    const rows = await platform.db
+      .selectFrom('webhook_endpoints')
+      .select(['id', 'secret'])
+      .execute();
+    return new Map(rows.map((row) => [row.id, row.secret]));
+  };
   const count = async (table: 'webhook_events' | 'webhook_deliveries' | 'webhook_attempts') => {
     const row = await platform.db
       .selectFrom(table)
@@ -70,6 +82,7 @@ async function world(t: TestContext, dialect: Dialect) {
     url,
     platform,
     clock,
+    cipher,
     service,
     webhooks,
     merchantA,
@@ -78,6 +91,7 @@ async function world(t: TestContext, dialect: Dialect) {
     emit,
     endpoint,
     delivery,
+    storedSecrets,
     count,
   };
 }
@@ -246,6 +260,92 @@ forEachDialect('webhooks', (dialect, it) => {
       failed: 0,
     });
     assert.equal(w.receiver.received.length, 1);
+  });
+
+  it('stores the signing secret sealed, bound to its endpoint', async (t) => {
+    const w = await world(t, dialect);
+    const first = await w.endpoint(w.merchantA);
+    const second = await w.endpoint(w.merchantA);
+    const stored = await w.storedSecrets();
+    for (const { endpoint, secret } of [first, second]) {
+      const sealed = stored.get(endpoint.id) ?? '';
+      assert.ok(looksEncrypted(sealed), sealed);
+      assert.ok(!sealed.includes(secret.slice('whsec_'.length)), 'the secret is in the clear');
+      assert.equal(openWebhookSecret(w.cipher, endpoint.id, sealed), secret);
+    }
+
+    // The first endpoint's ciphertext moved to the second does not open: its attempt fails, and
+    // says why; the first endpoint's event is still signed with its own secret.
+    const moved = stored.get(first.endpoint.id) ?? '';
+    assert.throws(() => openWebhookSecret(w.cipher, second.endpoint.id, moved));
+    await w.platform.db
+      .updateTable('webhook_endpoints')
+      .set({ secret: moved })
+      .where('id', '=', second.endpoint.id)
+      .execute();
+    const eventId = await w.emit(w.merchantA);
+    const report = await w.webhooks.deliverDue();
+    assert.deepEqual(report, { attempted: 2, succeeded: 1, retrying: 1, failed: 0 });
+    assert.equal(w.receiver.received.length, 1);
+    const [message] = w.receiver.received;
+    assert.ok(message);
+    assert.doesNotThrow(() => new Webhook(first.secret).verify(message.body, message.headers));
+    const refused = await w.delivery(eventId, second.endpoint.id);
+    assert.equal(refused.state, 'pending');
+    assert.equal(refused.last_status, null);
+    assert.match(refused.last_error ?? '', /signing secret .* could not be decrypted/);
+  });
+
+  it('seals the secrets an older version stored in the clear, once, and signs with them', async (t) => {
+    const w = await world(t, dialect);
+    const ofA = await w.endpoint(w.merchantA);
+    const ofB = await w.endpoint(w.merchantB);
+    // As the version before this one wrote them: in the clear, and no upgrade recorded.
+    for (const { endpoint, secret } of [ofA, ofB]) {
+      await w.platform.db
+        .updateTable('webhook_endpoints')
+        .set({ secret })
+        .where('id', '=', endpoint.id)
+        .execute();
+    }
+    await w.platform.db
+      .deleteFrom('data_upgrades')
+      .where('name', '=', sealWebhookSecretsUpgrade)
+      .execute();
+
+    // Two nodes starting at once (one reading an endpoint a query): each secret sealed once.
+    const counts = await Promise.all([
+      w.webhooks.sealPlaintextSecrets(),
+      w.service({ sealPageRows: 1 }).sealPlaintextSecrets(),
+    ]);
+    assert.equal(counts[0] + counts[1], 2);
+    const stored = await w.storedSecrets();
+    for (const { endpoint, secret } of [ofA, ofB]) {
+      const sealed = stored.get(endpoint.id) ?? '';
+      assert.ok(looksEncrypted(sealed), sealed);
+      assert.ok(!sealed.includes(secret.slice('whsec_'.length)), 'the secret is in the clear');
+    }
+    // Recorded as done: a second start leaves everything as it is.
+    assert.equal(await w.webhooks.sealPlaintextSecrets(), 0);
+    assert.deepEqual(await w.storedSecrets(), stored);
+
+    // Each endpoint's events are signed with the secret shown at its creation.
+    await w.emit(w.merchantA);
+    await w.emit(w.merchantB);
+    assert.equal((await w.webhooks.deliverDue()).succeeded, 2);
+    assert.equal(w.receiver.received.length, 2);
+    for (const message of w.receiver.received) {
+      const verifiers = [ofA, ofB].map(({ secret }) => new Webhook(secret));
+      const verifying = verifiers.filter((verifier) => {
+        try {
+          verifier.verify(message.body, message.headers);
+          return true;
+        } catch {
+          return false;
+        }
+      });
+      assert.equal(verifying.length, 1, 'signed with one endpoint\u2019s secret');
+    }
   });
 
   it('retries a failed attempt after the backoff, and lists the attempts newest first', async (t) => {
@@ -442,6 +542,7 @@ forEachDialect('webhooks', (dialect, it) => {
     const nodeB = createWebhookService({
       platform: other,
       clock: () => w.clock.nowMs,
+      cipher: w.cipher,
       allowPrivateNetworks: true,
     });
     await w.endpoint(w.merchantA);

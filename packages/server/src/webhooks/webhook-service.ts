@@ -1,11 +1,12 @@
 /**
  * Merchant webhooks (DESIGN section 4), by concept: endpoints and their signing secrets
- * (webhook-endpoints.ts), delivery of the outbox's events signed per the Standard Webhooks spec
- * with retries and exponential backoff (webhook-delivery.ts), and each endpoint's attempts and
- * replay (webhook-replay.ts). This file composes them into the one service the routes, the worker
- * and the platform use.
+ * (webhook-endpoints.ts; sealed at rest by sealed-webhook-secrets.ts), delivery of the outbox's
+ * events signed per the Standard Webhooks spec with retries and exponential backoff
+ * (webhook-delivery.ts), and each endpoint's attempts and replay (webhook-replay.ts). This file
+ * composes them into the one service the routes, the worker and the platform use.
  */
 import type { PlatformDb } from '../db/platform-db.ts';
+import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import type { ConnectLookup, Resolve } from './network-guard.ts';
 import {
   createWebhookDelivery,
@@ -16,6 +17,7 @@ import {
 } from './webhook-delivery.ts';
 import { createWebhookEndpoints } from './webhook-endpoints.ts';
 import { createWebhookReplay } from './webhook-replay.ts';
+import { sealPlaintextWebhookSecrets, sealSecretsPageRowsMax } from './sealed-webhook-secrets.ts';
 
 export {
   defaultWebhookBackoff,
@@ -38,6 +40,8 @@ export type { WebhookAttempt, WebhookAttemptCursor } from './webhook-replay.ts';
 export interface WebhookServiceDeps {
   readonly platform: PlatformDb;
   readonly clock: () => number;
+  /** Seals endpoints' signing secrets at rest, and opens them to sign (sealed-webhook-secrets.ts). */
+  readonly cipher: PersonalDataCipher;
   /** How attempts are sent; the global fetch by default. */
   readonly fetch?: typeof fetch;
   readonly maxAttempts?: number;
@@ -54,17 +58,20 @@ export interface WebhookServiceDeps {
   readonly resolve?: Resolve;
   /** Name resolution for connections (then checked again); the system resolver by default. */
   readonly connectLookup?: ConnectLookup;
+  /** Endpoints the start-up upgrade reads per query (at most sealSecretsPageRowsMax). */
+  readonly sealPageRows?: number;
 }
 
 /** Merchants' webhook endpoints and the delivery of their events. */
 export function createWebhookService(deps: WebhookServiceDeps) {
-  const { clock } = deps;
+  const { clock, cipher } = deps;
   const db = deps.platform.db;
   const allowPrivateNetworks = deps.allowPrivateNetworks ?? false;
-  const endpoints = createWebhookEndpoints({ db, clock, allowPrivateNetworks });
+  const endpoints = createWebhookEndpoints({ db, clock, cipher, allowPrivateNetworks });
   const delivery = createWebhookDelivery({
     db,
     clock,
+    cipher,
     fetch: deps.fetch,
     maxAttempts: deps.maxAttempts ?? webhookMaxAttempts,
     backoff: deps.backoff ?? defaultWebhookBackoff,
@@ -75,7 +82,17 @@ export function createWebhookService(deps: WebhookServiceDeps) {
     connectLookup: deps.connectLookup,
   });
   const replay = createWebhookReplay({ db, clock });
-  return { ...endpoints, ...delivery, ...replay };
+  const sealPageRows = Math.min(
+    deps.sealPageRows ?? sealSecretsPageRowsMax,
+    sealSecretsPageRowsMax,
+  );
+  return {
+    ...endpoints,
+    ...delivery,
+    ...replay,
+    /** Encrypts the secrets older versions stored in the clear; run at start (once, then a no-op). */
+    sealPlaintextSecrets: () => sealPlaintextWebhookSecrets(db, cipher, clock(), sealPageRows),
+  };
 }
 
 export type WebhookService = ReturnType<typeof createWebhookService>;
