@@ -6,6 +6,7 @@
  *
  * Nothing is ever looked up by these values, so no lookup tag is kept.
  */
+import { runDataUpgradeOnce } from '../db/data-upgrades.ts';
 import type { Kysely } from 'kysely';
 import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import type { PlatformSchema } from '../db/schema.ts';
@@ -71,7 +72,7 @@ export const sealBankDetailsUpgrade = 'seal-bank-details-v1';
 
 /**
  * Encrypts the bank details that versions before this one stored in the clear; the platform runs
- * it at start. It runs once: the upgrade is recorded in `data_upgrades` in the same transaction.
+ * it at start, once (db/data-upgrades.ts).
  * Returns how many it sealed: accounts, payouts and bank files.
  */
 export async function sealPlaintextBankDetails(
@@ -80,26 +81,17 @@ export async function sealPlaintextBankDetails(
   nowMs: number,
   pageRows = sealUpgradePageRowsMax,
 ): Promise<number> {
-  return db.transaction().execute(async (tx) => {
-    const done = await tx
-      .selectFrom('data_upgrades')
-      .select('name')
-      .where('name', '=', sealBankDetailsUpgrade)
-      .executeTakeFirst();
-    if (done !== undefined) return 0;
-    const sealed =
+  // Sealing the same clear text twice is harmless (the later ciphertext replaces the earlier, of
+  // the same value), should nodes starting together both run it.
+  return runDataUpgradeOnce(
+    db,
+    sealBankDetailsUpgrade,
+    nowMs,
+    async (tx) =>
       (await sealAccounts(tx, sealer, pageRows)) +
       (await sealPayouts(tx, sealer, pageRows)) +
-      (await sealBankFiles(tx, sealer, pageRows));
-    // Nodes starting together may both get here: sealing the same clear text twice is harmless
-    // (the later ciphertext replaces the earlier, of the same value), and one record stands.
-    await tx
-      .insertInto('data_upgrades')
-      .values({ name: sealBankDetailsUpgrade, done_at: BigInt(nowMs) })
-      .onConflict((conflict) => conflict.column('name').doNothing())
-      .execute();
-    return sealed;
-  });
+      (await sealBankFiles(tx, sealer, pageRows)),
+  );
 }
 
 // Each update applies only while the row still holds the clear text it was read with: a node

@@ -4,6 +4,7 @@
  * the cipher's context (a ciphertext copied to another endpoint does not open), and opened only
  * at the moment an attempt is signed. The secret is shown in the clear once, at creation.
  */
+import { runDataUpgradeOnce } from '../db/data-upgrades.ts';
 import type { Kysely } from 'kysely';
 import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import type { PlatformSchema } from '../db/schema.ts';
@@ -39,8 +40,7 @@ export const sealWebhookSecretsUpgrade = 'seal-webhook-secrets-v1';
 
 /**
  * Encrypts the signing secrets that versions before this one stored in the clear; the platform
- * runs it at start. It runs once: the upgrade is recorded in `data_upgrades` in the same
- * transaction. Endpoints are read a page at a time (keyset on their id). Returns how many it
+ * runs it at start, once (db/data-upgrades.ts). Endpoints are read a page at a time (keyset on their id). Returns how many it
  * sealed.
  */
 export async function sealPlaintextWebhookSecrets(
@@ -49,13 +49,7 @@ export async function sealPlaintextWebhookSecrets(
   nowMs: number,
   pageRows = sealSecretsPageRowsMax,
 ): Promise<number> {
-  return db.transaction().execute(async (tx) => {
-    const done = await tx
-      .selectFrom('data_upgrades')
-      .select('name')
-      .where('name', '=', sealWebhookSecretsUpgrade)
-      .executeTakeFirst();
-    if (done !== undefined) return 0;
+  return runDataUpgradeOnce(db, sealWebhookSecretsUpgrade, nowMs, async (tx) => {
     const readPage: ReadPage<{ id: string; secret: string }> = (afterId, pageRows) =>
       tx
         .selectFrom('webhook_endpoints')
@@ -78,12 +72,6 @@ export async function sealPlaintextWebhookSecrets(
         sealed += Number(result.numUpdatedRows);
       }
     }
-    // Nodes starting together may both get here: one record stands.
-    await tx
-      .insertInto('data_upgrades')
-      .values({ name: sealWebhookSecretsUpgrade, done_at: BigInt(nowMs) })
-      .onConflict((conflict) => conflict.column('name').doNothing())
-      .execute();
     return sealed;
   });
 }
