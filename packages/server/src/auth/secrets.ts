@@ -39,9 +39,20 @@ export function issueSecret(kind: SecretKind): IssuedSecret {
     const hash = hashSecret(secret);
     return { secret, id: hash, hash };
   }
-  const id = randomBytes(9).toString('base64url');
+  const id = keyId();
   const secret = `${prefixes[kind]}${id}_${random}`;
   return { secret, id, hash: hashSecret(secret) };
+}
+
+/**
+ * A key's public id: 9 random bytes in base64url, drawn again when it would start with `-`, which
+ * a command line (`mite admin keys revoke <keyId>`) would take for an option.
+ */
+function keyId(): string {
+  for (;;) {
+    const id = randomBytes(9).toString('base64url');
+    if (!id.startsWith('-')) return id;
+  }
 }
 
 /** The kind and key id a presented secret claims, or undefined when it is not one of ours. */
