@@ -16,9 +16,11 @@ import {
   formatCredentialHeader,
   parseCredentialHeader,
   parsePaymentReceiptHeader,
+  caip2Pattern,
   parsePriceList,
   problemTable,
   toX402PaymentPayload,
+  x402NetworkOf,
 } from '@mite/protocol';
 import {
   createPaywall,
@@ -168,7 +170,9 @@ describe('the 402 answer', () => {
     assert.equal(outcome.status, 402);
     assert.equal(outcome.headers['Cache-Control'], 'no-store');
     assert.equal(outcome.headers['Content-Type'], 'application/problem+json');
-    assert.equal(outcome.headers['PAYMENT-REQUIRED'], undefined);
+    // Stock x402 clients send no hint, so every 402 carries the envelope unless turned off.
+    const required = decodePaymentRequiredHeader(outcome.headers['PAYMENT-REQUIRED'] ?? '');
+    assert.equal(required.error, undefined);
     assert.equal(JSON.parse(outcome.body).type, problemTable.paymentRequired.type);
     const challenge = challengeOf(outcome.headers, setup.clock.nowSeconds());
     // The charge intent's shape: the price in micro-units, Mite's own fields under methodDetails.
@@ -686,26 +690,59 @@ describe('single use and failed delivery', () => {
 });
 
 describe('the x402 envelope', () => {
-  it('adds PAYMENT-REQUIRED when asked, which @x402/core decodes and validates', async (t) => {
+  it('adds PAYMENT-REQUIRED, which @x402/core decodes and validates', async (t) => {
     const setup = await setUp(t);
-    const outcome = await setup.paywall.handle(
-      get('/articles/42', { 'x-payment-protocol': 'x402' }),
-    );
+    const outcome = await setup.paywall.handle(get('/articles/42', { host: 'news.example' }));
     assert.ok(outcome.kind === 'paymentRequired');
     const challenge = challengeOf(outcome.headers, setup.clock.nowSeconds());
-    const required = decodePaymentRequiredHeader(outcome.headers['PAYMENT-REQUIRED'] ?? '');
+    const header = outcome.headers['PAYMENT-REQUIRED'] ?? '';
+    assert.match(header, /^[A-Za-z0-9+/]*={0,2}$/, 'padded standard base64, as x402 v2 wants');
+    const required = decodePaymentRequiredHeader(header);
     assert.ok(PaymentRequiredV2Schema.safeParse(required).success);
     assert.equal(required.x402Version, 2);
-    assert.deepEqual(required.resource, { url: '/articles/42', description: 'An article' });
+    // Absolute, as the `mite pay` line is: x402 clients resolve nothing.
+    assert.deepEqual(required.resource, {
+      url: 'https://news.example/articles/42',
+      description: 'An article',
+    });
     const [offer] = required.accepts;
     assert.equal(offer?.scheme, 'mite');
     assert.equal(offer?.amount, '20000');
     assert.equal(offer?.payTo, 'mer_test');
-    assert.equal(offer?.network, `mite:${new URL(setup.platform.url).host}`);
-    assert.deepEqual(offer?.extra['challenge'], challengeEcho(challenge));
+    assert.equal(offer?.network, x402NetworkOf(setup.platform.url));
+    assert.match(offer?.network ?? '', caip2Pattern);
+    assert.deepEqual(offer?.extra, {
+      challenge: challengeEcho(challenge),
+      platform: setup.platform.url,
+    });
   });
 
-  it('adds it always, or never, when configured so', async (t) => {
+  it('says why in the envelope\u2019s error when it refuses a credential', async (t) => {
+    const setup = await setUp(t);
+    const challenge = await challengeFor(setup, '/api/quote');
+    setup.clock.advanceSeconds(300 + clockSkewSecondsMax);
+    const late = await setup.platform.payX402(challenge, {
+      issuedAtSeconds: setup.clock.nowSeconds(),
+    });
+    const outcome = await setup.paywall.handle(get('/api/quote', { 'payment-signature': late }));
+    assertRefusal(outcome, 'challengeExpired');
+    assert.ok(outcome.kind === 'error');
+    const required = decodePaymentRequiredHeader(outcome.headers['PAYMENT-REQUIRED'] ?? '');
+    assert.ok(PaymentRequiredV2Schema.safeParse(required).success);
+    assert.equal(required.error, outcome.problem.detail);
+    assert.ok((required.error ?? '').length > 0);
+  });
+
+  it('adds it only when asked, or never, when configured so', async (t) => {
+    const onRequest = await setUp(t, { x402: 'onRequest' });
+    const unasked = await onRequest.paywall.handle(get('/api/quote'));
+    assert.ok(
+      unasked.kind === 'paymentRequired' && unasked.headers['PAYMENT-REQUIRED'] === undefined,
+    );
+    const asked = await onRequest.paywall.handle(
+      get('/articles/42', { 'x-payment-protocol': 'x402' }),
+    );
+    assert.ok(asked.kind === 'paymentRequired' && asked.headers['PAYMENT-REQUIRED'] !== undefined);
     const always = await setUp(t, { x402: 'always' });
     const outcome = await always.paywall.handle(get('/api/quote'));
     assert.ok(

@@ -11,9 +11,9 @@ import {
 } from '@mite/protocol';
 
 /**
- * When a 402 also carries `PAYMENT-REQUIRED`: `onRequest` (the default) when the client shows it
- * speaks x402, by sending `PAYMENT-SIGNATURE` or `X-Payment-Protocol: x402`; `always`, for sites
- * that want stock x402 clients, which send no hint, to discover them; `never` also ignores
+ * When a 402 also carries `PAYMENT-REQUIRED`: `always` (the default), so that stock x402 clients,
+ * which send no hint, discover the offer; `onRequest` only when the client shows it speaks x402,
+ * by sending `PAYMENT-SIGNATURE` or `X-Payment-Protocol: x402`; `never` also ignores
  * `PAYMENT-SIGNATURE`.
  */
 export type X402Mode = 'onRequest' | 'always' | 'never';
@@ -74,8 +74,14 @@ export function readPaymentHeaders(headers: Headers): PaymentHeaders {
   };
 }
 
+/** Whether a 402 carries `PAYMENT-REQUIRED` for this request. */
 export function wantsX402(mode: X402Mode, headers: PaymentHeaders): boolean {
   if (mode !== 'onRequest') return mode === 'always';
+  return speaksX402(headers);
+}
+
+/** Whether the client shows it speaks x402: it sent `PAYMENT-SIGNATURE` or the hint header. */
+export function speaksX402(headers: PaymentHeaders): boolean {
   if (headers.paymentSignature !== undefined) return true;
   const hint = headers.x402Hint;
   return (

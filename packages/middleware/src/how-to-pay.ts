@@ -5,7 +5,8 @@
  * (RFC 9457 allows them) say the same for programs: `merchant`, `merchantId`, `platform` and
  * `payCommand`.
  */
-import { currency, isLoopbackHostname, type ProblemDetails } from '@mite/protocol';
+import { currency, type ProblemDetails } from '@mite/protocol';
+import { absoluteUrl } from './absolute-url.ts';
 import type { PaywallOutcome, PaywallRequest } from './core.ts';
 import type { Offer } from './offer.ts';
 import { refusalOutcome } from './outcome.ts';
@@ -22,26 +23,8 @@ export interface HowToPay {
   readonly payCommand?: string;
 }
 
-// host[:port], a bracketed IPv6 address included; anything else in Host is not echoed back.
-const hostPattern = /^(?:[A-Za-z0-9.-]{1,253}|\[[0-9A-Fa-f:.]{2,45}\])(?::[0-9]{1,5})?$/;
-
-/**
- * The absolute URL a person asks for: the resource when the `origin` option made it absolute.
- * Otherwise it is rebuilt from Host, which is only printed back to the client that sent it, never
- * bound into the challenge: https, unless the host is the loopback (a site served elsewhere over
- * plain http cannot be paid for, since Mite's clients refuse to pay there).
- */
-function absoluteUrl(resource: string, request: PaywallRequest): string | undefined {
-  if (!resource.startsWith('/')) return resource;
-  const host = request.headers['host'];
-  if (typeof host !== 'string' || !hostPattern.test(host)) return undefined;
-  const hostname = host.replace(/:[0-9]+$/, '');
-  const scheme = isLoopbackHostname(hostname) ? 'http' : 'https';
-  return `${scheme}://${host}${resource}`;
-}
-
 export function howToPay(config: Config, offer: Offer, request: PaywallRequest): HowToPay {
-  const url = absoluteUrl(offer.request.methodDetails.resource, request);
+  const url = absoluteUrl(offer.request.methodDetails.resource, request.headers['host']);
   return {
     merchant: config.realm,
     merchantId: config.merchantId,

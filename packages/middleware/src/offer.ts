@@ -22,8 +22,9 @@ import {
   resourceLengthMax,
   toX402PaymentRequired,
 } from '@mite/protocol';
+import { absoluteUrl } from './absolute-url.ts';
 import type { PaywallRequest } from './core.ts';
-import { type PaymentHeaders, wantsX402 } from './credential-source.ts';
+import { type PaymentHeaders, speaksX402, wantsX402 } from './credential-source.ts';
 import type { Config } from './paywall-config.ts';
 import type { PricedRoute, RouteMatch } from './routes.ts';
 
@@ -33,7 +34,12 @@ export interface Offer {
   /** The route's price now, as a decimal ("0.02"); the request carries it in micro-units. */
   readonly price: string;
   readonly headerDescription: string | undefined;
+  /** Whether a 402 carries the x402 `PAYMENT-REQUIRED` header. */
   readonly x402: boolean;
+  /** Whether the client speaks x402, so that a paid answer carries `PAYMENT-RESPONSE`. */
+  readonly x402Client: boolean;
+  /** The request's Host, from which an x402 `resource.url` is made absolute. */
+  readonly host: unknown;
   readonly nowSeconds: number;
 }
 
@@ -154,12 +160,15 @@ export function offerFor(
     price,
     headerDescription: ascii ? route.description : undefined,
     x402: wantsX402(config.x402, payment),
+    x402Client: config.x402 !== 'never' && speaksX402(payment),
+    host: request.headers['host'],
     nowSeconds,
   };
 }
 
 /**
- * A fresh challenge for the offer: its id, and the headers of a 402 that carry it. Its expiry
+ * A fresh challenge for the offer: its id, and the headers of a 402 that carry it; `x402Error`,
+ * for a refused credential, is the x402 envelope's `error`. Its expiry
  * counts from the offer's whole second (`nowSeconds`), so identical requests within one second
  * get the very same challenge, HMAC id included: a client that retries, or lost the answer, pays
  * a challenge it may have paid already, which the platform answers with the original receipt.
@@ -167,6 +176,7 @@ export function offerFor(
 export function challengeHeaders(
   config: Config,
   offer: Offer,
+  x402Error?: string,
 ): { readonly id: string; readonly headers: Record<string, string> } {
   const challenge = issueChallenge({
     secret: config.secret,
@@ -177,8 +187,11 @@ export function challengeHeaders(
   });
   const headers: Record<string, string> = { 'WWW-Authenticate': formatChallengeHeader(challenge) };
   if (offer.x402) {
+    const { resource } = offer.request.methodDetails;
+    // x402 clients resolve nothing; a relative URL is left only when Host is unusable.
     const required = toX402PaymentRequired(challenge, {
-      url: offer.request.methodDetails.resource,
+      url: absoluteUrl(resource, offer.host) ?? resource,
+      ...(x402Error === undefined ? {} : { error: x402Error }),
     });
     headers['PAYMENT-REQUIRED'] = encodeX402Header(required);
   }

@@ -53,7 +53,9 @@ export function refusalOutcome(
     return { kind: 'error', status: 503, code, headers, body: JSON.stringify(problem), problem };
   }
   const challenged = problemTable[code].status === 402 && offer !== undefined;
-  const issued = challenged ? challengeHeaders(config, offer) : undefined;
+  // A refused credential's 402 tells x402 clients why, in the envelope's `error`.
+  const x402Error = code === 'paymentRequired' ? undefined : detail;
+  const issued = challenged ? challengeHeaders(config, offer, x402Error) : undefined;
   const problem: ProblemDetails =
     offer === undefined
       ? { ...problemDetails(code, detail), ...badRequest }
@@ -139,7 +141,7 @@ function paidOutcome(
 ): PaywallOutcome {
   const { claims, singleUse } = verified;
   let { responseHeaders } = verified;
-  if (via === 'x402' || offer.x402) {
+  if (via === 'x402' || offer.x402Client) {
     verified.x402ResponseHeaders ??= Object.freeze({
       ...responseHeaders,
       'PAYMENT-RESPONSE': flatCopy(

@@ -112,7 +112,7 @@ export function createConfig(options: PaywallOptions, internals: PaywallInternal
         ),
       ]),
     ),
-    x402: options.x402 ?? 'onRequest',
+    x402: options.x402 ?? 'always',
     jwksRetryAfterSeconds: Math.max(1, Math.ceil(refreshIntervalMinMs / 1000)),
   };
 }

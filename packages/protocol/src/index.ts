@@ -146,6 +146,7 @@ export {
   priceListSchema,
 } from './well-known.ts';
 export {
+  caip2Pattern,
   encodeX402Header,
   encodeX402PaymentResponse,
   parseX402PaymentRequired,

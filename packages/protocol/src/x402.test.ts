@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   decodePaymentRequiredHeader,
@@ -25,6 +26,7 @@ import {
   testSecret,
 } from './testing.ts';
 import {
+  caip2Pattern,
   encodeX402Header,
   encodeX402PaymentResponse,
   parseX402PaymentRequired,
@@ -33,10 +35,16 @@ import {
   toX402PaymentRequired,
   toX402SettleResponse,
   x402HeaderLengthMax,
+  x402NetworkOf,
   x402RequirementsOf,
 } from './x402.ts';
 
 const url = 'https://news.example/articles/42';
+/** `x402NetworkOf('https://pay.example')`, worked out independently of the code under test. */
+const payExampleNetwork = `mite:${createHash('sha256')
+  .update('https://pay.example')
+  .digest('hex')
+  .slice(0, 32)}`;
 
 describe('x402 envelope', () => {
   it('writes a PAYMENT-REQUIRED that @x402/core itself decodes and validates', () => {
@@ -55,13 +63,54 @@ describe('x402 envelope', () => {
     const [offer] = decoded.accepts;
     assert.deepEqual(offer, {
       scheme: 'mite',
-      network: 'mite:pay.example',
+      network: payExampleNetwork,
       asset: 'usd',
       amount: '20000',
       payTo: 'mer_1',
       maxTimeoutSeconds: 60,
-      extra: { challenge: challengeEcho(challenge) },
+      extra: { challenge: challengeEcho(challenge), platform: 'https://pay.example' },
     });
+    // Padded standard base64, which x402 v2 requires, never base64url.
+    assert.match(encodeX402Header(required), /^[A-Za-z0-9+/]*={0,2}$/);
+  });
+
+  it('names the network by a CAIP-2 id derived from the platform origin', () => {
+    assert.match(payExampleNetwork, caip2Pattern);
+    assert.equal(x402NetworkOf('https://pay.example'), payExampleNetwork);
+    // Only the origin counts: a path or a trailing slash names the same platform.
+    assert.equal(x402NetworkOf('https://pay.example/'), payExampleNetwork);
+    assert.equal(x402NetworkOf('https://PAY.example/api'), payExampleNetwork);
+    for (const platform of [
+      'http://localhost:8080',
+      'https://a-very-long-platform-host-name.payments.example.org:8443',
+      'http://[::1]:3000',
+    ]) {
+      const network = x402NetworkOf(platform);
+      assert.match(network, caip2Pattern, platform);
+      assert.notEqual(network, payExampleNetwork);
+    }
+  });
+
+  it('carries an error member on request, as a refusal\u2019s 402 does', () => {
+    const required = toX402PaymentRequired(testChallenge(), { url, error: 'challenge_expired' });
+    const decoded = decodePaymentRequiredHeader(encodeX402Header(required));
+    assert.equal(decoded.error, 'challenge_expired');
+    assert.ok(PaymentRequiredV2Schema.safeParse(decoded).success);
+    assert.equal(toX402PaymentRequired(testChallenge(), { url }).error, undefined);
+  });
+
+  it('reads base64url envelopes too, padded or not', () => {
+    const challenge = testChallenge();
+    const standard = encodeX402Header(toX402PaymentRequired(challenge, { url }));
+    const urlSafe = standard.replaceAll('+', '-').replaceAll('/', '_');
+    for (const header of [urlSafe, urlSafe.replace(/=+$/, '')]) {
+      const parsed = parseX402PaymentRequired(header, { nowSeconds: testNowSeconds });
+      assert.deepEqual(parsed, { ok: true, value: challenge });
+    }
+    const credential = testCredential();
+    const signature = encodeX402Header(toX402PaymentPayload(credential));
+    const unpadded = signature.replaceAll('+', '-').replaceAll('/', '_').replace(/=+$/, '');
+    assert.deepEqual(parseX402PaymentSignature(unpadded), { ok: true, value: credential });
   });
 
   it('reads its own PAYMENT-REQUIRED back to the challenge, the HMAC intact', () => {
@@ -110,7 +159,7 @@ describe('x402 envelope', () => {
     assert.deepEqual(settle, {
       success: true,
       transaction: 'pay_1',
-      network: 'mite:pay.example',
+      network: payExampleNetwork,
       payer: 'psn_abc',
       extra: { challengeId: receipt.challengeId, accessUntil: '2027-01-15T09:00:00Z' },
     });
@@ -125,7 +174,10 @@ describe('x402 envelope', () => {
     const other = testChallenge({ realm: 'other' });
     const cases: [string, string][] = [
       ['A'.repeat(x402HeaderLengthMax + 4), 'headerTooLong'],
-      ['e30', 'badBase64'],
+      ['e3=0', 'badBase64'],
+      ['e30*', 'badBase64'],
+      // Unpadded "{}", read as base64url: well-formed text, but not a PaymentPayload.
+      ['e30', 'missingField'],
       [signature('x'), 'wrongType'],
       [signature({ ...payload, x402Version: 1 }), 'unsupportedVersion'],
       [

@@ -4,9 +4,13 @@
  * `PAYMENT-SIGNATURE` (a PaymentPayload) and `PAYMENT-RESPONSE` (a SettleResponse). Mite offers
  * one PaymentRequirements of scheme "mite" whose `extra.challenge` is the Mite challenge, and reads
  * back a PaymentPayload whose `payload` is a Mite credential. Field names follow @x402/core 2.x.
+ * Mite writes padded standard base64, as x402 v2 requires, and reads base64url too.
  */
+import { sha256 } from '@noble/hashes/sha2.js';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import * as z from 'zod/mini';
-import { decodeBase64Json, encodeBase64Json } from './base64url.ts';
+import { decodeBase64Json, decodeBase64urlJson, encodeBase64Json } from './base64url.ts';
+import { utf8Bytes } from './canonical-json.ts';
 import {
   type Challenge,
   challengeEcho,
@@ -85,10 +89,23 @@ export interface X402SettleResponse {
   extra?: Record<string, unknown>;
 }
 
-/** The x402 network of a Mite platform: "mite:" and the platform's host, in CAIP-2 style. */
+/** How many hex characters of the platform origin's SHA-256 a network id keeps. */
+const networkReferenceLength = 32;
+
+/**
+ * The x402 network of a Mite platform, a valid CAIP-2 id: namespace "mite" and, as reference, the
+ * first 32 hex characters of SHA-256 of the platform's origin. A host cannot be the reference
+ * itself (CAIP-2 allows neither its dots nor a port's colon, and at most 32 characters), and a
+ * hash prefix has a fixed length, as BIP-122's chain ids do. The platform URL itself travels in
+ * the requirements' `extra.platform`, so clients need not resolve the hash.
+ */
 export function x402NetworkOf(platform: string): X402Network {
-  return `${miteMethod}:${new URL(platform).host}`;
+  const digest = bytesToHex(sha256(utf8Bytes(new URL(platform).origin)));
+  return `${miteMethod}:${digest.slice(0, networkReferenceLength)}`;
 }
+
+/** CAIP-2's grammar for a chain id: `namespace:reference`. */
+export const caip2Pattern = /^[-a-z0-9]{3,8}:[-_a-zA-Z0-9]{1,32}$/;
 
 /** The one PaymentRequirements Mite offers for a challenge. */
 export function x402RequirementsOf(
@@ -104,28 +121,34 @@ export function x402RequirementsOf(
     amount: request.amount,
     payTo: request.recipient,
     maxTimeoutSeconds,
-    extra: { challenge: challengeEcho(challenge) },
+    extra: { challenge: challengeEcho(challenge), platform: request.methodDetails.platform },
   };
 }
 
-/** The PaymentRequired object for a challenge, for the `PAYMENT-REQUIRED` header. */
+/**
+ * The PaymentRequired object for a challenge, for the `PAYMENT-REQUIRED` header. `url` should be
+ * absolute (x402 clients resolve nothing); `error` says why a presented payment was refused.
+ */
 export function toX402PaymentRequired(
   challenge: Challenge,
   options: {
     readonly url: string;
     readonly mimeType?: string;
     readonly maxTimeoutSeconds?: number;
+    readonly error?: string;
   },
 ): X402PaymentRequired {
   const description = challenge.request.description ?? challenge.description;
   const resource: X402ResourceInfo = { url: options.url };
   if (description !== undefined) resource.description = description;
   if (options.mimeType !== undefined) resource.mimeType = options.mimeType;
-  return {
+  const required: X402PaymentRequired = {
     x402Version,
     resource,
     accepts: [x402RequirementsOf(challenge, options.maxTimeoutSeconds)],
   };
+  if (options.error !== undefined) required.error = options.error;
+  return required;
 }
 
 /** The PaymentPayload carrying a credential, for the `PAYMENT-SIGNATURE` header. */
@@ -199,9 +222,18 @@ const schemeSchema = z.object({ scheme: z.literal(x402Scheme) });
 
 type X402Requirements = z.infer<typeof requirementsSchema>;
 
+/** base64url, padded or not, for x402 writers that use it, although v2 says standard base64. */
+const base64urlAlphabet = /^[A-Za-z0-9_-]*=*$/;
+
+function decodeBase64Envelope(text: string): Decoded<unknown> {
+  const json = decodeBase64Json(text, x402HeaderLengthMax);
+  if (json.ok || json.code !== 'badBase64' || !base64urlAlphabet.test(text)) return json;
+  return decodeBase64urlJson(text.replace(/=+$/, ''), x402HeaderLengthMax);
+}
+
 function decodeEnvelope(header: string, subject: string): Decoded<unknown> {
   const text = typeof header === 'string' ? header.trim() : header;
-  const json = decodeBase64Json(text, x402HeaderLengthMax);
+  const json = decodeBase64Envelope(text);
   if (!json.ok) return json.code === 'valueTooLong' ? { ...json, code: 'headerTooLong' } : json;
   const version = decodeWithSchema(versionSchema, json.value, subject);
   if (!version.ok) return version;
