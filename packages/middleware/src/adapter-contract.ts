@@ -118,6 +118,21 @@ export function describeAdapterContract(name: string, start: StartApp): void {
       assert.equal(problem.status, 402);
     });
 
+    it('answers HEAD on a priced route as GET, with the 402 and its challenge, without a body', async () => {
+      const head = await fetch(`${app.url}/articles/42`, { method: 'HEAD' });
+      assert.equal(head.status, 402);
+      assert.equal(head.headers.get('cache-control'), 'no-store');
+      assert.match(head.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      const challenge = challengeOf(head.headers, clock.nowSeconds());
+      assert.equal(challenge.request.methodDetails.resource, '/articles/42');
+      assert.equal(await head.text(), '');
+      // The same challenge as GET's: the test clock stands still, so the id is the same too.
+      const get = await fetch(`${app.url}/articles/42`);
+      await get.body?.cancel();
+      assert.equal(head.headers.get('www-authenticate'), get.headers.get('www-authenticate'));
+      assert.equal(head.headers.get('payment-required'), get.headers.get('payment-required'));
+    });
+
     it('answers 406 without a challenge when Accept-Payment refuses mite/charge', async () => {
       const headers = { 'accept-payment': 'tempo/charge' };
       const response = await fetch(`${app.url}/articles/42`, { headers });

@@ -259,6 +259,39 @@ describe('the 402 answer', () => {
     assertRefusal(notJson, 'badJson');
   });
 
+  it('reads the Payment scheme name in any case, as RFC 9110 makes it case-insensitive', async (t) => {
+    const setup = await setUp(t);
+    const authorization = await paidCredential(setup, '/articles/42');
+    const token = authorization.slice('Payment '.length);
+    for (const scheme of ['payment', 'PAYMENT', 'pAyMeNt']) {
+      const outcome = await present(setup, '/articles/42', `${scheme} ${token}`);
+      assert.equal(verdictOf(outcome), 'paid', scheme);
+    }
+  });
+
+  it('ignores a credential in Payment-Authorization, which Mite challenges never select, and keeps every answer out of shared caches', async (t) => {
+    const setup = await setUp(t);
+    const authorization = await paidCredential(setup, '/articles/42');
+    // The draft: a credential in a field the challenge did not select MUST NOT satisfy it.
+    const ignored = await setup.paywall.handle(
+      get('/articles/42', { 'payment-authorization': authorization }),
+    );
+    assert.ok(ignored.kind === 'paymentRequired', `expected a 402, got ${verdictOf(ignored)}`);
+    assert.ok(ignored.headers['WWW-Authenticate'] !== undefined);
+    assert.equal(ignored.headers['Cache-Control'], 'no-store');
+    const paid = await setup.paywall.handle(
+      get('/articles/42', { authorization, 'Payment-Authorization': authorization }),
+    );
+    assert.ok(paid.kind === 'paid', `expected paid, got ${verdictOf(paid)}`);
+    assert.equal(paid.responseHeaders['Cache-Control'], 'private');
+    const refused = await setup.paywall.handle(
+      get('/articles/42', { authorization: 'Payment !!!', 'payment-authorization': authorization }),
+    );
+    assertRefusal(refused, 'malformedHeader');
+    assert.ok(refused.kind === 'error');
+    assert.equal(refused.headers['Cache-Control'], 'no-store');
+  });
+
   it('refuses a credential for another method as unsupported, a 400 without a challenge', async (t) => {
     const setup = await setUp(t);
     const challenge = await challengeFor(setup, '/api/quote');
