@@ -387,6 +387,31 @@ describe('createMiteFetch: refusals make no payment', () => {
     assert.equal(world.platform.attempts.length, 0);
   });
 
+  it('pays the Mite challenge among several in one WWW-Authenticate, whatever the scheme case', async () => {
+    const merchant = await world.merchant({ '/articles/42': { price: '0.02' } });
+    const tempo =
+      'Payment id="x7Tg2pLqR9mKvNwY3hBcZa", realm="r", method="tempo", intent="charge", request="e30"';
+    // The merchant's 402 rewritten as a crowded field: Basic first, a Payment challenge of another
+    // method, then Mite's under a lower-case scheme name. PAYMENT-REQUIRED is dropped so that the
+    // payment can only come from WWW-Authenticate.
+    const crowded: typeof fetch = async (input, init) => {
+      const response = await fetch(input, init);
+      const challenge = response.headers.get('www-authenticate');
+      if (response.status !== 402 || challenge === null) return response;
+      const headers = new Headers(response.headers);
+      headers.delete('payment-required');
+      headers.set(
+        'www-authenticate',
+        `Basic realm="x", ${tempo}, payment ${challenge.slice('Payment '.length)}`,
+      );
+      return new Response(await response.text(), { status: 402, headers });
+    };
+    const response = await world.client({ fetch: crowded })(`${merchant.url}/articles/42`);
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), 'paid content of /articles/42');
+    assert.equal(world.platform.payments.length, 1);
+  });
+
   it('refuses an expired or malformed Mite challenge, and returns other 402s untouched', async () => {
     const answers: Response[] = [
       new Response('{}', {

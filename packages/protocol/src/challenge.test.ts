@@ -125,9 +125,11 @@ describe('challenge', () => {
 
   it('picks the Mite challenge out of a crowded header', () => {
     const challenge = testChallenge();
+    const tempo =
+      'Payment id="x7Tg2pLqR9mKvNwY3hBcZa", realm="api", method="tempo", intent="charge", request="e30"';
     const header = [
       'Bearer realm="api", error="invalid_token"',
-      'Payment id="x7Tg2pLqR9mKvNwY3hBcZa", realm="api", method="tempo", intent="charge", request="e30"',
+      tempo,
       'Basic YWxhZGRpbjpvcGVuc2VzYW1l',
       formatChallengeHeader(testChallenge({ realm: 'broken' })).replace(
         'intent="charge"',
@@ -136,12 +138,16 @@ describe('challenge', () => {
       formatChallengeHeader(challenge),
     ].join(', ');
     assert.deepEqual(parseChallengeHeader(header, now), { ok: true, value: challenge });
+    for (const scheme of ['PAYMENT', 'payment']) {
+      assert.deepEqual(
+        parseChallengeHeader(`${scheme} ${formatChallengeHeader(challenge).slice(8)}`, now),
+        { ok: true, value: challenge },
+      );
+    }
+    // Basic first, then two Payment challenges: the one of another method is passed over.
     assert.deepEqual(
-      parseChallengeHeader(`PAYMENT ${formatChallengeHeader(challenge).slice(8)}`, now),
-      {
-        ok: true,
-        value: challenge,
-      },
+      parseChallengeHeader(`Basic realm="x", ${tempo}, ${formatChallengeHeader(challenge)}`, now),
+      { ok: true, value: challenge },
     );
   });
 

@@ -38,6 +38,17 @@ describe('credential', () => {
     });
   });
 
+  it('reads the scheme name in any case, as RFC 9110 makes it case-insensitive', () => {
+    const credential = testCredential();
+    const token = formatCredentialHeader(credential).slice('Payment '.length);
+    for (const scheme of ['payment', 'PAYMENT']) {
+      assert.deepEqual(parseCredentialHeader(`${scheme} ${token}`), {
+        ok: true,
+        value: credential,
+      });
+    }
+  });
+
   it('echoes the challenge as text, with the request exactly as the merchant encoded it', () => {
     const challenge = testChallenge();
     const json = credentialJson(testCredential(challenge));
