@@ -40,8 +40,8 @@ export const sealWebhookSecretsUpgrade = 'seal-webhook-secrets-v1';
 
 /**
  * Encrypts the signing secrets that versions before this one stored in the clear; the platform
- * runs it at start, once (db/data-upgrades.ts). Endpoints are read a page at a time (keyset on their id). Returns how many it
- * sealed.
+ * runs it at start, once (db/data-upgrades.ts). Endpoints are read a page at a time (keyset on
+ * their id). Returns how many it sealed.
  */
 export async function sealPlaintextWebhookSecrets(
   db: Kysely<PlatformSchema>,
