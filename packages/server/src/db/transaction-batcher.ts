@@ -2,8 +2,9 @@
  * Group commit for the platform database: small units of work that arrive together share one
  * transaction.
  *
- * A purchase writes a few rows (the payment, its outcome and webhook event); as separate commits, each of those rewrites the same B-tree pages to the WAL and waits
- * for its own turn on the one SQLite connection. Queued while a batch is running, units instead
+ * A purchase writes a few rows (the payment, its outcome and webhook event); as separate commits,
+ * each of those rewrites the same B-tree pages to the WAL and waits for its own turn on the one
+ * SQLite connection. Queued while a batch is running, units instead
  * run one after another inside the next batch's transaction, which commits (and, on SQLite,
  * becomes durable) once for all of them; each caller gets its own unit's result after that commit.
  *
