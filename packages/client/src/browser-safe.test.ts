@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, sep } from 'node:path';
 import { it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -45,14 +45,20 @@ it('keeps node: modules and Buffer out of the shipped sources', () => {
   assert.deepEqual(offences, []);
 });
 
-it('imports only @mite/protocol and relative modules', () => {
+it('imports only @mite/protocol and its own modules, and mppx only under mppx/', () => {
   for (const file of shippedSources(sourceDir)) {
     const text = readFileSync(file, 'utf8');
+    const name = relative(sourceDir, file).split(sep).join('/');
     for (const match of text.matchAll(/\bfrom\s+['"]([^'"]+)['"]/g)) {
       const specifier = match[1] ?? '';
+      // mppx is an optional peer dependency: only the @mite/client/mppx entry point may load it.
+      const mppxAllowed = name.startsWith('mppx/') && specifier === 'mppx';
       assert.ok(
-        specifier === '@mite/protocol' || specifier.startsWith('./'),
-        `${relative(sourceDir, file)} imports ${specifier}`,
+        specifier === '@mite/protocol' ||
+          specifier.startsWith('./') ||
+          specifier.startsWith('../') ||
+          mppxAllowed,
+        `${name} imports ${specifier}`,
       );
     }
   }

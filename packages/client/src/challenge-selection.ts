@@ -5,13 +5,14 @@
  */
 import {
   type Challenge,
+  isSecureOrLoopback,
   parseChallengeHeader,
   parseX402PaymentRequired,
   type Refusal,
   x402PaymentRequiredHeaderName,
 } from '@mite/protocol';
 import { MitePaymentError } from './errors.ts';
-import { badChallenge } from './payer.ts';
+import { badChallenge, type PaymentSite } from './payer.ts';
 import { receiptKeyOf } from './receipt-store.ts';
 
 /**
@@ -55,4 +56,27 @@ export function challengeResourceKey(challenge: Challenge, target: URL): string 
     );
   }
   return receiptKeyOf(new URL(`${resource.pathname}${resource.search}`, target));
+}
+
+/** The site of a 402 answered by `target`: its origin's budget, its resource's receipt key. */
+export function paymentSiteOf(challenge: Challenge, target: URL): PaymentSite {
+  return {
+    origin: target.origin,
+    url: target.href,
+    resourceKey: challengeResourceKey(challenge, target),
+  };
+}
+
+/**
+ * The draft: "Clients MUST NOT send Payment credentials over unencrypted HTTP." A site on plain
+ * http is paid for only on the loopback, where nothing leaves the machine (a developer's site).
+ * Checked before paying, so that nothing is paid for a credential that could not be sent.
+ */
+export function refuseInsecure(target: URL): void {
+  if (isSecureOrLoopback(target)) return;
+  throw new MitePaymentError(
+    'insecureTransport',
+    `${target.origin} asks for a payment over plain http; Mite pays only https sites ` +
+      `(plain http only on the loopback: localhost, 127.0.0.0/8, [::1])`,
+  );
 }

@@ -6,9 +6,8 @@
  * - concurrent calls for one resource share one payment (`#slots`, one per resource).
  */
 import type { Challenge } from '@mite/protocol';
-import { challengeResourceKey } from './challenge-selection.ts';
 import { MitePaymentError } from './errors.ts';
-import type { Paid, Payer } from './payer.ts';
+import type { Paid, Payer, PaymentSite } from './payer.ts';
 import type { ReceiptCache } from './receipt-cache.ts';
 import type { StoredReceipt } from './receipt-store.ts';
 
@@ -46,8 +45,12 @@ export class CredentialBroker {
    * A credential for this challenge, by the cheapest way that is still correct, never one of
    * `tried` (those the merchant answered with a 402 already).
    */
-  async obtain(challenge: Challenge, target: URL, tried: ReadonlySet<string>): Promise<Obtained> {
-    const resourceKey = challengeResourceKey(challenge, target);
+  async obtain(
+    challenge: Challenge,
+    site: PaymentSite,
+    tried: ReadonlySet<string>,
+  ): Promise<Obtained> {
+    const { resourceKey } = site;
     let storeChecked = false;
     for (;;) {
       // Synchronous from here to #lead, so no other call can slip in between the checks and the
@@ -79,7 +82,7 @@ export class CredentialBroker {
         }
         continue;
       }
-      const mine = await this.#lead(challenge, target, resourceKey);
+      const mine = await this.#lead(challenge, site);
       return { source: 'paid', credential: mine.credential, paid: mine };
     }
   }
@@ -110,11 +113,12 @@ export class CredentialBroker {
   }
 
   /** Claims the resource's slot at once (synchronously), then pays. */
-  #lead(challenge: Challenge, target: URL, resourceKey: string): Promise<Paid> {
+  #lead(challenge: Challenge, site: PaymentSite): Promise<Paid> {
+    const { resourceKey } = site;
     let finish = (): void => undefined;
     const slot: Slot = { done: new Promise<void>((resolve) => (finish = resolve)) };
     this.#slots.set(resourceKey, slot);
-    const payment = this.#pay(challenge, target, resourceKey);
+    const payment = this.#pay(challenge, site);
     payment
       .then(
         (paid) => {
@@ -140,10 +144,10 @@ export class CredentialBroker {
   }
 
   /** Pays through the payer, then keeps a reusable receipt under the resource's key. */
-  async #pay(challenge: Challenge, target: URL, resourceKey: string): Promise<Paid> {
+  async #pay(challenge: Challenge, site: PaymentSite): Promise<Paid> {
     this.#prune(this.#nowSeconds());
-    const paid = await this.#payer.pay(challenge, target, resourceKey);
-    await this.#receipts.keepPaid(resourceKey, paid);
+    const paid = await this.#payer.pay(challenge, site);
+    await this.#receipts.keepPaid(site.resourceKey, paid);
     return paid;
   }
 }

@@ -13,7 +13,7 @@
  */
 import { isSecureOrLoopback } from '@mite/protocol';
 import type { Budget, Spending } from './budget.ts';
-import { readChallenge } from './challenge-selection.ts';
+import { paymentSiteOf, readChallenge, refuseInsecure } from './challenge-selection.ts';
 import { CredentialBroker, type Obtained } from './credential-broker.ts';
 import { MitePaymentError } from './errors.ts';
 import { Payer, type PaymentEvent, type Wallet } from './payer.ts';
@@ -64,20 +64,6 @@ function responseUrl(response: Response, asked: URL): URL {
   } catch {
     return asked;
   }
-}
-
-/**
- * The draft: "Clients MUST NOT send Payment credentials over unencrypted HTTP." A site on plain
- * http is paid for only on the loopback, where nothing leaves the machine (a developer's site).
- * Checked before paying, so that nothing is paid for a credential that could not be sent.
- */
-function refuseInsecure(target: URL): void {
-  if (isSecureOrLoopback(target)) return;
-  throw new MitePaymentError(
-    'insecureTransport',
-    `${target.origin} asks for a payment over plain http; Mite pays only https sites ` +
-      `(plain http only on the loopback: localhost, 127.0.0.0/8, [::1])`,
-  );
 }
 
 /** The fetch wrapper: sends, reads 402 challenges, presents credentials, keeps receipts. */
@@ -157,7 +143,7 @@ class PayingFetch {
       }
       request.init.signal?.throwIfAborted();
       refuseInsecure(target);
-      last = await this.#broker.obtain(challenge, target, tried);
+      last = await this.#broker.obtain(challenge, paymentSiteOf(challenge, target), tried);
       tried.add(last.credential);
       response = await this.#send(request, target, last.credential);
     }

@@ -42,6 +42,19 @@ export interface Wallet {
   readonly currency?: string;
 }
 
+/**
+ * Who asks for a payment. `createMiteFetch` knows the URL that answered 402; a caller that does
+ * not (an mppx method, which is handed the challenge alone) names the site otherwise.
+ */
+export interface PaymentSite {
+  /** Whose daily budget the payment counts against: the origin that asked (`https://news.example`). */
+  readonly origin: string;
+  /** The URL that answered 402, for the quote and the listener. */
+  readonly url: string;
+  /** The key under which a reusable receipt for the challenge's resource is kept. */
+  readonly resourceKey: string;
+}
+
 /** One payment the platform took. */
 export interface PaymentEvent {
   readonly paymentId: string;
@@ -165,12 +178,12 @@ export class Payer {
   }
 
   /** The checks, the reservation, the approval, the platform call, the accounting. */
-  async pay(challenge: Challenge, target: URL, resourceKey: string): Promise<Paid> {
+  async pay(challenge: Challenge, site: PaymentSite): Promise<Paid> {
     const { request } = challenge;
     this.#prune(this.#nowSeconds());
     const micros = this.#payableMicros(challenge);
-    const quote = this.#quote(challenge, target, micros);
-    const reservation: Reservation = this.#ledger.reserve(target.origin, micros, this.#clock());
+    const quote = this.#quote(challenge, site, micros);
+    const reservation: Reservation = this.#ledger.reserve(site.origin, micros, this.#clock());
     let charged: Charged = 'no';
     try {
       await this.#approval(quote, micros);
@@ -205,13 +218,13 @@ export class Payer {
         receipt: payment.receipt,
         claims: payment.claims,
         challenge,
-        resourceKey,
+        resourceKey: site.resourceKey,
         reusable:
           request.methodDetails.accessPeriodSeconds > 0 &&
           payment.claims.accessUntil > payment.claims.issuedAt,
       };
       this.#byChallenge.set(challenge.id, paid);
-      this.#notify(paid, target, micros);
+      this.#notify(paid, site, micros);
       return paid;
     } finally {
       // Refused: the hold goes. Taken: it is spending. Unknown (the network hid the answer): it
@@ -264,7 +277,7 @@ export class Payer {
     return amount.value;
   }
 
-  #quote(challenge: Challenge, target: URL, micros: bigint): PaymentQuote {
+  #quote(challenge: Challenge, site: PaymentSite, micros: bigint): PaymentQuote {
     const { request } = challenge;
     const description = request.description ?? challenge.description;
     const { methodDetails } = request;
@@ -274,15 +287,15 @@ export class Payer {
       amount: formatAmount(micros),
       amountMicros: micros,
       currency: this.#wallet.currency,
-      origin: target.origin,
-      url: target.href,
+      origin: site.origin,
+      url: site.url,
       resource: methodDetails.resource,
       merchant: request.recipient,
       platform: methodDetails.platform,
       realm: challenge.realm,
       challengeId: challenge.id,
       accessPeriodSeconds: methodDetails.accessPeriodSeconds,
-      headroom: this.#ledger.headroom(target.origin, this.#clock()),
+      headroom: this.#ledger.headroom(site.origin, this.#clock()),
       ...(description === undefined ? {} : { description }),
       ...(methodDetails.category === undefined ? {} : { category: methodDetails.category }),
     };
@@ -327,7 +340,7 @@ export class Payer {
     return undefined;
   }
 
-  #notify(paid: Paid, target: URL, micros: bigint): void {
+  #notify(paid: Paid, site: PaymentSite, micros: bigint): void {
     const listener = this.#onPayment;
     if (listener === undefined) return;
     const { claims, challenge } = paid;
@@ -337,8 +350,8 @@ export class Payer {
         amount: formatAmount(micros),
         amountMicros: micros,
         currency: claims.currency,
-        origin: target.origin,
-        url: target.href,
+        origin: site.origin,
+        url: site.url,
         resource: challenge.request.methodDetails.resource,
         merchant: challenge.request.recipient,
         challengeId: challenge.id,
