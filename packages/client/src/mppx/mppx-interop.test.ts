@@ -6,6 +6,8 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+// Through the package's exports map, as a user imports it.
+import { mite } from '@mite/client/mppx';
 import { decodeBase64url, parsePaymentReceiptHeader } from '@mite/protocol';
 import { postgresSkipReason } from '@mite/testkit';
 import { Credential, Receipt } from 'mppx';
@@ -14,7 +16,6 @@ import type { Budget } from '../budget.ts';
 import { isMitePaymentError } from '../errors.ts';
 import type { PaymentEvent } from '../payer.ts';
 import { type Dialect, type LiveWorld, startLiveWorld } from '../testing/live-world.ts';
-import { mite } from './index.ts';
 
 const articleMicros = 20_000n;
 const answerMicros = 1_000n;
