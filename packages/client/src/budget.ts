@@ -13,7 +13,10 @@ export interface PaymentQuote {
   readonly amount: string;
   readonly amountMicros: bigint;
   readonly currency: string;
-  /** The origin that asked for the payment (`https://news.example`). */
+  /**
+   * The origin that asked for the payment (`https://news.example`); for the mppx method told no
+   * URL, `merchant <id>`.
+   */
   readonly origin: string;
   /** The URL that answered 402. */
   readonly url: string;

@@ -47,9 +47,12 @@ export interface Wallet {
  * not (an mppx method, which is handed the challenge alone) names the site otherwise.
  */
 export interface PaymentSite {
-  /** Whose daily budget the payment counts against: the origin that asked (`https://news.example`). */
+  /**
+   * Whose daily budget the payment counts against: the origin that asked
+   * (`https://news.example`), or `merchant <id>` where nothing names the site.
+   */
   readonly origin: string;
-  /** The URL that answered 402, for the quote and the listener. */
+  /** The URL that answered 402 (else the challenge's resource), for the quote and the listener. */
   readonly url: string;
   /** The key under which a reusable receipt for the challenge's resource is kept. */
   readonly resourceKey: string;
@@ -61,9 +64,12 @@ export interface PaymentEvent {
   readonly amount: string;
   readonly amountMicros: bigint;
   readonly currency: string;
-  /** The origin that asked for the payment, whose daily budget it counts against. */
+  /**
+   * The origin that asked for the payment, whose daily budget it counts against; for the mppx
+   * method told no URL, `merchant <id>` (see PaymentSite).
+   */
   readonly origin: string;
-  /** The URL that answered 402. */
+  /** The URL that answered 402 (for the mppx method told no URL, the challenge's resource). */
   readonly url: string;
   /** What was bought, as the challenge named it. */
   readonly resource: string;
