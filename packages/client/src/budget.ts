@@ -18,7 +18,7 @@ export interface PaymentQuote {
    * URL, `merchant <id>`.
    */
   readonly origin: string;
-  /** The URL that answered 402. */
+  /** The URL that answered 402 (for the mppx method told no URL, the challenge's resource). */
   readonly url: string;
   /** What is sold, as the challenge names it. */
   readonly resource: string;
