@@ -45,15 +45,30 @@ it('keeps node: modules and Buffer out of the shipped sources', () => {
   assert.deepEqual(offences, []);
 });
 
-it('imports only @mite/protocol and relative modules', () => {
+it('imports only @mite/protocol and relative modules, and x402 types in x402/', () => {
   for (const file of shippedSources(sourceDir)) {
     const text = readFileSync(file, 'utf8');
-    for (const match of text.matchAll(/\bfrom\s+['"]([^'"]+)['"]/g)) {
-      const specifier = match[1] ?? '';
-      assert.ok(
-        specifier === '@mite/protocol' || specifier.startsWith('./'),
-        `${relative(sourceDir, file)} imports ${specifier}`,
-      );
+    const name = relative(sourceDir, file);
+    for (const match of text.matchAll(/\b(import\s+type\s+[^;]*?)?\bfrom\s+['"]([^'"]+)['"]/g)) {
+      const typeOnly = match[1] !== undefined;
+      const specifier = match[2] ?? '';
+      const allowed =
+        specifier === '@mite/protocol' ||
+        specifier.startsWith('./') ||
+        (name.startsWith('x402/') && specifier.startsWith('../')) ||
+        // Types are erased: the x402 scheme loads nothing of @x402/fetch at run time.
+        (name.startsWith('x402/') && typeOnly && specifier === '@x402/fetch');
+      assert.ok(allowed, `${name} imports ${specifier}${typeOnly ? ' (types)' : ''}`);
     }
+  }
+});
+
+it('keeps the x402 scheme out of the main entry: only @mite/client/x402 loads it', () => {
+  const files = shippedSources(sourceDir);
+  assert.ok(files.some((file) => relative(sourceDir, file) === join('x402', 'mite-scheme.ts')));
+  for (const file of files) {
+    if (relative(sourceDir, file).startsWith('x402')) continue;
+    const text = readFileSync(file, 'utf8');
+    assert.doesNotMatch(text, /from\s+['"][^'"]*x402\//, relative(sourceDir, file));
   }
 });

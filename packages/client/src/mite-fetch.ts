@@ -71,7 +71,7 @@ function responseUrl(response: Response, asked: URL): URL {
  * http is paid for only on the loopback, where nothing leaves the machine (a developer's site).
  * Checked before paying, so that nothing is paid for a credential that could not be sent.
  */
-function refuseInsecure(target: URL): void {
+export function refuseInsecure(target: URL): void {
   if (isSecureOrLoopback(target)) return;
   throw new MitePaymentError(
     'insecureTransport',

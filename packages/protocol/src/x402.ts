@@ -283,6 +283,24 @@ function firstMiteRequirements(accepts: readonly unknown[]): Decoded<X402Require
 }
 
 /**
+ * Reads the Mite challenge out of one PaymentRequirements object, as an x402 client hands it to a
+ * scheme client: scheme "mite", a price that agrees with the challenge inside it, which must be
+ * current. A requirements object of another scheme is `unsupportedMethod`.
+ */
+export function parseX402Requirements(
+  requirements: unknown,
+  options: { readonly nowSeconds: number },
+): Decoded<Challenge> {
+  if (!schemeSchema.safeParse(requirements).success) {
+    return refused('unsupportedMethod', `the x402 requirements are not of scheme "${x402Scheme}"`);
+  }
+  const decoded = decodeWithSchema(requirementsSchema, requirements, 'requirements');
+  if (!decoded.ok) return decoded;
+  const challenge = challengeOfRequirements(decoded.value);
+  return challenge.ok ? checkChallengeTimes(challenge.value, options.nowSeconds) : challenge;
+}
+
+/**
  * Reads the Mite challenge out of a `PAYMENT-REQUIRED` value: the first requirements of scheme
  * "mite", whose price must agree with the challenge inside it, which must be current.
  */
