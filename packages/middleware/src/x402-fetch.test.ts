@@ -7,7 +7,12 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { type MitePaymentError, type PaymentEvent } from '@mite/client';
+import {
+  MemoryReceiptStore,
+  type MitePaymentError,
+  type PaymentEvent,
+  type ReceiptStore,
+} from '@mite/client';
 import { type MiteScheme, miteScheme } from '@mite/client/x402';
 import { x402NetworkOf } from '@mite/protocol';
 import { decodePaymentResponseHeader } from '@x402/core/http';
@@ -61,13 +66,14 @@ interface Payer {
   failure(): MitePaymentError | undefined;
 }
 
-function payer(budget = roomyBudget): Payer {
+function payer(budget = roomyBudget, receiptStore?: ReceiptStore): Payer {
   const events: PaymentEvent[] = [];
   let failure: MitePaymentError | undefined;
   const scheme = miteScheme({
     wallet: { platformUrl: live.url, token },
     budget,
     onPayment: (event) => events.push(event),
+    ...(receiptStore === undefined ? {} : { receiptStore }),
   });
   const client = new x402Client().register('mite:*', scheme);
   // @x402/fetch rethrows a scheme's error as a plain Error with its message only; the failure
@@ -130,6 +136,56 @@ describe('the stock x402 client @x402/fetch pays a Mite paywall', () => {
     assert.ok(second?.get('payment-signature'), 'the retry carries PAYMENT-SIGNATURE');
     assert.equal(second?.get('authorization'), null);
     assert.equal(second?.get('x-payment-protocol'), null);
+  });
+
+  it('opens a resource bought with an access period again, with the kept receipt, paying nothing', async () => {
+    const { scheme, client, events } = payer();
+    const sent: Headers[] = [];
+    const paying = wrapFetchWithPayment(recordingFetch(sent), client);
+    const first = await paying(`${shop.url}/articles/x402-again`);
+    assert.equal(first.status, 200);
+    await first.body?.cancel();
+    const walletAfterFirst = await live.walletMicros(token);
+    try {
+      // Later, so that the shop's 402 carries a new challenge, not the one paid.
+      shop.setClockOffsetSeconds(5);
+      const again = await paying(`${shop.url}/articles/x402-again`);
+      assert.equal(again.status, 200);
+      assert.match(await again.text(), /^article x402-again for psn_/);
+      const settled = decodePaymentResponseHeader(again.headers.get('PAYMENT-RESPONSE') ?? '');
+      assert.equal(settled.transaction, events[0]?.paymentId, 'the first payment, shown again');
+    } finally {
+      shop.setClockOffsetSeconds(0);
+    }
+    assert.equal(events.length, 1);
+    assert.equal(await live.walletMicros(token), walletAfterFirst);
+    assert.equal(scheme.spent().totalMicros, articleMicros);
+    assert.equal(sent.length, 4, 'each fetch: a 402, then the credential');
+  });
+
+  it('drops a kept receipt the merchant refuses and pays the 402 afresh, once', async () => {
+    const store = new MemoryReceiptStore();
+    const { scheme, client, events } = payer(roomyBudget, store);
+    const sent: Headers[] = [];
+    const paying = wrapFetchWithPayment(recordingFetch(sent), client);
+    const bought = await paying(`${shop.url}/articles/x402-kept`);
+    assert.equal(bought.status, 200);
+    await bought.body?.cancel();
+    // A receipt for another article, kept (wrongly) under this one: the shop will refuse it.
+    const kept = store.get(`${shop.url}/articles/x402-kept`);
+    assert.ok(kept !== undefined, 'the receipt is kept');
+    store.put(`${shop.url}/articles/x402-other`, kept);
+    const walletBefore = await live.walletMicros(token);
+
+    sent.length = 0;
+    const response = await paying(`${shop.url}/articles/x402-other`);
+    assert.equal(response.status, 200);
+    assert.match(await response.text(), /^article x402-other for psn_/);
+    assert.equal(sent.length, 3, 'a 402, the kept receipt refused, the new payment served');
+    assert.equal(events.length, 2);
+    assert.equal(await live.walletMicros(token), walletBefore - articleMicros);
+    assert.equal(scheme.spent().totalMicros, 2n * articleMicros);
+    assert.equal(store.get(`${shop.url}/articles/x402-other`)?.paymentId, events[1]?.paymentId);
   });
 
   it('refuses a requirement that names another platform, without paying', async () => {

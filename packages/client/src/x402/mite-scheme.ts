@@ -1,18 +1,23 @@
 /**
  * Mite as an x402 scheme client, for the stock `@x402/fetch` (2.27): registered on an
  * `x402Client` for Mite's networks, it pays a requirement of scheme "mite" by asking the wallet's
- * platform to pay the Mite challenge inside it, through the payer `createMiteFetch` uses (the
- * wallet's platform only, budgets, approval, one payment per challenge), and hands the Mite
- * credential back as the x402 payload, which a Mite paywall reads from `PAYMENT-SIGNATURE`.
+ * platform to pay the Mite challenge inside it, through the credential broker and payer
+ * `createMiteFetch` uses (the wallet's platform only, budgets, approval, one payment per
+ * challenge and per resource at a time, kept receipts), and hands the Mite credential back as the
+ * x402 payload, which a Mite paywall reads from `PAYMENT-SIGNATURE`.
+ *
+ * A stock x402 client always asks first without paying, so a kept receipt is offered only in
+ * answer to the 402: a resource bought with an access period opens again without paying, and a
+ * kept receipt the merchant refuses is dropped and the 402 paid (x402's one "recovered" retry).
  *
  * Only types come from `@x402/fetch`, so this module loads nothing of x402 at run time, and the
  * package's main entry does not load this module at all (it is the `@mite/client/x402` subpath).
  */
 import {
   amountScale,
-  type Challenge,
   credentialJson,
   currency as platformCurrency,
+  parseCredentialHeader,
   parseX402Requirements,
   sameCurrency,
   x402NetworkOf,
@@ -28,9 +33,12 @@ import type {
 import type { Budget, Spending } from '../budget.ts';
 import { challengeResourceKey } from '../challenge-selection.ts';
 import { MitePaymentError } from '../errors.ts';
+import { CredentialBroker, type Obtained } from '../credential-broker.ts';
 import { refuseInsecure } from '../mite-fetch.ts';
-import { badChallenge, type Paid, Payer, type PaymentEvent, type Wallet } from '../payer.ts';
+import { badChallenge, Payer, type PaymentEvent, type Wallet } from '../payer.ts';
 import type { PlatformRetry } from '../platform-client.ts';
+import { ReceiptCache } from '../receipt-cache.ts';
+import { MemoryReceiptStore, type ReceiptStore } from '../receipt-store.ts';
 
 // @x402/fetch re-exports only some of @x402/core's types; the rest are read off the ones it has,
 // so that the one optional peer dependency is @x402/fetch.
@@ -42,6 +50,7 @@ type SchemeClientHooks = NonNullable<SchemeNetworkClient['schemeHooks']>;
 type PaymentCreationContext = Parameters<
   NonNullable<SchemeClientHooks['onBeforePaymentCreation']>
 >[0];
+type PaymentResponseContext = Parameters<NonNullable<SchemeClientHooks['onPaymentResponse']>>[0];
 type PaymentRequiredHook = Parameters<x402HTTPClient['onPaymentRequired']>[0];
 type DefaultAsset = NonNullable<ReturnType<NonNullable<SchemeNetworkClient['findDefaultAsset']>>>;
 
@@ -58,6 +67,14 @@ export interface MiteSchemeOptions {
   readonly onPayment?: (event: PaymentEvent) => void;
   /** Retries of the platform call (same Idempotency-Key each time). */
   readonly platformRetry?: PlatformRetry;
+  /** Where receipts are kept (default: in memory, for the life of the scheme). */
+  readonly receiptStore?: ReceiptStore;
+}
+
+/** A credential handed to x402, by the payload object x402 sends on. */
+interface Presented {
+  readonly obtained: Obtained;
+  readonly resourceKey: string;
 }
 
 /**
@@ -76,6 +93,8 @@ export class MiteScheme implements SchemeNetworkClient {
    */
   readonly onPaymentRequired: PaymentRequiredHook;
   readonly #payer: Payer;
+  readonly #receipts: ReceiptCache;
+  readonly #broker: CredentialBroker;
   readonly #clock: () => number;
   readonly #walletCurrency: string;
   /** The URL fetched, per PaymentRequired object (set by the HTTP hook). */
@@ -85,8 +104,10 @@ export class MiteScheme implements SchemeNetworkClient {
    * made): the URL fetched when the HTTP hook saw it, else the 402's own `resource.url`.
    */
   readonly #askers = new WeakMap<object, string>();
-  /** Payments under way, per challenge id: a second call for one challenge shares the first. */
-  readonly #pending = new Map<string, Promise<Paid>>();
+  /** What each payload handed to x402 carries, so that a merchant's refusal can be acted on. */
+  readonly #presented = new WeakMap<object, Presented>();
+  /** Credentials a merchant answered with a 402: never offered again. */
+  readonly #refused = new Set<string>();
 
   constructor(options: MiteSchemeOptions) {
     const doFetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -99,6 +120,10 @@ export class MiteScheme implements SchemeNetworkClient {
       onPayment: options.onPayment,
       platformRetry: options.platformRetry,
     });
+    const nowSeconds = () => this.#nowSeconds();
+    const store = options.receiptStore ?? new MemoryReceiptStore({ nowSeconds });
+    this.#receipts = new ReceiptCache(store, nowSeconds);
+    this.#broker = new CredentialBroker(this.#payer, this.#receipts, nowSeconds);
     this.network = x402NetworkOf(options.wallet.platformUrl);
     this.#walletCurrency = options.wallet.currency ?? platformCurrency;
     this.onPaymentRequired = ({ paymentRequired, requestUrl }) => {
@@ -110,6 +135,7 @@ export class MiteScheme implements SchemeNetworkClient {
         this.#noteAsker(context);
         return Promise.resolve();
       },
+      onPaymentResponse: (context) => this.#afterResponse(context),
     };
   }
 
@@ -147,12 +173,16 @@ export class MiteScheme implements SchemeNetworkClient {
     const target = this.#targetOf(requirements);
     refuseInsecure(target);
     const resourceKey = challengeResourceKey(challenge.value, target);
-    const paid = await this.#payOnce(challenge.value, target, resourceKey);
-    const credential = credentialJson({
-      challenge: paid.challenge,
-      payload: { receipt: paid.receipt },
-    });
-    return { x402Version: version, payload: { ...credential } };
+    const obtained = await this.#broker.obtain(challenge.value, target, this.#refused);
+    const credential = parseCredentialHeader(obtained.credential);
+    if (!credential.ok) {
+      throw new MitePaymentError('badReceipt', 'a kept credential no longer reads', {
+        protocolCode: credential.code,
+      });
+    }
+    const payload = { ...credentialJson(credential.value) };
+    this.#presented.set(payload, { obtained, resourceKey });
+    return { x402Version: version, payload };
   }
 
   #nowSeconds(): number {
@@ -200,17 +230,19 @@ export class MiteScheme implements SchemeNetworkClient {
     return target;
   }
 
-  /** One payment per challenge: paid already, under way, or made now. */
-  #payOnce(challenge: Challenge, target: URL, resourceKey: string): Promise<Paid> {
-    const paid = this.#payer.paidFor(challenge.id);
-    if (paid !== undefined) return Promise.resolve(paid);
-    const pending = this.#pending.get(challenge.id);
-    if (pending !== undefined) return pending;
-    const payment = this.#payer.pay(challenge, target, resourceKey).finally(() => {
-      this.#pending.delete(challenge.id);
-    });
-    this.#pending.set(challenge.id, payment);
-    return payment;
+  /**
+   * After the paid request: a 402 to a credential paid earlier (a kept receipt, or one shared with
+   * another request) drops it and asks x402 to pay the 402 afresh; a 402 to a credential paid just
+   * now is the merchant's refusal, returned to the caller (paying again would not help).
+   */
+  async #afterResponse(context: PaymentResponseContext): Promise<{ recovered: true } | undefined> {
+    const presented = this.#presented.get(context.paymentPayload.payload);
+    if (presented === undefined || context.paymentRequired === undefined) return undefined;
+    const { obtained, resourceKey } = presented;
+    this.#refused.add(obtained.credential);
+    const keys = [resourceKey, ...this.#broker.forgetPaid(obtained.credential)];
+    await this.#receipts.forget(obtained.credential, keys);
+    return obtained.source === 'paid' ? undefined : { recovered: true };
   }
 }
 
