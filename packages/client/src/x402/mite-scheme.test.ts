@@ -7,8 +7,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { decodeCredentialJson, x402NetworkOf } from '@mite/protocol';
-import { decodePaymentRequiredHeader } from '@x402/core/http';
-import { type PaymentRequired, x402Client } from '@x402/fetch';
+import { type PaymentRequired, x402Client, x402HTTPClient } from '@x402/fetch';
 import { isMitePaymentError, type MitePaymentErrorCode } from '../index.ts';
 import type { TestMerchant } from '../testing/test-merchant.ts';
 import { roomyBudget, startWorld, walletToken, type World } from '../testing/world.ts';
@@ -39,14 +38,13 @@ function scheme(options: Partial<MiteSchemeOptions> = {}): MiteScheme {
   });
 }
 
-/** The merchant's 402 for a path, as @x402/fetch decodes it. */
+/** The merchant's 402 for a path, decoded as @x402/fetch decodes it. */
 async function paymentRequiredOf(path: string): Promise<PaymentRequired> {
   const response = await fetch(`${merchant.url}${path}`);
   assert.equal(response.status, 402);
   await response.body?.cancel();
-  const header = response.headers.get('PAYMENT-REQUIRED');
-  assert.ok(header !== null);
-  return decodePaymentRequiredHeader(header);
+  const reader = new x402HTTPClient(new x402Client());
+  return reader.getPaymentRequiredResponse((name) => response.headers.get(name));
 }
 
 async function rejectsWith(promise: Promise<unknown>, code: MitePaymentErrorCode) {
