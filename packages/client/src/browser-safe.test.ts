@@ -45,21 +45,32 @@ it('keeps node: modules and Buffer out of the shipped sources', () => {
   assert.deepEqual(offences, []);
 });
 
-it('imports only @mite/protocol and its own modules, and mppx only under mppx/', () => {
+it('imports only @mite/protocol and its own modules, mppx under mppx/, x402 types in x402/', () => {
   for (const file of shippedSources(sourceDir)) {
     const text = readFileSync(file, 'utf8');
     const name = relative(sourceDir, file).split(sep).join('/');
-    for (const match of text.matchAll(/\bfrom\s+['"]([^'"]+)['"]/g)) {
-      const specifier = match[1] ?? '';
-      // mppx is an optional peer dependency: only the @mite/client/mppx entry point may load it.
-      const mppxAllowed = name.startsWith('mppx/') && specifier === 'mppx';
-      assert.ok(
+    for (const match of text.matchAll(/\b(import\s+type\s+[^;]*?)?\bfrom\s+['"]([^'"]+)['"]/g)) {
+      const typeOnly = match[1] !== undefined;
+      const specifier = match[2] ?? '';
+      const allowed =
         specifier === '@mite/protocol' ||
-          specifier.startsWith('./') ||
-          specifier.startsWith('../') ||
-          mppxAllowed,
-        `${name} imports ${specifier}`,
-      );
+        specifier.startsWith('./') ||
+        specifier.startsWith('../') ||
+        // mppx is an optional peer dependency: only the @mite/client/mppx entry point loads it.
+        (name.startsWith('mppx/') && specifier === 'mppx') ||
+        // Types are erased: the x402 scheme loads nothing of @x402/fetch at run time.
+        (name.startsWith('x402/') && typeOnly && specifier === '@x402/fetch');
+      assert.ok(allowed, `${name} imports ${specifier}${typeOnly ? ' (types)' : ''}`);
     }
+  }
+});
+
+it('keeps the x402 scheme out of the main entry: only @mite/client/x402 loads it', () => {
+  const files = shippedSources(sourceDir);
+  assert.ok(files.some((file) => relative(sourceDir, file) === join('x402', 'mite-scheme.ts')));
+  for (const file of files) {
+    if (relative(sourceDir, file).startsWith('x402')) continue;
+    const text = readFileSync(file, 'utf8');
+    assert.doesNotMatch(text, /from\s+['"][^'"]*x402\//, relative(sourceDir, file));
   }
 });

@@ -252,6 +252,7 @@ export async function startShop(
   kind: ShopKind,
   platformUrl: string,
   merchant: LiveMerchant,
+  options: { readonly origin?: string } = {},
 ): Promise<LiveShop> {
   let offsetMs = 0;
   const paywall = createPaywall({
@@ -261,6 +262,7 @@ export async function startShop(
     challengeSecret: new Uint8Array(randomBytes(32)),
     clock: () => Date.now() + offsetMs,
     routes: shopRoutes,
+    ...options,
   });
   const server =
     kind === 'Express' ? expressShop(paywall) : createServer(withPaywall(paywall, nodeShop));

@@ -151,6 +151,7 @@ export {
   encodeX402PaymentResponse,
   parseX402PaymentRequired,
   parseX402PaymentSignature,
+  parseX402Requirements,
   toX402PaymentPayload,
   toX402PaymentRequired,
   toX402SettleResponse,

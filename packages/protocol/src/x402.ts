@@ -283,6 +283,24 @@ function firstMiteRequirements(accepts: readonly unknown[]): Decoded<X402Require
 }
 
 /**
+ * Reads the Mite challenge out of one PaymentRequirements object, as an x402 client hands it to a
+ * scheme client: scheme "mite", a price that agrees with the challenge inside it, which must be
+ * current. A requirements object of another scheme is `unsupportedMethod`.
+ */
+export function parseX402Requirements(
+  requirements: unknown,
+  options: { readonly nowSeconds: number },
+): Decoded<Challenge> {
+  if (!schemeSchema.safeParse(requirements).success) {
+    return refused('unsupportedMethod', `the x402 requirements are not of scheme "${x402Scheme}"`);
+  }
+  const decoded = decodeWithSchema(requirementsSchema, requirements, 'requirements');
+  if (!decoded.ok) return decoded;
+  const challenge = challengeOfRequirements(decoded.value);
+  return challenge.ok ? checkChallengeTimes(challenge.value, options.nowSeconds) : challenge;
+}
+
+/**
  * Reads the Mite challenge out of a `PAYMENT-REQUIRED` value: the first requirements of scheme
  * "mite", whose price must agree with the challenge inside it, which must be current.
  */
@@ -302,7 +320,10 @@ export function parseX402PaymentRequired(
 
 /**
  * Reads the Mite credential out of a `PAYMENT-SIGNATURE` value. Like `parseCredentialHeader`, it
- * does not judge expiry; it does refuse requirements that disagree with the credential's challenge.
+ * does not judge expiry; it does refuse requirements whose terms (network, asset, amount, payTo)
+ * disagree with the credential's challenge. The requirements may offer another challenge of those
+ * terms: a stock x402 client echoes the current 402's requirements, also when it presents a ticket
+ * bought for an earlier challenge of the resource, which a credential in `Authorization` may do.
  */
 export function parseX402PaymentSignature(header: string): Decoded<Credential> {
   const json = decodeEnvelope(header, 'paymentPayload');
@@ -319,10 +340,5 @@ export function parseX402PaymentSignature(header: string): Decoded<Credential> {
   const credential = decodeCredentialJson(payload);
   if (!credential.ok) return credential;
   const agreed = checkRequirements(requirements, credential.value.challenge);
-  if (!agreed.ok) return agreed;
-  const offered = miteExtraSchema.safeParse(requirements.extra);
-  if (offered.success && offered.data.challenge['id'] !== credential.value.challenge.id) {
-    return refused('challengeMismatch', 'the x402 requirements offered another challenge');
-  }
-  return credential;
+  return agreed.ok ? credential : agreed;
 }
