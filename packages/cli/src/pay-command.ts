@@ -163,7 +163,7 @@ function parseTarget(url: string): URL {
 }
 
 /** The stored platform, which a session from an older `mite login` may have on plain http. */
-function checkPlatform(platformUrl: string): void {
+export function checkPlatform(platformUrl: string): void {
   let url: URL | undefined;
   try {
     url = new URL(platformUrl);
@@ -178,7 +178,7 @@ function checkPlatform(platformUrl: string): void {
 }
 
 /** The stored budget, less what earlier payments spent, and `--max` for this payment. */
-function budgetFor(
+export function budgetFor(
   limits: { maxPerPayment: string; maxPerOriginPerDay: string; maxTotal: string },
   max: string | undefined,
   spent: { totalMicros: bigint; originTodayMicros: bigint },
@@ -206,7 +206,7 @@ function bigintMin(a: bigint, b: bigint): bigint {
 }
 
 /** Receipts kept in the config directory, so an article bought once opens again next time. */
-function fileReceiptStore(dir: string): ReceiptStore {
+export function fileReceiptStore(dir: string): ReceiptStore {
   const file = path.join(dir, receiptsFileName);
   const read = (): Record<string, StoredReceipt> => {
     try {
