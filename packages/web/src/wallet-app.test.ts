@@ -1,0 +1,212 @@
+/**
+ * The wallet in a real browser (Chromium) against a real platform on loopback: signing up, topping
+ * up with the sandbox's test cards (success, decline, confirmation later), bad input, logging out,
+ * and every page's accessibility, load time and fit on a phone.
+ */
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import {
+  type BrowserTestKit,
+  describeInBrowser,
+  loadTimeMs,
+  overflowsWidth,
+  sandboxConfirmDelayMs,
+  seriousAxeViolations,
+  tabTo,
+  viewports,
+} from './testing/browser-harness.ts';
+
+/** Every page loads within this on loopback (issue 13). */
+const pageLoadMsMax = 1_000;
+
+const password = 'correct horse battery';
+let users = 0;
+function newEmail(): string {
+  return `user${++users}-${process.pid}@example.com`;
+}
+
+/** A user made through the API and logged in in the test's browser context. */
+async function loggedInUser(kit: BrowserTestKit): Promise<string> {
+  const email = newEmail();
+  const post = (path: string) =>
+    fetch(`${kit.world.baseUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email, password }),
+    });
+  assert.equal((await post('/v1/users')).status, 201);
+  const session = (await (await post('/v1/sessions')).json()) as { token: string };
+  await kit.context.addCookies([
+    { name: 'mite_session', value: session.token, url: kit.world.baseUrl, httpOnly: true },
+  ]);
+  return email;
+}
+
+async function fillTopUp(page: Page, card: string, amount = '10'): Promise<void> {
+  await page.getByLabel('Amount (USD)').fill(amount);
+  await page.getByLabel('Card number').fill(card);
+  await page.getByLabel('Expiry (MM/YY)').fill('12/39');
+  await page.getByLabel('Security code').fill('123');
+  await page.getByRole('button', { name: 'Top up' }).click();
+}
+
+async function balanceShown(page: Page): Promise<string> {
+  return (await page.getByTestId('balance').textContent())?.trim() ?? '';
+}
+
+describeInBrowser('wallet app', (test) => {
+  test('a new user signs up with the keyboard alone, tops up with a test card and sees the balance', async (kit) => {
+    const { page } = kit;
+    await kit.open('/wallet/signup/');
+    await tabTo(page, '#email');
+    await page.keyboard.type(newEmail());
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(password);
+    await page.keyboard.press('Tab');
+    await page.keyboard.type(password);
+    await Promise.all([page.waitForURL('**/wallet/'), page.keyboard.press('Enter')]);
+    await page.getByTestId('balance').waitFor();
+    assert.equal(await balanceShown(page), '$0.00');
+
+    await tabTo(page, 'a.button[href="/wallet/topup/"]');
+    await Promise.all([page.waitForURL('**/wallet/topup/'), page.keyboard.press('Enter')]);
+    await page.getByLabel('Amount (USD)').fill('12.50');
+    await page.getByRole('button', { name: 'Use the card 4242 4242 4242 4242' }).click();
+    assert.equal(await page.getByLabel('Card number').inputValue(), '4242 4242 4242 4242');
+    await page.getByLabel('Expiry (MM/YY)').fill('12/39');
+    await page.getByLabel('Security code').fill('123');
+    await page.getByRole('button', { name: 'Top up' }).click();
+    await page.getByText('Done: $12.50 was added to your wallet.').waitFor();
+    await page.getByText('Balance: $12.50').waitFor();
+
+    await kit.open('/wallet/');
+    await page.getByTestId('balance').waitFor();
+    assert.equal(await balanceShown(page), '$12.50');
+    const movements = page.getByTestId('movements');
+    assert.match((await movements.textContent()) ?? '', /Top-up\s*\+\$12\.50/);
+  });
+
+  test('a declined card shows the decline, and nothing is added', async (kit) => {
+    const { page } = kit;
+    await loggedInUser(kit);
+    await kit.open('/wallet/topup/');
+    await fillTopUp(page, '4000 0000 0000 0002');
+    const outcome = page.getByTestId('outcome');
+    await outcome.waitFor();
+    assert.match((await outcome.textContent()) ?? '', /Not topped up\.\s+The card was declined/);
+    assert.equal(await outcome.getAttribute('role'), 'alert');
+    assert.equal(await balanceShown(page), '$0.00');
+    await fillTopUp(page, '4000 0000 0000 9995');
+    await page.getByText(/The card has insufficient funds/).waitFor();
+    assert.equal(await balanceShown(page), '$0.00');
+  });
+
+  test('a card the processor confirms later shows as pending until it is confirmed', async (kit) => {
+    const { page } = kit;
+    await loggedInUser(kit);
+    await kit.open('/wallet/topup/');
+    await fillTopUp(page, '4000000000003220', '20');
+    await page.getByText(/^\s*Pending: waiting for the card processor/).waitFor();
+    await kit.screenshot('pending');
+    assert.equal(await balanceShown(page), '$0.00', 'nothing shows as added while pending');
+    await page
+      .getByText('Done: $20.00 was added to your wallet.')
+      .waitFor({ timeout: sandboxConfirmDelayMs + 5_000 });
+    await page.getByText('Balance: $20.00').waitFor();
+
+    await fillTopUp(page, '4000000000000341', '5');
+    await page.getByText(/^\s*Pending: waiting for the card processor/).waitFor();
+    await page
+      .getByText(/Not topped up\. The card processor did not confirm/)
+      .waitFor({ timeout: sandboxConfirmDelayMs + 5_000 });
+    assert.equal(await balanceShown(page), '$20.00');
+  });
+
+  test('bad input is refused before sending, and the server\u2019s refusals are shown', async (kit) => {
+    const { page } = kit;
+    const sent: string[] = [];
+    page.on('request', (request) => {
+      if (request.url().includes('/v1/')) sent.push(`${request.method()} ${request.url()}`);
+    });
+    await kit.open('/wallet/signup/');
+    await page.getByLabel('Email').fill('not an email');
+    await page.getByLabel('Password', { exact: true }).fill('short');
+    await page.getByRole('button', { name: 'Create my wallet' }).click();
+    await page.getByText('Enter an email address, like name@example.com.').waitFor();
+    await page.getByText('Use at least 10 characters.').waitFor();
+    assert.equal(await page.getByLabel('Email').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.evaluate('document.activeElement.id'), 'email', 'focus on the error');
+    assert.deepEqual(sent, [], 'nothing was sent');
+
+    const email = await loggedInUser(kit);
+    await kit.context.clearCookies();
+    await kit.open('/wallet/login/');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    const refusal = page.getByRole('alert');
+    await refusal.waitFor();
+    assert.match((await refusal.textContent()) ?? '', /email or password/i);
+
+    await kit.open('/wallet/signup/');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByLabel('Password again').fill(password);
+    await page.getByRole('button', { name: 'Create my wallet' }).click();
+    await page.getByRole('alert').waitFor();
+    assert.match((await page.getByRole('alert').textContent()) ?? '', /email/i);
+
+    await loggedInUser(kit);
+    await kit.open('/wallet/topup/');
+    sent.length = 0;
+    await fillTopUp(page, '4242 4242 4242 4242', '0.50');
+    await page.getByText('Top up between 1.00 and 500.00.').waitFor();
+    await fillTopUp(page, '4242', '10');
+    await page.getByText('Enter the card number: 12 to 19 digits.').waitFor();
+    assert.deepEqual(sent, [], 'nothing was sent');
+    // A number the server refuses (it fails the Luhn check): its detail is shown.
+    await fillTopUp(page, '4242 4242 4242 4241', '10');
+    await page.getByText(/Not topped up\. The card details are not valid/).waitFor();
+  });
+
+  test('logging out ends the session', async (kit) => {
+    const { page } = kit;
+    await loggedInUser(kit);
+    await kit.open('/wallet/');
+    await page.getByTestId('balance').waitFor();
+    await Promise.all([
+      page.waitForURL('**/wallet/login/'),
+      page.getByRole('button', { name: 'Log out' }).click(),
+    ]);
+    await kit.open('/wallet/');
+    await page.waitForURL('**/wallet/login/');
+  });
+
+  for (const [width, viewport] of Object.entries(viewports)) {
+    test(
+      `every page passes axe, loads in under a second and fits the ${width} width`,
+      async (kit) => {
+        const { page } = kit;
+        const pages = [
+          { path: '/wallet/login/', ready: 'button[type="submit"]' },
+          { path: '/wallet/signup/', ready: 'button[type="submit"]' },
+          { path: '/wallet/', ready: '[data-testid="balance"]', loggedIn: true },
+          { path: '/wallet/topup/', ready: '[data-testid="balance"]', loggedIn: true },
+        ];
+        for (const each of pages) {
+          if (each.loggedIn === true && (await kit.context.cookies()).length === 0) {
+            await loggedInUser(kit);
+          }
+          await kit.open(each.path);
+          await page.locator(each.ready).first().waitFor();
+          const loadMs = await loadTimeMs(page);
+          assert.ok(loadMs < pageLoadMsMax, `${each.path} loaded in ${loadMs} ms`);
+          assert.deepEqual(await seriousAxeViolations(page), [], each.path);
+          assert.equal(await overflowsWidth(page), false, `${each.path} scrolls sideways`);
+          await kit.screenshot(each.path);
+        }
+      },
+      { viewport },
+    );
+  }
+});
