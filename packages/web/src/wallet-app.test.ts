@@ -4,8 +4,10 @@
  * and every page's accessibility, load time and fit on a phone.
  */
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import type { Page } from 'playwright-core';
 import {
+  apiCall,
   type BrowserTestKit,
   describeInBrowser,
   loadTimeMs,
@@ -26,20 +28,45 @@ function newEmail(): string {
 }
 
 /** A user made through the API and logged in in the test's browser context. */
-async function loggedInUser(kit: BrowserTestKit): Promise<string> {
+async function loggedInUser(kit: BrowserTestKit): Promise<{ email: string; token: string }> {
   const email = newEmail();
-  const post = (path: string) =>
-    fetch(`${kit.world.baseUrl}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ email, password }),
-    });
-  assert.equal((await post('/v1/users')).status, 201);
-  const session = (await (await post('/v1/sessions')).json()) as { token: string };
+  await apiCall(kit.world, 'POST', '/v1/users', { body: { email, password } });
+  const session = await apiCall(kit.world, 'POST', '/v1/sessions', { body: { email, password } });
+  const token = String(session.token);
   await kit.context.addCookies([
-    { name: 'mite_session', value: session.token, url: kit.world.baseUrl, httpOnly: true },
+    { name: 'mite_session', value: token, url: kit.world.baseUrl, httpOnly: true, secure: true },
   ]);
-  return email;
+  return { email, token };
+}
+
+/** A merchant with an offer, through the API: its id and a key that may refund. */
+async function merchantWithOffer(kit: BrowserTestKit, name: string, title: string) {
+  const { world } = kit;
+  const merchant = await apiCall(world, 'POST', '/v1/merchants', {
+    auth: world.adminKey,
+    body: { name, feeBasisPoints: 1000, payoutThreshold: '10.00' },
+  });
+  const key = await apiCall(
+    world,
+    'POST',
+    `/v1/merchants/${String(merchant.merchantId)}/api-keys`,
+    {
+      auth: world.adminKey,
+      body: { scopes: ['offers:write', 'refunds:write'] },
+    },
+  );
+  const apiKey = String(key.secret);
+  const offer = await apiCall(world, 'POST', '/v1/offers', {
+    auth: apiKey,
+    body: {
+      resource: `/articles/${randomUUID()}`,
+      title,
+      price: '0.25',
+      category: 'content',
+      accessPeriodSeconds: 86_400,
+    },
+  });
+  return { apiKey, offerId: String(offer.id) };
 }
 
 async function fillTopUp(page: Page, card: string, amount = '10'): Promise<void> {
@@ -138,7 +165,7 @@ describeInBrowser('wallet app', (test) => {
     assert.equal(await page.evaluate('document.activeElement.id'), 'email', 'focus on the error');
     assert.deepEqual(sent, [], 'nothing was sent');
 
-    const email = await loggedInUser(kit);
+    const { email } = await loggedInUser(kit);
     await kit.context.clearCookies();
     await kit.open('/wallet/login/');
     await page.getByLabel('Email').fill(email);
@@ -167,6 +194,42 @@ describeInBrowser('wallet app', (test) => {
     // A number the server refuses (it fails the Luhn check): its detail is shown.
     await fillTopUp(page, '4242 4242 4242 4241', '10');
     await page.getByText(/Not topped up\. The card details are not valid/).waitFor();
+  });
+
+  test('the history shows what was bought, from whom, and what was refunded', async (kit) => {
+    const { page, world } = kit;
+    const { email, token } = await loggedInUser(kit);
+    await apiCall(world, 'POST', '/v1/topups', {
+      auth: token,
+      body: {
+        amount: '2.00',
+        card: { number: '4242424242424242', expMonth: 12, expYear: 2039, cvc: '123' },
+      },
+    });
+    const news = await merchantWithOffer(kit, 'The Daily Mite', 'Mites in the machine');
+    const games = await merchantWithOffer(kit, 'Pixel Forge', 'A golden sword');
+    const paid = await apiCall(world, 'POST', '/v1/payments', {
+      auth: token,
+      body: { offerId: news.offerId },
+    });
+    await apiCall(world, 'POST', '/v1/payments', { auth: token, body: { offerId: games.offerId } });
+    await apiCall(world, 'POST', `/v1/payments/${String(paid.paymentId)}/refunds`, {
+      auth: news.apiKey,
+      body: { amount: '0.10', reason: 'typo in the article' },
+    });
+
+    await kit.open('/wallet/');
+    const purchases = page.getByRole('table', { name: 'Purchases' });
+    await purchases.waitFor();
+    const rows = await purchases.locator('tbody tr').allTextContents();
+    assert.equal(rows.length, 2);
+    assert.match(rows[0] ?? '', /Pixel Forge\s+A golden sword\s+\$0\.25\s+–/);
+    assert.match(rows[1] ?? '', /The Daily Mite\s+Mites in the machine\s+\$0\.25\s+\$0\.10/);
+    assert.equal(await balanceShown(page), '$1.60');
+    assert.equal((await page.getByTestId('owner').textContent())?.trim(), email);
+    const movements = (await page.getByTestId('movements').textContent()) ?? '';
+    // The refund comes back in one transfer per leg of the payment (merchant, platform fee).
+    assert.match(movements, /Refund\s*\+\$0\.0/);
   });
 
   test('logging out ends the session', async (kit) => {

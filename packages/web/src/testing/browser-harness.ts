@@ -9,6 +9,7 @@
  * is watched: a Content-Security-Policy violation, an uncaught script error or a request to
  * another origin fails the test.
  */
+import { randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -63,6 +64,8 @@ export interface BrowserWorld {
   readonly platform: Platform;
   /** `http://127.0.0.1:PORT`, the platform's one origin. */
   readonly baseUrl: string;
+  /** The operator's admin key, for setting up merchants through the API. */
+  readonly adminKey: string;
 }
 
 /** What one test gets: a fresh context and page, watched. */
@@ -98,10 +101,12 @@ async function startWorld(): Promise<BrowserWorld> {
   });
   try {
     const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
+    const admin = await platform.bootstrapAdminKey();
+    if (admin === undefined) throw new Error('a fresh platform makes its first admin key');
     // Root (CI) cannot use Chromium's sandbox; other users keep it.
     const noSandbox = process.getuid?.() === 0 ? ['--no-sandbox'] : [];
     const browser = await chromium.launch({ executablePath: chromiumPath, args: noSandbox });
-    return { browser, platform, baseUrl };
+    return { browser, platform, baseUrl, adminKey: admin.secret };
   } catch (error) {
     await platform.close();
     throw error;
@@ -233,6 +238,30 @@ export async function loadTimeMs(page: Page): Promise<number> {
       : entry.loadEventEnd - entry.startTime;
   })()`);
   return typeof measured === 'number' ? measured : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Calls the platform's API as a program would (a bearer credential, a fresh Idempotency-Key on
+ * each change), for a test's setup; fails the test on any answer but a 2xx.
+ */
+export async function apiCall(
+  world: BrowserWorld,
+  method: 'GET' | 'POST',
+  pathname: string,
+  options: { readonly auth?: string; readonly body?: unknown } = {},
+): Promise<Record<string, unknown>> {
+  const headers: Record<string, string> = {};
+  if (options.auth !== undefined) headers.authorization = `Bearer ${options.auth}`;
+  if (method === 'POST') headers['idempotency-key'] = randomUUID();
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${world.baseUrl}${pathname}`, {
+    method,
+    headers,
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${pathname}: ${response.status} ${text}`);
+  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
 }
 
 /** Whether the page is wider than its viewport (a sideways scroll on a phone). */

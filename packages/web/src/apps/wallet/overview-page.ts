@@ -106,8 +106,8 @@ export class OverviewPage extends MiteElement {
               <div>
                 <h2 id="balance-heading">Balance</h2>
                 <p class="balance" data-testid="balance">${showAmount(wallet.balance)}</p>
-                <p class="hint">
-                  ${
+                <p class="hint" data-testid="owner">
+                  ${wallet.email}${
                     isZero(wallet.reserved)
                       ? nothing
                       : html` · ${showAmount(wallet.reserved)} held for purchases being settled`
