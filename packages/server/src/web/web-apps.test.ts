@@ -52,8 +52,11 @@ describe('web apps', () => {
     assert.deepEqual([bare.status, bare.headers.get('location')], [301, '/wallet/']);
     const root = await get('/');
     assert.deepEqual([root.status, root.headers.get('location')], [302, '/wallet/']);
-    // The API is as it was.
+    // The API is as it was, and its document lists no page.
     assert.equal((await get('/healthz')).status, 200);
+    const document = (await (await get('/v1/openapi.json')).json()) as { paths: object };
+    const pages = Object.keys(document.paths).filter((key) => !/^\/(v1\/|healthz)/.test(key));
+    assert.deepEqual(pages, []);
   });
 
   it('without a build, says how to make one and runs the API as before', async (t) => {

@@ -81,13 +81,15 @@ export async function webAppsPlugin(
   app: FastifyInstance,
   { root }: { root: string | undefined },
 ): Promise<void> {
+  // Pages, not API operations: the OpenAPI document leaves them out.
+  const route = { schema: { hide: true } };
   for (const name of webAppNames) {
-    app.get(`/${name}`, async (_request, reply) => reply.redirect(webAppPath(name), 301));
+    app.get(`/${name}`, route, async (_request, reply) => reply.redirect(webAppPath(name), 301));
   }
-  app.get('/', async (_request, reply) => reply.redirect(webAppPath('wallet'), 302));
+  app.get('/', route, async (_request, reply) => reply.redirect(webAppPath('wallet'), 302));
   if (!webBuildPresent(root)) {
     for (const name of webAppNames) {
-      app.get(`${webAppPath(name)}*`, async (_request, reply) => sendBuildMissing(reply));
+      app.get(`${webAppPath(name)}*`, route, async (_request, reply) => sendBuildMissing(reply));
     }
     return;
   }
