@@ -20,6 +20,7 @@ import type { FundingProvider } from './funding/funding-provider.ts';
 import { createSandboxProvider, sandboxFeeDefaults } from './funding/sandbox-provider.ts';
 import { createStripeProvider } from './funding/stripe-provider.ts';
 import { fundingWebhookPath, topUpRoutes } from './funding/topup-routes.ts';
+import { fundingInfoRoutes } from './funding/funding-info-routes.ts';
 import { createTopUpService } from './funding/topup-service.ts';
 import { createHttpApp, type HttpApp } from './http/create-http-app.ts';
 import { defaultHttpLimits, type HttpLimits } from './http/limits.ts';
@@ -311,6 +312,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       topUps: services.topUps,
       webhookProvider: services.fundingProvider?.name,
     });
+    await app.register(fundingInfoRoutes, { funding: services.funding });
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);

@@ -16,14 +16,12 @@ interface TopUp {
   readonly cardLast4: string | null;
 }
 
-/** The sandbox processor's published test cards (packages/server/src/funding/sandbox-provider.ts). */
-export const testCards = [
-  { number: '4242424242424242', does: 'Succeeds at once' },
-  { number: '4000000000003220', does: 'Succeeds after the processor confirms it (a few seconds)' },
-  { number: '4000000000000002', does: 'Declined' },
-  { number: '4000000000009995', does: 'Declined: insufficient funds' },
-  { number: '4000000000000341', does: 'Accepted, then fails when the processor confirms' },
-] as const;
+/** `GET /v1/funding`: who takes top-ups here, and the sandbox's test cards. */
+interface Funding {
+  readonly provider: 'none' | 'sandbox' | 'stripe';
+  readonly sandbox: boolean;
+  readonly testCards: readonly { readonly number: string; readonly description: string }[];
+}
 
 /** How often, and how long, a pending top-up is asked about. */
 const pollIntervalMs = 1_000;
@@ -50,6 +48,7 @@ function expiryOf(text: string): { expMonth: number; expYear: number } | undefin
 export class TopUpPage extends MiteElement {
   static override properties = {
     wallet: { state: true },
+    funding: { state: true },
     errors: { state: true },
     outcome: { state: true },
     busy: { state: true },
@@ -57,6 +56,7 @@ export class TopUpPage extends MiteElement {
   };
 
   declare wallet: Wallet | undefined;
+  declare funding: Funding | string | undefined;
   declare errors: FieldErrors<TopUpField>;
   declare outcome: Outcome | undefined;
   declare busy: boolean;
@@ -74,6 +74,12 @@ export class TopUpPage extends MiteElement {
   override connectedCallback(): void {
     super.connectedCallback();
     void this.refreshWallet();
+    void this.loadFunding();
+  }
+
+  private async loadFunding(): Promise<void> {
+    const result = await callApi<Funding>('GET', '/v1/funding');
+    this.funding = result.ok ? result.value : describeProblem(result.problem);
   }
 
   private async refreshWallet(): Promise<void> {
@@ -159,8 +165,29 @@ export class TopUpPage extends MiteElement {
               Balance: <strong data-testid="balance">${showAmount(this.wallet.balance)}</strong>
             </p>`
       }
-      ${this.renderOutcome()}
-      <form novalidate @submit=${this.submit} aria-label="Top up">
+      ${this.renderOutcome()} ${this.renderFundingOrForm()}
+      <p><a href=${walletPaths.home}>Back to your wallet</a></p>`;
+  }
+
+  /** The card form where the sandbox takes top-ups; else why this page cannot take a card. */
+  private renderFundingOrForm() {
+    const funding = this.funding;
+    if (funding === undefined) return html`<p role="status">Loading…</p>`;
+    if (typeof funding === 'string') {
+      return html`<p class="notice error" role="alert">${funding}</p>`;
+    }
+    if (funding.provider === 'none') {
+      return html`<p class="notice">
+        This platform takes no top-ups: its operator has set up no card processor.
+      </p>`;
+    }
+    if (funding.provider === 'stripe') {
+      return html`<p class="notice">
+        This platform takes cards through Stripe, whose card form this wallet does not show yet: top
+        up from an app that uses Stripe's own library.
+      </p>`;
+    }
+    return html`<form novalidate @submit=${this.submit} aria-label="Top up">
         ${field({
           id: 'amount',
           label: 'Amount (USD)',
@@ -193,8 +220,7 @@ export class TopUpPage extends MiteElement {
         </div>
         <div><button type="submit" ?disabled=${this.busy}>Top up</button></div>
       </form>
-      ${this.renderTestCards()}
-      <p><a href=${walletPaths.home}>Back to your wallet</a></p>`;
+      ${this.renderTestCards(funding)}`;
   }
 
   private renderOutcome() {
@@ -217,7 +243,7 @@ export class TopUpPage extends MiteElement {
     }
   }
 
-  private renderTestCards() {
+  private renderTestCards(funding: Funding) {
     return html`<h2 id="test-cards-heading">Test cards</h2>
       <p>
         This platform takes top-ups through a sandbox processor: no real money moves. Use one of
@@ -233,11 +259,11 @@ export class TopUpPage extends MiteElement {
             </tr>
           </thead>
           <tbody>
-            ${testCards.map(
+            ${funding.testCards.map(
               (card) =>
                 html`<tr>
                   <td data-label="Card"><code>${spaced(card.number)}</code></td>
-                  <td data-label="Does">${card.does}</td>
+                  <td data-label="Does">${card.description}</td>
                   <td>
                     <button
                       type="button"
