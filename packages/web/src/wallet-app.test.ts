@@ -232,11 +232,25 @@ describeInBrowser('wallet app', (test) => {
     assert.match(movements, /Refund\s*\+\$0\.0/);
   });
 
-  test('logging out ends the session', async (kit) => {
+  test('a user logs in, and logging out ends the session', async (kit) => {
     const { page } = kit;
-    await loggedInUser(kit);
+    const { email } = await loggedInUser(kit);
+    await kit.context.clearCookies();
     await kit.open('/wallet/');
+    await page.waitForURL('**/wallet/login/');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await Promise.all([
+      page.waitForURL('**/wallet/'),
+      page.getByRole('button', { name: 'Log in' }).click(),
+    ]);
     await page.getByTestId('balance').waitFor();
+    const [cookie] = await kit.context.cookies();
+    assert.deepEqual(
+      [cookie?.name, cookie?.httpOnly, cookie?.secure, cookie?.sameSite],
+      ['mite_session', true, true, 'Lax'],
+    );
+    assert.equal(await page.evaluate('document.cookie'), '', 'no script can read the session');
     await Promise.all([
       page.waitForURL('**/wallet/login/'),
       page.getByRole('button', { name: 'Log out' }).click(),

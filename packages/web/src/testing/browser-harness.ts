@@ -83,6 +83,14 @@ export interface BrowserTestOptions {
   readonly viewport?: { readonly width: number; readonly height: number };
 }
 
+let clients = 0;
+
+/** A client address of its own (10.x.y.z) for a browser context or a setup call. */
+function clientAddress(): string {
+  clients += 1;
+  return `10.${(clients >> 16) & 255}.${(clients >> 8) & 255}.${clients & 255}`;
+}
+
 function slug(text: string): string {
   return text
     .toLowerCase()
@@ -98,6 +106,9 @@ async function startWorld(): Promise<BrowserWorld> {
     logger: pino({ level: 'silent' }),
     funding: { provider: 'sandbox', confirmDelayMs: sandboxConfirmDelayMs },
     webRoot: webDistDir,
+    // Sign-up and log-in allow 10 a minute per client address: each test's browser and each
+    // setup call says it is a client of its own (clientAddress), as behind a proxy.
+    trustProxy: '127.0.0.1',
   });
   try {
     const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
@@ -169,6 +180,7 @@ async function runBrowserTest(
   const context = await world.browser.newContext({
     viewport: options.viewport ?? viewports.desktop,
     baseURL: world.baseUrl,
+    extraHTTPHeaders: { 'x-forwarded-for': clientAddress() },
   });
   await context.tracing.start({ screenshots: true, snapshots: true });
   const page = await context.newPage();
@@ -250,7 +262,7 @@ export async function apiCall(
   pathname: string,
   options: { readonly auth?: string; readonly body?: unknown } = {},
 ): Promise<Record<string, unknown>> {
-  const headers: Record<string, string> = {};
+  const headers: Record<string, string> = { 'x-forwarded-for': clientAddress() };
   if (options.auth !== undefined) headers.authorization = `Bearer ${options.auth}`;
   if (method === 'POST') headers['idempotency-key'] = randomUUID();
   if (options.body !== undefined) headers['content-type'] = 'application/json';
