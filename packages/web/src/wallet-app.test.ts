@@ -259,6 +259,29 @@ describeInBrowser('wallet app', (test) => {
     await page.waitForURL('**/wallet/login/');
   });
 
+  test('a browser that does not keep the session cookie is told why, not sent in circles', async (kit) => {
+    const { page } = kit;
+    const { email } = await loggedInUser(kit);
+    await kit.context.clearCookies();
+    // As a browser does on plain http away from the loopback: the Secure cookie is dropped.
+    await page.route('**/v1/sessions', async (route) => {
+      const response = await route.fetch();
+      // route.fetch shares the context's cookie jar, which kept the cookie: it goes too.
+      await kit.context.clearCookies();
+      const headers = { ...response.headers() };
+      delete headers['set-cookie'];
+      await route.fulfill({ response, headers });
+    });
+    await kit.open('/wallet/login/');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page
+      .getByText(/this browser did not keep the session: the platform must be served over https/)
+      .waitFor();
+    assert.match(page.url(), /\/wallet\/login\/$/);
+  });
+
   for (const [width, viewport] of Object.entries(viewports)) {
     test(
       `every page passes axe, loads in under a second and fits the ${width} width`,

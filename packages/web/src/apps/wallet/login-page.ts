@@ -8,6 +8,7 @@ import {
   looksLikeEmail,
 } from '../shared/forms.ts';
 import { MiteElement, walletPaths } from '../shared/mite-element.ts';
+import { sessionKeptProblem } from './session-check.ts';
 import '../shared/styles.css';
 
 type LogInField = 'email' | 'password';
@@ -51,6 +52,11 @@ export class LogInPage extends MiteElement {
     this.busy = false;
     if (!result.ok) {
       this.failure = describeProblem(result.problem);
+      return;
+    }
+    const notKept = await sessionKeptProblem();
+    if (notKept !== undefined) {
+      this.failure = notKept;
       return;
     }
     window.location.assign(walletPaths.home);

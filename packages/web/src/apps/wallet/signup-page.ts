@@ -8,6 +8,7 @@ import {
   looksLikeEmail,
 } from '../shared/forms.ts';
 import { MiteElement, walletPaths } from '../shared/mite-element.ts';
+import { sessionKeptProblem } from './session-check.ts';
 import '../shared/styles.css';
 
 type SignUpField = 'email' | 'password' | 'confirm';
@@ -69,6 +70,11 @@ export class SignUpPage extends MiteElement {
     this.busy = false;
     if (!session.ok) {
       this.failure = describeProblem(session.problem);
+      return;
+    }
+    const notKept = await sessionKeptProblem();
+    if (notKept !== undefined) {
+      this.failure = notKept;
       return;
     }
     window.location.assign(walletPaths.home);
