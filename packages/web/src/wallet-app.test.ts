@@ -40,7 +40,16 @@ async function loggedInUser(kit: BrowserTestKit): Promise<{ email: string; token
 }
 
 /** A merchant with an offer, through the API: its id and a key that may refund. */
-async function merchantWithOffer(kit: BrowserTestKit, name: string, title: string) {
+async function merchantWithOffer(
+  kit: BrowserTestKit,
+  name: string,
+  title: string,
+  terms: { category: 'content' | 'goods'; accessPeriodSeconds: number; price: string } = {
+    category: 'content',
+    accessPeriodSeconds: 86_400,
+    price: '0.25',
+  },
+) {
   const { world } = kit;
   const merchant = await apiCall(world, 'POST', '/v1/merchants', {
     auth: world.adminKey,
@@ -61,9 +70,7 @@ async function merchantWithOffer(kit: BrowserTestKit, name: string, title: strin
     body: {
       resource: `/articles/${randomUUID()}`,
       title,
-      price: '0.25',
-      category: 'content',
-      accessPeriodSeconds: 86_400,
+      ...terms,
     },
   });
   return { apiKey, offerId: String(offer.id) };
@@ -230,6 +237,44 @@ describeInBrowser('wallet app', (test) => {
     const movements = (await page.getByTestId('movements').textContent()) ?? '';
     // The refund comes back in one transfer per leg of the payment (merchant, platform fee).
     assert.match(movements, /Refund\s*\+\$0\.0/);
+  });
+
+  test('a long history comes a page at a time', async (kit) => {
+    const { page, world } = kit;
+    const { token } = await loggedInUser(kit);
+    await apiCall(world, 'POST', '/v1/topups', {
+      auth: token,
+      body: {
+        amount: '1.00',
+        card: { number: '4242424242424242', expMonth: 12, expYear: 2039, cvc: '123' },
+      },
+    });
+    const shop = await merchantWithOffer(kit, 'Pixel Forge', 'A gem', {
+      category: 'goods',
+      accessPeriodSeconds: 0,
+      price: '0.01',
+    });
+    // Each purchase moves money twice (the merchant's share, the platform's fee): 11 purchases
+    // and the top-up are 23 movements, more than a page of 20.
+    for (let bought = 0; bought < 11; bought++) {
+      await apiCall(world, 'POST', '/v1/payments', {
+        auth: token,
+        body: { offerId: shop.offerId },
+      });
+    }
+    await kit.open('/wallet/');
+    const movements = page.getByTestId('movements').locator('tbody tr');
+    await movements.first().waitFor();
+    assert.equal(await movements.count(), 20);
+    assert.equal(
+      await page.getByRole('table', { name: 'Purchases' }).locator('tbody tr').count(),
+      11,
+    );
+    assert.equal(await page.getByRole('button', { name: 'Show older purchases' }).count(), 0);
+    await page.getByRole('button', { name: 'Show older movements' }).click();
+    await page.getByRole('button', { name: 'Show older movements' }).waitFor({ state: 'detached' });
+    assert.equal(await movements.count(), 23);
+    assert.match((await movements.last().textContent()) ?? '', /Top-up\s*\+\$1\.00/);
   });
 
   test('a user logs in, and logging out ends the session', async (kit) => {

@@ -32,6 +32,16 @@ interface Page<T> {
   readonly nextCursor: string | null;
 }
 
+/** Rows per page of each list; "Show older" asks for the next page. */
+const pageSize = 20;
+
+const listPaths = {
+  purchases: '/v1/wallet/purchases',
+  movements: '/v1/wallet/transactions',
+} as const;
+
+type ListName = keyof typeof listPaths;
+
 const kindNames: Readonly<Record<string, string>> = {
   topUp: 'Top-up',
   payment: 'Purchase',
@@ -59,8 +69,8 @@ export class OverviewPage extends MiteElement {
   };
 
   declare wallet: Wallet | undefined;
-  declare purchases: Purchase[] | undefined;
-  declare movements: Movement[] | undefined;
+  declare purchases: Page<Purchase> | undefined;
+  declare movements: Page<Movement> | undefined;
   declare failure: string | undefined;
 
   override connectedCallback(): void {
@@ -75,20 +85,34 @@ export class OverviewPage extends MiteElement {
       return;
     }
     this.wallet = wallet;
-    const [purchases, movements] = await Promise.all([
-      callApi<Page<Purchase>>('GET', '/v1/wallet/purchases?limit=50'),
-      callApi<Page<Movement>>('GET', '/v1/wallet/transactions?limit=50'),
-    ]);
-    if (!purchases.ok || !movements.ok) {
-      const problem = !purchases.ok
-        ? purchases.problem
-        : !movements.ok
-          ? movements.problem
-          : undefined;
-      this.failure = problem === undefined ? undefined : describeProblem(problem);
+    await Promise.all([this.more('purchases'), this.more('movements')]);
+  }
+
+  /** The list's first page, or its next one after what is shown. */
+  private async more(list: ListName): Promise<void> {
+    if (list === 'purchases') this.purchases = await this.nextPage(list, this.purchases);
+    else this.movements = await this.nextPage(list, this.movements);
+  }
+
+  private async nextPage<T>(list: ListName, shown: Page<T> | undefined): Promise<Page<T>> {
+    const cursor = shown?.nextCursor;
+    const after = cursor == null ? '' : `&cursor=${encodeURIComponent(cursor)}`;
+    const result = await callApi<Page<T>>('GET', `${listPaths[list]}?limit=${pageSize}${after}`);
+    if (!result.ok) {
+      this.failure = describeProblem(result.problem);
+      return shown ?? { items: [], nextCursor: null };
     }
-    this.purchases = purchases.ok ? purchases.value.items : [];
-    this.movements = movements.ok ? movements.value.items : [];
+    return {
+      items: [...(shown?.items ?? []), ...result.value.items],
+      nextCursor: result.value.nextCursor,
+    };
+  }
+
+  private moreButton(list: ListName, label: string) {
+    if (this[list]?.nextCursor == null) return nothing;
+    return html`<p>
+      <button type="button" class="secondary" @click=${() => this.more(list)}>${label}</button>
+    </p>`;
   }
 
   protected override render() {
@@ -121,10 +145,11 @@ export class OverviewPage extends MiteElement {
   }
 
   private renderPurchases() {
-    if (this.purchases === undefined) return nothing;
+    const purchases = this.purchases?.items;
+    if (purchases === undefined) return nothing;
     return html`<h2 id="purchases-heading">Purchases</h2>
       ${
-        this.purchases.length === 0
+        purchases.length === 0
           ? html`<p>No purchases yet.</p>`
           : html`<div class="table-scroll">
               <table class="responsive-table" aria-labelledby="purchases-heading">
@@ -138,7 +163,7 @@ export class OverviewPage extends MiteElement {
                   </tr>
                 </thead>
                 <tbody>
-                  ${this.purchases.map(
+                  ${purchases.map(
                     (purchase) =>
                       html`<tr>
                         <td data-label="When">${when(purchase.at)}</td>
@@ -156,14 +181,16 @@ export class OverviewPage extends MiteElement {
                 </tbody>
               </table>
             </div>`
-      }`;
+      }
+      ${this.moreButton('purchases', 'Show older purchases')}`;
   }
 
   private renderMovements() {
-    if (this.movements === undefined) return nothing;
+    const movements = this.movements?.items;
+    if (movements === undefined) return nothing;
     return html`<h2 id="movements-heading">Money in and out</h2>
       ${
-        this.movements.length === 0
+        movements.length === 0
           ? html`<p>Nothing yet: <a href=${walletPaths.topUp}>top up</a> to start.</p>`
           : html`<div class="table-scroll">
               <table
@@ -179,7 +206,7 @@ export class OverviewPage extends MiteElement {
                   </tr>
                 </thead>
                 <tbody>
-                  ${this.movements.map(
+                  ${movements.map(
                     (movement) =>
                       html`<tr>
                         <td data-label="When">${when(movement.at)}</td>
@@ -192,7 +219,8 @@ export class OverviewPage extends MiteElement {
                 </tbody>
               </table>
             </div>`
-      }`;
+      }
+      ${this.moreButton('movements', 'Show older movements')}`;
   }
 }
 
