@@ -262,7 +262,7 @@ export class TopUpPage extends MiteElement {
             ${funding.testCards.map(
               (card) =>
                 html`<tr>
-                  <td data-label="Card"><code>${spaced(card.number)}</code></td>
+                  <td data-label="Card"><code class="card-number">${spaced(card.number)}</code></td>
                   <td data-label="Does">${card.description}</td>
                   <td>
                     <button
