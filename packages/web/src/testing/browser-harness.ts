@@ -114,9 +114,10 @@ async function startWorld(): Promise<BrowserWorld> {
     const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
     const admin = await platform.bootstrapAdminKey();
     if (admin === undefined) throw new Error('a fresh platform makes its first admin key');
-    // Root (CI) cannot use Chromium's sandbox; other users keep it.
-    const noSandbox = process.getuid?.() === 0 ? ['--no-sandbox'] : [];
-    const browser = await chromium.launch({ executablePath: chromiumPath, args: noSandbox });
+    // Root (CI) cannot use Chromium's sandbox; other users keep it. Containers often have a
+    // small /dev/shm, where Chromium would run out of shared memory: it uses /tmp instead.
+    const args = ['--disable-dev-shm-usage', ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])];
+    const browser = await chromium.launch({ executablePath: chromiumPath, args });
     return { browser, platform, baseUrl, adminKey: admin.secret };
   } catch (error) {
     await platform.close();
