@@ -12,6 +12,8 @@ export default tseslint.config(
       'packages/cli/dist/**',
       'packages/cli/.build/**',
       'bench/.build/**',
+      'packages/web/dist/**',
+      'test-results/**',
     ],
   },
   js.configs.recommended,

@@ -18,6 +18,11 @@ describe('mite demo (child process)', { timeout: 60_000 }, () => {
     const cli = startCli(['demo', '--port', '0', '--data-dir', dataDir], {}, built.file);
     const base = await waitForUrl(cli);
     const { stdout } = cli.output;
+    assert.match(stdout, new RegExp(`wallet: +${base}/wallet/\n`));
+    assert.match(stdout, new RegExp(`users \\(log in to the wallet at ${base}/wallet/login/, `));
+    const wallet = await fetch(`${base}/wallet/login/`);
+    assert.equal(wallet.status, 200);
+    assert.match(wallet.headers.get('content-security-policy') ?? '', /script-src 'self'/);
     assert.match(stdout, new RegExp(`health: +${base}/healthz\n`));
     assert.match(stdout, new RegExp(`API docs: +${base}/v1/docs\n`));
     assert.match(stdout, /Demo credentials, for a local sandbox only/);
@@ -48,16 +53,17 @@ describe('mite demo (child process)', { timeout: 60_000 }, () => {
 });
 
 describe('formatDemoCredentials', () => {
+  const credentials = {
+    users: [
+      { email: 'ada@demo', password: 'pw-ada', balance: '10.00' },
+      { email: 'bo@demo.example', password: 'pw', balance: '0.00' },
+    ],
+    merchants: [{ name: 'Shop', merchantId: 'mer_1', apiKey: 'mite_k_1' }],
+    offers: [{ offerId: 'off_1', title: 'An article', price: '0.02', merchant: 'Shop' }],
+  };
+
   it('prints users, merchants and offers in aligned columns', () => {
-    const lines = formatDemoCredentials({
-      users: [
-        { email: 'ada@demo', password: 'pw-ada', balance: '10.00' },
-        { email: 'bo@demo.example', password: 'pw', balance: '0.00' },
-      ],
-      merchants: [{ name: 'Shop', merchantId: 'mer_1', apiKey: 'mite_k_1' }],
-      offers: [{ offerId: 'off_1', title: 'An article', price: '0.02', merchant: 'Shop' }],
-    });
-    assert.deepEqual(lines, [
+    assert.deepEqual(formatDemoCredentials(credentials, undefined), [
       'Demo credentials, for a local sandbox only (published, never for real money or real data):',
       '  users (log in with POST /v1/sessions):',
       '    email            password  starting balance',
@@ -70,6 +76,14 @@ describe('formatDemoCredentials', () => {
       '    offer id  price  title       merchant',
       '    off_1     0.02   An article  Shop',
     ]);
+  });
+
+  it('says where users log in to the wallet when the web apps are served', () => {
+    const lines = formatDemoCredentials(credentials, 'http://127.0.0.1:8787/wallet/login/');
+    assert.equal(
+      lines[1],
+      '  users (log in to the wallet at http://127.0.0.1:8787/wallet/login/, or with POST /v1/sessions):',
+    );
   });
 });
 

@@ -31,15 +31,19 @@ export function createDemoCommand(
     const seed = async (platform: Platform): Promise<readonly string[]> => {
       try {
         credentials = await context.seedDemo(platform);
-        return formatDemoCredentials(credentials);
+        // Printed once the platform listens, with the wallet's URL.
+        return [];
       } catch (error) {
         throw startupError(`cannot seed the demo data: ${describeError(error)}`);
       }
     };
-    const startSite: StartedStep = async (_platform, platformUrl) => {
+    const startSite: StartedStep = async (platform, platformUrl) => {
       const merchant = credentials?.merchants[0];
       const user = credentials?.users[0];
-      if (merchant === undefined || user === undefined) throw new Error('bug: no demo merchant');
+      if (credentials === undefined || merchant === undefined || user === undefined) {
+        throw new Error('bug: no demo merchant');
+      }
+      const walletLogIn = platform.webAppsServed ? `${platformUrl}/wallet/login/` : undefined;
       const site = await startDemoSite({
         platformUrl,
         merchantId: merchant.merchantId,
@@ -47,7 +51,12 @@ export function createDemoCommand(
         dataDir: options.dataDir,
       });
       const mite = context.miteCommand ?? 'mite';
-      return { lines: demoSiteLines(site, platformUrl, user, mite), close: () => site.close() };
+      const lines = [
+        ...formatDemoCredentials(credentials, walletLogIn),
+        '',
+        ...demoSiteLines(site, platformUrl, user, mite),
+      ];
+      return { lines, close: () => site.close() };
     };
     setExitCode(await runPlatform(options, context, seed, startSite));
   });
@@ -78,11 +87,19 @@ export function demoSiteLines(
   return lines;
 }
 
-/** The demo credentials as banner lines, in aligned columns. */
-export function formatDemoCredentials(credentials: DemoCredentials): string[] {
+/**
+ * The demo credentials as banner lines, in aligned columns; users log in to the wallet at
+ * `walletLogIn` (undefined when the web apps are not built) or through the API.
+ */
+export function formatDemoCredentials(
+  credentials: DemoCredentials,
+  walletLogIn: string | undefined,
+): string[] {
   return [
     'Demo credentials, for a local sandbox only (published, never for real money or real data):',
-    '  users (log in with POST /v1/sessions):',
+    walletLogIn === undefined
+      ? '  users (log in with POST /v1/sessions):'
+      : `  users (log in to the wallet at ${walletLogIn}, or with POST /v1/sessions):`,
     ...columns([
       ['email', 'password', 'starting balance'],
       ...credentials.users.map((user) => [user.email, user.password, user.balance]),

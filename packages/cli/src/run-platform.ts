@@ -28,6 +28,7 @@ import {
   resolvePort,
   resolveTrustProxy,
 } from './options.ts';
+import { webAppsRoot } from './web-root.ts';
 
 /** How long requests in flight get to finish after SIGINT/SIGTERM before their connections close. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000;
@@ -191,12 +192,18 @@ export async function startPlatform(options: RunOptions, context: CliContext): P
       ...(options.trustProxy === undefined ? {} : { trustProxy: options.trustProxy }),
       env: context.env,
       logger: createLogger(options.logLevel, context),
+      ...webRootOption(),
       ...(options.sandboxFunding ? { funding: { provider: 'sandbox' } } : {}),
     });
   } catch (error) {
     const detail = describeError(error, databaseUrl === undefined ? [] : secretsOf(databaseUrl));
     throw startupError(`cannot start the platform on ${describeDatabase(options)}: ${detail}`);
   }
+}
+
+function webRootOption(): { webRoot?: string } {
+  const webRoot = webAppsRoot();
+  return webRoot === undefined ? {} : { webRoot };
 }
 
 /** The database(s) in use, as they may be shown: passwords replaced by `***`. */
@@ -268,6 +275,7 @@ function banner(
   return [
     `Mite is running: ${base}`,
     ...network.map((address) => `  network:  ${baseUrl(address, port)}`),
+    ...webAppLines(platform, base),
     `  health:   ${base}/healthz`,
     `  API docs: ${base}/v1/docs`,
     `  OpenAPI:  ${base}/v1/openapi.json`,
@@ -304,6 +312,13 @@ export function fundingLines(funding: Platform['funding']): string[] {
         '  !!! merchants out from these wallets.',
       ];
   }
+}
+
+/** Where the web apps are, or why they are not served. */
+export function webAppLines(platform: Pick<Platform, 'webAppsServed'>, base: string): string[] {
+  return platform.webAppsServed
+    ? [`  wallet:   ${base}/wallet/`]
+    : ['  wallet:   not served: the web apps are not built (run `npm run build`)'];
 }
 
 function isWildcard(host: string): boolean {

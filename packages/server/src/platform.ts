@@ -20,6 +20,7 @@ import type { FundingProvider } from './funding/funding-provider.ts';
 import { createSandboxProvider, sandboxFeeDefaults } from './funding/sandbox-provider.ts';
 import { createStripeProvider } from './funding/stripe-provider.ts';
 import { fundingWebhookPath, topUpRoutes } from './funding/topup-routes.ts';
+import { fundingInfoRoutes } from './funding/funding-info-routes.ts';
 import { createTopUpService } from './funding/topup-service.ts';
 import { createHttpApp, type HttpApp } from './http/create-http-app.ts';
 import { defaultHttpLimits, type HttpLimits } from './http/limits.ts';
@@ -41,10 +42,12 @@ import { createPersonalDataCipher } from './privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from './receipts/receipt-keys.ts';
 import { walletRoutes } from './wallets/wallet-routes.ts';
 import { createWalletService } from './wallets/wallet-service.ts';
+import { createWalletPurchases } from './wallets/wallet-purchases.ts';
 import { webhookRoutes } from './webhooks/webhook-routes.ts';
 import { createWebhookRetention } from './webhooks/webhook-retention.ts';
 import { createWebhookService } from './webhooks/webhook-service.ts';
 import { startWebhookWorker } from './webhooks/webhook-worker.ts';
+import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
 import { allowEverything, type Policy } from './policy/policy.ts';
@@ -84,6 +87,11 @@ export interface PlatformOptions {
    * it off so that no run in the background races theirs.
    */
   readonly backgroundJobs?: boolean;
+  /**
+   * The web apps' build (packages/web/dist), served under `/wallet/` and the other apps' paths.
+   * Unset or not built, those paths answer a page that says how to build them.
+   */
+  readonly webRoot?: string;
 }
 
 export interface Platform {
@@ -94,6 +102,8 @@ export interface Platform {
   readonly services: Awaited<ReturnType<typeof createServices>>;
   /** Which processor takes top-ups, and whether its money is fake (for the banner). */
   readonly funding: { readonly provider: FundingProviderName; readonly sandbox: boolean };
+  /** Whether the web apps are served (their build was found), for the banner. */
+  readonly webAppsServed: boolean;
   /** The first admin key, created and returned once on a fresh platform. */
   bootstrapAdminKey(): Promise<{ keyId: string; secret: string } | undefined>;
   close(): Promise<void>;
@@ -283,7 +293,11 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     appRef.current = app;
     await app.register(healthRoutes);
     await app.register(authRoutes, { users: services.users });
-    await app.register(walletRoutes, { users: services.users, wallets: services.wallets });
+    await app.register(walletRoutes, {
+      users: services.users,
+      wallets: services.wallets,
+      purchases: createWalletPurchases(platformDb),
+    });
     await app.register(merchantRoutes, { merchants: services.merchants });
     await app.register(apiKeyRoutes, { merchants: services.merchants });
     await app.register(adminKeyRoutes, { adminKeys: services.adminKeys });
@@ -298,6 +312,8 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       topUps: services.topUps,
       webhookProvider: services.fundingProvider?.name,
     });
+    await app.register(fundingInfoRoutes, { funding: services.funding });
+    await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);
     const db = platformDb;
@@ -308,6 +324,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       platformDb: db,
       services,
       funding: services.funding,
+      webAppsServed: webBuildPresent(options.webRoot),
       bootstrapAdminKey: () => services.adminKeys.bootstrap(),
       async close() {
         await Promise.all(background.map((job) => job.stop()));

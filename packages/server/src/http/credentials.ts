@@ -24,14 +24,25 @@ function cookieValue(cookieHeader: string, name: string): string | undefined {
   return undefined;
 }
 
-/** The secret the request presents, in order: bearer token, API key header, session cookie. */
-export function presentedCredential(request: FastifyRequest): string | undefined {
+/** Where a request's credential came from: a browser sends the cookie by itself. */
+export type CredentialSource = 'bearer' | 'apiKey' | 'cookie';
+
+/** The secret the request presents and where, in order: bearer token, API key, session cookie. */
+export function presentedCredentialWithSource(
+  request: FastifyRequest,
+): { readonly secret: string; readonly source: CredentialSource } | undefined {
   const { authorization, cookie } = request.headers;
   const bearer = authorization === undefined ? undefined : bearerPattern.exec(authorization)?.[1];
-  if (bearer !== undefined) return bearer;
+  if (bearer !== undefined) return { secret: bearer, source: 'bearer' };
   const apiKey = request.headers[apiKeyHeaderName];
-  if (typeof apiKey === 'string' && apiKey !== '') return apiKey;
-  return cookie === undefined ? undefined : cookieValue(cookie, sessionCookieName);
+  if (typeof apiKey === 'string' && apiKey !== '') return { secret: apiKey, source: 'apiKey' };
+  const session = cookie === undefined ? undefined : cookieValue(cookie, sessionCookieName);
+  return session === undefined ? undefined : { secret: session, source: 'cookie' };
+}
+
+/** The secret the request presents, in order: bearer token, API key header, session cookie. */
+export function presentedCredential(request: FastifyRequest): string | undefined {
+  return presentedCredentialWithSource(request)?.secret;
 }
 
 /** A stable, non-reversible name for a credential (the secret has 256 bits of entropy). */

@@ -52,7 +52,11 @@ const securitySchemes = {
     type: 'apiKey',
     in: 'cookie',
     name: sessionCookieName,
-    description: 'A user session, as set by logging in',
+    description:
+      'A user session, as set by logging in (HttpOnly, Secure, SameSite=Lax). A POST, PUT, ' +
+      'PATCH or DELETE authenticated by it must come from the platform\u2019s own pages: ' +
+      '`Sec-Fetch-Site: same-origin`, or an `Origin` equal to the platform\u2019s; otherwise ' +
+      '403. Programs send the session token as a Bearer token instead.',
   },
 } as const;
 

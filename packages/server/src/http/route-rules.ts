@@ -3,6 +3,7 @@
  * on each request.
  */
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify';
+import { crossSiteCookieRequest } from './cross-site-requests.ts';
 import { ProblemError } from './problems.ts';
 import {
   apiPrefix,
@@ -82,6 +83,8 @@ async function authorize(
   const result = await authenticator(request);
   if (!result.ok) throw new ProblemError('unauthenticated', result.detail);
   if (result.value === undefined) throw new ProblemError('unauthenticated');
+  const crossSite = crossSiteCookieRequest(request);
+  if (crossSite !== undefined) throw new ProblemError('forbidden', crossSite);
   checkPrincipal(result.value, auth);
   request.principal = result.value;
   request.principalId = `${result.value.kind}:${result.value.id}`;

@@ -4,6 +4,7 @@ import { currency, formatLedgerAmount } from '@mite/protocol';
 import type { UserService } from '../auth/user-service.ts';
 import { cursorInteger, page, pageQuery, pageSchema } from '../http/pagination.ts';
 import type { WalletService } from './wallet-service.ts';
+import type { WalletPurchases } from './wallet-purchases.ts';
 import { requirePrincipal } from '../http/route-config.ts';
 
 const walletSchema = z.object({
@@ -22,11 +23,25 @@ const walletEntrySchema = z.object({
   at: z.string().describe('When the ledger recorded it (ISO 8601)'),
 });
 
+const walletPurchaseSchema = z.object({
+  paymentId: z.string(),
+  merchantId: z.string(),
+  merchantName: z.string(),
+  title: z.string().nullable().describe('The offer\u2019s title; null for a 402 challenge'),
+  resource: z.string().nullable().describe('What was bought: a URL path or an item id'),
+  amount: z.string(),
+  refunded: z.string().describe('What came back in refunds so far'),
+  state: z.enum(['pending', 'succeeded', 'failed']),
+  at: z.string().describe('When the purchase was made (ISO 8601)'),
+});
+
 /** The user's own wallet: who they are, what they can spend, and where the money went. */
 export const walletRoutes: FastifyPluginAsyncZod<{
   users: UserService;
   wallets: WalletService;
-}> = async (api, { users, wallets }) => {
+  purchases: WalletPurchases;
+}> = async (api, { users, wallets, purchases }) => {
+  await api.register(walletPurchaseRoutes, { purchases });
   api.get(
     '/v1/wallet',
     {
@@ -78,6 +93,56 @@ export const walletRoutes: FastifyPluginAsyncZod<{
           amount: formatLedgerAmount(entry.amountMicros),
           kind: entry.kind,
           at: new Date(Number(entry.recordedAtNs / 1_000_000n)).toISOString(),
+        })),
+        nextCursor: shown.nextCursor,
+      };
+    },
+  );
+};
+
+/** What the user bought, from whom, and what was refunded: the wallet app's history. */
+const walletPurchaseRoutes: FastifyPluginAsyncZod<{ purchases: WalletPurchases }> = async (
+  api,
+  { purchases },
+) => {
+  api.get(
+    '/v1/wallet/purchases',
+    {
+      schema: {
+        summary: 'My purchases, newest first, with merchants\u2019 names and refunds',
+        tags: ['wallet'],
+        querystring: pageQuery(
+          z.object({ before: cursorInteger(), id: z.string().min(1).max(100) }),
+        ),
+        response: { 200: pageSchema(walletPurchaseSchema) },
+      },
+      config: { auth: { kinds: ['user'] } },
+    },
+    async (request) => {
+      const userId = requirePrincipal(request, 'user').id;
+      const { cursor, limit } = request.query;
+      const rows = await purchases.list({
+        userId,
+        limit: limit + 1,
+        ...(cursor === undefined
+          ? {}
+          : { before: { createdAtMs: BigInt(cursor.before), paymentId: cursor.id } }),
+      });
+      const shown = page(rows, limit, (row) => ({
+        before: String(row.createdAtMs),
+        id: row.paymentId,
+      }));
+      return {
+        items: shown.items.map((row) => ({
+          paymentId: row.paymentId,
+          merchantId: row.merchantId,
+          merchantName: row.merchantName,
+          title: row.title,
+          resource: row.resource,
+          amount: formatLedgerAmount(row.amountMicros),
+          refunded: formatLedgerAmount(row.refundedMicros),
+          state: row.state,
+          at: new Date(row.createdAtMs).toISOString(),
         })),
         nextCursor: shown.nextCursor,
       };

@@ -1,0 +1,87 @@
+/**
+ * Calls to the platform's API from its own pages: same origin, so the session cookie (HttpOnly:
+ * no script reads it) goes with every call, and the browser's Origin and Sec-Fetch-Site headers
+ * tell the platform the call comes from its own pages (its CSRF check). Errors come back as
+ * RFC 9457 problem details, whose `detail` the pages show as the server wrote it.
+ */
+
+/** A refusal, as the server explained it (or as the page explains a network failure). */
+export interface Problem {
+  readonly status: number;
+  readonly title: string;
+  readonly detail?: string;
+  /** The problem type's slug (`card-declined`), from its `type` URI. */
+  readonly slug?: string;
+  readonly errors?: readonly { readonly path: string; readonly message: string }[];
+}
+
+export type ApiResult<T> =
+  | { readonly ok: true; readonly status: number; readonly value: T }
+  | { readonly ok: false; readonly problem: Problem };
+
+export interface CallOptions {
+  readonly body?: unknown;
+  /** For the routes that take one (top-ups): the same key makes a retry safe. */
+  readonly idempotencyKey?: string;
+}
+
+const unreachable: Problem = {
+  status: 0,
+  title: 'The platform could not be reached',
+  detail: 'Check your connection and try again. Nothing was changed by this attempt.',
+};
+
+function problemOf(status: number, body: unknown): Problem {
+  if (typeof body === 'object' && body !== null && 'title' in body) {
+    const fields = body as Record<string, unknown>;
+    const type = typeof fields.type === 'string' ? fields.type : '';
+    return {
+      status,
+      title: String(fields.title),
+      ...(typeof fields.detail === 'string' ? { detail: fields.detail } : {}),
+      ...(type === '' ? {} : { slug: type.slice(type.lastIndexOf('/') + 1) }),
+      ...(Array.isArray(fields.errors)
+        ? { errors: fields.errors as NonNullable<Problem['errors']> }
+        : {}),
+    };
+  }
+  return { status, title: `The platform answered ${status}` };
+}
+
+export async function callApi<T>(
+  method: 'GET' | 'POST' | 'DELETE',
+  path: string,
+  options: CallOptions = {},
+): Promise<ApiResult<T>> {
+  const headers: Record<string, string> = { accept: 'application/json' };
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
+  let response: Response;
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      credentials: 'same-origin',
+      cache: 'no-store',
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+    });
+  } catch {
+    return { ok: false, problem: unreachable };
+  }
+  const text = await response.text();
+  let body: unknown;
+  try {
+    body = text === '' ? undefined : JSON.parse(text);
+  } catch {
+    // Not JSON (a proxy's error page): the status alone explains it.
+  }
+  if (!response.ok) return { ok: false, problem: problemOf(response.status, body) };
+  return { ok: true, status: response.status, value: body as T };
+}
+
+/** The sentence a page shows for a refusal: the server's detail, else its title. */
+export function describeProblem(problem: Problem): string {
+  const fieldErrors = (problem.errors ?? []).map((error) => error.message).join('; ');
+  const detail = problem.detail ?? fieldErrors;
+  return detail === '' ? `${problem.title}.` : `${problem.title}: ${detail}`;
+}

@@ -1,0 +1,19 @@
+import { LitElement } from 'lit';
+
+/**
+ * A Lit element rendered into the light DOM: the page's one stylesheet styles it, and labels and
+ * their fields share a tree, so screen readers and the browser's form features see them whole.
+ */
+export class MiteElement extends LitElement {
+  protected override createRenderRoot(): HTMLElement {
+    return this;
+  }
+}
+
+/** Where a page goes to log in, and where it goes once logged in. */
+export const walletPaths = {
+  home: '/wallet/',
+  logIn: '/wallet/login/',
+  signUp: '/wallet/signup/',
+  topUp: '/wallet/topup/',
+} as const;

@@ -1,0 +1,32 @@
+/**
+ * Amounts as the pages take them: decimal strings of dollars with at most two decimals, checked
+ * as integers of cents (never as floating-point numbers) before anything is sent.
+ */
+
+/** Top-ups the platform takes: whole cents from 1.00 to 500.00 (topup-service.ts). */
+export const topUpCentsMin = 100n;
+export const topUpCentsMax = 50_000n;
+
+const amountPattern = /^(0|[1-9][0-9]{0,8})(\.[0-9]{1,2})?$/;
+
+/** Cents of a typed amount ("12", "12.5", "12.50"), or undefined when it is not one. */
+export function centsOf(text: string): bigint | undefined {
+  const trimmed = text.trim();
+  if (!amountPattern.test(trimmed)) return undefined;
+  const [whole = '0', fraction = ''] = trimmed.split('.');
+  return BigInt(whole) * 100n + BigInt(fraction.padEnd(2, '0'));
+}
+
+/** "12.50" for 1250 cents: the form the API takes. */
+export function formatCents(cents: bigint): string {
+  const whole = cents / 100n;
+  const fraction = (cents % 100n).toString().padStart(2, '0');
+  return `${whole}.${fraction}`;
+}
+
+/** An API amount ("12.500000", "0.02") shown to a person: "$12.50", "$0.02", "$0.0005". */
+export function showAmount(amount: string): string {
+  const [whole = '0', fraction = ''] = amount.split('.');
+  const trimmed = fraction.replace(/0+$/, '').padEnd(2, '0');
+  return `$${whole}.${trimmed}`;
+}

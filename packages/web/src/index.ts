@@ -1,0 +1,1 @@
+export { buildWeb, pageEntries, webDistDir, webSourceDir } from './build.ts';

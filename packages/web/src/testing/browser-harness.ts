@@ -1,0 +1,300 @@
+/**
+ * Browser tests of the web apps: a real platform on loopback serving the built apps, driven by
+ * Debian's Chromium through playwright-core (no browser is ever downloaded). One browser and one
+ * platform per test file, shared by its tests; each test gets a fresh browser context (cookies
+ * and storage of its own).
+ *
+ * Every test saves a screenshot under `test-results/` (gitignored) and keeps a Playwright trace
+ * there when it fails (`npx playwright-core show-trace <file>` opens it). Every page a test opens
+ * is watched: a Content-Security-Policy violation, an uncaught script error or a request to
+ * another origin fails the test.
+ */
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { createPlatform, type Platform } from '@mite/server';
+import { tempDir } from '@mite/testkit';
+import pino from 'pino';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { webDistDir } from '../build.ts';
+
+/** Debian's Chromium: `apt-get install chromium` (.ci/run installs it when missing). */
+export const chromiumPath = process.env.MITE_CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+const repoRoot = fileURLToPath(new URL('../../../../', import.meta.url));
+export const testResultsDir = path.join(repoRoot, 'test-results');
+
+/** How long the sandbox waits before confirming a card that confirms later, in these tests. */
+export const sandboxConfirmDelayMs = 1_500;
+
+/** The two widths every page must work at: a small phone, and a desktop. */
+export const viewports = {
+  phone: { width: 375, height: 740 },
+  desktop: { width: 1280, height: 800 },
+} as const;
+
+/** Where the browser tests must run rather than skip: CI, or when asked. */
+function browserRequired(): boolean {
+  return process.env.CI === 'true' || process.env.MITE_REQUIRE_BROWSER === '1';
+}
+
+/**
+ * Why this machine cannot run the browser tests, if it cannot; where they are required (CI), the
+ * reason is thrown instead, so that they fail rather than skip.
+ */
+export function browserSkipReason(): string | undefined {
+  let reason: string | undefined;
+  if (!existsSync(chromiumPath)) {
+    reason = `no Chromium at ${chromiumPath} (install Debian's chromium: apt-get install chromium)`;
+  } else if (!existsSync(path.join(webDistDir, 'wallet', 'index.html'))) {
+    reason = `the web apps are not built in ${webDistDir}: run \`npm run build\` first`;
+  }
+  if (reason !== undefined && browserRequired()) {
+    throw new Error(`browser tests are required here (CI or MITE_REQUIRE_BROWSER=1): ${reason}`);
+  }
+  return reason;
+}
+
+/** What every test of a file shares. */
+export interface BrowserWorld {
+  readonly browser: Browser;
+  readonly platform: Platform;
+  /** `http://127.0.0.1:PORT`, the platform's one origin. */
+  readonly baseUrl: string;
+  /** The operator's admin key, for setting up merchants through the API. */
+  readonly adminKey: string;
+}
+
+/** What one test gets: a fresh context and page, watched. */
+export interface BrowserTestKit {
+  readonly world: BrowserWorld;
+  readonly context: BrowserContext;
+  readonly page: Page;
+  /** Opens a path of the platform and waits until the page has loaded. */
+  open(pathname: string): Promise<void>;
+  /** Saves a named screenshot beside the test's own. */
+  screenshot(name: string): Promise<void>;
+}
+
+export interface BrowserTestOptions {
+  readonly viewport?: { readonly width: number; readonly height: number };
+}
+
+let clients = 0;
+
+/** A client address of its own (10.x.y.z) for a browser context or a setup call. */
+function clientAddress(): string {
+  clients += 1;
+  return `10.${(clients >> 16) & 255}.${(clients >> 8) & 255}.${clients & 255}`;
+}
+
+function slug(text: string): string {
+  return text
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-|-$/g, '')
+    .slice(0, 80);
+}
+
+async function startWorld(): Promise<BrowserWorld> {
+  const platform = await createPlatform({
+    dataDir: tempDir('mite-web-'),
+    env: {},
+    logger: pino({ level: 'silent' }),
+    funding: { provider: 'sandbox', confirmDelayMs: sandboxConfirmDelayMs },
+    webRoot: webDistDir,
+    // Sign-up and log-in allow 10 a minute per client address: each test's browser and each
+    // setup call says it is a client of its own (clientAddress), as behind a proxy.
+    trustProxy: '127.0.0.1',
+  });
+  try {
+    const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
+    const admin = await platform.bootstrapAdminKey();
+    if (admin === undefined) throw new Error('a fresh platform makes its first admin key');
+    // Root (CI) cannot use Chromium's sandbox; other users keep it. Containers often have a
+    // small /dev/shm, where Chromium would run out of shared memory: it uses /tmp instead.
+    const args = ['--disable-dev-shm-usage', ...(process.getuid?.() === 0 ? ['--no-sandbox'] : [])];
+    const browser = await chromium.launch({ executablePath: chromiumPath, args });
+    return { browser, platform, baseUrl, adminKey: admin.secret };
+  } catch (error) {
+    await platform.close();
+    throw error;
+  }
+}
+
+/**
+ * A suite of browser tests: skipped with the reason where Chromium or the build is missing (and
+ * failing instead on CI), with one platform and one browser for all of its tests.
+ */
+export function describeInBrowser(
+  name: string,
+  body: (test: (title: string, run: BrowserTestRun, options?: BrowserTestOptions) => void) => void,
+): void {
+  const skip = browserSkipReason();
+  describe(name, { ...(skip === undefined ? {} : { skip }), timeout: 120_000 }, () => {
+    let world: BrowserWorld | undefined;
+    before(async () => {
+      world = await startWorld();
+    });
+    after(async () => {
+      await world?.browser.close();
+      await world?.platform.close();
+    });
+    const suiteDir = path.join(testResultsDir, slug(name));
+    body((title, run, options = {}) => {
+      it(title, async (t) => {
+        if (world === undefined) throw new Error('the browser world did not start');
+        await runBrowserTest(t, world, path.join(suiteDir, slug(title)), run, options);
+      });
+    });
+  });
+}
+
+export type BrowserTestRun = (kit: BrowserTestKit) => Promise<void>;
+
+/** Failures seen on the page whatever the test checks: policy violations, errors, other origins. */
+function watchPage(context: BrowserContext, page: Page, baseUrl: string): string[] {
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (/Content Security Policy/i.test(message.text())) problems.push(`CSP: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`script error: ${error.message}`));
+  context.on('request', (request) => {
+    const url = request.url();
+    if (url.startsWith('data:')) return;
+    if (new URL(url).origin !== baseUrl) problems.push(`request to another origin: ${url}`);
+  });
+  return problems;
+}
+
+async function runBrowserTest(
+  _t: TestContext,
+  world: BrowserWorld,
+  filesPrefix: string,
+  run: BrowserTestRun,
+  options: BrowserTestOptions,
+): Promise<void> {
+  mkdirSync(path.dirname(filesPrefix), { recursive: true });
+  const context = await world.browser.newContext({
+    viewport: options.viewport ?? viewports.desktop,
+    baseURL: world.baseUrl,
+    extraHTTPHeaders: { 'x-forwarded-for': clientAddress() },
+  });
+  await context.tracing.start({ screenshots: true, snapshots: true });
+  const page = await context.newPage();
+  const problems = watchPage(context, page, world.baseUrl);
+  const kit: BrowserTestKit = {
+    world,
+    context,
+    page,
+    open: async (pathname) => {
+      await page.goto(pathname, { waitUntil: 'load' });
+    },
+    screenshot: async (name) => {
+      await page.screenshot({ path: `${filesPrefix}-${slug(name)}.png`, fullPage: true });
+    },
+  };
+  try {
+    await run(kit);
+    if (problems.length > 0) throw new Error(`the page misbehaved:\n${problems.join('\n')}`);
+    await context.tracing.stop();
+  } catch (error) {
+    await context.tracing.stop({ path: `${filesPrefix}-trace.zip` }).catch(() => {});
+    throw error;
+  } finally {
+    await page.screenshot({ path: `${filesPrefix}.png`, fullPage: true }).catch(() => {});
+    await context.close();
+  }
+}
+
+const axeSource = readFileSync(
+  createRequire(import.meta.url).resolve('axe-core/axe.min.js'),
+  'utf8',
+);
+
+interface AxeViolation {
+  readonly id: string;
+  readonly impact: string | null;
+  readonly help: string;
+  readonly nodes: readonly { readonly target: readonly unknown[] }[];
+}
+
+/**
+ * The page's serious and critical accessibility violations, by axe-core. axe is evaluated through
+ * the DevTools protocol, which the page's Content-Security-Policy does not govern (an injected
+ * script tag would be refused, rightly).
+ */
+export async function seriousAxeViolations(page: Page): Promise<string[]> {
+  await page.evaluate(`${axeSource}\n;undefined`);
+  const violations = (await page.evaluate(
+    `axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations)`,
+  )) as AxeViolation[];
+  return violations
+    .filter((violation) => violation.impact === 'serious' || violation.impact === 'critical')
+    .map(
+      (violation) =>
+        `${violation.id} (${violation.impact}): ${violation.help} at ` +
+        violation.nodes.map((node) => JSON.stringify(node.target)).join(', '),
+    );
+}
+
+/** From the start of navigation to the end of the load event, by the page's navigation timing. */
+export async function loadTimeMs(page: Page): Promise<number> {
+  // Expressions as text: this file is type-checked without the DOM's types.
+  const measured = await page.evaluate(`(() => {
+    const [entry] = performance.getEntriesByType('navigation');
+    return entry === undefined || entry.loadEventEnd === 0
+      ? null
+      : entry.loadEventEnd - entry.startTime;
+  })()`);
+  return typeof measured === 'number' ? measured : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Calls the platform's API as a program would (a bearer credential, a fresh Idempotency-Key on
+ * each change), for a test's setup; fails the test on any answer but a 2xx.
+ */
+export async function apiCall(
+  world: BrowserWorld,
+  method: 'GET' | 'POST',
+  pathname: string,
+  options: { readonly auth?: string; readonly body?: unknown } = {},
+): Promise<Record<string, unknown>> {
+  const headers: Record<string, string> = { 'x-forwarded-for': clientAddress() };
+  if (options.auth !== undefined) headers.authorization = `Bearer ${options.auth}`;
+  if (method === 'POST') headers['idempotency-key'] = randomUUID();
+  if (options.body !== undefined) headers['content-type'] = 'application/json';
+  const response = await fetch(`${world.baseUrl}${pathname}`, {
+    method,
+    headers,
+    ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+  });
+  const text = await response.text();
+  if (!response.ok) throw new Error(`${method} ${pathname}: ${response.status} ${text}`);
+  return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
+}
+
+/** Whether the page is wider than its viewport (a sideways scroll on a phone). */
+export async function overflowsWidth(page: Page): Promise<boolean> {
+  return (await page.evaluate(
+    'document.documentElement.scrollWidth > window.innerWidth',
+  )) as boolean;
+}
+
+/**
+ * Presses Tab until `selector` has the focus, as a keyboard user would reach it; fails after
+ * `pressesMax` presses.
+ */
+export async function tabTo(page: Page, selector: string, pressesMax = 25): Promise<void> {
+  for (let presses = 0; presses < pressesMax; presses++) {
+    const focused = await page
+      .locator(selector)
+      .evaluate((element) => element.ownerDocument.activeElement === element);
+    if (focused) return;
+    await page.keyboard.press('Tab');
+  }
+  throw new Error(`${selector} was not reached with ${pressesMax} presses of Tab`);
+}
