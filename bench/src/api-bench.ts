@@ -42,6 +42,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '@mite/testkit';
 import { bundleToScratch } from '../../packages/cli/src/build.ts';
+import { serverNodeFlags } from '../../packages/cli/src/node-flags.ts';
 import { parseAmount } from '@mite/protocol';
 import type {
   FloorConfig,
@@ -270,7 +271,8 @@ class ServerChild {
     const built = await bundleToScratch(serverScript, buildRoot);
     const args =
       'floor' in config ? ['floor', JSON.stringify(config.floor)] : [JSON.stringify(config)];
-    const child = spawn(process.execPath, [...execArgv, built.file, ...args], {
+    // Mite's own V8 options first (packages/cli/src/node-flags.ts), as `npm start` runs it.
+    const child = spawn(process.execPath, [...serverNodeFlags, ...execArgv, built.file, ...args], {
       cwd: repoRoot,
       stdio: ['pipe', 'pipe', 'inherit'],
     });

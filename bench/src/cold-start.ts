@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { tempDir } from '@mite/testkit';
 import { bundleToScratch } from '../../packages/cli/src/build.ts';
+import { serverNodeFlags } from '../../packages/cli/src/node-flags.ts';
 
 /** Longest a start may take before the measurement fails. */
 const startTimeoutMs = 30_000;
@@ -43,7 +44,8 @@ export async function measureColdStart(runs: number): Promise<ColdStartReport> {
 /** Spawns `mite serve`, waits for its banner, checks /healthz, stops it; the time to the banner. */
 async function timeStart(file: string, dataDir: string): Promise<number> {
   const startedAt = performance.now();
-  const child = spawn(process.execPath, [file, 'serve', '--port', '0', '--data-dir', dataDir], {
+  const args = [...serverNodeFlags, file, 'serve', '--port', '0', '--data-dir', dataDir];
+  const child = spawn(process.execPath, args, {
     cwd: repoRoot,
     env: { ...process.env, MITE_LOG_LEVEL: 'warn' },
     stdio: ['ignore', 'pipe', 'pipe'],
