@@ -990,6 +990,7 @@ export function formatApiReport(report: ApiBenchReport): string {
   const lines = [formatTable(columns, cells), ''];
   lines.push(
     `peer: ${peerRoute}, measured in the same run. CPU: busy time over wall time, 100% = one core (server: the platform's process, or the floors'; client: autocannon).`,
+    `servers (platform and floors) run with node ${serverNodeFlags.join(' ')}, as npm start runs Mite.`,
   );
   lines.push('', ...verdictLines(report));
   return lines.join('\n');
