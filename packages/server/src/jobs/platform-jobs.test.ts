@@ -66,6 +66,7 @@ function jobsOnFakeTimers(w: World) {
       },
     },
     idempotency: w.idempotency,
+    reportRollup: w.services.reportRollup,
     webhookRetention: {
       purgeExpired: () => webhookRetention.purgeExpired().finally(() => end('purge')),
     },

@@ -3,10 +3,13 @@
  * - finishing payments and top-ups that a crash left pending (their fixed transfer ids make
  *   finishing twice harmless, and each row's state changes once, conditionally); a purchase's
  *   record, once finished, answers the retry of its cut-off request;
+ * - folding completed payments and refunds into the merchants' report totals
+ *   (reports/report-rollup.ts: one node's run commits, the others' change nothing);
  * - deleting idempotency records and webhook events past their retention, so that neither table
  *   grows forever.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { reportRollupIntervalMs } from '../reports/report-rollup.ts';
 import { type JobTimers, startPeriodicJob } from './periodic-job.ts';
 
 /** How often pending payments and top-ups past their grace period are looked for. */
@@ -19,9 +22,14 @@ export interface PlatformJobsDeps {
   readonly topUps: { reconcilePending(): Promise<number> };
   readonly idempotency: { purgeExpired(): Promise<number> };
   readonly webhookRetention: { purgeExpired(): Promise<number> };
+  readonly reportRollup: { runOnce(): Promise<boolean> };
   readonly logger: Pick<FastifyBaseLogger, 'info' | 'error'>;
   /** Tests run the jobs more often. */
-  readonly intervalsMs?: { readonly reconcile?: number; readonly purge?: number };
+  readonly intervalsMs?: {
+    readonly reconcile?: number;
+    readonly purge?: number;
+    readonly reportRollup?: number;
+  };
   /** The process's timers by default; tests pass fake ones and move time themselves. */
   readonly timers?: JobTimers;
 }
@@ -45,6 +53,13 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
         return false;
       },
       onError: onError('reconcile'),
+      ...timers,
+    }),
+    startPeriodicJob({
+      intervalMs: deps.intervalsMs?.reportRollup ?? reportRollupIntervalMs,
+      // A backlog (a first run over an old database) is read a page per run, one after another.
+      run: () => deps.reportRollup.runOnce(),
+      onError: onError('report rollup'),
       ...timers,
     }),
     startPeriodicJob({

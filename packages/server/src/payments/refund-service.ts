@@ -118,6 +118,7 @@ export function createRefundService(deps: RefundServiceDeps) {
         .values({
           id: refundId,
           payment_id: input.paymentId,
+          merchant_id: payment.merchant_id,
           amount_micros: amountMicros.toString(),
           state: 'pending',
           failure_code: null,
