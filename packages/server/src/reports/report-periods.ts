@@ -60,9 +60,7 @@ export function bucketCount(interval: ReportInterval, fromDayMs: number, toDayMs
     case 'month': {
       const a = new Date(first);
       const b = new Date(last);
-      return (
-        (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + b.getUTCMonth() - a.getUTCMonth() + 1
-      );
+      return (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + b.getUTCMonth() - a.getUTCMonth() + 1;
     }
   }
 }
@@ -80,7 +78,7 @@ export interface Bucket {
 export function buckets(interval: ReportInterval, fromDayMs: number, toDayMs: number): Bucket[] {
   const endMs = toDayMs + dayMs;
   const result: Bucket[] = [];
-  for (let start = intervalStartMs(interval, fromDayMs); start < endMs; ) {
+  for (let start = intervalStartMs(interval, fromDayMs); start < endMs;) {
     const next = nextIntervalStartMs(interval, start);
     result.push({ startMs: Math.max(start, fromDayMs), endMs: Math.min(next, endMs) });
     start = next;

@@ -168,7 +168,8 @@ export function createReportRollup(deps: ReportRollupDeps) {
     const found = new Set([...payments, ...refunds].map((row) => row.id));
     for (const id of [...paymentIds, ...refundIds]) {
       // A row that no longer exists was never made (its purchase was answered from another).
-      if (!found.has(id)) resolved.push({ kind: paymentIds.includes(id) ? 'payment' : 'refund', id });
+      if (!found.has(id))
+        resolved.push({ kind: paymentIds.includes(id) ? 'payment' : 'refund', id });
     }
     for (const row of payments) {
       if (row.state === 'pending') continue;
@@ -227,7 +228,11 @@ export function createReportRollup(deps: ReportRollupDeps) {
   function settled<Row extends { readonly id: string }>(rows: Row[], cutoffMs: number) {
     const young = rows.findIndex((row) => idTimeMs(row.id) > cutoffMs);
     const taken = young === -1 ? rows : rows.slice(0, young);
-    return { rows: taken, afterId: taken.at(-1)?.id, full: young === -1 && rows.length === pageRows };
+    return {
+      rows: taken,
+      afterId: taken.at(-1)?.id,
+      full: young === -1 && rows.length === pageRows,
+    };
   }
 
   /**
@@ -284,7 +289,8 @@ export function createReportRollup(deps: ReportRollupDeps) {
       const merchantId = merchants[index] ?? '';
       const refundedMicros = BigInt(leg.amountMicros);
       addDay(totals, merchantId, dayMs, { refundCount: 1n, refundedMicros });
-      if (row.offer_id !== null) addOffer(totals, merchantId, dayMs, row.offer_id, { refundedMicros });
+      if (row.offer_id !== null)
+        addOffer(totals, merchantId, dayMs, row.offer_id, { refundedMicros });
     });
   }
 
@@ -319,7 +325,11 @@ async function writeTotals(tx: Transaction<PlatformSchema>, totals: Totals): Pro
       .values(days.slice(start, start + totalsRowsPerStatement))
       .onConflict((conflict) =>
         conflict.columns(['merchant_id', 'day_at']).doUpdateSet((eb) => ({
-          payment_count: eb('report_day_totals.payment_count', '+', eb.ref('excluded.payment_count')),
+          payment_count: eb(
+            'report_day_totals.payment_count',
+            '+',
+            eb.ref('excluded.payment_count'),
+          ),
           gross_micros: eb('report_day_totals.gross_micros', '+', eb.ref('excluded.gross_micros')),
           fee_micros: eb('report_day_totals.fee_micros', '+', eb.ref('excluded.fee_micros')),
           net_micros: eb('report_day_totals.net_micros', '+', eb.ref('excluded.net_micros')),

@@ -97,7 +97,10 @@ function auth(scope: ApiKeyScope) {
 
 function wirePage<T, W>(page: ListPage<T>, item: (value: T) => W) {
   const next: ListCursor | undefined = page.next;
-  return { items: page.items.map(item), nextCursor: next === undefined ? null : encodeCursor(next) };
+  return {
+    items: page.items.map(item),
+    nextCursor: next === undefined ? null : encodeCursor(next),
+  };
 }
 
 export const reportRoutes: ReportRoutes = async (api, options) => {
@@ -337,7 +340,11 @@ const earningsRoutes: ReportRoutes = async (api, { reports }) => {
       const period = periodOf(request.query);
       if (typeof period === 'string') return sendProblem(reply, 'validationFailed', period);
       if (bucketCount('day', period.fromDayMs, period.toDayMs) > reportBucketsMax) {
-        return sendProblem(reply, 'validationFailed', `a period of at most ${reportBucketsMax} days`);
+        return sendProblem(
+          reply,
+          'validationFailed',
+          `a period of at most ${reportBucketsMax} days`,
+        );
       }
       const { limit } = request.query;
       const top = await reports.topOffers({ merchantId, ...period, limit });

@@ -156,7 +156,10 @@ export function createReportService(deps: { readonly platform: PlatformDb }) {
       .orderBy('payments.id', 'desc')
       .limit(request.limit + 1)
       .execute();
-    const refunds = await refundsOf(rows.slice(0, request.limit).map((row) => row.id), account);
+    const refunds = await refundsOf(
+      rows.slice(0, request.limit).map((row) => row.id),
+      account,
+    );
     return ok(
       pageOf(rows, request.limit, cursorOf, (row) => ({
         paymentId: row.id,
@@ -165,7 +168,9 @@ export function createReportService(deps: { readonly platform: PlatformDb }) {
         offerTitle: row.title,
         resource: row.resource,
         amountMicros: BigInt(row.amount_micros),
-        shareMicros: (JSON.parse(row.legs) as { creditAccountId: string; amountMicros: string; code: number }[])
+        shareMicros: (
+          JSON.parse(row.legs) as { creditAccountId: string; amountMicros: string; code: number }[]
+        )
           .filter((leg) => leg.code === transferCodes.payment && leg.creditAccountId === account)
           .reduce((sum, leg) => sum + BigInt(leg.amountMicros), 0n),
         refundedMicros: refunds.get(row.id)?.totalMicros ?? 0n,
@@ -370,4 +375,3 @@ function shareOf(legs: string, account: string): bigint {
     .filter((leg) => leg.debitAccountId === account)
     .reduce((sum, leg) => sum + BigInt(leg.amountMicros), 0n);
 }
-
