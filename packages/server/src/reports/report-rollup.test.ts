@@ -250,6 +250,53 @@ forEachDialect('report rollup', (dialect, it) => {
     assert.equal(day?.net_micros, await balanceOf(w.ledger, seller.accountId));
   });
 
+  it('looks at rows waiting for good in turn with the others, a page per run', async (t) => {
+    const w = await world(t, dialect);
+    const { seller, own, pay } = await shops(w);
+    const paymentId = await pay(own);
+    // Two refunds a crash left pending (nothing finishes a refund cut short); one finishes later.
+    const legs = JSON.stringify([
+      { transferId: '1', debitAccountId: seller.accountId.toString(), amountMicros: '1000' },
+    ]);
+    for (const id of ['ref_a_stuck', 'ref_b_later']) {
+      await w.platform.db
+        .insertInto('refunds')
+        .values({
+          id,
+          payment_id: paymentId,
+          merchant_id: seller.merchantId,
+          amount_micros: '1000',
+          state: 'pending',
+          failure_code: null,
+          requested_by: `merchant:${seller.merchantId}`,
+          reason: null,
+          legs,
+          created_at: BigInt(w.clock.nowMs),
+          completed_at: null,
+        })
+        .execute();
+    }
+    const rollup = rollupFor(w, { pageRows: 1 });
+    await runAll(rollup);
+    await runAll(rollup);
+    const waiting = () =>
+      w.platform.db.selectFrom('report_rollup_waiting').select('id').orderBy('id').execute();
+    assert.deepEqual(await waiting(), [{ id: 'ref_a_stuck' }, { id: 'ref_b_later' }]);
+    await w.platform.db
+      .updateTable('refunds')
+      .set({ state: 'succeeded', completed_at: BigInt(w.clock.nowMs) })
+      .where('id', '=', 'ref_b_later')
+      .execute();
+    // The stuck one sorts first: a job that always looked at the first page would never see it.
+    for (let run = 0; run < 3; run++) await rollup.runOnce();
+    assert.deepEqual(await waiting(), [{ id: 'ref_a_stuck' }]);
+    const [day] = (await totalsOf(w)).days;
+    assert.equal(day?.refund_count, 1n);
+    assert.equal(day?.refunded_micros, 1000n);
+    // The row that waits for good does not keep the job running.
+    assert.equal(await rollup.runOnce(), false);
+  });
+
   it('reads a row only once its id is settleMs old', async (t) => {
     const w = await world(t, dialect);
     const { own, pay } = await shops(w);

@@ -138,7 +138,9 @@ export function createReportRollup(deps: ReportRollupDeps) {
       return true;
     });
     if (committed) waitingAfter = waiting.next;
-    return committed && (payments.full || refunds.full || waiting.full);
+    // Waiting rows do not make the next run start at once: rows a crash left pending for good
+    // would keep it busy. They are looked at a page per run, going round.
+    return committed && (payments.full || refunds.full);
   }
 
   /** Folds in the waiting rows now completed; returns those to forget and where to look next. */
@@ -181,7 +183,7 @@ export function createReportRollup(deps: ReportRollupDeps) {
       await foldRefund(totals, row);
       resolved.push({ kind: 'refund', id: row.id });
     }
-    return { resolved, next, full };
+    return { resolved, next };
   }
 
   function paymentsQuery() {

@@ -4,6 +4,7 @@
  * be probed); operators read any merchant's.
  */
 import { currency, formatLedgerAmount } from '@mite/protocol';
+import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiKeyScope } from '../auth/scopes.ts';
@@ -13,6 +14,7 @@ import { requirePrincipal } from '../http/route-config.ts';
 import { amountSchema, formatAmount } from '../money/amount-schema.ts';
 import {
   bucketCount,
+  dayMs,
   formatDay,
   parseDay,
   reportBucketsMax,
@@ -86,7 +88,7 @@ const dayQuery = z
 type ReportRoutes = FastifyPluginAsyncZod<{ reports: ReportService }>;
 
 /** The caller may read this merchant's data: an operator, or the merchant itself. */
-function mayRead(request: Parameters<typeof requirePrincipal>[0], merchantId: string): boolean {
+function mayRead(request: FastifyRequest, merchantId: string): boolean {
   const principal = requirePrincipal(request, 'merchant', 'operator');
   return principal.kind === 'operator' || principal.id === merchantId;
 }
@@ -299,7 +301,7 @@ const earningsRoutes: ReportRoutes = async (api, { reports }) => {
         currency,
         buckets: report.value.map((bucket) => ({
           start: formatDay(bucket.startMs),
-          end: formatDay(bucket.endMs - 86_400_000),
+          end: formatDay(bucket.endMs - dayMs),
           payments: Number(bucket.paymentCount),
           gross: formatLedgerAmount(bucket.grossMicros),
           fees: formatLedgerAmount(bucket.feeMicros),
@@ -316,7 +318,9 @@ const earningsRoutes: ReportRoutes = async (api, { reports }) => {
     {
       schema: {
         summary: 'A merchant\u2019s offers that earned most in a period',
-        description: `Ranked by what the merchant kept (net of refunds). ${lagNote}`,
+        description:
+          `Ranked by what the merchant kept (net of refunds), over at most ` +
+          `${reportBucketsMax} days. ${lagNote}`,
         tags: ['reports'],
         params: merchantParams,
         querystring: z.object({
