@@ -25,6 +25,7 @@ const platformTables = [
   'refunds',
   'report_day_totals',
   'report_offer_day_totals',
+  'report_payment_shares',
   'report_rollup_state',
   'report_rollup_waiting',
   'sessions',

@@ -317,6 +317,15 @@ export interface PlatformSchema {
   report_offer_day_totals: ReportOfferDayTotalsTable;
   report_rollup_state: ReportRollupStateTable;
   report_rollup_waiting: ReportRollupWaitingTable;
+  report_payment_shares: ReportPaymentSharesTable;
+}
+
+/** A payment a merchant got a share of without being its seller (migration 0017). */
+export interface ReportPaymentSharesTable {
+  merchant_id: string;
+  /** The payment's `created_at`: the merchant's list is ordered by it. */
+  created_at: EpochMs;
+  payment_id: string;
 }
 
 /**

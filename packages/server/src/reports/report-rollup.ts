@@ -263,6 +263,13 @@ export function createReportRollup(deps: ReportRollupDeps) {
             feeMicros: fee,
           }));
     for (const part of parts) {
+      if (part.merchantId !== row.merchant_id) {
+        totals.shares.push({
+          merchant_id: part.merchantId,
+          created_at: row.created_at,
+          payment_id: row.id,
+        });
+      }
       const grossMicros = part.netMicros + part.feeMicros;
       addDay(totals, part.merchantId, dayMs, {
         paymentCount: 1n,
@@ -320,6 +327,13 @@ export function createReportRollup(deps: ReportRollupDeps) {
 export type ReportRollup = ReturnType<typeof createReportRollup>;
 
 async function writeTotals(tx: Transaction<PlatformSchema>, totals: Totals): Promise<void> {
+  for (let start = 0; start < totals.shares.length; start += totalsRowsPerStatement) {
+    await tx
+      .insertInto('report_payment_shares')
+      .values(totals.shares.slice(start, start + totalsRowsPerStatement))
+      .onConflict((conflict) => conflict.doNothing())
+      .execute();
+  }
   const days = [...totals.days.values()];
   for (let start = 0; start < days.length; start += totalsRowsPerStatement) {
     await tx

@@ -162,14 +162,19 @@ forEachDialect('merchant report routes', (backend, it) => {
       const operator = await env.get(`/v1/merchants/${news.merchantId}/${path}`, env.admin);
       assert.equal(operator.status, 200, path);
     }
-    const gamesPayments = await env.get(`/v1/merchants/${games.merchantId}/payments`, games.key);
-    assert.deepEqual(
-      items(gamesPayments.json).map((row) => row.offerId),
-      [gamesOwn],
-    );
+    const gamesPayments = async () =>
+      items((await env.get(`/v1/merchants/${games.merchantId}/payments`, games.key)).json).map(
+        (row) => [row.offerId, row.share, row.shareRefunded],
+      );
+    assert.deepEqual(await gamesPayments(), [[gamesOwn, '0.027', '0.00']]);
 
-    // The co-creator earns from the shared payment in its reports, by its own leg.
+    // The co-creator sees the shared payment in its list and its reports once the rollup ran,
+    // by its own leg.
     await env.rollup.runOnce();
+    assert.deepEqual(await gamesPayments(), [
+      [gamesOwn, '0.027', '0.00'],
+      [shared, '0.36', '0.18'],
+    ]);
     const earnings = await env.get(
       `/v1/merchants/${games.merchantId}/reports/earnings?interval=day&from=2027-01-06&to=2027-01-06`,
       games.key,
@@ -198,12 +203,18 @@ forEachDialect('merchant report routes', (backend, it) => {
   it('pages through every payment once, newest first, while more are made between pages', async (t) => {
     const env = await start(t, backend);
     const offerId = await env.offer(env.news.merchantId, 10_000n);
+    // Games sells this one and shares it with News: News lists it too.
+    const shared = await env.offer(env.games.merchantId, 10_000n, [
+      { merchantId: env.games.merchantId, shareBasisPoints: 5_000 },
+      { merchantId: env.news.merchantId, shareBasisPoints: 5_000 },
+    ]);
     const made: string[] = [];
-    for (let i = 0; i < 7; i++) {
-      made.push(await env.pay(offerId));
+    for (let i = 0; i < 9; i++) {
+      made.push(await env.pay(i % 4 === 1 ? shared : offerId));
       // Some share a time (the id breaks the tie), some do not.
       if (i % 3 === 0) env.clock.nowMs += 1_000;
     }
+    await env.rollup.runOnce();
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -217,6 +228,8 @@ forEachDialect('merchant report routes', (backend, it) => {
       cursor = page.json.nextCursor as string | null;
       // New payments, at the same time as the last and later, land before the cursor.
       await env.pay(offerId);
+      await env.pay(shared);
+      await env.rollup.runOnce();
       env.clock.nowMs += 500;
     } while (cursor !== null);
     assert.deepEqual(seen, [...made].reverse());

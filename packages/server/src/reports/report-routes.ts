@@ -118,8 +118,10 @@ const listRoutes: ReportRoutes = async (api, { reports }) => {
       schema: {
         summary: 'A merchant\u2019s payments, newest first',
         description:
-          'Every payment of the merchant\u2019s offers and challenges, whatever its state, with ' +
-          'the merchant\u2019s own share. A page never shifts under new payments.',
+          'Every payment of the merchant\u2019s offers and challenges, whatever its state, and ' +
+          'those of other merchants\u2019 offers it got a share of (a revenue split; these ' +
+          'once succeeded, a few seconds later), with the merchant\u2019s own share. A page ' +
+          'never shifts under new payments.',
         tags: ['reports'],
         params: merchantParams,
         querystring: pageQuery(listCursorSchema),

@@ -122,21 +122,17 @@ export function createReportService(deps: { readonly platform: PlatformDb }) {
     return row?.account_id;
   }
 
-  /** Newest first: before the cursor's (time, id). */
-  function before<T extends 'payments' | 'refunds' | 'offers'>(table: T, cursor: ListCursor) {
+  /** Newest first: before the cursor's (time, id), in the columns given. */
+  function before(createdAtColumn: string, idColumn: string, cursor: ListCursor) {
     const createdAt = BigInt(cursor.createdAt);
-    return sql<boolean>`(${sql.ref(`${table}.created_at`)} < ${createdAt} or (${sql.ref(
-      `${table}.created_at`,
-    )} = ${createdAt} and ${sql.ref(`${table}.id`)} < ${cursor.id}))`;
+    const time = sql.ref(createdAtColumn);
+    return sql<boolean>`(${time} < ${createdAt} or (${time} = ${createdAt} and ${sql.ref(
+      idColumn,
+    )} < ${cursor.id}))`;
   }
 
-  async function listPayments(
-    request: ListRequest,
-  ): Promise<Result<ListPage<PaymentItem>, 'merchantNotFound'>> {
-    const account = await accountOf(request.merchantId);
-    if (account === undefined) return fail('merchantNotFound');
-    const { cursor } = request;
-    const rows = await db
+  function paymentRows() {
+    return db
       .selectFrom('payments')
       .leftJoin('offers', 'offers.id', 'payments.offer_id')
       .select([
@@ -149,13 +145,55 @@ export function createReportService(deps: { readonly platform: PlatformDb }) {
         'payments.legs',
         'payments.created_at',
         'payments.completed_at',
-      ])
-      .where('payments.merchant_id', '=', request.merchantId)
-      .$if(cursor !== undefined, (query) => query.where(before('payments', cursor as ListCursor)))
+      ]);
+  }
+
+  /**
+   * The merchant's payments: those it sold (by the payments' own index) and those of another
+   * seller it got a share of (recorded by the rollup job), each read a page long after the
+   * cursor and merged.
+   */
+  async function paymentsAfter(request: ListRequest) {
+    const { merchantId, cursor, limit } = request;
+    const sold = await paymentRows()
+      .where('payments.merchant_id', '=', merchantId)
+      .$if(cursor !== undefined, (query) =>
+        query.where(before('payments.created_at', 'payments.id', cursor as ListCursor)),
+      )
       .orderBy('payments.created_at', 'desc')
       .orderBy('payments.id', 'desc')
-      .limit(request.limit + 1)
+      .limit(limit + 1)
       .execute();
+    const shares = await db
+      .selectFrom('report_payment_shares')
+      .select('payment_id')
+      .where('merchant_id', '=', merchantId)
+      .$if(cursor !== undefined, (query) =>
+        query.where(before('created_at', 'payment_id', cursor as ListCursor)),
+      )
+      .orderBy('created_at', 'desc')
+      .orderBy('payment_id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    const shared =
+      shares.length === 0
+        ? []
+        : await paymentRows()
+            .where(
+              'payments.id',
+              'in',
+              shares.map((share) => share.payment_id),
+            )
+            .execute();
+    return [...sold, ...shared].sort(newestFirst).slice(0, limit + 1);
+  }
+
+  async function listPayments(
+    request: ListRequest,
+  ): Promise<Result<ListPage<PaymentItem>, 'merchantNotFound'>> {
+    const account = await accountOf(request.merchantId);
+    if (account === undefined) return fail('merchantNotFound');
+    const rows = await paymentsAfter(request);
     const refunds = await refundsOf(
       rows.slice(0, request.limit).map((row) => row.id),
       account,
@@ -168,11 +206,7 @@ export function createReportService(deps: { readonly platform: PlatformDb }) {
         offerTitle: row.title,
         resource: row.resource,
         amountMicros: BigInt(row.amount_micros),
-        shareMicros: (
-          JSON.parse(row.legs) as { creditAccountId: string; amountMicros: string; code: number }[]
-        )
-          .filter((leg) => leg.code === transferCodes.payment && leg.creditAccountId === account)
-          .reduce((sum, leg) => sum + BigInt(leg.amountMicros), 0n),
+        shareMicros: paidTo(row.legs, account),
         refundedMicros: refunds.get(row.id)?.totalMicros ?? 0n,
         shareRefundedMicros: refunds.get(row.id)?.shareMicros ?? 0n,
         createdAtMs: Number(row.created_at),
@@ -211,7 +245,9 @@ export function createReportService(deps: { readonly platform: PlatformDb }) {
       .selectFrom('refunds')
       .selectAll()
       .where('refunds.merchant_id', '=', request.merchantId)
-      .$if(cursor !== undefined, (query) => query.where(before('refunds', cursor as ListCursor)))
+      .$if(cursor !== undefined, (query) =>
+        query.where(before('refunds.created_at', 'refunds.id', cursor as ListCursor)),
+      )
       .orderBy('refunds.created_at', 'desc')
       .orderBy('refunds.id', 'desc')
       .limit(request.limit + 1)
@@ -240,7 +276,9 @@ export function createReportService(deps: { readonly platform: PlatformDb }) {
       .selectFrom('offers')
       .selectAll()
       .where('offers.merchant_id', '=', request.merchantId)
-      .$if(cursor !== undefined, (query) => query.where(before('offers', cursor as ListCursor)))
+      .$if(cursor !== undefined, (query) =>
+        query.where(before('offers.created_at', 'offers.id', cursor as ListCursor)),
+      )
       .orderBy('offers.created_at', 'desc')
       .orderBy('offers.id', 'desc')
       .limit(request.limit + 1)
@@ -367,6 +405,25 @@ export type ReportService = ReturnType<typeof createReportService>;
 
 function cursorOf(row: { readonly id: string; readonly created_at: bigint }): ListCursor {
   return { createdAt: row.created_at.toString(), id: row.id };
+}
+
+/**
+ * Newest first, as the lists' SQL orders them: ids share one shape (a prefix and a lower-case
+ * uuid), which orders the same in JavaScript and in either database.
+ */
+function newestFirst(
+  a: { readonly created_at: bigint; readonly id: string },
+  b: { readonly created_at: bigint; readonly id: string },
+): number {
+  if (a.created_at !== b.created_at) return a.created_at > b.created_at ? -1 : 1;
+  return a.id === b.id ? 0 : a.id > b.id ? -1 : 1;
+}
+
+/** What `account` was credited by a payment's legs (its share, after fee and splits). */
+function paidTo(legs: string, account: string): bigint {
+  return (JSON.parse(legs) as { creditAccountId: string; amountMicros: string; code: number }[])
+    .filter((leg) => leg.code === transferCodes.payment && leg.creditAccountId === account)
+    .reduce((sum, leg) => sum + BigInt(leg.amountMicros), 0n);
 }
 
 /** What `account` paid back in a refund, from its legs. */

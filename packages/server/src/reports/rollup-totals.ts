@@ -1,13 +1,19 @@
 /** The deltas one rollup run adds to the totals, keyed by merchant and day (and offer). */
-import type { ReportDayTotalsTable, ReportOfferDayTotalsTable } from '../db/schema.ts';
+import type {
+  ReportDayTotalsTable,
+  ReportOfferDayTotalsTable,
+  ReportPaymentSharesTable,
+} from '../db/schema.ts';
 
 export interface Totals {
   readonly days: Map<string, ReportDayTotalsTable>;
   readonly offers: Map<string, ReportOfferDayTotalsTable>;
+  /** Payments of another seller that paid a merchant a share. */
+  readonly shares: ReportPaymentSharesTable[];
 }
 
 export function createTotals(): Totals {
-  return { days: new Map(), offers: new Map() };
+  return { days: new Map(), offers: new Map(), shares: [] };
 }
 
 interface DayDelta {

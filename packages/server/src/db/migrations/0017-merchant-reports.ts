@@ -11,6 +11,8 @@
  *   once one commits each run and the others change nothing.
  * - `report_rollup_waiting`: payments and refunds the job passed while they were still pending;
  *   it folds each in once it completes.
+ * - `report_payment_shares`: the payments a merchant got a share of without being their seller
+ *   (a revenue split), written by the rollup job, so that its payment list shows them too.
  * - refunds get their payment's merchant and an index by merchant and time, and offers an index
  *   by merchant and time, for the lists (newest first). Payments are listed through their
  *   existing index by merchant and time: the purchase path gains no write.
@@ -19,6 +21,17 @@ import { type Kysely, sql } from 'kysely';
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   await createTotals(db);
+  await db.schema
+    .createTable('report_payment_shares')
+    .addColumn('merchant_id', 'text', (c) => c.notNull())
+    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .addColumn('payment_id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('report_payment_shares_pkey', [
+      'merchant_id',
+      'created_at',
+      'payment_id',
+    ])
+    .execute();
   await db.schema
     .createTable('report_rollup_state')
     .addColumn('name', 'text', (c) => c.primaryKey())
@@ -81,6 +94,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('offers_by_merchant').on('offers').column('merchant_id').execute();
   await db.schema.dropIndex('refunds_by_merchant').execute();
   for (const table of [
+    'report_payment_shares',
     'report_rollup_waiting',
     'report_rollup_state',
     'report_offer_day_totals',
