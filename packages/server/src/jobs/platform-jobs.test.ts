@@ -47,14 +47,14 @@ function fakeJobTimers() {
  */
 function jobsOnFakeTimers(w: World) {
   const { timers, tick } = fakeJobTimers();
-  const ended = { reconcile: 0, purge: 0, topUps: 0 };
+  const ended = { reconcile: 0, purge: 0, rollup: 0, topUps: 0 };
   let failure: unknown;
   let wake = () => {};
-  const end = (job: 'reconcile' | 'purge') => {
+  const end = (job: 'reconcile' | 'purge' | 'rollup') => {
     ended[job]++;
     wake();
   };
-  const { webhookRetention } = w.services;
+  const { webhookRetention, reportRollup } = w.services;
   const jobs = startPlatformJobs({
     payments: w.payments,
     // Top-ups have their own reconciler test; here only that the job calls it, last in its run.
@@ -66,7 +66,7 @@ function jobsOnFakeTimers(w: World) {
       },
     },
     idempotency: w.idempotency,
-    reportRollup: w.services.reportRollup,
+    reportRollup: { runOnce: () => reportRollup.runOnce().finally(() => end('rollup')) },
     webhookRetention: {
       purgeExpired: () => webhookRetention.purgeExpired().finally(() => end('purge')),
     },
@@ -80,9 +80,17 @@ function jobsOnFakeTimers(w: World) {
     },
   });
   const runs = async (elapseMs: number) => {
-    const target = { reconcile: ended.reconcile + 1, purge: ended.purge + 1 };
+    const target = {
+      reconcile: ended.reconcile + 1,
+      purge: ended.purge + 1,
+      rollup: ended.rollup + 1,
+    };
     tick(elapseMs);
-    while (ended.reconcile < target.reconcile || ended.purge < target.purge) {
+    while (
+      ended.reconcile < target.reconcile ||
+      ended.purge < target.purge ||
+      ended.rollup < target.rollup
+    ) {
       if (failure !== undefined) throw failure;
       await new Promise<void>((resolve) => (wake = resolve));
     }
@@ -147,6 +155,12 @@ forEachDialect('background jobs', (dialect, it) => {
     await jobs.round();
     assert.equal(jobs.ended.topUps, 5);
     assert.equal(await balanceOf(w.ledger, seller.accountId), 50_000n);
+    // The report rollup, run with the others, counted it once too.
+    const totals = await w.platform.db.selectFrom('report_day_totals').selectAll().execute();
+    assert.deepEqual(
+      totals.map((day) => [day.merchant_id, day.payment_count, day.net_micros]),
+      [[seller.merchantId, 1n, 50_000n]],
+    );
     await jobs.stop();
   });
 });
