@@ -106,12 +106,14 @@ function wirePage<T, W>(page: ListPage<T>, item: (value: T) => W) {
 }
 
 export const reportRoutes: ReportRoutes = async (api, options) => {
-  await api.register(listRoutes, options);
+  await api.register(paymentListRoute, options);
+  await api.register(refundListRoute, options);
   await api.register(offerListRoute, options);
-  await api.register(earningsRoutes, options);
+  await api.register(earningsRoute, options);
+  await api.register(topOffersRoute, options);
 };
 
-const listRoutes: ReportRoutes = async (api, { reports }) => {
+const paymentListRoute: ReportRoutes = async (api, { reports }) => {
   api.get(
     '/v1/merchants/:merchantId/payments',
     {
@@ -151,7 +153,9 @@ const listRoutes: ReportRoutes = async (api, { reports }) => {
       }));
     },
   );
+};
 
+const refundListRoute: ReportRoutes = async (api, { reports }) => {
   api.get(
     '/v1/merchants/:merchantId/refunds',
     {
@@ -255,7 +259,7 @@ const topOfferSchema = z.object({
   kept: totalSchema.describe('net - refunded: what the offers are ranked by'),
 });
 
-const earningsRoutes: ReportRoutes = async (api, { reports }) => {
+const earningsRoute: ReportRoutes = async (api, { reports }) => {
   api.get(
     '/v1/merchants/:merchantId/reports/earnings',
     {
@@ -314,7 +318,9 @@ const earningsRoutes: ReportRoutes = async (api, { reports }) => {
       };
     },
   );
+};
 
+const topOffersRoute: ReportRoutes = async (api, { reports }) => {
   api.get(
     '/v1/merchants/:merchantId/reports/top-offers',
     {
