@@ -154,6 +154,15 @@ forEachDialect('report rollup', (dialect, it) => {
       2n * 1_000_003n + 250_000n + 40_001n,
     );
 
+    // The writer's list shows the seller's payments it got a share of; the seller's needs none.
+    const shares = await w.platform.db
+      .selectFrom('report_payment_shares')
+      .select(['merchant_id', 'payment_id'])
+      .execute();
+    assert.equal(shares.length, 2);
+    assert.ok(shares.every((share) => share.merchant_id === writer.merchantId));
+    assert.ok(shares.some((share) => share.payment_id === sharedPaid));
+
     const top = await reports.topOffers({
       merchantId: seller.merchantId,
       fromDayMs,
