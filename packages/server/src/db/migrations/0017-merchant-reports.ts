@@ -93,6 +93,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await db.schema.dropIndex('offers_by_merchant_time').execute();
   await db.schema.createIndex('offers_by_merchant').on('offers').column('merchant_id').execute();
   await db.schema.dropIndex('refunds_by_merchant').execute();
+  await sql`alter table refunds drop column merchant_id`.execute(db);
   for (const table of [
     'report_payment_shares',
     'report_rollup_waiting',
