@@ -26,6 +26,7 @@ const platformTables = [
   'report_day_totals',
   'report_offer_day_totals',
   'report_payment_shares',
+  'report_rollup_counted',
   'report_rollup_state',
   'report_rollup_waiting',
   'sessions',

@@ -317,6 +317,7 @@ export interface PlatformSchema {
   report_offer_day_totals: ReportOfferDayTotalsTable;
   report_rollup_state: ReportRollupStateTable;
   report_rollup_waiting: ReportRollupWaitingTable;
+  report_rollup_counted: ReportRollupCountedTable;
   report_payment_shares: ReportPaymentSharesTable;
 }
 
@@ -361,14 +362,27 @@ export interface ReportOfferDayTotalsTable {
 /** How far the rollup job has read payments and refunds, by id (migration 0017). */
 export interface ReportRollupStateTable {
   name: string;
+  /** The head: the last ids read as they came. */
   payments_after_id: string;
   refunds_after_id: string;
+  /** The sweep: the last ids read again a lookback after their time, for rows committed late. */
+  payments_swept_id: string;
+  refunds_swept_id: string;
   /** Advanced by each run, conditionally: one node's run commits, the others change nothing. */
   version: bigint;
 }
 
 /** Payments and refunds the rollup job passed while pending (migration 0017). */
 export interface ReportRollupWaitingTable {
+  kind: 'payment' | 'refund';
+  id: string;
+}
+
+/**
+ * A payment or refund the rollup job has added to the totals (migration 0017): inserted in the
+ * transaction that adds it, so its primary key lets each be added once.
+ */
+export interface ReportRollupCountedTable {
   kind: 'payment' | 'refund';
   id: string;
 }

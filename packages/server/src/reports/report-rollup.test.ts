@@ -9,8 +9,14 @@ import {
   merchant,
   world,
 } from '../payments/testing.ts';
+import { uuidv7 } from 'uuidv7';
 import { dayMs } from './report-periods.ts';
-import { createReportRollup, idTimeMs, type ReportRollupDeps } from './report-rollup.ts';
+import {
+  createReportRollup,
+  idTimeMs,
+  type ReportRollupDeps,
+  reportRollupLookbackMs,
+} from './report-rollup.ts';
 import { createReportService } from './report-service.ts';
 
 type World = Awaited<ReturnType<typeof world>>;
@@ -74,7 +80,19 @@ async function totalsOf(w: World) {
   };
 }
 
-/** A rollup that reads every row at once (no settling margin), as a test's explicit runs want. */
+/** The number of payments the totals hold, over every merchant and day. */
+async function paymentsCounted(w: World): Promise<bigint> {
+  const { days } = await totalsOf(w);
+  return days.reduce((total, day) => total + day.payment_count, 0n);
+}
+
+/** The idClock of a node once every id drawn so far is past the sweep's lookback. */
+const afterLookback = () => Date.now() + reportRollupLookbackMs + 1;
+
+/**
+ * A rollup whose head reads every row at once (no settling margin), as a test's explicit runs
+ * want; its sweep reads a row again once its id is reportRollupLookbackMs old.
+ */
 function rollupFor(w: World, options: Omit<ReportRollupDeps, 'platform'> = {}) {
   return createReportRollup({ platform: w.platform, settleMs: 0, ...options });
 }
@@ -191,29 +209,41 @@ forEachDialect('report rollup', (dialect, it) => {
     );
   });
 
-  it('counts nothing twice: run again, after a crash between pages, or on two nodes at once', async (t) => {
+  it('counts nothing twice: run again, swept, after a crash between pages, or on two nodes at once', async (t) => {
     const w = await world(t, dialect);
     const { own, writers, pay } = await shops(w);
     for (let i = 0; i < 5; i++) {
       await pay(i % 2 === 0 ? own : writers);
       w.clock.nowMs += 3_600_000;
     }
-    const reference = createReportRollup({ platform: w.platform, settleMs: 0 });
+    const reference = rollupFor(w);
     await runAll(reference);
     const expected = await totalsOf(w);
     assert.equal(await reference.runOnce(), false);
     assert.deepEqual(await totalsOf(w), expected);
+    // The sweep reads every row again once it is old enough: each is counted already.
+    const sweeping = rollupFor(w, { idClock: afterLookback });
+    await runAll(sweeping);
+    await runAll(sweeping);
+    assert.deepEqual(await totalsOf(w), expected);
 
-    // Start again from nothing, two rows a page, and crash inside the second page's transaction.
-    await w.platform.db.deleteFrom('report_day_totals').execute();
-    await w.platform.db.deleteFrom('report_offer_day_totals').execute();
+    // Start again from nothing, two rows a page, head and sweep reading the same rows in each
+    // run, and crash inside the second page's transaction.
+    for (const table of [
+      'report_day_totals',
+      'report_offer_day_totals',
+      'report_rollup_counted',
+    ] as const) {
+      await w.platform.db.deleteFrom(table).execute();
+    }
     await w.platform.db
       .updateTable('report_rollup_state')
-      .set({ payments_after_id: '', refunds_after_id: '' })
+      .set({ payments_after_id: '', refunds_after_id: '', payments_swept_id: '' })
       .execute();
     let commits = 0;
     const crashing = rollupFor(w, {
       pageRows: 2,
+      idClock: afterLookback,
       beforeCommit: () => {
         if (++commits === 2) throw new Error('crash');
       },
@@ -221,18 +251,23 @@ forEachDialect('report rollup', (dialect, it) => {
     assert.equal(await crashing.runOnce(), true);
     await assert.rejects(crashing.runOnce(), /crash/);
     // A new process carries on from the last page committed.
-    const restarted = rollupFor(w, { pageRows: 2 });
+    const restarted = rollupFor(w, { pageRows: 2, idClock: afterLookback });
     assert.equal(await runAll(restarted), 2);
     assert.deepEqual(await totalsOf(w), expected);
 
-    // Two nodes, their runs at once, over new payments: each payment counted once.
+    // Two nodes, their runs at once, over new payments: each payment counted once, by the heads
+    // and then again by the sweeps.
     for (let i = 0; i < 6; i++) await pay(own);
     const nodes = [rollupFor(w, { pageRows: 2 }), rollupFor(w, { pageRows: 2 })];
     for (let round = 0; round < 8; round++) await Promise.all(nodes.map((node) => node.runOnce()));
     assert.equal(await nodes[0]?.runOnce(), false);
-    const days = (await totalsOf(w)).days;
-    const counted = days.reduce((total, day) => total + day.payment_count, 0n);
-    assert.equal(counted, 11n);
+    assert.equal(await paymentsCounted(w), 11n);
+    const sweepers = [0, 1].map(() => rollupFor(w, { pageRows: 2, idClock: afterLookback }));
+    for (let round = 0; round < 8; round++) {
+      await Promise.all(sweepers.map((node) => node.runOnce()));
+    }
+    assert.equal(await sweepers[0]?.runOnce(), false);
+    assert.equal(await paymentsCounted(w), 11n);
   });
 
   it('waits for a payment passed while pending, and folds it in once it completes', async (t) => {
@@ -306,18 +341,151 @@ forEachDialect('report rollup', (dialect, it) => {
     assert.equal(await rollup.runOnce(), false);
   });
 
-  it('reads a row only once its id is settleMs old', async (t) => {
+  it('counts once a payment committed long after its id was drawn, when the sweep reaches it', async (t) => {
+    const w = await world(t, dialect);
+    const { seller, own, pay } = await shops(w);
+    const first = await pay(own);
+    await pay(own);
+    const idMs = idTimeMs(first);
+    assert.ok(Math.abs(idMs - Date.now()) < 60_000, 'a payment id holds the time it was drawn');
+    const at = { nowMs: idMs + 60_000 };
+    const nodes = [0, 1].map(() =>
+      createReportRollup({ platform: w.platform, idClock: () => at.nowMs }),
+    );
+    const [node] = nodes;
+    assert.ok(node);
+    await runAll(node);
+    assert.equal(await paymentsCounted(w), 2n);
+    // Two payments whose ids were drawn before the first's and whose rows are committed only now
+    // (an id of the same millisecond with a smaller random part): the head has passed them. One
+    // completes before the sweep reaches it, the other is still pending then.
+    const late = ['1', '2'].map(
+      (n) => `${first.slice(0, 'pay_'.length + 13)}-7000-8000-00000000000${n}`,
+    );
+    const insertLate = (paymentId: string) =>
+      insertInterruptedPayment(w, {
+        paymentId,
+        merchant: seller,
+        offerId: own,
+        amountMicros: 250_000n,
+      });
+    const [completed, stillPending] = late;
+    assert.ok(completed !== undefined && stillPending !== undefined);
+    assert.equal(idTimeMs(completed), idMs);
+    await insertLate(completed);
+    w.clock.nowMs += paymentPendingGraceMs + 1;
+    assert.equal(await w.payments.reconcilePending(), 1);
+    await insertLate(stillPending);
+    await runAll(node);
+    assert.equal(await paymentsCounted(w), 2n);
+
+    // Once the ids are past the lookback, the sweep reads all four rows on both nodes at once:
+    // the two counted are not counted again, the late one completed is counted, and the one
+    // still pending waits.
+    at.nowMs = idMs + reportRollupLookbackMs + 1;
+    for (let round = 0; round < 3; round++) await Promise.all(nodes.map(runAll));
+    assert.equal(await paymentsCounted(w), 3n);
+    const waiting = await w.platform.db.selectFrom('report_rollup_waiting').selectAll().execute();
+    assert.deepEqual(waiting, [{ kind: 'payment', id: stillPending }]);
+    w.clock.nowMs += paymentPendingGraceMs + 1;
+    assert.equal(await w.payments.reconcilePending(), 1);
+    for (let round = 0; round < 3; round++) await Promise.all(nodes.map(runAll));
+    assert.equal(await paymentsCounted(w), 4n);
+    const { days } = await totalsOf(w);
+    assert.equal(
+      days.reduce((total, day) => total + day.net_micros, 0n),
+      await balanceOf(w.ledger, seller.accountId),
+    );
+  });
+
+  it('deletes the markers behind the head and the sweep a batch at a time, and still counts once', async (t) => {
     const w = await world(t, dialect);
     const { own, pay } = await shops(w);
+    for (let i = 0; i < 5; i++) await pay(own);
+    const at = { nowMs: Date.now() };
+    const rollup = rollupFor(w, { idClock: () => at.nowMs, pruneRows: 2 });
+    const markers = async () =>
+      (await w.platform.db.selectFrom('report_rollup_counted').select('id').execute()).length;
+    await runAll(rollup);
+    // The sweep has not read them again yet: their markers stay.
+    assert.equal(await markers(), 5);
+    at.nowMs = afterLookback();
+    // Two a run: a full batch says more is to do.
+    assert.equal(await rollup.runOnce(), true);
+    assert.equal(await markers(), 3);
+    await runAll(rollup);
+    // All but the last id's, where both the head and the sweep stand.
+    assert.equal(await markers(), 1);
+    assert.equal(await paymentsCounted(w), 5n);
+    // Payments after the pruning are counted once, by the head, and not again by the sweep.
+    for (let i = 0; i < 3; i++) await pay(own);
+    at.nowMs = Date.now();
+    await runAll(rollup);
+    assert.equal(await paymentsCounted(w), 8n);
+    at.nowMs = afterLookback();
+    await runAll(rollup);
+    await runAll(rollup);
+    assert.equal(await paymentsCounted(w), 8n);
+    assert.equal(await markers(), 1);
+  });
+
+  it('forgets a waiting row the sweep counted, so that it is not counted again once its marker is deleted', async (t) => {
+    const w = await world(t, dialect);
+    const { seller, own, pay } = await shops(w);
     const paymentId = await pay(own);
-    const idMs = idTimeMs(paymentId);
-    assert.ok(Math.abs(idMs - Date.now()) < 60_000, 'a payment id holds the time it was drawn');
-    const at = { nowMs: idMs };
-    const rollup = rollupFor(w, { settleMs: 2_000, idClock: () => at.nowMs });
-    await runAll(rollup);
-    assert.deepEqual((await totalsOf(w)).days, []);
-    at.nowMs += 2_000;
-    await runAll(rollup);
-    assert.equal((await totalsOf(w)).days[0]?.payment_count, 1n);
+    const refund = (id: string, state: 'pending' | 'succeeded') =>
+      w.platform.db
+        .insertInto('refunds')
+        .values({
+          id,
+          payment_id: paymentId,
+          merchant_id: seller.merchantId,
+          amount_micros: '1000',
+          state,
+          failure_code: null,
+          requested_by: `merchant:${seller.merchantId}`,
+          reason: null,
+          legs: JSON.stringify([
+            { transferId: '1', debitAccountId: seller.accountId.toString(), amountMicros: '1000' },
+          ]),
+          created_at: BigInt(w.clock.nowMs),
+          completed_at: null,
+        })
+        .execute();
+    // The first of the waiting rows, for good: a run that looks at one waiting row sees this one.
+    await refund('ref_0000_stuck', 'pending');
+    const passedPending = `ref_${uuidv7()}`;
+    const after = `ref_${uuidv7()}`;
+    await refund(passedPending, 'pending');
+    await refund(after, 'succeeded');
+    const at = { nowMs: Date.now() };
+    await runAll(rollupFor(w, { idClock: () => at.nowMs }));
+    const waiting = async () =>
+      (
+        await w.platform.db.selectFrom('report_rollup_waiting').select('id').orderBy('id').execute()
+      ).map((row) => row.id);
+    assert.deepEqual(await waiting(), ['ref_0000_stuck', passedPending]);
+    await w.platform.db
+      .updateTable('refunds')
+      .set({ state: 'succeeded', completed_at: BigInt(w.clock.nowMs) })
+      .where('id', '=', passedPending)
+      .execute();
+    // Runs of a row a page, each of a new process (which looks at the first waiting row): the
+    // sweep counts the completed refund while it still waits, then passes the next, so its
+    // marker is deleted.
+    at.nowMs = afterLookback();
+    for (let run = 0; run < 4; run++) {
+      await rollupFor(w, { idClock: () => at.nowMs, pageRows: 1 }).runOnce();
+    }
+    const marked = await w.platform.db
+      .selectFrom('report_rollup_counted')
+      .select('id')
+      .where('kind', '=', 'refund')
+      .execute();
+    assert.deepEqual(marked, [{ id: after }]);
+    assert.deepEqual(await waiting(), ['ref_0000_stuck']);
+    await runAll(rollupFor(w, { idClock: () => at.nowMs }));
+    const [day] = (await totalsOf(w)).days.filter((row) => row.merchant_id === seller.merchantId);
+    assert.equal(day?.refund_count, 2n);
   });
 });

@@ -3,18 +3,31 @@
  * (and per offer and day), which the earnings and top-offer reports read, so that a chart never
  * scans a period's payments and the purchase path writes nothing more.
  *
- * Each run reads, after the ids it has read up to (its watermark), at most `pageRows` payments
- * and `pageRows` refunds in id order (ids are time-ordered, uuidv7), and at most `pageRows` of
- * those it passed while pending; it then commits, in one transaction, the new watermark, the
- * totals and the rows left waiting. The transaction begins by advancing the state's version from
- * the one the run read: a run that crashed changed nothing, and of runs on several nodes at once
- * one commits and the others write nothing, so no payment is counted twice or lost.
+ * Each run reads payments and refunds in id order (ids are time-ordered, uuidv7), twice over. Its
+ * head reads the rows after the ids it has read up to, once an id is `settleMs` old, so that a
+ * completed payment shows within seconds. Its sweep reads every row again once its id is
+ * `lookbackMs` old (minutes), and so finds those the head passed because they were committed
+ * after it had gone by: a slow batch, a stalled checkpoint, a database hiccup, a node whose clock
+ * is behind. Each reads at most `pageRows` payments and `pageRows` refunds a run; payments and
+ * refunds still pending when read (their money moving, or a crash's, which a reconciler finishes)
+ * wait in `report_rollup_waiting`, of which a run looks at `pageRows`, and are folded in once they
+ * complete.
  *
- * A row is read only once its id is `settleMs` old: an id is drawn just before its row is
- * inserted, and a row committed after the watermark passed its id would be missed. The margin
- * covers the insert's commit and the clock difference between nodes. A payment or refund still
- * pending then (its money moving, or a crash's, which the reconciler finishes) waits in
- * `report_rollup_waiting` and is folded in once it completes.
+ * Reading a row again is harmless, and that is what makes the counting exact: a row is added to
+ * the totals only in the transaction that inserts its marker into `report_rollup_counted`
+ * (primary key: kind and id), and only if that insert inserted it. The database, not the timing,
+ * decides that each row is counted once, however often and by however many nodes it is read.
+ * Markers of ids behind both the head and the sweep are deleted, `pruneRows` of each kind a run:
+ * no read reaches those ids again. A row counted while it was also waiting leaves the wait list in
+ * the same transaction, so that no waiting row outlives its marker.
+ *
+ * The transaction begins by advancing the state's version from the one the run read: a run that
+ * crashed changed nothing, and of runs on several nodes at once one commits and the others write
+ * nothing (they would count nothing twice anyway; the version spares them the work).
+ *
+ * What is still left to time is only whether a row is counted at all, never whether it is
+ * counted twice: a row committed more than `lookbackMs` after its id was drawn has been passed
+ * by the sweep too, and is not counted.
  */
 import { LRUCache } from 'lru-cache';
 import type { Transaction } from 'kysely';
@@ -27,24 +40,56 @@ import { addDay, addOffer, createTotals, type Totals } from './rollup-totals.ts'
 
 /** How often each node runs the job: the charts lag completed payments by about this plus settleMs. */
 export const reportRollupIntervalMs = 5_000;
-/** How old an id must be before the job reads its row (see above). */
+/**
+ * How old an id must be before the head reads its row: nearly every row is committed by then and
+ * shows this soon. Only how soon depends on it; a row committed later waits for the sweep.
+ */
 export const reportRollupSettleMs = 2_000;
-/** Payments, refunds and waiting rows each run reads at most, of each. */
+/**
+ * How old an id must be before the sweep reads its row again: a row committed up to this long
+ * after its id was drawn is still counted (about this long after it was made).
+ */
+export const reportRollupLookbackMs = 15 * 60_000;
+/** Payments, refunds and waiting rows each read (head and sweep) at most a run, of each. */
 export const reportRollupPageRowsMax = 500;
+/** Counted markers one run deletes at most, of each kind. */
+export const reportRollupPruneRowsMax = 2_000;
 /** Merchants' ledger accounts kept in memory to attribute legs: an account never changes owner. */
 const merchantAccountsCachedMax = 10_000;
-/** Rows per INSERT of totals: keeps every statement under both dialects' parameter limits. */
-const totalsRowsPerStatement = 200;
+/** Rows per INSERT or DELETE: keeps every statement under both dialects' parameter limits. */
+const rowsPerStatement = 200;
 
 export interface ReportRollupDeps {
   readonly platform: PlatformDb;
   /** The time ids are drawn by (uuidv7 reads the system clock); tests pass another. */
   readonly idClock?: () => number;
   readonly settleMs?: number;
+  readonly lookbackMs?: number;
   /** 1 to reportRollupPageRowsMax (the default); tests page through small sets. */
   readonly pageRows?: number;
+  /** 1 to reportRollupPruneRowsMax (the default). */
+  readonly pruneRows?: number;
   /** Tests only: called inside a run's transaction after its writes, to crash it there. */
   readonly beforeCommit?: () => void;
+}
+
+type Kind = 'payment' | 'refund';
+
+interface RowRef {
+  readonly kind: Kind;
+  readonly id: string;
+}
+
+/** A completed row a run read: what it adds to the totals, if its marker is new. */
+interface Counting extends RowRef {
+  readonly add: (totals: Totals) => void;
+}
+
+/** What one run read: rows to count, rows to wait for, waiting rows to forget. */
+interface RunReads {
+  readonly counting: Map<string, Counting>;
+  readonly pending: Map<string, RowRef>;
+  readonly resolved: RowRef[];
 }
 
 interface PaymentLeg {
@@ -84,19 +129,28 @@ export function idTimeMs(id: string): number {
   return /^[0-9a-f]{12}$/.test(hex) ? Number.parseInt(hex, 16) : 0;
 }
 
+const keyOf = (row: RowRef) => `${row.kind}\u0000${row.id}`;
+
+function checkedRows(name: string, value: number | undefined, max: number): number {
+  const rows = value ?? max;
+  if (!Number.isSafeInteger(rows) || rows < 1 || rows > max) {
+    throw new Error(`${name} is 1 to ${max}`);
+  }
+  return rows;
+}
+
 export function createReportRollup(deps: ReportRollupDeps) {
   const db = deps.platform.db;
   const idClock = deps.idClock ?? Date.now;
   const settleMs = deps.settleMs ?? reportRollupSettleMs;
-  const pageRows = deps.pageRows ?? reportRollupPageRowsMax;
-  if (!Number.isSafeInteger(pageRows) || pageRows < 1 || pageRows > reportRollupPageRowsMax) {
-    throw new Error(`pageRows is 1 to ${reportRollupPageRowsMax}`);
-  }
+  const lookbackMs = deps.lookbackMs ?? reportRollupLookbackMs;
+  const pageRows = checkedRows('pageRows', deps.pageRows, reportRollupPageRowsMax);
+  const pruneRows = checkedRows('pruneRows', deps.pruneRows, reportRollupPruneRowsMax);
   const merchantOfAccount = new LRUCache<string, string>({ max: merchantAccountsCachedMax });
   // Where the next look at waiting rows starts: it goes round, so rows that wait long (a refund
   // a crash left pending) never keep the others from being looked at.
   // The empty kind sorts before both kinds: the start.
-  const waitingStart = { kind: '' as 'payment' | 'refund', id: '' };
+  const waitingStart = { kind: '' as Kind, id: '' };
   let waitingAfter = waitingStart;
 
   /** One run; true when more is waiting (a full page was read), so the next should start now. */
@@ -106,45 +160,80 @@ export function createReportRollup(deps: ReportRollupDeps) {
       .selectAll()
       .where('name', '=', 'main')
       .executeTakeFirstOrThrow();
-    const cutoffMs = idClock() - settleMs;
-    const totals = createTotals();
-    const waiting = await foldWaiting(totals);
-    const payments = await readPayments(state.payments_after_id, cutoffMs);
-    const refunds = await readRefunds(state.refunds_after_id, cutoffMs);
-    const nowWaiting: { kind: 'payment' | 'refund'; id: string }[] = [];
-    for (const row of payments.rows) {
-      if (row.state === 'pending') nowWaiting.push({ kind: 'payment', id: row.id });
-      else await foldPayment(totals, row);
-    }
-    for (const row of refunds.rows) {
-      if (row.state === 'pending') nowWaiting.push({ kind: 'refund', id: row.id });
-      else await foldRefund(totals, row);
-    }
+    const nowMs = idClock();
+    const reads: RunReads = { counting: new Map(), pending: new Map(), resolved: [] };
+    const waitingNext = await readWaiting(reads);
+    const headAfter = { payments: state.payments_after_id, refunds: state.refunds_after_id };
+    const head = await readPages(reads, headAfter, nowMs - settleMs);
+    const sweepAfter = { payments: state.payments_swept_id, refunds: state.refunds_swept_id };
+    const sweep = await readPages(reads, sweepAfter, nowMs - lookbackMs);
+    const cursors = {
+      payments_after_id: head.payments,
+      refunds_after_id: head.refunds,
+      payments_swept_id: sweep.payments,
+      refunds_swept_id: sweep.refunds,
+    };
+    const horizon = {
+      payments: { head: head.payments, swept: sweep.payments },
+      refunds: { head: head.refunds, swept: sweep.refunds },
+    };
     const committed = await db.transaction().execute(async (tx) => {
       const claimed = await tx
         .updateTable('report_rollup_state')
-        .set({
-          version: state.version + 1n,
-          payments_after_id: payments.afterId ?? state.payments_after_id,
-          refunds_after_id: refunds.afterId ?? state.refunds_after_id,
-        })
+        .set({ version: state.version + 1n, ...cursors })
         .where('name', '=', 'main')
         .where('version', '=', state.version)
         .executeTakeFirst();
-      if (claimed.numUpdatedRows === 0n) return false;
+      if (claimed.numUpdatedRows === 0n) return undefined;
+      const counted = await insertMarkers(tx, [...reads.counting.values()]);
+      const totals = createTotals();
+      for (const row of counted) row.add(totals);
       await writeTotals(tx, totals);
-      await writeWaiting(tx, nowWaiting, waiting.resolved);
+      await writeWaiting(tx, [...reads.pending.values()], [...reads.resolved, ...counted]);
+      const pruneFull = await pruneMarkers(tx, horizon);
       deps.beforeCommit?.();
-      return true;
+      return { pruneFull };
     });
-    if (committed) waitingAfter = waiting.next;
+    if (committed === undefined) return false;
+    waitingAfter = waitingNext;
     // Waiting rows do not make the next run start at once: rows a crash left pending for good
     // would keep it busy. They are looked at a page per run, going round.
-    return committed && (payments.full || refunds.full);
+    return head.full || sweep.full || committed.pruneFull;
   }
 
-  /** Folds in the waiting rows now completed; returns those to forget and where to look next. */
-  async function foldWaiting(totals: Totals) {
+  /**
+   * Deletes markers of ids behind both the head and the sweep (as this run sets them), which no
+   * read reaches again; true when it deleted all it may.
+   */
+  async function pruneMarkers(
+    tx: Transaction<PlatformSchema>,
+    cursors: Record<'payments' | 'refunds', { head: string; swept: string }>,
+  ): Promise<boolean> {
+    let full = false;
+    for (const [kind, { head, swept }] of [
+      ['payment', cursors.payments],
+      ['refund', cursors.refunds],
+    ] as const) {
+      const behind = tx
+        .selectFrom('report_rollup_counted')
+        .select('id')
+        .where('kind', '=', kind)
+        .where('id', '<', head)
+        .where('id', '<', swept)
+        .orderBy('id')
+        .limit(pruneRows);
+      const pruned = await tx
+        .deleteFrom('report_rollup_counted')
+        .where('kind', '=', kind)
+        .where('id', 'in', behind)
+        .executeTakeFirst();
+      if (pruned.numDeletedRows === BigInt(pruneRows)) full = true;
+    }
+    return full;
+  }
+
+  /** Looks at a page of the waiting rows; returns where to look next. */
+  async function readWaiting(reads: RunReads) {
     const rows = await db
       .selectFrom('report_rollup_waiting')
       .select(['kind', 'id'])
@@ -158,32 +247,28 @@ export function createReportRollup(deps: ReportRollupDeps) {
       .orderBy('id')
       .limit(pageRows)
       .execute();
-    const full = rows.length === pageRows;
     const last = rows.at(-1);
     const next =
-      full && last !== undefined ? { kind: last.kind, id: last.id } : { ...waitingStart };
-    const resolved: { kind: 'payment' | 'refund'; id: string }[] = [];
+      rows.length === pageRows && last !== undefined
+        ? { kind: last.kind, id: last.id }
+        : { ...waitingStart };
     const paymentIds = rows.filter((row) => row.kind === 'payment').map((row) => row.id);
     const refundIds = rows.filter((row) => row.kind === 'refund').map((row) => row.id);
     const payments = paymentIds.length === 0 ? [] : await paymentsWhere(paymentIds);
     const refunds = refundIds.length === 0 ? [] : await refundsWhere(refundIds);
     const found = new Set([...payments, ...refunds].map((row) => row.id));
-    for (const id of [...paymentIds, ...refundIds]) {
-      // A row that no longer exists was never made (its purchase was answered from another).
-      if (!found.has(id))
-        resolved.push({ kind: paymentIds.includes(id) ? 'payment' : 'refund', id });
-    }
+    // A row that no longer exists was never made (its purchase was answered from another).
+    for (const row of rows) if (!found.has(row.id)) reads.resolved.push(row);
+    // A completed row stops waiting whether or not this run counts it (its marker decides).
     for (const row of payments) {
-      if (row.state === 'pending') continue;
-      await foldPayment(totals, row);
-      resolved.push({ kind: 'payment', id: row.id });
+      if (row.state !== 'pending') reads.resolved.push({ kind: 'payment', id: row.id });
+      await takePayment(reads, row);
     }
     for (const row of refunds) {
-      if (row.state === 'pending') continue;
-      await foldRefund(totals, row);
-      resolved.push({ kind: 'refund', id: row.id });
+      if (row.state !== 'pending') reads.resolved.push({ kind: 'refund', id: row.id });
+      await takeRefund(reads, row);
     }
-    return { resolved, next };
+    return next;
   }
 
   function paymentsQuery() {
@@ -208,42 +293,71 @@ export function createReportRollup(deps: ReportRollupDeps) {
   const paymentsWhere = (ids: string[]) => paymentsQuery().where('id', 'in', ids).execute();
   const refundsWhere = (ids: string[]) => refundsQuery().where('refunds.id', 'in', ids).execute();
 
-  async function readPayments(afterId: string, cutoffMs: number) {
-    const rows = await paymentsQuery()
-      .where('id', '>', afterId)
-      .orderBy('id')
-      .limit(pageRows)
-      .execute();
-    return settled(rows, cutoffMs);
+  /**
+   * Reads a page of payments and of refunds after these ids, up to the first younger than the
+   * cutoff; returns the ids read up to, and whether a page was full (more is there to read).
+   */
+  async function readPages(
+    reads: RunReads,
+    after: { payments: string; refunds: string },
+    cutoffMs: number,
+  ) {
+    const payments = settled(
+      await paymentsQuery()
+        .where('id', '>', after.payments)
+        .orderBy('id')
+        .limit(pageRows)
+        .execute(),
+      cutoffMs,
+    );
+    const refunds = settled(
+      await refundsQuery()
+        .where('refunds.id', '>', after.refunds)
+        .orderBy('refunds.id')
+        .limit(pageRows)
+        .execute(),
+      cutoffMs,
+    );
+    for (const row of payments.rows) await takePayment(reads, row);
+    for (const row of refunds.rows) await takeRefund(reads, row);
+    return {
+      payments: payments.rows.at(-1)?.id ?? after.payments,
+      refunds: refunds.rows.at(-1)?.id ?? after.refunds,
+      full: payments.full || refunds.full,
+    };
   }
 
-  async function readRefunds(afterId: string, cutoffMs: number) {
-    const rows = await refundsQuery()
-      .where('refunds.id', '>', afterId)
-      .orderBy('refunds.id')
-      .limit(pageRows)
-      .execute();
-    return settled(rows, cutoffMs);
-  }
-
-  /** The rows before the first whose id is younger than the cutoff, and the last id of those. */
+  /** The rows before the first whose id is younger than the cutoff. */
   function settled<Row extends { readonly id: string }>(rows: Row[], cutoffMs: number) {
     const young = rows.findIndex((row) => idTimeMs(row.id) > cutoffMs);
-    const taken = young === -1 ? rows : rows.slice(0, young);
     return {
-      rows: taken,
-      afterId: taken.at(-1)?.id,
+      rows: young === -1 ? rows : rows.slice(0, young),
       full: young === -1 && rows.length === pageRows,
     };
   }
 
+  async function takePayment(reads: RunReads, row: PaymentRead): Promise<void> {
+    const ref = { kind: 'payment' as const, id: row.id };
+    if (row.state === 'pending') reads.pending.set(keyOf(ref), ref);
+    else if (row.state === 'succeeded') {
+      reads.counting.set(keyOf(ref), { ...ref, add: await paymentParts(row) });
+    }
+  }
+
+  async function takeRefund(reads: RunReads, row: RefundRead): Promise<void> {
+    const ref = { kind: 'refund' as const, id: row.id };
+    if (row.state === 'pending') reads.pending.set(keyOf(ref), ref);
+    else if (row.state === 'succeeded') {
+      reads.counting.set(keyOf(ref), { ...ref, add: await refundParts(row) });
+    }
+  }
+
   /**
-   * A succeeded payment counts for each merchant it paid, by its own leg: its net is what its
-   * account was credited, its fee the part of the platform fee in proportion to its leg, its
-   * gross the two together. A payment whose fee took everything counts for its seller.
+   * What a succeeded payment adds: it counts for each merchant it paid, by its own leg: its net is
+   * what its account was credited, its fee the part of the platform fee in proportion to its leg,
+   * its gross the two together. A payment whose fee took everything counts for its seller.
    */
-  async function foldPayment(totals: Totals, row: PaymentRead): Promise<void> {
-    if (row.state !== 'succeeded') return;
+  async function paymentParts(row: PaymentRead): Promise<(totals: Totals) => void> {
     const legs = JSON.parse(row.legs) as PaymentLeg[];
     const feeMicros = legs
       .filter((leg) => leg.code === transferCodes.platformFee)
@@ -262,45 +376,48 @@ export function createReportRollup(deps: ReportRollupDeps) {
             netMicros: BigInt(paid[index]?.amountMicros ?? '0'),
             feeMicros: fee,
           }));
-    for (const part of parts) {
-      if (part.merchantId !== row.merchant_id) {
-        totals.shares.push({
-          merchant_id: part.merchantId,
-          created_at: row.created_at,
-          payment_id: row.id,
-        });
-      }
-      const grossMicros = part.netMicros + part.feeMicros;
-      addDay(totals, part.merchantId, dayMs, {
-        paymentCount: 1n,
-        grossMicros,
-        feeMicros: part.feeMicros,
-        netMicros: part.netMicros,
-      });
-      if (row.offer_id !== null) {
-        addOffer(totals, part.merchantId, dayMs, row.offer_id, {
+    return (totals) => {
+      for (const part of parts) {
+        if (part.merchantId !== row.merchant_id) {
+          totals.shares.push({
+            merchant_id: part.merchantId,
+            created_at: row.created_at,
+            payment_id: row.id,
+          });
+        }
+        const grossMicros = part.netMicros + part.feeMicros;
+        addDay(totals, part.merchantId, dayMs, {
           paymentCount: 1n,
           grossMicros,
+          feeMicros: part.feeMicros,
           netMicros: part.netMicros,
         });
+        if (row.offer_id !== null) {
+          addOffer(totals, part.merchantId, dayMs, row.offer_id, {
+            paymentCount: 1n,
+            grossMicros,
+            netMicros: part.netMicros,
+          });
+        }
       }
-    }
+    };
   }
 
-  /** A succeeded refund counts, on its own day, for each merchant whose account paid a part. */
-  async function foldRefund(totals: Totals, row: RefundRead): Promise<void> {
-    if (row.state !== 'succeeded') return;
+  /** What a succeeded refund adds, on its own day, for each merchant whose account paid a part. */
+  async function refundParts(row: RefundRead): Promise<(totals: Totals) => void> {
     const fee = platformAccountIds.platformFees.toString();
     const legs = (JSON.parse(row.legs) as RefundLeg[]).filter((leg) => leg.debitAccountId !== fee);
     const merchants = await merchantsOf(legs.map((leg) => leg.debitAccountId));
     const dayMs = BigInt(dayStartMs(Number(row.created_at)));
-    legs.forEach((leg, index) => {
-      const merchantId = merchants[index] ?? '';
-      const refundedMicros = BigInt(leg.amountMicros);
-      addDay(totals, merchantId, dayMs, { refundCount: 1n, refundedMicros });
-      if (row.offer_id !== null)
-        addOffer(totals, merchantId, dayMs, row.offer_id, { refundedMicros });
-    });
+    return (totals) => {
+      legs.forEach((leg, index) => {
+        const merchantId = merchants[index] ?? '';
+        const refundedMicros = BigInt(leg.amountMicros);
+        addDay(totals, merchantId, dayMs, { refundCount: 1n, refundedMicros });
+        if (row.offer_id !== null)
+          addOffer(totals, merchantId, dayMs, row.offer_id, { refundedMicros });
+      });
+    };
   }
 
   /** The merchant owning each ledger account, in order. */
@@ -326,19 +443,41 @@ export function createReportRollup(deps: ReportRollupDeps) {
 
 export type ReportRollup = ReturnType<typeof createReportRollup>;
 
+/**
+ * Inserts the rows' counted markers; returns the rows whose marker this insert made, the only
+ * ones the run may add to the totals (a marker there already: counted before, by a run that
+ * committed, or by another node's run this one waited for on the marker's key).
+ */
+async function insertMarkers(
+  tx: Transaction<PlatformSchema>,
+  rows: readonly Counting[],
+): Promise<Counting[]> {
+  const inserted = new Set<string>();
+  for (let start = 0; start < rows.length; start += rowsPerStatement) {
+    const made = await tx
+      .insertInto('report_rollup_counted')
+      .values(rows.slice(start, start + rowsPerStatement).map(({ kind, id }) => ({ kind, id })))
+      .onConflict((conflict) => conflict.doNothing())
+      .returning(['kind', 'id'])
+      .execute();
+    for (const row of made) inserted.add(keyOf(row));
+  }
+  return rows.filter((row) => inserted.has(keyOf(row)));
+}
+
 async function writeTotals(tx: Transaction<PlatformSchema>, totals: Totals): Promise<void> {
-  for (let start = 0; start < totals.shares.length; start += totalsRowsPerStatement) {
+  for (let start = 0; start < totals.shares.length; start += rowsPerStatement) {
     await tx
       .insertInto('report_payment_shares')
-      .values(totals.shares.slice(start, start + totalsRowsPerStatement))
+      .values(totals.shares.slice(start, start + rowsPerStatement))
       .onConflict((conflict) => conflict.doNothing())
       .execute();
   }
   const days = [...totals.days.values()];
-  for (let start = 0; start < days.length; start += totalsRowsPerStatement) {
+  for (let start = 0; start < days.length; start += rowsPerStatement) {
     await tx
       .insertInto('report_day_totals')
-      .values(days.slice(start, start + totalsRowsPerStatement))
+      .values(days.slice(start, start + rowsPerStatement))
       .onConflict((conflict) =>
         conflict.columns(['merchant_id', 'day_at']).doUpdateSet((eb) => ({
           payment_count: eb(
@@ -360,10 +499,10 @@ async function writeTotals(tx: Transaction<PlatformSchema>, totals: Totals): Pro
       .execute();
   }
   const offers = [...totals.offers.values()];
-  for (let start = 0; start < offers.length; start += totalsRowsPerStatement) {
+  for (let start = 0; start < offers.length; start += rowsPerStatement) {
     await tx
       .insertInto('report_offer_day_totals')
-      .values(offers.slice(start, start + totalsRowsPerStatement))
+      .values(offers.slice(start, start + rowsPerStatement))
       .onConflict((conflict) =>
         conflict.columns(['merchant_id', 'day_at', 'offer_id']).doUpdateSet((eb) => ({
           payment_count: eb(
@@ -390,23 +529,24 @@ async function writeTotals(tx: Transaction<PlatformSchema>, totals: Totals): Pro
 
 async function writeWaiting(
   tx: Transaction<PlatformSchema>,
-  added: readonly { kind: 'payment' | 'refund'; id: string }[],
-  resolved: readonly { kind: 'payment' | 'refund'; id: string }[],
+  added: readonly RowRef[],
+  resolved: readonly RowRef[],
 ): Promise<void> {
-  if (added.length > 0) {
+  for (let start = 0; start < added.length; start += rowsPerStatement) {
     await tx
       .insertInto('report_rollup_waiting')
-      .values([...added])
+      .values(added.slice(start, start + rowsPerStatement).map(({ kind, id }) => ({ kind, id })))
       .onConflict((conflict) => conflict.doNothing())
       .execute();
   }
   for (const kind of ['payment', 'refund'] as const) {
-    const ids = resolved.filter((row) => row.kind === kind).map((row) => row.id);
-    if (ids.length === 0) continue;
-    await tx
-      .deleteFrom('report_rollup_waiting')
-      .where('kind', '=', kind)
-      .where('id', 'in', ids)
-      .execute();
+    const ids = [...new Set(resolved.filter((row) => row.kind === kind).map((row) => row.id))];
+    for (let start = 0; start < ids.length; start += rowsPerStatement) {
+      await tx
+        .deleteFrom('report_rollup_waiting')
+        .where('kind', '=', kind)
+        .where('id', 'in', ids.slice(start, start + rowsPerStatement))
+        .execute();
+    }
   }
 }

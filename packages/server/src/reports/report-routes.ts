@@ -20,7 +20,11 @@ import {
   reportBucketsMax,
   reportIntervals,
 } from './report-periods.ts';
-import { reportRollupIntervalMs, reportRollupSettleMs } from './report-rollup.ts';
+import {
+  reportRollupIntervalMs,
+  reportRollupLookbackMs,
+  reportRollupSettleMs,
+} from './report-rollup.ts';
 import {
   type ListCursor,
   type ListPage,
@@ -78,7 +82,9 @@ const offerItemSchema = z.object({
 const totalSchema = z.string().describe('A decimal amount; a sum, so it may pass 10^12');
 const lagNote =
   `Built from totals a background job keeps: a payment or refund appears about ` +
-  `${(reportRollupIntervalMs + reportRollupSettleMs) / 1000} seconds after it completes.`;
+  `${(reportRollupIntervalMs + reportRollupSettleMs) / 1000} seconds after it completes ` +
+  `(one whose record was written late, within ${reportRollupLookbackMs / 60_000} minutes), ` +
+  `and is counted once.`;
 
 const dayQuery = z
   .string()

@@ -26,7 +26,14 @@ forEachDialect('migration 0017 (merchant reports)', (dialect, it) => {
     assert.equal(refund.merchant_id, 'm1');
     const state = await db.selectFrom('report_rollup_state').selectAll().execute();
     assert.deepEqual(state, [
-      { name: 'main', payments_after_id: '', refunds_after_id: '', version: 0n },
+      {
+        name: 'main',
+        payments_after_id: '',
+        refunds_after_id: '',
+        payments_swept_id: '',
+        refunds_swept_id: '',
+        version: 0n,
+      },
     ]);
   });
 });

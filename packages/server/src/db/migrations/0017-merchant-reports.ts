@@ -6,9 +6,14 @@
  *   are int8 micro-units, unlike the decimal text of single amounts, so that the job adds to them
  *   in SQL (`on conflict do update`) and a report sums them in SQL; one merchant's day stays far
  *   below 2^63 micro-units (9.2 * 10^12 in the currency).
- * - `report_rollup_state`: how far the job has read the payments and refunds (their ids), in one
- *   row whose `version` each run advances conditionally, so that of the nodes running the job at
- *   once one commits each run and the others change nothing.
+ * - `report_rollup_state`: how far the job has read the payments and refunds (their ids): its
+ *   head, which reads new rows, and its sweep, which reads them again a lookback later to find
+ *   those committed late; in one row whose `version` each run advances conditionally, so that of
+ *   the nodes running the job at once one commits each run and the others change nothing.
+ * - `report_rollup_counted`: the payments and refunds the job has added to the totals, one row
+ *   each under a primary key, inserted in the transaction that adds them: a row whose marker
+ *   exists already is not added again, however often it is read. Markers behind both the head
+ *   and the sweep are deleted, since no read reaches those ids again.
  * - `report_rollup_waiting`: payments and refunds the job passed while they were still pending;
  *   it folds each in once it completes.
  * - `report_payment_shares`: the payments a merchant got a share of without being their seller
@@ -37,10 +42,19 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('name', 'text', (c) => c.primaryKey())
     .addColumn('payments_after_id', 'text', (c) => c.notNull())
     .addColumn('refunds_after_id', 'text', (c) => c.notNull())
+    .addColumn('payments_swept_id', 'text', (c) => c.notNull())
+    .addColumn('refunds_swept_id', 'text', (c) => c.notNull())
     .addColumn('version', 'bigint', (c) => c.notNull())
     .execute();
-  await sql`insert into report_rollup_state (name, payments_after_id, refunds_after_id, version)
-    values ('main', '', '', 0)`.execute(db);
+  await sql`insert into report_rollup_state
+    (name, payments_after_id, refunds_after_id, payments_swept_id, refunds_swept_id, version)
+    values ('main', '', '', '', '', 0)`.execute(db);
+  await db.schema
+    .createTable('report_rollup_counted')
+    .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('payment', 'refund')`))
+    .addColumn('id', 'text', (c) => c.notNull())
+    .addPrimaryKeyConstraint('report_rollup_counted_pkey', ['kind', 'id'])
+    .execute();
   await db.schema
     .createTable('report_rollup_waiting')
     .addColumn('kind', 'text', (c) => c.notNull().check(sql`kind in ('payment', 'refund')`))
@@ -96,6 +110,7 @@ export async function down(db: Kysely<unknown>): Promise<void> {
   await sql`alter table refunds drop column merchant_id`.execute(db);
   for (const table of [
     'report_payment_shares',
+    'report_rollup_counted',
     'report_rollup_waiting',
     'report_rollup_state',
     'report_offer_day_totals',
