@@ -298,7 +298,7 @@ forEachDialect('report rollup', (dialect, it) => {
     const w = await world(t, dialect);
     const { seller, own, pay } = await shops(w);
     const paymentId = await pay(own);
-    // Two refunds a crash left pending (nothing finishes a refund cut short); one finishes later.
+    // Two refunds left pending (written here, with no reconciler run); one finishes later.
     const legs = JSON.stringify([
       { transferId: '1', debitAccountId: seller.accountId.toString(), amountMicros: '1000' },
     ]);

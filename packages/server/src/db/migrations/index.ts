@@ -20,6 +20,7 @@ import * as keyManagement from './0014-key-management.ts';
 import * as policyDecisions from './0015-policy-decisions.ts';
 import * as unusedPaymentIndex from './0016-unused-payment-index.ts';
 import * as merchantReports from './0017-merchant-reports.ts';
+import * as pendingRefundsIndex from './0018-pending-refunds-index.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -39,4 +40,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0015-policy-decisions': policyDecisions,
   '0016-unused-payment-index': unusedPaymentIndex,
   '0017-merchant-reports': merchantReports,
+  '0018-pending-refunds-index': pendingRefundsIndex,
 };
