@@ -691,6 +691,43 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
         204,
       ],
       ['PUT /v1/bank-account', 'bank_account:write', async () => '/v1/bank-account', bank, 200],
+      [
+        'GET /v1/merchants/{merchantId}/payments',
+        'payments:read',
+        async () => `/v1/merchants/${shop.merchantId}/payments`,
+        undefined,
+        200,
+      ],
+      [
+        'GET /v1/merchants/{merchantId}/refunds',
+        'payments:read',
+        async () => `/v1/merchants/${shop.merchantId}/refunds`,
+        undefined,
+        200,
+      ],
+      [
+        'GET /v1/merchants/{merchantId}/offers',
+        'offers:read',
+        async () => `/v1/merchants/${shop.merchantId}/offers`,
+        undefined,
+        200,
+      ],
+      [
+        'GET /v1/merchants/{merchantId}/reports/earnings',
+        'reports:read',
+        async () =>
+          `/v1/merchants/${shop.merchantId}/reports/earnings?interval=week&from=2027-01-01&to=2027-02-01`,
+        undefined,
+        200,
+      ],
+      [
+        'GET /v1/merchants/{merchantId}/reports/top-offers',
+        'reports:read',
+        async () =>
+          `/v1/merchants/${shop.merchantId}/reports/top-offers?from=2027-01-01&to=2027-02-01`,
+        undefined,
+        200,
+      ],
       ['GET /v1/bank-account', 'bank_account:read', async () => '/v1/bank-account', undefined, 200],
       ['GET /v1/api-keys', 'api_keys:read', async () => '/v1/api-keys', undefined, 200],
       [

@@ -32,6 +32,9 @@ import { paymentRoutes } from './payments/payment-routes.ts';
 import { createPaymentService } from './payments/payment-service.ts';
 import { createRefundService } from './payments/refund-service.ts';
 import { payoutRoutes } from './payouts/payout-routes.ts';
+import { createReportRollup } from './reports/report-rollup.ts';
+import { reportRoutes } from './reports/report-routes.ts';
+import { createReportService } from './reports/report-service.ts';
 import {
   bankChangeHoldMsFromEnv,
   createPayoutService,
@@ -219,6 +222,8 @@ async function createServices(
     allowPrivateNetworks: options.env.MITE_WEBHOOK_ALLOW_PRIVATE_NETWORKS === '1',
   });
   const webhookRetention = createWebhookRetention({ platform: platformDb, clock });
+  const reports = createReportService({ platform: platformDb });
+  const reportRollup = createReportRollup({ platform: platformDb });
   return {
     users,
     wallets,
@@ -230,6 +235,8 @@ async function createServices(
     payouts,
     webhooks,
     webhookRetention,
+    reports,
+    reportRollup,
     idempotency,
     receiptKeys: [receiptKey],
     fundingProvider,
@@ -308,6 +315,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     });
     await app.register(webhookRoutes, { webhooks: services.webhooks });
     await app.register(payoutRoutes, { payouts: services.payouts });
+    await app.register(reportRoutes, { reports: services.reports });
     await app.register(topUpRoutes, {
       topUps: services.topUps,
       webhookProvider: services.fundingProvider?.name,

@@ -10,9 +10,11 @@ export const apiKeyScopes = [
   'api_keys:write',
   'bank_account:read',
   'bank_account:write',
+  'offers:read',
   'offers:write',
   'payments:read',
   'refunds:write',
+  'reports:read',
   'webhooks:read',
   'webhooks:write',
 ] as const;

@@ -186,6 +186,11 @@ export interface RefundsTable {
   legs: string;
   created_at: EpochMs;
   completed_at: EpochMs | null;
+  /**
+   * The payment's merchant (migration 0017), so that a merchant's refunds are listed by index:
+   * set by every refund since, and filled in for those before.
+   */
+  merchant_id: string;
 }
 
 export type WebhookDeliveryState = 'pending' | 'succeeded' | 'failed';
@@ -308,6 +313,78 @@ export interface PlatformSchema {
   payout_batches: PayoutBatchesTable;
   payouts: PayoutsTable;
   data_upgrades: DataUpgradesTable;
+  report_day_totals: ReportDayTotalsTable;
+  report_offer_day_totals: ReportOfferDayTotalsTable;
+  report_rollup_state: ReportRollupStateTable;
+  report_rollup_waiting: ReportRollupWaitingTable;
+  report_rollup_counted: ReportRollupCountedTable;
+  report_payment_shares: ReportPaymentSharesTable;
+}
+
+/** A payment a merchant got a share of without being its seller (migration 0017). */
+export interface ReportPaymentSharesTable {
+  merchant_id: string;
+  /** The payment's `created_at`: the merchant's list is ordered by it. */
+  created_at: EpochMs;
+  payment_id: string;
+}
+
+/**
+ * One merchant's takings on one UTC day (migration 0017), kept by reports/report-rollup.ts. Sums
+ * are int8 micro-units (read as bigint), not decimal text, so that SQL adds them up.
+ */
+export interface ReportDayTotalsTable {
+  merchant_id: string;
+  /** The day's start, midnight UTC. */
+  day_at: EpochMs;
+  payment_count: bigint;
+  /** The merchant's part of the prices paid: its legs and its part of the platform fee. */
+  gross_micros: bigint;
+  fee_micros: bigint;
+  /** What the merchant's ledger account was credited. */
+  net_micros: bigint;
+  refund_count: bigint;
+  /** What refunds took back from the merchant's ledger account. */
+  refunded_micros: bigint;
+}
+
+/** One merchant's takings from one offer on one UTC day (migration 0017). */
+export interface ReportOfferDayTotalsTable {
+  merchant_id: string;
+  day_at: EpochMs;
+  offer_id: string;
+  payment_count: bigint;
+  gross_micros: bigint;
+  net_micros: bigint;
+  refunded_micros: bigint;
+}
+
+/** How far the rollup job has read payments and refunds, by id (migration 0017). */
+export interface ReportRollupStateTable {
+  name: string;
+  /** The head: the last ids read as they came. */
+  payments_after_id: string;
+  refunds_after_id: string;
+  /** The sweep: the last ids read again a lookback after their time, for rows committed late. */
+  payments_swept_id: string;
+  refunds_swept_id: string;
+  /** Advanced by each run, conditionally: one node's run commits, the others change nothing. */
+  version: bigint;
+}
+
+/** Payments and refunds the rollup job passed while pending (migration 0017). */
+export interface ReportRollupWaitingTable {
+  kind: 'payment' | 'refund';
+  id: string;
+}
+
+/**
+ * A payment or refund the rollup job has added to the totals (migration 0017): inserted in the
+ * transaction that adds it, so its primary key lets each be added once.
+ */
+export interface ReportRollupCountedTable {
+  kind: 'payment' | 'refund';
+  id: string;
 }
 
 /** Data upgrades done at start (migration 0011): each name once. */

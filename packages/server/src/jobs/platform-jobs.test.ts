@@ -6,6 +6,7 @@ import {
   addOffer,
   balanceOf,
   insertInterruptedPayment,
+  insertInterruptedRefund,
   merchant,
   world,
 } from '../payments/testing.ts';
@@ -47,16 +48,17 @@ function fakeJobTimers() {
  */
 function jobsOnFakeTimers(w: World) {
   const { timers, tick } = fakeJobTimers();
-  const ended = { reconcile: 0, purge: 0, topUps: 0 };
+  const ended = { reconcile: 0, purge: 0, rollup: 0, topUps: 0 };
   let failure: unknown;
   let wake = () => {};
-  const end = (job: 'reconcile' | 'purge') => {
+  const end = (job: 'reconcile' | 'purge' | 'rollup') => {
     ended[job]++;
     wake();
   };
-  const { webhookRetention } = w.services;
+  const { webhookRetention, reportRollup } = w.services;
   const jobs = startPlatformJobs({
     payments: w.payments,
+    refunds: w.refunds,
     // Top-ups have their own reconciler test; here only that the job calls it, last in its run.
     topUps: {
       reconcilePending: async () => {
@@ -66,6 +68,7 @@ function jobsOnFakeTimers(w: World) {
       },
     },
     idempotency: w.idempotency,
+    reportRollup: { runOnce: () => reportRollup.runOnce().finally(() => end('rollup')) },
     webhookRetention: {
       purgeExpired: () => webhookRetention.purgeExpired().finally(() => end('purge')),
     },
@@ -79,9 +82,17 @@ function jobsOnFakeTimers(w: World) {
     },
   });
   const runs = async (elapseMs: number) => {
-    const target = { reconcile: ended.reconcile + 1, purge: ended.purge + 1 };
+    const target = {
+      reconcile: ended.reconcile + 1,
+      purge: ended.purge + 1,
+      rollup: ended.rollup + 1,
+    };
     tick(elapseMs);
-    while (ended.reconcile < target.reconcile || ended.purge < target.purge) {
+    while (
+      ended.reconcile < target.reconcile ||
+      ended.purge < target.purge ||
+      ended.rollup < target.rollup
+    ) {
       if (failure !== undefined) throw failure;
       await new Promise<void>((resolve) => (wake = resolve));
     }
@@ -99,7 +110,7 @@ function jobsOnFakeTimers(w: World) {
 }
 
 forEachDialect('background jobs', (dialect, it) => {
-  it('finish an interrupted payment once and delete expired idempotency records and webhook events', async (t) => {
+  it('finish an interrupted payment and refund once and delete expired idempotency records and webhook events', async (t) => {
     const w = await world(t, dialect);
     const seller = await merchant(w, 'News', 0);
     const offerId = await addOffer(w, seller.merchantId, { priceMicros: 50_000n });
@@ -110,6 +121,21 @@ forEachDialect('background jobs', (dialect, it) => {
       offerId,
       amountMicros: 50_000n,
     });
+    // A refund of part of it, cut short the same way.
+    await insertInterruptedRefund(w, {
+      refundId: 'ref_cut_short',
+      paymentId: 'pay_cut_short',
+      merchant: seller,
+      amountMicros: 20_000n,
+    });
+    const refundState = async () =>
+      (
+        await w.platform.db
+          .selectFrom('refunds')
+          .select('state')
+          .where('id', '=', 'ref_cut_short')
+          .executeTakeFirstOrThrow()
+      ).state;
     const record = { principal: 'user:u', key: 'k', method: 'POST', path: '/v1/payments' };
     assert.equal((await w.idempotency.begin({ ...record, requestHash: 'h' })).outcome, 'started');
     const eventId = await w.platform.db.transaction().execute((tx) =>
@@ -131,6 +157,7 @@ forEachDialect('background jobs', (dialect, it) => {
     // Runs so far found the payment too recent (it may still be in flight) and the record and
     // the event live.
     assert.equal((await w.payments.getPayment('pay_cut_short'))?.state, 'pending');
+    assert.equal(await refundState(), 'pending');
     const events = () => w.platform.db.selectFrom('webhook_events').select('id').execute();
     const records = () => w.platform.db.selectFrom('idempotency_records').selectAll().execute();
     assert.ok((await events()).some((event) => event.id === eventId));
@@ -139,13 +166,36 @@ forEachDialect('background jobs', (dialect, it) => {
       Math.max(paymentPendingGraceMs, idempotencyRetentionMs, webhookEventRetentionMs) + 1;
     await jobs.round();
     assert.equal((await w.payments.getPayment('pay_cut_short'))?.state, 'succeeded');
+    assert.equal(await refundState(), 'succeeded');
     assert.equal((await records()).length, 0);
     assert.ok(!(await events()).some((event) => event.id === eventId));
-    // More runs move nothing more: the seller was paid once.
+    // More runs move nothing more: the seller was paid once and paid the refund back once.
     await jobs.round();
     await jobs.round();
     assert.equal(jobs.ended.topUps, 5);
-    assert.equal(await balanceOf(w.ledger, seller.accountId), 50_000n);
+    assert.equal(await balanceOf(w.ledger, seller.accountId), 30_000n);
+    assert.equal(await balanceOf(w.ledger, w.wallet), 20_000n);
+    const refundEvents = await w.platform.db
+      .selectFrom('webhook_events')
+      .select('payload')
+      .where('type', '=', 'refund.succeeded')
+      .execute();
+    assert.deepEqual(
+      refundEvents.map((event) => (JSON.parse(event.payload) as { refundId: string }).refundId),
+      ['ref_cut_short'],
+    );
+    // The report rollup, run with the others, counted both once too.
+    const totals = await w.platform.db.selectFrom('report_day_totals').selectAll().execute();
+    assert.deepEqual(
+      totals.map((day) => [
+        day.merchant_id,
+        day.payment_count,
+        day.net_micros,
+        day.refund_count,
+        day.refunded_micros,
+      ]),
+      [[seller.merchantId, 1n, 50_000n, 1n, 20_000n]],
+    );
     await jobs.stop();
   });
 });

@@ -1,27 +1,37 @@
 /**
  * The platform's background upkeep, on every node (each job is safe to run on several at once):
- * - finishing payments and top-ups that a crash left pending (their fixed transfer ids make
- *   finishing twice harmless, and each row's state changes once, conditionally); a purchase's
- *   record, once finished, answers the retry of its cut-off request;
+ * - finishing payments, refunds and top-ups that a crash left pending (their fixed transfer ids
+ *   make finishing twice harmless, and each row's state changes once, conditionally); a
+ *   purchase's record, once finished, answers the retry of its cut-off request, and a refund
+ *   finished frees what it held of its payment;
+ * - folding completed payments and refunds into the merchants' report totals
+ *   (reports/report-rollup.ts: one node's run commits, the others' change nothing);
  * - deleting idempotency records and webhook events past their retention, so that neither table
  *   grows forever.
  */
 import type { FastifyBaseLogger } from 'fastify';
+import { reportRollupIntervalMs } from '../reports/report-rollup.ts';
 import { type JobTimers, startPeriodicJob } from './periodic-job.ts';
 
-/** How often pending payments and top-ups past their grace period are looked for. */
+/** How often pending payments, refunds and top-ups past their grace period are looked for. */
 export const reconcileIntervalMs = 10_000;
 /** How often expired idempotency records and webhook events are deleted. */
 export const retentionPurgeIntervalMs = 10 * 60_000;
 
 export interface PlatformJobsDeps {
   readonly payments: { reconcilePending(): Promise<number> };
+  readonly refunds: { reconcilePending(): Promise<number> };
   readonly topUps: { reconcilePending(): Promise<number> };
   readonly idempotency: { purgeExpired(): Promise<number> };
   readonly webhookRetention: { purgeExpired(): Promise<number> };
+  readonly reportRollup: { runOnce(): Promise<boolean> };
   readonly logger: Pick<FastifyBaseLogger, 'info' | 'error'>;
   /** Tests run the jobs more often. */
-  readonly intervalsMs?: { readonly reconcile?: number; readonly purge?: number };
+  readonly intervalsMs?: {
+    readonly reconcile?: number;
+    readonly purge?: number;
+    readonly reportRollup?: number;
+  };
   /** The process's timers by default; tests pass fake ones and move time themselves. */
   readonly timers?: JobTimers;
 }
@@ -40,11 +50,21 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
       intervalMs: deps.intervalsMs?.reconcile ?? reconcileIntervalMs,
       run: async () => {
         const payments = await deps.payments.reconcilePending();
+        const refunds = await deps.refunds.reconcilePending();
         const topUps = await deps.topUps.reconcilePending();
-        if (payments + topUps > 0) logger.info({ payments, topUps }, 'finished interrupted work');
+        if (payments + refunds + topUps > 0) {
+          logger.info({ payments, refunds, topUps }, 'finished interrupted work');
+        }
         return false;
       },
       onError: onError('reconcile'),
+      ...timers,
+    }),
+    startPeriodicJob({
+      intervalMs: deps.intervalsMs?.reportRollup ?? reportRollupIntervalMs,
+      // A backlog (a first run over an old database) is read a page per run, one after another.
+      run: () => deps.reportRollup.runOnce(),
+      onError: onError('report rollup'),
       ...timers,
     }),
     startPeriodicJob({

@@ -11,6 +11,15 @@ import { apportion } from './revenue-split.ts';
 
 export type RefundFailure = 'paymentNotFound' | 'refundExceedsPayment' | 'insufficientFunds';
 
+/**
+ * A refund still pending after this long was interrupted (a crash between recording it and
+ * moving its money, or before recording the outcome): the reconciler finishes it. Pending refunds
+ * count against what is left to refund, so one left for good would hold that part of the payment.
+ */
+export const refundPendingGraceMs = 30_000;
+/** Interrupted refunds one reconciler run finishes at most, oldest first; the next takes the rest. */
+export const refundReconcileBatchMax = 500;
+
 /** Who decided the refund: the merchant that was paid, or an operator. */
 export type RefundAuthority =
   | { readonly kind: 'merchant'; readonly merchantId: string }
@@ -46,6 +55,12 @@ export interface RefundServiceDeps {
  * Refunds as correcting transfers: each party that was paid (the merchant, its co-creators, the
  * platform's fee) pays back its part, in proportion to what it got, into the payer's wallet. A
  * payment is never refunded beyond what was paid, even by concurrent requests.
+ *
+ * A refund is recorded as pending, with its transfers' ids fixed, before any money moves; the
+ * ledger takes each id once, and a chain one of whose ids failed never succeeds later. So the
+ * request itself, or the reconciler for a request cut off by a crash, finds the same outcome
+ * however often and wherever it submits the transfers, and the outcome is recorded once: only a
+ * refund still pending is finished, and only that write enqueues the `refund.succeeded` event.
  */
 export function createRefundService(deps: RefundServiceDeps) {
   const { platform, ledger, clock } = deps;
@@ -60,8 +75,7 @@ export function createRefundService(deps: RefundServiceDeps) {
     const reserved = await reserve(input);
     if (!reserved.ok) return reserved;
     const { refundId, walletId, legs, amountMicros, refundedBeforeMicros } = reserved.value;
-    const results = await ledger.createTransfers(transfersFor(walletId, legs));
-    const outcome = outcomeOf(results);
+    const outcome = await submit(walletId, legs);
     await finish(refundId, input.paymentId, amountMicros, outcome);
     if (outcome !== 'succeeded') {
       return fail(outcome, 'a party that was paid no longer holds enough to pay its part back');
@@ -118,6 +132,7 @@ export function createRefundService(deps: RefundServiceDeps) {
         .values({
           id: refundId,
           payment_id: input.paymentId,
+          merchant_id: payment.merchant_id,
           amount_micros: amountMicros.toString(),
           state: 'pending',
           failure_code: null,
@@ -152,7 +167,15 @@ export function createRefundService(deps: RefundServiceDeps) {
     return earlier.reduce((sum, row) => sum + BigInt(row.amount_micros), 0n);
   }
 
-  /** Records the outcome, and for a success the `refund.succeeded` event, in one transaction. */
+  async function submit(walletId: bigint, legs: readonly RefundLeg[]) {
+    return outcomeOf(await ledger.createTransfers(transfersFor(walletId, legs)));
+  }
+
+  /**
+   * Records the outcome of a refund still pending, and for a success the `refund.succeeded`
+   * event, in one transaction; a refund finished already (by the request or the reconciler,
+   * whichever came second) is left as it is, and no second event is made.
+   */
   async function finish(
     refundId: string,
     paymentId: string,
@@ -161,7 +184,7 @@ export function createRefundService(deps: RefundServiceDeps) {
   ): Promise<void> {
     const nowMs = clock();
     await db.transaction().execute(async (tx) => {
-      await tx
+      const finished = await tx
         .updateTable('refunds')
         .set({
           state: outcome === 'succeeded' ? 'succeeded' : 'failed',
@@ -169,8 +192,9 @@ export function createRefundService(deps: RefundServiceDeps) {
           completed_at: BigInt(nowMs),
         })
         .where('id', '=', refundId)
-        .execute();
-      if (outcome !== 'succeeded') return;
+        .where('state', '=', 'pending')
+        .executeTakeFirst();
+      if (finished.numUpdatedRows === 0n || outcome !== 'succeeded') return;
       const payment = await tx
         .selectFrom('payments')
         .select('merchant_id')
@@ -185,7 +209,53 @@ export function createRefundService(deps: RefundServiceDeps) {
     });
   }
 
-  return { refund };
+  /**
+   * Finishes refunds left pending past refundPendingGraceMs, oldest first, at most
+   * refundReconcileBatchMax a run (the next run takes the rest); the number looked at.
+   */
+  async function reconcilePending(): Promise<number> {
+    const stale = await db
+      .selectFrom('refunds')
+      .innerJoin('payments', 'payments.id', 'refunds.payment_id')
+      .innerJoin('users', 'users.id', 'payments.user_id')
+      .select([
+        'refunds.id',
+        'refunds.payment_id',
+        'refunds.amount_micros',
+        'refunds.legs',
+        'users.wallet_account_id',
+      ])
+      .where('refunds.state', '=', 'pending')
+      .where('refunds.created_at', '<', BigInt(clock() - refundPendingGraceMs))
+      .orderBy('refunds.created_at')
+      .limit(refundReconcileBatchMax)
+      .execute();
+    for (const refund of stale) await finishInterrupted(refund);
+    return stale.length;
+  }
+
+  /**
+   * Finishes a refund from the ledger: its transfers there mean it succeeded; otherwise they are
+   * submitted again, which moves the money now, finds it moved meanwhile, or fails as the request
+   * would have (a party no longer holds its part), never twice.
+   */
+  async function finishInterrupted(refund: {
+    readonly id: string;
+    readonly payment_id: string;
+    readonly amount_micros: string;
+    readonly legs: string;
+    readonly wallet_account_id: string;
+  }): Promise<void> {
+    const legs = JSON.parse(refund.legs) as RefundLeg[];
+    const done = await ledger.lookupTransfers(legs.map((leg) => BigInt(leg.transferId)));
+    const outcome =
+      done.length === legs.length
+        ? 'succeeded'
+        : await submit(BigInt(refund.wallet_account_id), legs);
+    await finish(refund.id, refund.payment_id, BigInt(refund.amount_micros), outcome);
+  }
+
+  return { refund, reconcilePending };
 }
 
 export type RefundService = ReturnType<typeof createRefundService>;
@@ -221,9 +291,16 @@ function transfersFor(walletId: bigint, legs: readonly RefundLeg[]): Transfer[] 
   }));
 }
 
+/**
+ * The refund's outcome from its chain's results. `exists`: the transfer was made by an earlier
+ * submission of the same refund (the other of the request and the reconciler); `idAlreadyFailed`:
+ * an earlier submission of it failed, so it never can succeed (a party did not hold its part).
+ */
 function outcomeOf(results: readonly CreateTransferResult[]): 'succeeded' | 'insufficientFunds' {
-  const failure = results.find((result) => result !== 'ok' && result !== 'linkedEventFailed');
+  const failure = results.find(
+    (result) => result !== 'ok' && result !== 'exists' && result !== 'linkedEventFailed',
+  );
   if (failure === undefined) return 'succeeded';
-  if (failure === 'exceedsCredits') return 'insufficientFunds';
+  if (failure === 'exceedsCredits' || failure === 'idAlreadyFailed') return 'insufficientFunds';
   throw new Error(`bug: a refund's transfers failed with ${failure}`);
 }

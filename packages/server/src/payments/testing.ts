@@ -139,3 +139,42 @@ export async function insertInterruptedPayment(
     })
     .execute();
 }
+
+/**
+ * A pending refund of the whole of `amountMicros`, paid back by the merchant alone, whose transfer
+ * never reached the ledger, as a crash between recording a refund and moving its money leaves it
+ * (created now, on the world's clock).
+ */
+export async function insertInterruptedRefund(
+  w: World,
+  refund: {
+    refundId: string;
+    paymentId: string;
+    merchant: { merchantId: string; accountId: bigint };
+    amountMicros: bigint;
+  },
+): Promise<void> {
+  const legs = [
+    {
+      transferId: w.transferIds.next().toString(),
+      debitAccountId: refund.merchant.accountId.toString(),
+      amountMicros: refund.amountMicros.toString(),
+    },
+  ];
+  await w.platform.db
+    .insertInto('refunds')
+    .values({
+      id: refund.refundId,
+      payment_id: refund.paymentId,
+      merchant_id: refund.merchant.merchantId,
+      amount_micros: refund.amountMicros.toString(),
+      state: 'pending',
+      failure_code: null,
+      requested_by: `merchant:${refund.merchant.merchantId}`,
+      reason: null,
+      legs: JSON.stringify(legs),
+      created_at: BigInt(w.clock.nowMs),
+      completed_at: null,
+    })
+    .execute();
+}
