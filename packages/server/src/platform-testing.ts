@@ -3,13 +3,15 @@
  * a whole platform for service tests (platformFor), or one listening on loopback for tests over
  * real HTTP (startPlatformUnderTest).
  */
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { tempDir } from '@mite/testkit';
+import { openLedger } from '@mite/ledger';
+import { requirePgDatabase, tempDir } from '@mite/testkit';
 import pino from 'pino';
 import { apiKeyScopes } from './auth/scopes.ts';
-import type { PlatformDialect } from './db/platform-db.ts';
-import { databaseUrlFor } from './db/testing.ts';
-import { createPlatform, type Platform, type PlatformOptions } from './platform.ts';
+import { openPlatformDb, type PlatformDialect } from './db/platform-db.ts';
+import { createPlatform, type Platform, type PlatformOptions, storeUrls } from './platform.ts';
 
 export type Backend = PlatformDialect;
 
@@ -20,21 +22,81 @@ export type Backend = PlatformDialect;
 export type PlatformOverrides = Partial<Omit<PlatformOptions, 'databaseUrl'>>;
 
 /**
+ * Stores as every platform's start leaves them before its first write: the ledger's and the
+ * platform database's migrations run, nothing else. Made once per test process and dialect, then
+ * copied for each world, so that a world costs a file copy (SQLite) or `CREATE DATABASE ...
+ * TEMPLATE` (PostgreSQL) instead of every migration. The copy is what the migrations would have
+ * made, since the same code made it; createPlatform still opens it as any start does (checking
+ * the migrations, creating the platform's accounts, running the data upgrades).
+ */
+const migratedTemplates = new Map<PlatformDialect, Promise<string>>();
+
+async function migrate(location: { dataDir: string; databaseUrl?: string }): Promise<void> {
+  const { ledgerUrl, platformUrl } = storeUrls(location);
+  const ledger = await openLedger({ url: ledgerUrl });
+  try {
+    const platformDb = await openPlatformDb({ url: platformUrl });
+    await platformDb.close();
+  } finally {
+    await ledger.close();
+  }
+}
+
+/** The migrated template of a dialect: a data directory (SQLite) or a database URL. */
+function migratedTemplate(dialect: PlatformDialect): Promise<string> {
+  let template = migratedTemplates.get(dialect);
+  if (template === undefined) {
+    template = (async () => {
+      if (dialect === 'postgres') {
+        const databaseUrl = await requirePgDatabase();
+        await migrate({ dataDir: tempDir('mite-template-'), databaseUrl });
+        return databaseUrl;
+      }
+      const dataDir = tempDir('mite-template-');
+      await migrate({ dataDir });
+      return dataDir;
+    })();
+    migratedTemplates.set(dialect, template);
+  }
+  return template;
+}
+
+/** SQLite's store files in a data directory (storeUrls); closed, each is one whole file. */
+const sqliteStoreFiles = ['ledger.sqlite', 'platform.sqlite'] as const;
+
+/** A fresh data directory, and on PostgreSQL a fresh database, both holding migrated stores. */
+async function migratedStores(
+  dialect: PlatformDialect,
+): Promise<{ dataDir: string; databaseUrl?: string }> {
+  const template = await migratedTemplate(dialect);
+  const dataDir = tempDir('mite-platform-');
+  if (dialect === 'postgres') {
+    return { dataDir, databaseUrl: await requirePgDatabase({ template }) };
+  }
+  for (const file of sqliteStoreFiles) {
+    // A clean close checkpoints the write-ahead log into the file and removes it.
+    if (existsSync(join(template, `${file}-wal`))) throw new Error(`${file} was left open`);
+    // copyFileSync keeps the template's owner-only mode.
+    copyFileSync(join(template, file), join(dataDir, file));
+  }
+  return { dataDir };
+}
+
+/**
  * A platform built by createPlatform for a test registered by forEachDialect (db/testing.ts),
  * closed when the test ends. On PostgreSQL, the ledger and the platform tables share one fresh
- * database, as in production; on SQLite, both are files in a fresh data directory.
+ * database, as in production; on SQLite, both are files in a fresh data directory. Either starts
+ * as a copy of migrated stores (migratedTemplate).
  */
 export async function platformFor(
   t: TestContext,
   dialect: PlatformDialect,
   overrides: PlatformOverrides = {},
 ): Promise<Platform> {
-  const databaseUrl = dialect === 'postgres' ? await databaseUrlFor(dialect) : undefined;
   const platform = await createPlatform({
-    dataDir: tempDir('mite-platform-'),
+    ...(await migratedStores(dialect)),
     env: {},
     logger: pino({ level: 'silent' }),
-    ...(databaseUrl === undefined ? {} : { databaseUrl }),
     ...overrides,
   });
   t.after(() => platform.close());
