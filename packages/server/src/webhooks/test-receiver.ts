@@ -18,11 +18,28 @@ export interface Receiver {
   readonly received: ReceivedWebhook[];
   /** What the next requests are answered: a status, or never (to test timeouts). */
   answer: (request: ReceivedWebhook) => number | 'hang' | Promise<number>;
+  /** Resolves once `count` webhooks have been received (on their arrival, not a timer). */
+  arrived(count: number): Promise<void>;
 }
 
 /** A receiver answering 200 until told otherwise, closed when the test ends. */
 export async function startReceiver(t: TestContext): Promise<Receiver> {
-  const receiver: Receiver = { url: '', received: [], answer: () => 200 };
+  const waiting: { count: number; wake: () => void }[] = [];
+  const receiver: Receiver = {
+    url: '',
+    received: [],
+    answer: () => 200,
+    arrived: (count) =>
+      receiver.received.length >= count
+        ? Promise.resolve()
+        : new Promise((wake) => waiting.push({ count, wake })),
+  };
+  const wakeWaiters = (): void => {
+    for (const waiter of waiting.filter((w) => receiver.received.length >= w.count)) {
+      waiting.splice(waiting.indexOf(waiter), 1);
+      waiter.wake();
+    }
+  };
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -32,6 +49,7 @@ export async function startReceiver(t: TestContext): Promise<Receiver> {
         body: Buffer.concat(chunks).toString('utf8'),
       };
       receiver.received.push(received);
+      wakeWaiters();
       void Promise.resolve(receiver.answer(received)).then((status) => {
         if (status === 'hang') return;
         response.writeHead(status, { 'content-type': 'text/plain' }).end('thanks');
