@@ -549,6 +549,7 @@ forEachDialect('webhooks', (dialect, it) => {
     await w.endpoint(w.merchantA);
     const events = [];
     for (let i = 0; i < 15; i++) events.push(await w.emit(w.merchantA));
+    // Answers take a moment, as over a network, so that the two nodes' runs overlap.
     w.receiver.answer = () => new Promise((resolve) => setTimeout(() => resolve(200), 5));
 
     const reports = await Promise.all([nodeA.deliverDue(100), nodeB.deliverDue(100)]);
