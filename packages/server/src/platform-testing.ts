@@ -6,12 +6,11 @@
 import { copyFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { openLedger } from '@mite/ledger';
 import { requirePgDatabase, tempDir } from '@mite/testkit';
 import pino from 'pino';
 import { apiKeyScopes } from './auth/scopes.ts';
-import { openPlatformDb, type PlatformDialect } from './db/platform-db.ts';
-import { createPlatform, type Platform, type PlatformOptions, storeUrls } from './platform.ts';
+import type { PlatformDialect } from './db/platform-db.ts';
+import { createPlatform, type Platform, type PlatformOptions } from './platform.ts';
 
 export type Backend = PlatformDialect;
 
@@ -22,24 +21,24 @@ export type Backend = PlatformDialect;
 export type PlatformOverrides = Partial<Omit<PlatformOptions, 'databaseUrl'>>;
 
 /**
- * Stores as every platform's start leaves them before its first write: the ledger's and the
- * platform database's migrations run, nothing else. Made once per test process and dialect, then
- * copied for each world, so that a world costs a file copy (SQLite) or `CREATE DATABASE ...
- * TEMPLATE` (PostgreSQL) instead of every migration. The copy is what the migrations would have
- * made, since the same code made it; createPlatform still opens it as any start does (checking
- * the migrations, creating the platform's accounts, running the data upgrades).
+ * Stores as a platform's first start leaves them, before any request: the ledger's and the
+ * platform database's migrations run, the platform's ledger accounts made, the start-up data
+ * upgrades recorded (with nothing to upgrade). Made once per test process and dialect by
+ * createPlatform itself, then copied for each world, so that a world costs a file copy (SQLite)
+ * or `CREATE DATABASE ... TEMPLATE` (PostgreSQL) instead of every migration and the first
+ * start's writes (each a durable commit). A world is then a platform started again on stores it
+ * started on once, as after a restart; its keys are its own (they are not in the stores).
  */
 const migratedTemplates = new Map<PlatformDialect, Promise<string>>();
 
 async function migrate(location: { dataDir: string; databaseUrl?: string }): Promise<void> {
-  const { ledgerUrl, platformUrl } = storeUrls(location);
-  const ledger = await openLedger({ url: ledgerUrl });
-  try {
-    const platformDb = await openPlatformDb({ url: platformUrl });
-    await platformDb.close();
-  } finally {
-    await ledger.close();
-  }
+  const platform = await createPlatform({
+    ...location,
+    env: {},
+    logger: pino({ level: 'silent' }),
+    backgroundJobs: false,
+  });
+  await platform.close();
 }
 
 /** The migrated template of a dialect: a data directory (SQLite) or a database URL. */
