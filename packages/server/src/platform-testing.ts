@@ -10,7 +10,7 @@ import { requirePgDatabase, tempDir } from '@mite/testkit';
 import pino from 'pino';
 import { apiKeyScopes } from './auth/scopes.ts';
 import type { PlatformDialect } from './db/platform-db.ts';
-import { createPlatform, type Platform, type PlatformOptions } from './platform.ts';
+import { createPlatform, type Platform, type PlatformOptions, storeUrls } from './platform.ts';
 
 export type Backend = PlatformDialect;
 
@@ -19,6 +19,9 @@ export type Backend = PlatformDialect;
  * environment: a data directory of its own, a silent logger, no card processor.
  */
 export type PlatformOverrides = Partial<Omit<PlatformOptions, 'databaseUrl'>>;
+
+/** A platform for a test, and the URL of its platform database, for a second connection. */
+export type TestPlatform = Platform & { readonly platformUrl: string };
 
 /**
  * Stores as a platform's first start leaves them, before any request: the ledger's and the
@@ -91,15 +94,16 @@ export async function platformFor(
   t: TestContext,
   dialect: PlatformDialect,
   overrides: PlatformOverrides = {},
-): Promise<Platform> {
+): Promise<TestPlatform> {
+  const stores = await migratedStores(dialect);
   const platform = await createPlatform({
-    ...(await migratedStores(dialect)),
+    ...stores,
     env: {},
     logger: pino({ level: 'silent' }),
     ...overrides,
   });
   t.after(() => platform.close());
-  return platform;
+  return { ...platform, platformUrl: storeUrls(stores).platformUrl };
 }
 
 export interface Answer {
