@@ -1,11 +1,10 @@
 /**
  * For tests: a merchant's webhook receiver, a real HTTP server on loopback that records what it
- * is sent and answers as told, and a merchant row to own endpoints.
+ * is sent and answers as told.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
-import type { PlatformDb } from '../db/platform-db.ts';
 
 export interface ReceivedWebhook {
   readonly headers: Record<string, string>;
@@ -74,13 +73,4 @@ function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
     if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return flat;
-}
-
-/** A merchant row (no ledger account: webhooks do not need one). */
-export async function insertMerchant(platform: PlatformDb, id: string): Promise<string> {
-  await platform.db
-    .insertInto('merchants')
-    .values({ id, name: id, account_id: `acct-${id}`, owner_user_id: null, created_at: 1n })
-    .execute();
-  return id;
 }
