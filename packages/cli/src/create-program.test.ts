@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { setTimeout } from 'node:timers/promises';
 import { openLedger } from '@mite/ledger';
 import { freePort, postgresSkipReason, requirePgDatabase, tempDir } from '@mite/testkit';
 import { runCli } from './create-program.ts';
@@ -40,7 +39,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
       env: { MITE_DATABASE_URL: `sqlite:${file}`, MITE_PORT: '0' },
     });
     const exit = runCli(['serve'], context);
-    await waitFor(() => context.out.join('').includes('Mite is running'));
+    await context.printed('Mite is running');
     assert.equal(existsSync(`${file}.lock`), true, 'the ledger is open');
     context.sendSignal('SIGINT');
     assert.equal(await exit, 0, context.err.join(''));
@@ -63,7 +62,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
         env: { MITE_DATABASE_URL: withPassword.href, MITE_PORT: '0' },
       });
       const exit = runCli(['serve'], context);
-      await waitFor(() => context.out.join('').includes('Mite is running'));
+      await context.printed('Mite is running');
       context.sendSignal('SIGINT');
       assert.equal(await exit, 0, context.err.join(''));
       withPassword.password = '***';
@@ -95,7 +94,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     const file = join(cwd, 'data', 'ledger.sqlite');
     const context = createTestContext({ cwd });
     const exit = runCli(['serve', '--port', '0', '--data-dir', 'data'], context);
-    await waitFor(() => context.out.join('').includes('Mite is running'));
+    await context.printed('Mite is running');
     assert.equal(existsSync(`${file}.lock`), true, 'the ledger is open');
     await assert.rejects(openLedger({ url: `sqlite:${file}` }), /already open in this process/);
     context.sendSignal('SIGTERM');
@@ -137,7 +136,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
       env: { MITE_LOG_LEVEL: 'info' },
     });
     const exit = runCli(['serve', '--port', '0'], context);
-    await waitFor(() => context.out.join('').includes('Mite is running'));
+    await context.printed('Mite is running');
     const base = /Mite is running: (\S+)/.exec(context.out.join(''))?.[1] ?? assert.fail('no URL');
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     context.sendSignal('SIGTERM');
@@ -156,7 +155,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     const cwd = tempDir('mite-cli-');
     const context = createTestContext({ cwd });
     const exit = runCli(['demo', '--port', '0'], context);
-    await waitFor(() => context.out.join('').includes('Mite is running'));
+    await context.printed('Mite is running');
     context.sendSignal('SIGINT');
     assert.equal(await exit, 0, context.err.join(''));
     const dataDir = join(cwd, '.mite', 'demo');
@@ -262,13 +261,4 @@ async function assertLedgerClosed(
   assert.equal(existsSync(`${file}.lock`), false, 'the lock file is gone');
   const ledger = await openLedger({ url: `sqlite:${file}`, verifyOnOpen: !corrupted });
   await ledger.close();
-}
-
-/** The first platform start in a process compiles and loads the server stack: allow for it. */
-async function waitFor(condition: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await setTimeout(10);
-  }
 }

@@ -2,7 +2,6 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
-import { setTimeout } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { openLedger } from '@mite/ledger';
 import { parseAmount } from '@mite/protocol';
@@ -98,24 +97,33 @@ const READY_TIMEOUT_MS = 20_000;
  * Waits for `mite serve` to print its banner and returns the base URL. Rejects with what the
  * process printed if it exits first or takes too long.
  */
-export async function waitForUrl(cli: RunningCli): Promise<string> {
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  let exited = false;
-  const markExited = (): void => {
-    exited = true;
-  };
-  cli.exited.then(markExited, markExited);
-  while (Date.now() < deadline) {
-    const match = /^Mite is running: (http:\/\/\S+)$/m.exec(cli.output.stdout);
-    if (match?.[1] !== undefined) return match[1];
-    if (exited) break;
-    await setTimeout(POLL_INTERVAL_MS);
-  }
-  const { stdout, stderr } = cli.output;
-  throw new Error(`mite serve did not become ready (exited: ${exited}): ${stdout}${stderr}`);
+export function waitForUrl(cli: RunningCli): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    const stdout = cli.child.stdout;
+    // Runs after startCli's own listener has added the chunk to cli.output.
+    const check = (): void => {
+      const match = /^Mite is running: (http:\/\/\S+)$/m.exec(cli.output.stdout);
+      if (match?.[1] === undefined) return;
+      done();
+      resolve(match[1]);
+    };
+    const fail = (exited: boolean) => () => {
+      done();
+      const { stdout: out, stderr } = cli.output;
+      reject(new Error(`mite serve did not become ready (exited: ${exited}): ${out}${stderr}`));
+    };
+    // A timer for a child process that may never print: it runs on its own clock, not ours.
+    const timer = setTimeout(fail(false), READY_TIMEOUT_MS);
+    const onExit = fail(true);
+    const done = (): void => {
+      clearTimeout(timer);
+      stdout?.off('data', check);
+    };
+    stdout?.on('data', check);
+    cli.exited.then(onExit, onExit);
+    check();
+  });
 }
-
-const POLL_INTERVAL_MS = 20;
 
 /** Whether a process with this id still exists. */
 export function processExists(pid: number): boolean {
@@ -189,6 +197,8 @@ export interface TestContext extends CliContext {
   readonly err: string[];
   /** Delivers a shutdown signal to a `mite serve` waiting for one. */
   readonly sendSignal: (signal: ShutdownSignal) => void;
+  /** Resolves once the command has printed `text` to standard output (on its writing, not a timer). */
+  readonly printed: (text: string) => Promise<void>;
 }
 
 export function createTestContext(
@@ -197,12 +207,27 @@ export function createTestContext(
   const out: string[] = [];
   const err: string[] = [];
   let deliver: ((signal: ShutdownSignal) => void) | undefined;
+  const waiting: { text: string; wake: () => void }[] = [];
+  const wakeWhoseTextCame = (): void => {
+    const all = out.join('');
+    for (const waiter of waiting.filter((w) => all.includes(w.text))) {
+      waiting.splice(waiting.indexOf(waiter), 1);
+      waiter.wake();
+    }
+  };
   return {
     env: options.env ?? {},
     cwd: options.cwd ?? process.cwd(),
     out,
     err,
-    writeOut: (text) => out.push(text),
+    writeOut: (text) => {
+      out.push(text);
+      wakeWhoseTextCame();
+    },
+    printed: (text) =>
+      out.join('').includes(text)
+        ? Promise.resolve()
+        : new Promise((wake) => waiting.push({ text, wake })),
     writeErr: (text) => err.push(text),
     openLedger,
     createPlatform,

@@ -632,6 +632,7 @@ describe('createMiteFetch: concurrency', () => {
     // The platform answers slowly, so that every call's 402 arrives while the payment runs.
     const miteFetch = world.client({
       fetch: async (input, init) => {
+        // Not a wait for time: a slow platform, so that the calls overlap the payment.
         if (String(input).endsWith('/v1/payments')) await delay(50);
         return fetch(input, init);
       },

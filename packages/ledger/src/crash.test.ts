@@ -42,6 +42,7 @@ function runAndKill(url: string, run: number): Promise<ChildRun> {
         // fixed delay after start could pass before a slow, loaded machine acknowledged any).
         if (!killed) {
           killed = true;
+          // A real timer: the child commits on its own clock, which this test cannot move.
           setTimeout(() => child.kill('SIGKILL'), Math.random() * 200);
         }
       }

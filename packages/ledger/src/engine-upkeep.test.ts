@@ -1,6 +1,5 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { test } from 'node:test';
 import { tempDir } from '@mite/testkit';
 import { LedgerEngine, upkeepBatchesMax, upkeepQuietMs } from './engine.ts';
@@ -62,9 +61,20 @@ async function countingEngine(t: { after(fn: () => Promise<void>): void }) {
   return { engine, counts };
 }
 
+/** Turns of the event loop: for what a timer started (a flush, an upkeep step) to run. */
+async function turns(count = 20): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
+}
+
 test('upkeep waits for a quiet moment, not for each gap between batches', async (t) => {
+  // The quiet moment is timed by setTimeout, here on a clock the test moves.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const { engine, counts } = await countingEngine(t);
-  await sleep(upkeepQuietMs * 3);
+  // Whatever upkeep the set-up left is done first.
+  for (let i = 0; i < 3; i++) {
+    t.mock.timers.tick(upkeepQuietMs);
+    await turns();
+  }
   counts.upkeepSteps = 0;
   // One batch after another, each submitted as soon as the one before is answered: the engine
   // is idle for an instant after each, never for upkeepQuietMs.
@@ -73,13 +83,22 @@ test('upkeep waits for a quiet moment, not for each gap between batches', async 
     assert.deepEqual(await engine.submitTransfers([transfer(BigInt(100 + i))]), ['ok']);
   }
   assert.equal(counts.upkeepSteps, 0, 'no upkeep between the batches of a burst');
-  await sleep(upkeepQuietMs * 5);
+  await turns(); // the end of the last flush arms the quiet timer
+  t.mock.timers.tick(upkeepQuietMs - 1);
+  await turns();
+  assert.equal(counts.upkeepSteps, 0, 'not before the engine was quiet for upkeepQuietMs');
+  t.mock.timers.tick(1);
+  await turns();
   assert.ok(counts.upkeepSteps >= 1, 'upkeep once the engine was quiet');
 });
 
 test('under a long burst upkeep still runs, about once per upkeepBatchesMax batches', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const { engine, counts } = await countingEngine(t);
-  await sleep(upkeepQuietMs * 3);
+  for (let i = 0; i < 3; i++) {
+    t.mock.timers.tick(upkeepQuietMs);
+    await turns();
+  }
   counts.upkeepSteps = 0;
   const burst = upkeepBatchesMax * 4;
   for (let i = 0; i < burst; i++) {

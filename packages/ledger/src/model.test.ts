@@ -759,6 +759,8 @@ async function runAgainst(
         break;
       } catch (error) {
         if (Date.now() > due) throw error;
+        // A real wait: the engine's idle expiry timer is armed from its clock and from the real
+        // retry time (Date.now()), which mock.timers would not move together.
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }

@@ -3,7 +3,7 @@
  * worse) is answered with a 4xx problem+json, on both databases, over real HTTP.
  */
 import assert from 'node:assert/strict';
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { describe, it } from 'node:test';
 import { encodeCursor } from './http/pagination.ts';
 import { captureLog } from './http/testing.ts';
@@ -178,29 +178,46 @@ describe('clients that abort', () => {
     const env = await startPlatformUnderTest(t, 'sqlite', { logger: log.logger });
     const shop = await setUpShop(env);
     const { port } = new URL(env.baseUrl);
-    // Half a body, then the connection is dropped.
-    await new Promise<void>((resolve, reject) => {
-      const socket = connect(Number(port), '127.0.0.1', () => {
-        socket.write(
-          [
-            'POST /v1/offers HTTP/1.1',
-            'Host: 127.0.0.1',
-            `Authorization: Bearer ${shop.apiKey}`,
-            'Idempotency-Key: abort-1',
-            'Content-Type: application/json',
-            'Content-Length: 1000',
-            '',
-            '{"title":',
-          ].join('\r\n'),
-        );
-        setTimeout(() => {
-          socket.destroy();
-          resolve();
-        }, 200);
-      });
-      socket.on('error', reject);
-    });
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Half a body, then the connection is dropped: once the server has read that half, and
+    // checked once the server has seen its end of the connection close (events, not time).
+    const serverSide = new Promise<{ readHalf: Promise<void>; closed: Promise<void> }>(
+      (resolve) => {
+        env.platform.app.server.once('connection', (socket: Socket) => {
+          const readHalf = new Promise<void>((read) => {
+            const onData = (chunk: Buffer) => {
+              if (!chunk.toString().includes('{"title":')) return;
+              socket.off('data', onData);
+              read();
+            };
+            socket.on('data', onData);
+          });
+          const closed = new Promise<void>((done) => socket.once('close', () => done()));
+          resolve({ readHalf, closed });
+        });
+      },
+    );
+    const socket = connect(Number(port), '127.0.0.1');
+    socket.on('error', () => {}); // destroyed on purpose
+    socket.write(
+      [
+        'POST /v1/offers HTTP/1.1',
+        'Host: 127.0.0.1',
+        `Authorization: Bearer ${shop.apiKey}`,
+        'Idempotency-Key: abort-1',
+        'Content-Type: application/json',
+        'Content-Length: 1000',
+        '',
+        '{"title":',
+      ].join('\r\n'),
+    );
+    const { readHalf, closed } = await serverSide;
+    await readHalf;
+    socket.destroy();
+    await closed;
+    // What the server does about the close (logging it) runs in the turns that follow.
+    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    const aborted = log.entries().find((entry) => entry.msg === 'client aborted the request');
+    assert.equal(aborted?.level, 30, 'logged at info');
     await assertStillUp(env);
     const errors = log.entries().filter((entry) => Number(entry.level) >= 50);
     assert.deepEqual(errors, []);

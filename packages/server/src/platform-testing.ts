@@ -3,13 +3,14 @@
  * a whole platform for service tests (platformFor), or one listening on loopback for tests over
  * real HTTP (startPlatformUnderTest).
  */
+import { copyFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { tempDir } from '@mite/testkit';
+import { requirePgDatabase, tempDir } from '@mite/testkit';
 import pino from 'pino';
 import { apiKeyScopes } from './auth/scopes.ts';
 import type { PlatformDialect } from './db/platform-db.ts';
-import { databaseUrlFor } from './db/testing.ts';
-import { createPlatform, type Platform, type PlatformOptions } from './platform.ts';
+import { createPlatform, type Platform, type PlatformOptions, storeUrls } from './platform.ts';
 
 export type Backend = PlatformDialect;
 
@@ -19,26 +20,90 @@ export type Backend = PlatformDialect;
  */
 export type PlatformOverrides = Partial<Omit<PlatformOptions, 'databaseUrl'>>;
 
+/** A platform for a test, and the URL of its platform database, for a second connection. */
+export type TestPlatform = Platform & { readonly platformUrl: string };
+
+/**
+ * Stores as a platform's first start leaves them, before any request: the ledger's and the
+ * platform database's migrations run, the platform's ledger accounts made, the start-up data
+ * upgrades recorded (with nothing to upgrade). Made once per test process and dialect by
+ * createPlatform itself, then copied for each world, so that a world costs a file copy (SQLite)
+ * or `CREATE DATABASE ... TEMPLATE` (PostgreSQL) instead of every migration and the first
+ * start's writes (each a durable commit). A world is then a platform started again on stores it
+ * started on once, as after a restart; its keys are its own (they are not in the stores).
+ */
+const migratedTemplates = new Map<PlatformDialect, Promise<string>>();
+
+async function migrate(location: { dataDir: string; databaseUrl?: string }): Promise<void> {
+  const platform = await createPlatform({
+    ...location,
+    env: {},
+    logger: pino({ level: 'silent' }),
+    backgroundJobs: false,
+  });
+  await platform.close();
+}
+
+/** The migrated template of a dialect: a data directory (SQLite) or a database URL. */
+function migratedTemplate(dialect: PlatformDialect): Promise<string> {
+  let template = migratedTemplates.get(dialect);
+  if (template === undefined) {
+    template = (async () => {
+      if (dialect === 'postgres') {
+        const databaseUrl = await requirePgDatabase();
+        await migrate({ dataDir: tempDir('mite-template-'), databaseUrl });
+        return databaseUrl;
+      }
+      const dataDir = tempDir('mite-template-');
+      await migrate({ dataDir });
+      return dataDir;
+    })();
+    migratedTemplates.set(dialect, template);
+  }
+  return template;
+}
+
+/** SQLite's store files in a data directory (storeUrls); closed, each is one whole file. */
+const sqliteStoreFiles = ['ledger.sqlite', 'platform.sqlite'] as const;
+
+/** A fresh data directory, and on PostgreSQL a fresh database, both holding migrated stores. */
+async function migratedStores(
+  dialect: PlatformDialect,
+): Promise<{ dataDir: string; databaseUrl?: string }> {
+  const template = await migratedTemplate(dialect);
+  const dataDir = tempDir('mite-platform-');
+  if (dialect === 'postgres') {
+    return { dataDir, databaseUrl: await requirePgDatabase({ template }) };
+  }
+  for (const file of sqliteStoreFiles) {
+    // A clean close checkpoints the write-ahead log into the file and removes it.
+    if (existsSync(join(template, `${file}-wal`))) throw new Error(`${file} was left open`);
+    // copyFileSync keeps the template's owner-only mode.
+    copyFileSync(join(template, file), join(dataDir, file));
+  }
+  return { dataDir };
+}
+
 /**
  * A platform built by createPlatform for a test registered by forEachDialect (db/testing.ts),
  * closed when the test ends. On PostgreSQL, the ledger and the platform tables share one fresh
- * database, as in production; on SQLite, both are files in a fresh data directory.
+ * database, as in production; on SQLite, both are files in a fresh data directory. Either starts
+ * as a copy of migrated stores (migratedTemplate).
  */
 export async function platformFor(
   t: TestContext,
   dialect: PlatformDialect,
   overrides: PlatformOverrides = {},
-): Promise<Platform> {
-  const databaseUrl = dialect === 'postgres' ? await databaseUrlFor(dialect) : undefined;
+): Promise<TestPlatform> {
+  const stores = await migratedStores(dialect);
   const platform = await createPlatform({
-    dataDir: tempDir('mite-platform-'),
+    ...stores,
     env: {},
     logger: pino({ level: 'silent' }),
-    ...(databaseUrl === undefined ? {} : { databaseUrl }),
     ...overrides,
   });
   t.after(() => platform.close());
-  return platform;
+  return { ...platform, platformUrl: storeUrls(stores).platformUrl };
 }
 
 export interface Answer {

@@ -243,6 +243,9 @@ async function createServices(
     funding: { provider: fundingConfig.provider, sandbox: fundingProvider?.sandbox ?? false },
     transferIds,
     batcher,
+    // What a test needs to build a variant of one service over this platform's stores.
+    clock,
+    cipher,
   };
 }
 

@@ -2,6 +2,7 @@ export {
   findPgBin,
   freePort,
   freshPgDatabase,
+  type FreshPgDatabaseOptions,
   type PgCluster,
   postgresSkipReason,
   postgresSkipReasonFor,

@@ -56,6 +56,41 @@ test('freshPgDatabase returns a new empty database each time', { skip: pgMissing
   }
 });
 
+test(
+  'freshPgDatabase copies a template database, which stays as it was',
+  { skip: pgMissing },
+  async () => {
+    const template = await freshPgDatabase();
+    assert.ok(template !== undefined);
+    const setUp = postgres(template, { max: 1, onnotice: () => {} });
+    try {
+      await setUp`create table things (name text not null)`;
+      await setUp`insert into things values ('one')`;
+    } finally {
+      await setUp.end();
+    }
+    const copy = await freshPgDatabase({ template });
+    assert.ok(copy !== undefined && copy !== template);
+    const sql = postgres(copy, { max: 1 });
+    try {
+      assert.deepEqual([...(await sql`select name from things`)], [{ name: 'one' }]);
+      await sql`insert into things values ('two')`;
+    } finally {
+      await sql.end();
+    }
+    const original = postgres(template, { max: 1 });
+    try {
+      assert.deepEqual([...(await original`select name from things`)], [{ name: 'one' }]);
+    } finally {
+      await original.end();
+    }
+    await assert.rejects(
+      freshPgDatabase({ template: 'postgres://postgres@127.0.0.1:1/postgres' }),
+      /not a test database/,
+    );
+  },
+);
+
 test('tempDir creates a fresh directory', () => {
   const dir = tempDir('mite-testkit-');
   assert.ok(existsSync(dir));

@@ -1,24 +1,25 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
-import { openLedger } from '@mite/ledger';
 import type { PlatformDialect } from '../db/platform-db.ts';
-import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
-import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
-import { createWalletService } from '../wallets/wallet-service.ts';
-import { createUserService, sessionTtlMs } from './user-service.ts';
+import { forEachDialect } from '../db/testing.ts';
+import { platformFor } from '../platform-testing.ts';
+import { sessionTtlMs } from './user-service.ts';
 
+/**
+ * The user service of a platform as `mite serve` builds it (on PostgreSQL, the ledger shares the
+ * platform's database), on a clock the test moves, with no background jobs.
+ */
 async function setUp(t: TestContext, dialect: PlatformDialect) {
-  // On PostgreSQL the ledger shares the platform's database, as under `mite serve`.
-  const url = await databaseUrlFor(dialect);
-  const platform = await openForTest(t, url);
-  const ledger = await openLedger({ url: dialect === 'postgres' ? url : 'sqlite::memory:' });
-  t.after(() => ledger.close());
   const clock = { nowMs: 1_800_000_000_000 };
-  const cipher = createPersonalDataCipher(randomBytes(32));
-  const wallets = createWalletService({ ledger });
-  const users = createUserService({ platform, wallets, cipher, clock: () => clock.nowMs });
-  return { platform, ledger, users, clock };
+  const {
+    platformDb: platform,
+    ledger,
+    services,
+  } = await platformFor(t, dialect, {
+    clock: () => clock.nowMs,
+    backgroundJobs: false,
+  });
+  return { platform, ledger, users: services.users, clock };
 }
 
 forEachDialect('users and sessions', (dialect, it) => {
@@ -90,7 +91,9 @@ forEachDialect('users and sessions', (dialect, it) => {
     const session = await users.logIn({ email: 'ed@example.com', password: 'a long passphrase' });
     assert.ok(session.ok);
     assert.equal(await users.authenticate(`${session.value.token}x`), undefined);
-    clock.nowMs += sessionTtlMs;
+    clock.nowMs += sessionTtlMs - 1;
+    assert.ok(await users.authenticate(session.value.token), 'valid until its last millisecond');
+    clock.nowMs += 1;
     assert.equal(await users.authenticate(session.value.token), undefined);
   });
 });

@@ -99,9 +99,14 @@ forEachDialect('transaction batcher', (dialect, it) => {
 test('sqlite: a unit is answered once the WAL is synced, and a batch starts once the one before is durable', async (t) => {
   const held: (() => void)[] = [];
   let holding = false;
+  let syncHeld = (): void => {};
+  /** Resolves when the next sync is requested and held. */
+  const nextHeld = () => new Promise<void>((resolve) => (syncHeld = resolve));
   const syncFile: SyncFile = (fd, done) => {
-    if (holding) held.push(() => fsync(fd, done));
-    else fsync(fd, done);
+    if (holding) {
+      held.push(() => fsync(fd, done));
+      syncHeld();
+    } else fsync(fd, done);
   };
   const path = join(tempDir('mite-batcher-'), 'platform.db');
   const platformDb = await openPlatformDb({ url: `sqlite:${path}`, sqliteSyncFile: syncFile });
@@ -122,22 +127,30 @@ test('sqlite: a unit is answered once the WAL is synced, and a batch starts once
     batcher
       .run((tx) => affectedRows(insertRecord, tx, { principal: 'p', key, nowMs: 1n }))
       .then(() => answered.push(key));
-  const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
+  // What would happen next, were it allowed to, happens within a few turns of the event loop:
+  // the writes are synchronous SQLite, only the held syncs are not.
+  const settle = async () => {
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+  };
   const releaseHeld = () => {
     for (const release of held.splice(0)) release();
   };
   // Alone in a batch: committed, but not answered while its sync is held.
+  const firstSync = nextHeld();
   const first = insert('first');
+  await firstSync;
   await settle();
   assert.deepEqual(answered, []);
-  assert.ok(held.length > 0, 'a sync was started');
   assert.equal(committed(), 1, 'committed');
   // Queued meanwhile, these two share the next batch, which starts once the first is durable.
   const both = [insert('second'), insert('third')];
   await settle();
   assert.equal(committed(), 1, 'no batch starts before the one before it is durable');
+  const secondSync = nextHeld();
   releaseHeld();
+  await secondSync; // the next batch committed and its sync is held
   await settle();
+  assert.equal(committed(), 3);
   assert.deepEqual(answered, ['first'], 'the next batch waits for its own sync');
   holding = false;
   releaseHeld();

@@ -35,6 +35,8 @@ async function writeMegabytes(
   for (let i = 0; i < commits; i++) {
     await gate();
     many();
+    // A real pause: the checkpointer is a worker thread, which runs on its own and needs the
+    // main thread to let go of the file now and then, as a live server's idle moments do.
     if (i % 10 === 0) await sleep(2);
   }
 }
@@ -95,6 +97,8 @@ test('when the worker fails, the main connection checkpoints again', async () =>
   try {
     for (let i = 0; i < 200; i++) {
       if (database.pragma('wal_autocheckpoint', { simple: true }) !== 0) break;
+      // A real wait: the worker thread's failure reaches this thread as an event of its own,
+      // which the checkpointer handles without telling anyone; polled, at most 2 s.
       await sleep(10);
     }
     assert.equal(

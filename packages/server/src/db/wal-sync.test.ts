@@ -80,9 +80,12 @@ test('a read that follows an unsynced commit waits for the sync', async (t) => {
   const path = join(tempDir('wal-sync'), 'notes.sqlite');
   let release: (() => void) | undefined;
   let hold = false;
+  let syncHeld = (): void => {};
+  const held = new Promise<void>((resolve) => (syncHeld = resolve));
   const syncFile: SyncFile = (fd, done) => {
     if (!hold) return fsync(fd, done);
     release = () => fsync(fd, done);
+    syncHeld();
   };
   const db = await openNotes(path, syncFile);
   t.after(() => db.destroy());
@@ -97,7 +100,10 @@ test('a read that follows an unsynced commit waits for the sync', async (t) => {
       readDone = true;
       return rows;
     });
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Once the write's sync has begun (and is held), the read, which SQLite answers at once, has
+  // had every chance to answer: a few turns of the event loop, not a span of time.
+  await held;
+  for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
   assert.equal(readDone, false, 'the read answered with a commit not yet on disk');
   hold = false;
   release?.();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { describe, it } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import type { ChargeEvent, FundingProvider } from './funding-provider.ts';
 import {
   createSandboxProvider,
@@ -10,6 +10,8 @@ import {
 } from './sandbox-provider.ts';
 
 const secret = `whsec_${randomBytes(24).toString('base64')}`;
+/** How long the sandbox under test takes to confirm a card that confirms later. */
+const confirmDelayMs = 5_000;
 
 function sandbox(
   delivered: { headers: Record<string, string>; body: string }[] = [],
@@ -19,11 +21,22 @@ function sandbox(
     ...sandboxFeeDefaults,
     webhookSecret,
     cardTokenKey: randomBytes(32),
-    confirmDelayMs: 5,
+    confirmDelayMs,
     deliverWebhook: async (headers, body) => {
       delivered.push({ headers, body });
     },
   });
+}
+
+/**
+ * Moves the sandbox's mocked timers (enabled by the test before charging) to just before and then
+ * to its confirmation delay: nothing is sent before it, the webhook at it.
+ */
+function confirmLater(t: TestContext, delivered: readonly unknown[]) {
+  t.mock.timers.tick(confirmDelayMs - 1);
+  assert.equal(delivered.length, 0, 'not confirmed before the delay');
+  t.mock.timers.tick(1);
+  assert.equal(delivered.length, 1, 'confirmed at the delay');
 }
 
 const card = (number: string) => ({ number, expMonth: 12, expYear: 2099, cvc: '123' });
@@ -82,7 +95,8 @@ describe('sandbox funding provider', () => {
     assert.equal(other.cardToken, first.cardToken);
   });
 
-  it('confirms a pending charge later with a webhook that only the right secret verifies', async () => {
+  it('confirms a pending charge later with a webhook that only the right secret verifies', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const delivered: { headers: Record<string, string>; body: string }[] = [];
     const provider = sandbox(delivered);
     const charge = await provider.charge({
@@ -91,7 +105,7 @@ describe('sandbox funding provider', () => {
       idempotencyKey: 'p',
     });
     assert.deepEqual(charge.outcome, { status: 'pending' });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    confirmLater(t, delivered);
     const [message] = delivered;
     assert.ok(message);
     const check = provider.verifyWebhook(message.headers, Buffer.from(message.body));
@@ -124,7 +138,8 @@ describe('sandbox funding provider', () => {
     );
   });
 
-  it('reports a pending charge that fails later', async () => {
+  it('reports a pending charge that fails later', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
     const delivered: { headers: Record<string, string>; body: string }[] = [];
     const provider = sandbox(delivered);
     const charge = await provider.charge({
@@ -132,7 +147,7 @@ describe('sandbox funding provider', () => {
       source: source(sandboxCards.failsLater),
       idempotencyKey: 'f',
     });
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    confirmLater(t, delivered);
     const [message] = delivered;
     assert.ok(message);
     assert.deepEqual(provider.verifyWebhook(message.headers, Buffer.from(message.body)), {

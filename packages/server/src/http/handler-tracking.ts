@@ -54,6 +54,7 @@ export function installHandlerTracking(
   app.addHook('onClose', async (instance) => {
     if (running === 0) return;
     const stillRunning = running;
+    instance.log.info({ handlers: stillRunning }, 'waiting for route handlers to finish');
     let timer: NodeJS.Timeout | undefined;
     const timedOut = await Promise.race([
       new Promise<false>((resolve) => drained.push(() => resolve(false))),

@@ -61,7 +61,13 @@ class MemoryIdempotencyGuard implements IdempotencyGuard {
 }
 
 /** What the sample payment route did, so that tests can tell a replay from a second run. */
-const effects = { runs: 0, failNext: false, gate: undefined as Promise<void> | undefined };
+const effects = {
+  runs: 0,
+  failNext: false,
+  gate: undefined as Promise<void> | undefined,
+  /** Called as a run of the payment handler starts. */
+  onRun: undefined as (() => void) | undefined,
+};
 
 const paymentRoutes: FastifyPluginAsyncZod = async (api) => {
   api.post(
@@ -77,6 +83,7 @@ const paymentRoutes: FastifyPluginAsyncZod = async (api) => {
     },
     async (request, reply) => {
       effects.runs += 1;
+      effects.onRun?.();
       if (effects.gate !== undefined) await effects.gate;
       if (effects.failNext) {
         effects.failNext = false;
@@ -129,6 +136,7 @@ describe('the idempotency plugin', () => {
     effects.runs = 0;
     effects.failNext = false;
     effects.gate = undefined;
+    effects.onRun = undefined;
   });
 
   function pay(key: string | undefined, body: unknown = payment, headers = user) {
@@ -168,8 +176,9 @@ describe('the idempotency plugin', () => {
     const key = randomUUID();
     let open = () => {};
     effects.gate = new Promise((resolve) => (open = resolve));
+    const started = new Promise<void>((resolve) => (effects.onRun = resolve));
     const first = pay(key);
-    while (effects.runs === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+    await started;
     const concurrent = await pay(key);
     assert.equal(concurrent.status, 409);
     assert.equal(concurrent.json().type, '/v1/problems/idempotency-request-in-progress');

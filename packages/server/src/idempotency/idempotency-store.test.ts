@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
-import { sql } from 'kysely';
+import { type KyselyPlugin, sql } from 'kysely';
 import { platformMigrations } from '../db/migrations/index.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { databaseUrlFor, forEachDialect, openForTest, platformDbFor } from '../db/testing.ts';
@@ -232,6 +232,45 @@ forEachDialect('the idempotency store', (dialect, it) => {
       ...response,
     });
     assert.equal(await store.purgeExpired(), 0);
+  });
+
+  it(`purgeExpired deletes in bounded batches, each statement at most its batch`, async (t) => {
+    const platformDb = await platformDbFor(t, dialect);
+    const clock = { nowMs: t0Ms };
+    const deletesPerStatement: number[] = [];
+    const deleteCounter: KyselyPlugin = {
+      transformQuery: (args) => args.node,
+      transformResult: (args) => {
+        const deleted = args.result.numAffectedRows;
+        if (deleted !== undefined) deletesPerStatement.push(Number(deleted));
+        return Promise.resolve(args.result);
+      },
+    };
+    const store = createIdempotencyStore(
+      { ...platformDb, db: platformDb.db.withPlugin(deleteCounter) },
+      { clock: () => clock.nowMs, cipher, purgeBatchRecords: 2 },
+    );
+    for (const key of ['a', 'b', 'c', 'd', 'e']) {
+      await completeOnce(store, { ...request, key });
+      clock.nowMs += 1;
+    }
+    clock.nowMs = t0Ms + idempotencyRetentionMs + 2; // a, b and c expired; d and e not yet
+    deletesPerStatement.length = 0;
+    assert.equal(await store.purgeExpired(), 3);
+    assert.deepEqual(deletesPerStatement, [2, 1]);
+    const left = await platformDb.db.selectFrom('idempotency_records').select('idempotency_key');
+    assert.deepEqual(
+      (await left.orderBy('idempotency_key').execute()).map((row) => row.idempotency_key),
+      ['d', 'e'],
+    );
+    clock.nowMs += 10;
+    deletesPerStatement.length = 0;
+    assert.equal(await store.purgeExpired(), 2);
+    assert.deepEqual(deletesPerStatement, [2, 0], 'a full batch, then one that finds nothing');
+    assert.throws(
+      () => createIdempotencyStore(platformDb, { cipher, purgeBatchRecords: 0 }),
+      /purgeBatchRecords/,
+    );
   });
 
   it(`records survive a reopen, which migrates nothing again`, async (t) => {

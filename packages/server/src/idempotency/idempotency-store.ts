@@ -94,6 +94,11 @@ export interface IdempotencyStore {
 export const sealResponsesUpgrade = 'seal-idempotency-responses-v1';
 /** Records read and sealed per transaction by `sealPlaintextResponses`. */
 const sealChunkRecordsMax = 500;
+/**
+ * Expired records deleted per statement by `purgeExpired`, each statement its own transaction, so
+ * that no purge holds the database (and its write lock, on SQLite) for long however much expired.
+ */
+export const idempotencyPurgeBatchMax = 500;
 
 export interface IdempotencyStoreOptions {
   /** Encrypts the kept responses (the platform's personal-data cipher). */
@@ -104,6 +109,8 @@ export interface IdempotencyStoreOptions {
   readonly retentionMs?: number;
   /** Shares commits with other writes (the platform passes its own); a new one by default. */
   readonly batcher?: TransactionBatcher;
+  /** Records deleted per statement by purgeExpired; idempotencyPurgeBatchMax by default. */
+  readonly purgeBatchRecords?: number;
 }
 
 const started: BeginResult = { outcome: 'started' };
@@ -114,9 +121,16 @@ export function createIdempotencyStore(
   platformDb: PlatformDb,
   options: IdempotencyStoreOptions,
 ): IdempotencyStore {
-  const { clock = Date.now, retentionMs = idempotencyRetentionMs } = options;
+  const {
+    clock = Date.now,
+    retentionMs = idempotencyRetentionMs,
+    purgeBatchRecords = idempotencyPurgeBatchMax,
+  } = options;
   if (!Number.isSafeInteger(retentionMs) || retentionMs < idempotencyRetentionMs) {
     throw new RangeError(`retentionMs must be an integer >= ${idempotencyRetentionMs}`);
+  }
+  if (!Number.isSafeInteger(purgeBatchRecords) || purgeBatchRecords < 1) {
+    throw new RangeError('purgeBatchRecords must be a whole number, 1 or more');
   }
   const records = new Records(
     platformDb,
@@ -149,7 +163,7 @@ export function createIdempotencyStore(
       }
     },
     abandon: (record) => records.deleteInProgress(record),
-    purgeExpired: () => records.deleteExpired(clock()),
+    purgeExpired: () => records.deleteExpired(clock(), purgeBatchRecords),
     sealPlaintextResponses: () => records.sealPlaintext(clock()),
   };
 }
@@ -357,12 +371,34 @@ class Records {
     });
   }
 
-  async deleteExpired(nowMs: number): Promise<number> {
-    const result = await this.#platformDb.db
-      .deleteFrom('idempotency_records')
-      .where('expires_at', '<=', BigInt(nowMs))
-      .executeTakeFirst();
-    return Number(result.numDeletedRows);
+  /**
+   * Deletes the records expired at nowMs, oldest first, at most batchRecords per statement (found
+   * by the index on expires_at), until a statement finds fewer: how many it deleted.
+   */
+  async deleteExpired(nowMs: number, batchRecords: number): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      const result = await this.#platformDb.db
+        .deleteFrom('idempotency_records')
+        .where((eb) =>
+          eb(
+            eb.refTuple('principal', 'idempotency_key'),
+            'in',
+            eb
+              .selectFrom('idempotency_records')
+              .select(['principal', 'idempotency_key'])
+              .where('expires_at', '<=', BigInt(nowMs))
+              .orderBy('expires_at')
+              .limit(batchRecords)
+              .$asTuple('principal', 'idempotency_key'),
+          ),
+        )
+        .executeTakeFirst();
+      const count = Number(result.numDeletedRows);
+      deleted += count;
+      // Fewer than a batch: nothing expired is left (or another node purged it meanwhile).
+      if (count < batchRecords) return deleted;
+    }
   }
 }
 

@@ -1,24 +1,30 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import { openLedger } from '@mite/ledger';
 import type { PlatformDialect } from '../db/platform-db.ts';
-import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
+import { forEachDialect } from '../db/testing.ts';
 import { keyLastUsedResolutionMs } from '../auth/key-usage.ts';
-import { createMerchantService } from './merchant-service.ts';
+import { platformFor } from '../platform-testing.ts';
 
-/** A platform database and a ledger, which on PostgreSQL shares it, as under `mite serve`. */
-async function stores(t: TestContext, dialect: PlatformDialect) {
-  const url = await databaseUrlFor(dialect);
-  const platform = await openForTest(t, url);
-  const ledger = await openLedger({ url: dialect === 'postgres' ? url : 'sqlite::memory:' });
-  t.after(() => ledger.close());
-  return { platform, ledger };
+/**
+ * A platform as `mite serve` builds it (on PostgreSQL, the ledger shares its database), on a clock
+ * the test moves, with no background jobs.
+ */
+async function world(t: TestContext, dialect: PlatformDialect, startMs: number) {
+  const clock = { nowMs: startMs };
+  const {
+    platformDb: platform,
+    ledger,
+    services,
+  } = await platformFor(t, dialect, {
+    clock: () => clock.nowMs,
+    backgroundJobs: false,
+  });
+  return { platform, ledger, clock, merchants: services.merchants };
 }
 
 forEachDialect('merchants, keys and offers', (dialect, it) => {
   it('issues API keys shown once, stored hashed, scoped and revocable', async (t) => {
-    const { platform, ledger } = await stores(t, dialect);
-    const merchants = createMerchantService({ platform, ledger, clock: () => 1_000 });
+    const { platform, ledger, merchants } = await world(t, dialect, 1_000);
     const { merchantId, accountId } = await merchants.createMerchant({
       name: 'News',
       feeBasisPoints: 500,
@@ -56,9 +62,7 @@ forEachDialect('merchants, keys and offers', (dialect, it) => {
   });
 
   it('records when a key was last used, writing at most once a minute per key', async (t) => {
-    const { platform, ledger } = await stores(t, dialect);
-    const clock = { nowMs: 1_000_000 };
-    const merchants = createMerchantService({ platform, ledger, clock: () => clock.nowMs });
+    const { merchants, clock } = await world(t, dialect, 1_000_000);
     const { merchantId } = await merchants.createMerchant({
       name: 'News',
       feeBasisPoints: 0,
@@ -83,8 +87,7 @@ forEachDialect('merchants, keys and offers', (dialect, it) => {
   });
 
   it('rotates a key once: same scopes, new secret, old one revoked; never to a weaker key', async (t) => {
-    const { platform, ledger } = await stores(t, dialect);
-    const merchants = createMerchantService({ platform, ledger, clock: () => 5_000 });
+    const { merchants } = await world(t, dialect, 5_000);
     const { merchantId } = await merchants.createMerchant({
       name: 'News',
       feeBasisPoints: 0,
@@ -134,8 +137,7 @@ forEachDialect('merchants, keys and offers', (dialect, it) => {
   });
 
   it('creates offers with splits that add up, and refuses ones that do not', async (t) => {
-    const { platform, ledger } = await stores(t, dialect);
-    const merchants = createMerchantService({ platform, ledger, clock: () => 1_000 });
+    const { merchants } = await world(t, dialect, 1_000);
     const a = await merchants.createMerchant({
       name: 'A',
       feeBasisPoints: 0,

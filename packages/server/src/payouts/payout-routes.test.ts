@@ -1,69 +1,40 @@
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
 import type { TestContext } from 'node:test';
-import { openLedger, TimeOrderedIds } from '@mite/ledger';
-import { Registry } from 'prom-client';
 import type { PlatformDialect } from '../db/platform-db.ts';
-import { forEachDialect, platformDbFor } from '../db/testing.ts';
-import { createHttpApp } from '../http/create-http-app.ts';
-import { defaultHttpLimits } from '../http/limits.ts';
-import type { Authenticator, PrincipalKind } from '../http/route-config.ts';
-import { captureLog, listenOnLoopback } from '../http/testing.ts';
-import { createIdempotencyStore } from '../idempotency/idempotency-store.ts';
-import {
-  ensurePlatformAccounts,
-  ledgers,
-  platformAccountIds,
-  transferCodes,
-} from '../ledger/chart-of-accounts.ts';
-import { createMerchantService } from '../merchants/merchant-service.ts';
-import { createPersonalDataCipher } from '../privacy/personal-data-cipher.ts';
-import { ok } from '../result.ts';
+import { forEachDialect } from '../db/testing.ts';
+import { captureLog } from '../http/testing.ts';
+import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
+import { startPlatformUnderTest } from '../platform-testing.ts';
 import { parseCsv, readPain001 } from './bank-file.ts';
 import { createBankDetailsSealer } from './sealed-bank-details.ts';
-import { payoutRoutes } from './payout-routes.ts';
-import { bankChangeHoldMsDefault, createPayoutService } from './payout-service.ts';
-import { testCipher } from '../privacy/personal-data-cipher.ts';
+import { bankChangeHoldMsDefault } from './payout-service.ts';
 
 type Json = Record<string, unknown>;
 
-/** Bearer `<kind>:<id>` is that principal: the real authenticator is tested elsewhere. */
-const testAuthenticator: Authenticator = (request) => {
-  const match = /^Bearer (user|merchant|operator):(\S+)$/.exec(request.headers.authorization ?? '');
-  if (match === null) return Promise.resolve(ok(undefined));
-  const kind = match[1] as PrincipalKind;
-  // Merchants hold the bank account scopes here; the platform test tries them without.
-  const scopes = kind === 'merchant' ? ['bank_account:read', 'bank_account:write'] : [];
-  return Promise.resolve(ok({ kind, id: match[2] ?? '', scopes }));
-};
-
+/**
+ * A platform as `mite serve` builds it, listening on loopback, on a clock the test moves, with no
+ * background jobs; its callers are real principals authenticated by the platform's own
+ * authenticator: the operator's admin key, and merchants' API keys made through the services.
+ */
 async function start(t: TestContext, dialect: PlatformDialect) {
-  const platform = await platformDbFor(t, dialect);
-  const ledger = await openLedger({ url: 'sqlite::memory:' });
-  t.after(() => ledger.close());
-  await ensurePlatformAccounts(ledger);
   const clock = { nowMs: Date.UTC(2027, 4, 2, 12, 0, 0) };
-  const deps = { platform, ledger, clock: () => clock.nowMs };
-  const merchants = createMerchantService(deps);
-  const transferIds = new TimeOrderedIds();
-  const cipher = createPersonalDataCipher(randomBytes(32));
-  const payouts = createPayoutService({
-    ...deps,
-    cipher,
-    transferIds,
-    debtor: { name: 'Mite', iban: 'DE89370400440532013000', bic: 'COBADEFFXXX' },
-  });
   const log = captureLog();
-  const app = createHttpApp({
+  const { platform, baseUrl, admin } = await startPlatformUnderTest(t, dialect, {
+    clock: () => clock.nowMs,
+    backgroundJobs: false,
     logger: log.logger,
-    metricsRegistry: new Registry(),
-    limits: defaultHttpLimits,
-    authenticator: testAuthenticator,
-    idempotency: createIdempotencyStore(platform, { cipher: testCipher() }),
   });
-  await app.register(payoutRoutes, { payouts });
-  const server = await listenOnLoopback(app);
-  t.after(() => server.close());
+  const { merchants, payouts, transferIds, cipher } = platform.services;
+  const { ledger } = platform;
+  /** An API key of the merchant's with the bank account scopes. */
+  const keyOf = async (merchantId: string): Promise<string> => {
+    const issued = await merchants.issueApiKey(merchantId, [
+      'bank_account:read',
+      'bank_account:write',
+    ]);
+    assert.ok(issued.ok);
+    return issued.value.secret;
+  };
   let keys = 0;
   const call = async (
     method: string,
@@ -74,7 +45,7 @@ async function start(t: TestContext, dialect: PlatformDialect) {
     if (options.as !== undefined) headers.authorization = `Bearer ${options.as}`;
     if (options.body !== undefined) headers['content-type'] = 'application/json';
     if (method !== 'GET') headers['idempotency-key'] = options.key ?? `key-${++keys}`;
-    const response = await fetch(`${server.baseUrl}${path}`, {
+    const response = await fetch(`${baseUrl}${path}`, {
       method,
       headers,
       ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
@@ -96,7 +67,19 @@ async function start(t: TestContext, dialect: PlatformDialect) {
     ]);
     assert.deepEqual(results, ['ok']);
   };
-  return { call, merchants, earn, ledger, log, clock, platform, payouts, cipher };
+  return {
+    call,
+    merchants,
+    earn,
+    ledger,
+    log,
+    clock,
+    platform: platform.platformDb,
+    payouts,
+    cipher,
+    keyOf,
+    operator: admin,
+  };
 }
 
 forEachDialect('payout routes', (dialect, it) => {
@@ -108,7 +91,7 @@ forEachDialect('payout routes', (dialect, it) => {
       feeBasisPoints: 0,
       payoutThresholdMicros: 1_000_000n,
     });
-    const as = `merchant:${shop.merchantId}`;
+    const as = await env.keyOf(shop.merchantId);
 
     const bad = await call('PUT', '/v1/bank-account', {
       as,
@@ -129,12 +112,12 @@ forEachDialect('payout routes', (dialect, it) => {
     assert.equal((await call('POST', '/v1/payout-runs', { as })).status, 403);
     assert.equal((await call('POST', '/v1/payout-runs')).status, 401);
     const operatorBank = await call('PUT', '/v1/bank-account', {
-      as: 'operator:root',
+      as: env.operator,
       body: { holderName: 'X', iban: 'DE89370400440532013000', bic: 'COBADEFF' },
     });
     assert.equal(operatorBank.status, 403);
 
-    const idle = await call('POST', '/v1/payout-runs', { as: 'operator:root' });
+    const idle = await call('POST', '/v1/payout-runs', { as: env.operator });
     assert.equal(idle.status, 200, idle.text);
     assert.deepEqual(idle.json(), { nothingDue: true, resumedBatchIds: [], held: [] });
 
@@ -142,7 +125,7 @@ forEachDialect('payout routes', (dialect, it) => {
     // The bank account is new: held for 48 hours after it was set, and said so.
     const setAt = new Date(env.clock.nowMs).toISOString();
     const heldUntil = new Date(env.clock.nowMs + bankChangeHoldMsDefault).toISOString();
-    const held = await call('POST', '/v1/payout-runs', { as: 'operator:root' });
+    const held = await call('POST', '/v1/payout-runs', { as: env.operator });
     assert.equal(held.status, 200, held.text);
     assert.deepEqual(held.json().held, [
       {
@@ -153,7 +136,7 @@ forEachDialect('payout routes', (dialect, it) => {
       },
     ]);
     env.clock.nowMs += bankChangeHoldMsDefault;
-    const run = await call('POST', '/v1/payout-runs', { as: 'operator:root', key: 'run-1' });
+    const run = await call('POST', '/v1/payout-runs', { as: env.operator, key: 'run-1' });
     assert.equal(run.status, 201, run.text);
     const batch = run.json();
     const batchId = String(batch.batchId);
@@ -175,23 +158,23 @@ forEachDialect('payout routes', (dialect, it) => {
         .some((entry) => JSON.stringify(entry.payoutProgress ?? {}).includes('"done":1')),
       'progress is logged',
     );
-    const replay = await call('POST', '/v1/payout-runs', { as: 'operator:root', key: 'run-1' });
+    const replay = await call('POST', '/v1/payout-runs', { as: env.operator, key: 'run-1' });
     assert.equal(replay.status, 201);
     assert.equal(replay.json().batchId, batchId, 'the same key replays, paying nothing');
     const [account] = await env.ledger.lookupAccounts([shop.accountId]);
     assert.equal((account?.creditsPosted ?? 0n) - (account?.debitsPosted ?? 0n), 5_000n);
 
-    const got = await call('GET', `/v1/payout-batches/${batchId}`, { as: 'operator:root' });
+    const got = await call('GET', `/v1/payout-batches/${batchId}`, { as: env.operator });
     assert.equal(got.status, 200);
     const { resumedBatchIds, held: heldNow, ...summary } = batch;
     assert.deepEqual([resumedBatchIds, heldNow], [[], []]);
     assert.deepEqual(got.json(), summary);
     assert.equal((await call('GET', `/v1/payout-batches/${batchId}`, { as })).status, 403);
-    const missing = await call('GET', '/v1/payout-batches/pb_nope', { as: 'operator:root' });
+    const missing = await call('GET', '/v1/payout-batches/pb_nope', { as: env.operator });
     assert.equal(missing.status, 404);
 
     const xml = await call('GET', `/v1/payout-batches/${batchId}/pain.001.xml`, {
-      as: 'operator:root',
+      as: env.operator,
     });
     assert.equal(xml.status, 200);
     assert.match(xml.headers.get('content-type') ?? '', /^application\/xml/);
@@ -202,7 +185,7 @@ forEachDialect('payout routes', (dialect, it) => {
     assert.ok(xml.text.includes('<Nm>Shop &amp; Sons</Nm>'));
 
     const csv = await call('GET', `/v1/payout-batches/${batchId}/payouts.csv`, {
-      as: 'operator:root',
+      as: env.operator,
     });
     assert.equal(csv.status, 200);
     assert.match(csv.headers.get('content-type') ?? '', /^text\/csv/);
@@ -215,12 +198,12 @@ forEachDialect('payout routes', (dialect, it) => {
       'USD',
     ]);
     const noFile = await call('GET', '/v1/payout-batches/pb_nope/payouts.csv', {
-      as: 'operator:root',
+      as: env.operator,
     });
     assert.equal(noFile.status, 404);
 
     const report = await call('GET', `/v1/payout-batches/${batchId}/reconciliation`, {
-      as: 'operator:root',
+      as: env.operator,
     });
     assert.equal(report.status, 200, report.text);
     const body = report.json();
@@ -229,7 +212,7 @@ forEachDialect('payout routes', (dialect, it) => {
     assert.deepEqual((body.totals as Json).ledger, '2.50');
     assert.deepEqual((body.lines as Json[])[0]?.ledgerAmount, '2.50');
 
-    const list = await call('GET', '/v1/payout-batches?limit=1', { as: 'operator:root' });
+    const list = await call('GET', '/v1/payout-batches?limit=1', { as: env.operator });
     assert.equal(list.status, 200, list.text);
     assert.deepEqual(
       (list.json().items as Json[]).map((item) => item.batchId),
@@ -288,7 +271,7 @@ forEachDialect('payout routes', (dialect, it) => {
       .execute();
 
     const report = await env.call('GET', `/v1/payout-batches/${batchId}/reconciliation`, {
-      as: 'operator:root',
+      as: env.operator,
     });
     assert.equal(report.status, 200, report.text);
     const body = report.json();

@@ -1,30 +1,24 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
-import { openLedger, TimeOrderedIds, type Transfer } from '@mite/ledger';
-import { tempDir } from '@mite/testkit';
+import type { Transfer } from '@mite/ledger';
 import type { PlatformDialect } from '../db/platform-db.ts';
-import { databaseUrlFor, forEachDialect } from '../db/testing.ts';
+import { forEachDialect } from '../db/testing.ts';
 import {
   accountCodes,
-  ensurePlatformAccounts,
   ledgers,
   platformAccountIds,
   transferCodes,
 } from '../ledger/chart-of-accounts.ts';
-import { createWalletService } from './wallet-service.ts';
+import { platformFor } from '../platform-testing.ts';
 
-/** A wallet service, one wallet, and a ledger on the dialect's database (as `mite serve` has). */
+/**
+ * The wallet service of a platform as `mite serve` builds it (on PostgreSQL, the ledger shares the
+ * platform's database), with no background jobs, and one wallet.
+ */
 async function world(t: TestContext, dialect: PlatformDialect) {
-  const url =
-    dialect === 'sqlite'
-      ? `sqlite:${tempDir('mite-wallet-')}/ledger.sqlite`
-      : await databaseUrlFor(dialect);
-  const ledger = await openLedger({ url });
-  t.after(() => ledger.close());
-  await ensurePlatformAccounts(ledger);
-  const wallets = createWalletService({ ledger });
+  const { ledger, services } = await platformFor(t, dialect, { backgroundJobs: false });
+  const { wallets, transferIds } = services;
   const wallet = await wallets.createWallet();
-  const transferIds = new TimeOrderedIds();
   /** Moves `amount` between the wallet and the processor's receivable; returns the transfer id. */
   const move = async (
     direction: 'in' | 'out',

@@ -1,11 +1,10 @@
 /**
  * For tests: a merchant's webhook receiver, a real HTTP server on loopback that records what it
- * is sent and answers as told, and a merchant row to own endpoints.
+ * is sent and answers as told.
  */
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
-import type { PlatformDb } from '../db/platform-db.ts';
 
 export interface ReceivedWebhook {
   readonly headers: Record<string, string>;
@@ -18,11 +17,28 @@ export interface Receiver {
   readonly received: ReceivedWebhook[];
   /** What the next requests are answered: a status, or never (to test timeouts). */
   answer: (request: ReceivedWebhook) => number | 'hang' | Promise<number>;
+  /** Resolves once `count` webhooks have been received (on their arrival, not a timer). */
+  arrived(count: number): Promise<void>;
 }
 
 /** A receiver answering 200 until told otherwise, closed when the test ends. */
 export async function startReceiver(t: TestContext): Promise<Receiver> {
-  const receiver: Receiver = { url: '', received: [], answer: () => 200 };
+  const waiting: { count: number; wake: () => void }[] = [];
+  const receiver: Receiver = {
+    url: '',
+    received: [],
+    answer: () => 200,
+    arrived: (count) =>
+      receiver.received.length >= count
+        ? Promise.resolve()
+        : new Promise((wake) => waiting.push({ count, wake })),
+  };
+  const wakeWaiters = (): void => {
+    for (const waiter of waiting.filter((w) => receiver.received.length >= w.count)) {
+      waiting.splice(waiting.indexOf(waiter), 1);
+      waiter.wake();
+    }
+  };
   const server = createServer((request, response) => {
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
@@ -32,6 +48,7 @@ export async function startReceiver(t: TestContext): Promise<Receiver> {
         body: Buffer.concat(chunks).toString('utf8'),
       };
       receiver.received.push(received);
+      wakeWaiters();
       void Promise.resolve(receiver.answer(received)).then((status) => {
         if (status === 'hang') return;
         response.writeHead(status, { 'content-type': 'text/plain' }).end('thanks');
@@ -56,13 +73,4 @@ function flatHeaders(headers: IncomingHttpHeaders): Record<string, string> {
     if (value !== undefined) flat[name] = Array.isArray(value) ? value.join(', ') : value;
   }
   return flat;
-}
-
-/** A merchant row (no ledger account: webhooks do not need one). */
-export async function insertMerchant(platform: PlatformDb, id: string): Promise<string> {
-  await platform.db
-    .insertInto('merchants')
-    .values({ id, name: id, account_id: `acct-${id}`, owner_user_id: null, created_at: 1n })
-    .execute();
-  return id;
 }

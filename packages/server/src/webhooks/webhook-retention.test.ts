@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { PlatformDialect } from '../db/platform-db.ts';
-import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
-import { testCipher } from '../privacy/personal-data-cipher.ts';
+import { forEachDialect } from '../db/testing.ts';
+import { platformFor } from '../platform-testing.ts';
 import { enqueueWebhookEvent } from './outbox.ts';
-import { insertMerchant, startReceiver } from './test-receiver.ts';
+import { startReceiver } from './test-receiver.ts';
 import {
   createWebhookRetention,
   webhookEventRetentionMs,
@@ -14,21 +14,36 @@ import { createWebhookService } from './webhook-service.ts';
 
 type Dialect = PlatformDialect;
 
+/**
+ * A platform as `mite serve` builds it, on a clock the test moves, with no background jobs, its own
+ * retention purge, two merchants made through its services, and a webhook service over its
+ * database and master key with no jitter that may deliver to a receiver on loopback.
+ */
 async function world(t: TestContext, dialect: Dialect) {
-  const url = await databaseUrlFor(dialect);
-  const platform = await openForTest(t, url);
   // Near the real time: the receiver's signature check compares timestamps with its own clock.
   const clock = { nowMs: Date.now() };
+  const { platformDb: platform, services } = await platformFor(t, dialect, {
+    clock: () => clock.nowMs,
+    backgroundJobs: false,
+  });
   const webhooks = createWebhookService({
     platform,
     clock: () => clock.nowMs,
-    cipher: testCipher(),
+    cipher: services.cipher,
     random: () => 0,
     allowPrivateNetworks: true, // the receiver listens on loopback
   });
-  const retention = createWebhookRetention({ platform, clock: () => clock.nowMs });
-  const merchantA = await insertMerchant(platform, 'mer_a');
-  const merchantB = await insertMerchant(platform, 'mer_b');
+  const retention = services.webhookRetention;
+  const merchant = async (name: string) =>
+    (
+      await services.merchants.createMerchant({
+        name,
+        feeBasisPoints: 0,
+        payoutThresholdMicros: 0n,
+      })
+    ).merchantId;
+  const merchantA = await merchant('A');
+  const merchantB = await merchant('B');
   const emit = (merchantId: string) =>
     platform.db.transaction().execute((tx) =>
       enqueueWebhookEvent(tx, {
@@ -43,7 +58,7 @@ async function world(t: TestContext, dialect: Dialect) {
     const rows = await platform.db.selectFrom(table).select(column).execute();
     return rows.map((row) => (row as Record<string, string>)[column]).sort();
   };
-  return { platform, clock, webhooks, retention, merchantA, merchantB, emit, ids };
+  return { platform, clock, webhooks, retention, merchant, merchantA, merchantB, emit, ids };
 }
 
 forEachDialect('webhook retention', (dialect, it) => {
@@ -84,7 +99,7 @@ forEachDialect('webhook retention', (dialect, it) => {
 
   it('goes through more merchants than one page of them', async (t) => {
     const w = await world(t, dialect);
-    const merchantC = await insertMerchant(w.platform, 'mer_c');
+    const merchantC = await w.merchant('C');
     for (const merchantId of [w.merchantA, w.merchantB, merchantC]) await w.emit(merchantId);
     w.clock.nowMs += webhookEventRetentionMs + 1;
     const kept = await w.emit(merchantC);

@@ -4,11 +4,12 @@ import type { Transaction } from 'kysely';
 import { Webhook } from 'standardwebhooks';
 import type { PlatformSchema } from '../db/schema.ts';
 import type { PlatformDb, PlatformDialect } from '../db/platform-db.ts';
-import { databaseUrlFor, forEachDialect, openForTest } from '../db/testing.ts';
-import { looksEncrypted, testCipher } from '../privacy/personal-data-cipher.ts';
+import { forEachDialect, openForTest } from '../db/testing.ts';
+import { platformFor } from '../platform-testing.ts';
+import { looksEncrypted } from '../privacy/personal-data-cipher.ts';
 import { enqueueWebhookEvent, type WebhookEventType, type WebhookPayload } from './outbox.ts';
 import { openWebhookSecret, sealWebhookSecretsUpgrade } from './sealed-webhook-secrets.ts';
-import { insertMerchant, startReceiver } from './test-receiver.ts';
+import { startReceiver } from './test-receiver.ts';
 import {
   createWebhookService,
   defaultWebhookBackoff,
@@ -21,13 +22,22 @@ type Dialect = PlatformDialect;
 
 const base = defaultWebhookBackoff.baseMs;
 
+/**
+ * A platform as `mite serve` builds it, on a clock the test moves, with no background jobs (the
+ * tests deliver themselves), and two merchants made through its services. `service` makes webhook
+ * services over the platform's database and master key: every node of a platform has the same;
+ * with no jitter, so that retries are due exactly on the backoff, and with webhooks allowed to the
+ * receivers on loopback.
+ */
 async function world(t: TestContext, dialect: Dialect) {
-  const url = await databaseUrlFor(dialect);
-  const platform = await openForTest(t, url);
   // Near the real time: receivers verify the signed timestamp against their own clock.
   const clock = { nowMs: Date.now() };
-  // One master key for every node of the world, as for a platform's nodes.
-  const cipher = testCipher();
+  const {
+    platformDb: platform,
+    platformUrl: url,
+    services,
+  } = await platformFor(t, dialect, { clock: () => clock.nowMs, backgroundJobs: false });
+  const { cipher } = services;
   const options: Omit<WebhookServiceDeps, 'platform'> = {
     clock: () => clock.nowMs,
     cipher,
@@ -37,8 +47,16 @@ async function world(t: TestContext, dialect: Dialect) {
   const service = (overrides: Partial<WebhookServiceDeps> = {}) =>
     createWebhookService({ platform, ...options, ...overrides });
   const webhooks = service();
-  const merchantA = await insertMerchant(platform, 'mer_a');
-  const merchantB = await insertMerchant(platform, 'mer_b');
+  const merchant = async (name: string) =>
+    (
+      await services.merchants.createMerchant({
+        name,
+        feeBasisPoints: 0,
+        payoutThresholdMicros: 0n,
+      })
+    ).merchantId;
+  const merchantA = await merchant('A');
+  const merchantB = await merchant('B');
   const receiver = await startReceiver(t);
   const emit = (
     merchantId: string,
@@ -549,6 +567,7 @@ forEachDialect('webhooks', (dialect, it) => {
     await w.endpoint(w.merchantA);
     const events = [];
     for (let i = 0; i < 15; i++) events.push(await w.emit(w.merchantA));
+    // Answers take a moment, as over a network, so that the two nodes' runs overlap.
     w.receiver.answer = () => new Promise((resolve) => setTimeout(() => resolve(200), 5));
 
     const reports = await Promise.all([nodeA.deliverDue(100), nodeB.deliverDue(100)]);
