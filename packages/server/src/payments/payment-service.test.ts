@@ -5,7 +5,10 @@ import { receiptJwks } from '../receipts/receipt-keys.ts';
 import { verifyReceipt } from '../receipts/receipts.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import { createPaymentService, paymentPendingGraceMs } from './payment-service.ts';
+import type { Ledger } from '@mite/ledger';
 import { addOffer, balanceOf, insertInterruptedPayment, merchant, world } from './testing.ts';
+
+type World = Awaited<ReturnType<typeof world>>;
 import { openPolicyGate } from '../policy/policy-decisions.ts';
 import { purchaseResponse } from './purchase-response.ts';
 import { testCipher } from '../privacy/personal-data-cipher.ts';
@@ -191,4 +194,98 @@ forEachDialect('payments', (dialect, it) => {
     assert.equal(await w.payments.reconcilePending(), 0);
     assert.equal(await balanceOf(w.ledger, seller.accountId), 100_000n, 'never twice');
   });
+
+  it('fails a payment whose chain failed before a crash, which the ledger keeps failed', async (t) => {
+    const w = await world(t, dialect);
+    const seller = await merchant(w, 'Shop', 0);
+    const offerId = await addOffer(w, seller.merchantId, {
+      resource: 'item:1',
+      title: 'Item',
+      priceMicros: 10_000n,
+    });
+    await w.fund(5_000n);
+    // The chain fails (the wallet holds too little), then the outcome's write is lost.
+    const payments = paymentServiceOver(w, { batcher: batcherFailingWrite(w, 2) });
+    await assert.rejects(payments.pay({ userId: w.userId, offerId }), /disk gone/);
+    w.clock.nowMs += paymentPendingGraceMs + 1;
+    // Resubmitted, the chain's ids answer idAlreadyFailed: the payment fails as it would have.
+    assert.equal(await w.payments.reconcilePending(), 1);
+    const [row] = await w.platform.db.selectFrom('payments').selectAll().execute();
+    assert.equal(row?.state, 'failed');
+    assert.equal(row?.failure_code, 'insufficientFunds');
+    assert.equal(await balanceOf(w.ledger, seller.accountId), 0n);
+    assert.equal(await w.payments.reconcilePending(), 0);
+  });
+
+  it('answers a purchase whose chain the reconciler made first as paid, once', async (t) => {
+    const w = await world(t, dialect);
+    const seller = await merchant(w, 'Shop', 0);
+    const offerId = await addOffer(w, seller.merchantId, {
+      resource: 'item:1',
+      title: 'Item',
+      priceMicros: 10_000n,
+    });
+    await w.fund(100_000n);
+    // The request's ledger call lands after another node's reconciler took the payment over.
+    const late: Ledger = {
+      ...ledgerOf(w),
+      createTransfers: async (transfers) => {
+        w.clock.nowMs += paymentPendingGraceMs + 1;
+        assert.equal(await w.payments.reconcilePending(), 1);
+        return w.ledger.createTransfers(transfers);
+      },
+    };
+    const answer = await paymentServiceOver(w, { ledger: late }).pay({ userId: w.userId, offerId });
+    assert.equal(answer.ok, true);
+    const [row] = await w.platform.db.selectFrom('payments').selectAll().execute();
+    assert.equal(row?.state, 'succeeded');
+    assert.equal(await balanceOf(w.ledger, seller.accountId), 10_000n, 'paid once');
+    const events = await w.platform.db
+      .selectFrom('webhook_events')
+      .select('type')
+      .where('type', '=', 'payment.succeeded')
+      .execute();
+    assert.equal(events.length, 1, 'announced once');
+  });
 });
+
+/** The world's ledger, method by method, for a test to replace one of them. */
+function ledgerOf(w: World): Ledger {
+  return {
+    createAccounts: (accounts) => w.ledger.createAccounts(accounts),
+    createTransfers: (transfers) => w.ledger.createTransfers(transfers),
+    lookupAccounts: (ids) => w.ledger.lookupAccounts(ids),
+    lookupTransfers: (ids) => w.ledger.lookupTransfers(ids),
+    getAccountTransfers: (filter) => w.ledger.getAccountTransfers(filter),
+    verify: () => w.ledger.verify(),
+    close: async () => {},
+  };
+}
+
+/** The world's batcher, except that its `nth` unit fails as a broken disk would. */
+function batcherFailingWrite(w: World, nth: number): TransactionBatcher {
+  let writes = 0;
+  return {
+    drain: () => w.batcher.drain(),
+    run: (unit) =>
+      ++writes === nth ? Promise.reject(new Error('disk gone')) : w.batcher.run(unit),
+  };
+}
+
+/** A second payment service over the world's stores (another node), with parts replaced. */
+function paymentServiceOver(
+  w: World,
+  parts: { readonly ledger?: Ledger; readonly batcher?: TransactionBatcher },
+) {
+  return createPaymentService({
+    platform: w.platform,
+    ledger: parts.ledger ?? w.ledger,
+    clock: () => w.clock.nowMs,
+    merchants: w.merchants,
+    cipher: testCipher(),
+    receiptKey: w.receiptKey,
+    transferIds: w.transferIds,
+    policy: openPolicyGate,
+    batcher: parts.batcher ?? w.batcher,
+  });
+}

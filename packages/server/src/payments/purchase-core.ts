@@ -437,12 +437,21 @@ const completePayment = preparedQuery<
     .returning(['merchant_id', 'offer_id', 'resource', 'challenge_id', 'user_id', 'amount_micros']),
 );
 
+/**
+ * A payment's chain is submitted by its request and, if that request seems lost, by the
+ * reconciler, under the same fixed ids; whichever comes second reads the first one's result.
+ * `exists`: the chain (atomic) was made, so the payment succeeded. `idAlreadyFailed`: it failed
+ * under these ids before, and the ledger keeps it failed; the reason is not kept, and the only
+ * one a wallet meets (accounts are never closed today) is a balance too low.
+ */
 function outcomeOf(
   results: readonly CreateTransferResult[],
 ): 'succeeded' | 'insufficientFunds' | 'accountClosed' {
-  const failure = results.find((result) => result !== 'ok' && result !== 'linkedEventFailed');
+  const failure = results.find(
+    (result) => result !== 'ok' && result !== 'linkedEventFailed' && result !== 'exists',
+  );
   if (failure === undefined) return 'succeeded';
-  if (failure === 'exceedsCredits') return 'insufficientFunds';
+  if (failure === 'exceedsCredits' || failure === 'idAlreadyFailed') return 'insufficientFunds';
   if (failure === 'accountClosed') return 'accountClosed';
   throw new Error(`bug: a payment's transfers failed with ${failure}`);
 }
