@@ -308,6 +308,7 @@ export interface PlatformSchema {
   payout_batches: PayoutBatchesTable;
   payouts: PayoutsTable;
   data_upgrades: DataUpgradesTable;
+  wallet_budgets: WalletBudgetsTable;
 }
 
 /** Data upgrades done at start (migration 0011): each name once. */
@@ -353,4 +354,16 @@ export interface PolicyDecisionsTable {
   rule: string;
   reason: string;
   created_at: EpochMs;
+}
+
+/** A user's saved budget for the clients that pay for them (migration 0018). */
+export interface WalletBudgetsTable {
+  user_id: string;
+  /** Micro-units, decimal, as every amount. */
+  max_per_payment_micros: string;
+  max_per_origin_per_day_micros: string;
+  max_total_micros: string;
+  /** Payments above this are asked about before they are made. */
+  approve_above_micros: string;
+  updated_at: EpochMs;
 }

@@ -19,6 +19,7 @@ import * as topUpSandbox from './0013-topup-sandbox.ts';
 import * as keyManagement from './0014-key-management.ts';
 import * as policyDecisions from './0015-policy-decisions.ts';
 import * as unusedPaymentIndex from './0016-unused-payment-index.ts';
+import * as walletBudgets from './0018-wallet-budgets.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -37,4 +38,6 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0014-key-management': keyManagement,
   '0015-policy-decisions': policyDecisions,
   '0016-unused-payment-index': unusedPaymentIndex,
+  // 0017 is another change's (reports), under way on its own branch.
+  '0018-wallet-budgets': walletBudgets,
 };
