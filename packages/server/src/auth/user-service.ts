@@ -175,10 +175,13 @@ export function createUserService(deps: UserServiceDeps) {
       .executeTakeFirst();
     revocations += 1;
     // The cache is keyed by token hash: the user's entries are found by walking it, which a
-    // rare request can afford (at most sessionsCachedMax entries, each a map lookup).
-    for (const [tokenHash, session] of sessions.entries()) {
-      if (session.userId === userId) sessions.delete(tokenHash);
-    }
+    // rare request can afford (at most sessionsCachedMax entries). They are deleted after the
+    // walk, not during it, which the cache's iterators do not promise to survive.
+    const ended: string[] = [];
+    sessions.forEach((session, tokenHash) => {
+      if (session.userId === userId) ended.push(tokenHash);
+    });
+    for (const tokenHash of ended) sessions.delete(tokenHash);
     return Number(result.numUpdatedRows);
   }
 
