@@ -32,3 +32,4 @@ export {
   type StoredReceipt,
 } from './receipt-store.ts';
 export { type FetchInput } from './replayable-request.ts';
+export { budgetFromStored, type StoredBudget } from './stored-budget.ts';

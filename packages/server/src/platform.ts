@@ -46,6 +46,8 @@ import { loadReceiptKey } from './receipts/receipt-keys.ts';
 import { walletRoutes } from './wallets/wallet-routes.ts';
 import { createWalletService } from './wallets/wallet-service.ts';
 import { createWalletPurchases } from './wallets/wallet-purchases.ts';
+import { walletBudgetRoutes } from './wallets/wallet-budget-routes.ts';
+import { createWalletBudgets } from './wallets/wallet-budgets.ts';
 import { webhookRoutes } from './webhooks/webhook-routes.ts';
 import { createWebhookRetention } from './webhooks/webhook-retention.ts';
 import { createWebhookService } from './webhooks/webhook-service.ts';
@@ -307,6 +309,9 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       users: services.users,
       wallets: services.wallets,
       purchases: createWalletPurchases(platformDb),
+    });
+    await app.register(walletBudgetRoutes, {
+      budgets: createWalletBudgets({ platform: platformDb, clock: options.clock ?? Date.now }),
     });
     await app.register(merchantRoutes, { merchants: services.merchants });
     await app.register(apiKeyRoutes, { merchants: services.merchants });

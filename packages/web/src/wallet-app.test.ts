@@ -298,7 +298,7 @@ describeInBrowser('wallet app', (test) => {
     assert.equal(await page.evaluate('document.cookie'), '', 'no script can read the session');
     await Promise.all([
       page.waitForURL('**/wallet/login/'),
-      page.getByRole('button', { name: 'Log out' }).click(),
+      page.getByRole('button', { name: 'Log out', exact: true }).click(),
     ]);
     await kit.open('/wallet/');
     await page.waitForURL('**/wallet/login/');

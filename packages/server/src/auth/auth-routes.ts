@@ -2,8 +2,12 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { presentedCredential, sessionCookieName } from '../http/credentials.ts';
 import { sendProblem } from '../http/problems.ts';
+import { requirePrincipal } from '../http/route-config.ts';
 import { passwordLengthMax, passwordLengthMin } from './passwords.ts';
 import type { UserService } from './user-service.ts';
+
+/** The Set-Cookie that makes the browser forget its session. */
+const clearedSessionCookie = `${sessionCookieName}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0`;
 
 const emailSchema = z.string().email().max(254).describe('The email to log in with');
 
@@ -75,6 +79,26 @@ export const authRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
   );
 
   api.delete(
+    '/v1/sessions',
+    {
+      schema: {
+        summary: 'Log out everywhere',
+        description:
+          'Ends every session of the caller, this one included: a token of any of them is ' +
+          'refused from the next request on. The session cookie is cleared.',
+        tags: ['users'],
+        response: { 200: z.object({ sessionsEnded: z.number().int() }) },
+      },
+      config: { auth: { kinds: ['user'] }, idempotent: false },
+    },
+    async (request, reply) => {
+      const sessionsEnded = await users.logOutEverywhere(requirePrincipal(request, 'user').id);
+      reply.header('set-cookie', clearedSessionCookie);
+      return { sessionsEnded };
+    },
+  );
+
+  api.delete(
     '/v1/sessions/current',
     {
       schema: { summary: 'Log out', tags: ['users'] },
@@ -83,10 +107,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
     async (request, reply) => {
       const token = presentedCredential(request);
       if (token !== undefined) await users.logOut(token);
-      reply.header(
-        'set-cookie',
-        `${sessionCookieName}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0`,
-      );
+      reply.header('set-cookie', clearedSessionCookie);
       return reply.code(204).send();
     },
   );

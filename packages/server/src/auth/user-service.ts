@@ -56,6 +56,10 @@ export function createUserService(deps: UserServiceDeps) {
     max: sessionsCachedMax,
     ttl: sessionCacheTtlMs,
   });
+  // Counts revocations on this node, each counted once committed. A read of a session that was
+  // under way when a revocation committed is not cached, so that a log-out cannot be undone by a
+  // request that was reading the session at the same moment.
+  let revocations = 0;
 
   async function signUp(input: {
     email: string;
@@ -138,10 +142,11 @@ export function createUserService(deps: UserServiceDeps) {
   }
 
   async function readSession(tokenHash: string): Promise<CachedSession | undefined> {
+    const revocationsBefore = revocations;
     const row = await firstRow(selectSession, db, { tokenHash });
     if (row === undefined || row.revoked_at !== null || row.disabled_at !== null) return undefined;
     const session = { userId: row.user_id, expiresAtMs: Number(row.expires_at) };
-    sessions.set(tokenHash, session);
+    if (revocations === revocationsBefore) sessions.set(tokenHash, session);
     return session;
   }
 
@@ -153,7 +158,31 @@ export function createUserService(deps: UserServiceDeps) {
       .where('token_hash', '=', tokenHash)
       .where('revoked_at', 'is', null)
       .execute();
+    revocations += 1;
     sessions.delete(tokenHash);
+  }
+
+  /**
+   * Ends every session of the user ("log out everywhere"): on this node at once, on the others
+   * of the same platform within `sessionCacheTtlMs`. Answers how many were still live.
+   */
+  async function logOutEverywhere(userId: string): Promise<number> {
+    const result = await db
+      .updateTable('sessions')
+      .set({ revoked_at: BigInt(clock()) })
+      .where('user_id', '=', userId)
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst();
+    revocations += 1;
+    // The cache is keyed by token hash: the user's entries are found by walking it, which a
+    // rare request can afford (at most sessionsCachedMax entries). They are deleted after the
+    // walk, not during it, which the cache's iterators do not promise to survive.
+    const ended: string[] = [];
+    sessions.forEach((session, tokenHash) => {
+      if (session.userId === userId) ended.push(tokenHash);
+    });
+    for (const tokenHash of ended) sessions.delete(tokenHash);
+    return Number(result.numUpdatedRows);
   }
 
   async function profile(userId: string): Promise<UserProfile | undefined> {
@@ -171,7 +200,7 @@ export function createUserService(deps: UserServiceDeps) {
     };
   }
 
-  return { signUp, logIn, authenticate, logOut, profile };
+  return { signUp, logIn, authenticate, logOut, logOutEverywhere, profile };
 }
 
 export type UserService = ReturnType<typeof createUserService>;

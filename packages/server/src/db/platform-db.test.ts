@@ -32,6 +32,7 @@ const platformTables = [
   'sessions',
   'topups',
   'users',
+  'wallet_budgets',
   'webhook_attempts',
   'webhook_deliveries',
   'webhook_endpoints',

@@ -319,6 +319,7 @@ export interface PlatformSchema {
   report_rollup_waiting: ReportRollupWaitingTable;
   report_rollup_counted: ReportRollupCountedTable;
   report_payment_shares: ReportPaymentSharesTable;
+  wallet_budgets: WalletBudgetsTable;
 }
 
 /** A payment a merchant got a share of without being its seller (migration 0017). */
@@ -430,4 +431,16 @@ export interface PolicyDecisionsTable {
   rule: string;
   reason: string;
   created_at: EpochMs;
+}
+
+/** A user's saved budget for the clients that pay for them (migration 0019). */
+export interface WalletBudgetsTable {
+  user_id: string;
+  /** Micro-units, decimal, as every amount. */
+  max_per_payment_micros: string;
+  max_per_origin_per_day_micros: string;
+  max_total_micros: string;
+  /** Payments above this are asked about before they are made. */
+  approve_above_micros: string;
+  updated_at: EpochMs;
 }

@@ -71,4 +71,42 @@ forEachDialect('GET /v1/wallet/purchases', (dialect, it) => {
     const merchant = await env.call('GET', '/v1/wallet/purchases', { auth: shop.apiKey });
     assert.equal(merchant.status, 403, 'a merchant has no wallet');
   });
+
+  it('answers one of my purchases by its id, and nobody else’s', async (t) => {
+    const env = await startPlatformUnderTest(t, dialect);
+    const shop = await setUpShop(env);
+    const refund = await env.call('POST', `/v1/payments/${shop.paymentId}/refunds`, {
+      auth: shop.apiKey,
+      body: { amount: '0.01' },
+    });
+    assert.equal(refund.status, 201, refund.text);
+    const mine = await env.call('GET', `/v1/wallet/purchases/${shop.paymentId}`, {
+      auth: shop.user,
+    });
+    assert.equal(mine.status, 200, mine.text);
+    assert.deepEqual(
+      { ...mine.body, at: undefined },
+      {
+        paymentId: shop.paymentId,
+        merchantId: shop.merchantId,
+        merchantName: 'Daily News',
+        title: 'One',
+        resource: (mine.body as Record<string, unknown>).resource,
+        amount: '0.02',
+        refunded: '0.01',
+        state: 'succeeded',
+        at: undefined,
+      },
+    );
+    const stranger = { email: 'bo@example.com', password: 'another long passphrase' };
+    assert.equal((await env.call('POST', '/v1/users', { body: stranger })).status, 201);
+    const session = await env.call('POST', '/v1/sessions', { body: stranger });
+    const theirs = await env.call('GET', `/v1/wallet/purchases/${shop.paymentId}`, {
+      auth: String(session.body?.token),
+    });
+    assert.equal(theirs.status, 404, 'another user\u2019s purchase is not found');
+    assert.equal(theirs.body?.type, '/v1/problems/payment-not-found');
+    const unknown = await env.call('GET', '/v1/wallet/purchases/pay_none', { auth: shop.user });
+    assert.equal(unknown.status, 404);
+  });
 });

@@ -27,6 +27,17 @@ export interface WalletPurchasesQuery {
   readonly before?: { readonly createdAtMs: bigint; readonly paymentId: string };
 }
 
+interface PurchaseRow {
+  readonly id: string;
+  readonly merchantId: string;
+  readonly merchantName: string;
+  readonly title: string | null;
+  readonly resource: string | null;
+  readonly amountMicros: string;
+  readonly state: PaymentState;
+  readonly createdAt: bigint;
+}
+
 export function createWalletPurchases(platformDb: PlatformDb) {
   const { db } = platformDb;
 
@@ -48,10 +59,8 @@ export function createWalletPurchases(platformDb: PlatformDb) {
     return refunded;
   }
 
-  /** The user's purchases, newest first: at most `limit`. */
-  async function list(query: WalletPurchasesQuery): Promise<WalletPurchase[]> {
-    const { before } = query;
-    let select = db
+  function selectPurchases(userId: string) {
+    return db
       .selectFrom('payments')
       .innerJoin('merchants', 'merchants.id', 'payments.merchant_id')
       .leftJoin('offers', 'offers.id', 'payments.offer_id')
@@ -65,7 +74,28 @@ export function createWalletPurchases(platformDb: PlatformDb) {
         'payments.state as state',
         'payments.created_at as createdAt',
       ])
-      .where('payments.user_id', '=', query.userId);
+      .where('payments.user_id', '=', userId);
+  }
+
+  async function withRefunds(rows: PurchaseRow[]): Promise<WalletPurchase[]> {
+    const refunded = await refundedByPayment(rows.map((row) => row.id));
+    return rows.map((row) => ({
+      paymentId: row.id,
+      merchantId: row.merchantId,
+      merchantName: row.merchantName,
+      title: row.title,
+      resource: row.resource,
+      amountMicros: BigInt(row.amountMicros),
+      refundedMicros: refunded.get(row.id) ?? 0n,
+      state: row.state,
+      createdAtMs: Number(row.createdAt),
+    }));
+  }
+
+  /** The user's purchases, newest first: at most `limit`. */
+  async function list(query: WalletPurchasesQuery): Promise<WalletPurchase[]> {
+    const { before } = query;
+    let select = selectPurchases(query.userId);
     if (before !== undefined) {
       select = select.where((eb) =>
         eb.or([
@@ -82,21 +112,17 @@ export function createWalletPurchases(platformDb: PlatformDb) {
       .orderBy('payments.id', 'desc')
       .limit(query.limit)
       .execute();
-    const refunded = await refundedByPayment(rows.map((row) => row.id));
-    return rows.map((row) => ({
-      paymentId: row.id,
-      merchantId: row.merchantId,
-      merchantName: row.merchantName,
-      title: row.title,
-      resource: row.resource,
-      amountMicros: BigInt(row.amountMicros),
-      refundedMicros: refunded.get(row.id) ?? 0n,
-      state: row.state,
-      createdAtMs: Number(row.createdAt),
-    }));
+    return withRefunds(rows);
   }
 
-  return { list };
+  /** One of the user's purchases; undefined when it is not theirs (or does not exist). */
+  async function get(userId: string, paymentId: string): Promise<WalletPurchase | undefined> {
+    const rows = await selectPurchases(userId).where('payments.id', '=', paymentId).execute();
+    const [purchase] = await withRefunds(rows);
+    return purchase;
+  }
+
+  return { list, get };
 }
 
 export type WalletPurchases = ReturnType<typeof createWalletPurchases>;

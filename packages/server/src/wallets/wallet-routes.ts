@@ -4,7 +4,8 @@ import { currency, formatLedgerAmount } from '@mite/protocol';
 import type { UserService } from '../auth/user-service.ts';
 import { cursorInteger, page, pageQuery, pageSchema } from '../http/pagination.ts';
 import type { WalletService } from './wallet-service.ts';
-import type { WalletPurchases } from './wallet-purchases.ts';
+import type { WalletPurchase, WalletPurchases } from './wallet-purchases.ts';
+import { sendProblem } from '../http/problems.ts';
 import { requirePrincipal } from '../http/route-config.ts';
 
 const walletSchema = z.object({
@@ -132,20 +133,44 @@ const walletPurchaseRoutes: FastifyPluginAsyncZod<{ purchases: WalletPurchases }
         before: String(row.createdAtMs),
         id: row.paymentId,
       }));
-      return {
-        items: shown.items.map((row) => ({
-          paymentId: row.paymentId,
-          merchantId: row.merchantId,
-          merchantName: row.merchantName,
-          title: row.title,
-          resource: row.resource,
-          amount: formatLedgerAmount(row.amountMicros),
-          refunded: formatLedgerAmount(row.refundedMicros),
-          state: row.state,
-          at: new Date(row.createdAtMs).toISOString(),
-        })),
-        nextCursor: shown.nextCursor,
-      };
+      return { items: shown.items.map(purchaseView), nextCursor: shown.nextCursor };
+    },
+  );
+
+  api.get(
+    '/v1/wallet/purchases/:paymentId',
+    {
+      schema: {
+        summary: 'One of my purchases, with its merchant’s name and refunds',
+        description:
+          'The wallet’s receipt page shows this beside the signed receipt, which ' +
+          '`GET /v1/payments/{paymentId}` answers.',
+        tags: ['wallet'],
+        params: z.object({ paymentId: z.string().min(1).max(100) }),
+        response: { 200: walletPurchaseSchema },
+      },
+      config: { auth: { kinds: ['user'] } },
+    },
+    async (request, reply) => {
+      const userId = requirePrincipal(request, 'user').id;
+      const purchase = await purchases.get(userId, request.params.paymentId);
+      // Another user's purchase is as unknown as one that does not exist.
+      if (purchase === undefined) return sendProblem(reply, 'paymentNotFound');
+      return purchaseView(purchase);
     },
   );
 };
+
+function purchaseView(row: WalletPurchase): z.infer<typeof walletPurchaseSchema> {
+  return {
+    paymentId: row.paymentId,
+    merchantId: row.merchantId,
+    merchantName: row.merchantName,
+    title: row.title,
+    resource: row.resource,
+    amount: formatLedgerAmount(row.amountMicros),
+    refunded: formatLedgerAmount(row.refundedMicros),
+    state: row.state,
+    at: new Date(row.createdAtMs).toISOString(),
+  };
+}

@@ -21,6 +21,7 @@ import * as policyDecisions from './0015-policy-decisions.ts';
 import * as unusedPaymentIndex from './0016-unused-payment-index.ts';
 import * as merchantReports from './0017-merchant-reports.ts';
 import * as pendingRefundsIndex from './0018-pending-refunds-index.ts';
+import * as walletBudgets from './0019-wallet-budgets.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -41,4 +42,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0016-unused-payment-index': unusedPaymentIndex,
   '0017-merchant-reports': merchantReports,
   '0018-pending-refunds-index': pendingRefundsIndex,
+  '0019-wallet-budgets': walletBudgets,
 };

@@ -49,7 +49,7 @@ function problemOf(status: number, body: unknown): Problem {
 }
 
 export async function callApi<T>(
-  method: 'GET' | 'POST' | 'DELETE',
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE',
   path: string,
   options: CallOptions = {},
 ): Promise<ApiResult<T>> {

@@ -16,4 +16,7 @@ export const walletPaths = {
   logIn: '/wallet/login/',
   signUp: '/wallet/signup/',
   topUp: '/wallet/topup/',
+  budget: '/wallet/budget/',
+  /** Followed by `?payment=<payment id>`. */
+  receipt: '/wallet/receipt/',
 } as const;

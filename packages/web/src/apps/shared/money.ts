@@ -30,3 +30,26 @@ export function showAmount(amount: string): string {
   const trimmed = fraction.replace(/0+$/, '').padEnd(2, '0');
   return `$${whole}.${trimmed}`;
 }
+
+/** Micro-units per dollar: the API's amounts have at most 6 decimals. */
+const microsPerDollar = 1_000_000n;
+
+const microAmountPattern = /^(0|[1-9][0-9]{0,11})(\.[0-9]{1,6})?$/;
+
+/**
+ * Micro-units of a typed amount with up to 6 decimals ("0.005"), or undefined when it is not one
+ * (a sign, letters, more decimals).
+ */
+export function microsOf(text: string): bigint | undefined {
+  const trimmed = text.trim();
+  if (!microAmountPattern.test(trimmed)) return undefined;
+  const [whole = '0', fraction = ''] = trimmed.split('.');
+  return BigInt(whole) * microsPerDollar + BigInt(fraction.padEnd(6, '0'));
+}
+
+/** "0.005" for 5000 micro-units, "12.50" for 12.5 dollars: the API's form, at least 2 decimals. */
+export function formatMicros(micros: bigint): string {
+  const whole = micros / microsPerDollar;
+  const fraction = (micros % microsPerDollar).toString().padStart(6, '0').replace(/0+$/, '');
+  return `${whole}.${fraction.padEnd(2, '0')}`;
+}

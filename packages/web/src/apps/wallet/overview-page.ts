@@ -59,6 +59,17 @@ function when(at: string): string {
   return dateFormat.format(new Date(at));
 }
 
+/** A link to a succeeded purchase's receipt, named for screen readers by what was bought. */
+function receiptLink(purchase: Purchase) {
+  if (purchase.state !== 'succeeded') return '–';
+  const href = `${walletPaths.receipt}?payment=${encodeURIComponent(purchase.paymentId)}`;
+  return html`<a href=${href}
+    >Receipt<span class="visually-hidden">
+      for ${purchase.title ?? purchase.resource ?? 'this purchase'}</span
+    ></a
+  >`;
+}
+
 /** The wallet's home: balance, purchases (with merchants and refunds) and every movement. */
 export class OverviewPage extends MiteElement {
   static override properties = {
@@ -141,7 +152,13 @@ export class OverviewPage extends MiteElement {
               <a class="button" href=${walletPaths.topUp}>Top up</a>
             </section>`
       }
-      ${this.renderPurchases()} ${this.renderMovements()}`;
+      ${this.renderPurchases()} ${this.renderMovements()}
+      <h2 id="sessions-heading">Sessions</h2>
+      <p>
+        Logged in on a computer you no longer use, or lost a phone? End every session of this
+        wallet, this one included: each device has to log in again.
+      </p>
+      <mite-log-out-everywhere></mite-log-out-everywhere>`;
   }
 
   private renderPurchases() {
@@ -160,6 +177,7 @@ export class OverviewPage extends MiteElement {
                     <th scope="col">What</th>
                     <th scope="col" class="amount">Paid</th>
                     <th scope="col" class="amount">Refunded</th>
+                    <th scope="col">Receipt</th>
                   </tr>
                 </thead>
                 <tbody>
@@ -176,6 +194,7 @@ export class OverviewPage extends MiteElement {
                         <td data-label="Refunded" class="amount">
                           ${isZero(purchase.refunded) ? '–' : showAmount(purchase.refunded)}
                         </td>
+                        <td data-label="Receipt">${receiptLink(purchase)}</td>
                       </tr>`,
                   )}
                 </tbody>

@@ -47,3 +47,47 @@ export class LogOutButton extends MiteElement {
 }
 
 customElements.define('mite-log-out', LogOutButton);
+
+/**
+ * Ends every session of this wallet, on every device, this browser's included (`DELETE
+ * /v1/sessions`), then goes to log in.
+ */
+export class LogOutEverywhereButton extends MiteElement {
+  static override properties = { failure: { state: true }, busy: { state: true } };
+  declare failure: string | undefined;
+  declare busy: boolean;
+
+  constructor() {
+    super();
+    this.busy = false;
+  }
+
+  private async logOutEverywhere(): Promise<void> {
+    this.busy = true;
+    const result = await callApi('DELETE', '/v1/sessions');
+    this.busy = false;
+    if (!result.ok && result.problem.status !== 401) {
+      this.failure = describeProblem(result.problem);
+      return;
+    }
+    window.location.assign(walletPaths.logIn);
+  }
+
+  protected override render() {
+    return html`<button
+        type="button"
+        class="secondary"
+        ?disabled=${this.busy}
+        @click=${this.logOutEverywhere}
+      >
+        Log out everywhere
+      </button>
+      ${
+        this.failure === undefined
+          ? ''
+          : html`<p class="notice error" role="alert">${this.failure}</p>`
+      }`;
+  }
+}
+
+customElements.define('mite-log-out-everywhere', LogOutEverywhereButton);
