@@ -4,6 +4,7 @@ import { forEachDialect, platformDbFor } from '../testing.ts';
 import { migratePlatformDb } from '../platform-db.ts';
 import * as merchantReports from './0017-merchant-reports.ts';
 import * as pendingRefundsIndex from './0018-pending-refunds-index.ts';
+import * as walletBudgets from './0019-wallet-budgets.ts';
 
 forEachDialect('migration 0017 (merchant reports)', (dialect, it) => {
   it('gives the refunds made before it their payment\u2019s merchant, and starts the rollup from nothing', async (t) => {
@@ -11,6 +12,7 @@ forEachDialect('migration 0017 (merchant reports)', (dialect, it) => {
     const { db } = platform;
     // Back to the database before 0017 (and the migrations after it), holding a refund of those
     // days.
+    await walletBudgets.down(db as unknown as Kysely<unknown>);
     await pendingRefundsIndex.down(db as unknown as Kysely<unknown>);
     await merchantReports.down(db as unknown as Kysely<unknown>);
     await sql`delete from platform_migrations where name >= '0017'`.execute(db);
@@ -27,6 +29,7 @@ forEachDialect('migration 0017 (merchant reports)', (dialect, it) => {
     assert.deepEqual(await migratePlatformDb(db), [
       '0017-merchant-reports',
       '0018-pending-refunds-index',
+      '0019-wallet-budgets',
     ]);
     const refund = await db.selectFrom('refunds').select('merchant_id').executeTakeFirstOrThrow();
     assert.equal(refund.merchant_id, 'm1');
