@@ -80,7 +80,45 @@ function overlapping(storage: LedgerStorage) {
   return { storage: wrapped, hold };
 }
 
-async function checkOverlap(t: TestContext, storage: LedgerStorage): Promise<void> {
+/**
+ * What two overlapping batches submit, and what the second must answer. `before` is made
+ * durable first, with no write held.
+ */
+interface OverlapCase {
+  readonly name: string;
+  readonly before: TransferEvent[];
+  readonly first: TransferEvent[];
+  readonly second: TransferEvent[];
+  readonly firstResults: string[];
+  readonly secondResults: string[];
+}
+
+const overlapCases: readonly OverlapCase[] = [
+  {
+    name: 'the same linked chain is created once',
+    before: [],
+    first: chain(),
+    second: chain(),
+    firstResults: ['ok', 'ok'],
+    // As in TigerBeetle: the chain's first event exists, which fails the rest of the chain.
+    secondResults: ['exists', 'linkedEventFailed'],
+  },
+  {
+    // Here the second batch read the pending transfer as still pending, and posted it again.
+    name: 'a pending transfer is posted once',
+    before: [transfer(500n, { pending: true, amount: 7n })],
+    first: [transfer(501n, { postPending: true, pendingId: 500n, amount: 0n })],
+    second: [transfer(502n, { postPending: true, pendingId: 500n, amount: 0n })],
+    firstResults: ['ok'],
+    secondResults: ['pendingTransferAlreadyPosted'],
+  },
+];
+
+async function checkOverlap(
+  t: TestContext,
+  storage: LedgerStorage,
+  overlap: OverlapCase,
+): Promise<void> {
   const { storage: wrapped, hold } = overlapping(storage);
   const engine = new LedgerEngine(
     { storage: wrapped, clock: systemClockNs, batchSizeMax: 8190, batchWaitMs: 0 },
@@ -90,38 +128,42 @@ async function checkOverlap(t: TestContext, storage: LedgerStorage): Promise<voi
     await engine.close();
     await storage.close();
   });
-  assert.deepEqual(await engine.submitAccounts([account(1n), account(2n), account(3n)]), [
-    'ok',
-    'ok',
-    'ok',
-  ]);
+  const accounts = [account(1n), account(2n), account(3n)];
+  assert.deepEqual(await engine.submitAccounts(accounts), ['ok', 'ok', 'ok']);
+  if (overlap.before.length > 0) {
+    const ok = overlap.before.map(() => 'ok');
+    assert.deepEqual(await engine.submitTransfers(overlap.before), ok);
+  }
   hold.armed = true;
-  const first = engine.submitTransfers(chain());
+  const first = engine.submitTransfers(overlap.first);
   // The first batch is applied and its write held before the second is taken.
   await nextTurn();
-  const second = engine.submitTransfers(chain());
-  assert.deepEqual(await first, ['ok', 'ok']);
+  const second = engine.submitTransfers(overlap.second);
+  assert.deepEqual(await first, overlap.firstResults);
   assert.ok(hold.overlapped, 'the second batch read the store while the first was written');
-  // As in TigerBeetle: the chain's first event exists, which fails the rest of the chain.
-  const again = ['exists', 'linkedEventFailed'];
-  assert.deepEqual(await second, again);
-  assert.deepEqual(await engine.submitTransfers(chain()), again);
+  assert.deepEqual(await second, overlap.secondResults);
+  // Submitted again with nothing in flight, the answer is the same.
+  assert.deepEqual(await engine.submitTransfers(overlap.second), overlap.secondResults);
 }
 
 // A batch read the store while the batch before it was still being written; that write became
 // durable (and left the engine's batches in flight) before the read was answered, but after
-// the read had looked. The second batch saw the chain in neither place and wrote it again.
-const title = 'a batch sees the transfers of a batch that became durable while it read the store';
+// the read had looked. The second batch saw the first's work in neither place: it created the
+// chain again (a duplicate key), or found the pending transfer still pending.
+for (const overlap of overlapCases) {
+  const title = `overlapping batches: ${overlap.name}`;
 
-test(`${title} (SQLite)`, async (t) => {
-  await checkOverlap(t, openSqliteStorage(path.join(tempDir('mite-overlap-'), 'ledger.sqlite')));
-});
+  test(`${title} (SQLite)`, async (t) => {
+    const file = path.join(tempDir('mite-overlap-'), 'ledger.sqlite');
+    await checkOverlap(t, openSqliteStorage(file), overlap);
+  });
 
-test(`${title} (PostgreSQL)`, async (t) => {
-  const url = await freshPgDatabase();
-  if (url === undefined) {
-    t.skip('PostgreSQL is not installed (set MITE_REQUIRE_PG=1 to fail)');
-    return;
-  }
-  await checkOverlap(t, await openPostgresStorage(url));
-});
+  test(`${title} (PostgreSQL)`, async (t) => {
+    const url = await freshPgDatabase();
+    if (url === undefined) {
+      t.skip('PostgreSQL is not installed (set MITE_REQUIRE_PG=1 to fail)');
+      return;
+    }
+    await checkOverlap(t, await openPostgresStorage(url), overlap);
+  });
+}

@@ -440,7 +440,8 @@ export class LedgerEngine {
 
   /**
    * Reads from the store the transfers that the batch's events may refer to. Batches still being
-   * written are consulted by the overlay itself, before these reads: they are newer.
+   * written when the read begins are consulted by the overlay itself, before these reads: they
+   * are newer.
    */
   private async readFor(batch: Submission[]): Promise<BatchReads> {
     const ids = new Set<bigint>();
