@@ -353,8 +353,12 @@ export class LedgerEngine {
   private async startBatch(batch: Submission[]): Promise<boolean> {
     try {
       await this.reloadIfStale();
-      const reads = await this.readFor(batch);
+      // The batches in flight are taken before the store is read, not after: one that becomes
+      // durable while the read is under way leaves inFlight, yet the read may have started
+      // before its COMMIT and not see it. Taken after, such a batch was in neither, and a
+      // transfer id it created was created again (a duplicate key on PostgreSQL).
       const earlier = this.inFlight.map((entry) => entry.overlay);
+      const reads = await this.readFor(batch);
       const overlay = new BatchOverlay(this.state, reads, this.now(), earlier);
       this.expireDue(overlay);
       const results = batch.map((submission) => {
@@ -436,7 +440,8 @@ export class LedgerEngine {
 
   /**
    * Reads from the store the transfers that the batch's events may refer to. Batches still being
-   * written are consulted by the overlay itself, before these reads: they are newer.
+   * written when the read begins are consulted by the overlay itself, before these reads: they
+   * are newer.
    */
   private async readFor(batch: Submission[]): Promise<BatchReads> {
     const ids = new Set<bigint>();
