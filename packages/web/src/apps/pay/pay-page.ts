@@ -20,6 +20,7 @@ import {
   showMicros,
 } from './pay-checks.ts';
 import '../shared/styles.css';
+import './pay.css';
 
 /**
  * How long the Pay button waits after the request is shown: a page that opens this window under

@@ -30,6 +30,7 @@ const css = `
 button{font:inherit;font-weight:600;padding:.6rem 1.2rem;border-radius:6px;border:0;background:#1d4ed8;color:#fff;cursor:pointer;min-height:44px}
 button:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
 button[disabled]{background:#555}
+.box.revealed{border:0;padding:0;background:none}
 .status:empty{display:none}
 .refused{color:#a0001b;font-weight:600}
 .content p{margin:0 0 1rem}
@@ -240,6 +241,7 @@ export class MitePaywall extends HTMLElement {
       .filter((part) => part !== '')
       .map((part) => make('p', {}, part));
     this.#say('');
+    this.#box.classList.add('revealed');
     this.#show(make('div', { class: 'content', part: 'content' }, ...paragraphs));
   }
 }
