@@ -164,6 +164,11 @@ describeInBrowser('the paywall on the news site', (test) => {
       await paywall.getByText('Two cents well spent.').waitFor();
       await paywall.getByText('The end.').waitFor();
       assert.equal(await balance(), '1.98', 'the wallet dropped by exactly the price');
+      // A reload opens the article again with the kept credential, without paying again.
+      await kit.page.reload({ waitUntil: 'load' });
+      await paywall.getByText('Two cents well spent.').waitFor();
+      assert.equal(kit.context.pages().length, 1, 'no payment window opened');
+      assert.equal(await balance(), '1.98');
     },
     crossOrigin,
   );

@@ -5,7 +5,9 @@
  * platform's payment window, which holds the wallet session (a first-party cookie there, no
  * third-party cookie anywhere), shows the person what they pay for and to whom, pays on their
  * click there and hands back a credential (pay-messages.ts). The element then fetches the
- * resource with it and shows the content.
+ * resource with it and shows the content. The credential is kept in the site's own storage
+ * (localStorage, under the resource's URL), so that a reload opens the content again for as long
+ * as the site honours the receipt's access, rather than asking the reader to pay twice.
  *
  * Attributes: `platform` (the platform's URL, required: the only origin whose window is heard),
  * `src` (the paid resource, by default the page's own URL), `price` (shown until the challenge
@@ -93,6 +95,25 @@ function make(
   return element;
 }
 
+/** The credential kept under `key` in the page's storage, or null (none, or no storage). */
+function keptCredential(key: string): string | null {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+/** Keeps (or, with null, forgets) a credential; a browser without storage keeps nothing. */
+function keep(key: string, credential: string | null): void {
+  try {
+    if (credential === null) localStorage.removeItem(key);
+    else localStorage.setItem(key, credential);
+  } catch {
+    // Storage is off: after a reload the reader is shown the price again.
+  }
+}
+
 export class MitePaywall extends HTMLElement {
   readonly #root = this.attachShadow({ mode: 'open' });
   readonly #box = make('section', { class: 'box', part: 'box', 'aria-label': 'Paid content' });
@@ -140,12 +161,22 @@ export class MitePaywall extends HTMLElement {
     this.#status.className = refused ? 'status refused' : 'status';
   }
 
+  /** Where this page keeps the credential of `src`, so that a reload does not pay twice. */
+  get #keptKey(): string {
+    return `mite-paywall:${this.#src}`;
+  }
+
   async #load(): Promise<void> {
     try {
-      const response = await fetch(this.#src, {
-        headers: { accept: 'text/plain, application/json;q=0.9' },
-        cache: 'no-store',
-      });
+      // A credential kept from an earlier payment opens the content while its access lasts (the
+      // site decides); one it refuses is forgotten and the price shown.
+      const kept = keptCredential(this.#keptKey);
+      if (kept !== null) {
+        const again = await this.#fetch(kept);
+        if (again.ok) return this.#reveal(await again.text());
+        keep(this.#keptKey, null);
+      }
+      const response = await this.#fetch();
       if (response.ok) return this.#reveal(await response.text());
       const offer = readOffer(response.headers.get('www-authenticate') ?? '');
       if (response.status !== 402 || offer === undefined) {
@@ -213,13 +244,17 @@ export class MitePaywall extends HTMLElement {
     }
   };
 
+  #fetch(authorization?: string): Promise<Response> {
+    const headers: Record<string, string> = { accept: 'text/plain, application/json;q=0.9' };
+    if (authorization !== undefined) headers.authorization = authorization;
+    return fetch(this.#src, { headers, cache: 'no-store' });
+  }
+
   async #unlock(authorization: string): Promise<void> {
     this.#say('Paid. Opening\u2026');
+    keep(this.#keptKey, authorization);
     try {
-      const response = await fetch(this.#src, {
-        headers: { accept: 'text/plain, application/json;q=0.9', authorization },
-        cache: 'no-store',
-      });
+      const response = await this.#fetch(authorization);
       if (!response.ok) {
         return this.#say(
           `Paid, but the site answered ${response.status}: reload to try again.`,
