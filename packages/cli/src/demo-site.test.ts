@@ -56,7 +56,14 @@ describe('the news demo site', () => {
         headers: accept === undefined ? {} : { accept },
       });
       assert.equal(response.status, 402, String(accept));
-      assert.match(response.headers.get('www-authenticate') ?? '', /^Payment /);
+      const challenge = response.headers.get('www-authenticate') ?? '';
+      assert.match(challenge, /^Payment /);
+      // The article by its full URL: a payment window pays for it only when this site asks.
+      const request = /request="([^"]+)"/.exec(challenge)?.[1] ?? '';
+      const { methodDetails } = JSON.parse(Buffer.from(request, 'base64url').toString()) as {
+        methodDetails: { resource: string };
+      };
+      assert.equal(methodDetails.resource, `${url}/articles/plain`);
       await response.arrayBuffer();
     }
     // A browser request that carries a credential is the paywall's to judge, not a page load.

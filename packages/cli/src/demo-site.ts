@@ -6,7 +6,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createPaywall, pathSegments, withPaywall } from '@mite/middleware';
@@ -57,8 +57,35 @@ export async function startDemoSite(options: {
   readonly articles?: Readonly<Record<string, DemoArticle>>;
 }): Promise<DemoSite> {
   const articles = options.articles ?? demoArticles;
+  // The site's origin is known once it listens; until then (never in practice) it answers 503.
+  let handle = (_request: IncomingMessage, response: ServerResponse): void => {
+    sendText(response, 503, 'starting\n');
+  };
+  const server = createServer((request, response) => handle(request, response));
+  const url = await listen(server, options.host);
+  handle = siteHandler(articles, { ...options, origin: url });
+  return {
+    url,
+    articleUrl: `${url}/articles/${Object.keys(articles)[0] ?? ''}`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The site's requests: its pages for browsers, its stylesheet, and the rest behind the paywall. */
+function siteHandler(
+  articles: Readonly<Record<string, DemoArticle>>,
+  options: {
+    readonly platformUrl: string;
+    readonly merchantId: string;
+    readonly dataDir: string;
+    readonly origin: string;
+  },
+): (request: IncomingMessage, response: ServerResponse) => void {
   const paywall = createPaywall({
     merchantId: options.merchantId,
+    // Challenges name each article by its full URL, so that a payment window checking whose
+    // resource it is (resourceIsOnOrigin) pays for this site's articles only when this site asks.
+    origin: options.origin,
     realm: 'The Daily Mite (demo)',
     platformUrl: options.platformUrl,
     challengeSecret: loadSecret(options.dataDir),
@@ -104,7 +131,7 @@ export async function startDemoSite(options: {
     if (article === undefined) sendIndex(response, articles);
     else sendText(response, 200, `${article.title}\n\n${article.text}\n`);
   });
-  const server = createServer((request, response) => {
+  return (request, response) => {
     const { isIndex, slug, article } = find(request.url);
     const pathname = (request.url ?? '/').split('?', 1)[0];
     if (pathname === siteStylesheetPath && request.method === 'GET') {
@@ -120,12 +147,6 @@ export async function startDemoSite(options: {
     } else {
       paywalled(request, response);
     }
-  });
-  const url = await listen(server, options.host);
-  return {
-    url,
-    articleUrl: `${url}/articles/${Object.keys(articles)[0] ?? ''}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
   };
 }
 
