@@ -7,10 +7,12 @@
  * pay without the reader's click.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after } from 'node:test';
+import { chargeRequest, formatChallengeHeader, issueChallenge } from '@mite/protocol';
 import { tempDir } from '@mite/testkit';
 import { paywallFileName, webDistDir } from '@mite/web';
 import {
@@ -233,6 +235,54 @@ describeInBrowser('the paywall on the news site', (test) => {
   );
 
   test(
+    'a reader who cancels in the platform window is told on the site that nothing was paid',
+    async (kit) => {
+      const { news } = await sitesFor(kit.world);
+      const { balance } = await reader(kit, { loggedIn: true });
+      await openArticle(kit, news, 'a-cheap-read');
+      const popup = await openPayWindow(kit, '$0.02');
+      await popup.getByRole('heading', { name: 'Pay $0.02?' }).waitFor();
+      await Promise.all([
+        popup.waitForEvent('close'),
+        popup.getByRole('button', { name: 'Cancel' }).click(),
+      ]);
+      await kit.page
+        .locator('mite-paywall')
+        .getByText(/Not paid: you closed the payment/)
+        .waitFor();
+      assert.equal(await balance(), '2.00');
+    },
+    crossOrigin,
+  );
+
+  test(
+    'the platform window refuses what it cannot pay: another platform, another currency, an expired request',
+    async (kit) => {
+      const { other } = await sitesFor(kit.world);
+      await reader(kit, { loggedIn: true });
+      kit.allowOrigin(new URL(other.url).origin);
+      await kit.page.goto(`${other.url}/`, { waitUntil: 'load' });
+      const own = `${other.url}/articles/a-cheap-read`;
+      const payUrl = `${kit.world.baseUrl}/pay/?origin=${encodeURIComponent(new URL(other.url).origin)}`;
+      const cases: [Parameters<typeof challengeFor>[0], RegExp][] = [
+        [
+          { platform: 'https://pay.elsewhere.example', resource: own },
+          /asks to be paid at https:\/\/pay\.elsewhere\.example/,
+        ],
+        [{ platform: kit.world.baseUrl, resource: own, currency: 'EUR' }, /asks for EUR, not USD/],
+        [{ platform: kit.world.baseUrl, resource: own, expiresInSeconds: -600 }, /expired/],
+      ];
+      for (const [terms, reason] of cases) {
+        const header = challengeFor(terms);
+        const window = await scriptedWindow(kit, payUrl, [{ type: 'mite-pay:challenge', header }]);
+        await window.getByRole('alert').getByText(reason).waitFor();
+        await window.close();
+      }
+    },
+    crossOrigin,
+  );
+
+  test(
     'a page on another origin cannot make the platform window pay without the reader\u2019s click',
     async (kit) => {
       const { news, other } = await sitesFor(kit.world);
@@ -294,6 +344,29 @@ describeInBrowser('the paywall on the news site', (test) => {
     crossOrigin,
   );
 });
+
+/** A challenge a page writes itself (the window cannot check a merchant's HMAC). */
+function challengeFor(terms: {
+  readonly platform: string;
+  readonly resource: string;
+  readonly currency?: string;
+  readonly expiresInSeconds?: number;
+}): string {
+  const challenge = issueChallenge({
+    secret: randomBytes(32),
+    realm: 'A made-up shop',
+    request: chargeRequest({
+      amountMicros: 20_000n,
+      currency: terms.currency ?? 'USD',
+      recipient: 'mer_made_up',
+      platform: terms.platform,
+      resource: terms.resource,
+      accessPeriodSeconds: 86_400,
+    }),
+    expiresAtSeconds: Math.floor(Date.now() / 1000) + (terms.expiresInSeconds ?? 300),
+  });
+  return formatChallengeHeader(challenge);
+}
 
 /** A 402's challenge header, as the site's page would read it. */
 async function challengeOf(url: string): Promise<{ type: string; header: string }> {

@@ -96,7 +96,9 @@ export class PayPage extends MiteElement {
   };
 
   readonly #onLeave = (): void => {
-    if (this.stage !== 'paid' && this.stage !== 'refused') {
+    // Closed before paying: the site is told. Closed while paying, the outcome is not known
+    // here, so nothing is said rather than "not paid".
+    if (this.stage !== 'paid' && this.stage !== 'refused' && this.stage !== 'paying') {
       this.#send({ type: payMessageTypes.cancelled });
     }
   };
