@@ -103,6 +103,7 @@ describe('demoSiteLines', () => {
       ),
     );
     assert.ok(lines.includes('    node /repo/mite.mjs pay http://127.0.0.1:4000/articles/a'));
+    assert.ok(lines.some((line) => /read it in a browser/.test(line)));
     assert.match(lines.at(-1) ?? '', /npm link -w packages\/cli/);
   });
 

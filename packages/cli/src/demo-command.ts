@@ -75,6 +75,7 @@ export function demoSiteLines(
   const lines = [
     `Demo merchant site (paid articles behind the HTTP 402 middleware): ${site.url}`,
     `  an article:  ${site.articleUrl}`,
+    '  read it in a browser: open that URL and press Pay (the paywall pays from the wallet)',
     '  buy it from a terminal (from any folder):',
     `    MITE_PASSWORD='${user.password}' ${mite} login --platform ${platformUrl} --email ${user.email}`,
     `    ${mite} pay ${site.articleUrl}`,

@@ -1,13 +1,24 @@
 /**
  * The demo's merchant site: a few paid articles behind `@mite/middleware` (node:http), selling
  * for one of the demo merchants, so that `mite pay` and the client SDK have something real to buy.
+ * A browser that opens an article gets its page with the `<mite-paywall>` element instead
+ * (demo-site-pages.ts); the element then buys the article through the same 402.
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createPaywall, pathSegments, withPaywall } from '@mite/middleware';
+import {
+  articlePage,
+  type DemoArticle,
+  indexPage,
+  sendPage,
+  sendStylesheet,
+  siteStylesheetPath,
+  wantsPage,
+} from './demo-site-pages.ts';
 import { baseUrl } from './run-platform.ts';
 
 export const demoSiteSecretFileName = 'demo-site-secret';
@@ -15,7 +26,7 @@ export const demoArticlePrice = '0.02';
 /** An article stays open for a day after it was bought. */
 export const demoArticleAccessSeconds = 86_400;
 
-const articles: Readonly<Record<string, { title: string; text: string }>> = {
+const demoArticles: Readonly<Record<string, DemoArticle>> = {
   'mites-in-the-machine': {
     title: 'Mites in the machine',
     text: 'How a payment of two cents can cost less than the card fee it used to carry.',
@@ -42,50 +53,17 @@ export async function startDemoSite(options: {
   readonly merchantId: string;
   readonly host: string;
   readonly dataDir: string;
+  /** The articles sold, by slug (the demo's own by default; tests sell others, at other prices). */
+  readonly articles?: Readonly<Record<string, DemoArticle>>;
 }): Promise<DemoSite> {
-  const paywall = createPaywall({
-    merchantId: options.merchantId,
-    realm: 'The Daily Mite (demo)',
-    platformUrl: options.platformUrl,
-    challengeSecret: loadSecret(options.dataDir),
-    // Only what exists is priced, each article by its own route (so the price list names them
-    // all): an unknown article matches no route and gets the handler's 404, never a 402. A site
-    // whose articles come and go would price `/articles/:slug` with a function that answers
-    // undefined ("not priced") for a slug it does not have.
-    routes: Object.keys(articles).map((slug) => ({
-      method: 'GET',
-      path: `/articles/${slug}`,
-      price: demoArticlePrice,
-      description: 'One article of The Daily Mite',
-      category: 'content',
-      accessPeriodSeconds: demoArticleAccessSeconds,
-    })),
-  });
-  const server = createServer(
-    withPaywall(paywall, (request, response) => {
-      // The paywall's own reading of the path, so that what it priced is what is served here.
-      const segments = pathSegments((request.url ?? '/').split('?', 1)[0] ?? '/');
-      const isIndex = segments.length === 0;
-      const article =
-        segments.length === 2 && segments[0]?.toLowerCase() === 'articles'
-          ? articleOf(segments[1])
-          : undefined;
-      if (!isIndex && article === undefined) {
-        sendText(response, 404, 'no such article\n');
-        return;
-      }
-      // Only GET (and HEAD) is sold or served: another method is no free read.
-      if (request.method !== 'GET' && request.method !== 'HEAD') {
-        sendText(response, 405, `${request.method ?? ''} is not allowed here: GET or HEAD\n`, {
-          allow: 'GET, HEAD',
-        });
-        return;
-      }
-      if (article === undefined) sendIndex(response);
-      else sendText(response, 200, `${article.title}\n\n${article.text}\n`);
-    }),
-  );
+  const articles = options.articles ?? demoArticles;
+  // The site's origin is known once it listens; until then (never in practice) it answers 503.
+  let handle = (_request: IncomingMessage, response: ServerResponse): void => {
+    sendText(response, 503, 'starting\n');
+  };
+  const server = createServer((request, response) => handle(request, response));
   const url = await listen(server, options.host);
+  handle = siteHandler(articles, { ...options, origin: url });
   return {
     url,
     articleUrl: `${url}/articles/${Object.keys(articles)[0] ?? ''}`,
@@ -93,13 +71,95 @@ export async function startDemoSite(options: {
   };
 }
 
+/** The site's requests: its pages for browsers, its stylesheet, and the rest behind the paywall. */
+function siteHandler(
+  articles: Readonly<Record<string, DemoArticle>>,
+  options: {
+    readonly platformUrl: string;
+    readonly merchantId: string;
+    readonly dataDir: string;
+    readonly origin: string;
+  },
+): (request: IncomingMessage, response: ServerResponse) => void {
+  const paywall = createPaywall({
+    merchantId: options.merchantId,
+    // Challenges name each article by its full URL, so that a payment window checking whose
+    // resource it is (resourceIsOnOrigin) pays for this site's articles only when this site asks.
+    origin: options.origin,
+    realm: 'The Daily Mite (demo)',
+    platformUrl: options.platformUrl,
+    challengeSecret: loadSecret(options.dataDir),
+    // Only what exists is priced, each article by its own route (so the price list names them
+    // all): an unknown article matches no route and gets the handler's 404, never a 402. A site
+    // whose articles come and go would price `/articles/:slug` with a function that answers
+    // undefined ("not priced") for a slug it does not have.
+    routes: Object.entries(articles).map(([slug, article]) => ({
+      method: 'GET',
+      path: `/articles/${slug}`,
+      price: article.price ?? demoArticlePrice,
+      description: 'One article of The Daily Mite',
+      category: 'content',
+      accessPeriodSeconds: demoArticleAccessSeconds,
+    })),
+  });
+  const find = (url: string | undefined) => {
+    // The paywall's own reading of the path, so that what it priced is what is served here.
+    const segments = pathSegments((url ?? '/').split('?', 1)[0] ?? '/');
+    const slug =
+      segments.length === 2 && segments[0]?.toLowerCase() === 'articles'
+        ? articleSlug(articles, segments[1])
+        : undefined;
+    return {
+      isIndex: segments.length === 0,
+      slug,
+      article: slug === undefined ? undefined : articles[slug],
+    };
+  };
+  const paywalled = withPaywall(paywall, (request, response) => {
+    const { isIndex, article } = find(request.url);
+    if (!isIndex && article === undefined) {
+      sendText(response, 404, 'no such article\n');
+      return;
+    }
+    // Only GET (and HEAD) is sold or served: another method is no free read.
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      sendText(response, 405, `${request.method ?? ''} is not allowed here: GET or HEAD\n`, {
+        allow: 'GET, HEAD',
+      });
+      return;
+    }
+    if (article === undefined) sendIndex(response, articles);
+    else sendText(response, 200, `${article.title}\n\n${article.text}\n`);
+  });
+  return (request, response) => {
+    const { isIndex, slug, article } = find(request.url);
+    const pathname = (request.url ?? '/').split('?', 1)[0];
+    if (pathname === siteStylesheetPath && request.method === 'GET') {
+      sendStylesheet(response);
+    } else if (wantsPage(request) && isIndex) {
+      sendPage(
+        response,
+        options.platformUrl,
+        indexPage(articles, demoArticlePrice, options.platformUrl),
+      );
+    } else if (wantsPage(request) && slug !== undefined && article !== undefined) {
+      sendPage(response, options.platformUrl, articlePage(slug, article, options.platformUrl));
+    } else {
+      paywalled(request, response);
+    }
+  };
+}
+
 /**
- * The article of a path segment as the paywall matched it (literal segments compare without
- * case); undefined for one that does not exist.
+ * The slug of a path segment as the paywall matched it (literal segments compare without case);
+ * undefined for an article that does not exist.
  */
-function articleOf(segment: string | undefined): { title: string; text: string } | undefined {
+function articleSlug(
+  articles: Readonly<Record<string, DemoArticle>>,
+  segment: string | undefined,
+): string | undefined {
   const slug = segment?.toLowerCase();
-  return slug !== undefined && Object.hasOwn(articles, slug) ? articles[slug] : undefined;
+  return slug !== undefined && Object.hasOwn(articles, slug) ? slug : undefined;
 }
 
 function sendText(
@@ -112,9 +172,13 @@ function sendText(
   response.end(text);
 }
 
-function sendIndex(response: ServerResponse): void {
+function sendIndex(
+  response: ServerResponse,
+  articles: Readonly<Record<string, DemoArticle>>,
+): void {
   const lines = Object.entries(articles).map(
-    ([slug, article]) => `  /articles/${slug}  ${article.title} (${demoArticlePrice})`,
+    ([slug, article]) =>
+      `  /articles/${slug}  ${article.title} (${article.price ?? demoArticlePrice})`,
   );
   sendText(response, 200, `The Daily Mite (demo): paid articles\n${lines.join('\n')}\n`);
 }

@@ -94,13 +94,14 @@ describe('mite login and mite pay against the demo (child processes)', { timeout
     const origin = new URL(article).origin;
     assert.equal(
       first.stderr.split('\n')[0],
+      // The demo's challenges name each article by its full URL (demo-site.ts).
       `mite: paying 0.02 USD to "The Daily Mite (demo)" (${problem.merchantId}) for ` +
-        `/articles/mites-in-the-machine, at ${platformUrl}; limits: 1.00 a payment, 5.00 more ` +
+        `${article}, at ${platformUrl}; limits: 1.00 a payment, 5.00 more ` +
         `at ${origin} today, 20.00 more in all (set at \`mite login\`)`,
     );
     assert.match(
       first.stderr.split('\n').slice(1).join('\n'),
-      /^mite: 200, paid 0\.02 USD to "The Daily Mite \(demo\)" \(mer_\S+\) for \/articles\/mites-in-the-machine \(pay_\S+\)\n$/,
+      /^mite: 200, paid 0\.02 USD to "The Daily Mite \(demo\)" \(mer_\S+\) for http:\/\/127\.0\.0\.1:\d+\/articles\/mites-in-the-machine \(pay_\S+\)\n$/,
     );
     const after = await balance(platformUrl, email, password);
     assert.equal(micros(before) - micros(after), 20_000n);

@@ -171,4 +171,4 @@ export {
   x402TimeoutSecondsDefault,
   x402Version,
 } from './x402.ts';
-export { isLoopbackHostname, isSecureOrLoopback } from './transport.ts';
+export { isLoopbackHostname, isSecureOrLoopback, resourceIsOnOrigin } from './transport.ts';

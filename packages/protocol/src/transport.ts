@@ -21,3 +21,20 @@ export function isSecureOrLoopback(url: URL): boolean {
   if (url.protocol === 'https:') return true;
   return url.protocol === 'http:' && isLoopbackHostname(url.hostname);
 }
+
+/**
+ * Whether a challenge's resource (a path, or an absolute URL) is on `origin`, the origin of the
+ * page that asks to pay for it: a site may have its readers pay only for its own resources, so
+ * that a page cannot spend a reader's money on a purchase it then uses elsewhere. A path is
+ * resolved against the origin (a scheme-relative `//host/...` names another host and fails);
+ * `origin` is a serialized origin (`https://news.example`, no path).
+ */
+export function resourceIsOnOrigin(resource: string, origin: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(resource, origin);
+  } catch {
+    return false;
+  }
+  return url.origin === origin;
+}

@@ -172,6 +172,10 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
     const wallet = await env.call('GET', '/v1/wallet', { auth: shop.user });
     assert.equal(wallet.body.balance, '0.98');
     assert.equal(wallet.body.email, 'ada@example.com');
+    const profile = await env.call('GET', `/v1/merchants/${shop.merchantId}/profile`, {
+      auth: shop.user,
+    });
+    assert.deepEqual(profile.body, { merchantId: shop.merchantId, name: 'Daily News' });
     const again = await env.call('POST', '/v1/payments', {
       auth: shop.user,
       body: { offerId: shop.offerId },
@@ -591,6 +595,10 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
       ],
       ['GET', `/v1/offers/${shop.offerId}`, undefined, undefined, 200],
       ['GET', '/v1/keys', undefined, undefined, 200],
+      ['GET', `/v1/merchants/${shop.merchantId}/profile`, shop.user, undefined, 200],
+      ['GET', `/v1/merchants/${shop.merchantId}/profile`, shop.apiKey, undefined, 403],
+      ['GET', `/v1/merchants/${shop.merchantId}/profile`, undefined, undefined, 401],
+      ['GET', '/v1/merchants/mer_unknown/profile', shop.user, undefined, 404],
     ];
     for (const [method, path, auth, body, status] of matrix) {
       const response = await env.call(method, path, {

@@ -31,12 +31,43 @@ export function pageEntries(sourceDir: string = webSourceDir): Record<string, st
   return entries;
 }
 
+/**
+ * The `<mite-paywall>` element's module, built on its own into `dist/paywall.js`: one file at a
+ * stable URL that other sites load (no hash, no shared chunk under /assets/, which is for the
+ * platform's own pages only).
+ */
+export const paywallEntry = path.join(webSourceDir, 'paywall', 'mite-paywall.ts');
+export const paywallFileName = 'paywall.js';
+
 export interface WebBuildOptions {
   readonly outDir?: string;
 }
 
-/** Builds every page; quiet unless something goes wrong. */
+/** Builds every page, then the paywall's script; quiet unless something goes wrong. */
 export async function buildWeb(options: WebBuildOptions = {}): Promise<void> {
+  const outDir = options.outDir ?? webDistDir;
+  await buildPages(outDir);
+  await build({
+    root: webSourceDir,
+    configFile: false,
+    logLevel: 'warn',
+    envDir: false,
+    publicDir: false,
+    build: {
+      outDir,
+      emptyOutDir: false,
+      target: 'es2022',
+      sourcemap: true,
+      reportCompressedSize: false,
+      rolldownOptions: {
+        input: { paywall: paywallEntry },
+        output: { entryFileNames: paywallFileName, format: 'es' },
+      },
+    },
+  });
+}
+
+async function buildPages(outDir: string): Promise<void> {
   await build({
     root: webSourceDir,
     base: '/',
@@ -46,7 +77,7 @@ export async function buildWeb(options: WebBuildOptions = {}): Promise<void> {
     envDir: false,
     publicDir: false,
     build: {
-      outDir: options.outDir ?? webDistDir,
+      outDir,
       emptyOutDir: true,
       target: 'es2022',
       // The polyfill would be an inline script, which the pages' policy forbids; every browser

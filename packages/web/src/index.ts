@@ -1,1 +1,1 @@
-export { buildWeb, pageEntries, webDistDir, webSourceDir } from './build.ts';
+export { buildWeb, pageEntries, paywallFileName, webDistDir, webSourceDir } from './build.ts';

@@ -86,6 +86,7 @@ type MerchantRoutes = FastifyPluginAsyncZod<{ merchants: MerchantService }>;
 export const merchantRoutes: MerchantRoutes = async (api, options) => {
   await api.register(merchantAccountRoutes, options);
   await api.register(merchantKeyRoutes, options);
+  await api.register(merchantProfileRoutes, options);
   await api.register(offerRoutes, options);
 };
 
@@ -149,6 +150,31 @@ const merchantAccountRoutes: MerchantRoutes = async (api, { merchants }) => {
       const updated = await merchants.setChallengeAccessPeriodMax(merchantId, seconds);
       if (!updated.ok) return sendProblem(reply, updated.code, updated.detail);
       return updated.value;
+    },
+  );
+};
+
+/**
+ * A merchant's public name, for a user about to pay it: the platform's payment window shows whom
+ * a challenge pays by the name the platform knows, not the name a merchant's page claims.
+ */
+const merchantProfileRoutes: MerchantRoutes = async (api, { merchants }) => {
+  api.get(
+    '/v1/merchants/:merchantId/profile',
+    {
+      schema: {
+        summary: 'A merchant\u2019s public name, for a user about to pay it',
+        tags: ['merchants'],
+        params: z.object({ merchantId: z.string().max(100) }),
+        response: { 200: z.object({ merchantId: z.string(), name: z.string() }) },
+      },
+      config: { auth: { kinds: ['user'] } },
+    },
+    async (request, reply) => {
+      const { merchantId } = request.params;
+      const name = await merchants.merchantName(merchantId);
+      if (name === undefined) return sendProblem(reply, 'merchantNotFound');
+      return { merchantId, name };
     },
   );
 };

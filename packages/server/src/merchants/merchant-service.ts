@@ -121,6 +121,16 @@ export function createMerchantService(deps: MerchantServiceDeps) {
     return { merchantId, accountId };
   }
 
+  /** A merchant's public name, as people paying it see it; undefined for an unknown id. */
+  async function merchantName(merchantId: string): Promise<string | undefined> {
+    const row = await db
+      .selectFrom('merchants')
+      .select('name')
+      .where('id', '=', merchantId)
+      .executeTakeFirst();
+    return row?.name;
+  }
+
   /** A new API key; its secret is returned once and stored only hashed. */
   /**
    * Sets the longest access a receipt for one of the merchant's HTTP 402 challenges grants;
@@ -355,6 +365,7 @@ export function createMerchantService(deps: MerchantServiceDeps) {
 
   return {
     createMerchant,
+    merchantName,
     setChallengeAccessPeriodMax,
     issueApiKey,
     authenticateApiKey,

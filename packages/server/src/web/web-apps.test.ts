@@ -4,9 +4,12 @@ import path from 'node:path';
 import { describe, it, type TestContext } from 'node:test';
 import { tempDir } from '@mite/testkit';
 import { platformFor } from '../platform-testing.ts';
-import { webAppSecurityHeaders } from './web-apps.ts';
+import { paywallScriptHeaders, payWindowHeaders, webAppSecurityHeaders } from './web-apps.ts';
 
-/** A stand-in for packages/web/dist: the wallet's page, a hashed script and its source map. */
+/**
+ * A stand-in for packages/web/dist: the wallet's pages, the payment window, the paywall's script,
+ * a hashed script and its source map.
+ */
 function fakeBuild(): string {
   const root = tempDir('mite-web-build-');
   mkdirSync(path.join(root, 'wallet', 'login'), { recursive: true });
@@ -16,6 +19,9 @@ function fakeBuild(): string {
     path.join(root, 'wallet', 'login', 'index.html'),
     '<!doctype html><title>In</title>',
   );
+  mkdirSync(path.join(root, 'pay'), { recursive: true });
+  writeFileSync(path.join(root, 'pay', 'index.html'), '<!doctype html><title>Pay</title>');
+  writeFileSync(path.join(root, 'paywall.js'), 'void 0;');
   writeFileSync(path.join(root, 'assets', 'app-abc123.js'), 'export {};');
   writeFileSync(path.join(root, 'assets', 'app-abc123.js.map'), '{}');
   return root;
@@ -57,6 +63,40 @@ describe('web apps', () => {
     const document = (await (await get('/v1/openapi.json')).json()) as { paths: object };
     const pages = Object.keys(document.paths).filter((key) => !/^\/(v1\/|healthz)/.test(key));
     assert.deepEqual(pages, []);
+  });
+
+  it('serves the paywall\u2019s script to any origin, and the payment window to its opener', async (t) => {
+    const { get } = await served(t, fakeBuild());
+    const script = await get('/paywall.js');
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get('content-type') ?? '', /javascript/);
+    assert.equal(script.headers.get('cache-control'), 'no-cache', 'a stable URL, revalidated');
+    assert.equal(script.headers.get('access-control-allow-origin'), '*');
+    assert.equal(script.headers.get('cross-origin-resource-policy'), 'cross-origin');
+    assert.equal(
+      script.headers.get('content-security-policy'),
+      webAppSecurityHeaders['content-security-policy'],
+    );
+    assert.deepEqual(
+      Object.keys(paywallScriptHeaders).filter(
+        (name) => paywallScriptHeaders[name] !== webAppSecurityHeaders[name],
+      ),
+      ['cross-origin-resource-policy', 'access-control-allow-origin'],
+    );
+    const window = await get('/pay/?origin=https%3A%2F%2Fnews.example');
+    assert.equal(window.status, 200);
+    assert.equal(window.headers.get('cross-origin-opener-policy'), 'unsafe-none');
+    // Only the opener link differs: the window still refuses to be framed.
+    assert.match(window.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
+    assert.deepEqual(
+      Object.keys(payWindowHeaders).filter(
+        (name) => payWindowHeaders[name] !== webAppSecurityHeaders[name],
+      ),
+      ['cross-origin-opener-policy'],
+    );
+    const wallet = await get('/wallet/');
+    assert.equal(wallet.headers.get('cross-origin-opener-policy'), 'same-origin');
+    assert.equal(wallet.headers.get('access-control-allow-origin'), null);
   });
 
   it('without a build, says how to make one and runs the API as before', async (t) => {

@@ -15,8 +15,11 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { escapeHtml, htmlPage, sendHtml } from '../http/html.ts';
 
-/** The apps, each a folder of the build served under `/<name>/`. */
-export const webAppNames = ['wallet'] as const;
+/**
+ * The apps, each a folder of the build served under `/<name>/`: the wallet, and the payment
+ * window that the `<mite-paywall>` element opens from other sites (`/pay/`).
+ */
+export const webAppNames = ['wallet', 'pay'] as const;
 export type WebAppName = (typeof webAppNames)[number];
 
 /** Where an app is served: `/wallet/`. */
@@ -55,11 +58,44 @@ export const webAppSecurityHeaders: Readonly<Record<string, string>> = {
   'permissions-policy': 'camera=(), microphone=(), geolocation=(), payment=()',
 };
 
+/**
+ * The `<mite-paywall>` element's script, at a stable URL that any site loads with one script tag
+ * (packages/web/src/paywall). It is the one file made for other origins: CORS lets a site load it
+ * as a module script, and its resource policy lets a cross-origin page embed it.
+ */
+export const paywallScriptPath = '/paywall.js';
+
+/** The headers of the paywall's script: the apps' own, but loadable from any origin. */
+export const paywallScriptHeaders: Readonly<Record<string, string>> = {
+  ...webAppSecurityHeaders,
+  'cross-origin-resource-policy': 'cross-origin',
+  'access-control-allow-origin': '*',
+};
+
+/**
+ * The payment window's headers. A site's page opens it (window.open) and hears back from it by
+ * postMessage, which needs the opener link that `Cross-Origin-Opener-Policy: same-origin` would
+ * cut; every other header stays, framing included (`frame-ancestors 'none'`), so that no page can
+ * lay the window's Pay button under its own.
+ */
+export const payWindowHeaders: Readonly<Record<string, string>> = {
+  ...webAppSecurityHeaders,
+  'cross-origin-opener-policy': 'unsafe-none',
+};
+
+/** The headers a path of the build is served with. */
+export function webHeadersFor(url: string): Readonly<Record<string, string>> {
+  const pathname = url.split('?', 1)[0] ?? url;
+  if (pathname === paywallScriptPath) return paywallScriptHeaders;
+  return pathname.startsWith(webAppPath('pay')) ? payWindowHeaders : webAppSecurityHeaders;
+}
+
 /** Whether `root` holds a build of the apps (each app's page is there). */
 export function webBuildPresent(root: string | undefined): root is string {
   return (
     root !== undefined &&
-    webAppNames.every((name) => existsSync(path.join(root, name, 'index.html')))
+    webAppNames.every((name) => existsSync(path.join(root, name, 'index.html'))) &&
+    existsSync(path.join(root, paywallScriptPath))
   );
 }
 
@@ -93,8 +129,8 @@ export async function webAppsPlugin(
     }
     return;
   }
-  app.addHook('onSend', async (_request, reply, payload) => {
-    reply.headers(webAppSecurityHeaders);
+  app.addHook('onSend', async (request, reply, payload) => {
+    reply.headers(webHeadersFor(request.url));
     return payload;
   });
   await app.register(fastifyStatic, {

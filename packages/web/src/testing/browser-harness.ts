@@ -75,12 +75,24 @@ export interface BrowserTestKit {
   readonly page: Page;
   /** Opens a path of the platform and waits until the page has loaded. */
   open(pathname: string): Promise<void>;
-  /** Saves a named screenshot beside the test's own. */
-  screenshot(name: string): Promise<void>;
+  /** Saves a named screenshot beside the test's own (of the test's page, or of `of`). */
+  screenshot(name: string, of?: Page): Promise<void>;
+  /**
+   * Lets the test's pages reach another origin too (a merchant's site on another port, which
+   * embeds the paywall): requests anywhere else still fail the test.
+   */
+  allowOrigin(origin: string): void;
 }
 
 export interface BrowserTestOptions {
   readonly viewport?: { readonly width: number; readonly height: number };
+  /**
+   * Whether the context's requests carry a client address of their own (`X-Forwarded-For`, for
+   * the per-address rate limits of sign-up and log-in); true by default. Tests whose pages load
+   * from other origins turn it off: Chromium sends such an added header on every request and so
+   * preflights cross-origin script loads that no real browser would.
+   */
+  readonly ownClientAddress?: boolean;
 }
 
 let clients = 0;
@@ -155,17 +167,26 @@ export function describeInBrowser(
 
 export type BrowserTestRun = (kit: BrowserTestKit) => Promise<void>;
 
-/** Failures seen on the page whatever the test checks: policy violations, errors, other origins. */
-function watchPage(context: BrowserContext, page: Page, baseUrl: string): string[] {
+/**
+ * Failures seen on the context's pages (the test's page and any window it opens) whatever the
+ * test checks: policy violations, errors, requests to origins not allowed.
+ */
+function watchPages(context: BrowserContext, page: Page, allowedOrigins: Set<string>): string[] {
   const problems: string[] = [];
-  page.on('console', (message) => {
-    if (/Content Security Policy/i.test(message.text())) problems.push(`CSP: ${message.text()}`);
-  });
-  page.on('pageerror', (error) => problems.push(`script error: ${error.message}`));
+  const watch = (watched: Page): void => {
+    watched.on('console', (message) => {
+      if (/Content Security Policy/i.test(message.text())) problems.push(`CSP: ${message.text()}`);
+    });
+    watched.on('pageerror', (error) => problems.push(`script error: ${error.message}`));
+  };
+  watch(page);
+  context.on('page', watch);
   context.on('request', (request) => {
     const url = request.url();
     if (url.startsWith('data:')) return;
-    if (new URL(url).origin !== baseUrl) problems.push(`request to another origin: ${url}`);
+    if (!allowedOrigins.has(new URL(url).origin)) {
+      problems.push(`request to another origin: ${url}`);
+    }
   });
   return problems;
 }
@@ -181,11 +202,14 @@ async function runBrowserTest(
   const context = await world.browser.newContext({
     viewport: options.viewport ?? viewports.desktop,
     baseURL: world.baseUrl,
-    extraHTTPHeaders: { 'x-forwarded-for': clientAddress() },
+    ...(options.ownClientAddress === false
+      ? {}
+      : { extraHTTPHeaders: { 'x-forwarded-for': clientAddress() } }),
   });
   await context.tracing.start({ screenshots: true, snapshots: true });
   const page = await context.newPage();
-  const problems = watchPage(context, page, world.baseUrl);
+  const allowedOrigins = new Set([world.baseUrl]);
+  const problems = watchPages(context, page, allowedOrigins);
   const kit: BrowserTestKit = {
     world,
     context,
@@ -193,8 +217,11 @@ async function runBrowserTest(
     open: async (pathname) => {
       await page.goto(pathname, { waitUntil: 'load' });
     },
-    screenshot: async (name) => {
-      await page.screenshot({ path: `${filesPrefix}-${slug(name)}.png`, fullPage: true });
+    screenshot: async (name, of = page) => {
+      await of.screenshot({ path: `${filesPrefix}-${slug(name)}.png`, fullPage: true });
+    },
+    allowOrigin: (origin) => {
+      allowedOrigins.add(origin);
     },
   };
   try {

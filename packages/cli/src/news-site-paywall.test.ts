@@ -1,0 +1,405 @@
+/**
+ * The `<mite-paywall>` element on the news demo site, in a real browser (Chromium) against a real
+ * platform: the site runs on another origin (127.0.0.2) than the platform (127.0.0.1), so the
+ * wallet session is a first-party cookie of the platform's payment window only. A reader pays in
+ * that window and reads the article; a price above the budget is refused with the reason; a
+ * reader who is not logged in logs in there; and a page of another origin cannot make the window
+ * pay without the reader's click.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { after } from 'node:test';
+import { chargeRequest, formatChallengeHeader, issueChallenge } from '@mite/protocol';
+import { tempDir } from '@mite/testkit';
+import { paywallFileName, webDistDir } from '@mite/web';
+import {
+  apiCall,
+  type BrowserTestKit,
+  type BrowserWorld,
+  describeInBrowser,
+  seriousAxeViolations,
+} from '@mite/web/testing';
+import type { Page } from 'playwright-core';
+import { type DemoSite, startDemoSite } from './demo-site.ts';
+
+/** The paywall's script, gzipped, stays within this (issue 13). */
+const paywallGzipBytesMax = 10 * 1024;
+
+const password = 'correct horse battery';
+let users = 0;
+
+const articles = {
+  'a-cheap-read': { title: 'A cheap read', text: 'Two cents well spent.\n\nThe end.' },
+  'a-dear-read': { title: 'A dear read', text: 'Worth every dollar.', price: '5.00' },
+  'a-long-read': { title: 'A long read', text: 'Half a dollar of prose.', price: '0.50' },
+} as const;
+
+interface Sites {
+  readonly news: DemoSite;
+  /** Another site on another origin, selling for the same merchant: the page that tries tricks. */
+  readonly other: DemoSite;
+  readonly merchantName: string;
+}
+
+let sites: Promise<Sites> | undefined;
+
+/** The news site and the other site, started once for the file on the world's platform. */
+function sitesFor(world: BrowserWorld): Promise<Sites> {
+  sites ??= (async () => {
+    const merchantName = 'The Daily Mite';
+    const merchant = await apiCall(world, 'POST', '/v1/merchants', {
+      auth: world.adminKey,
+      body: { name: merchantName, feeBasisPoints: 1000, payoutThreshold: '10.00' },
+    });
+    const common = {
+      platformUrl: world.baseUrl,
+      merchantId: String(merchant.merchantId),
+      articles,
+    };
+    const news = await startDemoSite({ ...common, host: '127.0.0.2', dataDir: tempDir('news-') });
+    const other = await startDemoSite({ ...common, host: '127.0.0.3', dataDir: tempDir('other-') });
+    return { news, other, merchantName };
+  })();
+  return sites;
+}
+
+after(async () => {
+  const started = await sites?.catch(() => undefined);
+  await started?.news.close();
+  await started?.other.close();
+});
+
+/** A user with a wallet of $2.00 (a sandbox top-up); logged in to the platform when asked. */
+async function reader(kit: BrowserTestKit, options: { loggedIn: boolean }) {
+  const email = `reader${++users}-${process.pid}@example.com`;
+  await apiCall(kit.world, 'POST', '/v1/users', { body: { email, password } });
+  const session = await apiCall(kit.world, 'POST', '/v1/sessions', { body: { email, password } });
+  const token = String(session.token);
+  await apiCall(kit.world, 'POST', '/v1/topups', {
+    auth: token,
+    body: {
+      amount: '2.00',
+      card: { number: '4242424242424242', expMonth: 12, expYear: 2039, cvc: '123' },
+    },
+  });
+  if (options.loggedIn) {
+    await kit.context.addCookies([
+      { name: 'mite_session', value: token, url: kit.world.baseUrl, httpOnly: true, secure: true },
+    ]);
+  }
+  const balance = async () =>
+    String((await apiCall(kit.world, 'GET', '/v1/wallet', { auth: token })).balance);
+  return { email, token, balance };
+}
+
+/** Opens an article of a site in the test's page, the other origins allowed. */
+async function openArticle(kit: BrowserTestKit, site: DemoSite, slug: string): Promise<void> {
+  kit.allowOrigin(new URL(site.url).origin);
+  await kit.page.goto(`${site.url}/articles/${slug}`, { waitUntil: 'load' });
+}
+
+/** Clicks the paywall's Pay button and returns the platform's window it opens. */
+async function openPayWindow(kit: BrowserTestKit, price: string): Promise<Page> {
+  const [popup] = await Promise.all([
+    kit.context.waitForEvent('page'),
+    kit.page.getByRole('button', { name: `Pay ${price}` }).click(),
+  ]);
+  await popup.waitForLoadState('load');
+  assert.equal(new URL(popup.url()).origin, kit.world.baseUrl);
+  return popup;
+}
+
+async function noSeriousViolations(page: Page, what: string): Promise<void> {
+  assert.deepEqual(await seriousAxeViolations(page), [], what);
+}
+
+/** The pages load from three origins: no added header (see BrowserTestOptions). */
+const crossOrigin = { ownClientAddress: false } as const;
+
+describeInBrowser('the paywall on the news site', (test) => {
+  test(
+    'the paywall script is served at a stable URL and stays under 10 kB gzipped',
+    async (kit) => {
+      const script = readFileSync(path.join(webDistDir, paywallFileName));
+      const gzipped = gzipSync(script, { level: 9 }).length;
+      console.log(`paywall.js: ${script.length} bytes, ${gzipped} bytes gzipped`);
+      assert.ok(gzipped <= paywallGzipBytesMax, `${gzipped} bytes gzipped`);
+      const served = await fetch(`${kit.world.baseUrl}/${paywallFileName}`);
+      assert.equal(served.status, 200);
+      assert.equal(served.headers.get('access-control-allow-origin'), '*');
+      assert.equal(served.headers.get('cross-origin-resource-policy'), 'cross-origin');
+      assert.deepEqual(Buffer.from(await served.arrayBuffer()), script);
+    },
+    crossOrigin,
+  );
+
+  test(
+    'a logged-in reader pays in the platform window and reads the article; the wallet drops by the price',
+    async (kit) => {
+      const { news, merchantName } = await sitesFor(kit.world);
+      const { balance } = await reader(kit, { loggedIn: true });
+      assert.equal(await balance(), '2.00');
+      await openArticle(kit, news, 'a-cheap-read');
+      const paywall = kit.page.locator('mite-paywall');
+      await paywall.getByText(merchantName).waitFor();
+      await paywall.locator('strong', { hasText: '$0.02' }).waitFor();
+      await noSeriousViolations(kit.page, 'the article page with its paywall');
+      await kit.screenshot('paywall');
+
+      const popup = await openPayWindow(kit, '$0.02');
+      await popup.getByRole('heading', { name: 'Pay $0.02?' }).waitFor();
+      const summary = (await popup.getByTestId('pay-summary').textContent()) ?? '';
+      assert.match(summary, new RegExp(`To\\s*${merchantName}`));
+      assert.match(summary, new RegExp(`Asked by\\s*${new URL(news.url).origin}`));
+      assert.match(summary, /\/articles\/a-cheap-read/);
+      await noSeriousViolations(popup, 'the payment window');
+      await kit.screenshot('pay-window', popup);
+      await Promise.all([
+        popup.waitForEvent('close'),
+        popup.getByRole('button', { name: 'Pay $0.02' }).click(),
+      ]);
+      await paywall.getByText('Two cents well spent.').waitFor();
+      await paywall.getByText('The end.').waitFor();
+      assert.equal(await balance(), '1.98', 'the wallet dropped by exactly the price');
+      // A reload opens the article again with the kept credential, without paying again.
+      await kit.page.reload({ waitUntil: 'load' });
+      await paywall.getByText('Two cents well spent.').waitFor();
+      assert.equal(kit.context.pages().length, 1, 'no payment window opened');
+      assert.equal(await balance(), '1.98');
+    },
+    crossOrigin,
+  );
+
+  test(
+    'a price above the budget is refused, with the reason shown on the site',
+    async (kit) => {
+      const { news } = await sitesFor(kit.world);
+      const { balance } = await reader(kit, { loggedIn: true });
+      await openArticle(kit, news, 'a-dear-read');
+      const popup = await openPayWindow(kit, '$5.00');
+      const reason = '$5.00 is above your limit of $1.00 for one payment.';
+      await popup.getByRole('alert').getByText(reason).waitFor();
+      await kit.page.locator('mite-paywall').getByText(`Not paid: ${reason}`).waitFor();
+      await noSeriousViolations(kit.page, 'the paywall with a refusal');
+      assert.equal(await balance(), '2.00', 'nothing was paid');
+    },
+    crossOrigin,
+  );
+
+  test(
+    'above the ask-first amount, the window asks the reader to confirm the price once more',
+    async (kit) => {
+      const { news } = await sitesFor(kit.world);
+      const { balance } = await reader(kit, { loggedIn: true });
+      await openArticle(kit, news, 'a-long-read');
+      const popup = await openPayWindow(kit, '$0.50');
+      await popup.getByRole('button', { name: 'Pay $0.50' }).click();
+      await popup.getByText('Tick the box to confirm $0.50.').waitFor();
+      assert.equal(await balance(), '2.00', 'not without the confirmation');
+      await popup.getByLabel(/Yes, pay \$0\.50/).check();
+      await Promise.all([
+        popup.waitForEvent('close'),
+        popup.getByRole('button', { name: 'Pay $0.50' }).click(),
+      ]);
+      await kit.page.locator('mite-paywall').getByText('Half a dollar of prose.').waitFor();
+      assert.equal(await balance(), '1.50');
+    },
+    crossOrigin,
+  );
+
+  test(
+    'a reader who is not logged in logs in within the platform window, then pays',
+    async (kit) => {
+      const { news } = await sitesFor(kit.world);
+      const { email, balance } = await reader(kit, { loggedIn: false });
+      await openArticle(kit, news, 'a-cheap-read');
+      const popup = await openPayWindow(kit, '$0.02');
+      await popup.getByRole('heading', { name: 'Log in to pay' }).waitFor();
+      await noSeriousViolations(popup, 'the payment window\u2019s log-in');
+      await kit.screenshot('log-in', popup);
+      await popup.getByLabel('Email').fill(email);
+      await popup.getByLabel('Password').fill(password);
+      await popup.getByRole('button', { name: 'Log in' }).click();
+      await popup.getByRole('heading', { name: 'Pay $0.02?' }).waitFor();
+      await Promise.all([
+        popup.waitForEvent('close'),
+        popup.getByRole('button', { name: 'Pay $0.02' }).click(),
+      ]);
+      await kit.page.locator('mite-paywall').getByText('Two cents well spent.').waitFor();
+      assert.equal(await balance(), '1.98');
+    },
+    crossOrigin,
+  );
+
+  test(
+    'a reader who cancels in the platform window is told on the site that nothing was paid',
+    async (kit) => {
+      const { news } = await sitesFor(kit.world);
+      const { balance } = await reader(kit, { loggedIn: true });
+      await openArticle(kit, news, 'a-cheap-read');
+      const popup = await openPayWindow(kit, '$0.02');
+      await popup.getByRole('heading', { name: 'Pay $0.02?' }).waitFor();
+      await Promise.all([
+        popup.waitForEvent('close'),
+        popup.getByRole('button', { name: 'Cancel' }).click(),
+      ]);
+      await kit.page
+        .locator('mite-paywall')
+        .getByText(/Not paid: you closed the payment/)
+        .waitFor();
+      assert.equal(await balance(), '2.00');
+    },
+    crossOrigin,
+  );
+
+  test(
+    'the platform window refuses what it cannot pay: another platform, another currency, an expired request',
+    async (kit) => {
+      const { other } = await sitesFor(kit.world);
+      await reader(kit, { loggedIn: true });
+      kit.allowOrigin(new URL(other.url).origin);
+      await kit.page.goto(`${other.url}/`, { waitUntil: 'load' });
+      const own = `${other.url}/articles/a-cheap-read`;
+      const payUrl = `${kit.world.baseUrl}/pay/?origin=${encodeURIComponent(new URL(other.url).origin)}`;
+      const cases: [Parameters<typeof challengeFor>[0], RegExp][] = [
+        [
+          { platform: 'https://pay.elsewhere.example', resource: own },
+          /asks to be paid at https:\/\/pay\.elsewhere\.example/,
+        ],
+        [{ platform: kit.world.baseUrl, resource: own, currency: 'EUR' }, /asks for EUR, not USD/],
+        [{ platform: kit.world.baseUrl, resource: own, expiresInSeconds: -600 }, /expired/],
+      ];
+      for (const [terms, reason] of cases) {
+        const header = challengeFor(terms);
+        const window = await scriptedWindow(kit, payUrl, [{ type: 'mite-pay:challenge', header }]);
+        await window.getByRole('alert').getByText(reason).waitFor();
+        await window.close();
+      }
+    },
+    crossOrigin,
+  );
+
+  test(
+    'a page on another origin cannot make the platform window pay without the reader\u2019s click',
+    async (kit) => {
+      const { news, other } = await sitesFor(kit.world);
+      const { balance } = await reader(kit, { loggedIn: true });
+      const payments: string[] = [];
+      kit.context.on('request', (request) => {
+        if (request.method() === 'POST' && request.url().includes('/v1/payments')) {
+          payments.push(request.url());
+        }
+      });
+      // The other site's page, which scripts the platform's window as a hostile page would.
+      kit.allowOrigin(new URL(other.url).origin);
+      await kit.page.goto(`${other.url}/`, { waitUntil: 'load' });
+      const newsChallenge = await challengeOf(`${news.url}/articles/a-cheap-read`);
+      const ownChallenge = await challengeOf(`${other.url}/articles/a-cheap-read`);
+      const payUrl = (origin: string) =>
+        `${kit.world.baseUrl}/pay/?origin=${encodeURIComponent(origin)}`;
+
+      // 1. It names the news site as the asking origin: its messages come from its own origin, so
+      // the window ignores them and keeps waiting.
+      const lying = await scriptedWindow(kit, payUrl(new URL(news.url).origin), [newsChallenge]);
+      await lying.getByText('Waiting for the site\u2019s payment request').waitFor();
+      // 2. It names itself, but asks to pay for the news site's article: refused, with the reason.
+      const poaching = await scriptedWindow(kit, payUrl(new URL(other.url).origin), [
+        newsChallenge,
+      ]);
+      await poaching.getByText(/which is not one of its own pages/).waitFor();
+      // 3. Its own article, then a flood of messages that try to confirm and a second challenge:
+      // the window shows the first request and waits for a click in it.
+      const honest = await scriptedWindow(kit, payUrl(new URL(other.url).origin), [
+        ownChallenge,
+        { type: 'mite-pay:confirm' },
+        { type: 'mite-pay:credential', authorization: 'Payment x' },
+        { type: 'click' },
+        newsChallenge,
+      ]);
+      await honest.getByRole('heading', { name: 'Pay $0.02?' }).waitFor();
+      // Longer than the Pay button's delay: had any message paid, it would have by now.
+      await honest.waitForTimeout(1_500);
+      assert.match((await honest.getByTestId('pay-summary').textContent()) ?? '', /127\.0\.0\.3/);
+      await kit.screenshot('unpaid-window', honest);
+      assert.deepEqual(payments, [], 'no payment was asked for');
+      assert.equal(await balance(), '2.00');
+      // The page cannot reach into the window either.
+      const reached = await kit.page.evaluate(`(() => {
+      try {
+        return window.hostileWindows[2].document.body.textContent;
+      } catch {
+        return false;
+      }
+    })()`);
+      assert.equal(reached, false);
+      // Only the reader's click pays.
+      await honest.getByRole('button', { name: 'Pay $0.02' }).click();
+      await honest.waitForEvent('close');
+      assert.equal(await balance(), '1.98');
+      assert.equal(payments.length, 1);
+    },
+    crossOrigin,
+  );
+});
+
+/** A challenge a page writes itself (the window cannot check a merchant's HMAC). */
+function challengeFor(terms: {
+  readonly platform: string;
+  readonly resource: string;
+  readonly currency?: string;
+  readonly expiresInSeconds?: number;
+}): string {
+  const challenge = issueChallenge({
+    secret: randomBytes(32),
+    realm: 'A made-up shop',
+    request: chargeRequest({
+      amountMicros: 20_000n,
+      currency: terms.currency ?? 'USD',
+      recipient: 'mer_made_up',
+      platform: terms.platform,
+      resource: terms.resource,
+      accessPeriodSeconds: 86_400,
+    }),
+    expiresAtSeconds: Math.floor(Date.now() / 1000) + (terms.expiresInSeconds ?? 300),
+  });
+  return formatChallengeHeader(challenge);
+}
+
+/** A 402's challenge header, as the site's page would read it. */
+async function challengeOf(url: string): Promise<{ type: string; header: string }> {
+  const response = await fetch(url, { headers: { accept: 'text/plain' } });
+  assert.equal(response.status, 402);
+  return { type: 'mite-pay:challenge', header: response.headers.get('www-authenticate') ?? '' };
+}
+
+/**
+ * Opens the platform's window from the test's page as that page's script would, and posts
+ * `messages` to it as soon as it says it is ready (and, for a window that says nothing, after a
+ * moment), to any origin.
+ */
+async function scriptedWindow(
+  kit: BrowserTestKit,
+  url: string,
+  messages: unknown[],
+): Promise<Page> {
+  const [popup] = await Promise.all([
+    kit.context.waitForEvent('page'),
+    // Text, not a function: this file is type-checked without the DOM's types.
+    kit.page.evaluate(`(() => {
+      const opened = window.open(${JSON.stringify(url)}, '_blank', 'popup');
+      window.hostileWindows = [...(window.hostileWindows ?? []), opened];
+      const send = () => {
+        for (const message of ${JSON.stringify(messages)}) opened.postMessage(message, '*');
+      };
+      window.addEventListener('message', (event) => {
+        if (event.source === opened) send();
+      });
+      setTimeout(send, 500);
+    })()`),
+  ]);
+  await popup.waitForLoadState('load');
+  return popup;
+}

@@ -1,0 +1,273 @@
+import { challengeEcho, formatCredentialHeader } from '@mite/protocol';
+import { html, nothing } from 'lit';
+import {
+  askingOriginParam,
+  messageText,
+  messageType,
+  type PayWindowMessage,
+  payMessageTypes,
+} from '../paywall/pay-messages.ts';
+import { callApi, describeProblem } from '../shared/api.ts';
+import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
+import { MiteElement } from '../shared/mite-element.ts';
+import { showAmount } from '../shared/money.ts';
+import { sessionKeptProblem } from '../wallet/session-check.ts';
+import {
+  askingOriginOf,
+  checkChallenge,
+  defaultPayBudget,
+  type PayRequest,
+  showMicros,
+} from './pay-checks.ts';
+import '../shared/styles.css';
+import './pay.css';
+
+/**
+ * How long the Pay button waits after the request is shown: a page that opens this window under
+ * the pointer cannot have a click (or a double click) meant for itself land on Pay.
+ */
+export const payButtonDelayMs = 700;
+
+type Stage = 'alone' | 'waiting' | 'login' | 'review' | 'paying' | 'paid' | 'refused';
+
+/**
+ * The payment window (`/pay/`), opened by a site's `<mite-paywall>`: it takes one challenge from
+ * its opener at the origin named in `?origin=`, checks it (pay-checks.ts), shows what is paid,
+ * to whom and at whose request, and pays only on the person's click here. The credential goes
+ * back to that origin only (pay-messages.ts describes the exchange).
+ */
+export class PayPage extends MiteElement {
+  static override properties = {
+    stage: { state: true },
+    request: { state: true },
+    merchant: { state: true },
+    balance: { state: true },
+    failure: { state: true },
+    ready: { state: true },
+  };
+
+  declare stage: Stage;
+  declare request: PayRequest | undefined;
+  declare merchant: string;
+  declare balance: string;
+  declare failure: string | undefined;
+  declare ready: boolean;
+  readonly #askingOrigin = askingOriginOf(
+    new URLSearchParams(location.search).get(askingOriginParam),
+  );
+  readonly #idempotencyKey = crypto.randomUUID();
+  #header: string | undefined;
+
+  constructor() {
+    super();
+    this.stage = 'waiting';
+    this.request = undefined;
+    this.merchant = '';
+    this.balance = '';
+    this.failure = undefined;
+    this.ready = false;
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    if (this.#askingOrigin === undefined || window.opener === null) {
+      this.stage = 'alone';
+      return;
+    }
+    window.addEventListener('message', this.#onMessage);
+    window.addEventListener('pagehide', this.#onLeave);
+    this.#send({ type: payMessageTypes.ready });
+  }
+
+  #send(message: PayWindowMessage): void {
+    // Addressed to the asking origin only: if the opener is another page, the browser drops it.
+    if (this.#askingOrigin === undefined) return;
+    (window.opener as Window | null)?.postMessage(message, this.#askingOrigin);
+  }
+
+  readonly #onMessage = (event: MessageEvent): void => {
+    // One challenge, from the opener, at the origin it named; anything else is ignored.
+    if (event.source !== window.opener || event.origin !== this.#askingOrigin) return;
+    if (this.#header !== undefined || messageType(event.data) !== payMessageTypes.challenge) return;
+    const header = messageText(event.data, 'header');
+    if (header === undefined) return;
+    this.#header = header;
+    void this.#consider(header);
+  };
+
+  readonly #onLeave = (): void => {
+    // Closed before paying: the site is told. Closed while paying, the outcome is not known
+    // here, so nothing is said rather than "not paid".
+    if (this.stage !== 'paid' && this.stage !== 'refused' && this.stage !== 'paying') {
+      this.#send({ type: payMessageTypes.cancelled });
+    }
+  };
+
+  #refuse(reason: string): void {
+    this.failure = reason;
+    this.stage = 'refused';
+    this.#send({ type: payMessageTypes.refused, reason });
+  }
+
+  async #consider(header: string): Promise<void> {
+    const checked = checkChallenge(header, {
+      askingOrigin: this.#askingOrigin ?? '',
+      platformOrigin: location.origin,
+      nowSeconds: Math.floor(Date.now() / 1000),
+      budget: defaultPayBudget,
+    });
+    if (!checked.ok) return this.#refuse(checked.reason);
+    this.request = checked.value;
+    await this.#review();
+  }
+
+  /** Reads the wallet and the merchant's name; asks the person to log in first if need be. */
+  async #review(): Promise<void> {
+    const request = this.request;
+    if (request === undefined) return;
+    const wallet = await callApi<{ balance: string }>('GET', '/v1/wallet');
+    if (!wallet.ok) {
+      if (wallet.problem.status === 401) this.stage = 'login';
+      else this.#refuse(describeProblem(wallet.problem));
+      return;
+    }
+    const merchantId = encodeURIComponent(request.challenge.request.recipient);
+    const profile = await callApi<{ name: string }>('GET', `/v1/merchants/${merchantId}/profile`);
+    if (!profile.ok) return this.#refuse(describeProblem(profile.problem));
+    this.merchant = profile.value.name;
+    this.balance = wallet.value.balance;
+    this.ready = false;
+    this.stage = 'review';
+    setTimeout(() => {
+      this.ready = true;
+    }, payButtonDelayMs);
+  }
+
+  private async logIn(event: SubmitEvent): Promise<void> {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const email = inputValue(form, 'email').trim();
+    const password = inputValue(form, 'password');
+    if (!looksLikeEmail(email) || password === '') {
+      this.failure = 'Enter your email address and your password.';
+      return;
+    }
+    const result = await callApi('POST', '/v1/sessions', { body: { email, password } });
+    this.failure = result.ok ? await sessionKeptProblem() : describeProblem(result.problem);
+    if (this.failure === undefined) await this.#review();
+  }
+
+  private async pay(event: MouseEvent): Promise<void> {
+    // Only a person's click pays: a script's synthetic click is not trusted.
+    const request = this.request;
+    if (!event.isTrusted || !this.ready || request === undefined || this.stage !== 'review') return;
+    const confirm = this.querySelector<HTMLInputElement>('#confirm-amount');
+    if (request.askFirst && confirm?.checked !== true) {
+      this.failure = `Tick the box to confirm ${showMicros(request.amountMicros)}.`;
+      confirm?.focus();
+      return;
+    }
+    this.stage = 'paying';
+    this.failure = undefined;
+    const paid = await callApi<{ receipt: string }>('POST', '/v1/payments', {
+      body: { challenge: challengeEcho(request.challenge) },
+      idempotencyKey: this.#idempotencyKey,
+    });
+    if (!paid.ok) return this.#refuse(describeProblem(paid.problem));
+    const authorization = formatCredentialHeader({
+      challenge: request.challenge,
+      payload: { receipt: paid.value.receipt },
+    });
+    this.stage = 'paid';
+    this.#send({ type: payMessageTypes.credential, authorization });
+    window.close();
+  }
+
+  private cancel(): void {
+    this.#send({ type: payMessageTypes.cancelled });
+    this.stage = 'refused';
+    this.failure = 'You did not pay.';
+    window.close();
+  }
+
+  protected override render() {
+    switch (this.stage) {
+      case 'alone':
+        return html`<h1>Mite payment</h1>
+          <p>This window opens from a site’s Pay button, to pay it from your wallet.</p>
+          <p><a href="/wallet/">Open your wallet</a></p>`;
+      case 'waiting':
+        return html`<h1>Mite payment</h1>
+          <p role="status">Waiting for the site’s payment request…</p>`;
+      case 'login':
+        return this.renderLogIn();
+      case 'refused':
+        return html`<h1>Not paid</h1>
+          <p class="notice error" role="alert">${this.failure}</p>
+          <p>Nothing was taken from your wallet. You can close this window.</p>`;
+      case 'paid':
+        return html`<h1>Paid</h1>
+          <p class="notice success" role="status">Paid. This window closes now.</p>`;
+      default:
+        return this.renderReview();
+    }
+  }
+
+  private renderLogIn() {
+    return html`<h1>Log in to pay</h1>
+      <p>${this.#askingOrigin} asks you to pay from your Mite wallet. Log in first.</p>
+      ${this.failure === undefined ? nothing : html`<p class="notice error" role="alert">${this.failure}</p>`}
+      <form novalidate @submit=${this.logIn} aria-label="Log in">
+        ${field({ id: 'email', label: 'Email', type: 'email', autocomplete: 'username' })}
+        ${field({ id: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' })}
+        <div><button type="submit">Log in</button></div>
+      </form>
+      <p>No wallet yet? <a href="/wallet/signup/" target="_blank">Create one</a>.</p>`;
+  }
+
+  private renderReview() {
+    const request = this.request;
+    if (request === undefined) return nothing;
+    const price = showMicros(request.amountMicros);
+    const what = request.challenge.request.description ?? request.challenge.description;
+    return html`<h1>Pay ${price}?</h1>
+      <dl class="pay-summary" data-testid="pay-summary">
+        <dt>To</dt>
+        <dd>${this.merchant}</dd>
+        <dt>For</dt>
+        <dd>
+          ${what === undefined ? nothing : html`${what}<br />`}<code>${request.resourceUrl}</code>
+        </dd>
+        <dt>Asked by</dt>
+        <dd>${this.#askingOrigin}</dd>
+        <dt>Price</dt>
+        <dd>${price}</dd>
+        <dt>Your balance</dt>
+        <dd>${showAmount(this.balance)}</dd>
+      </dl>
+      ${
+        request.askFirst
+          ? html`<p class="field">
+              <input type="checkbox" id="confirm-amount" />
+              <label for="confirm-amount"
+                >Yes, pay ${price}: it is more than ${showMicros(defaultPayBudget.askAboveMicros)},
+                the amount above which Mite asks first.</label
+              >
+            </p>`
+          : nothing
+      }
+      ${this.failure === undefined ? nothing : html`<p class="notice error" role="alert">${this.failure}</p>`}
+      <p>
+        <button
+          type="button"
+          @click=${this.pay}
+          ?disabled=${!this.ready || this.stage === 'paying'}
+        >
+          Pay ${price}
+        </button>
+        <button type="button" class="secondary" @click=${this.cancel}>Cancel</button>
+      </p>`;
+  }
+}
+
+customElements.define('mite-pay-page', PayPage);
