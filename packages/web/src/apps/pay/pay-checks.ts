@@ -1,14 +1,16 @@
 /**
  * What the payment window checks before it offers to pay: who is asking (an exact origin, on
  * https or the loopback), that the challenge reads and names this platform, the platform's
- * currency and a resource of the asking origin (the protocol package's rules), and the budget.
- * Nothing here calls the platform; the page does, once these hold.
+ * currency and a resource of the asking origin (the protocol package's rules), and the user's
+ * budget as the platform stores it (`GET /v1/wallet/budget`) against what the user already paid
+ * (`GET /v1/wallet/purchases`). Nothing here calls the platform; the page does (pay-budget.ts).
  */
 import {
   type Challenge,
   currency,
   formatAmount,
   isSecureOrLoopback,
+  parseAmount,
   parseChallengeHeader,
   requestAmountMicros,
   resourceIsOnOrigin,
@@ -16,19 +18,43 @@ import {
 } from '@mite/protocol';
 
 /**
- * The budget the window applies. Budgets stored for the user are not yet in the platform's API,
- * so every payment gets these defaults: the same limit per payment as `mite login`'s, and an
- * amount above which the person confirms the price once more before paying.
+ * The budget the window applies: the user's, as `GET /v1/wallet/budget` answers it (the
+ * platform's defaults while the user saved none). The platform stores it and does not refuse
+ * payments by it, so this window is what enforces it.
  */
 export interface PayBudget {
   readonly maxPerPaymentMicros: bigint;
-  readonly askAboveMicros: bigint;
+  readonly maxPerOriginPerDayMicros: bigint;
+  readonly maxTotalMicros: bigint;
+  /** Payments above this are confirmed once more by the person before Pay takes them. */
+  readonly approveAboveMicros: bigint;
 }
 
-export const defaultPayBudget: PayBudget = {
-  maxPerPaymentMicros: 1_000_000n,
-  askAboveMicros: 250_000n,
-};
+const budgetFields = {
+  maxPerPaymentMicros: 'maxPerPayment',
+  maxPerOriginPerDayMicros: 'maxPerOriginPerDay',
+  maxTotalMicros: 'maxTotal',
+  approveAboveMicros: 'approveAbove',
+} as const;
+
+/** The budget in the platform's answer; undefined when the answer is not one. */
+export function payBudgetOf(answer: unknown): PayBudget | undefined {
+  if (typeof answer !== 'object' || answer === null) return undefined;
+  const fields = answer as Record<string, unknown>;
+  const budget: Partial<Record<keyof PayBudget, bigint>> = {};
+  for (const [name, field] of Object.entries(budgetFields)) {
+    const micros = amountMicrosOf(fields[field]);
+    if (micros === undefined) return undefined;
+    budget[name as keyof PayBudget] = micros;
+  }
+  return budget as PayBudget;
+}
+
+function amountMicrosOf(text: unknown): bigint | undefined {
+  if (typeof text !== 'string') return undefined;
+  const parsed = parseAmount(text);
+  return parsed.ok ? parsed.value : undefined;
+}
 
 export type Checked<T> =
   { readonly ok: true; readonly value: T } | { readonly ok: false; readonly reason: string };
@@ -65,18 +91,15 @@ export interface PayRequest {
   readonly amountMicros: bigint;
   /** The resource as an absolute URL on the asking origin. */
   readonly resourceUrl: string;
-  /** Whether the budget asks for one more confirmation (above its ask-above amount). */
-  readonly askFirst: boolean;
 }
 
-/** The challenge a site sent, checked against this platform, the asking origin and the budget. */
+/** The challenge a site sent, checked against this platform and the asking origin. */
 export function checkChallenge(
   header: string,
   context: {
     readonly askingOrigin: string;
     readonly platformOrigin: string;
     readonly nowSeconds: number;
-    readonly budget: PayBudget;
   },
 ): Checked<PayRequest> {
   const parsed = parseChallengeHeader(header, { nowSeconds: context.nowSeconds });
@@ -97,20 +120,115 @@ export function checkChallenge(
       `${context.askingOrigin} asks you to pay for ${resource}, which is not one of its own pages.`,
     );
   }
-  const amountMicros = requestAmountMicros(challenge.request);
-  if (amountMicros > context.budget.maxPerPaymentMicros) {
-    return refusal(
-      `${showMicros(amountMicros)} is above your limit of ` +
-        `${showMicros(context.budget.maxPerPaymentMicros)} for one payment.`,
-    );
-  }
   return {
     ok: true,
     value: {
       challenge,
-      amountMicros,
+      amountMicros: requestAmountMicros(challenge.request),
       resourceUrl: new URL(resource, context.askingOrigin).href,
-      askFirst: amountMicros > context.budget.askAboveMicros,
     },
   };
+}
+
+/** The per-payment limits: refused above the limit per payment, asked about above approveAbove. */
+export function checkPerPayment(
+  amountMicros: bigint,
+  budget: PayBudget,
+): Checked<{ readonly askFirst: boolean }> {
+  if (amountMicros > budget.maxPerPaymentMicros) {
+    return refusal(
+      `${showMicros(amountMicros)} is above your limit of ` +
+        `${showMicros(budget.maxPerPaymentMicros)} for one payment.`,
+    );
+  }
+  return { ok: true, value: { askFirst: amountMicros > budget.approveAboveMicros } };
+}
+
+/** One of the user's purchases, as `GET /v1/wallet/purchases` lists them. */
+export interface ListedPurchase {
+  readonly title: string | null;
+  readonly resource: string | null;
+  readonly amount: string;
+  readonly refunded: string;
+  readonly state: string;
+  readonly at: string;
+}
+
+/** What the user paid so far: to the asking site since the UTC day began, and in all. */
+export interface Spent {
+  readonly todayAtOriginMicros: bigint;
+  readonly totalMicros: bigint;
+}
+
+export const nothingSpent: Spent = { todayAtOriginMicros: 0n, totalMicros: 0n };
+
+/**
+ * Which site a purchase paid: the origin of its resource when that is an absolute URL (a 402
+ * challenge names its resource so), none for an offer bought on the platform, and `unknown` for
+ * a challenge whose resource was a bare path. An unknown site counts towards every site's daily
+ * limit: counting too much can refuse a payment, counting too little would let one through.
+ */
+function siteOf(purchase: ListedPurchase): string | undefined {
+  if (purchase.resource !== null && URL.canParse(purchase.resource)) {
+    return new URL(purchase.resource).origin;
+  }
+  return purchase.title === null ? 'unknown' : undefined;
+}
+
+/**
+ * `spent` with a page of purchases added: what each kept (its amount less its refunds; a failed
+ * payment kept nothing, a pending one may still keep all). Undefined when a purchase cannot be
+ * read, which the caller treats as a refusal rather than as nothing spent.
+ */
+export function addPurchases(
+  spent: Spent,
+  purchases: readonly ListedPurchase[],
+  context: { readonly askingOrigin: string; readonly dayStartMs: number },
+): Spent | undefined {
+  let { todayAtOriginMicros, totalMicros } = spent;
+  for (const purchase of purchases) {
+    const amount = amountMicrosOf(purchase.amount);
+    const refunded = amountMicrosOf(purchase.refunded);
+    const atMs = Date.parse(purchase.at);
+    if (amount === undefined || refunded === undefined || Number.isNaN(atMs)) return undefined;
+    if (purchase.state === 'failed') continue;
+    const kept = amount > refunded ? amount - refunded : 0n;
+    totalMicros += kept;
+    const site = siteOf(purchase);
+    if (atMs >= context.dayStartMs && (site === context.askingOrigin || site === 'unknown')) {
+      todayAtOriginMicros += kept;
+    }
+  }
+  return { todayAtOriginMicros, totalMicros };
+}
+
+/** The limits over time: to the asking site in the UTC day, and in all, this payment included. */
+export function checkSpent(
+  amountMicros: bigint,
+  spent: Spent,
+  context: { readonly askingOrigin: string; readonly budget: PayBudget },
+): Checked<null> {
+  const { budget } = context;
+  const today = spent.todayAtOriginMicros + amountMicros;
+  if (today > budget.maxPerOriginPerDayMicros) {
+    return refusal(
+      `${showMicros(amountMicros)} would bring what you paid ${context.askingOrigin} today to ` +
+        `${showMicros(today)}, above your limit of ` +
+        `${showMicros(budget.maxPerOriginPerDayMicros)} for one site in a day.`,
+    );
+  }
+  const total = spent.totalMicros + amountMicros;
+  if (total > budget.maxTotalMicros) {
+    return refusal(
+      `${showMicros(amountMicros)} would bring what you paid in all to ${showMicros(total)}, ` +
+        `above your total limit of ${showMicros(budget.maxTotalMicros)}.`,
+    );
+  }
+  return { ok: true, value: null };
+}
+
+/** When the UTC day of `nowMs` began, in milliseconds. */
+export function utcDayStartMs(nowMs: number): number {
+  const now = new Date(nowMs);
+  return Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
 }

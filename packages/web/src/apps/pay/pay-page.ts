@@ -12,13 +12,8 @@ import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { showAmount } from '../shared/money.ts';
 import { sessionKeptProblem } from '../wallet/session-check.ts';
-import {
-  askingOriginOf,
-  checkChallenge,
-  defaultPayBudget,
-  type PayRequest,
-  showMicros,
-} from './pay-checks.ts';
+import { checkBudget } from './pay-budget.ts';
+import { askingOriginOf, checkChallenge, type PayRequest, showMicros } from './pay-checks.ts';
 import '../shared/styles.css';
 import './pay.css';
 
@@ -32,7 +27,8 @@ type Stage = 'alone' | 'waiting' | 'login' | 'review' | 'paying' | 'paid' | 'ref
 
 /**
  * The payment window (`/pay/`), opened by a site's `<mite-paywall>`: it takes one challenge from
- * its opener at the origin named in `?origin=`, checks it (pay-checks.ts), shows what is paid,
+ * its opener at the origin named in `?origin=`, checks it (pay-checks.ts) and, once the person
+ * is logged in, the user's budget against it (pay-budget.ts), shows what is paid,
  * to whom and at whose request, and pays only on the person's click here. The credential goes
  * back to that origin only (pay-messages.ts describes the exchange).
  */
@@ -44,6 +40,7 @@ export class PayPage extends MiteElement {
     balance: { state: true },
     failure: { state: true },
     ready: { state: true },
+    askAbove: { state: true },
   };
 
   declare stage: Stage;
@@ -52,6 +49,8 @@ export class PayPage extends MiteElement {
   declare balance: string;
   declare failure: string | undefined;
   declare ready: boolean;
+  /** Above this the person confirms the price once more (the budget's approveAbove); else undefined. */
+  declare askAbove: bigint | undefined;
   readonly #askingOrigin = askingOriginOf(
     new URLSearchParams(location.search).get(askingOriginParam),
   );
@@ -66,6 +65,7 @@ export class PayPage extends MiteElement {
     this.balance = '';
     this.failure = undefined;
     this.ready = false;
+    this.askAbove = undefined;
   }
 
   override connectedCallback(): void {
@@ -114,14 +114,16 @@ export class PayPage extends MiteElement {
       askingOrigin: this.#askingOrigin ?? '',
       platformOrigin: location.origin,
       nowSeconds: Math.floor(Date.now() / 1000),
-      budget: defaultPayBudget,
     });
     if (!checked.ok) return this.#refuse(checked.reason);
     this.request = checked.value;
     await this.#review();
   }
 
-  /** Reads the wallet and the merchant's name; asks the person to log in first if need be. */
+  /**
+   * Reads the wallet, checks the user's budget, and reads the merchant's name; asks the person to
+   * log in first if need be.
+   */
   async #review(): Promise<void> {
     const request = this.request;
     if (request === undefined) return;
@@ -131,6 +133,12 @@ export class PayPage extends MiteElement {
       else this.#refuse(describeProblem(wallet.problem));
       return;
     }
+    const budget = await checkBudget(request.amountMicros, {
+      askingOrigin: this.#askingOrigin ?? '',
+      nowMs: Date.now(),
+    });
+    if (!budget.ok) return this.#refuse(budget.reason);
+    this.askAbove = budget.value.askFirst ? budget.value.budget.approveAboveMicros : undefined;
     const merchantId = encodeURIComponent(request.challenge.request.recipient);
     const profile = await callApi<{ name: string }>('GET', `/v1/merchants/${merchantId}/profile`);
     if (!profile.ok) return this.#refuse(describeProblem(profile.problem));
@@ -162,7 +170,7 @@ export class PayPage extends MiteElement {
     const request = this.request;
     if (!event.isTrusted || !this.ready || request === undefined || this.stage !== 'review') return;
     const confirm = this.querySelector<HTMLInputElement>('#confirm-amount');
-    if (request.askFirst && confirm?.checked !== true) {
+    if (this.askAbove !== undefined && confirm?.checked !== true) {
       this.failure = `Tick the box to confirm ${showMicros(request.amountMicros)}.`;
       confirm?.focus();
       return;
@@ -246,12 +254,12 @@ export class PayPage extends MiteElement {
         <dd>${showAmount(this.balance)}</dd>
       </dl>
       ${
-        request.askFirst
+        this.askAbove !== undefined
           ? html`<p class="field">
               <input type="checkbox" id="confirm-amount" />
               <label for="confirm-amount"
-                >Yes, pay ${price}: it is more than ${showMicros(defaultPayBudget.askAboveMicros)},
-                the amount above which Mite asks first.</label
+                >Yes, pay ${price}: it is more than ${showMicros(this.askAbove)}, the amount above
+                which your budget asks first.</label
               >
             </p>`
           : nothing
