@@ -2,7 +2,8 @@
  * The `<mite-paywall>` element on the news demo site, in a real browser (Chromium) against a real
  * platform: the site runs on another origin (127.0.0.2) than the platform (127.0.0.1), so the
  * wallet session is a first-party cookie of the platform's payment window only. A reader pays in
- * that window and reads the article; a price above the budget is refused with the reason; a
+ * that window and reads the article; the window applies the budget the reader saved on the
+ * platform (refusing with the reason, asking first, limits per site per day and in all); a
  * reader who is not logged in logs in there; and a page of another origin cannot make the window
  * pay without the reader's click.
  */
@@ -12,7 +13,13 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { after } from 'node:test';
-import { chargeRequest, formatChallengeHeader, issueChallenge } from '@mite/protocol';
+import {
+  challengeEcho,
+  chargeRequest,
+  formatChallengeHeader,
+  issueChallenge,
+  parseChallengeHeader,
+} from '@mite/protocol';
 import { tempDir } from '@mite/testkit';
 import { paywallFileName, webDistDir } from '@mite/web';
 import {
@@ -93,6 +100,26 @@ async function reader(kit: BrowserTestKit, options: { loggedIn: boolean }) {
   const balance = async () =>
     String((await apiCall(kit.world, 'GET', '/v1/wallet', { auth: token })).balance);
   return { email, token, balance };
+}
+
+/** The budget the reader saves (`PUT /v1/wallet/budget`): the platform's defaults but `limits`. */
+async function saveBudget(
+  kit: BrowserTestKit,
+  token: string,
+  limits: Partial<
+    Record<'maxPerPayment' | 'maxPerOriginPerDay' | 'maxTotal' | 'approveAbove', string>
+  >,
+): Promise<void> {
+  await apiCall(kit.world, 'PUT', '/v1/wallet/budget', {
+    auth: token,
+    body: {
+      maxPerPayment: '1.00',
+      maxPerOriginPerDay: '5.00',
+      maxTotal: '20.00',
+      approveAbove: '0.50',
+      ...limits,
+    },
+  });
 }
 
 /** Opens an article of a site in the test's page, the other origins allowed. */
@@ -190,22 +217,79 @@ describeInBrowser('the paywall on the news site', (test) => {
   );
 
   test(
-    'above the ask-first amount, the window asks the reader to confirm the price once more',
+    'a reader whose saved limit per payment is $0.01 is refused a $0.02 article, and nothing moves',
     async (kit) => {
       const { news } = await sitesFor(kit.world);
-      const { balance } = await reader(kit, { loggedIn: true });
-      await openArticle(kit, news, 'a-long-read');
-      const popup = await openPayWindow(kit, '$0.50');
-      await popup.getByRole('button', { name: 'Pay $0.50' }).click();
-      await popup.getByText('Tick the box to confirm $0.50.').waitFor();
+      const { token, balance } = await reader(kit, { loggedIn: true });
+      await saveBudget(kit, token, { maxPerPayment: '0.01', approveAbove: '0.01' });
+      await openArticle(kit, news, 'a-cheap-read');
+      const popup = await openPayWindow(kit, '$0.02');
+      const reason = '$0.02 is above your limit of $0.01 for one payment.';
+      await popup.getByRole('alert').getByText(reason).waitFor();
+      await kit.page.locator('mite-paywall').getByText(`Not paid: ${reason}`).waitFor();
+      assert.equal(await balance(), '2.00', 'nothing was paid');
+    },
+    crossOrigin,
+  );
+
+  test(
+    'above the saved ask-first amount, the window asks the reader to confirm the price once more',
+    async (kit) => {
+      const { news } = await sitesFor(kit.world);
+      const { token, balance } = await reader(kit, { loggedIn: true });
+      await saveBudget(kit, token, { approveAbove: '0.01' });
+      await openArticle(kit, news, 'a-cheap-read');
+      const popup = await openPayWindow(kit, '$0.02');
+      await popup.getByRole('button', { name: 'Pay $0.02' }).click();
+      await popup.getByText('Tick the box to confirm $0.02.').waitFor();
       assert.equal(await balance(), '2.00', 'not without the confirmation');
-      await popup.getByLabel(/Yes, pay \$0\.50/).check();
+      await popup.getByLabel(/Yes, pay \$0\.02: it is more than \$0\.01/).check();
       await Promise.all([
         popup.waitForEvent('close'),
-        popup.getByRole('button', { name: 'Pay $0.50' }).click(),
+        popup.getByRole('button', { name: 'Pay $0.02' }).click(),
       ]);
-      await kit.page.locator('mite-paywall').getByText('Half a dollar of prose.').waitFor();
-      assert.equal(await balance(), '1.50');
+      await kit.page.locator('mite-paywall').getByText('Two cents well spent.').waitFor();
+      assert.equal(await balance(), '1.98');
+    },
+    crossOrigin,
+  );
+
+  test(
+    'what the reader already paid counts against the saved limits for one site today and in all',
+    async (kit) => {
+      const { news, other } = await sitesFor(kit.world);
+      const { token, balance } = await reader(kit, { loggedIn: true });
+      await saveBudget(kit, token, { maxPerOriginPerDay: '0.51', maxTotal: '0.50' });
+      // $0.02 paid to the news site today, as a program would pay it.
+      const cheap = await challengeOf(`${news.url}/articles/a-cheap-read`);
+      const parsed = parseChallengeHeader(cheap.header, {
+        nowSeconds: Math.floor(Date.now() / 1000),
+      });
+      assert.ok(parsed.ok);
+      await apiCall(kit.world, 'POST', '/v1/payments', {
+        auth: token,
+        body: { challenge: challengeEcho(parsed.value) },
+      });
+      assert.equal(await balance(), '1.98');
+      // At the news site, $0.50 more would make $0.52 today there: above $0.51.
+      await openArticle(kit, news, 'a-long-read');
+      const atNews = await openPayWindow(kit, '$0.50');
+      await atNews
+        .getByRole('alert')
+        .getByText(
+          `$0.50 would bring what you paid ${new URL(news.url).origin} today to $0.52, ` +
+            'above your limit of $0.51 for one site in a day.',
+        )
+        .waitFor();
+      await atNews.close();
+      // At the other site nothing was paid today, but $0.52 in all is above $0.50.
+      await openArticle(kit, other, 'a-long-read');
+      const atOther = await openPayWindow(kit, '$0.50');
+      const reason =
+        '$0.50 would bring what you paid in all to $0.52, above your total limit of $0.50.';
+      await atOther.getByRole('alert').getByText(reason).waitFor();
+      await kit.page.locator('mite-paywall').getByText(`Not paid: ${reason}`).waitFor();
+      assert.equal(await balance(), '1.98', 'nothing more was paid');
     },
     crossOrigin,
   );

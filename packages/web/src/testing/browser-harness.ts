@@ -282,11 +282,11 @@ export async function loadTimeMs(page: Page): Promise<number> {
 
 /**
  * Calls the platform's API as a program would (a bearer credential, a fresh Idempotency-Key on
- * each change), for a test's setup; fails the test on any answer but a 2xx.
+ * each POST), for a test's setup; fails the test on any answer but a 2xx.
  */
 export async function apiCall(
   world: BrowserWorld,
-  method: 'GET' | 'POST',
+  method: 'GET' | 'POST' | 'PUT',
   pathname: string,
   options: { readonly auth?: string; readonly body?: unknown } = {},
 ): Promise<Record<string, unknown>> {
