@@ -144,23 +144,7 @@ forEachDialect('payments', (dialect, it) => {
     });
     await w.fund(100_000n);
     // The second write of a purchase (its outcome) fails, as a broken database would.
-    let writes = 0;
-    const failing: TransactionBatcher = {
-      drain: () => w.batcher.drain(),
-      run: (unit) =>
-        ++writes === 2 ? Promise.reject(new Error('disk gone')) : w.batcher.run(unit),
-    };
-    const payments = createPaymentService({
-      platform: w.platform,
-      ledger: w.ledger,
-      clock: () => w.clock.nowMs,
-      merchants: w.merchants,
-      cipher: testCipher(),
-      receiptKey: w.receiptKey,
-      transferIds: w.transferIds,
-      policy: openPolicyGate,
-      batcher: failing,
-    });
+    const payments = paymentServiceOver(w, { batcher: batcherFailingWrite(w, 2) });
     // No answer is given for a purchase whose outcome is not on disk.
     await assert.rejects(payments.pay({ userId: w.userId, offerId }), /disk gone/);
     const [pending] = await w.platform.db.selectFrom('payments').select(['id', 'state']).execute();
