@@ -41,13 +41,17 @@ describe('the payment window\u2019s budget', () => {
       maxPerOriginPerDay: '5.00',
       maxTotal: '20.00',
       approveAbove: '0.005',
+      updatedAt: null,
     };
     assert.deepEqual(payBudgetOf(stored), {
       maxPerPaymentMicros: 10_000n,
       maxPerOriginPerDayMicros: 5_000_000n,
       maxTotalMicros: 20_000_000n,
       approveAboveMicros: 5_000n,
+      totalSinceMs: 0,
     });
+    assert.equal(payBudgetOf({ ...stored, updatedAt: today })?.totalSinceMs, Date.parse(today));
+    assert.equal(payBudgetOf({ ...stored, updatedAt: 'soon' }), undefined);
     assert.equal(payBudgetOf({ ...stored, maxTotal: 20 }), undefined);
     assert.equal(payBudgetOf({ ...stored, approveAbove: '-1' }), undefined);
     assert.equal(payBudgetOf(null), undefined);
@@ -84,13 +88,24 @@ describe('the payment window\u2019s budget', () => {
         // A challenge that named a bare path: its site is unknown, so it counts for every site.
         purchase({ resource: '/articles/b', amount: '0.030000' }),
       ],
-      { askingOrigin: site, dayStartMs },
+      { askingOrigin: site, dayStartMs, totalSinceMs: 0 },
     );
     assert.deepEqual(spent, { todayAtOriginMicros: 360_000n, totalMicros: 7_360_000n });
   });
 
+  it('counts towards the total only what was bought since the budget was saved', () => {
+    const saved = Date.parse(today) - 1;
+    const spent = addPurchases(
+      nothingSpent,
+      [purchase({}), purchase({ at: new Date(saved - 1).toISOString(), amount: '3.000000' })],
+      { askingOrigin: site, dayStartMs, totalSinceMs: saved },
+    );
+    // The older purchase is today's too: it still counts for the day at the site.
+    assert.deepEqual(spent, { todayAtOriginMicros: 3_020_000n, totalMicros: 20_000n });
+  });
+
   it('refuses a purchase list it cannot read rather than counting it as nothing', () => {
-    const context = { askingOrigin: site, dayStartMs };
+    const context = { askingOrigin: site, dayStartMs, totalSinceMs: 0 };
     assert.equal(addPurchases(nothingSpent, [purchase({ amount: 'x' })], context), undefined);
     assert.equal(addPurchases(nothingSpent, [purchase({ at: 'never' })], context), undefined);
   });

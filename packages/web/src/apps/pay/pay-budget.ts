@@ -46,8 +46,9 @@ export async function readPayBudget(): Promise<Checked<PayBudget>> {
 }
 
 /**
- * What the user paid the asking site today and in all, read until the list ends, or until a
- * limit is already passed (more pages only add to it).
+ * What the user paid the asking site today and in all since the budget was saved, read until the
+ * list ends, until its purchases are older than both, or until a limit is already passed (more
+ * pages only add to it).
  */
 async function readSpent(
   amountMicros: bigint,
@@ -63,11 +64,16 @@ async function readSpent(
     if (!page.ok) {
       return refusal(`your purchases could not be read: ${describeProblem(page.problem)}`);
     }
-    const added = addPurchases(spent, page.value.items, { ...context, dayStartMs });
+    const { totalSinceMs } = context.budget;
+    const added = addPurchases(spent, page.value.items, { ...context, dayStartMs, totalSinceMs });
     if (added === undefined) return refusal('your purchases could not be read.');
     spent = added;
     cursor = page.value.nextCursor;
-    if (cursor === null || !checkSpent(amountMicros, spent, context).ok) {
+    // Newest first: past a purchase older than both the day and the budget, none counts.
+    const oldest = page.value.items.at(-1);
+    const pastBoth =
+      oldest !== undefined && Date.parse(oldest.at) < Math.min(dayStartMs, totalSinceMs);
+    if (cursor === null || pastBoth || !checkSpent(amountMicros, spent, context).ok) {
       return { ok: true, value: spent };
     }
   }

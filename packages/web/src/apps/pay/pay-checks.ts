@@ -28,6 +28,12 @@ export interface PayBudget {
   readonly maxTotalMicros: bigint;
   /** Payments above this are confirmed once more by the person before Pay takes them. */
   readonly approveAboveMicros: bigint;
+  /**
+   * The total limit counts purchases made since the person last saved the budget (0 while they
+   * saved none: every purchase), as `mite login`'s counts from the log-in: a limit that never
+   * started again would end all paying once reached.
+   */
+  readonly totalSinceMs: number;
 }
 
 const budgetFields = {
@@ -41,13 +47,21 @@ const budgetFields = {
 export function payBudgetOf(answer: unknown): PayBudget | undefined {
   if (typeof answer !== 'object' || answer === null) return undefined;
   const fields = answer as Record<string, unknown>;
-  const budget: Partial<Record<keyof PayBudget, bigint>> = {};
+  const amounts: Partial<Record<keyof typeof budgetFields, bigint>> = {};
   for (const [name, field] of Object.entries(budgetFields)) {
     const micros = amountMicrosOf(fields[field]);
     if (micros === undefined) return undefined;
-    budget[name as keyof PayBudget] = micros;
+    amounts[name as keyof typeof budgetFields] = micros;
   }
-  return budget as PayBudget;
+  const { updatedAt } = fields;
+  const totalSinceMs =
+    updatedAt === null || updatedAt === undefined
+      ? 0
+      : typeof updatedAt === 'string'
+        ? Date.parse(updatedAt)
+        : Number.NaN;
+  if (Number.isNaN(totalSinceMs)) return undefined;
+  return { ...(amounts as Record<keyof typeof budgetFields, bigint>), totalSinceMs };
 }
 
 function amountMicrosOf(text: unknown): bigint | undefined {
@@ -154,7 +168,10 @@ export interface ListedPurchase {
   readonly at: string;
 }
 
-/** What the user paid so far: to the asking site since the UTC day began, and in all. */
+/**
+ * What the user paid so far: to the asking site since the UTC day began, and in all since the
+ * budget was saved (PayBudget.totalSinceMs).
+ */
 export interface Spent {
   readonly todayAtOriginMicros: bigint;
   readonly totalMicros: bigint;
@@ -183,7 +200,11 @@ function siteOf(purchase: ListedPurchase): string | undefined {
 export function addPurchases(
   spent: Spent,
   purchases: readonly ListedPurchase[],
-  context: { readonly askingOrigin: string; readonly dayStartMs: number },
+  context: {
+    readonly askingOrigin: string;
+    readonly dayStartMs: number;
+    readonly totalSinceMs: number;
+  },
 ): Spent | undefined {
   let { todayAtOriginMicros, totalMicros } = spent;
   for (const purchase of purchases) {
@@ -193,7 +214,7 @@ export function addPurchases(
     if (amount === undefined || refunded === undefined || Number.isNaN(atMs)) return undefined;
     if (purchase.state === 'failed') continue;
     const kept = amount > refunded ? amount - refunded : 0n;
-    totalMicros += kept;
+    if (atMs >= context.totalSinceMs) totalMicros += kept;
     const site = siteOf(purchase);
     if (atMs >= context.dayStartMs && (site === context.askingOrigin || site === 'unknown')) {
       todayAtOriginMicros += kept;

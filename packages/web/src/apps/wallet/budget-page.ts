@@ -28,7 +28,7 @@ const labels: Readonly<Record<BudgetField, string>> = {
 const hints: Readonly<Record<BudgetField, string>> = {
   maxPerPayment: 'A payment above this is refused.',
   maxPerOriginPerDay: 'What one site may take from 00:00 to 24:00 UTC.',
-  maxTotal: 'What may be paid altogether.',
+  maxTotal: 'What may be paid altogether, counted from when you save this budget.',
   approveAbove: 'Payments up to this go ahead with one click; 0 asks about every payment.',
 };
 
