@@ -8,42 +8,13 @@ import { systemClockNs } from './open-ledger.ts';
 import { openPostgresStorage } from './postgres/postgres-storage.ts';
 import { openSqliteStorage } from './sqlite/sqlite-storage.ts';
 import type { BatchReads, BatchWrites, LedgerStorage } from './storage.ts';
-import type { AccountEvent, TransferEvent } from './validate.ts';
-
-const account = (id: bigint): AccountEvent => ({
-  id,
-  ledger: 1,
-  code: 1,
-  userData: 0n,
-  linked: false,
-  debitsMustNotExceedCredits: false,
-  creditsMustNotExceedDebits: false,
-  closed: false,
-});
-
-const transfer = (id: bigint, fields: Partial<TransferEvent> = {}): TransferEvent => ({
-  id,
-  debitAccountId: 1n,
-  creditAccountId: 2n,
-  amount: 1n,
-  ledger: 1,
-  code: 1,
-  pendingId: 0n,
-  timeoutSeconds: 0,
-  userData: 0n,
-  linked: false,
-  pending: false,
-  postPending: false,
-  voidPending: false,
-  balancingDebit: false,
-  balancingCredit: false,
-  ...fields,
-});
+import { accountEvent, transferEvent } from './testing/events.ts';
+import type { TransferEvent } from './validate.ts';
 
 /** A top-up's shape: a credit linked to its card fee, under fixed ids. */
 const chain = (): TransferEvent[] => [
-  transfer(1_000n, { linked: true, amount: 5n }),
-  transfer(1_001n, { debitAccountId: 2n, creditAccountId: 3n }),
+  transferEvent(1_000n, { linked: true, amount: 5n }),
+  transferEvent(1_001n, { debitAccountId: 2n, creditAccountId: 3n }),
 ];
 
 /**
@@ -106,9 +77,9 @@ const overlapCases: readonly OverlapCase[] = [
   {
     // Here the second batch read the pending transfer as still pending, and posted it again.
     name: 'a pending transfer is posted once',
-    before: [transfer(500n, { pending: true, amount: 7n })],
-    first: [transfer(501n, { postPending: true, pendingId: 500n, amount: 0n })],
-    second: [transfer(502n, { postPending: true, pendingId: 500n, amount: 0n })],
+    before: [transferEvent(500n, { pending: true, amount: 7n })],
+    first: [transferEvent(501n, { postPending: true, pendingId: 500n, amount: 0n })],
+    second: [transferEvent(502n, { postPending: true, pendingId: 500n, amount: 0n })],
     firstResults: ['ok'],
     secondResults: ['pendingTransferAlreadyPosted'],
   },
@@ -128,7 +99,7 @@ async function checkOverlap(
     await engine.close();
     await storage.close();
   });
-  const accounts = [account(1n), account(2n), account(3n)];
+  const accounts = [accountEvent(1n), accountEvent(2n), accountEvent(3n)];
   assert.deepEqual(await engine.submitAccounts(accounts), ['ok', 'ok', 'ok']);
   if (overlap.before.length > 0) {
     const ok = overlap.before.map(() => 'ok');

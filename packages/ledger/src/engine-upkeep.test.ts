@@ -6,36 +6,7 @@ import { LedgerEngine, upkeepBatchesMax, upkeepQuietMs } from './engine.ts';
 import { systemClockNs } from './open-ledger.ts';
 import { openSqliteStorage } from './sqlite/sqlite-storage.ts';
 import type { LedgerStorage } from './storage.ts';
-import type { AccountEvent, TransferEvent } from './validate.ts';
-
-const account = (id: bigint): AccountEvent => ({
-  id,
-  ledger: 1,
-  code: 1,
-  userData: 0n,
-  linked: false,
-  debitsMustNotExceedCredits: false,
-  creditsMustNotExceedDebits: false,
-  closed: false,
-});
-
-const transfer = (id: bigint): TransferEvent => ({
-  id,
-  debitAccountId: 1n,
-  creditAccountId: 2n,
-  amount: 1n,
-  ledger: 1,
-  code: 1,
-  pendingId: 0n,
-  timeoutSeconds: 0,
-  userData: 0n,
-  linked: false,
-  pending: false,
-  postPending: false,
-  voidPending: false,
-  balancingDebit: false,
-  balancingCredit: false,
-});
+import { accountEvent, transferEvent } from './testing/events.ts';
 
 /** An engine on a real SQLite store whose upkeep steps are counted. */
 async function countingEngine(t: { after(fn: () => Promise<void>): void }) {
@@ -57,7 +28,7 @@ async function countingEngine(t: { after(fn: () => Promise<void>): void }) {
     await engine.close();
     await storage.close();
   });
-  assert.deepEqual(await engine.submitAccounts([account(1n), account(2n)]), ['ok', 'ok']);
+  assert.deepEqual(await engine.submitAccounts([accountEvent(1n), accountEvent(2n)]), ['ok', 'ok']);
   return { engine, counts };
 }
 
@@ -80,7 +51,7 @@ test('upkeep waits for a quiet moment, not for each gap between batches', async 
   // is idle for an instant after each, never for upkeepQuietMs.
   const burst = upkeepBatchesMax - 2;
   for (let i = 0; i < burst; i++) {
-    assert.deepEqual(await engine.submitTransfers([transfer(BigInt(100 + i))]), ['ok']);
+    assert.deepEqual(await engine.submitTransfers([transferEvent(BigInt(100 + i))]), ['ok']);
   }
   assert.equal(counts.upkeepSteps, 0, 'no upkeep between the batches of a burst');
   await turns(); // the end of the last flush arms the quiet timer
@@ -102,7 +73,7 @@ test('under a long burst upkeep still runs, about once per upkeepBatchesMax batc
   counts.upkeepSteps = 0;
   const burst = upkeepBatchesMax * 4;
   for (let i = 0; i < burst; i++) {
-    assert.deepEqual(await engine.submitTransfers([transfer(BigInt(1_000 + i))]), ['ok']);
+    assert.deepEqual(await engine.submitTransfers([transferEvent(BigInt(1_000 + i))]), ['ok']);
   }
   assert.ok(counts.upkeepSteps >= 2, `${counts.upkeepSteps} steps in ${burst} batches`);
   assert.ok(counts.upkeepSteps <= 5, `${counts.upkeepSteps} steps in ${burst} batches`);
