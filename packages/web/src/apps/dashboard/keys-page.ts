@@ -218,7 +218,7 @@ export class KeysPage extends MiteElement {
   private renderKey(key: ApiKey) {
     const prefix = prefixOf(key.keyId);
     return html`<tr data-key-id=${key.keyId}>
-      <td data-label="Key"><code>${prefix}</code></td>
+      <td data-label="Key"><code class="key-prefix">${prefix}</code></td>
       <td data-label="Scopes">${key.scopes.join(', ')}</td>
       <td data-label="Created">${when(key.createdAt)}</td>
       <td data-label="Last used">${key.lastUsedAt === null ? 'Never' : when(key.lastUsedAt)}</td>

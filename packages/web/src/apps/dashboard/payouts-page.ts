@@ -197,7 +197,7 @@ export class PayoutsPage extends MiteElement {
         The platform pays your balance to your bank account in payout runs, once it reaches your
         payout threshold, in whole cents (what is under a cent waits for the next payout).
       </p>
-      ${alertOf(this.failure)} ${this.renderAccount()} ${this.renderForm()} ${this.renderPayouts()}`;
+      ${alertOf(this.failure)} ${this.renderAccount()} ${this.renderPayouts()} ${this.renderForm()}`;
   }
 
   private renderAccount() {
