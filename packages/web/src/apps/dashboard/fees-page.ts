@@ -5,7 +5,7 @@ import { microsOf, showAmount } from '../shared/money.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { alertOf, loadMerchantSession, type MerchantSession } from './merchant-context.ts';
 import '../shared/styles.css';
-import './dashboard.css';
+import './account-screens.css';
 
 /** `GET /v1/merchants/{id}/reports/fees`. */
 interface FeeReport {

@@ -3,7 +3,7 @@ import { callApi, describeProblem } from '../shared/api.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { alertOf, loadMerchantSession, type MerchantSession, when } from './merchant-context.ts';
 import '../shared/styles.css';
-import './dashboard.css';
+import './account-screens.css';
 
 /** `GET /v1/api-keys` items. */
 interface ApiKey {

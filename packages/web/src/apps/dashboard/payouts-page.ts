@@ -12,7 +12,7 @@ import {
   when,
 } from './merchant-context.ts';
 import '../shared/styles.css';
-import './dashboard.css';
+import './account-screens.css';
 
 /** `GET` and `PUT /v1/bank-account`. */
 interface BankAccount {

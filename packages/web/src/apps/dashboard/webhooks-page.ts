@@ -4,7 +4,7 @@ import { type FieldErrors, field, focusFirstInvalid, inputValue } from '../share
 import { MiteElement } from '../shared/mite-element.ts';
 import { alertOf, loadMerchantSession, type Page, pagePath, when } from './merchant-context.ts';
 import '../shared/styles.css';
-import './dashboard.css';
+import './account-screens.css';
 
 /** `GET /v1/webhook-endpoints` items. */
 interface Endpoint {
