@@ -148,7 +148,7 @@ export class FeesPage extends MiteElement {
         card fees had each buyer paid you by card, one charge per purchase. Buyers pay from wallets
         they top up by card, so one card fee covers many purchases, from many sites.
       </p>
-      <form novalidate @submit=${this.submit} aria-label="Period" class="field-row">
+      <form novalidate @submit=${this.submit} aria-label="Period" class="period-form">
         ${field({
           id: 'from',
           label: 'From (UTC day)',
