@@ -229,6 +229,7 @@ forEachDialect('payout routes', (dialect, it) => {
     assert.match(xmlResponse, /application\/xml/);
     assert.ok(paths['/v1/payout-runs']?.post);
     assert.ok(paths['/v1/bank-account']?.put);
+    assert.ok(paths['/v1/merchants/{merchantId}/payouts']?.get);
   });
 
   it('tells an operator in words what a reconciliation of altered bank files found', async (t) => {
