@@ -30,11 +30,11 @@ interface Merchant {
 }
 
 /**
- * A merchant made by the operator, with an offer, and its person logged in in the test's browser
- * (the dashboard's session cookie).
+ * A merchant signed up by its person (its owner, on the sign-up terms: a 5% fee, payouts from
+ * 10.00), who is logged in in the test's browser (the dashboard's session cookie), with an offer
+ * of 12.00 published by an operator's key for it.
  */
 async function loggedInMerchant(kit: BrowserTestKit): Promise<Merchant> {
-  if (process.env.INTERIM === '1') return interimMerchant(kit);
   const { world } = kit;
   const email = `merchant${++people}-${process.pid}@example.com`;
   const signedUp = await apiCall(world, 'POST', '/v1/merchant-signups', {
@@ -62,64 +62,7 @@ async function loggedInMerchant(kit: BrowserTestKit): Promise<Merchant> {
     body: {
       resource: `/articles/${randomUUID()}`,
       title: 'Mites in the machine',
-      price: '2.00',
-      category: 'content',
-      accessPeriodSeconds: 0,
-    },
-  });
-  return { merchantId, offerId: String(offer.id) };
-}
-
-// INTERIM: until merchant sessions land on main, the pages' API calls carry a merchant API key.
-async function interimMerchant(kit: BrowserTestKit): Promise<Merchant> {
-  const { world } = kit;
-  const made = await apiCall(world, 'POST', '/v1/merchants', {
-    auth: world.adminKey,
-    body: { name: `Shop ${++people}`, feeBasisPoints: 1000, payoutThreshold: '1.00' },
-  });
-  const merchantId = String(made.merchantId);
-  const scopes = [
-    'api_keys:read',
-    'api_keys:write',
-    'bank_account:read',
-    'bank_account:write',
-    'offers:read',
-    'offers:write',
-    'payments:read',
-    'refunds:write',
-    'reports:read',
-    'webhooks:read',
-    'webhooks:write',
-  ];
-  const key = await apiCall(world, 'POST', `/v1/merchants/${merchantId}/api-keys`, {
-    auth: world.adminKey,
-    body: { scopes },
-  });
-  const secret = String(key.secret);
-  await kit.page.route('**/v1/**', async (route) => {
-    if (route.request().url().endsWith('/v1/merchant-session')) {
-      await route.fulfill({
-        json: {
-          userId: 'u',
-          email: 'e@example.com',
-          merchantId,
-          merchantName: 'Shop',
-          role: 'owner',
-          scopes,
-        },
-      });
-      return;
-    }
-    await route.continue({
-      headers: { ...route.request().headers(), authorization: `Bearer ${secret}` },
-    });
-  });
-  const offer = await apiCall(world, 'POST', '/v1/offers', {
-    auth: secret,
-    body: {
-      resource: `/articles/${randomUUID()}`,
-      title: 'Mites',
-      price: '2.00',
+      price: '12.00',
       category: 'content',
       accessPeriodSeconds: 0,
     },
@@ -136,7 +79,7 @@ async function sale(world: BrowserWorld, offerId: string): Promise<void> {
   await apiCall(world, 'POST', '/v1/topups', {
     auth: token,
     body: {
-      amount: '10.00',
+      amount: '20.00',
       card: { number: '4242424242424242', expMonth: 12, expYear: 2039, cvc: '123' },
     },
   });
@@ -284,7 +227,7 @@ describeInBrowser(
       const payouts = page.getByTestId('payouts');
       await payouts.waitFor();
       const row = (await payouts.textContent()) ?? '';
-      assert.match(row, /\$1\.80/);
+      assert.match(row, /\$11\.40/);
       assert.match(row, new RegExp(String(run.batchId)));
       assert.match(row, /Mite payout po_\w+” to the account ending in\s+3000/);
       assert.match(row, /Matches the ledger/);
@@ -292,8 +235,8 @@ describeInBrowser(
 
       await kit.open('/dashboard/fees/');
       await page.getByTestId('fee-report').waitFor();
-      // 2.00 sold at a 10% fee: the platform took 0.20; one card charge would have been 0.358.
-      await page.getByTestId('card-fees').getByText('$0.358').waitFor();
+      // 12.00 sold: one card charge would have cost 2.9% of it and 0.30, 0.648.
+      await page.getByTestId('card-fees').getByText('$0.648').waitFor();
       await page.getByLabel('From (UTC day)').fill('2027-02-01');
       await page.getByLabel('To (UTC day, included)').fill('2027-01-01');
       await page.getByRole('button', { name: 'Show fees' }).click();
