@@ -18,6 +18,8 @@ import { operatorSessionRoutes } from './staff/operator-session-routes.ts';
 import { createStaffPrincipals } from './staff/staff-principals.ts';
 import { tokenKeyRoutes } from './tokens/token-key-routes.ts';
 import { createTokenKeys } from './tokens/token-keys.ts';
+import { tokenRoutes } from './tokens/token-routes.ts';
+import { createTokenWithdrawals } from './tokens/token-withdrawals.ts';
 import { openPlatformDb, type PlatformDb } from './db/platform-db.ts';
 import {
   type FundingConfig,
@@ -263,6 +265,14 @@ async function createServices(
       : { denominationsMicros: options.tokenDenominationsMicros }),
   });
   const reportRollup = createReportRollup({ platform: platformDb });
+  const tokenWithdrawals = createTokenWithdrawals({
+    platform: platformDb,
+    ledger,
+    tokenKeys,
+    policy,
+    transferIds,
+    clock,
+  });
   return {
     users,
     wallets,
@@ -281,6 +291,7 @@ async function createServices(
     reports,
     reportRollup,
     tokenKeys,
+    tokenWithdrawals,
     idempotency,
     receiptKeys: [receiptKey],
     fundingProvider,
@@ -381,6 +392,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     });
     await app.register(fundingInfoRoutes, { funding: services.funding });
     await app.register(tokenKeyRoutes, { tokenKeys: services.tokenKeys });
+    await app.register(tokenRoutes, { withdrawals: services.tokenWithdrawals });
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);

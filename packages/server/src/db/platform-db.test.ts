@@ -34,6 +34,7 @@ const platformTables = [
   'report_rollup_waiting',
   'sessions',
   'token_keys',
+  'token_withdrawals',
   'topups',
   'users',
   'wallet_budgets',

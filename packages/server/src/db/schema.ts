@@ -329,6 +329,7 @@ export interface PlatformSchema {
   merchant_invitations: MerchantInvitationsTable;
   operators: OperatorsTable;
   token_keys: TokenKeysTable;
+  token_withdrawals: TokenWithdrawalsTable;
 }
 
 /** A payment a merchant got a share of without being its seller (migration 0017). */
@@ -430,7 +431,7 @@ export type PayoutRow = Selectable<PayoutsTable>;
 /** A decision of the policy hook that stopped a request (migration 0015). */
 export interface PolicyDecisionsTable {
   id: string;
-  subject: 'purchase' | 'topUp';
+  subject: 'purchase' | 'topUp' | 'tokenWithdrawal';
   user_id: string;
   /** The merchant a stopped purchase would have paid; null for a top-up. */
   merchant_id: string | null;
@@ -500,4 +501,22 @@ export interface TokenKeysTable {
   issue_until: EpochMs;
   redeem_until: EpochMs;
   created_at: EpochMs;
+}
+
+/**
+ * A user's withdrawal of tokens (migration 0023): what it cost and the ledger transfer that paid
+ * for it. The blinded messages are not kept, only a hash that tells a retry with the same
+ * Idempotency-Key from another request under it; signing them again gives the same signatures.
+ */
+export interface TokenWithdrawalsTable {
+  id: string;
+  user_id: string;
+  idempotency_key: string;
+  outputs_hash: string;
+  amount_micros: string;
+  /** The wallet-to-tokens transfer, a u128 in decimal, fixed before it is submitted. */
+  transfer_id: string;
+  state: 'pending' | 'succeeded' | 'failed';
+  created_at: EpochMs;
+  completed_at: EpochMs | null;
 }

@@ -182,6 +182,15 @@ export function createTokenKeys(deps: TokenKeysDeps) {
       );
   }
 
+  /** The key, if it issues tokens now. */
+  async function issuingKey(keyId: string): Promise<TokenKey | undefined> {
+    const nowMs = clock();
+    const key = (await publishedKeys()).find((candidate) => candidate.keyId === keyId);
+    return key !== undefined && key.issueFromMs <= nowMs && nowMs < key.issueUntilMs
+      ? key
+      : undefined;
+  }
+
   /** The signer of a key, opened from its sealed private key once per node. */
   async function signerFor(keyId: string): Promise<BlindSigner | undefined> {
     const cached = signers.get(keyId);
@@ -203,7 +212,7 @@ export function createTokenKeys(deps: TokenKeysDeps) {
     return signer;
   }
 
-  return { ensureKeysets, publishedKeys, signerFor };
+  return { ensureKeysets, publishedKeys, issuingKey, signerFor };
 }
 
 export type TokenKeys = ReturnType<typeof createTokenKeys>;
