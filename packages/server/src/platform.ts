@@ -56,6 +56,10 @@ import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
 import { allowEverything, type Policy } from './policy/policy.ts';
+import { createLedgerVerifications } from './operator/ledger-verifications.ts';
+import { createOperatorReads } from './operator/operator-reads.ts';
+import { operatorRoutes } from './operator/operator-routes.ts';
+import { createPersonalDataViews } from './operator/personal-data-views.ts';
 import { createPolicyGate } from './policy/policy-decisions.ts';
 
 /** How long the sandbox takes to confirm a card that confirms later. */
@@ -210,12 +214,13 @@ async function createServices(
   const fundingConfig = options.funding ?? fundingConfigFromEnv(options.env);
   const fundingProvider = createFundingProvider(fundingConfig, masterKey, appRef);
   const topUps = createTopUpService({ ...deps, policy, provider: fundingProvider, transferIds });
+  const bankChangeHoldMs = options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env);
   const payouts = createPayoutService({
     ...deps,
     cipher,
     transferIds,
     debtor: payoutDebtorFromEnv(options.env),
-    bankChangeHoldMs: options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env),
+    bankChangeHoldMs,
   });
   const webhooks = createWebhookService({
     platform: platformDb,
@@ -226,6 +231,16 @@ async function createServices(
   const webhookRetention = createWebhookRetention({ platform: platformDb, clock });
   const reports = createReportService({ platform: platformDb });
   const reportRollup = createReportRollup({ platform: platformDb });
+  const operator = {
+    verifications: createLedgerVerifications({
+      platform: platformDb,
+      ledger,
+      clock,
+      onError: (error) => options.logger.error({ err: error }, 'ledger verification failed'),
+    }),
+    reads: createOperatorReads({ platform: platformDb, ledger, clock, bankChangeHoldMs }),
+    views: createPersonalDataViews({ platform: platformDb, batcher, cipher, clock }),
+  };
   return {
     users,
     wallets,
@@ -239,6 +254,7 @@ async function createServices(
     webhookRetention,
     reports,
     reportRollup,
+    operator,
     idempotency,
     receiptKeys: [receiptKey],
     fundingProvider,
@@ -329,6 +345,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       webhookProvider: services.fundingProvider?.name,
     });
     await app.register(fundingInfoRoutes, { funding: services.funding });
+    await app.register(operatorRoutes, services.operator);
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);
@@ -345,6 +362,8 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       async close() {
         await Promise.all(background.map((job) => job.stop()));
         await app.close();
+        // A verification under way reads the ledger: it ends before the ledger closes.
+        await services.operator.verifications.drain();
         // The handlers app.close waited for may have queued writes: they commit first.
         await services.batcher.drain();
         await db.close();
