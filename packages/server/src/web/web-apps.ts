@@ -19,7 +19,7 @@ import { escapeHtml, htmlPage, sendHtml } from '../http/html.ts';
  * The apps, each a folder of the build served under `/<name>/`: the wallet, and the payment
  * window that the `<mite-paywall>` element opens from other sites (`/pay/`).
  */
-export const webAppNames = ['wallet', 'pay'] as const;
+export const webAppNames = ['wallet', 'pay', 'console'] as const;
 export type WebAppName = (typeof webAppNames)[number];
 
 /** Where an app is served: `/wallet/`. */
