@@ -7,6 +7,7 @@
 import { html, nothing } from 'lit';
 import { type ApiResult, type CallOptions, callApi, describeProblem } from '../shared/api.ts';
 import { MiteElement } from '../shared/mite-element.ts';
+import { showAmount } from '../shared/money.ts';
 
 export const consolePaths = {
   home: '/console/',
@@ -24,6 +25,14 @@ export const consolePaths = {
 export interface OperatorSession {
   readonly userId: string;
   readonly email: string;
+}
+
+/**
+ * A ledger amount that may be negative (a saving that was a cost, a balance on its wrong side),
+ * shown with its sign before the dollar sign: "−$0.56".
+ */
+export function showSignedAmount(amount: string): string {
+  return amount.startsWith('-') ? `\u2212${showAmount(amount.slice(1))}` : showAmount(amount);
 }
 
 /** A list route's answer. */

@@ -2,7 +2,14 @@ import { html, nothing } from 'lit';
 import { describeProblem } from '../shared/api.ts';
 import { showAmount } from '../shared/money.ts';
 import { MiteElement } from '../shared/mite-element.ts';
-import { ageOf, failureNotice, newIdempotencyKey, operatorCall, when } from './console-session.ts';
+import {
+  ageOf,
+  failureNotice,
+  newIdempotencyKey,
+  operatorCall,
+  showSignedAmount,
+  when,
+} from './console-session.ts';
 import '../shared/styles.css';
 import './console.css';
 
@@ -217,10 +224,12 @@ export class HealthPage extends MiteElement {
             ${kindNames.map(([kind, name, meaning]) => {
               const balance = balances[kind];
               return html`<tr>
-                <td data-label="Kind">${name} <span class="hint">(${meaning})</span></td>
+                <td data-label="Kind">
+                  <span class="cell">${name} <span class="hint">(${meaning})</span></span>
+                </td>
                 <td data-label="Accounts" class="amount">${balance?.accounts ?? 0}</td>
                 <td data-label="Balance" class="amount" data-testid="balance-${kind}">
-                  ${showAmount(balance?.balance ?? '0.00')}
+                  ${showSignedAmount(balance?.balance ?? '0.00')}
                 </td>
               </tr>`;
             })}

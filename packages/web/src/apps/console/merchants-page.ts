@@ -79,9 +79,13 @@ export class MerchantsPage extends MiteElement {
                       (merchant) =>
                         html`<tr>
                           <td data-label="Merchant">
-                            ${merchant.name}<br /><code class="hint">${merchant.merchantId}</code>
+                            <span class="cell"
+                              >${merchant.name}<br /><code class="hint"
+                                >${merchant.merchantId}</code
+                              ></span
+                            >
                           </td>
-                          <td data-label="State">${stateOf(merchant)}</td>
+                          <td data-label="State"><span class="cell">${stateOf(merchant)}</span></td>
                           <td data-label="Balance" class="amount">
                             ${showAmount(merchant.balance)}
                           </td>

@@ -183,7 +183,11 @@ export class PayoutsPage extends MiteElement {
               (batch) =>
                 html`<tr>
                   <td data-label="Started">
-                    ${when(batch.createdAt)}<br /><code class="hint">${batch.batchId}</code>
+                    <span class="cell"
+                      >${when(batch.createdAt)}<br /><code class="hint"
+                        >${batch.batchId}</code
+                      ></span
+                    >
                   </td>
                   <td data-label="State">${stateNames[batch.state]}</td>
                   <td data-label="Payouts" class="amount">${batch.count}</td>

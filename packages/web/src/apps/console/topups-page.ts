@@ -10,6 +10,7 @@ import {
   operatorCall,
   type Page,
   when,
+  showSignedAmount,
 } from './console-session.ts';
 import '../shared/styles.css';
 import './console.css';
@@ -101,7 +102,7 @@ export class TopUpsPage extends MiteElement {
             >each by card would have cost ${showAmount(report.perPaymentCardFees)} in fees</span
           >
         </li>
-        <li>Saved <span class="figure">${showAmount(report.saving)}</span></li>
+        <li>Saved <span class="figure">${showSignedAmount(report.saving)}</span></li>
       </ul>`;
   }
 

@@ -86,7 +86,11 @@ export class WebhooksPage extends MiteElement {
               (endpoint) =>
                 html`<tr>
                   <td data-label="Endpoint">
-                    ${endpoint.origin}<br /><code class="hint">${endpoint.endpointId}</code>
+                    <span class="cell"
+                      >${endpoint.origin}<br /><code class="hint"
+                        >${endpoint.endpointId}</code
+                      ></span
+                    >
                   </td>
                   <td data-label="Merchant">
                     ${
@@ -99,7 +103,9 @@ export class WebhooksPage extends MiteElement {
                   <td data-label="Attempts" class="amount">${endpoint.attemptsMax}</td>
                   <td data-label="Oldest">${ageOf(endpoint.oldestAt)}</td>
                   <td data-label="Last answer">
-                    ${endpoint.lastStatus ?? nothing} ${endpoint.lastError ?? nothing}
+                    <span class="cell"
+                      >${endpoint.lastStatus ?? nothing} ${endpoint.lastError ?? nothing}</span
+                    >
                   </td>
                 </tr>`,
             )}
