@@ -140,14 +140,17 @@ describeInBrowser('operator console', (test) => {
         assert.match((await entry.textContent()) ?? '', new RegExp(data.topUpId));
         await checkPage(kit, `${size}-access-log`);
 
-        for (const [path, name] of [
-          ['/console/payouts/', 'payouts'],
-          ['/console/webhooks/', 'webhooks'],
-        ] as const) {
-          await kit.open(path);
-          await page.locator('main h2').first().waitFor();
-          await checkPage(kit, `${size}-${name}`);
-        }
+        await kit.open('/console/payouts/');
+        await page.getByRole('button', { name: 'Run payouts now' }).click();
+        await page
+          .getByRole('status')
+          .getByText(/No merchant was due a payout/)
+          .waitFor();
+        await checkPage(kit, `${size}-payouts`);
+
+        await kit.open('/console/webhooks/');
+        await page.getByTestId('backlog').waitFor();
+        await checkPage(kit, `${size}-webhooks`);
       },
       { viewport },
     );

@@ -48,6 +48,14 @@ export interface OperatorTopUp {
   readonly completedAtMs: number | null;
 }
 
+/** How far a payout batch has come: its payouts by state, without their bank details. */
+export interface PayoutProgress {
+  readonly batchId: string;
+  readonly paid: PendingSummary;
+  readonly pending: PendingSummary;
+  readonly failed: PendingSummary;
+}
+
 export interface FailingEndpoint {
   readonly endpointId: string;
   readonly merchantId: string | null;
@@ -232,8 +240,39 @@ export function createOperatorReads(deps: OperatorReadsDeps) {
     return row === undefined ? undefined : topUpOf(row);
   }
 
+  /** A batch's payouts counted and summed by state (index `payouts_by_batch`). */
+  async function payoutProgress(batchId: string): Promise<PayoutProgress | undefined> {
+    const batch = await db
+      .selectFrom('payout_batches')
+      .select('id')
+      .where('id', '=', batchId)
+      .executeTakeFirst();
+    if (batch === undefined) return undefined;
+    const rows = await db
+      .selectFrom('payouts')
+      .select((eb) => [
+        'state',
+        eb.fn.countAll().as('count'),
+        eb.fn.min('created_at').as('oldest'),
+        sql<string>`sum(cast(amount_micros as bigint))`.as('total'),
+      ])
+      .where('batch_id', '=', batchId)
+      .groupBy('state')
+      .execute();
+    const of = (state: 'paid' | 'pending' | 'failed'): PendingSummary => {
+      const row = rows.find((found) => found.state === state);
+      return {
+        count: numberOrNull(row?.count) ?? 0,
+        amountMicros: bigOrNull(row?.total) ?? 0n,
+        oldestAtMs: numberOrNull(row?.oldest),
+      };
+    };
+    return { batchId, paid: of('paid'), pending: of('pending'), failed: of('failed') };
+  }
+
   return {
     pendingSummary,
+    payoutProgress,
     listMerchants,
     listTopUps,
     getTopUp,

@@ -3,6 +3,7 @@ import type { TestContext } from 'node:test';
 import type { PlatformDialect } from '../db/platform-db.ts';
 import { forEachDialect } from '../db/testing.ts';
 import { setUpShop, startPlatformUnderTest } from '../platform-testing.ts';
+import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { verificationIntervalMinMs, verificationStaleMs } from './ledger-verifications.ts';
 
 type Json = Record<string, unknown>;
@@ -264,5 +265,46 @@ forEachDialect('operator console routes', (dialect, it) => {
     assert.equal(failing[0]?.origin, 'https://example.com');
     assert.equal(failing[0]?.attemptsMax, 3);
     assert.equal(failing[0]?.lastStatus, 503);
+  });
+
+  it("shows a payout batch's progress by state, without bank details", async (t) => {
+    const { asAdmin, call, shop, clock, platform } = await start(t, dialect);
+    const bank = await call('PUT', '/v1/bank-account', {
+      auth: shop.apiKey,
+      body: { holderName: 'Daily News Ltd', iban: 'DE89370400440532013000', bic: 'COBADEFFXXX' },
+    });
+    assert.equal(bank.status, 200, bank.text);
+    const merchant = await platform.platformDb.db
+      .selectFrom('merchants')
+      .select('account_id')
+      .where('id', '=', shop.merchantId)
+      .executeTakeFirstOrThrow();
+    const earned = await platform.ledger.createTransfers([
+      {
+        id: platform.services.transferIds.next(),
+        debitAccountId: platformAccountIds.processorReceivable,
+        creditAccountId: BigInt(merchant.account_id),
+        amount: 12_000_000n,
+        ledger: ledgers.usd,
+        code: transferCodes.payment,
+      },
+    ]);
+    assert.deepEqual(earned, ['ok']);
+    clock.nowMs += 48 * 3_600_000;
+    const run = await asAdmin('POST', '/v1/payout-runs');
+    assert.equal(run.status, 201, run.text);
+    const batchId = String(run.body?.batchId);
+    const progress = await asAdmin('GET', `/v1/operator/payout-batches/${batchId}/progress`);
+    assert.equal(progress.status, 200);
+    assert.deepEqual(progress.body, {
+      batchId,
+      paid: { count: 1, amount: '12.01', oldestAt: new Date(clock.nowMs).toISOString() },
+      pending: { count: 0, amount: '0.00', oldestAt: null },
+      failed: { count: 0, amount: '0.00', oldestAt: null },
+      currency: 'USD',
+    });
+    assert.doesNotMatch(progress.text, /DE89|Daily News Ltd/);
+    const missing = await asAdmin('GET', '/v1/operator/payout-batches/pb_none/progress');
+    assert.equal(missing.status, 404);
   });
 });

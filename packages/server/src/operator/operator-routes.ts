@@ -1,6 +1,6 @@
 /**
  * The operator console's API under `/v1/operator/` (operators only): the ledger's health and
- * its verification runs, what is pending, the webhook backlog. Lists are in
+ * its verification runs, what is pending, the webhook backlog, a payout batch's progress. Lists are in
  * operator-list-routes.ts; payout batches and the fee report have routes of their own
  * (payouts/payout-routes.ts, funding/topup-routes.ts).
  */
@@ -11,6 +11,8 @@ import { cursorInteger, page, pageQuery, pageSchema } from '../http/pagination.t
 import { sendProblem } from '../http/problems.ts';
 import type { LedgerVerifications } from './ledger-verifications.ts';
 import {
+  payoutProgressBody,
+  payoutProgressSchema,
   pendingBody,
   pendingSchema,
   verificationBody,
@@ -96,6 +98,27 @@ const ledgerHealthRoutes: FastifyPluginAsyncZod<OperatorRouteOptions> = async (
       config: operatorOnly,
     },
     async () => webhookBacklogBody(await reads.webhookBacklog()),
+  );
+
+  api.get(
+    '/v1/operator/payout-batches/:batchId/progress',
+    {
+      schema: {
+        summary: 'How far a payout batch has come: its payouts by state',
+        description:
+          'Counts and totals of the batch’s payouts paid, pending and failed, without ' +
+          'their bank details (which `/v1/payout-batches/{batchId}` lists).',
+        tags: ['operator'],
+        params: z.object({ batchId: z.string().min(1).max(64) }),
+        response: { 200: payoutProgressSchema },
+      },
+      config: operatorOnly,
+    },
+    async (request, reply) => {
+      const progress = await reads.payoutProgress(request.params.batchId);
+      if (progress === undefined) return sendProblem(reply, 'notFound', 'No such payout batch.');
+      return payoutProgressBody(progress);
+    },
   );
 };
 

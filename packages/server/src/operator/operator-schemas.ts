@@ -9,6 +9,7 @@ import type { LedgerVerification } from './ledger-verifications.ts';
 import type {
   OperatorMerchant,
   OperatorTopUp,
+  PayoutProgress,
   PendingSummary,
   WebhookBacklog,
 } from './operator-reads.ts';
@@ -91,6 +92,24 @@ export function pendingBody(summary: PendingSummary): z.infer<typeof pendingSche
     count: summary.count,
     amount: formatLedgerAmount(summary.amountMicros),
     oldestAt: isoTimeOrNull(summary.oldestAtMs),
+  };
+}
+
+export const payoutProgressSchema = z.object({
+  batchId: z.string(),
+  paid: pendingSchema,
+  pending: pendingSchema,
+  failed: pendingSchema,
+  currency: z.string(),
+});
+
+export function payoutProgressBody(progress: PayoutProgress): z.infer<typeof payoutProgressSchema> {
+  return {
+    batchId: progress.batchId,
+    paid: pendingBody(progress.paid),
+    pending: pendingBody(progress.pending),
+    failed: pendingBody(progress.failed),
+    currency,
   };
 }
 

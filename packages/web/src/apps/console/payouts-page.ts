@@ -25,11 +25,16 @@ interface Batch {
   readonly files: { readonly xml: string; readonly csv: string } | null;
 }
 
-/** What a batch's payouts have come to: the page shows counts, not the bank details. */
+interface StateSum {
+  readonly count: number;
+  readonly amount: string;
+}
+
+/** `GET /v1/operator/payout-batches/{id}/progress`: counts and sums, no bank details. */
 interface Progress {
-  readonly paid: number;
-  readonly pending: number;
-  readonly failed: number;
+  readonly paid: StateSum;
+  readonly pending: StateSum;
+  readonly failed: StateSum;
 }
 
 /** `POST /v1/payout-runs`. */
@@ -111,18 +116,13 @@ export class PayoutsPage extends MiteElement {
   }
 
   private async showProgress(batchId: string): Promise<void> {
-    const path = `/v1/payout-batches/${encodeURIComponent(batchId)}`;
-    const result = await operatorCall<{ payouts: readonly { state: keyof Progress }[] }>(
-      'GET',
-      path,
-    );
+    const path = `/v1/operator/payout-batches/${encodeURIComponent(batchId)}/progress`;
+    const result = await operatorCall<Progress>('GET', path);
     if (!result.ok) {
       this.failure = describeProblem(result.problem);
       return;
     }
-    const counts = { paid: 0, pending: 0, failed: 0 };
-    for (const payout of result.value.payouts) counts[payout.state]++;
-    this.progress = new Map([...this.progress, [batchId, counts]]);
+    this.progress = new Map([...this.progress, [batchId, result.value]]);
   }
 
   protected override render() {
@@ -154,8 +154,9 @@ export class PayoutsPage extends MiteElement {
         Progress<span class="visually-hidden"> of batch ${batch.batchId}</span>
       </button>`;
     }
-    return html`<span role="status"
-      >${progress.paid} paid, ${progress.pending} pending, ${progress.failed} failed</span
+    return html`<span role="status" class="cell"
+      >${progress.paid.count} paid (${showAmount(progress.paid.amount)}), ${progress.pending.count}
+      pending (${showAmount(progress.pending.amount)}), ${progress.failed.count} failed</span
     >`;
   }
 
