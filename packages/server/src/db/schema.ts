@@ -33,6 +33,11 @@ export interface SessionsTable {
   created_at: EpochMs;
   expires_at: EpochMs;
   revoked_at: EpochMs | null;
+  /**
+   * What the session acts as (migration 0020): `wallet` (the person's own wallet), `operator`,
+   * or `merchant:<merchantId>` (the dashboard of a merchant the person is a member of).
+   */
+  acting_as: Generated<string>;
 }
 
 export interface MerchantsTable {
@@ -322,11 +327,14 @@ export interface PlatformSchema {
   wallet_budgets: WalletBudgetsTable;
   ledger_verifications: LedgerVerificationsTable;
   personal_data_views: PersonalDataViewsTable;
+  merchant_members: MerchantMembersTable;
+  merchant_invitations: MerchantInvitationsTable;
+  operators: OperatorsTable;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
 
-/** One run of the ledger's verify() that an operator asked for (migration 0020). */
+/** One run of the ledger's verify() that an operator asked for (migration 0021). */
 export interface LedgerVerificationsTable {
   id: string;
   state: LedgerVerificationState;
@@ -341,19 +349,19 @@ export interface LedgerVerificationsTable {
   problem_count: number | null;
   /** JSON array of the problems verify() listed (at most its own listing limit). */
   problems: string | null;
-  /** JSON: the balances per kind of account read by the same run (operator/ledger-health.ts). */
+  /** JSON: the balances per kind of account read by the same run (operator/kind-balances.ts). */
   balances: string | null;
   /** Why the run could not finish (the ledger's error message), when state is `failed`. */
   error: string | null;
 }
 
 /**
- * One operator's view of one personal field (migration 0020), written before the field is
+ * One operator's view of one personal field (migration 0021), written before the field is
  * shown: append-only, so that the log tells who saw whose data, when and why.
  */
 export interface PersonalDataViewsTable {
   id: string;
-  /** `operator:<id>`: a person's user id once operators log in, an admin key id until then. */
+  /** `operator:<id>`: a person's user id (a console session) or an admin key's id. */
   operator: string;
   /** What kind of record the field belongs to (`topUp`). */
   record_kind: string;
@@ -486,4 +494,35 @@ export interface WalletBudgetsTable {
   /** Payments above this are asked about before they are made. */
   approve_above_micros: string;
   updated_at: EpochMs;
+}
+
+/** A person's membership of a merchant, with the role that decides their scopes (migration 0020). */
+export interface MerchantMembersTable {
+  merchant_id: string;
+  user_id: string;
+  role: 'owner' | 'viewer';
+  created_at: EpochMs;
+}
+
+/** An invitation into a merchant; the token only hashed, the email only encrypted (migration 0020). */
+export interface MerchantInvitationsTable {
+  id: string;
+  merchant_id: string;
+  token_hash: string;
+  email_lookup: string;
+  email_ciphertext: string;
+  role: 'owner' | 'viewer';
+  /** `<kind>:<id>` of who invited (an operator or a merchant principal). */
+  invited_by: string;
+  created_at: EpochMs;
+  expires_at: EpochMs;
+  accepted_at: EpochMs | null;
+  accepted_by: string | null;
+}
+
+/** The people with the operator role (migration 0020); revoked ones keep their row. */
+export interface OperatorsTable {
+  user_id: string;
+  created_at: EpochMs;
+  revoked_at: EpochMs | null;
 }

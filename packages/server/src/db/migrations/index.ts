@@ -22,7 +22,8 @@ import * as unusedPaymentIndex from './0016-unused-payment-index.ts';
 import * as merchantReports from './0017-merchant-reports.ts';
 import * as pendingRefundsIndex from './0018-pending-refunds-index.ts';
 import * as walletBudgets from './0019-wallet-budgets.ts';
-import * as operatorConsole from './0020-operator-console.ts';
+import * as staff from './0020-staff.ts';
+import * as operatorConsole from './0021-operator-console.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -44,5 +45,6 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0017-merchant-reports': merchantReports,
   '0018-pending-refunds-index': pendingRefundsIndex,
   '0019-wallet-budgets': walletBudgets,
-  '0020-operator-console': operatorConsole,
+  '0020-staff': staff,
+  '0021-operator-console': operatorConsole,
 };
