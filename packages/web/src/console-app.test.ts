@@ -62,13 +62,34 @@ async function shop(kit: BrowserTestKit) {
   return { merchantName: name, email, topUpId: String(topUp.id), cardFee: String(topUp.fee) };
 }
 
-/**
- * Logs the operator in. Until operator people can log in (`POST /v1/operator-sessions`, being
- * built on main), the context sends the admin key with every request, which the platform takes
- * as the same operator principal.
- */
-async function logInOperator(kit: BrowserTestKit): Promise<void> {
-  await kit.context.setExtraHTTPHeaders({ authorization: `Bearer ${kit.world.adminKey}` });
+/** The platform's first operator person, made once per platform as setup makes it. */
+const operators = new WeakMap<object, Promise<{ email: string; password: string }>>();
+
+function operatorOf(kit: BrowserTestKit): Promise<{ email: string; password: string }> {
+  const { platform } = kit.world;
+  let operator = operators.get(platform);
+  if (operator === undefined) {
+    operator = platform.bootstrapOperator('operator@example.com').then((made) => {
+      if (made === undefined) throw new Error('the platform has an operator already');
+      return made;
+    });
+    operators.set(platform, operator);
+  }
+  return operator;
+}
+
+/** The operator logs in on the console's log-in page, as a person would. */
+async function logInOperator(kit: BrowserTestKit): Promise<string> {
+  const { page } = kit;
+  const { email, password: secret } = await operatorOf(kit);
+  await kit.open('/console/login/');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(secret);
+  await Promise.all([
+    page.waitForURL('**/console/'),
+    page.getByRole('button', { name: 'Log in' }).click(),
+  ]);
+  return email;
 }
 
 /** No serious accessibility violation, no sideways scroll, and a screenshot. */
@@ -91,9 +112,8 @@ describeInBrowser('operator console', (test) => {
       async (kit) => {
         const { page } = kit;
         const data = await shop(kit);
-        await logInOperator(kit);
-
-        await kit.open('/console/');
+        const email = await logInOperator(kit);
+        await page.getByTestId('operator').getByText(email).waitFor();
         await page.getByRole('button', { name: 'Verify the ledger now' }).click();
         await page.getByTestId('verification').getByText('OK').waitFor();
         assert.match(
@@ -138,6 +158,7 @@ describeInBrowser('operator console', (test) => {
         const entry = page.getByRole('row', { name: /Chargeback dispute 7781/ }).first();
         await entry.waitFor();
         assert.match((await entry.textContent()) ?? '', new RegExp(data.topUpId));
+        assert.match((await entry.textContent()) ?? '', /operator@example\.com/);
         await checkPage(kit, `${size}-access-log`);
 
         await kit.open('/console/payouts/');
@@ -156,11 +177,30 @@ describeInBrowser('operator console', (test) => {
     );
   }
 
-  test('the log-in page explains a wrong password', async (kit) => {
+  test('without a session the console sends to its log-in page, which explains a wrong password', async (kit) => {
     const { page } = kit;
-    await kit.open('/console/login/');
+    const { email } = await operatorOf(kit);
+    await Promise.all([page.waitForURL('**/console/login/'), kit.open('/console/merchants/')]);
     await page.getByRole('button', { name: 'Log in' }).click();
     assert.equal(await page.getByLabel('Email').getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill('not the password');
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page
+      .getByRole('alert')
+      .getByText(/password/i)
+      .waitFor();
+    assert.match(page.url(), /\/console\/login\/$/);
     await checkPage(kit, 'login');
+  });
+
+  test('logging out ends the console session', async (kit) => {
+    const { page } = kit;
+    await logInOperator(kit);
+    await Promise.all([
+      page.waitForURL('**/console/login/'),
+      page.getByRole('button', { name: 'Log out' }).click(),
+    ]);
+    await Promise.all([page.waitForURL('**/console/login/'), kit.open('/console/')]);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import type { PlatformDialect } from '../db/platform-db.ts';
 import { forEachDialect } from '../db/testing.ts';
-import { setUpShop, startPlatformUnderTest } from '../platform-testing.ts';
+import { logInOperatorPerson, setUpShop, startPlatformUnderTest } from '../platform-testing.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { verificationIntervalMinMs, verificationStaleMs } from './ledger-verifications.ts';
 
@@ -227,6 +227,7 @@ forEachDialect('operator console routes', (dialect, it) => {
     assert.equal(entries[0]?.field, 'email');
     assert.equal(entries[0]?.reason, 'Chargeback dispute 4411 from the card processor');
     assert.match(String(entries[0]?.operator), /^operator:/);
+    assert.equal(entries[0]?.operatorEmail, null, 'an admin key is no person');
     assert.doesNotMatch(log.text, /ada@/);
   });
 
@@ -306,5 +307,28 @@ forEachDialect('operator console routes', (dialect, it) => {
     assert.doesNotMatch(progress.text, /DE89|Daily News Ltd/);
     const missing = await asAdmin('GET', '/v1/operator/payout-batches/pb_none/progress');
     assert.equal(missing.status, 404);
+  });
+
+  it("takes an operator person's console session, and logs views under that person", async (t) => {
+    const env = await start(t, dialect);
+    const operator = await logInOperatorPerson(env);
+    const asPerson = (method: string, path: string, body?: unknown) =>
+      env.call(method, path, { auth: operator.token, ...(body === undefined ? {} : { body }) });
+    assert.equal((await asPerson('GET', '/v1/operator/ledger-health')).status, 200);
+    const verify = await asPerson('POST', '/v1/operator/ledger-verifications');
+    assert.equal(verify.status, 202);
+    assert.equal((verify.body?.verification as Json).requestedBy, `operator:${operator.userId}`);
+    await env.verifications.drain();
+    const shown = await asPerson('POST', '/v1/operator/personal-data-views', {
+      recordKind: 'topUp',
+      recordId: env.shop.topUpId,
+      field: 'email',
+      reason: 'Support request 12 about a missing top-up',
+    });
+    assert.equal(shown.status, 201);
+    const log = await env.asAdmin('GET', '/v1/operator/personal-data-views');
+    const entry = (log.body?.items as Json[])[0] as Json;
+    assert.equal(entry.operator, `operator:${operator.userId}`);
+    assert.equal(entry.operatorEmail, operator.email);
   });
 });

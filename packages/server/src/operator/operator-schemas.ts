@@ -225,6 +225,10 @@ export function webhookBacklogBody(backlog: WebhookBacklog): z.infer<typeof webh
 export const personalDataViewSchema = z.object({
   viewId: z.string(),
   operator: z.string().describe('`operator:<id>`: who saw the field'),
+  operatorEmail: z
+    .string()
+    .nullable()
+    .describe('The operator person\u2019s email; null for an admin key'),
   recordKind: z.string(),
   recordId: z.string(),
   field: z.string(),
@@ -238,6 +242,7 @@ export function personalDataViewBody(
   return {
     viewId: view.id,
     operator: view.operator,
+    operatorEmail: view.operatorEmail,
     recordKind: view.recordKind,
     recordId: view.recordId,
     field: view.field,

@@ -20,6 +20,9 @@ export const viewableFields = { topUp: ['email'] } as const;
 export type ViewableRecordKind = keyof typeof viewableFields;
 export type ViewableField = (typeof viewableFields)[ViewableRecordKind][number];
 
+/** How an operator is named in the log: the route's principal id. */
+const operatorPrefix = 'operator:';
+
 export interface PersonalDataView {
   readonly id: string;
   readonly operator: string;
@@ -28,6 +31,8 @@ export interface PersonalDataView {
   readonly field: string;
   readonly reason: string;
   readonly viewedAtMs: number;
+  /** The operator person's email, for the log's readers; null for an admin key. */
+  readonly operatorEmail: string | null;
 }
 
 export interface PersonalDataViewsDeps {
@@ -71,6 +76,7 @@ export function createPersonalDataViews(deps: PersonalDataViewsDeps) {
       field: input.field,
       reason: input.reason,
       viewedAtMs: deps.clock(),
+      operatorEmail: null,
     };
     await deps.batcher.run((tx) =>
       tx
@@ -111,6 +117,7 @@ export function createPersonalDataViews(deps: PersonalDataViewsDeps) {
       );
     }
     const rows = await query.execute();
+    const emails = await operatorEmails(rows.map((row) => row.operator));
     return rows.map((row) => ({
       id: row.id,
       operator: row.operator,
@@ -119,7 +126,30 @@ export function createPersonalDataViews(deps: PersonalDataViewsDeps) {
       field: row.field,
       reason: row.reason,
       viewedAtMs: Number(row.viewed_at),
+      operatorEmail: emails.get(row.operator) ?? null,
     }));
+  }
+
+  /**
+   * The emails of the operator people among `operators` (`operator:<user id>`), so that the log
+   * names who looked; an admin key's id matches no user and stays unnamed.
+   */
+  async function operatorEmails(operators: readonly string[]): Promise<Map<string, string>> {
+    const userIds = [
+      ...new Set(operators.map((operator) => operator.slice(operatorPrefix.length))),
+    ];
+    if (userIds.length === 0) return new Map();
+    const users = await db
+      .selectFrom('users')
+      .select(['id', 'email_ciphertext'])
+      .where('id', 'in', userIds)
+      .execute();
+    return new Map(
+      users.map((user) => [
+        `${operatorPrefix}${user.id}`,
+        deps.cipher.decrypt(user.email_ciphertext, `user:${user.id}:email`),
+      ]),
+    );
   }
 
   return { reveal, list };

@@ -15,6 +15,7 @@ import './console.css';
 interface View {
   readonly viewId: string;
   readonly operator: string;
+  readonly operatorEmail: string | null;
   readonly recordKind: string;
   readonly recordId: string;
   readonly field: string;
@@ -74,8 +75,14 @@ export class AccessLogPage extends MiteElement {
                       (view) =>
                         html`<tr>
                           <td data-label="When">${when(view.viewedAt)}</td>
-                          <td data-label="Who"><code>${view.operator}</code></td>
-                          <td data-label="Record">${recordLink(view)}</td>
+                          <td data-label="Who">
+                            <span class="cell"
+                              >${view.operatorEmail ?? 'an admin key'}<br /><code class="hint"
+                                >${view.operator}</code
+                              ></span
+                            >
+                          </td>
+                          <td data-label="Record"><span class="cell">${recordLink(view)}</span></td>
                           <td data-label="Field">${view.field}</td>
                           <td data-label="Reason">${view.reason}</td>
                         </tr>`,
