@@ -330,11 +330,12 @@ export interface PlatformSchema {
   merchant_members: MerchantMembersTable;
   merchant_invitations: MerchantInvitationsTable;
   operators: OperatorsTable;
+  token_keys: TokenKeysTable;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
 
-/** One run of the ledger's verify() that an operator asked for (migration 0021). */
+/** One run of the ledger's verify() that an operator asked for (migration 0022). */
 export interface LedgerVerificationsTable {
   id: string;
   state: LedgerVerificationState;
@@ -356,7 +357,7 @@ export interface LedgerVerificationsTable {
 }
 
 /**
- * One operator's view of one personal field (migration 0021), written before the field is
+ * One operator's view of one personal field (migration 0022), written before the field is
  * shown: append-only, so that the log tells who saw whose data, when and why.
  */
 export interface PersonalDataViewsTable {
@@ -525,4 +526,21 @@ export interface OperatorsTable {
   user_id: string;
   created_at: EpochMs;
   revoked_at: EpochMs | null;
+}
+
+/** A key that signs tokens of one denomination, in one keyset (migration 0021). */
+export interface TokenKeysTable {
+  /** base64url of the SHA-256 of the public key's SPKI (DER) encoding. */
+  id: string;
+  keyset: string;
+  denomination_micros: string;
+  /** The public key, SPKI (DER), base64url. */
+  public_key_spki: string;
+  /** The private key, PKCS #8 (DER), sealed under the master key bound to the key id. */
+  private_key_sealed: string;
+  /** Tokens are issued under it in [issue_from, issue_until) and deposited until redeem_until. */
+  issue_from: EpochMs;
+  issue_until: EpochMs;
+  redeem_until: EpochMs;
+  created_at: EpochMs;
 }

@@ -1,6 +1,6 @@
 /**
  * The ledger's `verify()` as the operator console runs it (table `ledger_verifications`,
- * migration 0021). Verifying reads every account and transfer, and on SQLite holds the ledger's
+ * migration 0022). Verifying reads every account and transfer, and on SQLite holds the ledger's
  * writer while it reads (open-ledger.ts runs it `exclusive`), so a request never runs it itself:
  * it asks for a run, which starts in the background and is answered at once, and at most one run
  * exists at a time across every node (the row's unique `running_slot`). A request made while one

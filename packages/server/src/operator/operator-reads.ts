@@ -208,7 +208,7 @@ export function createOperatorReads(deps: OperatorReadsDeps) {
     };
   }
 
-  /** Every user's top-ups, newest first, through `topups_by_time` (migration 0021). */
+  /** Every user's top-ups, newest first, through `topups_by_time` (migration 0022). */
   async function listTopUps(options: {
     limit: number;
     before?: TimeCursor;

@@ -1,6 +1,6 @@
 /**
  * Personal data shown to an operator only when needed, and each view logged (table
- * `personal_data_views`, migration 0021): who, which record, which field, when, and the reason
+ * `personal_data_views`, migration 0022): who, which record, which field, when, and the reason
  * the operator typed. The log row is written, durably, before the field is decrypted and
  * answered, so that no view goes unlogged; the log holds no personal data itself (ids and the
  * reason), and the field is never logged. Rows are only ever inserted.

@@ -23,7 +23,8 @@ import * as merchantReports from './0017-merchant-reports.ts';
 import * as pendingRefundsIndex from './0018-pending-refunds-index.ts';
 import * as walletBudgets from './0019-wallet-budgets.ts';
 import * as staff from './0020-staff.ts';
-import * as operatorConsole from './0021-operator-console.ts';
+import * as tokenKeys from './0021-token-keys.ts';
+import * as operatorConsole from './0022-operator-console.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -46,5 +47,6 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0018-pending-refunds-index': pendingRefundsIndex,
   '0019-wallet-budgets': walletBudgets,
   '0020-staff': staff,
-  '0021-operator-console': operatorConsole,
+  '0021-token-keys': tokenKeys,
+  '0022-operator-console': operatorConsole,
 };
