@@ -66,6 +66,10 @@ import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
 import { allowEverything, type Policy } from './policy/policy.ts';
+import { createLedgerVerifications } from './operator/ledger-verifications.ts';
+import { createOperatorReads } from './operator/operator-reads.ts';
+import { operatorRoutes } from './operator/operator-routes.ts';
+import { createPersonalDataViews } from './operator/personal-data-views.ts';
 import { createPolicyGate } from './policy/policy-decisions.ts';
 
 /** How long the sandbox takes to confirm a card that confirms later. */
@@ -241,12 +245,13 @@ async function createServices(
   const fundingConfig = options.funding ?? fundingConfigFromEnv(options.env);
   const fundingProvider = createFundingProvider(fundingConfig, masterKey, appRef);
   const topUps = createTopUpService({ ...deps, policy, provider: fundingProvider, transferIds });
+  const bankChangeHoldMs = options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env);
   const payouts = createPayoutService({
     ...deps,
     cipher,
     transferIds,
     debtor: payoutDebtorFromEnv(options.env),
-    bankChangeHoldMs: options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env),
+    bankChangeHoldMs,
   });
   const webhooks = createWebhookService({
     platform: platformDb,
@@ -273,6 +278,16 @@ async function createServices(
     transferIds,
     clock,
   });
+  const operator = {
+    verifications: createLedgerVerifications({
+      platform: platformDb,
+      ledger,
+      clock,
+      onError: (error) => options.logger.error({ err: error }, 'ledger verification failed'),
+    }),
+    reads: createOperatorReads({ platform: platformDb, ledger, clock, bankChangeHoldMs }),
+    views: createPersonalDataViews({ platform: platformDb, batcher, cipher, clock }),
+  };
   return {
     users,
     wallets,
@@ -292,6 +307,7 @@ async function createServices(
     reportRollup,
     tokenKeys,
     tokenWithdrawals,
+    operator,
     idempotency,
     receiptKeys: [receiptKey],
     fundingProvider,
@@ -393,6 +409,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     await app.register(fundingInfoRoutes, { funding: services.funding });
     await app.register(tokenKeyRoutes, { tokenKeys: services.tokenKeys });
     await app.register(tokenRoutes, { withdrawals: services.tokenWithdrawals });
+    await app.register(operatorRoutes, services.operator);
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);
@@ -410,6 +427,8 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       async close() {
         await Promise.all(background.map((job) => job.stop()));
         await app.close();
+        // A verification under way reads the ledger: it ends before the ledger closes.
+        await services.operator.verifications.drain();
         // The handlers app.close waited for may have queued writes: they commit first.
         await services.batcher.drain();
         await db.close();

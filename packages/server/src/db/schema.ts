@@ -325,11 +325,54 @@ export interface PlatformSchema {
   report_rollup_counted: ReportRollupCountedTable;
   report_payment_shares: ReportPaymentSharesTable;
   wallet_budgets: WalletBudgetsTable;
+  ledger_verifications: LedgerVerificationsTable;
+  personal_data_views: PersonalDataViewsTable;
   merchant_members: MerchantMembersTable;
   merchant_invitations: MerchantInvitationsTable;
   operators: OperatorsTable;
   token_keys: TokenKeysTable;
   token_withdrawals: TokenWithdrawalsTable;
+}
+
+export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
+
+/** One run of the ledger's verify() that an operator asked for (migration 0022). */
+export interface LedgerVerificationsTable {
+  id: string;
+  state: LedgerVerificationState;
+  /** 1 while running, else null; unique, so that one run at a time exists on every node. */
+  running_slot: number | null;
+  /** `operator:<id>`: who asked. */
+  requested_by: string;
+  started_at: EpochMs;
+  finished_at: EpochMs | null;
+  /** 1 when verify() found no problem, 0 when it found some; null until done. */
+  ok: number | null;
+  problem_count: number | null;
+  /** JSON array of the problems verify() listed (at most its own listing limit). */
+  problems: string | null;
+  /** JSON: the balances per kind of account read by the same run (operator/kind-balances.ts). */
+  balances: string | null;
+  /** Why the run could not finish (the ledger's error message), when state is `failed`. */
+  error: string | null;
+}
+
+/**
+ * One operator's view of one personal field (migration 0022), written before the field is
+ * shown: append-only, so that the log tells who saw whose data, when and why.
+ */
+export interface PersonalDataViewsTable {
+  id: string;
+  /** `operator:<id>`: a person's user id (a console session) or an admin key's id. */
+  operator: string;
+  /** What kind of record the field belongs to (`topUp`). */
+  record_kind: string;
+  record_id: string;
+  /** Which field was shown (`email`). */
+  field: string;
+  /** What the operator typed as the reason. */
+  reason: string;
+  viewed_at: EpochMs;
 }
 
 /** A payment a merchant got a share of without being its seller (migration 0017). */

@@ -7,8 +7,8 @@ import { platformFor } from '../platform-testing.ts';
 import { paywallScriptHeaders, payWindowHeaders, webAppSecurityHeaders } from './web-apps.ts';
 
 /**
- * A stand-in for packages/web/dist: the wallet's pages, the payment window, the paywall's script,
- * a hashed script and its source map.
+ * A stand-in for packages/web/dist: the wallet's and the console's pages, the payment window,
+ * the paywall's script, a hashed script and its source map.
  */
 function fakeBuild(): string {
   const root = tempDir('mite-web-build-');
@@ -21,6 +21,12 @@ function fakeBuild(): string {
   );
   mkdirSync(path.join(root, 'pay'), { recursive: true });
   writeFileSync(path.join(root, 'pay', 'index.html'), '<!doctype html><title>Pay</title>');
+  mkdirSync(path.join(root, 'console', 'login'), { recursive: true });
+  writeFileSync(path.join(root, 'console', 'index.html'), '<!doctype html><title>Console</title>');
+  writeFileSync(
+    path.join(root, 'console', 'login', 'index.html'),
+    '<!doctype html><title>Console log-in</title>',
+  );
   writeFileSync(path.join(root, 'paywall.js'), 'void 0;');
   writeFileSync(path.join(root, 'assets', 'app-abc123.js'), 'export {};');
   writeFileSync(path.join(root, 'assets', 'app-abc123.js.map'), '{}');
@@ -38,7 +44,7 @@ describe('web apps', () => {
   it('serves the build under one origin with a strict policy, hashed files cached for good', async (t) => {
     const { platform, get } = await served(t, fakeBuild());
     assert.equal(platform.webAppsServed, true);
-    for (const pathname of ['/wallet/', '/wallet/login/']) {
+    for (const pathname of ['/wallet/', '/wallet/login/', '/console/', '/console/login/']) {
       const page = await get(pathname);
       assert.equal(page.status, 200, pathname);
       assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
