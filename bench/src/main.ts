@@ -6,6 +6,7 @@
 import { apiBenchMain } from './api-bench.ts';
 import { ledgerBenchMain } from './ledger-bench.ts';
 import { paywallBenchMain } from './paywall-bench.ts';
+import { tokensBenchMain } from './tokens-bench.ts';
 
 export interface BenchmarkArgs {
   /** A short run (about 15 s) instead of the full one (1-3 minutes). */
@@ -29,6 +30,10 @@ const benchmarks: Readonly<Record<string, Benchmark>> = {
   paywall: {
     summary: 'a merchant route behind withPaywall, paid vs unpaid, and receipt checks vs Ed25519',
     run: paywallBenchMain,
+  },
+  tokens: {
+    summary: 'blind-signed tokens issued/s against bare RSA signing, and token verification',
+    run: tokensBenchMain,
   },
 };
 

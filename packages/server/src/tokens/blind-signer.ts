@@ -37,16 +37,22 @@ export function createBlindSigner(privateKey: KeyObject) {
     throw new Error(`a blind-signing key needs ${blindRsaModulusBitsMin} bits or more`);
   }
   const modulusBytes = Math.ceil(modulusBits / 8);
+  // n as big-endian bytes of the same length: a message is below n when it compares below.
+  const modulus = Buffer.from(n.toString(16).padStart(modulusBytes * 2, '0'), 'hex');
 
   /** RFC 9474, 4.3 BlindSign. `invalidMessage`: not the modulus's length, or not below it. */
   function blindSign(blindedMessage: Uint8Array): Result<Uint8Array, 'invalidMessage'> {
-    if (blindedMessage.length !== modulusBytes || bytesToBigint(blindedMessage) >= n) {
+    const message = Buffer.from(
+      blindedMessage.buffer,
+      blindedMessage.byteOffset,
+      blindedMessage.byteLength,
+    );
+    if (message.length !== modulusBytes || Buffer.compare(message, modulus) >= 0) {
       return fail(
         'invalidMessage',
         `A blinded message is ${modulusBytes} bytes, below the modulus.`,
       );
     }
-    const message = Buffer.from(blindedMessage);
     const signature = privateDecrypt(
       { key: privateKey, padding: constants.RSA_NO_PADDING },
       message,

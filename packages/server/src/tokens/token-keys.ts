@@ -47,6 +47,8 @@ export interface TokenKey {
   readonly keyset: string;
   readonly denominationMicros: bigint;
   readonly publicKey: BlindRsaPublicKey;
+  /** The modulus's length in bytes: every blinded message and signature has it. */
+  readonly modulusBytes: number;
   /** The public key, SPKI (DER), base64url: what the key id is the hash of. */
   readonly spki: string;
   readonly issueFromMs: number;
@@ -94,11 +96,13 @@ function tokenKeyOf(row: {
     format: 'der',
     type: 'spki',
   });
+  const publicKey = blindRsaPublicKey(spki);
   return {
     keyId: row.id,
     keyset: row.keyset,
     denominationMicros: BigInt(row.denomination_micros),
-    publicKey: blindRsaPublicKey(spki),
+    publicKey,
+    modulusBytes: Math.ceil(publicKey.n.toString(2).length / 8),
     spki: row.public_key_spki,
     issueFromMs: Number(row.issue_from),
     issueUntilMs: Number(row.issue_until),

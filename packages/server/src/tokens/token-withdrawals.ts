@@ -14,7 +14,9 @@
  */
 import { createHash } from 'node:crypto';
 import type { CreateTransferResult, Ledger, TimeOrderedIds } from '@mite/ledger';
+import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
+import { walletIdsCachedMax } from '../payments/purchase-core.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { TokenWithdrawalsTable } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
@@ -70,6 +72,8 @@ function outputsHash(outputs: readonly BlindedOutput[]): string {
 export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
   const { platform, ledger, tokenKeys, policy, transferIds, clock } = deps;
   const db = platform.db;
+  // A user's wallet account never changes once the user exists.
+  const walletIds = new LRUCache<string, bigint>({ max: walletIdsCachedMax });
 
   /** The outputs' total, if every key issues now and every message has its key's length. */
   async function priced(
@@ -82,11 +86,10 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
     for (const output of outputs) {
       const key = await tokenKeys.issuingKey(output.keyId);
       if (key === undefined) return fail('unknownTokenKey', `No key ${output.keyId} issues now.`);
-      const modulusBytes = Math.ceil(key.publicKey.n.toString(2).length / 8);
-      if (output.blindedMessage.length !== modulusBytes) {
+      if (output.blindedMessage.length !== key.modulusBytes) {
         return fail(
           'validationFailed',
-          `A blinded message for ${output.keyId} is ${modulusBytes} bytes.`,
+          `A blinded message for ${output.keyId} is ${key.modulusBytes} bytes.`,
         );
       }
       totalMicros += key.denominationMicros;
@@ -112,7 +115,7 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
     };
     const decision = await policy.decide(subject);
     if (stops(decision)) return policy.refuse(subject, decision);
-    await db
+    const inserted = await db
       .insertInto('token_withdrawals')
       .values({
         id: `tkw_${uuidv7()}`,
@@ -127,8 +130,9 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
       })
       // A concurrent duplicate inserted first: its row is the withdrawal, resumed below.
       .onConflict((conflict) => conflict.columns(['user_id', 'idempotency_key']).doNothing())
-      .execute();
-    const row = await rowFor(input.userId, input.idempotencyKey);
+      .returning(['id', 'state', 'transfer_id', 'amount_micros', 'outputs_hash', 'user_id'])
+      .executeTakeFirst();
+    const row = inserted ?? (await rowFor(input.userId, input.idempotencyKey));
     if (row === undefined) throw new Error('bug: a token withdrawal vanished after its insert');
     return resume(row, hash, input.outputs);
   }
@@ -172,16 +176,24 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
   }
 
   /** Submits the withdrawal's one transfer and records its outcome, once. */
-  async function submit(row: WithdrawalRow): Promise<'succeeded' | 'failed'> {
+  async function walletIdOf(userId: string): Promise<bigint> {
+    const cached = walletIds.get(userId);
+    if (cached !== undefined) return cached;
     const user = await db
       .selectFrom('users')
       .select('wallet_account_id')
-      .where('id', '=', row.user_id)
+      .where('id', '=', userId)
       .executeTakeFirstOrThrow();
+    const walletId = BigInt(user.wallet_account_id);
+    walletIds.set(userId, walletId);
+    return walletId;
+  }
+
+  async function submit(row: WithdrawalRow): Promise<'succeeded' | 'failed'> {
     const [result] = await ledger.createTransfers([
       {
         id: BigInt(row.transfer_id),
-        debitAccountId: BigInt(user.wallet_account_id),
+        debitAccountId: await walletIdOf(row.user_id),
         creditAccountId: platformAccountIds.tokensOutstanding,
         amount: BigInt(row.amount_micros),
         ledger: ledgers.usd,
