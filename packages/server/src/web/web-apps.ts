@@ -1,7 +1,7 @@
 /**
  * The web apps people use (packages/web, built by `npm run build` into its `dist/`), served by the
- * platform itself under one origin with the API: the wallet at `/wallet/` (the merchant dashboard
- * at `/merchant/` and the operator console at `/console/` come later). One origin means the
+ * platform itself under one origin with the API: the wallet at `/wallet/` and the merchant dashboard
+ * at `/dashboard/` (the operator console at `/console/` comes later). One origin means the
  * session cookie is first-party and the pages call the API with no CORS.
  *
  * Every page and file is served under a Content-Security-Policy that allows this origin only:
@@ -16,10 +16,10 @@ import type { FastifyInstance, FastifyReply } from 'fastify';
 import { escapeHtml, htmlPage, sendHtml } from '../http/html.ts';
 
 /**
- * The apps, each a folder of the build served under `/<name>/`: the wallet, and the payment
- * window that the `<mite-paywall>` element opens from other sites (`/pay/`).
+ * The apps, each a folder of the build served under `/<name>/`: the wallet, the payment window
+ * that the `<mite-paywall>` element opens from other sites (`/pay/`), and the merchant dashboard.
  */
-export const webAppNames = ['wallet', 'pay'] as const;
+export const webAppNames = ['wallet', 'pay', 'dashboard'] as const;
 export type WebAppName = (typeof webAppNames)[number];
 
 /** Where an app is served: `/wallet/`. */
