@@ -8,6 +8,8 @@ import type { ChartData } from './earnings.ts';
 const chartHeightPx = 260;
 /** The narrowest the chart draws: below it the panel scrolls sideways. */
 const chartWidthMinPx = 280;
+/** The room a bucket's label takes on the axis. */
+const labelWidthPx = 72;
 
 /**
  * One measure of the earnings report drawn by uPlot on a canvas: bars per bucket. A canvas says
@@ -63,7 +65,15 @@ export class EarningsChart extends MiteElement {
       },
       axes: [
         {
-          splits: () => data.labels.map((_label, index) => index),
+          // One label in every few buckets, so that they never overlap.
+          splits: (u) => {
+            const stride = Math.ceil(
+              data.labels.length / Math.max(1, Math.floor(u.width / labelWidthPx)),
+            );
+            return data.labels
+              .map((_label, index) => index)
+              .filter((index) => index % stride === 0);
+          },
           values: (_u, ticks) => ticks.map((tick) => data.labels[tick] ?? ''),
         },
         { values: (_u, ticks) => ticks.map((tick) => `$${tick.toFixed(2)}`), size: 70 },
