@@ -3,7 +3,7 @@ import { callApi, describeProblem } from '../shared/api.ts';
 import { showAmount } from '../shared/money.ts';
 import { DashboardScreenElement } from './dashboard-screen.ts';
 import { holdsScope, leaveOnEndedSession, type MerchantSession } from './merchant-session.ts';
-import { paymentName, type RefundDone, refundableMicros } from './refund-form.ts';
+import { paymentName, type RefundDone, refundableMicros } from './refund-form-checks.ts';
 import './dashboard-shell.ts';
 import './refund-form.ts';
 

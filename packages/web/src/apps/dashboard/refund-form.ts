@@ -4,41 +4,18 @@ import { callApi, describeProblem } from '../shared/api.ts';
 import { type FieldErrors, field, focusFirstInvalid, inputValue } from '../shared/forms.ts';
 import { showAmount } from '../shared/money.ts';
 import { MiteElement } from '../shared/mite-element.ts';
+import {
+  paymentName,
+  type RefundablePayment,
+  type RefundDone,
+  refundableMicros,
+} from './refund-form-checks.ts';
 import { leaveOnEndedSession } from './merchant-session.ts';
-
-/** What the form needs of a payment (`GET /v1/merchants/{id}/payments` items). */
-export interface RefundablePayment {
-  readonly paymentId: string;
-  readonly offerTitle: string | null;
-  readonly resource: string | null;
-  readonly amount: string;
-  readonly refunded: string;
-}
-
-/** `POST /v1/payments/{id}/refunds`'s answer. */
-export interface RefundDone {
-  readonly refundId: string;
-  readonly amount: string;
-  readonly refundedTotal: string;
-}
 
 /** The longest reason the platform keeps (payment-routes.ts). */
 const reasonLengthMax = 500;
 
 type RefundField = 'amount' | 'reason';
-
-/** What is left to refund of a payment, in micro-units. */
-export function refundableMicros(payment: RefundablePayment): bigint {
-  const paid = parseAmount(payment.amount);
-  const refunded = parseAmount(payment.refunded);
-  if (!paid.ok || !refunded.ok) return 0n;
-  return paid.value > refunded.value ? paid.value - refunded.value : 0n;
-}
-
-/** A payment named for people: its offer's title, else its resource. */
-export function paymentName(payment: RefundablePayment): string {
-  return payment.offerTitle ?? payment.resource ?? payment.paymentId;
-}
 
 /**
  * Refunds a payment in full or in part, in two steps: the amount (checked before anything is
