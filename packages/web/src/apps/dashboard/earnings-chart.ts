@@ -84,6 +84,7 @@ export class EarningsChart extends MiteElement {
           label: this.label,
           stroke: '#1f4fb8',
           fill: 'rgba(31, 79, 184, 0.35)',
+          points: { show: false },
           ...(bars === undefined ? {} : { paths: bars }),
         },
       ],
