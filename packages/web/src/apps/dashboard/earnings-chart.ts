@@ -9,7 +9,7 @@ const chartHeightPx = 260;
 /** The narrowest the chart draws: below it the panel scrolls sideways. */
 const chartWidthMinPx = 280;
 /** The room a bucket's label takes on the axis. */
-const labelWidthPx = 72;
+const labelWidthPx = 90;
 
 /**
  * One measure of the earnings report drawn by uPlot on a canvas: bars per bucket. A canvas says
