@@ -66,7 +66,11 @@ export class OverviewPage extends DashboardScreenElement {
     this.busy = false;
   }
 
+  /** Counts reads, so that an earlier period's answer arriving late is not shown. */
+  private reads = 0;
+
   protected override async load(session: MerchantSession): Promise<void> {
+    const read = ++this.reads;
     this.busy = true;
     const base = `/v1/merchants/${encodeURIComponent(session.merchantId)}/reports`;
     const { from, to } = periodFor(this.interval, Date.now());
@@ -78,6 +82,7 @@ export class OverviewPage extends DashboardScreenElement {
       ),
       callApi<{ offers: TopOffer[] }>('GET', `${base}/top-offers?${range}&limit=${topOffersShown}`),
     ]);
+    if (read !== this.reads) return;
     this.busy = false;
     const refused = !earnings.ok ? earnings.problem : !top.ok ? top.problem : undefined;
     if (refused !== undefined) {
