@@ -44,6 +44,15 @@ describe('mite demo (child process)', { timeout: 60_000 }, () => {
       body: JSON.stringify({ email, password }),
     });
     assert.equal(session.status, 201, await session.clone().text());
+    // The demo's operator logs in to the console (its password is published with the others).
+    const operator = /^ {4}(operator@\S+) +(\S+)$/m.exec(stdout) ?? assert.fail('no operator');
+    const console = await fetch(`${base}/v1/operator-sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: operator[1], password: operator[2] }),
+    });
+    assert.equal(console.status, 201, await console.clone().text());
+    assert.doesNotMatch(stdout, /first operator/, 'the demo makes its own first operator');
 
     cli.child.kill('SIGTERM');
     const run = await cli.exited;
@@ -60,6 +69,8 @@ describe('formatDemoCredentials', () => {
     ],
     merchants: [{ name: 'Shop', merchantId: 'mer_1', apiKey: 'mite_k_1' }],
     offers: [{ offerId: 'off_1', title: 'An article', price: '0.02', merchant: 'Shop' }],
+    merchantPeople: [{ merchant: 'Shop', email: 'shop@demo', password: 'pw-shop' }],
+    operators: [{ email: 'op@demo', password: 'pw-op' }],
   };
 
   it('prints users, merchants and offers in aligned columns', () => {
@@ -72,6 +83,12 @@ describe('formatDemoCredentials', () => {
       '  merchants (API key as a Bearer token):',
       '    name  merchant id  API key',
       '    Shop  mer_1        mite_k_1',
+      '  merchants\u2019 owners (log in to a merchant\u2019s dashboard with POST /v1/merchant-sessions):',
+      '    email      password  merchant',
+      '    shop@demo  pw-shop   Shop',
+      '  operators (log in to the console with POST /v1/operator-sessions):',
+      '    email    password',
+      '    op@demo  pw-op',
       '  offers:',
       '    offer id  price  title       merchant',
       '    off_1     0.02   An article  Shop',

@@ -114,6 +114,20 @@ export function formatDemoCredentials(
         merchant.apiKey,
       ]),
     ]),
+    '  merchants\u2019 owners (log in to a merchant\u2019s dashboard with POST /v1/merchant-sessions):',
+    ...columns([
+      ['email', 'password', 'merchant'],
+      ...credentials.merchantPeople.map((person) => [
+        person.email,
+        person.password,
+        person.merchant,
+      ]),
+    ]),
+    '  operators (log in to the console with POST /v1/operator-sessions):',
+    ...columns([
+      ['email', 'password'],
+      ...credentials.operators.map((operator) => [operator.email, operator.password]),
+    ]),
     '  offers:',
     ...columns([
       ['offer id', 'price', 'title', 'merchant'],

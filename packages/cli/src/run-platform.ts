@@ -6,7 +6,7 @@ import { chmod, mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { networkInterfaces } from 'node:os';
 import path from 'node:path';
-import type { Platform } from '@mite/server';
+import { firstOperatorEmailDefault, type Platform } from '@mite/server';
 import { type Command, InvalidArgumentError } from 'commander';
 import pino, { type Logger } from 'pino';
 import type { CliContext } from './cli-context.ts';
@@ -35,6 +35,9 @@ export const SHUTDOWN_TIMEOUT_MS = 10_000;
 
 /** File in the data directory that receives the first admin key, readable by its owner only. */
 export const ADMIN_KEY_FILE_NAME = 'admin-key';
+
+/** File in the data directory that receives the first operator's console login, owner-only. */
+export const OPERATOR_LOGIN_FILE_NAME = 'operator-login';
 
 export interface PlatformFlags {
   readonly dataDir?: string;
@@ -140,10 +143,13 @@ export async function runPlatform(
   const platform = await startPlatform(options, context);
   let extraLines: readonly string[];
   let adminKeyFile: string | undefined;
+  let operatorFile: string | undefined;
   let companion: Awaited<ReturnType<StartedStep>> | undefined;
   try {
     adminKeyFile = await bootstrapAdminKey(platform, options.dataDir);
     extraLines = prepare === undefined ? [] : await prepare(platform);
+    // After `prepare`, which may make the first operator itself (the demo's is published).
+    operatorFile = await bootstrapOperator(platform, options.dataDir, context.env);
     await listen(platform, options);
     if (started !== undefined) {
       companion = await started(platform, listeningUrl(platform, options));
@@ -154,7 +160,7 @@ export async function runPlatform(
     throw error;
   }
   const signal = context.waitForShutdownSignal();
-  context.writeOut(banner(platform, options, adminKeyFile, extraLines));
+  context.writeOut(banner(platform, options, { adminKeyFile, operatorFile }, extraLines));
   context.writeOut(`\nReceived ${await signal}, shutting down...\n`);
   await companion?.close();
   return shutdown(platform, context);
@@ -225,19 +231,54 @@ async function bootstrapAdminKey(platform: Platform, dataDir: string): Promise<s
   }
   if (key === undefined) return undefined;
   const file = path.join(dataDir, ADMIN_KEY_FILE_NAME);
-  // Written beside the file, then renamed over it: a reader never sees half a key, and an older
-  // file (from a store since wiped) is replaced whatever its permissions were.
+  await writeOwnerOnly(file, `${key.secret}\n`, key.secret, 'the first admin key');
+  return file;
+}
+
+/**
+ * On a platform without operators, makes the first operator person (email `MITE_OPERATOR_EMAIL`,
+ * else operator@mite.local) with a generated password, and writes both to the data directory,
+ * readable by its owner only; returns the file then, else undefined. Never printed.
+ */
+async function bootstrapOperator(
+  platform: Platform,
+  dataDir: string,
+  env: NodeJS.ProcessEnv,
+): Promise<string | undefined> {
+  const email = env.MITE_OPERATOR_EMAIL ?? firstOperatorEmailDefault;
+  let operator: { email: string; password: string } | undefined;
+  try {
+    operator = await platform.bootstrapOperator(email);
+  } catch (error) {
+    throw startupError(`cannot create the first operator: ${describeError(error)}`);
+  }
+  if (operator === undefined) return undefined;
+  const file = path.join(dataDir, OPERATOR_LOGIN_FILE_NAME);
+  const content = `email: ${operator.email}\npassword: ${operator.password}\n`;
+  await writeOwnerOnly(file, content, operator.password, 'the first operator\u2019s login');
+  return file;
+}
+
+/**
+ * Writes a secret beside `file`, then renames it over: a reader never sees half of it, and an
+ * older file (from a store since wiped) is replaced whatever its permissions were.
+ */
+async function writeOwnerOnly(
+  file: string,
+  content: string,
+  secret: string,
+  what: string,
+): Promise<void> {
   const temporary = `${file}.${process.pid}.tmp`;
   try {
-    await writeFile(temporary, `${key.secret}\n`, { mode: 0o600, flag: 'wx' });
+    await writeFile(temporary, content, { mode: 0o600, flag: 'wx' });
     await chmod(temporary, 0o600);
     await rename(temporary, file);
   } catch (error) {
     await rm(temporary, { force: true });
-    const detail = describeError(error, [key.secret]);
-    throw startupError(`cannot write the first admin key to ${file}: ${detail}`);
+    const detail = describeError(error, [secret]);
+    throw startupError(`cannot write ${what} to ${file}: ${detail}`);
   }
-  return file;
 }
 
 async function listen(platform: Platform, options: RunOptions): Promise<void> {
@@ -266,9 +307,10 @@ function describeListenError(error: unknown, { host, port }: RunOptions): string
 function banner(
   platform: Platform,
   options: RunOptions,
-  adminKeyFile: string | undefined,
+  files: { adminKeyFile: string | undefined; operatorFile: string | undefined },
   extraLines: readonly string[],
 ): string {
+  const { adminKeyFile, operatorFile } = files;
   const { port } = platform.app.server.address() as AddressInfo;
   const base = baseUrl(options.host, port);
   const network = isWildcard(options.host) ? networkAddresses() : [];
@@ -285,6 +327,11 @@ function banner(
     ...(adminKeyFile === undefined
       ? []
       : [`  first admin key written to ${adminKeyFile} (owner-only; shown nowhere else)`]),
+    ...(operatorFile === undefined
+      ? []
+      : [
+          `  first operator\u2019s console login written to ${operatorFile} (owner-only; shown nowhere else)`,
+        ]),
     ...(extraLines.length === 0 ? [] : ['', ...extraLines, '']),
     'Press Ctrl+C to stop.',
     '',

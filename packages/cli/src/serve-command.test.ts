@@ -52,6 +52,23 @@ describe('mite serve (child process)', { timeout: TEST_TIMEOUT_MS }, () => {
     assert.notEqual(secret, '');
     assert.equal((await createMerchant(base, secret, 'first')).status, 201);
     assert.equal((await createMerchant(base, 'not-a-key', 'bad')).status, 401);
+    // The first operator's console login, written like the key, works and is not printed.
+    const operatorFile = join(dataDir, 'operator-login');
+    assert.match(
+      stdout,
+      new RegExp(`first operator\u2019s console login written to ${operatorFile} `),
+    );
+    assert.equal(statSync(operatorFile).mode & 0o777, 0o600);
+    const login = /^email: (\S+)\npassword: (\S+)\n$/.exec(readFileSync(operatorFile, 'utf8'));
+    assert.ok(login, 'the operator login file names an email and a password');
+    assert.equal(login[1], 'operator@mite.local');
+    assert.ok(!stdout.includes(login[2] ?? ''), 'the operator password is not printed');
+    const console = await fetch(`${base}/v1/operator-sessions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: login[1], password: login[2] }),
+    });
+    assert.equal(console.status, 201, await console.clone().text());
 
     const pid = cli.child.pid ?? assert.fail('no pid');
     cli.child.kill('SIGTERM');
@@ -64,6 +81,7 @@ describe('mite serve (child process)', { timeout: TEST_TIMEOUT_MS }, () => {
     const again = startCli(['serve', '--port', '0', '--data-dir', dataDir]);
     const againBase = await waitForUrl(again);
     assert.doesNotMatch(again.output.stdout, /admin key/);
+    assert.doesNotMatch(again.output.stdout, /first operator/);
     assert.equal((await createMerchant(againBase, secret, 'second')).status, 201);
     again.child.kill('SIGTERM');
     const second = await again.exited;

@@ -172,3 +172,14 @@ export {
   x402Version,
 } from './x402.ts';
 export { isLoopbackHostname, isSecureOrLoopback, resourceIsOnOrigin } from './transport.ts';
+export {
+  bigintToBytes,
+  blind,
+  type Blinded,
+  blindRsaModulusBitsMin,
+  type BlindRsaPublicKey,
+  bytesToBigint,
+  finalize,
+  type RandomBytes,
+  verify as verifyBlindRsa,
+} from './blind-rsa.ts';

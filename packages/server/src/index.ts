@@ -1,2 +1,3 @@
 export { type DemoCredentials, seedDemo } from './demo/seed-demo.ts';
 export { createPlatform, type Platform, type PlatformOptions, storeUrls } from './platform.ts';
+export { firstOperatorEmailDefault } from './staff/operator-people.ts';

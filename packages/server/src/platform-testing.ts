@@ -288,3 +288,54 @@ export async function setUpShop(env: PlatformUnderTest): Promise<Shop> {
     webhookEndpointId: String(endpoint.id ?? endpoint.endpointId),
   };
 }
+
+/** A person logged in to a dashboard or the console: their session token, as a bearer. */
+export interface StaffLogin {
+  readonly userId: string;
+  readonly token: string;
+}
+
+/**
+ * A person who signs up as a merchant through the API (its owner) and logs in to its dashboard:
+ * the session acts as the merchant, like an API key with every scope and the members' scopes.
+ */
+export async function logInMerchantPerson(
+  env: PlatformUnderTest,
+  input: { email: string; password?: string; merchantName: string },
+): Promise<StaffLogin & { readonly merchantId: string }> {
+  const credentials = { email: input.email, password: input.password ?? 'a long passphrase' };
+  const signedUp = expectStatus(
+    await env.call('POST', '/v1/merchant-signups', {
+      body: { ...credentials, merchantName: input.merchantName },
+    }),
+    201,
+    'merchant sign-up',
+  );
+  const merchantId = String(signedUp.merchantId);
+  const session = expectStatus(
+    await env.call('POST', '/v1/merchant-sessions', { body: { ...credentials, merchantId } }),
+    201,
+    'dashboard log-in',
+  );
+  return { userId: String(signedUp.userId), merchantId, token: String(session.token) };
+}
+
+/** The platform's first operator person, made as setup makes it, logged in to the console. */
+export async function logInOperatorPerson(
+  env: PlatformUnderTest,
+  email = 'operator@example.com',
+): Promise<StaffLogin & { readonly email: string; readonly password: string }> {
+  const first = await env.platform.bootstrapOperator(email);
+  if (first === undefined) throw new Error('the platform has an operator already');
+  const session = expectStatus(
+    await env.call('POST', '/v1/operator-sessions', { body: first }),
+    201,
+    'console log-in',
+  );
+  const me = expectStatus(
+    await env.call('GET', '/v1/operator-session', { auth: String(session.token) }),
+    200,
+    'console session',
+  );
+  return { ...first, userId: String(me.userId), token: String(session.token) };
+}

@@ -6,6 +6,7 @@ import { request } from 'node:http';
 import pino, { type Logger } from 'pino';
 import { Webhook } from 'standardwebhooks';
 import { apiKeyScopes } from './auth/scopes.ts';
+import { memberScopes } from './staff/staff-roles.ts';
 import { sandboxCards } from './funding/sandbox-provider.ts';
 import { platformAccountIds } from './ledger/chart-of-accounts.ts';
 import { captureLog } from './http/testing.ts';
@@ -784,6 +785,29 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
           declared.set(`${method.toUpperCase()} ${path}`, (auth as { scopes?: unknown }).scopes);
         }
       }
+    }
+    // Routes for people only (the dashboard's members and session) need a scope no key can
+    // hold: a key with every scope is refused them. Dashboard sessions are tested in staff/.
+    const peopleOnly = [...declared.entries()].filter(([, scopes]) =>
+      (scopes as string[]).some((scope) => (memberScopes as readonly string[]).includes(scope)),
+    );
+    assert.deepEqual(peopleOnly.map(([route]) => route).sort(), [
+      'DELETE /v1/merchant-sessions/current',
+      'DELETE /v1/merchants/{merchantId}/members/{userId}',
+      'GET /v1/merchant-session',
+      'GET /v1/merchants/{merchantId}/members',
+      'POST /v1/merchants/{merchantId}/invitations',
+    ]);
+    for (const [route] of peopleOnly) {
+      const [method = '', template = ''] = route.split(' ');
+      const path = template.replace('{merchantId}', shop.merchantId).replace('{userId}', 'someone');
+      const body = method === 'POST' ? { email: 'x@example.com', role: 'viewer' } : undefined;
+      const refused = await env.call(method, path, {
+        auth: fixtures.secret,
+        ...(body === undefined ? {} : { body }),
+      });
+      assert.equal(refused.status, 403, `${route} with a key`);
+      declared.delete(route);
     }
     assert.deepEqual(
       [...declared.entries()].sort(),

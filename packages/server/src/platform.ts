@@ -10,6 +10,12 @@ import { authRoutes } from './auth/auth-routes.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { adminKeyRoutes, apiKeyRoutes } from './auth/key-routes.ts';
 import { createUserService } from './auth/user-service.ts';
+import { createMerchantInvitations } from './staff/merchant-invitations.ts';
+import { createMerchantPeople } from './staff/merchant-people.ts';
+import { merchantPeopleRoutes } from './staff/merchant-people-routes.ts';
+import { createOperatorPeople } from './staff/operator-people.ts';
+import { operatorSessionRoutes } from './staff/operator-session-routes.ts';
+import { createStaffPrincipals } from './staff/staff-principals.ts';
 import { openPlatformDb, type PlatformDb } from './db/platform-db.ts';
 import {
   type FundingConfig,
@@ -111,6 +117,11 @@ export interface Platform {
   readonly webAppsServed: boolean;
   /** The first admin key, created and returned once on a fresh platform. */
   bootstrapAdminKey(): Promise<{ keyId: string; secret: string } | undefined>;
+  /**
+   * Makes the first operator person (who logs in to the console) when there is none, with a
+   * generated password answered once; undefined when there is one.
+   */
+  bootstrapOperator(email: string): Promise<{ email: string; password: string } | undefined>;
   close(): Promise<void>;
 }
 
@@ -193,6 +204,20 @@ async function createServices(
   const wallets = createWalletService({ ledger });
   const users = createUserService({ ...deps, wallets, cipher });
   const merchants = createMerchantService(deps);
+  const staffPrincipals = createStaffPrincipals({ platform: platformDb });
+  const merchantPeople = createMerchantPeople({
+    ...deps,
+    users,
+    merchants,
+    cipher,
+    staffPrincipals,
+  });
+  const merchantInvitations = createMerchantInvitations({
+    ...deps,
+    people: merchantPeople,
+    cipher,
+  });
+  const operatorPeople = createOperatorPeople({ ...deps, users, staffPrincipals });
   const adminKeys = createAdminKeyService(deps);
   const transferIds = new TimeOrderedIds();
   const idempotency = createIdempotencyStore(platformDb, { clock, batcher, cipher });
@@ -230,6 +255,10 @@ async function createServices(
     users,
     wallets,
     merchants,
+    staffPrincipals,
+    merchantPeople,
+    merchantInvitations,
+    operatorPeople,
     adminKeys,
     payments,
     refunds,
@@ -305,6 +334,15 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     appRef.current = app;
     await app.register(healthRoutes);
     await app.register(authRoutes, { users: services.users });
+    await app.register(merchantPeopleRoutes, {
+      people: services.merchantPeople,
+      invitations: services.merchantInvitations,
+      users: services.users,
+    });
+    await app.register(operatorSessionRoutes, {
+      operators: services.operatorPeople,
+      users: services.users,
+    });
     await app.register(walletRoutes, {
       users: services.users,
       wallets: services.wallets,
@@ -342,6 +380,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       funding: services.funding,
       webAppsServed: webBuildPresent(options.webRoot),
       bootstrapAdminKey: () => services.adminKeys.bootstrap(),
+      bootstrapOperator: (email) => services.operatorPeople.bootstrap({ email }),
       async close() {
         await Promise.all(background.map((job) => job.stop()));
         await app.close();

@@ -1,33 +1,32 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { presentedCredential, sessionCookieName } from '../http/credentials.ts';
+import { presentedCredential, sessionClearCookie, sessionSetCookie } from '../http/credentials.ts';
 import { sendProblem } from '../http/problems.ts';
 import { requirePrincipal } from '../http/route-config.ts';
 import { passwordLengthMax, passwordLengthMin } from './passwords.ts';
 import type { UserService } from './user-service.ts';
 
-/** The Set-Cookie that makes the browser forget its session. */
-const clearedSessionCookie = `${sessionCookieName}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0`;
+/** The Set-Cookie that makes the browser forget its wallet session. */
+const clearedSessionCookie = sessionClearCookie('user');
 
-const emailSchema = z.string().email().max(254).describe('The email to log in with');
+export const emailSchema = z.string().email().max(254).describe('The email to log in with');
 
 /** The rules passwordProblem() applies at sign-up, stated where clients read them. */
-const signUpSchema = z.object({
-  email: emailSchema,
-  password: z
-    .string()
-    .min(passwordLengthMin)
-    .max(passwordLengthMax)
-    .describe(
-      `${passwordLengthMin} to ${passwordLengthMax} characters (UTF-16 code units), any ` +
-        'characters; compared after Unicode NFKC normalization',
-    ),
-});
+export const newPasswordSchema = z
+  .string()
+  .min(passwordLengthMin)
+  .max(passwordLengthMax)
+  .describe(
+    `${passwordLengthMin} to ${passwordLengthMax} characters (UTF-16 code units), any ` +
+      'characters; compared after Unicode NFKC normalization',
+  );
 
-const logInSchema = z.object({
-  email: emailSchema,
-  password: z.string().min(1).max(passwordLengthMax),
-});
+/** A password to check: its rules were applied when it was set. */
+export const passwordSchema = z.string().min(1).max(passwordLengthMax);
+
+const signUpSchema = z.object({ email: emailSchema, password: newPasswordSchema });
+
+const logInSchema = z.object({ email: emailSchema, password: passwordSchema });
 
 /** Sign-up, log-in (a session as a bearer token and an http-only cookie), log-out, profile. */
 export const authRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (api, { users }) => {
@@ -67,11 +66,7 @@ export const authRoutes: FastifyPluginAsyncZod<{ users: UserService }> = async (
       if (!result.ok) return sendProblem(reply, result.code, result.detail);
       const { token, userId, expiresAtMs } = result.value;
       const maxAge = Math.floor((expiresAtMs - Date.now()) / 1000);
-      // SameSite=Lax keeps other sites' forms from spending with this cookie.
-      reply.header(
-        'set-cookie',
-        `${sessionCookieName}=${token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=${maxAge}`,
-      );
+      reply.header('set-cookie', sessionSetCookie('user', token, maxAge));
       return reply
         .code(201)
         .send({ token, userId, expiresAt: new Date(expiresAtMs).toISOString() });

@@ -46,6 +46,7 @@ forEachDialect('users and sessions', (dialect, it) => {
     assert.ok(session.ok);
     assert.deepEqual(await users.authenticate(session.value.token), {
       userId: signedUp.value.userId,
+      actingAs: 'wallet',
     });
     const profile = await users.profile(signedUp.value.userId);
     assert.equal(profile?.email, 'ada@example.com');

@@ -104,10 +104,14 @@ export function createUserService(deps: UserServiceDeps) {
     return ok({ userId });
   }
 
-  async function logIn(input: {
+  /**
+   * The person an email and password identify, if they do and the person is not disabled. An
+   * unknown email costs the same as a wrong password, so that timing does not tell them apart.
+   */
+  async function checkCredentials(input: {
     email: string;
     password: string;
-  }): Promise<Result<Session, 'invalidCredentials'>> {
+  }): Promise<string | undefined> {
     const lookup = cipher.lookupTag(normaliseEmail(input.email), emailLookupPurpose);
     const user = await db
       .selectFrom('users')
@@ -115,8 +119,23 @@ export function createUserService(deps: UserServiceDeps) {
       .where('email_lookup', '=', lookup)
       .executeTakeFirst();
     const valid = await verifyPassword(input.password, user?.password_hash ?? (await decoyHash));
-    if (user === undefined || !valid || user.disabled_at !== null)
-      return fail('invalidCredentials');
+    if (user === undefined || !valid || user.disabled_at !== null) return undefined;
+    return user.id;
+  }
+
+  /** The person with this email, if there is one (for invitations, which name an email). */
+  async function userIdByEmail(email: string): Promise<string | undefined> {
+    const lookup = cipher.lookupTag(normaliseEmail(email), emailLookupPurpose);
+    const row = await db
+      .selectFrom('users')
+      .select('id')
+      .where('email_lookup', '=', lookup)
+      .executeTakeFirst();
+    return row?.id;
+  }
+
+  /** A new session of the person, acting as `actingAs` (see SessionActingAs). */
+  async function openSession(userId: string, actingAs: SessionActingAs): Promise<Session> {
     const issued = issueSecret('session');
     const nowMs = clock();
     const expiresAtMs = nowMs + sessionTtlMs;
@@ -124,28 +143,44 @@ export function createUserService(deps: UserServiceDeps) {
       .insertInto('sessions')
       .values({
         token_hash: issued.hash,
-        user_id: user.id,
+        user_id: userId,
         created_at: BigInt(nowMs),
         expires_at: BigInt(expiresAtMs),
         revoked_at: null,
+        acting_as: actingAs,
       })
       .execute();
-    return ok({ token: issued.secret, userId: user.id, expiresAtMs });
+    return { token: issued.secret, userId, expiresAtMs };
+  }
+
+  /** Logs in to the wallet: a session acting as the person's own wallet. */
+  async function logIn(input: {
+    email: string;
+    password: string;
+  }): Promise<Result<Session, 'invalidCredentials'>> {
+    const userId = await checkCredentials(input);
+    if (userId === undefined) return fail('invalidCredentials');
+    return ok(await openSession(userId, 'wallet'));
   }
 
   /** The user a session token belongs to, if the session is live and the user not disabled. */
-  async function authenticate(token: string): Promise<{ userId: string } | undefined> {
+  async function authenticate(
+    token: string,
+  ): Promise<{ userId: string; actingAs: SessionActingAs } | undefined> {
     const tokenHash = hashSecret(token);
     const session = sessions.get(tokenHash) ?? (await readSession(tokenHash));
     if (session === undefined || session.expiresAtMs <= clock()) return undefined;
-    return { userId: session.userId };
+    return { userId: session.userId, actingAs: session.actingAs };
   }
 
   async function readSession(tokenHash: string): Promise<CachedSession | undefined> {
     const revocationsBefore = revocations;
     const row = await firstRow(selectSession, db, { tokenHash });
     if (row === undefined || row.revoked_at !== null || row.disabled_at !== null) return undefined;
-    const session = { userId: row.user_id, expiresAtMs: Number(row.expires_at) };
+    const actingAs = sessionActingAs(row.acting_as);
+    // A value this code did not write: refuse the session rather than guess what it may do.
+    if (actingAs === undefined) return undefined;
+    const session = { userId: row.user_id, expiresAtMs: Number(row.expires_at), actingAs };
     if (revocations === revocationsBefore) sessions.set(tokenHash, session);
     return session;
   }
@@ -200,7 +235,17 @@ export function createUserService(deps: UserServiceDeps) {
     };
   }
 
-  return { signUp, logIn, authenticate, logOut, logOutEverywhere, profile };
+  return {
+    signUp,
+    checkCredentials,
+    userIdByEmail,
+    openSession,
+    logIn,
+    authenticate,
+    logOut,
+    logOutEverywhere,
+    profile,
+  };
 }
 
 export type UserService = ReturnType<typeof createUserService>;
@@ -208,16 +253,45 @@ export type UserService = ReturnType<typeof createUserService>;
 interface CachedSession {
   readonly userId: string;
   readonly expiresAtMs: number;
+  readonly actingAs: SessionActingAs;
+}
+
+/**
+ * What a session acts as: the person's own wallet, the operator console, or the dashboard of one
+ * merchant. Which one is fixed when the session is opened; the role that decides what it may do
+ * there is read again on every request (staff/staff-principals.ts).
+ */
+export type SessionActingAs = 'wallet' | 'operator' | `merchant:${string}`;
+
+/** A stored `acting_as`, checked: undefined for anything this code does not write. */
+export function sessionActingAs(stored: string): SessionActingAs | undefined {
+  if (stored === 'wallet' || stored === 'operator') return stored;
+  if (stored.startsWith('merchant:') && stored.length > 'merchant:'.length) {
+    return stored as `merchant:${string}`;
+  }
+  return undefined;
 }
 
 // Prepared (see prepared-query.ts): every call by a user runs it.
 const selectSession = preparedQuery<
   { tokenHash: string },
-  { user_id: string; expires_at: bigint; revoked_at: bigint | null; disabled_at: bigint | null }
+  {
+    user_id: string;
+    expires_at: bigint;
+    revoked_at: bigint | null;
+    disabled_at: bigint | null;
+    acting_as: string;
+  }
 >((db, arg) =>
   db
     .selectFrom('sessions')
     .innerJoin('users', 'users.id', 'sessions.user_id')
-    .select(['sessions.user_id', 'sessions.expires_at', 'sessions.revoked_at', 'users.disabled_at'])
+    .select([
+      'sessions.user_id',
+      'sessions.expires_at',
+      'sessions.revoked_at',
+      'users.disabled_at',
+      'sessions.acting_as',
+    ])
     .where('sessions.token_hash', '=', arg('tokenHash')),
 );

@@ -33,6 +33,11 @@ export interface SessionsTable {
   created_at: EpochMs;
   expires_at: EpochMs;
   revoked_at: EpochMs | null;
+  /**
+   * What the session acts as (migration 0020): `wallet` (the person's own wallet), `operator`,
+   * or `merchant:<merchantId>` (the dashboard of a merchant the person is a member of).
+   */
+  acting_as: Generated<string>;
 }
 
 export interface MerchantsTable {
@@ -320,6 +325,9 @@ export interface PlatformSchema {
   report_rollup_counted: ReportRollupCountedTable;
   report_payment_shares: ReportPaymentSharesTable;
   wallet_budgets: WalletBudgetsTable;
+  merchant_members: MerchantMembersTable;
+  merchant_invitations: MerchantInvitationsTable;
+  operators: OperatorsTable;
 }
 
 /** A payment a merchant got a share of without being its seller (migration 0017). */
@@ -443,4 +451,35 @@ export interface WalletBudgetsTable {
   /** Payments above this are asked about before they are made. */
   approve_above_micros: string;
   updated_at: EpochMs;
+}
+
+/** A person's membership of a merchant, with the role that decides their scopes (migration 0020). */
+export interface MerchantMembersTable {
+  merchant_id: string;
+  user_id: string;
+  role: 'owner' | 'viewer';
+  created_at: EpochMs;
+}
+
+/** An invitation into a merchant; the token only hashed, the email only encrypted (migration 0020). */
+export interface MerchantInvitationsTable {
+  id: string;
+  merchant_id: string;
+  token_hash: string;
+  email_lookup: string;
+  email_ciphertext: string;
+  role: 'owner' | 'viewer';
+  /** `<kind>:<id>` of who invited (an operator or a merchant principal). */
+  invited_by: string;
+  created_at: EpochMs;
+  expires_at: EpochMs;
+  accepted_at: EpochMs | null;
+  accepted_by: string | null;
+}
+
+/** The people with the operator role (migration 0020); revoked ones keep their row. */
+export interface OperatorsTable {
+  user_id: string;
+  created_at: EpochMs;
+  revoked_at: EpochMs | null;
 }

@@ -37,6 +37,16 @@ describe('demo data', () => {
       (await platform.services.merchants.authenticateApiKey(shop.apiKey))?.merchantId,
       shop.merchantId,
     );
+    // Each demo merchant's owner logs in to its dashboard; the operator to the console.
+    const owner = credentials.merchantPeople.find((person) => person.merchant === shop.name);
+    assert.ok(owner);
+    const dashboard = await platform.services.merchantPeople.logIn(owner);
+    assert.ok(dashboard.ok);
+    assert.equal(dashboard.value.membership.merchantId, shop.merchantId);
+    assert.equal(dashboard.value.membership.role, 'owner');
+    const [operator] = credentials.operators;
+    assert.ok(operator);
+    assert.ok((await platform.services.operatorPeople.logIn(operator)).ok);
     assert.deepEqual((await platform.ledger.verify()).problems, []);
     await platform.close();
     const again = await open();
@@ -44,7 +54,7 @@ describe('demo data', () => {
     assert.deepEqual(await seedDemo(again), credentials);
     assert.equal(
       (await again.platformDb.db.selectFrom('users').select('id').execute()).length,
-      credentials.users.length,
+      credentials.users.length + credentials.merchantPeople.length + credentials.operators.length,
     );
   });
 });

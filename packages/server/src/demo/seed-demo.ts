@@ -11,7 +11,17 @@ export interface DemoCredentials {
   readonly users: { email: string; password: string; balance: string }[];
   readonly merchants: { name: string; merchantId: string; apiKey: string }[];
   readonly offers: { offerId: string; title: string; price: string; merchant: string }[];
+  /** The person who owns each demo merchant, for its dashboard. */
+  readonly merchantPeople: { merchant: string; email: string; password: string }[];
+  /** The people who log in to the operator console. */
+  readonly operators: { email: string; password: string }[];
 }
+
+/** The demo's operator, who logs in to the console; the password is published like the users'. */
+export const demoOperator = {
+  email: 'operator@demo.mite.local',
+  password: 'demo-password-operator',
+};
 
 const demoUsers = [
   { email: 'ada@demo.mite.local', password: 'demo-password-ada', balanceMicros: 10_000_000n },
@@ -62,9 +72,24 @@ const demoShops = [
  */
 export async function seedDemo(platform: Platform): Promise<DemoCredentials> {
   const file = path.join(platform.dataDir, demoCredentialsFileName);
-  if (fs.existsSync(file)) return JSON.parse(fs.readFileSync(file, 'utf8')) as DemoCredentials;
+  if (fs.existsSync(file)) {
+    const kept = JSON.parse(fs.readFileSync(file, 'utf8')) as Partial<DemoCredentials>;
+    // A demo made before the dashboard and the console had people gets them now.
+    if (kept.operators !== undefined && kept.merchantPeople !== undefined) {
+      return kept as DemoCredentials;
+    }
+    const upgraded = { ...(kept as DemoCredentials), ...(await seedDemoStaff(platform, kept)) };
+    fs.writeFileSync(file, `${JSON.stringify(upgraded, null, 2)}\n`, { mode: 0o600 });
+    return upgraded;
+  }
   const { users, merchants } = platform.services;
-  const credentials: DemoCredentials = { users: [], merchants: [], offers: [] };
+  const credentials: DemoCredentials = {
+    users: [],
+    merchants: [],
+    offers: [],
+    merchantPeople: [],
+    operators: [],
+  };
   for (const demo of demoUsers) {
     const signedUp = await users.signUp({ email: demo.email, password: demo.password });
     if (!signedUp.ok)
@@ -97,8 +122,35 @@ export async function seedDemo(platform: Platform): Promise<DemoCredentials> {
       });
     }
   }
-  fs.writeFileSync(file, `${JSON.stringify(credentials, null, 2)}\n`, { mode: 0o600 });
-  return credentials;
+  const staff = await seedDemoStaff(platform, credentials);
+  const seeded = { ...credentials, ...staff };
+  fs.writeFileSync(file, `${JSON.stringify(seeded, null, 2)}\n`, { mode: 0o600 });
+  return seeded;
+}
+
+/**
+ * The people who run the demo: an owner for each demo merchant (a person of their own, e.g.
+ * `the-daily-mite@demo.mite.local`, password `demo-password-merchant`) and the operator.
+ */
+async function seedDemoStaff(
+  platform: Platform,
+  credentials: Partial<DemoCredentials>,
+): Promise<Pick<DemoCredentials, 'merchantPeople' | 'operators'>> {
+  const { merchantPeople, operatorPeople, users } = platform.services;
+  const people: DemoCredentials['merchantPeople'] = [];
+  for (const merchant of credentials.merchants ?? []) {
+    const slug = merchant.name
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
+    const person = { email: `${slug}@demo.mite.local`, password: 'demo-password-merchant' };
+    const signedUp = await users.signUp(person);
+    if (!signedUp.ok) throw new Error(`the demo person ${person.email} could not be made`);
+    await merchantPeople.addMember(merchant.merchantId, signedUp.value.userId, 'owner');
+    people.push({ merchant: merchant.name, ...person });
+  }
+  const operator = await operatorPeople.bootstrap(demoOperator);
+  return { merchantPeople: people, operators: operator === undefined ? [] : [operator] };
 }
 
 /** Demo money, topped up through the sandbox card processor like any user's (fee included). */

@@ -5,9 +5,31 @@
  */
 import { createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
+import type { PrincipalKind } from './route-config.ts';
 
 /** The session cookie browsers send (secure, http-only; set by the auth feature). */
 export const sessionCookieName = 'mite_session';
+
+/**
+ * Each app's own session cookie, by the kind of principal its sessions are: the wallet's, the
+ * merchant dashboard's and the operator console's. A person logged in to two of them in one
+ * browser holds two cookies, and each route is sent the one for the kinds it allows, so that
+ * logging in to the dashboard does not log the wallet out, nor does a dashboard session ever
+ * reach a wallet route.
+ */
+export const sessionCookieNames: Readonly<Record<PrincipalKind, string>> = {
+  user: sessionCookieName,
+  merchant: 'mite_merchant_session',
+  operator: 'mite_operator_session',
+};
+
+const everyKind: readonly PrincipalKind[] = ['user', 'merchant', 'operator'];
+
+/** The kinds the request's route lets in, in its order; every kind for a public or unknown route. */
+function routeKinds(request: FastifyRequest): readonly PrincipalKind[] {
+  const auth = request.routeOptions.config?.auth;
+  return auth === undefined || auth === 'public' ? everyKind : auth.kinds;
+}
 
 /** An alternative to `Authorization: Bearer` for merchant API keys. */
 export const apiKeyHeaderName = 'x-api-key';
@@ -27,7 +49,12 @@ function cookieValue(cookieHeader: string, name: string): string | undefined {
 /** Where a request's credential came from: a browser sends the cookie by itself. */
 export type CredentialSource = 'bearer' | 'apiKey' | 'cookie';
 
-/** The secret the request presents and where, in order: bearer token, API key, session cookie. */
+/**
+ * The secret the request presents and where, in order: bearer token, API key, and then the
+ * session cookie of the first kind the route allows that the browser sent (see
+ * sessionCookieNames). The cookie's name only chooses which one is looked at: what the session
+ * may do is decided by the session itself.
+ */
 export function presentedCredentialWithSource(
   request: FastifyRequest,
 ): { readonly secret: string; readonly source: CredentialSource } | undefined {
@@ -36,8 +63,12 @@ export function presentedCredentialWithSource(
   if (bearer !== undefined) return { secret: bearer, source: 'bearer' };
   const apiKey = request.headers[apiKeyHeaderName];
   if (typeof apiKey === 'string' && apiKey !== '') return { secret: apiKey, source: 'apiKey' };
-  const session = cookie === undefined ? undefined : cookieValue(cookie, sessionCookieName);
-  return session === undefined ? undefined : { secret: session, source: 'cookie' };
+  if (cookie === undefined) return undefined;
+  for (const kind of routeKinds(request)) {
+    const session = cookieValue(cookie, sessionCookieNames[kind]);
+    if (session !== undefined) return { secret: session, source: 'cookie' };
+  }
+  return undefined;
 }
 
 /** The secret the request presents, in order: bearer token, API key header, session cookie. */
@@ -48,4 +79,23 @@ export function presentedCredential(request: FastifyRequest): string | undefined
 /** A stable, non-reversible name for a credential (the secret has 256 bits of entropy). */
 export function credentialFingerprint(secret: string): string {
   return createHash('sha256').update(secret).digest('base64url');
+}
+
+/**
+ * The Set-Cookie that keeps a session of `kind` in the browser until it expires. HttpOnly: no
+ * page script reads it. SameSite=Lax keeps other sites' forms from acting with it. Secure:
+ * browsers still send it to http://localhost and 127.0.0.1, which they count as secure
+ * contexts, and nowhere else without TLS.
+ */
+export function sessionSetCookie(
+  kind: PrincipalKind,
+  token: string,
+  maxAgeSeconds: number,
+): string {
+  return `${sessionCookieNames[kind]}=${token}; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=${maxAgeSeconds}`;
+}
+
+/** The Set-Cookie that makes the browser forget its session of `kind`. */
+export function sessionClearCookie(kind: PrincipalKind): string {
+  return `${sessionCookieNames[kind]}=; Path=/; HttpOnly; Secure; SameSite=Lax; Max-Age=0`;
 }

@@ -15,7 +15,7 @@ import type { FastifyContextConfig, FastifyInstance, RouteOptions } from 'fastif
 import { jsonSchemaTransform, jsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { problemMediaType } from '@mite/protocol';
-import { apiKeyHeaderName, sessionCookieName } from './credentials.ts';
+import { apiKeyHeaderName, sessionCookieName, sessionCookieNames } from './credentials.ts';
 import { problemBodySchema, problemCodes, problemTable, problemType } from './problems.ts';
 import type { PrincipalKind, RouteAuth } from './route-config.ts';
 
@@ -40,7 +40,9 @@ const securitySchemes = {
   bearerAuth: {
     type: 'http',
     scheme: 'bearer',
-    description: 'A session token (users), an API key (merchants) or an admin key (operators)',
+    description:
+      'A session token (a user\u2019s wallet, or a person\u2019s merchant dashboard or operator ' +
+      'console session), an API key (merchants) or an admin key (operators)',
   },
   apiKeyHeader: {
     type: 'apiKey',
@@ -58,14 +60,30 @@ const securitySchemes = {
       '`Sec-Fetch-Site: same-origin`, or an `Origin` equal to the platform\u2019s; otherwise ' +
       '403. Programs send the session token as a Bearer token instead.',
   },
+  merchantSessionCookie: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: sessionCookieNames.merchant,
+    description:
+      'A merchant dashboard session (POST /v1/merchant-sessions), acting as its merchant with ' +
+      'the scopes of the person\u2019s role; the same rules as the wallet\u2019s cookie.',
+  },
+  operatorSessionCookie: {
+    type: 'apiKey',
+    in: 'cookie',
+    name: sessionCookieNames.operator,
+    description:
+      'An operator console session (POST /v1/operator-sessions); the same rules as the ' +
+      'wallet\u2019s cookie.',
+  },
 } as const;
 
 type SecuritySchemeName = keyof typeof securitySchemes;
 
 const schemesByKind: Readonly<Record<PrincipalKind, readonly SecuritySchemeName[]>> = {
   user: ['bearerAuth', 'sessionCookie'],
-  merchant: ['bearerAuth', 'apiKeyHeader'],
-  operator: ['bearerAuth'],
+  merchant: ['bearerAuth', 'apiKeyHeader', 'merchantSessionCookie'],
+  operator: ['bearerAuth', 'operatorSessionCookie'],
 };
 
 /** Alternatives, any one of which suffices; the route's scopes listed as roles (OpenAPI 3.1). */

@@ -53,6 +53,9 @@ export type ProblemCode =
   | 'policyBlocked'
   | 'policyChallenged'
   | 'lastAdminKey'
+  // People who run merchants (staff/).
+  | 'invitationNotFound'
+  | 'lastOwner'
   // The platform itself.
   | 'internal'
   | 'unavailable';
@@ -287,6 +290,20 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     description:
       'Revoking it would lock every operator out of the API. Rotate it instead, which gives a ' +
       'new secret and revokes the old one in one step.',
+  },
+  invitationNotFound: {
+    status: 404,
+    title: 'The invitation is unknown, expired or used',
+    description:
+      'An invitation link works once and for a limited time. Ask whoever invited you for a new ' +
+      'one.',
+  },
+  lastOwner: {
+    status: 409,
+    title: 'The last owner cannot be removed',
+    description:
+      'A merchant keeps at least one owner, who can manage its people, keys and bank details. ' +
+      'Make another person an owner first.',
   },
   internal: {
     status: 500,

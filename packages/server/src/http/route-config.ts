@@ -19,6 +19,11 @@ export interface Principal {
   readonly id: string;
   /** What a merchant's API key allows; a route's `scopes` must all be here (merchants only). */
   readonly scopes: readonly string[];
+  /**
+   * The person behind a dashboard or console session (a user id), for the records of who did
+   * what; absent for keys, which are a server's, and for wallet sessions, whose id is the user.
+   */
+  readonly userId?: string;
 }
 
 /**

@@ -2,9 +2,13 @@ import assert from 'node:assert/strict';
 import { type Kysely, sql } from 'kysely';
 import { forEachDialect, platformDbFor } from '../testing.ts';
 import { migratePlatformDb } from '../platform-db.ts';
-import * as merchantReports from './0017-merchant-reports.ts';
-import * as pendingRefundsIndex from './0018-pending-refunds-index.ts';
-import * as walletBudgets from './0019-wallet-budgets.ts';
+import { platformMigrations } from './index.ts';
+
+/** 0017 and every migration after it, newest first: undone in this order. */
+const fromMerchantReports = Object.keys(platformMigrations)
+  .filter((name) => name >= '0017')
+  .sort()
+  .reverse();
 
 forEachDialect('migration 0017 (merchant reports)', (dialect, it) => {
   it('gives the refunds made before it their payment\u2019s merchant, and starts the rollup from nothing', async (t) => {
@@ -12,9 +16,11 @@ forEachDialect('migration 0017 (merchant reports)', (dialect, it) => {
     const { db } = platform;
     // Back to the database before 0017 (and the migrations after it), holding a refund of those
     // days.
-    await walletBudgets.down(db as unknown as Kysely<unknown>);
-    await pendingRefundsIndex.down(db as unknown as Kysely<unknown>);
-    await merchantReports.down(db as unknown as Kysely<unknown>);
+    for (const name of fromMerchantReports) {
+      const down = platformMigrations[name]?.down;
+      if (down === undefined) throw new Error(`bug: migration ${name} has no down`);
+      await down(db as unknown as Kysely<unknown>);
+    }
     await sql`delete from platform_migrations where name >= '0017'`.execute(db);
     await sql`insert into users (id, email_lookup, email_ciphertext, password_hash, wallet_account_id, created_at)
       values ('u1', 'l', 'c', 'h', '1', 1)`.execute(db);
@@ -26,11 +32,7 @@ forEachDialect('migration 0017 (merchant reports)', (dialect, it) => {
     await sql`insert into refunds (id, payment_id, amount_micros, state, requested_by, legs, created_at)
       values ('ref_1', 'pay_1', '5', 'succeeded', 'merchant:m1', '[]', 2)`.execute(db);
 
-    assert.deepEqual(await migratePlatformDb(db), [
-      '0017-merchant-reports',
-      '0018-pending-refunds-index',
-      '0019-wallet-budgets',
-    ]);
+    assert.deepEqual(await migratePlatformDb(db), [...fromMerchantReports].reverse());
     const refund = await db.selectFrom('refunds').select('merchant_id').executeTakeFirstOrThrow();
     assert.equal(refund.merchant_id, 'm1');
     const state = await db.selectFrom('report_rollup_state').selectAll().execute();

@@ -22,6 +22,7 @@ import * as unusedPaymentIndex from './0016-unused-payment-index.ts';
 import * as merchantReports from './0017-merchant-reports.ts';
 import * as pendingRefundsIndex from './0018-pending-refunds-index.ts';
 import * as walletBudgets from './0019-wallet-budgets.ts';
+import * as staff from './0020-staff.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -43,4 +44,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0017-merchant-reports': merchantReports,
   '0018-pending-refunds-index': pendingRefundsIndex,
   '0019-wallet-budgets': walletBudgets,
+  '0020-staff': staff,
 };
