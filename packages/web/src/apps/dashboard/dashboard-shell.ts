@@ -107,7 +107,10 @@ export class DashboardShell extends MiteElement {
     </p>`;
   }
 
-  /** Members are an owner's business: the link shows only to those who may read them. */
+  /**
+   * The team's screen, beside the others: every person may read it (`members:read`), only owners
+   * change it; the link shows only to sessions that may read it.
+   */
   private renderMembersLink() {
     if (this.session?.scopes.includes('members:read') !== true) return nothing;
     return html`<li>
