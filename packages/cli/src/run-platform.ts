@@ -364,7 +364,7 @@ export function fundingLines(funding: Platform['funding']): string[] {
 /** Where the web apps are, or why they are not served. */
 export function webAppLines(platform: Pick<Platform, 'webAppsServed'>, base: string): string[] {
   return platform.webAppsServed
-    ? [`  wallet:   ${base}/wallet/`]
+    ? [`  wallet:   ${base}/wallet/`, `  dashboard: ${base}/dashboard/`]
     : ['  wallet:   not served: the web apps are not built (run `npm run build`)'];
 }
 
