@@ -228,6 +228,24 @@ describeInBrowser('merchant dashboard', (test) => {
     await page.waitForURL('**/dashboard/login/');
     await kit.open('/dashboard/payments/');
     await page.waitForURL('**/dashboard/login/');
+
+    // A person who runs two merchants chooses whose dashboard to open.
+    await apiCall(world, 'POST', '/v1/merchant-signups', {
+      body: { email, password, merchantName: 'The Daily Mite Radio' },
+    });
+    await page.getByLabel('Email').fill(email);
+    await page.getByLabel('Password').fill(password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByRole('heading', { name: 'Which merchant?' }).waitFor();
+    await noSeriousViolations(page, 'merchant choice');
+    await page.getByRole('button', { name: 'The Daily Mite Radio' }).click();
+    await page.waitForURL('**/dashboard/');
+    assert.match(
+      (await page.getByTestId('merchant').textContent()) ?? '',
+      /The Daily Mite Radio\s*· Owner[\s\S]*Switch merchant/,
+    );
+    await page.getByTestId('total-payments').waitFor();
+    assert.equal(await page.getByTestId('total-payments').textContent(), '0', 'its own figures');
   });
 });
 

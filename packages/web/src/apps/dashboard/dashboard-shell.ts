@@ -104,6 +104,11 @@ export class DashboardShell extends MiteElement {
     return html`<p class="hint" data-testid="merchant">
       <strong class="merchant-name">${session.merchantName}</strong>
       · ${roleNames[session.role] ?? session.role} · ${session.email}
+      ${
+        session.merchants.length > 1
+          ? html`· <a href=${dashboardPaths.logIn}>Switch merchant</a>`
+          : nothing
+      }
     </p>`;
   }
 
