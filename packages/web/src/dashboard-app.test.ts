@@ -107,145 +107,167 @@ async function publishOffer(page: Page, title: string): Promise<string> {
   return offerId;
 }
 
+/** The shell of a new owner's dashboard: the merchant, the role, every screen in the nav. */
+async function checkShell(page: Page): Promise<void> {
+  const header = page.getByTestId('merchant');
+  await header.waitFor();
+  assert.match((await header.textContent()) ?? '', /The Daily Mite\s*· Owner/);
+  assert.equal(
+    await page.getByRole('link', { name: 'Overview' }).getAttribute('aria-current'),
+    'page',
+  );
+  const nav = await page
+    .getByRole('navigation', { name: 'Dashboard' })
+    .getByRole('link')
+    .allTextContents();
+  for (const screen of [
+    'Overview',
+    'Payments',
+    'Offers',
+    'Payouts',
+    'API keys',
+    'Webhooks',
+    'Fees',
+  ]) {
+    assert.ok(
+      nav.some((text) => text.trim() === screen),
+      `${screen} in ${nav.join(', ')}`,
+    );
+  }
+  await page.getByTestId('total-payments').waitFor();
+  assert.equal(await page.getByTestId('total-net').textContent(), '$0.00');
+  await noSeriousViolations(page, 'overview, empty');
+}
+
+/** Offers: the form refuses a split that does not add up before sending, then publishes. */
+async function publishWithTheForm(page: Page): Promise<string> {
+  await page.getByRole('link', { name: 'Offers' }).click();
+  await page.getByRole('heading', { name: 'Publish an offer' }).waitFor();
+  await page.getByRole('button', { name: 'Add a merchant to the split' }).click();
+  await page.getByLabel('Share (%)').first().fill('60');
+  await page.getByLabel('Merchant 2').fill('mer_someone');
+  await page.getByLabel('Share (%)').nth(1).fill('30');
+  await page.getByRole('button', { name: 'Publish the offer' }).click();
+  assert.match((await page.locator('#splits-error').textContent()) ?? '', /add up to 90%/);
+  await page.getByRole('button', { name: 'Remove merchant 2' }).click();
+  await page.getByRole('button', { name: 'Remove merchant 1' }).click();
+  const offerId = await publishOffer(page, 'Mites in the machine');
+  const offers = page.getByTestId('offers');
+  assert.match(
+    (await offers.textContent()) ?? '',
+    /Mites in the machine[\s\S]*\$0\.25[\s\S]*You 100%/,
+  );
+  await noSeriousViolations(page, 'offers');
+  return offerId;
+}
+
+/** The sale in payments, with the merchant's share, and in the overview once the rollup counted it. */
+async function seesTheSale(kit: BrowserTestKit): Promise<void> {
+  const { page } = kit;
+  await kit.open('/dashboard/payments/');
+  const sales = page.getByTestId('payments');
+  await sales.waitFor();
+  const sale = sales.locator('tbody tr').first();
+  assert.match((await sale.textContent()) ?? '', /Mites in the machine[\s\S]*Paid[\s\S]*\$0\.25/);
+  await noSeriousViolations(page, 'payments');
+
+  // The overview counts it once the rollup has.
+  await overviewShows(kit, 'total-payments', '1');
+  assert.equal(await page.getByTestId('total-gross').textContent(), '$0.25');
+  await noSeriousViolations(page, 'overview');
+  await page.getByLabel('Last 12 months').check();
+  await page.getByRole('table', { name: /Top offers/ }).waitFor();
+  assert.match((await page.getByTestId('top-offers').textContent()) ?? '', /Mites in the machine/);
+  await kit.screenshot('overview');
+}
+
+/** Refund: more than is left is refused in the page; a partial refund is confirmed and made. */
+async function refundsPart(kit: BrowserTestKit): Promise<void> {
+  const { page } = kit;
+  await kit.open('/dashboard/payments/');
+  await page.getByRole('button', { name: 'Refund “Mites in the machine”' }).click();
+  await page.getByLabel('Amount to refund (USD)').fill('0.30');
+  await page.getByRole('button', { name: 'Review the refund' }).click();
+  assert.match((await page.locator('.field-error').textContent()) ?? '', /At most \$0\.25/);
+  await page.getByLabel('Amount to refund (USD)').fill('0.10');
+  await page.getByLabel('Reason (optional)').fill('typo in the article');
+  await page.getByRole('button', { name: 'Review the refund' }).click();
+  await noSeriousViolations(page, 'refund confirmation');
+  await page.getByRole('button', { name: 'Refund $0.10' }).click();
+  await page.getByRole('status').filter({ hasText: 'Refunded $0.10' }).waitFor();
+  const refunds = page.getByTestId('refunds');
+  assert.match(
+    (await refunds.textContent()) ?? '',
+    /Refunded[\s\S]*\$0\.10[\s\S]*typo in the article/,
+  );
+  const sale = page.getByTestId('payments').locator('tbody tr').first();
+  assert.match((await sale.textContent()) ?? '', /\$0\.10/);
+  await kit.screenshot('refunded');
+}
+
+/**
+ * A refund the platform refuses (the rest was refunded elsewhere meanwhile) is shown as refused,
+ * with the platform's reason, and not as made.
+ */
+async function refundRefused(kit: BrowserTestKit, email: string, paymentId: string): Promise<void> {
+  const { page, world } = kit;
+  await page.getByRole('button', { name: 'Refund “Mites in the machine”' }).click();
+  await page.getByLabel('Amount to refund (USD)').fill('0.15');
+  await page.getByRole('button', { name: 'Review the refund' }).click();
+  await logInAsOwnerThroughApi(world, email).then((token) =>
+    apiCall(world, 'POST', `/v1/payments/${paymentId}/refunds`, {
+      auth: token,
+      body: { amount: '0.05' },
+    }),
+  );
+  await page.getByRole('button', { name: 'Refund $0.15' }).click();
+  const refusal = page.getByRole('alert').filter({ hasText: 'The refund was not made' });
+  await refusal.waitFor();
+  assert.equal(await page.getByRole('status').filter({ hasText: 'Refunded $0.15' }).count(), 0);
+
+  // What the refunds took back from the merchant: its share of them, after the platform's fee.
+  await overviewShows(kit, 'total-refunded', /^\$0\.1[0-9]*$/);
+}
+
+/** A person who runs two merchants chooses whose dashboard to open. */
+async function choosesMerchant(kit: BrowserTestKit, email: string): Promise<void> {
+  const { page, world } = kit;
+  await apiCall(world, 'POST', '/v1/merchant-signups', {
+    body: { email, password, merchantName: 'The Daily Mite Radio' },
+  });
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('heading', { name: 'Which merchant?' }).waitFor();
+  await noSeriousViolations(page, 'merchant choice');
+  await page.getByRole('button', { name: 'The Daily Mite Radio' }).click();
+  await page.waitForURL('**/dashboard/');
+  assert.match(
+    (await page.getByTestId('merchant').textContent()) ?? '',
+    /The Daily Mite Radio\s*· Owner[\s\S]*Switch merchant/,
+  );
+  await page.getByTestId('total-payments').waitFor();
+  assert.equal(await page.getByTestId('total-payments').textContent(), '0', 'its own figures');
+}
+
 describeInBrowser('merchant dashboard', (test) => {
   test('a merchant sees a sale in payments and earnings, refunds it and sees the refund', async (kit) => {
     const { page, world } = kit;
     await kit.open('/dashboard/');
     await page.waitForURL('**/dashboard/login/');
     await noSeriousViolations(page, 'log-in');
-
     const email = await signUpInPage(kit, 'The Daily Mite');
-    const header = page.getByTestId('merchant');
-    await header.waitFor();
-    assert.match((await header.textContent()) ?? '', /The Daily Mite\s*· Owner/);
-    assert.equal(
-      await page.getByRole('link', { name: 'Overview' }).getAttribute('aria-current'),
-      'page',
-    );
-    const nav = await page
-      .getByRole('navigation', { name: 'Dashboard' })
-      .getByRole('link')
-      .allTextContents();
-    for (const screen of [
-      'Overview',
-      'Payments',
-      'Offers',
-      'Payouts',
-      'API keys',
-      'Webhooks',
-      'Fees',
-    ]) {
-      assert.ok(
-        nav.some((text) => text.trim() === screen),
-        `${screen} in ${nav.join(', ')}`,
-      );
-    }
-    await page.getByTestId('total-payments').waitFor();
-    assert.equal(await page.getByTestId('total-net').textContent(), '$0.00');
-    await noSeriousViolations(page, 'overview, empty');
-
-    // Offers: the form refuses a split that does not add up before sending, then publishes.
-    await page.getByRole('link', { name: 'Offers' }).click();
-    await page.getByRole('heading', { name: 'Publish an offer' }).waitFor();
-    await page.getByRole('button', { name: 'Add a merchant to the split' }).click();
-    await page.getByLabel('Share (%)').first().fill('60');
-    await page.getByLabel('Merchant 2').fill('mer_someone');
-    await page.getByLabel('Share (%)').nth(1).fill('30');
-    await page.getByRole('button', { name: 'Publish the offer' }).click();
-    assert.match((await page.locator('#splits-error').textContent()) ?? '', /add up to 90%/);
-    await page.getByRole('button', { name: 'Remove merchant 2' }).click();
-    await page.getByRole('button', { name: 'Remove merchant 1' }).click();
-    const offerId = await publishOffer(page, 'Mites in the machine');
-    const offers = page.getByTestId('offers');
-    assert.match(
-      (await offers.textContent()) ?? '',
-      /Mites in the machine[\s\S]*\$0\.25[\s\S]*You 100%/,
-    );
-    await noSeriousViolations(page, 'offers');
-
+    await checkShell(page);
+    const offerId = await publishWithTheForm(page);
     const paymentId = await userBuys(world, offerId);
-
-    // Payments: the sale, with the merchant's share after the platform's fee.
-    await kit.open('/dashboard/payments/');
-    const sales = page.getByTestId('payments');
-    await sales.waitFor();
-    const sale = sales.locator('tbody tr').first();
-    assert.match((await sale.textContent()) ?? '', /Mites in the machine[\s\S]*Paid[\s\S]*\$0\.25/);
-    await noSeriousViolations(page, 'payments');
-
-    // The overview counts it once the rollup has.
-    await overviewShows(kit, 'total-payments', '1');
-    assert.equal(await page.getByTestId('total-gross').textContent(), '$0.25');
-    await noSeriousViolations(page, 'overview');
-    await page.getByLabel('Last 12 months').check();
-    await page.getByRole('table', { name: /Top offers/ }).waitFor();
-    assert.match(
-      (await page.getByTestId('top-offers').textContent()) ?? '',
-      /Mites in the machine/,
-    );
-    await kit.screenshot('overview');
-
-    // Refund: more than is left is refused in the page; a partial refund is confirmed and made.
-    await kit.open('/dashboard/payments/');
-    await page.getByRole('button', { name: 'Refund “Mites in the machine”' }).click();
-    await page.getByLabel('Amount to refund (USD)').fill('0.30');
-    await page.getByRole('button', { name: 'Review the refund' }).click();
-    assert.match((await page.locator('.field-error').textContent()) ?? '', /At most \$0\.25/);
-    await page.getByLabel('Amount to refund (USD)').fill('0.10');
-    await page.getByLabel('Reason (optional)').fill('typo in the article');
-    await page.getByRole('button', { name: 'Review the refund' }).click();
-    await noSeriousViolations(page, 'refund confirmation');
-    await page.getByRole('button', { name: 'Refund $0.10' }).click();
-    await page.getByRole('status').filter({ hasText: 'Refunded $0.10' }).waitFor();
-    const refunds = page.getByTestId('refunds');
-    assert.match(
-      (await refunds.textContent()) ?? '',
-      /Refunded[\s\S]*\$0\.10[\s\S]*typo in the article/,
-    );
-    assert.match((await sales.locator('tbody tr').first().textContent()) ?? '', /\$0\.10/);
-    await kit.screenshot('refunded');
-
-    // A refund the platform refuses (the rest was refunded elsewhere meanwhile) is shown as
-    // refused, with the platform's reason, and not as made.
-    await page.getByRole('button', { name: 'Refund “Mites in the machine”' }).click();
-    await page.getByLabel('Amount to refund (USD)').fill('0.15');
-    await page.getByRole('button', { name: 'Review the refund' }).click();
-    await logInAsOwnerThroughApi(world, email).then((token) =>
-      apiCall(world, 'POST', `/v1/payments/${paymentId}/refunds`, {
-        auth: token,
-        body: { amount: '0.05' },
-      }),
-    );
-    await page.getByRole('button', { name: 'Refund $0.15' }).click();
-    const refusal = page.getByRole('alert').filter({ hasText: 'The refund was not made' });
-    await refusal.waitFor();
-    assert.equal(await page.getByRole('status').filter({ hasText: 'Refunded $0.15' }).count(), 0);
-
-    // What the refunds took back from the merchant: its share of them, after the platform's fee.
-    await overviewShows(kit, 'total-refunded', /^\$0\.1[0-9]*$/);
-
+    await seesTheSale(kit);
+    await refundsPart(kit);
+    await refundRefused(kit, email, paymentId);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL('**/dashboard/login/');
     await kit.open('/dashboard/payments/');
     await page.waitForURL('**/dashboard/login/');
-
-    // A person who runs two merchants chooses whose dashboard to open.
-    await apiCall(world, 'POST', '/v1/merchant-signups', {
-      body: { email, password, merchantName: 'The Daily Mite Radio' },
-    });
-    await page.getByLabel('Email').fill(email);
-    await page.getByLabel('Password').fill(password);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await page.getByRole('heading', { name: 'Which merchant?' }).waitFor();
-    await noSeriousViolations(page, 'merchant choice');
-    await page.getByRole('button', { name: 'The Daily Mite Radio' }).click();
-    await page.waitForURL('**/dashboard/');
-    assert.match(
-      (await page.getByTestId('merchant').textContent()) ?? '',
-      /The Daily Mite Radio\s*· Owner[\s\S]*Switch merchant/,
-    );
-    await page.getByTestId('total-payments').waitFor();
-    assert.equal(await page.getByTestId('total-payments').textContent(), '0', 'its own figures');
+    await choosesMerchant(kit, email);
   });
 });
 
