@@ -758,7 +758,28 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
         200,
       ],
       ['GET /v1/bank-account', 'bank_account:read', async () => '/v1/bank-account', undefined, 200],
+      [
+        'GET /v1/merchants/{merchantId}/reports/fees',
+        'reports:read',
+        async () => `/v1/merchants/${shop.merchantId}/reports/fees?from=2027-01-01&to=2027-02-01`,
+        undefined,
+        200,
+      ],
+      [
+        'GET /v1/merchants/{merchantId}/payouts',
+        'reports:read',
+        async () => `/v1/merchants/${shop.merchantId}/payouts`,
+        undefined,
+        200,
+      ],
       ['GET /v1/api-keys', 'api_keys:read', async () => '/v1/api-keys', undefined, 200],
+      [
+        'POST /v1/api-keys',
+        'api_keys:write',
+        async () => '/v1/api-keys',
+        { scopes: ['api_keys:write'] },
+        201,
+      ],
       [
         'POST /v1/api-keys/{keyId}/rotate',
         'api_keys:write',
@@ -906,6 +927,25 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
     assert.ok(items.find((key) => key.keyId === rotation.body.keyId)?.lastUsedAt);
     assert.ok(items.find((key) => key.keyId === rotated.keyId)?.revokedAt);
     assert.doesNotMatch(JSON.stringify(listed.body), /mite_k_/, 'no secret is listed');
+
+    // A key makes keys with scopes it holds, never more.
+    const keyMaker = await issue(['api_keys:write', 'offers:read']);
+    const wider = await env.call('POST', '/v1/api-keys', {
+      auth: keyMaker.secret,
+      body: { scopes: ['offers:read', 'offers:write'] },
+    });
+    assert.equal(wider.status, 403);
+    assert.match(String(wider.body.detail), /not offers:write/);
+    const made = await env.call('POST', '/v1/api-keys', {
+      auth: keyMaker.secret,
+      body: { scopes: ['offers:read'] },
+    });
+    assert.equal(made.status, 201);
+    assert.deepEqual(made.body.scopes, ['offers:read']);
+    const usable = await env.call('GET', `/v1/merchants/${shop.merchantId}/offers`, {
+      auth: String(made.body.secret),
+    });
+    assert.equal(usable.status, 200);
   });
 
   it('lists, rotates and revokes admin keys, keeping the last one', async (t) => {

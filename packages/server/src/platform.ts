@@ -16,6 +16,8 @@ import { merchantPeopleRoutes } from './staff/merchant-people-routes.ts';
 import { createOperatorPeople } from './staff/operator-people.ts';
 import { operatorSessionRoutes } from './staff/operator-session-routes.ts';
 import { createStaffPrincipals } from './staff/staff-principals.ts';
+import { tokenKeyRoutes } from './tokens/token-key-routes.ts';
+import { createTokenKeys } from './tokens/token-keys.ts';
 import { openPlatformDb, type PlatformDb } from './db/platform-db.ts';
 import {
   type FundingConfig,
@@ -103,6 +105,8 @@ export interface PlatformOptions {
    * Unset or not built, those paths answer a page that says how to build them.
    */
   readonly webRoot?: string;
+  /** The token denominations to make keys for; every power of two up to 2^26 by default. */
+  readonly tokenDenominationsMicros?: readonly bigint[];
 }
 
 export interface Platform {
@@ -250,6 +254,14 @@ async function createServices(
   });
   const webhookRetention = createWebhookRetention({ platform: platformDb, clock });
   const reports = createReportService({ platform: platformDb });
+  const tokenKeys = createTokenKeys({
+    platform: platformDb,
+    cipher,
+    clock,
+    ...(options.tokenDenominationsMicros === undefined
+      ? {}
+      : { denominationsMicros: options.tokenDenominationsMicros }),
+  });
   const reportRollup = createReportRollup({ platform: platformDb });
   return {
     users,
@@ -268,6 +280,7 @@ async function createServices(
     webhookRetention,
     reports,
     reportRollup,
+    tokenKeys,
     idempotency,
     receiptKeys: [receiptKey],
     fundingProvider,
@@ -367,6 +380,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       webhookProvider: services.fundingProvider?.name,
     });
     await app.register(fundingInfoRoutes, { funding: services.funding });
+    await app.register(tokenKeyRoutes, { tokenKeys: services.tokenKeys });
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);

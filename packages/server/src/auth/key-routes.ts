@@ -4,7 +4,7 @@ import { sendProblem } from '../http/problems.ts';
 import { type Principal, requirePrincipal } from '../http/route-config.ts';
 import type { ApiKeyInfo, KeyActor, MerchantService } from '../merchants/merchant-service.ts';
 import type { AdminKeyInfo, AdminKeyService } from './admin-keys.ts';
-import { apiKeyScopes } from './scopes.ts';
+import { apiKeyScopes, holdsScopes } from './scopes.ts';
 
 const isoTimeOrNull = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 const lastUsedDescription =
@@ -142,8 +142,48 @@ const operatorApiKeyRoutes: ApiKeyRoutes = async (api, { merchants }) => {
   );
 };
 
+const issuedSchema = z.object({
+  keyId: z.string(),
+  secret: z.string().describe('The secret (`mite_k_<keyId>_...`): shown only here'),
+  scopes: z.array(z.enum(apiKeyScopes)),
+});
+
 /** A merchant's hold on its own keys. */
 const ownApiKeyRoutes: ApiKeyRoutes = async (api, { merchants }) => {
+  api.post(
+    '/v1/api-keys',
+    {
+      schema: {
+        summary: 'Issue an API key for my servers (the secret is shown once)',
+        description:
+          'With scopes the caller holds itself, so that no key (nor a dashboard session) makes ' +
+          'a key that may do more than it may. A retry with the same Idempotency-Key within 24 ' +
+          'hours answers the same key (the answer is kept encrypted), never a second one.',
+        tags: ['merchants'],
+        body: z.object({
+          scopes: z.array(z.enum(apiKeyScopes)).min(1).max(apiKeyScopes.length),
+        }),
+        response: { 201: issuedSchema },
+      },
+      config: { auth: { kinds: ['merchant'], scopes: ['api_keys:write'] }, idempotent: true },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request, 'merchant');
+      const scopes = [...new Set(request.body.scopes)].sort();
+      if (!holdsScopes(principal.scopes, scopes)) {
+        const missing = scopes.filter((scope) => !principal.scopes.includes(scope));
+        return sendProblem(
+          reply,
+          'forbidden',
+          `A key may only be issued with scopes the caller holds; not ${missing.join(', ')}.`,
+        );
+      }
+      const issued = await merchants.issueApiKey(principal.id, scopes);
+      if (!issued.ok) throw new Error('bug: an authenticated merchant that does not exist');
+      return reply.code(201).send({ ...issued.value, scopes });
+    },
+  );
+
   api.get(
     '/v1/api-keys',
     {

@@ -33,6 +33,7 @@ const platformTables = [
   'report_rollup_state',
   'report_rollup_waiting',
   'sessions',
+  'token_keys',
   'topups',
   'users',
   'wallet_budgets',

@@ -328,6 +328,7 @@ export interface PlatformSchema {
   merchant_members: MerchantMembersTable;
   merchant_invitations: MerchantInvitationsTable;
   operators: OperatorsTable;
+  token_keys: TokenKeysTable;
 }
 
 /** A payment a merchant got a share of without being its seller (migration 0017). */
@@ -482,4 +483,21 @@ export interface OperatorsTable {
   user_id: string;
   created_at: EpochMs;
   revoked_at: EpochMs | null;
+}
+
+/** A key that signs tokens of one denomination, in one keyset (migration 0021). */
+export interface TokenKeysTable {
+  /** base64url of the SHA-256 of the public key's SPKI (DER) encoding. */
+  id: string;
+  keyset: string;
+  denomination_micros: string;
+  /** The public key, SPKI (DER), base64url. */
+  public_key_spki: string;
+  /** The private key, PKCS #8 (DER), sealed under the master key bound to the key id. */
+  private_key_sealed: string;
+  /** Tokens are issued under it in [issue_from, issue_until) and deposited until redeem_until. */
+  issue_from: EpochMs;
+  issue_until: EpochMs;
+  redeem_until: EpochMs;
+  created_at: EpochMs;
 }

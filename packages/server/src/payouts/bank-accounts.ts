@@ -25,6 +25,8 @@ export function bankChangeHoldMsFromEnv(env: Readonly<Record<string, string | un
 export interface BankAccount extends BankDetails {
   readonly merchantId: string;
   readonly updatedAtMs: number;
+  /** Until when payout runs pass the merchant by: the hold after the last change. */
+  readonly payoutsHeldUntilMs: number;
 }
 
 export interface BankAccountsDeps extends PayoutStore {
@@ -76,7 +78,8 @@ export function createBankAccounts({ db, sealer, clock, bankChangeHoldMs }: Bank
         nowMs: updatedAtMs,
       });
     });
-    return ok({ merchantId, holderName, iban, bic, updatedAtMs });
+    const payoutsHeldUntilMs = updatedAtMs + bankChangeHoldMs;
+    return ok({ merchantId, holderName, iban, bic, updatedAtMs, payoutsHeldUntilMs });
   }
 
   async function getBankAccount(merchantId: string): Promise<BankAccount | undefined> {
@@ -86,10 +89,12 @@ export function createBankAccounts({ db, sealer, clock, bankChangeHoldMs }: Bank
       .where('merchant_id', '=', merchantId)
       .executeTakeFirst();
     if (row === undefined) return undefined;
+    const updatedAtMs = Number(row.updated_at);
     return {
       merchantId,
       ...sealer.open({ merchantId }, row),
-      updatedAtMs: Number(row.updated_at),
+      updatedAtMs,
+      payoutsHeldUntilMs: updatedAtMs + bankChangeHoldMs,
     };
   }
 

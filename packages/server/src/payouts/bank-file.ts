@@ -106,6 +106,11 @@ function sumOf(payouts: readonly BankFilePayout[]): bigint {
   return payouts.reduce((sum, payout) => sum + payout.amountMicros, 0n);
 }
 
+/** The unstructured remittance information of a payout's credit transfer: what its bank shows. */
+export function remittanceOf(payoutId: string): string {
+  return `Mite payout ${payoutId}`;
+}
+
 function creditTransfer(payout: BankFilePayout, currency: string): string[] {
   return [
     open(3, 'CdtTrfTxInf'),
@@ -129,7 +134,7 @@ function creditTransfer(payout: BankFilePayout, currency: string): string[] {
     close(5, 'Id'),
     close(4, 'CdtrAcct'),
     open(4, 'RmtInf'),
-    leaf(5, 'Ustrd', `Mite payout ${payout.payoutId}`),
+    leaf(5, 'Ustrd', remittanceOf(payout.payoutId)),
     close(4, 'RmtInf'),
     close(3, 'CdtTrfTxInf'),
   ];

@@ -229,6 +229,7 @@ forEachDialect('payout routes', (dialect, it) => {
     assert.match(xmlResponse, /application\/xml/);
     assert.ok(paths['/v1/payout-runs']?.post);
     assert.ok(paths['/v1/bank-account']?.put);
+    assert.ok(paths['/v1/merchants/{merchantId}/payouts']?.get);
   });
 
   it('tells an operator in words what a reconciliation of altered bank files found', async (t) => {
@@ -287,5 +288,87 @@ forEachDialect('payout routes', (dialect, it) => {
       (body.lines as Json[]).map((line) => line.problems),
       [['the XML file has another amount', 'paid, but missing from the CSV file']],
     );
+  });
+
+  it('shows a merchant its own payouts, page by page, each checked against the ledger', async (t) => {
+    const env = await start(t, dialect);
+    const shop = await env.merchants.createMerchant({
+      name: 'Shop',
+      feeBasisPoints: 0,
+      payoutThresholdMicros: 0n,
+    });
+    const other = await env.merchants.createMerchant({
+      name: 'Other',
+      feeBasisPoints: 0,
+      payoutThresholdMicros: 0n,
+    });
+    const reader = await env.merchants.issueApiKey(shop.merchantId, ['reports:read']);
+    assert.ok(reader.ok);
+    const as = reader.value.secret;
+    const set = await env.call('PUT', '/v1/bank-account', {
+      as: await env.keyOf(shop.merchantId),
+      body: { holderName: 'Shop', iban: 'DE89370400440532013000', bic: 'COBADEFF' },
+    });
+    assert.equal(
+      set.json().payoutsHeldUntil,
+      new Date(env.clock.nowMs + bankChangeHoldMsDefault).toISOString(),
+    );
+    env.clock.nowMs += bankChangeHoldMsDefault;
+    const batchIds: string[] = [];
+    for (const micros of [2_000_000n, 3_000_000n, 4_000_000n]) {
+      await env.earn(shop.accountId, micros);
+      const run = await env.payouts.runPayouts();
+      assert.ok(!run.nothingDue);
+      batchIds.push(run.batchId);
+      env.clock.nowMs += 60_000;
+    }
+    const path = `/v1/merchants/${shop.merchantId}/payouts`;
+    const first = await env.call('GET', `${path}?limit=2`, { as });
+    assert.equal(first.status, 200, first.text);
+    const page = first.json() as { items: Json[]; nextCursor: string };
+    assert.deepEqual(
+      page.items.map((item) => [item.amount, item.batchId, item.state]),
+      [
+        ['4.00', batchIds[2], 'paid'],
+        ['3.00', batchIds[1], 'paid'],
+      ],
+    );
+    const newest = page.items[0] as Json;
+    assert.deepEqual(newest.reconciliation, { state: 'matches', problems: [] });
+    assert.deepEqual(newest.bankTransfer, {
+      endToEndId: newest.payoutId,
+      remittanceInformation: `Mite payout ${String(newest.payoutId)}`,
+      holderName: 'Shop',
+      ibanLast4: '3000',
+      bic: 'COBADEFF',
+    });
+    const rest = await env.call('GET', `${path}?limit=2&cursor=${page.nextCursor}`, { as });
+    assert.deepEqual(
+      (rest.json().items as Json[]).map((item) => item.amount),
+      ['2.00'],
+    );
+    assert.equal(rest.json().nextCursor, null);
+
+    // A ledger transfer that is not there is found out.
+    await env.platform.db
+      .updateTable('payouts')
+      .set({ transfer_id: '12345' })
+      .where('id', '=', String(newest.payoutId))
+      .execute();
+    const altered = await env.call('GET', `${path}?limit=1`, { as });
+    assert.deepEqual((altered.json().items as Json[])[0]?.reconciliation, {
+      state: 'mismatch',
+      problems: ['paid, but the ledger has no transfer'],
+    });
+
+    // Another merchant's payouts are not found for it; operators read any merchant's.
+    assert.equal(
+      (await env.call('GET', `/v1/merchants/${other.merchantId}/payouts`, { as })).status,
+      404,
+    );
+    const byOperator = await env.call('GET', path, { as: env.operator });
+    assert.equal((byOperator.json().items as Json[]).length, 3);
+    const bankOnly = await env.keyOf(shop.merchantId);
+    assert.equal((await env.call('GET', path, { as: bankOnly })).status, 403);
   });
 });

@@ -1,13 +1,14 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { formatLedgerAmount } from '@mite/protocol';
-import { page, pageQuery, pageSchema } from '../http/pagination.ts';
+import { encodeCursor, page, pageQuery, pageSchema } from '../http/pagination.ts';
 import { sendProblem } from '../http/problems.ts';
 import { holderNameLengthMax } from './bank-details.ts';
 import {
   type BankAccount,
   type BankFileFormat,
   type HeldPayout,
+  type MerchantPayout,
   type Payout,
   type PayoutBatch,
   type PayoutBatchSummary,
@@ -58,6 +59,9 @@ const bankAccountSchema = z.object({
   iban: z.string(),
   bic: z.string(),
   updatedAt: z.string(),
+  payoutsHeldUntil: z
+    .string()
+    .describe('Payout runs pass the merchant by until then: the hold after the last change'),
 });
 
 const heldSchema = z
@@ -154,6 +158,7 @@ function bankAccountBody(account: BankAccount): z.infer<typeof bankAccountSchema
     iban: account.iban,
     bic: account.bic,
     updatedAt: isoTime(account.updatedAtMs),
+    payoutsHeldUntil: isoTime(account.payoutsHeldUntilMs),
   };
 }
 
@@ -265,6 +270,7 @@ export const payoutRoutes: PayoutRoutes = async (api, options) => {
   await api.register(batchRoutes, options);
   await api.register(bankFileRoutes, options);
   await api.register(bankAccountRoutes, options);
+  await api.register(merchantPayoutRoutes, options);
 };
 
 /** Running payouts: one batch of every merchant due, after any batch left building. */
@@ -446,6 +452,97 @@ const bankAccountRoutes: PayoutRoutes = async (api, { payouts }) => {
       const account = await payouts.getBankAccount(requirePrincipal(request, 'merchant').id);
       if (account === undefined) return sendProblem(reply, 'notFound', 'No bank account is set.');
       return bankAccountBody(account);
+    },
+  );
+};
+
+const merchantPayoutSchema = z.object({
+  payoutId: z.string().describe('Also the EndToEndId of its credit transfer in the bank file'),
+  batchId: z.string().describe('The batch that paid it (the bank file\u2019s MsgId)'),
+  batchState: z.enum(['building', 'paid', 'failed']),
+  amount: z.string().describe('Whole cents'),
+  currency: z.string(),
+  state: z.enum(['pending', 'paid', 'failed']),
+  failureCode: z.string().nullable().describe('Why the ledger refused the transfer'),
+  createdAt: z.string().describe('ISO 8601: when its batch planned it'),
+  completedAt: z.string().nullable(),
+  bankTransfer: z
+    .object({
+      endToEndId: z.string(),
+      remittanceInformation: z.string().describe('What the merchant\u2019s bank shows'),
+      holderName: z.string(),
+      ibanLast4: z.string(),
+      bic: z.string(),
+    })
+    .nullable()
+    .describe('The credit transfer the batch\u2019s bank files carry for it, once paid'),
+  reconciliation: z
+    .object({
+      state: z.enum(['matches', 'pending', 'mismatch']),
+      problems: z.array(z.string()),
+    })
+    .describe(
+      'The payout against its ledger transfer: `pending` while its batch is being paid; the ' +
+        'bank files are reconciled batch by batch by the operator',
+    ),
+});
+
+function merchantPayoutBody(payout: MerchantPayout): z.infer<typeof merchantPayoutSchema> {
+  const check = payout.ledgerCheck;
+  return {
+    payoutId: payout.payoutId,
+    batchId: payout.batchId,
+    batchState: payout.batchState,
+    amount: formatLedgerAmount(payout.amountMicros),
+    currency: payoutCurrency,
+    state: payout.state,
+    failureCode: payout.failureCode,
+    createdAt: isoTime(payout.createdAtMs),
+    completedAt: isoTimeOrNull(payout.completedAtMs),
+    bankTransfer: payout.bankTransfer,
+    reconciliation: {
+      state: check.state,
+      problems: check.state === 'mismatch' ? check.findings.map(findingText) : [],
+    },
+  };
+}
+
+/** A merchant's own payouts (an operator's view of any merchant's). */
+const merchantPayoutRoutes: PayoutRoutes = async (api, { payouts }) => {
+  api.get(
+    '/v1/merchants/:merchantId/payouts',
+    {
+      schema: {
+        summary: 'A merchant\u2019s payouts, newest first, each checked against the ledger',
+        description:
+          'A merchant reads its own (another merchant\u2019s id is answered 404, as an unknown ' +
+          'one); operators read any merchant\u2019s. Paged by `cursor`; a page never shifts ' +
+          'under new payouts.',
+        tags: ['payouts'],
+        params: z.object({ merchantId: z.string().min(1).max(100) }),
+        querystring: pageQuery(z.object({ payoutId: z.string().min(1).max(64) })),
+        response: { 200: pageSchema(merchantPayoutSchema) },
+      },
+      config: { auth: { kinds: ['merchant', 'operator'], scopes: ['reports:read'] } },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request, 'merchant', 'operator');
+      const { merchantId } = request.params;
+      if (principal.kind === 'merchant' && principal.id !== merchantId) {
+        return sendProblem(reply, 'merchantNotFound');
+      }
+      const { cursor, limit } = request.query;
+      const listed = await payouts.listMerchantPayouts({
+        merchantId,
+        limit,
+        beforeId: cursor?.payoutId,
+      });
+      if (!listed.ok) return sendProblem(reply, listed.code);
+      const next = listed.value.nextBeforeId;
+      return {
+        items: listed.value.items.map(merchantPayoutBody),
+        nextCursor: next === undefined ? null : encodeCursor({ payoutId: next }),
+      };
     },
   );
 };

@@ -723,6 +723,8 @@ forEachDialect('payouts', (dialect, it) => {
       iban: banks[0].iban,
       bic: 'COBADEFF',
       updatedAtMs: w.clock.nowMs,
+      // This world holds no payouts after a change.
+      payoutsHeldUntilMs: w.clock.nowMs,
     });
     const badIban = await w.payouts.setBankAccount(ada.merchantId, {
       ...good,

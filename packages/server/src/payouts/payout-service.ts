@@ -14,6 +14,7 @@ import {
   payoutChunkSizeDefault,
   type PayoutProgress,
 } from './payout-execution.ts';
+import { createMerchantPayouts } from './merchant-payouts.ts';
 import { createPayoutPlanning, type HeldPayout, type PlannedBatch } from './payout-planning.ts';
 import { createReconciliation } from './reconciliation.ts';
 import {
@@ -37,6 +38,7 @@ export {
 } from './payout-batches.ts';
 export { payoutChunkSizeDefault, type PayoutProgress } from './payout-execution.ts';
 export type { HeldPayout } from './payout-planning.ts';
+export type { MerchantPayout, PayoutLedgerCheck } from './merchant-payouts.ts';
 export type {
   ReconciliationFinding,
   ReconciliationFindingCode,
@@ -152,6 +154,7 @@ export function createPayoutService(deps: PayoutServiceDeps) {
   const execution = createPayoutExecution({ ...store, ledger, clock, debtor, chunkSize, pageRows });
   const batches = createPayoutBatchReader({ ...store, pageRows });
   const reconciliation = createReconciliation({ ...store, ledger, pageRows });
+  const merchantPayouts = createMerchantPayouts({ ...store, ledger });
 
   /**
    * Pays every merchant due a payout, in one batch, after finishing any batch left building.
@@ -206,6 +209,7 @@ export function createPayoutService(deps: PayoutServiceDeps) {
     runPayouts,
     ...batches,
     ...reconciliation,
+    ...merchantPayouts,
   };
 }
 

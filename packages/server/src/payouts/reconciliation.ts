@@ -292,7 +292,7 @@ function batchFindings(
 }
 
 /** How a payout's ledger transfer differs from what the payout says; empty when it agrees. */
-function transferFindings(
+export function transferFindings(
   transfer: TransferRecord,
   amountMicros: bigint,
   merchantAccountId: bigint,

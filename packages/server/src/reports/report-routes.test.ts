@@ -294,6 +294,59 @@ forEachDialect('merchant report routes', (backend, it) => {
     );
   });
 
+  it('reports the platform fee on a merchant\u2019s sales against card fees per purchase', async (t) => {
+    const env = await start(t, backend);
+    const { news, games } = env;
+    const cheap = await env.offer(news.merchantId, 20_000n);
+    const split = await env.offer(games.merchantId, 1_000_000n, [
+      { merchantId: games.merchantId, shareBasisPoints: 5_000 },
+      { merchantId: news.merchantId, shareBasisPoints: 5_000 },
+    ]);
+    await env.pay(cheap);
+    await env.pay(cheap);
+    await env.pay(split);
+    env.clock.nowMs += 86_400_000;
+    await env.pay(cheap); // the day after the period
+    while (await env.rollup.runOnce());
+    const report = await env.get(
+      `/v1/merchants/${news.merchantId}/reports/fees?from=2027-01-01&to=2027-01-06`,
+      news.key,
+    );
+    assert.equal(report.status, 200, report.text);
+    // Its own two sales of 0.02 and its half of 1.00 after the 10% fee; card fees only on the
+    // purchases it sold: 2 x (2.9% of 0.02 + 0.30).
+    assert.deepEqual(report.json, {
+      from: '2027-01-01',
+      to: '2027-01-06',
+      currency: 'USD',
+      platformFeeBasisPoints: 1_000,
+      sales: {
+        payments: 3,
+        gross: '0.54',
+        platformFees: '0.054',
+        net: '0.486',
+        refunded: '0.00',
+      },
+      cardComparison: {
+        payments: 2,
+        paid: '0.04',
+        perPaymentCardFees: '0.60116',
+        cardFeeBasisPoints: 290,
+        cardFeeFixed: '0.30',
+      },
+    });
+    const notOwn = await env.get(
+      `/v1/merchants/${games.merchantId}/reports/fees?from=2027-01-01&to=2027-01-06`,
+      news.key,
+    );
+    assert.equal(notOwn.status, 404);
+    const backwards = await env.get(
+      `/v1/merchants/${news.merchantId}/reports/fees?from=2027-01-06&to=2027-01-01`,
+      news.key,
+    );
+    assert.equal(backwards.status, 400);
+  });
+
   it('answers bad input with a 400 problem, never a 500', async (t) => {
     const env = await start(t, backend);
     const base = `/v1/merchants/${env.news.merchantId}`;

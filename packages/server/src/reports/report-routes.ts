@@ -26,6 +26,7 @@ import {
   reportRollupSettleMs,
 } from './report-rollup.ts';
 import {
+  type EarningsBucket,
   type ListCursor,
   type ListPage,
   type ReportService,
@@ -117,6 +118,7 @@ export const reportRoutes: ReportRoutes = async (api, options) => {
   await api.register(offerListRoute, options);
   await api.register(earningsRoute, options);
   await api.register(topOffersRoute, options);
+  await api.register(feeReportRoute, options);
 };
 
 const paymentListRoute: ReportRoutes = async (api, { reports }) => {
@@ -378,6 +380,99 @@ const topOffersRoute: ReportRoutes = async (api, { reports }) => {
           refunded: formatLedgerAmount(offer.refundedMicros),
           kept: formatLedgerAmount(offer.netMicros - offer.refundedMicros),
         })),
+      };
+    },
+  );
+};
+
+const feeReportSchema = z.object({
+  from: z.string(),
+  to: z.string(),
+  currency: z.string(),
+  platformFeeBasisPoints: z.number().int().describe('The merchant\u2019s platform fee rate'),
+  sales: z
+    .object({
+      payments: z.number().int(),
+      gross: totalSchema.describe('The merchant\u2019s part of the prices: its share and fee'),
+      platformFees: totalSchema.describe('What the platform fee took of it'),
+      net: totalSchema.describe('What the merchant\u2019s account was credited'),
+      refunded: totalSchema,
+    })
+    .describe(`The merchant\u2019s takings, splits included. ${lagNote}`),
+  cardComparison: z
+    .object({
+      payments: z.number().int().describe('Succeeded payments it sold, made in the period'),
+      paid: totalSchema.describe('What their buyers paid, from wallets funded by top-ups'),
+      perPaymentCardFees: totalSchema.describe(
+        'What the same purchases would have cost in card fees, each paid by card on its own',
+      ),
+      cardFeeBasisPoints: z.number().int(),
+      cardFeeFixed: totalSchema.describe('The fixed part of one card charge'),
+    })
+    .describe('Read from the payments themselves, so it is current'),
+});
+
+const feeReportRoute: ReportRoutes = async (api, { reports }) => {
+  api.get(
+    '/v1/merchants/:merchantId/reports/fees',
+    {
+      schema: {
+        summary: 'What the platform fee took, against card fees per purchase, for a merchant',
+        description:
+          `Over the days from \`from\` to \`to\` (UTC, at most ${reportBucketsMax}): the ` +
+          'platform fee on the merchant\u2019s sales, and what the purchases it sold would ' +
+          'have cost in card fees had each been paid by card on its own. The card fees of the ' +
+          'top-ups that funded them are not shown: a top-up pays for many merchants\u2019 ' +
+          'purchases, so no part of it is one merchant\u2019s (the operator\u2019s ' +
+          '`/v1/fee-report` has the platform\u2019s totals).',
+        tags: ['reports'],
+        params: merchantParams,
+        querystring: z.object({ from: dayQuery, to: dayQuery }),
+        response: { 200: feeReportSchema },
+      },
+      config: auth('reports:read'),
+    },
+    async (request, reply) => {
+      const { merchantId } = request.params;
+      if (!mayRead(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
+      const period = periodOf(request.query);
+      if (typeof period === 'string') return sendProblem(reply, 'validationFailed', period);
+      if (bucketCount('day', period.fromDayMs, period.toDayMs) > reportBucketsMax) {
+        return sendProblem(
+          reply,
+          'validationFailed',
+          `a period of at most ${reportBucketsMax} days`,
+        );
+      }
+      const days = await reports.earnings({ merchantId, interval: 'day', ...period });
+      if (!days.ok) return sendProblem(reply, days.code);
+      const cards = await reports.merchantCardFees({
+        merchantId,
+        fromMs: period.fromDayMs,
+        toMs: period.toDayMs + dayMs,
+      });
+      if (!cards.ok) return sendProblem(reply, cards.code);
+      const sum = (pick: (bucket: EarningsBucket) => bigint) =>
+        days.value.reduce((total, bucket) => total + pick(bucket), 0n);
+      const schedule = reports.cardFeeSchedule;
+      return {
+        ...request.query,
+        currency,
+        platformFeeBasisPoints: cards.value.platformFeeBasisPoints,
+        sales: {
+          payments: Number(sum((bucket) => bucket.paymentCount)),
+          gross: formatLedgerAmount(sum((bucket) => bucket.grossMicros)),
+          platformFees: formatLedgerAmount(sum((bucket) => bucket.feeMicros)),
+          net: formatLedgerAmount(sum((bucket) => bucket.netMicros)),
+          refunded: formatLedgerAmount(sum((bucket) => bucket.refundedMicros)),
+        },
+        cardComparison: {
+          payments: cards.value.paymentCount,
+          paid: formatLedgerAmount(cards.value.paidMicros),
+          perPaymentCardFees: formatLedgerAmount(cards.value.perPaymentCardFeeMicros),
+          cardFeeBasisPoints: schedule.feeBasisPoints,
+          cardFeeFixed: formatLedgerAmount(schedule.feeFixedMicros),
+        },
       };
     },
   );

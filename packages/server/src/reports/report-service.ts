@@ -8,6 +8,9 @@ import { sql } from 'kysely';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { transferCodes } from '../ledger/chart-of-accounts.ts';
 import { fail, ok, type Result } from '../result.ts';
+import { sandboxFeeDefaults } from '../funding/sandbox-provider.ts';
+import type { CardFeeSchedule } from '../funding/topup-service.ts';
+import { createMerchantFeeReport } from './merchant-fee-report.ts';
 import { type Bucket, buckets, type ReportInterval } from './report-periods.ts';
 
 /** Offers a top-offers report lists when the client does not say. */
@@ -109,8 +112,14 @@ function pageOf<Row, T>(
 
 const msOrNull = (ms: bigint | null) => (ms === null ? null : Number(ms));
 
-export function createReportService(deps: { readonly platform: PlatformDb }) {
+export function createReportService(deps: {
+  readonly platform: PlatformDb;
+  /** The card fee the fee report compares against; the sandbox's 2.9% + $0.30 by default. */
+  readonly perPaymentCardFee?: CardFeeSchedule;
+}) {
   const db = deps.platform.db;
+  const cardFeeSchedule = deps.perPaymentCardFee ?? sandboxFeeDefaults;
+  const feeReport = createMerchantFeeReport({ platform: deps.platform, schedule: cardFeeSchedule });
 
   /** The merchant's ledger account, or undefined when there is no such merchant. */
   async function accountOf(merchantId: string): Promise<string | undefined> {
@@ -398,7 +407,15 @@ export function createReportService(deps: { readonly platform: PlatformDb }) {
     );
   }
 
-  return { listPayments, listRefunds, listOffers, earnings, topOffers };
+  return {
+    listPayments,
+    listRefunds,
+    listOffers,
+    earnings,
+    topOffers,
+    cardFeeSchedule,
+    ...feeReport,
+  };
 }
 
 export type ReportService = ReturnType<typeof createReportService>;

@@ -111,10 +111,16 @@ function slug(text: string): string {
     .slice(0, 80);
 }
 
-async function startWorld(): Promise<BrowserWorld> {
+/** What a suite may set of its platform. */
+export interface BrowserSuiteOptions {
+  /** The platform's environment (`MITE_...` settings); empty by default. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+async function startWorld(options: BrowserSuiteOptions): Promise<BrowserWorld> {
   const platform = await createPlatform({
     dataDir: tempDir('mite-web-'),
-    env: {},
+    env: { ...options.env },
     logger: pino({ level: 'silent' }),
     funding: { provider: 'sandbox', confirmDelayMs: sandboxConfirmDelayMs },
     webRoot: webDistDir,
@@ -144,12 +150,13 @@ async function startWorld(): Promise<BrowserWorld> {
 export function describeInBrowser(
   name: string,
   body: (test: (title: string, run: BrowserTestRun, options?: BrowserTestOptions) => void) => void,
+  suiteOptions: BrowserSuiteOptions = {},
 ): void {
   const skip = browserSkipReason();
   describe(name, { ...(skip === undefined ? {} : { skip }), timeout: 120_000 }, () => {
     let world: BrowserWorld | undefined;
     before(async () => {
-      world = await startWorld();
+      world = await startWorld(suiteOptions);
     });
     after(async () => {
       await world?.browser.close();

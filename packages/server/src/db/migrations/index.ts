@@ -23,6 +23,7 @@ import * as merchantReports from './0017-merchant-reports.ts';
 import * as pendingRefundsIndex from './0018-pending-refunds-index.ts';
 import * as walletBudgets from './0019-wallet-budgets.ts';
 import * as staff from './0020-staff.ts';
+import * as tokenKeys from './0021-token-keys.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -45,4 +46,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0018-pending-refunds-index': pendingRefundsIndex,
   '0019-wallet-budgets': walletBudgets,
   '0020-staff': staff,
+  '0021-token-keys': tokenKeys,
 };
