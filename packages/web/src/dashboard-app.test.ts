@@ -46,6 +46,49 @@ async function userBuys(world: BrowserWorld, offerId: string): Promise<string> {
   return String(paid.paymentId);
 }
 
+/**
+ * Another merchant's offer whose revenue is split half and half with `merchantId`, bought by a
+ * user: a payment the merchant gets a share of but did not sell.
+ */
+async function splitSale(world: BrowserWorld, merchantId: string): Promise<void> {
+  const seller = await apiCall(world, 'POST', '/v1/merchants', {
+    auth: world.adminKey,
+    body: { name: 'Duet Records', feeBasisPoints: 1000, payoutThreshold: '10.00' },
+  });
+  const sellerId = String(seller.merchantId);
+  const key = await apiCall(world, 'POST', `/v1/merchants/${sellerId}/api-keys`, {
+    auth: world.adminKey,
+    body: { scopes: ['offers:write'] },
+  });
+  const offer = await apiCall(world, 'POST', '/v1/offers', {
+    auth: String(key.secret),
+    body: {
+      resource: `/songs/${randomUUID()}`,
+      title: 'A shared song',
+      price: '0.10',
+      category: 'content',
+      accessPeriodSeconds: 0,
+      splits: [
+        { merchantId: sellerId, shareBasisPoints: 5000 },
+        { merchantId, shareBasisPoints: 5000 },
+      ],
+    },
+  });
+  await userBuys(world, String(offer.id));
+}
+
+/** A share of another merchant's sale is listed as such, with no refund: only its seller may. */
+async function seesSplitShare(kit: BrowserTestKit): Promise<void> {
+  const { page } = kit;
+  await kit.open('/dashboard/payments/');
+  const row = page.getByTestId('payments').locator('tbody tr').filter({ hasText: 'A shared song' });
+  assert.match(
+    (await row.textContent()) ?? '',
+    /your share of a split[\s\S]*\$0\.10[\s\S]*\$0\.045/,
+  );
+  assert.equal(await row.getByRole('button').count(), 0);
+}
+
 async function noSeriousViolations(page: Page, screen: string): Promise<void> {
   assert.deepEqual(await seriousAxeViolations(page), [], screen);
 }
@@ -200,8 +243,12 @@ async function refundsPart(kit: BrowserTestKit): Promise<void> {
     (await refunds.textContent()) ?? '',
     /Refunded[\s\S]*\$0\.10[\s\S]*typo in the article/,
   );
-  const sale = page.getByTestId('payments').locator('tbody tr').first();
-  assert.match((await sale.textContent()) ?? '', /\$0\.10/);
+  const sale = page
+    .getByTestId('payments')
+    .locator('tbody tr')
+    .filter({ hasText: 'Mites in the machine' });
+  // Paid, the merchant's share, and now what was refunded.
+  assert.match((await sale.textContent()) ?? '', /\$0\.25[\s\S]*\$0\.2375[\s\S]*\$0\.10/);
   await kit.screenshot('refunded');
 }
 
@@ -261,8 +308,17 @@ describeInBrowser('merchant dashboard', (test) => {
     const offerId = await publishWithTheForm(page);
     const paymentId = await userBuys(world, offerId);
     await seesTheSale(kit);
+    const merchantId = String(
+      (
+        await apiCall(world, 'GET', '/v1/merchant-session', {
+          auth: await logInAsOwnerThroughApi(world, email),
+        })
+      ).merchantId,
+    );
+    await splitSale(world, merchantId);
     await refundsPart(kit);
     await refundRefused(kit, email, paymentId);
+    await seesSplitShare(kit);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL('**/dashboard/login/');
     await kit.open('/dashboard/payments/');

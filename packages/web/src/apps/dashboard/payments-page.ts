@@ -16,6 +16,8 @@ interface Payment {
   readonly offerId: string | null;
   readonly offerTitle: string | null;
   readonly resource: string | null;
+  /** False for a share of another merchant's sale (a revenue split), which only it refunds. */
+  readonly sold: boolean;
   readonly amount: string;
   readonly share: string;
   readonly refunded: string;
@@ -48,6 +50,12 @@ const pageSize = 20;
 const stateNames: Readonly<Record<State, string>> = {
   pending: 'Pending',
   succeeded: 'Paid',
+  failed: 'Failed',
+};
+
+const refundStateNames: Readonly<Record<State, string>> = {
+  pending: 'Pending',
+  succeeded: 'Refunded',
   failed: 'Failed',
 };
 
@@ -153,7 +161,9 @@ export class PaymentsPage extends DashboardScreenElement {
 
   private refundButton(payment: Payment, session: MerchantSession | undefined) {
     if (session === undefined || !holdsScope(session, 'refunds:write')) return nothing;
-    if (payment.state !== 'succeeded' || refundableMicros(payment) === 0n) return nothing;
+    if (!payment.sold || payment.state !== 'succeeded' || refundableMicros(payment) === 0n) {
+      return nothing;
+    }
     return html`<button type="button" class="secondary" @click=${() => this.startRefund(payment)}>
       Refund<span class="visually-hidden"> “${paymentName(payment)}”</span>
     </button>`;
@@ -190,6 +200,7 @@ export class PaymentsPage extends DashboardScreenElement {
                         <td data-label="When">${dateFormat.format(new Date(payment.createdAt))}</td>
                         <td data-label="What">
                           ${payment.offerTitle ?? html`<code>${payment.resource ?? payment.paymentId}</code>`}
+                          ${payment.sold ? nothing : html`<span class="hint">(your share of a split)</span>`}
                         </td>
                         <td data-label="State">${stateNames[payment.state]}</td>
                         <td data-label="Paid" class="amount">${showAmount(payment.amount)}</td>
@@ -236,9 +247,7 @@ export class PaymentsPage extends DashboardScreenElement {
                       html`<tr>
                         <td data-label="When">${dateFormat.format(new Date(refund.createdAt))}</td>
                         <td data-label="Payment"><code>${refund.paymentId}</code></td>
-                        <td data-label="State">
-                          ${stateNames[refund.state] === 'Paid' ? 'Refunded' : stateNames[refund.state]}
-                        </td>
+                        <td data-label="State">${refundStateNames[refund.state]}</td>
                         <td data-label="Refunded" class="amount">${showAmount(refund.amount)}</td>
                         <td data-label="From you" class="amount">${showAmount(refund.share)}</td>
                         <td data-label="Reason">
