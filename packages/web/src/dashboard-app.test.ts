@@ -20,6 +20,8 @@ import {
 } from './testing/browser-harness.ts';
 
 const password = 'correct horse battery';
+/** Sales per page of the payments screen. */
+const salesPageSize = 20;
 let people = 0;
 function newEmail(role: string): string {
   return `${role}${++people}-${process.pid}@example.com`;
@@ -29,8 +31,8 @@ function newEmail(role: string): string {
 const rollupWaitMs = 20_000;
 const rollupPollMs = 500;
 
-/** A user with a funded wallet buys the offer through the API; the payment's id. */
-async function userBuys(world: BrowserWorld, offerId: string): Promise<string> {
+/** A user with a funded wallet buys the offer through the API, once or more; the last payment's id. */
+async function userBuys(world: BrowserWorld, offerId: string, times = 1): Promise<string> {
   const email = newEmail('buyer');
   await apiCall(world, 'POST', '/v1/users', { body: { email, password } });
   const session = await apiCall(world, 'POST', '/v1/sessions', { body: { email, password } });
@@ -42,7 +44,10 @@ async function userBuys(world: BrowserWorld, offerId: string): Promise<string> {
       card: { number: '4242424242424242', expMonth: 12, expYear: 2039, cvc: '123' },
     },
   });
-  const paid = await apiCall(world, 'POST', '/v1/payments', { auth: token, body: { offerId } });
+  let paid: Record<string, unknown> = {};
+  for (let time = 0; time < times; time++) {
+    paid = await apiCall(world, 'POST', '/v1/payments', { auth: token, body: { offerId } });
+  }
   return String(paid.paymentId);
 }
 
@@ -327,69 +332,115 @@ describeInBrowser('merchant dashboard', (test) => {
   });
 });
 
+/** A merchant signed up through the API, with a page and one more of sales to page through. */
+async function merchantWithSales(world: BrowserWorld, owner: string): Promise<void> {
+  await apiCall(world, 'POST', '/v1/merchant-signups', {
+    body: { email: owner, password, merchantName: 'Pixel Forge' },
+  });
+  const gem = await apiCall(world, 'POST', '/v1/offers', {
+    auth: await logInAsOwnerThroughApi(world, owner),
+    body: {
+      resource: '/items/gem',
+      title: 'A gem',
+      price: '0.05',
+      category: 'goods',
+      accessPeriodSeconds: 0,
+    },
+  });
+  await userBuys(world, String(gem.id), salesPageSize + 1);
+}
+
+/** The owner invites a viewer on the members screen; the invitation's link, shown once. */
+async function invitesViewer(kit: BrowserTestKit, owner: string, viewer: string): Promise<string> {
+  const { page } = kit;
+  await page.getByRole('link', { name: 'Members' }).click();
+  const members = page.getByTestId('members');
+  await members.waitFor();
+  assert.match((await members.textContent()) ?? '', new RegExp(`${owner} \\(you\\)[\\s\\S]*Owner`));
+  await page.getByLabel('Email').fill(viewer);
+  await page.getByLabel('Role').selectOption('viewer');
+  await page.getByRole('button', { name: 'Make an invitation' }).click();
+  const link = (await page.getByTestId('invitation-link').textContent()) ?? '';
+  assert.match(link, /\/dashboard\/accept\/#token=/);
+  await noSeriousViolations(page, 'members');
+  return link;
+}
+
+/** The invited person opens the link and joins with a new password. */
+async function accepts(kit: BrowserTestKit, link: string): Promise<void> {
+  const { page } = kit;
+  await page.goto(link);
+  await noSeriousViolations(page, 'accept');
+  await page.getByLabel('Password', { exact: true }).fill(password);
+  await page.getByLabel('Password again').fill(password);
+  await page.getByRole('button', { name: 'Join the team' }).click();
+  await page.getByRole('status').filter({ hasText: 'as Viewer' }).waitFor();
+  assert.equal(new URL(page.url()).hash, '', 'the spent token leaves the address bar');
+}
+
+/** Every screen of the shell fits a phone and passes axe. */
+async function screensFitAPhone(kit: BrowserTestKit): Promise<void> {
+  const { page } = kit;
+  for (const screen of [
+    '/dashboard/',
+    '/dashboard/payments/',
+    '/dashboard/offers/',
+    '/dashboard/members/',
+  ]) {
+    await kit.open(screen);
+    await page.getByRole('heading', { level: 1 }).waitFor();
+    await page
+      .locator('[role="status"]')
+      .filter({ hasText: 'Loading' })
+      .waitFor({ state: 'detached' });
+    assert.equal(await overflowsWidth(page), false, `${screen} fits a phone`);
+    await noSeriousViolations(page, screen);
+    await kit.screenshot(`viewer ${screen}`);
+  }
+}
+
+/** A viewer reads the team, the offers and every page of sales, and changes nothing anywhere. */
+async function viewerChangesNothing(kit: BrowserTestKit): Promise<void> {
+  const { page } = kit;
+  await kit.open('/dashboard/members/');
+  assert.match((await page.getByTestId('members').textContent()) ?? '', /Viewer/);
+  assert.equal(await page.getByRole('button', { name: /Remove/ }).count(), 0);
+  assert.equal(await page.getByRole('heading', { name: 'Invite someone' }).count(), 0);
+  await kit.open('/dashboard/offers/');
+  await page.getByTestId('offers').waitFor();
+  assert.equal(await page.getByRole('button', { name: /Copy/ }).count(), 0);
+  assert.equal(await page.getByRole('heading', { name: 'Publish an offer' }).count(), 0);
+  await kit.open('/dashboard/payments/');
+  const sales = page.getByTestId('payments').locator('tbody tr');
+  await sales.first().waitFor();
+  assert.equal(await sales.count(), salesPageSize);
+  assert.equal(await page.getByRole('button', { name: /^Refund/ }).count(), 0);
+  await page.getByRole('button', { name: 'Show older payments' }).click();
+  await sales.nth(salesPageSize).waitFor();
+  assert.equal(await sales.count(), salesPageSize + 1);
+  assert.equal(await page.getByRole('button', { name: 'Show older payments' }).count(), 0);
+}
+
 describeInBrowser('merchant dashboard, its team', (test) => {
   test(
     'an owner invites a viewer, who accepts and reads every screen without its write actions, on a phone',
     async (kit) => {
       const { page, world } = kit;
       const owner = newEmail('owner');
-      await apiCall(world, 'POST', '/v1/merchant-signups', {
-        body: { email: owner, password, merchantName: 'Pixel Forge' },
-      });
-      await logInInPage(kit, owner);
-      await page.getByRole('link', { name: 'Members' }).click();
-      const members = page.getByTestId('members');
-      await members.waitFor();
-      assert.match(
-        (await members.textContent()) ?? '',
-        new RegExp(`${owner} \\(you\\)[\\s\\S]*Owner`),
-      );
       const viewer = newEmail('viewer');
-      await page.getByLabel('Email').fill(viewer);
-      await page.getByLabel('Role').selectOption('viewer');
-      await page.getByRole('button', { name: 'Make an invitation' }).click();
-      const link = (await page.getByTestId('invitation-link').textContent()) ?? '';
-      assert.match(link, /\/dashboard\/accept\/#token=/);
-      await noSeriousViolations(page, 'members');
+      await merchantWithSales(world, owner);
+      await logInInPage(kit, owner);
+      const link = await invitesViewer(kit, owner, viewer);
       await page.getByRole('button', { name: 'Log out' }).click();
       await page.waitForURL('**/dashboard/login/');
-
-      await page.goto(link);
-      await noSeriousViolations(page, 'accept');
-      await page.getByLabel('Password', { exact: true }).fill(password);
-      await page.getByLabel('Password again').fill(password);
-      await page.getByRole('button', { name: 'Join the team' }).click();
-      await page.getByRole('status').filter({ hasText: 'as Viewer' }).waitFor();
-      assert.equal(new URL(page.url()).hash, '', 'the spent token leaves the address bar');
-
+      await accepts(kit, link);
       await logInInPage(kit, viewer);
       assert.match(
         (await page.getByTestId('merchant').textContent()) ?? '',
         /Pixel Forge\s*· Viewer/,
       );
-      for (const screen of [
-        '/dashboard/',
-        '/dashboard/payments/',
-        '/dashboard/offers/',
-        '/dashboard/members/',
-      ]) {
-        await kit.open(screen);
-        await page.getByRole('heading', { level: 1 }).waitFor();
-        await page
-          .locator('[role="status"]')
-          .filter({ hasText: 'Loading' })
-          .waitFor({ state: 'detached' });
-        assert.equal(await overflowsWidth(page), false, `${screen} fits a phone`);
-        await noSeriousViolations(page, screen);
-        await kit.screenshot(`viewer ${screen}`);
-      }
-      // A viewer reads the team, and changes nothing anywhere.
-      assert.match((await page.getByTestId('members').textContent()) ?? '', /Viewer/);
-      assert.equal(await page.getByRole('button', { name: /Remove/ }).count(), 0);
-      assert.equal(await page.getByRole('heading', { name: 'Invite someone' }).count(), 0);
-      await kit.open('/dashboard/offers/');
-      await page.getByText('No offers yet.').waitFor();
-      assert.equal(await page.getByRole('heading', { name: 'Publish an offer' }).count(), 0);
+      await screensFitAPhone(kit);
+      await viewerChangesNothing(kit);
     },
     { viewport: viewports.phone },
   );
