@@ -60,7 +60,6 @@ export class DashboardAcceptPage extends MiteElement {
       '/v1/merchant-invitations/accept',
       {
         body: { token: this.token, password },
-        idempotencyKey: crypto.randomUUID(),
       },
     );
     this.busy = false;

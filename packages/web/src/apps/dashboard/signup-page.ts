@@ -73,8 +73,6 @@ export class DashboardSignUpPage extends MiteElement {
     this.busy = true;
     const made = await callApi<{ merchantId: string }>('POST', '/v1/merchant-signups', {
       body: { email, password, merchantName },
-      // Should the route take one: a retry of this very attempt is then answered, not repeated.
-      idempotencyKey: crypto.randomUUID(),
     });
     const session = made.ok
       ? await callApi('POST', '/v1/merchant-sessions', {
