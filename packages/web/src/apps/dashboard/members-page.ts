@@ -117,7 +117,6 @@ export class MembersPage extends DashboardScreenElement {
     const result = await callApi(
       'DELETE',
       `${this.base()}/members/${encodeURIComponent(member.userId)}`,
-      { idempotencyKey: crypto.randomUUID() },
     );
     if (!result.ok) {
       if (!leaveOnEndedSession(result.problem.status)) {
