@@ -421,6 +421,21 @@ async function viewerChangesNothing(kit: BrowserTestKit): Promise<void> {
   assert.equal(await page.getByRole('button', { name: 'Show older payments' }).count(), 0);
 }
 
+/** The owner removes the viewer from the team, after the browser's confirmation. */
+async function removesViewer(kit: BrowserTestKit, owner: string, viewer: string): Promise<void> {
+  const { page } = kit;
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.waitForURL('**/dashboard/login/');
+  await logInInPage(kit, owner);
+  await kit.open('/dashboard/members/');
+  const members = page.getByTestId('members');
+  await members.waitFor();
+  page.once('dialog', (dialog) => void dialog.accept());
+  await page.getByRole('button', { name: `Remove ${viewer}` }).click();
+  await members.filter({ hasNotText: viewer }).waitFor();
+  assert.doesNotMatch((await members.textContent()) ?? '', new RegExp(viewer));
+}
+
 describeInBrowser('merchant dashboard, its team', (test) => {
   test(
     'an owner invites a viewer, who accepts and reads every screen without its write actions, on a phone',
@@ -441,6 +456,7 @@ describeInBrowser('merchant dashboard, its team', (test) => {
       );
       await screensFitAPhone(kit);
       await viewerChangesNothing(kit);
+      await removesViewer(kit, owner, viewer);
     },
     { viewport: viewports.phone },
   );
