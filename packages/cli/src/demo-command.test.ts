@@ -20,6 +20,7 @@ describe('mite demo (child process)', { timeout: 60_000 }, () => {
     const { stdout } = cli.output;
     assert.match(stdout, new RegExp(`wallet: +${base}/wallet/\n`));
     assert.match(stdout, new RegExp(`dashboard: +${base}/dashboard/\n`));
+    assert.match(stdout, new RegExp(`console: +${base}/console/\n`));
     assert.match(stdout, new RegExp(`users \\(log in to the wallet at ${base}/wallet/login/, `));
     const wallet = await fetch(`${base}/wallet/login/`);
     assert.equal(wallet.status, 200);

@@ -18,6 +18,8 @@ import { operatorSessionRoutes } from './staff/operator-session-routes.ts';
 import { createStaffPrincipals } from './staff/staff-principals.ts';
 import { tokenKeyRoutes } from './tokens/token-key-routes.ts';
 import { createTokenKeys } from './tokens/token-keys.ts';
+import { tokenRoutes } from './tokens/token-routes.ts';
+import { createTokenWithdrawals } from './tokens/token-withdrawals.ts';
 import { openPlatformDb, type PlatformDb } from './db/platform-db.ts';
 import {
   type FundingConfig,
@@ -64,6 +66,10 @@ import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
 import { allowEverything, type Policy } from './policy/policy.ts';
+import { createLedgerVerifications } from './operator/ledger-verifications.ts';
+import { createOperatorReads } from './operator/operator-reads.ts';
+import { operatorRoutes } from './operator/operator-routes.ts';
+import { createPersonalDataViews } from './operator/personal-data-views.ts';
 import { createPolicyGate } from './policy/policy-decisions.ts';
 
 /** How long the sandbox takes to confirm a card that confirms later. */
@@ -239,12 +245,13 @@ async function createServices(
   const fundingConfig = options.funding ?? fundingConfigFromEnv(options.env);
   const fundingProvider = createFundingProvider(fundingConfig, masterKey, appRef);
   const topUps = createTopUpService({ ...deps, policy, provider: fundingProvider, transferIds });
+  const bankChangeHoldMs = options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env);
   const payouts = createPayoutService({
     ...deps,
     cipher,
     transferIds,
     debtor: payoutDebtorFromEnv(options.env),
-    bankChangeHoldMs: options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env),
+    bankChangeHoldMs,
   });
   const webhooks = createWebhookService({
     platform: platformDb,
@@ -263,6 +270,24 @@ async function createServices(
       : { denominationsMicros: options.tokenDenominationsMicros }),
   });
   const reportRollup = createReportRollup({ platform: platformDb });
+  const tokenWithdrawals = createTokenWithdrawals({
+    platform: platformDb,
+    ledger,
+    tokenKeys,
+    policy,
+    transferIds,
+    clock,
+  });
+  const operator = {
+    verifications: createLedgerVerifications({
+      platform: platformDb,
+      ledger,
+      clock,
+      onError: (error) => options.logger.error({ err: error }, 'ledger verification failed'),
+    }),
+    reads: createOperatorReads({ platform: platformDb, ledger, clock, bankChangeHoldMs }),
+    views: createPersonalDataViews({ platform: platformDb, batcher, cipher, clock }),
+  };
   return {
     users,
     wallets,
@@ -281,6 +306,8 @@ async function createServices(
     reports,
     reportRollup,
     tokenKeys,
+    tokenWithdrawals,
+    operator,
     idempotency,
     receiptKeys: [receiptKey],
     fundingProvider,
@@ -381,6 +408,8 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     });
     await app.register(fundingInfoRoutes, { funding: services.funding });
     await app.register(tokenKeyRoutes, { tokenKeys: services.tokenKeys });
+    await app.register(tokenRoutes, { withdrawals: services.tokenWithdrawals });
+    await app.register(operatorRoutes, services.operator);
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);
@@ -398,6 +427,8 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       async close() {
         await Promise.all(background.map((job) => job.stop()));
         await app.close();
+        // A verification under way reads the ledger: it ends before the ledger closes.
+        await services.operator.verifications.drain();
         // The handlers app.close waited for may have queued writes: they commit first.
         await services.batcher.drain();
         await db.close();

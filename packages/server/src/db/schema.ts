@@ -325,10 +325,54 @@ export interface PlatformSchema {
   report_rollup_counted: ReportRollupCountedTable;
   report_payment_shares: ReportPaymentSharesTable;
   wallet_budgets: WalletBudgetsTable;
+  ledger_verifications: LedgerVerificationsTable;
+  personal_data_views: PersonalDataViewsTable;
   merchant_members: MerchantMembersTable;
   merchant_invitations: MerchantInvitationsTable;
   operators: OperatorsTable;
   token_keys: TokenKeysTable;
+  token_withdrawals: TokenWithdrawalsTable;
+}
+
+export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
+
+/** One run of the ledger's verify() that an operator asked for (migration 0022). */
+export interface LedgerVerificationsTable {
+  id: string;
+  state: LedgerVerificationState;
+  /** 1 while running, else null; unique, so that one run at a time exists on every node. */
+  running_slot: number | null;
+  /** `operator:<id>`: who asked. */
+  requested_by: string;
+  started_at: EpochMs;
+  finished_at: EpochMs | null;
+  /** 1 when verify() found no problem, 0 when it found some; null until done. */
+  ok: number | null;
+  problem_count: number | null;
+  /** JSON array of the problems verify() listed (at most its own listing limit). */
+  problems: string | null;
+  /** JSON: the balances per kind of account read by the same run (operator/kind-balances.ts). */
+  balances: string | null;
+  /** Why the run could not finish (the ledger's error message), when state is `failed`. */
+  error: string | null;
+}
+
+/**
+ * One operator's view of one personal field (migration 0022), written before the field is
+ * shown: append-only, so that the log tells who saw whose data, when and why.
+ */
+export interface PersonalDataViewsTable {
+  id: string;
+  /** `operator:<id>`: a person's user id (a console session) or an admin key's id. */
+  operator: string;
+  /** What kind of record the field belongs to (`topUp`). */
+  record_kind: string;
+  record_id: string;
+  /** Which field was shown (`email`). */
+  field: string;
+  /** What the operator typed as the reason. */
+  reason: string;
+  viewed_at: EpochMs;
 }
 
 /** A payment a merchant got a share of without being its seller (migration 0017). */
@@ -430,7 +474,7 @@ export type PayoutRow = Selectable<PayoutsTable>;
 /** A decision of the policy hook that stopped a request (migration 0015). */
 export interface PolicyDecisionsTable {
   id: string;
-  subject: 'purchase' | 'topUp';
+  subject: 'purchase' | 'topUp' | 'tokenWithdrawal';
   user_id: string;
   /** The merchant a stopped purchase would have paid; null for a top-up. */
   merchant_id: string | null;
@@ -500,4 +544,22 @@ export interface TokenKeysTable {
   issue_until: EpochMs;
   redeem_until: EpochMs;
   created_at: EpochMs;
+}
+
+/**
+ * A user's withdrawal of tokens (migration 0023): what it cost and the ledger transfer that paid
+ * for it. The blinded messages are not kept, only a hash that tells a retry with the same
+ * Idempotency-Key from another request under it; signing them again gives the same signatures.
+ */
+export interface TokenWithdrawalsTable {
+  id: string;
+  user_id: string;
+  idempotency_key: string;
+  outputs_hash: string;
+  amount_micros: string;
+  /** The wallet-to-tokens transfer, a u128 in decimal, fixed before it is submitted. */
+  transfer_id: string;
+  state: 'pending' | 'succeeded' | 'failed';
+  created_at: EpochMs;
+  completed_at: EpochMs | null;
 }

@@ -56,6 +56,8 @@ export type ProblemCode =
   // People who run merchants (staff/).
   | 'invitationNotFound'
   | 'lastOwner'
+  // Unlinkable tokens (tokens/).
+  | 'unknownTokenKey'
   // The platform itself.
   | 'internal'
   | 'unavailable';
@@ -304,6 +306,13 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     description:
       'A merchant keeps at least one owner, who can manage its people, keys and bank details. ' +
       'Make another person an owner first.',
+  },
+  unknownTokenKey: {
+    status: 422,
+    title: 'The token key is unknown or not issuing',
+    description:
+      'Tokens are blinded against a key of the keyset issuing now, as `GET /v1/token-keys` ' +
+      'lists them (with the length of its modulus). Fetch the keys again and blind anew.',
   },
   internal: {
     status: 500,

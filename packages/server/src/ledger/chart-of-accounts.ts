@@ -21,6 +21,11 @@ export const accountCodes = {
   cardFees: 5,
   /** Money paid out to merchants' banks. */
   settlement: 6,
+  /**
+   * What users turned into unlinkable tokens that no merchant has deposited yet: the platform
+   * owes it to whoever deposits them (tokens/).
+   */
+  tokensOutstanding: 7,
 } as const;
 
 /** Transfer codes: why money moved. */
@@ -31,6 +36,7 @@ export const transferCodes = {
   platformFee: 4,
   refund: 5,
   payout: 6,
+  tokenWithdrawal: 7,
 } as const;
 
 /**
@@ -42,6 +48,7 @@ export const platformAccountIds = {
   processorReceivable: 2n,
   cardFees: 3n,
   settlement: 4n,
+  tokensOutstanding: 5n,
 } as const;
 
 const platformAccounts: Account[] = [
@@ -53,6 +60,11 @@ const platformAccounts: Account[] = [
   },
   { id: platformAccountIds.cardFees, ledger: ledgers.usd, code: accountCodes.cardFees },
   { id: platformAccountIds.settlement, ledger: ledgers.usd, code: accountCodes.settlement },
+  {
+    id: platformAccountIds.tokensOutstanding,
+    ledger: ledgers.usd,
+    code: accountCodes.tokensOutstanding,
+  },
 ];
 
 /** Creates the platform's accounts if missing; safe to run on every start. */

@@ -41,7 +41,16 @@ export interface TopUpFacts {
   readonly atMs: number;
 }
 
-export type PolicySubject = PurchaseFacts | TopUpFacts;
+/** What a policy knows of a token withdrawal: who turns how much of their wallet into tokens. */
+export interface TokenWithdrawalFacts {
+  readonly kind: 'tokenWithdrawal';
+  readonly userId: string;
+  readonly amountMicros: bigint;
+  /** Milliseconds since the epoch. */
+  readonly atMs: number;
+}
+
+export type PolicySubject = PurchaseFacts | TopUpFacts | TokenWithdrawalFacts;
 
 export interface Policy {
   decide(subject: PolicySubject): PolicyDecision | Promise<PolicyDecision>;

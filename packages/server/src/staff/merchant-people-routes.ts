@@ -278,6 +278,7 @@ const merchantMemberRoutes: Routes = async (api, { people, invitations }) => {
       const { merchantId } = request.params;
       if (!actsForMerchant(request, merchantId)) return sendProblem(reply, 'forbidden');
       const members = await people.members(merchantId);
+      if (members === undefined) return sendProblem(reply, 'merchantNotFound');
       return {
         items: members.map((member) => ({
           userId: member.userId,

@@ -156,7 +156,14 @@ export function createMerchantPeople(deps: MerchantPeopleDeps) {
     return ok({ session, membership, memberships: all });
   }
 
-  async function members(merchantId: string): Promise<MerchantMember[]> {
+  /** The merchant's people, oldest first; undefined for an unknown merchant. */
+  async function members(merchantId: string): Promise<MerchantMember[] | undefined> {
+    const merchant = await db
+      .selectFrom('merchants')
+      .select('id')
+      .where('id', '=', merchantId)
+      .executeTakeFirst();
+    if (merchant === undefined) return undefined;
     const rows = await db
       .selectFrom('merchant_members')
       .innerJoin('users', 'users.id', 'merchant_members.user_id')

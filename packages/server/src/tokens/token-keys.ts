@@ -19,6 +19,7 @@ import {
   type KeyObject,
 } from 'node:crypto';
 import { promisify } from 'node:util';
+import { LRUCache } from 'lru-cache';
 import type { BlindRsaPublicKey } from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
@@ -66,6 +67,45 @@ export function tokenKeyId(spkiDer: Uint8Array): string {
   return createHash('sha256').update(spkiDer).digest('base64url');
 }
 
+/** Keys (and their signers) kept in memory per node at most: a few keysets' worth. */
+export const tokenKeysCachedMax = 1_000;
+
+const keyColumns = [
+  'id',
+  'keyset',
+  'denomination_micros',
+  'public_key_spki',
+  'issue_from',
+  'issue_until',
+  'redeem_until',
+] as const;
+
+function tokenKeyOf(row: {
+  id: string;
+  keyset: string;
+  denomination_micros: string;
+  public_key_spki: string;
+  issue_from: bigint;
+  issue_until: bigint;
+  redeem_until: bigint;
+}): TokenKey {
+  const spki = createPublicKey({
+    key: Buffer.from(row.public_key_spki, 'base64url'),
+    format: 'der',
+    type: 'spki',
+  });
+  return {
+    keyId: row.id,
+    keyset: row.keyset,
+    denominationMicros: BigInt(row.denomination_micros),
+    publicKey: blindRsaPublicKey(spki),
+    spki: row.public_key_spki,
+    issueFromMs: Number(row.issue_from),
+    issueUntilMs: Number(row.issue_until),
+    redeemUntilMs: Number(row.redeem_until),
+  };
+}
+
 function keysetName(period: number): string {
   return `ks-${period}`;
 }
@@ -74,7 +114,8 @@ export function createTokenKeys(deps: TokenKeysDeps) {
   const { platform, cipher, clock } = deps;
   const db = platform.db;
   const denominations = deps.denominationsMicros ?? tokenDenominationsMicros;
-  const signers = new Map<string, BlindSigner>();
+  const signers = new LRUCache<string, BlindSigner>({ max: tokenKeysCachedMax });
+  const keys = new LRUCache<string, TokenKey>({ max: tokenKeysCachedMax });
   // One making of a keyset at a time on this node: many requests at start wait for one.
   let making: Promise<void> | undefined;
 
@@ -147,39 +188,32 @@ export function createTokenKeys(deps: TokenKeysDeps) {
     await ensureKeysets();
     const rows = await db
       .selectFrom('token_keys')
-      .select([
-        'id',
-        'keyset',
-        'denomination_micros',
-        'public_key_spki',
-        'issue_from',
-        'issue_until',
-        'redeem_until',
-      ])
+      .select(keyColumns)
       .where('redeem_until', '>', BigInt(clock()))
-      .orderBy('issue_from')
       .execute();
     return rows
-      .map((row) => ({
-        keyId: row.id,
-        keyset: row.keyset,
-        denominationMicros: BigInt(row.denomination_micros),
-        publicKey: blindRsaPublicKey(
-          createPublicKey({
-            key: Buffer.from(row.public_key_spki, 'base64url'),
-            format: 'der',
-            type: 'spki',
-          }),
-        ),
-        spki: row.public_key_spki,
-        issueFromMs: Number(row.issue_from),
-        issueUntilMs: Number(row.issue_until),
-        redeemUntilMs: Number(row.redeem_until),
-      }))
+      .map(tokenKeyOf)
       .sort(
         (a, b) =>
           a.issueFromMs - b.issueFromMs || Number(a.denominationMicros - b.denominationMicros),
       );
+  }
+
+  /** The key, if it issues tokens now. Keys never change, so each is read once per node. */
+  async function issuingKey(keyId: string): Promise<TokenKey | undefined> {
+    let key = keys.get(keyId);
+    if (key === undefined) {
+      const row = await db
+        .selectFrom('token_keys')
+        .select(keyColumns)
+        .where('id', '=', keyId)
+        .executeTakeFirst();
+      if (row === undefined) return undefined;
+      key = tokenKeyOf(row);
+      keys.set(keyId, key);
+    }
+    const nowMs = clock();
+    return key.issueFromMs <= nowMs && nowMs < key.issueUntilMs ? key : undefined;
   }
 
   /** The signer of a key, opened from its sealed private key once per node. */
@@ -203,7 +237,7 @@ export function createTokenKeys(deps: TokenKeysDeps) {
     return signer;
   }
 
-  return { ensureKeysets, publishedKeys, signerFor };
+  return { ensureKeysets, publishedKeys, issuingKey, signerFor };
 }
 
 export type TokenKeys = ReturnType<typeof createTokenKeys>;

@@ -7,8 +7,8 @@ import { platformFor } from '../platform-testing.ts';
 import { paywallScriptHeaders, payWindowHeaders, webAppSecurityHeaders } from './web-apps.ts';
 
 /**
- * A stand-in for packages/web/dist: the wallet's pages, the payment window, the dashboard, the
- * paywall's script, a hashed script and its source map.
+ * A stand-in for packages/web/dist: the wallet's, the dashboard's and the console's pages, the
+ * payment window, the paywall's script, a hashed script and its source map.
  */
 function fakeBuild(): string {
   const root = tempDir('mite-web-build-');
@@ -23,6 +23,12 @@ function fakeBuild(): string {
   writeFileSync(path.join(root, 'pay', 'index.html'), '<!doctype html><title>Pay</title>');
   mkdirSync(path.join(root, 'dashboard'), { recursive: true });
   writeFileSync(path.join(root, 'dashboard', 'index.html'), '<!doctype html><title>Sales</title>');
+  mkdirSync(path.join(root, 'console', 'login'), { recursive: true });
+  writeFileSync(path.join(root, 'console', 'index.html'), '<!doctype html><title>Console</title>');
+  writeFileSync(
+    path.join(root, 'console', 'login', 'index.html'),
+    '<!doctype html><title>Console log-in</title>',
+  );
   writeFileSync(path.join(root, 'paywall.js'), 'void 0;');
   writeFileSync(path.join(root, 'assets', 'app-abc123.js'), 'export {};');
   writeFileSync(path.join(root, 'assets', 'app-abc123.js.map'), '{}');
@@ -40,7 +46,13 @@ describe('web apps', () => {
   it('serves the build under one origin with a strict policy, hashed files cached for good', async (t) => {
     const { platform, get } = await served(t, fakeBuild());
     assert.equal(platform.webAppsServed, true);
-    for (const pathname of ['/wallet/', '/wallet/login/', '/dashboard/']) {
+    for (const pathname of [
+      '/wallet/',
+      '/wallet/login/',
+      '/dashboard/',
+      '/console/',
+      '/console/login/',
+    ]) {
       const page = await get(pathname);
       assert.equal(page.status, 200, pathname);
       assert.match(page.headers.get('content-type') ?? '', /^text\/html/);

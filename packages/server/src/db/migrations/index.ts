@@ -24,6 +24,8 @@ import * as pendingRefundsIndex from './0018-pending-refunds-index.ts';
 import * as walletBudgets from './0019-wallet-budgets.ts';
 import * as staff from './0020-staff.ts';
 import * as tokenKeys from './0021-token-keys.ts';
+import * as operatorConsole from './0022-operator-console.ts';
+import * as tokenWithdrawals from './0023-token-withdrawals.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -47,4 +49,6 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0019-wallet-budgets': walletBudgets,
   '0020-staff': staff,
   '0021-token-keys': tokenKeys,
+  '0022-operator-console': operatorConsole,
+  '0023-token-withdrawals': tokenWithdrawals,
 };

@@ -1,0 +1,211 @@
+/**
+ * Withdrawing tokens (DESIGN section 7): a user sends blinded messages, each for a key of the
+ * keyset issuing now (its denomination is the key's), and gets the blind signatures back, which
+ * only the user can turn into tokens; the platform never sees the tokens themselves. The wallet
+ * is debited by the sum of the denominations, put to the platform's policy first as every
+ * movement of a user's money is, into the account of tokens outstanding.
+ *
+ * Exactly once per user and Idempotency-Key, by the database: the withdrawal's row is unique on
+ * them and fixes the ledger transfer's id before it is submitted, so that a retry, a concurrent
+ * duplicate or a request after a crash submits the same transfer (which the ledger makes once)
+ * and signs the same blinded messages again (RSA signing is deterministic: the same signatures).
+ * A withdrawal whose transfer moved the money but whose answer was lost is finished by its retry;
+ * the client keeps its blinding state until it has the signatures, as @mite/client does.
+ */
+import { createHash } from 'node:crypto';
+import type { CreateTransferResult, Ledger, TimeOrderedIds } from '@mite/ledger';
+import { uuidv7 } from 'uuidv7';
+import type { PlatformDb } from '../db/platform-db.ts';
+import type { TokenWithdrawalsTable } from '../db/schema.ts';
+import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
+import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
+import { fail, ok, type Result } from '../result.ts';
+import type { TokenKeys } from './token-keys.ts';
+
+/** Blinded messages in one withdrawal at most. */
+export const tokenWithdrawalOutputsMax = 64;
+
+export interface BlindedOutput {
+  readonly keyId: string;
+  readonly blindedMessage: Uint8Array;
+}
+
+export interface Withdrawal {
+  readonly withdrawalId: string;
+  readonly amountMicros: bigint;
+  /** One per output, in its order. */
+  readonly blindSignatures: readonly { keyId: string; blindSignature: Uint8Array }[];
+}
+
+export type WithdrawalError =
+  | 'unknownTokenKey'
+  | 'validationFailed'
+  | 'insufficientFunds'
+  | 'idempotencyKeyReused'
+  | PolicyRefusal;
+
+export interface TokenWithdrawalsDeps {
+  readonly platform: PlatformDb;
+  readonly ledger: Ledger;
+  readonly tokenKeys: TokenKeys;
+  readonly policy: PolicyGate;
+  readonly transferIds: TimeOrderedIds;
+  readonly clock: () => number;
+}
+
+type WithdrawalRow = Pick<
+  TokenWithdrawalsTable,
+  'id' | 'state' | 'transfer_id' | 'amount_micros' | 'outputs_hash'
+> & { user_id: string };
+
+/** A hash of the outputs, to tell a retry from another request under the same key. */
+function outputsHash(outputs: readonly BlindedOutput[]): string {
+  const hash = createHash('sha256');
+  for (const output of outputs) {
+    hash.update(`${output.keyId}\0`).update(output.blindedMessage).update('\0');
+  }
+  return hash.digest('base64url');
+}
+
+export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
+  const { platform, ledger, tokenKeys, policy, transferIds, clock } = deps;
+  const db = platform.db;
+
+  /** The outputs' total, if every key issues now and every message has its key's length. */
+  async function priced(
+    outputs: readonly BlindedOutput[],
+  ): Promise<Result<bigint, 'unknownTokenKey' | 'validationFailed'>> {
+    if (outputs.length === 0 || outputs.length > tokenWithdrawalOutputsMax) {
+      return fail('validationFailed', `1 to ${tokenWithdrawalOutputsMax} outputs at a time.`);
+    }
+    let totalMicros = 0n;
+    for (const output of outputs) {
+      const key = await tokenKeys.issuingKey(output.keyId);
+      if (key === undefined) return fail('unknownTokenKey', `No key ${output.keyId} issues now.`);
+      const modulusBytes = Math.ceil(key.publicKey.n.toString(2).length / 8);
+      if (output.blindedMessage.length !== modulusBytes) {
+        return fail(
+          'validationFailed',
+          `A blinded message for ${output.keyId} is ${modulusBytes} bytes.`,
+        );
+      }
+      totalMicros += key.denominationMicros;
+    }
+    return ok(totalMicros);
+  }
+
+  async function withdraw(input: {
+    userId: string;
+    idempotencyKey: string;
+    outputs: readonly BlindedOutput[];
+  }): Promise<Result<Withdrawal, WithdrawalError>> {
+    const hash = outputsHash(input.outputs);
+    const earlier = await rowFor(input.userId, input.idempotencyKey);
+    if (earlier !== undefined) return resume(earlier, hash, input.outputs);
+    const total = await priced(input.outputs);
+    if (!total.ok) return total;
+    const subject = {
+      kind: 'tokenWithdrawal' as const,
+      userId: input.userId,
+      amountMicros: total.value,
+      atMs: clock(),
+    };
+    const decision = await policy.decide(subject);
+    if (stops(decision)) return policy.refuse(subject, decision);
+    await db
+      .insertInto('token_withdrawals')
+      .values({
+        id: `tkw_${uuidv7()}`,
+        user_id: input.userId,
+        idempotency_key: input.idempotencyKey,
+        outputs_hash: hash,
+        amount_micros: total.value.toString(),
+        transfer_id: transferIds.next().toString(),
+        state: 'pending',
+        created_at: BigInt(clock()),
+        completed_at: null,
+      })
+      // A concurrent duplicate inserted first: its row is the withdrawal, resumed below.
+      .onConflict((conflict) => conflict.columns(['user_id', 'idempotency_key']).doNothing())
+      .execute();
+    const row = await rowFor(input.userId, input.idempotencyKey);
+    if (row === undefined) throw new Error('bug: a token withdrawal vanished after its insert');
+    return resume(row, hash, input.outputs);
+  }
+
+  async function rowFor(
+    userId: string,
+    idempotencyKey: string,
+  ): Promise<WithdrawalRow | undefined> {
+    return db
+      .selectFrom('token_withdrawals')
+      .select(['id', 'state', 'transfer_id', 'amount_micros', 'outputs_hash', 'user_id'])
+      .where('user_id', '=', userId)
+      .where('idempotency_key', '=', idempotencyKey)
+      .executeTakeFirst();
+  }
+
+  /** Finishes a withdrawal from its row: its transfer submitted (once), then its signatures. */
+  async function resume(
+    row: WithdrawalRow,
+    hash: string,
+    outputs: readonly BlindedOutput[],
+  ): Promise<Result<Withdrawal, WithdrawalError>> {
+    if (row.outputs_hash !== hash) {
+      return fail('idempotencyKeyReused', 'This Idempotency-Key was used for other outputs.');
+    }
+    let state = row.state;
+    if (state === 'pending') state = await submit(row);
+    if (state === 'failed')
+      return fail('insufficientFunds', 'The wallet holds less than the tokens cost.');
+    const blindSignatures = [];
+    for (const output of outputs) {
+      const signer = await tokenKeys.signerFor(output.keyId);
+      if (signer === undefined) throw new Error(`bug: the paid-for key ${output.keyId} vanished`);
+      const signed = signer.blindSign(output.blindedMessage);
+      // Checked before the money moved; a message the signer refuses now is a bug.
+      if (!signed.ok)
+        throw new Error(`bug: a priced blinded message was refused: ${signed.detail}`);
+      blindSignatures.push({ keyId: output.keyId, blindSignature: signed.value });
+    }
+    return ok({ withdrawalId: row.id, amountMicros: BigInt(row.amount_micros), blindSignatures });
+  }
+
+  /** Submits the withdrawal's one transfer and records its outcome, once. */
+  async function submit(row: WithdrawalRow): Promise<'succeeded' | 'failed'> {
+    const user = await db
+      .selectFrom('users')
+      .select('wallet_account_id')
+      .where('id', '=', row.user_id)
+      .executeTakeFirstOrThrow();
+    const [result] = await ledger.createTransfers([
+      {
+        id: BigInt(row.transfer_id),
+        debitAccountId: BigInt(user.wallet_account_id),
+        creditAccountId: platformAccountIds.tokensOutstanding,
+        amount: BigInt(row.amount_micros),
+        ledger: ledgers.usd,
+        code: transferCodes.tokenWithdrawal,
+      },
+    ]);
+    const outcome = outcomeOf(result);
+    await db
+      .updateTable('token_withdrawals')
+      .set({ state: outcome, completed_at: BigInt(clock()) })
+      .where('id', '=', row.id)
+      .where('state', '=', 'pending')
+      .execute();
+    return outcome;
+  }
+
+  return { withdraw };
+}
+
+/** `exists`: an earlier submission made it; `idAlreadyFailed`: an earlier one failed for good. */
+function outcomeOf(result: CreateTransferResult | undefined): 'succeeded' | 'failed' {
+  if (result === 'ok' || result === 'exists') return 'succeeded';
+  if (result === 'exceedsCredits' || result === 'idAlreadyFailed') return 'failed';
+  throw new Error(`bug: a token withdrawal's transfer failed with ${String(result)}`);
+}
+
+export type TokenWithdrawals = ReturnType<typeof createTokenWithdrawals>;

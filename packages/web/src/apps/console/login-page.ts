@@ -1,0 +1,102 @@
+import { html } from 'lit';
+import { callApi, describeProblem } from '../shared/api.ts';
+import {
+  type FieldErrors,
+  field,
+  focusFirstInvalid,
+  inputValue,
+  looksLikeEmail,
+} from '../shared/forms.ts';
+import { MiteElement } from '../shared/mite-element.ts';
+import { consolePaths, failureNotice } from './console-session.ts';
+import '../shared/styles.css';
+import './console.css';
+
+type LogInField = 'email' | 'password';
+
+/**
+ * An operator logs in with email and password (`POST /v1/operator-sessions`); the platform
+ * answers with the console's session cookie. The cookie is Secure, which browsers keep only from
+ * https origins and the loopback: the page checks it was kept before going on.
+ */
+export class ConsoleLogInPage extends MiteElement {
+  static override properties = {
+    errors: { state: true },
+    failure: { state: true },
+    busy: { state: true },
+  };
+
+  declare errors: FieldErrors<LogInField>;
+  declare failure: string | undefined;
+  declare busy: boolean;
+
+  constructor() {
+    super();
+    this.errors = {};
+    this.failure = undefined;
+    this.busy = false;
+  }
+
+  private async submit(event: SubmitEvent): Promise<void> {
+    event.preventDefault();
+    const form = event.currentTarget as HTMLFormElement;
+    const email = inputValue(form, 'email').trim();
+    const password = inputValue(form, 'password');
+    const errors: FieldErrors<LogInField> = {};
+    if (!looksLikeEmail(email)) errors.email = 'Enter your email address, like name@example.com.';
+    if (password === '') errors.password = 'Enter your password.';
+    this.errors = errors;
+    this.failure = undefined;
+    if (Object.keys(errors).length > 0) {
+      await this.updateComplete;
+      focusFirstInvalid(form);
+      return;
+    }
+    this.busy = true;
+    const result = await callApi('POST', '/v1/operator-sessions', { body: { email, password } });
+    if (!result.ok) {
+      this.busy = false;
+      this.failure = describeProblem(result.problem);
+      return;
+    }
+    const check = await callApi('GET', '/v1/operator-session');
+    this.busy = false;
+    if (!check.ok) {
+      this.failure =
+        check.problem.status === 401
+          ? 'You are logged in, but this browser did not keep the session: the platform must ' +
+            'be served over https (or opened on localhost).'
+          : describeProblem(check.problem);
+      return;
+    }
+    window.location.assign(consolePaths.home);
+  }
+
+  protected override render() {
+    return html`<h1>Log in to the operator console</h1>
+      ${failureNotice(this.failure)}
+      <form novalidate @submit=${this.submit} aria-label="Log in">
+        ${field({
+          id: 'email',
+          label: 'Email',
+          type: 'email',
+          autocomplete: 'username',
+          error: this.errors.email,
+        })}
+        ${field({
+          id: 'password',
+          label: 'Password',
+          type: 'password',
+          autocomplete: 'current-password',
+          error: this.errors.password,
+        })}
+        <div><button type="submit" ?disabled=${this.busy}>Log in</button></div>
+      </form>
+      <p class="hint">
+        Operators are people the platform made at setup (or that another operator added). Programs
+        use an admin key as a Bearer token instead.
+      </p>`;
+  }
+}
+
+customElements.define('mite-console-log-in-page', ConsoleLogInPage);
