@@ -82,6 +82,50 @@ async function splitSale(world: BrowserWorld, merchantId: string): Promise<void>
   await userBuys(world, String(offer.id));
 }
 
+/**
+ * A refund whose answer is lost on the way back (the platform made it) shows as not known to be
+ * made, and sending it again with the same Idempotency-Key gets the platform's first answer: one
+ * refund, not two.
+ */
+async function refundAnswerLost(kit: BrowserTestKit, email: string): Promise<void> {
+  const { page, world } = kit;
+  const token = await logInAsOwnerThroughApi(world, email);
+  await page.route(
+    '**/v1/payments/*/refunds',
+    async (route) => {
+      // The request reaches the platform (as the page's own would), and its answer is dropped.
+      const request = route.request();
+      await fetch(request.url(), {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+          'idempotency-key': request.headers()['idempotency-key'] ?? '',
+        },
+        body: request.postData() ?? '',
+      });
+      await route.abort('failed');
+    },
+    { times: 1 },
+  );
+  await kit.open('/dashboard/payments/');
+  await page.getByRole('button', { name: 'Refund “Mites in the machine”' }).click();
+  await page.getByLabel('Amount to refund (USD)').fill('0.05');
+  await page.getByRole('button', { name: 'Review the refund' }).click();
+  await page.getByRole('button', { name: 'Refund $0.05' }).click();
+  await page.getByRole('alert').filter({ hasText: 'may or may not have been made' }).waitFor();
+  assert.equal(await page.getByRole('button', { name: 'Change the amount' }).isDisabled(), true);
+  await page.getByRole('button', { name: 'Refund $0.05' }).click();
+  await page.getByRole('status').filter({ hasText: 'Refunded $0.05' }).waitFor();
+  // 0.10 from the page, 0.05 beside it, and this 0.05 once.
+  assert.equal(await page.getByTestId('refunds').locator('tbody tr').count(), 3);
+  const sale = page
+    .getByTestId('payments')
+    .locator('tbody tr')
+    .filter({ hasText: 'Mites in the machine' });
+  assert.match((await sale.textContent()) ?? '', /\$0\.2375[\s\S]*\$0\.20/);
+}
+
 /** A share of another merchant's sale is listed as such, with no refund: only its seller may. */
 async function seesSplitShare(kit: BrowserTestKit): Promise<void> {
   const { page } = kit;
@@ -323,6 +367,7 @@ describeInBrowser('merchant dashboard', (test) => {
     await splitSale(world, merchantId);
     await refundsPart(kit);
     await refundRefused(kit, email, paymentId);
+    await refundAnswerLost(kit, email);
     await seesSplitShare(kit);
     await page.getByRole('button', { name: 'Log out' }).click();
     await page.waitForURL('**/dashboard/login/');
