@@ -65,14 +65,14 @@ export class EarningsChart extends MiteElement {
       },
       axes: [
         {
-          // One label in every few buckets, so that they never overlap.
+          // One label in every few buckets, so that they never overlap, counted back from the latest.
           splits: (u) => {
             const stride = Math.ceil(
               data.labels.length / Math.max(1, Math.floor(u.width / labelWidthPx)),
             );
             return data.labels
               .map((_label, index) => index)
-              .filter((index) => index % stride === 0);
+              .filter((index) => (data.labels.length - 1 - index) % stride === 0);
           },
           values: (_u, ticks) => ticks.map((tick) => data.labels[tick] ?? ''),
         },
