@@ -8,6 +8,7 @@ import { createLoginCommand } from './login-command.ts';
 import { createPayCommand } from './pay-command.ts';
 import { createPayoutsCommand } from './payouts-command.ts';
 import { createServeCommand } from './serve-command.ts';
+import { createTokensCommand } from './tokens-command.ts';
 import { createVerifyCommand } from './verify-command.ts';
 
 export const PROGRAM_NAME = 'mite';
@@ -36,6 +37,7 @@ export function createProgram(context: CliContext, setExitCode: (code: number) =
     createFeeReportCommand(context, setExitCode),
     createLoginCommand(context, setExitCode),
     createPayCommand(context, setExitCode),
+    createTokensCommand(context, setExitCode),
   ]) {
     // addCommand does not pass on the output and exit settings the way .command() does.
     program.addCommand(command.copyInheritedSettings(program));

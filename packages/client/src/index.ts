@@ -33,3 +33,4 @@ export {
 } from './receipt-store.ts';
 export { type FetchInput } from './replayable-request.ts';
 export { budgetFromStored, type StoredBudget } from './stored-budget.ts';
+export * from './tokens/index.ts';

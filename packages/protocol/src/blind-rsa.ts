@@ -14,7 +14,8 @@
  * Nothing here is constant-time: the client's blinding factor and message are its own secrets
  * only until the signature is finalised, and the verifier handles public values.
  */
-import { sha384 } from '@noble/hashes/sha2.js';
+import { sha256, sha384 } from '@noble/hashes/sha2.js';
+import { encodeBase64url } from './base64url.ts';
 import { fail, ok, type Result } from './result.ts';
 
 /** SHA-384's output length, which RSABSSA-SHA384-PSS uses as its salt length too. */
@@ -223,4 +224,12 @@ export function verify(
   const m = modPow(s, key.e, key.n);
   if (bitLength(m) > emBits) return false;
   return emsaPssVerify(message, bigintToBytes(m, Math.ceil(emBits / 8)), emBits);
+}
+
+/**
+ * A token key's id: the base64url SHA-256 of its SubjectPublicKeyInfo (DER), as Privacy Pass
+ * derives one, so that a key cannot be swapped under an id.
+ */
+export function tokenKeyIdOf(spkiDer: Uint8Array): string {
+  return encodeBase64url(sha256(spkiDer));
 }

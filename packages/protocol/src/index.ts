@@ -181,5 +181,6 @@ export {
   bytesToBigint,
   finalize,
   type RandomBytes,
+  tokenKeyIdOf,
   verify as verifyBlindRsa,
 } from './blind-rsa.ts';

@@ -93,7 +93,11 @@ async function startShop(platformUrl: string, merchantId: string, clock: () => n
 }
 
 /** Starts the platform on `dialect`, a merchant, a reader with `balance`, and the merchant's site. */
-export async function startLiveWorld(dialect: Dialect, balance = '1.00'): Promise<LiveWorld> {
+export async function startLiveWorld(
+  dialect: Dialect,
+  balance = '1.00',
+  extra: { readonly tokenDenominationsMicros?: readonly bigint[] } = {},
+): Promise<LiveWorld> {
   const databaseUrl = dialect === 'postgres' ? await requirePgDatabase() : undefined;
   const platform = await createPlatform({
     dataDir: tempDir('mite-interop-'),
@@ -101,6 +105,7 @@ export async function startLiveWorld(dialect: Dialect, balance = '1.00'): Promis
     logger: pino({ level: 'silent' }),
     funding: { provider: 'sandbox' },
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
+    ...extra,
   });
   const platformUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
   const call = async (method: string, path: string, bearer?: string, body?: unknown) => {
