@@ -19,6 +19,7 @@ describe('mite demo (child process)', { timeout: 60_000 }, () => {
     const base = await waitForUrl(cli);
     const { stdout } = cli.output;
     assert.match(stdout, new RegExp(`wallet: +${base}/wallet/\n`));
+    assert.match(stdout, new RegExp(`dashboard: +${base}/dashboard/\n`));
     assert.match(stdout, new RegExp(`console: +${base}/console/\n`));
     assert.match(stdout, new RegExp(`users \\(log in to the wallet at ${base}/wallet/login/, `));
     const wallet = await fetch(`${base}/wallet/login/`);
@@ -96,11 +97,19 @@ describe('formatDemoCredentials', () => {
     ]);
   });
 
-  it('says where users log in to the wallet when the web apps are served', () => {
-    const lines = formatDemoCredentials(credentials, 'http://127.0.0.1:8787/wallet/login/');
+  it('says where users log in to the wallet, and owners to the dashboard, when the web apps are served', () => {
+    const lines = formatDemoCredentials(
+      credentials,
+      'http://127.0.0.1:8787/wallet/login/',
+      'http://127.0.0.1:8787/dashboard/login/',
+    );
     assert.equal(
       lines[1],
       '  users (log in to the wallet at http://127.0.0.1:8787/wallet/login/, or with POST /v1/sessions):',
+    );
+    assert.equal(
+      lines[8],
+      '  merchants\u2019 owners (log in to the dashboard at http://127.0.0.1:8787/dashboard/login/, or with POST /v1/merchant-sessions):',
     );
   });
 });

@@ -44,6 +44,7 @@ export function createDemoCommand(
         throw new Error('bug: no demo merchant');
       }
       const walletLogIn = platform.webAppsServed ? `${platformUrl}/wallet/login/` : undefined;
+      const dashboardLogIn = platform.webAppsServed ? `${platformUrl}/dashboard/login/` : undefined;
       const site = await startDemoSite({
         platformUrl,
         merchantId: merchant.merchantId,
@@ -52,7 +53,7 @@ export function createDemoCommand(
       });
       const mite = context.miteCommand ?? 'mite';
       const lines = [
-        ...formatDemoCredentials(credentials, walletLogIn),
+        ...formatDemoCredentials(credentials, walletLogIn, dashboardLogIn),
         '',
         ...demoSiteLines(site, platformUrl, user, mite),
       ];
@@ -95,6 +96,7 @@ export function demoSiteLines(
 export function formatDemoCredentials(
   credentials: DemoCredentials,
   walletLogIn: string | undefined,
+  dashboardLogIn?: string,
 ): string[] {
   return [
     'Demo credentials, for a local sandbox only (published, never for real money or real data):',
@@ -114,7 +116,9 @@ export function formatDemoCredentials(
         merchant.apiKey,
       ]),
     ]),
-    '  merchants\u2019 owners (log in to a merchant\u2019s dashboard with POST /v1/merchant-sessions):',
+    dashboardLogIn === undefined
+      ? '  merchants\u2019 owners (log in to a merchant\u2019s dashboard with POST /v1/merchant-sessions):'
+      : `  merchants\u2019 owners (log in to the dashboard at ${dashboardLogIn}, or with POST /v1/merchant-sessions):`,
     ...columns([
       ['email', 'password', 'merchant'],
       ...credentials.merchantPeople.map((person) => [

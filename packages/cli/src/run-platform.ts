@@ -364,7 +364,11 @@ export function fundingLines(funding: Platform['funding']): string[] {
 /** Where the web apps are, or why they are not served. */
 export function webAppLines(platform: Pick<Platform, 'webAppsServed'>, base: string): string[] {
   return platform.webAppsServed
-    ? [`  wallet:   ${base}/wallet/`, `  console:  ${base}/console/`]
+    ? [
+        `  wallet:   ${base}/wallet/`,
+        `  dashboard: ${base}/dashboard/`,
+        `  console:  ${base}/console/`,
+      ]
     : ['  wallet:   not served: the web apps are not built (run `npm run build`)'];
 }
 

@@ -114,6 +114,7 @@ forEachDialect('merchant report routes', (backend, it) => {
         offerId: shared,
         offerTitle: 'Item 1000000',
         resource: '/item/1000000',
+        sold: true,
         amount: '1.00',
         // 10% fee, then 60% of the rest; half of it came back with the refund.
         share: '0.54',
@@ -164,17 +165,23 @@ forEachDialect('merchant report routes', (backend, it) => {
     }
     const gamesPayments = async () =>
       items((await env.get(`/v1/merchants/${games.merchantId}/payments`, games.key)).json).map(
-        (row) => [row.offerId, row.share, row.shareRefunded],
+        (row) => [row.offerId, row.sold, row.share, row.shareRefunded],
       );
-    assert.deepEqual(await gamesPayments(), [[gamesOwn, '0.027', '0.00']]);
+    assert.deepEqual(await gamesPayments(), [[gamesOwn, true, '0.027', '0.00']]);
 
     // The co-creator sees the shared payment in its list and its reports once the rollup ran,
     // by its own leg.
     await env.rollup.runOnce();
+    // It did not sell it, so it may not refund it (only the seller or an operator may).
     assert.deepEqual(await gamesPayments(), [
-      [gamesOwn, '0.027', '0.00'],
-      [shared, '0.36', '0.18'],
+      [gamesOwn, true, '0.027', '0.00'],
+      [shared, false, '0.36', '0.18'],
     ]);
+    const notItsOwn = await env.platform.services.refunds.refund({
+      paymentId: sharedPaid,
+      authority: { kind: 'merchant', merchantId: games.merchantId },
+    });
+    assert.deepEqual(notItsOwn.ok ? 'refunded' : notItsOwn.code, 'paymentNotFound');
     const earnings = await env.get(
       `/v1/merchants/${games.merchantId}/reports/earnings?interval=day&from=2027-01-06&to=2027-01-06`,
       games.key,

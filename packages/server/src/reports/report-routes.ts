@@ -46,6 +46,12 @@ const paymentItemSchema = z.object({
   offerId: z.string().nullable(),
   offerTitle: z.string().nullable(),
   resource: z.string().nullable().describe('What was bought'),
+  sold: z
+    .boolean()
+    .describe(
+      'Whether this merchant sold it, and so may refund it; false for a share of another ' +
+        'merchant\u2019s sale (a revenue split)',
+    ),
   amount: amountSchema.describe('What the payer paid'),
   share: amountSchema.describe('What this merchant got, after the platform fee and the splits'),
   refunded: amountSchema.describe('What succeeded refunds gave back to the payer'),
@@ -151,6 +157,7 @@ const paymentListRoute: ReportRoutes = async (api, { reports }) => {
         offerId: payment.offerId,
         offerTitle: payment.offerTitle,
         resource: payment.resource,
+        sold: payment.sold,
         amount: formatAmount(payment.amountMicros),
         share: formatAmount(payment.shareMicros),
         refunded: formatAmount(payment.refundedMicros),

@@ -37,6 +37,8 @@ export interface PaymentItem {
   readonly offerId: string | null;
   readonly offerTitle: string | null;
   readonly resource: string | null;
+  /** Whether the merchant sold it (and so may refund it), rather than got a share of it. */
+  readonly sold: boolean;
   readonly amountMicros: bigint;
   /** What the merchant's account got: its leg, after the platform fee and the splits. */
   readonly shareMicros: bigint;
@@ -146,6 +148,7 @@ export function createReportService(deps: {
       .leftJoin('offers', 'offers.id', 'payments.offer_id')
       .select([
         'payments.id',
+        'payments.merchant_id',
         'payments.state',
         'payments.offer_id',
         'offers.title',
@@ -214,6 +217,7 @@ export function createReportService(deps: {
         offerId: row.offer_id,
         offerTitle: row.title,
         resource: row.resource,
+        sold: row.merchant_id === request.merchantId,
         amountMicros: BigInt(row.amount_micros),
         shareMicros: paidTo(row.legs, account),
         refundedMicros: refunds.get(row.id)?.totalMicros ?? 0n,

@@ -7,8 +7,8 @@ import { platformFor } from '../platform-testing.ts';
 import { paywallScriptHeaders, payWindowHeaders, webAppSecurityHeaders } from './web-apps.ts';
 
 /**
- * A stand-in for packages/web/dist: the wallet's and the console's pages, the payment window,
- * the paywall's script, a hashed script and its source map.
+ * A stand-in for packages/web/dist: the wallet's, the dashboard's and the console's pages, the
+ * payment window, the paywall's script, a hashed script and its source map.
  */
 function fakeBuild(): string {
   const root = tempDir('mite-web-build-');
@@ -21,6 +21,8 @@ function fakeBuild(): string {
   );
   mkdirSync(path.join(root, 'pay'), { recursive: true });
   writeFileSync(path.join(root, 'pay', 'index.html'), '<!doctype html><title>Pay</title>');
+  mkdirSync(path.join(root, 'dashboard'), { recursive: true });
+  writeFileSync(path.join(root, 'dashboard', 'index.html'), '<!doctype html><title>Sales</title>');
   mkdirSync(path.join(root, 'console', 'login'), { recursive: true });
   writeFileSync(path.join(root, 'console', 'index.html'), '<!doctype html><title>Console</title>');
   writeFileSync(
@@ -44,7 +46,13 @@ describe('web apps', () => {
   it('serves the build under one origin with a strict policy, hashed files cached for good', async (t) => {
     const { platform, get } = await served(t, fakeBuild());
     assert.equal(platform.webAppsServed, true);
-    for (const pathname of ['/wallet/', '/wallet/login/', '/console/', '/console/login/']) {
+    for (const pathname of [
+      '/wallet/',
+      '/wallet/login/',
+      '/dashboard/',
+      '/console/',
+      '/console/login/',
+    ]) {
       const page = await get(pathname);
       assert.equal(page.status, 200, pathname);
       assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
@@ -62,6 +70,8 @@ describe('web apps', () => {
     assert.equal((await get('/assets/%2e%2e/%2e%2e/etc/passwd')).status, 404);
     const bare = await get('/wallet');
     assert.deepEqual([bare.status, bare.headers.get('location')], [301, '/wallet/']);
+    const dashboard = await get('/dashboard');
+    assert.deepEqual([dashboard.status, dashboard.headers.get('location')], [301, '/dashboard/']);
     const root = await get('/');
     assert.deepEqual([root.status, root.headers.get('location')], [302, '/wallet/']);
     // The API is as it was, and its document lists no page.

@@ -1,7 +1,7 @@
 /**
  * The web apps people use (packages/web, built by `npm run build` into its `dist/`), served by the
- * platform itself under one origin with the API: the wallet at `/wallet/` and the operator console
- * at `/console/` (the merchant dashboard comes later). One origin means the
+ * platform itself under one origin with the API: the wallet at `/wallet/`, the merchant dashboard
+ * at `/dashboard/` and the operator console at `/console/`. One origin means the
  * session cookie is first-party and the pages call the API with no CORS.
  *
  * Every page and file is served under a Content-Security-Policy that allows this origin only:
@@ -17,9 +17,10 @@ import { escapeHtml, htmlPage, sendHtml } from '../http/html.ts';
 
 /**
  * The apps, each a folder of the build served under `/<name>/`: the wallet, the payment window
- * that the `<mite-paywall>` element opens from other sites (`/pay/`), and the operator console.
+ * that the `<mite-paywall>` element opens from other sites (`/pay/`), the merchant dashboard and
+ * the operator console.
  */
-export const webAppNames = ['wallet', 'pay', 'console'] as const;
+export const webAppNames = ['wallet', 'pay', 'dashboard', 'console'] as const;
 export type WebAppName = (typeof webAppNames)[number];
 
 /** Where an app is served: `/wallet/`. */

@@ -1,131 +1,130 @@
-import { css, html, LitElement, nothing } from 'lit';
+import { html, nothing } from 'lit';
 import { callApi, describeProblem } from '../shared/api.ts';
+import { MiteElement } from '../shared/mite-element.ts';
+import { dashboardPaths, dashboardScreens } from './dashboard-paths.ts';
+import { type MerchantSession, merchantSession, roleNames } from './merchant-session.ts';
+import '../shared/styles.css';
 
 /**
- * A minimal stand-in for the dashboard's frame (the real one is built beside the overview): the
- * header with the merchant's name, the screens' navigation and a log-out button, and the screen
- * itself as slotted content, so that the page's own stylesheet still styles the screen. On a
- * missing or ended session it goes to the log-in page.
+ * Every dashboard screen's frame: a skip link, a header with the merchant's name and the
+ * person's role, a navigation listing every screen (the `current` one marked for screen readers
+ * with aria-current), a log-out button, and the screen itself, which is the element's content:
+ *
+ *     <mite-dashboard-shell current="payments">
+ *       <mite-payments-page></mite-payments-page>
+ *     </mite-dashboard-shell>
+ *
+ * The shell renders into the light DOM like every element of the apps (one stylesheet, one tree
+ * for screen readers), which has no slots: it takes the children it was given and places them
+ * in its `<main>`. It reads `GET /v1/merchant-session` (shared with the screen through
+ * `merchantSession()`) and sends the browser to the log-in page on 401.
  */
-const screens = [
-  ['overview', 'Overview', '/dashboard/'],
-  ['payouts', 'Payouts', '/dashboard/payouts/'],
-  ['keys', 'API keys', '/dashboard/keys/'],
-  ['webhooks', 'Webhooks', '/dashboard/webhooks/'],
-  ['fees', 'Fees', '/dashboard/fees/'],
-] as const;
-
-const logInPath = '/dashboard/login/';
-
-export class DashboardShell extends LitElement {
+export class DashboardShell extends MiteElement {
   static override properties = {
     current: { type: String },
-    merchantName: { state: true },
+    session: { state: true },
     failure: { state: true },
   };
 
-  static override styles = css`
-    :host {
-      display: block;
-    }
-    header {
-      display: flex;
-      flex-wrap: wrap;
-      align-items: center;
-      justify-content: space-between;
-      gap: 0.5rem 1rem;
-      padding: 0.75rem 1rem;
-      border-bottom: 1px solid #c9c9d1;
-    }
-    .brand {
-      font-weight: 700;
-    }
-    ul {
-      display: flex;
-      flex-wrap: wrap;
-      align-items: center;
-      gap: 0.25rem 1rem;
-      list-style: none;
-      margin: 0;
-      padding: 0;
-    }
-    a {
-      color: #1f4fb8;
-    }
-    a[aria-current='page'] {
-      font-weight: 700;
-      color: #1c1c1e;
-    }
-    button {
-      font: inherit;
-      font-weight: 600;
-      padding: 0.4rem 0.9rem;
-      border-radius: 6px;
-      border: 1px solid #1f4fb8;
-      background: #ffffff;
-      color: #1f4fb8;
-      cursor: pointer;
-    }
-    :focus-visible {
-      outline: 3px solid #1f4fb8;
-      outline-offset: 2px;
-    }
-    main {
-      max-width: 60rem;
-      margin: 0 auto;
-      padding: 1rem;
-    }
-    .error {
-      color: #a3161c;
-    }
-  `;
-
   declare current: string;
-  declare merchantName: string | undefined;
+  declare session: MerchantSession | undefined;
   declare failure: string | undefined;
 
+  /** The screen, as written inside the element in the page. */
+  private screen: Node[] | undefined;
+
+  constructor() {
+    super();
+    this.current = '';
+  }
+
   override connectedCallback(): void {
+    // Taken before the first render, which would otherwise leave them above the header.
+    if (this.screen === undefined) {
+      this.screen = [...this.childNodes];
+      for (const node of this.screen) this.removeChild(node);
+    }
     super.connectedCallback();
     void this.load();
   }
 
   private async load(): Promise<void> {
-    const session = await callApi<{ merchantName: string }>('GET', '/v1/merchant-session');
-    if (session.ok) this.merchantName = session.value.merchantName;
-    else if (session.problem.status === 401) window.location.assign(logInPath);
-    else this.failure = describeProblem(session.problem);
+    const session = await merchantSession();
+    if (typeof session === 'string') this.failure = session;
+    else this.session = session;
   }
 
   private async logOut(): Promise<void> {
     const result = await callApi('DELETE', '/v1/merchant-sessions/current');
+    // A session that had ended already is logged out all the same.
     if (!result.ok && result.problem.status !== 401) {
       this.failure = describeProblem(result.problem);
       return;
     }
-    window.location.assign(logInPath);
+    window.location.assign(dashboardPaths.logIn);
   }
 
   protected override render() {
-    return html`<header>
-        <span class="brand">${this.merchantName ?? 'Mite dashboard'}</span>
-        <nav aria-label="Dashboard">
+    return html`<a class="skip-link" href="#main">Skip to content</a>
+      <header class="site dashboard-header">
+        <div class="dashboard-who">
+          <a class="brand" href=${dashboardPaths.home}>Mite dashboard</a>
+          ${this.renderWho()}
+        </div>
+        <button type="button" class="secondary" @click=${this.logOut}>Log out</button>
+        <nav aria-label="Dashboard" class="dashboard-nav">
           <ul>
-            ${screens.map(
-              ([name, label, href]) =>
+            ${dashboardScreens.map(
+              (screen) =>
                 html`<li>
-                  <a href=${href} aria-current=${this.current === name ? 'page' : nothing}
-                    >${label}</a
+                  <a
+                    href=${screen.path}
+                    aria-current=${screen.key === this.current ? 'page' : nothing}
+                    >${screen.label}</a
                   >
                 </li>`,
             )}
-            <li><button type="button" @click=${this.logOut}>Log out</button></li>
+            ${this.renderMembersLink()}
           </ul>
         </nav>
       </header>
-      <main id="main">
-        ${this.failure === undefined ? nothing : html`<p class="error" role="alert">${this.failure}</p>`}
-        <slot></slot>
+      <main id="main" tabindex="-1">
+        ${
+          this.failure === undefined
+            ? nothing
+            : html`<p class="notice error" role="alert">${this.failure}</p>`
+        }
+        ${this.screen}
       </main>`;
+  }
+
+  private renderWho() {
+    const session = this.session;
+    if (session === undefined) return nothing;
+    return html`<p class="hint" data-testid="merchant">
+      <strong class="merchant-name">${session.merchantName}</strong>
+      · ${roleNames[session.role] ?? session.role} · ${session.email}
+      ${
+        session.merchants.length > 1
+          ? html`· <a href=${dashboardPaths.logIn}>Switch merchant</a>`
+          : nothing
+      }
+    </p>`;
+  }
+
+  /**
+   * The team's screen, beside the others: every person may read it (`members:read`), only owners
+   * change it; the link shows only to sessions that may read it.
+   */
+  private renderMembersLink() {
+    if (this.session?.scopes.includes('members:read') !== true) return nothing;
+    return html`<li>
+      <a
+        href=${dashboardPaths.members}
+        aria-current=${this.current === 'members' ? 'page' : nothing}
+        >Members</a
+      >
+    </li>`;
   }
 }
 

@@ -1,36 +1,24 @@
 import { html, nothing } from 'lit';
-import { callApi, describeProblem } from '../shared/api.ts';
 import { MiteElement } from '../shared/mite-element.ts';
+import { dashboardPaths } from './dashboard-paths.ts';
+import { type MerchantSession, merchantSession } from './merchant-session.ts';
 
 /**
  * What the dashboard's screens share, apart from the shell (which they do not depend on): the
  * logged-in merchant, dates as people read them, and a secret shown once with a copy button.
  */
 
-/** `GET /v1/merchant-session`. */
-export interface MerchantSession {
-  readonly userId: string;
-  readonly email: string;
-  readonly merchantId: string;
-  readonly merchantName: string;
-  readonly role: string;
-  readonly scopes: readonly string[];
-}
+export type { MerchantSession };
 
-export const dashboardLogInPath = '/dashboard/login/';
+export const dashboardLogInPath = dashboardPaths.logIn;
 
 /**
  * The merchant this browser is logged in for, or a trip to the log-in page when the session is
- * missing or has ended. Other failures come back for the screen to show.
+ * missing or has ended. Other failures come back for the screen to show. The page's one read of
+ * the session, shared with the shell (`merchant-session.ts`).
  */
-export async function loadMerchantSession(): Promise<MerchantSession | string> {
-  const result = await callApi<MerchantSession>('GET', '/v1/merchant-session');
-  if (result.ok) return result.value;
-  if (result.problem.status === 401) {
-    window.location.assign(dashboardLogInPath);
-    return 'Your session has ended: log in again.';
-  }
-  return describeProblem(result.problem);
+export function loadMerchantSession(): Promise<MerchantSession | string> {
+  return merchantSession();
 }
 
 /** A page of a list route. */

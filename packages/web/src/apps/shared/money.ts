@@ -53,3 +53,29 @@ export function formatMicros(micros: bigint): string {
   const fraction = (micros % microsPerDollar).toString().padStart(6, '0').replace(/0+$/, '');
   return `${whole}.${fraction.padEnd(2, '0')}`;
 }
+
+const ledgerAmountPattern = /^(-?)(0|[1-9][0-9]*)(?:\.([0-9]{1,6}))?$/;
+
+/**
+ * Micro-units of an amount the platform computed rather than one a person wrote: a total, which
+ * may be negative (refunds after the period's sales) or pass the largest single amount. Undefined
+ * when the text is not one.
+ */
+export function ledgerMicrosOf(text: string): bigint | undefined {
+  const match = ledgerAmountPattern.exec(text);
+  if (match === null) return undefined;
+  const micros =
+    BigInt(match[2] ?? '0') * microsPerDollar + BigInt((match[3] ?? '').padEnd(6, '0'));
+  return match[1] === '-' ? -micros : micros;
+}
+
+/** Micro-units shown to a person, signed: "$12.50", "−$0.0005". */
+export function showMicros(micros: bigint): string {
+  return micros < 0n ? `−${showAmount(formatMicros(-micros))}` : showAmount(formatMicros(micros));
+}
+
+/** A total the platform computed ("-1.5", "1234567890123.25") shown to a person. */
+export function showTotal(text: string): string {
+  const micros = ledgerMicrosOf(text);
+  return micros === undefined ? text : showMicros(micros);
+}
