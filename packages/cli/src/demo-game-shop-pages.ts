@@ -68,7 +68,9 @@ function sell(paywall) {
     }
     event.preventDefault();
     showOwned(bought.owned);
-    status.textContent = 'Bought ' + bought.bought + '.';
+    // Each purchase says something new, so that a screen reader announces the second one too.
+    status.textContent =
+      'Bought ' + bought.bought + '. You have ' + bought.owned.gems + ' gems.';
     const src = new URL(paywall.getAttribute('src'), location.href);
     try {
       localStorage.removeItem('mite-paywall:' + src.href);

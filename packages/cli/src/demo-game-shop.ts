@@ -112,13 +112,14 @@ function shopHandler(options: {
   };
   const paywalled = withPaywall(paywall, (request, response, paid) => {
     const item = itemAt(request.url);
-    const isIndex = pathOf(request) === '/';
-    if (!isIndex && (item === undefined || paid === undefined)) {
+    if (item === undefined && pathOf(request) !== '/') {
       return sendText(response, 404, 'no such item\n');
     }
+    // Only GET (and HEAD) is sold or served: another method is no free purchase.
     if (refusedMethod(request, response)) return;
-    if (item === undefined || paid === undefined) sendIndex(response, items);
-    else sendBought(response, inventory, item, paid);
+    // A GET of an item is always priced, so it gets here paid.
+    if (item !== undefined && paid !== undefined) sendBought(response, inventory, item, paid);
+    else sendIndex(response, items);
   });
   return (request, response) => {
     const pathname = pathOf(request);

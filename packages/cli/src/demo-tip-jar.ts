@@ -104,11 +104,14 @@ function tipJarHandler(options: {
   };
   const paywalled = withPaywall(paywall, (request, response, paid) => {
     const tip = tipAt(request.url);
-    if (tip === undefined || paid === undefined) {
+    if (tip === undefined) {
       return sendText(response, 404, 'nothing here: the tips are at /tip/AMOUNT\n');
     }
+    // Only GET (and HEAD) is sold: another method is no free tip, nor a thanks for one.
     if (refusedMethod(request, response)) return;
-    sendThanks(response, creators, paid);
+    // A GET of a tip is always priced, so it gets here paid; nothing else is thanked.
+    if (paid === undefined) sendText(response, 404, 'no such tip\n');
+    else sendThanks(response, creators, paid);
   });
   return (request, response) => {
     const pathname = pathOf(request);
