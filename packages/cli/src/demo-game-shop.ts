@@ -153,13 +153,13 @@ function sendBought(
     'content-type': 'application/json; charset=utf-8',
     'set-cookie': `${playerCookieName}=${inventory.playerCookie(receipt.payer)}; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000`,
   });
-  response.end(
-    JSON.stringify({
-      bought: item.title,
-      paymentId: receipt.paymentId,
-      owned: inventory.ownedBy(receipt.payer),
-    }),
-  );
+  const bought = {
+    bought: item.title,
+    paymentId: receipt.paymentId,
+    owned: inventory.ownedBy(receipt.payer),
+  };
+  // A line of its own, for a terminal (`mite pay` prints the body as it is).
+  response.end(`${JSON.stringify(bought)}\n`);
 }
 
 function sendIndex(response: ServerResponse, items: readonly ShopItem[]): void {
