@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { tempDir } from '@mite/testkit';
-import { demoSiteLines, formatDemoCredentials } from './demo-command.ts';
+import { demoShopLines, demoSiteLines, formatDemoCredentials } from './demo-command.ts';
 import { buildCliBundle, startCli, waitForUrl } from './test-helpers.ts';
 
 describe('mite demo (child process)', { timeout: 60_000 }, () => {
@@ -39,6 +39,23 @@ describe('mite demo (child process)', { timeout: 60_000 }, () => {
     assert.ok(users.length > 0, stdout);
     assert.match(stdout, /^ {4}\S.* +\S+ +mite_\S+$/m, 'a merchant with its API key');
     assert.match(stdout, /^ {4}\S+ +\d+\.\d+ +\S/m, 'an offer with its price');
+    // The game shop and the tip jar: pages for browsers, 402s naming their offers for programs.
+    const shop = /^Demo game shop \(.*\): (http:\S+)$/m.exec(stdout)?.[1];
+    const jar = /^Demo tip jar \(.*\): (http:\S+)$/m.exec(stdout)?.[1];
+    for (const [site, paid] of [
+      [shop, '/buy/gems-100?order=1'],
+      [jar, '/tip/0.50?order=1'],
+    ]) {
+      assert.ok(site !== undefined && paid !== undefined, stdout);
+      const page = await fetch(site, { headers: { accept: 'text/html' } });
+      assert.equal(page.status, 200, site);
+      assert.match(await page.text(), /<mite-paywall /);
+      const unpaid = await fetch(`${site}${paid}`);
+      assert.equal(unpaid.status, 402, `${site}${paid}`);
+      const request = /request="([^"]+)"/.exec(unpaid.headers.get('www-authenticate') ?? '')?.[1];
+      const details = JSON.parse(Buffer.from(request ?? '', 'base64url').toString('utf8'));
+      assert.match(String(details.methodDetails.offer), /^off_/, 'sold as a platform offer');
+    }
     const [, email, password] = users[0] ?? assert.fail('no demo user');
     const session = await fetch(`${base}/v1/sessions`, {
       method: 'POST',
@@ -102,6 +119,7 @@ describe('formatDemoCredentials', () => {
       credentials,
       'http://127.0.0.1:8787/wallet/login/',
       'http://127.0.0.1:8787/dashboard/login/',
+      'http://127.0.0.1:8787/console/login/',
     );
     assert.equal(
       lines[1],
@@ -110,6 +128,10 @@ describe('formatDemoCredentials', () => {
     assert.equal(
       lines[8],
       '  merchants\u2019 owners (log in to the dashboard at http://127.0.0.1:8787/dashboard/login/, or with POST /v1/merchant-sessions):',
+    );
+    assert.equal(
+      lines[11],
+      '  operators (log in to the console at http://127.0.0.1:8787/console/login/, or with POST /v1/operator-sessions):',
     );
   });
 });
@@ -137,5 +159,16 @@ describe('demoSiteLines', () => {
   it('prints plain mite commands when mite is on the PATH', () => {
     const lines = demoSiteLines(site, 'http://127.0.0.1:8787', user, 'mite');
     assert.equal(lines.at(-1), '    mite pay http://127.0.0.1:4000/articles/a');
+  });
+});
+
+describe('demoShopLines', () => {
+  it('prints where the game shop and the tip jar are', () => {
+    const lines = demoShopLines({
+      gameShop: { url: 'http://127.0.0.1:4001' },
+      tipJar: { url: 'http://127.0.0.1:4002' },
+    });
+    assert.match(lines[0] ?? '', /^Demo game shop .*: http:\/\/127\.0\.0\.1:4001$/);
+    assert.match(lines[1] ?? '', /^Demo tip jar .*: http:\/\/127\.0\.0\.1:4002$/);
   });
 });

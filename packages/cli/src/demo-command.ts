@@ -1,5 +1,7 @@
-import type { DemoCredentials, Platform } from '@mite/server';
+import { type DemoCredentials, demoGameShopName, demoTipJar, type Platform } from '@mite/server';
+import { gameShopItems, startGameShop } from './demo-game-shop.ts';
 import { type DemoSite, startDemoSite } from './demo-site.ts';
+import { startTipJar, tipJarTips } from './demo-tip-jar.ts';
 import { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { describeError } from './errors.ts';
@@ -38,29 +40,79 @@ export function createDemoCommand(
       }
     };
     const startSite: StartedStep = async (platform, platformUrl) => {
-      const merchant = credentials?.merchants[0];
       const user = credentials?.users[0];
-      if (credentials === undefined || merchant === undefined || user === undefined) {
-        throw new Error('bug: no demo merchant');
-      }
+      if (credentials === undefined || user === undefined) throw new Error('bug: no demo user');
       const walletLogIn = platform.webAppsServed ? `${platformUrl}/wallet/login/` : undefined;
       const dashboardLogIn = platform.webAppsServed ? `${platformUrl}/dashboard/login/` : undefined;
-      const site = await startDemoSite({
+      const consoleLogIn = platform.webAppsServed ? `${platformUrl}/console/login/` : undefined;
+      const sites = await startDemoSites(credentials, {
         platformUrl,
-        merchantId: merchant.merchantId,
         host: options.host,
         dataDir: options.dataDir,
       });
       const mite = context.miteCommand ?? 'mite';
       const lines = [
-        ...formatDemoCredentials(credentials, walletLogIn, dashboardLogIn),
+        ...formatDemoCredentials(credentials, walletLogIn, dashboardLogIn, consoleLogIn),
         '',
-        ...demoSiteLines(site, platformUrl, user, mite),
+        ...demoSiteLines(sites.news, platformUrl, user, mite),
+        '',
+        ...demoShopLines(sites),
       ];
-      return { lines, close: () => site.close() };
+      return { lines, close: () => sites.close() };
     };
     setExitCode(await runPlatform(options, context, seed, startSite));
   });
+}
+
+interface DemoSites {
+  readonly news: DemoSite;
+  readonly gameShop: { readonly url: string };
+  readonly tipJar: { readonly url: string };
+  close(): Promise<void>;
+}
+
+/** The news site, the game shop and the tip jar, each selling for its demo merchant. */
+async function startDemoSites(
+  credentials: DemoCredentials,
+  where: { readonly platformUrl: string; readonly host: string; readonly dataDir: string },
+): Promise<DemoSites> {
+  const merchantId = (name: string) => {
+    const merchant = credentials.merchants.find((seeded) => seeded.name === name);
+    if (merchant === undefined) throw new Error(`bug: no demo merchant ${name}`);
+    return merchant.merchantId;
+  };
+  const offersOf = (name: string) => credentials.offers.filter((offer) => offer.merchant === name);
+  const news = await startDemoSite({ ...where, merchantId: merchantId('The Daily Mite') });
+  const gameShop = await startGameShop({
+    ...where,
+    merchantId: merchantId(demoGameShopName),
+    items: gameShopItems(offersOf(demoGameShopName)),
+  });
+  const tipJar = await startTipJar({
+    ...where,
+    merchantId: merchantId(demoTipJar.seller),
+    tips: tipJarTips(offersOf(demoTipJar.seller)),
+    creators: demoTipJar,
+  });
+  return {
+    news,
+    gameShop,
+    tipJar,
+    close: async () => {
+      await Promise.all([news.close(), gameShop.close(), tipJar.close()]);
+    },
+  };
+}
+
+/** Where the game shop and the tip jar are. */
+export function demoShopLines(sites: {
+  readonly gameShop: { readonly url: string };
+  readonly tipJar: { readonly url: string };
+}): string[] {
+  return [
+    `Demo game shop (items and gem packs, bought in the platform's payment window): ${sites.gameShop.url}`,
+    `Demo tip jar (tips shared by two creators through a revenue split): ${sites.tipJar.url}`,
+  ];
 }
 
 /**
@@ -97,6 +149,7 @@ export function formatDemoCredentials(
   credentials: DemoCredentials,
   walletLogIn: string | undefined,
   dashboardLogIn?: string,
+  consoleLogIn?: string,
 ): string[] {
   return [
     'Demo credentials, for a local sandbox only (published, never for real money or real data):',
@@ -127,7 +180,9 @@ export function formatDemoCredentials(
         person.merchant,
       ]),
     ]),
-    '  operators (log in to the console with POST /v1/operator-sessions):',
+    consoleLogIn === undefined
+      ? '  operators (log in to the console with POST /v1/operator-sessions):'
+      : `  operators (log in to the console at ${consoleLogIn}, or with POST /v1/operator-sessions):`,
     ...columns([
       ['email', 'password'],
       ...credentials.operators.map((operator) => [operator.email, operator.password]),

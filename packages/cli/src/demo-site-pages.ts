@@ -5,7 +5,10 @@
  * curl) never get these pages: only a request that asks for HTML by name and carries no payment
  * does, and everything else goes through the paywall as before.
  */
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
+import { escapeHtml, sendAsset, sendSitePage, type SitePage } from './demo-site-kit.ts';
+
+export { wantsPage } from './demo-site-kit.ts';
 
 export interface DemoArticle {
   readonly title: string;
@@ -13,9 +16,6 @@ export interface DemoArticle {
   /** The price, when not the site's default. */
   readonly price?: string;
 }
-
-/** Where the platform serves the paywall's script (packages/server/src/web/web-apps.ts). */
-const paywallScriptPath = '/paywall.js';
 
 /** The site's one stylesheet, served by the site itself. */
 export const siteStylesheetPath = '/site.css';
@@ -31,68 +31,16 @@ a{color:#0b4fa8}
 .demo-note{font:14px/1.4 system-ui,sans-serif;color:#4a4a4a}
 `;
 
-/** Whether a request is a browser's page load: HTML asked for by name, and no payment carried. */
-export function wantsPage(request: IncomingMessage): boolean {
-  if (request.method !== 'GET' && request.method !== 'HEAD') return false;
-  if (request.headers.authorization !== undefined) return false;
-  if (request.headers['payment-signature'] !== undefined) return false;
-  const accept = request.headers.accept ?? '';
-  return accept.split(',').some((range) => range.trim().toLowerCase().startsWith('text/html'));
+function page(title: string, platformUrl: string, body: string): SitePage {
+  return { siteName, title, platformUrl, stylesheetPath: siteStylesheetPath, body };
 }
 
-function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (character) => `&#${character.codePointAt(0) ?? 0};`);
-}
-
-/**
- * The pages' policy: scripts only from the platform (the paywall), styles from this site (and
- * the element's own constructed stylesheet, which needs no 'unsafe-inline'), fetches to this site
- * only (the element fetches the article here; it pays in the platform's window, not by fetch).
- */
-function pageHeaders(platformOrigin: string): Record<string, string> {
-  return {
-    'content-type': 'text/html; charset=utf-8',
-    'content-security-policy': [
-      "default-src 'none'",
-      `script-src ${platformOrigin}`,
-      "style-src 'self'",
-      "connect-src 'self'",
-      "img-src 'self' data:",
-      "base-uri 'none'",
-      "form-action 'none'",
-      "frame-ancestors 'none'",
-    ].join('; '),
-    'x-content-type-options': 'nosniff',
-    'referrer-policy': 'strict-origin-when-cross-origin',
-    vary: 'Accept, Authorization',
-    'cache-control': 'no-cache',
-  };
-}
-
-function page(title: string, platformUrl: string, body: string): string {
-  const script = new URL(paywallScriptPath, platformUrl).href;
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${escapeHtml(title)}</title><link rel="icon" href="data:,">
-<link rel="stylesheet" href="${siteStylesheetPath}">
-<script type="module" src="${escapeHtml(script)}"></script></head>
-<body><header><a href="/">${siteName}</a></header>
-<main>${body}</main></body></html>
-`;
-}
-
-export function sendPage(response: ServerResponse, platformUrl: string, html: string): void {
-  response.writeHead(200, pageHeaders(new URL(platformUrl).origin));
-  response.end(html);
+export function sendPage(response: ServerResponse, page: SitePage): void {
+  sendSitePage(response, page);
 }
 
 export function sendStylesheet(response: ServerResponse): void {
-  response.writeHead(200, {
-    'content-type': 'text/css; charset=utf-8',
-    'x-content-type-options': 'nosniff',
-    'cache-control': 'no-cache',
-  });
-  response.end(stylesheet);
+  sendAsset(response, 'text/css', stylesheet);
 }
 
 /** The index: every article with its price. */
@@ -100,7 +48,7 @@ export function indexPage(
   articles: Readonly<Record<string, DemoArticle>>,
   defaultPrice: string,
   platformUrl: string,
-): string {
+): SitePage {
   const items = Object.entries(articles)
     .map(
       ([slug, article]) =>
@@ -118,7 +66,7 @@ export function indexPage(
 }
 
 /** An article's page: its title and the paywall, which opens the text once paid. */
-export function articlePage(slug: string, article: DemoArticle, platformUrl: string): string {
+export function articlePage(slug: string, article: DemoArticle, platformUrl: string): SitePage {
   const src = `/articles/${encodeURIComponent(slug)}`;
   return page(
     `${article.title} · ${siteName}`,

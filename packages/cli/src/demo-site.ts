@@ -4,11 +4,7 @@
  * A browser that opens an article gets its page with the `<mite-paywall>` element instead
  * (demo-site-pages.ts); the element then buys the article through the same 402.
  */
-import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import path from 'node:path';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createPaywall, pathSegments, withPaywall } from '@mite/middleware';
 import {
   articlePage,
@@ -19,7 +15,7 @@ import {
   siteStylesheetPath,
   wantsPage,
 } from './demo-site-pages.ts';
-import { baseUrl } from './run-platform.ts';
+import { loadSecret, refusedMethod, sendText, startSite } from './demo-site-kit.ts';
 
 export const demoSiteSecretFileName = 'demo-site-secret';
 export const demoArticlePrice = '0.02';
@@ -57,18 +53,10 @@ export async function startDemoSite(options: {
   readonly articles?: Readonly<Record<string, DemoArticle>>;
 }): Promise<DemoSite> {
   const articles = options.articles ?? demoArticles;
-  // The site's origin is known once it listens; until then (never in practice) it answers 503.
-  let handle = (_request: IncomingMessage, response: ServerResponse): void => {
-    sendText(response, 503, 'starting\n');
-  };
-  const server = createServer((request, response) => handle(request, response));
-  const url = await listen(server, options.host);
-  handle = siteHandler(articles, { ...options, origin: url });
-  return {
-    url,
-    articleUrl: `${url}/articles/${Object.keys(articles)[0] ?? ''}`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-  };
+  const site = await startSite(options.host, (origin) =>
+    siteHandler(articles, { ...options, origin }),
+  );
+  return { ...site, articleUrl: `${site.url}/articles/${Object.keys(articles)[0] ?? ''}` };
 }
 
 /** The site's requests: its pages for browsers, its stylesheet, and the rest behind the paywall. */
@@ -88,7 +76,7 @@ function siteHandler(
     origin: options.origin,
     realm: 'The Daily Mite (demo)',
     platformUrl: options.platformUrl,
-    challengeSecret: loadSecret(options.dataDir),
+    challengeSecret: loadSecret(options.dataDir, demoSiteSecretFileName),
     // Only what exists is priced, each article by its own route (so the price list names them
     // all): an unknown article matches no route and gets the handler's 404, never a 402. A site
     // whose articles come and go would price `/articles/:slug` with a function that answers
@@ -122,12 +110,7 @@ function siteHandler(
       return;
     }
     // Only GET (and HEAD) is sold or served: another method is no free read.
-    if (request.method !== 'GET' && request.method !== 'HEAD') {
-      sendText(response, 405, `${request.method ?? ''} is not allowed here: GET or HEAD\n`, {
-        allow: 'GET, HEAD',
-      });
-      return;
-    }
+    if (refusedMethod(request, response)) return;
     if (article === undefined) sendIndex(response, articles);
     else sendText(response, 200, `${article.title}\n\n${article.text}\n`);
   });
@@ -137,13 +120,9 @@ function siteHandler(
     if (pathname === siteStylesheetPath && request.method === 'GET') {
       sendStylesheet(response);
     } else if (wantsPage(request) && isIndex) {
-      sendPage(
-        response,
-        options.platformUrl,
-        indexPage(articles, demoArticlePrice, options.platformUrl),
-      );
+      sendPage(response, indexPage(articles, demoArticlePrice, options.platformUrl));
     } else if (wantsPage(request) && slug !== undefined && article !== undefined) {
-      sendPage(response, options.platformUrl, articlePage(slug, article, options.platformUrl));
+      sendPage(response, articlePage(slug, article, options.platformUrl));
     } else {
       paywalled(request, response);
     }
@@ -162,16 +141,6 @@ function articleSlug(
   return slug !== undefined && Object.hasOwn(articles, slug) ? slug : undefined;
 }
 
-function sendText(
-  response: ServerResponse,
-  status: number,
-  text: string,
-  headers: Record<string, string> = {},
-): void {
-  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
-  response.end(text);
-}
-
 function sendIndex(
   response: ServerResponse,
   articles: Readonly<Record<string, DemoArticle>>,
@@ -181,23 +150,4 @@ function sendIndex(
       `  /articles/${slug}  ${article.title} (${article.price ?? demoArticlePrice})`,
   );
   sendText(response, 200, `The Daily Mite (demo): paid articles\n${lines.join('\n')}\n`);
-}
-
-/** Kept in the data directory, so receipts stay valid across restarts of the demo. */
-function loadSecret(dataDir: string): Uint8Array {
-  const file = path.join(dataDir, demoSiteSecretFileName);
-  try {
-    return Buffer.from(readFileSync(file, 'utf8').trim(), 'base64url');
-  } catch {
-    const secret = randomBytes(32);
-    writeFileSync(file, `${secret.toString('base64url')}\n`, { mode: 0o600 });
-    return secret;
-  }
-}
-
-function listen(server: Server, host: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, host, () => resolve(baseUrl(host, (server.address() as AddressInfo).port)));
-  });
 }

@@ -194,6 +194,30 @@ describe('the 402 answer', () => {
     assert.equal(challenge.description, 'An article');
   });
 
+  it('names the platform offer a route sells in its challenges, and refuses an id the wire cannot carry', async (t) => {
+    const setup = await setUp(t, {
+      routes: [
+        { method: 'GET', path: '/gems/100', price: '0.99', category: 'goods', offer: 'off_1' },
+      ],
+    });
+    const outcome = await setup.paywall.handle(get('/gems/100?order=7'));
+    assert.ok(outcome.kind === 'paymentRequired');
+    const { methodDetails } = challengeOf(outcome.headers, setup.clock.nowSeconds()).request;
+    assert.equal(methodDetails.offer, 'off_1');
+    assert.equal(methodDetails.resource, '/gems/100?order=7');
+    const base = {
+      merchantId: 'mer_1',
+      realm: 'shop',
+      platformUrl: 'https://pay.example',
+      challengeSecret: testSecret,
+    };
+    const route = { method: 'GET', path: '/a', price: '0.01' };
+    assert.throws(
+      () => createPaywall({ ...base, routes: [{ ...route, offer: 'not an id' }] }),
+      RangeError,
+    );
+  });
+
   it('says in its problem who sells, where to pay, and the mite pay line that buys it', async (t) => {
     const setup = await setUp(t);
     const local = await setup.paywall.handle(get('/articles/42', { host: '127.0.0.1:4000' }));

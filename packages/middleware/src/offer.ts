@@ -84,6 +84,7 @@ function paymentRequestOf(
     accessPeriodSeconds: route.accessPeriodSeconds ?? 0,
     decimals: miteAmountDecimals,
     ...(route.category === undefined ? {} : { category: route.category }),
+    ...(route.offer === undefined ? {} : { offer: route.offer }),
   };
   return {
     amount,

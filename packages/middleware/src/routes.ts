@@ -49,6 +49,13 @@ export interface PricedRoute {
   readonly description?: string;
   /** A slug for the payer's budgets ("news"). */
   readonly category?: string;
+  /**
+   * The id of the platform offer this route sells, when the merchant sells it as one
+   * (`POST /v1/offers`): the platform charges the offer's price (the route's price must be the
+   * same) and shares it by the offer's revenue splits. Without it, a payment goes wholly to
+   * `merchantId`, less the platform's fee.
+   */
+  readonly offer?: string;
   /** How long a purchase keeps the resource open; 0 (the default) makes receipts single-use. */
   readonly accessPeriodSeconds?: number;
 }
@@ -159,6 +166,7 @@ function checkRoute(route: PricedRoute): void {
       accessPeriodSeconds: period,
       decimals: miteAmountDecimals,
       ...(route.category === undefined ? {} : { category: route.category }),
+      ...(route.offer === undefined ? {} : { offer: route.offer }),
     },
   });
   if (!sample.ok) throw new RangeError(`${where}: ${sample.detail}`);

@@ -63,6 +63,12 @@ export interface MiteMethodDetails {
   /** What is sold: the URL (or path) the challenge was issued for. */
   readonly resource: string;
   readonly category?: string;
+  /**
+   * The platform's offer this charge sells, when the merchant sells the resource as one: the
+   * platform then charges it as that offer (its price, which `amount` must equal, and its revenue
+   * splits) while the receipt still answers this challenge.
+   */
+  readonly offer?: string;
   readonly accessPeriodSeconds: number;
   /** The scale of `amount`, always 6, so that any client can display it. */
   readonly decimals: typeof miteAmountDecimals;
@@ -86,6 +92,7 @@ const methodDetailsSchema: z.ZodMiniType<MiteMethodDetails> = z.object({
   platform: platformUrlSchema,
   resource: resourceSchema,
   category: z.exactOptional(categorySchema),
+  offer: z.exactOptional(identifierSchema),
   accessPeriodSeconds: accessPeriodSecondsSchema,
   decimals: z.literal(miteAmountDecimals),
 });
@@ -120,6 +127,8 @@ export interface ChargeTerms {
   readonly accessPeriodSeconds: number;
   readonly description?: string;
   readonly category?: string;
+  /** The platform's offer sold (MiteMethodDetails.offer). */
+  readonly offer?: string;
 }
 
 /** The payment request for these terms, as the charge intent spells it. */
@@ -130,6 +139,7 @@ export function chargeRequest(terms: ChargeTerms): PaymentRequest {
     accessPeriodSeconds: terms.accessPeriodSeconds,
     decimals: miteAmountDecimals,
     ...(terms.category === undefined ? {} : { category: terms.category }),
+    ...(terms.offer === undefined ? {} : { offer: terms.offer }),
   };
   return {
     amount: formatBaseUnits(terms.amountMicros),

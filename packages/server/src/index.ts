@@ -1,3 +1,9 @@
-export { type DemoCredentials, seedDemo } from './demo/seed-demo.ts';
+export {
+  type DemoCredentials,
+  type DemoOffer,
+  demoGameShopName,
+  demoTipJar,
+  seedDemo,
+} from './demo/seed-demo.ts';
 export { createPlatform, type Platform, type PlatformOptions, storeUrls } from './platform.ts';
 export { firstOperatorEmailDefault } from './staff/operator-people.ts';

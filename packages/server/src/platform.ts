@@ -55,6 +55,7 @@ import { createPersonalDataCipher } from './privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from './receipts/receipt-keys.ts';
 import { walletRoutes } from './wallets/wallet-routes.ts';
 import { createWalletService } from './wallets/wallet-service.ts';
+import { createWalletMovements } from './wallets/wallet-movements.ts';
 import { createWalletPurchases } from './wallets/wallet-purchases.ts';
 import { walletBudgetRoutes } from './wallets/wallet-budget-routes.ts';
 import { createWalletBudgets } from './wallets/wallet-budgets.ts';
@@ -386,6 +387,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     await app.register(walletRoutes, {
       users: services.users,
       wallets: services.wallets,
+      movements: createWalletMovements({ wallets: services.wallets, platform: platformDb }),
       purchases: createWalletPurchases(platformDb),
     });
     await app.register(walletBudgetRoutes, {

@@ -234,9 +234,13 @@ describeInBrowser('wallet app', (test) => {
     assert.match(rows[1] ?? '', /The Daily Mite\s+Mites in the machine\s+\$0\.25\s+\$0\.10/);
     assert.equal(await balanceShown(page), '$1.60');
     assert.equal((await page.getByTestId('owner').textContent())?.trim(), email);
-    const movements = (await page.getByTestId('movements').textContent()) ?? '';
-    // The refund comes back in one transfer per leg of the payment (merchant, platform fee).
-    assert.match(movements, /Refund\s*\+\$0\.0/);
+    // One row per purchase and refund, with its total (the platform's fee included) and merchant.
+    const movements = await page.getByTestId('movements').locator('tbody tr').allTextContents();
+    assert.equal(movements.length, 4);
+    assert.match(movements[0] ?? '', /Refund from The Daily Mite\s*\+\$0\.10/);
+    assert.match(movements[1] ?? '', /Purchase from Pixel Forge\s*−\$0\.25/);
+    assert.match(movements[2] ?? '', /Purchase from The Daily Mite\s*−\$0\.25/);
+    assert.match(movements[3] ?? '', /Top-up\s*\+\$2\.00/);
   });
 
   test('a long history comes a page at a time', async (kit) => {
@@ -254,9 +258,9 @@ describeInBrowser('wallet app', (test) => {
       accessPeriodSeconds: 0,
       price: '0.01',
     });
-    // Each purchase moves money twice (the merchant's share, the platform's fee): 11 purchases
-    // and the top-up are 23 movements, more than a page of 20.
-    for (let bought = 0; bought < 11; bought++) {
+    // Each purchase moves money twice (the merchant's share, the platform's fee) but is one
+    // movement: 20 purchases and the top-up are 21 movements, more than a page of 20.
+    for (let bought = 0; bought < 20; bought++) {
       await apiCall(world, 'POST', '/v1/payments', {
         auth: token,
         body: { offerId: shop.offerId },
@@ -266,14 +270,18 @@ describeInBrowser('wallet app', (test) => {
     const movements = page.getByTestId('movements').locator('tbody tr');
     await movements.first().waitFor();
     assert.equal(await movements.count(), 20);
+    assert.match(
+      (await movements.last().textContent()) ?? '',
+      /Purchase from Pixel Forge\s*−\$0\.01/,
+    );
     assert.equal(
       await page.getByRole('table', { name: 'Purchases' }).locator('tbody tr').count(),
-      11,
+      20,
     );
     assert.equal(await page.getByRole('button', { name: 'Show older purchases' }).count(), 0);
     await page.getByRole('button', { name: 'Show older movements' }).click();
     await page.getByRole('button', { name: 'Show older movements' }).waitFor({ state: 'detached' });
-    assert.equal(await movements.count(), 23);
+    assert.equal(await movements.count(), 21);
     assert.match((await movements.last().textContent()) ?? '', /Top-up\s*\+\$1\.00/);
   });
 

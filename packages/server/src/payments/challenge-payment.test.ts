@@ -6,7 +6,7 @@ import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
 import { challengeAccessPeriodSecondsMaxDefault } from '../merchants/merchant-service.ts';
 import { receiptJwks } from '../receipts/receipt-keys.ts';
 import { verifyReceipt } from '../receipts/receipts.ts';
-import { balanceOf, merchant, world } from './testing.ts';
+import { addOffer, balanceOf, merchant, world } from './testing.ts';
 
 const secret = randomBytes(32);
 
@@ -150,5 +150,59 @@ forEachDialect('paying HTTP 402 challenges', (dialect, it) => {
     assert.equal((await pay(euros)).ok, false);
     assert.equal(await balanceOf(w.ledger, w.wallet), 10_000n);
     assert.equal(await balanceOf(w.ledger, seller.accountId), 0n);
+  });
+
+  it('charges a challenge that names an offer as that offer: its splits, its access, each click anew', async (t) => {
+    const w = await world(t, dialect);
+    const seller = await merchant(w, 'Tip jar', 1_000);
+    const coAuthor = await merchant(w, 'Co-author', 0);
+    const offerId = await addOffer(w, seller.merchantId, {
+      priceMicros: 1_000_000n,
+      accessPeriodSeconds: 0,
+      splits: [
+        { merchantId: seller.merchantId, shareBasisPoints: 6_000 },
+        { merchantId: coAuthor.merchantId, shareBasisPoints: 4_000 },
+      ],
+    });
+    await w.fund(5_000_000n);
+    const pay = (resource: string, overrides: Partial<ChargeTerms> = {}) =>
+      w.payments.payChallenge({
+        userId: w.userId,
+        challenge: challengeEcho(
+          challengeFor(seller.merchantId, w.clock.nowMs, {
+            amountMicros: 1_000_000n,
+            resource,
+            offer: offerId,
+            ...overrides,
+          }),
+        ),
+      });
+    const paid = await pay('https://tips.example/tip/1?order=a');
+    assert.ok(paid.ok, JSON.stringify(paid));
+    // 10% fee (0.10), the rest 60/40; the receipt answers the challenge, for no longer than the
+    // offer's access (none: each tip is a purchase of its own).
+    assert.equal(await balanceOf(w.ledger, seller.accountId), 540_000n);
+    assert.equal(await balanceOf(w.ledger, coAuthor.accountId), 360_000n);
+    assert.equal(paid.value.claims.accessUntil, paid.value.claims.issuedAt);
+    assert.equal(paid.value.claims.resource, 'https://tips.example/tip/1?order=a');
+    const row = await w.payments.getPayment(paid.value.paymentId);
+    assert.equal(row?.offer_id, offerId);
+    // Another click is another challenge, so another purchase of the same offer.
+    const again = await pay('https://tips.example/tip/1?order=b');
+    assert.ok(again.ok, JSON.stringify(again));
+    assert.notEqual(again.value.paymentId, paid.value.paymentId);
+    assert.equal(await balanceOf(w.ledger, w.wallet), 3_000_000n);
+
+    // The offer's terms must be what the challenge charges, and the offer the merchant's.
+    const cheaper = await pay('https://tips.example/tip/1?order=c', { amountMicros: 10_000n });
+    assert.equal(cheaper.ok ? '' : cheaper.code, 'validationFailed');
+    const others = await pay('https://tips.example/tip/1?order=d', {
+      recipient: coAuthor.merchantId,
+    });
+    assert.equal(others.ok ? '' : others.code, 'validationFailed');
+    const unknown = await pay('https://tips.example/tip/1?order=e', { offer: 'off_nope' });
+    assert.deepEqual(unknown, { ok: false, code: 'offerNotFound' });
+    assert.equal(await balanceOf(w.ledger, w.wallet), 3_000_000n, 'refusals moved nothing');
+    assert.deepEqual((await w.ledger.verify()).problems, []);
   });
 });

@@ -118,6 +118,13 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments }) => {
     {
       schema: {
         summary: 'Pay for an offer, or a merchant\u2019s HTTP 402 challenge, from my wallet',
+        description:
+          'A challenge pays the merchant it names (its `recipient`), less the platform fee. A ' +
+          'challenge whose request names one of that merchant\u2019s offers ' +
+          '(`methodDetails.offer`) is charged as that offer: its price must be the ' +
+          'challenge\u2019s amount (else `400 validation-failed`; an unknown offer is ' +
+          '`404 offer-not-found`), its revenue splits share the price, its access period bounds ' +
+          'the receipt\u2019s, and the payment records it. The receipt answers the challenge.',
         tags: ['payments'],
         body: z.union([
           z.object({ offerId: z.string().min(1).max(100) }).strict(),

@@ -3,15 +3,21 @@
  * purchase for the purchase core (purchase-core.ts); and the lookups and upkeep of payments.
  */
 import type { Ledger, TimeOrderedIds } from '@mite/ledger';
-import { currency, decodeChallengeEcho, requestAmountMicros, sameCurrency } from '@mite/protocol';
+import {
+  currency,
+  decodeChallengeEcho,
+  formatAmount,
+  requestAmountMicros,
+  sameCurrency,
+} from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PaymentRow } from '../db/schema.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
-import type { MerchantService } from '../merchants/merchant-service.ts';
+import type { MerchantService, Offer } from '../merchants/merchant-service.ts';
 import type { PolicyGate } from '../policy/policy-decisions.ts';
 import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import type { ReceiptKey } from '../receipts/receipt-keys.ts';
-import { type Failure, fail } from '../result.ts';
+import { type Failure, fail, ok, type Result } from '../result.ts';
 import {
   createPurchaseCore,
   type PurchaseAnswer,
@@ -32,7 +38,7 @@ export const reconcileBatchMax = 500;
 export type PaymentFailure = 'offerNotFound' | PurchaseFailure;
 
 export type ChallengePaymentFailure =
-  'validationFailed' | 'challengeExpired' | 'merchantNotFound' | PurchaseFailure;
+  'validationFailed' | 'challengeExpired' | 'merchantNotFound' | 'offerNotFound' | PurchaseFailure;
 
 export interface PaymentServiceDeps {
   readonly platform: PlatformDb;
@@ -86,28 +92,58 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     }
     // The request's amount is micro-units (the charge intent's base units), checked on decoding.
     const priceMicros = requestAmountMicros(request);
-    const { methodDetails } = request;
     const merchant = await pricing.termsOf(request.recipient);
     if (merchant === undefined) return fail('merchantNotFound');
+    const sold = await offerSold(request.methodDetails.offer, merchant.id, priceMicros);
+    if (sold !== undefined && !sold.ok) return sold;
+    const offer = sold?.value;
     return core.purchase(
       input,
       {
         merchantId: merchant.id,
-        resource: methodDetails.resource,
+        resource: request.methodDetails.resource,
         priceMicros,
-        // The whole price goes to the merchant the challenge names (less the platform's fee).
-        splits: [{ merchantId: merchant.id, shareBasisPoints: 10_000 }],
+        // The whole price goes to the merchant the challenge names (less the platform's fee),
+        // unless it sells one of its offers, whose revenue splits then share it.
+        splits: offer?.splits ?? [{ merchantId: merchant.id, shareBasisPoints: 10_000 }],
         // The platform cannot verify the challenge (the merchant's HMAC): the access it signs
-        // is bounded by the merchant's own term, which it holds.
+        // is bounded by the merchant's own term, which it holds, and by the offer's.
         accessPeriodSeconds: Math.min(
-          methodDetails.accessPeriodSeconds,
+          request.methodDetails.accessPeriodSeconds,
           merchant.challengeAccessPeriodSecondsMax,
+          offer?.accessPeriodSeconds ?? Number.MAX_SAFE_INTEGER,
         ),
-        offerId: null,
+        offerId: offer?.id ?? null,
         challengeId,
       },
       nowMs,
     );
+  }
+
+  /**
+   * The offer a challenge sells (`methodDetails.offer`), once it is the named merchant's and has
+   * the challenge's price: a client can write a challenge itself (the platform cannot check its
+   * HMAC), so the offer's own terms must agree with what the payer is charged. Undefined when the
+   * challenge names none.
+   */
+  async function offerSold(
+    offerId: string | undefined,
+    merchantId: string,
+    priceMicros: bigint,
+  ): Promise<Result<Offer, 'offerNotFound' | 'validationFailed'> | undefined> {
+    if (offerId === undefined) return undefined;
+    const offer = await deps.merchants.getOffer(offerId);
+    if (offer === undefined) return fail('offerNotFound');
+    if (offer.merchantId !== merchantId) {
+      return fail('validationFailed', `the offer ${offerId} is not sold by ${merchantId}`);
+    }
+    if (offer.priceMicros !== priceMicros) {
+      return fail(
+        'validationFailed',
+        `the offer ${offerId} costs ${formatAmount(offer.priceMicros)}`,
+      );
+    }
+    return ok(offer);
   }
 
   /**

@@ -25,6 +25,7 @@ import type { PlatformDb } from '../db/platform-db.ts';
 import { affectedRows, firstRow, preparedQuery } from '../db/prepared-query.ts';
 import type { PaymentRow, PlatformSchema } from '../db/schema.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
+import { chainUserData } from '../ledger/chain-user-data.ts';
 import { ledgers } from '../ledger/chart-of-accounts.ts';
 import type { Offer } from '../merchants/merchant-service.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
@@ -126,7 +127,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
         { paymentId: recorded.paymentId },
       );
     }
-    const outcome = await submit(walletId, legs);
+    const outcome = await submit(paymentId, walletId, legs);
     // A failure here leaves the payment pending and the request unanswered: its retry is told
     // so, and the reconciler finishes the payment, whose record then answers the retry.
     await finish(paymentId, outcome);
@@ -257,10 +258,13 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   }
 
   /** Moves the money as one linked chain: all legs or none. */
+  /** The payment's chain; every leg carries the payment's id (ledger/chain-user-data.ts). */
   async function submit(
+    paymentId: string,
     walletId: bigint,
     legs: readonly Leg[],
   ): Promise<'succeeded' | 'insufficientFunds' | 'accountClosed'> {
+    const userData = chainUserData(paymentId);
     const transfers: Transfer[] = legs.map((leg, index) => ({
       id: BigInt(leg.transferId),
       debitAccountId: walletId,
@@ -269,6 +273,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       ledger: ledgers.usd,
       code: leg.code,
       flags: { linked: index < legs.length - 1 },
+      userData,
     }));
     const results = await ledger.createTransfers(transfers);
     return outcomeOf(results);
@@ -337,7 +342,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     const outcome =
       done.length === legs.length
         ? 'succeeded'
-        : await submit(BigInt(payment.wallet_account_id), legs);
+        : await submit(payment.id, BigInt(payment.wallet_account_id), legs);
     await finish(payment.id, outcome);
   }
 

@@ -5,6 +5,7 @@ import { currency, formatAmount } from '@mite/protocol';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PlatformSchema } from '../db/schema.ts';
 import { ledgers, transferCodes } from '../ledger/chart-of-accounts.ts';
+import { chainUserData } from '../ledger/chain-user-data.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { apportion } from './revenue-split.ts';
@@ -75,7 +76,7 @@ export function createRefundService(deps: RefundServiceDeps) {
     const reserved = await reserve(input);
     if (!reserved.ok) return reserved;
     const { refundId, walletId, legs, amountMicros, refundedBeforeMicros } = reserved.value;
-    const outcome = await submit(walletId, legs);
+    const outcome = await submit(refundId, walletId, legs);
     await finish(refundId, input.paymentId, amountMicros, outcome);
     if (outcome !== 'succeeded') {
       return fail(outcome, 'a party that was paid no longer holds enough to pay its part back');
@@ -167,8 +168,8 @@ export function createRefundService(deps: RefundServiceDeps) {
     return earlier.reduce((sum, row) => sum + BigInt(row.amount_micros), 0n);
   }
 
-  async function submit(walletId: bigint, legs: readonly RefundLeg[]) {
-    return outcomeOf(await ledger.createTransfers(transfersFor(walletId, legs)));
+  async function submit(refundId: string, walletId: bigint, legs: readonly RefundLeg[]) {
+    return outcomeOf(await ledger.createTransfers(transfersFor(refundId, walletId, legs)));
   }
 
   /**
@@ -251,7 +252,7 @@ export function createRefundService(deps: RefundServiceDeps) {
     const outcome =
       done.length === legs.length
         ? 'succeeded'
-        : await submit(BigInt(refund.wallet_account_id), legs);
+        : await submit(refund.id, BigInt(refund.wallet_account_id), legs);
     await finish(refund.id, refund.payment_id, BigInt(refund.amount_micros), outcome);
   }
 
@@ -279,7 +280,9 @@ function refundLegs(
     .filter((leg) => leg.amountMicros !== '0');
 }
 
-function transfersFor(walletId: bigint, legs: readonly RefundLeg[]): Transfer[] {
+/** The refund's chain; every leg carries the refund's id (ledger/chain-user-data.ts). */
+function transfersFor(refundId: string, walletId: bigint, legs: readonly RefundLeg[]): Transfer[] {
+  const userData = chainUserData(refundId);
   return legs.map((leg, index) => ({
     id: BigInt(leg.transferId),
     debitAccountId: BigInt(leg.debitAccountId),
@@ -288,6 +291,7 @@ function transfersFor(walletId: bigint, legs: readonly RefundLeg[]): Transfer[] 
     ledger: ledgers.usd,
     code: transferCodes.refund,
     flags: { linked: index < legs.length - 1 },
+    userData,
   }));
 }
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { currency, formatLedgerAmount } from '@mite/protocol';
 import type { UserService } from '../auth/user-service.ts';
 import { cursorInteger, page, pageQuery, pageSchema } from '../http/pagination.ts';
+import type { WalletMovements } from './wallet-movements.ts';
 import type { WalletService } from './wallet-service.ts';
 import type { WalletPurchase, WalletPurchases } from './wallet-purchases.ts';
 import { sendProblem } from '../http/problems.ts';
@@ -17,10 +18,20 @@ const walletSchema = z.object({
 });
 
 const walletEntrySchema = z.object({
-  transferId: z.string(),
+  transferId: z.string().describe('Its first ledger transfer'),
   direction: z.enum(['in', 'out']),
-  amount: z.string(),
-  kind: z.string().describe('topUp, payment, platformFee, refund, ...'),
+  amount: z.string().describe('All its transfers together: a purchase\u2019s fee included'),
+  kind: z
+    .string()
+    .describe(
+      'payment (a purchase), refund, topUp; platformFee or payment alone for a purchase made ' +
+        'before purchases were grouped',
+    ),
+  paymentId: z
+    .string()
+    .nullable()
+    .describe('The purchase, or the purchase a refund gave back; null otherwise'),
+  merchantName: z.string().nullable().describe('The merchant paid; null for a top-up'),
   at: z.string().describe('When the ledger recorded it (ISO 8601)'),
 });
 
@@ -40,8 +51,9 @@ const walletPurchaseSchema = z.object({
 export const walletRoutes: FastifyPluginAsyncZod<{
   users: UserService;
   wallets: WalletService;
+  movements: WalletMovements;
   purchases: WalletPurchases;
-}> = async (api, { users, wallets, purchases }) => {
+}> = async (api, { users, wallets, movements: walletMovements, purchases }) => {
   await api.register(walletPurchaseRoutes, { purchases });
   api.get(
     '/v1/wallet',
@@ -69,7 +81,13 @@ export const walletRoutes: FastifyPluginAsyncZod<{
     '/v1/wallet/transactions',
     {
       schema: {
-        summary: 'My wallet\u2019s transactions, newest first',
+        summary: 'My wallet\u2019s money in and out, newest first: one item per purchase',
+        description:
+          'One item per purchase, refund or top-up. A purchase moves money in several ledger ' +
+          'transfers (each merchant\u2019s share and the platform\u2019s fee): they are one item, ' +
+          'with their total and the merchant\u2019s name, as is each refund. A page never splits ' +
+          'a purchase. Purchases and refunds recorded before this grouping show one item per ' +
+          'transfer.',
         tags: ['wallet'],
         // `before` is exclusive: the smallest that leaves anything before it is 1.
         querystring: pageQuery(z.object({ before: cursorInteger(1n) })),
@@ -81,19 +99,23 @@ export const walletRoutes: FastifyPluginAsyncZod<{
       const profile = await users.profile(requirePrincipal(request, 'user').id);
       if (profile === undefined) throw new Error('bug: an authenticated user without a profile');
       const { cursor, limit } = request.query;
-      // One entry more than the page: it only tells that there is a next page.
-      const entries = await wallets.history(profile.walletAccountId, {
+      // One movement more than the page: it only tells that there is a next page.
+      const movements = await walletMovements.list(profile.walletAccountId, {
         limit: limit + 1,
         ...(cursor === undefined ? {} : { beforeNs: BigInt(cursor.before) }),
       });
-      const shown = page(entries, limit, (entry) => ({ before: entry.recordedAtNs.toString() }));
+      const shown = page(movements, limit, (movement) => ({
+        before: movement.recordedAtNs.toString(),
+      }));
       return {
-        items: shown.items.map((entry) => ({
-          transferId: entry.transferId.toString(),
-          direction: entry.direction,
-          amount: formatLedgerAmount(entry.amountMicros),
-          kind: entry.kind,
-          at: new Date(Number(entry.recordedAtNs / 1_000_000n)).toISOString(),
+        items: shown.items.map((movement) => ({
+          transferId: movement.transferId.toString(),
+          direction: movement.direction,
+          amount: formatLedgerAmount(movement.amountMicros),
+          kind: movement.kind,
+          paymentId: movement.paymentId,
+          merchantName: movement.merchantName,
+          at: new Date(Number(movement.recordedAtNs / 1_000_000n)).toISOString(),
         })),
         nextCursor: shown.nextCursor,
       };

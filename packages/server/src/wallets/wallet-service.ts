@@ -15,6 +15,8 @@ export interface WalletEntry {
   readonly kind: string;
   /** When the ledger recorded it, in nanoseconds since the epoch: the history's order. */
   readonly recordedAtNs: bigint;
+  /** The transfer's `userData`: the payment or refund whose leg it is (ledger/chain-user-data.ts). */
+  readonly userData: bigint;
 }
 
 export interface WalletHistoryQuery {
@@ -35,6 +37,7 @@ function entryOf(walletAccountId: bigint, transfer: TransferRecord): WalletEntry
     amountMicros: transfer.amount,
     kind: transferKinds.get(transfer.code) ?? 'other',
     recordedAtNs: transfer.timestamp,
+    userData: transfer.userData,
   };
 }
 

@@ -11,7 +11,7 @@
  *
  * Attributes: `platform` (the platform's URL, required: the only origin whose window is heard),
  * `src` (the paid resource, by default the page's own URL), `price` (shown until the challenge
- * is read). Events: `mite-paid` (cancelable; `detail.text` is the content, and a listener that
+ * is read), `label` (what is sold, when it is not the text that follows: "Iron sword"). Events: `mite-paid` (cancelable; `detail.text` is the content, and a listener that
  * calls preventDefault shows it itself).
  *
  * It stays small (at most 10 kB gzipped, measured by a test): no framework, and the challenge is
@@ -131,6 +131,8 @@ export class MitePaywall extends HTMLElement {
 
   connectedCallback(): void {
     window.addEventListener('message', this.#onMessage);
+    // Several on one page (a shop's items) are told apart by what each sells.
+    this.#box.setAttribute('aria-label', this.getAttribute('label') ?? 'Paid content');
     const price = this.getAttribute('price');
     this.#show(make('p', {}, price === null ? 'Loading the price\u2026' : `Price: ${price}`));
     void this.#load();
@@ -188,11 +190,13 @@ export class MitePaywall extends HTMLElement {
       this.#offer = offer;
       const button = make('button', { type: 'button' }, `Pay ${offer.price}`);
       button.addEventListener('click', () => this.#pay());
+      // A site selling a thing rather than the text below names it (`label`).
+      const label = this.getAttribute('label');
       this.#show(
         make(
           'p',
           {},
-          'Read on for ',
+          label === null ? 'Read on for ' : `${label} for `,
           make('strong', {}, offer.price),
           ', paid to ',
           make('strong', {}, offer.merchant),

@@ -18,12 +18,14 @@ interface Purchase {
   readonly at: string;
 }
 
-/** `GET /v1/wallet/transactions` items. */
+/** `GET /v1/wallet/transactions` items: one per purchase (its fee included), refund or top-up. */
 interface Movement {
   readonly transferId: string;
   readonly direction: 'in' | 'out';
   readonly amount: string;
   readonly kind: string;
+  /** The merchant a purchase paid, or whose purchase a refund gave back. */
+  readonly merchantName: string | null;
   readonly at: string;
 }
 
@@ -45,9 +47,16 @@ type ListName = keyof typeof listPaths;
 const kindNames: Readonly<Record<string, string>> = {
   topUp: 'Top-up',
   payment: 'Purchase',
+  // Only purchases made before the platform grouped a purchase's legs show their fee apart.
   platformFee: 'Purchase (platform fee)',
   refund: 'Refund',
 };
+
+/** "Purchase from The Daily Mite", "Refund from ...", "Top-up". */
+function movementName(movement: Movement): string {
+  const kind = kindNames[movement.kind] ?? movement.kind;
+  return movement.merchantName === null ? kind : `${kind} from ${movement.merchantName}`;
+}
 
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
 
@@ -229,7 +238,7 @@ export class OverviewPage extends MiteElement {
                     (movement) =>
                       html`<tr>
                         <td data-label="When">${when(movement.at)}</td>
-                        <td data-label="What">${kindNames[movement.kind] ?? movement.kind}</td>
+                        <td data-label="What">${movementName(movement)}</td>
                         <td data-label="Amount" class="amount ${movement.direction}">
                           ${movement.direction === 'in' ? '+' : '−'}${showAmount(movement.amount)}
                         </td>
