@@ -43,7 +43,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     assert.equal(existsSync(`${file}.lock`), true, 'the ledger is open');
     context.sendSignal('SIGINT');
     assert.equal(await exit, 0, context.err.join(''));
-    assert.match(context.out.join(''), new RegExp(`database: sqlite:${file}\n`));
+    assert.match(context.out.join(''), new RegExp(`database: +sqlite:${file}\n`));
     assert.equal(existsSync(join(cwd, '.mite', 'ledger.sqlite')), false);
     assert.equal(existsSync(join(cwd, '.mite', 'platform.sqlite')), false);
     await assertLedgerClosed(file);
@@ -67,7 +67,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
       assert.equal(await exit, 0, context.err.join(''));
       withPassword.password = '***';
       const printed = context.out.join('') + context.err.join('');
-      assert.ok(printed.includes(`database: ${withPassword.href}\n`), printed);
+      assert.ok(printed.includes(`database:  ${withPassword.href}\n`), printed);
       assert.doesNotMatch(printed, /hunter2/);
     },
   );
@@ -159,7 +159,7 @@ describe('runCli (in process, real ledgers)', { timeout: 60_000 }, () => {
     context.sendSignal('SIGINT');
     assert.equal(await exit, 0, context.err.join(''));
     const dataDir = join(cwd, '.mite', 'demo');
-    assert.match(context.out.join(''), new RegExp(`data dir: ${dataDir}\n`));
+    assert.match(context.out.join(''), new RegExp(`data dir: +${dataDir}\n`));
     assert.match(context.out.join(''), /Demo credentials, for a local sandbox only/);
     assert.equal(existsSync(join(dataDir, 'ledger.sqlite')), true);
     assert.equal(existsSync(join(cwd, '.mite', 'ledger.sqlite')), false);

@@ -316,13 +316,13 @@ function banner(
   const network = isWildcard(options.host) ? networkAddresses() : [];
   return [
     `Mite is running: ${base}`,
-    ...network.map((address) => `  network:  ${baseUrl(address, port)}`),
+    ...network.map((address) => `  network:   ${baseUrl(address, port)}`),
     ...webAppLines(platform, base),
-    `  health:   ${base}/healthz`,
-    `  API docs: ${base}/v1/docs`,
-    `  OpenAPI:  ${base}/v1/openapi.json`,
-    `  database: ${describeDatabase(options)}`,
-    `  data dir: ${options.dataDir}`,
+    `  health:    ${base}/healthz`,
+    `  API docs:  ${base}/v1/docs`,
+    `  OpenAPI:   ${base}/v1/openapi.json`,
+    `  database:  ${describeDatabase(options)}`,
+    `  data dir:  ${options.dataDir}`,
     ...fundingLines(platform.funding),
     ...(adminKeyFile === undefined
       ? []
@@ -345,14 +345,14 @@ function banner(
 export function fundingLines(funding: Platform['funding']): string[] {
   switch (funding.provider) {
     case 'none':
-      return ['  top-ups:  off (no card processor: set MITE_FUNDING_PROVIDER, see the README)'];
+      return ['  top-ups:   off (no card processor: set MITE_FUNDING_PROVIDER, see the README)'];
     case 'stripe':
       return funding.sandbox
-        ? ['  top-ups:  Stripe, TEST MODE (sk_test_ key): no real money moves']
-        : ['  top-ups:  Stripe'];
+        ? ['  top-ups:   Stripe, TEST MODE (sk_test_ key): no real money moves']
+        : ['  top-ups:   Stripe'];
     case 'sandbox':
       return [
-        '  top-ups:  SANDBOX card processor',
+        '  top-ups:   SANDBOX card processor',
         '',
         '  !!! SANDBOX FUNDING: NO REAL MONEY MOVES. Anyone can top up with the published test',
         '  !!! card 4242 4242 4242 4242; every such top-up is marked "sandbox": true. Never pay',
@@ -365,11 +365,11 @@ export function fundingLines(funding: Platform['funding']): string[] {
 export function webAppLines(platform: Pick<Platform, 'webAppsServed'>, base: string): string[] {
   return platform.webAppsServed
     ? [
-        `  wallet:   ${base}/wallet/`,
+        `  wallet:    ${base}/wallet/`,
         `  dashboard: ${base}/dashboard/`,
-        `  console:  ${base}/console/`,
+        `  console:   ${base}/console/`,
       ]
-    : ['  wallet:   not served: the web apps are not built (run `npm run build`)'];
+    : ['  wallet:    not served: the web apps are not built (run `npm run build`)'];
 }
 
 function isWildcard(host: string): boolean {
