@@ -203,4 +203,60 @@ describeInBrowser('operator console', (test) => {
     ]);
     await Promise.all([page.waitForURL('**/console/login/'), kit.open('/console/')]);
   });
+
+  test('an operator adds a merchant and invites its owner, who joins and runs it in the dashboard', async (kit) => {
+    const { page, context } = kit;
+    await logInOperator(kit);
+    await kit.open('/console/merchants/');
+    const name = `Corner Press ${randomUUID().slice(0, 8)}`;
+    const owner = `owner-${randomUUID().slice(0, 8)}@example.com`;
+    // Checked in the page before anything is sent.
+    await page.getByLabel('Platform fee (%)').fill('120');
+    await page.getByRole('button', { name: 'Add and invite its owner' }).click();
+    assert.equal(await page.getByLabel('Merchant name').getAttribute('aria-invalid'), 'true');
+    assert.equal(await page.getByLabel('Platform fee (%)').getAttribute('aria-invalid'), 'true');
+    await page.getByLabel('Merchant name').fill(name);
+    await page.getByLabel('Platform fee (%)').fill('2.5');
+    await page.getByLabel("Owner's email").fill(owner);
+    await page.getByRole('button', { name: 'Add and invite its owner' }).click();
+    const link = (await page.getByTestId('invitation-link').textContent()) ?? '';
+    assert.match(link, /\/dashboard\/accept\/#token=/);
+    await page.getByRole('cell', { name: new RegExp(name) }).waitFor();
+    assert.match(
+      (await page.getByRole('row', { name: new RegExp(name) }).textContent()) ?? '',
+      /2\.5%/,
+    );
+    await checkPage(kit, 'onboarding');
+
+    // The owner, in a browser of their own, accepts and logs in to the new merchant's dashboard.
+    const ownerPage = await context.browser()?.newPage();
+    assert.ok(ownerPage, 'a second page');
+    try {
+      await ownerPage.goto(link);
+      await ownerPage.getByLabel('Password', { exact: true }).fill(password);
+      await ownerPage.getByLabel('Password again').fill(password);
+      await ownerPage.getByRole('button', { name: 'Join the team' }).click();
+      await ownerPage.getByRole('link', { name: 'Log in to the dashboard' }).click();
+      await ownerPage.getByLabel('Email').fill(owner);
+      await ownerPage.getByLabel('Password').fill(password);
+      await Promise.all([
+        ownerPage.waitForURL('**/dashboard/'),
+        ownerPage.getByRole('button', { name: 'Log in' }).click(),
+      ]);
+      await ownerPage.getByText(name).first().waitFor();
+      assert.match((await ownerPage.locator('header').textContent()) ?? '', /Owner/);
+      await kit.screenshot('owner-dashboard', ownerPage);
+      // The link worked once.
+      await ownerPage.goto(link);
+      await ownerPage.getByLabel('Password', { exact: true }).fill(password);
+      await ownerPage.getByLabel('Password again').fill(password);
+      await ownerPage.getByRole('button', { name: 'Join the team' }).click();
+      await ownerPage
+        .getByRole('alert')
+        .getByText(/unknown, expired or used/)
+        .waitFor();
+    } finally {
+      await ownerPage.close();
+    }
+  });
 });

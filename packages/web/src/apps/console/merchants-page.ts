@@ -4,6 +4,7 @@ import { MiteElement } from '../shared/mite-element.ts';
 import { failureNotice, moreButton, nextPage, type Page, when } from './console-session.ts';
 import '../shared/styles.css';
 import './console.css';
+import './merchant-onboarding.ts';
 
 /** `GET /v1/operator/merchants` items. */
 interface Merchant {
@@ -47,6 +48,12 @@ export class MerchantsPage extends MiteElement {
     void this.more();
   }
 
+  /** From the first page again: a merchant was added. */
+  private async reload(): Promise<void> {
+    this.merchants = undefined;
+    await this.more();
+  }
+
   private async more(): Promise<void> {
     const { page, failure } = await nextPage<Merchant>('/v1/operator/merchants', this.merchants);
     this.merchants = page;
@@ -56,6 +63,9 @@ export class MerchantsPage extends MiteElement {
   protected override render() {
     const merchants = this.merchants?.items;
     return html`<h1>Merchants</h1>
+      <mite-merchant-onboarding
+        @merchant-added=${() => void this.reload()}
+      ></mite-merchant-onboarding>
       ${failureNotice(this.failure)}
       ${
         merchants === undefined

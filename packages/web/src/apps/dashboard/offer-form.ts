@@ -1,4 +1,5 @@
 import { formatAmount, parseAmount } from '@mite/protocol';
+import { basisPointsOf } from '../shared/money.ts';
 
 /** `GET /v1/merchants/{id}/offers` items. */
 export interface OfferItem {
@@ -49,15 +50,7 @@ export interface NewOfferBody {
 
 export type OfferField = 'title' | 'resource' | 'price' | 'category' | 'accessHours' | 'splits';
 
-const percentPattern = /^(100|[1-9]?[0-9])(?:\.([0-9]{1,2}))?$/;
-
-/** Basis points of a typed percentage with at most two decimals ("12.5" is 1250). */
-export function basisPointsOf(percent: string): number | undefined {
-  const match = percentPattern.exec(percent.trim());
-  if (match === null) return undefined;
-  const points = Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'));
-  return points <= offerLimits.basisPointsWhole ? points : undefined;
-}
+export { basisPointsOf };
 
 /** "12.5" for 1250 basis points. */
 export function percentOf(basisPoints: number): string {

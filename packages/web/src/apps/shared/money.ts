@@ -79,3 +79,14 @@ export function showTotal(text: string): string {
   const micros = ledgerMicrosOf(text);
   return micros === undefined ? text : showMicros(micros);
 }
+
+/** A percentage as typed ("5", "12.5", "100"): at most two decimals, up to 100. */
+const percentPattern = /^(100|[1-9]?[0-9])(?:\.([0-9]{1,2}))?$/;
+
+/** Basis points of a typed percentage ("12.5" is 1250), or undefined when it is not one. */
+export function basisPointsOf(percent: string): number | undefined {
+  const match = percentPattern.exec(percent.trim());
+  if (match === null) return undefined;
+  const points = Number(match[1]) * 100 + Number((match[2] ?? '').padEnd(2, '0'));
+  return points <= 10_000 ? points : undefined;
+}
