@@ -25,10 +25,24 @@ export const sessionCookieNames: Readonly<Record<PrincipalKind, string>> = {
 
 const everyKind: readonly PrincipalKind[] = ['user', 'merchant', 'operator'];
 
-/** The kinds the request's route lets in, in its order; every kind for a public or unknown route. */
+/**
+ * Names the one session cookie a page means (`user`, `merchant` or `operator`) when a route
+ * takes more than one kind of caller and the browser may hold both cookies: the console says
+ * `operator` when it invites a merchant's owner, whom a dashboard cookie would otherwise speak
+ * for. It only chooses among the cookies the route takes.
+ */
+export const sessionKindHeaderName = 'mite-session-kind';
+
+/**
+ * The kinds whose cookie the request may be read with, in order: the route's (every kind for a
+ * public or unknown route), narrowed to the one the page names, if it names one of them.
+ */
 function routeKinds(request: FastifyRequest): readonly PrincipalKind[] {
   const auth = request.routeOptions.config?.auth;
-  return auth === undefined || auth === 'public' ? everyKind : auth.kinds;
+  const kinds = auth === undefined || auth === 'public' ? everyKind : auth.kinds;
+  const named = request.headers[sessionKindHeaderName];
+  const chosen = kinds.find((kind) => kind === named);
+  return chosen === undefined ? kinds : [chosen];
 }
 
 /** An alternative to `Authorization: Bearer` for merchant API keys. */

@@ -17,10 +17,12 @@ async function browserCall(
   path: string,
   cookies: readonly string[],
   body?: unknown,
+  extraHeaders: Readonly<Record<string, string>> = {},
 ): Promise<Answer> {
   const headers: Record<string, string> = {
     cookie: cookies.join('; '),
     'sec-fetch-site': 'same-origin',
+    ...extraHeaders,
   };
   if (method !== 'GET') headers['idempotency-key'] = `browser-${Math.random()}`;
   if (body !== undefined) headers['content-type'] = 'application/json';
@@ -343,5 +345,63 @@ forEachDialect('merchant people and operator people', (dialect, it) => {
       .execute();
     env.platform.services.staffPrincipals.forget(operator.userId);
     assert.equal((await env.call('GET', '/v1/admin-keys', { auth: operator.token })).status, 401);
+  });
+
+  it('a page names which of its cookies a route that takes several kinds should read', async (t) => {
+    const env = await startPlatformUnderTest(t, dialect, { backgroundJobs: false });
+    const shop = await logInMerchantPerson(env, {
+      email: 'both@run.example',
+      merchantName: 'Mine',
+    });
+    const other = await env.call('POST', '/v1/merchants', {
+      auth: env.admin,
+      body: { name: 'Theirs', feeBasisPoints: 100, payoutThreshold: '1.00' },
+    });
+    const otherId = String(other.body?.merchantId);
+    const first = await env.platform.bootstrapOperator('both@run.example');
+    assert.equal(first, undefined, 'the email has an account: no operator is made from it');
+    await env.platform.services.operatorPeople.grant(shop.userId);
+    const dashboard = await cookieFrom(env, '/v1/merchant-sessions', {
+      email: 'both@run.example',
+      password,
+    });
+    const console = await cookieFrom(env, '/v1/operator-sessions', {
+      email: 'both@run.example',
+      password,
+    });
+    const cookies = [dashboard.pair, console.pair];
+    const invite = { email: 'owner@theirs.example', role: 'owner' };
+    // The route takes merchants first: the dashboard's cookie speaks, for another merchant.
+    const asMerchant = await browserCall(
+      env,
+      'POST',
+      `/v1/merchants/${otherId}/invitations`,
+      cookies,
+      invite,
+    );
+    assert.equal(asMerchant.status, 403);
+    const asOperator = await browserCall(
+      env,
+      'POST',
+      `/v1/merchants/${otherId}/invitations`,
+      cookies,
+      invite,
+      { 'mite-session-kind': 'operator' },
+    );
+    assert.equal(asOperator.status, 201, asOperator.text);
+    // Naming a kind the route does not take changes nothing: the wallet cookie is not read here.
+    const wallet = await cookieFrom(env, '/v1/sessions', { email: 'both@run.example', password });
+    const walletOnly = await browserCall(
+      env,
+      'GET',
+      '/v1/merchant-session',
+      [wallet.pair],
+      undefined,
+      {
+        'mite-session-kind': 'user',
+      },
+    );
+    assert.equal(walletOnly.status, 401);
+    assert.equal(shop.merchantId === otherId, false);
   });
 });

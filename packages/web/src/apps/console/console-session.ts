@@ -50,7 +50,7 @@ export async function operatorCall<T>(
   path: string,
   options: CallOptions = {},
 ): Promise<ApiResult<T>> {
-  const result = await callApi<T>(method, path, options);
+  const result = await callApi<T>(method, path, { sessionKind: 'operator', ...options });
   if (!result.ok && result.problem.status === 401) window.location.assign(consolePaths.logIn);
   return result;
 }

@@ -23,6 +23,11 @@ export interface CallOptions {
   readonly body?: unknown;
   /** For the routes that take one (top-ups): the same key makes a retry safe. */
   readonly idempotencyKey?: string;
+  /**
+   * Which of the browser's session cookies the call means, where a route takes more than one
+   * kind of caller (the console's calls say `operator`, whatever dashboard cookie is also held).
+   */
+  readonly sessionKind?: 'user' | 'merchant' | 'operator';
 }
 
 const unreachable: Problem = {
@@ -56,6 +61,7 @@ export async function callApi<T>(
   const headers: Record<string, string> = { accept: 'application/json' };
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
+  if (options.sessionKind !== undefined) headers['mite-session-kind'] = options.sessionKind;
   let response: Response;
   try {
     response = await fetch(path, {
