@@ -2,17 +2,15 @@ import { html } from 'lit';
 import { callApi, describeProblem } from '../shared/api.ts';
 import {
   type FieldErrors,
-  field,
   focusFirstInvalid,
-  inputValue,
-  looksLikeEmail,
+  type LogInField,
+  logInFields,
+  readLogIn,
 } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { consolePaths, failureNotice } from './console-session.ts';
 import '../shared/styles.css';
 import './console.css';
-
-type LogInField = 'email' | 'password';
 
 /**
  * An operator logs in with email and password (`POST /v1/operator-sessions`); the platform
@@ -40,11 +38,7 @@ export class ConsoleLogInPage extends MiteElement {
   private async submit(event: SubmitEvent): Promise<void> {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
-    const email = inputValue(form, 'email').trim();
-    const password = inputValue(form, 'password');
-    const errors: FieldErrors<LogInField> = {};
-    if (!looksLikeEmail(email)) errors.email = 'Enter your email address, like name@example.com.';
-    if (password === '') errors.password = 'Enter your password.';
+    const { email, password, errors } = readLogIn(form);
     this.errors = errors;
     this.failure = undefined;
     if (Object.keys(errors).length > 0) {
@@ -76,20 +70,7 @@ export class ConsoleLogInPage extends MiteElement {
     return html`<h1>Log in to the operator console</h1>
       ${failureNotice(this.failure)}
       <form novalidate @submit=${this.submit} aria-label="Log in">
-        ${field({
-          id: 'email',
-          label: 'Email',
-          type: 'email',
-          autocomplete: 'username',
-          error: this.errors.email,
-        })}
-        ${field({
-          id: 'password',
-          label: 'Password',
-          type: 'password',
-          autocomplete: 'current-password',
-          error: this.errors.password,
-        })}
+        ${logInFields(this.errors)}
         <div><button type="submit" ?disabled=${this.busy}>Log in</button></div>
       </form>
       <p class="hint">

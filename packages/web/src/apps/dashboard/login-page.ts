@@ -2,18 +2,16 @@ import { html } from 'lit';
 import { callApi, describeProblem } from '../shared/api.ts';
 import {
   type FieldErrors,
-  field,
   focusFirstInvalid,
-  inputValue,
-  looksLikeEmail,
+  type LogInField,
+  logInFields,
+  readLogIn,
 } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { dashboardPaths } from './dashboard-paths.ts';
 import { type Membership, roleNames } from './merchant-session.ts';
 import { sessionKeptProblem } from './session-kept.ts';
 import '../shared/styles.css';
-
-type LogInField = 'email' | 'password';
 
 /** `POST /v1/merchant-sessions`'s answer. */
 interface LoggedIn {
@@ -52,11 +50,7 @@ export class DashboardLogInPage extends MiteElement {
   private async submit(event: SubmitEvent): Promise<void> {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
-    const email = inputValue(form, 'email').trim();
-    const password = inputValue(form, 'password');
-    const errors: FieldErrors<LogInField> = {};
-    if (!looksLikeEmail(email)) errors.email = 'Enter your email address, like name@example.com.';
-    if (password === '') errors.password = 'Enter your password.';
+    const { email, password, errors } = readLogIn(form);
     this.errors = errors;
     this.failure = undefined;
     if (Object.keys(errors).length > 0) {
@@ -138,20 +132,7 @@ export class DashboardLogInPage extends MiteElement {
           : html`<p class="notice error" role="alert">${this.failure}</p>`
       }
       <form novalidate @submit=${this.submit} aria-label="Log in">
-        ${field({
-          id: 'email',
-          label: 'Email',
-          type: 'email',
-          autocomplete: 'username',
-          error: this.errors.email,
-        })}
-        ${field({
-          id: 'password',
-          label: 'Password',
-          type: 'password',
-          autocomplete: 'current-password',
-          error: this.errors.password,
-        })}
+        ${logInFields(this.errors)}
         <div><button type="submit" ?disabled=${this.busy}>Log in</button></div>
       </form>
       <p>Selling for the first time? <a href=${dashboardPaths.signUp}>Sign up as a merchant</a>.</p>

@@ -63,3 +63,37 @@ export function focusFirstInvalid(form: HTMLFormElement): void {
 export function looksLikeEmail(text: string): boolean {
   return /^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(text.trim()) && text.trim().length <= 254;
 }
+
+export type LogInField = 'email' | 'password';
+
+/** A log-in form's email and password, and what is wrong with them: every app logs in alike. */
+export function readLogIn(form: HTMLFormElement): {
+  readonly email: string;
+  readonly password: string;
+  readonly errors: FieldErrors<LogInField>;
+} {
+  const email = inputValue(form, 'email').trim();
+  const password = inputValue(form, 'password');
+  const errors: FieldErrors<LogInField> = {};
+  if (!looksLikeEmail(email)) errors.email = 'Enter your email address, like name@example.com.';
+  if (password === '') errors.password = 'Enter your password.';
+  return { email, password, errors };
+}
+
+/** A log-in form's two fields, which password managers recognise by their autocomplete. */
+export function logInFields(errors: FieldErrors<LogInField>): TemplateResult {
+  return html`${field({
+    id: 'email',
+    label: 'Email',
+    type: 'email',
+    autocomplete: 'username',
+    error: errors.email,
+  })}
+  ${field({
+    id: 'password',
+    label: 'Password',
+    type: 'password',
+    autocomplete: 'current-password',
+    error: errors.password,
+  })}`;
+}
