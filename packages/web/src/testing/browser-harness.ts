@@ -236,11 +236,33 @@ async function runBrowserTest(
     if (problems.length > 0) throw new Error(`the page misbehaved:\n${problems.join('\n')}`);
     await context.tracing.stop();
   } catch (error) {
-    await context.tracing.stop({ path: `${filesPrefix}-trace.zip` }).catch(() => {});
+    await bounded(context.tracing.stop({ path: `${filesPrefix}-trace.zip` }));
     throw error;
   } finally {
-    await page.screenshot({ path: `${filesPrefix}.png`, fullPage: true }).catch(() => {});
-    await context.close();
+    await bounded(
+      page.screenshot({ path: `${filesPrefix}.png`, fullPage: true, timeout: cleanupStepMsMax }),
+    );
+    await bounded(context.close());
+  }
+}
+
+/**
+ * How long each clean-up step after a test (its trace, its last screenshot, closing its
+ * context) may take: a window the test left open mid-payment must not hold a failing test
+ * until the suite's timeout, which would hide its error.
+ */
+const cleanupStepMsMax = 15_000;
+
+/** Waits for a clean-up step, at most cleanupStepMsMax; its failure is not the test's. */
+async function bounded(step: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, cleanupStepMsMax);
+  });
+  try {
+    await Promise.race([step.then(() => undefined).catch(() => undefined), timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
