@@ -12,6 +12,7 @@ import {
   type BrowserTestKit,
   type BrowserWorld,
   describeInBrowser,
+  assertLoadedFast,
   seriousAxeViolations,
 } from '@mite/web/testing';
 import { type DemoGameShop, gameShopItems, startGameShop } from './demo-game-shop.ts';
@@ -170,6 +171,7 @@ describeInBrowser('the game shop and the tip jar', (test) => {
       kit.allowOrigin(new URL(shop.url).origin);
       await kit.page.goto(`${shop.url}/`, { waitUntil: 'load' });
       await kit.page.getByRole('button', { name: 'Pay $0.10' }).waitFor();
+      await assertLoadedFast(kit.page, 'the shop');
       assert.deepEqual(await seriousAxeViolations(kit.page), [], 'the shop');
       await kit.screenshot('game-shop');
       const gems = kit.page.getByTestId('gems');
@@ -204,6 +206,7 @@ describeInBrowser('the game shop and the tip jar', (test) => {
       await kit.page.getByRole('button', { name: 'Pay $0.50' }).waitFor();
       await kit.page.getByLabel('$0.25').check();
       await kit.page.getByRole('button', { name: 'Pay $0.25' }).waitFor();
+      await assertLoadedFast(kit.page, 'the tip jar');
       assert.deepEqual(await seriousAxeViolations(kit.page), [], 'the tip jar');
       await kit.screenshot('tip-jar');
 

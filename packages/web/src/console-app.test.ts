@@ -11,6 +11,7 @@ import {
   type BrowserTestKit,
   describeInBrowser,
   overflowsWidth,
+  assertLoadedFast,
   seriousAxeViolations,
   viewports,
 } from './testing/browser-harness.ts';
@@ -94,6 +95,7 @@ async function logInOperator(kit: BrowserTestKit): Promise<string> {
 
 /** No serious accessibility violation, no sideways scroll, and a screenshot. */
 async function checkPage(kit: BrowserTestKit, name: string): Promise<void> {
+  await assertLoadedFast(kit.page, name);
   assert.deepEqual(await seriousAxeViolations(kit.page), [], name);
   assert.equal(await overflowsWidth(kit.page), false, `${name} scrolls sideways`);
   await kit.screenshot(name);

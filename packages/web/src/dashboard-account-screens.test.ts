@@ -16,6 +16,7 @@ import {
   type BrowserWorld,
   describeInBrowser,
   overflowsWidth,
+  assertLoadedFast,
   seriousAxeViolations,
   tabTo,
   viewports,
@@ -89,6 +90,7 @@ async function sale(world: BrowserWorld, offerId: string): Promise<void> {
 /** No serious accessibility violation, and no sideways scroll at 375 px; a screenshot of both. */
 async function checkScreen(kit: BrowserTestKit, name: string): Promise<void> {
   const { page } = kit;
+  await assertLoadedFast(page, name);
   assert.deepEqual(await seriousAxeViolations(page), [], `${name}: accessibility`);
   await kit.screenshot(`${name}-desktop`);
   await page.setViewportSize(viewports.phone);

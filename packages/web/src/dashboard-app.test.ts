@@ -15,6 +15,7 @@ import {
   type BrowserWorld,
   describeInBrowser,
   overflowsWidth,
+  assertLoadedFast,
   seriousAxeViolations,
   viewports,
 } from './testing/browser-harness.ts';
@@ -139,6 +140,7 @@ async function seesSplitShare(kit: BrowserTestKit): Promise<void> {
 }
 
 async function noSeriousViolations(page: Page, screen: string): Promise<void> {
+  await assertLoadedFast(page, screen);
   assert.deepEqual(await seriousAxeViolations(page), [], screen);
 }
 

@@ -11,6 +11,7 @@ import {
   type BrowserTestKit,
   describeInBrowser,
   loadTimeMs,
+  pageLoadMsMax,
   overflowsWidth,
   sandboxConfirmDelayMs,
   seriousAxeViolations,
@@ -19,7 +20,6 @@ import {
 } from './testing/browser-harness.ts';
 
 /** Every page loads within this on loopback (issue 13). */
-const pageLoadMsMax = 1_000;
 
 const password = 'correct horse battery';
 let users = 0;

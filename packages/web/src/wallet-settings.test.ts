@@ -13,13 +13,13 @@ import {
   type BrowserTestKit,
   describeInBrowser,
   loadTimeMs,
+  pageLoadMsMax,
   overflowsWidth,
   seriousAxeViolations,
   viewports,
 } from './testing/browser-harness.ts';
 
 /** Every page loads within this on loopback (issue 13). */
-const pageLoadMsMax = 1_000;
 
 const password = 'correct horse battery';
 let users = 0;

@@ -298,6 +298,15 @@ export async function seriousAxeViolations(page: Page): Promise<string[]> {
 }
 
 /** From the start of navigation to the end of the load event, by the page's navigation timing. */
+/** Every page of the apps loads in under this on loopback (issue 13's bar). */
+export const pageLoadMsMax = 1_000;
+
+/** Fails unless the page's document loaded within pageLoadMsMax. */
+export async function assertLoadedFast(page: Page, what: string): Promise<void> {
+  const loadMs = await loadTimeMs(page);
+  if (!(loadMs < pageLoadMsMax)) throw new Error(`${what} loaded in ${loadMs} ms`);
+}
+
 export async function loadTimeMs(page: Page): Promise<number> {
   // Expressions as text: this file is type-checked without the DOM's types.
   const measured = await page.evaluate(`(() => {
