@@ -8,6 +8,7 @@ import {
   readLogIn,
 } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
+import { sessionKeptProblem } from '../shared/session-kept.ts';
 import { consolePaths, failureNotice } from './console-session.ts';
 import '../shared/styles.css';
 import './console.css';
@@ -53,14 +54,10 @@ export class ConsoleLogInPage extends MiteElement {
       this.failure = describeProblem(result.problem);
       return;
     }
-    const check = await callApi('GET', '/v1/operator-session');
+    const notKept = await sessionKeptProblem('/v1/operator-session');
     this.busy = false;
-    if (!check.ok) {
-      this.failure =
-        check.problem.status === 401
-          ? 'You are logged in, but this browser did not keep the session: the platform must ' +
-            'be served over https (or opened on localhost).'
-          : describeProblem(check.problem);
+    if (notKept !== undefined) {
+      this.failure = notKept;
       return;
     }
     window.location.assign(consolePaths.home);

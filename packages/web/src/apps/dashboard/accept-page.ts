@@ -4,7 +4,7 @@ import { type FieldErrors, field, focusFirstInvalid, inputValue } from '../share
 import { MiteElement } from '../shared/mite-element.ts';
 import { dashboardPaths } from './dashboard-paths.ts';
 import { type MerchantRole, roleNames } from './merchant-session.ts';
-import { passwordLengthMin, passwordProblem } from './passwords.ts';
+import { passwordLengthMin, passwordProblem } from '../shared/passwords.ts';
 import '../shared/styles.css';
 
 type AcceptField = 'password' | 'confirm';

@@ -10,7 +10,7 @@ import {
 import { MiteElement } from '../shared/mite-element.ts';
 import { dashboardPaths } from './dashboard-paths.ts';
 import { type Membership, roleNames } from './merchant-session.ts';
-import { sessionKeptProblem } from './session-kept.ts';
+import { sessionKeptProblem } from '../shared/session-kept.ts';
 import '../shared/styles.css';
 
 /** `POST /v1/merchant-sessions`'s answer. */
@@ -67,7 +67,7 @@ export class DashboardLogInPage extends MiteElement {
       this.failure = describeProblem(result.problem);
       return;
     }
-    const notKept = await sessionKeptProblem();
+    const notKept = await sessionKeptProblem('/v1/merchant-session');
     if (notKept !== undefined) {
       this.failure = notKept;
       return;

@@ -9,8 +9,8 @@ import {
 } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { dashboardPaths } from './dashboard-paths.ts';
-import { passwordLengthMin, passwordProblem } from './passwords.ts';
-import { sessionKeptProblem } from './session-kept.ts';
+import { passwordLengthMin, passwordProblem } from '../shared/passwords.ts';
+import { sessionKeptProblem } from '../shared/session-kept.ts';
 import '../shared/styles.css';
 
 type SignUpField = 'merchantName' | 'email' | 'password' | 'confirm';
@@ -84,7 +84,7 @@ export class DashboardSignUpPage extends MiteElement {
       this.failure = describeProblem(session.problem);
       return;
     }
-    const notKept = await sessionKeptProblem();
+    const notKept = await sessionKeptProblem('/v1/merchant-session');
     if (notKept !== undefined) {
       this.failure = notKept;
       return;

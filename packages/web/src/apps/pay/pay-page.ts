@@ -11,7 +11,7 @@ import { callApi, describeProblem } from '../shared/api.ts';
 import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { showAmount } from '../shared/money.ts';
-import { sessionKeptProblem } from '../wallet/session-check.ts';
+import { sessionKeptProblem } from '../shared/session-kept.ts';
 import { checkBudget } from './pay-budget.ts';
 import { askingOriginOf, checkChallenge, type PayRequest, showMicros } from './pay-checks.ts';
 import '../shared/styles.css';
@@ -161,7 +161,9 @@ export class PayPage extends MiteElement {
       return;
     }
     const result = await callApi('POST', '/v1/sessions', { body: { email, password } });
-    this.failure = result.ok ? await sessionKeptProblem() : describeProblem(result.problem);
+    this.failure = result.ok
+      ? await sessionKeptProblem('/v1/wallet')
+      : describeProblem(result.problem);
     if (this.failure === undefined) await this.#review();
   }
 

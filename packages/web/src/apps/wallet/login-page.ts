@@ -8,7 +8,7 @@ import {
   readLogIn,
 } from '../shared/forms.ts';
 import { MiteElement, walletPaths } from '../shared/mite-element.ts';
-import { sessionKeptProblem } from './session-check.ts';
+import { sessionKeptProblem } from '../shared/session-kept.ts';
 import '../shared/styles.css';
 
 /** Log in: email and password; the platform answers with a session cookie. */
@@ -48,7 +48,7 @@ export class LogInPage extends MiteElement {
       this.failure = describeProblem(result.problem);
       return;
     }
-    const notKept = await sessionKeptProblem();
+    const notKept = await sessionKeptProblem('/v1/wallet');
     if (notKept !== undefined) {
       this.failure = notKept;
       return;

@@ -8,14 +8,11 @@ import {
   looksLikeEmail,
 } from '../shared/forms.ts';
 import { MiteElement, walletPaths } from '../shared/mite-element.ts';
-import { sessionKeptProblem } from './session-check.ts';
+import { passwordLengthMin, passwordProblem } from '../shared/passwords.ts';
+import { sessionKeptProblem } from '../shared/session-kept.ts';
 import '../shared/styles.css';
 
 type SignUpField = 'email' | 'password' | 'confirm';
-
-/** The platform's password rules (packages/server/src/auth/passwords.ts). */
-const passwordLengthMin = 10;
-const passwordLengthMax = 1024;
 
 /** Sign up: a new user with an empty wallet, logged in at once. */
 export class SignUpPage extends MiteElement {
@@ -39,12 +36,9 @@ export class SignUpPage extends MiteElement {
   private check(email: string, password: string, confirm: string): FieldErrors<SignUpField> {
     const errors: FieldErrors<SignUpField> = {};
     if (!looksLikeEmail(email)) errors.email = 'Enter an email address, like name@example.com.';
-    if (password.length < passwordLengthMin) {
-      errors.password = `Use at least ${passwordLengthMin} characters.`;
-    } else if (password.length > passwordLengthMax) {
-      errors.password = `Use at most ${passwordLengthMax} characters.`;
-    }
-    if (errors.password === undefined && confirm !== password) {
+    const weak = passwordProblem(password);
+    if (weak !== undefined) errors.password = weak;
+    else if (confirm !== password) {
       errors.confirm = 'The two passwords differ.';
     }
     return errors;
@@ -72,7 +66,7 @@ export class SignUpPage extends MiteElement {
       this.failure = describeProblem(session.problem);
       return;
     }
-    const notKept = await sessionKeptProblem();
+    const notKept = await sessionKeptProblem('/v1/wallet');
     if (notKept !== undefined) {
       this.failure = notKept;
       return;
