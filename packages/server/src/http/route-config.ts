@@ -84,3 +84,12 @@ export function requirePrincipal<Kind extends PrincipalKind>(
   }
   return principal as Principal & { readonly kind: Kind };
 }
+
+/**
+ * Whether the caller of a route open to merchants and operators acts for `merchantId`: an
+ * operator acts for every merchant, a merchant (key or dashboard session) only for itself.
+ */
+export function actsForMerchant(request: FastifyRequest, merchantId: string): boolean {
+  const principal = requirePrincipal(request, 'merchant', 'operator');
+  return principal.kind === 'operator' || principal.id === merchantId;
+}

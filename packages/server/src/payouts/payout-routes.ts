@@ -18,7 +18,7 @@ import {
   type ReconciliationFindingCode,
   type ReconciliationReport,
 } from './payout-service.ts';
-import { requirePrincipal } from '../http/route-config.ts';
+import { actsForMerchant, requirePrincipal } from '../http/route-config.ts';
 
 const batchIdSchema = z.string().min(1).max(64);
 const isoTime = (ms: number) => new Date(ms).toISOString();
@@ -526,11 +526,8 @@ const merchantPayoutRoutes: PayoutRoutes = async (api, { payouts }) => {
       config: { auth: { kinds: ['merchant', 'operator'], scopes: ['reports:read'] } },
     },
     async (request, reply) => {
-      const principal = requirePrincipal(request, 'merchant', 'operator');
       const { merchantId } = request.params;
-      if (principal.kind === 'merchant' && principal.id !== merchantId) {
-        return sendProblem(reply, 'merchantNotFound');
-      }
+      if (!actsForMerchant(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
       const { cursor, limit } = request.query;
       const listed = await payouts.listMerchantPayouts({
         merchantId,

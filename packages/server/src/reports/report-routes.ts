@@ -4,13 +4,12 @@
  * be probed); operators read any merchant's.
  */
 import { currency, formatLedgerAmount } from '@mite/protocol';
-import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { ApiKeyScope } from '../auth/scopes.ts';
 import { cursorInteger, encodeCursor, pageQuery, pageSchema } from '../http/pagination.ts';
 import { sendProblem } from '../http/problems.ts';
-import { requirePrincipal } from '../http/route-config.ts';
+import { actsForMerchant } from '../http/route-config.ts';
 import { amountSchema, formatAmount } from '../money/amount-schema.ts';
 import {
   bucketCount,
@@ -100,12 +99,6 @@ const dayQuery = z
 
 type ReportRoutes = FastifyPluginAsyncZod<{ reports: ReportService }>;
 
-/** The caller may read this merchant's data: an operator, or the merchant itself. */
-function mayRead(request: FastifyRequest, merchantId: string): boolean {
-  const principal = requirePrincipal(request, 'merchant', 'operator');
-  return principal.kind === 'operator' || principal.id === merchantId;
-}
-
 function auth(scope: ApiKeyScope) {
   return { auth: { kinds: ['merchant', 'operator'] as const, scopes: [scope] } };
 }
@@ -147,7 +140,7 @@ const paymentListRoute: ReportRoutes = async (api, { reports }) => {
     },
     async (request, reply) => {
       const { merchantId } = request.params;
-      if (!mayRead(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
+      if (!actsForMerchant(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
       const { cursor, limit } = request.query;
       const listed = await reports.listPayments({ merchantId, cursor, limit });
       if (!listed.ok) return sendProblem(reply, listed.code);
@@ -185,7 +178,7 @@ const refundListRoute: ReportRoutes = async (api, { reports }) => {
     },
     async (request, reply) => {
       const { merchantId } = request.params;
-      if (!mayRead(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
+      if (!actsForMerchant(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
       const { cursor, limit } = request.query;
       const listed = await reports.listRefunds({ merchantId, cursor, limit });
       if (!listed.ok) return sendProblem(reply, listed.code);
@@ -220,7 +213,7 @@ const offerListRoute: ReportRoutes = async (api, { reports }) => {
     },
     async (request, reply) => {
       const { merchantId } = request.params;
-      if (!mayRead(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
+      if (!actsForMerchant(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
       const { cursor, limit } = request.query;
       const listed = await reports.listOffers({ merchantId, cursor, limit });
       if (!listed.ok) return sendProblem(reply, listed.code);
@@ -303,7 +296,7 @@ const earningsRoute: ReportRoutes = async (api, { reports }) => {
     },
     async (request, reply) => {
       const { merchantId } = request.params;
-      if (!mayRead(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
+      if (!actsForMerchant(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
       const { interval } = request.query;
       const period = periodOf(request.query);
       if (typeof period === 'string') return sendProblem(reply, 'validationFailed', period);
@@ -363,7 +356,7 @@ const topOffersRoute: ReportRoutes = async (api, { reports }) => {
     },
     async (request, reply) => {
       const { merchantId } = request.params;
-      if (!mayRead(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
+      if (!actsForMerchant(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
       const period = periodOf(request.query);
       if (typeof period === 'string') return sendProblem(reply, 'validationFailed', period);
       if (bucketCount('day', period.fromDayMs, period.toDayMs) > reportBucketsMax) {
@@ -441,7 +434,7 @@ const feeReportRoute: ReportRoutes = async (api, { reports }) => {
     },
     async (request, reply) => {
       const { merchantId } = request.params;
-      if (!mayRead(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
+      if (!actsForMerchant(request, merchantId)) return sendProblem(reply, 'merchantNotFound');
       const period = periodOf(request.query);
       if (typeof period === 'string') return sendProblem(reply, 'validationFailed', period);
       if (bucketCount('day', period.fromDayMs, period.toDayMs) > reportBucketsMax) {

@@ -3,14 +3,13 @@
  * cookie that acts as the merchant, staff-principals.ts), invitations and members. Specified for
  * the web apps in README's "Merchant dashboard" section.
  */
-import type { FastifyRequest } from 'fastify';
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { emailSchema, newPasswordSchema, passwordSchema } from '../auth/auth-routes.ts';
 import type { UserService } from '../auth/user-service.ts';
 import { presentedCredential, sessionClearCookie, sessionSetCookie } from '../http/credentials.ts';
 import { sendProblem } from '../http/problems.ts';
-import { requirePrincipal } from '../http/route-config.ts';
+import { actsForMerchant, requirePrincipal } from '../http/route-config.ts';
 import { acceptPath, type MerchantInvitations } from './merchant-invitations.ts';
 import type { MerchantPeople, Membership } from './merchant-people.ts';
 import { merchantRoles } from './staff-roles.ts';
@@ -25,12 +24,6 @@ const merchantParams = z.object({ merchantId: z.string().min(1).max(100) });
 
 function membershipBody(membership: Membership): z.infer<typeof membershipSchema> {
   return { merchantId: membership.merchantId, name: membership.name, role: membership.role };
-}
-
-/** An operator, or a session or key of the merchant itself; anyone else is refused. */
-function actsForMerchant(request: FastifyRequest, merchantId: string): boolean {
-  const principal = requirePrincipal(request, 'merchant', 'operator');
-  return principal.kind === 'operator' || principal.id === merchantId;
 }
 
 interface MerchantPeopleRoutesOptions {
