@@ -177,6 +177,7 @@ export {
   blind,
   type Blinded,
   blindRsaModulusBitsMin,
+  blindRsaSaltBytes,
   type BlindRsaPublicKey,
   bytesToBigint,
   finalize,

@@ -99,7 +99,7 @@ export async function platformFor(
   const platform = await createPlatform({
     ...stores,
     env: {},
-    logger: pino({ level: 'silent' }),
+    logger: pino({ level: process.env.MITE_TEST_LOG ?? 'silent' }),
     ...overrides,
   });
   t.after(() => platform.close());

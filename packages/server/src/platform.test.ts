@@ -772,6 +772,18 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
         undefined,
         200,
       ],
+      [
+        'POST /v1/tokens/deposits',
+        'tokens:deposit',
+        async () => '/v1/tokens/deposits',
+        // A token that does not verify: refused as such, once the scope let the request in.
+        {
+          tokens: [{ keyId: 'no-such-key', message: 'A'.repeat(22), signature: 'AAAA' }],
+          amount: '0.000001',
+          resource: '/a/1',
+        },
+        422,
+      ],
       ['GET /v1/api-keys', 'api_keys:read', async () => '/v1/api-keys', undefined, 200],
       [
         'POST /v1/api-keys',

@@ -20,6 +20,11 @@ import { tokenKeyRoutes } from './tokens/token-key-routes.ts';
 import { createTokenKeys } from './tokens/token-keys.ts';
 import { tokenRoutes } from './tokens/token-routes.ts';
 import { createTokenWithdrawals } from './tokens/token-withdrawals.ts';
+import { createTokenDeposits } from './tokens/token-deposits.ts';
+import { createTokenSwaps } from './tokens/token-swaps.ts';
+import { purgeExpiredSpentTokens } from './tokens/spent-tokens.ts';
+import { createPurchasePricing } from './payments/purchase-pricing.ts';
+import { createPurchaseReceipts } from './payments/purchase-receipts.ts';
 import { openPlatformDb, type PlatformDb } from './db/platform-db.ts';
 import {
   type FundingConfig,
@@ -279,6 +284,14 @@ async function createServices(
     transferIds,
     clock,
   });
+  // Deposits are priced and receipted as purchases are (their own caches of the same data).
+  const tokenDeposits = createTokenDeposits({
+    ...deps,
+    tokenKeys,
+    pricing: createPurchasePricing({ platform: platformDb, transferIds }),
+    receipts: createPurchaseReceipts({ cipher, receiptKey }),
+  });
+  const tokenSwaps = createTokenSwaps({ platform: platformDb, batcher, tokenKeys, clock });
   const operator = {
     verifications: createLedgerVerifications({
       platform: platformDb,
@@ -308,6 +321,9 @@ async function createServices(
     reportRollup,
     tokenKeys,
     tokenWithdrawals,
+    tokenDeposits,
+    tokenSwaps,
+    spentTokens: { purgeExpired: () => purgeExpiredSpentTokens(platformDb.db, clock()) },
     operator,
     idempotency,
     receiptKeys: [receiptKey],
@@ -410,7 +426,11 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     });
     await app.register(fundingInfoRoutes, { funding: services.funding });
     await app.register(tokenKeyRoutes, { tokenKeys: services.tokenKeys });
-    await app.register(tokenRoutes, { withdrawals: services.tokenWithdrawals });
+    await app.register(tokenRoutes, {
+      withdrawals: services.tokenWithdrawals,
+      swaps: services.tokenSwaps,
+      deposits: services.tokenDeposits,
+    });
     await app.register(operatorRoutes, services.operator);
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =

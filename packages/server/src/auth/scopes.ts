@@ -15,6 +15,7 @@ export const apiKeyScopes = [
   'payments:read',
   'refunds:write',
   'reports:read',
+  'tokens:deposit',
   'webhooks:read',
   'webhooks:write',
 ] as const;

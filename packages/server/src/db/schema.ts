@@ -332,6 +332,9 @@ export interface PlatformSchema {
   operators: OperatorsTable;
   token_keys: TokenKeysTable;
   token_withdrawals: TokenWithdrawalsTable;
+  token_deposits: TokenDepositsTable;
+  token_swaps: TokenSwapsTable;
+  spent_tokens: SpentTokensTable;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
@@ -562,4 +565,42 @@ export interface TokenWithdrawalsTable {
   state: 'pending' | 'succeeded' | 'failed';
   created_at: EpochMs;
   completed_at: EpochMs | null;
+}
+
+/** A merchant's deposit of tokens (migration 0024): one per set of tokens, for ever. */
+export interface TokenDepositsTable {
+  id: string;
+  merchant_id: string;
+  /** SHA-256 over the deposit's token hashes, sorted: the same tokens, the same deposit. */
+  tokens_hash: string;
+  token_count: number;
+  amount_micros: string;
+  /** The ledger legs (JSON), transfer ids fixed before the money moves. */
+  legs: string;
+  resource: string;
+  challenge_id: string | null;
+  access_until: EpochMs;
+  state: 'pending' | 'succeeded' | 'failed';
+  created_at: EpochMs;
+  completed_at: EpochMs | null;
+}
+
+/** Tokens swapped for new ones of other denominations (migration 0024); no money moves. */
+export interface TokenSwapsTable {
+  id: string;
+  /** SHA-256 over the input tokens' hashes, sorted: a retry finds its swap. */
+  inputs_hash: string;
+  /** SHA-256 over the blinded outputs: a retry must ask for the same outputs. */
+  outputs_hash: string;
+  amount_micros: string;
+  created_at: EpochMs;
+}
+
+/** The spent set (migration 0024): a token's hash, what spent it, and when its key stops. */
+export interface SpentTokensTable {
+  /** SHA-256 of the key id and the token's message, base64url. */
+  token_hash: string;
+  /** The deposit or swap that spent it (its state says whether that is still pending). */
+  spent_by: string;
+  redeem_until: EpochMs;
 }

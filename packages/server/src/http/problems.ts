@@ -58,6 +58,9 @@ export type ProblemCode =
   | 'lastOwner'
   // Unlinkable tokens (tokens/).
   | 'unknownTokenKey'
+  | 'invalidToken'
+  | 'tokenSpent'
+  | 'tokenAmountMismatch'
   // The platform itself.
   | 'internal'
   | 'unavailable';
@@ -313,6 +316,29 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     description:
       'Tokens are blinded against a key of the keyset issuing now, as `GET /v1/token-keys` ' +
       'lists them (with the length of its modulus). Fetch the keys again and blind anew.',
+  },
+  invalidToken: {
+    status: 422,
+    title: 'A token is not valid',
+    description:
+      'A token is a message and the platform\u2019s RFC 9474 signature on it under a key that ' +
+      'still takes tokens (`GET /v1/token-keys`, until its `redeemUntil`). This one\u2019s ' +
+      'signature does not verify under its key, or its key no longer takes tokens, or the ' +
+      'same token is in the request twice. Nothing was spent.',
+  },
+  tokenSpent: {
+    status: 409,
+    title: 'A token was spent already',
+    description:
+      'Each token is taken once: it was deposited or swapped before (or is being, right now). ' +
+      'Nothing in this request was spent; send it again without the spent tokens.',
+  },
+  tokenAmountMismatch: {
+    status: 422,
+    title: 'The tokens do not add up',
+    description:
+      'A swap gives new tokens worth exactly what the old ones are worth, and a payment with ' +
+      'tokens is worth exactly its price. Swap for change first, then pay with the exact amount.',
   },
   internal: {
     status: 500,

@@ -68,6 +68,8 @@ function jobsOnFakeTimers(w: World) {
       },
     },
     idempotency: w.idempotency,
+    tokenDeposits: w.services.tokenDeposits,
+    spentTokens: w.services.spentTokens,
     reportRollup: { runOnce: () => reportRollup.runOnce().finally(() => end('rollup')) },
     webhookRetention: {
       purgeExpired: () => webhookRetention.purgeExpired().finally(() => end('purge')),

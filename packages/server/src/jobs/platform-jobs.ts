@@ -6,8 +6,9 @@
  *   finished frees what it held of its payment;
  * - folding completed payments and refunds into the merchants' report totals
  *   (reports/report-rollup.ts: one node's run commits, the others' change nothing);
- * - deleting idempotency records and webhook events past their retention, so that neither table
- *   grows forever.
+ * - finishing token deposits a crash left pending, the same way;
+ * - deleting idempotency records and webhook events past their retention, and spent-set rows of
+ *   token keys that no longer take tokens, so that none of these tables grows forever.
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { reportRollupIntervalMs } from '../reports/report-rollup.ts';
@@ -22,6 +23,9 @@ export interface PlatformJobsDeps {
   readonly payments: { reconcilePending(): Promise<number> };
   readonly refunds: { reconcilePending(): Promise<number> };
   readonly topUps: { reconcilePending(): Promise<number> };
+  readonly tokenDeposits: { reconcilePending(): Promise<number> };
+  /** Deletes spent-set rows of keys that no longer take tokens. */
+  readonly spentTokens: { purgeExpired(): Promise<number> };
   readonly idempotency: { purgeExpired(): Promise<number> };
   readonly webhookRetention: { purgeExpired(): Promise<number> };
   readonly reportRollup: { runOnce(): Promise<boolean> };
@@ -51,9 +55,10 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
       run: async () => {
         const payments = await deps.payments.reconcilePending();
         const refunds = await deps.refunds.reconcilePending();
+        const tokenDeposits = await deps.tokenDeposits.reconcilePending();
         const topUps = await deps.topUps.reconcilePending();
-        if (payments + refunds + topUps > 0) {
-          logger.info({ payments, refunds, topUps }, 'finished interrupted work');
+        if (payments + refunds + topUps + tokenDeposits > 0) {
+          logger.info({ payments, refunds, topUps, tokenDeposits }, 'finished interrupted work');
         }
         return false;
       },
@@ -71,10 +76,11 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
       intervalMs: deps.intervalsMs?.purge ?? retentionPurgeIntervalMs,
       run: async () => {
         const idempotencyRecords = await deps.idempotency.purgeExpired();
+        const spentTokens = await deps.spentTokens.purgeExpired();
         const webhookEvents = await deps.webhookRetention.purgeExpired();
-        if (idempotencyRecords + webhookEvents > 0) {
+        if (idempotencyRecords + webhookEvents + spentTokens > 0) {
           logger.info(
-            { idempotencyRecords, webhookEvents },
+            { idempotencyRecords, webhookEvents, spentTokens },
             'deleted records past their retention',
           );
         }

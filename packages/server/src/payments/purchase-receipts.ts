@@ -18,6 +18,12 @@ export interface PaidReceipt {
   readonly claims: ReceiptClaims;
 }
 
+/**
+ * The payer a receipt for tokens names: the same for every token payment, so that it tells the
+ * merchant nothing about who paid (the point of paying with tokens).
+ */
+export const tokenPayer = 'tokens';
+
 /** What a receipt says was bought. */
 export interface ReceiptTerms {
   readonly merchantId: string;
@@ -39,13 +45,34 @@ export function createPurchaseReceipts(deps: {
     issuedAtMs: number,
     accessUntilMs: number,
   ): PaidReceipt {
+    const payer = pseudonym(userId, purchase.merchantId);
+    return signedReceipt(paymentId, payer, purchase, issuedAtMs, accessUntilMs);
+  }
+
+  /** The receipt of a deposit of tokens: like a purchase's, with no one named as the payer. */
+  function tokenReceiptFor(
+    depositId: string,
+    purchase: ReceiptTerms,
+    issuedAtMs: number,
+    accessUntilMs: number,
+  ): PaidReceipt {
+    return signedReceipt(depositId, tokenPayer, purchase, issuedAtMs, accessUntilMs);
+  }
+
+  function signedReceipt(
+    paymentId: string,
+    payer: string,
+    purchase: ReceiptTerms,
+    issuedAtMs: number,
+    accessUntilMs: number,
+  ): PaidReceipt {
     const claims: ReceiptClaims = {
       paymentId,
       merchantId: purchase.merchantId,
       resource: purchase.resource,
       amount: formatAmount(purchase.priceMicros),
       currency,
-      payer: pseudonym(userId, purchase.merchantId),
+      payer,
       issuedAt: Math.floor(issuedAtMs / 1000),
       accessUntil: Math.floor(accessUntilMs / 1000),
       ...(purchase.challengeId === null ? {} : { challengeId: purchase.challengeId }),
@@ -81,7 +108,7 @@ export function createPurchaseReceipts(deps: {
     return payer;
   }
 
-  return { receiptFor, receiptOf, pseudonym };
+  return { receiptFor, tokenReceiptFor, receiptOf, pseudonym };
 }
 
 export type PurchaseReceipts = ReturnType<typeof createPurchaseReceipts>;

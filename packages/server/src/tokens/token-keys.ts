@@ -51,6 +51,8 @@ export interface TokenKey {
   readonly modulusBytes: number;
   /** The public key, SPKI (DER), base64url: what the key id is the hash of. */
   readonly spki: string;
+  /** The public key as node:crypto holds it, for verifying tokens at deposit. */
+  readonly verificationKey: KeyObject;
   readonly issueFromMs: number;
   readonly issueUntilMs: number;
   readonly redeemUntilMs: number;
@@ -104,6 +106,7 @@ function tokenKeyOf(row: {
     publicKey,
     modulusBytes: Math.ceil(publicKey.n.toString(2).length / 8),
     spki: row.public_key_spki,
+    verificationKey: spki,
     issueFromMs: Number(row.issue_from),
     issueUntilMs: Number(row.issue_until),
     redeemUntilMs: Number(row.redeem_until),
@@ -207,21 +210,37 @@ export function createTokenKeys(deps: TokenKeysDeps) {
       );
   }
 
-  /** The key, if it issues tokens now. Keys never change, so each is read once per node. */
+  /** A key by id, whatever its period. Keys never change, so each is read once per node. */
+  async function keyById(keyId: string): Promise<TokenKey | undefined> {
+    const cached = keys.get(keyId);
+    if (cached !== undefined) return cached;
+    const row = await db
+      .selectFrom('token_keys')
+      .select(keyColumns)
+      .where('id', '=', keyId)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    const key = tokenKeyOf(row);
+    keys.set(keyId, key);
+    return key;
+  }
+
+  /** The key, if it issues tokens now. */
   async function issuingKey(keyId: string): Promise<TokenKey | undefined> {
-    let key = keys.get(keyId);
-    if (key === undefined) {
-      const row = await db
-        .selectFrom('token_keys')
-        .select(keyColumns)
-        .where('id', '=', keyId)
-        .executeTakeFirst();
-      if (row === undefined) return undefined;
-      key = tokenKeyOf(row);
-      keys.set(keyId, key);
-    }
+    const key = await keyById(keyId);
     const nowMs = clock();
-    return key.issueFromMs <= nowMs && nowMs < key.issueUntilMs ? key : undefined;
+    return key !== undefined && key.issueFromMs <= nowMs && nowMs < key.issueUntilMs
+      ? key
+      : undefined;
+  }
+
+  /** The key, if tokens signed with it are taken now (from its issuing until its redeem end). */
+  async function redeemingKey(keyId: string): Promise<TokenKey | undefined> {
+    const key = await keyById(keyId);
+    const nowMs = clock();
+    return key !== undefined && key.issueFromMs <= nowMs && nowMs < key.redeemUntilMs
+      ? key
+      : undefined;
   }
 
   /** The signer of a key, opened from its sealed private key once per node. */
@@ -245,7 +264,7 @@ export function createTokenKeys(deps: TokenKeysDeps) {
     return signer;
   }
 
-  return { ensureKeysets, publishedKeys, issuingKey, signerFor };
+  return { ensureKeysets, publishedKeys, issuingKey, redeemingKey, signerFor };
 }
 
 export type TokenKeys = ReturnType<typeof createTokenKeys>;

@@ -61,7 +61,7 @@ type WithdrawalRow = Pick<
 > & { user_id: string };
 
 /** A hash of the outputs, to tell a retry from another request under the same key. */
-function outputsHash(outputs: readonly BlindedOutput[]): string {
+export function outputsHash(outputs: readonly BlindedOutput[]): string {
   const hash = createHash('sha256');
   for (const output of outputs) {
     hash.update(`${output.keyId}\0`).update(output.blindedMessage).update('\0');
@@ -69,33 +69,50 @@ function outputsHash(outputs: readonly BlindedOutput[]): string {
   return hash.digest('base64url');
 }
 
+/** The outputs' total, if every key issues now and every message has its key's length. */
+export async function priceOutputs(
+  tokenKeys: TokenKeys,
+  outputs: readonly BlindedOutput[],
+): Promise<Result<bigint, 'unknownTokenKey' | 'validationFailed'>> {
+  if (outputs.length === 0 || outputs.length > tokenWithdrawalOutputsMax) {
+    return fail('validationFailed', `1 to ${tokenWithdrawalOutputsMax} outputs at a time.`);
+  }
+  let totalMicros = 0n;
+  for (const output of outputs) {
+    const key = await tokenKeys.issuingKey(output.keyId);
+    if (key === undefined) return fail('unknownTokenKey', `No key ${output.keyId} issues now.`);
+    if (output.blindedMessage.length !== key.modulusBytes) {
+      return fail(
+        'validationFailed',
+        `A blinded message for ${output.keyId} is ${key.modulusBytes} bytes.`,
+      );
+    }
+    totalMicros += key.denominationMicros;
+  }
+  return ok(totalMicros);
+}
+
+/** Signs outputs priced (and paid for) already: a refusal now is a bug. */
+export async function signOutputs(
+  tokenKeys: TokenKeys,
+  outputs: readonly BlindedOutput[],
+): Promise<{ keyId: string; blindSignature: Uint8Array }[]> {
+  const blindSignatures = [];
+  for (const output of outputs) {
+    const signer = await tokenKeys.signerFor(output.keyId);
+    if (signer === undefined) throw new Error(`bug: the paid-for key ${output.keyId} vanished`);
+    const signed = signer.blindSign(output.blindedMessage);
+    if (!signed.ok) throw new Error(`bug: a priced blinded message was refused: ${signed.detail}`);
+    blindSignatures.push({ keyId: output.keyId, blindSignature: signed.value });
+  }
+  return blindSignatures;
+}
+
 export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
   const { platform, ledger, tokenKeys, policy, transferIds, clock } = deps;
   const db = platform.db;
   // A user's wallet account never changes once the user exists.
   const walletIds = new LRUCache<string, bigint>({ max: walletIdsCachedMax });
-
-  /** The outputs' total, if every key issues now and every message has its key's length. */
-  async function priced(
-    outputs: readonly BlindedOutput[],
-  ): Promise<Result<bigint, 'unknownTokenKey' | 'validationFailed'>> {
-    if (outputs.length === 0 || outputs.length > tokenWithdrawalOutputsMax) {
-      return fail('validationFailed', `1 to ${tokenWithdrawalOutputsMax} outputs at a time.`);
-    }
-    let totalMicros = 0n;
-    for (const output of outputs) {
-      const key = await tokenKeys.issuingKey(output.keyId);
-      if (key === undefined) return fail('unknownTokenKey', `No key ${output.keyId} issues now.`);
-      if (output.blindedMessage.length !== key.modulusBytes) {
-        return fail(
-          'validationFailed',
-          `A blinded message for ${output.keyId} is ${key.modulusBytes} bytes.`,
-        );
-      }
-      totalMicros += key.denominationMicros;
-    }
-    return ok(totalMicros);
-  }
 
   async function withdraw(input: {
     userId: string;
@@ -105,7 +122,7 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
     const hash = outputsHash(input.outputs);
     const earlier = await rowFor(input.userId, input.idempotencyKey);
     if (earlier !== undefined) return resume(earlier, hash, input.outputs);
-    const total = await priced(input.outputs);
+    const total = await priceOutputs(tokenKeys, input.outputs);
     if (!total.ok) return total;
     const subject = {
       kind: 'tokenWithdrawal' as const,
@@ -162,16 +179,7 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
     if (state === 'pending') state = await submit(row);
     if (state === 'failed')
       return fail('insufficientFunds', 'The wallet holds less than the tokens cost.');
-    const blindSignatures = [];
-    for (const output of outputs) {
-      const signer = await tokenKeys.signerFor(output.keyId);
-      if (signer === undefined) throw new Error(`bug: the paid-for key ${output.keyId} vanished`);
-      const signed = signer.blindSign(output.blindedMessage);
-      // Checked before the money moved; a message the signer refuses now is a bug.
-      if (!signed.ok)
-        throw new Error(`bug: a priced blinded message was refused: ${signed.detail}`);
-      blindSignatures.push({ keyId: output.keyId, blindSignature: signed.value });
-    }
+    const blindSignatures = await signOutputs(tokenKeys, outputs);
     return ok({ withdrawalId: row.id, amountMicros: BigInt(row.amount_micros), blindSignatures });
   }
 

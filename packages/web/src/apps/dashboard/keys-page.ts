@@ -21,6 +21,7 @@ const scopeTexts: Readonly<Record<string, string>> = {
   'payments:read': 'Read payments and refunds',
   'refunds:write': 'Refund payments',
   'reports:read': 'Read reports and payouts',
+  'tokens:deposit': 'Deposit the tokens customers pay with',
   'webhooks:read': 'Read webhook endpoints and deliveries',
   'webhooks:write': 'Add and remove webhook endpoints, replay events',
   'bank_account:read': 'Read the payout bank account',
