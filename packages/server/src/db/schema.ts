@@ -332,6 +332,7 @@ export interface PlatformSchema {
   operators: OperatorsTable;
   token_keys: TokenKeysTable;
   token_withdrawals: TokenWithdrawalsTable;
+  consents: ConsentsTable;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
@@ -562,4 +563,25 @@ export interface TokenWithdrawalsTable {
   state: 'pending' | 'succeeded' | 'failed';
   created_at: EpochMs;
   completed_at: EpochMs | null;
+}
+
+/** What a user consents to (consents/consent-texts.ts). */
+export type ConsentPurpose = 'autoPay' | 'shareEmail' | 'suggestions';
+
+/**
+ * One grant of a consent (migration 0024): when, to which text version, and when it was revoked
+ * and under which text version; rows are never deleted, so they are the user's history.
+ */
+export interface ConsentsTable {
+  id: string;
+  user_id: string;
+  purpose: ConsentPurpose;
+  /** A site's origin (autoPay), a merchant id (shareEmail) or `all` (suggestions). */
+  scope: string;
+  text_version: string;
+  granted_at: EpochMs;
+  revoked_at: EpochMs | null;
+  revoked_text_version: string | null;
+  /** For shareEmail: the user's pseudonym at that merchant, which the merchant looks up by. */
+  merchant_pseudonym: string | null;
 }
