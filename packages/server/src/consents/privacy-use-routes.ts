@@ -57,7 +57,13 @@ export const privacyUseRoutes: FastifyPluginAsyncZod<Deps> = async (api, deps) =
           '(their `shareEmail` consent); otherwise, and for a pseudonym that is no customer, ' +
           'only the pseudonym is known, so the answer does not tell which pseudonyms exist.',
         tags: ['merchants'],
-        params: z.object({ merchantId: z.string().max(100), pseudonym: z.string().max(100) }),
+        params: z.object({
+          merchantId: z.string().max(100),
+          pseudonym: z
+            .string()
+            .regex(/^psn_[A-Za-z0-9_-]{1,64}$/)
+            .describe('A payer pseudonym, as receipts and payments name it'),
+        }),
         response: { 200: customerSchema },
       },
       config: { auth: { kinds: ['merchant'], scopes: [customersReadScope] } },

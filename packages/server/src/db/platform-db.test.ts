@@ -9,6 +9,7 @@ import { databaseUrlFor, forEachDialect, openForTest, platformDbFor } from './te
 const platformTables = [
   'admin_keys',
   'api_keys',
+  'consents',
   'data_upgrades',
   'idempotency_records',
   'ledger_verifications',
