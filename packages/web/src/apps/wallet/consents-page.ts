@@ -189,6 +189,7 @@ export class ConsentsPage extends MiteElement {
         type="button"
         class=${active === undefined ? '' : 'secondary'}
         ?disabled=${this.busy}
+        aria-label=${`${active === undefined ? 'Turn on' : 'Turn off'}: ${purposeNames[purpose]}, ${what}`}
         @click=${() => this.toggle(purpose, scope)}
       >
         ${active === undefined ? 'Turn on' : 'Turn off'}
@@ -212,6 +213,12 @@ export class ConsentsPage extends MiteElement {
     </ul>`;
   }
 
+  /** A scope as people read it: the merchant's name, the site, or the whole wallet. */
+  private scopeName(scope: string): string {
+    if (scope === wholeWalletScope) return 'Your whole wallet';
+    return this.merchants.get(scope) ?? scope;
+  }
+
   private renderHistory() {
     if (this.history.length === 0) return nothing;
     return html`<section aria-labelledby="history-heading">
@@ -229,7 +236,7 @@ export class ConsentsPage extends MiteElement {
           ${this.history.map(
             (consent) => html`<tr>
               <td>${purposeNames[consent.purpose]}</td>
-              <td>${this.merchants.get(consent.scope) ?? consent.scope}</td>
+              <td>${this.scopeName(consent.scope)}</td>
               <td>${showWhen(consent.grantedAt)} (text ${consent.textVersion})</td>
               <td>
                 ${
