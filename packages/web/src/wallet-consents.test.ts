@@ -113,8 +113,16 @@ describeInBrowser('wallet consents', (test) => {
     assert.equal(await merchantSees(), null, 'and no longer once the sharing is turned off');
 
     const history = (await page.getByTestId('consent-history').innerText()).replace(/\s+/g, ' ');
-    assert.match(history, new RegExp(`Email shared ${merchantName} .+ \\(text shareEmail-2026-12-07\\) .+ \\(text shareEmail-2026-12-07\\)`));
-    assert.match(history, /Suggestions Your whole wallet .+ \(text suggestions-2026-12-07\) .+ \(text suggestions-2026-12-07\)/);
+    assert.match(
+      history,
+      new RegExp(
+        `Email shared ${merchantName} .+ \\(text shareEmail-2026-12-07\\) .+ \\(text shareEmail-2026-12-07\\)`,
+      ),
+    );
+    assert.match(
+      history,
+      /Suggestions Your whole wallet .+ \(text suggestions-2026-12-07\) .+ \(text suggestions-2026-12-07\)/,
+    );
     await kit.screenshot('consents-history');
   });
 });

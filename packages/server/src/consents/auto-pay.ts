@@ -20,7 +20,10 @@ export async function checkAutoPay(
 ): Promise<Result<void, 'consentRequired' | 'validationFailed'>> {
   const { site } = input;
   if (siteOrigin(site) !== site) {
-    return fail('validationFailed', 'automatic.site must be an origin, such as https://news.example.');
+    return fail(
+      'validationFailed',
+      'automatic.site must be an origin, such as https://news.example.',
+    );
   }
   const decoded = decodeChallengeEcho(input.challenge, 'challenge');
   if (decoded.ok) {

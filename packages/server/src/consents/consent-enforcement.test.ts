@@ -176,6 +176,9 @@ forEachDialect('consents enforced where the data is used', (dialect, it) => {
 
     await revoke(env, shop, id);
     assert.deepEqual((await suggestions()).body, { personalised: false, suggestions: [] });
-    assert.equal((await env.call('GET', '/v1/wallet/suggestions', { auth: shop.apiKey })).status, 403);
+    assert.equal(
+      (await env.call('GET', '/v1/wallet/suggestions', { auth: shop.apiKey })).status,
+      403,
+    );
   });
 });

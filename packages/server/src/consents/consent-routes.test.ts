@@ -42,7 +42,10 @@ forEachDialect('the consent routes', (dialect, it) => {
     assert.match(String(revoked.body?.revokedAt), /^\d{4}-\d\d-\d\dT/);
     const twice = await env.call('DELETE', `/v1/consents/${id}`, { auth: shop.user });
     assert.equal(twice.body?.revokedAt, revoked.body?.revokedAt, 'a revoke keeps its time');
-    assert.deepEqual((await env.call('GET', '/v1/consents', { auth: shop.user })).body?.consents, []);
+    assert.deepEqual(
+      (await env.call('GET', '/v1/consents', { auth: shop.user })).body?.consents,
+      [],
+    );
 
     const regranted = await env.call('POST', '/v1/consents', { auth: shop.user, body });
     assert.notEqual(regranted.body?.id, id, 'a new grant is a new record');

@@ -77,13 +77,19 @@ export function createConsentService(deps: ConsentServiceDeps) {
   }
 
   /** Grants a consent; granting one that is active already answers it, unchanged. */
-  async function grant(userId: string, request: GrantRequest): Promise<Result<ConsentRow, GrantFailure>> {
+  async function grant(
+    userId: string,
+    request: GrantRequest,
+  ): Promise<Result<ConsentRow, GrantFailure>> {
     const { purpose, scope } = request;
     const problem = scopeProblem(purpose, scope);
     if (problem !== undefined) return fail('validationFailed', problem);
     const text = currentConsentText(purpose);
     if (request.textVersion !== text.version) {
-      return fail('consentTextChanged', `The text in force is ${text.version}; show it and ask again.`);
+      return fail(
+        'consentTextChanged',
+        `The text in force is ${text.version}; show it and ask again.`,
+      );
     }
     if (purpose === 'shareEmail' && !(await deps.merchantExists(scope))) {
       return fail('merchantNotFound');
@@ -113,7 +119,10 @@ export function createConsentService(deps: ConsentServiceDeps) {
   }
 
   /** Revokes one of the user's consents; revoking a revoked one answers it, unchanged. */
-  async function revoke(userId: string, consentId: string): Promise<Result<ConsentRow, 'consentNotFound'>> {
+  async function revoke(
+    userId: string,
+    consentId: string,
+  ): Promise<Result<ConsentRow, 'consentNotFound'>> {
     const row = await db
       .selectFrom('consents')
       .selectAll()
@@ -170,7 +179,11 @@ export function createConsentService(deps: ConsentServiceDeps) {
   }
 
   /** Whether the user's consent for this purpose and scope is active now. */
-  async function isActive(userId: string, purpose: ConsentPurpose, scope: string): Promise<boolean> {
+  async function isActive(
+    userId: string,
+    purpose: ConsentPurpose,
+    scope: string,
+  ): Promise<boolean> {
     return (await activeOf(userId, purpose, scope)) !== undefined;
   }
 

@@ -7,8 +7,11 @@
  */
 import type { ConsentPurpose } from '../db/schema.ts';
 
-export const consentPurposes = ['autoPay', 'shareEmail', 'suggestions'] as const satisfies
-  readonly ConsentPurpose[];
+export const consentPurposes = [
+  'autoPay',
+  'shareEmail',
+  'suggestions',
+] as const satisfies readonly ConsentPurpose[];
 
 export interface ConsentText {
   readonly version: string;

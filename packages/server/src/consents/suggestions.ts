@@ -89,7 +89,9 @@ export function createSuggestions(deps: { platform: PlatformDb; consents: Consen
         title: offer.title,
         priceMicros: BigInt(offer.price_micros),
         category: offer.category,
-        reason: fromMerchants.has(offer.merchant_id) ? ('sameMerchant' as const) : ('sameCategory' as const),
+        reason: fromMerchants.has(offer.merchant_id)
+          ? ('sameMerchant' as const)
+          : ('sameCategory' as const),
       }))
       // Merchants the user already buys from first; the query's newest-first order within each.
       .sort((a, b) => Number(a.reason === 'sameCategory') - Number(b.reason === 'sameCategory'))

@@ -8,12 +8,7 @@ import {
   payMessageTypes,
 } from '../paywall/pay-messages.ts';
 import { callApi, describeProblem } from '../shared/api.ts';
-import {
-  activeConsent,
-  type ConsentText,
-  grantConsent,
-  readConsents,
-} from '../shared/consents.ts';
+import { activeConsent, type ConsentText, grantConsent, readConsents } from '../shared/consents.ts';
 import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { showAmount } from '../shared/money.ts';

@@ -90,7 +90,9 @@ export class ConsentsPage extends MiteElement {
     if (failed !== undefined && !failed.ok) this.failure = describeProblem(failed.problem);
     if (consents.ok) this.state = consents.value;
     if (purchases.ok) {
-      this.merchants = new Map(purchases.value.items.map((item) => [item.merchantId, item.merchantName]));
+      this.merchants = new Map(
+        purchases.value.items.map((item) => [item.merchantId, item.merchantName]),
+      );
     }
     if (suggestions.ok) this.suggestions = suggestions.value;
     if (history.ok) this.history = history.value.items;
@@ -105,7 +107,9 @@ export class ConsentsPage extends MiteElement {
     this.busy = true;
     this.failure = undefined;
     const result =
-      active === undefined ? await grantConsent(purpose, scope, text) : await revokeConsent(active.id);
+      active === undefined
+        ? await grantConsent(purpose, scope, text)
+        : await revokeConsent(active.id);
     if (!result.ok) this.failure = describeProblem(result.problem);
     await this.load();
     this.busy = false;
@@ -142,7 +146,9 @@ export class ConsentsPage extends MiteElement {
         ${this.renderText('autoPay')}
         ${
           sites.length === 0
-            ? html`<p>No site is paid automatically. The payment window offers it when you pay a site.</p>`
+            ? html`<p>
+                No site is paid automatically. The payment window offers it when you pay a site.
+              </p>`
             : html`<ul class="consent-list">
                 ${sites.map((site) => html`<li>${this.renderSwitch('autoPay', site.scope, site.scope)}</li>`)}
               </ul>`
@@ -153,7 +159,9 @@ export class ConsentsPage extends MiteElement {
         ${this.renderText('shareEmail')}
         ${
           merchants.size === 0
-            ? html`<p>Merchants you buy from are listed here. They know you only by a pseudonym.</p>`
+            ? html`<p>
+                Merchants you buy from are listed here. They know you only by a pseudonym.
+              </p>`
             : html`<ul class="consent-list">
                 ${[...merchants].map(
                   ([id, name]) => html`<li>${this.renderSwitch('shareEmail', id, name)}</li>`,
@@ -201,14 +209,17 @@ export class ConsentsPage extends MiteElement {
     const answer = this.suggestions;
     if (answer === undefined) return nothing;
     if (!answer.personalised) {
-      return html`<p data-testid="suggestions">Suggestions are off: your purchases are not used for them.</p>`;
+      return html`<p data-testid="suggestions">
+        Suggestions are off: your purchases are not used for them.
+      </p>`;
     }
     if (answer.suggestions.length === 0) {
       return html`<p data-testid="suggestions">Nothing to suggest yet.</p>`;
     }
     return html`<ul data-testid="suggestions">
       ${answer.suggestions.map(
-        (item) => html`<li>${item.title}, from ${item.merchantName}: ${showAmount(item.price)}</li>`,
+        (item) =>
+          html`<li>${item.title}, from ${item.merchantName}: ${showAmount(item.price)}</li>`,
       )}
     </ul>`;
   }
@@ -234,18 +245,19 @@ export class ConsentsPage extends MiteElement {
         </thead>
         <tbody>
           ${this.history.map(
-            (consent) => html`<tr>
-              <td>${purposeNames[consent.purpose]}</td>
-              <td>${this.scopeName(consent.scope)}</td>
-              <td>${showWhen(consent.grantedAt)} (text ${consent.textVersion})</td>
-              <td>
-                ${
-                  consent.revokedAt === null
-                    ? '—'
-                    : `${showWhen(consent.revokedAt)} (text ${consent.revokedTextVersion ?? ''})`
-                }
-              </td>
-            </tr>`,
+            (consent) =>
+              html`<tr>
+                <td>${purposeNames[consent.purpose]}</td>
+                <td>${this.scopeName(consent.scope)}</td>
+                <td>${showWhen(consent.grantedAt)} (text ${consent.textVersion})</td>
+                <td>
+                  ${
+                    consent.revokedAt === null
+                      ? '—'
+                      : `${showWhen(consent.revokedAt)} (text ${consent.revokedTextVersion ?? ''})`
+                  }
+                </td>
+              </tr>`,
           )}
         </tbody>
       </table>
