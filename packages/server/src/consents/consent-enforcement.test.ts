@@ -66,7 +66,16 @@ forEachDialect('consents enforced where the data is used', (dialect, it) => {
     assert.match(String(before.body?.detail), /news\.example/);
 
     const id = await grant(env, shop, 'autoPay', site);
-    const allowed = await automatic(`${site}/articles/2`);
+    const allowedBody = {
+      challenge: challengeAt(shop.merchantId, `${site}/articles/2`),
+      automatic: { site },
+    };
+    const retryable = {
+      auth: shop.user,
+      body: allowedBody,
+      headers: { 'idempotency-key': 'auto-1' },
+    };
+    const allowed = await env.call('POST', '/v1/payments', retryable);
     assert.equal(allowed.status, 201, allowed.text);
     const elsewhere = await automatic('https://other.example/articles/3', 'https://other.example');
     assert.equal(elsewhere.status, 403, 'the consent is for one site only');
@@ -79,6 +88,13 @@ forEachDialect('consents enforced where the data is used', (dialect, it) => {
     const after = await automatic(`${site}/articles/5`);
     assert.equal(after.status, 403, 'the revoke holds from the next payment');
     assert.equal(after.body?.type, '/v1/problems/consent-required');
+    const retried = await env.call('POST', '/v1/payments', retryable);
+    assert.equal(
+      retried.status,
+      201,
+      'a retry of a payment made before the revoke gets its answer',
+    );
+    assert.equal(retried.body?.paymentId, allowed.body?.paymentId);
     const asked = await env.call('POST', '/v1/payments', {
       auth: shop.user,
       body: { challenge: challengeAt(shop.merchantId, `${site}/articles/5`) },

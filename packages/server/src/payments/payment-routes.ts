@@ -167,7 +167,12 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments, consents }) => {
       // payer), so a retry, however late, is answered from the payment and pays nothing.
       const idempotencyKey = request.headers[idempotencyKeyHeader];
       const buyer = typeof idempotencyKey === 'string' ? { userId, idempotencyKey } : { userId };
-      if ('challenge' in body && body.automatic !== undefined) {
+      // A retry of an automatic payment made already is answered from it, even after a revoke:
+      // the consent was checked when it was made.
+      const madeAlready =
+        typeof idempotencyKey === 'string' &&
+        (await payments.findByIdempotencyKey(userId, idempotencyKey)) !== undefined;
+      if ('challenge' in body && body.automatic !== undefined && !madeAlready) {
         const allowed = await checkAutoPay(consents, {
           userId,
           challenge: body.challenge,
