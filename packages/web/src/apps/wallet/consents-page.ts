@@ -149,7 +149,7 @@ export class ConsentsPage extends MiteElement {
             ? html`<p>
                 No site is paid automatically. The payment window offers it when you pay a site.
               </p>`
-            : html`<ul class="consent-list">
+            : html`<ul>
                 ${sites.map((site) => html`<li>${this.renderSwitch('autoPay', site.scope, site.scope)}</li>`)}
               </ul>`
         }
@@ -162,7 +162,7 @@ export class ConsentsPage extends MiteElement {
             ? html`<p>
                 Merchants you buy from are listed here. They know you only by a pseudonym.
               </p>`
-            : html`<ul class="consent-list">
+            : html`<ul>
                 ${[...merchants].map(
                   ([id, name]) => html`<li>${this.renderSwitch('shareEmail', id, name)}</li>`,
                 )}
@@ -175,7 +175,7 @@ export class ConsentsPage extends MiteElement {
   private renderText(purpose: ConsentPurpose) {
     const text = this.state?.texts.find((candidate) => candidate.purpose === purpose);
     if (text === undefined) return nothing;
-    return html`<blockquote class="consent-text">
+    return html`<blockquote>
       <p>${text.text}</p>
       <footer>Text version ${text.version}</footer>
     </blockquote>`;
@@ -185,7 +185,7 @@ export class ConsentsPage extends MiteElement {
   private renderSwitch(purpose: ConsentPurpose, scope: string, what: string): TemplateResult {
     const active = activeConsent(this.state?.consents ?? [], purpose, scope);
     const testId = `${purpose}:${scope}`;
-    return html`<p class="consent" data-testid=${testId}>
+    return html`<p data-testid=${testId}>
       <span data-testid="consent-status"
         >${
           active === undefined
