@@ -295,6 +295,62 @@ describeInBrowser('the paywall on the news site', (test) => {
   );
 
   test(
+    'auto-pay: granted in the window beside Pay, it pays that site without asking until revoked in the wallet',
+    async (kit) => {
+      const { news, other } = await sitesFor(kit.world);
+      const { balance } = await reader(kit, { loggedIn: true });
+      const newsOrigin = new URL(news.url).origin;
+      const paywall = kit.page.locator('mite-paywall');
+      await openArticle(kit, news, 'a-cheap-read');
+      const first = await openPayWindow(kit, '$0.02');
+      const offer = first.getByLabel(`From now on, pay ${newsOrigin} without asking me`);
+      await offer.waitFor();
+      await noSeriousViolations(first, 'the payment window offering auto-pay');
+      await offer.check();
+      await Promise.all([
+        first.waitForEvent('close'),
+        first.getByRole('button', { name: 'Pay $0.02' }).click(),
+      ]);
+      await paywall.getByText('Two cents well spent.').waitFor();
+
+      // With the consent, the next article of that site is paid with no click in the window.
+      await openArticle(kit, news, 'a-long-read');
+      const [automatic] = await Promise.all([
+        kit.context.waitForEvent('page'),
+        kit.page.getByRole('button', { name: 'Pay $0.50' }).click(),
+      ]);
+      await paywall.getByText('Half a dollar of prose.').waitFor();
+      assert.ok(automatic.isClosed(), 'the window closed itself once paid');
+      assert.equal(await balance(), '1.48');
+
+      // The consent is for that site only: the other site is asked about.
+      await openArticle(kit, other, 'a-cheap-read');
+      const elsewhere = await openPayWindow(kit, '$0.02');
+      await elsewhere.getByRole('heading', { name: 'Pay $0.02?' }).waitFor();
+      await elsewhere.close();
+
+      // One click in the wallet revokes it, and the site is asked about again at once.
+      await kit.open('/wallet/consents/');
+      const row = kit.page.getByTestId(`autoPay:${newsOrigin}`);
+      assert.match(
+        (await row.textContent()) ?? '',
+        /On for http:\/\/127\.0\.0\.2:\d+ since .+ \(text autoPay-2026-12-07\)/,
+      );
+      await row.getByRole('button', { name: 'Turn off' }).click();
+      await kit.page.getByText('No site is paid automatically.').waitFor();
+      await openArticle(kit, news, 'a-long-read');
+      await kit.page.evaluate('localStorage.clear()');
+      await kit.page.reload({ waitUntil: 'load' });
+      const asked = await openPayWindow(kit, '$0.50');
+      await asked.getByRole('heading', { name: 'Pay $0.50?' }).waitFor();
+      await asked.getByLabel(`From now on, pay ${newsOrigin} without asking me`).waitFor();
+      assert.equal(await balance(), '1.48', 'nothing paid without the reader\u2019s click');
+      await asked.close();
+    },
+    crossOrigin,
+  );
+
+  test(
     'a reader who is not logged in logs in within the platform window, then pays',
     async (kit) => {
       const { news } = await sitesFor(kit.world);

@@ -784,6 +784,13 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
         },
         422,
       ],
+      [
+        'GET /v1/merchants/{merchantId}/customers/{pseudonym}',
+        'customers:read',
+        async () => `/v1/merchants/${shop.merchantId}/customers/psn_nobody`,
+        undefined,
+        200,
+      ],
       ['GET /v1/api-keys', 'api_keys:read', async () => '/v1/api-keys', undefined, 200],
       [
         'POST /v1/api-keys',

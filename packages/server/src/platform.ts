@@ -63,6 +63,10 @@ import { createWalletService } from './wallets/wallet-service.ts';
 import { createWalletMovements } from './wallets/wallet-movements.ts';
 import { createWalletPurchases } from './wallets/wallet-purchases.ts';
 import { walletBudgetRoutes } from './wallets/wallet-budget-routes.ts';
+import { consentRoutes } from './consents/consent-routes.ts';
+import { createConsentService } from './consents/consent-service.ts';
+import { privacyUseRoutes } from './consents/privacy-use-routes.ts';
+import { createSuggestions } from './consents/suggestions.ts';
 import { createWalletBudgets } from './wallets/wallet-budgets.ts';
 import { webhookRoutes } from './webhooks/webhook-routes.ts';
 import { createWebhookRetention } from './webhooks/webhook-retention.ts';
@@ -292,6 +296,12 @@ async function createServices(
     receipts: createPurchaseReceipts({ cipher, receiptKey }),
   });
   const tokenSwaps = createTokenSwaps({ platform: platformDb, batcher, tokenKeys, clock });
+  const consents = createConsentService({
+    platform: platformDb,
+    clock,
+    merchantExists: async (merchantId) => (await merchants.merchantName(merchantId)) !== undefined,
+    pseudonym: (userId, merchantId) => payments.pseudonym(userId, merchantId),
+  });
   const operator = {
     verifications: createLedgerVerifications({
       platform: platformDb,
@@ -325,6 +335,7 @@ async function createServices(
     tokenSwaps,
     spentTokens: { purgeExpired: () => purgeExpiredSpentTokens(platformDb.db, clock()) },
     operator,
+    consents,
     idempotency,
     receiptKeys: [receiptKey],
     fundingProvider,
@@ -416,6 +427,13 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       payments: services.payments,
       refunds: services.refunds,
       receiptKeys: services.receiptKeys,
+      consents: services.consents,
+    });
+    await app.register(consentRoutes, { consents: services.consents });
+    await app.register(privacyUseRoutes, {
+      consents: services.consents,
+      suggestions: createSuggestions({ platform: platformDb, consents: services.consents }),
+      emailOf: async (userId) => (await services.users.profile(userId))?.email,
     });
     await app.register(webhookRoutes, { webhooks: services.webhooks });
     await app.register(payoutRoutes, { payouts: services.payouts });

@@ -10,6 +10,7 @@ export const apiKeyScopes = [
   'api_keys:write',
   'bank_account:read',
   'bank_account:write',
+  'customers:read',
   'offers:read',
   'offers:write',
   'payments:read',

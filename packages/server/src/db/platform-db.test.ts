@@ -9,6 +9,7 @@ import { databaseUrlFor, forEachDialect, openForTest, platformDbFor } from './te
 const platformTables = [
   'admin_keys',
   'api_keys',
+  'consents',
   'data_upgrades',
   'idempotency_records',
   'ledger_verifications',
@@ -35,7 +36,10 @@ const platformTables = [
   'report_rollup_state',
   'report_rollup_waiting',
   'sessions',
+  'spent_tokens',
+  'token_deposits',
   'token_keys',
+  'token_swaps',
   'token_withdrawals',
   'topups',
   'users',

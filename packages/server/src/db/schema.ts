@@ -335,6 +335,7 @@ export interface PlatformSchema {
   token_deposits: TokenDepositsTable;
   token_swaps: TokenSwapsTable;
   spent_tokens: SpentTokensTable;
+  consents: ConsentsTable;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
@@ -603,4 +604,25 @@ export interface SpentTokensTable {
   /** The deposit or swap that spent it (its state says whether that is still pending). */
   spent_by: string;
   redeem_until: EpochMs;
+}
+
+/** What a user consents to (consents/consent-texts.ts). */
+export type ConsentPurpose = 'autoPay' | 'shareEmail' | 'suggestions';
+
+/**
+ * One grant of a consent (migration 0025): when, to which text version, and when it was revoked
+ * and under which text version; rows are never deleted, so they are the user's history.
+ */
+export interface ConsentsTable {
+  id: string;
+  user_id: string;
+  purpose: ConsentPurpose;
+  /** A site's origin (autoPay), a merchant id (shareEmail) or `all` (suggestions). */
+  scope: string;
+  text_version: string;
+  granted_at: EpochMs;
+  revoked_at: EpochMs | null;
+  revoked_text_version: string | null;
+  /** For shareEmail: the user's pseudonym at that merchant, which the merchant looks up by. */
+  merchant_pseudonym: string | null;
 }

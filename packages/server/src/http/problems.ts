@@ -61,6 +61,10 @@ export type ProblemCode =
   | 'invalidToken'
   | 'tokenSpent'
   | 'tokenAmountMismatch'
+  // Consents (consents/).
+  | 'consentRequired'
+  | 'consentTextChanged'
+  | 'consentNotFound'
   // The platform itself.
   | 'internal'
   | 'unavailable';
@@ -339,6 +343,28 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     description:
       'A swap gives new tokens worth exactly what the old ones are worth, and a payment with ' +
       'tokens is worth exactly its price. Swap for change first, then pay with the exact amount.',
+  },
+  consentRequired: {
+    status: 403,
+    title: 'The user has not consented to this',
+    description:
+      'What was asked needs the user\u2019s active consent, which they have not given or have ' +
+      'revoked: an automatic payment needs their autoPay consent for the site. The user grants ' +
+      'it in their wallet (`POST /v1/consents`); until then, ask them (a payment they confirm ' +
+      'is not automatic).',
+  },
+  consentTextChanged: {
+    status: 409,
+    title: 'The consent text shown is not the one in force',
+    description:
+      'A grant names the version of the text the user was shown, and the platform takes only ' +
+      'the version in force (`GET /v1/consents` lists it). Show the user the current text and ' +
+      'ask again.',
+  },
+  consentNotFound: {
+    status: 404,
+    title: 'No such consent',
+    description: 'The user has no consent with this id. `GET /v1/consents/history` lists them.',
   },
   internal: {
     status: 500,

@@ -12,6 +12,8 @@ import type { PaymentRow } from '../db/schema.ts';
 import { type Principal, requirePrincipal } from '../http/route-config.ts';
 import type { PaymentService } from './payment-service.ts';
 import type { RefundService } from './refund-service.ts';
+import type { ConsentService } from '../consents/consent-service.ts';
+import { checkAutoPay } from '../consents/auto-pay.ts';
 
 const receiptClaimsSchema = z.object({
   paymentId: z.string(),
@@ -101,6 +103,8 @@ type PaymentRoutes = FastifyPluginAsyncZod<{
   payments: PaymentService;
   refunds: RefundService;
   receiptKeys: readonly ReceiptKey[];
+  /** The users' consents: an automatic payment needs the autoPay one for its site. */
+  consents: ConsentService;
 }>;
 
 /** Purchases, their lookups and refunds, and the public keys that verify their receipts. */
@@ -112,7 +116,7 @@ export const paymentRoutes: PaymentRoutes = async (api, options) => {
 };
 
 /** `POST /v1/payments`: pay for an offer or a merchant's 402 challenge. */
-const purchaseRoutes: PaymentRoutes = async (api, { payments }) => {
+const purchaseRoutes: PaymentRoutes = async (api, { payments, consents }) => {
   api.post(
     '/v1/payments',
     {
@@ -124,11 +128,25 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments }) => {
           '(`methodDetails.offer`) is charged as that offer: its price must be the ' +
           'challenge\u2019s amount (else `400 validation-failed`; an unknown offer is ' +
           '`404 offer-not-found`), its revenue splits share the price, its access period bounds ' +
-          'the receipt\u2019s, and the payment records it. The receipt answers the challenge.',
+          'the receipt\u2019s, and the payment records it. The receipt answers the challenge. A ' +
+          'client paying without asking the person (the payment window under auto-pay) says so ' +
+          'with `automatic: { site }`, the origin that asked: the payment is then taken only ' +
+          'while the user\u2019s `autoPay` consent for that site is active (else ' +
+          '`403 consent-required`), and the challenge\u2019s resource, when a full URL, must be ' +
+          'on that site.',
         tags: ['payments'],
         body: z.union([
           z.object({ offerId: z.string().min(1).max(100) }).strict(),
-          z.object({ challenge: challengeEchoSchema }).strict(),
+          z
+            .object({
+              challenge: challengeEchoSchema,
+              automatic: z
+                .object({ site: z.string().max(300).describe('The origin that asked to be paid') })
+                .strict()
+                .optional()
+                .describe('Present when the client pays without asking the person'),
+            })
+            .strict(),
         ]),
         response: {
           201: z.object({
@@ -149,6 +167,19 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments }) => {
       // payer), so a retry, however late, is answered from the payment and pays nothing.
       const idempotencyKey = request.headers[idempotencyKeyHeader];
       const buyer = typeof idempotencyKey === 'string' ? { userId, idempotencyKey } : { userId };
+      // A retry of an automatic payment made already is answered from it, even after a revoke:
+      // the consent was checked when it was made.
+      const madeAlready =
+        typeof idempotencyKey === 'string' &&
+        (await payments.findByIdempotencyKey(userId, idempotencyKey)) !== undefined;
+      if ('challenge' in body && body.automatic !== undefined && !madeAlready) {
+        const allowed = await checkAutoPay(consents, {
+          userId,
+          challenge: body.challenge,
+          site: body.automatic.site,
+        });
+        if (!allowed.ok) return sendProblem(reply, allowed.code, allowed.detail);
+      }
       const paid =
         'offerId' in body
           ? await payments.pay({ ...buyer, offerId: body.offerId })

@@ -27,6 +27,7 @@ import * as tokenKeys from './0021-token-keys.ts';
 import * as operatorConsole from './0022-operator-console.ts';
 import * as tokenWithdrawals from './0023-token-withdrawals.ts';
 import * as tokenDeposits from './0024-token-deposits.ts';
+import * as consents from './0025-consents.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -53,4 +54,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0022-operator-console': operatorConsole,
   '0023-token-withdrawals': tokenWithdrawals,
   '0024-token-deposits': tokenDeposits,
+  '0025-consents': consents,
 };

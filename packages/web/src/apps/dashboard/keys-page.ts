@@ -26,6 +26,7 @@ const scopeTexts: Readonly<Record<string, string>> = {
   'webhooks:write': 'Add and remove webhook endpoints, replay events',
   'bank_account:read': 'Read the payout bank account',
   'bank_account:write': 'Change the payout bank account',
+  'customers:read': 'Read customers\u2019 emails they share with you',
   'api_keys:read': 'List API keys',
   'api_keys:write': 'Issue, rotate and revoke API keys',
 };

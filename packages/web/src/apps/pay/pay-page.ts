@@ -8,6 +8,7 @@ import {
   payMessageTypes,
 } from '../paywall/pay-messages.ts';
 import { callApi, describeProblem } from '../shared/api.ts';
+import { activeConsent, type ConsentText, grantConsent, readConsents } from '../shared/consents.ts';
 import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { showAmount } from '../shared/money.ts';
@@ -41,6 +42,7 @@ export class PayPage extends MiteElement {
     failure: { state: true },
     ready: { state: true },
     askAbove: { state: true },
+    autoPayText: { state: true },
   };
 
   declare stage: Stage;
@@ -51,6 +53,11 @@ export class PayPage extends MiteElement {
   declare ready: boolean;
   /** Above this the person confirms the price once more (the budget's approveAbove); else undefined. */
   declare askAbove: bigint | undefined;
+  /**
+   * The autoPay consent's text, offered beside the Pay button when this payment could be made
+   * automatically next time (within the budget, not asked about) and the site has no consent yet.
+   */
+  declare autoPayText: ConsentText | undefined;
   readonly #askingOrigin = askingOriginOf(
     new URLSearchParams(location.search).get(askingOriginParam),
   );
@@ -66,6 +73,7 @@ export class PayPage extends MiteElement {
     this.failure = undefined;
     this.ready = false;
     this.askAbove = undefined;
+    this.autoPayText = undefined;
   }
 
   override connectedCallback(): void {
@@ -139,6 +147,7 @@ export class PayPage extends MiteElement {
     });
     if (!budget.ok) return this.#refuse(budget.reason);
     this.askAbove = budget.value.askFirst ? budget.value.budget.approveAboveMicros : undefined;
+    if (!budget.value.askFirst && (await this.#autoPayOffered())) return;
     const merchantId = encodeURIComponent(request.challenge.request.recipient);
     const profile = await callApi<{ name: string }>('GET', `/v1/merchants/${merchantId}/profile`);
     if (!profile.ok) return this.#refuse(describeProblem(profile.problem));
@@ -149,6 +158,54 @@ export class PayPage extends MiteElement {
     setTimeout(() => {
       this.ready = true;
     }, payButtonDelayMs);
+  }
+
+  /**
+   * With the site's autoPay consent active, pays at once without asking (the server checks the
+   * consent again) and answers true; without it, offers the consent with the Pay button. A
+   * consent that cannot be read is no consent: the person is asked.
+   */
+  async #autoPayOffered(): Promise<boolean> {
+    const site = this.#askingOrigin ?? '';
+    const consents = await readConsents();
+    if (!consents.ok) return false;
+    if (activeConsent(consents.value.consents, 'autoPay', site) !== undefined) {
+      if (await this.#payNow({ site })) return true;
+    } else {
+      this.autoPayText = consents.value.texts.find((text) => text.purpose === 'autoPay');
+    }
+    return false;
+  }
+
+  /**
+   * Pays, automatically when `automatic` says for which site. An automatic payment the platform
+   * refuses for want of consent (revoked meanwhile) answers false, so that the person is asked.
+   */
+  async #payNow(automatic?: { site: string }): Promise<boolean> {
+    const request = this.request;
+    if (request === undefined) return true;
+    this.stage = 'paying';
+    this.failure = undefined;
+    const paid = await callApi<{ receipt: string }>('POST', '/v1/payments', {
+      body: {
+        challenge: challengeEcho(request.challenge),
+        ...(automatic === undefined ? {} : { automatic }),
+      },
+      idempotencyKey: this.#idempotencyKey,
+    });
+    if (!paid.ok) {
+      if (automatic !== undefined && paid.problem.slug === 'consent-required') return false;
+      this.#refuse(describeProblem(paid.problem));
+      return true;
+    }
+    const authorization = formatCredentialHeader({
+      challenge: request.challenge,
+      payload: { receipt: paid.value.receipt },
+    });
+    this.stage = 'paid';
+    this.#send({ type: payMessageTypes.credential, authorization });
+    window.close();
+    return true;
   }
 
   private async logIn(event: SubmitEvent): Promise<void> {
@@ -177,20 +234,16 @@ export class PayPage extends MiteElement {
       confirm?.focus();
       return;
     }
-    this.stage = 'paying';
-    this.failure = undefined;
-    const paid = await callApi<{ receipt: string }>('POST', '/v1/payments', {
-      body: { challenge: challengeEcho(request.challenge) },
-      idempotencyKey: this.#idempotencyKey,
-    });
-    if (!paid.ok) return this.#refuse(describeProblem(paid.problem));
-    const authorization = formatCredentialHeader({
-      challenge: request.challenge,
-      payload: { receipt: paid.value.receipt },
-    });
-    this.stage = 'paid';
-    this.#send({ type: payMessageTypes.credential, authorization });
-    window.close();
+    const autoPay = this.querySelector<HTMLInputElement>('#auto-pay');
+    const text = this.autoPayText;
+    if (autoPay?.checked === true && text !== undefined) {
+      const granted = await grantConsent('autoPay', this.#askingOrigin ?? '', text);
+      if (!granted.ok) {
+        this.failure = `Not paid: ${describeProblem(granted.problem)}`;
+        return;
+      }
+    }
+    await this.#payNow();
   }
 
   private cancel(): void {
@@ -215,6 +268,14 @@ export class PayPage extends MiteElement {
         return html`<h1>Not paid</h1>
           <p class="notice error" role="alert">${this.failure}</p>
           <p>Nothing was taken from your wallet. You can close this window.</p>`;
+      case 'paying':
+        // Before the review was shown (no payee read yet): an automatic payment under way.
+        if (this.merchant !== '') return this.renderReview();
+        return html`<h1>Paying…</h1>
+          <p role="status">
+            Paying ${this.#askingOrigin} automatically, as you allowed. You can stop this in your
+            wallet’s Consents.
+          </p>`;
       case 'paid':
         return html`<h1>Paid</h1>
           <p class="notice success" role="status">Paid. This window closes now.</p>`;
@@ -266,6 +327,7 @@ export class PayPage extends MiteElement {
             </p>`
           : nothing
       }
+      ${this.renderAutoPayOffer()}
       ${this.failure === undefined ? nothing : html`<p class="notice error" role="alert">${this.failure}</p>`}
       <p>
         <button
@@ -277,6 +339,17 @@ export class PayPage extends MiteElement {
         </button>
         <button type="button" class="secondary" @click=${this.cancel}>Cancel</button>
       </p>`;
+  }
+
+  /** The autoPay consent, offered with its text and version; granted only if ticked on Pay. */
+  private renderAutoPayOffer() {
+    const text = this.autoPayText;
+    if (text === undefined || this.askAbove !== undefined) return nothing;
+    return html`<p class="field">
+      <input type="checkbox" id="auto-pay" aria-describedby="auto-pay-text" />
+      <label for="auto-pay">From now on, pay ${this.#askingOrigin} without asking me</label>
+      <span class="hint" id="auto-pay-text">${text.text} (Text version ${text.version}.)</span>
+    </p>`;
   }
 }
 

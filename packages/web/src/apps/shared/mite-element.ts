@@ -17,6 +17,7 @@ export const walletPaths = {
   signUp: '/wallet/signup/',
   topUp: '/wallet/topup/',
   budget: '/wallet/budget/',
+  consents: '/wallet/consents/',
   /** Followed by `?payment=<payment id>`. */
   receipt: '/wallet/receipt/',
 } as const;

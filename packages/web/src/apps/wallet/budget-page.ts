@@ -29,7 +29,9 @@ const hints: Readonly<Record<BudgetField, string>> = {
   maxPerPayment: 'A payment above this is refused.',
   maxPerOriginPerDay: 'What one site may take from 00:00 to 24:00 UTC.',
   maxTotal: 'What may be paid altogether, counted from when you save this budget.',
-  approveAbove: 'Payments up to this go ahead with one click; 0 asks about every payment.',
+  approveAbove:
+    'Payments up to this go ahead with one click, or none on a site you let Mite pay ' +
+    'automatically (see Consents); 0 asks about every payment.',
 };
 
 const fields = Object.keys(labels) as BudgetField[];
