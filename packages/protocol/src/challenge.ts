@@ -40,6 +40,18 @@ import { formatTimestamp, parseTimestamp } from './timestamps.ts';
 export const paymentScheme = 'Payment';
 /** Mite's payment method identifier. */
 export const miteMethod = 'mite';
+/**
+ * Mite's second method: the client pays with unlinkable tokens (RFC 9474 blind signatures, from
+ * the platform's published keys) instead of the platform's receipt; the merchant verifies them
+ * offline and deposits them. Its challenges carry the same charge request.
+ */
+export const miteTokenMethod = 'mite-token';
+/** The methods a Mite challenge may name. */
+export type MiteMethodName = typeof miteMethod | typeof miteTokenMethod;
+
+function isMiteMethod(method: string): method is MiteMethodName {
+  return method === miteMethod || method === miteTokenMethod;
+}
 /** The one intent Mite speaks: pay once for a resource. */
 export const chargeIntent = 'charge';
 /** Characters in a challenge id: base64url of a 32-byte HMAC-SHA256. */
@@ -160,7 +172,7 @@ export function requestAmountMicros(request: PaymentRequest): bigint {
 export interface Challenge {
   readonly id: string;
   readonly realm: string;
-  readonly method: typeof miteMethod;
+  readonly method: MiteMethodName;
   readonly intent: typeof chargeIntent;
   readonly request: PaymentRequest;
   /** The exact base64url text of `request`, which the HMAC covers. */
@@ -243,8 +255,12 @@ function checkChallengeId(id: string): Refusal | undefined {
 
 /** Validates a challenge's text fields, whichever way they arrived, into a challenge. */
 export function challengeFromEcho(echo: ChallengeEcho): Decoded<Challenge> {
-  if (echo.method !== miteMethod) {
-    return refused('unsupportedMethod', `method ${excerpt(echo.method)} is not "${miteMethod}"`);
+  const { method } = echo;
+  if (!isMiteMethod(method)) {
+    return refused(
+      'unsupportedMethod',
+      `method ${excerpt(method)} is not "${miteMethod}" or "${miteTokenMethod}"`,
+    );
   }
   if (echo.intent !== chargeIntent) {
     return refused('unsupportedIntent', `intent ${excerpt(echo.intent)} is not "${chargeIntent}"`);
@@ -265,7 +281,7 @@ export function challengeFromEcho(echo: ChallengeEcho): Decoded<Challenge> {
   const challenge = {
     id: echo.id,
     realm: echo.realm,
-    method: miteMethod,
+    method,
     intent: chargeIntent,
     request: request.value,
     requestEncoded: echo.request,
@@ -320,6 +336,8 @@ export interface ChallengeOptions {
   readonly request: PaymentRequest;
   readonly expiresAtSeconds: number;
   readonly description?: string;
+  /** "mite" unless given: a merchant that takes tokens issues a "mite-token" challenge too. */
+  readonly method?: MiteMethodName;
 }
 
 /**
@@ -332,7 +350,7 @@ export function issueChallenge(options: ChallengeOptions): Challenge {
   const unsigned = {
     id: '',
     realm: options.realm,
-    method: miteMethod,
+    method: options.method ?? miteMethod,
     intent: chargeIntent,
     request: encodeBase64urlJson(options.request),
     expires: formatTimestamp(options.expiresAtSeconds),
@@ -429,25 +447,26 @@ function challengeFromParams(auth: AuthChallenge, nowSeconds: number): Decoded<C
 
 /**
  * Reads the Mite challenge out of a `WWW-Authenticate` value that may hold several challenges of
- * several schemes and methods. The first usable `Payment` challenge with method "mite" wins; when
- * none is usable, the first one's defect is returned. Unknown parameters are ignored, as the draft
- * requires of clients.
+ * several schemes and methods. The first usable `Payment` challenge with the method asked for
+ * ("mite" unless `method` says "mite-token") wins; when none is usable, the first one's defect is
+ * returned. Unknown parameters are ignored, as the draft requires of clients.
  */
 export function parseChallengeHeader(
   header: string,
-  options: { readonly nowSeconds: number },
+  options: { readonly nowSeconds: number; readonly method?: MiteMethodName },
 ): Decoded<Challenge> {
+  const wanted = options.method ?? miteMethod;
   const parsed = parseAuthChallenges(header);
   if (!parsed.ok) return parsed;
   const payments = parsed.value.filter((auth) => sameScheme(auth.scheme, paymentScheme));
   if (payments.length === 0)
     return refused('unknownScheme', 'the header holds no Payment challenge');
-  const mites = payments.filter((auth) => auth.params.get('method') === miteMethod);
+  const mites = payments.filter((auth) => auth.params.get('method') === wanted);
   if (mites.length === 0) {
     const methods = payments.map((auth) => excerpt(auth.params.get('method') ?? ''));
     return refused(
       'unsupportedMethod',
-      `no Payment challenge uses method "mite" (${methods.join(', ')})`,
+      `no Payment challenge uses method "${wanted}" (${methods.join(', ')})`,
     );
   }
   let firstRefusal: Refusal | undefined;

@@ -1,7 +1,10 @@
 /**
  * The client's retry after paying: `Authorization: Payment <base64url JSON>`, which echoes the
  * challenge it answers, as text, so that the middleware can recompute the challenge's HMAC byte
- * for byte, and carries the platform's signed receipt as the payload.
+ * for byte, and carries the proof of payment as the payload: for method "mite" the platform's
+ * signed receipt; for method "mite-token" the tokens themselves (which the merchant verifies
+ * offline and deposits), or, shown again within the access it bought, the receipt of their
+ * deposit that the merchant answered.
  */
 import * as z from 'zod/mini';
 import { parseAuthCredentials, sameScheme } from './auth-params.ts';
@@ -14,6 +17,7 @@ import {
   challengeFromEcho,
   chargeIntent,
   miteMethod,
+  miteTokenMethod,
   paymentScheme,
 } from './challenge.ts';
 import { decodeWithSchema, identifierLengthMax } from './fields.ts';
@@ -26,10 +30,26 @@ export const jwsLengthMax = 4096;
 /** The longest `source` (payer identifier) a credential may carry. */
 export const sourceLengthMax = identifierLengthMax * 2;
 
-/** What proves the payment: the platform's receipt, a compact JWS. */
-export interface CredentialPayload {
-  readonly receipt: string;
+/** Tokens in one credential at most: with base64url twice, 12 stay under 12 KB of header. */
+export const tokensPerCredentialMax = 12;
+/** A token's random message, base64url: 16 to 128 bytes. */
+const tokenMessagePattern = /^[A-Za-z0-9_-]{22,171}$/;
+/** A signature, base64url: a 2048- to 4096-bit modulus. */
+const tokenSignaturePattern = /^[A-Za-z0-9_-]{342,683}$/;
+/** A key id, base64url of a SHA-256. */
+const tokenKeyIdPattern = /^[A-Za-z0-9_-]{43}$/;
+
+/** A token as a credential carries it: its key's id, its message, the signature, base64url. */
+export interface TokenPaymentWire {
+  readonly keyId: string;
+  readonly message: string;
+  readonly signature: string;
 }
+
+/** What proves the payment: the platform's receipt (a compact JWS), or tokens. */
+export type CredentialPayload =
+  | { readonly receipt: string }
+  | { readonly tokens: readonly TokenPaymentWire[] };
 
 export interface Credential {
   readonly challenge: Challenge;
@@ -61,14 +81,27 @@ export function checkCompactJws(text: string): Decoded<string> {
 
 interface CredentialWire {
   readonly challenge: ChallengeEcho;
-  readonly payload: { readonly receipt: string };
+  readonly payload: CredentialPayload;
   readonly source?: string;
 }
+
+const tokenPaymentSchema: z.ZodMiniType<TokenPaymentWire> = z.strictObject({
+  keyId: z.string().check(z.regex(tokenKeyIdPattern, 'a key id is 43 characters of base64url')),
+  message: z.string().check(z.regex(tokenMessagePattern, 'a message is 16 to 128 bytes')),
+  signature: z.string().check(z.regex(tokenSignaturePattern, 'a signature is 256 to 512 bytes')),
+});
 
 // Unknown top-level members are dropped, as the draft requires; the payload, Mite's own, is strict.
 const credentialWireSchema: z.ZodMiniType<CredentialWire> = z.object({
   challenge: challengeEchoSchema,
-  payload: z.strictObject({ receipt: z.string() }),
+  payload: z.union([
+    z.strictObject({ receipt: z.string() }),
+    z.strictObject({
+      tokens: z
+        .array(tokenPaymentSchema)
+        .check(z.minLength(1), z.maxLength(tokensPerCredentialMax)),
+    }),
+  ]),
   source: z.exactOptional(
     z
       .string()
@@ -100,8 +133,11 @@ function checkMethod(json: unknown): Refusal | undefined {
   const parsed = methodOnlySchema.safeParse(json);
   if (!parsed.success) return undefined;
   const { method, intent } = parsed.data.challenge;
-  if (method !== miteMethod) {
-    return refused('unsupportedMethod', `method ${excerpt(method)} is not "${miteMethod}"`);
+  if (method !== miteMethod && method !== miteTokenMethod) {
+    return refused(
+      'unsupportedMethod',
+      `method ${excerpt(method)} is not "${miteMethod}" or "${miteTokenMethod}"`,
+    );
   }
   if (intent !== chargeIntent) {
     return refused('unsupportedIntent', `intent ${excerpt(intent)} is not "${chargeIntent}"`);
@@ -117,11 +153,22 @@ export function decodeCredentialJson(json: unknown): Decoded<Credential> {
   if (!wire.ok) return wire;
   const challenge = challengeFromEcho(wire.value.challenge);
   if (!challenge.ok) return challenge;
-  const receipt = checkCompactJws(wire.value.payload.receipt);
-  if (!receipt.ok) return receipt;
-  const credential = { challenge: challenge.value, payload: { receipt: receipt.value } };
+  const payload = checkPayload(challenge.value, wire.value.payload);
+  if (!payload.ok) return payload;
+  const credential = { challenge: challenge.value, payload: payload.value };
   const { source } = wire.value;
   return accepted(source === undefined ? credential : { ...credential, source });
+}
+
+/** A receipt is a compact JWS; tokens answer only a "mite-token" challenge. */
+function checkPayload(challenge: Challenge, payload: CredentialPayload): Decoded<CredentialPayload> {
+  if ('tokens' in payload) {
+    return challenge.method === miteTokenMethod
+      ? accepted(payload)
+      : refused('badValue', `tokens answer a "${miteTokenMethod}" challenge only`);
+  }
+  const receipt = checkCompactJws(payload.receipt);
+  return receipt.ok ? accepted({ receipt: receipt.value }) : receipt;
 }
 
 /** The `Authorization` value: `Payment <base64url JSON>`. */

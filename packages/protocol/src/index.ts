@@ -66,6 +66,8 @@ export {
   miteAmountDecimals,
   type MiteMethodDetails,
   miteMethod,
+  type MiteMethodName,
+  miteTokenMethod,
   parseChallengeHeader,
   type PaymentRequest,
   paymentRequestSchema,
@@ -84,6 +86,8 @@ export {
   jwsLengthMax,
   parseCredentialHeader,
   sourceLengthMax,
+  type TokenPaymentWire,
+  tokensPerCredentialMax,
 } from './credential.ts';
 export {
   accessPeriodSecondsMax,

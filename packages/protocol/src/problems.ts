@@ -49,7 +49,11 @@ export type VerificationErrorCode =
   | 'wrongCurrency'
   | 'receiptReplayed'
   | 'accessExpired'
-  | 'challengeMismatch';
+  | 'challengeMismatch'
+  // Payment with tokens (method "mite-token").
+  | 'tokenInvalid'
+  | 'tokenSpent'
+  | 'tokenAmountMismatch';
 
 export type ProtocolErrorCode = DecodeErrorCode | VerificationErrorCode;
 
@@ -163,6 +167,9 @@ export const problemTable = {
   receiptReplayed: entry('invalid-challenge'),
   accessExpired: entry('payment-expired'),
   challengeMismatch: entry('verification-failed'),
+  tokenInvalid: entry('invalid-payload'),
+  tokenSpent: entry('invalid-payload'),
+  tokenAmountMismatch: entry('verification-failed'),
 } as const satisfies Record<ProtocolErrorCode, ProblemEntry>;
 
 /** Every code, in table order: for exhaustive tests and documentation. */

@@ -153,7 +153,11 @@ export async function startTestMerchant(options: TestMerchantOptions): Promise<T
     ) {
       return { ok: false, code: 'wrongResource', status: 402, detail: 'another route' };
     }
-    const payload = credential.value.payload.receipt.split('.')[1] ?? '';
+    const proof = credential.value.payload;
+    if (!('receipt' in proof)) {
+      return { ok: false, code: 'receiptInvalid', status: 402, detail: 'no receipt' };
+    }
+    const payload = proof.receipt.split('.')[1] ?? '';
     const json = decodeBase64urlJson(payload, 4096);
     if (!json.ok) return { ok: false, code: 'receiptInvalid', status: 402, detail: json.detail };
     const claims = decodeReceiptClaims(json.value);
