@@ -1,0 +1,147 @@
+/**
+ * The start-up data upgrade to per-user data keys (migration 0024): a database made before them
+ * holds every email sealed under the platform's key and the card digits of top-ups in the clear.
+ * Each is sealed again under its owner's data key, once per database (db/data-upgrades.ts). Every
+ * update is conditional on the value read, and a value that does not open under the platform's
+ * key is one sealed since: running twice, or on two nodes at once, changes nothing more.
+ */
+import type { Transaction } from 'kysely';
+import { runDataUpgradeOnce } from '../db/data-upgrades.ts';
+import type { PlatformDb } from '../db/platform-db.ts';
+import type { PlatformSchema } from '../db/schema.ts';
+import { cardLast4Purpose } from '../funding/topup-service.ts';
+import { type DataKeyring, type DataKeySubject, userSubject } from './data-keys.ts';
+import { looksEncrypted, type PersonalDataCipher } from './personal-data-cipher.ts';
+
+export const dataKeyUpgradeName = '0024-per-user-data-keys';
+/** Rows read per query while upgrading: memory stays bounded on a large database. */
+export const dataKeyUpgradePageRows = 500;
+
+type Tx = Transaction<PlatformSchema>;
+
+/** Seals existing personal data under per-user keys, once; answers how many values it sealed. */
+export async function upgradeToDataKeys(deps: {
+  readonly platform: PlatformDb;
+  readonly keyring: DataKeyring;
+  /** The platform's cipher, which sealed the emails before data keys existed. */
+  readonly cipher: PersonalDataCipher;
+  readonly nowMs: number;
+}): Promise<number> {
+  return runDataUpgradeOnce(deps.platform.db, dataKeyUpgradeName, deps.nowMs, async (tx) => {
+    const users = await upgradeUserEmails(tx, deps);
+    const invitations = await upgradeInvitationEmails(tx, deps);
+    const cards = await upgradeCardDigits(tx, deps);
+    return users + invitations + cards;
+  });
+}
+
+/** `sealed` opened with the platform's cipher, or undefined when it is not sealed under it. */
+function openLegacy(cipher: PersonalDataCipher, sealed: string, context: string) {
+  try {
+    return cipher.decrypt(sealed, context);
+  } catch {
+    return undefined;
+  }
+}
+
+async function resealed(
+  tx: Tx,
+  keyring: DataKeyring,
+  subject: DataKeySubject,
+  plaintext: string,
+  context: string,
+): Promise<string> {
+  return (await keyring.keyFor(subject, tx)).encrypt(plaintext, context);
+}
+
+async function upgradeUserEmails(tx: Tx, deps: Parameters<typeof upgradeToDataKeys>[0]) {
+  let sealed = 0;
+  let after = '';
+  for (;;) {
+    const rows = await tx
+      .selectFrom('users')
+      .select(['id', 'email_ciphertext'])
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(dataKeyUpgradePageRows)
+      .execute();
+    for (const row of rows) {
+      const context = `user:${row.id}:email`;
+      const email = openLegacy(deps.cipher, row.email_ciphertext, context);
+      if (email === undefined) continue;
+      const result = await tx
+        .updateTable('users')
+        .set({
+          email_ciphertext: await resealed(tx, deps.keyring, userSubject(row.id), email, context),
+        })
+        .where('id', '=', row.id)
+        .where('email_ciphertext', '=', row.email_ciphertext)
+        .executeTakeFirst();
+      sealed += Number(result.numUpdatedRows);
+    }
+    const last = rows.at(-1);
+    if (last === undefined || rows.length < dataKeyUpgradePageRows) return sealed;
+    after = last.id;
+  }
+}
+
+async function upgradeInvitationEmails(tx: Tx, deps: Parameters<typeof upgradeToDataKeys>[0]) {
+  let sealed = 0;
+  let after = '';
+  for (;;) {
+    const rows = await tx
+      .selectFrom('merchant_invitations')
+      .select(['id', 'email_ciphertext'])
+      .where('id', '>', after)
+      .orderBy('id')
+      .limit(dataKeyUpgradePageRows)
+      .execute();
+    for (const row of rows) {
+      const context = `invitation:${row.id}:email`;
+      const email = openLegacy(deps.cipher, row.email_ciphertext, context);
+      if (email === undefined) continue;
+      const subject: DataKeySubject = `invitation:${row.id}`;
+      const result = await tx
+        .updateTable('merchant_invitations')
+        .set({ email_ciphertext: await resealed(tx, deps.keyring, subject, email, context) })
+        .where('id', '=', row.id)
+        .where('email_ciphertext', '=', row.email_ciphertext)
+        .executeTakeFirst();
+      sealed += Number(result.numUpdatedRows);
+    }
+    const last = rows.at(-1);
+    if (last === undefined || rows.length < dataKeyUpgradePageRows) return sealed;
+    after = last.id;
+  }
+}
+
+async function upgradeCardDigits(tx: Tx, deps: Parameters<typeof upgradeToDataKeys>[0]) {
+  let sealed = 0;
+  let after = '';
+  for (;;) {
+    const rows = await tx
+      .selectFrom('topups')
+      .select(['id', 'user_id', 'card_last4'])
+      .where('id', '>', after)
+      .where('card_last4', 'is not', null)
+      .orderBy('id')
+      .limit(dataKeyUpgradePageRows)
+      .execute();
+    for (const row of rows) {
+      const digits = row.card_last4;
+      if (digits === null || looksEncrypted(digits)) continue;
+      const context = `user:${row.user_id}:${cardLast4Purpose(row.id)}`;
+      const subject = userSubject(row.user_id);
+      const result = await tx
+        .updateTable('topups')
+        .set({ card_last4: await resealed(tx, deps.keyring, subject, digits, context) })
+        .where('id', '=', row.id)
+        .where('card_last4', '=', digits)
+        .executeTakeFirst();
+      sealed += Number(result.numUpdatedRows);
+    }
+    const last = rows.at(-1);
+    if (last === undefined || rows.length < dataKeyUpgradePageRows) return sealed;
+    after = last.id;
+  }
+}
