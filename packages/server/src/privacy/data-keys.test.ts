@@ -1,0 +1,195 @@
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import type { TestContext } from 'node:test';
+import { requirePgDatabase, tempDir } from '@mite/testkit';
+import pino from 'pino';
+import type { PlatformDialect } from '../db/platform-db.ts';
+import { forEachDialect } from '../db/testing.ts';
+import { createPlatform, type Platform } from '../platform.ts';
+import { dataKeyUpgradeName } from './data-key-upgrade.ts';
+import { type DataKeySubject, platformRootSubject, rewrapBatchRowsMax } from './data-keys.ts';
+import { masterKeyId } from './master-key.ts';
+import { looksEncrypted } from './personal-data-cipher.ts';
+
+/** Stores that outlive one platform: a data directory, and on PostgreSQL a database of its own. */
+async function durableStores(dialect: PlatformDialect) {
+  const dataDir = tempDir('mite-datakeys-');
+  return dialect === 'postgres' ? { dataDir, databaseUrl: await requirePgDatabase() } : { dataDir };
+}
+
+/** A platform on `stores` with these master keys; closed when the test ends, if not before. */
+async function start(
+  t: TestContext,
+  stores: { dataDir: string; databaseUrl?: string },
+  keys: { current: Buffer; previous?: Buffer },
+): Promise<Platform> {
+  const env: Record<string, string> = { MITE_MASTER_KEY: keys.current.toString('base64') };
+  if (keys.previous !== undefined) env.MITE_MASTER_KEY_PREVIOUS = keys.previous.toString('base64');
+  const platform = await createPlatform({
+    ...stores,
+    env,
+    logger: pino({ level: 'silent' }),
+    backgroundJobs: false,
+  });
+  let closed = false;
+  t.after(async () => {
+    if (!closed) await platform.close();
+  });
+  return {
+    ...platform,
+    async close() {
+      closed = true;
+      await platform.close();
+    },
+  };
+}
+
+const password = 'a long passphrase';
+
+forEachDialect('data keys', (dialect, it) => {
+  it('rotates the master key while the platform serves, then needs only the new one', async (t) => {
+    const stores = await durableStores(dialect);
+    const oldKey = randomBytes(32);
+    const newKey = randomBytes(32);
+    const first = await start(t, stores, { current: oldKey });
+    const emails = ['ada@example.com', 'grace@example.com', 'edsger@example.com'];
+    const userIds: string[] = [];
+    for (const email of emails) {
+      const signedUp = await first.services.users.signUp({ email, password });
+      assert.ok(signedUp.ok);
+      userIds.push(signedUp.value.userId);
+    }
+    // More keys than one batch rewraps: the rotation takes several transactions.
+    const subjects = Array.from(
+      { length: rewrapBatchRowsMax * 2 + 7 },
+      (_, i): DataKeySubject => `invitation:inv_${String(i).padStart(4, '0')}`,
+    );
+    const sealed = new Map<DataKeySubject, string>();
+    for (const subject of subjects) {
+      const key = await first.services.keyring.keyFor(subject);
+      sealed.set(subject, key.encrypt(`secret of ${subject}`, subject));
+    }
+    await first.close();
+
+    const rotating = await start(t, stores, { current: newKey, previous: oldKey });
+    const { keyring, users } = rotating.services;
+    assert.equal(keyring.rotating, true);
+    const stale = await keyring.countStale();
+    assert.equal(stale, subjects.length + userIds.length + 1, 'users, invitations and the root');
+    // Under load: sign-ups, log-ins and reads of sealed fields go on while batches rewrap.
+    let rewrapping = true;
+    const load = (async () => {
+      let served = 0;
+      for (let round = 0; rewrapping || round < 3; round += 1) {
+        const signedUp = await users.signUp({ email: `load-${round}@example.com`, password });
+        assert.ok(signedUp.ok);
+        for (const [i, userId] of userIds.entries()) {
+          assert.equal((await users.profile(userId))?.email, emails[i]);
+        }
+        const loggedIn = await users.logIn({
+          email: emails[round % emails.length] ?? '',
+          password,
+        });
+        assert.ok(loggedIn.ok);
+        served += 1;
+      }
+      return served;
+    })();
+    let rewrapped = 0;
+    for (let batch = await keyring.rewrapBatch(); batch > 0; batch = await keyring.rewrapBatch()) {
+      assert.ok(batch <= rewrapBatchRowsMax);
+      rewrapped += batch;
+    }
+    rewrapping = false;
+    assert.ok((await load) >= 3);
+    assert.equal(rewrapped, stale);
+    assert.equal(await keyring.countStale(), 0);
+    const wrappers = await rotating.platformDb.db
+      .selectFrom('data_keys')
+      .select('master_key_id')
+      .distinct()
+      .execute();
+    assert.deepEqual(
+      wrappers.map((row) => row.master_key_id),
+      [masterKeyId(newKey)],
+    );
+    await rotating.close();
+
+    // The old key is retired: the platform starts and reads everything with the new one alone,
+    // and a node still given only the old key cannot open the platform's root.
+    const after = await start(t, stores, { current: newKey });
+    for (const [i, userId] of userIds.entries()) {
+      assert.equal((await after.services.users.profile(userId))?.email, emails[i]);
+    }
+    for (const [subject, value] of sealed) {
+      const key = await after.services.keyring.keyFor(subject);
+      assert.equal(key.decrypt(value, subject), `secret of ${subject}`);
+    }
+    await after.close();
+    await assert.rejects(start(t, stores, { current: oldKey }), /master key/);
+  });
+
+  it('seals the data of a database made before data keys under each user\u2019s key', async (t) => {
+    const stores = await durableStores(dialect);
+    const masterKey = randomBytes(32);
+    const before = await start(t, stores, { current: masterKey });
+    const { users, cipher } = before.services;
+    const db = before.platformDb.db;
+    const email = 'legacy@example.com';
+    const signedUp = await users.signUp({ email, password });
+    assert.ok(signedUp.ok);
+    const userId = signedUp.value.userId;
+    // As an older version left it: the email under the platform's key, the card digits in
+    // clear, no data key, and the upgrade not yet recorded.
+    await db
+      .updateTable('users')
+      .set({ email_ciphertext: cipher.encrypt(email, `user:${userId}:email`) })
+      .where('id', '=', userId)
+      .execute();
+    await db.deleteFrom('data_keys').where('subject', '=', `user:${userId}`).execute();
+    await db.deleteFrom('data_upgrades').where('name', '=', dataKeyUpgradeName).execute();
+    await db
+      .insertInto('topups')
+      .values({
+        id: 'top_legacy',
+        user_id: userId,
+        amount_micros: '1000000',
+        fee_micros: null,
+        provider: 'sandbox',
+        sandbox: 1,
+        charge_id: 'ch_legacy',
+        card_token: null,
+        card_last4: '7315',
+        state: 'failed',
+        failure_code: 'cardDeclined',
+        credit_transfer_id: '1',
+        fee_transfer_id: '2',
+        created_at: 1n,
+        completed_at: 2n,
+      })
+      .execute();
+    await before.close();
+
+    const after = await start(t, stores, { current: masterKey });
+    const upgraded = await after.platformDb.db
+      .selectFrom('users')
+      .select('email_ciphertext')
+      .where('id', '=', userId)
+      .executeTakeFirstOrThrow();
+    assert.throws(() => cipher.decrypt(upgraded.email_ciphertext, `user:${userId}:email`));
+    assert.equal((await after.services.users.profile(userId))?.email, email);
+    const topUp = await after.platformDb.db
+      .selectFrom('topups')
+      .select('card_last4')
+      .where('id', '=', 'top_legacy')
+      .executeTakeFirstOrThrow();
+    assert.ok(looksEncrypted(topUp.card_last4 ?? ''));
+    assert.equal((await after.services.topUps.getTopUp(userId, 'top_legacy'))?.cardLast4, '7315');
+    const root = await after.platformDb.db
+      .selectFrom('data_keys')
+      .select('subject')
+      .where('subject', '=', platformRootSubject)
+      .executeTakeFirst();
+    assert.ok(root, 'the platform root is stored wrapped');
+  });
+});
