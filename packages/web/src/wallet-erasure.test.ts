@@ -2,7 +2,8 @@
  * "Delete my account" in the wallet, in a real browser (Chromium) against a real platform on
  * loopback: the checks before sending, a wrong password, the refusal while the wallet holds
  * money, then the erasure, after which the session and the password open nothing; the page's
- * accessibility, load time and fit on a phone.
+ * accessibility, load time and fit on a phone; the operator console then shows the top-up as an
+ * erased user's, with no card digits and no email to reveal.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -27,7 +28,7 @@ describeInBrowser('wallet account erasure', (test) => {
     await kit.context.addCookies([
       { name: 'mite_session', value: token, url: world.baseUrl, httpOnly: true, secure: true },
     ]);
-    await apiCall(world, 'POST', '/v1/topups', {
+    const topUp = await apiCall(world, 'POST', '/v1/topups', {
       auth: token,
       body: {
         amount: '1.00',
@@ -104,6 +105,22 @@ describeInBrowser('wallet account erasure', (test) => {
       body: JSON.stringify({ email, password }),
     });
     assert.equal(logIn.status, 401);
+
+    // The operator console: the top-up is an erased user's, with nothing personal left.
+    const operator = await world.platform.bootstrapOperator('operator@example.com');
+    assert.ok(operator);
+    await kit.open('/console/login/');
+    await page.getByLabel('Email').fill(operator.email);
+    await page.getByLabel('Password').fill(operator.password);
+    await Promise.all([
+      page.waitForURL('**/console/'),
+      page.getByRole('button', { name: 'Log in' }).click(),
+    ]);
+    await kit.open(`/console/topup/?topup=${String(topUp.id)}`);
+    await page.getByTestId('user-erased').waitFor();
+    assert.match((await page.getByTestId('topup').textContent()) ?? '', /erased/);
+    assert.equal(await page.getByLabel("Why you need the user's email").count(), 0);
+    assert.deepEqual(await seriousAxeViolations(page), []);
   });
 
   test(
