@@ -9,6 +9,7 @@ import { databaseUrlFor, forEachDialect, openForTest, platformDbFor } from './te
 const platformTables = [
   'admin_keys',
   'api_keys',
+  'data_keys',
   'data_upgrades',
   'idempotency_records',
   'ledger_verifications',

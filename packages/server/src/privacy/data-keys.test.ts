@@ -5,6 +5,8 @@ import { requirePgDatabase, tempDir } from '@mite/testkit';
 import pino from 'pino';
 import type { PlatformDialect } from '../db/platform-db.ts';
 import { forEachDialect } from '../db/testing.ts';
+import type { JobTimers } from '../jobs/periodic-job.ts';
+import { startPlatformJobs } from '../jobs/platform-jobs.ts';
 import { createPlatform, type Platform } from '../platform.ts';
 import { dataKeyUpgradeName } from './data-key-upgrade.ts';
 import { type DataKeySubject, platformRootSubject, rewrapBatchRowsMax } from './data-keys.ts';
@@ -127,6 +129,78 @@ forEachDialect('data keys', (dialect, it) => {
     }
     await after.close();
     await assert.rejects(start(t, stores, { current: oldKey }), /master key/);
+  });
+
+  it('the platform jobs rewrap the keys while a previous master key is configured, and only then', async (t) => {
+    const stores = await durableStores(dialect);
+    const oldKey = randomBytes(32);
+    const first = await start(t, stores, { current: oldKey });
+    for (let i = 0; i < rewrapBatchRowsMax + 1; i += 1) {
+      await first.services.keyring.keyFor(`invitation:inv_${i}`);
+    }
+    await first.close();
+    const newKey = randomBytes(32);
+    const rotating = await start(t, stores, { current: newKey, previous: oldKey });
+    // The jobs' timers fire only when the test says: each run is waited for, not slept through.
+    const due: (() => void)[] = [];
+    const timers: JobTimers = {
+      after(_delayMs, callback) {
+        due.push(callback);
+        return () => {
+          const at = due.indexOf(callback);
+          if (at !== -1) due.splice(at, 1);
+        };
+      },
+    };
+    const batches: number[] = [];
+    const { keyring } = rotating.services;
+    const jobs = startPlatformJobs({
+      ...rotating.services,
+      keyring: {
+        rotating: keyring.rotating,
+        rewrapBatch: async () => {
+          const rewrapped = await keyring.rewrapBatch();
+          batches.push(rewrapped);
+          return rewrapped;
+        },
+      },
+      timers,
+      logger: { info: () => {}, error: (error: unknown) => assert.fail(String(error)) },
+    });
+    t.after(() => jobs.stop());
+    while (batches.at(-1) !== 0) {
+      const fire = due.shift();
+      if (fire === undefined) await new Promise((resolve) => setImmediate(resolve));
+      else fire();
+    }
+    assert.deepEqual(
+      batches,
+      [rewrapBatchRowsMax, 2, 0],
+      'the invitations\u2019 keys and the root',
+    );
+    assert.equal(await keyring.countStale(), 0);
+    await jobs.stop();
+    await rotating.close();
+
+    // With the new key alone there is nothing to rewrap, and no job asks.
+    const after = await start(t, stores, { current: newKey });
+    assert.equal(after.services.keyring.rotating, false);
+    let asked = 0;
+    const idle = startPlatformJobs({
+      ...after.services,
+      keyring: {
+        rotating: after.services.keyring.rotating,
+        rewrapBatch: async () => {
+          asked += 1;
+          return 0;
+        },
+      },
+      timers,
+      logger: { info: () => {}, error: (error: unknown) => assert.fail(String(error)) },
+    });
+    for (const fire of due.splice(0)) fire();
+    await idle.stop();
+    assert.equal(asked, 0);
   });
 
   it('seals the data of a database made before data keys under each user\u2019s key', async (t) => {
