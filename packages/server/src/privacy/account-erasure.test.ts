@@ -186,6 +186,12 @@ forEachDialect('account erasure', (dialect, it) => {
       200,
       'payment as the merchant',
     );
+    const kept = await env.platform.platformDb.db
+      .selectFrom('idempotency_records')
+      .select('idempotency_key')
+      .where('principal', '=', `user:${shop.userId}`)
+      .execute();
+    assert.ok(kept.length > 0, 'the top-up and the purchase kept their responses for replays');
     const erased = expectStatus(
       await call('POST', '/v1/users/me/erasure', {
         auth: shop.user,
@@ -257,6 +263,12 @@ forEachDialect('account erasure', (dialect, it) => {
       .where('id', '=', shop.userId)
       .executeTakeFirstOrThrow();
     assert.notEqual(user.email_lookup, cipher.lookupTag(person.email, 'email'));
+    const replays = await db
+      .selectFrom('idempotency_records')
+      .select('idempotency_key')
+      .where('principal', '=', `user:${shop.userId}`)
+      .execute();
+    assert.deepEqual(replays, [], 'the top-up\u2019s kept response, with its card digits, is gone');
     assert.equal(await keyring.existingKeyFor(userSubject(shop.userId)), 'erased');
     await assert.rejects(keyring.keyFor(userSubject(shop.userId)), ErasedDataError);
     assert.throws(() => cipher.decrypt(user.email_ciphertext, `user:${shop.userId}:email`));

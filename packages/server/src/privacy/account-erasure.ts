@@ -6,7 +6,8 @@
  *   backup of it;
  * - the email's lookup tag is replaced by a random one, so that the email can sign up again and
  *   nobody can confirm that it ever had an account;
- * - the account is disabled and every session ended; budgets and held accesses are deleted;
+ * - the account is disabled and every session ended; budgets, held accesses and the responses
+ *   kept for Idempotency-Key replays are deleted;
  * - the ledger keeps its records as they are: accounts by number, with no name. Payments keep
  *   their merchant-scoped pseudonym, so merchants' views (payments, refunds, reports) go on.
  *
@@ -138,6 +139,12 @@ export function createAccountErasure(deps: AccountErasureDeps) {
         .execute();
       await tx.deleteFrom('wallet_budgets').where('user_id', '=', input.userId).execute();
       await tx.deleteFrom('offer_access').where('user_id', '=', input.userId).execute();
+      // Responses kept for replays (a top-up's holds the card digits) are sealed under the
+      // platform's key, not the user's: deleted rather than left to expire.
+      await tx
+        .deleteFrom('idempotency_records')
+        .where('principal', '=', `user:${input.userId}`)
+        .execute();
       await deps.keyring.destroy(userSubject(input.userId), tx);
     });
     // Again after the commit: a read in between may have put the old key back in memory.
