@@ -54,94 +54,100 @@ async function resealed(
   return (await keyring.keyFor(subject, tx)).encrypt(plaintext, context);
 }
 
-async function upgradeUserEmails(tx: Tx, deps: Parameters<typeof upgradeToDataKeys>[0]) {
+/** Reads a table a page at a time by id, resealing each row; answers how many it changed. */
+async function resealPages<Row extends { readonly id: string }>(
+  read: (afterId: string) => Promise<Row[]>,
+  reseal: (row: Row) => Promise<number>,
+): Promise<number> {
   let sealed = 0;
   let after = '';
   for (;;) {
-    const rows = await tx
-      .selectFrom('users')
-      .select(['id', 'email_ciphertext'])
-      .where('id', '>', after)
-      .orderBy('id')
-      .limit(dataKeyUpgradePageRows)
-      .execute();
-    for (const row of rows) {
+    const rows = await read(after);
+    for (const row of rows) sealed += await reseal(row);
+    const last = rows.at(-1);
+    if (last === undefined || rows.length < dataKeyUpgradePageRows) return sealed;
+    after = last.id;
+  }
+}
+
+type Deps = Parameters<typeof upgradeToDataKeys>[0];
+
+function upgradeUserEmails(tx: Tx, deps: Deps): Promise<number> {
+  return resealPages(
+    (after) =>
+      tx
+        .selectFrom('users')
+        .select(['id', 'email_ciphertext'])
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(dataKeyUpgradePageRows)
+        .execute(),
+    async (row) => {
       const context = `user:${row.id}:email`;
       const email = openLegacy(deps.cipher, row.email_ciphertext, context);
-      if (email === undefined) continue;
+      if (email === undefined) return 0;
+      const sealed = await resealed(tx, deps.keyring, userSubject(row.id), email, context);
       const result = await tx
         .updateTable('users')
-        .set({
-          email_ciphertext: await resealed(tx, deps.keyring, userSubject(row.id), email, context),
-        })
+        .set({ email_ciphertext: sealed })
         .where('id', '=', row.id)
         .where('email_ciphertext', '=', row.email_ciphertext)
         .executeTakeFirst();
-      sealed += Number(result.numUpdatedRows);
-    }
-    const last = rows.at(-1);
-    if (last === undefined || rows.length < dataKeyUpgradePageRows) return sealed;
-    after = last.id;
-  }
+      return Number(result.numUpdatedRows);
+    },
+  );
 }
 
-async function upgradeInvitationEmails(tx: Tx, deps: Parameters<typeof upgradeToDataKeys>[0]) {
-  let sealed = 0;
-  let after = '';
-  for (;;) {
-    const rows = await tx
-      .selectFrom('merchant_invitations')
-      .select(['id', 'email_ciphertext'])
-      .where('id', '>', after)
-      .orderBy('id')
-      .limit(dataKeyUpgradePageRows)
-      .execute();
-    for (const row of rows) {
+function upgradeInvitationEmails(tx: Tx, deps: Deps): Promise<number> {
+  return resealPages(
+    (after) =>
+      tx
+        .selectFrom('merchant_invitations')
+        .select(['id', 'email_ciphertext'])
+        .where('id', '>', after)
+        .orderBy('id')
+        .limit(dataKeyUpgradePageRows)
+        .execute(),
+    async (row) => {
       const context = `invitation:${row.id}:email`;
       const email = openLegacy(deps.cipher, row.email_ciphertext, context);
-      if (email === undefined) continue;
+      if (email === undefined) return 0;
       const subject: DataKeySubject = `invitation:${row.id}`;
+      const sealed = await resealed(tx, deps.keyring, subject, email, context);
       const result = await tx
         .updateTable('merchant_invitations')
-        .set({ email_ciphertext: await resealed(tx, deps.keyring, subject, email, context) })
+        .set({ email_ciphertext: sealed })
         .where('id', '=', row.id)
         .where('email_ciphertext', '=', row.email_ciphertext)
         .executeTakeFirst();
-      sealed += Number(result.numUpdatedRows);
-    }
-    const last = rows.at(-1);
-    if (last === undefined || rows.length < dataKeyUpgradePageRows) return sealed;
-    after = last.id;
-  }
+      return Number(result.numUpdatedRows);
+    },
+  );
 }
 
-async function upgradeCardDigits(tx: Tx, deps: Parameters<typeof upgradeToDataKeys>[0]) {
-  let sealed = 0;
-  let after = '';
-  for (;;) {
-    const rows = await tx
-      .selectFrom('topups')
-      .select(['id', 'user_id', 'card_last4'])
-      .where('id', '>', after)
-      .where('card_last4', 'is not', null)
-      .orderBy('id')
-      .limit(dataKeyUpgradePageRows)
-      .execute();
-    for (const row of rows) {
+function upgradeCardDigits(tx: Tx, deps: Deps): Promise<number> {
+  return resealPages(
+    (after) =>
+      tx
+        .selectFrom('topups')
+        .select(['id', 'user_id', 'card_last4'])
+        .where('id', '>', after)
+        .where('card_last4', 'is not', null)
+        .orderBy('id')
+        .limit(dataKeyUpgradePageRows)
+        .execute(),
+    async (row) => {
       const digits = row.card_last4;
-      if (digits === null || looksEncrypted(digits)) continue;
+      if (digits === null || looksEncrypted(digits)) return 0;
       const context = `user:${row.user_id}:${cardLast4Purpose(row.id)}`;
-      const subject = userSubject(row.user_id);
+      const sealed = await resealed(tx, deps.keyring, userSubject(row.user_id), digits, context);
       const result = await tx
         .updateTable('topups')
-        .set({ card_last4: await resealed(tx, deps.keyring, subject, digits, context) })
+        .set({ card_last4: sealed })
         .where('id', '=', row.id)
         .where('card_last4', '=', digits)
         .executeTakeFirst();
-      sealed += Number(result.numUpdatedRows);
-    }
-    const last = rows.at(-1);
-    if (last === undefined || rows.length < dataKeyUpgradePageRows) return sealed;
-    after = last.id;
-  }
+      return Number(result.numUpdatedRows);
+    },
+  );
 }

@@ -220,7 +220,30 @@ forEachDialect('data keys', (dialect, it) => {
       .set({ email_ciphertext: cipher.encrypt(email, `user:${userId}:email`) })
       .where('id', '=', userId)
       .execute();
-    await db.deleteFrom('data_keys').where('subject', '=', `user:${userId}`).execute();
+    const { merchantId } = await before.services.merchants.createMerchant({
+      name: 'Legacy Ltd',
+      feeBasisPoints: 0,
+      payoutThresholdMicros: 1_000_000n,
+    });
+    const invited = await before.services.merchantInvitations.invite({
+      merchantId,
+      email: 'invited@example.com',
+      role: 'viewer',
+      invitedBy: 'operator:test',
+    });
+    assert.ok(invited.ok);
+    const invitationId = invited.value.invitationId;
+    await db
+      .updateTable('merchant_invitations')
+      .set({
+        email_ciphertext: cipher.encrypt('invited@example.com', `invitation:${invitationId}:email`),
+      })
+      .where('id', '=', invitationId)
+      .execute();
+    await db
+      .deleteFrom('data_keys')
+      .where('subject', 'in', [`user:${userId}`, `invitation:${invitationId}`])
+      .execute();
     await db.deleteFrom('data_upgrades').where('name', '=', dataKeyUpgradeName).execute();
     await db
       .insertInto('topups')
@@ -259,6 +282,12 @@ forEachDialect('data keys', (dialect, it) => {
       .executeTakeFirstOrThrow();
     assert.ok(looksEncrypted(topUp.card_last4 ?? ''));
     assert.equal((await after.services.topUps.getTopUp(userId, 'top_legacy'))?.cardLast4, '7315');
+    // The invitation opens under its own key: accepting it with a new password makes the account.
+    const accepted = await after.services.merchantInvitations.accept({
+      token: invited.value.token,
+      password,
+    });
+    assert.ok(accepted.ok, 'the upgraded invitation is accepted');
     const root = await after.platformDb.db
       .selectFrom('data_keys')
       .select('subject')
