@@ -53,7 +53,7 @@ import {
 import { createAccountErasure } from './privacy/account-erasure.ts';
 import { createDataKeyring } from './privacy/data-keys.ts';
 import { erasureRoutes } from './privacy/erasure-routes.ts';
-import { upgradeToDataKeys } from './privacy/data-key-upgrade.ts';
+import { sealedBeforeDataKeys, upgradeToDataKeys } from './privacy/data-key-upgrade.ts';
 import { loadMasterKeys } from './privacy/master-key.ts';
 import { createPersonalDataCipher } from './privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from './receipts/receipt-keys.ts';
@@ -212,10 +212,13 @@ async function createServices(
   const clock = options.clock ?? Date.now;
   const masterKeys = loadMasterKeys({ env: options.env, dataDir: options.dataDir });
   // Personal fields under each user's data key; the platform's own secrets under its root key,
-  // which is the master key of the database's first start (privacy/data-keys.ts).
+  // random, or on a database older than data keys the master key it had (privacy/data-keys.ts).
   const keyring = createDataKeyring({ platform: platformDb, masterKeys, clock });
-  const masterKey = await keyring.platformRoot();
-  const cipher = createPersonalDataCipher(masterKey);
+  const rootKey = await keyring.platformRoot(() => sealedBeforeDataKeys(platformDb.db));
+  const cipher = createPersonalDataCipher(rootKey);
+  // The sandbox's secrets stay derived from the master key, as before: a rotation changes them,
+  // which only a sandbox (no real money) sees.
+  const masterKey = masterKeys.current.key;
   await upgradeToDataKeys({ platform: platformDb, keyring, cipher, nowMs: clock() });
   const receiptKey = await loadReceiptKey(options.dataDir, options.env);
   // One batcher for every service, so that their writes share commits.

@@ -5,7 +5,7 @@
  * update is conditional on the value read, and a value that does not open under the platform's
  * key is one sealed since: running twice, or on two nodes at once, changes nothing more.
  */
-import type { Transaction } from 'kysely';
+import type { Kysely, Transaction } from 'kysely';
 import { runDataUpgradeOnce } from '../db/data-upgrades.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PlatformSchema } from '../db/schema.ts';
@@ -33,6 +33,33 @@ export async function upgradeToDataKeys(deps: {
     const cards = await upgradeCardDigits(tx, deps);
     return users + invitations + cards;
   });
+}
+
+/**
+ * Whether the database holds anything sealed under the master key before data keys existed (a
+ * user's email, a bank account, a kept response, a webhook secret, a token key): then the
+ * master key becomes the platform's root, so that it all stays readable (data-keys.ts).
+ */
+export async function sealedBeforeDataKeys(db: Kysely<PlatformSchema>): Promise<boolean> {
+  const tables = [
+    'users',
+    'merchant_invitations',
+    'merchant_bank_accounts',
+    'payouts',
+    'payout_batches',
+    'idempotency_records',
+    'webhook_endpoints',
+    'token_keys',
+  ] as const;
+  for (const table of tables) {
+    const row = await db
+      .selectFrom(table)
+      .select((eb) => eb.lit(1).as('one'))
+      .limit(1)
+      .executeTakeFirst();
+    if (row !== undefined) return true;
+  }
+  return false;
 }
 
 /** `sealed` opened with the platform's cipher, or undefined when it is not sealed under it. */

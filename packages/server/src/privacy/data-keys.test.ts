@@ -7,11 +7,13 @@ import type { PlatformDialect } from '../db/platform-db.ts';
 import { forEachDialect } from '../db/testing.ts';
 import type { JobTimers } from '../jobs/periodic-job.ts';
 import { startPlatformJobs } from '../jobs/platform-jobs.ts';
-import { createPlatform, type Platform } from '../platform.ts';
-import { dataKeyUpgradeName } from './data-key-upgrade.ts';
+import { createPlatform, type Platform, storeUrls } from '../platform.ts';
+import { hashPassword } from '../auth/passwords.ts';
+import { hashSecret } from '../auth/secrets.ts';
+import { openPlatformDb } from '../db/platform-db.ts';
 import { type DataKeySubject, platformRootSubject, rewrapBatchRowsMax } from './data-keys.ts';
 import { masterKeyId } from './master-key.ts';
-import { looksEncrypted } from './personal-data-cipher.ts';
+import { createPersonalDataCipher, looksEncrypted } from './personal-data-cipher.ts';
 
 /** Stores that outlive one platform: a data directory, and on PostgreSQL a database of its own. */
 async function durableStores(dialect: PlatformDialect) {
@@ -206,45 +208,25 @@ forEachDialect('data keys', (dialect, it) => {
   it('seals the data of a database made before data keys under each user\u2019s key', async (t) => {
     const stores = await durableStores(dialect);
     const masterKey = randomBytes(32);
-    const before = await start(t, stores, { current: masterKey });
-    const { users, cipher } = before.services;
-    const db = before.platformDb.db;
+    // As an older version left it: the email sealed under the master key's cipher, a top-up's
+    // card digits in clear, an invitation's email sealed too, and no data keys.
+    const legacy = createPersonalDataCipher(masterKey);
+    const platformDb = await openPlatformDb({ url: storeUrls(stores).platformUrl });
+    const db = platformDb.db;
+    const userId = '01900000-0000-7000-8000-000000000001';
     const email = 'legacy@example.com';
-    const signedUp = await users.signUp({ email, password });
-    assert.ok(signedUp.ok);
-    const userId = signedUp.value.userId;
-    // As an older version left it: the email under the platform's key, the card digits in
-    // clear, no data key, and the upgrade not yet recorded.
     await db
-      .updateTable('users')
-      .set({ email_ciphertext: cipher.encrypt(email, `user:${userId}:email`) })
-      .where('id', '=', userId)
-      .execute();
-    const { merchantId } = await before.services.merchants.createMerchant({
-      name: 'Legacy Ltd',
-      feeBasisPoints: 0,
-      payoutThresholdMicros: 1_000_000n,
-    });
-    const invited = await before.services.merchantInvitations.invite({
-      merchantId,
-      email: 'invited@example.com',
-      role: 'viewer',
-      invitedBy: 'operator:test',
-    });
-    assert.ok(invited.ok);
-    const invitationId = invited.value.invitationId;
-    await db
-      .updateTable('merchant_invitations')
-      .set({
-        email_ciphertext: cipher.encrypt('invited@example.com', `invitation:${invitationId}:email`),
+      .insertInto('users')
+      .values({
+        id: userId,
+        email_lookup: legacy.lookupTag(email, 'email'),
+        email_ciphertext: legacy.encrypt(email, `user:${userId}:email`),
+        password_hash: await hashPassword(password),
+        wallet_account_id: String((1n << 127n) | 1n),
+        created_at: 1n,
+        disabled_at: null,
       })
-      .where('id', '=', invitationId)
       .execute();
-    await db
-      .deleteFrom('data_keys')
-      .where('subject', 'in', [`user:${userId}`, `invitation:${invitationId}`])
-      .execute();
-    await db.deleteFrom('data_upgrades').where('name', '=', dataKeyUpgradeName).execute();
     await db
       .insertInto('topups')
       .values({
@@ -265,34 +247,74 @@ forEachDialect('data keys', (dialect, it) => {
         completed_at: 2n,
       })
       .execute();
-    await before.close();
+    await db
+      .insertInto('merchants')
+      .values({
+        id: 'mer_legacy',
+        name: 'Legacy Ltd',
+        account_id: '3',
+        owner_user_id: null,
+        created_at: 1n,
+      })
+      .execute();
+    const token = 'a-legacy-invitation-token';
+    const invitationId = 'inv_legacy';
+    await db
+      .insertInto('merchant_invitations')
+      .values({
+        id: invitationId,
+        merchant_id: 'mer_legacy',
+        token_hash: hashSecret(token),
+        email_lookup: legacy.lookupTag('invited@example.com', 'invitation-email'),
+        email_ciphertext: legacy.encrypt('invited@example.com', `invitation:${invitationId}:email`),
+        role: 'viewer',
+        invited_by: 'operator:test',
+        created_at: 1n,
+        expires_at: BigInt(Date.now() + 86_400_000),
+        accepted_at: null,
+        accepted_by: null,
+      })
+      .execute();
+    await platformDb.close();
 
     const after = await start(t, stores, { current: masterKey });
+    const { users, topUps, merchantInvitations } = after.services;
     const upgraded = await after.platformDb.db
       .selectFrom('users')
       .select('email_ciphertext')
       .where('id', '=', userId)
       .executeTakeFirstOrThrow();
-    assert.throws(() => cipher.decrypt(upgraded.email_ciphertext, `user:${userId}:email`));
-    assert.equal((await after.services.users.profile(userId))?.email, email);
+    assert.throws(() => legacy.decrypt(upgraded.email_ciphertext, `user:${userId}:email`));
+    assert.equal((await users.profile(userId))?.email, email);
+    assert.ok((await users.logIn({ email, password })).ok, 'found by the same lookup tag');
     const topUp = await after.platformDb.db
       .selectFrom('topups')
       .select('card_last4')
       .where('id', '=', 'top_legacy')
       .executeTakeFirstOrThrow();
     assert.ok(looksEncrypted(topUp.card_last4 ?? ''));
-    assert.equal((await after.services.topUps.getTopUp(userId, 'top_legacy'))?.cardLast4, '7315');
+    assert.equal((await topUps.getTopUp(userId, 'top_legacy'))?.cardLast4, '7315');
     // The invitation opens under its own key: accepting it with a new password makes the account.
-    const accepted = await after.services.merchantInvitations.accept({
-      token: invited.value.token,
-      password,
-    });
+    const accepted = await merchantInvitations.accept({ token, password });
     assert.ok(accepted.ok, 'the upgraded invitation is accepted');
+    // The root is the master key the data was sealed under, stored wrapped like any data key.
     const root = await after.platformDb.db
       .selectFrom('data_keys')
-      .select('subject')
+      .select('master_key_id')
       .where('subject', '=', platformRootSubject)
-      .executeTakeFirst();
-    assert.ok(root, 'the platform root is stored wrapped');
+      .executeTakeFirstOrThrow();
+    assert.equal(root.master_key_id, masterKeyId(masterKey));
+    assert.equal(after.services.cipher.lookupTag(email, 'email'), legacy.lookupTag(email, 'email'));
+  });
+
+  it('gives a new database a random root key, not the master key', async (t) => {
+    const stores = await durableStores(dialect);
+    const masterKey = randomBytes(32);
+    const platform = await start(t, stores, { current: masterKey });
+    const fromMaster = createPersonalDataCipher(masterKey);
+    assert.notEqual(
+      platform.services.cipher.lookupTag('a@example.com', 'email'),
+      fromMaster.lookupTag('a@example.com', 'email'),
+    );
   });
 });

@@ -8,8 +8,10 @@
  *
  * The platform's own secrets (webhook signing secrets, bank files, token keys, lookup tags) are
  * sealed under a root secret, itself a data key (subject `platform`), so that a rotation rewraps
- * it with the others. On a database that had none, the root is the master key of that moment:
- * what was sealed under it before data keys existed stays readable.
+ * it with the others. A new database gets a random root. A database that holds data sealed
+ * before data keys existed gets the master key of that moment as its root, so that what was
+ * sealed under it stays readable; there, the first master key keeps opening the platform's own
+ * secrets after a rotation (not the users' fields, whose keys are random).
  */
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { hkdfSync } from 'node:crypto';
@@ -60,8 +62,11 @@ export interface DataKeyring {
   destroy(subject: DataKeySubject, executor?: Executor): Promise<void>;
   /** Drops the subject's key from this node's memory (after a transaction that destroyed it). */
   forget(subject: DataKeySubject): void;
-  /** The platform's root secret (see above), made on first use. */
-  platformRoot(): Promise<Buffer>;
+  /**
+   * The platform's root secret (see above), made on first use: the current master key when
+   * `sealedBefore` says the database holds data sealed under it, else random.
+   */
+  platformRoot(sealedBefore: () => Promise<boolean>): Promise<Buffer>;
   /** Rewraps up to `rewrapBatchRowsMax` keys still under a previous master key; answers how many. */
   rewrapBatch(): Promise<number>;
   /** How many live keys are still wrapped under a previous master key. */
@@ -162,9 +167,13 @@ export function createDataKeyring(deps: {
     forget(subject) {
       cache.delete(subject);
     },
-    async platformRoot() {
-      // The current master key as the root of a database that had none: see the file's comment.
-      return rawKeyFor(platformRootSubject, Buffer.from(masterKeys.current.key), db);
+    async platformRoot(sealedBefore) {
+      const stored = await readRaw(platformRootSubject, db);
+      if (stored === 'erased') throw new ErasedDataError(platformRootSubject);
+      if (stored !== undefined) return stored;
+      const legacy = await sealedBefore();
+      const fresh = legacy ? Buffer.from(masterKeys.current.key) : randomBytes(dataKeyBytes);
+      return rawKeyFor(platformRootSubject, fresh, db);
     },
     rotating: previousIds.length > 0,
     rewrapBatch: () => rewrapBatch(db, wrapper, masterKeys.current.id, previousIds),
