@@ -13,8 +13,7 @@
  * sealed under it stays readable; there, the first master key keeps opening the platform's own
  * secrets after a rotation (not the users' fields, whose keys are random).
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { hkdfSync } from 'node:crypto';
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import type { PlatformDb } from '../db/platform-db.ts';
