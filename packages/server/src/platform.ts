@@ -61,6 +61,10 @@ import { walletBudgetRoutes } from './wallets/wallet-budget-routes.ts';
 import { createWalletBudgets } from './wallets/wallet-budgets.ts';
 import { webhookRoutes } from './webhooks/webhook-routes.ts';
 import { createWebhookRetention } from './webhooks/webhook-retention.ts';
+import {
+  createPurchaseCompaction,
+  purchaseDetailRetentionMsFromEnv,
+} from './retention/purchase-compaction.ts';
 import { createWebhookService } from './webhooks/webhook-service.ts';
 import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
@@ -114,6 +118,12 @@ export interface PlatformOptions {
   readonly webRoot?: string;
   /** The token denominations to make keys for; every power of two up to 2^26 by default. */
   readonly tokenDenominationsMicros?: readonly bigint[];
+  /**
+   * How long what a purchase was for (its offer and resource) is kept for the user's history
+   * before it is compacted into daily totals; by default MITE_PURCHASE_DETAIL_RETENTION_DAYS,
+   * else 90 days (retention/purchase-compaction.ts).
+   */
+  readonly purchaseDetailRetentionMs?: number;
 }
 
 export interface Platform {
@@ -271,6 +281,13 @@ async function createServices(
       : { denominationsMicros: options.tokenDenominationsMicros }),
   });
   const reportRollup = createReportRollup({ platform: platformDb });
+  const purchaseDetailRetentionMs =
+    options.purchaseDetailRetentionMs ?? purchaseDetailRetentionMsFromEnv(options.env);
+  const purchaseCompaction = createPurchaseCompaction({
+    platform: platformDb,
+    clock,
+    retentionMs: purchaseDetailRetentionMs,
+  });
   const tokenWithdrawals = createTokenWithdrawals({
     platform: platformDb,
     ledger,
@@ -306,6 +323,8 @@ async function createServices(
     webhookRetention,
     reports,
     reportRollup,
+    purchaseCompaction,
+    purchaseDetailRetentionMs,
     tokenKeys,
     tokenWithdrawals,
     operator,

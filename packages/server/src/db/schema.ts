@@ -142,6 +142,11 @@ export interface PaymentsTable {
   completed_at: EpochMs | null;
   /** The Idempotency-Key the purchase was made under (unique per user), if any. */
   idempotency_key: string | null;
+  /**
+   * When the retention job erased `offer_id` and `resource` (migration 0024), which it adds into
+   * `purchase_day_totals`; null while they are kept.
+   */
+  details_erased_at: Generated<EpochMs | null>;
 }
 
 /** Who holds access to an offer until when (migration 0012): one row per (user, offer). */
@@ -332,6 +337,8 @@ export interface PlatformSchema {
   operators: OperatorsTable;
   token_keys: TokenKeysTable;
   token_withdrawals: TokenWithdrawalsTable;
+  purchase_day_totals: PurchaseDayTotalsTable;
+  purchase_compaction_state: PurchaseCompactionStateTable;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
@@ -562,4 +569,28 @@ export interface TokenWithdrawalsTable {
   state: 'pending' | 'succeeded' | 'failed';
   created_at: EpochMs;
   completed_at: EpochMs | null;
+}
+
+/**
+ * What one merchant sold on one UTC day, from payments whose offer and resource the retention
+ * job erased (migration 0024). Sums are int8 micro-units, so that SQL adds them up.
+ */
+export interface PurchaseDayTotalsTable {
+  merchant_id: string;
+  /** The day's start, midnight UTC. */
+  day_at: EpochMs;
+  /** The offer sold, or `challenge` for payments of HTTP 402 challenges. */
+  offer_id: string;
+  payment_count: bigint;
+  /** The payments' amounts (the prices paid), before refunds. */
+  amount_micros: bigint;
+}
+
+/** How far the retention job has walked payments by id (migration 0024): one row, `payments`. */
+export interface PurchaseCompactionStateTable {
+  name: string;
+  /** Every payment with an id up to this one has been compacted. */
+  after_id: string;
+  /** Advanced by each run, conditionally: one node's run commits, the others change nothing. */
+  version: bigint;
 }

@@ -7,7 +7,9 @@
  * - folding completed payments and refunds into the merchants' report totals
  *   (reports/report-rollup.ts: one node's run commits, the others' change nothing);
  * - deleting idempotency records and webhook events past their retention, so that neither table
- *   grows forever.
+ *   grows forever;
+ * - erasing what old purchases were for, once past its retention, into per-merchant daily totals
+ *   (retention/purchase-compaction.ts: one node's run commits, a batch at a time).
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { reportRollupIntervalMs } from '../reports/report-rollup.ts';
@@ -25,12 +27,17 @@ export interface PlatformJobsDeps {
   readonly idempotency: { purgeExpired(): Promise<number> };
   readonly webhookRetention: { purgeExpired(): Promise<number> };
   readonly reportRollup: { runOnce(): Promise<boolean> };
+  /** Absent in worlds that do not compact purchases (older tests of this module). */
+  readonly purchaseCompaction?: {
+    runOnce(): Promise<{ readonly compacted: number; readonly more: boolean }>;
+  };
   readonly logger: Pick<FastifyBaseLogger, 'info' | 'error'>;
   /** Tests run the jobs more often. */
   readonly intervalsMs?: {
     readonly reconcile?: number;
     readonly purge?: number;
     readonly reportRollup?: number;
+    readonly purchaseCompaction?: number;
   };
   /** The process's timers by default; tests pass fake ones and move time themselves. */
   readonly timers?: JobTimers;
@@ -84,6 +91,22 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
       ...timers,
     }),
   ];
+  const compaction = deps.purchaseCompaction;
+  if (compaction !== undefined) {
+    jobs.push(
+      startPeriodicJob({
+        intervalMs: deps.intervalsMs?.purchaseCompaction ?? retentionPurgeIntervalMs,
+        run: async () => {
+          const { compacted, more } = await compaction.runOnce();
+          if (compacted > 0) logger.info({ compacted }, 'erased purchase details past retention');
+          // A backlog (the first run over an old database) is taken a batch per run, at once.
+          return more;
+        },
+        onError: onError('purchase compaction'),
+        ...timers,
+      }),
+    );
+  }
   return {
     async stop() {
       await Promise.all(jobs.map((job) => job.stop()));

@@ -43,6 +43,7 @@ forEachDialect('GET /v1/wallet/purchases', (dialect, it) => {
         refunded: '0.00',
         state: 'succeeded',
         at: undefined,
+        detailsErased: false,
       },
     );
     assert.equal(newest?.paymentId, bought.body?.paymentId);

@@ -26,6 +26,7 @@ import * as staff from './0020-staff.ts';
 import * as tokenKeys from './0021-token-keys.ts';
 import * as operatorConsole from './0022-operator-console.ts';
 import * as tokenWithdrawals from './0023-token-withdrawals.ts';
+import * as retention from './0024-retention.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -51,4 +52,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0021-token-keys': tokenKeys,
   '0022-operator-console': operatorConsole,
   '0023-token-withdrawals': tokenWithdrawals,
+  '0024-retention': retention,
 };
