@@ -61,6 +61,9 @@ import { walletBudgetRoutes } from './wallets/wallet-budget-routes.ts';
 import { createWalletBudgets } from './wallets/wallet-budgets.ts';
 import { webhookRoutes } from './webhooks/webhook-routes.ts';
 import { createWebhookRetention } from './webhooks/webhook-retention.ts';
+import { exportRoutes } from './data-export/export-routes.ts';
+import { createUserExport } from './data-export/user-export.ts';
+import { retentionRoutes } from './retention/retention-routes.ts';
 import {
   createPurchaseCompaction,
   purchaseDetailRetentionMsFromEnv,
@@ -408,6 +411,18 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       wallets: services.wallets,
       movements: createWalletMovements({ wallets: services.wallets, platform: platformDb }),
       purchases: createWalletPurchases(platformDb),
+    });
+    await app.register(retentionRoutes, {
+      purchaseDetailRetentionMs: services.purchaseDetailRetentionMs,
+    });
+    await app.register(exportRoutes, {
+      exporter: createUserExport({
+        platform: platformDb,
+        users: services.users,
+        wallets: services.wallets,
+        movements: createWalletMovements({ wallets: services.wallets, platform: platformDb }),
+        clock: options.clock ?? Date.now,
+      }),
     });
     await app.register(walletBudgetRoutes, {
       budgets: createWalletBudgets({ platform: platformDb, clock: options.clock ?? Date.now }),
