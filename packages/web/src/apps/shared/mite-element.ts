@@ -17,6 +17,8 @@ export const walletPaths = {
   signUp: '/wallet/signup/',
   topUp: '/wallet/topup/',
   budget: '/wallet/budget/',
+  /** What the platform keeps and for how long, and the export. */
+  data: '/wallet/data/',
   /** Followed by `?payment=<payment id>`. */
   receipt: '/wallet/receipt/',
 } as const;
