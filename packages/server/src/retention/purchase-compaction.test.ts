@@ -1,4 +1,8 @@
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { challengeEcho, chargeRequest, issueChallenge } from '@mite/protocol';
+import { uuidv7 } from 'uuidv7';
+import { addOffer, insertInterruptedPayment, merchant, world } from '../payments/testing.ts';
 import { forEachDialect } from '../db/testing.ts';
 import { setUpShop, startPlatformUnderTest } from '../platform-testing.ts';
 import { createReportRollup, reportRollupLookbackMs } from '../reports/report-rollup.ts';
@@ -229,3 +233,91 @@ forEachDialect('purchase detail retention setting', (_dialect, it) => {
     );
   });
 });
+
+forEachDialect(
+  'purchase compaction of challenges, failures and pending payments',
+  (dialect, it) => {
+    it('counts challenges as such, erases failures without counting them, and waits at a pending one', async (t) => {
+      const w = await world(t, dialect, { purchaseDetailRetentionMs: retentionMs });
+      const seller = await merchant(w, 'News', 1_000);
+      const offerId = await addOffer(w, seller.merchantId, { priceMicros: 10_000n });
+      const secret = randomBytes(32);
+      const challenge = (resource: string) =>
+        challengeEcho(
+          issueChallenge({
+            secret,
+            realm: 'news.example',
+            request: chargeRequest({
+              amountMicros: 20_000n,
+              currency: 'USD',
+              recipient: seller.merchantId,
+              resource,
+              platform: 'http://127.0.0.1:8080',
+              accessPeriodSeconds: 60,
+            }),
+            expiresAtSeconds: Math.floor(w.clock.nowMs / 1000) + 300,
+          }),
+        );
+      await w.fund(30_000n);
+      const paid = await w.payments.payChallenge({ userId: w.userId, challenge: challenge('/a') });
+      assert.ok(paid.ok);
+      const failed = await w.payments.payChallenge({
+        userId: w.userId,
+        challenge: challenge('/b'),
+      });
+      assert.equal(failed.ok, false);
+      await insertInterruptedPayment(w, {
+        paymentId: `pay_${uuidv7()}`,
+        merchant: seller,
+        offerId,
+        amountMicros: 10_000n,
+      });
+      await w.fund(100_000n);
+      const later = await w.payments.payChallenge({ userId: w.userId, challenge: challenge('/c') });
+      assert.ok(later.ok);
+      const rollup = createReportRollup({
+        platform: w.platform,
+        idClock: () => Date.now() + reportRollupLookbackMs + 60_000,
+      });
+      while (await rollup.runOnce());
+      const totals = () =>
+        w.platform.db
+          .selectFrom('purchase_day_totals')
+          .select(['offer_id', 'payment_count', 'amount_micros'])
+          .orderBy('offer_id')
+          .execute();
+      const compaction = w.services.purchaseCompaction;
+
+      w.clock.nowMs += retentionMs + 1;
+      assert.deepEqual(await compaction.runOnce(), { compacted: 2, more: false });
+      assert.deepEqual(await totals(), [
+        { offer_id: 'challenge', payment_count: 1n, amount_micros: 20_000n },
+      ]);
+      const erased = await w.platform.db
+        .selectFrom('payments')
+        .select(['state', 'resource', 'details_erased_at'])
+        .where('details_erased_at', 'is not', null)
+        .orderBy('id')
+        .execute();
+      assert.deepEqual(
+        erased.map((row) => [row.state, row.resource]),
+        [
+          ['succeeded', null],
+          ['failed', null],
+        ],
+      );
+      assert.deepEqual(
+        await compaction.runOnce(),
+        { compacted: 0, more: false },
+        'waits at the pending one',
+      );
+
+      assert.equal(await w.payments.reconcilePending(), 1);
+      assert.deepEqual(await compaction.runOnce(), { compacted: 2, more: false });
+      assert.deepEqual(await totals(), [
+        { offer_id: 'challenge', payment_count: 2n, amount_micros: 40_000n },
+        { offer_id: offerId, payment_count: 1n, amount_micros: 10_000n },
+      ]);
+    });
+  },
+);
