@@ -421,6 +421,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
         users: services.users,
         wallets: services.wallets,
         movements: createWalletMovements({ wallets: services.wallets, platform: platformDb }),
+        cipher: services.cipher,
         clock: options.clock ?? Date.now,
       }),
     });

@@ -160,7 +160,10 @@ export async function smallTablesOf(db: Db, userId: string): Promise<Record<stri
   };
 }
 
-/** The invitations sent to the user's email or accepted by the user (who invited is kept out). */
+/**
+ * The invitations sent to the user's email (`emailLookup`: its invitation lookup tag) or accepted
+ * by the user; who invited is left out.
+ */
 export function invitationsOf(db: Db, userId: string, emailLookup: string): Promise<Row[]> {
   return db
     .selectFrom('merchant_invitations')

@@ -3,7 +3,7 @@ import { parse } from 'csv-parse/sync';
 import { strFromU8, unzipSync } from 'fflate';
 import { tableColumns } from '../db/table-columns.ts';
 import { forEachDialect } from '../db/testing.ts';
-import { setUpShop, startPlatformUnderTest } from '../platform-testing.ts';
+import { logInMerchantPerson, setUpShop, startPlatformUnderTest } from '../platform-testing.ts';
 
 type Sections = Record<string, Record<string, unknown>[]>;
 
@@ -64,6 +64,39 @@ forEachDialect('GET /v1/users/me/export', (dialect, it) => {
     }
     assert.doesNotMatch(answer.text, /bo@example\.com/, 'another user\u2019s data is not exported');
     assert.match(String(answer.contentType), /json/);
+  });
+
+  it('includes invitations to my email and the merchants I belong to', async (t) => {
+    const env = await startPlatformUnderTest(t, dialect);
+    const shop = await setUpShop(env);
+    const owner = await logInMerchantPerson(env, {
+      email: 'owner@example.com',
+      merchantName: 'Comics',
+    });
+    const invited = await env.call('POST', `/v1/merchants/${owner.merchantId}/invitations`, {
+      auth: owner.token,
+      body: { email: 'ADA@example.com', role: 'viewer' },
+    });
+    assert.equal(invited.status, 201, invited.text);
+    const mine = await env.call('GET', '/v1/users/me/export', { auth: shop.user });
+    const sections = mine.body?.sections as Sections;
+    assert.deepEqual(
+      sections.merchant_invitations?.map((row) => [row.merchant_id, row.role]),
+      [[owner.merchantId, 'viewer']],
+    );
+    const owners = await env.call('POST', '/v1/sessions', {
+      body: { email: 'owner@example.com', password: 'a long passphrase' },
+    });
+    const theirs = await env.call('GET', '/v1/users/me/export', {
+      auth: String(owners.body?.token),
+    });
+    const ownerSections = theirs.body?.sections as Sections;
+    assert.deepEqual(
+      ownerSections.merchant_members?.map((row) => [row.merchant_name, row.role]),
+      [['Comics', 'owner']],
+    );
+    assert.deepEqual(ownerSections.merchant_invitations, []);
+    assert.doesNotMatch(theirs.text, /ada@example\.com/i);
   });
 
   it('has a section for every table with a user_id column, so that no new table is forgotten', async (t) => {

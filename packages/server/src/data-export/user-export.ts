@@ -13,6 +13,8 @@
 import { currency, formatLedgerAmount } from '@mite/protocol';
 import type { UserService } from '../auth/user-service.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
+import { normaliseEmail, type PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
+import { invitationLookupPurpose } from '../staff/merchant-invitations.ts';
 import type { WalletMovement, WalletMovements } from '../wallets/wallet-movements.ts';
 import type { WalletService } from '../wallets/wallet-service.ts';
 import { exportRow } from './export-values.ts';
@@ -35,6 +37,8 @@ export interface UserExportDeps {
   readonly users: UserService;
   readonly wallets: WalletService;
   readonly movements: WalletMovements;
+  /** Finds invitations sent to the user's email by their lookup tag. */
+  readonly cipher: PersonalDataCipher;
   readonly clock: () => number;
 }
 
@@ -86,7 +90,7 @@ export function createUserExport(deps: UserExportDeps) {
     const profile = await deps.users.profile(userId);
     const user = await db
       .selectFrom('users')
-      .select(['id', 'email_lookup', 'wallet_account_id', 'created_at', 'disabled_at'])
+      .select(['id', 'wallet_account_id', 'created_at', 'disabled_at'])
       .where('id', '=', userId)
       .executeTakeFirst();
     if (profile === undefined || user === undefined) return undefined;
@@ -112,7 +116,11 @@ export function createUserExport(deps: UserExportDeps) {
       token_withdrawals: await reads.tokenWithdrawalsOf(db, userId),
       policy_decisions: await reads.policyDecisionsOf(db, userId),
       ...(await reads.smallTablesOf(db, userId)),
-      merchant_invitations: await reads.invitationsOf(db, userId, user.email_lookup),
+      merchant_invitations: await reads.invitationsOf(
+        db,
+        userId,
+        deps.cipher.lookupTag(normaliseEmail(profile.email), invitationLookupPurpose),
+      ),
       personal_data_views: await reads.personalDataViewsOf(
         db,
         userId,
