@@ -17,7 +17,7 @@
 import type { Transaction } from 'kysely';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { PaymentState, PlatformSchema } from '../db/schema.ts';
-import { dayStartMs } from '../reports/report-periods.ts';
+import { dayMs, dayStartMs } from '../reports/report-periods.ts';
 
 /** How long a purchase's offer and resource are kept by default: 90 days. */
 export const purchaseDetailRetentionDaysDefault = 90;
@@ -27,20 +27,19 @@ export const purchaseCompactionBatchMax = 500;
 export const challengeTotalsKey = 'challenge';
 /** Rows per statement: keeps every statement under both dialects' parameter limits. */
 const rowsPerStatement = 100;
-const dayMsPerDay = 86_400_000;
 
 /** The retention period from `MITE_PURCHASE_DETAIL_RETENTION_DAYS`, else the default, in ms. */
 export function purchaseDetailRetentionMsFromEnv(
   env: Readonly<Record<string, string | undefined>>,
 ): number {
   const days = env.MITE_PURCHASE_DETAIL_RETENTION_DAYS;
-  if (days === undefined || days === '') return purchaseDetailRetentionDaysDefault * dayMsPerDay;
+  if (days === undefined || days === '') return purchaseDetailRetentionDaysDefault * dayMs;
   if (!/^\d+(\.\d+)?$/.test(days) || Number(days) <= 0) {
     throw new Error(
       `MITE_PURCHASE_DETAIL_RETENTION_DAYS is a positive number of days, not ${JSON.stringify(days)}`,
     );
   }
-  return Math.round(Number(days) * dayMsPerDay);
+  return Math.round(Number(days) * dayMs);
 }
 
 export interface PurchaseCompactionDeps {
@@ -83,6 +82,7 @@ export function createPurchaseCompaction(deps: PurchaseCompactionDeps): Purchase
     const rollup = await db
       .selectFrom('report_rollup_state')
       .select('payments_swept_id')
+      .where('name', '=', 'main')
       .executeTakeFirst();
     const nowMs = deps.clock();
     const rows = await db

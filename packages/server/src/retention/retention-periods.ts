@@ -6,9 +6,8 @@
  */
 import { sessionTtlMs } from '../auth/user-service.ts';
 import { idempotencyRetentionMs } from '../idempotency/idempotency-store.ts';
+import { dayMs } from '../reports/report-periods.ts';
 import { webhookEventRetentionMs } from '../webhooks/webhook-retention.ts';
-
-const dayMs = 86_400_000;
 
 export interface RetentionPeriod {
   /** A stable key for the kind of data. */
