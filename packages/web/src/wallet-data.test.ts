@@ -21,7 +21,9 @@ const password = 'correct horse battery';
 let users = 0;
 
 /** A user who topped up and bought an article, logged in in the test's browser context. */
-async function userWithAPurchase(kit: BrowserTestKit): Promise<{ email: string }> {
+async function userWithAPurchase(
+  kit: BrowserTestKit,
+): Promise<{ email: string; paymentId: string }> {
   const { world } = kit;
   const email = `data${++users}-${process.pid}@example.com`;
   await apiCall(world, 'POST', '/v1/users', { body: { email, password } });
@@ -60,11 +62,11 @@ async function userWithAPurchase(kit: BrowserTestKit): Promise<{ email: string }
       accessPeriodSeconds: 86_400,
     },
   });
-  await apiCall(world, 'POST', '/v1/payments', {
+  const paid = await apiCall(world, 'POST', '/v1/payments', {
     auth: token,
     body: { offerId: String(offer.id) },
   });
-  return { email };
+  return { email, paymentId: String(paid.paymentId) };
 }
 
 async function downloadOf(
@@ -133,5 +135,39 @@ describeInBrowser('wallet: your data', (test) => {
     await page.getByRole('table', { name: 'What is kept, and for how long' }).waitFor();
     assert.equal(await overflowsWidth(page), false, 'the page scrolls sideways on a phone');
     assert.deepEqual(await seriousAxeViolations(page), []);
+  });
+
+  test('a purchase past its retention shows as no longer kept, in the history and on its receipt page', async (kit) => {
+    const { page, world } = kit;
+    const { paymentId } = await userWithAPurchase(kit);
+    // What the compaction job does to a purchase past its retention (its own tests run it on a
+    // clock they move; this platform's clock is the real one).
+    await world.platform.platformDb.db
+      .updateTable('payments')
+      .set({ offer_id: null, resource: null, details_erased_at: BigInt(Date.now()) })
+      .where('id', '=', paymentId)
+      .execute();
+    await kit.open('/wallet/');
+    const row = page
+      .getByRole('table', { name: 'Purchases' })
+      .getByRole('row')
+      .filter({ hasText: 'The Daily Mite' });
+    await row.waitFor();
+    assert.match(await row.innerText(), /No longer kept/);
+    assert.doesNotMatch(await row.innerText(), /Mites in the machine/);
+    await Promise.all([
+      page.waitForURL(`**/wallet/receipt/?payment=${paymentId}`),
+      page.getByRole('link', { name: 'Receipt for this purchase' }).click(),
+    ]);
+    const notice = page.getByTestId('no-receipt');
+    await notice.waitFor();
+    assert.match(
+      (await notice.innerText()).replace(/\s+/g, ' '),
+      /^This purchase from The Daily Mite no longer has a receipt: .* retention period has passed/,
+    );
+    assert.equal(
+      await notice.getByRole('link', { name: 'Your data' }).getAttribute('href'),
+      '/wallet/data/',
+    );
   });
 });

@@ -178,6 +178,7 @@ forEachDialect('purchase compaction', (dialect, it) => {
     const lookup = await env.call('GET', `/v1/payments/${swordPayment}`, { auth: shop.apiKey });
     assert.equal(lookup.status, 200, lookup.text);
     assert.equal(lookup.body?.amount, '0.50');
+    assert.equal(lookup.body?.receipt, undefined, 'no receipt names an erased resource');
     const sales = await env.call('GET', `/v1/merchants/${shop.merchantId}/payments`, {
       auth: shop.apiKey,
     });
@@ -259,7 +260,8 @@ forEachDialect(
           }),
         );
       await w.fund(30_000n);
-      const paid = await w.payments.payChallenge({ userId: w.userId, challenge: challenge('/a') });
+      const first = challenge('/a');
+      const paid = await w.payments.payChallenge({ userId: w.userId, challenge: first });
       assert.ok(paid.ok);
       const failed = await w.payments.payChallenge({
         userId: w.userId,
@@ -310,6 +312,12 @@ forEachDialect(
         await compaction.runOnce(),
         { compacted: 0, more: false },
         'waits at the pending one',
+      );
+      const again = await w.payments.payChallenge({ userId: w.userId, challenge: first });
+      assert.deepEqual(
+        again.ok ? 'paid again' : again.code,
+        'duplicatePayment',
+        'the receipt, which named the erased resource, cannot be given again',
       );
 
       assert.equal(await w.payments.reconcilePending(), 1);
