@@ -3,7 +3,7 @@
  * one zip, with a README.txt that says what each file is. A zip of CSVs is what a person can open
  * (every spreadsheet opens each file; every system opens a zip), and one file per table keeps each
  * file's columns its own, where one CSV for everything would need a column for every table's
- * fields. CSV is written by csv-stringify (RFC 4180 quoting), the zip by fflate.
+ * fields. CSV is written by csv-stringify (RFC 4180 quoting, formulas escaped), the zip by fflate.
  */
 import { stringify } from 'csv-stringify/sync';
 import { strToU8, zipSync, type Zippable } from 'fflate';
@@ -28,7 +28,10 @@ export function sectionCsv(rows: readonly ExportRow[]): string {
   if (columns.length === 0) return '';
   return stringify(
     rows.map((row) => columns.map((column) => cell(row[column]))),
-    { header: true, columns, record_delimiter: 'windows' },
+    // Merchants write some of these fields (names, titles, refund reasons): a field starting
+    // with =, +, -, @, tab or CR gets a leading apostrophe, so that a spreadsheet shows it rather
+    // than running it as a formula (CSV injection), as in the payout bank files.
+    { header: true, columns, record_delimiter: 'windows', escape_formulas: true },
   );
 }
 

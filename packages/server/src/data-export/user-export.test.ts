@@ -121,6 +121,12 @@ forEachDialect('GET /v1/users/me/export', (dialect, it) => {
   it('answers a zip of CSV files, one per section, that a spreadsheet opens', async (t) => {
     const env = await startPlatformUnderTest(t, dialect);
     const shop = await setUpShop(env);
+    // A merchant writes a refund's reason: in a spreadsheet it must stay text.
+    const refund = await env.call('POST', `/v1/payments/${shop.paymentId}/refunds`, {
+      auth: shop.apiKey,
+      body: { amount: '0.01', reason: '=HYPERLINK("https://evil.example")' },
+    });
+    assert.equal(refund.status, 201, refund.text);
     const response = await fetch(`${env.baseUrl}/v1/users/me/export?format=csv`, {
       headers: { authorization: `Bearer ${shop.user}` },
     });
@@ -141,6 +147,10 @@ forEachDialect('GET /v1/users/me/export', (dialect, it) => {
     );
     const legs = JSON.parse(payments[0]?.legs ?? '[]') as unknown[];
     assert.ok(legs.length >= 2, 'nested values are JSON in their cell');
+    const refunds = parse(strFromU8(files['refunds.csv'] ?? new Uint8Array()), {
+      columns: true,
+    }) as Record<string, string>[];
+    assert.equal(refunds[0]?.reason, '\'=HYPERLINK("https://evil.example")', 'no formula runs');
     const users = parse(strFromU8(files['users.csv'] ?? new Uint8Array()), {
       columns: true,
     }) as Record<string, string>[];
