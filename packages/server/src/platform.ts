@@ -74,6 +74,13 @@ import { createSuggestions } from './consents/suggestions.ts';
 import { createWalletBudgets } from './wallets/wallet-budgets.ts';
 import { webhookRoutes } from './webhooks/webhook-routes.ts';
 import { createWebhookRetention } from './webhooks/webhook-retention.ts';
+import { exportRoutes } from './data-export/export-routes.ts';
+import { createUserExport } from './data-export/user-export.ts';
+import { retentionRoutes } from './retention/retention-routes.ts';
+import {
+  createPurchaseCompaction,
+  purchaseDetailRetentionMsFromEnv,
+} from './retention/purchase-compaction.ts';
 import { createWebhookService } from './webhooks/webhook-service.ts';
 import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
@@ -127,6 +134,12 @@ export interface PlatformOptions {
   readonly webRoot?: string;
   /** The token denominations to make keys for; every power of two up to 2^26 by default. */
   readonly tokenDenominationsMicros?: readonly bigint[];
+  /**
+   * How long what a purchase was for (its offer and resource) is kept for the user's history
+   * before it is compacted into daily totals; by default MITE_PURCHASE_DETAIL_RETENTION_DAYS,
+   * else 90 days (retention/purchase-compaction.ts).
+   */
+  readonly purchaseDetailRetentionMs?: number;
 }
 
 export interface Platform {
@@ -299,6 +312,13 @@ async function createServices(
       : { denominationsMicros: options.tokenDenominationsMicros }),
   });
   const reportRollup = createReportRollup({ platform: platformDb });
+  const purchaseDetailRetentionMs =
+    options.purchaseDetailRetentionMs ?? purchaseDetailRetentionMsFromEnv(options.env);
+  const purchaseCompaction = createPurchaseCompaction({
+    platform: platformDb,
+    clock,
+    retentionMs: purchaseDetailRetentionMs,
+  });
   const tokenWithdrawals = createTokenWithdrawals({
     platform: platformDb,
     ledger,
@@ -350,6 +370,8 @@ async function createServices(
     webhookRetention,
     reports,
     reportRollup,
+    purchaseCompaction,
+    purchaseDetailRetentionMs,
     tokenKeys,
     tokenWithdrawals,
     tokenDeposits,
@@ -439,6 +461,20 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       wallets: services.wallets,
       movements: createWalletMovements({ wallets: services.wallets, platform: platformDb }),
       purchases: createWalletPurchases(platformDb),
+    });
+    await app.register(retentionRoutes, {
+      purchaseDetailRetentionMs: services.purchaseDetailRetentionMs,
+    });
+    await app.register(exportRoutes, {
+      exporter: createUserExport({
+        platform: platformDb,
+        users: services.users,
+        wallets: services.wallets,
+        movements: createWalletMovements({ wallets: services.wallets, platform: platformDb }),
+        cipher: services.cipher,
+        keyring: services.keyring,
+        clock: options.clock ?? Date.now,
+      }),
     });
     await app.register(walletBudgetRoutes, {
       budgets: createWalletBudgets({ platform: platformDb, clock: options.clock ?? Date.now }),

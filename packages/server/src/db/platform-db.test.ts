@@ -29,6 +29,8 @@ const platformTables = [
   'platform_migration_lock',
   'platform_migrations',
   'policy_decisions',
+  'purchase_compaction_state',
+  'purchase_day_totals',
   'refunds',
   'report_day_totals',
   'report_offer_day_totals',

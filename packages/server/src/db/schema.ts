@@ -144,6 +144,11 @@ export interface PaymentsTable {
   completed_at: EpochMs | null;
   /** The Idempotency-Key the purchase was made under (unique per user), if any. */
   idempotency_key: string | null;
+  /**
+   * When the retention job erased `offer_id` and `resource` (migration 0027), which it adds into
+   * `purchase_day_totals`; null while they are kept.
+   */
+  details_erased_at: Generated<EpochMs | null>;
 }
 
 /** Who holds access to an offer until when (migration 0012): one row per (user, offer). */
@@ -339,6 +344,8 @@ export interface PlatformSchema {
   spent_tokens: SpentTokensTable;
   consents: ConsentsTable;
   data_keys: DataKeysTable;
+  purchase_day_totals: PurchaseDayTotalsTable;
+  purchase_compaction_state: PurchaseCompactionStateTable;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
@@ -643,4 +650,28 @@ export interface DataKeysTable {
   master_key_id: string;
   created_at: EpochMs;
   destroyed_at: EpochMs | null;
+}
+
+/**
+ * What one merchant sold on one UTC day, from payments whose offer and resource the retention
+ * job erased (migration 0027). Sums are int8 micro-units, so that SQL adds them up.
+ */
+export interface PurchaseDayTotalsTable {
+  merchant_id: string;
+  /** The day's start, midnight UTC. */
+  day_at: EpochMs;
+  /** The offer sold, or `challenge` for payments of HTTP 402 challenges. */
+  offer_id: string;
+  payment_count: bigint;
+  /** The payments' amounts (the prices paid), before refunds. */
+  amount_micros: bigint;
+}
+
+/** How far the retention job has walked payments by id (migration 0027): one row, `payments`. */
+export interface PurchaseCompactionStateTable {
+  name: string;
+  /** Every payment with an id up to this one has been compacted. */
+  after_id: string;
+  /** Advanced by each run, conditionally: one node's run commits, the others change nothing. */
+  version: bigint;
 }

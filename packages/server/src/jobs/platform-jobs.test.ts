@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
 import { forEachDialect } from '../db/testing.ts';
 import { idempotencyRetentionMs } from '../idempotency/idempotency-store.ts';
 import { paymentPendingGraceMs } from '../payments/payment-service.ts';
@@ -198,6 +199,49 @@ forEachDialect('background jobs', (dialect, it) => {
       ]),
       [[seller.merchantId, 1n, 50_000n, 1n, 20_000n]],
     );
+    await jobs.stop();
+  });
+});
+
+describe('the purchase compaction job', () => {
+  it('runs again at once while a run says more are due, else after the interval', async () => {
+    const { timers, tick } = fakeJobTimers();
+    let runs = 0;
+    let wake = () => {};
+    const idle = async () => 0;
+    const jobs = startPlatformJobs({
+      payments: { reconcilePending: idle },
+      refunds: { reconcilePending: idle },
+      topUps: { reconcilePending: idle },
+      tokenDeposits: { reconcilePending: idle },
+      idempotency: { purgeExpired: idle },
+      spentTokens: { purgeExpired: idle },
+      webhookRetention: { purgeExpired: idle },
+      reportRollup: { runOnce: async () => false },
+      purchaseCompaction: {
+        runOnce: async () => {
+          runs++;
+          wake();
+          return { compacted: runs === 1 ? 500 : 0, more: runs === 1 };
+        },
+      },
+      timers,
+      logger: { info: () => {}, error: () => {} },
+    });
+    const runsReach = async (count: number) => {
+      while (runs < count) await new Promise<void>((resolve) => (wake = resolve));
+      // Lets the job schedule its next run, which it does once its run's promise has settled.
+      await new Promise((resolve) => setImmediate(resolve));
+    };
+    tick(0);
+    await runsReach(1);
+    tick(0);
+    await runsReach(2);
+    tick(retentionPurgeIntervalMs - 1);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(runs, 2, 'no run before the interval once nothing more is due');
+    tick(1);
+    await runsReach(3);
     await jobs.stop();
   });
 });

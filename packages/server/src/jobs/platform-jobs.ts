@@ -11,6 +11,8 @@
  *   token keys that no longer take tokens, so that none of these tables grows forever;
  * - while a master-key rotation runs (previous keys configured), rewrapping the data keys under
  *   the new master key, a small batch per transaction (privacy/data-keys.ts).
+ * - erasing what old purchases were for, once past its retention, into per-merchant daily totals
+ *   (retention/purchase-compaction.ts: one node's run commits, a batch at a time).
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { reportRollupIntervalMs } from '../reports/report-rollup.ts';
@@ -35,6 +37,10 @@ export interface PlatformJobsDeps {
   readonly reportRollup: { runOnce(): Promise<boolean> };
   /** Absent or not rotating: no rewrap job. */
   readonly keyring?: { readonly rotating: boolean; rewrapBatch(): Promise<number> };
+  /** Absent in worlds that do not compact purchases (older tests of this module). */
+  readonly purchaseCompaction?: {
+    runOnce(): Promise<{ readonly compacted: number; readonly more: boolean }>;
+  };
   readonly logger: Pick<FastifyBaseLogger, 'info' | 'error'>;
   /** Tests run the jobs more often. */
   readonly intervalsMs?: {
@@ -42,6 +48,7 @@ export interface PlatformJobsDeps {
     readonly purge?: number;
     readonly reportRollup?: number;
     readonly rewrap?: number;
+    readonly purchaseCompaction?: number;
   };
   /** The process's timers by default; tests pass fake ones and move time themselves. */
   readonly timers?: JobTimers;
@@ -110,6 +117,22 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
           return rewrapped > 0;
         },
         onError: onError('data key rewrap'),
+        ...timers,
+      }),
+    );
+  }
+  const compaction = deps.purchaseCompaction;
+  if (compaction !== undefined) {
+    jobs.push(
+      startPeriodicJob({
+        intervalMs: deps.intervalsMs?.purchaseCompaction ?? retentionPurgeIntervalMs,
+        run: async () => {
+          const { compacted, more } = await compaction.runOnce();
+          if (compacted > 0) logger.info({ compacted }, 'erased purchase details past retention');
+          // A backlog (the first run over an old database) is taken a batch per run, at once.
+          return more;
+        },
+        onError: onError('purchase compaction'),
         ...timers,
       }),
     );

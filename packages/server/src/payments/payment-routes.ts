@@ -54,7 +54,13 @@ const paymentViewSchema = z.object({
   payer: z.string().describe('The payer as the merchant sees them: a merchant-scoped pseudonym'),
   createdAt: z.string().describe('RFC 3339'),
   completedAt: z.string().nullable(),
-  receipt: z.string().optional().describe('For a succeeded payment: its signed receipt'),
+  receipt: z
+    .string()
+    .optional()
+    .describe(
+      'For a succeeded payment: its signed receipt; none once what was bought was erased ' +
+        'after its retention period',
+    ),
   claims: receiptClaimsSchema.optional(),
 });
 

@@ -203,8 +203,10 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
         ? undefined
         : await firstRow(selectPaymentByKey, db, { userId, idempotencyKey });
     if (byKey !== undefined) {
-      const same =
-        byKey.offer_id === purchase.offerId && byKey.challenge_id === purchase.challengeId;
+      // Past its retention a payment's offer is erased: the key's purchase is then known by its
+      // challenge alone.
+      const sameOffer = byKey.details_erased_at !== null || byKey.offer_id === purchase.offerId;
+      const same = sameOffer && byKey.challenge_id === purchase.challengeId;
       if (!same) return fail('idempotencyKeyReused', 'this key was used for another purchase');
       return replayed(answerOf(byKey));
     }
@@ -233,6 +235,15 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   function answerOf(row: PaymentRow): Result<PaidReceipt, PurchaseFailure> {
     switch (row.state) {
       case 'succeeded':
+        // A receipt names what was bought; once that is erased (retention/) none can be signed.
+        if (row.details_erased_at !== null) {
+          return fail(
+            'duplicatePayment',
+            'this purchase was made already; what it was for is no longer kept (its retention ' +
+              'period has passed), so its receipt cannot be given again',
+            { paymentId: row.id },
+          );
+        }
         return ok(receipts.receiptOf(row));
       case 'failed':
         return row.failure_code === 'accountClosed'

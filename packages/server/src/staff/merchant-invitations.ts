@@ -19,7 +19,8 @@ import type { MerchantRole } from './staff-roles.ts';
 export const invitationTtlMs = 7 * 24 * 60 * 60 * 1000;
 /** Random bytes in an invitation token (256 bits, as sessions'). */
 const invitationTokenBytes = 32;
-const invitationLookupPurpose = 'invitation-email';
+/** The purpose of invitations' email lookup tags; the user export finds a person's by it too. */
+export const invitationLookupPurpose = 'invitation-email';
 
 /** The dashboard page that accepts an invitation; the token goes in the fragment, never to a server log. */
 export function acceptPath(token: string): string {

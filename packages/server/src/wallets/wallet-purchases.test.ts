@@ -43,6 +43,7 @@ forEachDialect('GET /v1/wallet/purchases', (dialect, it) => {
         refunded: '0.00',
         state: 'succeeded',
         at: undefined,
+        detailsErased: false,
       },
     );
     assert.equal(newest?.paymentId, bought.body?.paymentId);
@@ -96,6 +97,7 @@ forEachDialect('GET /v1/wallet/purchases', (dialect, it) => {
         refunded: '0.01',
         state: 'succeeded',
         at: undefined,
+        detailsErased: false,
       },
     );
     const stranger = { email: 'bo@example.com', password: 'another long passphrase' };

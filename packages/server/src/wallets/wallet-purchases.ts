@@ -18,6 +18,8 @@ export interface WalletPurchase {
   readonly refundedMicros: bigint;
   readonly state: PaymentState;
   readonly createdAtMs: number;
+  /** Whether the offer and resource were erased after their retention (retention/). */
+  readonly detailsErased: boolean;
 }
 
 export interface WalletPurchasesQuery {
@@ -36,6 +38,7 @@ interface PurchaseRow {
   readonly amountMicros: string;
   readonly state: PaymentState;
   readonly createdAt: bigint;
+  readonly detailsErasedAt: bigint | null;
 }
 
 export function createWalletPurchases(platformDb: PlatformDb) {
@@ -73,6 +76,7 @@ export function createWalletPurchases(platformDb: PlatformDb) {
         'payments.amount_micros as amountMicros',
         'payments.state as state',
         'payments.created_at as createdAt',
+        'payments.details_erased_at as detailsErasedAt',
       ])
       .where('payments.user_id', '=', userId);
   }
@@ -89,6 +93,7 @@ export function createWalletPurchases(platformDb: PlatformDb) {
       refundedMicros: refunded.get(row.id) ?? 0n,
       state: row.state,
       createdAtMs: Number(row.createdAt),
+      detailsErased: row.detailsErasedAt !== null,
     }));
   }
 

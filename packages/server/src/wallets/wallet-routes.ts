@@ -45,6 +45,12 @@ const walletPurchaseSchema = z.object({
   refunded: z.string().describe('What came back in refunds so far'),
   state: z.enum(['pending', 'succeeded', 'failed']),
   at: z.string().describe('When the purchase was made (ISO 8601)'),
+  detailsErased: z
+    .boolean()
+    .describe(
+      'True once the retention period has passed and what was bought (title, resource) was ' +
+        'erased; the amount, merchant and refunds stay',
+    ),
 });
 
 /** The user's own wallet: who they are, what they can spend, and where the money went. */
@@ -194,5 +200,6 @@ function purchaseView(row: WalletPurchase): z.infer<typeof walletPurchaseSchema>
     refunded: formatLedgerAmount(row.refundedMicros),
     state: row.state,
     at: new Date(row.createdAtMs).toISOString(),
+    detailsErased: row.detailsErased,
   };
 }

@@ -29,6 +29,7 @@ import * as tokenWithdrawals from './0023-token-withdrawals.ts';
 import * as tokenDeposits from './0024-token-deposits.ts';
 import * as consents from './0025-consents.ts';
 import * as dataKeys from './0026-data-keys.ts';
+import * as retention from './0027-retention.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -57,4 +58,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0024-token-deposits': tokenDeposits,
   '0025-consents': consents,
   '0026-data-keys': dataKeys,
+  '0027-retention': retention,
 };

@@ -18,6 +18,8 @@ export const walletPaths = {
   topUp: '/wallet/topup/',
   budget: '/wallet/budget/',
   consents: '/wallet/consents/',
+  /** What the platform keeps and for how long, and the export. */
+  data: '/wallet/data/',
   /** Followed by `?payment=<payment id>`. */
   receipt: '/wallet/receipt/',
 } as const;

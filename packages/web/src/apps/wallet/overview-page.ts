@@ -12,6 +12,8 @@ interface Purchase {
   readonly merchantName: string;
   readonly title: string | null;
   readonly resource: string | null;
+  /** True once what was bought was erased after its retention period (see "Your data"). */
+  readonly detailsErased: boolean;
   readonly amount: string;
   readonly refunded: string;
   readonly state: 'pending' | 'succeeded' | 'failed';
@@ -196,7 +198,11 @@ export class OverviewPage extends MiteElement {
                         <td data-label="When">${when(purchase.at)}</td>
                         <td data-label="From">${purchase.merchantName}</td>
                         <td data-label="What">
-                          ${purchase.title ?? html`<code>${purchase.resource ?? ''}</code>`}
+                          ${
+                            purchase.detailsErased
+                              ? html`<span class="hint">No longer kept</span>`
+                              : (purchase.title ?? html`<code>${purchase.resource ?? ''}</code>`)
+                          }
                           ${purchase.state === 'succeeded' ? nothing : html` (${purchase.state})`}
                         </td>
                         <td data-label="Paid" class="amount">${showAmount(purchase.amount)}</td>

@@ -12,6 +12,8 @@ interface Purchase {
   readonly merchantName: string;
   readonly title: string | null;
   readonly state: 'pending' | 'succeeded' | 'failed';
+  /** What was bought is no longer kept (its retention period passed), nor its receipt. */
+  readonly detailsErased: boolean;
 }
 
 /** `GET /v1/payments/{paymentId}`: the receipt once the payment succeeded. */
@@ -96,13 +98,24 @@ export class ReceiptPage extends MiteElement {
           : loaded.kind === 'failed'
             ? html`<p class="notice error" role="alert">${loaded.message}</p>`
             : loaded.kind === 'noReceipt'
-              ? html`<p class="notice">
-                  This purchase from ${loaded.purchase.merchantName} has no receipt: it is
-                  ${loaded.purchase.state}. A receipt is issued once a payment succeeds.
-                </p>`
+              ? this.renderNoReceipt(loaded.purchase)
               : this.renderReceipt(loaded.purchase, loaded.receipt, loaded.verification)
       }
       <p><a href=${walletPaths.home}>Back to your wallet</a></p>`;
+  }
+
+  private renderNoReceipt(purchase: Purchase) {
+    if (purchase.detailsErased) {
+      return html`<p class="notice" data-testid="no-receipt">
+        This purchase from ${purchase.merchantName} no longer has a receipt: a receipt names what
+        was bought, which is erased once its retention period has passed (see
+        <a href=${walletPaths.data}>Your data</a>).
+      </p>`;
+    }
+    return html`<p class="notice" data-testid="no-receipt">
+      This purchase from ${purchase.merchantName} has no receipt: it is ${purchase.state}. A receipt
+      is issued once a payment succeeds.
+    </p>`;
   }
 
   private renderReceipt(purchase: Purchase, receipt: string, verification: ReceiptVerification) {
