@@ -162,8 +162,8 @@ async function send(
 }
 
 /** Unblinds each signature and checks it (RFC 9474 Finalize); throws if any is wrong. */
-function finish(
-  pending: PendingWithdrawal,
+export function finish(
+  pending: Pick<PendingWithdrawal, 'outputs'>,
   keys: readonly PublishedTokenKey[],
   signatures: unknown,
 ): StoredToken[] {
