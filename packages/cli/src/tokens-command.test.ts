@@ -53,5 +53,16 @@ describe('mite tokens (child processes)', { timeout: 90_000 }, () => {
     assert.equal(unissued.code, 1);
     assert.match(unissued.stderr, /issues no token of 16 micro-units/);
     assert.equal(before - (await world.walletMicros()), 11n);
+
+    // A merchant that takes no tokens is not paid at all: not from the wallet either.
+    const refused = await runCliProcess(['tokens', 'spend', `${world.shopUrl}/articles/1`], env);
+    assert.equal(refused.code, 1, refused.stdout);
+    assert.match(
+      refused.stderr,
+      /^mite: paymentFailed: the merchant does not take tokens; nothing was paid\n$/,
+    );
+    assert.equal(before - (await world.walletMicros()), 11n);
+    const kept = await runCliProcess(['tokens', 'list', '--json'], env);
+    assert.equal((JSON.parse(kept.stdout) as { total: string }).total, '0.000011');
   });
 });

@@ -20,7 +20,12 @@ import { Payer, type PaymentEvent, type Wallet } from './payer.ts';
 import { type PlatformRetry, readProblem } from './platform-client.ts';
 import { ReceiptCache, sameSiteKey } from './receipt-cache.ts';
 import { MemoryReceiptStore, receiptKeyOf, type ReceiptStore } from './receipt-store.ts';
-import { readTokenChallenge, type TokenObtained, TokenSpending } from './token-spending.ts';
+import {
+  readTokenChallenge,
+  type TokenObtained,
+  type TokenSpendEvent,
+  TokenSpending,
+} from './token-spending.ts';
 import { TokenPurse } from './tokens/token-purse.ts';
 import type { TokenStore } from './tokens/token-store.ts';
 import {
@@ -47,11 +52,16 @@ export interface MiteFetchOptions {
    * Pay with tokens: a 402 that offers a "mite-token" challenge is paid with tokens from `store`
    * when they are worth enough (swapping some for change if need be), within the same budget;
    * otherwise its "mite" challenge is paid as usual. `platformUrl` is the wallet's by default.
-   * `withdraw` sets what `refillTokens()` keeps: a float, withdrawn in round batches.
+   * `withdraw` sets what `refillTokens()` keeps: a float, withdrawn in round batches. With
+   * `only`, nothing is paid from the wallet: a 402 the tokens cannot pay is an error.
+   * `onSpend` is told of every payment a merchant took in tokens (the platform has no record
+   * of it that names the payer, so this is the only one).
    */
   readonly tokens?: {
     readonly store: TokenStore;
     readonly platformUrl?: string;
+    readonly only?: boolean;
+    readonly onSpend?: (event: TokenSpendEvent) => void;
     readonly withdraw?: { readonly floatMicros: bigint; readonly batchMicros: bigint };
   };
 }
@@ -104,6 +114,7 @@ class PayingFetch {
   readonly #receipts: ReceiptCache;
   readonly #broker: CredentialBroker;
   readonly #tokens: TokenSpending | undefined;
+  readonly #tokensOnly: boolean;
   readonly purse: TokenPurse | undefined;
 
   constructor(options: MiteFetchOptions) {
@@ -121,6 +132,7 @@ class PayingFetch {
     const store = options.receiptStore ?? new MemoryReceiptStore({ nowSeconds });
     this.#receipts = new ReceiptCache(store, nowSeconds);
     this.#broker = new CredentialBroker(this.#payer, this.#receipts, nowSeconds);
+    this.#tokensOnly = options.tokens?.only === true;
     if (options.tokens !== undefined) {
       this.purse = new TokenPurse({
         store: options.tokens.store,
@@ -128,7 +140,10 @@ class PayingFetch {
         fetch: this.#fetch,
         nowMs: this.#clock,
       });
-      this.#tokens = new TokenSpending(this.purse, this.#payer, this.#receipts, nowSeconds);
+      this.#tokens = new TokenSpending(this.purse, this.#payer, this.#receipts, {
+        nowSeconds,
+        onSpend: options.tokens.onSpend,
+      });
     }
   }
 
@@ -205,8 +220,12 @@ class PayingFetch {
       const paid = await this.#tokens.obtain(tokenChallenge, site);
       if (paid !== undefined) return paid;
     }
-    if (challenge === undefined) {
-      throw new MitePaymentError('paymentFailed', 'the tokens held cannot pay this price');
+    if (challenge === undefined || this.#tokensOnly) {
+      const why =
+        tokenChallenge === undefined
+          ? 'the merchant does not take tokens'
+          : 'the tokens held cannot pay this price';
+      throw new MitePaymentError('paymentFailed', `${why}; nothing was paid`);
     }
     return this.#broker.obtain(challenge, paymentSiteOf(challenge, target), tried);
   }

@@ -30,6 +30,19 @@ import {
 /** The longest Payment-Receipt value read. */
 const receiptHeaderLengthMax = 4_096;
 
+/** A payment a merchant took in tokens. */
+export interface TokenSpendEvent {
+  readonly amountMicros: bigint;
+  /** The origin that asked, whose daily budget it counts against. */
+  readonly origin: string;
+  readonly url: string;
+  readonly resource: string;
+  readonly merchant: string;
+  readonly tokens: number;
+  /** Seconds since the epoch: the merchant's access end, for a purchase with an access period. */
+  readonly accessUntilSeconds?: number;
+}
+
 /** A credential made of tokens, presented and not yet settled. */
 export interface TokenObtained {
   readonly source: 'tokens';
@@ -64,12 +77,22 @@ export class TokenSpending {
   readonly #payer: Payer;
   readonly #receipts: ReceiptCache;
   readonly #nowSeconds: () => number;
+  readonly #onSpend: ((event: TokenSpendEvent) => void) | undefined;
 
-  constructor(purse: TokenPurse, payer: Payer, receipts: ReceiptCache, nowSeconds: () => number) {
+  constructor(
+    purse: TokenPurse,
+    payer: Payer,
+    receipts: ReceiptCache,
+    options: {
+      readonly nowSeconds: () => number;
+      readonly onSpend?: ((event: TokenSpendEvent) => void) | undefined;
+    },
+  ) {
     this.#purse = purse;
     this.#payer = payer;
     this.#receipts = receipts;
-    this.#nowSeconds = nowSeconds;
+    this.#nowSeconds = options.nowSeconds;
+    this.#onSpend = options.onSpend;
   }
 
   /**
@@ -107,6 +130,7 @@ export class TokenSpending {
     await this.#purse.settle(obtained.spend, 'accepted');
     const access = accessUntilOf(response);
     const { challenge } = obtained;
+    this.#notify(obtained, access?.until);
     if (challenge.request.methodDetails.accessPeriodSeconds <= 0) return;
     if (access === undefined || access.until <= this.#nowSeconds()) return;
     const stored = {
@@ -118,6 +142,23 @@ export class TokenSpending {
       challengeId: challenge.id,
     };
     await this.#receipts.rememberStored(stored, [...keys, obtained.site.resourceKey]);
+  }
+
+  #notify(obtained: TokenObtained, accessUntilSeconds: number | undefined): void {
+    const { challenge, site, spend } = obtained;
+    try {
+      this.#onSpend?.({
+        amountMicros: spend.amountMicros,
+        origin: site.origin,
+        url: site.url,
+        resource: challenge.request.methodDetails.resource,
+        merchant: challenge.request.recipient,
+        tokens: spend.tokens.length,
+        ...(accessUntilSeconds === undefined ? {} : { accessUntilSeconds }),
+      });
+    } catch {
+      // The tokens were taken; a listener's failure must not turn that into an error.
+    }
   }
 
   /**
