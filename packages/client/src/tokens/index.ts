@@ -25,4 +25,5 @@ export {
   TokenPurse,
   type TokenPurseOptions,
   type TokenSpend,
+  toWire,
 } from './token-purse.ts';

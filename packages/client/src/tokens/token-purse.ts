@@ -273,6 +273,8 @@ export class TokenPurse {
     try {
       response = await this.#fetch(new URL('/v1/tokens/swaps', this.#platformUrl), {
         method: 'POST',
+        // In the platform's own pages the session cookie would name the user: a swap names no one.
+        credentials: 'omit',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
           inputs: pending.inputs.map(toWire),
@@ -348,7 +350,8 @@ export class TokenPurse {
    * a purchase, so that a withdrawal's time says nothing of what was bought.
    */
   async refill(options: {
-    readonly sessionToken: string;
+    /** Absent in the platform's own pages (the session cookie goes with the request). */
+    readonly sessionToken?: string;
     readonly floatMicros: bigint;
     readonly batchMicros: bigint;
   }): Promise<bigint> {
@@ -358,7 +361,7 @@ export class TokenPurse {
       await this.#exclusive(() =>
         withdrawTokens({
           platformUrl: this.#platformUrl,
-          sessionToken: options.sessionToken,
+          ...(options.sessionToken === undefined ? {} : { sessionToken: options.sessionToken }),
           store: this.#options.store,
           fetch: this.#fetch,
           amountMicros: options.batchMicros,

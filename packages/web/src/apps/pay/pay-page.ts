@@ -1,4 +1,5 @@
-import { challengeEcho, formatCredentialHeader } from '@mite/protocol';
+import { toWire } from '@mite/client';
+import { challengeEcho, formatCredentialHeader, miteTokenMethod } from '@mite/protocol';
 import { html, nothing } from 'lit';
 import {
   askingOriginParam,
@@ -13,6 +14,7 @@ import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { showAmount } from '../shared/money.ts';
 import { sessionKeptProblem } from '../shared/session-kept.ts';
+import { browserPurse, privacyModeOn, tokenFloat } from '../shared/token-wallet.ts';
 import { checkBudget } from './pay-budget.ts';
 import { askingOriginOf, checkChallenge, type PayRequest, showMicros } from './pay-checks.ts';
 import '../shared/styles.css';
@@ -43,6 +45,7 @@ export class PayPage extends MiteElement {
     ready: { state: true },
     askAbove: { state: true },
     autoPayText: { state: true },
+    tokenRequest: { state: true },
   };
 
   declare stage: Stage;
@@ -58,6 +61,11 @@ export class PayPage extends MiteElement {
    * automatically next time (within the budget, not asked about) and the site has no consent yet.
    */
   declare autoPayText: ConsentText | undefined;
+  /**
+   * In privacy mode, the site's "mite-token" challenge when the tokens this browser holds are
+   * worth its price: Pay then pays it with tokens, not from the wallet.
+   */
+  declare tokenRequest: PayRequest | undefined;
   readonly #askingOrigin = askingOriginOf(
     new URLSearchParams(location.search).get(askingOriginParam),
   );
@@ -74,6 +82,7 @@ export class PayPage extends MiteElement {
     this.ready = false;
     this.askAbove = undefined;
     this.autoPayText = undefined;
+    this.tokenRequest = undefined;
   }
 
   override connectedCallback(): void {
@@ -125,7 +134,21 @@ export class PayPage extends MiteElement {
     });
     if (!checked.ok) return this.#refuse(checked.reason);
     this.request = checked.value;
+    this.tokenRequest = await this.#tokenRequestOf(header);
     await this.#review();
+  }
+
+  /** The site's token challenge, in privacy mode and when the tokens held can pay it. */
+  async #tokenRequestOf(header: string): Promise<PayRequest | undefined> {
+    if (!privacyModeOn()) return undefined;
+    const checked = checkChallenge(header, {
+      askingOrigin: this.#askingOrigin ?? '',
+      platformOrigin: location.origin,
+      nowSeconds: Math.floor(Date.now() / 1000),
+      method: miteTokenMethod,
+    });
+    if (!checked.ok) return undefined;
+    return (await tokenFloat()) >= checked.value.amountMicros ? checked.value : undefined;
   }
 
   /**
@@ -147,7 +170,9 @@ export class PayPage extends MiteElement {
     });
     if (!budget.ok) return this.#refuse(budget.reason);
     this.askAbove = budget.value.askFirst ? budget.value.budget.approveAboveMicros : undefined;
-    if (!budget.value.askFirst && (await this.#autoPayOffered())) return;
+    // With tokens nothing goes through the platform's payments, automatic ones included.
+    if (this.tokenRequest === undefined && !budget.value.askFirst && (await this.#autoPayOffered()))
+      return;
     const merchantId = encodeURIComponent(request.challenge.request.recipient);
     const profile = await callApi<{ name: string }>('GET', `/v1/merchants/${merchantId}/profile`);
     if (!profile.ok) return this.#refuse(describeProblem(profile.problem));
@@ -184,6 +209,10 @@ export class PayPage extends MiteElement {
   async #payNow(automatic?: { site: string }): Promise<boolean> {
     const request = this.request;
     if (request === undefined) return true;
+    if (this.tokenRequest !== undefined && automatic === undefined) {
+      await this.#payWithTokens(this.tokenRequest);
+      return true;
+    }
     this.stage = 'paying';
     this.failure = undefined;
     const paid = await callApi<{ receipt: string }>('POST', '/v1/payments', {
@@ -206,6 +235,33 @@ export class PayPage extends MiteElement {
     this.#send({ type: payMessageTypes.credential, authorization });
     window.close();
     return true;
+  }
+
+  /**
+   * Pays with tokens from this browser (swapping some for change, anonymously, if need be). The
+   * tokens leave this browser's store once handed to the site, which keeps the credential and
+   * presents it again while its access lasts.
+   */
+  async #payWithTokens(request: PayRequest): Promise<void> {
+    this.stage = 'paying';
+    this.failure = undefined;
+    const purse = browserPurse();
+    let authorization: string;
+    try {
+      const spend = await purse.take(request.amountMicros);
+      authorization = formatCredentialHeader({
+        challenge: request.challenge,
+        payload: { tokens: spend.tokens.map(toWire) },
+      });
+      await purse.settle(spend, 'accepted');
+    } catch (error) {
+      return this.#refuse(
+        `the tokens could not pay: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    this.stage = 'paid';
+    this.#send({ type: payMessageTypes.credential, authorization });
+    window.close();
   }
 
   private async logIn(event: SubmitEvent): Promise<void> {
@@ -313,8 +369,16 @@ export class PayPage extends MiteElement {
         <dd>${this.#askingOrigin}</dd>
         <dt>Price</dt>
         <dd>${price}</dd>
-        <dt>Your balance</dt>
-        <dd>${showAmount(this.balance)}</dd>
+        ${
+          this.tokenRequest === undefined
+            ? html`<dt>Your balance</dt>
+                <dd>${showAmount(this.balance)}</dd>`
+            : html`<dt>Paid with</dt>
+                <dd data-testid="paid-with-tokens">
+                  Tokens from this browser (privacy mode): the platform does not learn what you buy,
+                  and this purchase is not in your wallet’s history.
+                </dd>`
+        }
       </dl>
       ${
         this.askAbove !== undefined
