@@ -80,10 +80,16 @@ export interface PaywallOptions {
    * that a ticket shown again skips decoding, the HMAC and the signature check; 0 turns it off.
    */
   readonly verifiedCacheSizeMax?: number;
+  /**
+   * Take unlinkable tokens too (method "mite-token"): a 402 carries a second challenge, and a
+   * credential's tokens are verified offline, then deposited at the platform with this merchant
+   * API key (scope `tokens:deposit`) before the resource is served.
+   */
+  readonly tokens?: { readonly apiKey: string };
 }
 
 /** Every refusal: the protocol's codes, and the platform's keys being out of reach. */
-export type PaywallErrorCode = ProtocolErrorCode | 'keysUnavailable';
+export type PaywallErrorCode = ProtocolErrorCode | 'keysUnavailable' | 'depositUnavailable';
 
 export interface PaidOutcome {
   readonly kind: 'paid';

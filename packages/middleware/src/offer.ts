@@ -11,6 +11,9 @@ import {
   formatBaseUnits,
   formatChallengeHeader,
   issueChallenge,
+  miteTokenMethod,
+  requestAmountMicros,
+  tokensPerCredentialMax,
   miteAmountDecimals,
   type MiteMethodDetails,
   parsePositiveAmount,
@@ -186,7 +189,9 @@ export function challengeHeaders(
     expiresAtSeconds: offer.nowSeconds + config.ttlSeconds,
     ...(offer.headerDescription === undefined ? {} : { description: offer.headerDescription }),
   });
-  const headers: Record<string, string> = { 'WWW-Authenticate': formatChallengeHeader(challenge) };
+  const headers: Record<string, string> = {
+    'WWW-Authenticate': withTokenChallenge(config, offer, formatChallengeHeader(challenge)),
+  };
   if (offer.x402) {
     const { resource } = offer.request.methodDetails;
     // x402 clients resolve nothing; a relative URL is left only when Host is unusable.
@@ -197,4 +202,29 @@ export function challengeHeaders(
     headers['PAYMENT-REQUIRED'] = encodeX402Header(required);
   }
   return { id: challenge.id, headers };
+}
+
+/**
+ * The challenges a 402 carries: Mite's, and, where the merchant takes tokens and the price can be
+ * paid in one credential's worth of them (powers of two, `tokensPerCredentialMax` at most), the
+ * same charge for method "mite-token", as a second challenge of the same header (RFC 9110 lets a
+ * `WWW-Authenticate` value list several).
+ */
+function withTokenChallenge(config: Config, offer: Offer, miteChallenge: string): string {
+  if (config.tokens === undefined) return miteChallenge;
+  const priceMicros = requestAmountMicros(offer.request);
+  const bits = priceMicros
+    .toString(2)
+    .split('')
+    .filter((bit) => bit === '1').length;
+  if (priceMicros <= 0n || bits > tokensPerCredentialMax) return miteChallenge;
+  const tokenChallenge = issueChallenge({
+    secret: config.secret,
+    realm: config.realm,
+    request: offer.request,
+    expiresAtSeconds: offer.nowSeconds + config.ttlSeconds,
+    method: miteTokenMethod,
+    ...(offer.headerDescription === undefined ? {} : { description: offer.headerDescription }),
+  });
+  return `${miteChallenge}, ${formatChallengeHeader(tokenChallenge)}`;
 }

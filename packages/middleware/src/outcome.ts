@@ -43,7 +43,7 @@ export function refusalOutcome(
   code: PaywallErrorCode,
   detail: string,
 ): PaywallOutcome {
-  if (code === 'keysUnavailable') {
+  if (code === 'keysUnavailable' || code === 'depositUnavailable') {
     const problem = { type: 'about:blank', title: 'Service Unavailable', status: 503, detail };
     const headers = {
       'Content-Type': problemMediaType,

@@ -12,6 +12,7 @@ import {
   type ReceiptVerifier,
 } from './receipt-verifier.ts';
 import { createMemoryReplayStore, type ReplayStore } from './replay-store.ts';
+import { createTokenDepositor, type TokenDepositor } from './token-deposit.ts';
 import { createRouteTable, type PricedRoute, type RouteTable } from './routes.ts';
 import { createVerifiedCache, type VerifiedCache, verifiedCacheSizeMax } from './verified-cache.ts';
 import type { VerifiedCredential } from './verification.ts';
@@ -38,6 +39,8 @@ export interface Config {
   readonly requestJsonBase: ReadonlyMap<PricedRoute, number>;
   readonly x402: X402Mode;
   readonly jwksRetryAfterSeconds: number;
+  /** Set when the merchant takes tokens (method "mite-token"). */
+  readonly tokens: TokenDepositor | undefined;
 }
 
 function checkOptions(options: PaywallOptions): void {
@@ -114,5 +117,15 @@ export function createConfig(options: PaywallOptions, internals: PaywallInternal
     ),
     x402: options.x402 ?? 'always',
     jwksRetryAfterSeconds: Math.max(1, Math.ceil(refreshIntervalMinMs / 1000)),
+    tokens:
+      options.tokens === undefined
+        ? undefined
+        : createTokenDepositor({
+            platformUrl: options.platformUrl,
+            apiKey: options.tokens.apiKey,
+            fetch: options.fetch ?? globalThis.fetch,
+            clock,
+            refreshIntervalMinMs,
+          }),
   };
 }

@@ -19,7 +19,7 @@ import { createPlatform, type Platform } from '@mite/server';
 import { tempDir } from '@mite/testkit';
 import express from 'express';
 import pino from 'pino';
-import { createPaywall, type PaidOutcome } from './core.ts';
+import { createPaywall, type PaidOutcome, type PaywallOptions } from './core.ts';
 import { expressPaywall } from './express.ts';
 import { withPaywall } from './node-http.ts';
 import type { PricedRoute } from './routes.ts';
@@ -74,12 +74,15 @@ function micros(text: unknown): bigint {
   return parsed.value;
 }
 
-export async function startLivePlatform(): Promise<LivePlatform> {
+export async function startLivePlatform(
+  options: { readonly tokenDenominationsMicros?: readonly bigint[] } = {},
+): Promise<LivePlatform> {
   const platform = await createPlatform({
     dataDir: tempDir('mite-e2e-'),
     env: {},
     logger: pino({ level: 'silent' }),
     funding: { provider: 'sandbox' },
+    ...options,
   });
   let url: string;
   try {
@@ -252,7 +255,7 @@ export async function startShop(
   kind: ShopKind,
   platformUrl: string,
   merchant: LiveMerchant,
-  options: { readonly origin?: string } = {},
+  options: Pick<PaywallOptions, 'origin' | 'tokens'> = {},
 ): Promise<LiveShop> {
   let offsetMs = 0;
   const paywall = createPaywall({

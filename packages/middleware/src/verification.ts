@@ -23,6 +23,7 @@ import {
   type Refusal,
   sameCurrency,
   type Success,
+  type TokenPaymentWire,
 } from '@mite/protocol';
 import type { PaywallErrorCode, PaywallHeaders } from './core.ts';
 import { type CredentialSource, decodeCredentialText } from './credential-source.ts';
@@ -142,7 +143,7 @@ function verifiedCredential(
     singleUseRedeemGraceSeconds;
   const paymentReceipt: PaymentReceipt = Object.freeze({
     status: 'success',
-    method: 'mite',
+    method: challenge.method,
     timestampSeconds: claims.issuedAt,
     reference: claims.paymentId,
     challengeId: claims.challengeId ?? challenge.id,
@@ -213,7 +214,10 @@ async function verifyAnew(
   const { challenge, payload } = decoded.credential;
   const echoDefect = checkIssued(config, challenge) ?? checkEcho(config, challenge, offer);
   if (echoDefect !== undefined) return echoDefect;
-  const receipt = await config.verifier.verifyKeyed(payload.receipt);
+  const jws =
+    'receipt' in payload ? ok(payload.receipt) : await deposited(config, challenge, payload.tokens);
+  if (!jws.ok) return jws;
+  const receipt = await config.verifier.verifyKeyed(jws.value);
   if (!receipt.ok) return receipt;
   const { claims, kid, key } = receipt.value;
   const verified = verifiedCredential(config, offer, challenge, claims, kid, key);
@@ -225,4 +229,20 @@ async function verifyAnew(
     config.verified.set(via, text, verified);
   }
   return judge(verified, nowSeconds);
+}
+
+/**
+ * The receipt a credential's tokens earn: deposited at the platform (after their offline check),
+ * whose receipt is then checked as any receipt is. A merchant that takes no tokens never issued
+ * a "mite-token" challenge, so its HMAC check has refused such a credential already.
+ */
+async function deposited(
+  config: Config,
+  challenge: Challenge,
+  tokens: readonly TokenPaymentWire[],
+): Promise<Success<string> | ExplainedFailure<PaywallErrorCode>> {
+  if (config.tokens === undefined) {
+    return refused('unsupportedMethod', 'this merchant takes no tokens');
+  }
+  return config.tokens.deposit(tokens, challenge);
 }

@@ -48,8 +48,7 @@ export interface TokenPaymentWire {
 
 /** What proves the payment: the platform's receipt (a compact JWS), or tokens. */
 export type CredentialPayload =
-  | { readonly receipt: string }
-  | { readonly tokens: readonly TokenPaymentWire[] };
+  { readonly receipt: string } | { readonly tokens: readonly TokenPaymentWire[] };
 
 export interface Credential {
   readonly challenge: Challenge;
@@ -81,7 +80,10 @@ export function checkCompactJws(text: string): Decoded<string> {
 
 interface CredentialWire {
   readonly challenge: ChallengeEcho;
-  readonly payload: CredentialPayload;
+  readonly payload: {
+    readonly receipt?: string;
+    readonly tokens?: readonly TokenPaymentWire[];
+  };
   readonly source?: string;
 }
 
@@ -91,17 +93,16 @@ const tokenPaymentSchema: z.ZodMiniType<TokenPaymentWire> = z.strictObject({
   signature: z.string().check(z.regex(tokenSignaturePattern, 'a signature is 256 to 512 bytes')),
 });
 
-// Unknown top-level members are dropped, as the draft requires; the payload, Mite's own, is strict.
+// Unknown top-level members are dropped, as the draft requires; the payload, Mite's own, is
+// strict, and holds exactly one of a receipt and tokens (checkPayload).
 const credentialWireSchema: z.ZodMiniType<CredentialWire> = z.object({
   challenge: challengeEchoSchema,
-  payload: z.union([
-    z.strictObject({ receipt: z.string() }),
-    z.strictObject({
-      tokens: z
-        .array(tokenPaymentSchema)
-        .check(z.minLength(1), z.maxLength(tokensPerCredentialMax)),
-    }),
-  ]),
+  payload: z.strictObject({
+    receipt: z.exactOptional(z.string()),
+    tokens: z.exactOptional(
+      z.array(tokenPaymentSchema).check(z.minLength(1), z.maxLength(tokensPerCredentialMax)),
+    ),
+  }),
   source: z.exactOptional(
     z
       .string()
@@ -160,15 +161,21 @@ export function decodeCredentialJson(json: unknown): Decoded<Credential> {
   return accepted(source === undefined ? credential : { ...credential, source });
 }
 
-/** A receipt is a compact JWS; tokens answer only a "mite-token" challenge. */
-function checkPayload(challenge: Challenge, payload: CredentialPayload): Decoded<CredentialPayload> {
-  if ('tokens' in payload) {
+/** One proof: a receipt (a compact JWS), or tokens, which answer a "mite-token" challenge only. */
+function checkPayload(
+  challenge: Challenge,
+  payload: CredentialWire['payload'],
+): Decoded<CredentialPayload> {
+  const { receipt, tokens } = payload;
+  if (tokens !== undefined) {
+    if (receipt !== undefined) return refused('badValue', 'a payload is a receipt or tokens');
     return challenge.method === miteTokenMethod
-      ? accepted(payload)
+      ? accepted({ tokens })
       : refused('badValue', `tokens answer a "${miteTokenMethod}" challenge only`);
   }
-  const receipt = checkCompactJws(payload.receipt);
-  return receipt.ok ? accepted({ receipt: receipt.value }) : receipt;
+  if (receipt === undefined) return refused('missingField', 'payload.receipt is missing');
+  const checked = checkCompactJws(receipt);
+  return checked.ok ? accepted({ receipt: checked.value }) : checked;
 }
 
 /** The `Authorization` value: `Payment <base64url JSON>`. */

@@ -5,7 +5,12 @@
  */
 import * as z from 'zod/mini';
 import { decodeBase64urlJson, encodeBase64urlJson } from './base64url.ts';
-import { challengeIdLength, miteMethod } from './challenge.ts';
+import {
+  challengeIdLength,
+  miteMethod,
+  type MiteMethodName,
+  miteTokenMethod,
+} from './challenge.ts';
 import { codedRefine, decodeWithSchema, identifierSchema } from './fields.ts';
 import { headerLengthMax } from './auth-params.ts';
 import { accepted, type Decoded } from './problems.ts';
@@ -16,7 +21,7 @@ export const paymentReceiptHeaderName = 'Payment-Receipt';
 
 export interface PaymentReceipt {
   readonly status: 'success';
-  readonly method: typeof miteMethod;
+  readonly method: MiteMethodName;
   /** When the payment was made (the receipt's `issuedAt`). */
   readonly timestampSeconds: number;
   /** The platform's payment id. */
@@ -27,7 +32,7 @@ export interface PaymentReceipt {
 
 interface PaymentReceiptWire {
   readonly status: 'success';
-  readonly method: typeof miteMethod;
+  readonly method: MiteMethodName;
   readonly timestamp: string;
   readonly reference: string;
   readonly challengeId: string;
@@ -46,7 +51,7 @@ const timestampTextSchema = z
 
 const paymentReceiptWireSchema: z.ZodMiniType<PaymentReceiptWire> = z.strictObject({
   status: z.literal('success'),
-  method: z.literal(miteMethod),
+  method: z.union([z.literal(miteMethod), z.literal(miteTokenMethod)]),
   timestamp: timestampTextSchema,
   reference: identifierSchema,
   challengeId: z
