@@ -8,11 +8,11 @@
  */
 import {
   type Challenge,
-  decodeBase64urlJson,
   formatCredentialHeader,
   miteTokenMethod,
   parseChallengeHeader,
-  parseTimestamp,
+  parsePaymentReceiptHeader,
+  paymentReceiptHeaderName,
   requestAmountMicros,
 } from '@mite/protocol';
 import type { Reservation } from './budget.ts';
@@ -26,9 +26,6 @@ import {
   type TokenSpend,
   toWire,
 } from './tokens/token-purse.ts';
-
-/** The longest Payment-Receipt value read. */
-const receiptHeaderLengthMax = 4_096;
 
 /** A payment a merchant took in tokens. */
 export interface TokenSpendEvent {
@@ -63,13 +60,11 @@ export function readTokenChallenge(response: Response, nowSeconds: number): Chal
 
 /** The access end a merchant's Payment-Receipt states, in seconds; undefined if none reads. */
 function accessUntilOf(response: Response): { until: number; reference: string } | undefined {
-  const header = response.headers.get('payment-receipt');
+  const header = response.headers.get(paymentReceiptHeaderName);
   if (header === null) return undefined;
-  const json = decodeBase64urlJson(header.trim(), receiptHeaderLengthMax);
-  if (!json.ok || typeof json.value !== 'object' || json.value === null) return undefined;
-  const { accessUntil, reference } = json.value as Record<string, unknown>;
-  const until = parseTimestamp(String(accessUntil));
-  return until.ok ? { until: until.value, reference: String(reference ?? '') } : undefined;
+  const receipt = parsePaymentReceiptHeader(header);
+  if (!receipt.ok) return undefined;
+  return { until: receipt.value.accessUntilSeconds, reference: receipt.value.reference };
 }
 
 export class TokenSpending {

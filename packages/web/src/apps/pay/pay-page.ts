@@ -46,6 +46,7 @@ export class PayPage extends MiteElement {
     askAbove: { state: true },
     autoPayText: { state: true },
     tokenRequest: { state: true },
+    tokenNote: { state: true },
   };
 
   declare stage: Stage;
@@ -66,6 +67,8 @@ export class PayPage extends MiteElement {
    * worth its price: Pay then pays it with tokens, not from the wallet.
    */
   declare tokenRequest: PayRequest | undefined;
+  /** In privacy mode, why this payment is from the wallet after all; else undefined. */
+  declare tokenNote: string | undefined;
   readonly #askingOrigin = askingOriginOf(
     new URLSearchParams(location.search).get(askingOriginParam),
   );
@@ -83,6 +86,7 @@ export class PayPage extends MiteElement {
     this.askAbove = undefined;
     this.autoPayText = undefined;
     this.tokenRequest = undefined;
+    this.tokenNote = undefined;
   }
 
   override connectedCallback(): void {
@@ -147,8 +151,16 @@ export class PayPage extends MiteElement {
       nowSeconds: Math.floor(Date.now() / 1000),
       method: miteTokenMethod,
     });
-    if (!checked.ok) return undefined;
-    return (await tokenFloat()) >= checked.value.amountMicros ? checked.value : undefined;
+    if (!checked.ok) {
+      this.tokenNote =
+        'Privacy mode is on, but this site takes no tokens: you pay from your wallet.';
+      return undefined;
+    }
+    if ((await tokenFloat()) >= checked.value.amountMicros) return checked.value;
+    this.tokenNote =
+      'Privacy mode is on, but the tokens this browser holds are worth less than the price: ' +
+      'you pay from your wallet. Opening your wallet withdraws more.';
+    return undefined;
   }
 
   /**
@@ -391,6 +403,7 @@ export class PayPage extends MiteElement {
             </p>`
           : nothing
       }
+      ${this.tokenNote === undefined ? nothing : html`<p class="hint" data-testid="token-note">${this.tokenNote}</p>`}
       ${this.renderAutoPayOffer()}
       ${this.failure === undefined ? nothing : html`<p class="notice error" role="alert">${this.failure}</p>`}
       <p>
