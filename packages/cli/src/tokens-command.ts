@@ -70,7 +70,7 @@ export function createTokensCommand(
   setExitCode: (code: number) => void,
 ): Command {
   const command = new Command('tokens').description(
-    'unlinkable tokens: withdraw them from the wallet, list them',
+    'unlinkable tokens: withdraw them from the wallet, list them, spend them',
   );
   command
     .command('withdraw')
@@ -126,6 +126,16 @@ export function createTokensCommand(
       }
       setExitCode(exitCodes.ok);
     });
+  addSpendCommand(command, context, setExitCode);
+  return command;
+}
+
+/** `mite tokens spend URL [--max AMOUNT]`. */
+function addSpendCommand(
+  command: Command,
+  context: CliContext,
+  setExitCode: (code: number) => void,
+): void {
   command
     .command('spend')
     .description(
@@ -136,7 +146,6 @@ export function createTokensCommand(
     .action(async (url: string, flags: { max?: string }) => {
       setExitCode(await spend(url, flags, context));
     });
-  return command;
 }
 
 /** Finishes what an earlier command left pending: withdrawals, then swaps. */
