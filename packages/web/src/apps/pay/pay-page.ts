@@ -14,7 +14,12 @@ import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { showAmount } from '../shared/money.ts';
 import { sessionKeptProblem } from '../shared/session-kept.ts';
-import { browserPurse, privacyModeOn, tokenFloat } from '../shared/token-wallet.ts';
+import {
+  browserPurse,
+  privacyModeOn,
+  tokenFloat,
+  withTokensLocked,
+} from '../shared/token-wallet.ts';
 import { checkBudget } from './pay-budget.ts';
 import { askingOriginOf, checkChallenge, type PayRequest, showMicros } from './pay-checks.ts';
 import '../shared/styles.css';
@@ -260,12 +265,14 @@ export class PayPage extends MiteElement {
     const purse = browserPurse();
     let authorization: string;
     try {
-      const spend = await purse.take(request.amountMicros);
-      authorization = formatCredentialHeader({
-        challenge: request.challenge,
-        payload: { tokens: spend.tokens.map(toWire) },
+      authorization = await withTokensLocked(async () => {
+        const spend = await purse.take(request.amountMicros);
+        await purse.settle(spend, 'accepted');
+        return formatCredentialHeader({
+          challenge: request.challenge,
+          payload: { tokens: spend.tokens.map(toWire) },
+        });
       });
-      await purse.settle(spend, 'accepted');
     } catch (error) {
       return this.#refuse(
         `the tokens could not pay: ${error instanceof Error ? error.message : String(error)}`,

@@ -13,7 +13,6 @@ import {
   type TokenState,
   type TokenStore,
   TokenPurse,
-  tokensValueMicros,
 } from '@mite/client';
 
 const privacyModeKey = 'mite:privacy-mode';
@@ -60,19 +59,35 @@ export function browserPurse(): TokenPurse {
   return new TokenPurse({ store: browserTokenStore(), platformUrl: location.origin });
 }
 
-/** What the tokens held are worth, pending withdrawals and swaps aside. */
+/** What the tokens held are worth and the platform still takes, pending ones aside. */
 export async function tokenFloat(): Promise<bigint> {
-  return tokensValueMicros(await browserTokenStore().load());
+  return browserPurse().spendableMicros();
+}
+
+/**
+ * Runs `task` with the tokens to itself across this origin's tabs and windows (the wallet
+ * refilling, the payment window paying): each loads and saves the whole store, and two at once
+ * would lose one's change. Browsers without the Web Locks API run it as it is.
+ */
+export function withTokensLocked<T>(task: () => Promise<T>): Promise<T> {
+  const locks = (navigator as Navigator & { locks?: LockManager }).locks;
+  if (locks === undefined) return task();
+  // The lock is held until the callback's promise settles, which settles this one.
+  return new Promise<T>((resolve, reject) => {
+    locks.request(tokensKey, () => task().then(resolve, reject)).catch(reject);
+  });
 }
 
 /**
  * Finishes what was left pending and withdraws batches until the float is held (the session
  * cookie goes with the withdrawal). Answers what was withdrawn now.
  */
-export async function keepFloat(): Promise<bigint> {
-  const store = browserTokenStore();
-  await resumeWithdrawals({ platformUrl: location.origin, store });
-  const purse = new TokenPurse({ store, platformUrl: location.origin });
-  await purse.resumeSwaps();
-  return purse.refill({ floatMicros: tokenFloatMicros, batchMicros: tokenBatchMicros });
+export function keepFloat(): Promise<bigint> {
+  return withTokensLocked(async () => {
+    const store = browserTokenStore();
+    await resumeWithdrawals({ platformUrl: location.origin, store });
+    const purse = new TokenPurse({ store, platformUrl: location.origin });
+    await purse.resumeSwaps();
+    return purse.refill({ floatMicros: tokenFloatMicros, batchMicros: tokenBatchMicros });
+  });
 }
