@@ -41,6 +41,9 @@ async function migrate(location: { dataDir: string; databaseUrl?: string }): Pro
     logger: pino({ level: 'silent' }),
     backgroundJobs: false,
   });
+  // The platform's root key is wrapped under this start's master key, which the worlds copied
+  // from here do not have: each world makes its own root at its first start, as a new install.
+  await platform.platformDb.db.deleteFrom('data_keys').execute();
   await platform.close();
 }
 

@@ -55,7 +55,11 @@ import {
   createPayoutService,
   payoutDebtorFromEnv,
 } from './payouts/payout-service.ts';
-import { loadMasterKey } from './privacy/master-key.ts';
+import { createAccountErasure } from './privacy/account-erasure.ts';
+import { createDataKeyring } from './privacy/data-keys.ts';
+import { erasureRoutes } from './privacy/erasure-routes.ts';
+import { sealedBeforeDataKeys, upgradeToDataKeys } from './privacy/data-key-upgrade.ts';
+import { loadMasterKeys } from './privacy/master-key.ts';
 import { createPersonalDataCipher } from './privacy/personal-data-cipher.ts';
 import { loadReceiptKey } from './receipts/receipt-keys.ts';
 import { walletRoutes } from './wallets/wallet-routes.ts';
@@ -215,27 +219,36 @@ async function createServices(
   appRef: { current?: HttpApp },
 ) {
   const clock = options.clock ?? Date.now;
-  const masterKey = loadMasterKey({ env: options.env, dataDir: options.dataDir });
-  const cipher = createPersonalDataCipher(masterKey);
+  const masterKeys = loadMasterKeys({ env: options.env, dataDir: options.dataDir });
+  // Personal fields under each user's data key; the platform's own secrets under its root key,
+  // random, or on a database older than data keys the master key it had (privacy/data-keys.ts).
+  const keyring = createDataKeyring({ platform: platformDb, masterKeys, clock });
+  const rootKey = await keyring.platformRoot(() => sealedBeforeDataKeys(platformDb.db));
+  const cipher = createPersonalDataCipher(rootKey);
+  // The sandbox's secrets stay derived from the master key, as before: a rotation changes them,
+  // which only a sandbox (no real money) sees.
+  const masterKey = masterKeys.current.key;
+  await upgradeToDataKeys({ platform: platformDb, keyring, cipher, nowMs: clock() });
   const receiptKey = await loadReceiptKey(options.dataDir, options.env);
   // One batcher for every service, so that their writes share commits.
   const batcher = createTransactionBatcher(platformDb);
   const deps = { platform: platformDb, ledger, clock, batcher };
   const wallets = createWalletService({ ledger });
-  const users = createUserService({ ...deps, wallets, cipher });
+  const users = createUserService({ ...deps, wallets, cipher, keyring });
   const merchants = createMerchantService(deps);
   const staffPrincipals = createStaffPrincipals({ platform: platformDb });
   const merchantPeople = createMerchantPeople({
     ...deps,
     users,
     merchants,
-    cipher,
+    keyring,
     staffPrincipals,
   });
   const merchantInvitations = createMerchantInvitations({
     ...deps,
     people: merchantPeople,
     cipher,
+    keyring,
   });
   const operatorPeople = createOperatorPeople({ ...deps, users, staffPrincipals });
   const adminKeys = createAdminKeyService(deps);
@@ -254,7 +267,13 @@ async function createServices(
   const refunds = createRefundService({ ...deps, transferIds });
   const fundingConfig = options.funding ?? fundingConfigFromEnv(options.env);
   const fundingProvider = createFundingProvider(fundingConfig, masterKey, appRef);
-  const topUps = createTopUpService({ ...deps, policy, provider: fundingProvider, transferIds });
+  const topUps = createTopUpService({
+    ...deps,
+    policy,
+    provider: fundingProvider,
+    transferIds,
+    keyring,
+  });
   const bankChangeHoldMs = options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env);
   const payouts = createPayoutService({
     ...deps,
@@ -309,11 +328,13 @@ async function createServices(
       clock,
       onError: (error) => options.logger.error({ err: error }, 'ledger verification failed'),
     }),
-    reads: createOperatorReads({ platform: platformDb, ledger, clock, bankChangeHoldMs }),
-    views: createPersonalDataViews({ platform: platformDb, batcher, cipher, clock }),
+    reads: createOperatorReads({ platform: platformDb, ledger, clock, bankChangeHoldMs, keyring }),
+    views: createPersonalDataViews({ platform: platformDb, batcher, keyring, clock }),
   };
+  const erasure = createAccountErasure({ ...deps, keyring, users, transferIds });
   return {
     users,
+    erasure,
     wallets,
     merchants,
     staffPrincipals,
@@ -345,6 +366,7 @@ async function createServices(
     // What a test needs to build a variant of one service over this platform's stores.
     clock,
     cipher,
+    keyring,
   };
 }
 
@@ -402,6 +424,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     appRef.current = app;
     await app.register(healthRoutes);
     await app.register(authRoutes, { users: services.users });
+    await app.register(erasureRoutes, { erasure: services.erasure });
     await app.register(merchantPeopleRoutes, {
       people: services.merchantPeople,
       invitations: services.merchantInvitations,

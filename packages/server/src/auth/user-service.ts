@@ -2,6 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { firstRow, preparedQuery } from '../db/prepared-query.ts';
+import { type DataKeyring, openUserField, userSubject } from '../privacy/data-keys.ts';
 import { normaliseEmail, type PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { fail, ok, type Result } from '../result.ts';
 import type { WalletService } from '../wallets/wallet-service.ts';
@@ -24,7 +25,10 @@ export interface UserServiceDeps {
   readonly platform: PlatformDb;
   /** Makes each new user's wallet. */
   readonly wallets: Pick<WalletService, 'createWallet'>;
+  /** Computes the email's lookup tag (the platform's key: lookups need no user's key). */
   readonly cipher: PersonalDataCipher;
+  /** Seals the email under the user's own data key (privacy/data-keys.ts). */
+  readonly keyring: DataKeyring;
   readonly clock: () => number;
 }
 
@@ -46,7 +50,7 @@ export interface UserProfile {
  * find it; the password only as an scrypt hash; a session token only as its SHA-256 hash.
  */
 export function createUserService(deps: UserServiceDeps) {
-  const { platform, wallets, cipher, clock } = deps;
+  const { platform, wallets, cipher, keyring, clock } = deps;
   const db = platform.db;
   // Logging in as an unknown email still verifies a password, so that the answer's timing does
   // not tell which emails have accounts.
@@ -78,13 +82,14 @@ export function createUserService(deps: UserServiceDeps) {
     // The wallet comes first: an account nobody owns is harmless, a user without a wallet is not.
     const walletId = await wallets.createWallet();
     const userId = uuidv7();
+    const dataKey = await keyring.keyFor(userSubject(userId));
     try {
       await db
         .insertInto('users')
         .values({
           id: userId,
           email_lookup: lookup,
-          email_ciphertext: cipher.encrypt(email, `user:${userId}:email`),
+          email_ciphertext: dataKey.encrypt(email, `user:${userId}:email`),
           password_hash: await hashPassword(input.password),
           wallet_account_id: walletId.toString(),
           created_at: BigInt(clock()),
@@ -227,9 +232,12 @@ export function createUserService(deps: UserServiceDeps) {
       .where('id', '=', userId)
       .executeTakeFirst();
     if (user === undefined) return undefined;
+    const email = await openUserField(keyring, user.id, user.email_ciphertext, 'email');
+    // An erased account has no profile: nothing of the person is left to show.
+    if (email === undefined) return undefined;
     return {
       id: user.id,
-      email: cipher.decrypt(user.email_ciphertext, `user:${user.id}:email`),
+      email,
       walletAccountId: BigInt(user.wallet_account_id),
       createdAtMs: Number(user.created_at),
     };

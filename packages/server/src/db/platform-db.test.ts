@@ -10,6 +10,7 @@ const platformTables = [
   'admin_keys',
   'api_keys',
   'consents',
+  'data_keys',
   'data_upgrades',
   'idempotency_records',
   'ledger_verifications',

@@ -24,6 +24,8 @@ export interface UsersTable {
   wallet_account_id: string;
   created_at: EpochMs;
   disabled_at: EpochMs | null;
+  /** When the person erased their account (migration 0026): their data key is destroyed. */
+  erased_at: Generated<EpochMs | null>;
 }
 
 export interface SessionsTable {
@@ -336,6 +338,7 @@ export interface PlatformSchema {
   token_swaps: TokenSwapsTable;
   spent_tokens: SpentTokensTable;
   consents: ConsentsTable;
+  data_keys: DataKeysTable;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
@@ -625,4 +628,19 @@ export interface ConsentsTable {
   revoked_text_version: string | null;
   /** For shareEmail: the user's pseudonym at that merchant, which the merchant looks up by. */
   merchant_pseudonym: string | null;
+}
+
+/**
+ * A data key (migration 0026): the AES-256-GCM key of one subject's personal fields (`user:<id>`,
+ * `invitation:<id>`) or the platform's own root secret (`platform`), wrapped under a master key.
+ * Erasure sets `wrapped` to null: what the key sealed can no longer be opened (privacy/data-keys.ts).
+ */
+export interface DataKeysTable {
+  subject: string;
+  /** `k1.<iv>.<ciphertext>.<tag>` (base64url), AES-256-GCM bound to the subject; null once destroyed. */
+  wrapped: string | null;
+  /** Which master key wrapped it (privacy/master-key.ts masterKeyId); rewrapping changes it. */
+  master_key_id: string;
+  created_at: EpochMs;
+  destroyed_at: EpochMs | null;
 }

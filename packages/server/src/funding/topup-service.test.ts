@@ -18,6 +18,7 @@ import {
   type TopUpService,
 } from './topup-service.ts';
 import { openPolicyGate } from '../policy/policy-decisions.ts';
+import { looksEncrypted } from '../privacy/personal-data-cipher.ts';
 
 type Dialect = PlatformDialect;
 interface Message {
@@ -104,7 +105,13 @@ async function world(
     services,
   } = await platformFor(t, dialect, { clock: () => clock.nowMs, backgroundJobs: false });
   const { users, transferIds } = services;
-  const deps = { platform, ledger, clock: services.clock, batcher: services.batcher };
+  const deps = {
+    platform,
+    ledger,
+    clock: services.clock,
+    batcher: services.batcher,
+    keyring: services.keyring,
+  };
   const webhookSecret = `whsec_${randomBytes(24).toString('base64')}`;
   const provider = createSandboxProvider({
     ...sandboxFeeDefaults,
@@ -361,7 +368,7 @@ forEachDialect('top-ups', (dialect, it) => {
     assert.equal((await w.balances()).wallet, topUpMicrosMin + topUpMicrosMax);
   });
 
-  it('never stores a card number, only the token and the last four digits', async (t) => {
+  it('never stores a card number, only the token and the last four digits, sealed', async (t) => {
     const w = await world(t, dialect, { deliver: true });
     const numbers = Object.values(sandboxCards);
     for (const number of numbers) {
@@ -382,7 +389,10 @@ forEachDialect('top-ups', (dialect, it) => {
     assert.equal(rows.length, numbers.length);
     for (const row of rows) {
       assert.match(row.card_token ?? '', /^[A-Za-z0-9_-]{43}$/);
-      assert.match(row.card_last4 ?? '', /^[0-9]{4}$/);
+      // Sealed under the user's data key (privacy/data-keys.ts), and opened for the user.
+      assert.ok(looksEncrypted(row.card_last4 ?? ''), 'the last four digits are sealed');
+      const topUp = await w.topUps.getTopUp(w.userId, row.id);
+      assert.match(topUp?.cardLast4 ?? '', /^[0-9]{4}$/);
     }
   });
 

@@ -5,6 +5,7 @@ import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { TopUpRow, TopUpState } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
+import { type DataKeyring, openUserField, userSubject } from '../privacy/data-keys.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import type {
@@ -87,6 +88,8 @@ export interface TopUpServiceDeps {
   readonly clock: () => number;
   /** Decides, before the card is charged, whether a top-up may go ahead. */
   readonly policy: PolicyGate;
+  /** Seals the card's last four digits under the user's data key (privacy/data-keys.ts). */
+  readonly keyring: DataKeyring;
   /** The card fee the fee report compares against; the sandbox's 2.9% + $0.30 by default. */
   readonly perPaymentCardFee?: CardFeeSchedule;
   /** Rows per page of the fee report, 1 to feeReportPageRowsMax (the default). */
@@ -185,14 +188,14 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     // first charge, so this resumes an interrupted top-up without charging twice.
     if (row.state === 'pending' && row.provider === processor.name) {
       const charge = await processor.charge({ amountMicros, source, idempotencyKey: id });
-      await recordCharge(id, charge);
+      await recordCharge(id, input.userId, charge);
       if (charge.outcome.status === 'succeeded') await complete(id, charge.outcome.feeMicros);
       if (charge.outcome.status === 'declined') await markFailed(id, charge.outcome.reason);
     }
     const done = await readRow(id);
     if (done === undefined) throw new Error(`bug: top-up ${id} vanished`);
     if (done.state === 'failed') return fail(declineReasonOf(done));
-    return ok(toTopUp(done));
+    return ok(await openTopUp(deps.keyring, done));
   }
 
   async function readRow(id: string): Promise<TopUpRow | undefined> {
@@ -234,10 +237,15 @@ export function createTopUpService(deps: TopUpServiceDeps) {
   }
 
   /** Keeps what the processor left: its charge id, the card token and last four digits. */
-  async function recordCharge(id: string, charge: Charge): Promise<void> {
+  async function recordCharge(id: string, userId: string, charge: Charge): Promise<void> {
+    const dataKey = await deps.keyring.keyFor(userSubject(userId));
+    const cardLast4 =
+      charge.last4 === null
+        ? null
+        : dataKey.encrypt(charge.last4, `user:${userId}:${cardLast4Purpose(id)}`);
     await db
       .updateTable('topups')
-      .set({ charge_id: charge.chargeId, card_token: charge.cardToken, card_last4: charge.last4 })
+      .set({ charge_id: charge.chargeId, card_token: charge.cardToken, card_last4: cardLast4 })
       .where('id', '=', id)
       .where('charge_id', 'is', null)
       .execute();
@@ -390,7 +398,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
       .where('id', '=', topUpId)
       .where('user_id', '=', userId)
       .executeTakeFirst();
-    return row === undefined ? undefined : toTopUp(row);
+    return row === undefined ? undefined : openTopUp(deps.keyring, row);
   }
 
   /**
@@ -536,7 +544,34 @@ function declineReasonOf(row: TopUpRow): DeclineReason {
   return code as DeclineReason;
 }
 
-function toTopUp(row: TopUpRow): TopUp {
+/**
+ * The purpose a top-up's sealed card digits are bound to, under the user's data key: the
+ * context is `user:<user id>:topup:<top-up id>:card_last4` (see openUserField).
+ */
+export function cardLast4Purpose(topUpId: string): string {
+  return `topup:${topUpId}:card_last4`;
+}
+
+/** A top-up's sealed card digits, opened; null when none were kept or the user was erased. */
+export async function openCardLast4(
+  keyring: Pick<DataKeyring, 'existingKeyFor'>,
+  row: Pick<TopUpRow, 'id' | 'user_id' | 'card_last4'>,
+): Promise<string | null> {
+  if (row.card_last4 === null) return null;
+  const opened = await openUserField(
+    keyring,
+    row.user_id,
+    row.card_last4,
+    cardLast4Purpose(row.id),
+  );
+  return opened ?? null;
+}
+
+async function openTopUp(keyring: DataKeyring, row: TopUpRow): Promise<TopUp> {
+  return toTopUp(row, await openCardLast4(keyring, row));
+}
+
+function toTopUp(row: TopUpRow, cardLast4: string | null): TopUp {
   return {
     id: row.id,
     userId: row.user_id,
@@ -544,7 +579,7 @@ function toTopUp(row: TopUpRow): TopUp {
     feeMicros: row.fee_micros === null ? null : BigInt(row.fee_micros),
     provider: row.provider,
     sandbox: row.sandbox === 1,
-    cardLast4: row.card_last4,
+    cardLast4,
     state: row.state,
     failureCode: row.failure_code === null ? null : declineReasonOf(row),
     createdAtMs: Number(row.created_at),

@@ -56,6 +56,10 @@ export type ProblemCode =
   // People who run merchants (staff/).
   | 'invitationNotFound'
   | 'lastOwner'
+  // Privacy (privacy/).
+  | 'balanceRemains'
+  | 'erasureBlocked'
+  | 'personalDataErased'
   // Unlinkable tokens (tokens/).
   | 'unknownTokenKey'
   | 'invalidToken'
@@ -206,6 +210,28 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     status: 404,
     title: 'No such offer',
     description: 'The offer does not exist or is no longer sold.',
+  },
+  balanceRemains: {
+    status: 409,
+    title: 'The wallet still holds money',
+    description:
+      'An account is erased only once its balance is at most a fraction of a cent and no ' +
+      'purchase is pending: the balance is owed to its holder, and erasure cannot pay it out. ' +
+      'Spend it, or ask the operator to refund it to your card, then erase the account.',
+  },
+  erasureBlocked: {
+    status: 409,
+    title: 'The account cannot be erased yet',
+    description:
+      'The person is a member of a merchant or an operator of the platform: leave the merchant, ' +
+      'or have the role revoked, first. The `detail` member says which.',
+  },
+  personalDataErased: {
+    status: 410,
+    title: 'Erased',
+    description:
+      'The person erased their account: their data key was destroyed, and their personal data ' +
+      'with it. Nothing is left to show.',
   },
   topUpNotFound: {
     status: 404,

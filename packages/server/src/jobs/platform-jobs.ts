@@ -8,7 +8,9 @@
  *   (reports/report-rollup.ts: one node's run commits, the others' change nothing);
  * - finishing token deposits a crash left pending, the same way;
  * - deleting idempotency records and webhook events past their retention, and spent-set rows of
- *   token keys that no longer take tokens, so that none of these tables grows forever.
+ *   token keys that no longer take tokens, so that none of these tables grows forever;
+ * - while a master-key rotation runs (previous keys configured), rewrapping the data keys under
+ *   the new master key, a small batch per transaction (privacy/data-keys.ts).
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { reportRollupIntervalMs } from '../reports/report-rollup.ts';
@@ -18,6 +20,8 @@ import { type JobTimers, startPeriodicJob } from './periodic-job.ts';
 export const reconcileIntervalMs = 10_000;
 /** How often expired idempotency records and webhook events are deleted. */
 export const retentionPurgeIntervalMs = 10 * 60_000;
+/** How often data keys under a previous master key are looked for, while a rotation runs. */
+export const rewrapIntervalMs = 60_000;
 
 export interface PlatformJobsDeps {
   readonly payments: { reconcilePending(): Promise<number> };
@@ -29,12 +33,15 @@ export interface PlatformJobsDeps {
   readonly idempotency: { purgeExpired(): Promise<number> };
   readonly webhookRetention: { purgeExpired(): Promise<number> };
   readonly reportRollup: { runOnce(): Promise<boolean> };
+  /** Absent or not rotating: no rewrap job. */
+  readonly keyring?: { readonly rotating: boolean; rewrapBatch(): Promise<number> };
   readonly logger: Pick<FastifyBaseLogger, 'info' | 'error'>;
   /** Tests run the jobs more often. */
   readonly intervalsMs?: {
     readonly reconcile?: number;
     readonly purge?: number;
     readonly reportRollup?: number;
+    readonly rewrap?: number;
   };
   /** The process's timers by default; tests pass fake ones and move time themselves. */
   readonly timers?: JobTimers;
@@ -90,6 +97,23 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
       ...timers,
     }),
   ];
+  const { keyring } = deps;
+  if (keyring?.rotating === true) {
+    jobs.push(
+      startPeriodicJob({
+        intervalMs: deps.intervalsMs?.rewrap ?? rewrapIntervalMs,
+        // A batch per transaction, one after another while any are left: serving goes on between.
+        run: async () => {
+          const rewrapped = await keyring.rewrapBatch();
+          if (rewrapped > 0)
+            logger.info({ rewrapped }, 'rewrapped data keys under the new master key');
+          return rewrapped > 0;
+        },
+        onError: onError('data key rewrap'),
+        ...timers,
+      }),
+    );
+  }
   return {
     async stop() {
       await Promise.all(jobs.map((job) => job.stop()));

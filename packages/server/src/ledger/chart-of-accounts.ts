@@ -26,6 +26,11 @@ export const accountCodes = {
    * owes it to whoever deposits them (tokens/).
    */
   tokensOutstanding: 7,
+  /**
+   * What erased accounts left behind, too little to pay out (privacy/account-erasure.ts): kept
+   * apart from income, since the platform still owes it to whoever can prove the wallet was theirs.
+   */
+  unclaimedBalances: 8,
 } as const;
 
 /** Transfer codes: why money moved. */
@@ -37,6 +42,7 @@ export const transferCodes = {
   refund: 5,
   payout: 6,
   tokenWithdrawal: 7,
+  erasedBalance: 8,
 } as const;
 
 /**
@@ -49,6 +55,7 @@ export const platformAccountIds = {
   cardFees: 3n,
   settlement: 4n,
   tokensOutstanding: 5n,
+  unclaimedBalances: 6n,
 } as const;
 
 const platformAccounts: Account[] = [
@@ -64,6 +71,11 @@ const platformAccounts: Account[] = [
     id: platformAccountIds.tokensOutstanding,
     ledger: ledgers.usd,
     code: accountCodes.tokensOutstanding,
+  },
+  {
+    id: platformAccountIds.unclaimedBalances,
+    ledger: ledgers.usd,
+    code: accountCodes.unclaimedBalances,
   },
 ];
 

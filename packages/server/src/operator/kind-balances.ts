@@ -22,6 +22,7 @@ export const accountKinds = [
   'cardFees',
   'settlement',
   'tokensOutstanding',
+  'unclaimedBalances',
 ] as const;
 export type AccountKind = (typeof accountKinds)[number];
 
@@ -135,6 +136,7 @@ export async function readKindBalances(
     'cardFees',
     'settlement',
     'tokensOutstanding',
+    'unclaimedBalances',
   ] as const;
   const found = await ledger.lookupAccounts(platformKinds.map((kind) => platformAccountIds[kind]));
   const byId = new Map(found.map((account) => [account.id, account]));

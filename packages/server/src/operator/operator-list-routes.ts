@@ -126,7 +126,8 @@ const personalDataRoutes: FastifyPluginAsyncZod<ListRouteOptions> = async (api, 
         summary: 'Show one personal field of a record, logging who, what, when and why',
         description:
           'The view is logged before the field is answered. Not idempotent on purpose: every ' +
-          'call shows the field again, and so is logged again.',
+          'call shows the field again, and so is logged again. A person who erased their ' +
+          'account has no field left to show: `personalDataErased` (410), and nothing is logged.',
         tags: ['operator'],
         body: viewRequestSchema,
         response: {
@@ -140,7 +141,11 @@ const personalDataRoutes: FastifyPluginAsyncZod<ListRouteOptions> = async (api, 
         operator: request.principalId ?? 'operator:unknown',
         ...request.body,
       });
-      if (!revealed.ok) return sendProblem(reply, 'topUpNotFound');
+      if (!revealed.ok) {
+        // An erased person's field is gone for good: 410, not a missing record.
+        const code = revealed.code === 'recordNotFound' ? 'topUpNotFound' : revealed.code;
+        return sendProblem(reply, code);
+      }
       reply.header('cache-control', 'no-store');
       return reply.code(201).send({
         view: personalDataViewBody(revealed.value.view),

@@ -7,8 +7,10 @@
 import type { Ledger } from '@mite/ledger';
 import { sql } from 'kysely';
 import type { PlatformDb } from '../db/platform-db.ts';
-import type { TopUpState } from '../db/schema.ts';
+import type { TopUpRow, TopUpState } from '../db/schema.ts';
+import { openCardLast4 } from '../funding/topup-service.ts';
 import { lookupBalances } from '../ledger/account-balance.ts';
+import type { DataKeyring } from '../privacy/data-keys.ts';
 
 /** Endpoints listed at most in the webhook backlog, those with most pending deliveries first. */
 export const failingEndpointsListedMax = 20;
@@ -43,6 +45,8 @@ export interface OperatorTopUp {
   readonly provider: string;
   readonly sandbox: boolean;
   readonly cardLast4: string | null;
+  /** The user erased their account: their personal data (the card digits too) is gone. */
+  readonly userErased: boolean;
   readonly failureCode: string | null;
   readonly createdAtMs: number;
   readonly completedAtMs: number | null;
@@ -81,6 +85,8 @@ export interface OperatorReadsDeps {
   readonly clock: () => number;
   /** How long after a bank-details change payouts wait (payouts/bank-accounts.ts). */
   readonly bankChangeHoldMs: number;
+  /** Opens the card digits sealed under each user's data key. */
+  readonly keyring: DataKeyring;
 }
 
 /** A count, sum or minimum as the drivers give it (bigint, number or text), or null. */
@@ -177,23 +183,49 @@ export function createOperatorReads(deps: OperatorReadsDeps) {
     'provider',
     'sandbox',
     'card_last4',
+    'user_id',
     'failure_code',
     'created_at',
     'completed_at',
   ] as const;
+  type TopUpColumns = Pick<TopUpRow, (typeof topUpColumns)[number]>;
 
-  function topUpOf(row: {
-    id: string;
-    state: TopUpState;
-    amount_micros: string;
-    fee_micros: string | null;
-    provider: string;
-    sandbox: number;
-    card_last4: string | null;
-    failure_code: string | null;
-    created_at: bigint;
-    completed_at: bigint | null;
-  }): OperatorTopUp {
+  /** The rows as the operator sees them: card digits opened, erased users marked. */
+  async function topUpsOf(rows: readonly TopUpColumns[]): Promise<OperatorTopUp[]> {
+    const userIds = [...new Set(rows.map((row) => row.user_id))];
+    const erased = new Set<string>();
+    if (userIds.length > 0) {
+      const users = await db
+        .selectFrom('users')
+        .select(['id', 'erased_at'])
+        .where('id', 'in', userIds)
+        .execute();
+      for (const user of users) if (user.erased_at !== null) erased.add(user.id);
+    }
+    return Promise.all(
+      rows.map(async (row) => {
+        const userErased = erased.has(row.user_id);
+        const cardLast4 = userErased ? null : await openCardLast4(deps.keyring, row);
+        return topUpOf(row, cardLast4, userErased);
+      }),
+    );
+  }
+
+  function topUpOf(
+    row: {
+      id: string;
+      state: TopUpState;
+      amount_micros: string;
+      fee_micros: string | null;
+      provider: string;
+      sandbox: number;
+      failure_code: string | null;
+      created_at: bigint;
+      completed_at: bigint | null;
+    },
+    cardLast4: string | null,
+    userErased: boolean,
+  ): OperatorTopUp {
     return {
       id: row.id,
       state: row.state,
@@ -201,7 +233,8 @@ export function createOperatorReads(deps: OperatorReadsDeps) {
       feeMicros: row.fee_micros === null ? null : BigInt(row.fee_micros),
       provider: row.provider,
       sandbox: Number(row.sandbox) === 1,
-      cardLast4: row.card_last4,
+      cardLast4,
+      userErased,
       failureCode: row.failure_code,
       createdAtMs: Number(row.created_at),
       completedAtMs: numberOrNull(row.completed_at),
@@ -228,7 +261,7 @@ export function createOperatorReads(deps: OperatorReadsDeps) {
         ]),
       );
     }
-    return (await query.execute()).map(topUpOf);
+    return topUpsOf(await query.execute());
   }
 
   async function getTopUp(id: string): Promise<OperatorTopUp | undefined> {
@@ -237,7 +270,9 @@ export function createOperatorReads(deps: OperatorReadsDeps) {
       .select(topUpColumns)
       .where('id', '=', id)
       .executeTakeFirst();
-    return row === undefined ? undefined : topUpOf(row);
+    if (row === undefined) return undefined;
+    const [topUp] = await topUpsOf([row]);
+    return topUp;
   }
 
   /** A batch's payouts counted and summed by state (index `payouts_by_batch`). */

@@ -90,6 +90,7 @@ forEachDialect('operator console routes', (dialect, it) => {
         cardFees: '0.445',
         settlement: '0.00',
         tokensOutstanding: '0.00',
+        unclaimedBalances: '0.00',
       },
     );
     assert.equal(balances.wallets?.accounts, 1);

@@ -163,6 +163,9 @@ export const operatorTopUpSchema = z.object({
   provider: z.string(),
   sandbox: z.boolean(),
   cardLast4: z.string().nullable(),
+  userErased: z
+    .boolean()
+    .describe('The user erased their account: their personal data is gone (cardLast4 is null)'),
   failureCode: z.string().nullable(),
   createdAt: z.string(),
   completedAt: z.string().nullable(),
@@ -178,6 +181,7 @@ export function operatorTopUpBody(topUp: OperatorTopUp): z.infer<typeof operator
     provider: topUp.provider,
     sandbox: topUp.sandbox,
     cardLast4: topUp.cardLast4,
+    userErased: topUp.userErased,
     failureCode: topUp.failureCode,
     createdAt: isoTime(topUp.createdAtMs),
     completedAt: isoTimeOrNull(topUp.completedAtMs),

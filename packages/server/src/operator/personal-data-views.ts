@@ -8,7 +8,7 @@
 import { uuidv7 } from 'uuidv7';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
-import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
+import { type DataKeyring, erasedLabel, openUserField } from '../privacy/data-keys.ts';
 import { fail, ok, type Result } from '../result.ts';
 
 /** The shortest and longest reason an operator may give for a view. */
@@ -38,7 +38,8 @@ export interface PersonalDataView {
 export interface PersonalDataViewsDeps {
   readonly platform: PlatformDb;
   readonly batcher: TransactionBatcher;
-  readonly cipher: PersonalDataCipher;
+  /** Opens the users' fields with their data keys. */
+  readonly keyring: DataKeyring;
   readonly clock: () => number;
 }
 
@@ -50,7 +51,7 @@ export function createPersonalDataViews(deps: PersonalDataViewsDeps) {
     return db
       .selectFrom('topups as t')
       .innerJoin('users as u', 'u.id', 't.user_id')
-      .select(['u.id', 'u.email_ciphertext'])
+      .select(['u.id', 'u.email_ciphertext', 'u.erased_at'])
       .where('t.id', '=', topUpId)
       .executeTakeFirst();
   }
@@ -65,9 +66,13 @@ export function createPersonalDataViews(deps: PersonalDataViewsDeps) {
     recordId: string;
     field: ViewableField;
     reason: string;
-  }): Promise<Result<{ view: PersonalDataView; value: string }, 'recordNotFound'>> {
+  }): Promise<
+    Result<{ view: PersonalDataView; value: string }, 'recordNotFound' | 'personalDataErased'>
+  > {
     const owner = await topUpOwner(input.recordId);
     if (owner === undefined) return fail('recordNotFound');
+    // Erased: there is nothing to see, so nothing is logged either.
+    if (owner.erased_at !== null) return fail('personalDataErased');
     const view: PersonalDataView = {
       id: `pdv_${uuidv7()}`,
       operator: input.operator,
@@ -92,7 +97,8 @@ export function createPersonalDataViews(deps: PersonalDataViewsDeps) {
         })
         .execute(),
     );
-    const value = deps.cipher.decrypt(owner.email_ciphertext, `user:${owner.id}:email`);
+    const value = await openUserField(deps.keyring, owner.id, owner.email_ciphertext, 'email');
+    if (value === undefined) return fail('personalDataErased');
     return ok({ view, value });
   }
 
@@ -144,12 +150,13 @@ export function createPersonalDataViews(deps: PersonalDataViewsDeps) {
       .select(['id', 'email_ciphertext'])
       .where('id', 'in', userIds)
       .execute();
-    return new Map(
-      users.map((user) => [
-        `${operatorPrefix}${user.id}`,
-        deps.cipher.decrypt(user.email_ciphertext, `user:${user.id}:email`),
-      ]),
+    const named = await Promise.all(
+      users.map(async (user) => {
+        const email = await openUserField(deps.keyring, user.id, user.email_ciphertext, 'email');
+        return [`${operatorPrefix}${user.id}`, email ?? erasedLabel] as const;
+      }),
     );
+    return new Map(named);
   }
 
   return { reveal, list };

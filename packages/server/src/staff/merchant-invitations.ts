@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { uuidv7 } from 'uuidv7';
 import { hashSecret } from '../auth/secrets.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
+import type { DataKeyring } from '../privacy/data-keys.ts';
 import { normaliseEmail, type PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import { fail, ok, type Result } from '../result.ts';
 import type { MerchantPeople } from './merchant-people.ts';
@@ -28,7 +29,10 @@ export function acceptPath(token: string): string {
 export interface MerchantInvitationsDeps {
   readonly platform: PlatformDb;
   readonly people: Pick<MerchantPeople, 'addMember' | 'memberships' | 'personFor'>;
+  /** Computes the email's lookup tag (the platform's key). */
   readonly cipher: PersonalDataCipher;
+  /** Seals the email under the invitation's own data key, destroyed once it is accepted. */
+  readonly keyring: DataKeyring;
   readonly clock: () => number;
 }
 
@@ -55,6 +59,7 @@ export function createMerchantInvitations(deps: MerchantInvitationsDeps) {
     const email = normaliseEmail(input.email);
     const nowMs = clock();
     const expiresAtMs = nowMs + invitationTtlMs;
+    const dataKey = await deps.keyring.keyFor(`invitation:${id}`);
     await db
       .insertInto('merchant_invitations')
       .values({
@@ -62,7 +67,7 @@ export function createMerchantInvitations(deps: MerchantInvitationsDeps) {
         merchant_id: input.merchantId,
         token_hash: hashSecret(token),
         email_lookup: cipher.lookupTag(email, invitationLookupPurpose),
-        email_ciphertext: cipher.encrypt(email, `invitation:${id}:email`),
+        email_ciphertext: dataKey.encrypt(email, `invitation:${id}:email`),
         role: input.role,
         invited_by: input.invitedBy,
         created_at: BigInt(nowMs),
@@ -98,7 +103,9 @@ export function createMerchantInvitations(deps: MerchantInvitationsDeps) {
       .where('expires_at', '>', BigInt(nowMs))
       .executeTakeFirst();
     if (invitation === undefined) return fail('invitationNotFound');
-    const email = cipher.decrypt(invitation.email_ciphertext, `invitation:${invitation.id}:email`);
+    const dataKey = await deps.keyring.existingKeyFor(`invitation:${invitation.id}`);
+    if (dataKey === undefined || dataKey === 'erased') return fail('invitationNotFound');
+    const email = dataKey.decrypt(invitation.email_ciphertext, `invitation:${invitation.id}:email`);
     const person = await people.personFor(
       { email, password: input.password },
       'The invited email has an account: enter its password to accept.',
@@ -111,6 +118,8 @@ export function createMerchantInvitations(deps: MerchantInvitationsDeps) {
       .where('accepted_at', 'is', null)
       .executeTakeFirst();
     if (Number(claimed.numUpdatedRows) !== 1) return fail('invitationNotFound');
+    // The email now lives in the person's own record: the invitation's copy is shredded.
+    await deps.keyring.destroy(`invitation:${invitation.id}`);
     await people.addMember(invitation.merchant_id, person.value, invitation.role);
     const role =
       (await people.memberships(person.value)).find((m) => m.merchantId === invitation.merchant_id)

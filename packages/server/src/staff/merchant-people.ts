@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import type { Session, UserService } from '../auth/user-service.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type { MerchantService } from '../merchants/merchant-service.ts';
-import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
+import { type DataKeyring, erasedLabel, openUserField } from '../privacy/data-keys.ts';
 import { fail, ok, type Result } from '../result.ts';
 import type { StaffPrincipals } from './staff-principals.ts';
 import { isMerchantRole, type MerchantRole } from './staff-roles.ts';
@@ -41,13 +41,14 @@ export interface MerchantPeopleDeps {
   readonly platform: PlatformDb;
   readonly users: UserService;
   readonly merchants: Pick<MerchantService, 'createMerchant'>;
-  readonly cipher: PersonalDataCipher;
+  /** Opens members' emails with their data keys. */
+  readonly keyring: DataKeyring;
   readonly staffPrincipals: StaffPrincipals;
   readonly clock: () => number;
 }
 
 export function createMerchantPeople(deps: MerchantPeopleDeps) {
-  const { platform, users, merchants, cipher, staffPrincipals, clock } = deps;
+  const { platform, users, merchants, keyring, staffPrincipals, clock } = deps;
   const db = platform.db;
 
   /**
@@ -177,18 +178,21 @@ export function createMerchantPeople(deps: MerchantPeopleDeps) {
       .orderBy('merchant_members.created_at')
       .limit(merchantMembersListedMax)
       .execute();
-    return rows.flatMap((row) =>
-      isMerchantRole(row.role)
-        ? [
-            {
-              userId: row.user_id,
-              email: cipher.decrypt(row.email_ciphertext, `user:${row.user_id}:email`),
-              role: row.role,
-              createdAtMs: Number(row.created_at),
-            },
-          ]
-        : [],
+    const listed = await Promise.all(
+      rows.map(async (row) => {
+        if (!isMerchantRole(row.role)) return [];
+        const email = await openUserField(keyring, row.user_id, row.email_ciphertext, 'email');
+        return [
+          {
+            userId: row.user_id,
+            email: email ?? erasedLabel,
+            role: row.role,
+            createdAtMs: Number(row.created_at),
+          },
+        ];
+      }),
     );
+    return listed.flat();
   }
 
   /**

@@ -28,6 +28,7 @@ import * as operatorConsole from './0022-operator-console.ts';
 import * as tokenWithdrawals from './0023-token-withdrawals.ts';
 import * as tokenDeposits from './0024-token-deposits.ts';
 import * as consents from './0025-consents.ts';
+import * as dataKeys from './0026-data-keys.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -55,4 +56,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0023-token-withdrawals': tokenWithdrawals,
   '0024-token-deposits': tokenDeposits,
   '0025-consents': consents,
+  '0026-data-keys': dataKeys,
 };

@@ -61,6 +61,7 @@ const kindNames: readonly (readonly [string, string, string])[] = [
   ['cardFees', 'Card fees', 'charged by the card processor'],
   ['settlement', 'Settlement', 'paid out to merchants\u2019 banks'],
   ['tokensOutstanding', 'Tokens outstanding', 'withdrawn as tokens, not yet deposited'],
+  ['unclaimedBalances', 'Unclaimed balances', 'left by erased accounts, still owed'],
 ];
 
 function verdict(run: Verification) {

@@ -107,7 +107,15 @@ export class TopUpPage extends MiteElement {
                 <dt>Processor</dt>
                 <dd>${topUp.provider}${topUp.sandbox ? ' (sandbox: no real money)' : ''}</dd>
                 <dt>Card</dt>
-                <dd>${topUp.cardLast4 === null ? '–' : `•••• ${topUp.cardLast4}`}</dd>
+                <dd>
+                  ${
+                    topUp.userErased
+                      ? 'erased'
+                      : topUp.cardLast4 === null
+                        ? '–'
+                        : `•••• ${topUp.cardLast4}`
+                  }
+                </dd>
                 <dt>Made</dt>
                 <dd>${when(topUp.createdAt)}</dd>
                 <dt>Completed</dt>
@@ -118,6 +126,12 @@ export class TopUpPage extends MiteElement {
   }
 
   private renderReveal() {
+    if (this.topUp?.userErased === true) {
+      return html`<h2>The user</h2>
+        <p role="status" data-testid="user-erased">
+          Erased: the user deleted their account, and their personal data with it.
+        </p>`;
+    }
     if (this.email !== undefined) {
       return html`<h2>The user</h2>
         <p role="status">

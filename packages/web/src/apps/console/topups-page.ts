@@ -24,6 +24,8 @@ export interface TopUp {
   readonly provider: string;
   readonly sandbox: boolean;
   readonly cardLast4: string | null;
+  /** The user erased their account: their personal data is gone. */
+  readonly userErased: boolean;
   readonly failureCode: string | null;
   readonly createdAt: string;
   readonly completedAt: string | null;
@@ -137,7 +139,13 @@ export class TopUpsPage extends MiteElement {
                     ${topUp.cardFee === null ? '–' : showAmount(topUp.cardFee)}
                   </td>
                   <td data-label="Card">
-                    ${topUp.cardLast4 === null ? '–' : `•••• ${topUp.cardLast4}`}
+                    ${
+                      topUp.userErased
+                        ? 'erased'
+                        : topUp.cardLast4 === null
+                          ? '–'
+                          : `•••• ${topUp.cardLast4}`
+                    }
                   </td>
                 </tr>`,
             )}
