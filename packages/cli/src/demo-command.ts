@@ -76,13 +76,21 @@ async function startDemoSites(
   credentials: DemoCredentials,
   where: { readonly platformUrl: string; readonly host: string; readonly dataDir: string },
 ): Promise<DemoSites> {
-  const merchantId = (name: string) => {
+  const merchantOf = (name: string) => {
     const merchant = credentials.merchants.find((seeded) => seeded.name === name);
     if (merchant === undefined) throw new Error(`bug: no demo merchant ${name}`);
-    return merchant.merchantId;
+    return merchant;
   };
+  const merchantId = (name: string) => merchantOf(name).merchantId;
   const offersOf = (name: string) => credentials.offers.filter((offer) => offer.merchant === name);
-  const news = await startDemoSite({ ...where, merchantId: merchantId('The Daily Mite') });
+  // The news site takes tokens (privacy mode's purchases). The game shop and the tip jar sell
+  // platform offers, the tip jar's shared between two creators: a token deposit pays the
+  // depositing merchant alone and names no offer, so they take receipts only.
+  const news = await startDemoSite({
+    ...where,
+    merchantId: merchantId('The Daily Mite'),
+    apiKey: merchantOf('The Daily Mite').apiKey,
+  });
   const gameShop = await startGameShop({
     ...where,
     merchantId: merchantId(demoGameShopName),

@@ -47,6 +47,11 @@ export interface DemoSite {
 export async function startDemoSite(options: {
   readonly platformUrl: string;
   readonly merchantId: string;
+  /**
+   * The merchant's API key with the tokens:deposit scope: the site then takes tokens too (a
+   * "mite-token" challenge beside "mite"), depositing them with this key before it serves.
+   */
+  readonly apiKey?: string;
   readonly host: string;
   readonly dataDir: string;
   /** The articles sold, by slug (the demo's own by default; tests sell others, at other prices). */
@@ -65,12 +70,14 @@ function siteHandler(
   options: {
     readonly platformUrl: string;
     readonly merchantId: string;
+    readonly apiKey?: string;
     readonly dataDir: string;
     readonly origin: string;
   },
 ): (request: IncomingMessage, response: ServerResponse) => void {
   const paywall = createPaywall({
     merchantId: options.merchantId,
+    ...(options.apiKey === undefined ? {} : { tokens: { apiKey: options.apiKey } }),
     // Challenges name each article by its full URL, so that a payment window checking whose
     // resource it is (resourceIsOnOrigin) pays for this site's articles only when this site asks.
     origin: options.origin,

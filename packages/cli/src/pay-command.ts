@@ -145,7 +145,7 @@ export function describeQuote(quote: PaymentQuote, maxGiven: boolean): string {
 const insecureHelp =
   'Mite pays over https only (plain http only on the loopback: localhost, 127.0.0.0/8, [::1])';
 
-function parseTarget(url: string): URL {
+export function parseTarget(url: string): URL {
   let target: URL;
   try {
     target = new URL(url);

@@ -12,7 +12,12 @@ describe('mite tokens (child processes)', { timeout: 90_000 }, () => {
   let world: LiveWorld;
 
   before(async () => {
-    world = await startLiveWorld('sqlite', '1.00', { tokenDenominationsMicros: [1n, 2n, 4n, 8n] });
+    // No 16, to see a denomination the platform does not issue refused; up to 512 for a price
+    // of 0.001.
+    world = await startLiveWorld('sqlite', '1.00', {
+      tokenDenominationsMicros: [1n, 2n, 4n, 8n, 32n, 64n, 128n, 256n, 512n],
+      shopTakesTokens: true,
+    });
   });
   after(() => world?.close());
 
@@ -53,5 +58,31 @@ describe('mite tokens (child processes)', { timeout: 90_000 }, () => {
     assert.equal(unissued.code, 1);
     assert.match(unissued.stderr, /issues no token of 16 micro-units/);
     assert.equal(before - (await world.walletMicros()), 11n);
+
+    // Spending: an answer (0.001) paid with tokens alone, the body printed.
+    const more = await runCliProcess(['tokens', 'withdraw', '0.001'], env);
+    assert.equal(more.code, 0, more.stderr);
+    const walletAfterWithdrawals = await world.walletMicros();
+    const spent = await runCliProcess(['tokens', 'spend', `${world.shopUrl}/api/answer`], env);
+    assert.equal(spent.code, 0, spent.stderr);
+    assert.match(spent.stdout, /^42 for /);
+    assert.match(
+      spent.stderr,
+      /^mite: 200, paid 0\.001 in 6 tokens to mer_\S+ for \/api\/answer; you hold 0\.000011 in 3 tokens\n$/,
+    );
+    assert.equal(await world.walletMicros(), walletAfterWithdrawals, 'nothing from the wallet');
+    // Too few tokens: one line, a non-zero exit, nothing paid from the wallet either.
+    const short = await runCliProcess(['tokens', 'spend', `${world.shopUrl}/api/answer`], env);
+    assert.equal(short.code, 1, short.stdout);
+    assert.match(
+      short.stderr,
+      /^mite: paymentFailed: the tokens held cannot pay this price; nothing was paid\n$/,
+    );
+    assert.equal(await world.walletMicros(), walletAfterWithdrawals);
+    const kept = await runCliProcess(['tokens', 'list', '--json'], env);
+    assert.equal((JSON.parse(kept.stdout) as { total: string }).total, '0.000011');
+    const notUrl = await runCliProcess(['tokens', 'spend', 'nowhere'], env);
+    assert.equal(notUrl.code, 2);
+    assert.match(notUrl.stderr, /^mite: not a URL: nowhere\n$/);
   });
 });

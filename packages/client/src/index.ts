@@ -24,6 +24,7 @@ export {
 } from './errors.ts';
 export { createMiteFetch, type MiteFetch, type MiteFetchOptions } from './mite-fetch.ts';
 export { type PaymentEvent, type Wallet } from './payer.ts';
+export { type TokenSpendEvent } from './token-spending.ts';
 export { type PlatformRetry } from './platform-client.ts';
 export {
   MemoryReceiptStore,

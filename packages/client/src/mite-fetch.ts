@@ -11,7 +11,7 @@
  * - a request that can be sent again, body included (replayable-request.ts).
  * A platform call retried after a network failure carries the same Idempotency-Key (payer.ts).
  */
-import { isSecureOrLoopback } from '@mite/protocol';
+import { type Challenge, isSecureOrLoopback } from '@mite/protocol';
 import type { Budget, Spending } from './budget.ts';
 import { paymentSiteOf, readChallenge, refuseInsecure } from './challenge-selection.ts';
 import { CredentialBroker, type Obtained } from './credential-broker.ts';
@@ -20,6 +20,14 @@ import { Payer, type PaymentEvent, type Wallet } from './payer.ts';
 import { type PlatformRetry, readProblem } from './platform-client.ts';
 import { ReceiptCache, sameSiteKey } from './receipt-cache.ts';
 import { MemoryReceiptStore, receiptKeyOf, type ReceiptStore } from './receipt-store.ts';
+import {
+  readTokenChallenge,
+  type TokenObtained,
+  type TokenSpendEvent,
+  TokenSpending,
+} from './token-spending.ts';
+import { TokenPurse } from './tokens/token-purse.ts';
+import type { TokenStore } from './tokens/token-store.ts';
 import {
   type FetchInput,
   type ReplayableRequest,
@@ -40,6 +48,22 @@ export interface MiteFetchOptions {
   readonly onPayment?: (event: PaymentEvent) => void;
   /** Retries of the platform call (same Idempotency-Key each time). */
   readonly platformRetry?: PlatformRetry;
+  /**
+   * Pay with tokens: a 402 that offers a "mite-token" challenge is paid with tokens from `store`
+   * when they are worth enough (swapping some for change if need be), within the same budget;
+   * otherwise its "mite" challenge is paid as usual. `platformUrl` is the wallet's by default.
+   * `withdraw` sets what `refillTokens()` keeps: a float, withdrawn in round batches. With
+   * `only`, nothing is paid from the wallet: a 402 the tokens cannot pay is an error.
+   * `onSpend` is told of every payment a merchant took in tokens (the platform has no record
+   * of it that names the payer, so this is the only one).
+   */
+  readonly tokens?: {
+    readonly store: TokenStore;
+    readonly platformUrl?: string;
+    readonly only?: boolean;
+    readonly onSpend?: (event: TokenSpendEvent) => void;
+    readonly withdraw?: { readonly floatMicros: bigint; readonly batchMicros: bigint };
+  };
 }
 
 /** A `fetch` that pays; also reports what it has spent. */
@@ -47,7 +71,23 @@ export interface MiteFetch {
   (input: FetchInput, init?: RequestInit): Promise<Response>;
   /** What this instance has paid so far. */
   spent(): Spending;
+  /** The token purse, when paying with tokens is on. */
+  readonly tokens: TokenPurse | undefined;
+  /**
+   * Withdraws tokens (with the wallet's session) until the float `tokens.withdraw` sets is held;
+   * answers the micro-units withdrawn. Never called by a purchase: call it on a schedule of your
+   * own, so that a withdrawal's time says nothing of what was bought.
+   */
+  refillTokens(): Promise<bigint>;
 }
+
+/** A 402's challenges this client could answer. */
+interface Offered {
+  readonly challenge: Challenge | undefined;
+  readonly tokenChallenge: Challenge | undefined;
+}
+
+type Presented = Obtained | TokenObtained;
 
 /** A request goes around at most this many times (402, credential, 402 ...). */
 const roundsMax = 4;
@@ -73,6 +113,9 @@ class PayingFetch {
   readonly #clock: () => number;
   readonly #receipts: ReceiptCache;
   readonly #broker: CredentialBroker;
+  readonly #tokens: TokenSpending | undefined;
+  readonly #tokensOnly: boolean;
+  readonly purse: TokenPurse | undefined;
 
   constructor(options: MiteFetchOptions) {
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -89,6 +132,19 @@ class PayingFetch {
     const store = options.receiptStore ?? new MemoryReceiptStore({ nowSeconds });
     this.#receipts = new ReceiptCache(store, nowSeconds);
     this.#broker = new CredentialBroker(this.#payer, this.#receipts, nowSeconds);
+    this.#tokensOnly = options.tokens?.only === true;
+    if (options.tokens !== undefined) {
+      this.purse = new TokenPurse({
+        store: options.tokens.store,
+        platformUrl: options.tokens.platformUrl ?? options.wallet.platformUrl,
+        fetch: this.#fetch,
+        nowMs: this.#clock,
+      });
+      this.#tokens = new TokenSpending(this.purse, this.#payer, this.#receipts, {
+        nowSeconds,
+        onSpend: options.tokens.onSpend,
+      });
+    }
   }
 
   #nowSeconds(): number {
@@ -121,7 +177,7 @@ class PayingFetch {
         await this.#forget(upFront.credential, [urlKey, ...sameSiteKey(upFront, request.url)]);
       }
     }
-    let last: Obtained | undefined;
+    let last: Presented | undefined;
     for (let round = 1; ; round += 1) {
       const target = responseUrl(response, request.url);
       if (response.status !== 402) {
@@ -132,29 +188,74 @@ class PayingFetch {
       if (last !== undefined) {
         if (last.source === 'stored') {
           await this.#forget(last.credential, [urlKey, ...sameSiteKey(last.stored, target)]);
+        } else if (last.source === 'tokens') {
+          // A spent token: the purse has sorted its tokens, and the next round pays afresh.
+          await this.#tokens?.refused(last, response);
         } else {
           throw await this.#refused(last, response);
         }
       }
-      const challenge = await this.#challengeOf(response);
-      if (challenge === undefined) return response;
+      const offered = await this.#challengeOf(response);
+      if (offered === undefined) return response;
       if (round > roundsMax) {
         throw new MitePaymentError('merchantRefused', 'the merchant keeps answering 402');
       }
       request.init.signal?.throwIfAborted();
       refuseInsecure(target);
-      last = await this.#broker.obtain(challenge, paymentSiteOf(challenge, target), tried);
+      last = await this.#obtain(offered, target, tried);
       tried.add(last.credential);
-      response = await this.#send(request, target, last.credential);
+      response = await this.#present(request, target, last);
     }
   }
 
-  /** A 402's challenge, its body let go; undefined (the 402 is then returned whole) if none. */
-  async #challengeOf(response: Response) {
+  /** Tokens for a "mite-token" challenge when the purse can pay, else the "mite" challenge's way. */
+  async #obtain(offered: Offered, target: URL, tried: ReadonlySet<string>): Promise<Presented> {
+    const { challenge, tokenChallenge } = offered;
+    if (tokenChallenge !== undefined && this.#tokens !== undefined) {
+      const site = paymentSiteOf(tokenChallenge, target);
+      const stored = await this.#receipts.live(site.resourceKey);
+      if (stored !== undefined && !tried.has(stored.credential)) {
+        return { source: 'stored', credential: stored.credential, stored };
+      }
+      const paid = await this.#tokens.obtain(tokenChallenge, site);
+      if (paid !== undefined) return paid;
+    }
+    if (challenge === undefined || this.#tokensOnly) {
+      const why =
+        tokenChallenge === undefined
+          ? 'the merchant does not take tokens'
+          : 'the tokens held cannot pay this price';
+      throw new MitePaymentError('paymentFailed', `${why}; nothing was paid`);
+    }
+    return this.#broker.obtain(challenge, paymentSiteOf(challenge, target), tried);
+  }
+
+  /** Sends with the credential; tokens whose answer never came stay in the store. */
+  async #present(request: ReplayableRequest, target: URL, last: Presented): Promise<Response> {
+    if (last.source !== 'tokens') return this.#send(request, target, last.credential);
     try {
-      const challenge = readChallenge(response, this.#nowSeconds());
-      if (challenge !== undefined) await discard(response);
-      return challenge;
+      return await this.#send(request, target, last.credential);
+    } catch (error) {
+      await this.#tokens?.notTaken(last);
+      throw error;
+    }
+  }
+
+  /** A 402's challenges, its body let go; undefined (the 402 is then returned whole) if none. */
+  async #challengeOf(response: Response): Promise<Offered | undefined> {
+    try {
+      const tokenChallenge =
+        this.#tokens === undefined ? undefined : readTokenChallenge(response, this.#nowSeconds());
+      let challenge: Challenge | undefined;
+      try {
+        challenge = readChallenge(response, this.#nowSeconds());
+      } catch (error) {
+        // An unusable "mite" challenge beside a usable "mite-token" one: the tokens answer.
+        if (tokenChallenge === undefined) throw error;
+      }
+      if (challenge === undefined && tokenChallenge === undefined) return undefined;
+      await discard(response);
+      return { challenge, tokenChallenge };
     } catch (error) {
       await discard(response);
       throw error;
@@ -187,8 +288,9 @@ class PayingFetch {
   }
 
   /** After the merchant accepted a credential: keep it under the URL asked for, too. */
-  async #remember(last: Obtained, response: Response, keys: readonly string[]): Promise<void> {
-    if (last.source === 'stored') await this.#receipts.rememberStored(last.stored, keys);
+  async #remember(last: Presented, response: Response, keys: readonly string[]): Promise<void> {
+    if (last.source === 'tokens') await this.#tokens?.accepted(last, response, keys);
+    else if (last.source === 'stored') await this.#receipts.rememberStored(last.stored, keys);
     else await this.#receipts.rememberPaid(last.paid, response, keys);
   }
 }
@@ -201,5 +303,16 @@ export function createMiteFetch(options: MiteFetchOptions): MiteFetch {
   const payer = new PayingFetch(options);
   const miteFetch = (input: FetchInput, init?: RequestInit): Promise<Response> =>
     payer.fetch(input, init);
-  return Object.assign(miteFetch, { spent: () => payer.spent() });
+  const refillTokens = async (): Promise<bigint> => {
+    const withdraw = options.tokens?.withdraw;
+    if (payer.purse === undefined || withdraw === undefined) return 0n;
+    const { token } = options.wallet;
+    const sessionToken = typeof token === 'string' ? token : await token();
+    return payer.purse.refill({ sessionToken, ...withdraw });
+  };
+  return Object.assign(miteFetch, {
+    spent: () => payer.spent(),
+    tokens: payer.purse,
+    refillTokens,
+  });
 }

@@ -240,6 +240,25 @@ export class Payer {
     }
   }
 
+  /**
+   * The checks and the budget hold of a payment made with tokens, which the platform does not
+   * take: the caller commits the hold once the merchant took the tokens, else releases it.
+   */
+  async hold(challenge: Challenge, site: PaymentSite): Promise<Reservation> {
+    const micros = this.#payableMicros(challenge);
+    const quote = this.#quote(challenge, site, micros);
+    const reservation = this.#ledger.reserve(site.origin, micros, this.#clock());
+    try {
+      await this.#approval(quote, micros);
+      const expiry = checkChallengeTimes(challenge, this.#nowSeconds());
+      if (!expiry.ok) throw badChallenge(expiry);
+    } catch (error) {
+      reservation.release();
+      throw error;
+    }
+    return reservation;
+  }
+
   #prune(nowSeconds: number): void {
     for (const [id, paid] of this.#byChallenge) {
       if (paid.challenge.expiresAtSeconds + clockSkewSecondsMax < nowSeconds) {

@@ -72,8 +72,14 @@ function shopHandler(
   response.end(text === undefined ? 'not found' : `${text} for ${paid?.receipt.payer ?? '?'}`);
 }
 
-async function startShop(platformUrl: string, merchantId: string, clock: () => number) {
+async function startShop(
+  platformUrl: string,
+  merchantId: string,
+  clock: () => number,
+  tokensApiKey: string | undefined,
+) {
   const paywall = createPaywall({
+    ...(tokensApiKey === undefined ? {} : { tokens: { apiKey: tokensApiKey } }),
     merchantId,
     realm: 'interop-news.example',
     platformUrl,
@@ -96,8 +102,13 @@ async function startShop(platformUrl: string, merchantId: string, clock: () => n
 export async function startLiveWorld(
   dialect: Dialect,
   balance = '1.00',
-  extra: { readonly tokenDenominationsMicros?: readonly bigint[] } = {},
+  extra: {
+    readonly tokenDenominationsMicros?: readonly bigint[];
+    /** The site takes tokens too (a second, "mite-token" challenge; deposits with its key). */
+    readonly shopTakesTokens?: boolean;
+  } = {},
 ): Promise<LiveWorld> {
+  const { shopTakesTokens, ...platformOptions } = extra;
   const databaseUrl = dialect === 'postgres' ? await requirePgDatabase() : undefined;
   const platform = await createPlatform({
     dataDir: tempDir('mite-interop-'),
@@ -105,7 +116,7 @@ export async function startLiveWorld(
     logger: pino({ level: 'silent' }),
     funding: { provider: 'sandbox' },
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
-    ...extra,
+    ...platformOptions,
   });
   const platformUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });
   const call = async (method: string, path: string, bearer?: string, body?: unknown) => {
@@ -143,8 +154,21 @@ export async function startLiveWorld(
   );
   const card = { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' };
   await expect(call('POST', '/v1/topups', token, { amount: balance, card }), 201);
+  const tokensApiKey =
+    shopTakesTokens === true
+      ? String(
+          (
+            await expect(
+              call('POST', `/v1/merchants/${merchantId}/api-keys`, admin.secret, {
+                scopes: ['tokens:deposit'],
+              }),
+              201,
+            )
+          )['secret'],
+        )
+      : undefined;
   let shopNowMs = Date.now();
-  const shop = await startShop(platformUrl, merchantId, () => shopNowMs);
+  const shop = await startShop(platformUrl, merchantId, () => shopNowMs, tokensApiKey);
   return {
     platformUrl,
     shopUrl: shop.url,

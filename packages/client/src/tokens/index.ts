@@ -2,6 +2,7 @@ export { fetchTokenKeys, type PublishedTokenKey, rsaPublicKeyOfSpki } from './pu
 export {
   emptyTokenState,
   memoryTokenStore,
+  type PendingSwap,
   type PendingWithdrawal,
   type StoredToken,
   type TokenState,
@@ -15,3 +16,14 @@ export {
   type TokenWithdrawalOptions,
   withdrawTokens,
 } from './token-withdrawal.ts';
+export {
+  pickExact,
+  pickSwapInputs,
+  type SpendOutcome,
+  TokenPaymentError,
+  type TokenPaymentErrorCode,
+  TokenPurse,
+  type TokenPurseOptions,
+  type TokenSpend,
+  toWire,
+} from './token-purse.ts';

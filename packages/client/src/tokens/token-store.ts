@@ -31,9 +31,23 @@ export interface PendingWithdrawal {
   }[];
 }
 
+/**
+ * A swap sent (or about to be) whose signatures have not been turned into tokens yet: its inputs
+ * are out of `tokens` (the platform may have spent them) and its outputs' blinding state is here,
+ * so that sending it again (the same inputs and outputs, answered with the same signatures)
+ * finishes it.
+ */
+export interface PendingSwap {
+  readonly platformUrl: string;
+  readonly inputs: readonly StoredToken[];
+  readonly outputs: PendingWithdrawal['outputs'];
+}
+
 export interface TokenState {
   readonly tokens: readonly StoredToken[];
   readonly pendingWithdrawals: readonly PendingWithdrawal[];
+  /** Absent in stores written before swaps: read as none. */
+  readonly pendingSwaps?: readonly PendingSwap[];
 }
 
 export interface TokenStore {

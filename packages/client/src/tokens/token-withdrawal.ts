@@ -23,8 +23,11 @@ const rsaBytesMax = 1_024;
 
 export interface TokenWithdrawalOptions {
   readonly platformUrl: string | URL;
-  /** The user's session token (as `mite login` keeps it). */
-  readonly sessionToken: string;
+  /**
+   * The user's session token (as `mite login` keeps it); absent in the platform's own pages,
+   * whose session cookie goes with a same-origin request.
+   */
+  readonly sessionToken?: string;
   readonly store: TokenStore;
   readonly fetch?: typeof fetch;
   /** Random bytes (crypto.getRandomValues by default); tests fix them. */
@@ -131,7 +134,9 @@ async function send(
     response = await fetchImpl(new URL('/v1/tokens/withdrawals', options.platformUrl), {
       method: 'POST',
       headers: {
-        authorization: `Bearer ${options.sessionToken}`,
+        ...(options.sessionToken === undefined
+          ? {}
+          : { authorization: `Bearer ${options.sessionToken}` }),
         'content-type': 'application/json',
         'idempotency-key': pending.idempotencyKey,
       },
@@ -162,8 +167,8 @@ async function send(
 }
 
 /** Unblinds each signature and checks it (RFC 9474 Finalize); throws if any is wrong. */
-function finish(
-  pending: PendingWithdrawal,
+export function finish(
+  pending: Pick<PendingWithdrawal, 'outputs'>,
   keys: readonly PublishedTokenKey[],
   signatures: unknown,
 ): StoredToken[] {

@@ -10,6 +10,7 @@ import {
   currency,
   formatAmount,
   isSecureOrLoopback,
+  type MiteMethodName,
   parseAmount,
   parseChallengeHeader,
   requestAmountMicros,
@@ -114,9 +115,14 @@ export function checkChallenge(
     readonly askingOrigin: string;
     readonly platformOrigin: string;
     readonly nowSeconds: number;
+    /** The "mite-token" challenge, for privacy mode; the "mite" one by default. */
+    readonly method?: MiteMethodName;
   },
 ): Checked<PayRequest> {
-  const parsed = parseChallengeHeader(header, { nowSeconds: context.nowSeconds });
+  const parsed = parseChallengeHeader(header, {
+    nowSeconds: context.nowSeconds,
+    ...(context.method === undefined ? {} : { method: context.method }),
+  });
   if (!parsed.ok)
     return refusal(`the site\u2019s payment request cannot be used: ${parsed.detail}.`);
   const challenge = parsed.value;

@@ -1,4 +1,5 @@
-import { challengeEcho, formatCredentialHeader } from '@mite/protocol';
+import { toWire } from '@mite/client';
+import { challengeEcho, formatCredentialHeader, miteTokenMethod } from '@mite/protocol';
 import { html, nothing } from 'lit';
 import {
   askingOriginParam,
@@ -13,6 +14,12 @@ import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { showAmount } from '../shared/money.ts';
 import { sessionKeptProblem } from '../shared/session-kept.ts';
+import {
+  browserPurse,
+  privacyModeOn,
+  tokenFloat,
+  withTokensLocked,
+} from '../shared/token-wallet.ts';
 import { checkBudget } from './pay-budget.ts';
 import { askingOriginOf, checkChallenge, type PayRequest, showMicros } from './pay-checks.ts';
 import '../shared/styles.css';
@@ -43,6 +50,8 @@ export class PayPage extends MiteElement {
     ready: { state: true },
     askAbove: { state: true },
     autoPayText: { state: true },
+    tokenRequest: { state: true },
+    tokenNote: { state: true },
   };
 
   declare stage: Stage;
@@ -58,6 +67,13 @@ export class PayPage extends MiteElement {
    * automatically next time (within the budget, not asked about) and the site has no consent yet.
    */
   declare autoPayText: ConsentText | undefined;
+  /**
+   * In privacy mode, the site's "mite-token" challenge when the tokens this browser holds are
+   * worth its price: Pay then pays it with tokens, not from the wallet.
+   */
+  declare tokenRequest: PayRequest | undefined;
+  /** In privacy mode, why this payment is from the wallet after all; else undefined. */
+  declare tokenNote: string | undefined;
   readonly #askingOrigin = askingOriginOf(
     new URLSearchParams(location.search).get(askingOriginParam),
   );
@@ -74,6 +90,8 @@ export class PayPage extends MiteElement {
     this.ready = false;
     this.askAbove = undefined;
     this.autoPayText = undefined;
+    this.tokenRequest = undefined;
+    this.tokenNote = undefined;
   }
 
   override connectedCallback(): void {
@@ -125,7 +143,29 @@ export class PayPage extends MiteElement {
     });
     if (!checked.ok) return this.#refuse(checked.reason);
     this.request = checked.value;
+    this.tokenRequest = await this.#tokenRequestOf(header);
     await this.#review();
+  }
+
+  /** The site's token challenge, in privacy mode and when the tokens held can pay it. */
+  async #tokenRequestOf(header: string): Promise<PayRequest | undefined> {
+    if (!privacyModeOn()) return undefined;
+    const checked = checkChallenge(header, {
+      askingOrigin: this.#askingOrigin ?? '',
+      platformOrigin: location.origin,
+      nowSeconds: Math.floor(Date.now() / 1000),
+      method: miteTokenMethod,
+    });
+    if (!checked.ok) {
+      this.tokenNote =
+        'Privacy mode is on, but this site takes no tokens: you pay from your wallet.';
+      return undefined;
+    }
+    if ((await tokenFloat()) >= checked.value.amountMicros) return checked.value;
+    this.tokenNote =
+      'Privacy mode is on, but the tokens this browser holds are worth less than the price: ' +
+      'you pay from your wallet. Opening your wallet withdraws more.';
+    return undefined;
   }
 
   /**
@@ -147,7 +187,9 @@ export class PayPage extends MiteElement {
     });
     if (!budget.ok) return this.#refuse(budget.reason);
     this.askAbove = budget.value.askFirst ? budget.value.budget.approveAboveMicros : undefined;
-    if (!budget.value.askFirst && (await this.#autoPayOffered())) return;
+    // With tokens nothing goes through the platform's payments, automatic ones included.
+    if (this.tokenRequest === undefined && !budget.value.askFirst && (await this.#autoPayOffered()))
+      return;
     const merchantId = encodeURIComponent(request.challenge.request.recipient);
     const profile = await callApi<{ name: string }>('GET', `/v1/merchants/${merchantId}/profile`);
     if (!profile.ok) return this.#refuse(describeProblem(profile.problem));
@@ -184,6 +226,10 @@ export class PayPage extends MiteElement {
   async #payNow(automatic?: { site: string }): Promise<boolean> {
     const request = this.request;
     if (request === undefined) return true;
+    if (this.tokenRequest !== undefined && automatic === undefined) {
+      await this.#payWithTokens(this.tokenRequest);
+      return true;
+    }
     this.stage = 'paying';
     this.failure = undefined;
     const paid = await callApi<{ receipt: string }>('POST', '/v1/payments', {
@@ -206,6 +252,35 @@ export class PayPage extends MiteElement {
     this.#send({ type: payMessageTypes.credential, authorization });
     window.close();
     return true;
+  }
+
+  /**
+   * Pays with tokens from this browser (swapping some for change, anonymously, if need be). The
+   * tokens leave this browser's store once handed to the site, which keeps the credential and
+   * presents it again while its access lasts.
+   */
+  async #payWithTokens(request: PayRequest): Promise<void> {
+    this.stage = 'paying';
+    this.failure = undefined;
+    const purse = browserPurse();
+    let authorization: string;
+    try {
+      authorization = await withTokensLocked(async () => {
+        const spend = await purse.take(request.amountMicros);
+        await purse.settle(spend, 'accepted');
+        return formatCredentialHeader({
+          challenge: request.challenge,
+          payload: { tokens: spend.tokens.map(toWire) },
+        });
+      });
+    } catch (error) {
+      return this.#refuse(
+        `the tokens could not pay: ${error instanceof Error ? error.message : String(error)}`,
+      );
+    }
+    this.stage = 'paid';
+    this.#send({ type: payMessageTypes.credential, authorization });
+    window.close();
   }
 
   private async logIn(event: SubmitEvent): Promise<void> {
@@ -313,8 +388,16 @@ export class PayPage extends MiteElement {
         <dd>${this.#askingOrigin}</dd>
         <dt>Price</dt>
         <dd>${price}</dd>
-        <dt>Your balance</dt>
-        <dd>${showAmount(this.balance)}</dd>
+        ${
+          this.tokenRequest === undefined
+            ? html`<dt>Your balance</dt>
+                <dd>${showAmount(this.balance)}</dd>`
+            : html`<dt>Paid with</dt>
+                <dd data-testid="paid-with-tokens">
+                  Tokens from this browser (privacy mode): the platform does not learn what you buy,
+                  and this purchase is not in your wallet’s history.
+                </dd>`
+        }
       </dl>
       ${
         this.askAbove !== undefined
@@ -327,6 +410,7 @@ export class PayPage extends MiteElement {
             </p>`
           : nothing
       }
+      ${this.tokenNote === undefined ? nothing : html`<p class="hint" data-testid="token-note">${this.tokenNote}</p>`}
       ${this.renderAutoPayOffer()}
       ${this.failure === undefined ? nothing : html`<p class="notice error" role="alert">${this.failure}</p>`}
       <p>

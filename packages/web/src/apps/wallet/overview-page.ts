@@ -4,6 +4,7 @@ import { showAmount } from '../shared/money.ts';
 import { MiteElement, walletPaths } from '../shared/mite-element.ts';
 import { loadWallet, type Wallet } from './session.ts';
 import './session.ts';
+import './privacy-mode.ts';
 import '../shared/styles.css';
 
 /** `GET /v1/wallet/purchases` items. */
@@ -52,6 +53,8 @@ const kindNames: Readonly<Record<string, string>> = {
   // Only purchases made before the platform grouped a purchase's legs show their fee apart.
   platformFee: 'Purchase (platform fee)',
   refund: 'Refund',
+  // Privacy mode's float: what the tokens later paid is known to no one but this browser.
+  tokenWithdrawal: 'Tokens withdrawn',
 };
 
 /** "Purchase from The Daily Mite", "Refund from ...", "Top-up". */
@@ -163,6 +166,7 @@ export class OverviewPage extends MiteElement {
               <a class="button" href=${walletPaths.topUp}>Top up</a>
             </section>`
       }
+      <mite-privacy-mode></mite-privacy-mode>
       ${this.renderPurchases()} ${this.renderMovements()}
       <h2 id="sessions-heading">Sessions</h2>
       <p>
