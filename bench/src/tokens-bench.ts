@@ -64,9 +64,11 @@ export const tokensBenchDefaults: TokensBenchOptions = {
   seconds: 10,
   tokensPerWithdrawal: 32,
   inFlight: 4,
-  depositTokens: 40_000,
-  tokensPerDeposit: 8,
-  depositsInFlight: 8,
+  depositTokens: 36_000,
+  // The most one credential carries (tokensPerCredentialMax), deposited as the middleware does.
+  tokensPerDeposit: 12,
+  // Merchants' servers depositing at once; each deposit waits for three durable commits.
+  depositsInFlight: 32,
 };
 export const tokensBenchQuick: TokensBenchOptions = {
   ...tokensBenchDefaults,
