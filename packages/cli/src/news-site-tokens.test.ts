@@ -84,6 +84,8 @@ describeInBrowser('privacy mode: paying the news site with tokens', (test) => {
       await kit.page.goto(`${kit.world.baseUrl}/wallet/`, { waitUntil: 'load' });
       await kit.page.getByLabel('Privacy mode: pay with tokens').check();
       await floatShown(kit.page, '$0.50');
+      // The page shows the money that left the wallet for the float, without a reload.
+      await kit.page.getByTestId('balance').getByText('$1.50').waitFor();
       assert.deepEqual(await seriousAxeViolations(kit.page), [], 'the wallet with privacy mode');
       await kit.screenshot('privacy-mode');
       const wallet = await apiCall(kit.world, 'GET', '/v1/wallet', { auth: token });

@@ -118,7 +118,7 @@ export class AccountPage extends MiteElement {
           autocomplete: 'current-password',
           error: this.passwordError,
         })}
-        <div class="field">
+        <div class="check">
           <input
             type="checkbox"
             id="confirm-erasure"

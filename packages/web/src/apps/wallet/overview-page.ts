@@ -113,6 +113,13 @@ export class OverviewPage extends MiteElement {
     await Promise.all([this.more('purchases'), this.more('movements')]);
   }
 
+  /** The balance and both lists again, from their first pages (money moved meanwhile). */
+  private async reload(): Promise<void> {
+    this.purchases = undefined;
+    this.movements = undefined;
+    await this.load();
+  }
+
   /** The list's first page, or its next one after what is shown. */
   private async more(list: ListName): Promise<void> {
     if (list === 'purchases') this.purchases = await this.nextPage(list, this.purchases);
@@ -166,7 +173,7 @@ export class OverviewPage extends MiteElement {
               <a class="button" href=${walletPaths.topUp}>Top up</a>
             </section>`
       }
-      <mite-privacy-mode></mite-privacy-mode>
+      <mite-privacy-mode @tokens-withdrawn=${() => this.reload()}></mite-privacy-mode>
       ${this.renderPurchases()} ${this.renderMovements()}
       <h2 id="sessions-heading">Sessions</h2>
       <p>

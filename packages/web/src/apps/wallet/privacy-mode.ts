@@ -10,6 +10,9 @@ import {
 } from '../shared/token-wallet.ts';
 import { formatAmount } from '@mite/protocol';
 
+/** Sent when a refill withdrew tokens, which moved money out of the wallet. */
+export const tokensWithdrawnEvent = 'tokens-withdrawn';
+
 /**
  * The wallet's "Privacy mode: pay with tokens" setting and the float of tokens it keeps in this
  * browser. Opening the wallet with privacy mode on tops the float up: that is when tokens are
@@ -47,8 +50,13 @@ export class PrivacyModeSetting extends MiteElement {
     if (!fill) return;
     try {
       const withdrawn = await keepFloat();
-      if (withdrawn > 0n)
+      if (withdrawn > 0n) {
         this.status = `Withdrew ${showAmount(formatAmount(withdrawn))} as tokens.`;
+        // The wallet's balance and movements changed: the page shows them again.
+        this.dispatchEvent(
+          new CustomEvent(tokensWithdrawnEvent, { bubbles: true, composed: true }),
+        );
+      }
       this.failure = undefined;
     } catch (error) {
       this.failure = `Tokens could not be withdrawn: ${error instanceof Error ? error.message : String(error)}`;
@@ -66,7 +74,7 @@ export class PrivacyModeSetting extends MiteElement {
   protected override render() {
     const float = this.floatMicros;
     return html`<h2 id="privacy-heading">Privacy mode</h2>
-      <p class="field">
+      <p class="check">
         <input
           type="checkbox"
           id="privacy-mode"
