@@ -3,10 +3,10 @@
  * build), their scripts and styles bundled into hashed files under `dist/assets/`. The platform
  * serves the result (packages/server/src/web/web-apps.ts). `npm run build` runs this.
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { build } from 'vite';
+import { build, type Plugin } from 'vite';
 
 /** The apps' sources: one folder per app, each screen a folder with its `index.html`. */
 export const webSourceDir = fileURLToPath(new URL('./apps/', import.meta.url));
@@ -29,6 +29,28 @@ export function pageEntries(sourceDir: string = webSourceDir): Record<string, st
   };
   walk(sourceDir);
   return entries;
+}
+
+/**
+ * What several pages share, written once: a page says `<!-- mite:NAME -->` where the fragment
+ * `apps/<app>/NAME.html` goes (the wallet's header and navigation, on every wallet page that
+ * shows it), so that adding a page to the navigation is one edit, not one per page.
+ */
+const sharedFragments: Readonly<Record<string, string>> = {
+  'wallet-header': path.join(webSourceDir, 'wallet', 'wallet-header.html'),
+};
+
+export function sharedFragmentsPlugin(): Plugin {
+  return {
+    name: 'mite-shared-fragments',
+    transformIndexHtml(html) {
+      return html.replace(/[ ]*<!-- mite:([a-z-]+) -->\n?/g, (_marker, name: string) => {
+        const file = sharedFragments[name];
+        if (file === undefined) throw new Error(`a page asks for an unknown fragment: ${name}`);
+        return readFileSync(file, 'utf8');
+      });
+    },
+  };
 }
 
 /**
@@ -72,6 +94,7 @@ async function buildPages(outDir: string): Promise<void> {
     root: webSourceDir,
     base: '/',
     configFile: false,
+    plugins: [sharedFragmentsPlugin()],
     logLevel: 'warn',
     // No .env files, no public folder: everything the pages load is in the sources.
     envDir: false,
