@@ -134,6 +134,29 @@ for (const dialect of ['sqlite', 'postgres'] satisfies Dialect[]) {
       assert.deepEqual(state.pendingSwaps, []);
     });
 
+    it('keeps tokens handed to a page until it is known whether a merchant took them', async () => {
+      let nowMs = Date.now();
+      const store = await filled(6n);
+      const purse = new TokenPurse({ store, platformUrl: world.platformUrl, nowMs: () => nowMs });
+      const spend = await purse.take(6n);
+      const [four, two] = spend.tokens;
+      assert.ok(four !== undefined && two !== undefined);
+      await purse.handOver(spend);
+      assert.equal(await purse.spendableMicros(), 0n, 'handed over: not free to pay with');
+      assert.equal((await store.load()).handedOver?.length, 1);
+      // The merchant took the 4 (a swap elsewhere spends it as a deposit would); the 2 never.
+      const merchant = memoryTokenStore({ tokens: [four], pendingWithdrawals: [] });
+      await new TokenPurse({ store: merchant, platformUrl: world.platformUrl }).take(1n);
+      assert.equal(await purse.reclaimHandedOver(60_000), 0n, 'too recent to ask about');
+      nowMs += 60_001;
+      assert.equal(await purse.reclaimHandedOver(60_000), 2n, 'the 2 came back');
+      const state = await store.load();
+      assert.deepEqual(denominations(state), [2]);
+      assert.notEqual(state.tokens[0]?.message, two.message, 'as a fresh token');
+      assert.deepEqual(state.handedOver, []);
+      assert.deepEqual(state.pendingSwaps, []);
+    });
+
     it('refills to a float in round batches, with the wallet charged for them', async () => {
       const store = memoryTokenStore();
       const purse = new TokenPurse({ store, platformUrl: world.platformUrl });

@@ -242,6 +242,62 @@ export class TokenPurse {
   }
 
   /**
+   * Takes the tokens of a payment out of the free ones for a page that presents them and whose
+   * answer this purse will not hear: kept as handed over, for `reclaimHandedOver`.
+   */
+  async handOver(spend: TokenSpend): Promise<void> {
+    const messages = new Set(spend.tokens.map((token) => token.message));
+    const at = new Date(this.#nowMs()).toISOString();
+    try {
+      await this.#change((state) => ({
+        state: {
+          ...state,
+          tokens: state.tokens.filter((token) => !messages.has(token.message)),
+          handedOver: [...(state.handedOver ?? []), { at, tokens: spend.tokens }],
+        },
+        value: undefined,
+      }));
+    } finally {
+      for (const message of messages) this.#held.delete(message);
+    }
+  }
+
+  /**
+   * Finds out what became of tokens handed over more than `afterMs` ago (long enough for any
+   * presentation of them to have ended): each is swapped alone for a fresh one, which keeps a
+   * token the merchant never took and drops one it did (the platform refuses it as spent).
+   * Answers what came back, in micro-units.
+   */
+  async reclaimHandedOver(afterMs: number): Promise<bigint> {
+    const cutoff = this.#nowMs() - afterMs;
+    const due = await this.#change((state) => {
+      const handed = state.handedOver ?? [];
+      const old = handed.filter((entry) => Date.parse(entry.at) <= cutoff);
+      if (old.length === 0) return { value: [] };
+      const kept = handed.filter((entry) => Date.parse(entry.at) > cutoff);
+      // Back among the tokens, held: each goes through a swap of its own, saved as pending.
+      const tokens = old.flatMap((entry) => entry.tokens);
+      for (const token of tokens) this.#held.add(token.message);
+      return {
+        state: { ...state, tokens: [...state.tokens, ...tokens], handedOver: kept },
+        value: tokens,
+      };
+    });
+    let reclaimed = 0n;
+    for (const token of due) {
+      try {
+        await this.#swap([token], [denominationOf(token)]);
+        reclaimed += denominationOf(token);
+      } catch {
+        // Spent (taken by the merchant) or out of reach: the swap's pending record decides.
+      } finally {
+        this.#held.delete(token.message);
+      }
+    }
+    return reclaimed;
+  }
+
+  /**
    * Swaps `inputs` for new tokens of `amountsMicros` (each split into powers of two): saved as
    * pending (the inputs out of `tokens`) before it is sent, then finished into tokens.
    */

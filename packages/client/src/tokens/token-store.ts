@@ -43,11 +43,25 @@ export interface PendingSwap {
   readonly outputs: PendingWithdrawal['outputs'];
 }
 
+/**
+ * Tokens handed to a page that presents them to a merchant, which this store will not hear the
+ * answer of (the platform's payment window hands a credential to the site's page): kept until
+ * `TokenPurse.reclaimHandedOver` finds out, long after the credential's challenge ended,
+ * whether the merchant took them (spent: dropped) or not (swapped for fresh ones).
+ */
+export interface HandedOverTokens {
+  /** ISO 8601: when they were handed over. */
+  readonly at: string;
+  readonly tokens: readonly StoredToken[];
+}
+
 export interface TokenState {
   readonly tokens: readonly StoredToken[];
   readonly pendingWithdrawals: readonly PendingWithdrawal[];
   /** Absent in stores written before swaps: read as none. */
   readonly pendingSwaps?: readonly PendingSwap[];
+  /** Absent in stores written before hand-overs: read as none. */
+  readonly handedOver?: readonly HandedOverTokens[];
 }
 
 export interface TokenStore {

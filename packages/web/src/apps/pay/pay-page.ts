@@ -256,8 +256,9 @@ export class PayPage extends MiteElement {
 
   /**
    * Pays with tokens from this browser (swapping some for change, anonymously, if need be). The
-   * tokens leave this browser's store once handed to the site, which keeps the credential and
-   * presents it again while its access lasts.
+   * tokens are handed to the site's page, which presents them; this window does not hear the
+   * merchant's answer, so they are kept as handed over, and the wallet later swaps back any the
+   * merchant never took (`keepFloat`).
    */
   async #payWithTokens(request: PayRequest): Promise<void> {
     this.stage = 'paying';
@@ -267,7 +268,7 @@ export class PayPage extends MiteElement {
     try {
       authorization = await withTokensLocked(async () => {
         const spend = await purse.take(request.amountMicros);
-        await purse.settle(spend, 'accepted');
+        await purse.handOver(spend);
         return formatCredentialHeader({
           challenge: request.challenge,
           payload: { tokens: spend.tokens.map(toWire) },

@@ -18,6 +18,13 @@ import {
 const privacyModeKey = 'mite:privacy-mode';
 const tokensKey = 'mite:tokens';
 
+/**
+ * How long after the payment window handed tokens to a page the wallet asks what became of them:
+ * past the challenge's life (5 minutes), the middleware's grace for a single-use receipt
+ * (5 more) and clock skew (2), so that no presentation of them can still be under way.
+ */
+export const handedOverReclaimAfterMs = 20 * 60_000;
+
 /** The float privacy mode keeps: $0.50, withdrawn in batches of $0.25 when it runs below. */
 export const tokenFloatMicros = 500_000n;
 export const tokenBatchMicros = 250_000n;
@@ -88,6 +95,8 @@ export function keepFloat(): Promise<bigint> {
     await resumeWithdrawals({ platformUrl: location.origin, store });
     const purse = new TokenPurse({ store, platformUrl: location.origin });
     await purse.resumeSwaps();
+    // Tokens the payment window handed to a site that never deposited them come back.
+    await purse.reclaimHandedOver(handedOverReclaimAfterMs);
     return purse.refill({ floatMicros: tokenFloatMicros, batchMicros: tokenBatchMicros });
   });
 }
