@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { currentConsentText } from '../consents/consent-texts.ts';
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -192,6 +193,18 @@ forEachDialect('account erasure', (dialect, it) => {
       .where('principal', '=', `user:${shop.userId}`)
       .execute();
     assert.ok(kept.length > 0, 'the top-up and the purchase kept their responses for replays');
+    expectStatus(
+      await call('POST', '/v1/consents', {
+        auth: shop.user,
+        body: {
+          purpose: 'autoPay',
+          scope: 'https://news.example',
+          textVersion: currentConsentText('autoPay').version,
+        },
+      }),
+      200,
+      'a consent to auto-pay a site',
+    );
     const erased = expectStatus(
       await call('POST', '/v1/users/me/erasure', {
         auth: shop.user,
@@ -269,6 +282,12 @@ forEachDialect('account erasure', (dialect, it) => {
       .where('principal', '=', `user:${shop.userId}`)
       .execute();
     assert.deepEqual(replays, [], 'the top-up\u2019s kept response, with its card digits, is gone');
+    const consents = await db
+      .selectFrom('consents')
+      .select('id')
+      .where('user_id', '=', shop.userId)
+      .execute();
+    assert.deepEqual(consents, [], 'the sites the person let pay automatically are forgotten');
     assert.equal(await keyring.existingKeyFor(userSubject(shop.userId)), 'erased');
     await assert.rejects(keyring.keyFor(userSubject(shop.userId)), ErasedDataError);
     assert.throws(() => cipher.decrypt(user.email_ciphertext, `user:${shop.userId}:email`));

@@ -139,6 +139,9 @@ export function createAccountErasure(deps: AccountErasureDeps) {
         .execute();
       await tx.deleteFrom('wallet_budgets').where('user_id', '=', input.userId).execute();
       await tx.deleteFrom('offer_access').where('user_id', '=', input.userId).execute();
+      // Which sites the person let pay automatically and whom they showed their email say
+      // something about them, and with the account gone nothing acts on those consents.
+      await tx.deleteFrom('consents').where('user_id', '=', input.userId).execute();
       // Responses kept for replays (a top-up's holds the card digits) are sealed under the
       // platform's key, not the user's: deleted rather than left to expire.
       await tx
