@@ -9,13 +9,14 @@
  * is evaluated and the strictest verdict wins (block over challenge over allow), the earlier rule
  * when two are as strict. A rule with `blockSeconds` keeps its subject blocked that long from the
  * event that reached its block threshold, even once the events that caused it leave the window.
+ * Times are the engine's clock's, for recording and deciding alike; a fact's `atMs` is not read.
  *
  * A decision is a PolicyDecision (policy.ts) with the user's message and the rule set's version
  * besides, so the engine is a Policy; its facts are a PolicySubject with what only risk needs.
  */
 import type { PolicyDecision, PolicySubject } from '../policy/policy.ts';
 import { type Result, fail, ok } from '../result.ts';
-import { createRiskCounters, riskKeysMax } from './risk-counters.ts';
+import { createRiskCounters, type RiskCounters, riskKeysMax } from './risk-counters.ts';
 import {
   type CardTestingRule,
   type CashOutRule,
@@ -29,6 +30,7 @@ import {
   defaultRuleSet,
   parseRuleSet,
   riskEventsPerKeyMax,
+  riskSubjectKinds,
   riskWindowSecondsMax,
 } from './rule-set.ts';
 
@@ -184,6 +186,159 @@ interface Finding {
 
 const notFired: Finding = { verdict: 'allow', count: 0, atLeast: 0 };
 
+/** What the engine remembers between decisions: counts, and blocks with a duration. */
+interface EngineMemory {
+  readonly counters: RiskCounters;
+  /** Until when a rule blocks a subject, by rule name and subject key, in order of last use. */
+  readonly blocks: Map<string, number>;
+  readonly keysMax: number;
+}
+
+type CountingRule = VelocityRule | CardTestingRule;
+
+function sinceMsOf(rule: CountingRule, nowMs: number): number {
+  // The window is the last `windowSeconds`: an event exactly that old has left it.
+  return nowMs - rule.windowSeconds * 1000 + 1;
+}
+
+function velocityFinding(memory: EngineMemory, rule: VelocityRule, value: string, nowMs: number) {
+  const sinceMs = sinceMsOf(rule, nowMs);
+  let count = 0;
+  for (const event of rule.events) {
+    count += memory.counters.count(counterKey(event, rule.subject, value), sinceMs);
+  }
+  let found: Finding = { ...notFired, count };
+  for (const threshold of rule.thresholds) {
+    if (count >= threshold.atLeast) {
+      found = { verdict: threshold.verdict, count, atLeast: threshold.atLeast };
+    }
+  }
+  return found;
+}
+
+function cardTestingFinding(
+  memory: EngineMemory,
+  rule: CardTestingRule,
+  value: string,
+  nowMs: number,
+) {
+  const sinceMs = sinceMsOf(rule, nowMs);
+  const { smallTopUps, declines } = rule;
+  if (smallTopUps) {
+    const key = counterKey('topUpAttempt', rule.subject, value);
+    const count = memory.counters.count(key, sinceMs, smallTopUps.belowMicros);
+    if (count >= smallTopUps.atLeast) {
+      return { verdict: rule.verdict, count, atLeast: smallTopUps.atLeast };
+    }
+  }
+  if (declines) {
+    const count = memory.counters.count(counterKey('topUpDeclined', rule.subject, value), sinceMs);
+    if (count >= declines.atLeast)
+      return { verdict: rule.verdict, count, atLeast: declines.atLeast };
+  }
+  return notFired;
+}
+
+function finding(memory: EngineMemory, rule: CountingRule, value: string, nowMs: number): Finding {
+  return rule.kind === 'velocity'
+    ? velocityFinding(memory, rule, value, nowMs)
+    : cardTestingFinding(memory, rule, value, nowMs);
+}
+
+/** Whether a rule counts an event of this kind. */
+function counts(rule: CountingRule, event: RiskCountedEvent): boolean {
+  if (rule.kind === 'velocity') return rule.events.includes(event);
+  return (
+    (event === 'topUpAttempt' && rule.smallTopUps !== undefined) ||
+    (event === 'topUpDeclined' && rule.declines !== undefined)
+  );
+}
+
+function blockKey(rule: CountingRule, value: string): string {
+  return `${rule.name}\u0000${rule.subject}\u0000${value}`;
+}
+
+/** Starts the blocks with a duration whose threshold this event's count reached. */
+function startBlocks(
+  memory: EngineMemory,
+  rules: readonly RiskRule[],
+  event: RiskEvent,
+  nowMs: number,
+) {
+  const { blocks, keysMax } = memory;
+  for (const rule of rules) {
+    if (rule.kind !== 'velocity' && rule.kind !== 'cardTesting') continue;
+    if (rule.blockSeconds === undefined || !counts(rule, event.kind)) continue;
+    const value = subjectValue(event, rule.subject);
+    if (value === undefined || finding(memory, rule, value, nowMs).verdict !== 'block') continue;
+    const key = blockKey(rule, value);
+    if ((blocks.get(key) ?? 0) > nowMs) continue; // blocked already: the block is not extended
+    blocks.delete(key);
+    blocks.set(key, nowMs + rule.blockSeconds * 1000);
+    const oldest = blocks.keys().next();
+    if (blocks.size > keysMax && oldest.done !== true) blocks.delete(oldest.value);
+  }
+}
+
+function isBlocked(memory: EngineMemory, rule: CountingRule, value: string, nowMs: number) {
+  if (rule.blockSeconds === undefined) return false;
+  const key = blockKey(rule, value);
+  const untilMs = memory.blocks.get(key);
+  if (untilMs === undefined) return false;
+  if (untilMs > nowMs) return true;
+  memory.blocks.delete(key);
+  return false;
+}
+
+/** The threshold a counting rule blocks at, for the reason of a block that outlasts its count. */
+function blockThreshold(rule: CountingRule): number {
+  if (rule.kind === 'velocity') return rule.thresholds.at(-1)?.atLeast ?? 0;
+  return rule.smallTopUps?.atLeast ?? rule.declines?.atLeast ?? 0;
+}
+
+function countingDecision(
+  memory: EngineMemory,
+  compiled: CompiledRuleSet,
+  rule: CountingRule,
+  facts: RiskFacts,
+  nowMs: number,
+): RiskDecision | undefined {
+  const value = subjectValue(facts, rule.subject);
+  if (value === undefined) return undefined;
+  const found = finding(memory, rule, value, nowMs);
+  const blocked = found.verdict !== 'block' && isBlocked(memory, rule, value, nowMs);
+  const verdict = blocked ? 'block' : found.verdict;
+  if (verdict === 'allow') return undefined;
+  const reason = render(rule.reason, {
+    count: found.count,
+    atLeast: blocked ? blockThreshold(rule) : found.atLeast,
+    windowSeconds: rule.windowSeconds,
+    subject: subjectWords[rule.subject],
+    event: rule.kind === 'velocity' ? rule.events.join(', ') : 'topUpAttempt',
+    belowMicros: rule.kind === 'cardTesting' ? (rule.smallTopUps?.belowMicros ?? '') : '',
+    blockSeconds: rule.blockSeconds ?? '',
+  });
+  return decision(compiled, rule, verdict, reason);
+}
+
+function evaluate(
+  memory: EngineMemory,
+  compiled: CompiledRuleSet,
+  rule: RiskRule,
+  facts: RiskFacts,
+  nowMs: number,
+): RiskDecision | undefined {
+  switch (rule.kind) {
+    case 'velocity':
+    case 'cardTesting':
+      return countingDecision(memory, compiled, rule, facts, nowMs);
+    case 'selfDealing':
+      return selfDealingDecision(compiled, rule, facts);
+    case 'cashOut':
+      return cashOutDecision(compiled, rule, facts);
+  }
+}
+
 export function createRiskEngine(options: RiskEngineOptions): RiskEngine {
   const { clock } = options;
   const keysMax = options.keysMax ?? riskKeysMax;
@@ -192,139 +347,29 @@ export function createRiskEngine(options: RiskEngineOptions): RiskEngine {
     eventsPerKeyMax: riskEventsPerKeyMax,
     retainMs: riskWindowSecondsMax * 1000,
   });
-  /** Until when a rule blocks a subject, by rule name and subject key. */
-  const blocks = new Map<string, number>();
+  const memory: EngineMemory = { counters, blocks: new Map(), keysMax };
   let current = compile(options.ruleSet ?? defaultRuleSet);
-
-  function velocityFinding(rule: VelocityRule, value: string, nowMs: number): Finding {
-    const sinceMs = nowMs - rule.windowSeconds * 1000 + 1;
-    let count = 0;
-    for (const event of rule.events)
-      count += counters.count(counterKey(event, rule.subject, value), sinceMs);
-    let found = notFired;
-    for (const threshold of rule.thresholds) {
-      if (count >= threshold.atLeast)
-        found = { verdict: threshold.verdict, count, atLeast: threshold.atLeast };
-    }
-    return found.verdict === 'allow' ? { ...notFired, count } : found;
-  }
-
-  function cardTestingFinding(rule: CardTestingRule, value: string, nowMs: number): Finding {
-    const sinceMs = nowMs - rule.windowSeconds * 1000 + 1;
-    const { smallTopUps, declines } = rule;
-    if (smallTopUps) {
-      const key = counterKey('topUpAttempt', rule.subject, value);
-      const count = counters.count(key, sinceMs, smallTopUps.belowMicros);
-      if (count >= smallTopUps.atLeast)
-        return { verdict: rule.verdict, count, atLeast: smallTopUps.atLeast };
-    }
-    if (declines) {
-      const count = counters.count(counterKey('topUpDeclined', rule.subject, value), sinceMs);
-      if (count >= declines.atLeast)
-        return { verdict: rule.verdict, count, atLeast: declines.atLeast };
-    }
-    return notFired;
-  }
-
-  function finding(rule: VelocityRule | CardTestingRule, value: string, nowMs: number): Finding {
-    return rule.kind === 'velocity'
-      ? velocityFinding(rule, value, nowMs)
-      : cardTestingFinding(rule, value, nowMs);
-  }
-
-  function counts(rule: VelocityRule | CardTestingRule, event: RiskCountedEvent): boolean {
-    if (rule.kind === 'velocity') return rule.events.includes(event);
-    return (
-      (event === 'topUpAttempt' && rule.smallTopUps !== undefined) ||
-      (event === 'topUpDeclined' && rule.declines !== undefined)
-    );
-  }
-
-  function setBlock(key: string, untilMs: number): void {
-    blocks.delete(key);
-    blocks.set(key, untilMs);
-    const oldest = blocks.keys().next();
-    if (blocks.size > keysMax && oldest.done !== true) blocks.delete(oldest.value);
-  }
-
-  /** Starts the blocks with a duration that this event's count reached. */
-  function startBlocks(event: RiskEvent, nowMs: number): void {
-    for (const rule of current.rules) {
-      if (rule.kind !== 'velocity' && rule.kind !== 'cardTesting') continue;
-      if (rule.blockSeconds === undefined || !counts(rule, event.kind)) continue;
-      const value = subjectValue(event, rule.subject);
-      if (value === undefined || finding(rule, value, nowMs).verdict !== 'block') continue;
-      const key = `${rule.name}\u0000${rule.subject}\u0000${value}`;
-      if ((blocks.get(key) ?? 0) <= nowMs) setBlock(key, nowMs + rule.blockSeconds * 1000);
-    }
-  }
-
-  function blockedUntil(rule: VelocityRule | CardTestingRule, value: string, nowMs: number) {
-    const key = `${rule.name}\u0000${rule.subject}\u0000${value}`;
-    const untilMs = blocks.get(key);
-    if (untilMs === undefined) return undefined;
-    if (untilMs > nowMs) return untilMs;
-    blocks.delete(key);
-    return undefined;
-  }
-
-  function countingDecision(
-    compiled: CompiledRuleSet,
-    rule: VelocityRule | CardTestingRule,
-    facts: RiskFacts,
-    nowMs: number,
-  ): RiskDecision | undefined {
-    const value = subjectValue(facts, rule.subject);
-    if (value === undefined) return undefined;
-    const found = finding(rule, value, nowMs);
-    const blocked =
-      rule.blockSeconds !== undefined && blockedUntil(rule, value, nowMs) !== undefined;
-    const verdict = blocked ? 'block' : found.verdict;
-    if (verdict === 'allow') return undefined;
-    const reason = render(rule.reason, {
-      count: found.count,
-      atLeast: found.atLeast,
-      windowSeconds: rule.windowSeconds,
-      subject: subjectWords[rule.subject],
-      event: rule.kind === 'velocity' ? rule.events.join(', ') : 'topUpAttempt',
-      belowMicros: rule.kind === 'cardTesting' ? (rule.smallTopUps?.belowMicros ?? '') : '',
-      blockSeconds: rule.blockSeconds ?? '',
-    });
-    return decision(compiled, rule, verdict, reason);
-  }
-
-  function evaluate(compiled: CompiledRuleSet, rule: RiskRule, facts: RiskFacts, nowMs: number) {
-    switch (rule.kind) {
-      case 'velocity':
-      case 'cardTesting':
-        return countingDecision(compiled, rule, facts, nowMs);
-      case 'selfDealing':
-        return selfDealingDecision(compiled, rule, facts);
-      case 'cashOut':
-        return cashOutDecision(compiled, rule, facts);
-    }
-  }
 
   return {
     record(event) {
       const nowMs = clock();
       const amount = event.amountMicros ?? 0n;
-      for (const subject of ['user', 'cardToken', 'ip', 'device'] as const) {
+      for (const subject of riskSubjectKinds) {
         const value = subjectValue(event, subject);
         if (value !== undefined)
           counters.add(counterKey(event.kind, subject, value), nowMs, amount);
       }
-      startBlocks(event, nowMs);
+      startBlocks(memory, current.rules, event, nowMs);
     },
     decide(facts) {
       const compiled = current; // one read: a rule set replaced meanwhile applies to the next decision
       const nowMs = clock();
       let best: RiskDecision = compiled.allowed;
       for (const rule of compiled.byRequest[facts.kind]) {
-        const found = evaluate(compiled, rule, facts, nowMs);
+        const found = evaluate(memory, compiled, rule, facts, nowMs);
         if (found && verdictRank[found.verdict] > verdictRank[best.verdict]) {
           best = found;
-          if (best.verdict === 'block') break;
+          if (best.verdict === 'block') break; // nothing is stricter, and earlier rules win ties
         }
       }
       return best;
@@ -333,16 +378,14 @@ export function createRiskEngine(options: RiskEngineOptions): RiskEngine {
       const parsed = parseRuleSet(input);
       if (!parsed.ok) return parsed;
       if (parsed.value.version === current.version) {
-        return fail(
-          'versionUnchanged',
-          `the rule set in force is version ${current.version} already`,
-        );
+        const detail = `the rule set in force is version ${current.version} already`;
+        return fail('versionUnchanged', detail);
       }
       current = compile(parsed.value);
       return ok({ version: parsed.value.version });
     },
     ruleSetVersion: () => current.version,
-    memory: () => ({ counterKeys: counters.keyCount(), blocks: blocks.size }),
+    memory: () => ({ counterKeys: counters.keyCount(), blocks: memory.blocks.size }),
   };
 }
 
