@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { PurchaseFacts, TopUpFacts } from '../policy/policy.ts';
+import type { Policy, PurchaseFacts, TopUpFacts } from '../policy/policy.ts';
 import { createRiskBenchWorkload } from './risk-bench-workload.ts';
 import {
   createRiskEngine,
@@ -77,6 +77,8 @@ describe('the risk engine', () => {
   it('challenges the sixth payment attempt in ten minutes and blocks the eleventh', () => {
     const { clock } = fakeClock();
     const engine = createRiskEngine({ clock });
+    const asPolicy: Policy = engine; // the platform's policy hook can take the engine as it is
+    assert.equal(typeof asPolicy.decide, 'function');
     const alice = { userId: 'usr_alice' };
     expectVerdict(attempts(engine, alice, 5), 'allow', 'risk.none');
     const sixth = expectVerdict(attempts(engine, alice, 1), 'challenge', 'velocity.payments.user');
