@@ -115,6 +115,7 @@ forEachDialect('merchant report routes', (backend, it) => {
         offerTitle: 'Item 1000000',
         resource: '/item/1000000',
         sold: true,
+        paidWith: 'wallet',
         amount: '1.00',
         // 10% fee, then 60% of the rest; half of it came back with the refund.
         share: '0.54',

@@ -51,6 +51,12 @@ const paymentItemSchema = z.object({
       'Whether this merchant sold it, and so may refund it; false for a share of another ' +
         'merchant\u2019s sale (a revenue split)',
     ),
+  paidWith: z
+    .enum(['wallet', 'tokens'])
+    .describe(
+      '`tokens`: paid with unlinkable tokens this merchant deposited (no payer is known, so ' +
+        'it cannot be refunded)',
+    ),
   amount: amountSchema.describe('What the payer paid'),
   share: amountSchema.describe('What this merchant got, after the platform fee and the splits'),
   refunded: amountSchema.describe('What succeeded refunds gave back to the payer'),
@@ -127,10 +133,10 @@ const paymentListRoute: ReportRoutes = async (api, { reports }) => {
       schema: {
         summary: 'A merchant\u2019s payments, newest first',
         description:
-          'Every payment of the merchant\u2019s offers and challenges, whatever its state, and ' +
+          'Every payment of the merchant\u2019s offers and challenges, whatever its state, ' +
           'those of other merchants\u2019 offers it got a share of (a revenue split; these ' +
-          'once succeeded, a few seconds later), with the merchant\u2019s own share. A page ' +
-          'never shifts under new payments.',
+          'once succeeded, a few seconds later), and its deposits of tokens (`paidWith: ' +
+          'tokens`), with the merchant\u2019s own share. A page never shifts under new payments.',
         tags: ['reports'],
         params: merchantParams,
         querystring: pageQuery(listCursorSchema),
@@ -151,6 +157,7 @@ const paymentListRoute: ReportRoutes = async (api, { reports }) => {
         offerTitle: payment.offerTitle,
         resource: payment.resource,
         sold: payment.sold,
+        paidWith: payment.paidWith,
         amount: formatAmount(payment.amountMicros),
         share: formatAmount(payment.shareMicros),
         refunded: formatAmount(payment.refundedMicros),

@@ -39,6 +39,11 @@ export interface PaymentItem {
   readonly resource: string | null;
   /** Whether the merchant sold it (and so may refund it), rather than got a share of it. */
   readonly sold: boolean;
+  /**
+   * `tokens`: paid with unlinkable tokens the merchant deposited, from no one's wallet, so
+   * there is no one to refund.
+   */
+  readonly paidWith: 'wallet' | 'tokens';
   readonly amountMicros: bigint;
   /** What the merchant's account got: its leg, after the platform fee and the splits. */
   readonly shareMicros: bigint;
@@ -161,9 +166,9 @@ export function createReportService(deps: {
   }
 
   /**
-   * The merchant's payments: those it sold (by the payments' own index) and those of another
-   * seller it got a share of (recorded by the rollup job), each read a page long after the
-   * cursor and merged.
+   * The merchant's payments: those it sold (by the payments' own index), those of another
+   * seller it got a share of (recorded by the rollup job), and its deposits of tokens, each read
+   * a page long after the cursor and merged.
    */
   async function paymentsAfter(request: ListRequest) {
     const { merchantId, cursor, limit } = request;
@@ -197,7 +202,26 @@ export function createReportService(deps: {
               shares.map((share) => share.payment_id),
             )
             .execute();
-    return [...sold, ...shared].sort(newestFirst).slice(0, limit + 1);
+    const deposits = await db
+      .selectFrom('token_deposits')
+      .select(['id', 'merchant_id', 'state', 'resource', 'amount_micros', 'legs'])
+      .select(['created_at', 'completed_at'])
+      .where('merchant_id', '=', merchantId)
+      .$if(cursor !== undefined, (query) =>
+        query.where(before('created_at', 'id', cursor as ListCursor)),
+      )
+      .orderBy('created_at', 'desc')
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
+    const paid = [...sold, ...shared].map((row) => ({ ...row, paid_with: 'wallet' as const }));
+    const byTokens = deposits.map((row) => ({
+      ...row,
+      offer_id: null,
+      title: null,
+      paid_with: 'tokens' as const,
+    }));
+    return [...paid, ...byTokens].sort(newestFirst).slice(0, limit + 1);
   }
 
   async function listPayments(
@@ -218,6 +242,7 @@ export function createReportService(deps: {
         offerTitle: row.title,
         resource: row.resource,
         sold: row.merchant_id === request.merchantId,
+        paidWith: row.paid_with,
         amountMicros: BigInt(row.amount_micros),
         shareMicros: paidTo(row.legs, account),
         refundedMicros: refunds.get(row.id)?.totalMicros ?? 0n,

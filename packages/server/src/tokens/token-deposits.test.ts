@@ -63,6 +63,22 @@ forEachDialect('token deposits', (dialect, it) => {
     const credited = (await balanceOf(env, merchantAccountId)) - before;
     assert.ok(credited > 0n && credited <= 13n, `credited ${credited}`);
 
+    // The merchant's payments list it beside its wallet sales, as paid with tokens.
+    const listed = await env.call('GET', `/v1/merchants/${shop.merchantId}/payments`, {
+      auth: shop.apiKey,
+    });
+    assert.equal(listed.status, 200, listed.text);
+    const items = listed.body?.items as Record<string, unknown>[];
+    assert.deepEqual(
+      items.map((item) => [item.paymentId, item.paidWith]),
+      [
+        [paid.body?.paymentId, 'tokens'],
+        [shop.paymentId, 'wallet'],
+      ],
+    );
+    assert.equal(items[0]?.share, `0.${credited.toString().padStart(6, '0')}`);
+    assert.equal(items[0]?.resource, '/articles/9');
+
     // The same tokens again, in another order: the same deposit's receipt, nothing moved.
     const again = await world.deposit([...tokens].reverse(), wireAmount(13n));
     assert.equal(again.status, 201, again.text);

@@ -18,6 +18,8 @@ interface Payment {
   readonly resource: string | null;
   /** False for a share of another merchant's sale (a revenue split), which only it refunds. */
   readonly sold: boolean;
+  /** `tokens`: paid with tokens the merchant deposited; no payer is known, none to refund. */
+  readonly paidWith: 'wallet' | 'tokens';
   readonly amount: string;
   readonly share: string;
   readonly refunded: string;
@@ -161,7 +163,12 @@ export class PaymentsPage extends DashboardScreenElement {
 
   private refundButton(payment: Payment, session: MerchantSession | undefined) {
     if (session === undefined || !holdsScope(session, 'refunds:write')) return nothing;
-    if (!payment.sold || payment.state !== 'succeeded' || refundableMicros(payment) === 0n) {
+    if (
+      !payment.sold ||
+      payment.paidWith === 'tokens' ||
+      payment.state !== 'succeeded' ||
+      refundableMicros(payment) === 0n
+    ) {
       return nothing;
     }
     return html`<button type="button" class="secondary" @click=${() => this.startRefund(payment)}>
@@ -201,6 +208,7 @@ export class PaymentsPage extends DashboardScreenElement {
                         <td data-label="What">
                           ${payment.offerTitle ?? html`<code>${payment.resource ?? payment.paymentId}</code>`}
                           ${payment.sold ? nothing : html`<span class="hint">(your share of a split)</span>`}
+                          ${payment.paidWith === 'tokens' ? html`<span class="hint">(paid with tokens)</span>` : nothing}
                         </td>
                         <td data-label="State">${stateNames[payment.state]}</td>
                         <td data-label="Paid" class="amount">${showAmount(payment.amount)}</td>
