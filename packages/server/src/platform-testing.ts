@@ -206,16 +206,24 @@ function expectStatus(answer: Answer, status: number, what: string): Record<stri
   return answer.body;
 }
 
-/**
- * A merchant with a key and an offer, a user who topped up by card and bought it once, and a
- * webhook endpoint: one of each thing the API has ids for.
- */
-export async function setUpShop(env: PlatformUnderTest): Promise<Shop> {
+/** A merchant the operator made, and an API key of these scopes (every one by default). */
+export async function createMerchantWithKey(
+  env: PlatformUnderTest,
+  options: {
+    readonly name: string;
+    readonly feeBasisPoints?: number;
+    readonly scopes?: readonly string[];
+  },
+): Promise<{ readonly merchantId: string; readonly apiKey: string }> {
   const { call, admin } = env;
   const merchant = expectStatus(
     await call('POST', '/v1/merchants', {
       auth: admin,
-      body: { name: 'Daily News', feeBasisPoints: 1000, payoutThreshold: '10.00' },
+      body: {
+        name: options.name,
+        feeBasisPoints: options.feeBasisPoints ?? 1000,
+        payoutThreshold: '10.00',
+      },
     }),
     201,
     'merchant',
@@ -224,12 +232,58 @@ export async function setUpShop(env: PlatformUnderTest): Promise<Shop> {
   const key = expectStatus(
     await call('POST', `/v1/merchants/${merchantId}/api-keys`, {
       auth: admin,
-      body: { scopes: [...apiKeyScopes] },
+      body: { scopes: [...(options.scopes ?? apiKeyScopes)] },
     }),
     201,
     'api key',
   );
-  const apiKey = String(key.secret);
+  return { merchantId, apiKey: String(key.secret) };
+}
+
+/** A person signed up and logged in (their session token), who topped up by card. */
+export async function signUpAndTopUp(
+  env: PlatformUnderTest,
+  person: {
+    readonly email: string;
+    readonly password: string;
+    readonly topUp: string;
+    readonly cardNumber?: string;
+  },
+): Promise<{ readonly userId: string; readonly user: string; readonly topUpId: string }> {
+  const { call } = env;
+  const credentials = { email: person.email, password: person.password };
+  const signedUp = expectStatus(
+    await call('POST', '/v1/users', { body: credentials }),
+    201,
+    'user',
+  );
+  const session = expectStatus(
+    await call('POST', '/v1/sessions', { body: credentials }),
+    201,
+    'log in',
+  );
+  const user = String(session.token);
+  const card = {
+    number: person.cardNumber ?? '4242424242424242',
+    expMonth: 12,
+    expYear: 2099,
+    cvc: '123',
+  };
+  const topUp = expectStatus(
+    await call('POST', '/v1/topups', { auth: user, body: { amount: person.topUp, card } }),
+    201,
+    'top-up',
+  );
+  return { userId: String(signedUp.userId), user, topUpId: String(topUp.id) };
+}
+
+/**
+ * A merchant with a key and an offer, a user who topped up by card and bought it once, and a
+ * webhook endpoint: one of each thing the API has ids for.
+ */
+export async function setUpShop(env: PlatformUnderTest): Promise<Shop> {
+  const { call } = env;
+  const { merchantId, apiKey } = await createMerchantWithKey(env, { name: 'Daily News' });
   const offer = expectStatus(
     await call('POST', '/v1/offers', {
       auth: apiKey,
@@ -244,29 +298,11 @@ export async function setUpShop(env: PlatformUnderTest): Promise<Shop> {
     201,
     'offer',
   );
-  const credentials = { email: 'ada@example.com', password: 'a long passphrase' };
-  const signedUp = expectStatus(
-    await call('POST', '/v1/users', { body: credentials }),
-    201,
-    'user',
-  );
-  const session = expectStatus(
-    await call('POST', '/v1/sessions', { body: credentials }),
-    201,
-    'log in',
-  );
-  const user = String(session.token);
-  const topUp = expectStatus(
-    await call('POST', '/v1/topups', {
-      auth: user,
-      body: {
-        amount: '5.00',
-        card: { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' },
-      },
-    }),
-    201,
-    'top-up',
-  );
+  const { userId, user, topUpId } = await signUpAndTopUp(env, {
+    email: 'ada@example.com',
+    password: 'a long passphrase',
+    topUp: '5.00',
+  });
   const payment = expectStatus(
     await call('POST', '/v1/payments', { auth: user, body: { offerId: String(offer.id) } }),
     201,
@@ -284,9 +320,9 @@ export async function setUpShop(env: PlatformUnderTest): Promise<Shop> {
     merchantId,
     apiKey,
     offerId: String(offer.id),
-    userId: String(signedUp.userId),
+    userId,
     user,
-    topUpId: String(topUp.id),
+    topUpId,
     paymentId: String(payment.paymentId ?? payment.id),
     webhookEndpointId: String(endpoint.id ?? endpoint.endpointId),
   };

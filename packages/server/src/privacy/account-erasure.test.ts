@@ -5,11 +5,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { findPgBin } from '@mite/testkit';
-import { apiKeyScopes } from '../auth/scopes.ts';
 import { forEachDialect } from '../db/testing.ts';
 import {
   type Answer,
+  createMerchantWithKey,
   type PlatformUnderTest,
+  signUpAndTopUp,
   startPlatformUnderTest,
   type TestPlatform,
 } from '../platform-testing.ts';
@@ -33,27 +34,9 @@ function expectStatus(answer: Answer, status: number, what: string): Record<stri
 
 /** A merchant selling a $0.995 article, and the person, who topped up $1.00 by card. */
 async function setUp(env: PlatformUnderTest) {
-  const { call, admin } = env;
-  const merchant = expectStatus(
-    await call('POST', '/v1/merchants', {
-      auth: admin,
-      body: { name: 'Erasure Gazette', feeBasisPoints: 1000, payoutThreshold: '10.00' },
-    }),
-    201,
-    'merchant',
-  );
-  const merchantId = String(merchant.merchantId);
-  const key = expectStatus(
-    await call('POST', `/v1/merchants/${merchantId}/api-keys`, {
-      auth: admin,
-      body: { scopes: [...apiKeyScopes] },
-    }),
-    201,
-    'api key',
-  );
-  const apiKey = String(key.secret);
+  const { merchantId, apiKey } = await createMerchantWithKey(env, { name: 'Erasure Gazette' });
   const offer = expectStatus(
-    await call('POST', '/v1/offers', {
+    await env.call('POST', '/v1/offers', {
       auth: apiKey,
       body: {
         resource: '/articles/long-read',
@@ -66,37 +49,13 @@ async function setUp(env: PlatformUnderTest) {
     201,
     'offer',
   );
-  const credentials = { email: person.email, password: person.password };
-  const signedUp = expectStatus(
-    await call('POST', '/v1/users', { body: credentials }),
-    201,
-    'user',
-  );
-  const session = expectStatus(
-    await call('POST', '/v1/sessions', { body: credentials }),
-    201,
-    'log in',
-  );
-  const user = String(session.token);
-  const topUp = expectStatus(
-    await call('POST', '/v1/topups', {
-      auth: user,
-      body: {
-        amount: '1.00',
-        card: { number: person.card, expMonth: 12, expYear: 2099, cvc: '123' },
-      },
-    }),
-    201,
-    'top-up',
-  );
-  return {
-    merchantId,
-    apiKey,
-    offerId: String(offer.id),
-    userId: String(signedUp.userId),
-    user,
-    topUpId: String(topUp.id),
-  };
+  const personal = await signUpAndTopUp(env, {
+    email: person.email,
+    password: person.password,
+    topUp: '1.00',
+    cardNumber: person.card,
+  });
+  return { merchantId, apiKey, offerId: String(offer.id), ...personal };
 }
 
 /** Every place a value could hide in clear: as is, and in base64 (standard and URL-safe). */

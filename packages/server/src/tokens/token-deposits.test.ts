@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { apiKeyScopes } from '../auth/scopes.ts';
 import { forEachDialect } from '../db/testing.ts';
 import { platformAccountIds } from '../ledger/chart-of-accounts.ts';
-import type { PlatformUnderTest } from '../platform-testing.ts';
+import { createMerchantWithKey, type PlatformUnderTest } from '../platform-testing.ts';
 import { b64, random, startTokenWorld, type WireToken, wireAmount } from './testing/token-world.ts';
 import { tokenDepositPendingGraceMs } from './token-deposits.ts';
 
@@ -27,19 +27,8 @@ async function merchantAccount(env: PlatformUnderTest, merchantId: string): Prom
 }
 
 /** Another merchant, with a key that may deposit tokens: someone to double-spend at. */
-async function otherMerchant(env: PlatformUnderTest, scopes: readonly string[] = apiKeyScopes) {
-  const merchant = await env.call('POST', '/v1/merchants', {
-    auth: env.admin,
-    body: { name: 'Other Shop', feeBasisPoints: 0, payoutThreshold: '10.00' },
-  });
-  assert.equal(merchant.status, 201, merchant.text);
-  const merchantId = String(merchant.body?.merchantId);
-  const key = await env.call('POST', `/v1/merchants/${merchantId}/api-keys`, {
-    auth: env.admin,
-    body: { scopes },
-  });
-  assert.equal(key.status, 201, key.text);
-  return { merchantId, apiKey: String(key.body?.secret) };
+function otherMerchant(env: PlatformUnderTest, scopes: readonly string[] = apiKeyScopes) {
+  return createMerchantWithKey(env, { name: 'Other Shop', feeBasisPoints: 0, scopes });
 }
 
 forEachDialect('token deposits', (dialect, it) => {
