@@ -127,7 +127,13 @@ forEachDialect('token deposits', (dialect, it) => {
     ]);
     const answers = await Promise.all(attempts);
     const statuses = answers.map((answer) => answer.status);
-    assert.equal(statuses.filter((status) => status === 201).length, 1, String(statuses));
+    // One deposit wins. The shared token alone is sent several times by each merchant, so if
+    // that set won, its merchant's other sends of it are that deposit's replays (201, the same
+    // deposit), never a second deposit.
+    const winners = new Set(
+      answers.filter((answer) => answer.status === 201).map((answer) => answer.body?.paymentId),
+    );
+    assert.equal(winners.size, 1, String(statuses));
     assert.ok(
       statuses.every((status) => status === 201 || status === 409),
       String(statuses),
