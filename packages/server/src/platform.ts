@@ -86,7 +86,7 @@ import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
-import { allowEverything, type Policy } from './policy/policy.ts';
+import { allowEverything, composePolicies, type Policy } from './policy/policy.ts';
 import { createLedgerVerifications } from './operator/ledger-verifications.ts';
 import { createOperatorReads } from './operator/operator-reads.ts';
 import { operatorRoutes } from './operator/operator-routes.ts';
@@ -267,8 +267,14 @@ async function createServices(
   const adminKeys = createAdminKeyService(deps);
   const transferIds = new TimeOrderedIds();
   const idempotency = createIdempotencyStore(platformDb, { clock, batcher, cipher });
-  // One gate for purchases and top-ups: the platform's policy, allowing everything by default.
-  const policy = createPolicyGate({ policy: options.policy ?? allowEverything, batcher, clock });
+  // One gate for purchases, top-ups and token withdrawals: the platform's own policies (limits,
+  // risk rules) and the one a deployment adds, composed so that the strictest verdict wins.
+  const platformPolicies: Policy[] = [];
+  const policy = createPolicyGate({
+    policy: composePolicies([...platformPolicies, options.policy ?? allowEverything]),
+    batcher,
+    clock,
+  });
   const payments = createPaymentService({
     ...deps,
     policy,

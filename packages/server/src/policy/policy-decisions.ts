@@ -64,9 +64,10 @@ export function createPolicyGate(deps: PolicyGateDeps): PolicyGate {
     async refuse(subject, decision) {
       const decisionId = await record(subject, decision);
       const extra = { rule: decision.rule, decisionId };
+      const told = decision.userMessage ?? decision.reason;
       return decision.verdict === 'block'
-        ? fail('policyBlocked', decision.reason, extra)
-        : fail('policyChallenged', decision.reason, extra);
+        ? fail('policyBlocked', told, extra)
+        : fail('policyChallenged', told, extra);
     },
   };
 }

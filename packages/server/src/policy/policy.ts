@@ -15,8 +15,24 @@ export interface PolicyDecision {
   readonly verdict: PolicyVerdict;
   /** Which rule decided: a stable name (`default`, `monthly-cap.content`, ...). */
   readonly rule: string;
-  /** Why, for the person asking and for the operator reviewing it. */
+  /** Why, for the operator reviewing it (and for the person asking, without `userMessage`). */
   readonly reason: string;
+  /**
+   * What the person asking is told instead of `reason`, when the reason holds what would help a
+   * fraudster around the rule (its thresholds); the operator's review still sees the reason.
+   */
+  readonly userMessage?: string | undefined;
+}
+
+/**
+ * Where a request came from, as far as the platform can tell: the client's address, the device
+ * the wallet or SDK names (header `Mite-Device`), and the card token of a top-up. Risk rules count
+ * by these; each is absent when unknown.
+ */
+export interface RequestOrigin {
+  readonly ip?: string | undefined;
+  readonly deviceId?: string | undefined;
+  readonly cardToken?: string | undefined;
 }
 
 /** What a policy knows of a purchase: who pays whom, how much, for what. */
@@ -30,6 +46,7 @@ export interface PurchaseFacts {
   readonly resource: string;
   /** Milliseconds since the epoch. */
   readonly atMs: number;
+  readonly origin?: RequestOrigin | undefined;
 }
 
 /** What a policy knows of a top-up: who funds their wallet with how much. */
@@ -39,6 +56,7 @@ export interface TopUpFacts {
   readonly amountMicros: bigint;
   /** Milliseconds since the epoch. */
   readonly atMs: number;
+  readonly origin?: RequestOrigin | undefined;
 }
 
 /** What a policy knows of a token withdrawal: who turns how much of their wallet into tokens. */
@@ -48,6 +66,7 @@ export interface TokenWithdrawalFacts {
   readonly amountMicros: bigint;
   /** Milliseconds since the epoch. */
   readonly atMs: number;
+  readonly origin?: RequestOrigin | undefined;
 }
 
 export type PolicySubject = PurchaseFacts | TopUpFacts | TokenWithdrawalFacts;
@@ -64,3 +83,26 @@ const allowed: PolicyDecision = Object.freeze({
 
 /** The platform's default: every purchase and top-up goes ahead. */
 export const allowEverything: Policy = { decide: () => allowed };
+
+const verdictRank: Readonly<Record<PolicyVerdict, number>> = { allow: 0, challenge: 1, block: 2 };
+
+/**
+ * Several policies as one: each is asked in turn and the strictest verdict wins (block over
+ * challenge over allow), the earlier policy when two are as strict. A block ends the asking, as
+ * nothing is stricter. The platform composes its limits, its risk rules and the policy a
+ * deployment adds this way (platform.ts).
+ */
+export function composePolicies(policies: readonly Policy[]): Policy {
+  if (policies.length === 1 && policies[0] !== undefined) return policies[0];
+  return {
+    async decide(subject) {
+      let strictest = allowed;
+      for (const policy of policies) {
+        const decision = await policy.decide(subject);
+        if (verdictRank[decision.verdict] > verdictRank[strictest.verdict]) strictest = decision;
+        if (strictest.verdict === 'block') break;
+      }
+      return strictest;
+    },
+  };
+}
