@@ -113,6 +113,36 @@ export function tokenWithdrawalsOf(db: Db, userId: string): Promise<Row[]> {
   );
 }
 
+/** Every change of the user's own limits, oldest first. */
+export function limitChangesOf(db: Db, userId: string): Promise<Row[]> {
+  return allPages((afterId, pageRows) =>
+    db
+      .selectFrom('limit_changes')
+      .select(['id', 'scope', 'old_limit_micros', 'new_limit_micros', 'direction'])
+      .select(['confirmed_by', 'changed_at'])
+      .where('user_id', '=', userId)
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(pageRows)
+      .execute(),
+  );
+}
+
+/**
+ * The requests for a guardian's consent the user made (as minor) or was named in (as guardian),
+ * with the user's role in each; the other person is an id, not their email.
+ */
+export async function guardianConsentsOf(db: Db, userId: string): Promise<Row[]> {
+  const rows = await db
+    .selectFrom('guardian_consents')
+    .select(['id', 'minor_user_id', 'guardian_user_id', 'state', 'requested_at'])
+    .select(['granted_at', 'withdrawn_at'])
+    .where((eb) => eb.or([eb('minor_user_id', '=', userId), eb('guardian_user_id', '=', userId)]))
+    .orderBy('id')
+    .execute();
+  return rows.map((row) => ({ role: row.minor_user_id === userId ? 'minor' : 'guardian', ...row }));
+}
+
 /** The sessions, without their token hashes: when each started, ends or ended, and for what. */
 export function sessionsOf(db: Db, userId: string): Promise<Row[]> {
   return db
@@ -137,6 +167,12 @@ export async function smallTablesOf(db: Db, userId: string): Promise<Record<stri
       .select(['max_per_payment_micros', 'max_per_origin_per_day_micros', 'max_total_micros'])
       .select(['approve_above_micros', 'updated_at'])
       .where('user_id', '=', userId)
+      .execute(),
+    user_limits: await db
+      .selectFrom('user_limits')
+      .select(['scope', 'limit_micros', 'updated_at'])
+      .where('user_id', '=', userId)
+      .orderBy('scope')
       .execute(),
     merchant_members: await db
       .selectFrom('merchant_members')
