@@ -174,6 +174,34 @@ forEachDialect('the users\u2019 own limits (/v1/users/me/limits)', (dialect, it)
     }
   });
 
+  it('counts a top-up as use: it keeps an account from going dormant', async (t) => {
+    let nowMs = Date.UTC(2026, 0, 1);
+    const env = await startPlatformUnderTest(t, dialect, { clock: () => nowMs });
+    const ada = await newUser(env, 'ada@example.com');
+    nowMs += 20 * 24 * 60 * 60 * 1000;
+    const card = { number: '4242424242424242', expMonth: 12, expYear: 2099, cvc: '123' };
+    const topUp = await env.call('POST', '/v1/topups', {
+      auth: ada.token,
+      body: { amount: '5.00', card },
+    });
+    assert.equal(topUp.status, 201, topUp.text);
+    assert.equal(topUp.body?.state, 'succeeded', topUp.text);
+    const toppedUpAt = nowMs;
+    nowMs = Date.UTC(2026, 0, 1) + dormancyPeriodMs;
+    const profiles = env.platform.services.limitProfiles;
+    assert.equal(
+      (await profiles.profileOf(ada.userId, nowMs)).dormant,
+      false,
+      'a year after sign-up',
+    );
+    nowMs = toppedUpAt + dormancyPeriodMs;
+    assert.equal(
+      (await profiles.profileOf(ada.userId, nowMs)).dormant,
+      true,
+      'a year after the top-up',
+    );
+  });
+
   it('makes an account unused for exactly a year dormant until re-enabled with the password', async (t) => {
     let nowMs = Date.UTC(2026, 0, 1);
     const env = await startPlatformUnderTest(t, dialect, { clock: () => nowMs });

@@ -67,6 +67,40 @@ forEachDialect('minors: birth dates and guardians\u2019 consent', (dialect, it) 
     );
   });
 
+  it('stores one of two declarations or requests racing, and refuses the other', async (t) => {
+    const env = await startPlatformUnderTest(t, dialect);
+    const kim = await newUser(env, 'kim@example.com');
+    const mum = await newUser(env, 'mum@example.com');
+    const dad = await newUser(env, 'dad@example.com');
+    const declarations = await Promise.all([
+      declare(env, kim.token, '2014-03-01'),
+      declare(env, kim.token, '2013-03-01'),
+    ]);
+    assert.deepEqual(declarations.map((answer) => answer.status).sort(), [200, 409]);
+    const exported = await env.call('GET', '/v1/users/me/export', { auth: kim.token });
+    const users = (exported.body?.sections as Record<string, Record<string, unknown>[]>).users;
+    assert.ok(['2014-03-01', '2013-03-01'].includes(String(users?.[0]?.birth_date)));
+    for (const guardian of [mum, dad]) {
+      assert.equal((await declare(env, guardian.token, '1980-03-01')).status, 200);
+    }
+    const requests = await Promise.all(
+      ['mum@example.com', 'dad@example.com'].map((guardianEmail) =>
+        env.call('POST', '/v1/users/me/guardian-consent', {
+          auth: kim.token,
+          body: { guardianEmail },
+        }),
+      ),
+    );
+    assert.deepEqual(requests.map((answer) => answer.status).sort(), [200, 409]);
+    const listed = await Promise.all(
+      [mum, dad].map((guardian) =>
+        env.call('GET', '/v1/users/me/guardian-requests', { auth: guardian.token }),
+      ),
+    );
+    const open = listed.flatMap((answer) => answer.body?.requests as unknown[]);
+    assert.equal(open.length, 1, 'one open request per minor');
+  });
+
   it('lets a minor ask an adult guardian, who grants with the password and withdraws', async (t) => {
     const env = await startPlatformUnderTest(t, dialect);
     const kim = await newUser(env, 'kim@example.com');
