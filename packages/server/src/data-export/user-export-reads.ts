@@ -130,17 +130,23 @@ export function limitChangesOf(db: Db, userId: string): Promise<Row[]> {
 
 /**
  * The requests for a guardian's consent the user made (as minor) or was named in (as guardian),
- * with the user's role in each; the other person is an id, not their email.
+ * with the user's role in each; the other person is left out (another person's id is theirs).
  */
 export async function guardianConsentsOf(db: Db, userId: string): Promise<Row[]> {
-  const rows = await db
-    .selectFrom('guardian_consents')
-    .select(['id', 'minor_user_id', 'guardian_user_id', 'state', 'requested_at'])
-    .select(['granted_at', 'withdrawn_at'])
-    .where((eb) => eb.or([eb('minor_user_id', '=', userId), eb('guardian_user_id', '=', userId)]))
-    .orderBy('id')
-    .execute();
-  return rows.map((row) => ({ role: row.minor_user_id === userId ? 'minor' : 'guardian', ...row }));
+  const rows: Row[] = [];
+  for (const [role, column] of [
+    ['minor', 'minor_user_id'],
+    ['guardian', 'guardian_user_id'],
+  ] as const) {
+    const mine = await db
+      .selectFrom('guardian_consents')
+      .select(['id', 'state', 'requested_at', 'granted_at', 'withdrawn_at'])
+      .where(column, '=', userId)
+      .orderBy('id')
+      .execute();
+    rows.push(...mine.map((row) => ({ role, ...row })));
+  }
+  return rows;
 }
 
 /** The sessions, without their token hashes: when each started, ends or ended, and for what. */

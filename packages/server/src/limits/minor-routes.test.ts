@@ -200,6 +200,7 @@ forEachDialect('minors: birth dates and guardians\u2019 consent', (dialect, it) 
       ['guardian'],
     );
     assert.doesNotMatch(mums.text, /2014-03-01/, 'the minor\u2019s birth date is theirs');
+    assert.doesNotMatch(mums.text, new RegExp(kim.userId), 'nor is the minor\u2019s id');
 
     const profiles = env.platform.services.limitProfiles;
     assert.equal((await profiles.profileOf(kim.userId, Date.now())).guardianConsented, true);
