@@ -32,6 +32,7 @@ import * as dataKeys from './0026-data-keys.ts';
 import * as retention from './0027-retention.ts';
 import * as spendingLimits from './0029-spending-limits.ts';
 import * as tokenDepositsByMerchant from './0028-token-deposits-by-merchant.ts';
+import * as userLimits from './0030-user-limits.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -63,4 +64,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0027-retention': retention,
   '0028-token-deposits-by-merchant': tokenDepositsByMerchant,
   '0029-spending-limits': spendingLimits,
+  '0030-user-limits': userLimits,
 };
