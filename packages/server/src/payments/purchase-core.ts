@@ -58,6 +58,8 @@ export interface PurchaseRequest {
   readonly userId: string;
   /** Unique per user for ever (payments.idempotency_key): a retry finds its purchase. */
   readonly idempotencyKey?: string;
+  /** The challenged decision the user confirmed, named by a retry (policy-confirmations.ts). */
+  readonly confirmationId?: string;
 }
 
 /** What a payment buys: from an offer, or from a merchant's HTTP 402 challenge. */
@@ -99,11 +101,11 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     nowMs: number,
   ): Promise<PurchaseAnswer> {
     const { userId } = request;
-    const stopped = await policyRefusal(request, purchase, nowMs);
+    const paymentId = `pay_${uuidv7()}`;
+    const stopped = await policyRefusal(request, purchase, nowMs, paymentId);
     if (stopped !== undefined) return stopped;
     const walletId = await walletIdOf(userId);
     const legs = await pricing.legsFor(purchase);
-    const paymentId = `pay_${uuidv7()}`;
     const accessUntilMs = nowMs + purchase.accessPeriodSeconds * 1000;
     const payment = {
       id: paymentId,
@@ -144,6 +146,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     request: PurchaseRequest,
     purchase: Purchase,
     nowMs: number,
+    paymentId: string,
   ): Promise<PurchaseAnswer | undefined> {
     const subject = {
       kind: 'purchase' as const,
@@ -154,7 +157,10 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       resource: purchase.resource,
       atMs: nowMs,
     };
-    const decision = await deps.policy.decide(subject);
+    const { confirmationId } = request;
+    const presented =
+      confirmationId === undefined ? undefined : { decisionId: confirmationId, requestId: paymentId };
+    const decision = await deps.policy.decide(subject, presented);
     if (!stops(decision)) return undefined;
     const { idempotencyKey } = request;
     const made =
