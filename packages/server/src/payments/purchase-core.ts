@@ -159,7 +159,9 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     };
     const { confirmationId } = request;
     const presented =
-      confirmationId === undefined ? undefined : { decisionId: confirmationId, requestId: paymentId };
+      confirmationId === undefined
+        ? undefined
+        : { decisionId: confirmationId, requestId: paymentId };
     const decision = await deps.policy.decide(subject, presented);
     if (!stops(decision)) return undefined;
     const { idempotencyKey } = request;

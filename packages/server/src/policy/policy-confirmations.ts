@@ -26,7 +26,8 @@ export const challengeConfirmationTtlMs = 10 * 60 * 1000;
 export const policyConfirmationHeader = 'mite-policy-confirmation';
 
 /** What a decision id looks like (`pdc_` and a UUIDv7): anything else is not one. */
-export const policyDecisionIdPattern = /^pdc_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const policyDecisionIdPattern =
+  /^pdc_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** Why a confirmation is refused. */
 export type ConfirmationRefusal =

@@ -14,10 +14,7 @@ const subjectsBefore = `subject in ('purchase', 'topUp')`;
 const subjectsAfter = `subject in ('purchase', 'topUp', 'tokenWithdrawal')`;
 
 export async function up(db: Kysely<unknown>): Promise<void> {
-  await db.schema
-    .alterTable('policy_decisions')
-    .addColumn('confirmed_at', 'bigint')
-    .execute();
+  await db.schema.alterTable('policy_decisions').addColumn('confirmed_at', 'bigint').execute();
   await db.schema.alterTable('policy_decisions').addColumn('consumed_at', 'bigint').execute();
   await db.schema.alterTable('policy_decisions').addColumn('consumed_by', 'text').execute();
   await replaceSubjectCheck(db, subjectsBefore, subjectsAfter);
