@@ -26,6 +26,12 @@ export interface CliContext {
   readonly createPlatform: (options: PlatformOptions) => Promise<Platform>;
   /** `seedDemo` from `@mite/server`. */
   readonly seedDemo: (platform: Platform) => Promise<DemoCredentials>;
+  /**
+   * Asks the person at the terminal a question and resolves with their line; absent when no one
+   * is there to answer (standard input or error is not a terminal), so a command never waits on
+   * a pipe.
+   */
+  readonly ask?: ((question: string) => Promise<string>) | undefined;
   /** Starts listening for SIGINT and SIGTERM; resolves with the first one that arrives. */
   readonly waitForShutdownSignal: () => Promise<ShutdownSignal>;
 }

@@ -22,8 +22,20 @@ function createProcessContext(): CliContext {
     openLedger: async (options) => (await import('@mite/ledger')).openLedger(options),
     createPlatform: async (options) => (await import('@mite/server')).createPlatform(options),
     seedDemo: async (platform) => (await import('@mite/server')).seedDemo(platform),
+    ask: process.stdin.isTTY && process.stderr.isTTY ? askAtTerminal : undefined,
     waitForShutdownSignal,
   };
+}
+
+/** One question on standard error, one line of answer from standard input. */
+async function askAtTerminal(question: string): Promise<string> {
+  const { createInterface } = await import('node:readline/promises');
+  const terminal = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return await terminal.question(question);
+  } finally {
+    terminal.close();
+  }
 }
 
 /**

@@ -5,6 +5,8 @@ import {
   isMitePaymentError,
   type PaymentEvent,
   type PaymentQuote,
+  type PolicyApproval,
+  type PolicyChallenge,
   type ReceiptStore,
   type StoredReceipt,
 } from '@mite/client';
@@ -75,6 +77,7 @@ async function pay(url: string, flags: PayFlags, context: CliContext): Promise<n
   const miteFetch = createMiteFetch({
     wallet: { platformUrl: session.platformUrl, token: session.token },
     budget,
+    ...(context.ask === undefined ? {} : { approve: askToConfirm(context.ask) }),
     receiptStore: fileReceiptStore(dir),
     onPayment: (event) => {
       paid = event;
@@ -89,6 +92,9 @@ async function pay(url: string, flags: PayFlags, context: CliContext): Promise<n
   try {
     response = await miteFetch(target.href);
   } catch (error) {
+    if (isMitePaymentError(error, 'policyChallenged') && context.ask === undefined) {
+      throw new CliError(challengedHelp(error.problem?.detail), exitCodes.failure);
+    }
     if (isMitePaymentError(error)) {
       const what = error.paid ? 'the payment was made' : 'nothing was paid';
       throw new CliError(`${error.code}: ${error.message} (${what})`, exitCodes.failure);
@@ -124,6 +130,31 @@ async function pay(url: string, flags: PayFlags, context: CliContext): Promise<n
     );
   }
   return response.ok ? exitCodes.ok : exitCodes.failure;
+}
+
+/**
+ * The platform's policy asks the person to confirm a payment: at a terminal, they answer y/N
+ * (no by default, as for any question about money).
+ */
+export function askToConfirm(ask: (question: string) => Promise<string>): PolicyApproval {
+  return async (challenge: PolicyChallenge) => {
+    const answer = await ask(
+      `mite: the platform asks you to confirm paying ${challenge.amount} to ` +
+        `${merchantLabel(challenge.merchant, challenge.merchantName)}: ${challenge.reason}. ` +
+        'Pay? [y/N] ',
+    );
+    return /^y(es)?$/i.test(answer.trim());
+  };
+}
+
+/** What a script is told when the platform asks a person to confirm: where to do it. */
+export function challengedHelp(reason: unknown): string {
+  const why = typeof reason === 'string' ? `${reason}; ` : '';
+  return (
+    `policyChallenged: the platform asks you to confirm this payment (${why}nothing was paid): ` +
+    'run `mite pay` at a terminal to confirm it, or open the page in a browser and confirm ' +
+    'it in the wallet\u2019s pay window'
+  );
 }
 
 /** The merchant as a person knows it (the site's name, its realm), with the platform's id. */

@@ -26,6 +26,13 @@ export type MitePaymentErrorCode =
   | 'duplicatePayment'
   /** The platform refused the session token (401/403). */
   | 'walletUnauthorized'
+  /** The platform's policy blocked the payment (`problem.rule` names the rule). */
+  | 'policyBlocked'
+  /**
+   * The platform's policy asks the user to confirm the payment, and no `approve` callback said
+   * yes (`problem.decisionId` names the decision to confirm in the wallet).
+   */
+  | 'policyChallenged'
   /** The platform refused for another reason, or could not be reached. */
   | 'paymentFailed'
   /** The platform answered 201 with a receipt that does not pay for this challenge. */
@@ -45,6 +52,8 @@ export const mitePaymentErrorCodes: readonly MitePaymentErrorCode[] = [
   'insufficientFunds',
   'duplicatePayment',
   'walletUnauthorized',
+  'policyBlocked',
+  'policyChallenged',
   'paymentFailed',
   'badReceipt',
   'merchantRefused',

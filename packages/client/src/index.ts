@@ -25,7 +25,12 @@ export {
 export { createMiteFetch, type MiteFetch, type MiteFetchOptions } from './mite-fetch.ts';
 export { type PaymentEvent, type Wallet } from './payer.ts';
 export { type TokenSpendEvent } from './token-spending.ts';
-export { type PlatformRetry } from './platform-client.ts';
+export {
+  type PlatformRetry,
+  type PolicyApproval,
+  type PolicyChallenge,
+  policyConfirmationHeader,
+} from './platform-client.ts';
 export {
   MemoryReceiptStore,
   receiptKeyOf,

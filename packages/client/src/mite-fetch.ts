@@ -17,7 +17,7 @@ import { paymentSiteOf, readChallenge, refuseInsecure } from './challenge-select
 import { CredentialBroker, type Obtained } from './credential-broker.ts';
 import { MitePaymentError } from './errors.ts';
 import { Payer, type PaymentEvent, type Wallet } from './payer.ts';
-import { type PlatformRetry, readProblem } from './platform-client.ts';
+import { type PlatformRetry, type PolicyApproval, readProblem } from './platform-client.ts';
 import { ReceiptCache, sameSiteKey } from './receipt-cache.ts';
 import { MemoryReceiptStore, receiptKeyOf, type ReceiptStore } from './receipt-store.ts';
 import {
@@ -48,6 +48,14 @@ export interface MiteFetchOptions {
   readonly onPayment?: (event: PaymentEvent) => void;
   /** Retries of the platform call (same Idempotency-Key each time). */
   readonly platformRetry?: PlatformRetry;
+  /**
+   * Asked when the platform's policy challenges a payment (a `policy-challenged` answer: a risk
+   * rule wants the person to confirm it), with why, which rule, the amount and the merchant. On
+   * `true` the client confirms the decision and sends the payment once more, which then goes
+   * ahead; on `false`, or without this callback, the payment fails with `policyChallenged`.
+   * This is the platform's question, asked after the budget's own `budget.approve`.
+   */
+  readonly approve?: PolicyApproval;
   /**
    * Pay with tokens: a 402 that offers a "mite-token" challenge is paid with tokens from `store`
    * when they are worth enough (swapping some for change if need be), within the same budget;
@@ -127,6 +135,7 @@ class PayingFetch {
       clock: this.#clock,
       onPayment: options.onPayment,
       platformRetry: options.platformRetry,
+      approve: options.approve,
     });
     const nowSeconds = () => this.#nowSeconds();
     const store = options.receiptStore ?? new MemoryReceiptStore({ nowSeconds });

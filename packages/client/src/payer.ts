@@ -29,7 +29,12 @@ import {
   type Spending,
 } from './budget.ts';
 import { MitePaymentError } from './errors.ts';
-import { type Charged, payAtPlatform, type PlatformRetry } from './platform-client.ts';
+import {
+  type Charged,
+  payAtPlatform,
+  type PlatformRetry,
+  type PolicyApproval,
+} from './platform-client.ts';
 import type { StoredReceipt } from './receipt-store.ts';
 
 /** Who pays: the platform this client trusts, and the user's session there. */
@@ -91,6 +96,8 @@ export interface PayerOptions {
   readonly clock: () => number;
   readonly onPayment?: ((event: PaymentEvent) => void) | undefined;
   readonly platformRetry?: PlatformRetry | undefined;
+  /** Asked when the platform's policy challenges a payment (see MiteFetchOptions.approve). */
+  readonly approve?: PolicyApproval | undefined;
 }
 
 /** A purchase this instance made (or saw made by a concurrent call). */
@@ -139,6 +146,7 @@ export class Payer {
   readonly #clock: () => number;
   readonly #onPayment: ((event: PaymentEvent) => void) | undefined;
   readonly #retry: PlatformRetry;
+  readonly #policyApproval: PolicyApproval | undefined;
   /** Every challenge this instance paid, until it expires: never paid again. */
   readonly #byChallenge = new Map<string, Paid>();
 
@@ -168,6 +176,10 @@ export class Payer {
     this.#clock = options.clock;
     this.#onPayment = options.onPayment;
     this.#retry = options.platformRetry ?? {};
+    if (options.approve !== undefined && typeof options.approve !== 'function') {
+      throw new TypeError('approve must be a function');
+    }
+    this.#policyApproval = options.approve;
   }
 
   #nowSeconds(): number {
@@ -202,6 +214,7 @@ export class Payer {
         challenge,
         idempotencyKey: crypto.randomUUID(),
         retry: this.#retry,
+        approve: this.#policyApproval,
       });
       if (!outcome.ok) {
         charged = outcome.charged;

@@ -8,6 +8,8 @@ import {
   challengeEcho,
   checkCompactJws,
   decodeReceiptClaims,
+  formatAmount,
+  parseBaseUnits,
   type ReceiptClaims,
 } from '@mite/protocol';
 import { MitePaymentError, type ReceivedProblem } from './errors.ts';
@@ -34,6 +36,31 @@ export interface PlatformRetry {
   readonly timeoutMs?: number;
 }
 
+/**
+ * What the `approve` callback is shown when the platform's policy asks the user to confirm a
+ * payment (a `policy-challenged` answer): why, by which rule, and the payment in question.
+ */
+export interface PolicyChallenge {
+  /** Why the platform asks, in words for the person paying. */
+  readonly reason: string;
+  /** The rule that asked (`velocity.payments`, ...). */
+  readonly rule: string;
+  /** The amount, as a decimal string in the wallet's currency ("0.05"). */
+  readonly amount: string;
+  readonly amountMicros: bigint;
+  /** The merchant paid: its platform id, and its name as the challenge gives it (the realm). */
+  readonly merchant: string;
+  readonly merchantName: string;
+  /** The platform's decision, which the client confirms before sending the payment again. */
+  readonly decisionId: string;
+}
+
+/** Says whether the person confirms a payment the platform's policy challenged. */
+export type PolicyApproval = (challenge: PolicyChallenge) => boolean | Promise<boolean>;
+
+/** The header a payment sent again names the confirmed decision in. */
+export const policyConfirmationHeader = 'mite-policy-confirmation';
+
 export interface PlatformCall {
   readonly fetch: typeof fetch;
   /** The configured platform's base URL. */
@@ -42,6 +69,8 @@ export interface PlatformCall {
   readonly challenge: Challenge;
   readonly idempotencyKey: string;
   readonly retry: PlatformRetry;
+  /** Asked when the platform's policy challenges the payment; without it, that is a failure. */
+  readonly approve?: PolicyApproval | undefined;
 }
 
 /** The URL of an API path under a base URL that may itself have a path (`https://m.example/v/`). */
@@ -131,6 +160,7 @@ function postPayment(
   token: string,
   body: string,
   timeoutMs: number,
+  confirmation: string | undefined,
 ): Promise<Response> {
   return call.fetch(url.href, {
     method: 'POST',
@@ -139,6 +169,7 @@ function postPayment(
       'content-type': 'application/json',
       accept: 'application/json, application/problem+json',
       'idempotency-key': call.idempotencyKey,
+      ...(confirmation === undefined ? {} : { [policyConfirmationHeader]: confirmation }),
     },
     body,
     // A payment API does not redirect; following one could carry the token elsewhere.
@@ -186,13 +217,17 @@ async function answerOf(response: Response): Promise<AttemptAnswer> {
     return { final: false, outcome, waitMs: retryAfterMs(response) };
   }
   const code =
-    status === 401 || status === 403
-      ? 'walletUnauthorized'
-      : slug === 'insufficient-funds'
-        ? 'insufficientFunds'
-        : slug === 'duplicate-payment'
-          ? 'duplicatePayment'
-          : 'paymentFailed';
+    slug === 'policy-challenged'
+      ? 'policyChallenged'
+      : slug === 'policy-blocked'
+        ? 'policyBlocked'
+        : status === 401 || status === 403
+          ? 'walletUnauthorized'
+          : slug === 'insufficient-funds'
+            ? 'insufficientFunds'
+            : slug === 'duplicate-payment'
+              ? 'duplicatePayment'
+              : 'paymentFailed';
   return {
     final: true,
     outcome: {
@@ -203,13 +238,12 @@ async function answerOf(response: Response): Promise<AttemptAnswer> {
   };
 }
 
-/** Pays the challenge; never throws (every failure is an outcome saying whether money moved). */
+/**
+ * Pays the challenge; never throws (every failure is an outcome saying whether money moved). A
+ * payment the platform's policy challenges is put to `approve`; if it says yes, the decision is
+ * confirmed and the payment sent once more, under the same Idempotency-Key, naming it.
+ */
 export async function payAtPlatform(call: PlatformCall): Promise<PlatformOutcome> {
-  const attempts = Math.max(1, call.retry.attempts ?? 3);
-  const delayMs = call.retry.delayMs ?? 250;
-  const timeoutMs = call.retry.timeoutMs ?? 15_000;
-  const url = platformEndpoint(call.platformUrl, 'v1/payments');
-  const body = JSON.stringify({ challenge: challengeEcho(call.challenge) });
   let token: string;
   try {
     token = await call.token();
@@ -222,6 +256,96 @@ export async function payAtPlatform(call: PlatformCall): Promise<PlatformOutcome
       }),
     };
   }
+  const first = await postWithRetries(call, token, undefined);
+  const asked = policyChallengeOf(first, call.challenge);
+  if (asked === undefined || call.approve === undefined) return first;
+  if (!(await approves(call.approve, asked))) return first;
+  const confirmed = await confirmDecision(call, token, asked.decisionId);
+  if (confirmed !== undefined) return { ok: false, charged: 'no', error: confirmed };
+  return postWithRetries(call, token, asked.decisionId);
+}
+
+/** What to ask the person about a policy challenge; undefined for any other outcome. */
+function policyChallengeOf(
+  outcome: PlatformOutcome,
+  challenge: Challenge,
+): PolicyChallenge | undefined {
+  if (outcome.ok || outcome.error.code !== 'policyChallenged') return undefined;
+  const problem = outcome.error.problem;
+  const decisionId = problem?.decisionId;
+  if (typeof decisionId !== 'string') return undefined;
+  const amountMicros = parseBaseUnits(challenge.request.amount);
+  if (!amountMicros.ok) return undefined;
+  return {
+    reason:
+      typeof problem?.detail === 'string' ? problem.detail : 'the platform asks you to confirm',
+    rule: typeof problem?.rule === 'string' ? problem.rule : 'unknown',
+    amount: formatAmount(amountMicros.value),
+    amountMicros: amountMicros.value,
+    merchant: challenge.request.recipient,
+    merchantName: challenge.realm,
+    decisionId,
+  };
+}
+
+/** The callback's yes; a callback that throws says no. */
+async function approves(approve: PolicyApproval, asked: PolicyChallenge): Promise<boolean> {
+  try {
+    return (await approve(asked)) === true;
+  } catch {
+    return false;
+  }
+}
+
+/** Confirms the decision at the platform: undefined once it is, else why not. */
+async function confirmDecision(
+  call: PlatformCall,
+  token: string,
+  decisionId: string,
+): Promise<MitePaymentError | undefined> {
+  const path = `v1/policy-decisions/${encodeURIComponent(decisionId)}/confirmation`;
+  const url = platformEndpoint(call.platformUrl, path);
+  let response: Response;
+  try {
+    response = await call.fetch(url.href, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token}`,
+        accept: 'application/json, application/problem+json',
+      },
+      redirect: 'error',
+      signal: AbortSignal.timeout(call.retry.timeoutMs ?? 15_000),
+    });
+  } catch (error) {
+    return new MitePaymentError('policyChallenged', 'the confirmation could not be sent', {
+      cause: error,
+    });
+  }
+  if (response.ok) {
+    await response.body?.cancel().catch(() => undefined);
+    return undefined;
+  }
+  const problem = await readProblem(response);
+  const details =
+    problem === undefined ? { status: response.status } : { status: response.status, problem };
+  return new MitePaymentError(
+    'policyChallenged',
+    `the platform refused the confirmation: ${describe(problem, response.status)}`,
+    details,
+  );
+}
+
+/** The payment sent, and sent again on network failures, 5xx and 429, with one key. */
+async function postWithRetries(
+  call: PlatformCall,
+  token: string,
+  confirmation: string | undefined,
+): Promise<PlatformOutcome> {
+  const attempts = Math.max(1, call.retry.attempts ?? 3);
+  const delayMs = call.retry.delayMs ?? 250;
+  const timeoutMs = call.retry.timeoutMs ?? 15_000;
+  const url = platformEndpoint(call.platformUrl, 'v1/payments');
+  const body = JSON.stringify({ challenge: challengeEcho(call.challenge) });
   let last: PlatformOutcome | undefined;
   let pauseMs = delayMs;
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
@@ -231,7 +355,7 @@ export async function payAtPlatform(call: PlatformCall): Promise<PlatformOutcome
     }
     let response: Response;
     try {
-      response = await postPayment(call, url, token, body, timeoutMs);
+      response = await postPayment(call, url, token, body, timeoutMs, confirmation);
     } catch (error) {
       // The request may have reached the platform and been taken: only a retry with the same
       // key can tell, and the platform answers it with the first outcome.

@@ -75,7 +75,11 @@ function micros(text: unknown): bigint {
 }
 
 export async function startLivePlatform(
-  options: { readonly tokenDenominationsMicros?: readonly bigint[] } = {},
+  options: {
+    readonly tokenDenominationsMicros?: readonly bigint[];
+    /** The deployment's policy (a test's: one that challenges, say). */
+    readonly policy?: NonNullable<Parameters<typeof createPlatform>[0]['policy']>;
+  } = {},
 ): Promise<LivePlatform> {
   const platform = await createPlatform({
     dataDir: tempDir('mite-e2e-'),

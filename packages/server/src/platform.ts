@@ -102,6 +102,8 @@ import { createOperatorReads } from './operator/operator-reads.ts';
 import { operatorRoutes } from './operator/operator-routes.ts';
 import { createPersonalDataViews } from './operator/personal-data-views.ts';
 import { createPolicyGate } from './policy/policy-decisions.ts';
+import { createPolicyConfirmations } from './policy/policy-confirmations.ts';
+import { policyConfirmationRoutes } from './policy/policy-confirmation-routes.ts';
 
 /** How long the sandbox takes to confirm a card that confirms later. */
 const sandboxConfirmDelayMs = 2_000;
@@ -312,10 +314,12 @@ async function createServices(
     timeZone,
   });
   const platformPolicies: Policy[] = [limits.policy];
+  const policyConfirmations = createPolicyConfirmations({ platform: platformDb, batcher, clock });
   const policy = createPolicyGate({
     policy: composePolicies([...platformPolicies, options.policy ?? allowEverything]),
     batcher,
     clock,
+    confirmations: policyConfirmations,
   });
   const payments = createPaymentService({
     ...deps,
@@ -434,6 +438,7 @@ async function createServices(
     tokenWithdrawals,
     tokenDeposits,
     tokenSwaps,
+    policyConfirmations,
     spentTokens: { purgeExpired: () => purgeExpiredSpentTokens(platformDb.db, clock()) },
     operator,
     consents,
@@ -551,6 +556,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       receiptKeys: services.receiptKeys,
       consents: services.consents,
     });
+    await app.register(policyConfirmationRoutes, { confirmations: services.policyConfirmations });
     await app.register(consentRoutes, { consents: services.consents });
     await app.register(spendingRoutes, { limits: services.limits, clock: services.clock });
     await app.register(privacyUseRoutes, {

@@ -90,7 +90,7 @@ export function policyDecisionsOf(db: Db, userId: string): Promise<Row[]> {
     db
       .selectFrom('policy_decisions')
       .select(['id', 'subject', 'merchant_id', 'amount_micros', 'verdict', 'rule', 'reason'])
-      .select('created_at')
+      .select(['created_at', 'confirmed_at', 'consumed_at', 'consumed_by'])
       .where('user_id', '=', userId)
       .where('id', '>', afterId)
       .orderBy('id')

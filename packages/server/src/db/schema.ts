@@ -532,6 +532,12 @@ export interface PolicyDecisionsTable {
   rule: string;
   reason: string;
   created_at: EpochMs;
+  /** When the user confirmed a challenge (migration 0032); null until then, always for a block. */
+  confirmed_at: EpochMs | null;
+  /** When a retry presenting the confirmation went ahead on it: a confirmation is used once. */
+  consumed_at: EpochMs | null;
+  /** The payment, top-up or token withdrawal that retry was to make. */
+  consumed_by: string | null;
 }
 
 /** A user's saved budget for the clients that pay for them (migration 0019). */

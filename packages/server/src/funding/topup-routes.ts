@@ -6,6 +6,7 @@ import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts'
 import type { DeclineReason, FundingSource } from './funding-provider.ts';
 import type { TopUp, TopUpFailure, TopUpService } from './topup-service.ts';
 import { requirePrincipal } from '../http/route-config.ts';
+import { presentedDecisionId } from '../policy/policy-confirmations.ts';
 
 /** Where a card processor sends its webhooks: `/v1/funding/sandbox/webhooks`, `.../stripe/...`. */
 export function fundingWebhookPath(providerName: string): string {
@@ -126,7 +127,11 @@ const walletTopUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = async
           'Send `paymentMethod` (a Stripe PaymentMethod id made by Stripe\u2019s own client ' +
           'library: Mite never sees a card number) when the platform runs Stripe, or `card` ' +
           'with a published test card on the sandbox. The amount is whole cents. Without a ' +
-          'configured processor the answer is `fundingUnavailable` (503).',
+          'configured processor the answer is `fundingUnavailable` (503). A top-up the ' +
+          'platform\u2019s policy challenged (`403 policy-challenged`) goes ahead once the user ' +
+          'confirms it (`POST /v1/policy-decisions/{decisionId}/confirmation`) and sends it ' +
+          'again with header `Mite-Policy-Confirmation: <decisionId>` under a new ' +
+          'Idempotency-Key (the refusal is kept as the first key\u2019s answer).',
         body: newTopUpSchema,
         response: { 201: topUpSchema },
       },
@@ -137,11 +142,14 @@ const walletTopUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = async
       },
     },
     async (request, reply) => {
+      const confirmation = presentedDecisionId(request.headers);
+      if (!confirmation.ok) return sendProblem(reply, confirmation.code, confirmation.detail);
       const result = await topUps.topUp({
         userId: requirePrincipal(request, 'user').id,
         amountMicros: microsOf(request.body.amount),
         source: sourceOf(request.body),
         idempotencyKey: String(request.headers['idempotency-key']),
+        confirmationId: confirmation.value,
       });
       if (!result.ok) {
         return sendProblem(reply, problemOfFailure[result.code], result.detail, result.extra);

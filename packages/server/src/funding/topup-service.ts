@@ -163,6 +163,8 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     amountMicros: bigint;
     source: FundingSource | undefined;
     idempotencyKey: string;
+    /** The challenged decision the user confirmed, named by a retry (policy-confirmations.ts). */
+    confirmationId?: string | undefined;
   }): Promise<Result<TopUp, TopUpFailure>> {
     const accepted = accept(input);
     if (!accepted.ok) return accepted;
@@ -179,7 +181,10 @@ export function createTopUpService(deps: TopUpServiceDeps) {
         amountMicros,
         atMs: clock(),
       };
-      const decision = await deps.policy.decide(subject);
+      const { confirmationId } = input;
+      const presented =
+        confirmationId === undefined ? undefined : { decisionId: confirmationId, requestId: id };
+      const decision = await deps.policy.decide(subject, presented);
       if (stops(decision)) return deps.policy.refuse(subject, decision);
     }
     const row = existing ?? (await insertPending(id, input.userId, amountMicros, processor));

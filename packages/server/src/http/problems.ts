@@ -52,6 +52,10 @@ export type ProblemCode =
   // The policy hook (policy/).
   | 'policyBlocked'
   | 'policyChallenged'
+  | 'policyDecisionNotFound'
+  | 'policyBlockNotConfirmable'
+  | 'policyConfirmationExpired'
+  | 'policyConfirmationUsed'
   | 'lastAdminKey'
   // People who run merchants (staff/).
   | 'invitationNotFound'
@@ -308,7 +312,35 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     description:
       'A rule of the platform\u2019s policy wants the payer to confirm this payment or top-up ' +
       'before it goes ahead; nothing was charged. `rule` names the rule, `detail` says why, ' +
-      'and `decisionId` identifies the decision.',
+      'and `decisionId` identifies the decision. The user confirms it with ' +
+      '`POST /v1/policy-decisions/{decisionId}/confirmation`, then sends the request again ' +
+      'with header `Mite-Policy-Confirmation: <decisionId>`; it then goes ahead, once.',
+  },
+  policyDecisionNotFound: {
+    status: 404,
+    title: 'No such policy decision',
+    description: 'The decision does not exist, or is another user\u2019s.',
+  },
+  policyBlockNotConfirmable: {
+    status: 409,
+    title: 'A blocked request cannot be confirmed',
+    description:
+      'The policy blocked this request rather than asking for confirmation: no confirmation ' +
+      'lets it through.',
+  },
+  policyConfirmationExpired: {
+    status: 410,
+    title: 'The challenge is too old to confirm',
+    description:
+      'A challenge is confirmed within minutes of the request it stopped. Send the request ' +
+      'again: if the policy still challenges it, confirm the new challenge.',
+  },
+  policyConfirmationUsed: {
+    status: 409,
+    title: 'The confirmation was used already',
+    description:
+      'A confirmation lets one request through, and a request went ahead on this one. Send ' +
+      'the request again to be asked anew.',
   },
   duplicatePayment: {
     status: 409,

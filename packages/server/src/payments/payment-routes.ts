@@ -14,6 +14,7 @@ import type { PaymentService } from './payment-service.ts';
 import type { RefundService } from './refund-service.ts';
 import type { ConsentService } from '../consents/consent-service.ts';
 import { checkAutoPay } from '../consents/auto-pay.ts';
+import { presentedDecisionId } from '../policy/policy-confirmations.ts';
 
 const receiptClaimsSchema = z.object({
   paymentId: z.string(),
@@ -139,7 +140,10 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments, consents }) => {
           'with `automatic: { site }`, the origin that asked: the payment is then taken only ' +
           'while the user\u2019s `autoPay` consent for that site is active (else ' +
           '`403 consent-required`), and the challenge\u2019s resource, when a full URL, must be ' +
-          'on that site.',
+          'on that site. A purchase the platform\u2019s policy challenged (`403 ' +
+          'policy-challenged`) goes ahead once the user confirms it ' +
+          '(`POST /v1/policy-decisions/{decisionId}/confirmation`) and the request is sent ' +
+          'again with header `Mite-Policy-Confirmation: <decisionId>`.',
         tags: ['payments'],
         body: z.union([
           z.object({ offerId: z.string().min(1).max(100) }).strict(),
@@ -172,7 +176,13 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments, consents }) => {
       // The idempotency plugin has checked the key; the payment is recorded under it (unique per
       // payer), so a retry, however late, is answered from the payment and pays nothing.
       const idempotencyKey = request.headers[idempotencyKeyHeader];
-      const buyer = typeof idempotencyKey === 'string' ? { userId, idempotencyKey } : { userId };
+      const confirmation = presentedDecisionId(request.headers);
+      if (!confirmation.ok) return sendProblem(reply, confirmation.code, confirmation.detail);
+      const buyer = {
+        userId,
+        ...(typeof idempotencyKey === 'string' ? { idempotencyKey } : {}),
+        ...(confirmation.value === undefined ? {} : { confirmationId: confirmation.value }),
+      };
       // A retry of an automatic payment made already is answered from it, even after a revoke:
       // the consent was checked when it was made.
       const madeAlready =

@@ -70,6 +70,8 @@ export interface PurchaseRequest {
   readonly idempotencyKey?: string;
   /** Where the request came from, for the risk rules. */
   readonly origin?: RequestOrigin;
+  /** The challenged decision the user confirmed, named by a retry (policy-confirmations.ts). */
+  readonly confirmationId?: string;
 }
 
 /** What a payment buys: from an offer, or from a merchant's HTTP 402 challenge. */
@@ -115,13 +117,13 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     nowMs: number,
   ): Promise<PurchaseAnswer> {
     const { userId } = request;
+    const paymentId = `pay_${uuidv7()}`;
     const subject = await subjectOf(request, purchase, nowMs);
-    const stopped = await policyRefusal(request, purchase, subject);
+    const stopped = await policyRefusal(request, purchase, subject, paymentId);
     if (stopped !== undefined) return stopped;
     const plan = await deps.limits.planFor(subject);
     const walletId = await walletIdOf(userId);
     const legs = await pricing.legsFor(purchase);
-    const paymentId = `pay_${uuidv7()}`;
     const accessUntilMs = nowMs + purchase.accessPeriodSeconds * 1000;
     const payment = {
       id: paymentId,
@@ -189,8 +191,14 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     request: PurchaseRequest,
     purchase: Purchase,
     subject: PurchaseFacts,
+    paymentId: string,
   ): Promise<PurchaseAnswer | undefined> {
-    const decision = await deps.policy.decide(subject);
+    const { confirmationId } = request;
+    const presented =
+      confirmationId === undefined
+        ? undefined
+        : { decisionId: confirmationId, requestId: paymentId };
+    const decision = await deps.policy.decide(subject, presented);
     if (!stops(decision)) return undefined;
     const { idempotencyKey } = request;
     const made =

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { idempotencyKeyHeader, idempotentReplayedHeader } from '../http/idempotency-plugin.ts';
 import { sendProblem } from '../http/problems.ts';
 import { requirePrincipal } from '../http/route-config.ts';
+import { presentedDecisionId } from '../policy/policy-confirmations.ts';
 import { amountSchema, microsOf } from '../money/amount-schema.ts';
 
 import { tokenMessageBytesMax, tokensPerRequestMax, type PresentedToken } from './spent-tokens.ts';
@@ -86,7 +87,10 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
           'platform never sees the tokens: the client unblinds the signatures (RFC 9474 ' +
           'Finalize). Once per Idempotency-Key: a retry with the same outputs answers the same ' +
           'signatures without a second debit; other outputs under the same key are refused. ' +
-          'Keep the blinding state until the signatures are in hand.',
+          'Keep the blinding state until the signatures are in hand. A withdrawal the ' +
+          'platform\u2019s policy challenged (`403 policy-challenged`) goes ahead once the user ' +
+          'confirms it (`POST /v1/policy-decisions/{decisionId}/confirmation`) and sends it ' +
+          'again with header `Mite-Policy-Confirmation: <decisionId>`.',
         tags: ['tokens'],
         body: z.object({
           outputs: z.array(outputSchema).min(1).max(tokenWithdrawalOutputsMax),
@@ -104,10 +108,13 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
     async (request, reply) => {
       const { id: userId } = requirePrincipal(request, 'user');
       const idempotencyKey = String(request.headers[idempotencyKeyHeader]);
+      const confirmation = presentedDecisionId(request.headers);
+      if (!confirmation.ok) return sendProblem(reply, confirmation.code, confirmation.detail);
       const result = await withdrawals.withdraw({
         userId,
         idempotencyKey,
         outputs: blindedOutputs(request.body.outputs),
+        confirmationId: confirmation.value,
       });
       if (!result.ok) return sendProblem(reply, result.code, result.detail, result.extra);
       const { withdrawalId, amountMicros, blindSignatures } = result.value;

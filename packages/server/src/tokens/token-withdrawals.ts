@@ -131,6 +131,8 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
     userId: string;
     idempotencyKey: string;
     outputs: readonly BlindedOutput[];
+    /** The challenged decision the user confirmed, named by a retry (policy-confirmations.ts). */
+    confirmationId?: string | undefined;
   }): Promise<Result<Withdrawal, WithdrawalError>> {
     const hash = outputsHash(input.outputs);
     const earlier = await rowFor(input.userId, input.idempotencyKey);
@@ -143,11 +145,15 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
       amountMicros: total.value,
       atMs: clock(),
     };
-    const decision = await policy.decide(subject);
+    const id = `tkw_${uuidv7()}`;
+    const { confirmationId } = input;
+    const presented =
+      confirmationId === undefined ? undefined : { decisionId: confirmationId, requestId: id };
+    const decision = await policy.decide(subject, presented);
     if (stops(decision)) return policy.refuse(subject, decision);
     const plan = await deps.limits.planFor(subject);
     const values = {
-      id: `tkw_${uuidv7()}`,
+      id,
       user_id: input.userId,
       idempotency_key: input.idempotencyKey,
       outputs_hash: hash,

@@ -115,6 +115,8 @@ function slug(text: string): string {
 export interface BrowserSuiteOptions {
   /** The platform's environment (`MITE_...` settings); empty by default. */
   readonly env?: Readonly<Record<string, string>>;
+  /** The deployment's policy (a test's: one that challenges payments, say); none by default. */
+  readonly policy?: NonNullable<Parameters<typeof createPlatform>[0]['policy']>;
 }
 
 async function startWorld(options: BrowserSuiteOptions): Promise<BrowserWorld> {
@@ -127,6 +129,7 @@ async function startWorld(options: BrowserSuiteOptions): Promise<BrowserWorld> {
     // Sign-up and log-in allow 10 a minute per client address: each test's browser and each
     // setup call says it is a client of its own (clientAddress), as behind a proxy.
     trustProxy: '127.0.0.1',
+    ...(options.policy === undefined ? {} : { policy: options.policy }),
   });
   try {
     const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });

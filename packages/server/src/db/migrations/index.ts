@@ -33,6 +33,7 @@ import * as retention from './0027-retention.ts';
 import * as spendingLimits from './0029-spending-limits.ts';
 import * as tokenDepositsByMerchant from './0028-token-deposits-by-merchant.ts';
 import * as userLimits from './0030-user-limits.ts';
+import * as challengeConfirmations from './0032-challenge-confirmations.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -65,4 +66,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0028-token-deposits-by-merchant': tokenDepositsByMerchant,
   '0029-spending-limits': spendingLimits,
   '0030-user-limits': userLimits,
+  '0032-challenge-confirmations': challengeConfirmations,
 };

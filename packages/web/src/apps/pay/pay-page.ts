@@ -8,7 +8,13 @@ import {
   type PayWindowMessage,
   payMessageTypes,
 } from '../paywall/pay-messages.ts';
-import { callApi, describeProblem } from '../shared/api.ts';
+import {
+  callApi,
+  confirmPolicyDecision,
+  describeProblem,
+  type PolicyChallenge,
+  policyChallengeOf,
+} from '../shared/api.ts';
 import { activeConsent, type ConsentText, grantConsent, readConsents } from '../shared/consents.ts';
 import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
@@ -31,7 +37,8 @@ import './pay.css';
  */
 export const payButtonDelayMs = 700;
 
-type Stage = 'alone' | 'waiting' | 'login' | 'review' | 'paying' | 'paid' | 'refused';
+type Stage =
+  'alone' | 'waiting' | 'login' | 'review' | 'challenged' | 'paying' | 'paid' | 'refused';
 
 /**
  * The payment window (`/pay/`), opened by a site's `<mite-paywall>`: it takes one challenge from
@@ -52,6 +59,7 @@ export class PayPage extends MiteElement {
     autoPayText: { state: true },
     tokenRequest: { state: true },
     tokenNote: { state: true },
+    challenge: { state: true },
   };
 
   declare stage: Stage;
@@ -74,6 +82,8 @@ export class PayPage extends MiteElement {
   declare tokenRequest: PayRequest | undefined;
   /** In privacy mode, why this payment is from the wallet after all; else undefined. */
   declare tokenNote: string | undefined;
+  /** The platform's policy asks the person to confirm this payment: why, and its decision. */
+  declare challenge: PolicyChallenge | undefined;
   readonly #askingOrigin = askingOriginOf(
     new URLSearchParams(location.search).get(askingOriginParam),
   );
@@ -92,6 +102,7 @@ export class PayPage extends MiteElement {
     this.autoPayText = undefined;
     this.tokenRequest = undefined;
     this.tokenNote = undefined;
+    this.challenge = undefined;
   }
 
   override connectedCallback(): void {
@@ -221,9 +232,12 @@ export class PayPage extends MiteElement {
 
   /**
    * Pays, automatically when `automatic` says for which site. An automatic payment the platform
-   * refuses for want of consent (revoked meanwhile) answers false, so that the person is asked.
+   * refuses for want of consent (revoked meanwhile), or that its policy wants confirmed, answers
+   * false, so that the person is asked. A payment the person is paying that the policy wants
+   * confirmed shows why, with a button to confirm it; `confirmation` names that decision when
+   * the payment is sent again, confirmed.
    */
-  async #payNow(automatic?: { site: string }): Promise<boolean> {
+  async #payNow(automatic?: { site: string }, confirmation?: string): Promise<boolean> {
     const request = this.request;
     if (request === undefined) return true;
     if (this.tokenRequest !== undefined && automatic === undefined) {
@@ -238,9 +252,22 @@ export class PayPage extends MiteElement {
         ...(automatic === undefined ? {} : { automatic }),
       },
       idempotencyKey: this.#idempotencyKey,
+      ...(confirmation === undefined ? {} : { policyConfirmation: confirmation }),
     });
     if (!paid.ok) {
-      if (automatic !== undefined && paid.problem.slug === 'consent-required') return false;
+      const challenge = policyChallengeOf(paid.problem);
+      if (
+        automatic !== undefined &&
+        (paid.problem.slug === 'consent-required' || challenge !== undefined)
+      ) {
+        return false;
+      }
+      // Confirmed already and challenged again: refused, not asked twice.
+      if (challenge !== undefined && confirmation === undefined) {
+        this.challenge = challenge;
+        this.stage = 'challenged';
+        return true;
+      }
       this.#refuse(describeProblem(paid.problem));
       return true;
     }
@@ -322,6 +349,16 @@ export class PayPage extends MiteElement {
     await this.#payNow();
   }
 
+  /** The person confirms the payment the policy challenged: confirmed, then paid once more. */
+  private async confirmAndPay(event: MouseEvent): Promise<void> {
+    const challenge = this.challenge;
+    if (!event.isTrusted || this.stage !== 'challenged' || challenge === undefined) return;
+    this.stage = 'paying';
+    const confirmed = await confirmPolicyDecision(challenge.decisionId);
+    if (!confirmed.ok) return this.#refuse(describeProblem(confirmed.problem));
+    await this.#payNow(undefined, challenge.decisionId);
+  }
+
   private cancel(): void {
     this.#send({ type: payMessageTypes.cancelled });
     this.stage = 'refused';
@@ -352,6 +389,8 @@ export class PayPage extends MiteElement {
             Paying ${this.#askingOrigin} automatically, as you allowed. You can stop this in your
             wallet’s Consents.
           </p>`;
+      case 'challenged':
+        return this.renderChallenge();
       case 'paid':
         return html`<h1>Paid</h1>
           <p class="notice success" role="status">Paid. This window closes now.</p>`;
@@ -372,34 +411,27 @@ export class PayPage extends MiteElement {
       <p>No wallet yet? <a href="/wallet/signup/" target="_blank">Create one</a>.</p>`;
   }
 
+  /** Why the platform asks the person to confirm, the payment, and the button that confirms it. */
+  private renderChallenge() {
+    const request = this.request;
+    const challenge = this.challenge;
+    if (request === undefined || challenge === undefined) return nothing;
+    return html`<h1>Confirm this payment</h1>
+      <p class="notice" role="alert" data-testid="policy-challenge">${challenge.message}</p>
+      <p>Nothing has been paid yet. Confirm to pay ${showMicros(request.amountMicros)}.</p>
+      ${this.renderSummary(request)}
+      <p>
+        <button type="button" @click=${this.confirmAndPay}>Confirm and pay</button>
+        <button type="button" class="secondary" @click=${this.cancel}>Cancel</button>
+      </p>`;
+  }
+
   private renderReview() {
     const request = this.request;
     if (request === undefined) return nothing;
     const price = showMicros(request.amountMicros);
-    const what = request.challenge.request.description ?? request.challenge.description;
     return html`<h1>Pay ${price}?</h1>
-      <dl class="pay-summary" data-testid="pay-summary">
-        <dt>To</dt>
-        <dd>${this.merchant}</dd>
-        <dt>For</dt>
-        <dd>
-          ${what === undefined ? nothing : html`${what}<br />`}<code>${request.resourceUrl}</code>
-        </dd>
-        <dt>Asked by</dt>
-        <dd>${this.#askingOrigin}</dd>
-        <dt>Price</dt>
-        <dd>${price}</dd>
-        ${
-          this.tokenRequest === undefined
-            ? html`<dt>Your balance</dt>
-                <dd>${showAmount(this.balance)}</dd>`
-            : html`<dt>Paid with</dt>
-                <dd data-testid="paid-with-tokens">
-                  Tokens from this browser (privacy mode): the platform does not learn what you buy,
-                  and this purchase is not in your wallet’s history.
-                </dd>`
-        }
-      </dl>
+      ${this.renderSummary(request)}
       ${
         this.askAbove !== undefined
           ? html`<p class="field">
@@ -424,6 +456,34 @@ export class PayPage extends MiteElement {
         </button>
         <button type="button" class="secondary" @click=${this.cancel}>Cancel</button>
       </p>`;
+  }
+
+  /** What is paid, to whom, for what, at whose request, and from what. */
+  private renderSummary(request: PayRequest) {
+    const price = showMicros(request.amountMicros);
+    const what = request.challenge.request.description ?? request.challenge.description;
+    return html`<dl class="pay-summary" data-testid="pay-summary">
+      <dt>To</dt>
+      <dd>${this.merchant}</dd>
+      <dt>For</dt>
+      <dd>
+        ${what === undefined ? nothing : html`${what}<br />`}<code>${request.resourceUrl}</code>
+      </dd>
+      <dt>Asked by</dt>
+      <dd>${this.#askingOrigin}</dd>
+      <dt>Price</dt>
+      <dd>${price}</dd>
+      ${
+        this.tokenRequest === undefined
+          ? html`<dt>Your balance</dt>
+              <dd>${showAmount(this.balance)}</dd>`
+          : html`<dt>Paid with</dt>
+              <dd data-testid="paid-with-tokens">
+                Tokens from this browser (privacy mode): the platform does not learn what you buy,
+                and this purchase is not in your wallet’s history.
+              </dd>`
+      }
+    </dl>`;
   }
 
   /** The autoPay consent, offered with its text and version; granted only if ticked on Pay. */

@@ -13,6 +13,8 @@ export interface Problem {
   /** The problem type's slug (`card-declined`), from its `type` URI. */
   readonly slug?: string;
   readonly errors?: readonly { readonly path: string; readonly message: string }[];
+  /** A policy's refusal (`policy-challenged`, `policy-blocked`): the decision, to confirm one. */
+  readonly decisionId?: string;
 }
 
 export type ApiResult<T> =
@@ -28,6 +30,8 @@ export interface CallOptions {
    * kind of caller (the console's calls say `operator`, whatever dashboard cookie is also held).
    */
   readonly sessionKind?: 'user' | 'merchant' | 'operator';
+  /** The challenged decision the person confirmed, when sending the request again. */
+  readonly policyConfirmation?: string;
 }
 
 const unreachable: Problem = {
@@ -48,6 +52,7 @@ function problemOf(status: number, body: unknown): Problem {
       ...(Array.isArray(fields.errors)
         ? { errors: fields.errors as NonNullable<Problem['errors']> }
         : {}),
+      ...(typeof fields.decisionId === 'string' ? { decisionId: fields.decisionId } : {}),
     };
   }
   return { status, title: `The platform answered ${status}` };
@@ -62,6 +67,9 @@ export async function callApi<T>(
   if (options.body !== undefined) headers['content-type'] = 'application/json';
   if (options.idempotencyKey !== undefined) headers['idempotency-key'] = options.idempotencyKey;
   if (options.sessionKind !== undefined) headers['mite-session-kind'] = options.sessionKind;
+  if (options.policyConfirmation !== undefined) {
+    headers['mite-policy-confirmation'] = options.policyConfirmation;
+  }
   let response: Response;
   try {
     response = await fetch(path, {
@@ -90,4 +98,21 @@ export function describeProblem(problem: Problem): string {
   const fieldErrors = (problem.errors ?? []).map((error) => error.message).join('; ');
   const detail = problem.detail ?? fieldErrors;
   return detail === '' ? `${problem.title}.` : `${problem.title}: ${detail}`;
+}
+
+/** A challenge the platform's policy put to a request: what the person is told, and its decision. */
+export interface PolicyChallenge {
+  readonly decisionId: string;
+  readonly message: string;
+}
+
+/** The challenge in a refusal, when the policy asks the person to confirm; else undefined. */
+export function policyChallengeOf(problem: Problem): PolicyChallenge | undefined {
+  if (problem.slug !== 'policy-challenged' || problem.decisionId === undefined) return undefined;
+  return { decisionId: problem.decisionId, message: problem.detail ?? problem.title };
+}
+
+/** Confirms a challenged decision (`POST /v1/policy-decisions/{id}/confirmation`). */
+export function confirmPolicyDecision(decisionId: string): Promise<ApiResult<unknown>> {
+  return callApi('POST', `/v1/policy-decisions/${encodeURIComponent(decisionId)}/confirmation`);
 }

@@ -1,5 +1,11 @@
 import { html, nothing } from 'lit';
-import { callApi, describeProblem } from '../shared/api.ts';
+import {
+  callApi,
+  confirmPolicyDecision,
+  describeProblem,
+  type PolicyChallenge,
+  policyChallengeOf,
+} from '../shared/api.ts';
 import { type FieldErrors, field, focusFirstInvalid, inputValue } from '../shared/forms.ts';
 import { centsOf, formatCents, showAmount, topUpCentsMax, topUpCentsMin } from '../shared/money.ts';
 import { MiteElement, walletPaths } from '../shared/mite-element.ts';
@@ -30,7 +36,13 @@ const pollAttemptsMax = 60;
 type Outcome =
   | { readonly kind: 'succeeded'; readonly topUp: TopUp }
   | { readonly kind: 'pending'; readonly topUp: TopUp }
-  | { readonly kind: 'failed'; readonly message: string };
+  | { readonly kind: 'failed'; readonly message: string }
+  | {
+      readonly kind: 'challenged';
+      readonly challenge: PolicyChallenge;
+      /** The top-up as asked, sent again once confirmed. */
+      readonly body: unknown;
+    };
 
 function spaced(number: string): string {
   return number.replace(/(.{4})/g, '$1 ').trim();
@@ -124,10 +136,39 @@ export class TopUpPage extends MiteElement {
     this.unanswered = !result.ok && result.problem.status === 0 ? { key, body: text } : undefined;
     if (!result.ok) {
       this.busy = false;
-      this.outcome = { kind: 'failed', message: describeProblem(result.problem) };
+      const challenge = policyChallengeOf(result.problem);
+      this.outcome =
+        challenge === undefined
+          ? { kind: 'failed', message: describeProblem(result.problem) }
+          : { kind: 'challenged', challenge, body };
       return;
     }
     await this.follow(result.value);
+    this.busy = false;
+  }
+
+  /**
+   * The person confirms the top-up the policy challenged: confirmed, then sent again naming the
+   * decision, under a new key (the platform kept the refusal as the first key's answer).
+   */
+  private async confirmAndTopUp(): Promise<void> {
+    const outcome = this.outcome;
+    if (outcome?.kind !== 'challenged' || this.busy) return;
+    this.busy = true;
+    const confirmed = await confirmPolicyDecision(outcome.challenge.decisionId);
+    const result = confirmed.ok
+      ? await callApi<TopUp>('POST', '/v1/topups', {
+          body: outcome.body,
+          idempotencyKey: crypto.randomUUID(),
+          policyConfirmation: outcome.challenge.decisionId,
+        })
+      : confirmed;
+    if (!result.ok) {
+      this.busy = false;
+      this.outcome = { kind: 'failed', message: describeProblem(result.problem) };
+      return;
+    }
+    await this.follow(result.value as TopUp);
     this.busy = false;
   }
 
@@ -240,6 +281,15 @@ export class TopUpPage extends MiteElement {
         return html`<p class="notice error" role="alert" data-testid="outcome">
           Not topped up. ${outcome.message}
         </p>`;
+      case 'challenged':
+        return html`<div class="notice" role="alert" data-testid="outcome">
+          <p>Not topped up yet. ${outcome.challenge.message}</p>
+          <p>
+            <button type="button" @click=${this.confirmAndTopUp} ?disabled=${this.busy}>
+              Confirm and top up
+            </button>
+          </p>
+        </div>`;
     }
   }
 
