@@ -57,10 +57,18 @@ describeInBrowser('wallet limits, age and guardians', (test) => {
     await checkPage(page, 'the limits page');
     const content = page.getByTestId('limit-content');
     await content.getByText('No limit of your own').waitFor();
+    // This month's spending against the platform's cap, then against the user's lower limit.
+    const spending = page.getByTestId('spending-content');
+    await spending.getByText('$500.00').waitFor();
+    assert.equal(
+      await spending.getByRole('progressbar').getAttribute('aria-label'),
+      'Content: $0.00 of $500.00',
+    );
 
     await saveLimit(page, 'Content, each month', '10');
     await page.getByText('Saved. Content, each month: $10.00.').waitFor();
     await content.getByText('$10.00').waitFor();
+    await spending.getByText('$10.00 (your limit)').waitFor();
 
     await saveLimit(page, 'Content, each month', '20');
     await page.getByText('Raising or removing a limit needs your password').waitFor();

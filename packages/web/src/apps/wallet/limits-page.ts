@@ -4,7 +4,9 @@ import { field, inputValue } from '../shared/forms.ts';
 import { microsOf, formatMicros, showAmount } from '../shared/money.ts';
 import { MiteElement, walletPaths } from '../shared/mite-element.ts';
 import type { AccountStanding } from './dormant-notice.ts';
+import type { SpendingProgress } from './spending-progress.ts';
 import './dormant-notice.ts';
+import './spending-progress.ts';
 import './session.ts';
 import '../shared/styles.css';
 
@@ -108,6 +110,7 @@ export class LimitsPage extends MiteElement {
       this.outcome = { kind: 'saved', text };
       form.reset();
       await this.load();
+      await this.renderRoot.querySelector<SpendingProgress>('mite-spending-progress')?.load();
     } else if (result.problem.slug === 'confirmation-required') {
       this.outcome = { kind: 'confirm' };
     } else if (result.problem.slug === 'invalid-credentials') {
@@ -123,6 +126,7 @@ export class LimitsPage extends MiteElement {
       </p>
       <mite-dormant-notice @mite-reactivated=${() => void this.load()}></mite-dormant-notice>
       ${this.renderOutcome()}
+      <mite-spending-progress></mite-spending-progress>
       ${this.data === undefined ? html`<p role="status">Loading…</p>` : this.renderLimits(this.data)}
       <p><a href=${walletPaths.home}>Back to your wallet</a></p>`;
   }
