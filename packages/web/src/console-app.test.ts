@@ -209,6 +209,27 @@ describeInBrowser('operator console', (test) => {
     await Promise.all([page.waitForURL('**/console/login/'), kit.open('/console/')]);
   });
 
+  test('an operator classes a merchant as selling resellable goods, for the monthly caps', async (kit) => {
+    const { page, world } = kit;
+    const data = await shop(kit);
+    await logInOperator(kit);
+    await kit.open('/console/merchants/');
+    const row = page.getByRole('row', { name: new RegExp(data.merchantName) });
+    const form = row.getByRole('form', { name: /^Spending class of mer_/ });
+    await form.getByLabel('Category').selectOption('goods');
+    await form.getByLabel('Resellable').check();
+    await form.getByRole('button', { name: 'Save' }).click();
+    await form.getByRole('status').getByText('Saved').waitFor();
+    const listed = await apiCall(world, 'GET', '/v1/operator/merchants?limit=100', {
+      auth: world.adminKey,
+    });
+    const merchant = (listed.items as Record<string, unknown>[]).find(
+      (item) => item.name === data.merchantName,
+    );
+    assert.equal(merchant?.spendingCategory, 'goods');
+    assert.equal(merchant?.resellable, true);
+  });
+
   test('an operator adds a merchant and invites its owner, who joins and runs it in the dashboard', async (kit) => {
     const { page, context } = kit;
     await logInOperator(kit);

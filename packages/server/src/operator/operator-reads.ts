@@ -35,6 +35,9 @@ export interface OperatorMerchant {
   /** Bank details: none yet, held after a change until `payoutsHeldUntilMs`, or ready. */
   readonly bankAccount: 'none' | 'held' | 'ready';
   readonly payoutsHeldUntilMs: number | null;
+  /** What it sells, for the monthly caps (limits/): `content` or `goods`, and resellable or not. */
+  readonly spendingCategory: 'content' | 'goods';
+  readonly resellable: boolean;
 }
 
 export interface OperatorTopUp {
@@ -147,6 +150,8 @@ export function createOperatorReads(deps: OperatorReadsDeps) {
         'm.account_id',
         'm.fee_basis_points',
         'm.payout_threshold_micros',
+        'm.spending_category',
+        'm.resellable',
         'b.updated_at as bank_updated_at',
       ])
       .orderBy('m.id')
@@ -171,6 +176,8 @@ export function createOperatorReads(deps: OperatorReadsDeps) {
         balanceMicros: balances.get(BigInt(row.account_id))?.availableMicros ?? 0n,
         bankAccount: changedAtMs === null ? 'none' : held ? 'held' : 'ready',
         payoutsHeldUntilMs: held ? heldUntilMs : null,
+        spendingCategory: row.spending_category === 'goods' ? 'goods' : 'content',
+        resellable: Number(row.resellable) === 1,
       };
     });
   }

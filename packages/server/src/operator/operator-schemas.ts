@@ -136,6 +136,10 @@ export const operatorMerchantSchema = z.object({
   bankAccount: z.enum(['none', 'held', 'ready']),
   payoutsHeldUntil: z.string().nullable(),
   currency: z.string(),
+  spendingCategory: z
+    .enum(['content', 'goods'])
+    .describe('The monthly cap its HTTP 402 challenges count under (PUT .../spending-class)'),
+  resellable: z.boolean().describe('Whether its sales count under the lower resellable cap'),
 });
 
 export function operatorMerchantBody(
@@ -152,6 +156,8 @@ export function operatorMerchantBody(
     bankAccount: merchant.bankAccount,
     payoutsHeldUntil: isoTimeOrNull(merchant.payoutsHeldUntilMs),
     currency,
+    spendingCategory: merchant.spendingCategory,
+    resellable: merchant.resellable,
   };
 }
 

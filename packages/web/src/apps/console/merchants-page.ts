@@ -5,6 +5,7 @@ import { failureNotice, moreButton, nextPage, type Page, when } from './console-
 import '../shared/styles.css';
 import './console.css';
 import './merchant-onboarding.ts';
+import './spending-class.ts';
 
 /** `GET /v1/operator/merchants` items. */
 interface Merchant {
@@ -17,6 +18,8 @@ interface Merchant {
   readonly balance: string;
   readonly bankAccount: 'none' | 'held' | 'ready';
   readonly payoutsHeldUntil: string | null;
+  readonly spendingCategory: 'content' | 'goods';
+  readonly resellable: boolean;
 }
 
 function stateOf(merchant: Merchant) {
@@ -82,6 +85,7 @@ export class MerchantsPage extends MiteElement {
                       <th scope="col" class="amount">Payout threshold</th>
                       <th scope="col" class="amount">Fee</th>
                       <th scope="col">Since</th>
+                      <th scope="col">Spending class</th>
                     </tr>
                   </thead>
                   <tbody>
@@ -106,6 +110,13 @@ export class MerchantsPage extends MiteElement {
                             ${percent(merchant.feeBasisPoints)}
                           </td>
                           <td data-label="Since">${when(merchant.createdAt)}</td>
+                          <td data-label="Spending class">
+                            <mite-merchant-spending-class
+                              merchant-id=${merchant.merchantId}
+                              category=${merchant.spendingCategory}
+                              ?resellable=${merchant.resellable}
+                            ></mite-merchant-spending-class>
+                          </td>
                         </tr>`,
                     )}
                   </tbody>
