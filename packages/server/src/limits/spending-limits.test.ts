@@ -133,6 +133,25 @@ forEachDialect('spending limits', (backend, it) => {
     assert.match(decisions[0]?.reason ?? '', /0\.01 would take this month's spending on content/);
   });
 
+  it('takes a refund off the month the payment counted in', async (t) => {
+    const w = await world(t, backend);
+    const bought = await w.buy(await w.offer('10.00'));
+    assert.equal(bought.status, 201);
+    const four = await w.offer('4.00');
+    assert.equal((await w.buy(four)).status, 403, 'at the cap');
+    const refunded = await w.env.call(
+      'POST',
+      `/v1/payments/${String(bought.body?.paymentId)}/refunds`,
+      {
+        auth: w.apiKey,
+        body: { amount: '4.00' },
+      },
+    );
+    assert.equal(refunded.status, 201, refunded.text);
+    assert.equal(scopeOf(await w.spending(), 'content').spent, '6.00');
+    assert.equal((await w.buy(four)).status, 201, 'the refunded room is spent again');
+  });
+
   it('rolls the month over at midnight in the operator\u2019s time zone', async (t) => {
     const w = await world(t, backend);
     const ten = await w.offer('10.00');

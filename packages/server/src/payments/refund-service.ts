@@ -7,6 +7,7 @@ import type { PlatformSchema } from '../db/schema.ts';
 import { ledgers, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { chainUserData } from '../ledger/chain-user-data.ts';
 import { fail, ok, type Result } from '../result.ts';
+import { giveBackSpending } from '../limits/monthly-spending.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { apportion } from './revenue-split.ts';
 
@@ -198,9 +199,12 @@ export function createRefundService(deps: RefundServiceDeps) {
       if (finished.numUpdatedRows === 0n || outcome !== 'succeeded') return;
       const payment = await tx
         .selectFrom('payments')
-        .select('merchant_id')
+        .select(['merchant_id', 'user_id', 'spending'])
         .where('id', '=', paymentId)
         .executeTakeFirstOrThrow();
+      // Money refunded was not spent: it is taken off the caps of the month the payment counted
+      // in (refunds never add up to more than the payment, so no total goes below zero).
+      await giveBackSpending(tx, payment.user_id, payment.spending, amountMicros);
       await enqueueWebhookEvent(tx, {
         merchantId: payment.merchant_id,
         type: 'refund.succeeded',
