@@ -92,6 +92,10 @@ import { createOperatorReads } from './operator/operator-reads.ts';
 import { operatorRoutes } from './operator/operator-routes.ts';
 import { createPersonalDataViews } from './operator/personal-data-views.ts';
 import { createPolicyGate } from './policy/policy-decisions.ts';
+import { createAccountFreezes } from './review/account-freezes.ts';
+import { createFreezePolicy } from './review/freeze-policy.ts';
+import { createPolicyReview } from './review/policy-review.ts';
+import { reviewRoutes } from './review/review-routes.ts';
 
 /** How long the sandbox takes to confirm a card that confirms later. */
 const sandboxConfirmDelayMs = 2_000;
@@ -269,7 +273,8 @@ async function createServices(
   const idempotency = createIdempotencyStore(platformDb, { clock, batcher, cipher });
   // One gate for purchases, top-ups and token withdrawals: the platform's own policies (limits,
   // risk rules) and the one a deployment adds, composed so that the strictest verdict wins.
-  const platformPolicies: Policy[] = [];
+  const freezes = createAccountFreezes({ platform: platformDb });
+  const platformPolicies: Policy[] = [createFreezePolicy({ freezes })];
   const policy = createPolicyGate({
     policy: composePolicies([...platformPolicies, options.policy ?? allowEverything]),
     batcher,
@@ -336,6 +341,7 @@ async function createServices(
   // Deposits are priced and receipted as purchases are (their own caches of the same data).
   const tokenDeposits = createTokenDeposits({
     ...deps,
+    freezes,
     tokenKeys,
     pricing: createPurchasePricing({ platform: platformDb, transferIds }),
     receipts: createPurchaseReceipts({ cipher, receiptKey }),
@@ -357,6 +363,7 @@ async function createServices(
     reads: createOperatorReads({ platform: platformDb, ledger, clock, bankChangeHoldMs, keyring }),
     views: createPersonalDataViews({ platform: platformDb, batcher, keyring, clock }),
   };
+  const review = createPolicyReview(deps);
   const erasure = createAccountErasure({ ...deps, keyring, users, transferIds });
   return {
     users,
@@ -384,6 +391,7 @@ async function createServices(
     tokenSwaps,
     spentTokens: { purgeExpired: () => purgeExpiredSpentTokens(platformDb.db, clock()) },
     operator,
+    review,
     consents,
     idempotency,
     receiptKeys: [receiptKey],
@@ -515,6 +523,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       deposits: services.tokenDeposits,
     });
     await app.register(operatorRoutes, services.operator);
+    await app.register(reviewRoutes, { review: services.review });
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);
