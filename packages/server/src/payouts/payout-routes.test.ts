@@ -119,7 +119,7 @@ forEachDialect('payout routes', (dialect, it) => {
 
     const idle = await call('POST', '/v1/payout-runs', { as: env.operator });
     assert.equal(idle.status, 200, idle.text);
-    assert.deepEqual(idle.json(), { nothingDue: true, resumedBatchIds: [], held: [] });
+    assert.deepEqual(idle.json(), { nothingDue: true, resumedBatchIds: [], held: [], frozen: [] });
 
     await env.earn(shop.accountId, 2_505_000n);
     // The bank account is new: held for 48 hours after it was set, and said so.

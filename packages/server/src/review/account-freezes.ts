@@ -77,5 +77,7 @@ export async function frozenMerchantsAmong(
     .where('lifted_at', 'is', null)
     .where('merchant_id', 'in', [...merchantIds])
     .execute();
-  return new Map(rows.flatMap((row) => (row.merchant_id === null ? [] : [[row.merchant_id, row.frozen_at]])));
+  return new Map(
+    rows.flatMap((row) => (row.merchant_id === null ? [] : [[row.merchant_id, row.frozen_at]])),
+  );
 }

@@ -20,7 +20,12 @@ const allowed: PolicyDecision = Object.freeze({
 });
 
 function blocked(reason: string): PolicyDecision {
-  return { verdict: 'block', rule: accountFrozenRule, reason, userMessage: accountFrozenUserMessage };
+  return {
+    verdict: 'block',
+    rule: accountFrozenRule,
+    reason,
+    userMessage: accountFrozenUserMessage,
+  };
 }
 
 export function createFreezePolicy(deps: { readonly freezes: AccountFreezes }): Policy {

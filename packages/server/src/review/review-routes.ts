@@ -98,10 +98,7 @@ const decisionReadRoutes: FastifyPluginAsyncZod<ReviewRouteOptions> = async (api
   );
 };
 
-const decisionReviewRoutes: FastifyPluginAsyncZod<ReviewRouteOptions> = async (
-  api,
-  { review },
-) => {
+const decisionReviewRoutes: FastifyPluginAsyncZod<ReviewRouteOptions> = async (api, { review }) => {
   api.post(
     '/v1/operator/policy-decisions/:decisionId/release',
     {
