@@ -166,8 +166,8 @@ forEachDialect('payout routes', (dialect, it) => {
 
     const got = await call('GET', `/v1/payout-batches/${batchId}`, { as: env.operator });
     assert.equal(got.status, 200);
-    const { resumedBatchIds, held: heldNow, ...summary } = batch;
-    assert.deepEqual([resumedBatchIds, heldNow], [[], []]);
+    const { resumedBatchIds, held: heldNow, frozen, ...summary } = batch;
+    assert.deepEqual([resumedBatchIds, heldNow, frozen], [[], [], []]);
     assert.deepEqual(got.json(), summary);
     assert.equal((await call('GET', `/v1/payout-batches/${batchId}`, { as })).status, 403);
     const missing = await call('GET', '/v1/payout-batches/pb_nope', { as: env.operator });
