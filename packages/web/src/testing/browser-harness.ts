@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createPlatform, type Platform } from '@mite/server';
+import { createPlatform, type Platform, type PlatformOptions } from '@mite/server';
 import { tempDir } from '@mite/testkit';
 import pino from 'pino';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -115,12 +115,15 @@ function slug(text: string): string {
 export interface BrowserSuiteOptions {
   /** The platform's environment (`MITE_...` settings); empty by default. */
   readonly env?: Readonly<Record<string, string>>;
+  /** A deployment's policy (the review's tests block some purchases); allow-all by default. */
+  readonly policy?: PlatformOptions['policy'];
 }
 
 async function startWorld(options: BrowserSuiteOptions): Promise<BrowserWorld> {
   const platform = await createPlatform({
     dataDir: tempDir('mite-web-'),
     env: { ...options.env },
+    ...(options.policy === undefined ? {} : { policy: options.policy }),
     logger: pino({ level: 'silent' }),
     funding: { provider: 'sandbox', confirmDelayMs: sandboxConfirmDelayMs },
     webRoot: webDistDir,
