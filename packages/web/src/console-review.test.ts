@@ -56,7 +56,7 @@ async function shop(kit: BrowserTestKit) {
             title: `A code of ${price}`,
             price,
             category: 'goods',
-              accessPeriodSeconds: 0,
+            accessPeriodSeconds: 0,
           },
         })
       ).id,

@@ -99,7 +99,11 @@ const frozenSchema = z
   );
 
 function frozenBody(frozen: FrozenPayout): z.infer<typeof frozenSchema>[number] {
-  return { merchantId: frozen.merchantId, reason: 'accountFrozen', frozenAt: isoTime(frozen.frozenAtMs) };
+  return {
+    merchantId: frozen.merchantId,
+    reason: 'accountFrozen',
+    frozenAt: isoTime(frozen.frozenAtMs),
+  };
 }
 
 const amountOrNull = z.string().nullable();
