@@ -123,6 +123,14 @@ forEachDialect('the operator review', (dialect, it) => {
       auth: env.admin,
     });
     assert.equal(decision.body?.reviewState, 'open', 'no refused call reviewed it');
+    const openapi = await env.call('GET', '/v1/openapi.json');
+    const paths = openapi.body?.paths as Record<string, Record<string, Json>>;
+    assert.ok(paths['/v1/operator/policy-decisions']?.get);
+    assert.ok(paths['/v1/operator/policy-decisions/{decisionId}']?.get);
+    assert.ok(paths['/v1/operator/policy-decisions/{decisionId}/release']?.post);
+    assert.ok(paths['/v1/operator/policy-decisions/{decisionId}/fraud']?.post);
+    assert.ok(paths['/v1/operator/account-freezes']?.get);
+    assert.ok(paths['/v1/operator/account-freezes/{freezeId}/lift']?.post);
   });
 
   it('lists decisions newest first, by verdict, review state, rule, user, merchant and time, a page at a time', async (t) => {
