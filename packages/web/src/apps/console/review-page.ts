@@ -108,7 +108,7 @@ export class ReviewPage extends MiteElement {
         ${text('rule', 'Rule')}
       </div>
       <div class="field-row">${text('userId', 'User id')} ${text('merchantId', 'Merchant id')}</div>
-      <div class="field-row">
+      <div class="field-row times">
         <div class="field">
           <label for="from">From</label><input id="from" name="from" type="datetime-local" />
         </div>
