@@ -124,7 +124,7 @@ describeInBrowser(
   (test) => {
     for (const [size, viewport] of Object.entries(viewports)) {
       test(
-        `a blocked purchase is confirmed as fraud, the user is refused as frozen, then lifted (${size})`,
+        `a blocked purchase, confirmed as fraud: the user is frozen, then lifted (${size})`,
         async (kit) => {
           const { page } = kit;
           const data = await shop(kit);
