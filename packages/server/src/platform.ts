@@ -86,6 +86,11 @@ import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
+import { unrestrictedProfiles } from './limits/limit-profile.ts';
+import { operatorTimeZoneFromEnv } from './limits/operator-time-zone.ts';
+import { type PlatformCaps, platformCapsFromEnv } from './limits/platform-caps.ts';
+import { createSpendingLimits } from './limits/spending-limits.ts';
+import { spendingRoutes } from './limits/spending-routes.ts';
 import { allowEverything, composePolicies, type Policy } from './policy/policy.ts';
 import { createLedgerVerifications } from './operator/ledger-verifications.ts';
 import { createOperatorReads } from './operator/operator-reads.ts';
@@ -115,8 +120,15 @@ export interface PlatformOptions {
    */
   readonly trustProxy?: string;
   readonly clock?: () => number;
-  /** Decides whether each purchase and top-up may go ahead; by default everything may. */
+  /**
+   * Decides whether each purchase and top-up may go ahead, besides the platform's own limits and
+   * risk rules; by default it allows everything.
+   */
   readonly policy?: Policy;
+  /** The monthly caps per user; else from the environment (`platformCapsFromEnv`). */
+  readonly platformCaps?: PlatformCaps;
+  /** The operator's time zone (IANA), in which months roll over; else MITE_TIME_ZONE, else UTC. */
+  readonly timeZone?: string;
   /** The card processor; else from the environment (`fundingConfigFromEnv`): none by default. */
   readonly funding?: FundingConfig;
   /**
@@ -273,8 +285,14 @@ async function createServices(
   const idempotency = createIdempotencyStore(platformDb, { clock, batcher, cipher });
   // One gate for purchases, top-ups and token withdrawals: the platform's own policies (limits,
   // risk rules) and the one a deployment adds, composed so that the strictest verdict wins.
+  const limits = createSpendingLimits({
+    platform: platformDb,
+    profiles: unrestrictedProfiles,
+    caps: options.platformCaps ?? platformCapsFromEnv(options.env),
+    timeZone: options.timeZone ?? operatorTimeZoneFromEnv(options.env),
+  });
   const freezes = createAccountFreezes({ platform: platformDb });
-  const platformPolicies: Policy[] = [createFreezePolicy({ freezes })];
+  const platformPolicies: Policy[] = [createFreezePolicy({ freezes }), limits.policy];
   const policy = createPolicyGate({
     policy: composePolicies([...platformPolicies, options.policy ?? allowEverything]),
     batcher,
@@ -283,6 +301,7 @@ async function createServices(
   const payments = createPaymentService({
     ...deps,
     policy,
+    limits,
     merchants,
     cipher,
     receiptKey,
@@ -335,6 +354,8 @@ async function createServices(
     ledger,
     tokenKeys,
     policy,
+    limits,
+    batcher,
     transferIds,
     clock,
   });
@@ -376,6 +397,7 @@ async function createServices(
     operatorPeople,
     adminKeys,
     payments,
+    limits,
     refunds,
     topUps,
     payouts,
@@ -503,6 +525,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       consents: services.consents,
     });
     await app.register(consentRoutes, { consents: services.consents });
+    await app.register(spendingRoutes, { limits: services.limits, clock: services.clock });
     await app.register(privacyUseRoutes, {
       consents: services.consents,
       suggestions: createSuggestions({ platform: platformDb, consents: services.consents }),

@@ -161,6 +161,14 @@ export async function smallTablesOf(db: Db, userId: string): Promise<Record<stri
       .where('user_id', '=', userId)
       .orderBy('granted_at')
       .execute(),
+    // A row per month and cap scope: what the user spent against each monthly cap.
+    monthly_spending: await db
+      .selectFrom('monthly_spending')
+      .select(['month', 'scope', 'spent_micros'])
+      .where('user_id', '=', userId)
+      .orderBy('month')
+      .orderBy('scope')
+      .execute(),
     operators: await db
       .selectFrom('operators')
       .select(['created_at', 'revoked_at'])

@@ -19,6 +19,7 @@ const platformTables = [
   'merchant_invitations',
   'merchant_members',
   'merchants',
+  'monthly_spending',
   'offer_access',
   'offer_splits',
   'offers',

@@ -55,6 +55,10 @@ export interface MerchantsTable {
   /** The longest access the platform grants for this merchant's HTTP 402 challenges. */
   challenge_access_period_seconds_max: Generated<number>;
   created_at: EpochMs;
+  /** What it sells, for the monthly caps per category (migration 0029): `content` or `goods`. */
+  spending_category: Generated<string>;
+  /** 1 when its goods resell easily (gift cards, game currency), under a lower monthly cap. */
+  resellable: Generated<number>;
 }
 
 export interface ApiKeysTable {
@@ -149,6 +153,11 @@ export interface PaymentsTable {
    * `purchase_day_totals`; null while they are kept.
    */
   details_erased_at: Generated<EpochMs | null>;
+  /**
+   * JSON: the month and scopes whose monthly spending this payment added to (migration 0029),
+   * given back if it fails; null for payments made before spending was counted.
+   */
+  spending: Generated<string | null>;
 }
 
 /** Who holds access to an offer until when (migration 0012): one row per (user, offer). */
@@ -347,6 +356,20 @@ export interface PlatformSchema {
   data_keys: DataKeysTable;
   purchase_day_totals: PurchaseDayTotalsTable;
   purchase_compaction_state: PurchaseCompactionStateTable;
+  monthly_spending: MonthlySpendingTable;
+}
+
+/**
+ * A user's spending in one month (in the operator's time zone) and scope (migration 0029): a
+ * category, `resellable`, or `merchant:<id>`. A payment adds to it with a conditional write that
+ * keeps it at or under the cap in force, so a cap holds under any concurrency.
+ */
+export interface MonthlySpendingTable {
+  user_id: string;
+  /** `YYYY-MM`. */
+  month: string;
+  scope: string;
+  spent_micros: Generated<bigint>;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
@@ -499,7 +522,7 @@ export interface PolicyDecisionsTable {
   rule: string;
   reason: string;
   created_at: EpochMs;
-  /** The operator's review (migration 0029): open until released or confirmed as fraud. */
+  /** The operator's review (migration 0030): open until released or confirmed as fraud. */
   review_state: Generated<ReviewState>;
   /** `<kind>:<id>` of the operator who reviewed it (a console person or an admin key). */
   reviewed_by: Generated<string | null>;
@@ -511,7 +534,7 @@ export interface PolicyDecisionsTable {
 export type ReviewState = 'open' | 'released' | 'fraud';
 
 /**
- * A user or merchant frozen by a confirmed fraud (migration 0029): while `lifted_at` is null, the
+ * A user or merchant frozen by a confirmed fraud (migration 0030): while `lifted_at` is null, the
  * user can neither pay, top up nor withdraw tokens, and the merchant is neither paid by
  * purchases nor token deposits, nor paid out.
  */
@@ -604,6 +627,8 @@ export interface TokenWithdrawalsTable {
   state: 'pending' | 'succeeded' | 'failed';
   created_at: EpochMs;
   completed_at: EpochMs | null;
+  /** JSON: the monthly spending it added to (migration 0029), given back if it fails. */
+  spending: Generated<string | null>;
 }
 
 /** A merchant's deposit of tokens (migration 0024): one per set of tokens, for ever. */

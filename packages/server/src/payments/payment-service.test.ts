@@ -270,6 +270,7 @@ function paymentServiceOver(
     receiptKey: w.receiptKey,
     transferIds: w.transferIds,
     policy: openPolicyGate,
+    limits: w.services.limits,
     batcher: parts.batcher ?? w.batcher,
   });
 }

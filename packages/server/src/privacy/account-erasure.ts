@@ -139,6 +139,8 @@ export function createAccountErasure(deps: AccountErasureDeps) {
         .execute();
       await tx.deleteFrom('wallet_budgets').where('user_id', '=', input.userId).execute();
       await tx.deleteFrom('offer_access').where('user_id', '=', input.userId).execute();
+      // What the user spent per month is only for their caps, which an erased account has none of.
+      await tx.deleteFrom('monthly_spending').where('user_id', '=', input.userId).execute();
       // Which sites the person let pay automatically and whom they showed their email say
       // something about them, and with the account gone nothing acts on those consents.
       await tx.deleteFrom('consents').where('user_id', '=', input.userId).execute();

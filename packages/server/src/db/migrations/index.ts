@@ -30,8 +30,9 @@ import * as tokenDeposits from './0024-token-deposits.ts';
 import * as consents from './0025-consents.ts';
 import * as dataKeys from './0026-data-keys.ts';
 import * as retention from './0027-retention.ts';
+import * as spendingLimits from './0029-spending-limits.ts';
 import * as tokenDepositsByMerchant from './0028-token-deposits-by-merchant.ts';
-import * as policyReview from './0029-policy-review.ts';
+import * as policyReview from './0030-policy-review.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -62,5 +63,6 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0026-data-keys': dataKeys,
   '0027-retention': retention,
   '0028-token-deposits-by-merchant': tokenDepositsByMerchant,
-  '0029-policy-review': policyReview,
+  '0029-spending-limits': spendingLimits,
+  '0030-policy-review': policyReview,
 };

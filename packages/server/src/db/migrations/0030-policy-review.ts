@@ -3,10 +3,7 @@
  * review state (open until an operator releases it or confirms it as fraud), who reviewed it,
  * when and with what note; and `account_freezes`, the users and merchants frozen by a confirmed
  * fraud, which the platform's freeze policy, payouts and token deposits read on every request.
- *
- * `policy_decisions` is rebuilt rather than altered: its `subject` check of migration 0015 left
- * out token withdrawals, which the policy has been asked about since migration 0023, and a check
- * constraint cannot be changed in place on SQLite. The rows are copied as they are, open.
+ * The decisions recorded before are open.
  */
 import { type Kysely, sql } from 'kysely';
 
@@ -15,41 +12,21 @@ const reviewNoteLengthMax = 500;
 
 export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema
-    .createTable('policy_decisions_reviewed')
-    .addColumn('id', 'text', (c) => c.primaryKey())
-    .addColumn('subject', 'text', (c) =>
-      c.notNull().check(sql`subject in ('purchase', 'topUp', 'tokenWithdrawal')`),
-    )
-    .addColumn('user_id', 'text', (c) => c.notNull().references('users.id'))
-    .addColumn('merchant_id', 'text', (c) => c.references('merchants.id'))
-    .addColumn('amount_micros', 'text', (c) => c.notNull())
-    .addColumn('verdict', 'text', (c) => c.notNull().check(sql`verdict in ('challenge', 'block')`))
-    .addColumn('rule', 'text', (c) => c.notNull())
-    .addColumn('reason', 'text', (c) => c.notNull())
-    .addColumn('created_at', 'bigint', (c) => c.notNull())
+    .alterTable('policy_decisions')
     .addColumn('review_state', 'text', (c) =>
       c
         .notNull()
         .defaultTo('open')
         .check(sql`review_state in ('open', 'released', 'fraud')`),
     )
-    .addColumn('reviewed_by', 'text')
-    .addColumn('reviewed_at', 'bigint')
+    .execute();
+  await db.schema.alterTable('policy_decisions').addColumn('reviewed_by', 'text').execute();
+  await db.schema.alterTable('policy_decisions').addColumn('reviewed_at', 'bigint').execute();
+  await db.schema
+    .alterTable('policy_decisions')
     .addColumn('review_note', 'text', (c) =>
       c.check(sql`length(review_note) <= ${sql.lit(reviewNoteLengthMax)}`),
     )
-    .execute();
-  await sql`insert into policy_decisions_reviewed
-      (id, subject, user_id, merchant_id, amount_micros, verdict, rule, reason, created_at)
-    select id, subject, user_id, merchant_id, amount_micros, verdict, rule, reason, created_at
-    from policy_decisions`.execute(db);
-  await db.schema.dropTable('policy_decisions').execute();
-  await db.schema.alterTable('policy_decisions_reviewed').renameTo('policy_decisions').execute();
-  // Every decision newest first (the list without a review state), as migration 0015's was.
-  await db.schema
-    .createIndex('policy_decisions_by_time')
-    .on('policy_decisions')
-    .columns(['created_at', 'id'])
     .execute();
   // The review queue: the open decisions (or the released, or the fraud) newest first.
   await db.schema
@@ -59,7 +36,6 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   await createAccountFreezes(db);
 }
-
 async function createAccountFreezes(db: Kysely<unknown>): Promise<void> {
   await db.schema
     .createTable('account_freezes')
