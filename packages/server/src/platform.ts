@@ -10,6 +10,12 @@ import { authRoutes } from './auth/auth-routes.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { adminKeyRoutes, apiKeyRoutes } from './auth/key-routes.ts';
 import { createUserService } from './auth/user-service.ts';
+import { createLimitProfiles } from './limits/limit-profiles.ts';
+import { limitRoutes } from './limits/limit-routes.ts';
+import { createMinorSettings } from './limits/minor-settings.ts';
+import { minorRoutes } from './limits/minor-routes.ts';
+import { createUserActivity } from './limits/user-activity.ts';
+import { createUserLimitSettings } from './limits/user-limit-settings.ts';
 import { createMerchantInvitations } from './staff/merchant-invitations.ts';
 import { createMerchantPeople } from './staff/merchant-people.ts';
 import { merchantPeopleRoutes } from './staff/merchant-people-routes.ts';
@@ -86,7 +92,6 @@ import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
-import { unrestrictedProfiles } from './limits/limit-profile.ts';
 import { operatorTimeZoneFromEnv } from './limits/operator-time-zone.ts';
 import { type PlatformCaps, platformCapsFromEnv } from './limits/platform-caps.ts';
 import { createSpendingLimits } from './limits/spending-limits.ts';
@@ -263,8 +268,27 @@ async function createServices(
   const batcher = createTransactionBatcher(platformDb);
   const deps = { platform: platformDb, ledger, clock, batcher };
   const wallets = createWalletService({ ledger });
-  const users = createUserService({ ...deps, wallets, cipher, keyring });
+  // The users' own limits, minors and dormancy (limits/): the profiles the limits policy reads,
+  // whose cache every change below is told of.
+  const timeZone = options.timeZone ?? operatorTimeZoneFromEnv(options.env);
+  const limitProfiles = createLimitProfiles({ platform: platformDb, keyring, timeZone });
+  const activity = createUserActivity({ platform: platformDb, clock, profiles: limitProfiles });
+  const users = createUserService({ ...deps, wallets, cipher, keyring, activity });
   const merchants = createMerchantService(deps);
+  const limitSettings = createUserLimitSettings({
+    platform: platformDb,
+    clock,
+    profiles: limitProfiles,
+    merchantExists: async (merchantId) => (await merchants.merchantName(merchantId)) !== undefined,
+  });
+  const minors = createMinorSettings({
+    platform: platformDb,
+    keyring,
+    clock,
+    timeZone,
+    profiles: limitProfiles,
+    userIdByEmail: (email) => users.userIdByEmail(email),
+  });
   const staffPrincipals = createStaffPrincipals({ platform: platformDb });
   const merchantPeople = createMerchantPeople({
     ...deps,
@@ -287,9 +311,9 @@ async function createServices(
   // risk rules) and the one a deployment adds, composed so that the strictest verdict wins.
   const limits = createSpendingLimits({
     platform: platformDb,
-    profiles: unrestrictedProfiles,
+    profiles: limitProfiles,
     caps: options.platformCaps ?? platformCapsFromEnv(options.env),
-    timeZone: options.timeZone ?? operatorTimeZoneFromEnv(options.env),
+    timeZone,
   });
   const freezes = createAccountFreezes({ platform: platformDb });
   const platformPolicies: Policy[] = [createFreezePolicy({ freezes }), limits.policy];
@@ -316,6 +340,7 @@ async function createServices(
     provider: fundingProvider,
     transferIds,
     keyring,
+    activity,
   });
   const bankChangeHoldMs = options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env);
   const payouts = createPayoutService({
@@ -385,9 +410,14 @@ async function createServices(
     views: createPersonalDataViews({ platform: platformDb, batcher, keyring, clock }),
   };
   const review = createPolicyReview(deps);
-  const erasure = createAccountErasure({ ...deps, keyring, users, transferIds });
+  const erasure = createAccountErasure({ ...deps, keyring, users, transferIds, limitProfiles });
   return {
     users,
+    limitProfiles,
+    limitSettings,
+    minors,
+    activity,
+    timeZone,
     erasure,
     wallets,
     merchants,
@@ -515,6 +545,11 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     await app.register(walletBudgetRoutes, {
       budgets: createWalletBudgets({ platform: platformDb, clock: options.clock ?? Date.now }),
     });
+    await app.register(limitRoutes, {
+      limits: services.limitSettings,
+      activity: services.activity,
+    });
+    await app.register(minorRoutes, { minors: services.minors });
     await app.register(merchantRoutes, { merchants: services.merchants });
     await app.register(apiKeyRoutes, { merchants: services.merchants });
     await app.register(adminKeyRoutes, { adminKeys: services.adminKeys });

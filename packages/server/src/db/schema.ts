@@ -26,6 +26,14 @@ export interface UsersTable {
   disabled_at: EpochMs | null;
   /** When the person erased their account (migration 0026): their data key is destroyed. */
   erased_at: Generated<EpochMs | null>;
+  /** The declared birth date (`YYYY-MM-DD`) sealed under the user's data key (migration 0030). */
+  birth_date_ciphertext: Generated<string | null>;
+  /** When the birth date was declared: it is declared once. */
+  birth_date_declared_at: Generated<EpochMs | null>;
+  /** The last log-in, top-up or re-enabling; a year without any makes the account dormant. */
+  last_active_at: Generated<EpochMs | null>;
+  /** When the user last re-enabled a dormant account (`POST /v1/users/me/reactivation`). */
+  reactivated_at: Generated<EpochMs | null>;
 }
 
 export interface SessionsTable {
@@ -342,6 +350,9 @@ export interface PlatformSchema {
   report_rollup_counted: ReportRollupCountedTable;
   report_payment_shares: ReportPaymentSharesTable;
   wallet_budgets: WalletBudgetsTable;
+  user_limits: UserLimitsTable;
+  limit_changes: LimitChangesTable;
+  guardian_consents: GuardianConsentsTable;
   ledger_verifications: LedgerVerificationsTable;
   personal_data_views: PersonalDataViewsTable;
   merchant_members: MerchantMembersTable;
@@ -522,7 +533,7 @@ export interface PolicyDecisionsTable {
   rule: string;
   reason: string;
   created_at: EpochMs;
-  /** The operator's review (migration 0030): open until released or confirmed as fraud. */
+  /** The operator's review (migration 0031): open until released or confirmed as fraud. */
   review_state: Generated<ReviewState>;
   /** `<kind>:<id>` of the operator who reviewed it (a console person or an admin key). */
   reviewed_by: Generated<string | null>;
@@ -534,7 +545,7 @@ export interface PolicyDecisionsTable {
 export type ReviewState = 'open' | 'released' | 'fraud';
 
 /**
- * A user or merchant frozen by a confirmed fraud (migration 0030): while `lifted_at` is null, the
+ * A user or merchant frozen by a confirmed fraud (migration 0031): while `lifted_at` is null, the
  * user can neither pay, top up nor withdraw tokens, and the merchant is neither paid by
  * purchases nor token deposits, nor paid out.
  */
@@ -727,4 +738,41 @@ export interface PurchaseCompactionStateTable {
   after_id: string;
   /** Advanced by each run, conditionally: one node's run commits, the others change nothing. */
   version: bigint;
+}
+
+/** A limit a user set on their own spending (limits/user-limit-settings.ts), one per scope. */
+export interface UserLimitsTable {
+  user_id: string;
+  /** A LimitScope (limits/limit-profile.ts): `content`, `perPayment`, `merchant:<id>`... */
+  scope: string;
+  /** Micro-units, decimal, as every amount; zero blocks what the scope limits. */
+  limit_micros: string;
+  updated_at: EpochMs;
+}
+
+/** Every change of a user's limits, appended in the transaction that made it; never updated. */
+export interface LimitChangesTable {
+  /** uuidv7: time-ordered. */
+  id: string;
+  user_id: string;
+  scope: string;
+  /** Null where there was no limit before (or is none after: the limit was removed). */
+  old_limit_micros: string | null;
+  new_limit_micros: string | null;
+  direction: 'raised' | 'lowered';
+  /** How the user confirmed it: `password` for a raise, `none` for a lowering. */
+  confirmed_by: 'password' | 'none';
+  changed_at: EpochMs;
+}
+
+/** A minor's request for a guardian's consent, and the guardian's answer. */
+export interface GuardianConsentsTable {
+  id: string;
+  minor_user_id: string;
+  guardian_user_id: string;
+  state: 'requested' | 'granted' | 'withdrawn';
+  requested_at: EpochMs;
+  granted_at: EpochMs | null;
+  /** Set once, when the guardian declined, withdrew, or the account of either was erased. */
+  withdrawn_at: EpochMs | null;
 }

@@ -41,11 +41,3 @@ export const unrestrictedProfile: LimitProfile = Object.freeze({
   guardianConsented: false,
   dormant: false,
 });
-
-/**
- * Profiles for a platform whose users have set nothing: the platform's caps alone apply. The
- * platform uses these until the users' settings (user-limit-settings.ts) are wired in.
- */
-export const unrestrictedProfiles: LimitProfiles = {
-  profileOf: async () => unrestrictedProfile,
-};

@@ -222,3 +222,55 @@ forEachDialect('spending limits on token withdrawals', (backend, it) => {
     assert.equal(scopeOf(summary.body ?? {}, 'content').spent, '0.020006');
   });
 });
+
+forEachDialect('spending limits the user sets', (backend, it) => {
+  it('blocks a category at zero, holds a merchant limit, and lets a raise through once confirmed', async (t) => {
+    const w = await world(t, backend);
+    const setLimit = (scope: string, body: Record<string, unknown>) =>
+      w.env.call('PUT', `/v1/users/me/limits/${scope}`, { auth: w.user, body });
+    assert.equal((await setLimit('goods', { limit: '0' })).status, 200);
+    const goods = await w.buy(await w.offer('0.01', 'goods'));
+    assert.equal(goods.status, 403);
+    assert.equal(goods.body?.rule, 'limit.monthly.goods');
+    assert.match(String(goods.body?.detail), /blocked on this account/);
+
+    assert.equal((await setLimit(`merchant:${w.merchantId}`, { limit: '3.00' })).status, 200);
+    const one = await w.offer('1.00');
+    const racing = await Promise.all(Array.from({ length: 5 }, () => w.buy(one)));
+    assert.equal(racing.filter((answer) => answer.status === 201).length, 3);
+    const refused = racing.find((answer) => answer.status === 403);
+    assert.equal(refused?.body?.rule, 'limit.monthly.merchant');
+    const summary = await w.spending();
+    assert.deepEqual(scopeOf(summary, `merchant:${w.merchantId}`), {
+      scope: `merchant:${w.merchantId}`,
+      spent: '3.00',
+      cap: '3.00',
+      ownLimit: '3.00',
+    });
+
+    const unconfirmed = await setLimit(`merchant:${w.merchantId}`, { limit: '4.00' });
+    assert.equal(unconfirmed.status, 403, 'a raise needs the password');
+    assert.equal((await w.buy(one)).status, 403, 'and changed nothing');
+    const raised = await setLimit(`merchant:${w.merchantId}`, {
+      limit: '4.00',
+      password: 'a long passphrase',
+    });
+    assert.equal(raised.status, 200, raised.text);
+    assert.equal((await w.buy(one)).status, 201, 'the raised limit is in force at once');
+    assert.equal((await setLimit(`merchant:${w.merchantId}`, { limit: '1.00' })).status, 200);
+    assert.equal((await w.buy(one)).status, 403, 'a lowering is in force at once');
+  });
+
+  it('caps a minor with a guardian\u2019s consent lower, and refuses one without', async (t) => {
+    const w = await world(t, backend);
+    const declared = await w.env.call('PUT', '/v1/users/me/birth-date', {
+      auth: w.user,
+      body: { birthDate: '2012-05-01' },
+    });
+    assert.equal(declared.status, 200, declared.text);
+    const refused = await w.buy(await w.offer('0.50'));
+    assert.equal(refused.body?.rule, 'limit.minor-consent');
+    const summary = await w.spending();
+    assert.equal(scopeOf(summary, 'content').cap, '2.00', 'a minor\u2019s cap');
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * Which accounts are frozen, read from `account_freezes` (migration 0030) on every request that
+ * Which accounts are frozen, read from `account_freezes` (migration 0031) on every request that
  * asks, never remembered: a freeze or a lift committed on any node holds on every node for the
  * next request. The lookup is one statement probing two small partial indexes (the freezes in
  * force, at most one per account), prepared once.

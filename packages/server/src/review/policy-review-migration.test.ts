@@ -1,11 +1,11 @@
 /**
- * Migration 0030 adds the review to `policy_decisions`: the decisions recorded before it are
+ * Migration 0031 adds the review to `policy_decisions`: the decisions recorded before it are
  * kept, open for review; a token withdrawal's decision can be recorded (migration 0029 widened
  * the subject check); a note past its bound is refused by the database; on both databases.
  */
 import assert from 'node:assert/strict';
 import type { Kysely } from 'kysely';
-import * as policyReview from '../db/migrations/0030-policy-review.ts';
+import * as policyReview from '../db/migrations/0031-policy-review.ts';
 import { forEachDialect, platformDbFor } from '../db/testing.ts';
 
 const decision = {
@@ -20,7 +20,7 @@ const decision = {
   created_at: 1_700_000_000_000n,
 };
 
-forEachDialect('migration 0030 (policy review)', (dialect, it) => {
+forEachDialect('migration 0031 (policy review)', (dialect, it) => {
   it('keeps the decisions made before it, open, and takes token withdrawals', async (t) => {
     const platformDb = await platformDbFor(t, dialect);
     const { db } = platformDb;
@@ -35,7 +35,7 @@ forEachDialect('migration 0030 (policy review)', (dialect, it) => {
         created_at: 1_700_000_000_000n,
       })
       .execute();
-    // Back to the columns before 0030, with a decision in it, then forward again.
+    // Back to the columns before 0031, with a decision in it, then forward again.
     await policyReview.down(db as Kysely<unknown>);
     await db.insertInto('policy_decisions').values(decision).execute();
     await policyReview.up(db as Kysely<unknown>);

@@ -21,7 +21,7 @@ import type {
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import { fail, ok, type Result } from '../result.ts';
 
-/** The longest review note: a sentence or two, bounded as every stored field is (migration 0030). */
+/** The longest review note: a sentence or two, bounded as every stored field is (migration 0031). */
 export const reviewNoteLengthMax = 500;
 
 export interface ReviewedDecision {

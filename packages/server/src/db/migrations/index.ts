@@ -32,7 +32,8 @@ import * as dataKeys from './0026-data-keys.ts';
 import * as retention from './0027-retention.ts';
 import * as spendingLimits from './0029-spending-limits.ts';
 import * as tokenDepositsByMerchant from './0028-token-deposits-by-merchant.ts';
-import * as policyReview from './0030-policy-review.ts';
+import * as userLimits from './0030-user-limits.ts';
+import * as policyReview from './0031-policy-review.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -64,5 +65,6 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0027-retention': retention,
   '0028-token-deposits-by-merchant': tokenDepositsByMerchant,
   '0029-spending-limits': spendingLimits,
-  '0030-policy-review': policyReview,
+  '0030-user-limits': userLimits,
+  '0031-policy-review': policyReview,
 };
