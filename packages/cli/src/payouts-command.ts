@@ -67,6 +67,12 @@ async function run(flags: PayoutsFlags, context: CliContext): Promise<number> {
             `${new Date(held.heldUntilMs).toISOString()} (MITE_BANK_CHANGE_HOLD_HOURS).\n`,
         );
       }
+      for (const frozen of result.frozen) {
+        context.writeOut(
+          `Frozen: ${frozen.merchantId}, frozen at ${new Date(frozen.frozenAtMs).toISOString()} ` +
+            'after a confirmed fraud, keeps its balance until the freeze is lifted.\n',
+        );
+      }
     }
     for (const batchId of result.resumedBatchIds) {
       context.writeOut(`Finished batch ${batchId}, which an earlier run had left half done.\n`);

@@ -104,6 +104,10 @@ import { createPersonalDataViews } from './operator/personal-data-views.ts';
 import { createPolicyGate } from './policy/policy-decisions.ts';
 import { createPolicyConfirmations } from './policy/policy-confirmations.ts';
 import { policyConfirmationRoutes } from './policy/policy-confirmation-routes.ts';
+import { createAccountFreezes } from './review/account-freezes.ts';
+import { createFreezePolicy } from './review/freeze-policy.ts';
+import { createPolicyReview } from './review/policy-review.ts';
+import { reviewRoutes } from './review/review-routes.ts';
 
 /** How long the sandbox takes to confirm a card that confirms later. */
 const sandboxConfirmDelayMs = 2_000;
@@ -313,7 +317,8 @@ async function createServices(
     caps: options.platformCaps ?? platformCapsFromEnv(options.env),
     timeZone,
   });
-  const platformPolicies: Policy[] = [limits.policy];
+  const freezes = createAccountFreezes({ platform: platformDb });
+  const platformPolicies: Policy[] = [createFreezePolicy({ freezes }), limits.policy];
   const policyConfirmations = createPolicyConfirmations({ platform: platformDb, batcher, clock });
   const policy = createPolicyGate({
     policy: composePolicies([...platformPolicies, options.policy ?? allowEverything]),
@@ -386,6 +391,7 @@ async function createServices(
   // Deposits are priced and receipted as purchases are (their own caches of the same data).
   const tokenDeposits = createTokenDeposits({
     ...deps,
+    freezes,
     tokenKeys,
     pricing: createPurchasePricing({ platform: platformDb, transferIds }),
     receipts: createPurchaseReceipts({ cipher, receiptKey }),
@@ -407,6 +413,7 @@ async function createServices(
     reads: createOperatorReads({ platform: platformDb, ledger, clock, bankChangeHoldMs, keyring }),
     views: createPersonalDataViews({ platform: platformDb, batcher, keyring, clock }),
   };
+  const review = createPolicyReview(deps);
   const erasure = createAccountErasure({ ...deps, keyring, users, transferIds, limitProfiles });
   return {
     users,
@@ -441,6 +448,7 @@ async function createServices(
     policyConfirmations,
     spentTokens: { purgeExpired: () => purgeExpiredSpentTokens(platformDb.db, clock()) },
     operator,
+    review,
     consents,
     idempotency,
     receiptKeys: [receiptKey],
@@ -579,6 +587,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       deposits: services.tokenDeposits,
     });
     await app.register(operatorRoutes, services.operator);
+    await app.register(reviewRoutes, { review: services.review });
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);

@@ -91,6 +91,7 @@ export function policyDecisionsOf(db: Db, userId: string): Promise<Row[]> {
       .selectFrom('policy_decisions')
       .select(['id', 'subject', 'merchant_id', 'amount_micros', 'verdict', 'rule', 'reason'])
       .select(['created_at', 'confirmed_at', 'consumed_at', 'consumed_by'])
+      .select(['review_state', 'reviewed_at'])
       .where('user_id', '=', userId)
       .where('id', '>', afterId)
       .orderBy('id')
@@ -167,6 +168,13 @@ export async function smallTablesOf(db: Db, userId: string): Promise<Record<stri
       .select(['offer_id', 'payment_id', 'access_until'])
       .where('user_id', '=', userId)
       .orderBy('offer_id')
+      .execute(),
+    // Whether and when the account was frozen; not which operator froze or lifted it.
+    account_freezes: await db
+      .selectFrom('account_freezes')
+      .select(['id', 'decision_id', 'frozen_at', 'lifted_at'])
+      .where('user_id', '=', userId)
+      .orderBy('frozen_at')
       .execute(),
     wallet_budgets: await db
       .selectFrom('wallet_budgets')

@@ -7,6 +7,7 @@ import type { NewUser } from './schema.ts';
 import { databaseUrlFor, forEachDialect, openForTest, platformDbFor } from './testing.ts';
 
 const platformTables = [
+  'account_freezes',
   'admin_keys',
   'api_keys',
   'consents',

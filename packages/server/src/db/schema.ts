@@ -331,6 +331,7 @@ export interface PlatformSchema {
   offer_splits: OfferSplitsTable;
   payments: PaymentsTable;
   policy_decisions: PolicyDecisionsTable;
+  account_freezes: AccountFreezesTable;
   offer_access: OfferAccessTable;
   refunds: RefundsTable;
   topups: TopUpsTable;
@@ -538,6 +539,33 @@ export interface PolicyDecisionsTable {
   consumed_at: EpochMs | null;
   /** The payment, top-up or token withdrawal that retry was to make. */
   consumed_by: string | null;
+  /** The operator's review (migration 0033): open until released or confirmed as fraud. */
+  review_state: Generated<ReviewState>;
+  /** `<kind>:<id>` of the operator who reviewed it (a console person or an admin key). */
+  reviewed_by: Generated<string | null>;
+  reviewed_at: Generated<EpochMs | null>;
+  review_note: Generated<string | null>;
+}
+
+/** Where a stopped request's review stands. */
+export type ReviewState = 'open' | 'released' | 'fraud';
+
+/**
+ * A user or merchant frozen by a confirmed fraud (migration 0033): while `lifted_at` is null, the
+ * user can neither pay, top up nor withdraw tokens, and the merchant is neither paid by
+ * purchases nor token deposits, nor paid out.
+ */
+export interface AccountFreezesTable {
+  id: string;
+  /** Exactly one of user_id and merchant_id is set. */
+  user_id: string | null;
+  merchant_id: string | null;
+  /** The decision confirmed as fraud that froze it. */
+  decision_id: string;
+  frozen_by: string;
+  frozen_at: EpochMs;
+  lifted_by: string | null;
+  lifted_at: EpochMs | null;
 }
 
 /** A user's saved budget for the clients that pay for them (migration 0019). */

@@ -56,6 +56,12 @@ export type ProblemCode =
   | 'policyBlockNotConfirmable'
   | 'policyConfirmationExpired'
   | 'policyConfirmationUsed'
+  // The operator's review of the policy's decisions (review/).
+  | 'decisionNotFound'
+  | 'decisionReviewed'
+  | 'freezeNotFound'
+  | 'freezeLifted'
+  | 'accountFrozen'
   | 'lastAdminKey'
   // People who run merchants (staff/).
   | 'invitationNotFound'
@@ -341,6 +347,36 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     description:
       'A confirmation lets one request through, and a request went ahead on this one. Send ' +
       'the request again to be asked anew.',
+  },
+  decisionNotFound: {
+    status: 404,
+    title: 'No such policy decision',
+    description: 'No decision of the platform\u2019s policy has this id.',
+  },
+  decisionReviewed: {
+    status: 409,
+    title: 'The decision was reviewed already',
+    description:
+      'An operator released this decision or confirmed it as fraud already (perhaps at the same ' +
+      'moment as this request): a decision is reviewed once. `detail` says how; read the ' +
+      'decision again to see who reviewed it.',
+  },
+  freezeNotFound: {
+    status: 404,
+    title: 'No such account freeze',
+    description: 'No account freeze has this id.',
+  },
+  freezeLifted: {
+    status: 409,
+    title: 'The freeze was lifted already',
+    description: 'An operator lifted this freeze already: it is lifted once.',
+  },
+  accountFrozen: {
+    status: 403,
+    title: 'The account is frozen',
+    description:
+      'The platform froze this account after a review. It can take no payment until the ' +
+      'freeze is lifted; contact the platform\u2019s support.',
   },
   duplicatePayment: {
     status: 409,

@@ -5,6 +5,7 @@ import { keysetPages, type ReadPage } from '../db/keyset-pages.ts';
 import { lookupBalances } from '../ledger/account-balance.ts';
 import { wholeCentsOf } from './bank-file.ts';
 import { chunksOf, newPayoutId, type PayoutStore } from './payout-batches.ts';
+import { frozenMerchantsAmong } from '../review/account-freezes.ts';
 
 /** Rows per INSERT statement: well under both dialects' limits on bound parameters. */
 const insertRowsMax = 500;
@@ -17,10 +18,26 @@ export interface HeldPayout {
   readonly heldUntilMs: number;
 }
 
+/**
+ * A merchant due a payout but frozen after a confirmed fraud (review/): its balance stays in
+ * place until an operator lifts the freeze.
+ */
+export interface FrozenPayout {
+  readonly merchantId: string;
+  readonly frozenAtMs: number;
+}
+
 export interface PlannedBatch {
   /** Undefined when no merchant was due: then nothing was written. */
   readonly batchId: string | undefined;
   readonly held: readonly HeldPayout[];
+  readonly frozen: readonly FrozenPayout[];
+}
+
+/** What a plan left out, and why: a recent bank change, or a freeze. */
+interface LeftOut {
+  readonly held: HeldPayout[];
+  readonly frozen: FrozenPayout[];
 }
 
 export interface PayoutPlanningDeps extends PayoutStore {
@@ -64,7 +81,7 @@ export function createPayoutPlanning(deps: PayoutPlanningDeps) {
    * whose bank details changed within the hold are left out, and listed.
    */
   async function planBatch(): Promise<PlannedBatch> {
-    const held: HeldPayout[] = [];
+    const leftOut: LeftOut = { held: [], frozen: [] };
     try {
       const batchId = await db.transaction().execute(async (tx) => {
         const batchId = newPayoutId('pb');
@@ -73,7 +90,11 @@ export function createPayoutPlanning(deps: PayoutPlanningDeps) {
         let totalMicros = 0n;
         let count = 0;
         for await (const candidates of keysetPages(candidatePage(tx), deps.pageRows)) {
-          const rows = await plannedPayouts(candidates, batchId, nowMs, held);
+          const frozen = await frozenMerchantsAmong(
+            tx,
+            candidates.map((candidate) => candidate.id),
+          );
+          const rows = await plannedPayouts(candidates, batchId, nowMs, { leftOut, frozen });
           for (const chunk of chunksOf(rows, insertRowsMax)) {
             await tx.insertInto('payouts').values(chunk).execute();
           }
@@ -88,9 +109,9 @@ export function createPayoutPlanning(deps: PayoutPlanningDeps) {
           .execute();
         return batchId;
       });
-      return { batchId, held };
+      return { batchId, ...leftOut };
     } catch (error) {
-      if (error instanceof NothingDue) return { batchId: undefined, held };
+      if (error instanceof NothingDue) return { batchId: undefined, ...leftOut };
       throw error;
     }
   }
@@ -134,13 +155,13 @@ export function createPayoutPlanning(deps: PayoutPlanningDeps) {
 
   /**
    * The payouts due now among some candidates, one per merchant; those held by a recent bank
-   * change go to `held`.
+   * change go to `held`, the frozen ones (`frozen`, by merchant id) to `frozen`.
    */
   async function plannedPayouts(
     candidates: readonly Candidate[],
     batchId: string,
     nowMs: number,
-    held: HeldPayout[],
+    skip: { readonly leftOut: LeftOut; readonly frozen: ReadonlyMap<string, bigint> },
   ): Promise<PayoutRow[]> {
     const balances = await lookupBalances(
       deps.ledger,
@@ -152,10 +173,15 @@ export function createPayoutPlanning(deps: PayoutPlanningDeps) {
       if (balance <= 0n || balance < BigInt(candidate.payout_threshold_micros)) continue;
       const amount = wholeCentsOf(balance);
       if (amount === 0n) continue;
+      const frozenAt = skip.frozen.get(candidate.id);
+      if (frozenAt !== undefined) {
+        skip.leftOut.frozen.push({ merchantId: candidate.id, frozenAtMs: Number(frozenAt) });
+        continue;
+      }
       const bankDetailsChangedAtMs = Number(candidate.updated_at);
       const heldUntilMs = bankDetailsChangedAtMs + deps.bankChangeHoldMs;
       if (heldUntilMs > nowMs) {
-        held.push({ merchantId: candidate.id, bankDetailsChangedAtMs, heldUntilMs });
+        skip.leftOut.held.push({ merchantId: candidate.id, bankDetailsChangedAtMs, heldUntilMs });
         continue;
       }
       rows.push(payoutRowOf(candidate, batchId, amount, nowMs));

@@ -119,7 +119,7 @@ forEachDialect('payout routes', (dialect, it) => {
 
     const idle = await call('POST', '/v1/payout-runs', { as: env.operator });
     assert.equal(idle.status, 200, idle.text);
-    assert.deepEqual(idle.json(), { nothingDue: true, resumedBatchIds: [], held: [] });
+    assert.deepEqual(idle.json(), { nothingDue: true, resumedBatchIds: [], held: [], frozen: [] });
 
     await env.earn(shop.accountId, 2_505_000n);
     // The bank account is new: held for 48 hours after it was set, and said so.
@@ -166,8 +166,8 @@ forEachDialect('payout routes', (dialect, it) => {
 
     const got = await call('GET', `/v1/payout-batches/${batchId}`, { as: env.operator });
     assert.equal(got.status, 200);
-    const { resumedBatchIds, held: heldNow, ...summary } = batch;
-    assert.deepEqual([resumedBatchIds, heldNow], [[], []]);
+    const { resumedBatchIds, held: heldNow, frozen, ...summary } = batch;
+    assert.deepEqual([resumedBatchIds, heldNow, frozen], [[], [], []]);
     assert.deepEqual(got.json(), summary);
     assert.equal((await call('GET', `/v1/payout-batches/${batchId}`, { as })).status, 403);
     const missing = await call('GET', '/v1/payout-batches/pb_nope', { as: env.operator });

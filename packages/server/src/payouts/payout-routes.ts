@@ -7,6 +7,7 @@ import { holderNameLengthMax } from './bank-details.ts';
 import {
   type BankAccount,
   type BankFileFormat,
+  type FrozenPayout,
   type HeldPayout,
   type MerchantPayout,
   type Payout,
@@ -81,6 +82,27 @@ function heldBody(held: HeldPayout): z.infer<typeof heldSchema>[number] {
     reason: 'bankDetailsChanged',
     bankDetailsChangedAt: isoTime(held.bankDetailsChangedAtMs),
     heldUntil: isoTime(held.heldUntilMs),
+  };
+}
+
+const frozenSchema = z
+  .array(
+    z.object({
+      merchantId: z.string(),
+      reason: z.literal('accountFrozen'),
+      frozenAt: z.string(),
+    }),
+  )
+  .describe(
+    'Merchants due a payout but not paid: frozen after a confirmed fraud; the balance stays ' +
+      'until the freeze is lifted (`/v1/operator/account-freezes`)',
+  );
+
+function frozenBody(frozen: FrozenPayout): z.infer<typeof frozenSchema>[number] {
+  return {
+    merchantId: frozen.merchantId,
+    reason: 'accountFrozen',
+    frozenAt: isoTime(frozen.frozenAtMs),
   };
 }
 
@@ -286,14 +308,20 @@ const payoutRunRoute: PayoutRoutes = async (api, { payouts }) => {
           'the merchant has a bank account, to the settlement account, rounded down to whole ' +
           'cents, and writes the bank files. A merchant whose bank details were set or changed ' +
           'less than the hold ago (48 hours unless configured) is not paid yet, and is listed in ' +
-          '`held`. 201 with the new batch; 200 when nothing was due.',
+          '`held`. A merchant frozen after a confirmed fraud is not paid while the freeze ' +
+          'lasts, and is listed in `frozen`. 201 with the new batch; 200 when nothing was due.',
         tags: ['payouts'],
         response: {
-          201: batchSchema.extend({ resumedBatchIds: z.array(z.string()), held: heldSchema }),
+          201: batchSchema.extend({
+            resumedBatchIds: z.array(z.string()),
+            held: heldSchema,
+            frozen: frozenSchema,
+          }),
           200: z.object({
             nothingDue: z.literal(true),
             resumedBatchIds: z.array(z.string()),
             held: heldSchema,
+            frozen: frozenSchema,
           }),
         },
       },
@@ -303,7 +331,11 @@ const payoutRunRoute: PayoutRoutes = async (api, { payouts }) => {
       const run = await payouts.runPayouts({
         onProgress: (progress) => request.log.info({ payoutProgress: progress }, 'payout run'),
       });
-      const notes = { resumedBatchIds: [...run.resumedBatchIds], held: run.held.map(heldBody) };
+      const notes = {
+        resumedBatchIds: [...run.resumedBatchIds],
+        held: run.held.map(heldBody),
+        frozen: run.frozen.map(frozenBody),
+      };
       if (run.nothingDue) return reply.code(200).send({ nothingDue: true, ...notes });
       return reply.code(201).send({ ...batchBody(run), ...notes });
     },

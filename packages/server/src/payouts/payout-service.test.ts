@@ -188,6 +188,7 @@ forEachDialect('payouts', (dialect, it) => {
           heldUntilMs: setAt + bankChangeHoldMsDefault,
         },
       ],
+      frozen: [],
     };
     assert.deepEqual(await held.runPayouts(), heldRun);
     w.clock.nowMs = setAt + bankChangeHoldMsDefault - 1;
@@ -302,7 +303,7 @@ forEachDialect('payouts', (dialect, it) => {
     const again = await w.payouts.runPayouts();
     assert.deepEqual(
       again,
-      { nothingDue: true, resumedBatchIds: [], held: [] },
+      { nothingDue: true, resumedBatchIds: [], held: [], frozen: [] },
       'nothing is paid twice',
     );
     assert.equal(await w.settled(), 17_340_000n);
@@ -499,7 +500,12 @@ forEachDialect('payouts', (dialect, it) => {
     // Ada earns more meanwhile: the resumed batch pays what it fixed, no more.
     await w.earn(ada.accountId, 3_000_000n);
     const run = await w.payouts.runPayouts();
-    assert.deepEqual(run, { nothingDue: true, resumedBatchIds: [stuck.batchId], held: [] });
+    assert.deepEqual(run, {
+      nothingDue: true,
+      resumedBatchIds: [stuck.batchId],
+      held: [],
+      frozen: [],
+    });
     const resumed = await w.payouts.getBatch(stuck.batchId);
     assert.equal(resumed?.state, 'paid');
     assert.deepEqual(
@@ -533,7 +539,12 @@ forEachDialect('payouts', (dialect, it) => {
     assert.equal(stuck?.state, 'building');
 
     const run = await w.payouts.runPayouts();
-    assert.deepEqual(run, { nothingDue: true, resumedBatchIds: [stuck.batchId], held: [] });
+    assert.deepEqual(run, {
+      nothingDue: true,
+      resumedBatchIds: [stuck.batchId],
+      held: [],
+      frozen: [],
+    });
     assert.equal(await w.settled(), 10_000_000n, 'and only once');
     const resumed = await w.payouts.getBatch(stuck.batchId);
     assert.equal(resumed?.state, 'paid');
@@ -548,6 +559,7 @@ forEachDialect('payouts', (dialect, it) => {
       nothingDue: true,
       resumedBatchIds: [],
       held: [],
+      frozen: [],
     });
     await assertLedgerClean(w.ledger);
   });

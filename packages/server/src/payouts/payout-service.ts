@@ -15,7 +15,12 @@ import {
   type PayoutProgress,
 } from './payout-execution.ts';
 import { createMerchantPayouts } from './merchant-payouts.ts';
-import { createPayoutPlanning, type HeldPayout, type PlannedBatch } from './payout-planning.ts';
+import {
+  createPayoutPlanning,
+  type FrozenPayout,
+  type HeldPayout,
+  type PlannedBatch,
+} from './payout-planning.ts';
 import { createReconciliation } from './reconciliation.ts';
 import {
   createBankDetailsSealer,
@@ -37,7 +42,7 @@ export {
   payoutPageRowsDefault,
 } from './payout-batches.ts';
 export { payoutChunkSizeDefault, type PayoutProgress } from './payout-execution.ts';
-export type { HeldPayout } from './payout-planning.ts';
+export type { FrozenPayout, HeldPayout } from './payout-planning.ts';
 export type { MerchantPayout, PayoutLedgerCheck } from './merchant-payouts.ts';
 export type {
   ReconciliationFinding,
@@ -96,6 +101,8 @@ interface PayoutRunNotes {
   readonly resumedBatchIds: readonly string[];
   /** Merchants due a payout that this run did not pay, because their bank details are new. */
   readonly held: readonly HeldPayout[];
+  /** Merchants due a payout that this run did not pay, because they are frozen (review/). */
+  readonly frozen: readonly FrozenPayout[];
 }
 
 export type PayoutRun =
@@ -181,12 +188,12 @@ export function createPayoutService(deps: PayoutServiceDeps) {
         await resumeBuilding();
         continue;
       }
-      const { batchId, held } = planned;
-      if (batchId === undefined) return { nothingDue: true, resumedBatchIds, held };
+      const { batchId, held, frozen } = planned;
+      if (batchId === undefined) return { nothingDue: true, resumedBatchIds, held, frozen };
       await execution.executeBatch(batchId, options.onProgress);
       const batch = await batches.getBatch(batchId);
       if (batch === undefined) throw new Error(`bug: payout batch ${batchId} vanished`);
-      return { ...batch, nothingDue: false, resumedBatchIds, held };
+      return { ...batch, nothingDue: false, resumedBatchIds, held, frozen };
     }
     throw new Error('another payout run keeps a batch building; try again later');
   }

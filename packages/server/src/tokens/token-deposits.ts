@@ -27,6 +27,7 @@ import type { Leg, PurchasePricing } from '../payments/purchase-pricing.ts';
 import type { PaidReceipt, PurchaseReceipts } from '../payments/purchase-receipts.ts';
 import { tokenPayer } from '../payments/purchase-receipts.ts';
 import { fail, ok, type Result } from '../result.ts';
+import type { AccountFreezes } from '../review/account-freezes.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { checkTokens, lockTokens, type PresentedToken, unlockTokens } from './spent-tokens.ts';
 import type { TokenKeys } from './token-keys.ts';
@@ -53,7 +54,8 @@ export type DepositFailure =
   | 'invalidToken'
   | 'tokenSpent'
   | 'tokenAmountMismatch'
-  | 'idempotencyRequestInProgress';
+  | 'idempotencyRequestInProgress'
+  | 'accountFrozen';
 
 export type DepositAnswer = Result<PaidReceipt, DepositFailure> & { readonly replayed?: true };
 
@@ -65,6 +67,8 @@ export interface TokenDepositsDeps {
   readonly pricing: PurchasePricing;
   readonly receipts: PurchaseReceipts;
   readonly clock: () => number;
+  /** Whether a merchant is frozen (review/): a frozen merchant's deposits are refused. */
+  readonly freezes: Pick<AccountFreezes, 'merchantFrozen'>;
 }
 
 type DepositRow = Pick<
@@ -97,6 +101,10 @@ export function createTokenDeposits(deps: TokenDepositsDeps) {
   const db = platform.db;
 
   async function deposit(request: DepositRequest): Promise<DepositAnswer> {
+    // Refused before the tokens are looked at, so that none is spent: the payer keeps them.
+    if (await deps.freezes.merchantFrozen(request.merchantId)) {
+      return fail('accountFrozen', 'This merchant is frozen; its deposits are refused.');
+    }
     const checked = await checkTokens(tokenKeys, request.tokens);
     if (!checked.ok) return checked;
     const { tokens, totalMicros, setHash } = checked.value;

@@ -123,6 +123,7 @@ async function startWorld(options: BrowserSuiteOptions): Promise<BrowserWorld> {
   const platform = await createPlatform({
     dataDir: tempDir('mite-web-'),
     env: { ...options.env },
+    ...(options.policy === undefined ? {} : { policy: options.policy }),
     logger: pino({ level: 'silent' }),
     funding: { provider: 'sandbox', confirmDelayMs: sandboxConfirmDelayMs },
     webRoot: webDistDir,

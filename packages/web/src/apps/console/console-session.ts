@@ -19,6 +19,10 @@ export const consolePaths = {
   topUp: '/console/topup/',
   webhooks: '/console/webhooks/',
   accessLog: '/console/access-log/',
+  review: '/console/review/',
+  /** Followed by `?decision=<decision id>`. */
+  decision: '/console/decision/',
+  freezes: '/console/freezes/',
 } as const;
 
 /** `GET /v1/operator-session`. */
