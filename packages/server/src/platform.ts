@@ -92,6 +92,11 @@ import { createOperatorReads } from './operator/operator-reads.ts';
 import { operatorRoutes } from './operator/operator-routes.ts';
 import { createPersonalDataViews } from './operator/personal-data-views.ts';
 import { createPolicyGate } from './policy/policy-decisions.ts';
+import { createRiskEngine } from './risk/risk-engine.ts';
+import { createRiskPolicy, merchantMembersOf } from './risk/risk-policy.ts';
+import { createRuleSetStore } from './risk/rule-set-store.ts';
+import { defaultRuleSetInput, parseRuleSet, type RuleSetInput } from './risk/rule-set.ts';
+import { riskRuleSetRoutes } from './risk/risk-rule-set-routes.ts';
 
 /** How long the sandbox takes to confirm a card that confirms later. */
 const sandboxConfirmDelayMs = 2_000;
@@ -111,8 +116,17 @@ export interface PlatformOptions {
    */
   readonly trustProxy?: string;
   readonly clock?: () => number;
-  /** Decides whether each purchase and top-up may go ahead; by default everything may. */
+  /**
+   * Decides whether each purchase and top-up may go ahead, besides the platform's own policies
+   * (the risk rules); by default it allows everything.
+   */
   readonly policy?: Policy;
+  /**
+   * The risk rules in force while the operator has stored none: the built-in default set
+   * (risk/rule-set.ts) when unset. A load test, whose one client pays thousands of times a
+   * minute, sets rules of its own here.
+   */
+  readonly riskRules?: RuleSetInput;
   /** The card processor; else from the environment (`fundingConfigFromEnv`): none by default. */
   readonly funding?: FundingConfig;
   /**
@@ -225,6 +239,32 @@ function createFundingProvider(
   }
 }
 
+/**
+ * The risk engine with the rule set in force (the stored one, else the default), the policy over
+ * it, and the store the operator versions rule sets in.
+ */
+async function createRisk(platformDb: PlatformDb, options: PlatformOptions, clock: () => number) {
+  const fallback = options.riskRules ?? defaultRuleSetInput;
+  const parsed = parseRuleSet(fallback);
+  if (!parsed.ok) throw new Error(`riskRules is not a valid rule set: ${parsed.detail ?? ''}`);
+  const engine = createRiskEngine({ clock, ruleSet: parsed.value });
+  const ruleSets = createRuleSetStore({
+    platform: platformDb,
+    engine,
+    clock,
+    fallback,
+    onUnreadable: (version, detail) =>
+      options.logger.error({ version, detail }, 'the stored risk rule set in force is invalid'),
+  });
+  await ruleSets.load();
+  const policy = createRiskPolicy({
+    engine,
+    merchantMembers: merchantMembersOf(platformDb),
+    refreshRuleSet: () => ruleSets.refreshIfStale(),
+  });
+  return { engine, ruleSets, policy };
+}
+
 async function createServices(
   ledger: Ledger,
   platformDb: PlatformDb,
@@ -267,9 +307,11 @@ async function createServices(
   const adminKeys = createAdminKeyService(deps);
   const transferIds = new TimeOrderedIds();
   const idempotency = createIdempotencyStore(platformDb, { clock, batcher, cipher });
+  const risk = await createRisk(platformDb, options, clock);
   // One gate for purchases, top-ups and token withdrawals: the platform's own policies (limits,
-  // risk rules) and the one a deployment adds, composed so that the strictest verdict wins.
-  const platformPolicies: Policy[] = [];
+  // risk rules) and the one a deployment adds, composed so that the strictest verdict wins. Risk
+  // comes first: it records every attempt, which a policy that blocks before it would hide.
+  const platformPolicies: Policy[] = [risk.policy];
   const policy = createPolicyGate({
     policy: composePolicies([...platformPolicies, options.policy ?? allowEverything]),
     batcher,
@@ -292,6 +334,7 @@ async function createServices(
     provider: fundingProvider,
     transferIds,
     keyring,
+    onDeclined: (decline) => risk.policy.recordTopUpDeclined(decline),
   });
   const bankChangeHoldMs = options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env);
   const payouts = createPayoutService({
@@ -385,6 +428,7 @@ async function createServices(
     spentTokens: { purgeExpired: () => purgeExpiredSpentTokens(platformDb.db, clock()) },
     operator,
     consents,
+    risk,
     idempotency,
     receiptKeys: [receiptKey],
     fundingProvider,
@@ -515,6 +559,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       deposits: services.tokenDeposits,
     });
     await app.register(operatorRoutes, services.operator);
+    await app.register(riskRuleSetRoutes, { ruleSets: services.risk.ruleSets });
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);

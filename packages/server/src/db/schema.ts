@@ -346,6 +346,7 @@ export interface PlatformSchema {
   data_keys: DataKeysTable;
   purchase_day_totals: PurchaseDayTotalsTable;
   purchase_compaction_state: PurchaseCompactionStateTable;
+  risk_rule_sets: RiskRuleSetsTable;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
@@ -675,3 +676,17 @@ export interface PurchaseCompactionStateTable {
   /** Advanced by each run, conditionally: one node's run commits, the others change nothing. */
   version: bigint;
 }
+
+/** A version of the risk rules, as the operator wrote it (migration 0031). */
+export interface RiskRuleSetsTable {
+  version: string;
+  /** The rule set's JSON, as written. */
+  rule_set: string;
+  /** `operator:<id>`: who wrote it. */
+  created_by: string;
+  created_at: EpochMs;
+  /** 1 for the set in force, else null (unique). */
+  in_force: number | null;
+}
+
+export type RiskRuleSetRow = Selectable<RiskRuleSetsTable>;

@@ -6,6 +6,7 @@ import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts'
 import type { DeclineReason, FundingSource } from './funding-provider.ts';
 import type { TopUp, TopUpFailure, TopUpService } from './topup-service.ts';
 import { requirePrincipal } from '../http/route-config.ts';
+import { deviceHeaderDescription, requestOrigin } from '../http/request-origin.ts';
 
 /** Where a card processor sends its webhooks: `/v1/funding/sandbox/webhooks`, `.../stripe/...`. */
 export function fundingWebhookPath(providerName: string): string {
@@ -126,7 +127,8 @@ const walletTopUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = async
           'Send `paymentMethod` (a Stripe PaymentMethod id made by Stripe\u2019s own client ' +
           'library: Mite never sees a card number) when the platform runs Stripe, or `card` ' +
           'with a published test card on the sandbox. The amount is whole cents. Without a ' +
-          'configured processor the answer is `fundingUnavailable` (503).',
+          'configured processor the answer is `fundingUnavailable` (503). ' +
+          deviceHeaderDescription,
         body: newTopUpSchema,
         response: { 201: topUpSchema },
       },
@@ -142,6 +144,7 @@ const walletTopUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = async
         amountMicros: microsOf(request.body.amount),
         source: sourceOf(request.body),
         idempotencyKey: String(request.headers['idempotency-key']),
+        origin: requestOrigin(request),
       });
       if (!result.ok) {
         return sendProblem(reply, problemOfFailure[result.code], result.detail, result.extra);

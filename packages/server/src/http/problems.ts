@@ -52,6 +52,9 @@ export type ProblemCode =
   // The policy hook (policy/).
   | 'policyBlocked'
   | 'policyChallenged'
+  // Risk rules (risk/).
+  | 'invalidRuleSet'
+  | 'ruleSetVersionExists'
   | 'lastAdminKey'
   // People who run merchants (staff/).
   | 'invitationNotFound'
@@ -302,6 +305,21 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
       'A rule of the platform\u2019s policy wants the payer to confirm this payment or top-up ' +
       'before it goes ahead; nothing was charged. `rule` names the rule, `detail` says why, ' +
       'and `decisionId` identifies the decision.',
+  },
+  invalidRuleSet: {
+    status: 400,
+    title: 'The risk rule set is invalid',
+    description:
+      'The rule set was refused whole and nothing changed: the rules in force stay in force. ' +
+      '`errors` lists every problem, each with its JSON pointer (`path`) into the rule set and ' +
+      'a message; `detail` says the same in one line.',
+  },
+  ruleSetVersionExists: {
+    status: 409,
+    title: 'This rule set version exists already',
+    description:
+      'A rule set version is written once: the version named is stored already (or is the ' +
+      'built-in default\u2019s). Nothing changed. Name the new rules with a new version.',
   },
   duplicatePayment: {
     status: 409,

@@ -14,6 +14,7 @@ import type { PaymentService } from './payment-service.ts';
 import type { RefundService } from './refund-service.ts';
 import type { ConsentService } from '../consents/consent-service.ts';
 import { checkAutoPay } from '../consents/auto-pay.ts';
+import { deviceHeaderDescription, requestOrigin } from '../http/request-origin.ts';
 
 const receiptClaimsSchema = z.object({
   paymentId: z.string(),
@@ -139,7 +140,8 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments, consents }) => {
           'with `automatic: { site }`, the origin that asked: the payment is then taken only ' +
           'while the user\u2019s `autoPay` consent for that site is active (else ' +
           '`403 consent-required`), and the challenge\u2019s resource, when a full URL, must be ' +
-          'on that site.',
+          'on that site. ' +
+          deviceHeaderDescription,
         tags: ['payments'],
         body: z.union([
           z.object({ offerId: z.string().min(1).max(100) }).strict(),
@@ -169,10 +171,14 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments, consents }) => {
     async (request, reply) => {
       const userId = requirePrincipal(request, 'user').id;
       const { body } = request;
+      const origin = requestOrigin(request);
       // The idempotency plugin has checked the key; the payment is recorded under it (unique per
       // payer), so a retry, however late, is answered from the payment and pays nothing.
       const idempotencyKey = request.headers[idempotencyKeyHeader];
-      const buyer = typeof idempotencyKey === 'string' ? { userId, idempotencyKey } : { userId };
+      const buyer =
+        typeof idempotencyKey === 'string'
+          ? { userId, idempotencyKey, origin }
+          : { userId, origin };
       // A retry of an automatic payment made already is answered from it, even after a revoke:
       // the consent was checked when it was made.
       const madeAlready =

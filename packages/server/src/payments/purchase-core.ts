@@ -29,6 +29,7 @@ import { chainUserData } from '../ledger/chain-user-data.ts';
 import { ledgers } from '../ledger/chart-of-accounts.ts';
 import type { Offer } from '../merchants/merchant-service.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
+import type { RequestOrigin } from '../policy/policy.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { claimOfferAccess, releaseOfferAccess } from './offer-access.ts';
@@ -58,6 +59,8 @@ export interface PurchaseRequest {
   readonly userId: string;
   /** Unique per user for ever (payments.idempotency_key): a retry finds its purchase. */
   readonly idempotencyKey?: string;
+  /** Where the request came from, which risk rules count by (http/request-origin.ts). */
+  readonly origin?: RequestOrigin;
 }
 
 /** What a payment buys: from an offer, or from a merchant's HTTP 402 challenge. */
@@ -153,6 +156,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       offerId: purchase.offerId,
       resource: purchase.resource,
       atMs: nowMs,
+      origin: request.origin,
     };
     const decision = await deps.policy.decide(subject);
     if (!stops(decision)) return undefined;

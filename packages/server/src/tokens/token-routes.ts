@@ -8,9 +8,9 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idempotencyKeyHeader, idempotentReplayedHeader } from '../http/idempotency-plugin.ts';
 import { sendProblem } from '../http/problems.ts';
+import { deviceHeaderDescription, requestOrigin } from '../http/request-origin.ts';
 import { requirePrincipal } from '../http/route-config.ts';
 import { amountSchema, microsOf } from '../money/amount-schema.ts';
-
 import { tokenMessageBytesMax, tokensPerRequestMax, type PresentedToken } from './spent-tokens.ts';
 import type { TokenDeposits } from './token-deposits.ts';
 import type { TokenSwaps } from './token-swaps.ts';
@@ -86,7 +86,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
           'platform never sees the tokens: the client unblinds the signatures (RFC 9474 ' +
           'Finalize). Once per Idempotency-Key: a retry with the same outputs answers the same ' +
           'signatures without a second debit; other outputs under the same key are refused. ' +
-          'Keep the blinding state until the signatures are in hand.',
+          'Keep the blinding state until the signatures are in hand. ' +
+          deviceHeaderDescription,
         tags: ['tokens'],
         body: z.object({
           outputs: z.array(outputSchema).min(1).max(tokenWithdrawalOutputsMax),
@@ -108,6 +109,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
         userId,
         idempotencyKey,
         outputs: blindedOutputs(request.body.outputs),
+        origin: requestOrigin(request),
       });
       if (!result.ok) return sendProblem(reply, result.code, result.detail, result.extra);
       const { withdrawalId, amountMicros, blindSignatures } = result.value;

@@ -21,6 +21,7 @@ import type { PlatformDb } from '../db/platform-db.ts';
 import type { TokenWithdrawalsTable } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
+import type { RequestOrigin } from '../policy/policy.ts';
 import { fail, ok, type Result } from '../result.ts';
 import type { TokenKeys } from './token-keys.ts';
 
@@ -118,6 +119,8 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
     userId: string;
     idempotencyKey: string;
     outputs: readonly BlindedOutput[];
+    /** Where the request came from, which risk rules count by. */
+    origin?: RequestOrigin;
   }): Promise<Result<Withdrawal, WithdrawalError>> {
     const hash = outputsHash(input.outputs);
     const earlier = await rowFor(input.userId, input.idempotencyKey);
@@ -129,6 +132,7 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
       userId: input.userId,
       amountMicros: total.value,
       atMs: clock(),
+      origin: input.origin,
     };
     const decision = await policy.decide(subject);
     if (stops(decision)) return policy.refuse(subject, decision);

@@ -31,6 +31,7 @@ import * as consents from './0025-consents.ts';
 import * as dataKeys from './0026-data-keys.ts';
 import * as retention from './0027-retention.ts';
 import * as tokenDepositsByMerchant from './0028-token-deposits-by-merchant.ts';
+import * as riskRuleSets from './0031-risk-rule-sets.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -61,4 +62,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0026-data-keys': dataKeys,
   '0027-retention': retention,
   '0028-token-deposits-by-merchant': tokenDepositsByMerchant,
+  '0031-risk-rule-sets': riskRuleSets,
 };
