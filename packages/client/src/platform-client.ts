@@ -42,6 +42,8 @@ export interface PlatformCall {
   readonly challenge: Challenge;
   readonly idempotencyKey: string;
   readonly retry: PlatformRetry;
+  /** Sent as `Mite-Device` (Wallet.deviceId). */
+  readonly deviceId?: string | undefined;
 }
 
 /** The URL of an API path under a base URL that may itself have a path (`https://m.example/v/`). */
@@ -139,6 +141,7 @@ function postPayment(
       'content-type': 'application/json',
       accept: 'application/json, application/problem+json',
       'idempotency-key': call.idempotencyKey,
+      ...(call.deviceId === undefined ? {} : { 'mite-device': call.deviceId }),
     },
     body,
     // A payment API does not redirect; following one could carry the token elsewhere.
