@@ -10,16 +10,11 @@ import { requirePgDatabase, tempDir } from '@mite/testkit';
 import pino from 'pino';
 import { apiKeyScopes } from './auth/scopes.ts';
 import type { PlatformDialect } from './db/platform-db.ts';
-import type { RuleSetInput } from './risk/rule-set.ts';
 import { createPlatform, type Platform, type PlatformOptions, storeUrls } from './platform.ts';
 
 export type Backend = PlatformDialect;
 
-/**
- * Risk rules that stop nothing (`riskRules`), for a test whose one user pays many times at once
- * to test something else (a race, a load): the default rules would rightly challenge it.
- */
-export const noRiskRules: RuleSetInput = Object.freeze({ version: 'no-risk-rules', rules: [] });
+export { noRiskRules } from './risk/rule-set.ts';
 
 /**
  * What a test may set on its platform; the rest is as `mite serve` has it with an empty
