@@ -36,8 +36,13 @@ function storedBody(stored: StoredRuleSet): z.infer<typeof storedRuleSetSchema> 
 
 export const riskRuleSetRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetStore }> = async (
   api,
-  { ruleSets },
+  options,
 ) => {
+  await api.register(readRoutes, options);
+  await api.register(publishRoute, options);
+};
+
+const readRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetStore }> = async (api, { ruleSets }) => {
   api.get(
     '/v1/operator/risk/rule-set',
     {
@@ -67,7 +72,12 @@ export const riskRuleSetRoutes: FastifyPluginAsyncZod<{ ruleSets: RuleSetStore }
     },
     async () => ({ ruleSets: (await ruleSets.history()).map(storedBody) }),
   );
+};
 
+const publishRoute: FastifyPluginAsyncZod<{ ruleSets: RuleSetStore }> = async (
+  api,
+  { ruleSets },
+) => {
   api.post(
     '/v1/operator/risk/rule-sets',
     {

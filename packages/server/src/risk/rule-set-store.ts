@@ -150,13 +150,7 @@ export function createRuleSetStore(deps: RuleSetStoreDeps): RuleSetStore {
         return fail('invalidRuleSet', detail, { errors });
       }
       const { version } = z.object({ version: z.string() }).parse(input);
-      const taken =
-        version === defaultStored.version ||
-        (await db
-          .selectFrom('risk_rule_sets')
-          .select('version')
-          .where('version', '=', version)
-          .executeTakeFirst()) !== undefined;
+      const taken = version === defaultStored.version || (await versionStored(db, version));
       if (taken) return fail('ruleSetVersionExists', `version ${version} exists already`);
       const nowMs = clock();
       const row = {
@@ -166,37 +160,44 @@ export function createRuleSetStore(deps: RuleSetStoreDeps): RuleSetStore {
         created_at: BigInt(nowMs),
         in_force: 1,
       };
-      const stored = await storeInForce(row);
+      const stored = await storeInForce(db, row);
       if (!stored) return fail('ruleSetVersionExists', `version ${version} exists already`);
       engine.replaceRuleSet(input);
       checkedAtMs = nowMs;
       return ok(storedOf(row));
     },
   };
+}
 
-  /**
-   * The new version in force and the old one not, in one transaction. False when the version
-   * was stored meanwhile (another node, the same version at once).
-   */
-  async function storeInForce(row: RiskRuleSetRow): Promise<boolean> {
-    try {
-      await db.transaction().execute(async (tx) => {
-        await tx
-          .updateTable('risk_rule_sets')
-          .set({ in_force: null })
-          .where('in_force', '=', 1)
-          .execute();
-        await tx.insertInto('risk_rule_sets').values(row).execute();
-      });
-      return true;
-    } catch (error) {
-      const exists = await db
-        .selectFrom('risk_rule_sets')
-        .select('version')
-        .where('version', '=', row.version)
-        .executeTakeFirst();
-      if (exists !== undefined) return false;
-      throw error;
-    }
+type Db = PlatformDb['db'];
+
+async function versionStored(db: Db, version: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('risk_rule_sets')
+    .select('version')
+    .where('version', '=', version)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * The new version in force and the old one not, in one transaction. False when the version was
+ * stored meanwhile (another node, the same version at once); a different version put in force at
+ * the same instant on another node fails the unique in_force slot, which is thrown.
+ */
+async function storeInForce(db: Db, row: RiskRuleSetRow): Promise<boolean> {
+  try {
+    await db.transaction().execute(async (tx) => {
+      await tx
+        .updateTable('risk_rule_sets')
+        .set({ in_force: null })
+        .where('in_force', '=', 1)
+        .execute();
+      await tx.insertInto('risk_rule_sets').values(row).execute();
+    });
+    return true;
+  } catch (error) {
+    if (await versionStored(db, row.version)) return false;
+    throw error;
   }
 }
