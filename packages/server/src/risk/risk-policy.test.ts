@@ -18,7 +18,8 @@ import {
   signUpAndTopUp,
   startPlatformUnderTest,
 } from '../platform-testing.ts';
-import { ruleSetRefreshMs } from './rule-set-store.ts';
+import { createRiskEngine } from './risk-engine.ts';
+import { createRuleSetStore, ruleSetRefreshMs } from './rule-set-store.ts';
 
 const minuteMs = 60_000;
 
@@ -271,6 +272,14 @@ forEachDialect('the risk rules', (backend, it) => {
     assert.equal(published.status, 201, published.text);
     assert.match(String(published.body?.createdBy), /^operator:/);
     assertStopped(await pay(env, ada.user, offerId), 'challenged', 'strict.payments');
+    // A node starting now (or this one restarted) loads the stored version in force.
+    const restarted = createRiskEngine({ clock: Date.now });
+    await createRuleSetStore({
+      platform: env.platform.platformDb,
+      engine: restarted,
+      clock: Date.now,
+    }).load();
+    assert.equal(restarted.ruleSetVersion(), 'strict-2');
     const again = await env.call('POST', '/v1/operator/risk/rule-sets', {
       auth: admin,
       body: { version: 'strict-2', rules: [] },
