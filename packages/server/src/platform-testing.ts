@@ -201,7 +201,12 @@ export interface Shop {
   readonly webhookEndpointId: string;
 }
 
-function expectStatus(answer: Answer, status: number, what: string): Record<string, unknown> {
+/** The body of an answer of this status; else an error naming what was asked and what came back. */
+export function expectStatus(
+  answer: Answer,
+  status: number,
+  what: string,
+): Record<string, unknown> {
   if (answer.status !== status || answer.body === undefined) {
     throw new Error(`${what}: expected ${status}, got ${answer.status} ${answer.text}`);
   }

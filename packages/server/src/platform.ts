@@ -10,6 +10,12 @@ import { authRoutes } from './auth/auth-routes.ts';
 import { createAuthenticator } from './auth/authenticator.ts';
 import { adminKeyRoutes, apiKeyRoutes } from './auth/key-routes.ts';
 import { createUserService } from './auth/user-service.ts';
+import { createLimitProfiles } from './limits/limit-profiles.ts';
+import { limitRoutes } from './limits/limit-routes.ts';
+import { createMinorSettings } from './limits/minor-settings.ts';
+import { minorRoutes } from './limits/minor-routes.ts';
+import { createUserActivity } from './limits/user-activity.ts';
+import { createUserLimitSettings } from './limits/user-limit-settings.ts';
 import { createMerchantInvitations } from './staff/merchant-invitations.ts';
 import { createMerchantPeople } from './staff/merchant-people.ts';
 import { merchantPeopleRoutes } from './staff/merchant-people-routes.ts';
@@ -86,6 +92,10 @@ import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
+import { operatorTimeZoneFromEnv } from './limits/operator-time-zone.ts';
+import { type PlatformCaps, platformCapsFromEnv } from './limits/platform-caps.ts';
+import { createSpendingLimits } from './limits/spending-limits.ts';
+import { spendingRoutes } from './limits/spending-routes.ts';
 import { allowEverything, composePolicies, type Policy } from './policy/policy.ts';
 import { createLedgerVerifications } from './operator/ledger-verifications.ts';
 import { createOperatorReads } from './operator/operator-reads.ts';
@@ -117,10 +127,14 @@ export interface PlatformOptions {
   readonly trustProxy?: string;
   readonly clock?: () => number;
   /**
-   * Decides whether each purchase and top-up may go ahead, besides the platform's own policies
-   * (the risk rules); by default it allows everything.
+   * Decides whether each purchase and top-up may go ahead, besides the platform's own limits and
+   * risk rules; by default it allows everything.
    */
   readonly policy?: Policy;
+  /** The monthly caps per user; else from the environment (`platformCapsFromEnv`). */
+  readonly platformCaps?: PlatformCaps;
+  /** The operator's time zone (IANA), in which months roll over; else MITE_TIME_ZONE, else UTC. */
+  readonly timeZone?: string;
   /**
    * The risk rules in force while the operator has stored none: the built-in default set
    * (risk/rule-set.ts) when unset. A load test, whose one client pays thousands of times a
@@ -287,8 +301,27 @@ async function createServices(
   const batcher = createTransactionBatcher(platformDb);
   const deps = { platform: platformDb, ledger, clock, batcher };
   const wallets = createWalletService({ ledger });
-  const users = createUserService({ ...deps, wallets, cipher, keyring });
+  // The users' own limits, minors and dormancy (limits/): the profiles the limits policy reads,
+  // whose cache every change below is told of.
+  const timeZone = options.timeZone ?? operatorTimeZoneFromEnv(options.env);
+  const limitProfiles = createLimitProfiles({ platform: platformDb, keyring, timeZone });
+  const activity = createUserActivity({ platform: platformDb, clock, profiles: limitProfiles });
+  const users = createUserService({ ...deps, wallets, cipher, keyring, activity });
   const merchants = createMerchantService(deps);
+  const limitSettings = createUserLimitSettings({
+    platform: platformDb,
+    clock,
+    profiles: limitProfiles,
+    merchantExists: async (merchantId) => (await merchants.merchantName(merchantId)) !== undefined,
+  });
+  const minors = createMinorSettings({
+    platform: platformDb,
+    keyring,
+    clock,
+    timeZone,
+    profiles: limitProfiles,
+    userIdByEmail: (email) => users.userIdByEmail(email),
+  });
   const staffPrincipals = createStaffPrincipals({ platform: platformDb });
   const merchantPeople = createMerchantPeople({
     ...deps,
@@ -311,7 +344,13 @@ async function createServices(
   // One gate for purchases, top-ups and token withdrawals: the platform's own policies (limits,
   // risk rules) and the one a deployment adds, composed so that the strictest verdict wins. Risk
   // comes first: it records every attempt, which a policy that blocks before it would hide.
-  const platformPolicies: Policy[] = [risk.policy];
+  const limits = createSpendingLimits({
+    platform: platformDb,
+    profiles: limitProfiles,
+    caps: options.platformCaps ?? platformCapsFromEnv(options.env),
+    timeZone,
+  });
+  const platformPolicies: Policy[] = [risk.policy, limits.policy];
   const policy = createPolicyGate({
     policy: composePolicies([...platformPolicies, options.policy ?? allowEverything]),
     batcher,
@@ -320,6 +359,7 @@ async function createServices(
   const payments = createPaymentService({
     ...deps,
     policy,
+    limits,
     merchants,
     cipher,
     receiptKey,
@@ -334,6 +374,7 @@ async function createServices(
     provider: fundingProvider,
     transferIds,
     keyring,
+    activity,
     onDeclined: (decline) => risk.policy.recordTopUpDeclined(decline),
   });
   const bankChangeHoldMs = options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env);
@@ -373,6 +414,8 @@ async function createServices(
     ledger,
     tokenKeys,
     policy,
+    limits,
+    batcher,
     transferIds,
     clock,
   });
@@ -400,9 +443,14 @@ async function createServices(
     reads: createOperatorReads({ platform: platformDb, ledger, clock, bankChangeHoldMs, keyring }),
     views: createPersonalDataViews({ platform: platformDb, batcher, keyring, clock }),
   };
-  const erasure = createAccountErasure({ ...deps, keyring, users, transferIds });
+  const erasure = createAccountErasure({ ...deps, keyring, users, transferIds, limitProfiles });
   return {
     users,
+    limitProfiles,
+    limitSettings,
+    minors,
+    activity,
+    timeZone,
     erasure,
     wallets,
     merchants,
@@ -412,6 +460,7 @@ async function createServices(
     operatorPeople,
     adminKeys,
     payments,
+    limits,
     refunds,
     topUps,
     payouts,
@@ -529,6 +578,11 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     await app.register(walletBudgetRoutes, {
       budgets: createWalletBudgets({ platform: platformDb, clock: options.clock ?? Date.now }),
     });
+    await app.register(limitRoutes, {
+      limits: services.limitSettings,
+      activity: services.activity,
+    });
+    await app.register(minorRoutes, { minors: services.minors });
     await app.register(merchantRoutes, { merchants: services.merchants });
     await app.register(apiKeyRoutes, { merchants: services.merchants });
     await app.register(adminKeyRoutes, { adminKeys: services.adminKeys });
@@ -539,6 +593,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       consents: services.consents,
     });
     await app.register(consentRoutes, { consents: services.consents });
+    await app.register(spendingRoutes, { limits: services.limits, clock: services.clock });
     await app.register(privacyUseRoutes, {
       consents: services.consents,
       suggestions: createSuggestions({ platform: platformDb, consents: services.consents }),

@@ -30,6 +30,8 @@ export interface UserServiceDeps {
   /** Seals the email under the user's own data key (privacy/data-keys.ts). */
   readonly keyring: DataKeyring;
   readonly clock: () => number;
+  /** Told of every log-in, which keeps the account from going dormant (limits/user-activity.ts). */
+  readonly activity?: { record(userId: string): Promise<void> };
 }
 
 export interface Session {
@@ -125,6 +127,7 @@ export function createUserService(deps: UserServiceDeps) {
       .executeTakeFirst();
     const valid = await verifyPassword(input.password, user?.password_hash ?? (await decoyHash));
     if (user === undefined || !valid || user.disabled_at !== null) return undefined;
+    await deps.activity?.record(user.id);
     return user.id;
   }
 

@@ -16,7 +16,8 @@ const exportSchema = z.object({
     .describe(
       'One list of records per kind: `users` (the account, email decrypted), `sessions`, ' +
         '`wallet`, `wallet_movements`, `payments`, `refunds`, `topups`, `token_withdrawals`, ' +
-        '`policy_decisions`, `offer_access`, `wallet_budgets`, `merchant_members`, ' +
+        '`policy_decisions`, `offer_access`, `wallet_budgets`, `monthly_spending`, `user_limits`, ' +
+        '`limit_changes`, `guardian_consents`, `consents`, `merchant_members`, ' +
         '`operators`, `merchants`, `merchant_invitations`, `personal_data_views`, ' +
         '`idempotency_records`',
     ),

@@ -113,6 +113,42 @@ export function tokenWithdrawalsOf(db: Db, userId: string): Promise<Row[]> {
   );
 }
 
+/** Every change of the user's own limits, oldest first. */
+export function limitChangesOf(db: Db, userId: string): Promise<Row[]> {
+  return allPages((afterId, pageRows) =>
+    db
+      .selectFrom('limit_changes')
+      .select(['id', 'scope', 'old_limit_micros', 'new_limit_micros', 'direction'])
+      .select(['confirmed_by', 'changed_at'])
+      .where('user_id', '=', userId)
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(pageRows)
+      .execute(),
+  );
+}
+
+/**
+ * The requests for a guardian's consent the user made (as minor) or was named in (as guardian),
+ * with the user's role in each; the other person is left out (another person's id is theirs).
+ */
+export async function guardianConsentsOf(db: Db, userId: string): Promise<Row[]> {
+  const rows: Row[] = [];
+  for (const [role, column] of [
+    ['minor', 'minor_user_id'],
+    ['guardian', 'guardian_user_id'],
+  ] as const) {
+    const mine = await db
+      .selectFrom('guardian_consents')
+      .select(['id', 'state', 'requested_at', 'granted_at', 'withdrawn_at'])
+      .where(column, '=', userId)
+      .orderBy('id')
+      .execute();
+    rows.push(...mine.map((row) => ({ role, ...row })));
+  }
+  return rows;
+}
+
 /** The sessions, without their token hashes: when each started, ends or ended, and for what. */
 export function sessionsOf(db: Db, userId: string): Promise<Row[]> {
   return db
@@ -138,6 +174,12 @@ export async function smallTablesOf(db: Db, userId: string): Promise<Record<stri
       .select(['approve_above_micros', 'updated_at'])
       .where('user_id', '=', userId)
       .execute(),
+    user_limits: await db
+      .selectFrom('user_limits')
+      .select(['scope', 'limit_micros', 'updated_at'])
+      .where('user_id', '=', userId)
+      .orderBy('scope')
+      .execute(),
     merchant_members: await db
       .selectFrom('merchant_members')
       .innerJoin('merchants', 'merchants.id', 'merchant_members.merchant_id')
@@ -153,6 +195,14 @@ export async function smallTablesOf(db: Db, userId: string): Promise<Record<stri
       .select(['revoked_at', 'revoked_text_version'])
       .where('user_id', '=', userId)
       .orderBy('granted_at')
+      .execute(),
+    // A row per month and cap scope: what the user spent against each monthly cap.
+    monthly_spending: await db
+      .selectFrom('monthly_spending')
+      .select(['month', 'scope', 'spent_micros'])
+      .where('user_id', '=', userId)
+      .orderBy('month')
+      .orderBy('scope')
       .execute(),
     operators: await db
       .selectFrom('operators')

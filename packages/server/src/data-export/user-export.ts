@@ -14,7 +14,8 @@ import { currency, formatLedgerAmount } from '@mite/protocol';
 import type { UserService } from '../auth/user-service.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { normaliseEmail, type PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
-import type { DataKeyring } from '../privacy/data-keys.ts';
+import { type DataKeyring, openUserField } from '../privacy/data-keys.ts';
+import { birthDatePurpose } from '../limits/limit-profiles.ts';
 import { openCardLast4 } from '../funding/topup-service.ts';
 import { invitationLookupPurpose } from '../staff/merchant-invitations.ts';
 import type { WalletMovement, WalletMovements } from '../wallets/wallet-movements.ts';
@@ -94,7 +95,8 @@ export function createUserExport(deps: UserExportDeps) {
     const profile = await deps.users.profile(userId);
     const user = await db
       .selectFrom('users')
-      .select(['id', 'wallet_account_id', 'created_at', 'disabled_at'])
+      .select(['id', 'wallet_account_id', 'created_at', 'disabled_at', 'birth_date_ciphertext'])
+      .select(['birth_date_declared_at', 'last_active_at', 'reactivated_at'])
       .where('id', '=', userId)
       .executeTakeFirst();
     if (profile === undefined || user === undefined) return undefined;
@@ -117,6 +119,18 @@ export function createUserExport(deps: UserExportDeps) {
           wallet_account_id: user.wallet_account_id,
           created_at: user.created_at,
           disabled_at: user.disabled_at,
+          birth_date:
+            user.birth_date_ciphertext === null
+              ? null
+              : await openUserField(
+                  deps.keyring,
+                  userId,
+                  user.birth_date_ciphertext,
+                  birthDatePurpose,
+                ),
+          birth_date_declared_at: user.birth_date_declared_at,
+          last_active_at: user.last_active_at,
+          reactivated_at: user.reactivated_at,
         },
       ],
       sessions: await reads.sessionsOf(db, userId),
@@ -128,6 +142,8 @@ export function createUserExport(deps: UserExportDeps) {
       topups: topUps,
       token_withdrawals: await reads.tokenWithdrawalsOf(db, userId),
       policy_decisions: await reads.policyDecisionsOf(db, userId),
+      limit_changes: await reads.limitChangesOf(db, userId),
+      guardian_consents: await reads.guardianConsentsOf(db, userId),
       ...(await reads.smallTablesOf(db, userId)),
       merchant_invitations: await reads.invitationsOf(
         db,

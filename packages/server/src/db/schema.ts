@@ -26,6 +26,14 @@ export interface UsersTable {
   disabled_at: EpochMs | null;
   /** When the person erased their account (migration 0026): their data key is destroyed. */
   erased_at: Generated<EpochMs | null>;
+  /** The declared birth date (`YYYY-MM-DD`) sealed under the user's data key (migration 0030). */
+  birth_date_ciphertext: Generated<string | null>;
+  /** When the birth date was declared: it is declared once. */
+  birth_date_declared_at: Generated<EpochMs | null>;
+  /** The last log-in, top-up or re-enabling; a year without any makes the account dormant. */
+  last_active_at: Generated<EpochMs | null>;
+  /** When the user last re-enabled a dormant account (`POST /v1/users/me/reactivation`). */
+  reactivated_at: Generated<EpochMs | null>;
 }
 
 export interface SessionsTable {
@@ -55,6 +63,10 @@ export interface MerchantsTable {
   /** The longest access the platform grants for this merchant's HTTP 402 challenges. */
   challenge_access_period_seconds_max: Generated<number>;
   created_at: EpochMs;
+  /** What it sells, for the monthly caps per category (migration 0029): `content` or `goods`. */
+  spending_category: Generated<string>;
+  /** 1 when its goods resell easily (gift cards, game currency), under a lower monthly cap. */
+  resellable: Generated<number>;
 }
 
 export interface ApiKeysTable {
@@ -149,6 +161,11 @@ export interface PaymentsTable {
    * `purchase_day_totals`; null while they are kept.
    */
   details_erased_at: Generated<EpochMs | null>;
+  /**
+   * JSON: the month and scopes whose monthly spending this payment added to (migration 0029),
+   * given back if it fails; null for payments made before spending was counted.
+   */
+  spending: Generated<string | null>;
 }
 
 /** Who holds access to an offer until when (migration 0012): one row per (user, offer). */
@@ -332,6 +349,9 @@ export interface PlatformSchema {
   report_rollup_counted: ReportRollupCountedTable;
   report_payment_shares: ReportPaymentSharesTable;
   wallet_budgets: WalletBudgetsTable;
+  user_limits: UserLimitsTable;
+  limit_changes: LimitChangesTable;
+  guardian_consents: GuardianConsentsTable;
   ledger_verifications: LedgerVerificationsTable;
   personal_data_views: PersonalDataViewsTable;
   merchant_members: MerchantMembersTable;
@@ -346,7 +366,21 @@ export interface PlatformSchema {
   data_keys: DataKeysTable;
   purchase_day_totals: PurchaseDayTotalsTable;
   purchase_compaction_state: PurchaseCompactionStateTable;
+  monthly_spending: MonthlySpendingTable;
   risk_rule_sets: RiskRuleSetsTable;
+}
+
+/**
+ * A user's spending in one month (in the operator's time zone) and scope (migration 0029): a
+ * category, `resellable`, or `merchant:<id>`. A payment adds to it with a conditional write that
+ * keeps it at or under the cap in force, so a cap holds under any concurrency.
+ */
+export interface MonthlySpendingTable {
+  user_id: string;
+  /** `YYYY-MM`. */
+  month: string;
+  scope: string;
+  spent_micros: Generated<bigint>;
 }
 
 export type LedgerVerificationState = 'running' | 'done' | 'failed' | 'abandoned';
@@ -577,6 +611,8 @@ export interface TokenWithdrawalsTable {
   state: 'pending' | 'succeeded' | 'failed';
   created_at: EpochMs;
   completed_at: EpochMs | null;
+  /** JSON: the monthly spending it added to (migration 0029), given back if it fails. */
+  spending: Generated<string | null>;
 }
 
 /** A merchant's deposit of tokens (migration 0024): one per set of tokens, for ever. */
@@ -675,6 +711,43 @@ export interface PurchaseCompactionStateTable {
   after_id: string;
   /** Advanced by each run, conditionally: one node's run commits, the others change nothing. */
   version: bigint;
+}
+
+/** A limit a user set on their own spending (limits/user-limit-settings.ts), one per scope. */
+export interface UserLimitsTable {
+  user_id: string;
+  /** A LimitScope (limits/limit-profile.ts): `content`, `perPayment`, `merchant:<id>`... */
+  scope: string;
+  /** Micro-units, decimal, as every amount; zero blocks what the scope limits. */
+  limit_micros: string;
+  updated_at: EpochMs;
+}
+
+/** Every change of a user's limits, appended in the transaction that made it; never updated. */
+export interface LimitChangesTable {
+  /** uuidv7: time-ordered. */
+  id: string;
+  user_id: string;
+  scope: string;
+  /** Null where there was no limit before (or is none after: the limit was removed). */
+  old_limit_micros: string | null;
+  new_limit_micros: string | null;
+  direction: 'raised' | 'lowered';
+  /** How the user confirmed it: `password` for a raise, `none` for a lowering. */
+  confirmed_by: 'password' | 'none';
+  changed_at: EpochMs;
+}
+
+/** A minor's request for a guardian's consent, and the guardian's answer. */
+export interface GuardianConsentsTable {
+  id: string;
+  minor_user_id: string;
+  guardian_user_id: string;
+  state: 'requested' | 'granted' | 'withdrawn';
+  requested_at: EpochMs;
+  granted_at: EpochMs | null;
+  /** Set once, when the guardian declined, withdrew, or the account of either was erased. */
+  withdrawn_at: EpochMs | null;
 }
 
 /** A version of the risk rules, as the operator wrote it (migration 0031). */

@@ -110,6 +110,8 @@ export interface TopUpServiceDeps {
   readonly feeReportPageRows?: number;
   /** Top-ups the reconciler finishes per run, 1 to topUpReconcileRunMax (the default). */
   readonly reconcileRowsPerRun?: number;
+  /** Told of every succeeded top-up (limits/user-activity.ts). */
+  readonly activity?: { record(userId: string): Promise<void> };
 }
 
 /** A top-up row with the wallet it credits: all that booking it needs. */
@@ -290,7 +292,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     const nowMs = clock();
     // The state and its `topup.succeeded` event in one transaction: the event exists exactly
     // when the top-up is recorded as succeeded, once, whatever the processor retries.
-    await db.transaction().execute(async (tx) => {
+    const toppedUp = await db.transaction().execute(async (tx) => {
       const updated = await tx
         .updateTable('topups')
         .set({ state: 'succeeded', completed_at: BigInt(nowMs) })
@@ -298,7 +300,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
         .where('state', '=', 'pending')
         .returning(['user_id', 'amount_micros', 'fee_micros', 'sandbox'])
         .executeTakeFirst();
-      if (updated === undefined) return;
+      if (updated === undefined) return undefined;
       await enqueueWebhookEvent(tx, {
         merchantId: null,
         type: 'topup.succeeded',
@@ -312,7 +314,10 @@ export function createTopUpService(deps: TopUpServiceDeps) {
         },
         nowMs,
       });
+      return updated.user_id;
     });
+    // A top-up is a use of the account: it keeps an active one from going dormant.
+    if (toppedUp !== undefined) await deps.activity?.record(toppedUp);
     return 'succeeded';
   }
 

@@ -72,6 +72,13 @@ export type ProblemCode =
   | 'consentRequired'
   | 'consentTextChanged'
   | 'consentNotFound'
+  // The users' own limits, minors and dormancy (limits/).
+  | 'confirmationRequired'
+  | 'birthDateDeclared'
+  | 'guardianConsentNotNeeded'
+  | 'guardianNotEligible'
+  | 'guardianRequestOpen'
+  | 'guardianRequestNotFound'
   // The platform itself.
   | 'internal'
   | 'unavailable';
@@ -409,6 +416,50 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     status: 404,
     title: 'No such consent',
     description: 'The user has no consent with this id. `GET /v1/consents/history` lists them.',
+  },
+  confirmationRequired: {
+    status: 403,
+    title: 'This change needs the password, asked again',
+    description:
+      'Raising or removing a spending limit lets more money go, so it needs the user\u2019s ' +
+      'fresh confirmation: send the account\u2019s password as `password` in the body. ' +
+      'Nothing was changed. Lowering a limit needs no confirmation.',
+  },
+  birthDateDeclared: {
+    status: 409,
+    title: 'The birth date was declared already',
+    description:
+      'A birth date is declared once and cannot be changed by the user: otherwise a minor ' +
+      'could declare themselves adult. If it is wrong, the operator corrects it.',
+  },
+  guardianConsentNotNeeded: {
+    status: 409,
+    title: 'No guardian\u2019s consent is needed',
+    description:
+      'Only a minor, by the birth date they declared, asks a guardian for consent. Declare a ' +
+      'birth date first (`PUT /v1/users/me/birth-date`).',
+  },
+  guardianNotEligible: {
+    status: 422,
+    title: 'That person cannot be named as guardian',
+    description:
+      'A guardian is another Mite user who declared a birth date that makes them an adult. ' +
+      'Which of these is missing is not said, so that the answer tells nothing about the ' +
+      'account of the email named.',
+  },
+  guardianRequestOpen: {
+    status: 409,
+    title: 'A guardian\u2019s consent is already asked for or granted',
+    description:
+      'A minor has one open request, or one grant, at a time. The guardian declines or ' +
+      'withdraws it before another is asked for.',
+  },
+  guardianRequestNotFound: {
+    status: 404,
+    title: 'No such guardian request',
+    description:
+      'No open request with this id names the caller as guardian (it may have been answered ' +
+      'already). `GET /v1/users/me/guardian-requests` lists them.',
   },
   internal: {
     status: 500,

@@ -65,3 +65,38 @@ export function monthKeyAt(atMs: number, zone: string): string {
   const { year, month } = calendarDateAt(atMs, zone);
   return `${String(year).padStart(4, '0')}-${String(month).padStart(2, '0')}`;
 }
+
+/** The wall-clock offset of `zone` from UTC at `atMs`, in ms (positive east of Greenwich). */
+function offsetMsAt(atMs: number, zone: string): number {
+  const parts = new Intl.DateTimeFormat('en-US', {
+    timeZone: zone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: 'numeric',
+    day: 'numeric',
+    hour: 'numeric',
+    minute: 'numeric',
+    second: 'numeric',
+  }).formatToParts(new Date(atMs));
+  const part = (type: Intl.DateTimeFormatPartTypes) =>
+    Number(parts.find((candidate) => candidate.type === type)?.value);
+  const wall = Date.UTC(
+    part('year'),
+    part('month') - 1,
+    part('day'),
+    part('hour'),
+    part('minute'),
+    part('second'),
+  );
+  return wall - Math.floor(atMs / 1000) * 1000;
+}
+
+/** The instant the month of `atMs` began in `zone`: midnight of its first day there. */
+export function monthStartMsAt(atMs: number, zone: string): number {
+  const { year, month } = calendarDateAt(atMs, zone);
+  const midnightAsUtc = Date.UTC(year, month - 1, 1);
+  // The offset at the guess may differ from the one at midnight across a change of offset, so
+  // the guess is corrected once with the offset found there.
+  const guess = midnightAsUtc - offsetMsAt(midnightAsUtc, zone);
+  return midnightAsUtc - offsetMsAt(guess, zone);
+}

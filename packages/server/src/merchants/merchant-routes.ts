@@ -24,6 +24,10 @@ const splitsSchema = z
   .max(splitPartiesMax)
   .describe('Who shares the revenue after the platform fee; shares add up to 10000');
 
+const spendingClassSchema = z
+  .object({ category: z.enum(['content', 'goods']), resellable: z.boolean() })
+  .strict();
+
 const offerSchema = z.object({
   id: z.string(),
   merchantId: z.string(),
@@ -148,6 +152,30 @@ const merchantAccountRoutes: MerchantRoutes = async (api, { merchants }) => {
       }
       const seconds = request.body.challengeAccessPeriodSecondsMax;
       const updated = await merchants.setChallengeAccessPeriodMax(merchantId, seconds);
+      if (!updated.ok) return sendProblem(reply, updated.code, updated.detail);
+      return updated.value;
+    },
+  );
+  api.put(
+    '/v1/merchants/:merchantId/spending-class',
+    {
+      schema: {
+        summary: 'Class what a merchant sells, for the monthly spending caps',
+        description:
+          'Its category (`content` or `goods`) for its HTTP 402 challenges (an offer has its ' +
+          'own), and whether its goods resell easily (gift cards, game currency, transit ' +
+          'top-ups), which puts every sale of it under the lower monthly cap on resellable ' +
+          'goods. Operators only: the merchant does not class itself. Payments on every node ' +
+          'use the new class within a minute.',
+        tags: ['merchants'],
+        params: z.object({ merchantId: z.string().max(100) }),
+        body: spendingClassSchema,
+        response: { 200: spendingClassSchema },
+      },
+      config: { auth: { kinds: ['operator'] }, idempotent: true },
+    },
+    async (request, reply) => {
+      const updated = await merchants.setSpendingClass(request.params.merchantId, request.body);
       if (!updated.ok) return sendProblem(reply, updated.code, updated.detail);
       return updated.value;
     },

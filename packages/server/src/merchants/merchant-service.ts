@@ -156,6 +156,29 @@ export function createMerchantService(deps: MerchantServiceDeps) {
     return ok({ challengeAccessPeriodSecondsMax: seconds });
   }
 
+  /**
+   * Classes what a merchant sells for the monthly caps (issue 15): its category, for its HTTP 402
+   * challenges (an offer has its own), and whether its goods resell easily (gift cards, game
+   * currency, transit top-ups), which puts all its sales under the lower resellable cap. The
+   * operator decides this, not the merchant, whom the lower cap would otherwise not hold.
+   * Payments see the change within merchantTermsCacheTtlMs.
+   */
+  async function setSpendingClass(
+    merchantId: string,
+    spendingClass: { readonly category: OfferCategory; readonly resellable: boolean },
+  ): Promise<Result<typeof spendingClass, 'merchantNotFound'>> {
+    const updated = await db
+      .updateTable('merchants')
+      .set({
+        spending_category: spendingClass.category,
+        resellable: spendingClass.resellable ? 1 : 0,
+      })
+      .where('id', '=', merchantId)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) return fail('merchantNotFound');
+    return ok(spendingClass);
+  }
+
   async function merchantExists(merchantId: string): Promise<boolean> {
     const merchant = await db
       .selectFrom('merchants')
@@ -367,6 +390,7 @@ export function createMerchantService(deps: MerchantServiceDeps) {
     createMerchant,
     merchantName,
     setChallengeAccessPeriodMax,
+    setSpendingClass,
     issueApiKey,
     authenticateApiKey,
     listApiKeys,

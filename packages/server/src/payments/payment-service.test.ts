@@ -272,6 +272,7 @@ function paymentServiceOver(
     receiptKey: w.receiptKey,
     transferIds: w.transferIds,
     policy: openPolicyGate,
+    limits: w.services.limits,
     batcher: parts.batcher ?? w.batcher,
   });
 }

@@ -14,6 +14,7 @@ import type { PlatformDb } from '../db/platform-db.ts';
 import type { PaymentRow } from '../db/schema.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import type { MerchantService, Offer } from '../merchants/merchant-service.ts';
+import type { SpendingLimits } from '../limits/spending-limits.ts';
 import type { PolicyGate } from '../policy/policy-decisions.ts';
 import type { PersonalDataCipher } from '../privacy/personal-data-cipher.ts';
 import type { ReceiptKey } from '../receipts/receipt-keys.ts';
@@ -50,6 +51,8 @@ export interface PaymentServiceDeps {
   readonly receiptKey: ReceiptKey;
   /** Decides, before money moves, whether a purchase may go ahead. */
   readonly policy: PolicyGate;
+  /** The monthly caps purchases count against. */
+  readonly limits: SpendingLimits;
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
 }
@@ -115,6 +118,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
         ),
         offerId: offer?.id ?? null,
         challengeId,
+        // The offer's category when it sells one, else the merchant's (the core's default).
+        ...(offer === undefined ? {} : { category: offer.category }),
       },
       nowMs,
     );

@@ -28,8 +28,17 @@ import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import { chainUserData } from '../ledger/chain-user-data.ts';
 import { ledgers } from '../ledger/chart-of-accounts.ts';
 import type { Offer } from '../merchants/merchant-service.ts';
+import {
+  addSpending,
+  countedSpendingJson,
+  giveBackSpending,
+  type SpendingCharge,
+  type SpendingPlan,
+} from '../limits/monthly-spending.ts';
+import type { SpendingCategory } from '../limits/limit-profile.ts';
+import type { SpendingLimits } from '../limits/spending-limits.ts';
+import type { PurchaseFacts, RequestOrigin } from '../policy/policy.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
-import type { RequestOrigin } from '../policy/policy.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { claimOfferAccess, releaseOfferAccess } from './offer-access.ts';
@@ -59,7 +68,7 @@ export interface PurchaseRequest {
   readonly userId: string;
   /** Unique per user for ever (payments.idempotency_key): a retry finds its purchase. */
   readonly idempotencyKey?: string;
-  /** Where the request came from, which risk rules count by (http/request-origin.ts). */
+  /** Where the request came from, for the risk rules. */
   readonly origin?: RequestOrigin;
 }
 
@@ -72,6 +81,8 @@ export interface Purchase {
   readonly accessPeriodSeconds: number;
   readonly offerId: string | null;
   readonly challengeId: string | null;
+  /** What is bought, for the monthly caps per category: an offer's; else the merchant's. */
+  readonly category?: SpendingCategory;
 }
 
 export interface PurchaseCoreDeps {
@@ -83,6 +94,8 @@ export interface PurchaseCoreDeps {
   readonly receipts: PurchaseReceipts;
   /** Decides, before money moves, whether a purchase may go ahead. */
   readonly policy: PolicyGate;
+  /** The monthly caps a purchase counts against, held by conditional writes when it is recorded. */
+  readonly limits: SpendingLimits;
   readonly clock: () => number;
 }
 
@@ -102,8 +115,10 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     nowMs: number,
   ): Promise<PurchaseAnswer> {
     const { userId } = request;
-    const stopped = await policyRefusal(request, purchase, nowMs);
+    const subject = await subjectOf(request, purchase, nowMs);
+    const stopped = await policyRefusal(request, purchase, subject);
     if (stopped !== undefined) return stopped;
+    const plan = await deps.limits.planFor(subject);
     const walletId = await walletIdOf(userId);
     const legs = await pricing.legsFor(purchase);
     const paymentId = `pay_${uuidv7()}`;
@@ -120,9 +135,14 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       accessUntilMs: BigInt(accessUntilMs),
       createdAtMs: BigInt(nowMs),
       idempotencyKey: request.idempotencyKey ?? null,
+      spending: countedSpendingJson(plan),
     };
-    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase));
+    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase, plan));
     if (recorded.kind === 'made') return priorPurchase(request, purchase);
+    if (recorded.kind === 'capReached') {
+      // The policy saw room under the cap, and a purchase racing this one took it first.
+      return deps.policy.refuse(subject, deps.limits.refusalFor(subject, recorded.charge));
+    }
     if (recorded.kind === 'accessHeld') {
       return fail(
         'duplicatePayment',
@@ -139,6 +159,28 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       : fail(outcome);
   }
 
+  /** What the policy is told of a purchase: who pays whom, how much, for what kind of goods. */
+  async function subjectOf(
+    request: PurchaseRequest,
+    purchase: Purchase,
+    nowMs: number,
+  ): Promise<PurchaseFacts> {
+    const seller = await pricing.termsOf(purchase.merchantId);
+    if (seller === undefined) throw new Error(`bug: merchant ${purchase.merchantId} not found`);
+    return {
+      kind: 'purchase',
+      userId: request.userId,
+      merchantId: purchase.merchantId,
+      amountMicros: purchase.priceMicros,
+      offerId: purchase.offerId,
+      resource: purchase.resource,
+      spendingCategory: purchase.category ?? seller.spendingCategory,
+      resellable: seller.resellable,
+      atMs: nowMs,
+      ...(request.origin === undefined ? {} : { origin: request.origin }),
+    };
+  }
+
   /**
    * The policy's word on the purchase, before anything is written: undefined to go ahead, else
    * the answer. A late retry of a purchase made already gets that purchase, not a refusal.
@@ -146,18 +188,8 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   async function policyRefusal(
     request: PurchaseRequest,
     purchase: Purchase,
-    nowMs: number,
+    subject: PurchaseFacts,
   ): Promise<PurchaseAnswer | undefined> {
-    const subject = {
-      kind: 'purchase' as const,
-      userId: request.userId,
-      merchantId: purchase.merchantId,
-      amountMicros: purchase.priceMicros,
-      offerId: purchase.offerId,
-      resource: purchase.resource,
-      atMs: nowMs,
-      origin: request.origin,
-    };
     const decision = await deps.policy.decide(subject);
     if (!stops(decision)) return undefined;
     const { idempotencyKey } = request;
@@ -169,16 +201,27 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   }
 
   /**
-   * The pending payment and, for an offer with an access period, its claim on that access, in
-   * one transaction: unique keys decide, on every node, that a purchase is made once.
+   * The pending payment, its monthly spending and, for an offer with an access period, its claim
+   * on that access, in one transaction: unique keys decide, on every node, that a purchase is
+   * made once, and conditional writes that no cap is passed.
    */
   async function recordPending(
     tx: Transaction<PlatformSchema>,
     payment: PendingPaymentArgs,
     purchase: Purchase,
-  ): Promise<{ kind: 'recorded' | 'made' } | { kind: 'accessHeld'; paymentId: string }> {
+    plan: SpendingPlan,
+  ): Promise<
+    | { kind: 'recorded' | 'made' }
+    | { kind: 'accessHeld'; paymentId: string }
+    | { kind: 'capReached'; charge: SpendingCharge }
+  > {
     // A conflict on (user, challenge) or (user, Idempotency-Key): made already.
     if ((await affectedRows(insertPendingPayment, tx, payment)) === 0n) return { kind: 'made' };
+    const refused = await addSpending(tx, payment.userId, plan, purchase.priceMicros);
+    if (refused !== undefined) {
+      await affectedRows(deleteUnmadePayment, tx, { id: payment.id });
+      return { kind: 'capReached', charge: refused };
+    }
     if (purchase.offerId === null || purchase.accessPeriodSeconds === 0)
       return { kind: 'recorded' };
     const holder = await claimOfferAccess(tx, {
@@ -190,6 +233,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     });
     if (holder === undefined) return { kind: 'recorded' };
     await affectedRows(deleteUnmadePayment, tx, { id: payment.id });
+    await giveBackSpending(tx, payment.userId, payment.spending, purchase.priceMicros);
     return { kind: 'accessHeld', paymentId: holder };
   }
 
@@ -321,7 +365,10 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     });
     if (updated === undefined) return;
     if (outcome !== 'succeeded') {
-      // A failed purchase bought nothing: the access it claimed is free again.
+      // A failed purchase bought nothing: what it counted against its caps is given back, and
+      // the access it claimed is free again.
+      const amountMicros = BigInt(updated.amount_micros);
+      await giveBackSpending(tx, updated.user_id, updated.spending, amountMicros);
       if (updated.offer_id === null) return;
       const release = { userId: updated.user_id, offerId: updated.offer_id, paymentId };
       await releaseOfferAccess(tx, release);
@@ -409,6 +456,7 @@ interface PendingPaymentArgs {
   accessUntilMs: bigint;
   createdAtMs: bigint;
   idempotencyKey: string | null;
+  spending: string;
 }
 
 const insertPendingPayment = preparedQuery<PendingPaymentArgs, never>((db, arg) =>
@@ -429,6 +477,7 @@ const insertPendingPayment = preparedQuery<PendingPaymentArgs, never>((db, arg) 
       created_at: arg('createdAtMs'),
       completed_at: null,
       idempotency_key: arg('idempotencyKey'),
+      spending: arg('spending'),
     })
     .onConflict((conflict) => conflict.doNothing()),
 );
@@ -442,7 +491,13 @@ const completePayment = preparedQuery<
   { id: string; state: 'succeeded' | 'failed'; failureCode: string | null; completedAtMs: bigint },
   Pick<
     PaymentRow,
-    'merchant_id' | 'offer_id' | 'resource' | 'challenge_id' | 'user_id' | 'amount_micros'
+    | 'merchant_id'
+    | 'offer_id'
+    | 'resource'
+    | 'challenge_id'
+    | 'user_id'
+    | 'amount_micros'
+    | 'spending'
   >
 >((db, arg) =>
   db
@@ -454,7 +509,15 @@ const completePayment = preparedQuery<
     })
     .where('id', '=', arg('id'))
     .where('state', '=', 'pending')
-    .returning(['merchant_id', 'offer_id', 'resource', 'challenge_id', 'user_id', 'amount_micros']),
+    .returning([
+      'merchant_id',
+      'offer_id',
+      'resource',
+      'challenge_id',
+      'user_id',
+      'amount_micros',
+      'spending',
+    ]),
 );
 
 /**

@@ -4,6 +4,7 @@
  * and the legs of a purchase (revenue splits, platform fee).
  */
 import type { TimeOrderedIds } from '@mite/ledger';
+import type { SpendingCategory } from '../limits/limit-profile.ts';
 import { LRUCache } from 'lru-cache';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { firstRow, preparedQuery } from '../db/prepared-query.ts';
@@ -27,6 +28,10 @@ export interface MerchantTerms {
   readonly feeBasisPoints: number;
   /** The longest access a receipt for one of its HTTP 402 challenges grants. */
   readonly challengeAccessPeriodSecondsMax: number;
+  /** What it sells, for the monthly caps per category (limits/spending-limits.ts). */
+  readonly spendingCategory: SpendingCategory;
+  /** Whether its goods resell easily, under the lower monthly cap. */
+  readonly resellable: boolean;
 }
 
 /** One ledger transfer of a payment, as stored with it so an interrupted payment can finish. */
@@ -65,6 +70,9 @@ export function createPurchasePricing(deps: {
       accountId: row.account_id,
       feeBasisPoints: row.fee_basis_points,
       challengeAccessPeriodSecondsMax: row.challenge_access_period_seconds_max,
+      spendingCategory:
+        row.spending_category === 'goods' ? ('goods' as const) : ('content' as const),
+      resellable: row.resellable === 1,
     };
     merchantTerms.set(merchantId, terms);
     return terms;
@@ -112,11 +120,23 @@ const selectMerchantTerms = preparedQuery<
   { merchantId: string },
   Pick<
     MerchantRow,
-    'id' | 'account_id' | 'fee_basis_points' | 'challenge_access_period_seconds_max'
+    | 'id'
+    | 'account_id'
+    | 'fee_basis_points'
+    | 'challenge_access_period_seconds_max'
+    | 'spending_category'
+    | 'resellable'
   >
 >((db, arg) =>
   db
     .selectFrom('merchants')
-    .select(['id', 'account_id', 'fee_basis_points', 'challenge_access_period_seconds_max'])
+    .select([
+      'id',
+      'account_id',
+      'fee_basis_points',
+      'challenge_access_period_seconds_max',
+      'spending_category',
+      'resellable',
+    ])
     .where('id', '=', arg('merchantId')),
 );

@@ -8,6 +8,7 @@
  * itself (policy-decisions.ts), so that an operator can review it; an `allow` is not written:
  * the payment or top-up it let through is its record.
  */
+import type { SpendingCategory } from '../limits/limit-profile.ts';
 
 export type PolicyVerdict = 'allow' | 'challenge' | 'block';
 
@@ -44,6 +45,10 @@ export interface PurchaseFacts {
   /** The offer bought, or null for a merchant's HTTP 402 challenge. */
   readonly offerId: string | null;
   readonly resource: string;
+  /** What the merchant sells, for the monthly cap per category; `content` when not given. */
+  readonly spendingCategory?: SpendingCategory | undefined;
+  /** Whether the merchant's goods resell easily (gift cards, game currency); false if not given. */
+  readonly resellable?: boolean | undefined;
   /** Milliseconds since the epoch. */
   readonly atMs: number;
   readonly origin?: RequestOrigin | undefined;

@@ -28,6 +28,7 @@ import type { UserService } from '../auth/user-service.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { accountBalance } from '../ledger/account-balance.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
+import { eraseLimitSettings } from '../limits/limit-erasure.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { type DataKeyring, userSubject } from './data-keys.ts';
 
@@ -51,6 +52,8 @@ export interface AccountErasureDeps {
   readonly users: Pick<UserService, 'logOutEverywhere'>;
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
+  /** The limits' profiles cache (limits/limit-profiles.ts), told of the users changed. */
+  readonly limitProfiles?: { forget(userId: string): void };
 }
 
 export function createAccountErasure(deps: AccountErasureDeps) {
@@ -127,7 +130,7 @@ export function createAccountErasure(deps: AccountErasureDeps) {
     const settled = await settleBalance(BigInt(user.wallet_account_id));
     if (!settled.ok) return settled;
     const erasedAtMs = deps.clock();
-    await db.transaction().execute(async (tx) => {
+    const changed = await db.transaction().execute(async (tx) => {
       await tx
         .updateTable('users')
         .set({
@@ -139,6 +142,8 @@ export function createAccountErasure(deps: AccountErasureDeps) {
         .execute();
       await tx.deleteFrom('wallet_budgets').where('user_id', '=', input.userId).execute();
       await tx.deleteFrom('offer_access').where('user_id', '=', input.userId).execute();
+      // What the user spent per month is only for their caps, which an erased account has none of.
+      await tx.deleteFrom('monthly_spending').where('user_id', '=', input.userId).execute();
       // Which sites the person let pay automatically and whom they showed their email say
       // something about them, and with the account gone nothing acts on those consents.
       await tx.deleteFrom('consents').where('user_id', '=', input.userId).execute();
@@ -148,8 +153,11 @@ export function createAccountErasure(deps: AccountErasureDeps) {
         .deleteFrom('idempotency_records')
         .where('principal', '=', `user:${input.userId}`)
         .execute();
+      const minors = await eraseLimitSettings(tx, input.userId, erasedAtMs);
       await deps.keyring.destroy(userSubject(input.userId), tx);
+      return [input.userId, ...minors];
     });
+    for (const userId of changed) deps.limitProfiles?.forget(userId);
     // Again after the commit: a read in between may have put the old key back in memory.
     deps.keyring.forget(userSubject(input.userId));
     await deps.users.logOutEverywhere(input.userId);

@@ -18,8 +18,18 @@ import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
 import { walletIdsCachedMax } from '../payments/purchase-core.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
-import type { TokenWithdrawalsTable } from '../db/schema.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
+import type { Insertable, Transaction } from 'kysely';
+import type { PlatformSchema, TokenWithdrawalsTable } from '../db/schema.ts';
+import type { TransactionBatcher } from '../db/transaction-batcher.ts';
+import {
+  addSpending,
+  countedSpendingJson,
+  giveBackSpending,
+  type SpendingCharge,
+  type SpendingPlan,
+} from '../limits/monthly-spending.ts';
+import type { SpendingLimits } from '../limits/spending-limits.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
 import type { RequestOrigin } from '../policy/policy.ts';
 import { fail, ok, type Result } from '../result.ts';
@@ -52,6 +62,9 @@ export interface TokenWithdrawalsDeps {
   readonly ledger: Ledger;
   readonly tokenKeys: TokenKeys;
   readonly policy: PolicyGate;
+  /** Withdrawals count against the monthly caps (limits/spending-limits.ts). */
+  readonly limits: SpendingLimits;
+  readonly batcher: TransactionBatcher;
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
 }
@@ -136,26 +149,54 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
     };
     const decision = await policy.decide(subject);
     if (stops(decision)) return policy.refuse(subject, decision);
-    const inserted = await db
-      .insertInto('token_withdrawals')
-      .values({
-        id: `tkw_${uuidv7()}`,
-        user_id: input.userId,
-        idempotency_key: input.idempotencyKey,
-        outputs_hash: hash,
-        amount_micros: total.value.toString(),
-        transfer_id: transferIds.next().toString(),
-        state: 'pending',
-        created_at: BigInt(clock()),
-        completed_at: null,
-      })
-      // A concurrent duplicate inserted first: its row is the withdrawal, resumed below.
-      .onConflict((conflict) => conflict.columns(['user_id', 'idempotency_key']).doNothing())
-      .returning(['id', 'state', 'transfer_id', 'amount_micros', 'outputs_hash', 'user_id'])
-      .executeTakeFirst();
+    const plan = await deps.limits.planFor(subject);
+    const values = {
+      id: `tkw_${uuidv7()}`,
+      user_id: input.userId,
+      idempotency_key: input.idempotencyKey,
+      outputs_hash: hash,
+      amount_micros: total.value.toString(),
+      transfer_id: transferIds.next().toString(),
+      state: 'pending' as const,
+      created_at: BigInt(clock()),
+      completed_at: null,
+      spending: countedSpendingJson(plan),
+    };
+    const recorded = await deps.batcher.run((tx) => recordPending(tx, values, plan));
+    if (recorded.kind === 'capReached') {
+      // The policy saw room under the cap, and a payment racing this one took it first.
+      return policy.refuse(subject, deps.limits.refusalFor(subject, recorded.charge));
+    }
+    const inserted = recorded.kind === 'recorded' ? recorded.row : undefined;
     const row = inserted ?? (await rowFor(input.userId, input.idempotencyKey));
     if (row === undefined) throw new Error('bug: a token withdrawal vanished after its insert');
     return resume(row, hash, input.outputs);
+  }
+
+  /**
+   * The pending withdrawal and its monthly spending, in one transaction: a cap refuses it whole.
+   * A concurrent duplicate inserted first is the withdrawal (`exists`), resumed by the caller.
+   */
+  async function recordPending(
+    tx: Transaction<PlatformSchema>,
+    values: Insertable<TokenWithdrawalsTable>,
+    plan: SpendingPlan,
+  ): Promise<
+    | { kind: 'recorded'; row: WithdrawalRow }
+    | { kind: 'exists' }
+    | { kind: 'capReached'; charge: SpendingCharge }
+  > {
+    const row = await tx
+      .insertInto('token_withdrawals')
+      .values(values)
+      .onConflict((conflict) => conflict.columns(['user_id', 'idempotency_key']).doNothing())
+      .returning(['id', 'state', 'transfer_id', 'amount_micros', 'outputs_hash', 'user_id'])
+      .executeTakeFirst();
+    if (row === undefined) return { kind: 'exists' };
+    const refused = await addSpending(tx, values.user_id, plan, BigInt(values.amount_micros));
+    if (refused === undefined) return { kind: 'recorded', row };
+    await tx.deleteFrom('token_withdrawals').where('id', '=', row.id).execute();
+    return { kind: 'capReached', charge: refused };
   }
 
   async function rowFor(
@@ -213,12 +254,19 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
       },
     ]);
     const outcome = outcomeOf(result);
-    await db
-      .updateTable('token_withdrawals')
-      .set({ state: outcome, completed_at: BigInt(clock()) })
-      .where('id', '=', row.id)
-      .where('state', '=', 'pending')
-      .execute();
+    await deps.batcher.run(async (tx) => {
+      const ended = await tx
+        .updateTable('token_withdrawals')
+        .set({ state: outcome, completed_at: BigInt(clock()) })
+        .where('id', '=', row.id)
+        .where('state', '=', 'pending')
+        .returning(['spending'])
+        .executeTakeFirst();
+      // A withdrawal that failed bought no tokens: what it counted against its caps is given back.
+      if (ended !== undefined && outcome === 'failed') {
+        await giveBackSpending(tx, row.user_id, ended.spending, BigInt(row.amount_micros));
+      }
+    });
     return outcome;
   }
 

@@ -30,7 +30,9 @@ import * as tokenDeposits from './0024-token-deposits.ts';
 import * as consents from './0025-consents.ts';
 import * as dataKeys from './0026-data-keys.ts';
 import * as retention from './0027-retention.ts';
+import * as spendingLimits from './0029-spending-limits.ts';
 import * as tokenDepositsByMerchant from './0028-token-deposits-by-merchant.ts';
+import * as userLimits from './0030-user-limits.ts';
 import * as riskRuleSets from './0031-risk-rule-sets.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
@@ -62,5 +64,7 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0026-data-keys': dataKeys,
   '0027-retention': retention,
   '0028-token-deposits-by-merchant': tokenDepositsByMerchant,
+  '0029-spending-limits': spendingLimits,
+  '0030-user-limits': userLimits,
   '0031-risk-rule-sets': riskRuleSets,
 };

@@ -18,6 +18,10 @@ export const walletPaths = {
   topUp: '/wallet/topup/',
   budget: '/wallet/budget/',
   consents: '/wallet/consents/',
+  /** The user's own spending limits, and re-enabling a dormant account. */
+  limits: '/wallet/limits/',
+  /** The birth date, a minor's guardian, and the requests of minors who named this user. */
+  guardian: '/wallet/guardian/',
   /** What the platform keeps and for how long, and the export. */
   data: '/wallet/data/',
   /** Followed by `?payment=<payment id>`. */

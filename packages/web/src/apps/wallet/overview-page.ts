@@ -3,6 +3,7 @@ import { callApi, describeProblem } from '../shared/api.ts';
 import { showAmount } from '../shared/money.ts';
 import { MiteElement, walletPaths } from '../shared/mite-element.ts';
 import { loadWallet, type Wallet } from './session.ts';
+import './dormant-notice.ts';
 import './session.ts';
 import './privacy-mode.ts';
 import '../shared/styles.css';

@@ -1,0 +1,279 @@
+/**
+ * The platform's monthly caps over real HTTP, on both databases: a purchase exactly at a cap goes
+ * through and the next is refused before money moves; months roll over in the operator's time
+ * zone; purchases racing to a cap cannot pass it together; a failed payment gives its spending
+ * back; resellable goods (classed by the operator) are under their lower cap; token withdrawals
+ * count too; the wallet's summary shows it all.
+ */
+import assert from 'node:assert/strict';
+import type { TestContext } from 'node:test';
+import { forEachDialect } from '../db/testing.ts';
+import {
+  type Backend,
+  createMerchantWithKey,
+  expectStatus,
+  type PlatformUnderTest,
+  signUpAndTopUp,
+  noRiskRules,
+  startPlatformUnderTest,
+} from '../platform-testing.ts';
+import { outputsFor, outputsJson, startTokenWorld } from '../tokens/testing/token-world.ts';
+import type { PlatformCaps } from './platform-caps.ts';
+
+const units = 1_000_000n;
+
+/** Small caps, so that a test reaches them in a few purchases. */
+const testCaps: PlatformCaps = {
+  categoryMonthlyMicros: { content: 10n * units, goods: 20n * units },
+  resellableMonthlyMicros: 3n * units,
+  minorMonthlyMicros: 2n * units,
+};
+
+/** 2026-11-30 23:59:59 in Seoul (UTC+9, no summer time): the last second of November there. */
+const lastSecondOfNovemberInSeoulMs = Date.UTC(2026, 10, 30, 14, 59, 59);
+
+interface World {
+  readonly env: PlatformUnderTest;
+  readonly clock: { nowMs: number };
+  readonly merchantId: string;
+  readonly apiKey: string;
+  readonly user: string;
+  /** A new offer of the merchant's at this price, bought as often as wanted (no access period). */
+  offer(price: string, category?: 'content' | 'goods'): Promise<string>;
+  buy(offerId: string): Promise<{ status: number; body: Record<string, unknown> | undefined }>;
+  spending(): Promise<Record<string, unknown>>;
+}
+
+async function world(t: TestContext, backend: Backend, topUp = '50.00'): Promise<World> {
+  const clock = { nowMs: lastSecondOfNovemberInSeoulMs - 60_000 };
+  const env = await startPlatformUnderTest(t, backend, {
+    platformCaps: testCaps,
+    timeZone: 'Asia/Seoul',
+    clock: () => clock.nowMs,
+    backgroundJobs: false,
+    // One user buys many times a minute here: the caps are under test, not the velocity rules.
+    riskRules: noRiskRules,
+  });
+  const { merchantId, apiKey } = await createMerchantWithKey(env, { name: 'Daily News' });
+  const { user } = await signUpAndTopUp(env, {
+    email: 'ada@example.com',
+    password: 'a long passphrase',
+    topUp,
+  });
+  let offers = 0;
+  return {
+    env,
+    clock,
+    merchantId,
+    apiKey,
+    user,
+    async offer(price, category = 'content') {
+      const created = expectStatus(
+        await env.call('POST', '/v1/offers', {
+          auth: apiKey,
+          body: {
+            resource: `/items/${++offers}`,
+            title: `Item ${offers}`,
+            price,
+            category,
+            accessPeriodSeconds: 0,
+          },
+        }),
+        201,
+        'offer',
+      );
+      return String(created.id);
+    },
+    async buy(offerId) {
+      const answer = await env.call('POST', '/v1/payments', { auth: user, body: { offerId } });
+      return { status: answer.status, body: answer.body };
+    },
+    async spending() {
+      return expectStatus(
+        await env.call('GET', '/v1/users/me/spending', { auth: user }),
+        200,
+        'spending',
+      );
+    },
+  };
+}
+
+function scopeOf(summary: Record<string, unknown>, scope: string): Record<string, unknown> {
+  const scopes = summary.scopes as Record<string, unknown>[];
+  return scopes.find((candidate) => candidate.scope === scope) ?? assert.fail(`no ${scope}`);
+}
+
+forEachDialect('spending limits', (backend, it) => {
+  it('lets a purchase reach the cap exactly and refuses the next, before money moves', async (t) => {
+    const w = await world(t, backend);
+    const four = await w.offer('4.00');
+    const two = await w.offer('2.00');
+    const cent = await w.offer('0.01');
+    assert.equal((await w.buy(four)).status, 201);
+    assert.equal((await w.buy(four)).status, 201);
+    assert.equal((await w.buy(two)).status, 201, 'exactly at the cap of 10.00');
+    const balance = async () =>
+      (await w.env.call('GET', '/v1/wallet', { auth: w.user })).body?.balance;
+    const before = await balance();
+    const refused = await w.buy(cent);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body?.type, '/v1/problems/policy-blocked');
+    assert.equal(refused.body?.rule, 'limit.monthly.content');
+    assert.match(String(refused.body?.detail), /past its limit of 10\.00/);
+    assert.equal(await balance(), before, 'nothing was charged');
+    const content = scopeOf(await w.spending(), 'content');
+    assert.deepEqual(content, { scope: 'content', spent: '10.00', cap: '10.00', ownLimit: null });
+    // Goods have a cap of their own.
+    assert.equal((await w.buy(await w.offer('5.00', 'goods'))).status, 201);
+    const decisions = await w.env.platform.platformDb.db
+      .selectFrom('policy_decisions')
+      .select(['rule', 'reason', 'verdict'])
+      .execute();
+    assert.deepEqual(
+      decisions.map((d) => [d.rule, d.verdict]),
+      [['limit.monthly.content', 'block']],
+    );
+    assert.match(decisions[0]?.reason ?? '', /0\.01 would take this month's spending on content/);
+  });
+
+  it('rolls the month over at midnight in the operator\u2019s time zone', async (t) => {
+    const w = await world(t, backend);
+    const ten = await w.offer('10.00');
+    assert.equal((await w.buy(ten)).status, 201);
+    w.clock.nowMs = lastSecondOfNovemberInSeoulMs;
+    assert.equal((await w.buy(await w.offer('0.01'))).status, 403, 'still November in Seoul');
+    assert.equal((await w.spending()).month, '2026-11');
+    w.clock.nowMs = lastSecondOfNovemberInSeoulMs + 1000; // 15:00 UTC: midnight in Seoul
+    assert.equal((await w.buy(ten)).status, 201, 'December in Seoul, though November in UTC');
+    const december = await w.spending();
+    assert.equal(december.month, '2026-12');
+    assert.equal(december.timeZone, 'Asia/Seoul');
+    assert.equal(scopeOf(december, 'content').spent, '10.00');
+  });
+
+  it('holds the cap against purchases racing to it', async (t) => {
+    const w = await world(t, backend);
+    const one = await w.offer('1.00');
+    const answers = await Promise.all(Array.from({ length: 16 }, () => w.buy(one)));
+    const statuses = answers.map((answer) => answer.status).sort();
+    assert.equal(statuses.filter((status) => status === 201).length, 10, statuses.join(','));
+    assert.equal(statuses.filter((status) => status === 403).length, 6);
+    assert.equal(scopeOf(await w.spending(), 'content').spent, '10.00');
+    const wallet = await w.env.call('GET', '/v1/wallet', { auth: w.user });
+    assert.equal(wallet.body?.balance, '40.00', 'ten purchases charged, six not');
+  });
+
+  it('gives back the spending of a payment the wallet could not pay', async (t) => {
+    const w = await world(t, backend, '3.00');
+    const refused = await w.buy(await w.offer('4.00'));
+    assert.equal(
+      refused.body?.type,
+      '/v1/problems/insufficient-funds',
+      JSON.stringify(refused.body),
+    );
+    assert.equal(scopeOf(await w.spending(), 'content').spent, '0.00');
+    assert.equal((await w.buy(await w.offer('3.00'))).status, 201);
+    assert.equal(scopeOf(await w.spending(), 'content').spent, '3.00');
+  });
+
+  it('keeps resellable goods, classed by the operator, under their lower cap', async (t) => {
+    const w = await world(t, backend);
+    const path = `/v1/merchants/${w.merchantId}/spending-class`;
+    const byMerchant = await w.env.call('PUT', path, {
+      auth: w.apiKey,
+      body: { category: 'goods', resellable: false },
+    });
+    assert.equal(byMerchant.status, 403, 'a merchant does not class itself');
+    const classed = await w.env.call('PUT', path, {
+      auth: w.env.admin,
+      body: { category: 'goods', resellable: true },
+    });
+    assert.equal(classed.status, 200, classed.text);
+    const bad = await w.env.call('PUT', path, {
+      auth: w.env.admin,
+      body: { category: 'gift cards', resellable: true },
+    });
+    assert.equal(bad.status, 400);
+    // Classed before its first sale, so no node holds its terms in memory yet.
+    const gift = await w.offer('2.00', 'goods');
+    assert.equal((await w.buy(gift)).status, 201);
+    const refused = await w.buy(gift);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.body?.rule, 'limit.monthly.resellable');
+    const summary = await w.spending();
+    assert.equal(scopeOf(summary, 'resellable').spent, '2.00');
+    assert.equal(scopeOf(summary, 'goods').spent, '2.00');
+  });
+});
+
+forEachDialect('spending limits on token withdrawals', (backend, it) => {
+  it('counts a withdrawal under content, and refuses one past the cap', async (t) => {
+    // The shop's user bought one article of 0.02 (20,000 micro-units): 6 remain under this cap.
+    const cap = 20_006n;
+    const world = await startTokenWorld(t, backend, {
+      platformCaps: { ...testCaps, categoryMonthlyMicros: { content: cap, goods: cap } },
+    });
+    await world.withdraw([4n, 2n]);
+    const refused = await world.env.call('POST', '/v1/tokens/withdrawals', {
+      auth: world.shop.user,
+      body: { outputs: outputsJson(outputsFor([world.keyOf(1n)])) },
+      headers: { 'idempotency-key': 'one-too-many' },
+    });
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal(refused.body?.rule, 'limit.monthly.content');
+    const summary = await world.env.call('GET', '/v1/users/me/spending', { auth: world.shop.user });
+    assert.equal(scopeOf(summary.body ?? {}, 'content').spent, '0.020006');
+  });
+});
+
+forEachDialect('spending limits the user sets', (backend, it) => {
+  it('blocks a category at zero, holds a merchant limit, and lets a raise through once confirmed', async (t) => {
+    const w = await world(t, backend);
+    const setLimit = (scope: string, body: Record<string, unknown>) =>
+      w.env.call('PUT', `/v1/users/me/limits/${scope}`, { auth: w.user, body });
+    assert.equal((await setLimit('goods', { limit: '0' })).status, 200);
+    const goods = await w.buy(await w.offer('0.01', 'goods'));
+    assert.equal(goods.status, 403);
+    assert.equal(goods.body?.rule, 'limit.monthly.goods');
+    assert.match(String(goods.body?.detail), /blocked on this account/);
+
+    assert.equal((await setLimit(`merchant:${w.merchantId}`, { limit: '3.00' })).status, 200);
+    const one = await w.offer('1.00');
+    const racing = await Promise.all(Array.from({ length: 5 }, () => w.buy(one)));
+    assert.equal(racing.filter((answer) => answer.status === 201).length, 3);
+    const refused = racing.find((answer) => answer.status === 403);
+    assert.equal(refused?.body?.rule, 'limit.monthly.merchant');
+    const summary = await w.spending();
+    assert.deepEqual(scopeOf(summary, `merchant:${w.merchantId}`), {
+      scope: `merchant:${w.merchantId}`,
+      spent: '3.00',
+      cap: '3.00',
+      ownLimit: '3.00',
+    });
+
+    const unconfirmed = await setLimit(`merchant:${w.merchantId}`, { limit: '4.00' });
+    assert.equal(unconfirmed.status, 403, 'a raise needs the password');
+    assert.equal((await w.buy(one)).status, 403, 'and changed nothing');
+    const raised = await setLimit(`merchant:${w.merchantId}`, {
+      limit: '4.00',
+      password: 'a long passphrase',
+    });
+    assert.equal(raised.status, 200, raised.text);
+    assert.equal((await w.buy(one)).status, 201, 'the raised limit is in force at once');
+    assert.equal((await setLimit(`merchant:${w.merchantId}`, { limit: '1.00' })).status, 200);
+    assert.equal((await w.buy(one)).status, 403, 'a lowering is in force at once');
+  });
+
+  it('caps a minor with a guardian\u2019s consent lower, and refuses one without', async (t) => {
+    const w = await world(t, backend);
+    const declared = await w.env.call('PUT', '/v1/users/me/birth-date', {
+      auth: w.user,
+      body: { birthDate: '2012-05-01' },
+    });
+    assert.equal(declared.status, 200, declared.text);
+    const refused = await w.buy(await w.offer('0.50'));
+    assert.equal(refused.body?.rule, 'limit.minor-consent');
+    const summary = await w.spending();
+    assert.equal(scopeOf(summary, 'content').cap, '2.00', 'a minor\u2019s cap');
+  });
+});
