@@ -6,6 +6,7 @@
 import { apiBenchMain } from './api-bench.ts';
 import { ledgerBenchMain } from './ledger-bench.ts';
 import { paywallBenchMain } from './paywall-bench.ts';
+import { riskBenchMain } from './risk-bench.ts';
 import { tokensBenchMain } from './tokens-bench.ts';
 
 export interface BenchmarkArgs {
@@ -30,6 +31,10 @@ const benchmarks: Readonly<Record<string, Benchmark>> = {
   paywall: {
     summary: 'a merchant route behind withPaywall, paid vs unpaid, and receipt checks vs Ed25519',
     run: paywallBenchMain,
+  },
+  risk: {
+    summary: 'a seeded synthetic population through the risk rules: detection, false positives, us',
+    run: riskBenchMain,
   },
   tokens: {
     summary: 'blind-signed tokens issued/s against bare RSA signing, and token verification',

@@ -37,6 +37,25 @@ afterEach(async () => {
 });
 
 describe('createMiteFetch: paying', () => {
+  it('names its device to the platform (Mite-Device) when the wallet has a device id', async () => {
+    const merchant = await world.merchant({ '/articles/42': { price: '0.02' } });
+    const miteFetch = world.client({
+      wallet: { platformUrl: world.platform.url, token: walletToken, deviceId: 'laptop_7-a' },
+    });
+    assert.equal((await miteFetch(`${merchant.url}/articles/42`)).status, 200);
+    assert.deepEqual(
+      world.platform.attempts.map((attempt) => attempt.device),
+      ['laptop_7-a'],
+    );
+    assert.throws(
+      () =>
+        world.client({
+          wallet: { platformUrl: world.platform.url, token: walletToken, deviceId: 'no spaces' },
+        }),
+      /deviceId/,
+    );
+  });
+
   it('pays an unpaid resource, retries with the credential, and returns the content', async () => {
     const merchant = await world.merchant({ '/articles/42': { price: '0.02' } });
     const events: PaymentEvent[] = [];

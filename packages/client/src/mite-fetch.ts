@@ -315,9 +315,13 @@ export function createMiteFetch(options: MiteFetchOptions): MiteFetch {
   const refillTokens = async (): Promise<bigint> => {
     const withdraw = options.tokens?.withdraw;
     if (payer.purse === undefined || withdraw === undefined) return 0n;
-    const { token } = options.wallet;
+    const { token, deviceId } = options.wallet;
     const sessionToken = typeof token === 'string' ? token : await token();
-    return payer.purse.refill({ sessionToken, ...withdraw });
+    return payer.purse.refill({
+      sessionToken,
+      ...(deviceId === undefined ? {} : { deviceId }),
+      ...withdraw,
+    });
   };
   return Object.assign(miteFetch, {
     spent: () => payer.spent(),

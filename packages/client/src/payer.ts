@@ -45,7 +45,16 @@ export interface Wallet {
   readonly token: string | (() => string | Promise<string>);
   /** The wallet's currency; budgets are in it (default "USD"). */
   readonly currency?: string;
+  /**
+   * A stable random id naming this device, sent to the platform as `Mite-Device` (1 to 64
+   * characters A-Z, a-z, 0-9, _ and -): the platform's risk rules count payments by device as
+   * well as by account. Make one once (`crypto.randomUUID()`) and keep it with the session.
+   */
+  readonly deviceId?: string;
 }
+
+/** What the platform takes as a device id (its `Mite-Device` header). */
+const deviceIdPattern = /^[A-Za-z0-9_-]{1,64}$/;
 
 /**
  * Who asks for a payment. `createMiteFetch` knows the URL that answered 402; a caller that does
@@ -147,6 +156,7 @@ export class Payer {
   readonly #onPayment: ((event: PaymentEvent) => void) | undefined;
   readonly #retry: PlatformRetry;
   readonly #policyApproval: PolicyApproval | undefined;
+  readonly #deviceId: string | undefined;
   /** Every challenge this instance paid, until it expires: never paid again. */
   readonly #byChallenge = new Map<string, Paid>();
 
@@ -168,6 +178,10 @@ export class Payer {
     if (typeof token !== 'string' && typeof token !== 'function') {
       throw new TypeError('wallet.token must be a string or a function');
     }
+    if (wallet.deviceId !== undefined && !deviceIdPattern.test(wallet.deviceId)) {
+      throw new TypeError('wallet.deviceId must be 1 to 64 characters A-Z, a-z, 0-9, _ and -');
+    }
+    this.#deviceId = wallet.deviceId;
     this.#token = async () => (typeof token === 'string' ? token : await token());
     this.#wallet = { platformUrl, currency: wallet.currency ?? platformCurrency };
     this.#ledger = new BudgetLedger(parseBudget(options.budget));
@@ -215,6 +229,7 @@ export class Payer {
         idempotencyKey: crypto.randomUUID(),
         retry: this.#retry,
         approve: this.#policyApproval,
+        deviceId: this.#deviceId,
       });
       if (!outcome.ok) {
         charged = outcome.charged;

@@ -71,6 +71,8 @@ export interface PlatformCall {
   readonly retry: PlatformRetry;
   /** Asked when the platform's policy challenges the payment; without it, that is a failure. */
   readonly approve?: PolicyApproval | undefined;
+  /** Sent as `Mite-Device` (Wallet.deviceId). */
+  readonly deviceId?: string | undefined;
 }
 
 /** The URL of an API path under a base URL that may itself have a path (`https://m.example/v/`). */
@@ -170,6 +172,7 @@ function postPayment(
       accept: 'application/json, application/problem+json',
       'idempotency-key': call.idempotencyKey,
       ...(confirmation === undefined ? {} : { [policyConfirmationHeader]: confirmation }),
+      ...(call.deviceId === undefined ? {} : { 'mite-device': call.deviceId }),
     },
     body,
     // A payment API does not redirect; following one could carry the token elsewhere.

@@ -6,4 +6,5 @@ export {
   seedDemo,
 } from './demo/seed-demo.ts';
 export { createPlatform, type Platform, type PlatformOptions, storeUrls } from './platform.ts';
+export { noRiskRules, type RuleSetInput } from './risk/rule-set.ts';
 export { firstOperatorEmailDefault } from './staff/operator-people.ts';

@@ -14,6 +14,8 @@ import { createPlatform, type Platform, type PlatformOptions, storeUrls } from '
 
 export type Backend = PlatformDialect;
 
+export { noRiskRules } from './risk/rule-set.ts';
+
 /**
  * What a test may set on its platform; the rest is as `mite serve` has it with an empty
  * environment: a data directory of its own, a silent logger, no card processor.

@@ -92,7 +92,8 @@ import { startWebhookWorker } from './webhooks/webhook-worker.ts';
 import { webAppsPlugin, webBuildPresent } from './web/web-apps.ts';
 import { createTransactionBatcher } from './db/transaction-batcher.ts';
 import { startPlatformJobs } from './jobs/platform-jobs.ts';
-import { operatorTimeZoneFromEnv } from './limits/operator-time-zone.ts';
+import { monthKeyAt, operatorTimeZoneFromEnv } from './limits/operator-time-zone.ts';
+import { spendingOf } from './limits/monthly-spending.ts';
 import { type PlatformCaps, platformCapsFromEnv } from './limits/platform-caps.ts';
 import { createSpendingLimits } from './limits/spending-limits.ts';
 import { spendingRoutes } from './limits/spending-routes.ts';
@@ -108,6 +109,11 @@ import { createAccountFreezes } from './review/account-freezes.ts';
 import { createFreezePolicy } from './review/freeze-policy.ts';
 import { createPolicyReview } from './review/policy-review.ts';
 import { reviewRoutes } from './review/review-routes.ts';
+import { createRiskEngine } from './risk/risk-engine.ts';
+import { createRiskPolicy, merchantMembersOf } from './risk/risk-policy.ts';
+import { createRuleSetStore } from './risk/rule-set-store.ts';
+import { defaultRuleSetInput, parseRuleSet, type RuleSetInput } from './risk/rule-set.ts';
+import { riskRuleSetRoutes } from './risk/risk-rule-set-routes.ts';
 
 /** How long the sandbox takes to confirm a card that confirms later. */
 const sandboxConfirmDelayMs = 2_000;
@@ -136,6 +142,12 @@ export interface PlatformOptions {
   readonly platformCaps?: PlatformCaps;
   /** The operator's time zone (IANA), in which months roll over; else MITE_TIME_ZONE, else UTC. */
   readonly timeZone?: string;
+  /**
+   * The risk rules in force while the operator has stored none: the built-in default set
+   * (risk/rule-set.ts) when unset. A load test, whose one client pays thousands of times a
+   * minute, sets rules of its own here.
+   */
+  readonly riskRules?: RuleSetInput;
   /** The card processor; else from the environment (`fundingConfigFromEnv`): none by default. */
   readonly funding?: FundingConfig;
   /**
@@ -248,6 +260,40 @@ function createFundingProvider(
   }
 }
 
+/**
+ * The risk engine with the rule set in force (the stored one, else the default), the policy over
+ * it, and the store the operator versions rule sets in.
+ */
+async function createRisk(
+  platformDb: PlatformDb,
+  options: PlatformOptions,
+  clock: () => number,
+  timeZone: string,
+) {
+  const fallback = options.riskRules ?? defaultRuleSetInput;
+  const parsed = parseRuleSet(fallback);
+  if (!parsed.ok) throw new Error(`riskRules is not a valid rule set: ${parsed.detail ?? ''}`);
+  const engine = createRiskEngine({ clock, ruleSet: parsed.value });
+  const ruleSets = createRuleSetStore({
+    platform: platformDb,
+    engine,
+    clock,
+    fallback,
+    onUnreadable: (version, detail) =>
+      options.logger.error({ version, detail }, 'the stored risk rule set in force is invalid'),
+  });
+  await ruleSets.load();
+  const policy = createRiskPolicy({
+    engine,
+    merchantMembers: merchantMembersOf(platformDb),
+    refreshRuleSet: () => ruleSets.refreshIfStale(),
+    // The cash-out rule measures the month's resellable spending, as the caps count it.
+    resellableSpend: async (userId, atMs) =>
+      (await spendingOf(platformDb.db, userId, monthKeyAt(atMs, timeZone))).get('resellable') ?? 0n,
+  });
+  return { engine, ruleSets, policy };
+}
+
 async function createServices(
   ledger: Ledger,
   platformDb: PlatformDb,
@@ -309,8 +355,10 @@ async function createServices(
   const adminKeys = createAdminKeyService(deps);
   const transferIds = new TimeOrderedIds();
   const idempotency = createIdempotencyStore(platformDb, { clock, batcher, cipher });
+  const risk = await createRisk(platformDb, options, clock, timeZone);
   // One gate for purchases, top-ups and token withdrawals: the platform's own policies (limits,
-  // risk rules) and the one a deployment adds, composed so that the strictest verdict wins.
+  // risk rules) and the one a deployment adds, composed so that the strictest verdict wins. Risk
+  // comes first: it records every attempt, which a policy that blocks before it would hide.
   const limits = createSpendingLimits({
     platform: platformDb,
     profiles: limitProfiles,
@@ -318,7 +366,7 @@ async function createServices(
     timeZone,
   });
   const freezes = createAccountFreezes({ platform: platformDb });
-  const platformPolicies: Policy[] = [createFreezePolicy({ freezes }), limits.policy];
+  const platformPolicies: Policy[] = [risk.policy, createFreezePolicy({ freezes }), limits.policy];
   const policyConfirmations = createPolicyConfirmations({ platform: platformDb, batcher, clock });
   const policy = createPolicyGate({
     policy: composePolicies([...platformPolicies, options.policy ?? allowEverything]),
@@ -345,6 +393,7 @@ async function createServices(
     transferIds,
     keyring,
     activity,
+    onDeclined: (decline) => risk.policy.recordTopUpDeclined(decline),
   });
   const bankChangeHoldMs = options.bankChangeHoldMs ?? bankChangeHoldMsFromEnv(options.env);
   const payouts = createPayoutService({
@@ -450,6 +499,7 @@ async function createServices(
     operator,
     review,
     consents,
+    risk,
     idempotency,
     receiptKeys: [receiptKey],
     fundingProvider,
@@ -588,6 +638,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     });
     await app.register(operatorRoutes, services.operator);
     await app.register(reviewRoutes, { review: services.review });
+    await app.register(riskRuleSetRoutes, { ruleSets: services.risk.ruleSets });
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);

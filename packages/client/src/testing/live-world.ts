@@ -10,7 +10,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { createPaywall, type PaidOutcome, type PricedRoute, withPaywall } from '@mite/middleware';
 import { parseAmount } from '@mite/protocol';
-import { createPlatform } from '@mite/server';
+import { createPlatform, noRiskRules } from '@mite/server';
 import { requirePgDatabase, tempDir } from '@mite/testkit';
 import pino from 'pino';
 
@@ -116,6 +116,8 @@ export async function startLiveWorld(
     logger: pino({ level: 'silent' }),
     funding: { provider: 'sandbox' },
     ...(databaseUrl === undefined ? {} : { databaseUrl }),
+    // One reader pays many times a minute here: the clients are under test, not the risk rules.
+    riskRules: noRiskRules,
     ...platformOptions,
   });
   const platformUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });

@@ -60,6 +60,8 @@ export interface PlatformAttempt {
   readonly idempotencyKey: string | undefined;
   readonly status: number | 'dropped';
   readonly replayed: boolean;
+  /** The `Mite-Device` header the attempt carried. */
+  readonly device?: string;
 }
 
 export interface TestPlatform {
@@ -214,7 +216,13 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     const idempotencyKey = request.headers['idempotency-key'];
     const key = typeof idempotencyKey === 'string' ? idempotencyKey : undefined;
     const record = (status: number | 'dropped', replayed = false): void => {
-      attempts.push({ idempotencyKey: key, status, replayed });
+      const device = request.headers['mite-device'];
+      attempts.push({
+        idempotencyKey: key,
+        status,
+        replayed,
+        ...(typeof device === 'string' ? { device } : {}),
+      });
     };
     const fault = faults.shift();
     if (fault === 'dropBeforeCommit') {

@@ -408,6 +408,8 @@ export class TokenPurse {
   async refill(options: {
     /** Absent in the platform's own pages (the session cookie goes with the request). */
     readonly sessionToken?: string;
+    /** Sent as `Mite-Device` (Wallet.deviceId). */
+    readonly deviceId?: string;
     readonly floatMicros: bigint;
     readonly batchMicros: bigint;
   }): Promise<bigint> {
@@ -418,6 +420,7 @@ export class TokenPurse {
         withdrawTokens({
           platformUrl: this.#platformUrl,
           ...(options.sessionToken === undefined ? {} : { sessionToken: options.sessionToken }),
+          ...(options.deviceId === undefined ? {} : { deviceId: options.deviceId }),
           store: this.#options.store,
           fetch: this.#fetch,
           amountMicros: options.batchMicros,

@@ -28,6 +28,8 @@ export interface TokenWithdrawalOptions {
    * whose session cookie goes with a same-origin request.
    */
   readonly sessionToken?: string;
+  /** Sent as `Mite-Device`: the platform's risk rules count withdrawals by device. */
+  readonly deviceId?: string;
   readonly store: TokenStore;
   readonly fetch?: typeof fetch;
   /** Random bytes (crypto.getRandomValues by default); tests fix them. */
@@ -139,6 +141,7 @@ async function send(
           : { authorization: `Bearer ${options.sessionToken}` }),
         'content-type': 'application/json',
         'idempotency-key': pending.idempotencyKey,
+        ...(options.deviceId === undefined ? {} : { 'mite-device': options.deviceId }),
       },
       body: JSON.stringify({
         outputs: pending.outputs.map((o) => ({ keyId: o.keyId, blindedMessage: o.blindedMessage })),

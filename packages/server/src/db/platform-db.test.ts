@@ -42,6 +42,7 @@ const platformTables = [
   'report_rollup_counted',
   'report_rollup_state',
   'report_rollup_waiting',
+  'risk_rule_sets',
   'sessions',
   'spent_tokens',
   'token_deposits',

@@ -368,6 +368,7 @@ export interface PlatformSchema {
   purchase_day_totals: PurchaseDayTotalsTable;
   purchase_compaction_state: PurchaseCompactionStateTable;
   monthly_spending: MonthlySpendingTable;
+  risk_rule_sets: RiskRuleSetsTable;
 }
 
 /**
@@ -782,3 +783,17 @@ export interface GuardianConsentsTable {
   /** Set once, when the guardian declined, withdrew, or the account of either was erased. */
   withdrawn_at: EpochMs | null;
 }
+
+/** A version of the risk rules, as the operator wrote it (migration 0034). */
+export interface RiskRuleSetsTable {
+  version: string;
+  /** The rule set's JSON, as written. */
+  rule_set: string;
+  /** `operator:<id>`: who wrote it. */
+  created_by: string;
+  created_at: EpochMs;
+  /** 1 for the set in force, else null (unique). */
+  in_force: number | null;
+}
+
+export type RiskRuleSetRow = Selectable<RiskRuleSetsTable>;

@@ -74,6 +74,11 @@ export interface FundingProvider {
   readonly sandbox: boolean;
   /** What the client pays with through this provider. */
   readonly sourceKind: FundingSource['kind'];
+  /**
+   * The card's token as a charge of this source would record it (Charge.cardToken), known before
+   * charging so that risk rules can count by card: never the card number.
+   */
+  cardTokenOf(source: FundingSource): string;
   charge(request: ChargeRequest): Promise<Charge>;
   refund(request: RefundRequest): Promise<{ readonly refundId: string }>;
   /**

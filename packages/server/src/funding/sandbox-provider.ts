@@ -7,6 +7,7 @@ import {
   type ChargeEvent,
   type DeclineReason,
   type FundingProvider,
+  type FundingSource,
   invalidWebhook,
   type WebhookCheck,
 } from './funding-provider.ts';
@@ -115,19 +116,23 @@ export function createSandboxProvider(options: SandboxOptions): FundingProvider 
       options.confirmDelayMs,
     ).unref();
   };
+  // A keyed hash of the number: the same card has the same token, and the number is not kept.
+  const cardTokenOf = (source: FundingSource): string =>
+    createHmac('sha256', options.cardTokenKey)
+      .update(source.kind === 'card' ? source.card.number : source.paymentMethodId)
+      .digest('base64url');
   return {
     name: 'sandbox',
     sandbox: true,
     sourceKind: 'card',
+    cardTokenOf,
     async charge(request) {
       const earlier = charges.get(request.idempotencyKey);
       if (earlier !== undefined) return earlier;
       if (request.source.kind !== 'card') throw new Error('bug: the sandbox takes card details');
       const chargeId = `ch_${randomUUID()}`;
       const card = request.source.card;
-      const cardToken = createHmac('sha256', options.cardTokenKey)
-        .update(card.number)
-        .digest('base64url');
+      const cardToken = cardTokenOf(request.source);
       const feeMicros = processorFeeMicros(request.amountMicros, options);
       const outcome = decide(card, new Date(clock()), feeMicros);
       const charge: Charge = { chargeId, cardToken, last4: card.number.slice(-4), outcome };

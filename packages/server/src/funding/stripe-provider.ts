@@ -123,6 +123,11 @@ export function createStripeProvider(options: StripeOptions): FundingProvider {
     name: 'stripe',
     sandbox: options.secretKey.startsWith('sk_test_'),
     sourceKind: 'paymentMethod',
+    // The PaymentMethod id is what a charge records as the card's token (chargeOf). Stripe's card
+    // fingerprint would follow the card across PaymentMethods, but reading it costs a call to
+    // Stripe before every top-up; the id is what is known without one.
+    cardTokenOf: (source) =>
+      source.kind === 'paymentMethod' ? source.paymentMethodId : 'unsupported-source',
     async charge(request) {
       if (request.source.kind !== 'paymentMethod') throw new Error('bug: Stripe takes a pm_ id');
       const paymentMethodId = request.source.paymentMethodId;

@@ -7,6 +7,7 @@ import type { DeclineReason, FundingSource } from './funding-provider.ts';
 import type { TopUp, TopUpFailure, TopUpService } from './topup-service.ts';
 import { requirePrincipal } from '../http/route-config.ts';
 import { presentedDecisionId } from '../policy/policy-confirmations.ts';
+import { deviceHeaderDescription, requestOrigin } from '../http/request-origin.ts';
 
 /** Where a card processor sends its webhooks: `/v1/funding/sandbox/webhooks`, `.../stripe/...`. */
 export function fundingWebhookPath(providerName: string): string {
@@ -131,7 +132,8 @@ const walletTopUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = async
           'platform\u2019s policy challenged (`403 policy-challenged`) goes ahead once the user ' +
           'confirms it (`POST /v1/policy-decisions/{decisionId}/confirmation`) and sends it ' +
           'again with header `Mite-Policy-Confirmation: <decisionId>` under a new ' +
-          'Idempotency-Key (the refusal is kept as the first key\u2019s answer).',
+          'Idempotency-Key (the refusal is kept as the first key\u2019s answer). ' +
+          deviceHeaderDescription,
         body: newTopUpSchema,
         response: { 201: topUpSchema },
       },
@@ -150,6 +152,7 @@ const walletTopUpRoutes: FastifyPluginAsyncZod<{ topUps: TopUpService }> = async
         source: sourceOf(request.body),
         idempotencyKey: String(request.headers['idempotency-key']),
         confirmationId: confirmation.value,
+        origin: requestOrigin(request),
       });
       if (!result.ok) {
         return sendProblem(reply, problemOfFailure[result.code], result.detail, result.extra);

@@ -17,6 +17,7 @@ import type {
 } from './funding-provider.ts';
 import { processorFeeMicros, sandboxFeeDefaults } from './sandbox-provider.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
+import type { RequestOrigin } from '../policy/policy.ts';
 
 /** The smallest top-up, $1.00: below it the processor's fixed fee eats most of the charge. */
 export const topUpMicrosMin = 1_000_000n;
@@ -79,6 +80,13 @@ export interface CardFeeSchedule {
   readonly feeFixedMicros: bigint;
 }
 
+/** A top-up the processor declined: whose, how much, and where it came from as far as known. */
+export interface TopUpDecline {
+  readonly userId: string;
+  readonly amountMicros: bigint;
+  readonly origin: RequestOrigin;
+}
+
 export interface TopUpServiceDeps {
   readonly platform: PlatformDb;
   readonly ledger: Ledger;
@@ -90,6 +98,12 @@ export interface TopUpServiceDeps {
   readonly policy: PolicyGate;
   /** Seals the card's last four digits under the user's data key (privacy/data-keys.ts). */
   readonly keyring: DataKeyring;
+  /**
+   * Told of each top-up the processor declines, at once or by its webhook, once: the risk rules
+   * count declines (risk/risk-policy.ts). Where it came from is known only for a decline answered
+   * at once; a later one carries its card token alone.
+   */
+  readonly onDeclined?: (decline: TopUpDecline) => void;
   /** The card fee the fee report compares against; the sandbox's 2.9% + $0.30 by default. */
   readonly perPaymentCardFee?: CardFeeSchedule;
   /** Rows per page of the fee report, 1 to feeReportPageRowsMax (the default). */
@@ -165,11 +179,14 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     idempotencyKey: string;
     /** The challenged decision the user confirmed, named by a retry (policy-confirmations.ts). */
     confirmationId?: string | undefined;
+    /** Where the request came from (the card's token is added here), for the risk rules. */
+    origin?: RequestOrigin;
   }): Promise<Result<TopUp, TopUpFailure>> {
     const accepted = accept(input);
     if (!accepted.ok) return accepted;
     const { processor, source } = accepted.value;
     const { amountMicros } = input;
+    const origin = { ...input.origin, cardToken: processor.cardTokenOf(source) };
     const id = topUpIdFor(input.userId, input.idempotencyKey);
     const existing = await readRow(id);
     if (existing === undefined) {
@@ -180,6 +197,7 @@ export function createTopUpService(deps: TopUpServiceDeps) {
         userId: input.userId,
         amountMicros,
         atMs: clock(),
+        origin,
       };
       const { confirmationId } = input;
       const presented =
@@ -197,7 +215,9 @@ export function createTopUpService(deps: TopUpServiceDeps) {
       const charge = await processor.charge({ amountMicros, source, idempotencyKey: id });
       await recordCharge(id, input.userId, charge);
       if (charge.outcome.status === 'succeeded') await complete(id, charge.outcome.feeMicros);
-      if (charge.outcome.status === 'declined') await markFailed(id, charge.outcome.reason);
+      if (charge.outcome.status === 'declined') {
+        await markFailed(id, charge.outcome.reason, origin);
+      }
     }
     const done = await readRow(id);
     if (done === undefined) throw new Error(`bug: top-up ${id} vanished`);
@@ -341,18 +361,22 @@ export function createTopUpService(deps: TopUpServiceDeps) {
     throw new Error(`top-up ${booking.id} could not be booked: ${results.join(', ')}`);
   }
 
-  async function markFailed(id: string, reason: DeclineReason): Promise<void> {
+  /**
+   * Marks a pending top-up failed and tells `onDeclined`, once: only the call that moved the row
+   * from pending tells it, so a webhook repeated or racing the answer is not counted twice.
+   */
+  async function markFailed(id: string, reason: DeclineReason, origin?: RequestOrigin) {
     const nowMs = clock();
-    await db.transaction().execute(async (tx) => {
+    const failed = await db.transaction().execute(async (tx) => {
       const updated = await tx
         .updateTable('topups')
         .set({ state: 'failed', failure_code: reason, completed_at: BigInt(nowMs) })
         .where('id', '=', id)
         .where('state', '=', 'pending')
         .where('fee_micros', 'is', null)
-        .returning(['user_id', 'amount_micros', 'sandbox'])
+        .returning(['user_id', 'amount_micros', 'sandbox', 'card_token'])
         .executeTakeFirst();
-      if (updated === undefined) return;
+      if (updated === undefined) return undefined;
       await enqueueWebhookEvent(tx, {
         merchantId: null,
         type: 'topup.failed',
@@ -366,6 +390,14 @@ export function createTopUpService(deps: TopUpServiceDeps) {
         },
         nowMs,
       });
+      return updated;
+    });
+    if (failed === undefined) return;
+    const cardToken = failed.card_token ?? origin?.cardToken;
+    deps.onDeclined?.({
+      userId: failed.user_id,
+      amountMicros: BigInt(failed.amount_micros),
+      origin: { ...origin, cardToken },
     });
   }
 

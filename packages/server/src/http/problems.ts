@@ -62,6 +62,9 @@ export type ProblemCode =
   | 'freezeNotFound'
   | 'freezeLifted'
   | 'accountFrozen'
+  // Risk rules (risk/).
+  | 'invalidRuleSet'
+  | 'ruleSetVersionExists'
   | 'lastAdminKey'
   // People who run merchants (staff/).
   | 'invitationNotFound'
@@ -377,6 +380,21 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     description:
       'The platform froze this account after a review. It can take no payment until the ' +
       'freeze is lifted; contact the platform\u2019s support.',
+  },
+  invalidRuleSet: {
+    status: 400,
+    title: 'The risk rule set is invalid',
+    description:
+      'The rule set was refused whole and nothing changed: the rules in force stay in force. ' +
+      '`errors` lists every problem, each with its JSON pointer (`path`) into the rule set and ' +
+      'a message; `detail` says the same in one line.',
+  },
+  ruleSetVersionExists: {
+    status: 409,
+    title: 'This rule set version exists already',
+    description:
+      'A rule set version is written once: the version named is stored already (or is the ' +
+      'built-in default\u2019s). Nothing changed. Name the new rules with a new version.',
   },
   duplicatePayment: {
     status: 409,

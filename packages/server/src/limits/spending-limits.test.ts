@@ -14,10 +14,13 @@ import {
   expectStatus,
   type PlatformUnderTest,
   signUpAndTopUp,
+  noRiskRules,
+  type PlatformOverrides,
   startPlatformUnderTest,
 } from '../platform-testing.ts';
 import { outputsFor, outputsJson, startTokenWorld } from '../tokens/testing/token-world.ts';
 import type { PlatformCaps } from './platform-caps.ts';
+import { defaultRuleSetInput } from '../risk/rule-set.ts';
 
 const units = 1_000_000n;
 
@@ -43,13 +46,21 @@ interface World {
   spending(): Promise<Record<string, unknown>>;
 }
 
-async function world(t: TestContext, backend: Backend, topUp = '50.00'): Promise<World> {
+async function world(
+  t: TestContext,
+  backend: Backend,
+  topUp = '50.00',
+  overrides: PlatformOverrides = {},
+): Promise<World> {
   const clock = { nowMs: lastSecondOfNovemberInSeoulMs - 60_000 };
   const env = await startPlatformUnderTest(t, backend, {
     platformCaps: testCaps,
     timeZone: 'Asia/Seoul',
     clock: () => clock.nowMs,
     backgroundJobs: false,
+    // One user buys many times a minute here: the caps are under test, not the velocity rules.
+    riskRules: noRiskRules,
+    ...overrides,
   });
   const { merchantId, apiKey } = await createMerchantWithKey(env, { name: 'Daily News' });
   const { user } = await signUpAndTopUp(env, {
@@ -291,5 +302,30 @@ forEachDialect('spending limits the user sets', (backend, it) => {
     assert.equal(refused.body?.rule, 'limit.minor-consent');
     const summary = await w.spending();
     assert.equal(scopeOf(summary, 'content').cap, '2.00', 'a minor\u2019s cap');
+  });
+});
+
+forEachDialect('the cash-out rule over the monthly spending', (backend, it) => {
+  it('asks to confirm resellable spending above nine tenths of the cap, by the default rules', async (t) => {
+    const w = await world(t, backend, '100.00', {
+      platformCaps: {
+        ...testCaps,
+        categoryMonthlyMicros: { content: 200n * units, goods: 200n * units },
+        resellableMonthlyMicros: 100n * units,
+      },
+      riskRules: defaultRuleSetInput,
+    });
+    const classed = await w.env.call('PUT', `/v1/merchants/${w.merchantId}/spending-class`, {
+      auth: w.env.admin,
+      body: { category: 'goods', resellable: true },
+    });
+    assert.equal(classed.status, 200);
+    assert.equal((await w.buy(await w.offer('89.00', 'goods'))).status, 201);
+    assert.equal((await w.buy(await w.offer('1.00', 'goods'))).status, 201, 'exactly 90%');
+    const over = await w.buy(await w.offer('0.01', 'goods'));
+    assert.equal(over.status, 403);
+    assert.equal(over.body?.type, '/v1/problems/policy-challenged');
+    assert.equal(over.body?.rule, 'cash-out.resellable');
+    assert.doesNotMatch(String(over.body?.detail), /[0-9]/, 'the user is told no threshold');
   });
 });

@@ -15,6 +15,7 @@ import type { RefundService } from './refund-service.ts';
 import type { ConsentService } from '../consents/consent-service.ts';
 import { checkAutoPay } from '../consents/auto-pay.ts';
 import { presentedDecisionId } from '../policy/policy-confirmations.ts';
+import { deviceHeaderDescription, requestOrigin } from '../http/request-origin.ts';
 
 const receiptClaimsSchema = z.object({
   paymentId: z.string(),
@@ -143,7 +144,8 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments, consents }) => {
           'on that site. A purchase the platform\u2019s policy challenged (`403 ' +
           'policy-challenged`) goes ahead once the user confirms it ' +
           '(`POST /v1/policy-decisions/{decisionId}/confirmation`) and the request is sent ' +
-          'again with header `Mite-Policy-Confirmation: <decisionId>`.',
+          'again with header `Mite-Policy-Confirmation: <decisionId>`. ' +
+          deviceHeaderDescription,
         tags: ['payments'],
         body: z.union([
           z.object({ offerId: z.string().min(1).max(100) }).strict(),
@@ -173,6 +175,7 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments, consents }) => {
     async (request, reply) => {
       const userId = requirePrincipal(request, 'user').id;
       const { body } = request;
+      const origin = requestOrigin(request);
       // The idempotency plugin has checked the key; the payment is recorded under it (unique per
       // payer), so a retry, however late, is answered from the payment and pays nothing.
       const idempotencyKey = request.headers[idempotencyKeyHeader];
@@ -180,6 +183,7 @@ const purchaseRoutes: PaymentRoutes = async (api, { payments, consents }) => {
       if (!confirmation.ok) return sendProblem(reply, confirmation.code, confirmation.detail);
       const buyer = {
         userId,
+        origin,
         ...(typeof idempotencyKey === 'string' ? { idempotencyKey } : {}),
         ...(confirmation.value === undefined ? {} : { confirmationId: confirmation.value }),
       };

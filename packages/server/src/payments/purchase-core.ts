@@ -205,7 +205,14 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       idempotencyKey !== undefined &&
       (await firstRow(selectPaymentByKey, db, { userId: request.userId, idempotencyKey })) !==
         undefined;
-    return made ? priorPurchase(request, purchase) : deps.policy.refuse(subject, decision);
+    if (made) return priorPurchase(request, purchase);
+    // A challenge paid already (a client that lost the answer pays it again, which the risk rules
+    // count as an attempt) gets its receipt, not the refusal.
+    const paid =
+      purchase.challengeId === null
+        ? undefined
+        : await priorChallengePayment(request.userId, purchase.challengeId);
+    return paid ?? deps.policy.refuse(subject, decision);
   }
 
   /**

@@ -217,10 +217,10 @@ describe('the risk engine', () => {
         resellable,
         resellableSpentThisMonthMicros: spent,
       });
-    expectVerdict(buy(449_999_000_000n), 'allow'); // 450,000 units of 500,000: exactly 90%
-    const over = expectVerdict(buy(449_999_000_001n), 'challenge', 'cash-out.resellable');
-    assert.match(over.reason, /450000000001 of a cap of 500000000000/);
-    expectVerdict(buy(499_000_000_000n, false), 'allow');
+    expectVerdict(buy(89_000_000n), 'allow'); // 90 units of 100: exactly 90%
+    const over = expectVerdict(buy(89_000_001n), 'challenge', 'cash-out.resellable');
+    assert.match(over.reason, /90000001 of a cap of 100000000/);
+    expectVerdict(buy(99_000_000n, false), 'allow');
   });
 
   it('lets the strictest verdict win, and the earlier rule among equals', () => {

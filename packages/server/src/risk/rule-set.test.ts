@@ -65,7 +65,7 @@ describe('risk rule sets', () => {
   it('reads amounts as bigint micro-units from decimal strings', () => {
     const cashOut = defaultRuleSet.rules.find((rule) => rule.kind === 'cashOut');
     assert.ok(cashOut && cashOut.kind === 'cashOut');
-    assert.equal(cashOut.monthlyCapMicros, 500_000_000_000n);
+    assert.equal(cashOut.monthlyCapMicros, 100_000_000n);
     const spoiled = structuredClone(defaultRuleSetInput);
     const rule = spoiled.rules.find((r) => r.kind === 'cashOut');
     assert.ok(rule && rule.kind === 'cashOut');

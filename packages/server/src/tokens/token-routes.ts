@@ -8,10 +8,10 @@ import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { idempotencyKeyHeader, idempotentReplayedHeader } from '../http/idempotency-plugin.ts';
 import { sendProblem } from '../http/problems.ts';
+import { deviceHeaderDescription, requestOrigin } from '../http/request-origin.ts';
 import { requirePrincipal } from '../http/route-config.ts';
 import { presentedDecisionId } from '../policy/policy-confirmations.ts';
 import { amountSchema, microsOf } from '../money/amount-schema.ts';
-
 import { tokenMessageBytesMax, tokensPerRequestMax, type PresentedToken } from './spent-tokens.ts';
 import type { TokenDeposits } from './token-deposits.ts';
 import type { TokenSwaps } from './token-swaps.ts';
@@ -90,7 +90,8 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
           'Keep the blinding state until the signatures are in hand. A withdrawal the ' +
           'platform\u2019s policy challenged (`403 policy-challenged`) goes ahead once the user ' +
           'confirms it (`POST /v1/policy-decisions/{decisionId}/confirmation`) and sends it ' +
-          'again with header `Mite-Policy-Confirmation: <decisionId>`.',
+          'again with header `Mite-Policy-Confirmation: <decisionId>`. ' +
+          deviceHeaderDescription,
         tags: ['tokens'],
         body: z.object({
           outputs: z.array(outputSchema).min(1).max(tokenWithdrawalOutputsMax),
@@ -115,6 +116,7 @@ export const tokenRoutes: FastifyPluginAsyncZod<{
         idempotencyKey,
         outputs: blindedOutputs(request.body.outputs),
         confirmationId: confirmation.value,
+        origin: requestOrigin(request),
       });
       if (!result.ok) return sendProblem(reply, result.code, result.detail, result.extra);
       const { withdrawalId, amountMicros, blindSignatures } = result.value;

@@ -31,6 +31,7 @@ import {
 } from '../limits/monthly-spending.ts';
 import type { SpendingLimits } from '../limits/spending-limits.ts';
 import { type PolicyGate, type PolicyRefusal, stops } from '../policy/policy-decisions.ts';
+import type { RequestOrigin } from '../policy/policy.ts';
 import { fail, ok, type Result } from '../result.ts';
 import type { TokenKeys } from './token-keys.ts';
 
@@ -133,6 +134,8 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
     outputs: readonly BlindedOutput[];
     /** The challenged decision the user confirmed, named by a retry (policy-confirmations.ts). */
     confirmationId?: string | undefined;
+    /** Where the request came from, which risk rules count by. */
+    origin?: RequestOrigin;
   }): Promise<Result<Withdrawal, WithdrawalError>> {
     const hash = outputsHash(input.outputs);
     const earlier = await rowFor(input.userId, input.idempotencyKey);
@@ -144,6 +147,7 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
       userId: input.userId,
       amountMicros: total.value,
       atMs: clock(),
+      origin: input.origin,
     };
     const id = `tkw_${uuidv7()}`;
     const { confirmationId } = input;

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { createPlatform, type Platform } from '@mite/server';
+import { createPlatform, noRiskRules, type Platform, type RuleSetInput } from '@mite/server';
 import { tempDir } from '@mite/testkit';
 import pino from 'pino';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
@@ -117,6 +117,8 @@ export interface BrowserSuiteOptions {
   readonly env?: Readonly<Record<string, string>>;
   /** The deployment's policy (a test's: one that challenges payments, say); none by default. */
   readonly policy?: NonNullable<Parameters<typeof createPlatform>[0]['policy']>;
+  /** The risk rules while none is stored: rules that stop nothing by default. */
+  readonly riskRules?: RuleSetInput;
 }
 
 async function startWorld(options: BrowserSuiteOptions): Promise<BrowserWorld> {
@@ -131,6 +133,9 @@ async function startWorld(options: BrowserSuiteOptions): Promise<BrowserWorld> {
     // setup call says it is a client of its own (clientAddress), as behind a proxy.
     trustProxy: '127.0.0.1',
     ...(options.policy === undefined ? {} : { policy: options.policy }),
+    // The suite's tests share one platform and pay often; the risk rules have their own tests
+    // (risk/risk-policy.test.ts), and the console's page puts a set in force in a suite of its own.
+    riskRules: options.riskRules ?? noRiskRules,
   });
   try {
     const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });

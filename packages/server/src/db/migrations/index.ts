@@ -35,6 +35,7 @@ import * as tokenDepositsByMerchant from './0028-token-deposits-by-merchant.ts';
 import * as userLimits from './0030-user-limits.ts';
 import * as challengeConfirmations from './0032-challenge-confirmations.ts';
 import * as policyReview from './0033-policy-review.ts';
+import * as riskRuleSets from './0034-risk-rule-sets.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -69,4 +70,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0030-user-limits': userLimits,
   '0032-challenge-confirmations': challengeConfirmations,
   '0033-policy-review': policyReview,
+  '0034-risk-rule-sets': riskRuleSets,
 };

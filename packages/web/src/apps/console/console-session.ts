@@ -18,6 +18,7 @@ export const consolePaths = {
   /** Followed by `?topup=<top-up id>`. */
   topUp: '/console/topup/',
   webhooks: '/console/webhooks/',
+  riskRules: '/console/risk-rules/',
   accessLog: '/console/access-log/',
   review: '/console/review/',
   /** Followed by `?decision=<decision id>`. */

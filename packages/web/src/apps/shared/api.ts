@@ -2,8 +2,10 @@
  * Calls to the platform's API from its own pages: same origin, so the session cookie (HttpOnly:
  * no script reads it) goes with every call, and the browser's Origin and Sec-Fetch-Site headers
  * tell the platform the call comes from its own pages (its CSRF check). Errors come back as
- * RFC 9457 problem details, whose `detail` the pages show as the server wrote it.
+ * RFC 9457 problem details, whose `detail` the pages show as the server wrote it. Every call
+ * names this browser's device (device-id.ts), which the platform's risk rules count by.
  */
+import { deviceHeader, deviceId } from './device-id.ts';
 
 /** A refusal, as the server explained it (or as the page explains a network failure). */
 export interface Problem {
@@ -70,6 +72,7 @@ export async function callApi<T>(
   if (options.policyConfirmation !== undefined) {
     headers['mite-policy-confirmation'] = options.policyConfirmation;
   }
+  headers[deviceHeader] = deviceId();
   let response: Response;
   try {
     response = await fetch(path, {

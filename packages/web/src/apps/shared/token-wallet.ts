@@ -7,6 +7,7 @@
  * tokens is known to the platform only as a merchant's deposit, which names no payer, so it is
  * not in the wallet's history; the withdrawals are.
  */
+import { deviceId } from './device-id.ts';
 import {
   memoryTokenStore,
   resumeWithdrawals,
@@ -92,11 +93,16 @@ export function withTokensLocked<T>(task: () => Promise<T>): Promise<T> {
 export function keepFloat(): Promise<bigint> {
   return withTokensLocked(async () => {
     const store = browserTokenStore();
-    await resumeWithdrawals({ platformUrl: location.origin, store });
+    const device = deviceId();
+    await resumeWithdrawals({ platformUrl: location.origin, store, deviceId: device });
     const purse = new TokenPurse({ store, platformUrl: location.origin });
     await purse.resumeSwaps();
     // Tokens the payment window handed to a site that never deposited them come back.
     await purse.reclaimHandedOver(handedOverReclaimAfterMs);
-    return purse.refill({ floatMicros: tokenFloatMicros, batchMicros: tokenBatchMicros });
+    return purse.refill({
+      floatMicros: tokenFloatMicros,
+      batchMicros: tokenBatchMicros,
+      deviceId: device,
+    });
   });
 }
