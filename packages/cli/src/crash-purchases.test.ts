@@ -18,6 +18,7 @@ import {
   call,
   created,
   micros,
+  noRiskRulesFile,
   type RunningCli,
   runCliProcess,
   startCli,
@@ -160,7 +161,7 @@ async function checkOutcomes(base: string, shop: Shop, sent: readonly Sent[]): P
 }
 
 function nodeEnv(extra: Readonly<Record<string, string>> = {}): Record<string, string> {
-  return { MITE_FUNDING_PROVIDER: 'sandbox', ...extra };
+  return { MITE_FUNDING_PROVIDER: 'sandbox', MITE_RISK_RULES_FILE: noRiskRulesFile(), ...extra };
 }
 
 async function stopAll(nodes: readonly RunningCli[]): Promise<void> {

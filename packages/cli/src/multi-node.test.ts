@@ -14,6 +14,7 @@ import {
   call,
   created,
   micros,
+  noRiskRulesFile,
   type RunningCli,
   runCliProcess,
   startCli,
@@ -44,6 +45,7 @@ describe('two server processes on one PostgreSQL', { timeout: TEST_TIMEOUT_MS },
         MITE_DATABASE_URL: databaseUrl,
         // The nodes take top-ups with the sandbox's test card.
         MITE_FUNDING_PROVIDER: 'sandbox',
+        MITE_RISK_RULES_FILE: noRiskRulesFile(),
         MITE_MASTER_KEY: randomBytes(32).toString('base64'),
         MITE_RECEIPT_SIGNING_KEY: generateKeyPairSync('ed25519')
           .privateKey.export({ type: 'pkcs8', format: 'pem' })

@@ -2,10 +2,13 @@
 
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openLedger } from '@mite/ledger';
 import { parseAmount } from '@mite/protocol';
-import { createPlatform, seedDemo } from '@mite/server';
+import { createPlatform, noRiskRules, seedDemo } from '@mite/server';
+import { tempDir } from '@mite/testkit';
 import Database from 'better-sqlite3';
 import { bundleToScratch, type ScratchBundle } from './build.ts';
 import type { CliContext, ShutdownSignal } from './cli-context.ts';
@@ -283,4 +286,15 @@ export function micros(amount: unknown): bigint {
   const parsed = parseAmount(String(amount));
   assert.ok(parsed.ok, `not an amount: ${String(amount)}`);
   return parsed.value;
+}
+
+/**
+ * A file holding a rule set that stops nothing, for `MITE_RISK_RULES_FILE`: load tests of
+ * `mite serve` pay many times a minute from one address, which the default risk rules rightly
+ * challenge (the rules have their own tests, in packages/server/src/risk/).
+ */
+export function noRiskRulesFile(): string {
+  const file = path.join(tempDir('mite-risk-rules-'), 'no-risk-rules.json');
+  writeFileSync(file, JSON.stringify(noRiskRules));
+  return file;
 }

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { hkdfSync } from 'node:crypto';
 import path from 'node:path';
 import { type Ledger, openLedger, TimeOrderedIds } from '@mite/ledger';
@@ -261,6 +262,20 @@ function createFundingProvider(
 }
 
 /**
+ * The rule set in MITE_RISK_RULES_FILE (a JSON file, as the console takes one), in force while
+ * the operator has stored none; undefined when unset. An unreadable file stops the start.
+ */
+function riskRulesFromEnv(env: PlatformOptions['env']): unknown {
+  const file = env.MITE_RISK_RULES_FILE;
+  if (file === undefined || file === '') return undefined;
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as unknown;
+  } catch (error) {
+    throw new Error(`MITE_RISK_RULES_FILE ${file} is not a readable JSON file: ${String(error)}`);
+  }
+}
+
+/**
  * The risk engine with the rule set in force (the stored one, else the default), the policy over
  * it, and the store the operator versions rule sets in.
  */
@@ -270,9 +285,11 @@ async function createRisk(
   clock: () => number,
   timeZone: string,
 ) {
-  const fallback = options.riskRules ?? defaultRuleSetInput;
-  const parsed = parseRuleSet(fallback);
+  const given = options.riskRules ?? riskRulesFromEnv(options.env) ?? defaultRuleSetInput;
+  const parsed = parseRuleSet(given);
   if (!parsed.ok) throw new Error(`riskRules is not a valid rule set: ${parsed.detail ?? ''}`);
+  // Valid, so the input as written is a rule set's.
+  const fallback = given as RuleSetInput;
   const engine = createRiskEngine({ clock, ruleSet: parsed.value });
   const ruleSets = createRuleSetStore({
     platform: platformDb,

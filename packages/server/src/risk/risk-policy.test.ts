@@ -19,6 +19,7 @@ import {
   startPlatformUnderTest,
 } from '../platform-testing.ts';
 import { createRiskEngine } from './risk-engine.ts';
+import { defaultRuleSetInput } from './rule-set.ts';
 import { createRuleSetStore, ruleSetRefreshMs } from './rule-set-store.ts';
 
 const minuteMs = 60_000;
@@ -27,6 +28,7 @@ const minuteMs = 60_000;
 async function riskWorld(t: TestContext, backend: Backend) {
   let nowMs = Date.parse('2026-03-02T10:00:00Z');
   const env = await startPlatformUnderTest(t, backend, {
+    riskRules: defaultRuleSetInput,
     clock: () => nowMs,
     backgroundJobs: false,
   });
