@@ -32,6 +32,13 @@ export interface ReceiptClaims {
   readonly accessUntil: number;
   /** The challenge the payment answered, when it answered one. */
   readonly challengeId?: string;
+  /**
+   * The full price, when the merchant's fair-price cap lowered what this payment charged
+   * (`amount`, then less, or zero once the user reached the cap this month). The platform signs
+   * it so that the merchant's middleware accepts the lower amount for a challenge of this price,
+   * for this merchant only.
+   */
+  readonly fairPriceCap?: string;
 }
 
 /**
@@ -56,6 +63,7 @@ export const receiptClaimsSchema: z.ZodMiniType<ReceiptClaims> = z
           z.regex(/^[A-Za-z0-9_-]+$/, 'base64url characters only'),
         ),
     ),
+    fairPriceCap: z.exactOptional(amountTextSchema),
   })
   .check(
     z.refine((claims) => claims.accessUntil >= claims.issuedAt, {

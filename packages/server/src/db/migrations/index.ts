@@ -34,6 +34,7 @@ import * as spendingLimits from './0029-spending-limits.ts';
 import * as tokenDepositsByMerchant from './0028-token-deposits-by-merchant.ts';
 import * as userLimits from './0030-user-limits.ts';
 import * as challengeConfirmations from './0032-challenge-confirmations.ts';
+import * as fairPriceCaps from './0034-fair-price-caps.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -67,4 +68,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0029-spending-limits': spendingLimits,
   '0030-user-limits': userLimits,
   '0032-challenge-confirmations': challengeConfirmations,
+  '0034-fair-price-caps': fairPriceCaps,
 };
