@@ -192,6 +192,41 @@ forEachDialect('fair-price caps', (backend, it) => {
     assert.equal(await w.balance(), '46.00');
   });
 
+  it('tells the user where they stand, for the pay window and the wallet', async (t) => {
+    const w = await world(t, backend);
+    const standing = async () =>
+      expectStatus(
+        await w.env.call('GET', `/v1/users/me/spending/merchants/${w.merchantId}`, {
+          auth: w.user,
+        }),
+        200,
+        'standing',
+      );
+    const none = { merchantId: w.merchantId, merchantName: 'Daily News', month: '2026-11' };
+    assert.deepEqual(await standing(), { ...none, cap: null, spent: '0.00', left: null });
+    assert.equal((await w.setCap('5.00')).status, 200);
+    assert.deepEqual(await standing(), { ...none, cap: '5.00', spent: '0.00', left: '5.00' });
+    const two = await w.offer('2.00');
+    await w.buy(two);
+    await w.buy(two);
+    await w.buy(two);
+    assert.deepEqual(await standing(), { ...none, cap: '5.00', spent: '5.00', left: '0.00' });
+    const unknown = await w.env.call('GET', '/v1/users/me/spending/merchants/mer_none', {
+      auth: w.user,
+    });
+    assert.equal(unknown.status, 404);
+    const wallet = await w.env.call('GET', '/v1/users/me/spending', { auth: w.user });
+    assert.deepEqual(wallet.body?.fairPriceCaps, [
+      {
+        merchantId: w.merchantId,
+        merchantName: 'Daily News',
+        cap: '5.00',
+        spent: '5.00',
+        left: '0.00',
+      },
+    ]);
+  });
+
   it('starts again when the month rolls over in the operator\u2019s time zone', async (t) => {
     const w = await world(t, backend);
     assert.equal((await w.setCap('3.00')).status, 200);

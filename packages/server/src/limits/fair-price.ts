@@ -114,3 +114,80 @@ export async function fairPriceSpent(
     .executeTakeFirst();
   return row === undefined ? 0n : BigInt(row.spent_micros);
 }
+
+/** Where a user stands with one merchant's fair-price cap this month. */
+export interface FairPriceStanding {
+  readonly merchantId: string;
+  readonly merchantName: string;
+  /** The merchant's cap; null when it has none. */
+  readonly capMicros: bigint | null;
+  /** What the user paid it this month towards the cap (nothing counts while there is none). */
+  readonly spentMicros: bigint;
+}
+
+/**
+ * Where a user stands with merchants' fair-price caps, for the pay window (one merchant) and the
+ * wallet (every capped merchant the user paid this month).
+ */
+export function createFairPriceReader(deps: {
+  readonly db: Kysely<PlatformSchema>;
+  /** The month an instant falls in, in the operator's time zone. */
+  readonly monthOf: (atMs: number) => string;
+}) {
+  const { db, monthOf } = deps;
+
+  /** The user's standing with one merchant; undefined when there is no such merchant. */
+  async function standingWith(
+    userId: string,
+    merchantId: string,
+    atMs: number,
+  ): Promise<FairPriceStanding | undefined> {
+    const merchant = await db
+      .selectFrom('merchants')
+      .select(['name', 'fair_price_cap_micros'])
+      .where('id', '=', merchantId)
+      .executeTakeFirst();
+    if (merchant === undefined) return undefined;
+    const cap = merchant.fair_price_cap_micros;
+    return {
+      merchantId,
+      merchantName: merchant.name,
+      capMicros: cap === null ? null : BigInt(cap),
+      spentMicros: await fairPriceSpent(db, userId, monthOf(atMs), merchantId),
+    };
+  }
+
+  /** Every merchant with a cap the user paid towards this month, by name. */
+  async function standingsOf(userId: string, atMs: number): Promise<FairPriceStanding[]> {
+    const rows = await db
+      .selectFrom('monthly_spending')
+      .select(['scope', 'spent_micros'])
+      .where('user_id', '=', userId)
+      .where('month', '=', monthOf(atMs))
+      .where('scope', 'like', `${fairPriceScopePrefix}%`)
+      .execute();
+    const spent = new Map<string, bigint>();
+    for (const row of rows) {
+      const merchantId = merchantOfFairPriceScope(row.scope);
+      if (merchantId !== undefined) spent.set(merchantId, BigInt(row.spent_micros));
+    }
+    if (spent.size === 0) return [];
+    const merchants = await db
+      .selectFrom('merchants')
+      .select(['id', 'name', 'fair_price_cap_micros'])
+      .where('id', 'in', [...spent.keys()])
+      .where('fair_price_cap_micros', 'is not', null)
+      .orderBy('name')
+      .execute();
+    return merchants.map((merchant) => ({
+      merchantId: merchant.id,
+      merchantName: merchant.name,
+      capMicros: BigInt(merchant.fair_price_cap_micros ?? 0),
+      spentMicros: spent.get(merchant.id) ?? 0n,
+    }));
+  }
+
+  return { standingWith, standingsOf };
+}
+
+export type FairPriceReader = ReturnType<typeof createFairPriceReader>;
