@@ -244,7 +244,8 @@ const fairPriceCapRoutes: MerchantRoutes = async (api, { merchants }) => {
         body: fairPriceCapSchema,
         response: { 200: fairPriceCapSchema },
       },
-      config: { auth: { kinds: [...auth.kinds], scopes: [...auth.scopes] }, idempotent: true },
+      // Setting the cap to a value is idempotent in itself: sent twice, it is the same cap.
+      config: { auth: { kinds: [...auth.kinds], scopes: [...auth.scopes] }, idempotent: false },
     },
     async (request, reply) => {
       const principal = requirePrincipal(request, 'operator', 'merchant');
