@@ -65,7 +65,11 @@ export async function chargeUnderCap(
   count: FairPriceCount,
   priceMicros: bigint,
 ): Promise<bigint> {
-  const key = { user_id: count.userId, month: count.month, scope: fairPriceScope(count.merchantId) };
+  const key = {
+    user_id: count.userId,
+    month: count.month,
+    scope: fairPriceScope(count.merchantId),
+  };
   await tx
     .insertInto('monthly_spending')
     .values({ ...key, spent_micros: 0n })

@@ -31,7 +31,10 @@ interface CountedSpending {
  * The JSON a payment keeps of the spending it added to: its plan's scopes and any it added to
  * otherwise (a merchant's fair-price cap, limits/fair-price.ts).
  */
-export function countedSpendingJson(plan: SpendingPlan, otherScopes: readonly string[] = []): string {
+export function countedSpendingJson(
+  plan: SpendingPlan,
+  otherScopes: readonly string[] = [],
+): string {
   const counted: CountedSpending = {
     month: plan.month,
     scopes: [...plan.charges.map((charge) => charge.scope), ...otherScopes],

@@ -476,7 +476,9 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   }): Promise<void> {
     const legs = JSON.parse(payment.legs) as Leg[];
     const done =
-      legs.length === 0 ? [] : await ledger.lookupTransfers(legs.map((leg) => BigInt(leg.transferId)));
+      legs.length === 0
+        ? []
+        : await ledger.lookupTransfers(legs.map((leg) => BigInt(leg.transferId)));
     const outcome =
       done.length === legs.length
         ? 'succeeded'
