@@ -251,6 +251,40 @@ forEachDialect('fair-price caps', (backend, it) => {
     assert.equal(await fairSpent(w), 5n * units);
   });
 
+  it('finishes a free payment left pending by a crash without asking the ledger', async (t) => {
+    const w = await world(t, backend);
+    assert.equal((await w.setCap('1.00')).status, 200);
+    const one = await w.offer('1.00');
+    assert.equal(claimsOf(await w.buy(one)).amount, '1.00');
+    const free = claimsOf(await w.buy(one));
+    assert.equal(free.amount, '0.00');
+    // Back to where a crash between recording it and recording its outcome would leave it.
+    const db = w.env.platform.platformDb.db;
+    const paymentId = String(free.paymentId);
+    await db
+      .updateTable('payments')
+      .set({ state: 'pending', completed_at: null })
+      .where('id', '=', paymentId)
+      .execute();
+    await db.deleteFrom('webhook_events').where('payload', 'like', `%${paymentId}%`).execute();
+    w.clock.nowMs += 60_000;
+    assert.equal(await w.env.platform.services.payments.reconcilePending(), 1);
+    const row = await db
+      .selectFrom('payments')
+      .select(['state', 'amount_micros'])
+      .where('id', '=', paymentId)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual(row, { state: 'succeeded', amount_micros: '0' });
+    const events = await db
+      .selectFrom('webhook_events')
+      .select('payload')
+      .where('payload', 'like', `%${paymentId}%`)
+      .execute();
+    assert.equal(events.length, 1, 'its event, once');
+    assert.equal((JSON.parse(events[0]?.payload ?? '{}') as { amount: string }).amount, '0.00');
+    assert.equal(await w.balance(), '49.00');
+  });
+
   it('gives back the spending of a payment the wallet could not pay', async (t) => {
     const w = await world(t, backend, '3.00');
     assert.equal((await w.setCap('5.00')).status, 200);
