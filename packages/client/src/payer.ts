@@ -385,8 +385,7 @@ export class Payer {
     if (claims.merchantId !== request.recipient) return `merchant ${claims.merchantId}`;
     if (claims.resource !== request.methodDetails.resource) return `resource ${claims.resource}`;
     if (!sameCurrency(claims.currency, request.currency)) return `currency ${claims.currency}`;
-    const amount = parseAmount(claims.amount);
-    if (!amount.ok || amount.value !== micros) return `amount ${claims.amount}`;
+    if (!paysPrice(claims, micros)) return `amount ${claims.amount}`;
     if (claims.challengeId !== undefined && claims.challengeId !== challenge.id) {
       return 'another challenge';
     }
@@ -416,4 +415,17 @@ export class Payer {
       // The payment happened; a listener's failure must not turn it into an error.
     }
   }
+}
+
+/**
+ * Whether the receipt pays the price: exactly, or less (down to zero) when the platform signed
+ * that the merchant's fair-price cap lowered it for this very price (`fairPriceCap`), as the
+ * merchant's middleware accepts it.
+ */
+function paysPrice(claims: ReceiptClaims, priceMicros: bigint): boolean {
+  const amount = parseAmount(claims.amount);
+  if (!amount.ok) return false;
+  if (claims.fairPriceCap === undefined) return amount.value === priceMicros;
+  const listPrice = parseAmount(claims.fairPriceCap);
+  return listPrice.ok && listPrice.value === priceMicros && amount.value <= priceMicros;
 }

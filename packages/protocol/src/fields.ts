@@ -4,7 +4,12 @@
  * callers refer to the same number.
  */
 import * as z from 'zod/mini';
-import { amountTextLengthMax, parseBaseUnits, parsePositiveAmount } from './amounts.ts';
+import {
+  amountTextLengthMax,
+  parseAmount,
+  parseBaseUnits,
+  parsePositiveAmount,
+} from './amounts.ts';
 import { accepted, type Decoded, type ProtocolErrorCode, refused } from './problems.ts';
 import { timestampSecondsMax } from './timestamps.ts';
 
@@ -39,6 +44,19 @@ export const amountTextSchema = z.string().check(
     (text: string) => parsePositiveAmount(text).ok,
     'badAmount',
     'a positive decimal amount with at most 6 decimals, like "0.02"',
+  ),
+);
+
+/**
+ * A decimal amount that may be zero ("0.00"): what a receipt says was charged, which a merchant's
+ * fair-price cap can bring down to nothing (receipt-claims.ts requires the signed full price then).
+ */
+export const chargedAmountTextSchema = z.string().check(
+  z.maxLength(amountTextLengthMax),
+  codedRefine(
+    (text: string) => parseAmount(text).ok,
+    'badAmount',
+    'a decimal amount with at most 6 decimals, like "0.02"',
   ),
 );
 

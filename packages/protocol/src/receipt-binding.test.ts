@@ -52,6 +52,25 @@ describe('receipt binding', () => {
     );
   });
 
+  it('accepts less than the price only under a signed fair-price cap on this very price', () => {
+    // The test challenge's price is 0.02.
+    const capped = (amount: string, fairPriceCap: string) => ({ ...claims, amount, fairPriceCap });
+    assert.ok(checkReceiptBinding(capped('0.00', '0.02'), challenge, now).ok, 'free under the cap');
+    assert.ok(checkReceiptBinding(capped('0.015', '0.020'), challenge, now).ok, 'the remainder');
+    assert.ok(checkReceiptBinding(capped('0.02', '0.02'), challenge, now).ok);
+    const refusedCases = [
+      capped('0.00', '0.03'),
+      capped('0.00', '0.01'),
+      capped('0.03', '0.02'),
+      { ...claims, amount: '0.00' },
+    ];
+    for (const variant of refusedCases) {
+      assert.equal(codeOf(checkReceiptBinding(variant, challenge, now)), 'wrongAmount');
+    }
+    const elsewhere = { ...capped('0.00', '0.02'), merchantId: 'mer_2' };
+    assert.equal(codeOf(checkReceiptBinding(elsewhere, challenge, now)), 'wrongMerchant');
+  });
+
   it('checks the challenge id last, so an access-period reuse is told apart', () => {
     const earlier = {
       ...claims,

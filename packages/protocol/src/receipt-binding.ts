@@ -26,6 +26,21 @@ function checkTimes(
 }
 
 /**
+ * Whether the receipt pays the price: exactly, or less (down to zero) when the platform signed
+ * that the merchant's fair-price cap lowered it for this very price (`fairPriceCap`). The term is
+ * in a receipt the platform signed for this merchant, and the merchant is checked before the
+ * amount, so a receipt cheaper under one merchant's cap is worth nothing at another's paywall.
+ */
+function paysPrice(claims: ReceiptClaims, priceMicros: bigint): boolean {
+  // The receipt writes decimal amounts ("0.02"), the request micro-units ("20000").
+  const paid = parseAmount(claims.amount);
+  if (!paid.ok) return false;
+  if (claims.fairPriceCap === undefined) return paid.value === priceMicros;
+  const listPrice = parseAmount(claims.fairPriceCap);
+  return listPrice.ok && listPrice.value === priceMicros && paid.value <= priceMicros;
+}
+
+/**
  * Checks, in this order, merchant, resource, currency, amount, the times (issued no later than now
  * and before the challenge expired, access still open) and last the challenge id. A caller that
  * honours access periods may therefore treat `challengeMismatch` as "paid earlier for this very
@@ -47,13 +62,13 @@ export function checkReceiptBinding(
   if (!sameCurrency(claims.currency, request.currency)) {
     return refused('wrongCurrency', `the receipt is in ${claims.currency}`);
   }
-  // The receipt writes a decimal amount ("0.02"), the request micro-units ("20000").
-  const paid = parseAmount(claims.amount);
-  const price = requestAmountMicros(request);
-  if (!paid.ok || paid.value !== price) {
+  if (!paysPrice(claims, requestAmountMicros(request))) {
+    const price = formatAmount(requestAmountMicros(request));
+    const term =
+      claims.fairPriceCap === undefined ? '' : ` under a fair-price cap on ${claims.fairPriceCap}`;
     return refused(
       'wrongAmount',
-      `the receipt pays ${claims.amount}, the price is ${formatAmount(price)}`,
+      `the receipt pays ${claims.amount}${term}, the price is ${price}`,
     );
   }
   const times = checkTimes(claims, challenge, options.nowSeconds);

@@ -11,6 +11,13 @@ describe('receipt claims', () => {
     assert.deepEqual(decodeReceiptClaims(unbound), { ok: true, value: unbound });
   });
 
+  it('accepts a lower amount, down to zero, only beside a fair-price cap', () => {
+    const free = { ...testClaims(), amount: '0.00', fairPriceCap: '0.02' };
+    assert.deepEqual(decodeReceiptClaims(free), { ok: true, value: free });
+    assert.equal(codeOf(decodeReceiptClaims({ ...free, fairPriceCap: '0' })), 'badAmount');
+    assert.equal(codeOf(decodeReceiptClaims({ ...free, amount: '-0.01' })), 'badAmount');
+  });
+
   it('names every defect', () => {
     const claims = testClaims();
     const cases: [unknown, string][] = [

@@ -4,9 +4,11 @@
  * checked by the middleware against the platform's JWKS; this only reads the payload it vouches for.
  */
 import * as z from 'zod/mini';
+import { parsePositiveAmount } from './amounts.ts';
 import { challengeIdLength } from './challenge.ts';
 import {
   amountTextSchema,
+  chargedAmountTextSchema,
   currencySchema,
   decodeWithSchema,
   identifierSchema,
@@ -32,6 +34,13 @@ export interface ReceiptClaims {
   readonly accessUntil: number;
   /** The challenge the payment answered, when it answered one. */
   readonly challengeId?: string;
+  /**
+   * The full price, when the merchant's fair-price cap lowered what this payment charged
+   * (`amount`, then less, or zero once the user reached the cap this month). The platform signs
+   * it so that the merchant's middleware accepts the lower amount for a challenge of this price,
+   * for this merchant only.
+   */
+  readonly fairPriceCap?: string;
 }
 
 /**
@@ -43,7 +52,7 @@ export const receiptClaimsSchema: z.ZodMiniType<ReceiptClaims> = z
     paymentId: identifierSchema,
     merchantId: identifierSchema,
     resource: resourceSchema,
-    amount: amountTextSchema,
+    amount: chargedAmountTextSchema,
     currency: currencySchema,
     payer: identifierSchema,
     issuedAt: timestampSecondsSchema,
@@ -56,14 +65,26 @@ export const receiptClaimsSchema: z.ZodMiniType<ReceiptClaims> = z
           z.regex(/^[A-Za-z0-9_-]+$/, 'base64url characters only'),
         ),
     ),
+    fairPriceCap: z.exactOptional(amountTextSchema),
   })
   .check(
+    // Only a merchant's fair-price cap makes a payment cheaper, down to nothing, and then the
+    // platform signs the full price beside it.
+    z.refine((claims) => claims.fairPriceCap !== undefined || isPositive(claims.amount), {
+      message: 'a receipt pays a positive amount unless it names a fair-price cap',
+      path: ['amount'],
+      params: { protocolCode: 'badAmount' },
+    }),
     z.refine((claims) => claims.accessUntil >= claims.issuedAt, {
       message: 'accessUntil is before issuedAt',
       path: ['accessUntil'],
       params: { protocolCode: 'badTimestamp' },
     }),
   );
+
+function isPositive(amount: string): boolean {
+  return parsePositiveAmount(amount).ok;
+}
 
 /** Validates a receipt's payload, as parsed from its JSON. */
 export function decodeReceiptClaims(json: unknown): Decoded<ReceiptClaims> {

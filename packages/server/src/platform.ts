@@ -98,6 +98,7 @@ import { spendingOf } from './limits/monthly-spending.ts';
 import { type PlatformCaps, platformCapsFromEnv } from './limits/platform-caps.ts';
 import { createSpendingLimits } from './limits/spending-limits.ts';
 import { spendingRoutes } from './limits/spending-routes.ts';
+import { createFairPriceReader } from './limits/fair-price.ts';
 import { allowEverything, composePolicies, type Policy } from './policy/policy.ts';
 import { createLedgerVerifications } from './operator/ledger-verifications.ts';
 import { createOperatorReads } from './operator/operator-reads.ts';
@@ -271,7 +272,9 @@ function riskRulesFromEnv(env: PlatformOptions['env']): unknown {
   try {
     return JSON.parse(readFileSync(file, 'utf8')) as unknown;
   } catch (error) {
-    throw new Error(`MITE_RISK_RULES_FILE ${file} is not a readable JSON file: ${String(error)}`);
+    throw new Error(`MITE_RISK_RULES_FILE ${file} is not a readable JSON file: ${String(error)}`, {
+      cause: error,
+    });
   }
 }
 
@@ -633,7 +636,11 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     });
     await app.register(policyConfirmationRoutes, { confirmations: services.policyConfirmations });
     await app.register(consentRoutes, { consents: services.consents });
-    await app.register(spendingRoutes, { limits: services.limits, clock: services.clock });
+    await app.register(spendingRoutes, {
+      limits: services.limits,
+      clock: services.clock,
+      fairPrices: createFairPriceReader({ db: platformDb.db, monthOf: services.limits.monthOf }),
+    });
     await app.register(privacyUseRoutes, {
       consents: services.consents,
       suggestions: createSuggestions({ platform: platformDb, consents: services.consents }),

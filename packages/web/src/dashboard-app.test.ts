@@ -255,6 +255,25 @@ async function publishWithTheForm(page: Page): Promise<string> {
   return offerId;
 }
 
+/** Offers: the merchant sets its fair-price cap (refused first when it is no amount), kept on reload. */
+async function setsFairPriceCap(page: Page): Promise<void> {
+  const section = page.getByTestId('fair-price-cap');
+  await section.getByText('You have no fair-price cap').waitFor();
+  const capField = section.getByLabel('Monthly cap per user (USD)');
+  await capField.fill('-1');
+  await section.getByRole('button', { name: 'Save cap' }).click();
+  await section.getByText('Enter an amount in dollars above 0').waitFor();
+  await capField.fill('5');
+  await section.getByRole('button', { name: 'Save cap' }).click();
+  await section.getByText('Saved: users pay you at most $5.00 a month.').waitFor();
+  await noSeriousViolations(page, 'offers, fair-price cap');
+  await page.reload();
+  await page.getByTestId('fair-price-current').getByText('at most $5.00 a month').waitFor();
+  // Removed again, so that the sales this test goes on to make are charged in full.
+  await page.getByTestId('fair-price-cap').getByRole('button', { name: 'Save cap' }).click();
+  await page.getByText('Saved: no fair-price cap.').waitFor();
+}
+
 /** The sale in payments, with the merchant's share, and in the overview once the rollup counted it. */
 async function seesTheSale(kit: BrowserTestKit): Promise<void> {
   const { page } = kit;
@@ -357,6 +376,7 @@ describeInBrowser('merchant dashboard', (test) => {
     const email = await signUpInPage(kit, 'The Daily Mite');
     await checkShell(page);
     const offerId = await publishWithTheForm(page);
+    await setsFairPriceCap(page);
     const paymentId = await userBuys(world, offerId);
     await seesTheSale(kit);
     const merchantId = String(

@@ -38,6 +38,7 @@ export function paymentsOf(db: Db, userId: string): Promise<Row[]> {
         'payments.resource',
         'payments.challenge_id',
         'payments.amount_micros',
+        'payments.list_price_micros',
         'payments.state',
         'payments.failure_code',
         'payments.legs',

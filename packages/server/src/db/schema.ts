@@ -67,6 +67,11 @@ export interface MerchantsTable {
   spending_category: Generated<string>;
   /** 1 when its goods resell easily (gift cards, game currency), under a lower monthly cap. */
   resellable: Generated<number>;
+  /**
+   * Its fair-price cap (migration 0035): the most a user pays it in a month, in micro-units
+   * (decimal); further items that month are free. Null: no cap.
+   */
+  fair_price_cap_micros: Generated<string | null>;
 }
 
 export interface ApiKeysTable {
@@ -166,6 +171,11 @@ export interface PaymentsTable {
    * given back if it fails; null for payments made before spending was counted.
    */
   spending: Generated<string | null>;
+  /**
+   * The full price (migration 0035) when the merchant's fair-price cap applied to the payment;
+   * `amount_micros` is then what was charged, less when the cap was reached. Null: no cap.
+   */
+  list_price_micros: Generated<string | null>;
 }
 
 /** Who holds access to an offer until when (migration 0012): one row per (user, offer). */
@@ -373,8 +383,10 @@ export interface PlatformSchema {
 
 /**
  * A user's spending in one month (in the operator's time zone) and scope (migration 0029): a
- * category, `resellable`, or `merchant:<id>`. A payment adds to it with a conditional write that
- * keeps it at or under the cap in force, so a cap holds under any concurrency.
+ * category, `resellable`, `merchant:<id>` (the user's own limit on a merchant), or
+ * `fairPrice:<id>` (towards a merchant's fair-price cap, migration 0035). A payment adds to it
+ * with a conditional write (or, for a fair-price cap, a compare-and-set) that keeps it at or
+ * under the cap in force, so a cap holds under any concurrency.
  */
 export interface MonthlySpendingTable {
   user_id: string;

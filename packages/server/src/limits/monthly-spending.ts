@@ -27,11 +27,17 @@ interface CountedSpending {
   readonly scopes: readonly string[];
 }
 
-/** The JSON a payment keeps of the spending it added to. */
-export function countedSpendingJson(plan: SpendingPlan): string {
+/**
+ * The JSON a payment keeps of the spending it added to: its plan's scopes and any it added to
+ * otherwise (a merchant's fair-price cap, limits/fair-price.ts).
+ */
+export function countedSpendingJson(
+  plan: SpendingPlan,
+  otherScopes: readonly string[] = [],
+): string {
   const counted: CountedSpending = {
     month: plan.month,
-    scopes: plan.charges.map((charge) => charge.scope),
+    scopes: [...plan.charges.map((charge) => charge.scope), ...otherScopes],
   };
   return JSON.stringify(counted);
 }
@@ -64,7 +70,7 @@ export async function addSpending(
     }
     const result = await update.executeTakeFirst();
     if (result.numUpdatedRows === 0n) {
-      await subtract(tx, userId, plan.month, added, amountMicros);
+      await subtractSpending(tx, userId, plan.month, added, amountMicros);
       return charge;
     }
     added.push(charge.scope);
@@ -81,10 +87,11 @@ export async function giveBackSpending(
 ): Promise<void> {
   if (countedJson === null) return;
   const counted = JSON.parse(countedJson) as CountedSpending;
-  await subtract(tx, userId, counted.month, counted.scopes, amountMicros);
+  await subtractSpending(tx, userId, counted.month, counted.scopes, amountMicros);
 }
 
-async function subtract(
+/** Takes `amountMicros` back from the user's spending in these scopes of the month. */
+export async function subtractSpending(
   tx: Transaction<PlatformSchema>,
   userId: string,
   month: string,

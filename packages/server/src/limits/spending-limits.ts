@@ -44,6 +44,8 @@ export interface SpendingLimits {
   planFor(subject: SpendingSubject): Promise<SpendingPlan>;
   /** The decision for a payment a cap refused when its spending was added (a race lost). */
   refusalFor(subject: SpendingSubject, refused: SpendingCharge): StoppingDecision;
+  /** The month (`YYYY-MM`, the operator's time zone) an instant falls in. */
+  monthOf(atMs: number): string;
   /** What the user spent this month in each scope, against the cap in force on it. */
   summaryFor(userId: string, atMs: number): Promise<SpendingSummary>;
 }
@@ -262,6 +264,7 @@ export function createSpendingLimits(deps: SpendingLimitsDeps): SpendingLimits {
   return {
     policy,
     summaryFor,
+    monthOf: (atMs) => monthKeyAt(atMs, timeZone),
     async planFor(subject) {
       return planWith(subject, await profiles.profileOf(subject.userId, subject.atMs));
     },

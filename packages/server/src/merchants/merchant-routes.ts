@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { sendProblem } from '../http/problems.ts';
+import { fairPriceCapMicrosMax } from '../limits/fair-price.ts';
 import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts';
 import { basisPointsWhole } from '../payments/revenue-split.ts';
 import {
@@ -178,6 +179,85 @@ const merchantAccountRoutes: MerchantRoutes = async (api, { merchants }) => {
       const updated = await merchants.setSpendingClass(request.params.merchantId, request.body);
       if (!updated.ok) return sendProblem(reply, updated.code, updated.detail);
       return updated.value;
+    },
+  );
+  await api.register(fairPriceCapRoutes, { merchants });
+};
+
+const fairPriceCapSchema = z
+  .object({
+    monthlyCap: amountSchema
+      .refine(
+        (amount) => microsOf(amount) > 0n && microsOf(amount) <= fairPriceCapMicrosMax,
+        'a cap above zero and at most 1000000 (null removes the cap)',
+      )
+      .nullable()
+      .describe(
+        'The most a user pays the merchant in a month (the operator\u2019s time zone): once a ' +
+          'user\u2019s spending with it reaches this, further items that month are free, and ' +
+          'the item that crosses it is charged what is left. Null: no cap.',
+      ),
+  })
+  .strict();
+
+/** A merchant's fair-price cap (limits/fair-price.ts), which it sets itself, as its other terms. */
+const fairPriceCapRoutes: MerchantRoutes = async (api, { merchants }) => {
+  const params = z.object({ merchantId: z.string().max(100) });
+  const auth = { kinds: ['operator', 'merchant'] as const, scopes: ['offers:write'] as const };
+  api.get(
+    '/v1/merchants/:merchantId/fair-price-cap',
+    {
+      schema: {
+        summary: 'A merchant\u2019s fair-price cap',
+        tags: ['merchants'],
+        params,
+        response: { 200: fairPriceCapSchema },
+      },
+      config: { auth: { kinds: [...auth.kinds], scopes: [...auth.scopes] } },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request, 'operator', 'merchant');
+      const { merchantId } = request.params;
+      // A merchant reads its own terms only; another merchant's id is not found for it.
+      if (principal.kind === 'merchant' && principal.id !== merchantId) {
+        return sendProblem(reply, 'merchantNotFound');
+      }
+      const capMicros = await merchants.fairPriceCapOf(merchantId);
+      if (capMicros === undefined) return sendProblem(reply, 'merchantNotFound');
+      return { monthlyCap: capMicros === null ? null : formatAmount(capMicros) };
+    },
+  );
+  api.put(
+    '/v1/merchants/:merchantId/fair-price-cap',
+    {
+      schema: {
+        summary: 'Set or remove a merchant\u2019s fair-price cap',
+        description:
+          'A promise to users: never more than this in a month. A purchase is charged its ' +
+          'price or what is left of the cap this month, whichever is less; once the cap is ' +
+          'reached, further items that month are free, and their receipts say so (the ' +
+          '`fairPriceCap` claim with the full price, which the middleware accepts). What users ' +
+          'spent with the merchant before the cap was set does not count towards it. Payments ' +
+          'on every node use the new cap within a minute.',
+        tags: ['merchants'],
+        params,
+        body: fairPriceCapSchema,
+        response: { 200: fairPriceCapSchema },
+      },
+      // Setting the cap to a value is idempotent in itself: sent twice, it is the same cap.
+      config: { auth: { kinds: [...auth.kinds], scopes: [...auth.scopes] }, idempotent: false },
+    },
+    async (request, reply) => {
+      const principal = requirePrincipal(request, 'operator', 'merchant');
+      const { merchantId } = request.params;
+      if (principal.kind === 'merchant' && principal.id !== merchantId) {
+        return sendProblem(reply, 'merchantNotFound');
+      }
+      const { monthlyCap } = request.body;
+      const capMicros = monthlyCap === null ? null : microsOf(monthlyCap);
+      const updated = await merchants.setFairPriceCap(merchantId, capMicros);
+      if (!updated.ok) return sendProblem(reply, updated.code, updated.detail);
+      return { monthlyCap };
     },
   );
 };

@@ -1,3 +1,4 @@
+import { fairPriceCapMicrosMax } from '../limits/fair-price.ts';
 import type { Ledger } from '@mite/ledger';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
@@ -177,6 +178,38 @@ export function createMerchantService(deps: MerchantServiceDeps) {
       .executeTakeFirst();
     if (updated.numUpdatedRows === 0n) return fail('merchantNotFound');
     return ok(spendingClass);
+  }
+
+  /**
+   * Sets or (with null) removes the merchant's fair-price cap (limits/fair-price.ts): the most a
+   * user pays it in a month. Payments see the change within merchantTermsCacheTtlMs; what users
+   * spent with it this month counts towards a new cap from then on.
+   */
+  async function setFairPriceCap(
+    merchantId: string,
+    capMicros: bigint | null,
+  ): Promise<Result<{ capMicros: bigint | null }, 'merchantNotFound'>> {
+    if (capMicros !== null && (capMicros <= 0n || capMicros > fairPriceCapMicrosMax)) {
+      throw new RangeError(`bug: a fair-price cap of ${capMicros} passed the route's schema`);
+    }
+    const updated = await db
+      .updateTable('merchants')
+      .set({ fair_price_cap_micros: capMicros === null ? null : capMicros.toString() })
+      .where('id', '=', merchantId)
+      .executeTakeFirst();
+    if (updated.numUpdatedRows === 0n) return fail('merchantNotFound');
+    return ok({ capMicros });
+  }
+
+  /** The merchant's fair-price cap (null: none), or undefined when there is no such merchant. */
+  async function fairPriceCapOf(merchantId: string): Promise<bigint | null | undefined> {
+    const row = await db
+      .selectFrom('merchants')
+      .select('fair_price_cap_micros')
+      .where('id', '=', merchantId)
+      .executeTakeFirst();
+    if (row === undefined) return undefined;
+    return row.fair_price_cap_micros === null ? null : BigInt(row.fair_price_cap_micros);
   }
 
   async function merchantExists(merchantId: string): Promise<boolean> {
@@ -391,6 +424,8 @@ export function createMerchantService(deps: MerchantServiceDeps) {
     merchantName,
     setChallengeAccessPeriodMax,
     setSpendingClass,
+    setFairPriceCap,
+    fairPriceCapOf,
     issueApiKey,
     authenticateApiKey,
     listApiKeys,

@@ -29,11 +29,19 @@ import { chainUserData } from '../ledger/chain-user-data.ts';
 import { ledgers } from '../ledger/chart-of-accounts.ts';
 import type { Offer } from '../merchants/merchant-service.ts';
 import {
+  chargeUnderCap,
+  type FairPriceCount,
+  fairCharge,
+  fairPriceScope,
+  fairPriceSpent,
+} from '../limits/fair-price.ts';
+import {
   addSpending,
   countedSpendingJson,
   giveBackSpending,
   type SpendingCharge,
   type SpendingPlan,
+  subtractSpending,
 } from '../limits/monthly-spending.ts';
 import type { SpendingCategory } from '../limits/limit-profile.ts';
 import type { SpendingLimits } from '../limits/spending-limits.ts';
@@ -118,14 +126,15 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   ): Promise<PurchaseAnswer> {
     const { userId } = request;
     const paymentId = `pay_${uuidv7()}`;
-    const subject = await subjectOf(request, purchase, nowMs);
+    const fair = await fairPriceOf(userId, purchase, nowMs);
+    const subject = await subjectOf(request, purchase, nowMs, fair?.expectedMicros);
     const stopped = await policyRefusal(request, purchase, subject, paymentId);
     if (stopped !== undefined) return stopped;
     const plan = await deps.limits.planFor(subject);
     const walletId = await walletIdOf(userId);
-    const legs = await pricing.legsFor(purchase);
+    const pricer = await pricing.pricerFor(purchase);
     const accessUntilMs = nowMs + purchase.accessPeriodSeconds * 1000;
-    const payment = {
+    const payment: PendingPaymentArgs = {
       id: paymentId,
       userId,
       merchantId: purchase.merchantId,
@@ -133,13 +142,15 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       resource: purchase.resource,
       challengeId: purchase.challengeId,
       amountMicros: purchase.priceMicros.toString(),
-      legs: JSON.stringify(legs),
+      listPriceMicros: fair === undefined ? null : purchase.priceMicros.toString(),
+      legs: JSON.stringify(pricer(purchase.priceMicros)),
       accessUntilMs: BigInt(accessUntilMs),
       createdAtMs: BigInt(nowMs),
       idempotencyKey: request.idempotencyKey ?? null,
-      spending: countedSpendingJson(plan),
+      spending: countedSpendingJson(plan, fair === undefined ? [] : [fair.scope]),
     };
-    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase, plan));
+    const capped = fair === undefined ? undefined : { count: fair.count, pricer };
+    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase, plan, capped));
     if (recorded.kind === 'made') return priorPurchase(request, purchase);
     if (recorded.kind === 'capReached') {
       // The policy saw room under the cap, and a purchase racing this one took it first.
@@ -152,13 +163,32 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
         { paymentId: recorded.paymentId },
       );
     }
-    const outcome = await submit(paymentId, walletId, legs);
+    const outcome = await submit(paymentId, walletId, recorded.legs);
     // A failure here leaves the payment pending and the request unanswered: its retry is told
     // so, and the reconciler finishes the payment, whose record then answers the retry.
     await finish(paymentId, outcome);
-    return outcome === 'succeeded'
-      ? ok(receipts.receiptFor(paymentId, userId, purchase, nowMs, accessUntilMs))
-      : fail(outcome);
+    if (outcome !== 'succeeded') return fail(outcome);
+    const terms = {
+      ...purchase,
+      priceMicros: recorded.chargedMicros,
+      listPriceMicros: fair === undefined ? null : purchase.priceMicros,
+    };
+    return ok(receipts.receiptFor(paymentId, userId, terms, nowMs, accessUntilMs));
+  }
+
+  /**
+   * Where a purchase from a merchant with a fair-price cap counts, and what it is expected to
+   * charge as the user's spending with the merchant stands now (the transaction decides).
+   */
+  async function fairPriceOf(userId: string, purchase: Purchase, nowMs: number) {
+    const seller = await pricing.termsOf(purchase.merchantId);
+    const capMicros = seller?.fairPriceCapMicros ?? null;
+    if (capMicros === null) return undefined;
+    const month = deps.limits.monthOf(nowMs);
+    const count: FairPriceCount = { userId, month, merchantId: purchase.merchantId, capMicros };
+    const spent = await fairPriceSpent(db, userId, month, purchase.merchantId);
+    const expectedMicros = fairCharge(purchase.priceMicros, capMicros, spent);
+    return { count, expectedMicros, scope: fairPriceScope(purchase.merchantId) };
   }
 
   /** What the policy is told of a purchase: who pays whom, how much, for what kind of goods. */
@@ -166,6 +196,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     request: PurchaseRequest,
     purchase: Purchase,
     nowMs: number,
+    fairPriceMicros: bigint | undefined,
   ): Promise<PurchaseFacts> {
     const seller = await pricing.termsOf(purchase.merchantId);
     if (seller === undefined) throw new Error(`bug: merchant ${purchase.merchantId} not found`);
@@ -173,7 +204,8 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       kind: 'purchase',
       userId: request.userId,
       merchantId: purchase.merchantId,
-      amountMicros: purchase.priceMicros,
+      amountMicros: fairPriceMicros ?? purchase.priceMicros,
+      ...(fairPriceMicros === undefined ? {} : { listPriceMicros: purchase.priceMicros }),
       offerId: purchase.offerId,
       resource: purchase.resource,
       spendingCategory: purchase.category ?? seller.spendingCategory,
@@ -218,27 +250,36 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
   /**
    * The pending payment, its monthly spending and, for an offer with an access period, its claim
    * on that access, in one transaction: unique keys decide, on every node, that a purchase is
-   * made once, and conditional writes that no cap is passed.
+   * made once, and conditional writes that no cap is passed. Under a merchant's fair-price cap
+   * the amount charged is decided here too (and the payment's amount and legs set to it).
    */
   async function recordPending(
     tx: Transaction<PlatformSchema>,
     payment: PendingPaymentArgs,
     purchase: Purchase,
     plan: SpendingPlan,
+    capped: CappedPricing | undefined,
   ): Promise<
-    | { kind: 'recorded' | 'made' }
+    | { kind: 'recorded'; chargedMicros: bigint; legs: readonly Leg[] }
+    | { kind: 'made' }
     | { kind: 'accessHeld'; paymentId: string }
     | { kind: 'capReached'; charge: SpendingCharge }
   > {
     // A conflict on (user, challenge) or (user, Idempotency-Key): made already.
     if ((await affectedRows(insertPendingPayment, tx, payment)) === 0n) return { kind: 'made' };
-    const refused = await addSpending(tx, payment.userId, plan, purchase.priceMicros);
+    const { chargedMicros, legs } = await chargeOf(tx, payment, purchase.priceMicros, capped);
+    const refused = await addSpending(tx, payment.userId, plan, chargedMicros);
     if (refused !== undefined) {
       await affectedRows(deleteUnmadePayment, tx, { id: payment.id });
+      if (capped !== undefined) {
+        const { month, merchantId } = capped.count;
+        const scopes = [fairPriceScope(merchantId)];
+        await subtractSpending(tx, payment.userId, month, scopes, chargedMicros);
+      }
       return { kind: 'capReached', charge: refused };
     }
-    if (purchase.offerId === null || purchase.accessPeriodSeconds === 0)
-      return { kind: 'recorded' };
+    const recorded = { kind: 'recorded' as const, chargedMicros, legs };
+    if (purchase.offerId === null || purchase.accessPeriodSeconds === 0) return recorded;
     const holder = await claimOfferAccess(tx, {
       userId: payment.userId,
       offerId: purchase.offerId,
@@ -246,10 +287,33 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       accessUntilMs: Number(payment.accessUntilMs),
       nowMs: Number(payment.createdAtMs),
     });
-    if (holder === undefined) return { kind: 'recorded' };
+    if (holder === undefined) return recorded;
     await affectedRows(deleteUnmadePayment, tx, { id: payment.id });
-    await giveBackSpending(tx, payment.userId, payment.spending, purchase.priceMicros);
+    await giveBackSpending(tx, payment.userId, payment.spending, chargedMicros);
     return { kind: 'accessHeld', paymentId: holder };
+  }
+
+  /**
+   * What the recorded payment charges: its price, or under a fair-price cap what is left of the
+   * cap this month (the payment's amount and legs are then set to it).
+   */
+  async function chargeOf(
+    tx: Transaction<PlatformSchema>,
+    payment: PendingPaymentArgs,
+    priceMicros: bigint,
+    capped: CappedPricing | undefined,
+  ): Promise<{ chargedMicros: bigint; legs: readonly Leg[] }> {
+    const legs = JSON.parse(payment.legs) as Leg[];
+    if (capped === undefined) return { chargedMicros: priceMicros, legs };
+    const chargedMicros = await chargeUnderCap(tx, capped.count, priceMicros);
+    if (chargedMicros === priceMicros) return { chargedMicros, legs };
+    const lowered = capped.pricer(chargedMicros);
+    await affectedRows(lowerPaymentAmount, tx, {
+      id: payment.id,
+      amountMicros: chargedMicros.toString(),
+      legs: JSON.stringify(lowered),
+    });
+    return { chargedMicros, legs: lowered };
   }
 
   /**
@@ -338,6 +402,9 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     walletId: bigint,
     legs: readonly Leg[],
   ): Promise<'succeeded' | 'insufficientFunds' | 'accountClosed'> {
+    // A charge of zero (free under a fair-price cap) moves no money: there is no chain to make,
+    // and the payment succeeds on its record alone.
+    if (legs.length === 0) return 'succeeded';
     const userData = chainUserData(paymentId);
     const transfers: Transfer[] = legs.map((leg, index) => ({
       id: BigInt(leg.transferId),
@@ -415,7 +482,10 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     readonly wallet_account_id: string;
   }): Promise<void> {
     const legs = JSON.parse(payment.legs) as Leg[];
-    const done = await ledger.lookupTransfers(legs.map((leg) => BigInt(leg.transferId)));
+    const done =
+      legs.length === 0
+        ? []
+        : await ledger.lookupTransfers(legs.map((leg) => BigInt(leg.transferId)));
     const outcome =
       done.length === legs.length
         ? 'succeeded'
@@ -459,6 +529,12 @@ const selectPaymentByChallenge = preparedQuery<{ userId: string; challengeId: st
       .where('challenge_id', '=', arg('challengeId')),
 );
 
+/** What a purchase under a fair-price cap needs in its transaction: its counter and its legs. */
+interface CappedPricing {
+  readonly count: FairPriceCount;
+  readonly pricer: (amountMicros: bigint) => Leg[];
+}
+
 interface PendingPaymentArgs {
   id: string;
   userId: string;
@@ -467,6 +543,7 @@ interface PendingPaymentArgs {
   resource: string;
   challengeId: string | null;
   amountMicros: string;
+  listPriceMicros: string | null;
   legs: string;
   accessUntilMs: bigint;
   createdAtMs: bigint;
@@ -485,6 +562,7 @@ const insertPendingPayment = preparedQuery<PendingPaymentArgs, never>((db, arg) 
       resource: arg('resource'),
       challenge_id: arg('challengeId'),
       amount_micros: arg('amountMicros'),
+      list_price_micros: arg('listPriceMicros'),
       state: 'pending',
       failure_code: null,
       legs: arg('legs'),
@@ -495,6 +573,16 @@ const insertPendingPayment = preparedQuery<PendingPaymentArgs, never>((db, arg) 
       spending: arg('spending'),
     })
     .onConflict((conflict) => conflict.doNothing()),
+);
+
+/** What a payment under a fair-price cap charges, once its transaction decided it. */
+const lowerPaymentAmount = preparedQuery<{ id: string; amountMicros: string; legs: string }, never>(
+  (db, arg) =>
+    db
+      .updateTable('payments')
+      .set({ amount_micros: arg('amountMicros'), legs: arg('legs') })
+      .where('id', '=', arg('id'))
+      .where('state', '=', 'pending'),
 );
 
 /** A payment recorded in this transaction whose access was held by another: it never was. */

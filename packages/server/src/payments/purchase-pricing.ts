@@ -32,6 +32,8 @@ export interface MerchantTerms {
   readonly spendingCategory: SpendingCategory;
   /** Whether its goods resell easily, under the lower monthly cap. */
   readonly resellable: boolean;
+  /** The most a user pays it in a month (limits/fair-price.ts); null: no cap. */
+  readonly fairPriceCapMicros: bigint | null;
 }
 
 /** One ledger transfer of a payment, as stored with it so an interrupted payment can finish. */
@@ -73,6 +75,8 @@ export function createPurchasePricing(deps: {
       spendingCategory:
         row.spending_category === 'goods' ? ('goods' as const) : ('content' as const),
       resellable: row.resellable === 1,
+      fairPriceCapMicros:
+        row.fair_price_cap_micros === null ? null : BigInt(row.fair_price_cap_micros),
     };
     merchantTerms.set(merchantId, terms);
     return terms;
@@ -83,15 +87,32 @@ export function createPurchasePricing(deps: {
    * Postcondition: they add up to the price exactly (no micro-unit made or lost).
    */
   async function legsFor(offer: PricedPurchase): Promise<Leg[]> {
+    return (await pricerFor(offer))(offer.priceMicros);
+  }
+
+  /**
+   * The legs of a purchase for any amount charged for it (less than its price under a fair-price
+   * cap), computed without waiting: the merchants' terms are looked up first, so that the
+   * amount can be priced inside the transaction that decides it. A charge of zero has no legs.
+   */
+  async function pricerFor(offer: PricedPurchase): Promise<(amountMicros: bigint) => Leg[]> {
     const seller = await termsOf(offer.merchantId);
     if (seller === undefined) throw new Error(`bug: merchant ${offer.merchantId} not found`);
-    const shares = [];
+    const shares: { key: string; shareBasisPoints: number }[] = [];
     for (const share of offer.splits) {
       const creator = await termsOf(share.merchantId);
       if (creator === undefined) throw new Error(`bug: merchant ${share.merchantId} not found`);
       shares.push({ key: creator.accountId, shareBasisPoints: share.shareBasisPoints });
     }
-    const split = splitPayment(offer.priceMicros, seller.feeBasisPoints, shares);
+    return (amountMicros) => legsOf(amountMicros, seller.feeBasisPoints, shares);
+  }
+
+  function legsOf(
+    amountMicros: bigint,
+    feeBasisPoints: number,
+    shares: readonly { key: string; shareBasisPoints: number }[],
+  ): Leg[] {
+    const split = splitPayment(amountMicros, feeBasisPoints, shares);
     const legs: Leg[] = split.legs.map((leg) => ({
       transferId: transferIds.next().toString(),
       creditAccountId: leg.key,
@@ -105,13 +126,13 @@ export function createPurchasePricing(deps: {
       code: transferCodes.platformFee,
     });
     const total = legs.reduce((sum, leg) => sum + BigInt(leg.amountMicros), 0n);
-    if (total !== offer.priceMicros) {
-      throw new Error(`bug: legs add up to ${total}, the price is ${offer.priceMicros}`);
+    if (total !== amountMicros) {
+      throw new Error(`bug: legs add up to ${total}, the amount is ${amountMicros}`);
     }
     return legs.filter((leg) => leg.amountMicros !== '0');
   }
 
-  return { termsOf, legsFor };
+  return { termsOf, legsFor, pricerFor };
 }
 
 export type PurchasePricing = ReturnType<typeof createPurchasePricing>;
@@ -126,6 +147,7 @@ const selectMerchantTerms = preparedQuery<
     | 'challenge_access_period_seconds_max'
     | 'spending_category'
     | 'resellable'
+    | 'fair_price_cap_micros'
   >
 >((db, arg) =>
   db
@@ -137,6 +159,7 @@ const selectMerchantTerms = preparedQuery<
       'challenge_access_period_seconds_max',
       'spending_category',
       'resellable',
+      'fair_price_cap_micros',
     ])
     .where('id', '=', arg('merchantId')),
 );

@@ -30,6 +30,11 @@ export interface ReceiptTerms {
   readonly resource: string;
   readonly priceMicros: bigint;
   readonly challengeId: string | null;
+  /**
+   * The full price when the merchant's fair-price cap applied to the payment (`priceMicros` is
+   * then what was charged); null or absent otherwise.
+   */
+  readonly listPriceMicros?: bigint | null;
 }
 
 export function createPurchaseReceipts(deps: {
@@ -76,8 +81,19 @@ export function createPurchaseReceipts(deps: {
       issuedAt: Math.floor(issuedAtMs / 1000),
       accessUntil: Math.floor(accessUntilMs / 1000),
       ...(purchase.challengeId === null ? {} : { challengeId: purchase.challengeId }),
+      ...fairPriceTerm(purchase),
     };
     return { paymentId, claims, receipt: signReceipt(claims, deps.receiptKey) };
+  }
+
+  /**
+   * The signed term of a payment its merchant's fair-price cap made cheaper: the full price. A
+   * payment charged in full under a cap has none, and its receipt is like any other.
+   */
+  function fairPriceTerm(purchase: ReceiptTerms): { fairPriceCap?: string } {
+    const list = purchase.listPriceMicros;
+    if (list === undefined || list === null || list <= purchase.priceMicros) return {};
+    return { fairPriceCap: formatAmount(list) };
   }
 
   /** The receipt of a succeeded payment, signed again from its record: the same claims. */
@@ -87,6 +103,7 @@ export function createPurchaseReceipts(deps: {
       resource: row.resource ?? '',
       priceMicros: BigInt(row.amount_micros),
       challengeId: row.challenge_id,
+      listPriceMicros: row.list_price_micros === null ? null : BigInt(row.list_price_micros),
     };
     return receiptFor(
       row.id,

@@ -41,7 +41,13 @@ export interface PurchaseFacts {
   readonly kind: 'purchase';
   readonly userId: string;
   readonly merchantId: string;
+  /**
+   * What the purchase is expected to charge: its price, or less under the merchant's fair-price
+   * cap (limits/fair-price.ts), as the user's spending with the merchant stood when asked.
+   */
   readonly amountMicros: bigint;
+  /** The full price, when the merchant's fair-price cap applies (may equal `amountMicros`). */
+  readonly listPriceMicros?: bigint | undefined;
   /** The offer bought, or null for a merchant's HTTP 402 challenge. */
   readonly offerId: string | null;
   readonly resource: string;

@@ -36,6 +36,7 @@ import * as userLimits from './0030-user-limits.ts';
 import * as challengeConfirmations from './0032-challenge-confirmations.ts';
 import * as policyReview from './0033-policy-review.ts';
 import * as riskRuleSets from './0034-risk-rule-sets.ts';
+import * as fairPriceCaps from './0035-fair-price-caps.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0001-foundation': foundation,
@@ -71,4 +72,5 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0032-challenge-confirmations': challengeConfirmations,
   '0033-policy-review': policyReview,
   '0034-risk-rule-sets': riskRuleSets,
+  '0035-fair-price-caps': fairPriceCaps,
 };

@@ -15,6 +15,7 @@ import {
   percentOf,
 } from './offer-form.ts';
 import './dashboard-shell.ts';
+import './fair-price-cap-form.ts';
 
 interface Page<T> {
   readonly items: T[];
@@ -152,7 +153,14 @@ export class OffersPage extends DashboardScreenElement {
     const mayWrite = this.session !== undefined && holdsScope(this.session, 'offers:write');
     return html`<h1>Offers</h1>
       ${this.failure === undefined ? nothing : html`<p class="notice error" role="alert">${this.failure}</p>`}
-      ${this.renderOffers(mayWrite)} ${mayWrite ? this.renderForm() : nothing}`;
+      ${this.renderOffers(mayWrite)} ${mayWrite ? this.renderForm() : nothing}
+      ${
+        mayWrite
+          ? html`<mite-fair-price-cap
+              merchant-id=${this.session?.merchantId ?? ''}
+            ></mite-fair-price-cap>`
+          : nothing
+      }`;
   }
 
   private renderOffers(mayWrite: boolean) {

@@ -18,7 +18,7 @@ import {
 import { activeConsent, type ConsentText, grantConsent, readConsents } from '../shared/consents.ts';
 import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
-import { showAmount } from '../shared/money.ts';
+import { microsOf, showAmount } from '../shared/money.ts';
 import { sessionKeptProblem } from '../shared/session-kept.ts';
 import {
   browserPurse,
@@ -60,6 +60,7 @@ export class PayPage extends MiteElement {
     tokenRequest: { state: true },
     tokenNote: { state: true },
     challenge: { state: true },
+    fairPrice: { state: true },
   };
 
   declare stage: Stage;
@@ -84,6 +85,8 @@ export class PayPage extends MiteElement {
   declare tokenNote: string | undefined;
   /** The platform's policy asks the person to confirm this payment: why, and its decision. */
   declare challenge: PolicyChallenge | undefined;
+  /** Under the merchant's fair-price cap: what this item costs and what the window says of it. */
+  declare fairPrice: FairPriceNote | undefined;
   readonly #askingOrigin = askingOriginOf(
     new URLSearchParams(location.search).get(askingOriginParam),
   );
@@ -103,6 +106,7 @@ export class PayPage extends MiteElement {
     this.tokenRequest = undefined;
     this.tokenNote = undefined;
     this.challenge = undefined;
+    this.fairPrice = undefined;
   }
 
   override connectedCallback(): void {
@@ -205,6 +209,7 @@ export class PayPage extends MiteElement {
     const profile = await callApi<{ name: string }>('GET', `/v1/merchants/${merchantId}/profile`);
     if (!profile.ok) return this.#refuse(describeProblem(profile.problem));
     this.merchant = profile.value.name;
+    this.fairPrice = await fairPriceNoteOf(merchantId, profile.value.name, request.amountMicros);
     this.balance = wallet.value.balance;
     this.ready = false;
     this.stage = 'review';
@@ -429,7 +434,9 @@ export class PayPage extends MiteElement {
   private renderReview() {
     const request = this.request;
     if (request === undefined) return nothing;
-    const price = showMicros(request.amountMicros);
+    // Under a fair-price cap the wallet pays what is left of it (tokens pay the full price).
+    const charged = this.tokenRequest === undefined ? this.fairPrice?.chargedMicros : undefined;
+    const price = showMicros(charged ?? request.amountMicros);
     return html`<h1>Pay ${price}?</h1>
       ${this.renderSummary(request)}
       ${
@@ -474,6 +481,12 @@ export class PayPage extends MiteElement {
       <dt>Price</dt>
       <dd>${price}</dd>
       ${
+        this.fairPrice === undefined || this.tokenRequest !== undefined
+          ? nothing
+          : html`<dt>Fair price</dt>
+              <dd data-testid="fair-price">${this.fairPrice.text}</dd>`
+      }
+      ${
         this.tokenRequest === undefined
           ? html`<dt>Your balance</dt>
               <dd>${showAmount(this.balance)}</dd>`
@@ -496,6 +509,43 @@ export class PayPage extends MiteElement {
       <span class="hint" id="auto-pay-text">${text.text} (Text version ${text.version}.)</span>
     </p>`;
   }
+}
+
+/** What the pay window says of the merchant's fair-price cap, and what the item then costs. */
+interface FairPriceNote {
+  readonly text: string;
+  readonly chargedMicros: bigint;
+}
+
+/**
+ * The user's standing with the merchant's fair-price cap this month, as a sentence: free once the
+ * cap is reached, else what is left before it. Undefined when the merchant has no cap or the
+ * standing cannot be read (the platform charges by the cap all the same).
+ */
+async function fairPriceNoteOf(
+  merchantId: string,
+  merchantName: string,
+  priceMicros: bigint,
+): Promise<FairPriceNote | undefined> {
+  const standing = await callApi<{ cap: string | null; left: string | null }>(
+    'GET',
+    `/v1/users/me/spending/merchants/${merchantId}`,
+  );
+  if (!standing.ok || standing.value.cap === null || standing.value.left === null) return undefined;
+  const cap = showAmount(standing.value.cap);
+  const leftMicros = microsOf(standing.value.left);
+  if (leftMicros === undefined) return undefined;
+  if (leftMicros === 0n) {
+    return {
+      text: `Free: you have reached ${merchantName}\u2019s monthly cap of ${cap}.`,
+      chargedMicros: 0n,
+    };
+  }
+  const left = showAmount(standing.value.left);
+  return {
+    text: `${left} left before ${merchantName}\u2019s monthly cap of ${cap}; after that, its items are free this month.`,
+    chargedMicros: leftMicros < priceMicros ? leftMicros : priceMicros,
+  };
 }
 
 customElements.define('mite-pay-page', PayPage);

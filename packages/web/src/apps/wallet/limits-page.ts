@@ -27,6 +27,15 @@ interface LimitChange {
   readonly changedAt: string;
 }
 
+/** One merchant's fair-price cap the user paid towards this month (`GET /v1/users/me/spending`). */
+interface FairPriceCap {
+  readonly merchantId: string;
+  readonly merchantName: string;
+  readonly cap: string;
+  readonly spent: string;
+  readonly left: string;
+}
+
 const scopeNames: Readonly<Record<string, string>> = {
   content: 'Content, each month',
   goods: 'Goods, each month',
@@ -57,6 +66,7 @@ export class LimitsPage extends MiteElement {
     limitError: { state: true },
     passwordError: { state: true },
     busy: { state: true },
+    fairPriceCaps: { state: true },
   };
 
   declare data: Limits | undefined;
@@ -64,6 +74,8 @@ export class LimitsPage extends MiteElement {
   declare limitError: string | undefined;
   declare passwordError: string | undefined;
   declare busy: boolean;
+  /** Merchants' fair-price caps the user paid towards this month; undefined until read. */
+  declare fairPriceCaps: readonly FairPriceCap[] | undefined;
 
   constructor() {
     super();
@@ -80,6 +92,11 @@ export class LimitsPage extends MiteElement {
     if (result.ok) this.data = result.value;
     else if (result.problem.status === 401) window.location.assign(walletPaths.logIn);
     else this.outcome = { kind: 'failed', message: describeProblem(result.problem) };
+    const spending = await callApi<{ fairPriceCaps: FairPriceCap[] }>(
+      'GET',
+      '/v1/users/me/spending',
+    );
+    if (spending.ok) this.fairPriceCaps = spending.value.fairPriceCaps;
   }
 
   private async submit(event: SubmitEvent): Promise<void> {
@@ -128,6 +145,7 @@ export class LimitsPage extends MiteElement {
       ${this.renderOutcome()}
       <mite-spending-progress></mite-spending-progress>
       ${this.data === undefined ? html`<p role="status">Loading…</p>` : this.renderLimits(this.data)}
+      ${this.renderFairPriceCaps()}
       <p><a href=${walletPaths.home}>Back to your wallet</a></p>`;
   }
 
@@ -200,6 +218,42 @@ export class LimitsPage extends MiteElement {
         <div><button type="submit" ?disabled=${this.busy}>Save limit</button></div>
       </form>
       ${this.renderChanges(data.changes)}`;
+  }
+
+  /**
+   * Progress towards each merchant's fair-price cap this month: merchants that promise never to
+   * charge more than their cap in a month, after which their items are free.
+   */
+  private renderFairPriceCaps() {
+    const caps = this.fairPriceCaps;
+    if (caps === undefined || caps.length === 0) return nothing;
+    return html`<section data-testid="fair-price-caps" aria-labelledby="fair-price-caps-title">
+      <h2 id="fair-price-caps-title">Merchants’ fair-price caps this month</h2>
+      <p>
+        These merchants never charge you more than their cap in a month: after it, their items are
+        free.
+      </p>
+      <ul>
+        ${caps.map((cap) => {
+          const spent = microsOf(cap.spent) ?? 0n;
+          const whole = microsOf(cap.cap) ?? 1n;
+          const percent = Number((spent * 100n) / (whole === 0n ? 1n : whole));
+          return html`<li>
+            <strong>${cap.merchantName}</strong>: ${showAmount(cap.spent)} of ${showAmount(cap.cap)}
+            <progress
+              max="100"
+              value=${Math.min(percent, 100)}
+              aria-label=${`${cap.merchantName}: ${percent}% of its cap`}
+            ></progress>
+            ${
+              cap.left === '0.00' || microsOf(cap.left) === 0n
+                ? html`<span>Cap reached: the rest of the month is free.</span>`
+                : html`<span>${showAmount(cap.left)} left before the cap.</span>`
+            }
+          </li>`;
+        })}
+      </ul>
+    </section>`;
   }
 
   private renderChanges(changes: readonly LimitChange[]) {
