@@ -18,7 +18,7 @@ test('the risk benchmark runs a tiny population: every fraudster caught, no hone
   assert.equal(report.honestStopped, 0);
   assert.ok(report.engineMicros.p99 > 0, 'decisions were timed');
   const text = formatRiskReport(report);
-  assert.match(text, /risk engine \(record \+ decide\) +\d+\.\d +\d+\.\d +\d+\.\d\d/);
+  assert.match(text, /the rules \(engine record \+ decide\) +\d+\.\d +\d+\.\d +\d+\.\d\d/);
   assert.match(text, /PASS {2}detection rate >= 95\.0%: 100\.0% \(7 of 7\)/);
   assert.match(text, /PASS {2}false-positive rate <= 1\.0%: 0\.0% \(0 of 21\)/);
 });

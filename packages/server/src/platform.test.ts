@@ -671,6 +671,20 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
         200,
       ],
       [
+        'PUT /v1/merchants/{merchantId}/fair-price-cap',
+        'offers:write',
+        async () => `/v1/merchants/${shop.merchantId}/fair-price-cap`,
+        { monthlyCap: '5.00' },
+        200,
+      ],
+      [
+        'GET /v1/merchants/{merchantId}/fair-price-cap',
+        'offers:write',
+        async () => `/v1/merchants/${shop.merchantId}/fair-price-cap`,
+        undefined,
+        200,
+      ],
+      [
         'GET /v1/payments/{paymentId}',
         'payments:read',
         async () => `/v1/payments/${String(paid.body.paymentId)}`,

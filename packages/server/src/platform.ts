@@ -403,7 +403,7 @@ async function createServices(
     receiptKey,
     transferIds,
   });
-  const refunds = createRefundService({ ...deps, transferIds });
+  const refunds = createRefundService({ ...deps, transferIds, freezes });
   const fundingConfig = options.funding ?? fundingConfigFromEnv(options.env);
   const fundingProvider = createFundingProvider(fundingConfig, masterKey, appRef);
   const topUps = createTopUpService({
@@ -518,6 +518,7 @@ async function createServices(
     spentTokens: { purgeExpired: () => purgeExpiredSpentTokens(platformDb.db, clock()) },
     operator,
     review,
+    freezes,
     consents,
     risk,
     idempotency,

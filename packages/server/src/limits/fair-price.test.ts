@@ -9,95 +9,20 @@
 import assert from 'node:assert/strict';
 import { type TestContext, test } from 'node:test';
 import { forEachDialect } from '../db/testing.ts';
-import {
-  type Backend,
-  createMerchantWithKey,
-  expectStatus,
-  type PlatformUnderTest,
-  signUpAndTopUp,
-  startPlatformUnderTest,
-} from '../platform-testing.ts';
+import { type Backend, createMerchantWithKey, expectStatus } from '../platform-testing.ts';
 import { fairCharge } from './fair-price.ts';
-import type { PlatformCaps } from './platform-caps.ts';
+import {
+  type Bought,
+  type LimitsWorld,
+  lastSecondOfNovemberInSeoulMs,
+  startLimitsWorld,
+  units,
+} from './testing/limits-world.ts';
 
-const units = 1_000_000n;
+type World = LimitsWorld;
 
-const testCaps: PlatformCaps = {
-  categoryMonthlyMicros: { content: 10n * units, goods: 20n * units },
-  resellableMonthlyMicros: 3n * units,
-  minorMonthlyMicros: 2n * units,
-};
-
-/** 2026-11-30 23:59:59 in Seoul (UTC+9, no summer time): the last second of November there. */
-const lastSecondOfNovemberInSeoulMs = Date.UTC(2026, 10, 30, 14, 59, 59);
-
-interface Bought {
-  readonly status: number;
-  readonly body: Record<string, unknown> | undefined;
-}
-
-interface World {
-  readonly env: PlatformUnderTest;
-  readonly clock: { nowMs: number };
-  readonly merchantId: string;
-  readonly apiKey: string;
-  readonly user: string;
-  setCap(cap: string | null, auth?: string): Promise<{ status: number; text: string }>;
-  offer(price: string, apiKey?: string): Promise<string>;
-  buy(offerId: string): Promise<Bought>;
-  balance(): Promise<unknown>;
-}
-
-async function world(t: TestContext, backend: Backend, topUp = '50.00'): Promise<World> {
-  const clock = { nowMs: lastSecondOfNovemberInSeoulMs - 60_000 };
-  const env = await startPlatformUnderTest(t, backend, {
-    platformCaps: testCaps,
-    timeZone: 'Asia/Seoul',
-    clock: () => clock.nowMs,
-    backgroundJobs: false,
-  });
-  const { merchantId, apiKey } = await createMerchantWithKey(env, { name: 'Daily News' });
-  const { user } = await signUpAndTopUp(env, {
-    email: 'ada@example.com',
-    password: 'a long passphrase',
-    topUp,
-  });
-  let offers = 0;
-  return {
-    env,
-    clock,
-    merchantId,
-    apiKey,
-    user,
-    async setCap(cap, auth = apiKey) {
-      const path = `/v1/merchants/${merchantId}/fair-price-cap`;
-      const answer = await env.call('PUT', path, { auth, body: { monthlyCap: cap } });
-      return { status: answer.status, text: answer.text };
-    },
-    async offer(price, key = apiKey) {
-      const body = {
-        resource: `/items/${++offers}`,
-        title: `Item ${offers}`,
-        price,
-        category: 'content',
-        accessPeriodSeconds: 0,
-      };
-      const created = expectStatus(
-        await env.call('POST', '/v1/offers', { auth: key, body }),
-        201,
-        'offer',
-      );
-      return String(created.id);
-    },
-    async buy(offerId) {
-      const answer = await env.call('POST', '/v1/payments', { auth: user, body: { offerId } });
-      return { status: answer.status, body: answer.body };
-    },
-    async balance() {
-      return (await env.call('GET', '/v1/wallet', { auth: user })).body?.balance;
-    },
-  };
-}
+const world = (t: TestContext, backend: Backend, topUp = '50.00') =>
+  startLimitsWorld(t, backend, { topUp });
 
 function claimsOf(bought: Bought): Record<string, unknown> {
   assert.equal(bought.status, 201, JSON.stringify(bought.body));
@@ -300,8 +225,11 @@ forEachDialect('fair-price caps', (backend, it) => {
     assert.equal((await w.setCap('4.00')).status, 200);
     const other = await createMerchantWithKey(w.env, { name: 'Other' });
     assert.equal(claimsOf(await w.buy(await w.offer('4.00'))).amount, '4.00');
-    assert.equal(claimsOf(await w.buy(await w.offer('6.00', other.apiKey))).amount, '6.00');
-    const overCap = await w.buy(await w.offer('0.01', other.apiKey));
+    assert.equal(
+      claimsOf(await w.buy(await w.offer('6.00', { apiKey: other.apiKey }))).amount,
+      '6.00',
+    );
+    const overCap = await w.buy(await w.offer('0.01', { apiKey: other.apiKey }));
     assert.equal(overCap.body?.rule, 'limit.monthly.content', 'the content cap is reached');
     assert.equal(claimsOf(await w.buy(await w.offer('1.00'))).amount, '0.00');
   });

@@ -8,103 +8,22 @@
 import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { forEachDialect } from '../db/testing.ts';
-import {
-  type Backend,
-  createMerchantWithKey,
-  expectStatus,
-  type PlatformUnderTest,
-  signUpAndTopUp,
-  noRiskRules,
-  type PlatformOverrides,
-  startPlatformUnderTest,
-} from '../platform-testing.ts';
-import { outputsFor, outputsJson, startTokenWorld } from '../tokens/testing/token-world.ts';
-import type { PlatformCaps } from './platform-caps.ts';
+import type { Backend, PlatformOverrides } from '../platform-testing.ts';
 import { defaultRuleSetInput } from '../risk/rule-set.ts';
+import { outputsFor, outputsJson, startTokenWorld } from '../tokens/testing/token-world.ts';
+import {
+  lastSecondOfNovemberInSeoulMs,
+  startLimitsWorld,
+  testCaps,
+  units,
+} from './testing/limits-world.ts';
 
-const units = 1_000_000n;
-
-/** Small caps, so that a test reaches them in a few purchases. */
-const testCaps: PlatformCaps = {
-  categoryMonthlyMicros: { content: 10n * units, goods: 20n * units },
-  resellableMonthlyMicros: 3n * units,
-  minorMonthlyMicros: 2n * units,
-};
-
-/** 2026-11-30 23:59:59 in Seoul (UTC+9, no summer time): the last second of November there. */
-const lastSecondOfNovemberInSeoulMs = Date.UTC(2026, 10, 30, 14, 59, 59);
-
-interface World {
-  readonly env: PlatformUnderTest;
-  readonly clock: { nowMs: number };
-  readonly merchantId: string;
-  readonly apiKey: string;
-  readonly user: string;
-  /** A new offer of the merchant's at this price, bought as often as wanted (no access period). */
-  offer(price: string, category?: 'content' | 'goods'): Promise<string>;
-  buy(offerId: string): Promise<{ status: number; body: Record<string, unknown> | undefined }>;
-  spending(): Promise<Record<string, unknown>>;
-}
-
-async function world(
+const world = (
   t: TestContext,
   backend: Backend,
   topUp = '50.00',
   overrides: PlatformOverrides = {},
-): Promise<World> {
-  const clock = { nowMs: lastSecondOfNovemberInSeoulMs - 60_000 };
-  const env = await startPlatformUnderTest(t, backend, {
-    platformCaps: testCaps,
-    timeZone: 'Asia/Seoul',
-    clock: () => clock.nowMs,
-    backgroundJobs: false,
-    // One user buys many times a minute here: the caps are under test, not the velocity rules.
-    riskRules: noRiskRules,
-    ...overrides,
-  });
-  const { merchantId, apiKey } = await createMerchantWithKey(env, { name: 'Daily News' });
-  const { user } = await signUpAndTopUp(env, {
-    email: 'ada@example.com',
-    password: 'a long passphrase',
-    topUp,
-  });
-  let offers = 0;
-  return {
-    env,
-    clock,
-    merchantId,
-    apiKey,
-    user,
-    async offer(price, category = 'content') {
-      const created = expectStatus(
-        await env.call('POST', '/v1/offers', {
-          auth: apiKey,
-          body: {
-            resource: `/items/${++offers}`,
-            title: `Item ${offers}`,
-            price,
-            category,
-            accessPeriodSeconds: 0,
-          },
-        }),
-        201,
-        'offer',
-      );
-      return String(created.id);
-    },
-    async buy(offerId) {
-      const answer = await env.call('POST', '/v1/payments', { auth: user, body: { offerId } });
-      return { status: answer.status, body: answer.body };
-    },
-    async spending() {
-      return expectStatus(
-        await env.call('GET', '/v1/users/me/spending', { auth: user }),
-        200,
-        'spending',
-      );
-    },
-  };
-}
+) => startLimitsWorld(t, backend, { topUp, overrides });
 
 function scopeOf(summary: Record<string, unknown>, scope: string): Record<string, unknown> {
   const scopes = summary.scopes as Record<string, unknown>[];
@@ -132,7 +51,7 @@ forEachDialect('spending limits', (backend, it) => {
     const content = scopeOf(await w.spending(), 'content');
     assert.deepEqual(content, { scope: 'content', spent: '10.00', cap: '10.00', ownLimit: null });
     // Goods have a cap of their own.
-    assert.equal((await w.buy(await w.offer('5.00', 'goods'))).status, 201);
+    assert.equal((await w.buy(await w.offer('5.00', { category: 'goods' }))).status, 201);
     const decisions = await w.env.platform.platformDb.db
       .selectFrom('policy_decisions')
       .select(['rule', 'reason', 'verdict'])
@@ -222,7 +141,7 @@ forEachDialect('spending limits', (backend, it) => {
     });
     assert.equal(bad.status, 400);
     // Classed before its first sale, so no node holds its terms in memory yet.
-    const gift = await w.offer('2.00', 'goods');
+    const gift = await w.offer('2.00', { category: 'goods' });
     assert.equal((await w.buy(gift)).status, 201);
     const refused = await w.buy(gift);
     assert.equal(refused.status, 403);
@@ -259,7 +178,7 @@ forEachDialect('spending limits the user sets', (backend, it) => {
     const setLimit = (scope: string, body: Record<string, unknown>) =>
       w.env.call('PUT', `/v1/users/me/limits/${scope}`, { auth: w.user, body });
     assert.equal((await setLimit('goods', { limit: '0' })).status, 200);
-    const goods = await w.buy(await w.offer('0.01', 'goods'));
+    const goods = await w.buy(await w.offer('0.01', { category: 'goods' }));
     assert.equal(goods.status, 403);
     assert.equal(goods.body?.rule, 'limit.monthly.goods');
     assert.match(String(goods.body?.detail), /blocked on this account/);
@@ -320,9 +239,13 @@ forEachDialect('the cash-out rule over the monthly spending', (backend, it) => {
       body: { category: 'goods', resellable: true },
     });
     assert.equal(classed.status, 200);
-    assert.equal((await w.buy(await w.offer('89.00', 'goods'))).status, 201);
-    assert.equal((await w.buy(await w.offer('1.00', 'goods'))).status, 201, 'exactly 90%');
-    const over = await w.buy(await w.offer('0.01', 'goods'));
+    assert.equal((await w.buy(await w.offer('89.00', { category: 'goods' }))).status, 201);
+    assert.equal(
+      (await w.buy(await w.offer('1.00', { category: 'goods' }))).status,
+      201,
+      'exactly 90%',
+    );
+    const over = await w.buy(await w.offer('0.01', { category: 'goods' }));
     assert.equal(over.status, 403);
     assert.equal(over.body?.type, '/v1/problems/policy-challenged');
     assert.equal(over.body?.rule, 'cash-out.resellable');

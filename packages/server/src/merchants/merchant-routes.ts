@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { parseAmount } from '@mite/protocol';
 import { sendProblem } from '../http/problems.ts';
 import { fairPriceCapMicrosMax } from '../limits/fair-price.ts';
 import { amountSchema, formatAmount, microsOf } from '../money/amount-schema.ts';
@@ -187,10 +188,11 @@ const merchantAccountRoutes: MerchantRoutes = async (api, { merchants }) => {
 const fairPriceCapSchema = z
   .object({
     monthlyCap: amountSchema
-      .refine(
-        (amount) => microsOf(amount) > 0n && microsOf(amount) <= fairPriceCapMicrosMax,
-        'a cap above zero and at most 1000000 (null removes the cap)',
-      )
+      // Refinements run even when the amount's own check failed: parsed here without throwing.
+      .refine((amount) => {
+        const parsed = parseAmount(amount);
+        return parsed.ok && parsed.value > 0n && parsed.value <= fairPriceCapMicrosMax;
+      }, 'a cap above zero and at most 1000000 (null removes the cap)')
       .nullable()
       .describe(
         'The most a user pays the merchant in a month (the operator\u2019s time zone): once a ' +

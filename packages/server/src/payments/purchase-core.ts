@@ -21,6 +21,7 @@ import { currency, formatAmount } from '@mite/protocol';
 import type { Transaction } from 'kysely';
 import { LRUCache } from 'lru-cache';
 import { uuidv7 } from 'uuidv7';
+import { retryingDeadlocks } from '../db/deadlocks.ts';
 import type { PlatformDb } from '../db/platform-db.ts';
 import { affectedRows, firstRow, preparedQuery } from '../db/prepared-query.ts';
 import type { PaymentRow, PlatformSchema } from '../db/schema.ts';
@@ -150,7 +151,11 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       spending: countedSpendingJson(plan, fair === undefined ? [] : [fair.scope]),
     };
     const capped = fair === undefined ? undefined : { count: fair.count, pricer };
-    const recorded = await batcher.run((tx) => recordPending(tx, payment, purchase, plan, capped));
+    // Units in one batch lock users' monthly spending in no common order: a PostgreSQL deadlock
+    // between two nodes' batches aborts one, which changed nothing and is run again.
+    const recorded = await retryingDeadlocks(() =>
+      batcher.run((tx) => recordPending(tx, payment, purchase, plan, capped)),
+    );
     if (recorded.kind === 'made') return priorPurchase(request, purchase);
     if (recorded.kind === 'capReached') {
       // The policy saw room under the cap, and a purchase racing this one took it first.
@@ -430,7 +435,9 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
   ): Promise<void> {
     const nowMs = clock();
-    await batcher.run((tx) => recordOutcome(tx, paymentId, outcome, nowMs));
+    await retryingDeadlocks(() =>
+      batcher.run((tx) => recordOutcome(tx, paymentId, outcome, nowMs)),
+    );
   }
 
   async function recordOutcome(

@@ -59,6 +59,7 @@ function refundsOfAnotherNode(
     ledger,
     transferIds: w.transferIds,
     clock: () => w.clock.nowMs,
+    freezes: w.services.freezes,
   });
 }
 

@@ -8,10 +8,12 @@ import { ledgers, transferCodes } from '../ledger/chart-of-accounts.ts';
 import { chainUserData } from '../ledger/chain-user-data.ts';
 import { fail, ok, type Result } from '../result.ts';
 import { giveBackSpending } from '../limits/monthly-spending.ts';
+import type { AccountFreezes } from '../review/account-freezes.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { apportion } from './revenue-split.ts';
 
-export type RefundFailure = 'paymentNotFound' | 'refundExceedsPayment' | 'insufficientFunds';
+export type RefundFailure =
+  'paymentNotFound' | 'refundExceedsPayment' | 'insufficientFunds' | 'accountFrozen';
 
 /**
  * A refund still pending after this long was interrupted (a crash between recording it and
@@ -51,6 +53,8 @@ export interface RefundServiceDeps {
   readonly ledger: Ledger;
   readonly transferIds: TimeOrderedIds;
   readonly clock: () => number;
+  /** A frozen merchant (review/) refunds nothing itself: its balance stays for the operator. */
+  readonly freezes: Pick<AccountFreezes, 'merchantFrozen'>;
 }
 
 /**
@@ -74,6 +78,18 @@ export function createRefundService(deps: RefundServiceDeps) {
     reason?: string;
     authority: RefundAuthority;
   }): Promise<Result<Refund, RefundFailure>> {
+    const { authority } = input;
+    // Refunds would move a frozen merchant's balance out around the freeze, to payers who may be
+    // its own accounts; the operator can still refund the payers it decides are owed.
+    if (
+      authority.kind === 'merchant' &&
+      (await deps.freezes.merchantFrozen(authority.merchantId))
+    ) {
+      return fail(
+        'accountFrozen',
+        'This merchant is frozen; its refunds are made by the operator.',
+      );
+    }
     const reserved = await reserve(input);
     if (!reserved.ok) return reserved;
     const { refundId, walletId, legs, amountMicros, refundedBeforeMicros } = reserved.value;

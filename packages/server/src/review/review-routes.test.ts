@@ -295,6 +295,18 @@ forEachDialect('the operator review', (dialect, it) => {
     const deposit = await w.deposit(tokens, wireAmount(1n));
     assert.equal(deposit.status, 403, deposit.text);
     assert.match(String(deposit.body?.type), /\/account-frozen$/);
+    const refundPath = `/v1/payments/${shop.paymentId}/refunds`;
+    const merchantRefund = await env.call('POST', refundPath, {
+      auth: shop.apiKey,
+      body: { amount: '0.01' },
+    });
+    assert.equal(merchantRefund.status, 403, 'a frozen merchant refunds nothing itself');
+    assert.match(String(merchantRefund.body?.type), /\/account-frozen$/);
+    const operatorRefund = await env.call('POST', refundPath, {
+      auth: env.admin,
+      body: { amount: '0.01' },
+    });
+    assert.equal(operatorRefund.status, 201, `the operator still may: ${operatorRefund.text}`);
     const recorded = await asAdmin(
       'GET',
       `/v1/operator/policy-decisions?rule=${accountFrozenRule}`,

@@ -21,6 +21,7 @@ import type { PlatformDb } from '../db/platform-db.ts';
 import { ledgers, platformAccountIds, transferCodes } from '../ledger/chart-of-accounts.ts';
 import type { Insertable, Transaction } from 'kysely';
 import type { PlatformSchema, TokenWithdrawalsTable } from '../db/schema.ts';
+import { retryingDeadlocks } from '../db/deadlocks.ts';
 import type { TransactionBatcher } from '../db/transaction-batcher.ts';
 import {
   addSpending,
@@ -168,7 +169,9 @@ export function createTokenWithdrawals(deps: TokenWithdrawalsDeps) {
       completed_at: null,
       spending: countedSpendingJson(plan),
     };
-    const recorded = await deps.batcher.run((tx) => recordPending(tx, values, plan));
+    const recorded = await retryingDeadlocks(() =>
+      deps.batcher.run((tx) => recordPending(tx, values, plan)),
+    );
     if (recorded.kind === 'capReached') {
       // The policy saw room under the cap, and a payment racing this one took it first.
       return policy.refuse(subject, deps.limits.refusalFor(subject, recorded.charge));
