@@ -118,8 +118,10 @@ async function refundAnswerLost(kit: BrowserTestKit, email: string): Promise<voi
   assert.equal(await page.getByRole('button', { name: 'Change the amount' }).isDisabled(), true);
   await page.getByRole('button', { name: 'Refund $0.05' }).click();
   await page.getByRole('status').filter({ hasText: 'Refunded $0.05' }).waitFor();
-  // 0.10 from the page, 0.05 beside it, and this 0.05 once.
-  assert.equal(await page.getByTestId('refunds').locator('tbody tr').count(), 3);
+  // 0.10 from the page, 0.05 beside it, and this 0.05 once (the list reloads after the status).
+  const refundRows = page.getByTestId('refunds').locator('tbody tr');
+  await refundRows.nth(2).waitFor();
+  assert.equal(await refundRows.count(), 3);
   const sale = page
     .getByTestId('payments')
     .locator('tbody tr')
