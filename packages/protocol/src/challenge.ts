@@ -234,7 +234,8 @@ export function decodeChallengeEcho(json: unknown, subject: string): Decoded<Cha
 
 const printableAscii = /^[\x20-\x7e]+$/;
 
-function checkHeaderText(name: string, value: string, lengthMax: number): Refusal | undefined {
+/** Shared with the session intent (session-challenge.ts). */
+export function checkHeaderText(name: string, value: string, lengthMax: number): Refusal | undefined {
   if (value.length > lengthMax) {
     return refused('valueTooLong', `${name} is longer than ${lengthMax} characters`);
   }
@@ -244,7 +245,8 @@ function checkHeaderText(name: string, value: string, lengthMax: number): Refusa
   return undefined;
 }
 
-function checkChallengeId(id: string): Refusal | undefined {
+/** Shared with the session intent (session-challenge.ts). */
+export function checkChallengeId(id: string): Refusal | undefined {
   const decoded =
     id.length === challengeIdLength ? decodeBase64url(id, challengeIdLength) : undefined;
   if (decoded?.ok !== true) {
@@ -320,11 +322,13 @@ function challengeIdInput(echo: ChallengeEcho): Uint8Array {
   return input;
 }
 
-function challengeIdBytes(echo: ChallengeEcho, secret: Uint8Array): Uint8Array {
+/** Shared with the session intent (session-challenge.ts). */
+export function challengeIdBytes(echo: ChallengeEcho, secret: Uint8Array): Uint8Array {
   return hmac(sha256, secret, challengeIdInput(echo));
 }
 
-function checkSecret(secret: Uint8Array): void {
+/** Shared with the session intent (session-challenge.ts). */
+export function checkSecret(secret: Uint8Array): void {
   if (!(secret instanceof Uint8Array) || secret.length < challengeSecretLengthMin) {
     throw new RangeError(`a challenge secret is at least ${challengeSecretLengthMin} bytes`);
   }
@@ -365,7 +369,8 @@ export function issueChallenge(options: ChallengeOptions): Challenge {
   return challenge.value;
 }
 
-function constantTimeEqual(left: Uint8Array, right: Uint8Array): boolean {
+/** Shared with the session intent (session-challenge.ts). */
+export function constantTimeEqual(left: Uint8Array, right: Uint8Array): boolean {
   if (left.length !== right.length) return false;
   let difference = 0;
   for (let index = 0; index < left.length; index += 1) {

@@ -53,7 +53,16 @@ export type VerificationErrorCode =
   // Payment with tokens (method "mite-token").
   | 'tokenInvalid'
   | 'tokenSpent'
-  | 'tokenAmountMismatch';
+  | 'tokenAmountMismatch'
+  // Streaming and metered payments (intent "session").
+  | 'grantInvalid'
+  | 'voucherInvalid'
+  | 'voucherExceedsDeposit'
+  | 'voucherDeltaTooSmall'
+  | 'voucherStale'
+  | 'sessionUnknown'
+  | 'sessionClosed'
+  | 'insufficientBalance';
 
 export type ProtocolErrorCode = DecodeErrorCode | VerificationErrorCode;
 
@@ -99,6 +108,13 @@ export const paymentProblemTypes = {
   'invalid-challenge': { title: 'Invalid Challenge', status: 402 },
   'invalid-payload': { title: 'Invalid Payload', status: 402 },
   'bad-request': { title: 'Bad Request', status: 400 },
+  // The session intent's types, as the tempo session draft registers them under "session/".
+  'session/invalid-signature': { title: 'Invalid Signature', status: 402 },
+  'session/amount-exceeds-deposit': { title: 'Amount Exceeds Deposit', status: 402 },
+  'session/delta-too-small': { title: 'Delta Too Small', status: 402 },
+  'session/channel-not-found': { title: 'Channel Not Found', status: 410 },
+  'session/channel-finalized': { title: 'Channel Finalized', status: 410 },
+  'session/insufficient-balance': { title: 'Insufficient Balance', status: 402 },
 } as const;
 
 export type PaymentProblemSlug = keyof typeof paymentProblemTypes;
@@ -106,8 +122,11 @@ export type PaymentProblemSlug = keyof typeof paymentProblemTypes;
 interface ProblemEntry {
   readonly type: `${typeof problemTypeBase}${PaymentProblemSlug}`;
   readonly title: string;
-  /** The draft's status: 402 with a fresh challenge, or 400 for what no payment can fix. */
-  readonly status: 400 | 402;
+  /**
+   * The draft's status: 402 with a fresh challenge, 400 for what no payment can fix, or 410 for a
+   * session that is gone (the session drafts' status for a finalized or unknown channel).
+   */
+  readonly status: 400 | 402 | 410;
 }
 
 function entry(slug: PaymentProblemSlug): ProblemEntry {
@@ -170,6 +189,16 @@ export const problemTable = {
   tokenInvalid: entry('invalid-payload'),
   tokenSpent: entry('invalid-payload'),
   tokenAmountMismatch: entry('verification-failed'),
+  grantInvalid: entry('verification-failed'),
+  voucherInvalid: entry('session/invalid-signature'),
+  voucherExceedsDeposit: entry('session/amount-exceeds-deposit'),
+  voucherDeltaTooSmall: entry('session/delta-too-small'),
+  // A voucher below the accepted one: its delta is negative, so below any minimum; the fine code
+  // says which.
+  voucherStale: entry('session/delta-too-small'),
+  sessionUnknown: entry('session/channel-not-found'),
+  sessionClosed: entry('session/channel-finalized'),
+  insufficientBalance: entry('session/insufficient-balance'),
 } as const satisfies Record<ProtocolErrorCode, ProblemEntry>;
 
 /** Every code, in table order: for exhaustive tests and documentation. */
