@@ -235,7 +235,11 @@ export function decodeChallengeEcho(json: unknown, subject: string): Decoded<Cha
 const printableAscii = /^[\x20-\x7e]+$/;
 
 /** Shared with the session intent (session-challenge.ts). */
-export function checkHeaderText(name: string, value: string, lengthMax: number): Refusal | undefined {
+export function checkHeaderText(
+  name: string,
+  value: string,
+  lengthMax: number,
+): Refusal | undefined {
   if (value.length > lengthMax) {
     return refused('valueTooLong', `${name} is longer than ${lengthMax} characters`);
   }
