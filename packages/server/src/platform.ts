@@ -27,6 +27,8 @@ import { tokenKeyRoutes } from './tokens/token-key-routes.ts';
 import { createTokenKeys } from './tokens/token-keys.ts';
 import { tokenRoutes } from './tokens/token-routes.ts';
 import { createTokenWithdrawals } from './tokens/token-withdrawals.ts';
+import { createPaymentSessions } from './sessions/payment-sessions.ts';
+import { sessionRoutes } from './sessions/session-routes.ts';
 import { createTokenDeposits } from './tokens/token-deposits.ts';
 import { createTokenSwaps } from './tokens/token-swaps.ts';
 import { purgeExpiredSpentTokens } from './tokens/spent-tokens.ts';
@@ -177,6 +179,11 @@ export interface PlatformOptions {
    * else 90 days (retention/purchase-compaction.ts).
    */
   readonly purchaseDetailRetentionMs?: number;
+  /**
+   * How long a payer's close of a payment session waits for the merchant's last voucher before
+   * it settles (sessions/session-closing.ts); 15 s by default.
+   */
+  readonly sessionCloseGraceMs?: number;
 }
 
 export interface Platform {
@@ -482,6 +489,22 @@ async function createServices(
     reads: createOperatorReads({ platform: platformDb, ledger, clock, bankChangeHoldMs, keyring }),
     views: createPersonalDataViews({ platform: platformDb, batcher, keyring, clock }),
   };
+  // Payment sessions price, police and count their deposits as purchases do (issue 16).
+  const paymentSessions = createPaymentSessions({
+    ...deps,
+    policy,
+    limits,
+    pricing: createPurchasePricing({ platform: platformDb, transferIds }),
+    receiptKey,
+    transferIds,
+    pseudonym: (userId, merchantId) => payments.pseudonym(userId, merchantId),
+    merchantName: (merchantId) => merchants.merchantName(merchantId),
+    ...(options.sessionCloseGraceMs === undefined
+      ? {}
+      : { closeGraceMs: options.sessionCloseGraceMs }),
+    onSweepError: (sessionId, error) =>
+      options.logger.error({ err: error, sessionId }, 'a payment session could not be swept'),
+  });
   const review = createPolicyReview(deps);
   const erasure = createAccountErasure({ ...deps, keyring, users, transferIds, limitProfiles });
   return {
@@ -514,6 +537,7 @@ async function createServices(
     tokenWithdrawals,
     tokenDeposits,
     tokenSwaps,
+    paymentSessions,
     policyConfirmations,
     spentTokens: { purgeExpired: () => purgeExpiredSpentTokens(platformDb.db, clock()) },
     operator,
@@ -635,6 +659,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
       receiptKeys: services.receiptKeys,
       consents: services.consents,
     });
+    await app.register(sessionRoutes, { sessions: services.paymentSessions });
     await app.register(policyConfirmationRoutes, { confirmations: services.policyConfirmations });
     await app.register(consentRoutes, { consents: services.consents });
     await app.register(spendingRoutes, {

@@ -16,6 +16,8 @@ export const apiKeyScopes = [
   'payments:read',
   'refunds:write',
   'reports:read',
+  'sessions:read',
+  'sessions:write',
   'tokens:deposit',
   'webhooks:read',
   'webhooks:write',

@@ -16,6 +16,7 @@ const exportSchema = z.object({
     .describe(
       'One list of records per kind: `users` (the account, email decrypted), `sessions`, ' +
         '`wallet`, `wallet_movements`, `payments`, `refunds`, `topups`, `token_withdrawals`, ' +
+        '`payment_sessions`, ' +
         '`policy_decisions`, `account_freezes`, `offer_access`, `wallet_budgets`, ' +
         '`monthly_spending`, `user_limits`, `limit_changes`, `guardian_consents`, `consents`, ' +
         '`merchant_members`, ' +

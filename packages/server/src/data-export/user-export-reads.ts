@@ -115,6 +115,26 @@ export function tokenWithdrawalsOf(db: Db, userId: string): Promise<Row[]> {
   );
 }
 
+/**
+ * The user's payment sessions, with what each held, accepted and settled. The voucher commitment
+ * (a PayWord anchor or a public key) is the client's, and says nothing more about the user; the
+ * last accepted proof is left out, as a receipt's signature would be.
+ */
+export function paymentSessionsOf(db: Db, userId: string): Promise<Row[]> {
+  return allPages((afterId, pageRows) =>
+    db
+      .selectFrom('payment_sessions')
+      .select(['id', 'merchant_id', 'resource', 'unit_price_micros', 'unit_type', 'voucher_kind'])
+      .select(['deposit_micros', 'accepted_micros', 'settled_micros', 'state', 'close_reason'])
+      .select(['payment_id', 'opened_at', 'closed_at'])
+      .where('user_id', '=', userId)
+      .where('id', '>', afterId)
+      .orderBy('id')
+      .limit(pageRows)
+      .execute(),
+  );
+}
+
 /** Every change of the user's own limits, oldest first. */
 export function limitChangesOf(db: Db, userId: string): Promise<Row[]> {
   return allPages((afterId, pageRows) =>

@@ -141,6 +141,7 @@ export function createUserExport(deps: UserExportDeps) {
       ),
       topups: topUps,
       token_withdrawals: await reads.tokenWithdrawalsOf(db, userId),
+      payment_sessions: await reads.paymentSessionsOf(db, userId),
       policy_decisions: await reads.policyDecisionsOf(db, userId),
       limit_changes: await reads.limitChangesOf(db, userId),
       guardian_consents: await reads.guardianConsentsOf(db, userId),

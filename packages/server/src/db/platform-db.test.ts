@@ -26,6 +26,8 @@ const platformTables = [
   'offer_splits',
   'offers',
   'operators',
+  'payment_session_holds',
+  'payment_sessions',
   'payments',
   'payout_batches',
   'payouts',

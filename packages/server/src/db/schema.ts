@@ -370,6 +370,8 @@ export interface PlatformSchema {
   operators: OperatorsTable;
   token_keys: TokenKeysTable;
   token_withdrawals: TokenWithdrawalsTable;
+  payment_sessions: PaymentSessionsTable;
+  payment_session_holds: PaymentSessionHoldsTable;
   token_deposits: TokenDepositsTable;
   token_swaps: TokenSwapsTable;
   spent_tokens: SpentTokensTable;
@@ -659,6 +661,71 @@ export interface TokenWithdrawalsTable {
   completed_at: EpochMs | null;
   /** JSON: the monthly spending it added to (migration 0029), given back if it fails. */
   spending: Generated<string | null>;
+}
+
+/** Where a payment session is in its life (sessions/, migration 0037). */
+export type PaymentSessionState =
+  'opening' | 'open' | 'closing' | 'settling' | 'settled' | 'failed';
+
+/** Why a session ended: closed by its merchant or its client, or expired. */
+export type SessionCloseReason = 'merchant' | 'client' | 'idle' | 'lifetime';
+
+/**
+ * A streaming or metered payment session (migration 0037): a deposit held from the user's wallet
+ * for one merchant, paid from by cumulative vouchers, settled once at the last of them.
+ */
+export interface PaymentSessionsTable {
+  id: string;
+  user_id: string;
+  merchant_id: string;
+  idempotency_key: string;
+  challenge_id: string;
+  resource: string;
+  unit_price_micros: string;
+  unit_type: 'second' | 'request' | 'token' | 'byte';
+  min_voucher_delta_micros: string;
+  idle_timeout_seconds: number;
+  voucher_kind: 'payword' | 'ed25519';
+  /** The PayWord anchor or the client's Ed25519 voucher key, base64url. */
+  commitment: string;
+  chain_length: number | null;
+  /** What the held holds add up to: no voucher may pass it. */
+  deposit_micros: string;
+  /** The grant's sequence: 0 at open, one more for each top-up recorded. */
+  sequence: Generated<number>;
+  /** The highest voucher the platform was given, and its proof (word or signature, base64url). */
+  accepted_micros: Generated<string>;
+  accepted_proof: string | null;
+  state: PaymentSessionState;
+  failure_code: string | null;
+  close_reason: SessionCloseReason | null;
+  /** Fixed when the session starts settling: what it pays, and the chain's transfer ids (JSON). */
+  settled_micros: string | null;
+  settlement: string | null;
+  /** The payment recording the settlement (none when it settled at zero). */
+  payment_id: string | null;
+  opened_at: EpochMs;
+  last_activity_at: EpochMs;
+  open_until: EpochMs;
+  /** The end of a client's close grace, while `closing`. */
+  close_at: EpochMs | null;
+  closed_at: EpochMs | null;
+  /** When the sweeper next looks at it; null once it is over. */
+  due_at: EpochMs | null;
+}
+
+/** A deposit held for a session (migration 0037): a pending transfer from the wallet. */
+export interface PaymentSessionHoldsTable {
+  session_id: string;
+  sequence: number;
+  /** The top-up's Idempotency-Key; null for the hold made at open. */
+  idempotency_key: string | null;
+  transfer_id: string;
+  amount_micros: string;
+  state: 'pending' | 'held' | 'failed';
+  /** JSON: the monthly spending the hold added to, given back for what is not settled. */
+  spending: string | null;
+  created_at: EpochMs;
 }
 
 /** A merchant's deposit of tokens (migration 0024): one per set of tokens, for ever. */

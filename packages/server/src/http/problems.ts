@@ -78,6 +78,14 @@ export type ProblemCode =
   | 'invalidToken'
   | 'tokenSpent'
   | 'tokenAmountMismatch'
+  // Streaming and metered payments (sessions/).
+  | 'sessionNotFound'
+  | 'sessionClosed'
+  | 'sessionTermsInvalid'
+  | 'voucherInvalid'
+  | 'voucherExceedsDeposit'
+  | 'voucherStale'
+  | 'voucherDeltaTooSmall'
   // Consents (consents/).
   | 'consentRequired'
   | 'consentTextChanged'
@@ -462,6 +470,59 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     description:
       'A swap gives new tokens worth exactly what the old ones are worth, and a payment with ' +
       'tokens is worth exactly its price. Swap for change first, then pay with the exact amount.',
+  },
+  sessionNotFound: {
+    status: 404,
+    title: 'No such payment session',
+    description:
+      'No payment session with this id is open to you: it does not exist, is not yours (its ' +
+      'payer\u2019s or its merchant\u2019s), or is not open yet. A voucher names the session it ' +
+      'pays on: one for another session is refused so too.',
+  },
+  sessionClosed: {
+    status: 409,
+    title: 'The payment session is closed',
+    description:
+      'The session was closed, or is being settled, and takes no more vouchers or top-ups. Open ' +
+      'a new session to go on paying the merchant.',
+  },
+  sessionTermsInvalid: {
+    status: 422,
+    title: 'The session cannot be opened on these terms',
+    description:
+      'The challenge is not a Mite session challenge, or the deposit, the top-up or the voucher ' +
+      'commitment does not fit it: a kind of voucher the merchant does not take, a deposit ' +
+      'smaller than one step or larger than a session may hold, a PayWord chain too short for ' +
+      'the deposit, a commitment that is not 32 bytes of base64url. The detail says which.',
+  },
+  voucherInvalid: {
+    status: 422,
+    title: 'The voucher\u2019s proof is not valid',
+    description:
+      'The voucher\u2019s PayWord word does not hash to the last accepted one (or the anchor), ' +
+      'or its Ed25519 signature does not verify under the session\u2019s voucher key, or it ' +
+      'names an amount that is not whole units of a PayWord session. Nothing changed.',
+  },
+  voucherExceedsDeposit: {
+    status: 422,
+    title: 'The voucher names more than the session holds',
+    description:
+      'A cumulative voucher may name up to the session\u2019s deposit. Top the session up first, ' +
+      'then send the voucher again. Nothing changed.',
+  },
+  voucherStale: {
+    status: 409,
+    title: 'The voucher is older than the accepted one',
+    description:
+      'Cumulative amounts never go down: this voucher names less than the session has accepted ' +
+      'already. Sending the accepted voucher again succeeds; an older one changes nothing.',
+  },
+  voucherDeltaTooSmall: {
+    status: 422,
+    title: 'The voucher steps by less than the minimum',
+    description:
+      'Each new voucher raises the cumulative amount by at least the session\u2019s ' +
+      '`minVoucherDelta` (the last one may stop at the deposit). Nothing changed.',
   },
   consentRequired: {
     status: 403,

@@ -11,17 +11,24 @@
  *   token keys that no longer take tokens, so that none of these tables grows forever;
  * - while a master-key rotation runs (previous keys configured), rewrapping the data keys under
  *   the new master key, a small batch per transaction (privacy/data-keys.ts).
+ * - settling payment sessions whose time has come (sessions/session-closing.ts `sweepDue`);
  * - erasing what old purchases were for, once past its retention, into per-merchant daily totals
  *   (retention/purchase-compaction.ts: one node's run commits, a batch at a time).
  */
 import type { FastifyBaseLogger } from 'fastify';
 import { reportRollupIntervalMs } from '../reports/report-rollup.ts';
+import { sessionSweepBatchMax } from '../sessions/session-closing.ts';
 import { type JobTimers, startPeriodicJob } from './periodic-job.ts';
 
 /** How often pending payments, refunds and top-ups past their grace period are looked for. */
 export const reconcileIntervalMs = 10_000;
 /** How often expired idempotency records and webhook events are deleted. */
 export const retentionPurgeIntervalMs = 10 * 60_000;
+/**
+ * How often payment sessions whose time has come are looked for (idle, at the end of their
+ * lifetime or of a client's close grace, or cut off by a crash): one probe of a small index.
+ */
+export const sessionSweepIntervalMs = 1_000;
 /** How often data keys under a previous master key are looked for, while a rotation runs. */
 export const rewrapIntervalMs = 60_000;
 
@@ -35,6 +42,8 @@ export interface PlatformJobsDeps {
   readonly idempotency: { purgeExpired(): Promise<number> };
   readonly webhookRetention: { purgeExpired(): Promise<number> };
   readonly reportRollup: { runOnce(): Promise<boolean> };
+  /** Settles the payment sessions due; absent in worlds built before sessions. */
+  readonly paymentSessions?: { sweepDue(): Promise<number> };
   /** Absent or not rotating: no rewrap job. */
   readonly keyring?: { readonly rotating: boolean; rewrapBatch(): Promise<number> };
   /** Absent in worlds that do not compact purchases (older tests of this module). */
@@ -49,6 +58,7 @@ export interface PlatformJobsDeps {
     readonly reportRollup?: number;
     readonly rewrap?: number;
     readonly purchaseCompaction?: number;
+    readonly sessionSweep?: number;
   };
   /** The process's timers by default; tests pass fake ones and move time themselves. */
   readonly timers?: JobTimers;
@@ -117,6 +127,18 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
           return rewrapped > 0;
         },
         onError: onError('data key rewrap'),
+        ...timers,
+      }),
+    );
+  }
+  const { paymentSessions } = deps;
+  if (paymentSessions !== undefined) {
+    jobs.push(
+      startPeriodicJob({
+        intervalMs: deps.intervalsMs?.sessionSweep ?? sessionSweepIntervalMs,
+        // A full batch means more are due: they are taken at once.
+        run: async () => (await paymentSessions.sweepDue()) >= sessionSweepBatchMax,
+        onError: onError('session sweep'),
         ...timers,
       }),
     );

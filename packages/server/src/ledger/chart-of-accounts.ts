@@ -31,6 +31,12 @@ export const accountCodes = {
    * apart from income, since the platform still owes it to whoever can prove the wallet was theirs.
    */
   unclaimedBalances: 8,
+  /**
+   * What payment sessions hold between their wallets' holds being posted and the settlement's
+   * legs paying the merchants: it is credited and debited in one linked chain, so it is empty
+   * between settlements (sessions/session-settlement.ts).
+   */
+  sessionHolds: 9,
 } as const;
 
 /** Transfer codes: why money moved. */
@@ -43,6 +49,8 @@ export const transferCodes = {
   payout: 6,
   tokenWithdrawal: 7,
   erasedBalance: 8,
+  /** A session's deposit, held from the wallet as a pending transfer until it settles. */
+  sessionHold: 9,
 } as const;
 
 /**
@@ -56,6 +64,7 @@ export const platformAccountIds = {
   settlement: 4n,
   tokensOutstanding: 5n,
   unclaimedBalances: 6n,
+  sessionHolds: 7n,
 } as const;
 
 const platformAccounts: Account[] = [
@@ -77,6 +86,7 @@ const platformAccounts: Account[] = [
     ledger: ledgers.usd,
     code: accountCodes.unclaimedBalances,
   },
+  { id: platformAccountIds.sessionHolds, ledger: ledgers.usd, code: accountCodes.sessionHolds },
 ];
 
 /** Creates the platform's accounts if missing; safe to run on every start. */

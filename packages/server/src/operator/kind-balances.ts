@@ -23,6 +23,7 @@ export const accountKinds = [
   'settlement',
   'tokensOutstanding',
   'unclaimedBalances',
+  'sessionHolds',
 ] as const;
 export type AccountKind = (typeof accountKinds)[number];
 
@@ -137,6 +138,7 @@ export async function readKindBalances(
     'settlement',
     'tokensOutstanding',
     'unclaimedBalances',
+    'sessionHolds',
   ] as const;
   const found = await ledger.lookupAccounts(platformKinds.map((kind) => platformAccountIds[kind]));
   const byId = new Map(found.map((account) => [account.id, account]));

@@ -91,6 +91,7 @@ forEachDialect('operator console routes', (dialect, it) => {
         settlement: '0.00',
         tokensOutstanding: '0.00',
         unclaimedBalances: '0.00',
+        sessionHolds: '0.00',
       },
     );
     assert.equal(balances.wallets?.accounts, 1);

@@ -87,7 +87,10 @@ export function createAccountErasure(deps: AccountErasureDeps) {
     if (account === undefined) return ok(0n);
     const { availableMicros, reservedMicros } = accountBalance(account);
     if (reservedMicros > 0n) {
-      return fail('balanceRemains', 'A purchase is still pending: try again in a minute.');
+      return fail(
+        'balanceRemains',
+        'A purchase is still pending, or an open payment session holds part of the wallet: try again once it settles.',
+      );
     }
     if (availableMicros > erasureUnclaimedMicrosMax) {
       return fail(

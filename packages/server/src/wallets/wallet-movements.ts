@@ -4,7 +4,8 @@
  * platform's fee), and a refund gives them back the same way; every leg of a chain carries its
  * payment's or refund's id in the transfer's `userData` (ledger/chain-user-data.ts), so the legs
  * are added up into one movement here and named by the merchant paid. Legs recorded before the
- * ids were written (userData 0) are shown one by one, as they were.
+ * ids were written (userData 0) are shown one by one, as they were. A payment session's holds are
+ * not movements (movesMoney); its settlement is, under its payment.
  */
 import { accountTransfersLimitMax } from '@mite/ledger';
 import type { PlatformDb } from '../db/platform-db.ts';
@@ -41,14 +42,28 @@ interface Chain {
 
 /** Which chain an entry is a leg of: a purchase's, a refund's, or its own. */
 function chainOf(entry: WalletEntry): Omit<Chain, 'legs'> {
-  if (entry.kind === 'payment' || entry.kind === 'platformFee') {
+  if (entry.kind === 'payment' || entry.kind === 'platformFee' || entry.kind === 'sessionPayment') {
     const paymentId = chainRecordId('pay_', entry.userData);
-    if (paymentId !== undefined) return { key: paymentId, kind: 'payment', recordId: paymentId };
+    if (paymentId !== undefined)
+      return {
+        key: paymentId,
+        kind: entry.kind === 'sessionPayment' ? 'sessionPayment' : 'payment',
+        recordId: paymentId,
+      };
   } else if (entry.kind === 'refund') {
     const refundId = chainRecordId('ref_', entry.userData);
     if (refundId !== undefined) return { key: refundId, kind: 'refund', recordId: refundId };
   }
   return { key: `transfer:${entry.transferId}`, kind: entry.kind, recordId: undefined };
+}
+
+/**
+ * Whether a chain moved the wallet's money: a payment session's hold only sets money aside (the
+ * balance shows it as reserved) and its release gives that back, so neither is a movement; what
+ * the session paid is, when it settles (`sessionPayment`).
+ */
+function movesMoney(chain: Chain): boolean {
+  return chain.kind !== 'sessionHold' && chain.kind !== 'sessionRelease';
 }
 
 /** Entries (newest first) gathered into chains: the legs of one chain are adjacent. */
@@ -88,7 +103,7 @@ export function createWalletMovements(deps: {
         ...(before === undefined ? {} : { beforeNs: before }),
       });
       entries.push(...read);
-      const chains = chainsOf(entries);
+      const chains = chainsOf(entries).filter(movesMoney);
       const ended = read.length < piece;
       if (ended || chains.length > limit || entries.length > limit * chainLegsMax) {
         return chains.slice(0, limit);
@@ -107,7 +122,7 @@ export function createWalletMovements(deps: {
       chains.flatMap((chain) =>
         chain.kind === kind && chain.recordId !== undefined ? [chain.recordId] : [],
       );
-    const paymentIds = ids('payment');
+    const paymentIds = [...ids('payment'), ...ids('sessionPayment')];
     const refundIds = ids('refund');
     if (paymentIds.length > 0) {
       const rows = await db

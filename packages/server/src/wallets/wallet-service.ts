@@ -30,12 +30,28 @@ const transferKinds = new Map<number, string>(
   Object.entries(transferCodes).map(([kind, code]) => [code, kind]),
 );
 
+/**
+ * A payment session's transfers say what they did to the wallet: the hold of a deposit (money set
+ * aside, not spent), the settlement that paid the merchant out of it (a purchase, under the
+ * settlement's payment id), and the release of what was not used.
+ */
+function kindOf(transfer: TransferRecord): string {
+  if (transfer.code === transferCodes.sessionHold) {
+    if (transfer.flags.postPending) return 'sessionPayment';
+    if (transfer.flags.voidPending) return 'sessionRelease';
+    return 'sessionHold';
+  }
+  return transferKinds.get(transfer.code) ?? 'other';
+}
+
 function entryOf(walletAccountId: bigint, transfer: TransferRecord): WalletEntry {
+  const released = transfer.flags.voidPending;
   return {
     transferId: transfer.id,
-    direction: transfer.creditAccountId === walletAccountId ? 'in' : 'out',
+    // A release gives the held money back: it comes in, as a refund does.
+    direction: transfer.creditAccountId === walletAccountId || released ? 'in' : 'out',
     amountMicros: transfer.amount,
-    kind: transferKinds.get(transfer.code) ?? 'other',
+    kind: kindOf(transfer),
     recordedAtNs: transfer.timestamp,
     userData: transfer.userData,
   };

@@ -19,6 +19,7 @@ export const webhookEventTypes = [
   'topup.succeeded',
   'topup.failed',
   'payment.succeeded',
+  'session.settled',
   'refund.succeeded',
   'payout.paid',
   'bank_account.updated',

@@ -62,6 +62,7 @@ const kindNames: readonly (readonly [string, string, string])[] = [
   ['settlement', 'Settlement', 'paid out to merchants\u2019 banks'],
   ['tokensOutstanding', 'Tokens outstanding', 'withdrawn as tokens, not yet deposited'],
   ['unclaimedBalances', 'Unclaimed balances', 'left by erased accounts, still owed'],
+  ['sessionHolds', 'Session holds', 'passing through a session\u2019s settlement (empty between)'],
 ];
 
 function verdict(run: Verification) {

@@ -56,6 +56,8 @@ const kindNames: Readonly<Record<string, string>> = {
   refund: 'Refund',
   // Privacy mode's float: what the tokens later paid is known to no one but this browser.
   tokenWithdrawal: 'Tokens withdrawn',
+  // What a streaming or metered session paid, once settled (its deposit is not a movement).
+  sessionPayment: 'Session',
 };
 
 /** "Purchase from The Daily Mite", "Refund from ...", "Top-up". */
