@@ -271,6 +271,46 @@ forEachDialect('payment sessions', (dialect, it) => {
     assert.equal(await world.availableMicros(walletId), 5_000n);
   });
 
+  it('counts a deposit against the monthly cap, and gives back what it did not use', async (t) => {
+    const caps = {
+      categoryMonthlyMicros: { content: 100_000n, goods: 100_000n },
+      resellableMonthlyMicros: 50_000n,
+      minorMonthlyMicros: 50_000n,
+    };
+    const world = await sessionWorld(t, dialect, { platformCaps: caps });
+    const { token } = await world.user('ha', 1_000_000n);
+    const spent = async () => {
+      const summary = expectStatus(
+        await world.env.call('GET', '/v1/users/me/spending', { auth: token }),
+        200,
+        'spending',
+      );
+      const scopes = summary.scopes as Record<string, unknown>[];
+      return scopes.find((scope) => scope.scope === 'content')?.spent;
+    };
+    const client = paywordClient(100n, 2_000);
+    const { sessionId } = await openedSession(world, token, { depositMicros: 80_000n, client });
+    assert.equal(await spent(), '0.08');
+    // A second deposit that would pass the cap is refused before anything is held.
+    const refused = await openSession(world, token, {
+      depositMicros: 30_000n,
+      client: paywordClient(100n, 1_000),
+    });
+    assert.equal(refused.status, 403, refused.text);
+    assert.equal(refused.body?.type, '/v1/problems/policy-blocked');
+    expectStatus(
+      await closeSession(world, world.apiKey, sessionId, client.voucher(sessionId, 12_000n)),
+      200,
+      'close',
+    );
+    // What the session did not use counts no more: the cap has room again.
+    assert.equal(await spent(), '0.012');
+    await openedSession(world, token, {
+      depositMicros: 30_000n,
+      client: paywordClient(100n, 1_000),
+    });
+  });
+
   it('signs a grant the platform\u2019s JWKS verifies, naming the session\u2019s terms', async (t) => {
     const world = await sessionWorld(t, dialect);
     const { token } = await world.user('gu', 1_000_000n);
