@@ -250,6 +250,45 @@ forEachDialect('merchant redemption reports', (backend, it) => {
     assertProblem(theirs, 404, 'merchant-not-found', 'another merchant reads none');
   });
 
+  it('shows each person their side of a report in their export, not the other\u2019s', async (t) => {
+    const w = await startRedemptionWorld(t, backend);
+    const { env } = w;
+    const ada = await w.person('ada@example.com');
+    const bob = await w.person('bob@example.com');
+    const code = await w.bought(ada);
+    const bobHere = await w.payerOf(await w.bought(bob));
+    assert.equal((await w.report({ paymentId: code, redeemer: bobHere })).status, 201);
+    const sections = async (user: string) => {
+      const answer = await env.call('GET', '/v1/users/me/export', { auth: user });
+      assert.equal(answer.status, 200, answer.text);
+      return {
+        text: answer.text,
+        sections: answer.body?.sections as Record<string, Record<string, unknown>[]>,
+      };
+    };
+    const adas = await sections(ada.user);
+    assert.deepEqual(
+      adas.sections.code_redemptions?.map((row) => [row.role, row.payment_id, row.redeemed_by]),
+      [['bought', code, 'otherUser']],
+    );
+    assert.deepEqual(
+      adas.sections.payer_pseudonyms?.map((row) => row.merchant_name),
+      ['Gift Cards Ltd'],
+    );
+    assert.doesNotMatch(adas.text, new RegExp(bob.userId), 'not who redeemed it');
+    const bobs = await sections(bob.user);
+    assert.deepEqual(
+      bobs.sections.code_redemptions?.map((row) => [row.role, row.payment_id, row.merchant_name]),
+      [['redeemed', null, 'Gift Cards Ltd']],
+    );
+    assert.deepEqual(
+      bobs.sections.payer_pseudonyms?.map((row) => row.pseudonym),
+      [bobHere],
+    );
+    assert.doesNotMatch(bobs.text, new RegExp(ada.userId), 'not who bought it');
+    assert.doesNotMatch(bobs.text, new RegExp(code), 'not the buyer\u2019s payment');
+  });
+
   it('keeps a report 90 days after the redemption, then purges it a batch at a time', async (t) => {
     const w = await startRedemptionWorld(t, backend);
     const { env, clock } = w;

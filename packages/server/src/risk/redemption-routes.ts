@@ -84,6 +84,14 @@ const listCursor = z.object({ at: cursorInteger(), paymentId: z.string().min(1).
 
 export const redemptionRoutes: FastifyPluginAsyncZod<RedemptionRouteOptions> = async (
   api,
+  options,
+) => {
+  await api.register(reportRoutes, options);
+  await api.register(listRoutes, options);
+};
+
+const reportRoutes: FastifyPluginAsyncZod<RedemptionRouteOptions> = async (
+  api,
   { redemptions, pseudonym },
 ) => {
   api.post(
@@ -127,7 +135,12 @@ export const redemptionRoutes: FastifyPluginAsyncZod<RedemptionRouteOptions> = a
       return reply.code(created ? 201 : 200).send(reportBody(report, pseudonym));
     },
   );
+};
 
+const listRoutes: FastifyPluginAsyncZod<RedemptionRouteOptions> = async (
+  api,
+  { redemptions, pseudonym },
+) => {
   api.get(
     '/v1/merchants/:merchantId/redemptions',
     {
