@@ -13,9 +13,12 @@
  *
  * The population: honest readers (a few articles a day, minutes apart), gamers (bursts of up to
  * four items in ten minutes), minors (few, small purchases); and fraud: card testers (tiny top-ups
- * and declines on stolen cards), cash-out brokers' mules (resellable goods bought in a rush from
- * the broker's device), and self-dealing merchants (their own members, or sock puppets on the
- * owner's device, paying their offers).
+ * and declines on stolen cards), cash-out brokers and their mules (gift cards of a shop classed
+ * resellable, bought in a rush from the broker's device; the broker redeems each code minutes
+ * later and the shop reports it, so that the mules' codes are redeemed by another account and the
+ * broker redeems codes of several buyers; the broker then tries to buy and to top up), and
+ * self-dealing merchants (their own members, or sock puppets on the owner's device, paying their
+ * offers).
  */
 import { randomUUID } from 'node:crypto';
 import { createPlatform, type Platform } from '@mite/server';
@@ -70,7 +73,8 @@ export const riskBenchQuick: RiskBenchOptions = {
   minors: 3,
   cardTesters: 2,
   brokers: 1,
-  mulesPerBroker: 3,
+  // Four, as the default broker rule blocks a redeemer of codes from four other buyers.
+  mulesPerBroker: 4,
   selfDealers: 2,
   days: 1,
 };
@@ -91,7 +95,16 @@ function seeded(seed: number): () => number {
   };
 }
 
-type ActorKind = 'reader' | 'gamer' | 'minor' | 'cardTester' | 'mule' | 'selfDealer';
+const actorKinds = [
+  'reader',
+  'gamer',
+  'minor',
+  'cardTester',
+  'broker',
+  'mule',
+  'selfDealer',
+] as const;
+type ActorKind = (typeof actorKinds)[number];
 
 interface Actor {
   readonly kind: ActorKind;
@@ -119,6 +132,8 @@ interface World {
   readonly platform: Platform;
   readonly clock: { nowMs: number };
   readonly offers: { readonly article: string; readonly item: string; readonly giftCard: string };
+  /** The gift-card shop, classed resellable: it reports the codes redeemed. */
+  readonly giftShopId: string;
 }
 
 async function fund(platform: Platform, userId: string): Promise<void> {
@@ -155,29 +170,59 @@ async function person(world: World, kind: ActorKind, fraud: boolean, n: number):
   };
 }
 
-async function offer(platform: Platform, merchantId: string, resource: string, price: bigint) {
+async function offer(
+  platform: Platform,
+  merchantId: string,
+  resource: string,
+  price: bigint,
+  category: 'content' | 'goods' = 'content',
+) {
   const made = await platform.services.merchants.createOffer({
     merchantId,
     resource,
     title: resource,
     priceMicros: price,
-    category: 'content',
+    category,
     accessPeriodSeconds: 0,
   });
   if (!made.ok) throw new Error(`an offer failed: ${made.code}`);
   return made.value.id;
 }
 
-function buy(world: World, actor: Actor, offerId: string, deviceId = actor.deviceId) {
+/** A purchase; a code bought (its payment) is put in `codes`, when given. */
+function buy(
+  world: World,
+  actor: Actor,
+  offerId: string,
+  deviceId = actor.deviceId,
+  codes?: string[],
+) {
   return async (): Promise<'allow' | 'stop'> => {
     const paid = await world.platform.services.payments.pay({
       userId: actor.userId,
       offerId,
       origin: { ip: actor.ip, deviceId },
     });
+    if (paid.ok) codes?.push(paid.value.paymentId);
     return !paid.ok && (paid.code === 'policyBlocked' || paid.code === 'policyChallenged')
       ? 'stop'
       : 'allow';
+  };
+}
+
+/** The broker redeems the oldest code not yet redeemed, and the shop reports it. */
+function redeem(world: World, broker: Actor, codes: string[]) {
+  return async (): Promise<'allow' | 'stop'> => {
+    const paymentId = codes.shift();
+    if (paymentId === undefined) return 'allow';
+    const { payments, redemptions } = world.platform.services;
+    const reported = await redemptions.report({
+      merchantId: world.giftShopId,
+      paymentId,
+      redeemer: payments.pseudonym(broker.userId, world.giftShopId),
+    });
+    if (!reported.ok) throw new Error(`a redemption report failed: ${reported.code}`);
+    return 'allow';
   };
 }
 
@@ -242,6 +287,42 @@ async function honestSteps(world: World, options: RiskBenchOptions, random: () =
   return { steps, actors };
 }
 
+/**
+ * A broker and its mules. The broker buys a gift card once, as a customer of the shop (which then
+ * knows its pseudonym); the mules buy gift cards in a rush on the broker's phone, and the broker
+ * redeems each code minutes later, which the shop reports. After the rush the broker tries to
+ * buy and to top up its own wallet.
+ */
+async function brokerSteps(
+  world: World,
+  options: RiskBenchOptions,
+  random: () => number,
+  broker: Actor,
+  nextN: () => number,
+): Promise<Step[]> {
+  const steps: Step[] = [];
+  const codes: string[] = [];
+  const rushMs = world.clock.nowMs + Math.round(random() * dayMs) + 30 * minuteMs;
+  const { giftCard, article } = world.offers;
+  steps.push({ atMs: rushMs - 30 * minuteMs, actor: broker, run: buy(world, broker, giftCard) });
+  for (let m = 0; m < options.mulesPerBroker; m += 1) {
+    const mule = await person(world, 'mule', true, nextN());
+    // Gift cards bought in a rush on the broker's phone, to be sold for cash.
+    for (const atMs of spaced(random, rushMs + m * 20 * minuteMs, 8, minuteMs)) {
+      steps.push({ atMs, actor: mule, run: buy(world, mule, giftCard, broker.deviceId, codes) });
+      steps.push({ atMs: atMs + 2 * minuteMs, actor: broker, run: redeem(world, broker, codes) });
+    }
+  }
+  const afterMs = rushMs + (options.mulesPerBroker * 20 + 30) * minuteMs;
+  steps.push({ atMs: afterMs, actor: broker, run: buy(world, broker, article) });
+  steps.push({
+    atMs: afterMs + 10 * minuteMs,
+    actor: broker,
+    run: topUp(world, broker, 20_000_000n, goodCard),
+  });
+  return steps;
+}
+
 /** The fraudulent actors: card testers, brokers' mules, self-dealing merchants and their puppets. */
 async function fraudSteps(world: World, options: RiskBenchOptions, random: () => number) {
   const steps: Step[] = [];
@@ -258,21 +339,12 @@ async function fraudSteps(world: World, options: RiskBenchOptions, random: () =>
     }
   }
   for (let b = 0; b < options.brokers; b += 1) {
-    const brokerDevice = `dev-broker-${b}`;
-    const rushMs = startMs + Math.round(random() * dayMs);
-    for (let m = 0; m < options.mulesPerBroker; m += 1) {
-      const mule = await person(world, 'mule', true, (n += 1));
-      actors.push(mule);
-      // Gift cards bought in a rush on the broker's phone, to be sold for cash.
-      for (const atMs of spaced(random, rushMs + m * 20 * minuteMs, 8, minuteMs)) {
-        steps.push({
-          atMs,
-          actor: mule,
-          run: buy(world, mule, world.offers.giftCard, brokerDevice),
-        });
-      }
-    }
+    const broker = await person(world, 'broker', true, (n += 1));
+    actors.push(broker);
+    steps.push(...(await brokerSteps(world, options, random, broker, () => (n += 1))));
   }
+  const mules = steps.filter((step) => step.actor.kind === 'mule').map((step) => step.actor);
+  actors.push(...new Set(mules));
   for (let s = 0; s < options.selfDealers; s += 1) {
     // The fraudulent actor is the merchant: its owner paying, or its sock puppet.
     const owner = await person(world, 'selfDealer', true, (n += 1));
@@ -399,17 +471,28 @@ async function startWorld(): Promise<World> {
     funding: { provider: 'sandbox' },
     clock: () => clock.nowMs,
   });
-  const { merchantId } = await platform.services.merchants.createMerchant({
+  const { merchants } = platform.services;
+  const { merchantId } = await merchants.createMerchant({
     name: 'Bench Shop',
     feeBasisPoints: 500,
     payoutThresholdMicros: 10_000_000n,
   });
+  const giftShop = await merchants.createMerchant({
+    name: 'Bench Gift Cards',
+    feeBasisPoints: 500,
+    payoutThresholdMicros: 10_000_000n,
+  });
+  const classed = await merchants.setSpendingClass(giftShop.merchantId, {
+    category: 'goods',
+    resellable: true,
+  });
+  if (!classed.ok) throw new Error(`classing the gift shop failed: ${classed.code}`);
   const offers = {
     article: await offer(platform, merchantId, '/article', 20_000n),
     item: await offer(platform, merchantId, '/game-item', 500_000n),
-    giftCard: await offer(platform, merchantId, '/gift-card', 5_000_000n),
+    giftCard: await offer(platform, giftShop.merchantId, '/gift-card', 5_000_000n, 'goods'),
   };
-  return { platform, clock, offers };
+  return { platform, clock, offers, giftShopId: giftShop.merchantId };
 }
 
 export interface RiskBenchReport {
@@ -424,6 +507,18 @@ export interface RiskBenchReport {
   readonly policyMicros: { readonly p50: number; readonly p99: number };
   readonly budgets: BudgetCheck[];
   readonly notes: string[];
+  /** The requests each rule stopped (challenged or blocked), as the policy recorded them. */
+  readonly stopsByRule: Readonly<Record<string, number>>;
+}
+
+async function stopsByRule(platform: Platform): Promise<Record<string, number>> {
+  const rows = await platform.platformDb.db
+    .selectFrom('policy_decisions')
+    .select((eb) => ['rule', eb.fn.countAll().as('stops')])
+    .groupBy('rule')
+    .orderBy('rule')
+    .execute();
+  return Object.fromEntries(rows.map((row) => [row.rule, Number(row.stops)]));
 }
 
 export async function runRiskBench(
@@ -445,17 +540,15 @@ export async function runRiskBench(
     }
     const actors = [...honest.actors, ...fraud.actors];
     const population = Object.fromEntries(
-      (['reader', 'gamer', 'minor', 'cardTester', 'mule', 'selfDealer'] as const).map((kind) => [
-        kind,
-        actors.filter((actor) => actor.kind === kind).length,
-      ]),
+      actorKinds.map((kind) => [kind, actors.filter((actor) => actor.kind === kind).length]),
     ) as Record<ActorKind, number>;
     log("replaying the engine's calls alone");
     const replayedNs = replayedEngineNs(timing.calls);
-    return reportOf(options, steps.length, honest.actors, fraud.actors, population, {
+    const report = reportOf(options, steps.length, honest.actors, fraud.actors, population, {
       ...timing,
       replayedNs,
     });
+    return { ...report, stopsByRule: await stopsByRule(world.platform) };
   } finally {
     await world.platform.close();
   }
@@ -468,7 +561,7 @@ function reportOf(
   fraud: readonly Actor[],
   population: Record<ActorKind, number>,
   timing: { engineNs: number[]; policyNs: number[]; replayedNs: number[] },
-): RiskBenchReport {
+): Omit<RiskBenchReport, 'stopsByRule'> {
   const fraudCaught = fraud.filter((actor) => actor.stopped).length;
   const honestStopped = honest.filter((actor) => actor.stopped).length;
   const detection = fraud.length === 0 ? 1 : fraudCaught / fraud.length;
@@ -549,8 +642,14 @@ export function formatRiskReport(report: RiskBenchReport): string {
       ];
     }),
   );
+  const stops = formatTable(
+    [{ header: 'rule' }, { header: 'stopped', align: 'right' }],
+    Object.entries(report.stopsByRule).map(([rule, count]) => [rule, String(count)]),
+  );
   return [
     population,
+    '',
+    stops,
     '',
     `requests replayed: ${report.requests}`,
     '',

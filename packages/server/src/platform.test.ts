@@ -799,11 +799,55 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
         422,
       ],
       [
+        'POST /v1/merchants/{merchantId}/redemptions',
+        'redemptions:write',
+        async () => `/v1/merchants/${shop.merchantId}/redemptions`,
+        // Let in by the scope, then refused: this shop is not classed as selling codes.
+        { paymentId: String(paid.body.paymentId) },
+        422,
+      ],
+      [
+        'GET /v1/merchants/{merchantId}/redemptions',
+        'redemptions:read',
+        async () => `/v1/merchants/${shop.merchantId}/redemptions`,
+        undefined,
+        200,
+      ],
+      [
         'GET /v1/merchants/{merchantId}/customers/{pseudonym}',
         'customers:read',
         async () => `/v1/merchants/${shop.merchantId}/customers/psn_nobody`,
         undefined,
         200,
+      ],
+      [
+        'GET /v1/merchants/{merchantId}/payment-sessions',
+        'sessions:read',
+        async () => `/v1/merchants/${shop.merchantId}/payment-sessions`,
+        undefined,
+        200,
+      ],
+      // No such session: each is refused as unknown, once the scope let the request in.
+      [
+        'GET /v1/payment-sessions/{sessionId}',
+        'sessions:read',
+        async () => `/v1/payment-sessions/ses_${'0'.repeat(32)}`,
+        undefined,
+        404,
+      ],
+      [
+        'POST /v1/payment-sessions/{sessionId}/vouchers',
+        'sessions:write',
+        async () => `/v1/payment-sessions/ses_${'0'.repeat(32)}/vouchers`,
+        { channelId: `ses_${'0'.repeat(32)}`, cumulativeAmount: '100', payword: 'A'.repeat(43) },
+        404,
+      ],
+      [
+        'POST /v1/payment-sessions/{sessionId}/close',
+        'sessions:write',
+        async () => `/v1/payment-sessions/ses_${'0'.repeat(32)}/close`,
+        {},
+        404,
       ],
       ['GET /v1/api-keys', 'api_keys:read', async () => '/v1/api-keys', undefined, 200],
       [
@@ -878,16 +922,21 @@ forEachDialect('the platform API over HTTP', (backend, it) => {
         'merchant_bank_accounts',
         'api_keys',
         'idempotency_records',
+        'code_redemptions',
       ] as const;
       const rows: unknown[] = [];
       for (const table of tables) {
         const found = await db.selectFrom(table).selectAll().execute();
-        // When a key was last used changes with the refused request itself, by design.
-        rows.push(found.map((row) => ({ ...row, last_used_at: undefined })));
+        // When a key was last used changes with the refused request itself, by design; and on
+        // PostgreSQL that update moves the row, so rows are compared in an order of their own.
+        const json = found.map((row) =>
+          JSON.stringify({ ...row, last_used_at: undefined }, (_key, value: unknown) =>
+            typeof value === 'bigint' ? value.toString() : value,
+          ),
+        );
+        rows.push(json.sort());
       }
-      return JSON.stringify(rows, (_key, value: unknown) =>
-        typeof value === 'bigint' ? value.toString() : value,
-      );
+      return JSON.stringify(rows);
     };
     for (const [route, scope, pathOf, body, status] of cases) {
       const [method = ''] = route.split(' ');

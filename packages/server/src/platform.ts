@@ -118,6 +118,9 @@ import { createRiskPolicy, merchantMembersOf } from './risk/risk-policy.ts';
 import { createRuleSetStore } from './risk/rule-set-store.ts';
 import { defaultRuleSetInput, parseRuleSet, type RuleSetInput } from './risk/rule-set.ts';
 import { riskRuleSetRoutes } from './risk/risk-rule-set-routes.ts';
+import { createRedemptionReports } from './risk/redemption-reports.ts';
+import { redemptionRoutes } from './risk/redemption-routes.ts';
+import { payerByPseudonym } from './payments/payer-pseudonyms.ts';
 
 /** How long the sandbox takes to confirm a card that confirms later. */
 const sandboxConfirmDelayMs = 2_000;
@@ -310,6 +313,11 @@ async function createRisk(
       options.logger.error({ version, detail }, 'the stored risk rule set in force is invalid'),
   });
   await ruleSets.load();
+  const redemptions = createRedemptionReports({
+    db: platformDb.db,
+    clock,
+    payerOf: payerByPseudonym(platformDb.db),
+  });
   const policy = createRiskPolicy({
     engine,
     merchantMembers: merchantMembersOf(platformDb),
@@ -317,8 +325,9 @@ async function createRisk(
     // The cash-out rule measures the month's resellable spending, as the caps count it.
     resellableSpend: async (userId, atMs) =>
       (await spendingOf(platformDb.db, userId, monthKeyAt(atMs, timeZone))).get('resellable') ?? 0n,
+    redemptions,
   });
-  return { engine, ruleSets, policy };
+  return { engine, ruleSets, policy, redemptions };
 }
 
 async function createServices(
@@ -545,6 +554,8 @@ async function createServices(
     freezes,
     consents,
     risk,
+    // The retention purge deletes redemption reports past their period (jobs/platform-jobs.ts).
+    redemptions: risk.redemptions,
     idempotency,
     receiptKeys: [receiptKey],
     fundingProvider,
@@ -601,6 +612,7 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     await services.payouts.sealPlaintextBankDetails();
     await services.idempotency.sealPlaintextResponses();
     await services.webhooks.sealPlaintextSecrets();
+    await services.payments.recordPastPayers();
     const app = createHttpApp({
       logger: options.logger,
       metricsRegistry: new Registry(),
@@ -689,6 +701,10 @@ export async function createPlatform(options: PlatformOptions): Promise<Platform
     await app.register(operatorRoutes, services.operator);
     await app.register(reviewRoutes, { review: services.review });
     await app.register(riskRuleSetRoutes, { ruleSets: services.risk.ruleSets });
+    await app.register(redemptionRoutes, {
+      redemptions: services.risk.redemptions,
+      pseudonym: services.payments.pseudonym,
+    });
     await app.register(webAppsPlugin, { root: options.webRoot });
     const background =
       options.backgroundJobs === false ? [] : startBackgroundJobs(services, options);

@@ -147,8 +147,11 @@ describeInBrowser(
           assert.equal(await page.getByLabel('Note').getAttribute('aria-invalid'), 'true');
           await page.getByLabel('Note').fill('A mule for a gift-card broker');
           await page.getByRole('button', { name: 'Confirm fraud' }).click();
-          await page.getByText('Check at least one account to freeze.').waitFor();
+          const freezeError = page.getByText('Check at least one account to freeze.');
+          await freezeError.waitFor();
           await page.getByLabel('The user').check();
+          // Checking a box answers the error: it goes at once, before any other click.
+          await freezeError.waitFor({ state: 'detached' });
           await checkPage(kit, `${size}-decision`);
           await page.getByRole('button', { name: 'Confirm fraud' }).click();
           await page.getByTestId('review-state').getByText('fraud').waitFor();

@@ -14,6 +14,8 @@ export const apiKeyScopes = [
   'offers:read',
   'offers:write',
   'payments:read',
+  'redemptions:read',
+  'redemptions:write',
   'refunds:write',
   'reports:read',
   'sessions:read',

@@ -290,3 +290,51 @@ export function idempotencyRecordsOf(db: Db, userId: string): Promise<Row[]> {
     .orderBy('created_at')
     .execute();
 }
+
+/**
+ * The codes the user bought that merchants reported redeemed, and by whom as far as it concerns
+ * them (themselves, another account, or one outside Mite); and the codes the user redeemed that
+ * others bought, without the other person's payment. Then each merchant's pseudonym for the user.
+ */
+export async function redemptionsOf(db: Db, userId: string): Promise<Record<string, Row[]>> {
+  const read = (role: 'bought' | 'redeemed') =>
+    allPages((afterId, pageRows) =>
+      db
+        .selectFrom('code_redemptions')
+        .innerJoin('merchants', 'merchants.id', 'code_redemptions.merchant_id')
+        .select(['code_redemptions.payment_id as id', 'code_redemptions.merchant_id'])
+        .select(['merchants.name as merchant_name', 'code_redemptions.redeemed_by'])
+        .select(['code_redemptions.redeemed_at', 'code_redemptions.reported_at'])
+        .$if(role === 'bought', (q) => q.where('code_redemptions.buyer_user_id', '=', userId))
+        .$if(role === 'redeemed', (q) =>
+          q
+            .where('code_redemptions.redeemer_user_id', '=', userId)
+            .where('code_redemptions.buyer_user_id', '!=', userId),
+        )
+        .where('code_redemptions.payment_id', '>', afterId)
+        .orderBy('code_redemptions.payment_id')
+        .limit(pageRows)
+        .execute(),
+    );
+  const bought = (await read('bought')).map(({ id, ...row }) => ({
+    role: 'bought',
+    payment_id: id,
+    ...row,
+  }));
+  const redeemed = (await read('redeemed')).map(({ id: _id, ...row }) => ({
+    role: 'redeemed',
+    payment_id: null,
+    ...row,
+  }));
+  return {
+    code_redemptions: [...bought, ...redeemed],
+    payer_pseudonyms: await db
+      .selectFrom('payer_pseudonyms')
+      .innerJoin('merchants', 'merchants.id', 'payer_pseudonyms.merchant_id')
+      .select(['payer_pseudonyms.merchant_id', 'merchants.name as merchant_name'])
+      .select(['payer_pseudonyms.pseudonym', 'payer_pseudonyms.created_at'])
+      .where('payer_pseudonyms.user_id', '=', userId)
+      .orderBy('payer_pseudonyms.merchant_id')
+      .execute(),
+  };
+}

@@ -146,6 +146,7 @@ export function createUserExport(deps: UserExportDeps) {
       limit_changes: await reads.limitChangesOf(db, userId),
       guardian_consents: await reads.guardianConsentsOf(db, userId),
       ...(await reads.smallTablesOf(db, userId)),
+      ...(await reads.redemptionsOf(db, userId)),
       merchant_invitations: await reads.invitationsOf(
         db,
         userId,

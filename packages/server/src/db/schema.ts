@@ -381,6 +381,8 @@ export interface PlatformSchema {
   purchase_compaction_state: PurchaseCompactionStateTable;
   monthly_spending: MonthlySpendingTable;
   risk_rule_sets: RiskRuleSetsTable;
+  payer_pseudonyms: PayerPseudonymsTable;
+  code_redemptions: CodeRedemptionsTable;
 }
 
 /**
@@ -876,3 +878,33 @@ export interface RiskRuleSetsTable {
 }
 
 export type RiskRuleSetRow = Selectable<RiskRuleSetsTable>;
+
+/**
+ * The pseudonym each user who paid a merchant has there (migration 0036): an HMAC, kept so that
+ * a pseudonym a merchant reports is found by key (payments/payer-pseudonyms.ts).
+ */
+export interface PayerPseudonymsTable {
+  merchant_id: string;
+  pseudonym: string;
+  user_id: string;
+  created_at: EpochMs;
+}
+
+/** Who redeemed a code: its buyer, another Mite user, or an account outside Mite. */
+export type RedeemedBy = 'buyer' | 'otherUser' | 'outside';
+
+/** A merchant's report that the code a payment bought was redeemed (migration 0036). */
+export interface CodeRedemptionsTable {
+  /** One report per payment. */
+  payment_id: string;
+  merchant_id: string;
+  /** The payment's payer. */
+  buyer_user_id: string;
+  /** The Mite user who redeemed it; null for an account outside Mite. */
+  redeemer_user_id: string | null;
+  redeemed_by: RedeemedBy;
+  redeemed_at: EpochMs;
+  reported_at: EpochMs;
+}
+
+export type CodeRedemptionRow = Selectable<CodeRedemptionsTable>;

@@ -65,6 +65,8 @@ export type ProblemCode =
   // Risk rules (risk/).
   | 'invalidRuleSet'
   | 'ruleSetVersionExists'
+  | 'redemptionInvalid'
+  | 'redemptionConflict'
   | 'lastAdminKey'
   // People who run merchants (staff/).
   | 'invitationNotFound'
@@ -403,6 +405,24 @@ export const problemTable: { readonly [C in ProblemCode]: ProblemRow } = {
     description:
       'A rule set version is written once: the version named is stored already (or is the ' +
       'built-in default\u2019s). Nothing changed. Name the new rules with a new version.',
+  },
+  redemptionInvalid: {
+    status: 422,
+    title: 'The redemption report cannot be taken',
+    description:
+      'The report is well formed but cannot be recorded, and nothing was: the payment did not ' +
+      'succeed, the merchant is not classed as selling codes (resellable goods), `redeemedAt` is ' +
+      'in the future, before the purchase or older than reports are kept, or `redeemer` is no ' +
+      'customer\u2019s pseudonym at this merchant (leave it out for an account outside Mite). ' +
+      '`detail` says which.',
+  },
+  redemptionConflict: {
+    status: 409,
+    title: 'This payment\u2019s code was reported redeemed already, differently',
+    description:
+      'A payment\u2019s code is reported redeemed once. The same report again is answered as ' +
+      'the first one was; this one names another redeemer or another time, and changed nothing. ' +
+      '`detail` says what was reported.',
   },
   duplicatePayment: {
     status: 409,

@@ -7,8 +7,9 @@
  * - folding completed payments and refunds into the merchants' report totals
  *   (reports/report-rollup.ts: one node's run commits, the others' change nothing);
  * - finishing token deposits a crash left pending, the same way;
- * - deleting idempotency records and webhook events past their retention, and spent-set rows of
- *   token keys that no longer take tokens, so that none of these tables grows forever;
+ * - deleting idempotency records, webhook events and merchants' code redemption reports past
+ *   their retention, and spent-set rows of token keys that no longer take tokens, so that none of
+ *   these tables grows forever;
  * - while a master-key rotation runs (previous keys configured), rewrapping the data keys under
  *   the new master key, a small batch per transaction (privacy/data-keys.ts).
  * - settling payment sessions whose time has come (sessions/session-closing.ts `sweepDue`);
@@ -41,6 +42,8 @@ export interface PlatformJobsDeps {
   readonly spentTokens: { purgeExpired(): Promise<number> };
   readonly idempotency: { purgeExpired(): Promise<number> };
   readonly webhookRetention: { purgeExpired(): Promise<number> };
+  /** Merchants' code redemption reports (risk/redemption-reports.ts); absent in older tests. */
+  readonly redemptions?: { purgeExpired(): Promise<number> };
   readonly reportRollup: { runOnce(): Promise<boolean> };
   /** Settles the payment sessions due; absent in worlds built before sessions. */
   readonly paymentSessions?: { sweepDue(): Promise<number> };
@@ -102,9 +105,10 @@ export function startPlatformJobs(deps: PlatformJobsDeps): PlatformJobs {
         const idempotencyRecords = await deps.idempotency.purgeExpired();
         const spentTokens = await deps.spentTokens.purgeExpired();
         const webhookEvents = await deps.webhookRetention.purgeExpired();
-        if (idempotencyRecords + webhookEvents + spentTokens > 0) {
+        const redemptions = (await deps.redemptions?.purgeExpired()) ?? 0;
+        if (idempotencyRecords + webhookEvents + spentTokens + redemptions > 0) {
           logger.info(
-            { idempotencyRecords, webhookEvents, spentTokens },
+            { idempotencyRecords, webhookEvents, spentTokens, redemptions },
             'deleted records past their retention',
           );
         }

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { TestContext } from 'node:test';
 import { forEachDialect } from '../db/testing.ts';
 import type { PurchaseFacts, TokenWithdrawalFacts, TopUpFacts } from '../policy/policy.ts';
-import { startPlatformUnderTest } from '../platform-testing.ts';
+import { signUpAndTopUp, startPlatformUnderTest } from '../platform-testing.ts';
 import type { LimitProfile, LimitScope } from './limit-profile.ts';
 import { createSpendingLimits } from './spending-limits.ts';
 import type { PlatformCaps } from './platform-caps.ts';
@@ -134,6 +134,44 @@ forEachDialect('the limits policy', (backend, it) => {
         { scope: 'merchant:mer_test', capMicros: 5n * units },
       ],
     });
+  });
+
+  it('sums the month\u2019s top-ups that did not fail against the monthly top-up limit', async (t) => {
+    // A minute before December starts in Seoul: this top-up is November's.
+    const clock = { nowMs: Date.UTC(2026, 10, 30, 14, 59) };
+    const env = await startPlatformUnderTest(t, backend, {
+      backgroundJobs: false,
+      clock: () => clock.nowMs,
+    });
+    const { user, userId } = await signUpAndTopUp(env, {
+      email: 'ada@example.com',
+      password: 'a long passphrase',
+      topUp: '20.00',
+    });
+    clock.nowMs = atMs;
+    const card = (number: string) => ({ number, expMonth: 12, expYear: 2099, cvc: '123' });
+    for (const [amount, number, status] of [
+      ['5.00', '4242424242424242', 201],
+      ['7.00', '4242424242424242', 201],
+      ['4.00', '4000000000000002', 422],
+    ] as const) {
+      const answer = await env.call('POST', '/v1/topups', {
+        auth: user,
+        body: { amount, card: card(number) },
+      });
+      assert.equal(answer.status, status, answer.text);
+    }
+    const limits = createSpendingLimits({
+      platform: env.platform.platformDb,
+      profiles: { profileOf: async () => profile({ limits: [['topUpMonthly', 15n * units]] }) },
+      caps,
+      timeZone: 'Asia/Seoul',
+    });
+    const asking = (amountMicros: bigint) =>
+      limits.policy.decide({ ...topUp(amountMicros), userId });
+    // 12.00 this month (not November's 20.00, not the declined 4.00): 3.00 more is the limit.
+    assert.equal((await asking(3n * units)).verdict, 'allow');
+    assert.equal((await asking(3n * units + 1n)).rule, 'limit.monthly.top-ups');
   });
 
   it('uses the lower of the platform\u2019s cap and the user\u2019s own, raised or lowered', async (t) => {

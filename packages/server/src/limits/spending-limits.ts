@@ -12,6 +12,7 @@
  * refused with the same decision, `refusalFor`).
  */
 import { formatAmount } from '@mite/protocol';
+import { sql } from 'kysely';
 import type { PlatformDb } from '../db/platform-db.ts';
 import type {
   Policy,
@@ -205,14 +206,15 @@ export function createSpendingLimits(deps: SpendingLimitsDeps): SpendingLimits {
     const limit = profile.userLimits.get('topUpMonthly');
     if (limit === undefined) return allowed;
     const sinceMs = monthStartMsAt(subject.atMs, timeZone);
+    // Summed by the database: a month of top-ups is one row to read, however many there were.
     const row = await db
       .selectFrom('topups')
-      .select(['amount_micros'])
+      .select(sql<string | bigint | null>`sum(cast(amount_micros as bigint))`.as('total'))
       .where('user_id', '=', subject.userId)
       .where('created_at', '>=', BigInt(sinceMs))
       .where('state', '!=', 'failed')
-      .execute();
-    const toppedUp = row.reduce((sum, topUp) => sum + BigInt(topUp.amount_micros), 0n);
+      .executeTakeFirst();
+    const toppedUp = BigInt(row?.total ?? 0n);
     if (toppedUp + subject.amountMicros <= limit) return allowed;
     return block(
       'limit.monthly.top-ups',

@@ -26,6 +26,7 @@ import {
   type PurchaseRequest,
 } from './purchase-core.ts';
 import { createPurchasePricing } from './purchase-pricing.ts';
+import { createPayerPseudonyms } from './payer-pseudonyms.ts';
 import { createPurchaseReceipts } from './purchase-receipts.ts';
 
 export type { PaidReceipt } from './purchase-receipts.ts';
@@ -62,7 +63,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
   const db = platform.db;
   const pricing = createPurchasePricing(deps);
   const receipts = createPurchaseReceipts(deps);
-  const core = createPurchaseCore({ ...deps, pricing, receipts });
+  const payers = createPayerPseudonyms({ db, pseudonym: receipts.pseudonym });
+  const core = createPurchaseCore({ ...deps, pricing, receipts, payers });
 
   async function pay(
     input: PurchaseRequest & { offerId: string },
@@ -181,6 +183,8 @@ export function createPaymentService(deps: PaymentServiceDeps) {
     findByIdempotencyKey: core.findByIdempotencyKey,
     answerOf: core.answerOf,
     pseudonym: receipts.pseudonym,
+    /** Keeps the pseudonyms of payers from before they were kept (once, at start). */
+    recordPastPayers: () => payers.recordPastPayers(clock()),
   };
 }
 

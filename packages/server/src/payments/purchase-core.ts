@@ -52,6 +52,7 @@ import { fail, ok, type Result } from '../result.ts';
 import { enqueueWebhookEvent } from '../webhooks/outbox.ts';
 import { claimOfferAccess, releaseOfferAccess } from './offer-access.ts';
 import type { Leg, PurchasePricing } from './purchase-pricing.ts';
+import type { PayerPseudonyms } from './payer-pseudonyms.ts';
 import type { PaidReceipt, PurchaseReceipts } from './purchase-receipts.ts';
 
 /** Users whose wallet account id is kept in memory (it never changes once a user exists). */
@@ -103,6 +104,8 @@ export interface PurchaseCoreDeps {
   readonly ledger: Ledger;
   readonly pricing: PurchasePricing;
   readonly receipts: PurchaseReceipts;
+  /** Keeps each merchant's pseudonym of each payer, written with the payment's success. */
+  readonly payers: PayerPseudonyms;
   /** Decides, before money moves, whether a purchase may go ahead. */
   readonly policy: PolicyGate;
   /** The monthly caps a purchase counts against, held by conditional writes when it is recorded. */
@@ -435,34 +438,40 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
     outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
   ): Promise<void> {
     const nowMs = clock();
-    await retryingDeadlocks(() =>
+    const paid = await retryingDeadlocks(() =>
       batcher.run((tx) => recordOutcome(tx, paymentId, outcome, nowMs)),
     );
+    // Committed: the payer's pseudonym at the merchant is written, and need not be again.
+    if (paid !== undefined) deps.payers.remember(paid.user_id, paid.merchant_id);
   }
 
+  /** Records the outcome; for a success, answers who paid whom. */
   async function recordOutcome(
     tx: Transaction<PlatformSchema>,
     paymentId: string,
     outcome: 'succeeded' | 'insufficientFunds' | 'accountClosed',
     nowMs: number,
-  ): Promise<void> {
+  ): Promise<{ user_id: string; merchant_id: string } | undefined> {
     const updated = await firstRow(completePayment, tx, {
       id: paymentId,
       state: outcome === 'succeeded' ? 'succeeded' : 'failed',
       failureCode: outcome === 'succeeded' ? null : outcome,
       completedAtMs: BigInt(nowMs),
     });
-    if (updated === undefined) return;
+    if (updated === undefined) return undefined;
     if (outcome !== 'succeeded') {
       // A failed purchase bought nothing: what it counted against its caps is given back, and
       // the access it claimed is free again.
       const amountMicros = BigInt(updated.amount_micros);
       await giveBackSpending(tx, updated.user_id, updated.spending, amountMicros);
-      if (updated.offer_id === null) return;
+      if (updated.offer_id === null) return undefined;
       const release = { userId: updated.user_id, offerId: updated.offer_id, paymentId };
       await releaseOfferAccess(tx, release);
-      return;
+      return undefined;
     }
+    // The receipt and the event name the payer by this pseudonym, which the merchant may report
+    // back (a code's redeemer): it is kept, with its user, in the same transaction.
+    await deps.payers.recordIn(tx, updated.user_id, updated.merchant_id, nowMs);
     await enqueueWebhookEvent(tx, {
       merchantId: updated.merchant_id,
       type: 'payment.succeeded',
@@ -477,6 +486,7 @@ export function createPurchaseCore(deps: PurchaseCoreDeps) {
       },
       nowMs,
     });
+    return updated;
   }
 
   /**

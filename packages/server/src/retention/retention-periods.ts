@@ -6,6 +6,7 @@
  */
 import { sessionTtlMs } from '../auth/user-service.ts';
 import { idempotencyRetentionMs } from '../idempotency/idempotency-store.ts';
+import { redemptionReportRetentionMs } from '../risk/redemption-reports.ts';
 import { dayMs } from '../reports/report-periods.ts';
 import { webhookEventRetentionMs } from '../webhooks/webhook-retention.ts';
 
@@ -78,6 +79,15 @@ export function retentionPeriods(options: {
       what: 'Purchases and top-ups the platform\u2019s policy stopped, with the reason',
       days: null,
       then: 'Kept for the operator\u2019s review and for your export',
+    },
+    {
+      key: 'codeRedemptions',
+      what:
+        'Reports from merchants that a gift card or other code you bought was redeemed, and ' +
+        'whether by you, by another account or outside Mite; and codes you redeemed that ' +
+        'others bought',
+      days: redemptionReportRetentionMs / dayMs,
+      then: 'Deleted; kept until then if you erase your account, as a record against fraud',
     },
     {
       key: 'personalDataViews',

@@ -223,6 +223,109 @@ describe('the risk engine', () => {
     expectVerdict(buy(99_000_000n, false), 'allow');
   });
 
+  it('challenges a buyer whose codes others redeemed, exactly at the thresholds, in the window', () => {
+    const time = fakeClock();
+    const engine = createRiskEngine({ clock: time.clock });
+    const dayMs = 86_400_000;
+    // The default: 3 in 30 days challenge, 5 block; times newest first, as the facts come.
+    const redeemed = (count: number, newestAgoMs = 0) =>
+      Array.from({ length: count }, (_, i) => startMs - newestAgoMs - i * 60_000);
+    const buy = (times: number[], resellable = true) =>
+      engine.decide({
+        ...purchase({ userId: 'usr_mule' }),
+        resellable,
+        redemptions: { byOthersAtMs: times, otherBuyersLatestAtMs: [] },
+      });
+    const rule = 'cash-out.codes-redeemed-by-others';
+    expectVerdict(buy(redeemed(2)), 'allow');
+    const third = expectVerdict(buy(redeemed(3)), 'challenge', rule);
+    assert.equal(
+      third.reason,
+      '3 codes this user bought were redeemed by other accounts in 30 days (limit 3)',
+    );
+    expectVerdict(buy(redeemed(4)), 'challenge', rule);
+    expectVerdict(buy(redeemed(5)), 'block', rule);
+    // Only a purchase of resellable goods (the codes) is stopped by the buyer's rule.
+    expectVerdict(buy(redeemed(5), false), 'allow');
+    expectVerdict(
+      engine.decide({
+        ...topUp({ userId: 'usr_mule' }),
+        redemptions: { byOthersAtMs: redeemed(5), otherBuyersLatestAtMs: [] },
+      }),
+      'allow',
+    );
+    // The window is the last 30 days: a redemption exactly that old has left it.
+    const oldest = startMs - 30 * dayMs + 1;
+    expectVerdict(buy([startMs, startMs - 1, oldest]), 'challenge', rule);
+    time.advance(1);
+    expectVerdict(buy([startMs, startMs - 1, oldest]), 'allow');
+    expectVerdict(buy([]), 'allow');
+  });
+
+  it('blocks a redeemer of codes from four other buyers as a broker, in purchases and top-ups', () => {
+    const { clock } = fakeClock();
+    const engine = createRiskEngine({ clock });
+    const facts = (buyers: number) => ({
+      redemptions: {
+        byOthersAtMs: [],
+        otherBuyersLatestAtMs: Array.from({ length: buyers }, (_, i) => startMs - i * 1000),
+      },
+    });
+    const broker = { userId: 'usr_broker' };
+    expectVerdict(engine.decide({ ...purchase(broker), ...facts(3) }), 'allow');
+    const blocked = expectVerdict(
+      engine.decide({ ...purchase(broker), ...facts(4) }),
+      'block',
+      'cash-out.code-broker',
+    );
+    assert.equal(
+      blocked.reason,
+      'this user redeemed codes bought by 4 other buyers in 30 days (limit 4): a cash-out broker',
+    );
+    expectVerdict(
+      engine.decide({ ...topUp(broker), ...facts(4) }),
+      'block',
+      'cash-out.code-broker',
+    );
+    // Token withdrawals are not in the default rule's appliesTo.
+    expectVerdict(
+      engine.decide({
+        kind: 'tokenWithdrawal',
+        amountMicros: 1n,
+        atMs: startMs,
+        ...broker,
+        ...facts(4),
+      }),
+      'allow',
+    );
+  });
+
+  it('tells the caller which redemption facts the rules in force need', () => {
+    const { clock } = fakeClock();
+    const engine = createRiskEngine({ clock });
+    assert.deepEqual(engine.redemptionsNeeded('purchase', true), {
+      asBuyer: true,
+      asRedeemer: true,
+    });
+    assert.deepEqual(engine.redemptionsNeeded('purchase', false), {
+      asBuyer: false,
+      asRedeemer: true,
+    });
+    assert.deepEqual(engine.redemptionsNeeded('topUp', false), {
+      asBuyer: false,
+      asRedeemer: true,
+    });
+    assert.deepEqual(engine.redemptionsNeeded('tokenWithdrawal', false), {
+      asBuyer: false,
+      asRedeemer: false,
+    });
+    const none = createRiskEngine({ clock, ruleSet: ruleSet({ version: 'none', rules: [] }) });
+    assert.deepEqual(none.redemptionsNeeded('purchase', true), {
+      asBuyer: false,
+      asRedeemer: false,
+    });
+  });
+
   it('lets the strictest verdict win, and the earlier rule among equals', () => {
     const { clock } = fakeClock();
     const velocity = (name: string, atLeast: number, verdict: 'challenge' | 'block') => ({

@@ -1,7 +1,7 @@
 /**
  * The risk engine (DESIGN.md section 8, issue 15): evaluates a versioned rule set (rule-set.ts)
  * against what a request is and what happened before it, in memory and without I/O, so that it
- * can sit on the payment path. Not wired into the platform yet.
+ * can sit on the payment path (risk-policy.ts wires it in).
  *
  * The caller records what happens (`record`: a payment or top-up attempt, a declined top-up, a
  * token withdrawal), then asks about a request (`decide`). An attempt is recorded before it is
@@ -20,6 +20,7 @@ import { createRiskCounters, type RiskCounters, riskKeysMax } from './risk-count
 import {
   type CardTestingRule,
   type CashOutRule,
+  type CodeRedemptionRule,
   type RiskCountedEvent,
   type RiskRequestKind,
   type RiskRule,
@@ -70,6 +71,31 @@ export interface RiskContext {
   readonly merchantOwner?: MerchantOwnerIdentity | undefined;
   /** For a purchase: the user's spending on resellable goods this month, before this purchase. */
   readonly resellableSpentThisMonthMicros?: bigint | undefined;
+  /**
+   * The code redemptions merchants reported about the user (risk/redemption-reports.ts), when a
+   * code-redemption rule asks for them (`redemptionsNeeded`).
+   */
+  readonly redemptions?: RedemptionFacts | undefined;
+}
+
+/**
+ * What merchants reported of the codes a user bought and redeemed, as times (milliseconds since
+ * the epoch), newest first, at most `riskEventsPerKeyMax` of each: no threshold counts past that.
+ * Each rule counts those within its own window.
+ */
+export interface RedemptionFacts {
+  /** When codes the user bought were redeemed by another account (a Mite user or an outsider). */
+  readonly byOthersAtMs: readonly number[];
+  /** For each other buyer whose codes the user redeemed: when the user last redeemed one. */
+  readonly otherBuyersLatestAtMs: readonly number[];
+}
+
+/** Which redemption facts the rules in force need to decide a request. */
+export interface RedemptionsNeeded {
+  /** The buyer's (only for a purchase of resellable goods). */
+  readonly asBuyer: boolean;
+  /** The redeemer's. */
+  readonly asRedeemer: boolean;
 }
 
 export type RiskFacts = PolicySubject & RiskContext;
@@ -89,6 +115,11 @@ export interface RiskEngine {
   /** Swaps in a new rule set (JSON as written) for every later decision, or refuses it whole. */
   replaceRuleSet(input: unknown): Result<{ readonly version: string }, RuleSetRefusal>;
   ruleSetVersion(): string;
+  /**
+   * Which redemption facts the rules in force need for this request, so that the caller reads
+   * them only then (a resellable purchase's: whether it buys resellable goods).
+   */
+  redemptionsNeeded(kind: RiskRequestKind, resellable: boolean): RedemptionsNeeded;
   /** How many counter keys and blocks are held, to check that memory stays bounded. */
   memory(): { readonly counterKeys: number; readonly blocks: number };
 }
@@ -126,6 +157,8 @@ interface CompiledRuleSet {
   readonly allowed: RiskDecision;
 }
 
+const nothingNeeded: RedemptionsNeeded = Object.freeze({ asBuyer: false, asRedeemer: false });
+
 function appliesTo(rule: RiskRule): readonly RiskRequestKind[] {
   switch (rule.kind) {
     case 'velocity':
@@ -135,7 +168,24 @@ function appliesTo(rule: RiskRule): readonly RiskRequestKind[] {
     case 'selfDealing':
     case 'cashOut':
       return ['purchase'];
+    case 'codeRedemption':
+      return rule.subject === 'buyer' ? ['purchase'] : (rule.appliesTo ?? ['purchase', 'topUp']);
   }
+}
+
+function redemptionsNeededBy(
+  compiled: CompiledRuleSet,
+  kind: RiskRequestKind,
+  resellable: boolean,
+): RedemptionsNeeded {
+  let asBuyer = false;
+  let asRedeemer = false;
+  for (const rule of compiled.byRequest[kind]) {
+    if (rule.kind !== 'codeRedemption') continue;
+    if (rule.subject === 'redeemer') asRedeemer = true;
+    else if (kind === 'purchase' && resellable) asBuyer = true;
+  }
+  return asBuyer || asRedeemer ? { asBuyer, asRedeemer } : nothingNeeded;
 }
 
 function compile(ruleSet: RuleSet): CompiledRuleSet {
@@ -336,6 +386,8 @@ function evaluate(
       return selfDealingDecision(compiled, rule, facts);
     case 'cashOut':
       return cashOutDecision(compiled, rule, facts);
+    case 'codeRedemption':
+      return redemptionDecision(compiled, rule, facts, nowMs);
   }
 }
 
@@ -385,6 +437,7 @@ export function createRiskEngine(options: RiskEngineOptions): RiskEngine {
       return ok({ version: parsed.value.version });
     },
     ruleSetVersion: () => current.version,
+    redemptionsNeeded: (kind, resellable) => redemptionsNeededBy(current, kind, resellable),
     memory: () => ({ counterKeys: counters.keyCount(), blocks: memory.blocks.size }),
   };
 }
@@ -446,4 +499,45 @@ function cashOutDecision(compiled: CompiledRuleSet, rule: CashOutRule, facts: Ri
     aboveBasisPoints: rule.aboveBasisPoints,
   });
   return decision(compiled, rule, rule.verdict, reason);
+}
+
+/** A window in days for a reason: whole, or to a tenth (integers only: no rounding surprises). */
+function daysOf(windowSeconds: number): string {
+  const tenths = Math.floor((windowSeconds * 10) / 86_400);
+  return tenths % 10 === 0 ? String(tenths / 10) : `${Math.floor(tenths / 10)}.${tenths % 10}`;
+}
+
+/**
+ * Codes redeemed by other accounts: for the buyer, only on a purchase of resellable goods (the
+ * codes themselves); for the redeemer, on every request the rule applies to. Counted from the
+ * reported times within the rule's window; facts not supplied count nothing.
+ */
+function redemptionDecision(
+  compiled: CompiledRuleSet,
+  rule: CodeRedemptionRule,
+  facts: RiskFacts,
+  nowMs: number,
+) {
+  const buyer = rule.subject === 'buyer';
+  if (buyer && (facts.kind !== 'purchase' || facts.resellable !== true)) return undefined;
+  const times = buyer ? facts.redemptions?.byOthersAtMs : facts.redemptions?.otherBuyersLatestAtMs;
+  if (times === undefined || times.length === 0) return undefined;
+  // The window is the last `windowSeconds`: a redemption exactly that old has left it.
+  const sinceMs = nowMs - rule.windowSeconds * 1000 + 1;
+  let count = 0;
+  for (const atMs of times) if (atMs >= sinceMs) count += 1;
+  let found: Finding = notFired;
+  for (const threshold of rule.thresholds) {
+    if (count >= threshold.atLeast) {
+      found = { verdict: threshold.verdict, count, atLeast: threshold.atLeast };
+    }
+  }
+  if (found.verdict === 'allow') return undefined;
+  const reason = render(rule.reason, {
+    count,
+    atLeast: found.atLeast,
+    windowSeconds: rule.windowSeconds,
+    windowDays: daysOf(rule.windowSeconds),
+  });
+  return decision(compiled, rule, found.verdict, reason);
 }

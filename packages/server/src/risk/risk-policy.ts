@@ -14,6 +14,11 @@
  * The cash-out rule needs whether a purchase is of resellable goods (the merchant's class, on the
  * purchase's facts) and the user's resellable spending this month, which the platform supplies
  * from its monthly spending (limits/monthly-spending.ts) through `resellableSpend`.
+ *
+ * The code-redemption rules need what merchants reported of the codes the user bought and
+ * redeemed (redemption-reports.ts), read through `redemptions` only when a rule in force asks for
+ * them for this request (the engine's `redemptionsNeeded`): the buyer's on a purchase of
+ * resellable goods, the redeemer's on the requests a broker rule stops.
  */
 import { LRUCache } from 'lru-cache';
 import type { PlatformDb } from '../db/platform-db.ts';
@@ -21,6 +26,8 @@ import type { TopUpDecline } from '../funding/topup-service.ts';
 import type { Policy, PolicyDecision, PolicySubject, PurchaseFacts } from '../policy/policy.ts';
 import type {
   MerchantOwnerIdentity,
+  RedemptionFacts,
+  RedemptionsNeeded,
   RiskContext,
   RiskEngine,
   RiskEvent,
@@ -99,6 +106,10 @@ export interface RiskPolicyDeps {
   readonly refreshRuleSet?: () => Promise<void>;
   /** The user's spending on resellable goods in the month of `atMs`, before this purchase. */
   readonly resellableSpend?: (userId: string, atMs: number) => Promise<bigint>;
+  /** What merchants reported of the codes the user bought and redeemed, as the rules need. */
+  readonly redemptions?: {
+    factsFor(userId: string, atMs: number, needed: RedemptionsNeeded): Promise<RedemptionFacts>;
+  };
   readonly seen?: SeenIdentities;
 }
 
@@ -173,13 +184,21 @@ export function createRiskPolicy(deps: RiskPolicyDeps): RiskPolicy {
     };
   }
 
+  async function redemptionContext(subject: PolicySubject): Promise<RiskContext> {
+    const resellable = subject.kind === 'purchase' && subject.resellable === true;
+    const needed = engine.redemptionsNeeded(subject.kind, resellable);
+    if (deps.redemptions === undefined || (!needed.asBuyer && !needed.asRedeemer)) return {};
+    return { redemptions: await deps.redemptions.factsFor(subject.userId, subject.atMs, needed) };
+  }
+
   return {
     async decide(subject) {
       await deps.refreshRuleSet?.();
       const subjects = subjectsOf(subject);
       record({ kind: attemptOf[subject.kind], ...subjects, amountMicros: subject.amountMicros });
       const context = subject.kind === 'purchase' ? await purchaseContext(subject) : {};
-      return withVersion(engine.decide({ ...subject, ...subjects, ...context }));
+      const redemptions = await redemptionContext(subject);
+      return withVersion(engine.decide({ ...subject, ...subjects, ...context, ...redemptions }));
     },
     recordTopUpDeclined(decline) {
       record({ kind: 'topUpDeclined', ...subjectsOf(decline), amountMicros: decline.amountMicros });

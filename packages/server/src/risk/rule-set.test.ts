@@ -8,6 +8,7 @@ import {
   defaultRuleSet,
   defaultRuleSetInput,
   parseRuleSet,
+  redemptionWindowSecondsMax,
   riskEventsPerKeyMax,
   type RuleSetInput,
 } from './rule-set.ts';
@@ -123,6 +124,52 @@ describe('risk rule sets', () => {
     assert.ok(selfDealing && selfDealing.kind === 'selfDealing');
     selfDealing.verdict = 'allow' as 'block';
     assert.match(refusal(set), new RegExp(`rules\\[${index}\\]\\.verdict`));
+  });
+
+  it('holds the code-redemption rules: a buyer challenged at 3 and blocked at 5, a broker at 4', () => {
+    const byName = (name: string) => defaultRuleSet.rules.find((rule) => rule.name === name);
+    const buyer = byName('cash-out.codes-redeemed-by-others');
+    assert.ok(buyer && buyer.kind === 'codeRedemption');
+    assert.equal(buyer.subject, 'buyer');
+    assert.equal(buyer.windowSeconds, 30 * 86_400);
+    assert.deepEqual(buyer.thresholds, [
+      { atLeast: 3, verdict: 'challenge' },
+      { atLeast: 5, verdict: 'block' },
+    ]);
+    const broker = byName('cash-out.code-broker');
+    assert.ok(broker && broker.kind === 'codeRedemption');
+    assert.equal(broker.subject, 'redeemer');
+    assert.deepEqual(broker.thresholds, [{ atLeast: 4, verdict: 'block' }]);
+  });
+
+  it('refuses code-redemption rules with a window too long, thresholds going down, or a buyer appliesTo', () => {
+    const rule = {
+      kind: 'codeRedemption',
+      name: 'cash-out.redeemed',
+      subject: 'buyer',
+      windowSeconds: redemptionWindowSecondsMax,
+      thresholds: [{ atLeast: 2, verdict: 'challenge' }],
+      reason: '{count} in {windowDays} days (limit {atLeast}, {windowSeconds} s)',
+      userMessage: 'This purchase needs a check.',
+    };
+    assert.ok(parseRuleSet({ version: 'x', rules: [rule] }).ok);
+    const set = (changes: object) => ({ version: 'x', rules: [{ ...rule, ...changes }] });
+    assert.match(refusal(set({ windowSeconds: redemptionWindowSecondsMax + 1 })), /windowSeconds/);
+    assert.match(
+      refusal(
+        set({
+          thresholds: [
+            { atLeast: 3, verdict: 'challenge' },
+            { atLeast: 2, verdict: 'block' },
+          ],
+        }),
+      ),
+      /thresholds go up/,
+    );
+    assert.match(refusal(set({ appliesTo: ['topUp'] })), /takes no appliesTo/);
+    assert.ok(parseRuleSet(set({ subject: 'redeemer', appliesTo: ['topUp'] })).ok);
+    assert.match(refusal(set({ subject: 'seller' })), /subject/);
+    assert.match(refusal(set({ reason: '{spentMicros}' })), /unknown placeholder/);
   });
 
   it('refuses card testing with nothing to count', () => {

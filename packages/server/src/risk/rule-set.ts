@@ -20,6 +20,13 @@ export const riskEventsPerKeyMax = 64;
 /** The longest window a rule may count over: a day, so that counters stay small and in memory. */
 export const riskWindowSecondsMax = 86_400;
 
+/**
+ * The longest window a code-redemption rule may count over: 90 days. Codes are redeemed days or
+ * weeks after they are bought, and these counts are read from the merchants' reports in the
+ * database (risk/redemption-reports.ts), not kept in memory, so the window may be long.
+ */
+export const redemptionWindowSecondsMax = 90 * 86_400;
+
 /** The longest block a rule may impose: a week. */
 export const riskBlockSecondsMax = 7 * 86_400;
 
@@ -46,6 +53,13 @@ export type RiskCountedEvent = (typeof riskCountedEvents)[number];
 export const riskRequestKinds = ['purchase', 'topUp', 'tokenWithdrawal'] as const;
 export type RiskRequestKind = (typeof riskRequestKinds)[number];
 
+/**
+ * Whom a code-redemption rule counts for: the `buyer` of codes other accounts redeemed (another
+ * Mite user, or an account outside Mite), or the `redeemer` of codes that other buyers bought.
+ */
+export const redemptionSubjects = ['buyer', 'redeemer'] as const;
+export type RedemptionSubject = (typeof redemptionSubjects)[number];
+
 /** The identities self-dealing compares between a payer and a merchant's owner. */
 export const selfDealingMatches = ['userId', 'cardToken', 'device'] as const;
 
@@ -55,6 +69,7 @@ export const reasonPlaceholders = {
   cardTesting: ['count', 'atLeast', 'windowSeconds', 'subject', 'belowMicros', 'blockSeconds'],
   selfDealing: ['shared'],
   cashOut: ['spentMicros', 'capMicros', 'aboveBasisPoints'],
+  codeRedemption: ['count', 'atLeast', 'windowSeconds', 'windowDays'],
 } as const;
 
 const ruleName = z
@@ -102,6 +117,12 @@ function reasonFor(kind: keyof typeof reasonPlaceholders) {
 
 const appliesTo = z.array(z.enum(riskRequestKinds)).min(1).optional();
 
+/** One or two thresholds, a challenge before a block (checked in `ruleProblems`). */
+const countThresholds = z
+  .array(z.strictObject({ atLeast: count, verdict: stoppingVerdict }))
+  .min(1)
+  .max(2);
+
 const velocityRule = z.strictObject({
   kind: z.literal('velocity'),
   name: ruleName,
@@ -109,10 +130,7 @@ const velocityRule = z.strictObject({
   events: z.array(z.enum(riskCountedEvents)).min(1),
   windowSeconds,
   /** Ascending by `atLeast`; a later threshold is at least as strict as an earlier one. */
-  thresholds: z
-    .array(z.strictObject({ atLeast: count, verdict: stoppingVerdict }))
-    .min(1)
-    .max(2),
+  thresholds: countThresholds,
   /** Once a `block` threshold is reached, the subject stays blocked this long. */
   blockSeconds: blockSeconds.optional(),
   appliesTo,
@@ -158,11 +176,31 @@ const cashOutRule = z.strictObject({
   userMessage,
 });
 
+/**
+ * Cash-out through codes (gift cards, game currency) that merchants report redeemed
+ * (`POST /v1/merchants/{id}/redemptions`). For the `buyer`: how many codes the user bought were
+ * redeemed by another account in the window; it stops the buyer's purchases of resellable goods
+ * only (buying codes is what it is about). For the `redeemer`: how many distinct other buyers'
+ * codes the user redeemed in the window, a broker cashing out mules' purchases; it stops the
+ * requests `appliesTo` names (purchases and top-ups unless it says).
+ */
+const codeRedemptionRule = z.strictObject({
+  kind: z.literal('codeRedemption'),
+  name: ruleName,
+  subject: z.enum(redemptionSubjects),
+  windowSeconds: z.number().int().min(1).max(redemptionWindowSecondsMax),
+  thresholds: countThresholds,
+  appliesTo,
+  reason: reasonFor('codeRedemption'),
+  userMessage,
+});
+
 const rule = z.discriminatedUnion('kind', [
   velocityRule,
   cardTestingRule,
   selfDealingRule,
   cashOutRule,
+  codeRedemptionRule,
 ]);
 
 export const ruleSetSchema = z
@@ -187,13 +225,26 @@ export const ruleSetSchema = z
     });
   });
 
+/** Whether two thresholds go down, or block before they challenge. */
+function thresholdsGoDown(thresholds: z.infer<typeof countThresholds>): boolean {
+  const [first, second] = thresholds;
+  return first !== undefined && second !== undefined
+    ? second.atLeast <= first.atLeast || first.verdict === 'block'
+    : false;
+}
+
+const thresholdsGoUp = 'thresholds go up: a challenge first, then a block at a higher count';
+
 /** Checks across a rule's fields, which the field schemas cannot see. */
 function ruleProblems(r: z.infer<typeof rule>): string[] {
-  if (r.kind === 'velocity') {
-    const [first, second] = r.thresholds;
-    if (first && second && (second.atLeast <= first.atLeast || first.verdict === 'block')) {
-      return ['thresholds go up: a challenge first, then a block at a higher count'];
+  if (r.kind === 'codeRedemption') {
+    if (thresholdsGoDown(r.thresholds)) return [thresholdsGoUp];
+    if (r.subject === 'buyer' && r.appliesTo !== undefined) {
+      return ["a buyer's rule stops purchases of resellable goods only: it takes no appliesTo"];
     }
+  }
+  if (r.kind === 'velocity') {
+    if (thresholdsGoDown(r.thresholds)) return [thresholdsGoUp];
     if (r.blockSeconds !== undefined && !r.thresholds.some((t) => t.verdict === 'block')) {
       return ['blockSeconds needs a block threshold'];
     }
@@ -213,6 +264,7 @@ export type VelocityRule = z.output<typeof velocityRule>;
 export type CardTestingRule = z.output<typeof cardTestingRule>;
 export type SelfDealingRule = z.output<typeof selfDealingRule>;
 export type CashOutRule = z.output<typeof cashOutRule>;
+export type CodeRedemptionRule = z.output<typeof codeRedemptionRule>;
 /** A rule set as written, in JSON. */
 export type RuleSetInput = z.input<typeof ruleSetSchema>;
 
@@ -235,7 +287,9 @@ function deepFreeze<T>(value: T): T {
  * The default rule set, with the issue's example numbers: more than 5 payment attempts in 10
  * minutes challenge and more than 10 block, per user, card, IP and device; 5 declined top-ups in
  * an hour block top-ups for an hour; bursts of tiny top-ups on one card; a merchant paid by its
- * owner's account, card or device; and spending above 90% of the resellable goods cap.
+ * owner's account, card or device; spending above 90% of the resellable goods cap; and codes
+ * redeemed by other accounts: a buyer's 3 in 30 days challenged and 5 blocked, and a redeemer of
+ * codes from 4 other buyers in 30 days blocked as a broker.
  */
 const subjectNames: Record<RiskSubjectKind, string> = {
   user: 'user',
@@ -304,6 +358,30 @@ export const defaultRuleSetInput: RuleSetInput = {
       reason:
         'resellable goods this month {spentMicros} of a cap of {capMicros} (above {aboveBasisPoints} bp)',
       userMessage: 'Please confirm this purchase.',
+    },
+    {
+      kind: 'codeRedemption',
+      name: 'cash-out.codes-redeemed-by-others',
+      subject: 'buyer',
+      // A gift bought for a friend is redeemed by another account too: a few are let through.
+      windowSeconds: 30 * 86_400,
+      thresholds: [
+        { atLeast: 3, verdict: 'challenge' },
+        { atLeast: 5, verdict: 'block' },
+      ],
+      reason:
+        '{count} codes this user bought were redeemed by other accounts in {windowDays} days (limit {atLeast})',
+      userMessage: 'This purchase needs a check before it can go ahead.',
+    },
+    {
+      kind: 'codeRedemption',
+      name: 'cash-out.code-broker',
+      subject: 'redeemer',
+      windowSeconds: 30 * 86_400,
+      thresholds: [{ atLeast: 4, verdict: 'block' }],
+      reason:
+        'this user redeemed codes bought by {count} other buyers in {windowDays} days (limit {atLeast}): a cash-out broker',
+      userMessage: 'Payments and top-ups from this account are paused. Please contact support.',
     },
   ],
 };

@@ -37,6 +37,7 @@ import * as challengeConfirmations from './0032-challenge-confirmations.ts';
 import * as policyReview from './0033-policy-review.ts';
 import * as riskRuleSets from './0034-risk-rule-sets.ts';
 import * as fairPriceCaps from './0035-fair-price-caps.ts';
+import * as codeRedemptions from './0036-code-redemptions.ts';
 import * as paymentSessions from './0037-payment-sessions.ts';
 
 export const platformMigrations: Readonly<Record<string, Migration>> = {
@@ -74,5 +75,6 @@ export const platformMigrations: Readonly<Record<string, Migration>> = {
   '0033-policy-review': policyReview,
   '0034-risk-rule-sets': riskRuleSets,
   '0035-fair-price-caps': fairPriceCaps,
+  '0036-code-redemptions': codeRedemptions,
   '0037-payment-sessions': paymentSessions,
 };

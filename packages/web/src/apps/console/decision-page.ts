@@ -95,6 +95,11 @@ export class DecisionPage extends MiteElement {
     return action === 'release' ? { note } : { note, freeze };
   }
 
+  /** A box checked answers "check at least one account": the error goes as soon as it is. */
+  private freezeChanged(event: Event): void {
+    if ((event.target as HTMLInputElement | null)?.checked === true) this.freezeError = undefined;
+  }
+
   private async review(event: SubmitEvent): Promise<void> {
     event.preventDefault();
     const form = event.currentTarget as HTMLFormElement;
@@ -198,7 +203,10 @@ export class DecisionPage extends MiteElement {
           ></textarea>
           ${this.noteError === undefined ? nothing : html`<p class="field-error" id="note-error">${this.noteError}</p>`}
         </div>
-        <fieldset aria-describedby=${this.freezeError === undefined ? nothing : 'freeze-error'}>
+        <fieldset
+          aria-describedby=${this.freezeError === undefined ? nothing : 'freeze-error'}
+          @change=${this.freezeChanged}
+        >
           <legend>If it is fraud, freeze</legend>
           <div class="choices">
             <label><input type="checkbox" name="freezeUser" /> The user</label>

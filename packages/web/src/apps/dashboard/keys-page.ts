@@ -20,6 +20,8 @@ const scopeTexts: Readonly<Record<string, string>> = {
   'offers:write': 'Publish offers, change terms',
   'payments:read': 'Read payments and refunds',
   'refunds:write': 'Refund payments',
+  'redemptions:read': 'Read the code redemptions you reported',
+  'redemptions:write': 'Report that codes customers bought were redeemed, and by whom',
   'reports:read': 'Read reports and payouts',
   'tokens:deposit': 'Deposit the tokens customers pay with',
   'webhooks:read': 'Read webhook endpoints and deliveries',

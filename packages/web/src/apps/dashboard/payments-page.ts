@@ -5,6 +5,7 @@ import { DashboardScreenElement } from './dashboard-screen.ts';
 import { holdsScope, leaveOnEndedSession, type MerchantSession } from './merchant-session.ts';
 import { paymentName, type RefundDone, refundableMicros } from './refund-form-checks.ts';
 import './dashboard-shell.ts';
+import './redemptions-list.ts';
 import './refund-form.ts';
 
 type State = 'pending' | 'succeeded' | 'failed';
@@ -151,7 +152,14 @@ export class PaymentsPage extends DashboardScreenElement {
               ></mite-refund-form>
             </section>`
       }
-      ${this.renderPayments()} ${this.renderRefunds()}`;
+      ${this.renderPayments()} ${this.renderRefunds()} ${this.renderRedemptions()}`;
+  }
+
+  /** The codes the merchant reported redeemed, for those who may read them. */
+  private renderRedemptions() {
+    const session = this.session;
+    if (session === undefined || !holdsScope(session, 'redemptions:read')) return nothing;
+    return html`<mite-redemptions-list .merchantId=${session.merchantId}></mite-redemptions-list>`;
   }
 
   private moreButton(list: ListName, label: string) {
