@@ -46,10 +46,7 @@ export {
 export { expressSessionMeter } from './sessions/express.ts';
 export type { SessionPayment } from './sessions/metered-payment.ts';
 export type { MeteredRoute } from './sessions/metered-routes.ts';
-export {
-  type MeteredNodeHandler,
-  withSessionMeter,
-} from './sessions/node-http.ts';
+export { type MeteredNodeHandler, withSessionMeter } from './sessions/node-http.ts';
 export type { SessionAnswer, SessionErrorCode } from './sessions/session-answers.ts';
 export {
   checkpointIntervalMsDefault,
