@@ -101,10 +101,15 @@ export interface MeterWorld {
   close(): Promise<void>;
 }
 
+/**
+ * Starts the world; its clock stands still at `startMs` (default: the test epoch of
+ * test-platform.ts; a client with its own clock, as `mite pay`, needs `Date.now()`).
+ */
 export async function startMeterWorld(
   options: Partial<SessionMeterOptions> = {},
+  startMs?: number,
 ): Promise<MeterWorld> {
-  const clock = createTestClock();
+  const clock = createTestClock(startMs);
   const platform = await startSessionTestPlatform({
     clock: clock.nowMs,
     users: { [userToken]: userBalanceMicros },
