@@ -107,7 +107,7 @@ export function createSessionPayment(
       const asked: { at?: bigint } = {};
       for (;;) {
         if (ended.signal.aborted) return false;
-        if (await config.store.spend(channelId, micros, config.clock())) {
+        if ((await config.store.spend(channelId, micros, config.clock())) !== undefined) {
           units += wanted;
           return true;
         }

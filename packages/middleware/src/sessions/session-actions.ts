@@ -176,8 +176,10 @@ export async function topUpSession(
       depositMicros: BigInt(claims.deposit),
       openUntilSeconds: claims.openUntil,
     };
-    if (await config.store.topUp(session.channelId, update, config.clock())) {
+    const raised = await config.store.topUp(session.channelId, update, config.clock());
+    if (raised !== undefined) {
       config.waiters.notify(session.channelId);
+      return ok(raised);
     }
   }
   const now = await config.store.get(session.channelId);
@@ -199,9 +201,15 @@ export async function acceptVoucher(
   if (verdict.kind === 'current') return ok(session);
   const { channelId } = session;
   const { cumulativeMicros } = voucher;
-  if (await config.store.accept(channelId, cumulativeMicros, verdict.proof, config.clock())) {
+  const raised = await config.store.accept(
+    channelId,
+    cumulativeMicros,
+    verdict.proof,
+    config.clock(),
+  );
+  if (raised !== undefined) {
     config.waiters.notify(channelId);
-    return ok({ ...session, acceptedMicros: cumulativeMicros, proof: verdict.proof });
+    return ok(raised);
   }
   const now = await config.store.get(channelId);
   if (now === undefined) return refuse('sessionUnknown', 'no such session here');

@@ -148,10 +148,12 @@ async function serve(
 ): Promise<SessionOutcome> {
   if (offer.head || closing) return deliveredAnswer(receiptOf(session, 0, offer.nowSeconds));
   if (session.unitType !== 'request') return createSessionPayment(config, session, 0);
-  if (await config.store.spend(session.channelId, session.unitPriceMicros, config.clock())) {
-    const charged = (await config.store.get(session.channelId)) ?? session;
-    return createSessionPayment(config, charged, 1);
-  }
+  const charged = await config.store.spend(
+    session.channelId,
+    session.unitPriceMicros,
+    config.clock(),
+  );
+  if (charged !== undefined) return createSessionPayment(config, charged, 1);
   const now = (await config.store.get(session.channelId)) ?? session;
   if (now.state !== 'open')
     return refusalAnswer(config, offer, 'sessionClosed', 'the session is closed');

@@ -59,11 +59,14 @@ function describeStore(
     it('raises the accepted voucher only upwards, within the deposit, while open', async () => {
       const { store, done } = make();
       await store.open(session());
-      assert.equal(await store.accept(channelId, 300n, chain.word(3), 5), true);
-      assert.equal(await store.accept(channelId, 300n, chain.word(3), 6), false);
-      assert.equal(await store.accept(channelId, 200n, chain.word(2), 6), false);
-      assert.equal(await store.accept(channelId, 10_100n, chain.word(99), 6), false);
-      assert.equal(await store.accept(`ses_${'b'.repeat(32)}`, 500n, chain.word(5), 6), false);
+      const raised = await store.accept(channelId, 300n, chain.word(3), 5);
+      // A conditional write answers the session as the write left it.
+      assert.equal(raised?.acceptedMicros, 300n);
+      assert.deepEqual(raised?.proof, chain.word(3));
+      assert.equal(await store.accept(channelId, 300n, chain.word(3), 6), undefined);
+      assert.equal(await store.accept(channelId, 200n, chain.word(2), 6), undefined);
+      assert.equal(await store.accept(channelId, 10_100n, chain.word(99), 6), undefined);
+      assert.equal(await store.accept(`ses_${'b'.repeat(32)}`, 500n, chain.word(5), 6), undefined);
       const held = await store.get(channelId);
       assert.equal(held?.acceptedMicros, 300n);
       assert.deepEqual(held?.proof, chain.word(3));
@@ -79,7 +82,7 @@ function describeStore(
       const tries = Array.from({ length: 40 }, (_, index) =>
         (index % 2 === 0 ? store : other).spend(channelId, 100n, 2),
       );
-      const served = (await Promise.all(tries)).filter(Boolean).length;
+      const served = (await Promise.all(tries)).filter((found) => found !== undefined).length;
       assert.equal(served, 10);
       const held = await store.get(channelId);
       assert.equal(held?.spentMicros, 1_000n);
@@ -94,11 +97,11 @@ function describeStore(
       const { store, done } = make();
       await store.open(session());
       const grant = { sequence: 1, grant: 'd.e.f', depositMicros: 20_000n, openUntilSeconds: 9 };
-      assert.equal(await store.topUp(channelId, grant, 7), true);
-      assert.equal(await store.topUp(channelId, grant, 8), false);
+      assert.ok((await store.topUp(channelId, grant, 7)) !== undefined);
+      assert.equal(await store.topUp(channelId, grant, 8), undefined);
       assert.equal(
         await store.topUp(channelId, { ...grant, sequence: 2, depositMicros: 1n }, 8),
-        false,
+        undefined,
       );
       const held = await store.get(channelId);
       assert.equal(held?.depositMicros, 20_000n);
@@ -119,8 +122,8 @@ function describeStore(
       );
       assert.equal(await store.transition(channelId, 'open', 'closing', 'client'), true);
       assert.equal(await store.transition(channelId, 'open', 'closing', 'merchant'), false);
-      assert.equal(await store.spend(channelId, 100n, 12), false);
-      assert.equal(await store.accept(channelId, 600n, chain.word(6), 12), false);
+      assert.equal(await store.spend(channelId, 100n, 12), undefined);
+      assert.equal(await store.accept(channelId, 600n, chain.word(6), 12), undefined);
       await store.checkpointed(channelId, 500n);
       await store.checkpointed(channelId, 400n);
       assert.equal(await store.transition(channelId, 'closing', 'closed', undefined), true);

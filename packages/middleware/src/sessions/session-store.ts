@@ -58,7 +58,10 @@ export interface GrantUpdate {
 
 /**
  * A durable (or, in memory, per-process) session store. Every method may answer synchronously
- * inside its promise; none throws for a session it does not hold (it answers undefined or false).
+ * inside its promise; none throws for a session it does not hold. The conditional writes answer
+ * the session as it stands after the write, or undefined when their condition did not hold.
+ * Answers are read-only to callers; the in-memory store answers its live records (no copy on the
+ * hot path), so a caller reads them at once rather than keeping them.
  */
 export interface SessionStore {
   get(channelId: string): Promise<StoredSession | undefined>;
@@ -67,18 +70,20 @@ export interface SessionStore {
    * held now (the same grant opened twice is one session); undefined when the store is full.
    */
   open(session: StoredSession): Promise<StoredSession | undefined>;
-  /** Applies a later grant, only when its sequence is above the one held (and its deposit not
-   * below). */
-  topUp(channelId: string, update: GrantUpdate, nowMs: number): Promise<boolean>;
+  /**
+   * Applies a later grant, only when its sequence is above the one held (and its deposit not
+   * below).
+   */
+  topUp(channelId: string, update: GrantUpdate, nowMs: number): Promise<StoredSession | undefined>;
   /** Raises the accepted voucher, only above the one held, within the deposit, while open. */
   accept(
     channelId: string,
     cumulativeMicros: bigint,
     proof: Uint8Array,
     nowMs: number,
-  ): Promise<boolean>;
+  ): Promise<StoredSession | undefined>;
   /** Records `micros` more served, only while it stays within the accepted voucher and open. */
-  spend(channelId: string, micros: bigint, nowMs: number): Promise<boolean>;
+  spend(channelId: string, micros: bigint, nowMs: number): Promise<StoredSession | undefined>;
   /** Gives back `micros` served (the delivery failed), never below zero. */
   unspend(channelId: string, micros: bigint): Promise<void>;
   /** Records that the platform holds a voucher of `micros` (kept only if higher). */
@@ -97,33 +102,21 @@ export interface SessionStore {
 /** Sessions the in-memory store holds before it refuses to open more (closed ones are dropped). */
 export const memorySessionsMax = 100_000;
 
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
 /**
- * The in-memory store, for one process. When full, it forgets the session closed longest ago
- * (settled at the platform, so only its answer to a late voucher changes: unknown rather than
- * closed); it never forgets an open one, which holds vouchers the merchant is owed, and refuses
- * to open more instead. Filling it with open sessions takes `sizeMax` deposits held at the
- * platform.
+ * The in-memory store, for one process. Its records are changed in place: every method runs to
+ * its end without yielding, so each conditional write is atomic. When full, it forgets the
+ * session closed longest ago (settled at the platform, so only its answer to a late voucher
+ * changes: unknown rather than closed); it never forgets an open one, which holds vouchers the
+ * merchant is owed, and refuses to open more instead. Filling it with open sessions takes
+ * `sizeMax` deposits held at the platform.
  */
 export function createMemorySessionStore(
   options: { readonly sizeMax?: number } = {},
 ): SessionStore {
   const sizeMax = options.sizeMax ?? memorySessionsMax;
-  const sessions = new Map<string, StoredSession>();
-  const update = (
-    channelId: string,
-    change: (session: StoredSession) => StoredSession | undefined,
-  ): boolean => {
-    const session = sessions.get(channelId);
-    const changed = session === undefined ? undefined : change(session);
-    if (changed === undefined) return false;
-    sessions.set(channelId, changed);
-    if (changed.state === 'closed') {
-      // Re-inserted at the back: the map's order is then the order sessions closed in.
-      sessions.delete(channelId);
-      sessions.set(channelId, changed);
-    }
-    return true;
-  };
+  const sessions = new Map<string, Mutable<StoredSession>>();
   const makeRoom = (): boolean => {
     if (sessions.size < sizeMax) return true;
     for (const [channelId, session] of sessions) {
@@ -133,64 +126,78 @@ export function createMemorySessionStore(
     }
     return false;
   };
+  const open = (channelId: string): Mutable<StoredSession> | undefined => {
+    const session = sessions.get(channelId);
+    return session?.state === 'open' ? session : undefined;
+  };
   return {
     get: (channelId) => Promise.resolve(sessions.get(channelId)),
     open(session) {
       const held = sessions.get(session.channelId);
       if (held !== undefined) return Promise.resolve(held);
       if (!makeRoom()) return Promise.resolve(undefined);
-      sessions.set(session.channelId, session);
+      const record = { ...session };
+      sessions.set(session.channelId, record);
+      return Promise.resolve(record);
+    },
+    topUp(channelId, grant, nowMs) {
+      const session = open(channelId);
+      if (
+        session === undefined ||
+        grant.sequence <= session.sequence ||
+        grant.depositMicros < session.depositMicros
+      ) {
+        return Promise.resolve(undefined);
+      }
+      Object.assign(session, grant, { lastActivityMs: nowMs });
       return Promise.resolve(session);
     },
-    topUp: (channelId, grant, nowMs) =>
-      Promise.resolve(
-        update(channelId, (session) =>
-          grant.sequence > session.sequence &&
-          grant.depositMicros >= session.depositMicros &&
-          session.state === 'open'
-            ? { ...session, ...grant, lastActivityMs: nowMs }
-            : undefined,
-        ),
-      ),
-    accept: (channelId, cumulativeMicros, proof, nowMs) =>
-      Promise.resolve(
-        update(channelId, (session) =>
-          cumulativeMicros > session.acceptedMicros &&
-          cumulativeMicros <= session.depositMicros &&
-          session.state === 'open'
-            ? { ...session, acceptedMicros: cumulativeMicros, proof, lastActivityMs: nowMs }
-            : undefined,
-        ),
-      ),
-    spend: (channelId, micros, nowMs) =>
-      Promise.resolve(
-        update(channelId, (session) =>
-          session.spentMicros + micros <= session.acceptedMicros && session.state === 'open'
-            ? { ...session, spentMicros: session.spentMicros + micros, lastActivityMs: nowMs }
-            : undefined,
-        ),
-      ),
+    accept(channelId, cumulativeMicros, proof, nowMs) {
+      const session = open(channelId);
+      if (
+        session === undefined ||
+        cumulativeMicros <= session.acceptedMicros ||
+        cumulativeMicros > session.depositMicros
+      ) {
+        return Promise.resolve(undefined);
+      }
+      session.acceptedMicros = cumulativeMicros;
+      session.proof = proof;
+      session.lastActivityMs = nowMs;
+      return Promise.resolve(session);
+    },
+    spend(channelId, micros, nowMs) {
+      const session = open(channelId);
+      if (session === undefined || session.spentMicros + micros > session.acceptedMicros) {
+        return Promise.resolve(undefined);
+      }
+      session.spentMicros += micros;
+      session.lastActivityMs = nowMs;
+      return Promise.resolve(session);
+    },
     async unspend(channelId, micros) {
-      update(channelId, (session) => ({
-        ...session,
-        spentMicros: session.spentMicros > micros ? session.spentMicros - micros : 0n,
-      }));
+      const session = sessions.get(channelId);
+      if (session === undefined) return;
+      session.spentMicros = session.spentMicros > micros ? session.spentMicros - micros : 0n;
     },
     async checkpointed(channelId, micros) {
-      update(channelId, (session) =>
-        micros > session.checkpointedMicros
-          ? { ...session, checkpointedMicros: micros }
-          : undefined,
-      );
+      const session = sessions.get(channelId);
+      if (session !== undefined && micros > session.checkpointedMicros) {
+        session.checkpointedMicros = micros;
+      }
     },
-    transition: (channelId, from, to, reason) =>
-      Promise.resolve(
-        update(channelId, (session) =>
-          session.state === from
-            ? { ...session, state: to, closeReason: reason ?? session.closeReason }
-            : undefined,
-        ),
-      ),
+    transition(channelId, from, to, reason) {
+      const session = sessions.get(channelId);
+      if (session?.state !== from) return Promise.resolve(false);
+      session.state = to;
+      session.closeReason = reason ?? session.closeReason;
+      if (to === 'closed') {
+        // Moved to the back: the map's order is then the order sessions closed in.
+        sessions.delete(channelId);
+        sessions.set(channelId, session);
+      }
+      return Promise.resolve(true);
+    },
     list(state, limit) {
       const found = [...sessions.values()].filter((session) => session.state === state);
       found.sort((left, right) => left.lastActivityMs - right.lastActivityMs);

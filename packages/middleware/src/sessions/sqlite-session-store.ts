@@ -180,16 +180,19 @@ function statements(db: Database.Database) {
       `UPDATE ${table} SET sequence = :sequence, grant_jws = :grant, deposit = :deposit,
         open_until = :openUntil, last_activity_ms = :nowMs
        WHERE channel_id = :channelId AND state = 'open' AND sequence < :sequence
-         AND deposit <= :deposit`,
+         AND deposit <= :deposit
+       RETURNING *`,
     ),
     accept: db.prepare(
       `UPDATE ${table} SET accepted = :micros, proof = :proof, last_activity_ms = :nowMs
        WHERE channel_id = :channelId AND state = 'open' AND accepted < :micros
-         AND :micros <= deposit`,
+         AND :micros <= deposit
+       RETURNING *`,
     ),
     spend: db.prepare(
       `UPDATE ${table} SET spent = spent + :micros, last_activity_ms = :nowMs
-       WHERE channel_id = :channelId AND state = 'open' AND spent + :micros <= accepted`,
+       WHERE channel_id = :channelId AND state = 'open' AND spent + :micros <= accepted
+       RETURNING *`,
     ),
     unspend: db.prepare(
       `UPDATE ${table} SET spent = max(spent - :micros, 0) WHERE channel_id = :channelId`,
@@ -215,6 +218,9 @@ export function createSqliteSessionStore(options: SqliteSessionStoreOptions): Sq
     return row === undefined ? undefined : sessionOf(row);
   };
   const changed = (result: Database.RunResult): boolean => result.changes === 1;
+  // A conditional UPDATE ... RETURNING answers the row it changed, or nothing.
+  const returned = (row: unknown): StoredSession | undefined =>
+    row === undefined ? undefined : sessionOf(row as Row);
   // better-sqlite3 is synchronous; each answer is wrapped so that the interface stays the same
   // for stores that are not. A throw (a full disk, a lock held too long) rejects the promise.
   const now = <T>(work: () => T): Promise<T> => {
@@ -232,11 +238,11 @@ export function createSqliteSessionStore(options: SqliteSessionStoreOptions): Sq
         return read(session.channelId);
       }),
     topUp: (channelId, update: GrantUpdate, nowMs) =>
-      now(() => changed(sql.topUp.run({ channelId, ...grantParams(update), nowMs }))),
+      now(() => returned(sql.topUp.get({ channelId, ...grantParams(update), nowMs }))),
     accept: (channelId, micros, proof, nowMs) =>
-      now(() => changed(sql.accept.run({ channelId, micros, proof, nowMs }))),
+      now(() => returned(sql.accept.get({ channelId, micros, proof, nowMs }))),
     spend: (channelId, micros, nowMs) =>
-      now(() => changed(sql.spend.run({ channelId, micros, nowMs }))),
+      now(() => returned(sql.spend.get({ channelId, micros, nowMs }))),
     unspend: (channelId, micros) => now(() => void sql.unspend.run({ channelId, micros })),
     checkpointed: (channelId, micros) =>
       now(() => void sql.checkpointed.run({ channelId, micros })),
