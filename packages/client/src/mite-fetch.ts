@@ -102,7 +102,7 @@ export interface MiteFetch {
    * own, so that a withdrawal's time says nothing of what was bought.
    */
   refillTokens(): Promise<bigint>;
-  /** The sessions this instance holds open. */
+  /** The sessions this instance holds (open, or closed by the merchant and not yet settled). */
   openSessions(): SessionSummary[];
   /**
    * Closes the open sessions (of one URL, when given) with their last voucher, and answers what
@@ -210,9 +210,11 @@ class PayingFetch {
     const request = await toReplayableRequest(input, init);
     // The caller speaks for itself: its Authorization is not ours to replace.
     if (request.headers.has('authorization')) return this.#send(request, request.url);
-    // A URL paid by an open session: its next voucher goes with the request at once.
+    // A URL paid by an open session: its next voucher goes with the request at once (unless the
+    // merchant has lost the session: then the request goes as any other, and its 402 opens anew).
     if (this.sessions.sessionAt(request.url) !== undefined && isSecureOrLoopback(request.url)) {
-      return this.sessions.fetch(request, request.url, undefined);
+      const answered = await this.sessions.fetch(request, request.url, undefined);
+      if (answered !== undefined) return answered;
     }
     const urlKey = receiptKeyOf(request.url);
     const tried = new Set<string>();
@@ -253,7 +255,8 @@ class PayingFetch {
       request.init.signal?.throwIfAborted();
       refuseInsecure(target);
       if (offered.session !== undefined) {
-        return this.sessions.fetch(request, target, offered.session);
+        const answered = await this.sessions.fetch(request, target, offered.session);
+        if (answered !== undefined) return answered;
       }
       last = await this.#obtain(offered, target, tried);
       tried.add(last.credential);

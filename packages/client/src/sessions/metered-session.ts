@@ -53,6 +53,8 @@ export class MeteredSession {
   #grant: string;
   #depositMicros: bigint;
   #paidMicros = 0n;
+  /** `paid` before the last voucher raised it, for a voucher the merchant turned down. */
+  #paidBeforeMicros = 0n;
   #servedMicros = 0n;
   #requests = 0;
   #state: 'open' | 'closed' = 'open';
@@ -126,16 +128,23 @@ export class MeteredSession {
   }
 
   /** A voucher for `cumulativeMicros`, which becomes the session's cost if it is the highest. */
-  voucherCredential(cumulativeMicros: bigint, request = false): string {
+  voucherCredential(
+    cumulativeMicros: bigint,
+    request = false,
+  ): { credential: string; cumulativeMicros: bigint } {
     if (cumulativeMicros > this.#depositMicros || this.#state !== 'open') {
       throw new RangeError('bug: a voucher beyond the deposit, or on a closed session');
     }
     if (request) this.#requests += 1;
-    if (cumulativeMicros > this.#paidMicros) this.#paidMicros = cumulativeMicros;
-    return this.#credential({
+    if (cumulativeMicros > this.#paidMicros) {
+      this.#paidBeforeMicros = this.#paidMicros;
+      this.#paidMicros = cumulativeMicros;
+    }
+    const credential = this.#credential({
       action: 'voucher',
       voucher: this.#signer.voucher(this.id, cumulativeMicros),
     });
+    return { credential, cumulativeMicros };
   }
 
   /** The close, with the highest voucher: the session is closed here from now on. */
@@ -178,9 +187,16 @@ export class MeteredSession {
     this.#reservations.push(reservation);
   }
 
-  /** The session is gone at the merchant (closed, settled): nothing more is paid on it. */
-  gone(): void {
+  /**
+   * The session is gone at the merchant (closed, settled): nothing more is paid on it. When it
+   * turned down the voucher for `refusedMicros`, that voucher was never taken, and the session
+   * costs what it did before.
+   */
+  gone(refusedMicros?: bigint): void {
     this.#state = 'closed';
+    if (refusedMicros !== undefined && refusedMicros === this.#paidMicros) {
+      this.#paidMicros = this.#paidBeforeMicros;
+    }
   }
 
   /** Commits the budget holds for exactly what was paid; the rest goes back. Once. */

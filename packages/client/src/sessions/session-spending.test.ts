@@ -134,6 +134,24 @@ describe('createMiteFetch with sessions', () => {
     assert.deepEqual(tiny.openSessions(), []);
   });
 
+  it('opens a new session when the merchant has closed the one held, settling the old one', async () => {
+    const miteFetch = client(world, { sessions: { depositMicros: 1_000n } });
+    assert.equal((await miteFetch(`${world.url}/api/quote?n=1`)).status, 200);
+    const [first] = miteFetch.openSessions();
+    await world.meter.close(first?.sessionId ?? '');
+    const again = await miteFetch(`${world.url}/api/quote?n=1`);
+    assert.equal(again.status, 200);
+    assert.equal(await again.text(), 'quote 1');
+    const [second] = miteFetch.openSessions();
+    assert.notEqual(second?.sessionId, first?.sessionId);
+    // The first session cost its one unit; the second holds its deposit until it closes.
+    assert.equal(miteFetch.spent().totalMicros, 100n);
+    assert.equal(miteFetch.spent().reservedMicros, 1_000n);
+    await miteFetch.closeSessions();
+    assert.equal(miteFetch.spent().totalMicros, 200n);
+    assert.equal(world.platform.sessions.get(first?.sessionId ?? '')?.settledMicros, 100n);
+  });
+
   it('asks the approval callback about a deposit, naming it a session', async () => {
     const asked: unknown[] = [];
     const miteFetch = client(world, {

@@ -81,12 +81,16 @@ export class SessionSpending {
     return [...this.#sessions.values()].map((session) => session.summary());
   }
 
-  /** A request on the session for its URL, opened first on `challenge` when there is none. */
+  /**
+   * A request on the session for its URL, opened first on `challenge` when there is none.
+   * Without a challenge (a session already open here), answers undefined when the merchant no
+   * longer has the session: the caller then asks afresh, and a new 402 opens a new one.
+   */
   async fetch(
     request: ReplayableRequest,
     target: URL,
     challenge: SessionChallenge | undefined,
-  ): Promise<Response> {
+  ): Promise<Response | undefined> {
     const key =
       challenge === undefined
         ? resourceKeyOf(`${target.pathname}${target.search}`, target)
@@ -94,18 +98,23 @@ export class SessionSpending {
     let session = this.#sessions.get(key);
     if (session?.open !== true) {
       if (challenge === undefined) throw new Error('bug: no session and no challenge');
+      // A session the merchant closed meanwhile (idle, its final receipt) is settled first.
+      session?.settle();
       session = await this.#open(challenge, target, key);
     }
-    return this.#exchange(session, request, target);
+    const response = await this.#exchange(session, request, target);
+    if (response.status !== 410 || challenge !== undefined) return response;
+    await response.body?.cancel().catch(() => undefined);
+    return undefined;
   }
 
   /** Closes every open session (or those of one URL): the merchant told, else the platform. */
   async closeAll(url?: URL): Promise<SessionSummary[]> {
     const key = url === undefined ? undefined : resourceKeyOf(`${url.pathname}${url.search}`, url);
-    const closing = [...this.#sessions.values()].filter(
-      (session) => session.open && (key === undefined || session.key === key),
+    const chosen = [...this.#sessions.values()].filter(
+      (session) => key === undefined || session.key === key,
     );
-    return Promise.all(closing.map((session) => session.serially(() => this.#close(session))));
+    return Promise.all(chosen.map((session) => session.serially(() => this.#close(session))));
   }
 
   #depositFor(challenge: SessionChallenge, origin: string): bigint {
@@ -260,7 +269,9 @@ export class SessionSpending {
   }
 
   /** The credential of one request: the current voucher while it still pays a unit, else more. */
-  async #requestCredential(session: MeteredSession): Promise<string> {
+  async #requestCredential(
+    session: MeteredSession,
+  ): Promise<{ credential: string; cumulativeMicros: bigint }> {
     const unit = session.unitPriceMicros;
     const step = session.wholeUnits(session.minDeltaMicros > unit ? session.minDeltaMicros : unit);
     if (session.paidMicros - session.servedMicros >= unit) {
@@ -292,13 +303,12 @@ export class SessionSpending {
     target: URL,
   ): Promise<Response> {
     for (let round = 1; round <= exchangeRoundsMax; round += 1) {
-      const credential = await session.serially(() => this.#requestCredential(session));
-      const [href, init] = sendArguments(request, target, credential);
+      const paying = await session.serially(() => this.#requestCredential(session));
+      const [href, init] = sendArguments(request, target, paying.credential);
       const response = await this.#fetch(href, init);
       this.#observeHeader(session, response);
       if (response.status === 410) {
-        session.gone();
-        session.settle();
+        await this.#lost(session, paying.cumulativeMicros);
         return response;
       }
       if (response.status !== 402) {
@@ -354,7 +364,21 @@ export class SessionSpending {
       if (session.paidMicros >= session.depositMicros) return;
       wanted = session.depositMicros;
     }
-    await this.#deliver(session, session.voucherCredential(wanted));
+    const paying = session.voucherCredential(wanted);
+    if ((await this.#deliver(session, paying.credential)) === 410) {
+      await this.#lost(session, paying.cumulativeMicros);
+    }
+  }
+
+  /**
+   * The merchant no longer knows the session (it closed it, or lost it): the payer closes it at
+   * the platform with the last voucher, so that the rest of the deposit comes back, and the
+   * budget keeps what was paid.
+   */
+  async #lost(session: MeteredSession, refusedMicros: bigint): Promise<void> {
+    session.gone(refusedMicros);
+    await closeAtPlatform(this.#platform, session.id, session.lastVoucher());
+    session.settle();
   }
 
   /** Tops the deposit up to reach `wanted`, inside the budget; false when it cannot. */
@@ -386,12 +410,15 @@ export class SessionSpending {
     return (await this.#deliver(session, session.topUpCredential())) === 204;
   }
 
+  /** Closes a session (one the merchant closed already is only settled here). */
   async #close(session: MeteredSession): Promise<SessionSummary> {
-    const voucher = session.lastVoucher();
-    const told = (await this.#deliver(session, session.closeCredential())) === 204;
-    if (!told) await closeAtPlatform(this.#platform, session.id, voucher);
+    if (session.open) {
+      const voucher = session.lastVoucher();
+      const told = (await this.#deliver(session, session.closeCredential())) === 204;
+      if (!told) await closeAtPlatform(this.#platform, session.id, voucher);
+    }
     session.settle();
-    this.#sessions.delete(session.key);
+    if (this.#sessions.get(session.key) === session) this.#sessions.delete(session.key);
     return session.summary();
   }
 }

@@ -112,96 +112,125 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * merchant is owed, and refuses to open more instead. Filling it with open sessions takes
  * `sizeMax` deposits held at the platform.
  */
-export function createMemorySessionStore(
-  options: { readonly sizeMax?: number } = {},
-): SessionStore {
-  const sizeMax = options.sizeMax ?? memorySessionsMax;
-  const sessions = new Map<string, Mutable<StoredSession>>();
-  const makeRoom = (): boolean => {
-    if (sessions.size < sizeMax) return true;
-    for (const [channelId, session] of sessions) {
+class MemorySessionStore implements SessionStore {
+  readonly #sizeMax: number;
+  readonly #sessions = new Map<string, Mutable<StoredSession>>();
+
+  constructor(sizeMax: number) {
+    this.#sizeMax = sizeMax;
+  }
+
+  #makeRoom(): boolean {
+    if (this.#sessions.size < this.#sizeMax) return true;
+    for (const [channelId, session] of this.#sessions) {
       if (session.state !== 'closed') continue;
-      sessions.delete(channelId);
+      this.#sessions.delete(channelId);
       return true;
     }
     return false;
-  };
-  const open = (channelId: string): Mutable<StoredSession> | undefined => {
-    const session = sessions.get(channelId);
+  }
+
+  #open(channelId: string): Mutable<StoredSession> | undefined {
+    const session = this.#sessions.get(channelId);
     return session?.state === 'open' ? session : undefined;
-  };
-  return {
-    get: (channelId) => Promise.resolve(sessions.get(channelId)),
-    open(session) {
-      const held = sessions.get(session.channelId);
-      if (held !== undefined) return Promise.resolve(held);
-      if (!makeRoom()) return Promise.resolve(undefined);
-      const record = { ...session };
-      sessions.set(session.channelId, record);
-      return Promise.resolve(record);
-    },
-    topUp(channelId, grant, nowMs) {
-      const session = open(channelId);
-      if (
-        session === undefined ||
-        grant.sequence <= session.sequence ||
-        grant.depositMicros < session.depositMicros
-      ) {
-        return Promise.resolve(undefined);
-      }
-      Object.assign(session, grant, { lastActivityMs: nowMs });
-      return Promise.resolve(session);
-    },
-    accept(channelId, cumulativeMicros, proof, nowMs) {
-      const session = open(channelId);
-      if (
-        session === undefined ||
-        cumulativeMicros <= session.acceptedMicros ||
-        cumulativeMicros > session.depositMicros
-      ) {
-        return Promise.resolve(undefined);
-      }
-      session.acceptedMicros = cumulativeMicros;
-      session.proof = proof;
-      session.lastActivityMs = nowMs;
-      return Promise.resolve(session);
-    },
-    spend(channelId, micros, nowMs) {
-      const session = open(channelId);
-      if (session === undefined || session.spentMicros + micros > session.acceptedMicros) {
-        return Promise.resolve(undefined);
-      }
-      session.spentMicros += micros;
-      session.lastActivityMs = nowMs;
-      return Promise.resolve(session);
-    },
-    async unspend(channelId, micros) {
-      const session = sessions.get(channelId);
-      if (session === undefined) return;
-      session.spentMicros = session.spentMicros > micros ? session.spentMicros - micros : 0n;
-    },
-    async checkpointed(channelId, micros) {
-      const session = sessions.get(channelId);
-      if (session !== undefined && micros > session.checkpointedMicros) {
-        session.checkpointedMicros = micros;
-      }
-    },
-    transition(channelId, from, to, reason) {
-      const session = sessions.get(channelId);
-      if (session?.state !== from) return Promise.resolve(false);
-      session.state = to;
-      session.closeReason = reason ?? session.closeReason;
-      if (to === 'closed') {
-        // Moved to the back: the map's order is then the order sessions closed in.
-        sessions.delete(channelId);
-        sessions.set(channelId, session);
-      }
-      return Promise.resolve(true);
-    },
-    list(state, limit) {
-      const found = [...sessions.values()].filter((session) => session.state === state);
-      found.sort((left, right) => left.lastActivityMs - right.lastActivityMs);
-      return Promise.resolve(found.slice(0, limit));
-    },
-  };
+  }
+
+  get(channelId: string): Promise<StoredSession | undefined> {
+    return Promise.resolve(this.#sessions.get(channelId));
+  }
+
+  open(session: StoredSession): Promise<StoredSession | undefined> {
+    const held = this.#sessions.get(session.channelId);
+    if (held !== undefined) return Promise.resolve(held);
+    if (!this.#makeRoom()) return Promise.resolve(undefined);
+    const record = { ...session };
+    this.#sessions.set(session.channelId, record);
+    return Promise.resolve(record);
+  }
+
+  topUp(channelId: string, grant: GrantUpdate, nowMs: number): Promise<StoredSession | undefined> {
+    const session = this.#open(channelId);
+    if (
+      session === undefined ||
+      grant.sequence <= session.sequence ||
+      grant.depositMicros < session.depositMicros
+    ) {
+      return Promise.resolve(undefined);
+    }
+    Object.assign(session, grant, { lastActivityMs: nowMs });
+    return Promise.resolve(session);
+  }
+
+  accept(
+    channelId: string,
+    cumulativeMicros: bigint,
+    proof: Uint8Array,
+    nowMs: number,
+  ): Promise<StoredSession | undefined> {
+    const session = this.#open(channelId);
+    if (
+      session === undefined ||
+      cumulativeMicros <= session.acceptedMicros ||
+      cumulativeMicros > session.depositMicros
+    ) {
+      return Promise.resolve(undefined);
+    }
+    session.acceptedMicros = cumulativeMicros;
+    session.proof = proof;
+    session.lastActivityMs = nowMs;
+    return Promise.resolve(session);
+  }
+
+  spend(channelId: string, micros: bigint, nowMs: number): Promise<StoredSession | undefined> {
+    const session = this.#open(channelId);
+    if (session === undefined || session.spentMicros + micros > session.acceptedMicros) {
+      return Promise.resolve(undefined);
+    }
+    session.spentMicros += micros;
+    session.lastActivityMs = nowMs;
+    return Promise.resolve(session);
+  }
+
+  async unspend(channelId: string, micros: bigint): Promise<void> {
+    const session = this.#sessions.get(channelId);
+    if (session === undefined) return;
+    session.spentMicros = session.spentMicros > micros ? session.spentMicros - micros : 0n;
+  }
+
+  async checkpointed(channelId: string, micros: bigint): Promise<void> {
+    const session = this.#sessions.get(channelId);
+    if (session !== undefined && micros > session.checkpointedMicros) {
+      session.checkpointedMicros = micros;
+    }
+  }
+
+  transition(
+    channelId: string,
+    from: SessionState,
+    to: SessionState,
+    reason: SessionCloseReason | undefined,
+  ): Promise<boolean> {
+    const session = this.#sessions.get(channelId);
+    if (session?.state !== from) return Promise.resolve(false);
+    session.state = to;
+    session.closeReason = reason ?? session.closeReason;
+    if (to === 'closed') {
+      // Moved to the back: the map's order is then the order sessions closed in.
+      this.#sessions.delete(channelId);
+      this.#sessions.set(channelId, session);
+    }
+    return Promise.resolve(true);
+  }
+
+  list(state: SessionState, limit: number): Promise<StoredSession[]> {
+    const found = [...this.#sessions.values()].filter((session) => session.state === state);
+    found.sort((left, right) => left.lastActivityMs - right.lastActivityMs);
+    return Promise.resolve(found.slice(0, limit));
+  }
+}
+
+export function createMemorySessionStore(
+  options: { readonly sizeMax?: number } = {},
+): SessionStore {
+  return new MemorySessionStore(options.sizeMax ?? memorySessionsMax);
 }

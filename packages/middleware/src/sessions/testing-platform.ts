@@ -144,55 +144,93 @@ function voucherValid(record: TestSessionRecord, voucher: SessionVoucher): boole
   );
 }
 
-export async function startSessionTestPlatform(
-  options: SessionTestPlatformOptions,
-): Promise<SessionTestPlatform> {
-  const signingKey = await createSigningKey();
-  const sessions = new Map<string, TestSessionRecord>();
-  const balances = new Map(Object.entries(options.users));
-  const answers = new Map<string, { readonly body: string; readonly answer: unknown }>();
-  const calls: string[] = [];
-  let down = false;
-  const nowSeconds = () => Math.floor(options.clock() / 1000);
+/** The routes' state and handlers (one method a route); the server below dispatches to them. */
+class SessionRoutes {
+  readonly sessions = new Map<string, TestSessionRecord>();
+  readonly calls: string[] = [];
+  down = false;
+  readonly #balances: Map<string, bigint>;
+  readonly #answers = new Map<string, { readonly body: string; readonly answer: unknown }>();
+  readonly #options: SessionTestPlatformOptions;
+  readonly #signingKey: SigningKey;
 
-  const signGrant = (claims: SessionGrantClaims | Record<string, unknown>, key = signingKey) =>
-    signReceipt(claims as Record<string, unknown>, key, { typ: sessionGrantMediaType });
+  constructor(options: SessionTestPlatformOptions, signingKey: SigningKey) {
+    this.#options = options;
+    this.#signingKey = signingKey;
+    this.#balances = new Map(Object.entries(options.users));
+  }
 
-  function bearer(request: IncomingMessage): string {
+  balanceOf(token: string): bigint {
+    return this.#balances.get(token) ?? 0n;
+  }
+
+  #nowSeconds(): number {
+    return Math.floor(this.#options.clock() / 1000);
+  }
+
+  signGrant(claims: SessionGrantClaims | Record<string, unknown>, key = this.#signingKey) {
+    return signReceipt(claims as Record<string, unknown>, key, { typ: sessionGrantMediaType });
+  }
+
+  #bearer(request: IncomingMessage): string {
     const match = /^Bearer (.+)$/.exec(request.headers.authorization ?? '');
     if (match?.[1] === undefined)
       throw new Refusal(401, 'unauthorized', 'a bearer token is needed');
     return match[1];
   }
 
-  function user(request: IncomingMessage): string {
-    const token = bearer(request);
-    if (!balances.has(token)) throw new Refusal(401, 'unauthorized', 'unknown session token');
+  #user(request: IncomingMessage): string {
+    const token = this.#bearer(request);
+    if (!this.#balances.has(token)) throw new Refusal(401, 'unauthorized', 'unknown session token');
     return token;
   }
 
-  function sessionJson(record: TestSessionRecord) {
-    const { request } = record.challenge;
-    return {
-      id: record.id,
-      merchantId: request.recipient,
-      resource: request.methodDetails.resource,
-      currency: 'USD',
-      unitPrice: request.amount,
-      unitType: request.unitType,
-      deposit: record.depositMicros.toString(),
-      acceptedCumulative: record.acceptedMicros.toString(),
-      settledAmount: record.settledMicros?.toString() ?? null,
-      voucherKind: record.commitment.kind,
-      state: record.state,
-      closeReason: record.closeReason ?? null,
-    };
+  /** Whether the caller is the session's merchant (else it must be its payer). */
+  #merchantFor(request: IncomingMessage, record: TestSessionRecord): boolean {
+    const token = this.#bearer(request);
+    const merchant = this.#options.merchants[token];
+    if (merchant !== undefined) {
+      if (merchant !== record.challenge.request.recipient) {
+        throw new Refusal(404, 'sessionUnknown', 'not this merchant’s');
+      }
+      return true;
+    }
+    if (record.userToken !== token) throw new Refusal(401, 'unauthorized', 'unknown token');
+    return false;
   }
 
-  async function grantOf(record: TestSessionRecord): Promise<string> {
+  #recordOf(id: string): TestSessionRecord {
+    const record = this.sessions.get(id);
+    if (record === undefined) throw new Refusal(404, 'sessionUnknown', 'no such session');
+    return record;
+  }
+
+  #hold(token: string, amount: bigint): void {
+    const balance = this.balanceOf(token);
+    if (balance < amount) throw new Refusal(402, 'insufficientFunds', 'the balance is too low');
+    this.#balances.set(token, balance - amount);
+  }
+
+  /** Replays the first answer to an Idempotency-Key; a key on another body is refused. */
+  async #once(request: IncomingMessage, body: unknown, work: () => Promise<unknown>) {
+    const key = request.headers['idempotency-key'];
+    if (typeof key !== 'string')
+      throw new Refusal(400, 'missingField', 'Idempotency-Key is needed');
+    const text = JSON.stringify(body);
+    const held = this.#answers.get(key);
+    if (held !== undefined) {
+      if (held.body !== text) throw new Refusal(409, 'idempotencyKeyReused', 'another body');
+      return held.answer;
+    }
+    const answer = await work();
+    this.#answers.set(key, { body: text, answer });
+    return answer;
+  }
+
+  #grantOf(record: TestSessionRecord): Promise<string> {
     const { request } = record.challenge;
     const { commitment } = record;
-    return signGrant({
+    return this.signGrant({
       channelId: record.id,
       merchantId: request.recipient,
       resource: request.methodDetails.resource,
@@ -207,105 +245,68 @@ export async function startSessionTestPlatform(
       ...(commitment.kind === 'payword'
         ? { anchor: encodeBase64url(commitment.anchor), chainLength: commitment.chainLength }
         : { voucherKey: encodeBase64url(commitment.voucherKey) }),
-      issuedAt: nowSeconds(),
+      issuedAt: this.#nowSeconds(),
       openUntil: record.openUntilSeconds,
       sequence: record.sequence,
     });
   }
 
-  function hold(token: string, amount: bigint): void {
-    const balance = balances.get(token) ?? 0n;
-    if (balance < amount) throw new Refusal(402, 'insufficientFunds', 'the balance is too low');
-    balances.set(token, balance - amount);
+  #newRecord(body: Record<string, unknown>, token: string): TestSessionRecord {
+    const decoded = sessionChallengeFromEcho(
+      body['challenge'] as Parameters<typeof sessionChallengeFromEcho>[0],
+    );
+    if (!decoded.ok) throw new Refusal(400, decoded.code, decoded.detail);
+    const times = checkSessionChallengeTimes(decoded.value, this.#nowSeconds());
+    if (!times.ok) throw new Refusal(400, times.code, times.detail);
+    return {
+      id: `ses_${randomBytes(16).toString('hex')}`,
+      challenge: decoded.value,
+      userToken: token,
+      commitment: commitmentOf(body['voucher']),
+      depositMicros: micros(body['deposit'], 'deposit'),
+      acceptedMicros: 0n,
+      settledMicros: undefined,
+      state: 'open',
+      closeReason: undefined,
+      sequence: 0,
+      openUntilSeconds: this.#nowSeconds() + testSessionLifetimeSeconds,
+    };
   }
 
-  /** Replays the first answer to an Idempotency-Key; a key on another body is refused. */
-  async function once(request: IncomingMessage, body: unknown, work: () => Promise<unknown>) {
-    const key = request.headers['idempotency-key'];
-    if (typeof key !== 'string')
-      throw new Refusal(400, 'missingField', 'Idempotency-Key is needed');
-    const text = JSON.stringify(body);
-    const held = answers.get(key);
-    if (held !== undefined) {
-      if (held.body !== text) throw new Refusal(409, 'idempotencyKeyReused', 'another body');
-      return held.answer;
-    }
-    const answer = await work();
-    answers.set(key, { body: text, answer });
-    return answer;
-  }
-
-  async function open(request: IncomingMessage): Promise<[number, unknown]> {
-    const token = user(request);
+  async open(request: IncomingMessage): Promise<[number, unknown]> {
+    const token = this.#user(request);
     const body = await readJson(request);
-    const answer = await once(request, body, async () => {
-      const echo = body['challenge'] as Parameters<typeof sessionChallengeFromEcho>[0];
-      const decoded = sessionChallengeFromEcho(echo);
-      if (!decoded.ok) throw new Refusal(400, decoded.code, decoded.detail);
-      const times = checkSessionChallengeTimes(decoded.value, nowSeconds());
-      if (!times.ok) throw new Refusal(400, times.code, times.detail);
-      const deposit = micros(body['deposit'], 'deposit');
-      const commitment = commitmentOf(body['voucher']);
-      hold(token, deposit);
-      const record: TestSessionRecord = {
-        id: `ses_${randomBytes(16).toString('hex')}`,
-        challenge: decoded.value,
-        userToken: token,
-        commitment,
-        depositMicros: deposit,
-        acceptedMicros: 0n,
-        settledMicros: undefined,
-        state: 'open',
-        closeReason: undefined,
-        sequence: 0,
-        openUntilSeconds: nowSeconds() + testSessionLifetimeSeconds,
-      };
-      sessions.set(record.id, record);
-      return { session: sessionJson(record), grant: await grantOf(record) };
+    const answer = await this.#once(request, body, async () => {
+      const record = this.#newRecord(body, token);
+      this.#hold(token, record.depositMicros);
+      this.sessions.set(record.id, record);
+      return { session: sessionJson(record), grant: await this.#grantOf(record) };
     });
     return [201, answer];
   }
 
-  function recordOf(id: string): TestSessionRecord {
-    const record = sessions.get(id);
-    if (record === undefined) throw new Refusal(404, 'sessionUnknown', 'no such session');
-    return record;
-  }
-
-  async function topUp(request: IncomingMessage, id: string): Promise<[number, unknown]> {
-    const token = user(request);
+  async topUp(request: IncomingMessage, id: string): Promise<[number, unknown]> {
+    const token = this.#user(request);
     const body = await readJson(request);
-    const answer = await once(request, { id, body }, async () => {
-      const record = recordOf(id);
+    const answer = await this.#once(request, { id, body }, async () => {
+      const record = this.#recordOf(id);
       if (record.userToken !== token) throw new Refusal(404, 'sessionUnknown', 'not yours');
       if (record.state !== 'open') throw new Refusal(410, 'sessionClosed', 'the session is closed');
       const amount = micros(body['amount'], 'amount');
-      hold(token, amount);
+      this.#hold(token, amount);
       record.depositMicros += amount;
       record.sequence += 1;
-      return { session: sessionJson(record), grant: await grantOf(record) };
+      return { session: sessionJson(record), grant: await this.#grantOf(record) };
     });
     return [200, answer];
   }
 
-  function merchantFor(request: IncomingMessage, record: TestSessionRecord): boolean {
-    const token = bearer(request);
-    const merchant = options.merchants[token];
-    if (merchant !== undefined) {
-      if (merchant !== record.challenge.request.recipient) {
-        throw new Refusal(404, 'sessionUnknown', 'not this merchant’s');
-      }
-      return true;
-    }
-    if (record.userToken !== token) throw new Refusal(401, 'unauthorized', 'unknown token');
-    return false;
-  }
-
-  function takeVoucher(record: TestSessionRecord, json: unknown): void {
+  #takeVoucher(record: TestSessionRecord, json: unknown): void {
     const voucher = decodeSessionVoucher(json);
     if (!voucher.ok) throw new Refusal(400, voucher.code, voucher.detail);
-    if (voucher.value.channelId !== record.id)
+    if (voucher.value.channelId !== record.id) {
       throw new Refusal(400, 'voucherInvalid', 'another session');
+    }
     if (voucher.value.cumulativeMicros > record.depositMicros) {
       throw new Refusal(402, 'voucherExceedsDeposit', 'beyond the deposit');
     }
@@ -315,30 +316,30 @@ export async function startSessionTestPlatform(
     }
   }
 
-  function settle(record: TestSessionRecord, reason: 'merchant' | 'client'): void {
+  #settle(record: TestSessionRecord, reason: 'merchant' | 'client'): void {
     record.state = 'settled';
     record.closeReason = reason;
     record.settledMicros = record.acceptedMicros;
     const refund = record.depositMicros - record.acceptedMicros;
-    balances.set(record.userToken, (balances.get(record.userToken) ?? 0n) + refund);
+    this.#balances.set(record.userToken, this.balanceOf(record.userToken) + refund);
   }
 
-  async function vouchers(request: IncomingMessage, id: string): Promise<[number, unknown]> {
-    const record = recordOf(id);
-    if (!merchantFor(request, record)) throw new Refusal(403, 'forbidden', 'merchants only');
+  async vouchers(request: IncomingMessage, id: string): Promise<[number, unknown]> {
+    const record = this.#recordOf(id);
+    if (!this.#merchantFor(request, record)) throw new Refusal(403, 'forbidden', 'merchants only');
     const body = await readJson(request);
     if (record.state === 'settled') throw new Refusal(410, 'sessionClosed', 'settled');
-    takeVoucher(record, body);
+    this.#takeVoucher(record, body);
     return [200, { session: sessionJson(record) }];
   }
 
-  async function close(request: IncomingMessage, id: string): Promise<[number, unknown]> {
-    const record = recordOf(id);
-    const byMerchant = merchantFor(request, record);
+  async close(request: IncomingMessage, id: string): Promise<[number, unknown]> {
+    const record = this.#recordOf(id);
+    const byMerchant = this.#merchantFor(request, record);
     const body = await readJson(request);
     if (record.state === 'settled') throw new Refusal(410, 'sessionClosed', 'settled');
-    if (body['voucher'] !== undefined) takeVoucher(record, body['voucher']);
-    if (byMerchant) settle(record, 'merchant');
+    if (body['voucher'] !== undefined) this.#takeVoucher(record, body['voucher']);
+    if (byMerchant) this.#settle(record, 'merchant');
     else {
       record.state = 'closing';
       record.closeReason = 'client';
@@ -346,46 +347,70 @@ export async function startSessionTestPlatform(
     return [200, { session: sessionJson(record) }];
   }
 
-  async function route(request: IncomingMessage): Promise<[number, unknown]> {
-    const url = new URL(request.url ?? '/', 'http://platform.invalid');
-    const path = url.pathname;
+  show(request: IncomingMessage, id: string): [number, unknown] {
+    const record = this.#recordOf(id);
+    this.#merchantFor(request, record);
+    return [200, { session: sessionJson(record) }];
+  }
+
+  async route(request: IncomingMessage): Promise<[number, unknown]> {
+    const path = new URL(request.url ?? '/', 'http://platform.invalid').pathname;
     const method = request.method ?? 'GET';
-    calls.push(`${method} ${path}`);
-    if (down) throw new Refusal(503, 'unavailable', 'down for the test');
-    if (method === 'POST' && path === '/v1/payment-sessions') return open(request);
+    this.calls.push(`${method} ${path}`);
+    if (this.down) throw new Refusal(503, 'unavailable', 'down for the test');
+    if (method === 'POST' && path === '/v1/payment-sessions') return this.open(request);
     const match =
       /^\/v1\/payment-sessions\/(ses_[0-9a-f]{32})(?:\/(top-ups|vouchers|close))?$/.exec(path);
     const id = match?.[1];
     if (id === undefined) throw new Refusal(404, 'notFound', `no route ${path}`);
-    if (method === 'GET' && match?.[2] === undefined) {
-      const record = recordOf(id);
-      merchantFor(request, record);
-      return [200, { session: sessionJson(record) }];
-    }
+    const action = match?.[2];
+    if (method === 'GET' && action === undefined) return this.show(request, id);
     if (method !== 'POST') throw new Refusal(405, 'methodNotAllowed', method);
-    if (match?.[2] === 'top-ups') return topUp(request, id);
-    if (match?.[2] === 'vouchers') return vouchers(request, id);
-    return close(request, id);
+    if (action === 'top-ups') return this.topUp(request, id);
+    if (action === 'vouchers') return this.vouchers(request, id);
+    return this.close(request, id);
   }
+}
 
+function sessionJson(record: TestSessionRecord) {
+  const { request } = record.challenge;
+  return {
+    id: record.id,
+    merchantId: request.recipient,
+    resource: request.methodDetails.resource,
+    currency: 'USD',
+    unitPrice: request.amount,
+    unitType: request.unitType,
+    deposit: record.depositMicros.toString(),
+    acceptedCumulative: record.acceptedMicros.toString(),
+    settledAmount: record.settledMicros?.toString() ?? null,
+    voucherKind: record.commitment.kind,
+    state: record.state,
+    closeReason: record.closeReason ?? null,
+  };
+}
+
+function sendProblem(response: ServerResponse, error: unknown): void {
+  const refusal = error instanceof Refusal ? error : new Refusal(500, 'internal', String(error));
+  send(response, refusal.status, {
+    type: `https://platform.invalid/problems/${refusal.miteCode}`,
+    title: refusal.miteCode,
+    status: refusal.status,
+    detail: refusal.message,
+    miteCode: refusal.miteCode,
+  });
+}
+
+export async function startSessionTestPlatform(
+  options: SessionTestPlatformOptions,
+): Promise<SessionTestPlatform> {
+  const signingKey = await createSigningKey();
+  const routes = new SessionRoutes(options, signingKey);
   const server = createServer((request, response) => {
-    if (request.url === '/v1/keys') {
-      send(response, 200, { keys: [signingKey.publicJwk] });
-      return;
-    }
-    route(request).then(
+    if (request.url === '/v1/keys') return send(response, 200, { keys: [signingKey.publicJwk] });
+    routes.route(request).then(
       ([status, body]) => send(response, status, body),
-      (error: unknown) => {
-        const refusal =
-          error instanceof Refusal ? error : new Refusal(500, 'internal', String(error));
-        send(response, refusal.status, {
-          type: `https://platform.invalid/problems/${refusal.miteCode}`,
-          title: refusal.miteCode,
-          status: refusal.status,
-          detail: refusal.message,
-          miteCode: refusal.miteCode,
-        });
-      },
+      (error: unknown) => sendProblem(response, error),
     );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -393,11 +418,11 @@ export async function startSessionTestPlatform(
   return {
     url: `http://127.0.0.1:${port}`,
     signingKey,
-    sessions,
-    calls,
-    balanceOf: (token) => balances.get(token) ?? 0n,
-    setDown: (isDown) => void (down = isDown),
-    signGrant,
+    sessions: routes.sessions,
+    calls: routes.calls,
+    balanceOf: (token) => routes.balanceOf(token),
+    setDown: (isDown) => void (routes.down = isDown),
+    signGrant: (claims, key) => routes.signGrant(claims, key),
     close() {
       server.closeAllConnections();
       return new Promise((resolve) => server.close(() => resolve()));
