@@ -66,6 +66,15 @@ describe('createMiteFetch with sessions', () => {
     assert.deepEqual(miteFetch.openSessions(), []);
   });
 
+  it('leaves a per-request session alone unless asked to open one', async () => {
+    const miteFetch = client(world);
+    const response = await miteFetch(`${world.url}/api/quote`);
+    assert.equal(response.status, 402);
+    await response.body?.cancel();
+    assert.deepEqual(miteFetch.openSessions(), []);
+    assert.equal(miteFetch.spent().reservedMicros, 0n);
+  });
+
   it('answers a stream’s payment-need-voucher events without being asked to opt in', async () => {
     const miteFetch = client(world);
     const before = world.platform.balanceOf(userToken);

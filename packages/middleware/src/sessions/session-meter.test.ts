@@ -8,9 +8,13 @@ import {
   signVoucher,
   voucherKeyPair,
 } from '@mite/protocol';
+import { testSecret } from '../test-platform.ts';
+import { createSessionMeter } from './session-meter.ts';
 import {
   type MeterWorld,
   merchantId,
+  merchantKey,
+  meteredTestRoutes,
   openAtPlatform,
   send,
   sessionChallengeOf,
@@ -286,6 +290,34 @@ describe('session meter over HTTP', () => {
     // Opened at /api/quote: the same credential does not open /api/flaky.
     const elsewhere = await send(world, '/api/flaky', forged);
     await refusedWith(elsewhere, 'wrongResource');
+  });
+
+  it('answers 503 when the platform’s keys cannot be had to check a grant', async () => {
+    const challenge = await sessionChallengeOf(world, '/api/quote');
+    const session = await openAtPlatform(world, challenge, {
+      depositMicros: 1_000n,
+      kind: 'payword',
+    });
+    const blind = createSessionMeter({
+      merchantId,
+      realm: 'radio.test',
+      platformUrl: world.platform.url,
+      jwksUrl: 'http://127.0.0.1:9/v1/keys',
+      challengeSecret: testSecret,
+      routes: meteredTestRoutes,
+      apiKey: merchantKey,
+      clock: world.clock.nowMs,
+      checkpointIntervalMs: 0,
+    });
+    const outcome = await blind.handle({
+      method: 'HEAD',
+      url: '/api/quote',
+      headers: { authorization: session.credential({ action: 'open', grant: session.grant }) },
+    });
+    assert.equal(outcome.kind, 'answer');
+    assert.equal(outcome.kind === 'answer' ? outcome.status : 0, 503);
+    assert.equal(outcome.kind === 'answer' ? outcome.code : undefined, 'keysUnavailable');
+    await blind.stop();
   });
 
   it('takes a top-up grant, then vouchers up to the larger deposit', async () => {
