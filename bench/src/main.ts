@@ -7,6 +7,7 @@ import { apiBenchMain } from './api-bench.ts';
 import { ledgerBenchMain } from './ledger-bench.ts';
 import { paywallBenchMain } from './paywall-bench.ts';
 import { riskBenchMain } from './risk-bench.ts';
+import { streamingBenchMain } from './streaming-bench.ts';
 import { tokensBenchMain } from './tokens-bench.ts';
 
 export interface BenchmarkArgs {
@@ -35,6 +36,10 @@ const benchmarks: Readonly<Record<string, Benchmark>> = {
   risk: {
     summary: 'a seeded synthetic population through the risk rules: detection, false positives, us',
     run: riskBenchMain,
+  },
+  streaming: {
+    summary: 'session vouchers verified/s: PayWord vs bare SHA-256, Ed25519 vs bare verify',
+    run: streamingBenchMain,
   },
   tokens: {
     summary: 'blind-signed tokens issued/s against bare RSA signing, and token verification',

@@ -14,6 +14,7 @@ import { formatAmount, isSecureOrLoopback, parseAmount } from '@mite/protocol';
 import { Command } from 'commander';
 import type { CliContext } from './cli-context.ts';
 import { CliError, exitCodes, UsageError } from './errors.ts';
+import { payStream } from './pay-stream.ts';
 import {
   appendSpending,
   configDir,
@@ -30,6 +31,8 @@ export const storedReceiptsMax = 1_000;
 interface PayFlags {
   readonly max?: string;
   readonly json?: boolean;
+  readonly stream?: boolean;
+  readonly deposit?: string;
 }
 
 /**
@@ -37,7 +40,8 @@ interface PayFlags {
  * session within the budget set at `mite login` (and `--max` for this one payment). The body
  * goes to standard output; to standard error, before a payment, who is paid and which limits
  * apply, and after it what was paid (all of it as JSON on standard output with --json). A URL or
- * platform on plain http is refused except on the loopback.
+ * platform on plain http is refused except on the loopback. With --stream, a metered URL is
+ * paid out of a session as its body arrives (pay-stream.ts).
  */
 export function createPayCommand(
   context: CliContext,
@@ -48,6 +52,8 @@ export function createPayCommand(
     .argument('<url>', 'the http(s) URL to fetch')
     .option('--max <amount>', 'the most this one payment may cost, e.g. 0.05')
     .option('--json', 'print status, payment and body as one JSON object')
+    .option('--stream', 'a metered URL: print the body as it comes, paying as it is used')
+    .option('--deposit <amount>', 'with --stream: what the session holds, e.g. 0.50')
     .action(async (url: string, flags: PayFlags) => {
       setExitCode(await pay(url, flags, context));
     });
@@ -55,6 +61,12 @@ export function createPayCommand(
 
 async function pay(url: string, flags: PayFlags, context: CliContext): Promise<number> {
   const target = parseTarget(url);
+  if (flags.stream === true) {
+    if (flags.json === true) throw new UsageError('--json and --stream cannot go together');
+    checkPlatform(loadWalletSession(configDir(context.env)).platformUrl);
+    return payStream(target, flags, context, budgetFor);
+  }
+  if (flags.deposit !== undefined) throw new UsageError('--deposit goes with --stream');
   const dir = configDir(context.env);
   const session = loadWalletSession(dir);
   checkPlatform(session.platformUrl);

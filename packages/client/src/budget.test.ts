@@ -75,6 +75,24 @@ describe('BudgetLedger', () => {
     });
   });
 
+  it('commits part of a hold (a session paid less than its deposit) and frees the rest', () => {
+    const budget = ledger();
+    const deposit = budget.reserve('https://a.example', 40_000n, noon);
+    assert.throws(() => deposit.commit(40_001n), RangeError);
+    assert.throws(() => deposit.commit(-1n), RangeError);
+    deposit.commit(12_345n);
+    deposit.commit();
+    assert.deepEqual(budget.spent(), {
+      totalMicros: 12_345n,
+      total: '0.012345',
+      byOrigin: { 'https://a.example': 12_345n },
+      reservedMicros: 0n,
+    });
+    // What was not spent is free again for this origin today.
+    budget.reserve('https://a.example', 37_655n, noon).commit(0n);
+    assert.equal(budget.spent().totalMicros, 12_345n);
+  });
+
   it('tells what each limit still allows at an origin, payments under way counted', () => {
     const budget = ledger();
     assert.deepEqual(budget.headroom('https://a.example', noon), {

@@ -31,6 +31,15 @@ export interface PaymentQuote {
   readonly category?: string;
   /** 0: opens the resource once; otherwise how long the purchase keeps it open. */
   readonly accessPeriodSeconds: number;
+  /**
+   * Set when the amount is a session's deposit (or a top-up): what it pays for, by the unit.
+   * Only what the session's last voucher names is paid; the rest comes back when it closes.
+   */
+  readonly session?: {
+    readonly unitPrice: string;
+    readonly unitType: string;
+    readonly topUp: boolean;
+  };
   /** What each budget limit still allows, before this payment: the limits that apply to it. */
   readonly headroom: BudgetHeadroom;
 }
@@ -117,8 +126,12 @@ export function utcDay(milliseconds: number): number {
 export interface Reservation {
   readonly micros: bigint;
   readonly origin: string;
-  /** The platform took the payment: the hold becomes spending. */
-  commit(): void;
+  /**
+   * The platform took the payment: the hold becomes spending. `spentMicros` (at most the hold)
+   * commits part of it and releases the rest: a session's deposit, of which only what its last
+   * voucher names is paid.
+   */
+  commit(spentMicros?: bigint): void;
   /** The payment did not happen: the hold goes away. */
   release(): void;
 }
@@ -203,17 +216,27 @@ export class BudgetLedger {
     usage.reserved += micros;
     this.#reservedTotal += micros;
     let settled = false;
-    const settle = (spend: boolean): void => {
+    const settle = (spent: bigint): void => {
       if (settled) return;
       settled = true;
       usage.reserved -= micros;
       this.#reservedTotal -= micros;
-      if (!spend) return;
-      usage.spent += micros;
-      this.#spentTotal += micros;
-      this.#spentByOrigin.set(origin, (this.#spentByOrigin.get(origin) ?? 0n) + micros);
+      if (spent === 0n) return;
+      usage.spent += spent;
+      this.#spentTotal += spent;
+      this.#spentByOrigin.set(origin, (this.#spentByOrigin.get(origin) ?? 0n) + spent);
     };
-    return { micros, origin, commit: () => settle(true), release: () => settle(false) };
+    return {
+      micros,
+      origin,
+      commit: (spentMicros = micros) => {
+        if (spentMicros < 0n || spentMicros > micros) {
+          throw new RangeError(`a reservation of ${micros} commits 0 to ${micros}`);
+        }
+        settle(spentMicros);
+      },
+      release: () => settle(0n),
+    };
   }
 
   /** What the limits still allow at `origin` now (see BudgetHeadroom). */

@@ -26,7 +26,9 @@ export function readChallenge(response: Response, nowSeconds: number): Challenge
   if (header !== null) {
     const parsed = parseChallengeHeader(header, { nowSeconds });
     if (parsed.ok) return parsed.value;
-    if (parsed.code !== 'unknownScheme' && parsed.code !== 'unsupportedMethod') refusal = parsed;
+    // A session challenge alone is not a charge's defect: the session spending reads it.
+    const notOurs = ['unknownScheme', 'unsupportedMethod', 'unsupportedIntent'];
+    if (!notOurs.includes(parsed.code)) refusal = parsed;
   }
   const x402 = response.headers.get(x402PaymentRequiredHeaderName);
   if (x402 !== null) {
@@ -40,9 +42,14 @@ export function readChallenge(response: Response, nowSeconds: number): Challenge
 
 /** The key of the challenge's resource, on the origin that asked (see the README). */
 export function challengeResourceKey(challenge: Challenge, target: URL): string {
+  return resourceKeyOf(challenge.request.methodDetails.resource, target);
+}
+
+/** The key of a resource a challenge names (a charge's or a session's), on the origin that asked. */
+export function resourceKeyOf(named: string, target: URL): string {
   let resource: URL;
   try {
-    resource = new URL(challenge.request.methodDetails.resource, target);
+    resource = new URL(named, target);
   } catch {
     throw new MitePaymentError('badChallenge', 'the challenge names an unreadable resource', {
       protocolCode: 'badUrl',

@@ -38,5 +38,9 @@ export {
   type StoredReceipt,
 } from './receipt-store.ts';
 export { type FetchInput } from './replayable-request.ts';
+export { watchedEventLengthMax } from './sessions/event-watcher.ts';
+export type { SessionSummary } from './sessions/metered-session.ts';
+export { defaultDepositSteps, type SessionOptions } from './sessions/session-spending.ts';
+export { paywordChainHeadroom } from './sessions/voucher-signer.ts';
 export { budgetFromStored, type StoredBudget } from './stored-budget.ts';
 export * from './tokens/index.ts';

@@ -11,7 +11,12 @@
  * - a request that can be sent again, body included (replayable-request.ts).
  * A platform call retried after a network failure carries the same Idempotency-Key (payer.ts).
  */
-import { type Challenge, isSecureOrLoopback } from '@mite/protocol';
+import {
+  type Challenge,
+  isSecureOrLoopback,
+  parseSessionChallengeHeader,
+  type SessionChallenge,
+} from '@mite/protocol';
 import type { Budget, Spending } from './budget.ts';
 import { paymentSiteOf, readChallenge, refuseInsecure } from './challenge-selection.ts';
 import { CredentialBroker, type Obtained } from './credential-broker.ts';
@@ -26,6 +31,8 @@ import {
   type TokenSpendEvent,
   TokenSpending,
 } from './token-spending.ts';
+import type { SessionSummary } from './sessions/metered-session.ts';
+import { type SessionOptions, SessionSpending } from './sessions/session-spending.ts';
 import { TokenPurse } from './tokens/token-purse.ts';
 import type { TokenStore } from './tokens/token-store.ts';
 import {
@@ -72,6 +79,14 @@ export interface MiteFetchOptions {
     readonly onSpend?: (event: TokenSpendEvent) => void;
     readonly withdraw?: { readonly floatMicros: bigint; readonly batchMicros: bigint };
   };
+  /**
+   * Pay metered routes by the unit: a 402 that offers a session (`intent="session"`) is answered
+   * by opening one, holding `depositMicros` (default: the merchant's suggestion) against the
+   * budget, and paying vouchers as the route is used; only what the last voucher names is
+   * spent. Without this option a session is opened only for a stream (a route metered by the
+   * second, token or byte), which no one-off purchase pays. `closeSessions()` closes them.
+   */
+  readonly sessions?: SessionOptions;
 }
 
 /** A `fetch` that pays; also reports what it has spent. */
@@ -87,12 +102,21 @@ export interface MiteFetch {
    * own, so that a withdrawal's time says nothing of what was bought.
    */
   refillTokens(): Promise<bigint>;
+  /** The sessions this instance holds (open, or closed by the merchant and not yet settled). */
+  openSessions(): SessionSummary[];
+  /**
+   * Closes the open sessions (of one URL, when given) with their last voucher, and answers what
+   * each cost: the budget keeps what was paid and frees the rest of the deposits.
+   */
+  closeSessions(url?: string | URL): Promise<SessionSummary[]>;
 }
 
 /** A 402's challenges this client could answer. */
 interface Offered {
   readonly challenge: Challenge | undefined;
   readonly tokenChallenge: Challenge | undefined;
+  /** A session challenge this client answers (see SessionSpending.wants). */
+  readonly session: SessionChallenge | undefined;
 }
 
 type Presented = Obtained | TokenObtained;
@@ -124,6 +148,7 @@ class PayingFetch {
   readonly #tokens: TokenSpending | undefined;
   readonly #tokensOnly: boolean;
   readonly purse: TokenPurse | undefined;
+  readonly sessions: SessionSpending;
 
   constructor(options: MiteFetchOptions) {
     this.#fetch = options.fetch ?? ((input, init) => globalThis.fetch(input, init));
@@ -142,6 +167,18 @@ class PayingFetch {
     this.#receipts = new ReceiptCache(store, nowSeconds);
     this.#broker = new CredentialBroker(this.#payer, this.#receipts, nowSeconds);
     this.#tokensOnly = options.tokens?.only === true;
+    const { wallet } = options;
+    this.sessions = new SessionSpending(
+      this.#payer,
+      {
+        fetch: this.#fetch,
+        platformUrl: new URL(wallet.platformUrl),
+        token: async () => (typeof wallet.token === 'string' ? wallet.token : await wallet.token()),
+        retry: options.platformRetry ?? {},
+        deviceId: wallet.deviceId,
+      },
+      options.sessions,
+    );
     if (options.tokens !== undefined) {
       this.purse = new TokenPurse({
         store: options.tokens.store,
@@ -173,6 +210,12 @@ class PayingFetch {
     const request = await toReplayableRequest(input, init);
     // The caller speaks for itself: its Authorization is not ours to replace.
     if (request.headers.has('authorization')) return this.#send(request, request.url);
+    // A URL paid by an open session: its next voucher goes with the request at once (unless the
+    // merchant has lost the session: then the request goes as any other, and its 402 opens anew).
+    if (this.sessions.sessionAt(request.url) !== undefined && isSecureOrLoopback(request.url)) {
+      const answered = await this.sessions.fetch(request, request.url, undefined);
+      if (answered !== undefined) return answered;
+    }
     const urlKey = receiptKeyOf(request.url);
     const tried = new Set<string>();
     let response: Response;
@@ -211,6 +254,10 @@ class PayingFetch {
       }
       request.init.signal?.throwIfAborted();
       refuseInsecure(target);
+      if (offered.session !== undefined) {
+        const answered = await this.sessions.fetch(request, target, offered.session);
+        if (answered !== undefined) return answered;
+      }
       last = await this.#obtain(offered, target, tried);
       tried.add(last.credential);
       response = await this.#present(request, target, last);
@@ -262,13 +309,24 @@ class PayingFetch {
         // An unusable "mite" challenge beside a usable "mite-token" one: the tokens answer.
         if (tokenChallenge === undefined) throw error;
       }
-      if (challenge === undefined && tokenChallenge === undefined) return undefined;
+      const session = this.#sessionChallengeOf(response);
+      if (challenge === undefined && tokenChallenge === undefined && session === undefined) {
+        return undefined;
+      }
       await discard(response);
-      return { challenge, tokenChallenge };
+      return { challenge, tokenChallenge, session };
     } catch (error) {
       await discard(response);
       throw error;
     }
+  }
+
+  /** The 402's session challenge, when this client answers it rather than a charge. */
+  #sessionChallengeOf(response: Response): SessionChallenge | undefined {
+    const header = response.headers.get('www-authenticate');
+    if (header === null) return undefined;
+    const parsed = parseSessionChallengeHeader(header, { nowSeconds: this.#nowSeconds() });
+    return parsed.ok && this.sessions.wants(parsed.value) ? parsed.value : undefined;
   }
 
   async #refused(last: Obtained, response: Response): Promise<MitePaymentError> {
@@ -327,5 +385,8 @@ export function createMiteFetch(options: MiteFetchOptions): MiteFetch {
     spent: () => payer.spent(),
     tokens: payer.purse,
     refillTokens,
+    openSessions: () => payer.sessions.list(),
+    closeSessions: (url?: string | URL) =>
+      payer.sessions.closeAll(url === undefined ? undefined : new URL(url)),
   });
 }

@@ -22,6 +22,7 @@ import {
 } from '@mite/protocol';
 import {
   type Budget,
+  type BudgetHeadroom,
   BudgetLedger,
   parseBudget,
   type PaymentQuote,
@@ -298,16 +299,31 @@ export class Payer {
   /** The challenge's price in micro-units, once its currency and platform are this wallet's. */
   #payableMicros(challenge: Challenge): bigint {
     const { request } = challenge;
-    if (!sameCurrency(request.currency, this.#wallet.currency)) {
+    this.checkTerms(request.currency, request.methodDetails.platform);
+    const amount = parseBaseUnits(request.amount);
+    if (!amount.ok) {
+      throw new MitePaymentError('badChallenge', `the price ${request.amount} is not payable`, {
+        protocolCode: 'badAmount',
+      });
+    }
+    return amount.value;
+  }
+
+  /**
+   * Refuses terms this wallet cannot pay: another currency, or another platform than the one it
+   * trusts (a charge's and a session's alike).
+   */
+  checkTerms(currency: string, platformUrl: string): void {
+    if (!sameCurrency(currency, this.#wallet.currency)) {
       throw new MitePaymentError(
         'wrongCurrency',
-        `the merchant asks for ${request.currency}, the wallet holds ${this.#wallet.currency}`,
+        `the merchant asks for ${currency}, the wallet holds ${this.#wallet.currency}`,
         { protocolCode: 'wrongCurrency' },
       );
     }
     let platform: URL | undefined;
     try {
-      platform = new URL(request.methodDetails.platform);
+      platform = new URL(platformUrl);
     } catch {
       platform = undefined;
     }
@@ -317,17 +333,32 @@ export class Payer {
     ) {
       throw new MitePaymentError(
         'untrustedPlatform',
-        `the merchant asks to pay at ${request.methodDetails.platform}, this client pays only at ` +
+        `the merchant asks to pay at ${platformUrl}, this client pays only at ` +
           this.#wallet.platformUrl.href,
       );
     }
-    const amount = parseBaseUnits(request.amount);
-    if (!amount.ok) {
-      throw new MitePaymentError('badChallenge', `the price ${request.amount} is not payable`, {
-        protocolCode: 'badAmount',
-      });
+  }
+
+  /** What each budget limit still allows at `origin` now. */
+  headroom(origin: string): BudgetHeadroom {
+    return this.#ledger.headroom(origin, this.#clock());
+  }
+
+  /**
+   * Holds a session's deposit (or a top-up) against the limits, once the approval a payment of
+   * that amount needs is given: the caller commits what the session paid when it closes, and
+   * releases the hold if the platform did not take the deposit.
+   */
+  async holdDeposit(quote: Omit<PaymentQuote, 'headroom'>): Promise<Reservation> {
+    const full: PaymentQuote = { ...quote, headroom: this.headroom(quote.origin) };
+    const reservation = this.#ledger.reserve(quote.origin, quote.amountMicros, this.#clock());
+    try {
+      await this.#approval(full, quote.amountMicros);
+    } catch (error) {
+      reservation.release();
+      throw error;
     }
-    return amount.value;
+    return reservation;
   }
 
   #quote(challenge: Challenge, site: PaymentSite, micros: bigint): PaymentQuote {

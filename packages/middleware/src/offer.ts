@@ -119,8 +119,11 @@ function tooLongToSell(config: Config, route: PricedRoute, request: PaymentReque
   return encodedJsonLength(request) > requestEncodedLengthMax;
 }
 
-/** What is sold: the request target as received, after the origin when one is configured. */
-function resourceOf(config: Config, url: string): Decoded<string> {
+/**
+ * What is sold: the request target as received, after the origin when one is configured. Shared
+ * with metered routes (sessions/), which sell the same resources.
+ */
+export function resourceOf(config: Pick<Config, 'origin'>, url: string): Decoded<string> {
   if (!requestTarget.test(url)) {
     return refused('badUrl', 'a priced request target is visible ASCII from "/"');
   }

@@ -1,6 +1,8 @@
 /**
- * Offline verification of the platform's receipts: a compact JWS, EdDSA over Ed25519, `typ`
- * `mite-receipt+jwt`, `kid` naming a key of the platform's JWKS. The JWKS is fetched once and
+ * Offline verification of what the platform signs: receipts (a compact JWS, EdDSA over Ed25519,
+ * `typ` `mite-receipt+jwt`, `kid` naming a key of the platform's JWKS) and, by the same code with
+ * another `typ`, session grants (`mite-session+jwt`, see sessions/grant-check.ts): one key cache,
+ * one signature check, one set of JWS rules for every platform document. The JWKS is fetched once and
  * cached; it is fetched again only for a key id it does not hold, and at most once per
  * `refreshIntervalMinMs`, so that a flood of receipts with invented key ids cannot make the
  * merchant hammer the platform.
@@ -41,6 +43,21 @@ export type ReceiptRefusal = ExplainedFailure<ReceiptVerificationCode>;
 /** A receipt's claims once its signature holds, or why it was not accepted. */
 export type ReceiptVerification = Success<ReceiptClaims> | ReceiptRefusal;
 
+/** A platform document's payload (JSON, not yet decoded) and the key that verified it. */
+export interface KeyedPayload {
+  readonly payload: unknown;
+  readonly kid: string;
+  readonly key: KeyObject;
+}
+
+/** What a platform document of one media type is called in refusals ("receipt", "grant"). */
+export interface SignedDocumentType {
+  readonly mediaType: string;
+  readonly noun: string;
+}
+
+const receiptDocument: SignedDocumentType = { mediaType: receiptMediaType, noun: 'receipt' };
+
 /** A verified receipt with the key that verified it, for caches that must forget withdrawn keys. */
 export interface KeyedReceipt {
   readonly claims: ReceiptClaims;
@@ -57,6 +74,15 @@ export interface ReceiptVerifier {
    * withdrew the key or published another one under its id.
    */
   holdsKey(kid: string, key: KeyObject): boolean;
+  /**
+   * Any platform document of this type: the signature checked as a receipt's, the payload parsed
+   * as JSON and handed back undecoded (the caller decodes its claims). Its refusals name the
+   * document by `type.noun`, with the code `receiptInvalid` for any defect.
+   */
+  verifySigned(
+    jws: string,
+    type: SignedDocumentType,
+  ): Promise<Success<KeyedPayload> | ReceiptRefusal>;
 }
 
 export interface ReceiptVerifierOptions {
@@ -257,17 +283,18 @@ interface ReceiptHeader {
 }
 
 /** The protected header, checked before any key is looked up (as jose's decodeProtectedHeader). */
-function readHeader(segments: readonly string[]): ReceiptHeader | string {
+function readHeader(segments: readonly string[], type: SignedDocumentType): ReceiptHeader | string {
+  const { noun, mediaType } = type;
   const encoded = segments.length === 3 || segments.length === 5 ? segments[0] : undefined;
   const bytes = encoded === undefined || encoded === '' ? undefined : base64urlBytes(encoded);
   const json = bytes === undefined ? undefined : parseJson(bytes);
-  if (json === undefined || !isPlainObject(json.value)) return 'the receipt header is not JSON';
+  if (json === undefined || !isPlainObject(json.value)) return `the ${noun} header is not JSON`;
   const header = json.value;
   if (header['alg'] !== 'EdDSA' && header['alg'] !== 'Ed25519') {
-    return 'the receipt is not EdDSA-signed';
+    return `the ${noun} is not EdDSA-signed`;
   }
-  if (header['typ'] !== receiptMediaType) return `the receipt type is not ${receiptMediaType}`;
-  if (typeof header['kid'] !== 'string') return 'the receipt names no key';
+  if (header['typ'] !== mediaType) return `the ${noun} type is not ${mediaType}`;
+  if (typeof header['kid'] !== 'string') return `the ${noun} names no key`;
   return { kid: header['kid'], fields: header };
 }
 
@@ -282,14 +309,14 @@ function payloadEncoding(header: Readonly<Record<string, unknown>>): boolean | u
   return typeof b64 === 'boolean' ? b64 : undefined;
 }
 
-const signatureRefusal = refusal('receiptInvalid', 'the receipt signature does not verify');
-
-/** The signature, then the payload: what jose's compactVerify checked, then the claims. */
+/** The signature, then the payload as JSON: what jose's compactVerify checked. */
 function checkSigned(
   segments: readonly string[],
   header: ReceiptHeader,
   key: KeyObject,
-): ReceiptClaims | ReceiptRefusal {
+  noun: string,
+): { readonly payload: unknown } | ReceiptRefusal {
+  const signatureRefusal = refusal('receiptInvalid', `the ${noun} signature does not verify`);
   const b64 = payloadEncoding(header.fields);
   const [protectedHeader, payload, signature] = segments;
   if (
@@ -309,26 +336,37 @@ function checkSigned(
   const payloadBytes = b64 ? base64urlBytes(payload) : Buffer.from(payload, 'latin1');
   if (payloadBytes === undefined) return signatureRefusal;
   const json = parseJson(payloadBytes);
-  if (json === undefined) return refusal('receiptInvalid', 'the receipt payload is not JSON');
-  const claims = decodeReceiptClaims(json.value);
-  return claims.ok
-    ? claims.value
-    : refusal('receiptInvalid', `a signed receipt with defects: ${claims.detail}`);
+  if (json === undefined) return refusal('receiptInvalid', `the ${noun} payload is not JSON`);
+  return { payload: json.value };
 }
 
 export function createReceiptVerifier(options: ReceiptVerifierOptions): ReceiptVerifier {
   const keys = createKeyCache(options);
 
-  async function verifyKeyed(jws: string): Promise<Success<KeyedReceipt> | ReceiptRefusal> {
-    if (typeof jws !== 'string') return refusal('receiptInvalid', 'the receipt is not a string');
+  async function verifySigned(
+    jws: string,
+    type: SignedDocumentType,
+  ): Promise<Success<KeyedPayload> | ReceiptRefusal> {
+    if (typeof jws !== 'string')
+      return refusal('receiptInvalid', `the ${type.noun} is not a string`);
     const segments = jws.split('.');
-    const header = readHeader(segments);
+    const header = readHeader(segments, type);
     if (typeof header === 'string') return refusal('receiptInvalid', header);
     const found = await keys.lookup(header.kid);
     if (!found.ok) return found;
-    const claims = checkSigned(segments, header, found.value);
-    if ('ok' in claims) return claims;
-    return ok({ claims, kid: header.kid, key: found.value });
+    const signed = checkSigned(segments, header, found.value, type.noun);
+    if ('ok' in signed) return signed;
+    return ok({ payload: signed.payload, kid: header.kid, key: found.value });
+  }
+
+  async function verifyKeyed(jws: string): Promise<Success<KeyedReceipt> | ReceiptRefusal> {
+    const signed = await verifySigned(jws, receiptDocument);
+    if (!signed.ok) return signed;
+    const claims = decodeReceiptClaims(signed.value.payload);
+    if (!claims.ok) {
+      return refusal('receiptInvalid', `a signed receipt with defects: ${claims.detail}`);
+    }
+    return ok({ claims: claims.value, kid: signed.value.kid, key: signed.value.key });
   }
 
   return {
@@ -338,5 +376,6 @@ export function createReceiptVerifier(options: ReceiptVerifierOptions): ReceiptV
     },
     verifyKeyed,
     holdsKey: keys.holds,
+    verifySigned,
   };
 }

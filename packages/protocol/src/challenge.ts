@@ -425,9 +425,12 @@ export function checkChallengeTimes(challenge: Challenge, nowSeconds: number): D
 }
 
 const requiredParams = ['id', 'realm', 'method', 'intent', 'request', 'expires'] as const;
-// Draft parameters that change what the client must do; Mite's HMAC does not cover them and its
-// client cannot honour them, so a challenge carrying one is refused rather than half-obeyed.
-const unsupportedParams = ['header', 'digest', 'opaque'] as const;
+/**
+ * Draft parameters that change what the client must do; Mite's HMAC does not cover them and its
+ * client cannot honour them, so a challenge carrying one is refused rather than half-obeyed.
+ * Shared with the session intent (session-challenge.ts).
+ */
+export const unsupportedChallengeParams = ['header', 'digest', 'opaque'] as const;
 
 function challengeFromParams(auth: AuthChallenge, nowSeconds: number): Decoded<Challenge> {
   if (auth.token68 !== undefined) {
@@ -436,7 +439,7 @@ function challengeFromParams(auth: AuthChallenge, nowSeconds: number): Decoded<C
   const missing = requiredParams.find((name) => !auth.params.has(name));
   if (missing !== undefined)
     return refused('missingParameter', `parameter "${missing}" is missing`);
-  const unsupported = unsupportedParams.find((name) => auth.params.has(name));
+  const unsupported = unsupportedChallengeParams.find((name) => auth.params.has(name));
   if (unsupported !== undefined) {
     return refused('unsupportedParameter', `Mite challenges do not use "${unsupported}"`);
   }

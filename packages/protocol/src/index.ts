@@ -245,6 +245,7 @@ export {
   formatNeedVoucher,
   formatSessionReceiptHeader,
   needVoucherEvent,
+  needVoucherLengthMax,
   type NeedVoucher,
   parseNeedVoucher,
   parseSessionReceiptHeader,

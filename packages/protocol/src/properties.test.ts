@@ -38,6 +38,23 @@ import {
 import { type Decoded, problemTable } from './problems.ts';
 import { decodeReceiptClaims } from './receipt-claims.ts';
 import {
+  formatSessionChallengeHeader,
+  parseSessionChallengeHeader,
+  sessionChallengeIdMatches,
+} from './session-challenge.ts';
+import {
+  decodeSessionCredentialJson,
+  formatSessionCredentialHeader,
+  parseSessionCredentialHeader,
+} from './session-credential.ts';
+import { decodeSessionGrantClaims } from './session-grant.ts';
+import {
+  decodeSessionReceipt,
+  parseNeedVoucher,
+  parseSessionReceiptHeader,
+} from './session-receipt.ts';
+import { decodeSessionVoucher, signVoucher, voucherKeyPair } from './session-voucher.ts';
+import {
   challengeArbitrary,
   credentialArbitrary,
   mutationArbitrary,
@@ -45,6 +62,8 @@ import {
   testCredential,
   testNowSeconds,
   testSecret,
+  testSessionChallenge,
+  testSessionId,
 } from './testing.ts';
 import { parseTimestamp, timestampSecondsMax } from './timestamps.ts';
 import { decodePriceList, parsePriceList } from './well-known.ts';
@@ -91,6 +110,10 @@ const textDecoders: [string, (text: string) => Decoded<unknown>][] = [
   ['parseX402PaymentSignature', parseX402PaymentSignature],
   ['parsePriceList', parsePriceList],
   ['checkCompactJws', checkCompactJws],
+  ['parseSessionChallengeHeader', (text) => parseSessionChallengeHeader(text, now)],
+  ['parseSessionCredentialHeader', parseSessionCredentialHeader],
+  ['parseSessionReceiptHeader', parseSessionReceiptHeader],
+  ['parseNeedVoucher', parseNeedVoucher],
 ];
 
 const jsonDecoders: [string, (json: unknown) => Decoded<unknown>][] = [
@@ -99,6 +122,10 @@ const jsonDecoders: [string, (json: unknown) => Decoded<unknown>][] = [
   ['decodeCredentialJson', decodeCredentialJson],
   ['decodeReceiptClaims', decodeReceiptClaims],
   ['decodePriceList', decodePriceList],
+  ['decodeSessionVoucher', decodeSessionVoucher],
+  ['decodeSessionGrantClaims', decodeSessionGrantClaims],
+  ['decodeSessionCredentialJson', decodeSessionCredentialJson],
+  ['decodeSessionReceipt', decodeSessionReceipt],
 ];
 
 const hostileText = fc.oneof(
@@ -232,6 +259,33 @@ describe('properties', () => {
         for (const [, decode] of textDecoders) assertDecoded(decode(header));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it('(b, c) edited session challenges and credentials decode or refuse; none forges', () => {
+    const original = testSessionChallenge();
+    const credential = formatSessionCredentialHeader({
+      challenge: original,
+      payload: {
+        action: 'voucher',
+        voucher: signVoucher(voucherKeyPair().secretKey, testSessionId, 1_000n),
+      },
+    });
+    fc.assert(
+      fc.property(mutationArbitrary(formatSessionChallengeHeader(original)), (header) => {
+        const parsed = parseSessionChallengeHeader(header, now);
+        assertDecoded(parsed);
+        if (parsed.ok && sessionChallengeIdMatches(parsed.value, testSecret)) {
+          assert.deepEqual(parsed.value, original);
+        }
+      }),
+      { numRuns: 300 },
+    );
+    fc.assert(
+      fc.property(mutationArbitrary(credential), (header) => {
+        for (const [, decode] of textDecoders) assertDecoded(decode(header));
+      }),
+      { numRuns: 200 },
     );
   });
 });

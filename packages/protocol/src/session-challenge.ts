@@ -35,6 +35,7 @@ import {
   miteMethod,
   paymentScheme,
   requestEncodedLengthMax,
+  unsupportedChallengeParams,
 } from './challenge.ts';
 import {
   baseUnitsSchema,
@@ -329,6 +330,10 @@ function sessionChallengeFromParams(
   const missing = required.find((name) => !auth.params.has(name));
   if (missing !== undefined)
     return refused('missingParameter', `parameter "${missing}" is missing`);
+  const unsupported = unsupportedChallengeParams.find((name) => auth.params.has(name));
+  if (unsupported !== undefined) {
+    return refused('unsupportedParameter', `Mite challenges do not use "${unsupported}"`);
+  }
   const text = (name: string): string => auth.params.get(name) ?? '';
   const description = auth.params.get('description');
   const echo: ChallengeEcho = {

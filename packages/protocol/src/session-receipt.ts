@@ -127,8 +127,15 @@ export function formatNeedVoucher(need: NeedVoucher): string {
   });
 }
 
+/** The longest `payment-need-voucher` data read: its JSON is about 150 characters. */
+export const needVoucherLengthMax = 1024;
+
 /** Reads a `payment-need-voucher` event's data (JSON text). */
 export function parseNeedVoucher(data: string): Decoded<NeedVoucher> {
+  if (typeof data !== 'string') return refused('wrongType', 'payment-need-voucher data is text');
+  if (data.length > needVoucherLengthMax) {
+    return refused('valueTooLong', `payment-need-voucher data is at most ${needVoucherLengthMax}`);
+  }
   let json: unknown;
   try {
     json = JSON.parse(data);

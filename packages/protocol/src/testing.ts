@@ -16,6 +16,13 @@ import { type Credential } from './credential.ts';
 import { accessPeriodSecondsMax, descriptionLengthMax } from './fields.ts';
 import { type Decoded } from './problems.ts';
 import { type ReceiptClaims } from './receipt-claims.ts';
+import {
+  issueSessionChallenge,
+  type SessionChallenge,
+  type SessionChallengeOptions,
+  type SessionRequest,
+  sessionRequest,
+} from './session-challenge.ts';
 import { timestampSecondsMax } from './timestamps.ts';
 
 export const testSecret = new Uint8Array(32).map((_, index) => index * 7 + 1);
@@ -178,3 +185,34 @@ export function mutationArbitrary(valid: string): fc.Arbitrary<string> {
     position.map((at) => valid + ', ' + valid.slice(at)),
   );
 }
+
+/** A session challenge's request: a song streamed at 100 micro-units a second. */
+export const testSessionRequest: SessionRequest = sessionRequest({
+  unitPriceMicros: 100n,
+  currency: 'USD',
+  recipient: 'mer_1',
+  platform: 'https://pay.example',
+  resource: 'https://radio.example/songs/1',
+  unitType: 'second',
+  minVoucherDeltaMicros: 1_000n,
+  idleTimeoutSeconds: 60,
+  vouchers: ['payword', 'ed25519'],
+  suggestedDepositMicros: 500_000n,
+  description: 'Song 1, by the second',
+});
+
+export function testSessionChallenge(
+  overrides: Partial<SessionChallengeOptions> = {},
+): SessionChallenge {
+  return issueSessionChallenge({
+    secret: testSecret,
+    realm: 'radio.example',
+    request: testSessionRequest,
+    expiresAtSeconds: testNowSeconds + 300,
+    description: 'Song 1',
+    ...overrides,
+  });
+}
+
+/** A session id, as the platform names sessions. */
+export const testSessionId = `ses_${'0123456789abcdef'.repeat(2)}`;
