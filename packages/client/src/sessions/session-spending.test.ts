@@ -1,8 +1,9 @@
 /**
  * createMiteFetch paying metered routes with sessions, over loopback HTTP against the real
  * middleware (its session meter, a SQLite session store) and the stand-in of the platform's
- * session routes (packages/middleware/src/sessions/testing-platform.ts). The same flows against
- * packages/server wait for its /v1/payment-sessions routes.
+ * session routes (packages/middleware/src/sessions/testing-platform.ts), whose clock the tests
+ * move; packages/middleware/src/sessions/live-platform.test.ts runs the flow against
+ * packages/server.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';

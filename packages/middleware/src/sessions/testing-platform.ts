@@ -5,8 +5,8 @@
  * compact JWS (EdDSA, `typ` `mite-session+jwt`) with a real Ed25519 key, deposits held out of
  * users' balances, Idempotency-Key replays, vouchers checked against the grant's commitment by the
  * protocol's own functions (the highest kept), merchant and user closes, and problem+json refusals
- * with `miteCode`. Test-only: not exported from the package. The real end-to-end test waits for
- * packages/server's routes.
+ * with `miteCode`. Test-only: not exported from the package. Its clock is the test's, which the
+ * fine-grained tests move; live-platform.test.ts runs the whole flow against packages/server.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
