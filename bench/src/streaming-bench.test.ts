@@ -3,11 +3,21 @@ import { test } from 'node:test';
 import { formatSection, runStreamingBench } from './streaming-bench.ts';
 
 test('the streaming benchmark runs tiny: every row, its ceilings, and every voucher accepted', async () => {
-  const [vouchers, ...others] = await runStreamingBench(
+  const [vouchers, sessions, ...others] = await runStreamingBench(
     { seconds: 0.05, chainLength: 300, credentials: 50 },
     () => {},
   );
   assert.deepEqual(others, []);
+  // Sessions through the API: each cycle settled, and the ledger verifies.
+  assert.ok(sessions !== undefined);
+  assert.deepEqual(
+    sessions.checks.map((check) => [check.name, check.ok]),
+    [
+      ['every session cycle settled', true],
+      ['the ledger verifies', true],
+    ],
+  );
+  for (const row of sessions.rows) assert.ok(row.operations > 0, `${row.name} ran`);
   assert.ok(vouchers !== undefined);
   assert.equal(vouchers.rows.length, 7);
   for (const row of vouchers.rows) assert.ok(row.operations > 0, `${row.name} ran`);

@@ -40,6 +40,7 @@ import {
 import { tempDir } from '@mite/testkit';
 import { sha256 } from '@noble/hashes/sha2.js';
 import { saveRun } from './results.ts';
+import { runSessionApiSection } from './session-api-bench.ts';
 import {
   type BudgetCheck,
   type CorrectnessCheck,
@@ -493,14 +494,13 @@ async function signedRows(
 }
 
 /**
- * The report's sections, in order. The sessions section (sessions opened and closed a second
- * through the platform's API, against the purchase rate measured in the same run) joins this list
- * once packages/server serves /v1/payment-sessions.
+ * The report's sections, in order: the vouchers, then sessions opened and closed a second through
+ * the platform's API against the purchase rate measured in the same run (session-api-bench.ts).
  */
 export const streamingSections: readonly ((
   options: StreamingBenchOptions,
   log: (line: string) => void,
-) => Promise<SectionReport>)[] = [runVoucherSection];
+) => Promise<SectionReport>)[] = [runVoucherSection, runSessionApiSection];
 
 export async function runStreamingBench(
   options: StreamingBenchOptions,
