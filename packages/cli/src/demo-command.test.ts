@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { createMiteFetch } from '@mite/client';
 import { tempDir } from '@mite/testkit';
 import { demoShopLines, demoSiteLines, formatDemoCredentials } from './demo-command.ts';
 import { buildCliBundle, startCli, waitForUrl } from './test-helpers.ts';
@@ -63,6 +64,11 @@ describe('mite demo (child process)', { timeout: 60_000 }, () => {
       body: JSON.stringify({ email, password }),
     });
     assert.equal(session.status, 201, await session.clone().text());
+    await listenToTheRadio(
+      stdout,
+      base,
+      String(((await session.json()) as { token: string }).token),
+    );
     // The demo's operator logs in to the console (its password is published with the others).
     const operator = /^ {4}(operator@\S+) +(\S+)$/m.exec(stdout) ?? assert.fail('no operator');
     const console = await fetch(`${base}/v1/operator-sessions`, {
@@ -79,6 +85,44 @@ describe('mite demo (child process)', { timeout: 60_000 }, () => {
     assert.equal(run.stderr, '');
   });
 });
+
+/**
+ * The demo radio: a song paid by the second and the API by the call, through payment sessions
+ * opened at the demo platform; once the client is done, the radio closes them and each settles at
+ * exactly what was served.
+ */
+async function listenToTheRadio(stdout: string, base: string, token: string): Promise<void> {
+  const radio = /^Demo radio \(.*\): (http:\S+)$/m.exec(stdout)?.[1];
+  assert.ok(radio !== undefined, stdout);
+  assert.match(stdout, / pay --stream 'http:\S+\/songs\/morning-mites\?seconds=10'/);
+  const miteFetch = createMiteFetch({
+    wallet: { platformUrl: base, token },
+    budget: { maxPerPayment: '0.50', maxPerOriginPerDay: '1.00', maxTotal: '1.00' },
+    sessions: { depositMicros: 5_000n },
+  });
+  const forecast = await miteFetch(`${radio}/api/forecast`);
+  assert.match(await forecast.text(), /Forecast/);
+  const song = await miteFetch(`${radio}/songs/morning-mites?seconds=5`, {
+    headers: { accept: 'text/event-stream' },
+  });
+  assert.match(await song.text(), /Morning Mites: second 5/);
+  const closed = await miteFetch.closeSessions();
+  const paid = closed.reduce((sum, one) => sum + one.paidMicros, 0n);
+  assert.equal(paid, 500n + 5n * 100n);
+  let settled = 0n;
+  for (let wait = 0; wait < 100; wait++) {
+    const listed = await fetch(`${base}/v1/users/me/payment-sessions`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    const items = ((await listed.json()) as { items: Record<string, unknown>[] }).items;
+    if (items.length === 2 && items.every((item) => item.state === 'settled')) {
+      settled = items.reduce((sum, item) => sum + BigInt(String(item.settledAmount)), 0n);
+      break;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  assert.equal(settled, paid);
+}
 
 describe('formatDemoCredentials', () => {
   const credentials = {

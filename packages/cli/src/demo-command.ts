@@ -1,4 +1,11 @@
-import { type DemoCredentials, demoGameShopName, demoTipJar, type Platform } from '@mite/server';
+import {
+  type DemoCredentials,
+  demoGameShopName,
+  demoRadioName,
+  demoTipJar,
+  type Platform,
+} from '@mite/server';
+import { type DemoRadio, startDemoRadio } from './demo-radio.ts';
 import { gameShopItems, startGameShop } from './demo-game-shop.ts';
 import { type DemoSite, startDemoSite } from './demo-site.ts';
 import { startTipJar, tipJarTips } from './demo-tip-jar.ts';
@@ -57,6 +64,8 @@ export function createDemoCommand(
         ...demoSiteLines(sites.news, platformUrl, user, mite),
         '',
         ...demoShopLines(sites),
+        '',
+        ...demoRadioLines(sites.radio, mite),
       ];
       return { lines, close: () => sites.close() };
     };
@@ -68,6 +77,7 @@ interface DemoSites {
   readonly news: DemoSite;
   readonly gameShop: { readonly url: string };
   readonly tipJar: { readonly url: string };
+  readonly radio: DemoRadio;
   close(): Promise<void>;
 }
 
@@ -102,14 +112,29 @@ async function startDemoSites(
     tips: tipJarTips(offersOf(demoTipJar.seller)),
     creators: demoTipJar,
   });
+  const radio = await startDemoRadio({
+    ...where,
+    merchantId: merchantId(demoRadioName),
+    apiKey: merchantOf(demoRadioName).apiKey,
+  });
   return {
     news,
     gameShop,
     tipJar,
+    radio,
     close: async () => {
-      await Promise.all([news.close(), gameShop.close(), tipJar.close()]);
+      await Promise.all([news.close(), gameShop.close(), tipJar.close(), radio.close()]);
     },
   };
+}
+
+/** Where the metered site is, and how to pay it by the second from a terminal. */
+export function demoRadioLines(radio: DemoRadio, mite: string): string[] {
+  return [
+    `Demo radio (songs paid by the second, an API by the call, through payment sessions): ${radio.url}`,
+    `  listen from a terminal (logged in as above): ${mite} pay --stream '${radio.songUrl}'`,
+    `  the metered API: ${radio.apiUrl}`,
+  ];
 }
 
 /** Where the game shop and the tip jar are. */

@@ -2,6 +2,7 @@ export {
   type DemoCredentials,
   type DemoOffer,
   demoGameShopName,
+  demoRadioName,
   demoTipJar,
   seedDemo,
 } from './demo/seed-demo.ts';

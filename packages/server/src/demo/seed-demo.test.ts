@@ -8,6 +8,7 @@ import { createPlatform } from '../platform.ts';
 import {
   type DemoCredentials,
   demoCredentialsFileName,
+  demoRadioName,
   demoTipJar,
   seedDemo,
 } from './seed-demo.ts';
@@ -74,8 +75,8 @@ describe('demo data', () => {
     t.after(() => platform.close());
     const file = path.join(dataDir, demoCredentialsFileName);
     const first = await seedDemo(platform);
-    // What an older version wrote: no tip jar, and offers without their resource.
-    const tipJar: string[] = [demoTipJar.seller, demoTipJar.coCreator];
+    // What an older version wrote: no tip jar (nor radio), and offers without their resource.
+    const tipJar: string[] = [demoTipJar.seller, demoTipJar.coCreator, demoRadioName];
     // Nor the people who run the merchants and the platform.
     const older: Omit<DemoCredentials, 'merchantPeople' | 'operators'> = {
       users: first.users,

@@ -39,6 +39,8 @@ export interface DemoOffer {
 
 /** The game shop's merchant: its items (`item:SLUG`) and gem packs (`gems:COUNT`) are goods. */
 export const demoGameShopName = 'Pixel Armoury';
+/** The demo's metered site: songs by the second, an API by the call (payment sessions). */
+export const demoRadioName = 'Mite Radio';
 /** The tip jar: tips for a piece of work by two creators, shared by the offers' revenue split. */
 export const demoTipJar = {
   seller: 'Mira Okafor',
@@ -128,6 +130,8 @@ const demoShops: readonly DemoShop[] = [
     feeBasisPoints: 500,
     offers: [tip(250_000n), tip(500_000n), tip(1_000_000n)],
   },
+  // Sells by the second and by the call through payment sessions, not offers.
+  { name: demoRadioName, feeBasisPoints: 500, offers: [] },
 ];
 
 /**
