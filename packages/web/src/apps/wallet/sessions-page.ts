@@ -136,8 +136,10 @@ export class SessionsPage extends MiteElement {
     return html`<tr data-testid=${`session-${session.id}`}>
       <td data-label="Merchant">${session.merchantName ?? session.merchantId}</td>
       <td data-label="What">
-        <code>${session.resource}</code>
-        <span class="hint">since ${showDateTime(session.openedAt)}</span>
+        <span
+          ><code>${session.resource}</code>
+          <span class="hint">since ${showDateTime(session.openedAt)}</span></span
+        >
       </td>
       <td data-label="Price">${showUnitPrice(session)}</td>
       <td data-label="Cost" class="amount" data-testid="session-cost">
@@ -148,7 +150,9 @@ export class SessionsPage extends MiteElement {
         }
       </td>
       <td data-label="Deposit" class="amount">
-        ${showMicroUnits(session.deposit)}${sessionLive(session) ? html` <span class="hint">held</span>` : nothing}
+        <span
+          >${showMicroUnits(session.deposit)}${sessionLive(session) ? html` <span class="hint">held</span>` : nothing}</span
+        >
       </td>
       <td data-label="State" data-testid="session-state">
         ${sessionStateText(session)}
