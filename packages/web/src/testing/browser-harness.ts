@@ -119,6 +119,8 @@ export interface BrowserSuiteOptions {
   readonly policy?: NonNullable<Parameters<typeof createPlatform>[0]['policy']>;
   /** The risk rules while none is stored: rules that stop nothing by default. */
   readonly riskRules?: RuleSetInput;
+  /** How long a payer's close of a payment session waits before it settles (15 s by default). */
+  readonly sessionCloseGraceMs?: number;
 }
 
 async function startWorld(options: BrowserSuiteOptions): Promise<BrowserWorld> {
@@ -136,6 +138,9 @@ async function startWorld(options: BrowserSuiteOptions): Promise<BrowserWorld> {
     // The suite's tests share one platform and pay often; the risk rules have their own tests
     // (risk/risk-policy.test.ts), and the console's page puts a set in force in a suite of its own.
     riskRules: options.riskRules ?? noRiskRules,
+    ...(options.sessionCloseGraceMs === undefined
+      ? {}
+      : { sessionCloseGraceMs: options.sessionCloseGraceMs }),
   });
   try {
     const baseUrl = await platform.app.listen({ port: 0, host: '127.0.0.1' });

@@ -74,16 +74,18 @@ export class DashboardShell extends MiteElement {
         <button type="button" class="secondary" @click=${this.logOut}>Log out</button>
         <nav aria-label="Dashboard" class="dashboard-nav">
           <ul>
-            ${dashboardScreens.map(
-              (screen) =>
-                html`<li>
-                  <a
-                    href=${screen.path}
-                    aria-current=${screen.key === this.current ? 'page' : nothing}
-                    >${screen.label}</a
-                  >
-                </li>`,
-            )}
+            ${dashboardScreens
+              .filter((screen) => this.mayRead(screen))
+              .map(
+                (screen) =>
+                  html`<li>
+                    <a
+                      href=${screen.path}
+                      aria-current=${screen.key === this.current ? 'page' : nothing}
+                      >${screen.label}</a
+                    >
+                  </li>`,
+              )}
             ${this.renderMembersLink()}
           </ul>
         </nav>
@@ -96,6 +98,12 @@ export class DashboardShell extends MiteElement {
         }
         ${this.screen}
       </main>`;
+  }
+
+  /** Whether the screen's link shows: it names no scope, or the session holds it. */
+  private mayRead(screen: (typeof dashboardScreens)[number]): boolean {
+    if (!('scope' in screen)) return true;
+    return this.session?.scopes.includes(screen.scope) === true;
   }
 
   private renderWho() {

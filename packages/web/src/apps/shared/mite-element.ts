@@ -18,6 +18,8 @@ export const walletPaths = {
   topUp: '/wallet/topup/',
   budget: '/wallet/budget/',
   consents: '/wallet/consents/',
+  /** Streaming and metered payments: running, stopping, settled. */
+  sessions: '/wallet/sessions/',
   /** The user's own spending limits, and re-enabling a dormant account. */
   limits: '/wallet/limits/',
   /** The birth date, a minor's guardian, and the requests of minors who named this user. */
