@@ -7,8 +7,12 @@ import { postgresSkipReason, requirePgDatabase, tempDir } from '@mite/testkit';
 import Database from 'better-sqlite3';
 import { processExists, runCliProcess, startCli, waitForUrl } from './test-helpers.ts';
 
-/** Child processes compile TypeScript on start; give each test room for that. */
-const TEST_TIMEOUT_MS = 60_000;
+/**
+ * Child processes compile TypeScript on start; give each test room for that. Six of them run one
+ * after another, each a platform start: on a loaded CI machine (two cores shared with the other
+ * suites) the first alone took 23 s.
+ */
+const TEST_TIMEOUT_MS = 150_000;
 
 describe('mite serve (child process)', { timeout: TEST_TIMEOUT_MS }, () => {
   it('serves the platform, writes the first admin key once, and exits 0 on SIGTERM', async () => {
