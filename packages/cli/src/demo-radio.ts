@@ -20,7 +20,23 @@ import {
   type SessionPayment,
   withSessionMeter,
 } from '@mite/middleware';
-import { loadSecret, sendText, startSite } from './demo-site-kit.ts';
+import {
+  radioPage,
+  radioScript,
+  radioScriptPath,
+  type RadioSong,
+  radioStylesheet,
+  radioStylesheetPath,
+} from './demo-radio-pages.ts';
+import {
+  loadSecret,
+  pathOf,
+  sendAsset,
+  sendSitePage,
+  sendText,
+  startSite,
+  wantsPage,
+} from './demo-site-kit.ts';
 
 export const demoRadioSecretFileName = 'demo-radio-secret';
 /** One second of a song. */
@@ -32,10 +48,10 @@ const streamSecondsMax = 600;
 /** How often the site hands its highest vouchers to the platform while it serves. */
 const checkpointIntervalMs = 5_000;
 
-const songs: Readonly<Record<string, string>> = {
-  'morning-mites': 'Morning Mites',
-  'four-oh-two': 'Four Oh Two (Payment Required)',
-};
+const songs: readonly RadioSong[] = [
+  { slug: 'morning-mites', title: 'Morning Mites', seconds: 30 },
+  { slug: 'four-oh-two', title: 'Four Oh Two (Payment Required)', seconds: 20 },
+];
 
 export interface DemoRadio {
   readonly url: string;
@@ -82,13 +98,22 @@ export async function startDemoRadio(options: {
   });
   const metered = withSessionMeter(meter, radioHandler);
   const site = await startSite(options.host, () => (request, response) => {
-    const pathname = (request.url ?? '/').split('?', 1)[0];
+    const pathname = pathOf(request);
+    if (pathname === radioStylesheetPath && request.method === 'GET') {
+      return sendAsset(response, 'text/css', radioStylesheet);
+    }
+    if (pathname === radioScriptPath && request.method === 'GET') {
+      return sendAsset(response, 'text/javascript', radioScript);
+    }
+    if (pathname === '/' && wantsPage(request)) {
+      return sendSitePage(response, radioPage(songs, options.platformUrl));
+    }
     if (pathname === '/' && request.method === 'GET') return sendIndex(response);
     void metered(request, response);
   });
   return {
     url: site.url,
-    songUrl: `${site.url}/songs/${Object.keys(songs)[0] ?? ''}?seconds=10`,
+    songUrl: `${site.url}/songs/${songs[0]?.slug ?? ''}?seconds=10`,
     apiUrl: `${site.url}/api/forecast`,
     close: async () => {
       await meter.stop();
@@ -110,8 +135,9 @@ async function radioHandler(
   if (payment.unitType === 'request') {
     return sendText(response, 200, 'Forecast: light mites, clearing by noon.\n');
   }
-  const title = songs[url.pathname.split('/')[2] ?? ''];
-  if (title === undefined) return sendText(response, 404, 'no such song\n');
+  const song = songs.find((known) => known.slug === url.pathname.split('/')[2]);
+  if (song === undefined) return sendText(response, 404, 'no such song\n');
+  const { title } = song;
   const asked = Number(url.searchParams.get('seconds') ?? '30');
   const seconds = Number.isSafeInteger(asked) && asked > 0 ? Math.min(asked, streamSecondsMax) : 30;
   response.writeHead(200, eventStreamHeaders);
@@ -124,8 +150,8 @@ async function radioHandler(
 }
 
 function sendIndex(response: ServerResponse): void {
-  const lines = Object.entries(songs).map(
-    ([slug, title]) => `  /songs/${slug}?seconds=N  ${title} (${demoSecondPrice} a second)`,
+  const lines = songs.map(
+    ({ slug, title }) => `  /songs/${slug}?seconds=N  ${title} (${demoSecondPrice} a second)`,
   );
   sendText(
     response,

@@ -65,12 +65,14 @@ export interface SitePage {
   readonly stylesheetPath: string;
   /** The site's own module script, if it has one. */
   readonly scriptPath?: string;
+  /** The platform's element script the page loads (default: the paywall's). */
+  readonly platformScriptPath?: string;
   /** The page's main content, as HTML (escaped by the caller). */
   readonly body: string;
 }
 
 export function sitePage(page: SitePage): string {
-  const paywall = new URL(paywallScriptPath, page.platformUrl).href;
+  const paywall = new URL(page.platformScriptPath ?? paywallScriptPath, page.platformUrl).href;
   const own =
     page.scriptPath === undefined
       ? ''

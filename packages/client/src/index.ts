@@ -41,6 +41,10 @@ export { type FetchInput } from './replayable-request.ts';
 export { watchedEventLengthMax } from './sessions/event-watcher.ts';
 export type { SessionSummary } from './sessions/metered-session.ts';
 export { defaultDepositSteps, type SessionOptions } from './sessions/session-spending.ts';
-export { paywordChainHeadroom } from './sessions/voucher-signer.ts';
+export {
+  createVoucherSigner,
+  paywordChainHeadroom,
+  type VoucherSigner,
+} from './sessions/voucher-signer.ts';
 export { budgetFromStored, type StoredBudget } from './stored-budget.ts';
 export * from './tokens/index.ts';

@@ -61,14 +61,32 @@ export function sharedFragmentsPlugin(): Plugin {
 export const paywallEntry = path.join(webSourceDir, 'paywall', 'mite-paywall.ts');
 export const paywallFileName = 'paywall.js';
 
+/** The `<mite-meter>` player's module (a stream paid by the second), built the same way. */
+export const meterEntry = path.join(webSourceDir, 'paywall', 'mite-meter.ts');
+export const meterFileName = 'meter.js';
+
+/** The scripts other sites load from the platform, each one file of its own. */
+const siteScripts = [
+  { name: 'paywall', entry: paywallEntry, fileName: paywallFileName },
+  { name: 'meter', entry: meterEntry, fileName: meterFileName },
+] as const;
+
 export interface WebBuildOptions {
   readonly outDir?: string;
 }
 
-/** Builds every page, then the paywall's script; quiet unless something goes wrong. */
+/** Builds every page, then the sites' scripts; quiet unless something goes wrong. */
 export async function buildWeb(options: WebBuildOptions = {}): Promise<void> {
   const outDir = options.outDir ?? webDistDir;
   await buildPages(outDir);
+  for (const script of siteScripts) await buildSiteScript(outDir, script);
+}
+
+/** One site script, alone: no chunk shared with the pages or the other script. */
+async function buildSiteScript(
+  outDir: string,
+  script: (typeof siteScripts)[number],
+): Promise<void> {
   await build({
     root: webSourceDir,
     configFile: false,
@@ -82,8 +100,8 @@ export async function buildWeb(options: WebBuildOptions = {}): Promise<void> {
       sourcemap: true,
       reportCompressedSize: false,
       rolldownOptions: {
-        input: { paywall: paywallEntry },
-        output: { entryFileNames: paywallFileName, format: 'es' },
+        input: { [script.name]: script.entry },
+        output: { entryFileNames: script.fileName, format: 'es' },
       },
     },
   });

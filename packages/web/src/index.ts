@@ -1,1 +1,8 @@
-export { buildWeb, pageEntries, paywallFileName, webDistDir, webSourceDir } from './build.ts';
+export {
+  buildWeb,
+  meterFileName,
+  pageEntries,
+  paywallFileName,
+  webDistDir,
+  webSourceDir,
+} from './build.ts';

@@ -19,8 +19,12 @@ function fakeBuild(): string {
     path.join(root, 'wallet', 'login', 'index.html'),
     '<!doctype html><title>In</title>',
   );
-  mkdirSync(path.join(root, 'pay'), { recursive: true });
+  mkdirSync(path.join(root, 'pay', 'session'), { recursive: true });
   writeFileSync(path.join(root, 'pay', 'index.html'), '<!doctype html><title>Pay</title>');
+  writeFileSync(
+    path.join(root, 'pay', 'session', 'index.html'),
+    '<!doctype html><title>Pay by the second</title>',
+  );
   mkdirSync(path.join(root, 'dashboard'), { recursive: true });
   writeFileSync(path.join(root, 'dashboard', 'index.html'), '<!doctype html><title>Sales</title>');
   mkdirSync(path.join(root, 'console', 'login'), { recursive: true });
@@ -30,6 +34,7 @@ function fakeBuild(): string {
     '<!doctype html><title>Console log-in</title>',
   );
   writeFileSync(path.join(root, 'paywall.js'), 'void 0;');
+  writeFileSync(path.join(root, 'meter.js'), 'void 1;');
   writeFileSync(path.join(root, 'assets', 'app-abc123.js'), 'export {};');
   writeFileSync(path.join(root, 'assets', 'app-abc123.js.map'), '{}');
   return root;
@@ -81,18 +86,24 @@ describe('web apps', () => {
     assert.deepEqual(pages, []);
   });
 
-  it('serves the paywall\u2019s script to any origin, and the payment window to its opener', async (t) => {
+  it('serves the paywall\u2019s and the meter\u2019s scripts to any origin, and the payment windows to their openers', async (t) => {
     const { get } = await served(t, fakeBuild());
-    const script = await get('/paywall.js');
-    assert.equal(script.status, 200);
-    assert.match(script.headers.get('content-type') ?? '', /javascript/);
-    assert.equal(script.headers.get('cache-control'), 'no-cache', 'a stable URL, revalidated');
-    assert.equal(script.headers.get('access-control-allow-origin'), '*');
-    assert.equal(script.headers.get('cross-origin-resource-policy'), 'cross-origin');
-    assert.equal(
-      script.headers.get('content-security-policy'),
-      webAppSecurityHeaders['content-security-policy'],
-    );
+    for (const [file, text] of [
+      ['/paywall.js', 'void 0;'],
+      ['/meter.js', 'void 1;'],
+    ] as const) {
+      const script = await get(file);
+      assert.equal(script.status, 200);
+      assert.equal(await script.text(), text);
+      assert.match(script.headers.get('content-type') ?? '', /javascript/);
+      assert.equal(script.headers.get('cache-control'), 'no-cache', 'a stable URL, revalidated');
+      assert.equal(script.headers.get('access-control-allow-origin'), '*');
+      assert.equal(script.headers.get('cross-origin-resource-policy'), 'cross-origin');
+      assert.equal(
+        script.headers.get('content-security-policy'),
+        webAppSecurityHeaders['content-security-policy'],
+      );
+    }
     assert.deepEqual(
       Object.keys(paywallScriptHeaders).filter(
         (name) => paywallScriptHeaders[name] !== webAppSecurityHeaders[name],
@@ -102,6 +113,8 @@ describe('web apps', () => {
     const window = await get('/pay/?origin=https%3A%2F%2Fnews.example');
     assert.equal(window.status, 200);
     assert.equal(window.headers.get('cross-origin-opener-policy'), 'unsafe-none');
+    const sessionWindow = await get('/pay/session/?origin=https%3A%2F%2Fradio.example');
+    assert.equal(sessionWindow.headers.get('cross-origin-opener-policy'), 'unsafe-none');
     // Only the opener link differs: the window still refuses to be framed.
     assert.match(window.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
     assert.deepEqual(

@@ -60,13 +60,16 @@ export const webAppSecurityHeaders: Readonly<Record<string, string>> = {
 };
 
 /**
- * The `<mite-paywall>` element's script, at a stable URL that any site loads with one script tag
- * (packages/web/src/paywall). It is the one file made for other origins: CORS lets a site load it
- * as a module script, and its resource policy lets a cross-origin page embed it.
+ * The scripts of the elements sites use, each at a stable URL that any site loads with one script
+ * tag (packages/web/src/paywall): `<mite-paywall>` and the `<mite-meter>` player. They are the
+ * only files made for other origins: CORS lets a site load them as module scripts, and their
+ * resource policy lets a cross-origin page embed them.
  */
 export const paywallScriptPath = '/paywall.js';
+export const meterScriptPath = '/meter.js';
+const siteScriptPaths: readonly string[] = [paywallScriptPath, meterScriptPath];
 
-/** The headers of the paywall's script: the apps' own, but loadable from any origin. */
+/** The headers of the sites' scripts: the apps' own, but loadable from any origin. */
 export const paywallScriptHeaders: Readonly<Record<string, string>> = {
   ...webAppSecurityHeaders,
   'cross-origin-resource-policy': 'cross-origin',
@@ -87,7 +90,7 @@ export const payWindowHeaders: Readonly<Record<string, string>> = {
 /** The headers a path of the build is served with. */
 export function webHeadersFor(url: string): Readonly<Record<string, string>> {
   const pathname = url.split('?', 1)[0] ?? url;
-  if (pathname === paywallScriptPath) return paywallScriptHeaders;
+  if (siteScriptPaths.includes(pathname)) return paywallScriptHeaders;
   return pathname.startsWith(webAppPath('pay')) ? payWindowHeaders : webAppSecurityHeaders;
 }
 
@@ -96,7 +99,7 @@ export function webBuildPresent(root: string | undefined): root is string {
   return (
     root !== undefined &&
     webAppNames.every((name) => existsSync(path.join(root, name, 'index.html'))) &&
-    existsSync(path.join(root, paywallScriptPath))
+    siteScriptPaths.every((script) => existsSync(path.join(root, script)))
   );
 }
 

@@ -16,10 +16,8 @@ import {
   policyChallengeOf,
 } from '../shared/api.ts';
 import { activeConsent, type ConsentText, grantConsent, readConsents } from '../shared/consents.ts';
-import { field, inputValue, looksLikeEmail } from '../shared/forms.ts';
 import { MiteElement } from '../shared/mite-element.ts';
 import { microsOf, showAmount } from '../shared/money.ts';
-import { sessionKeptProblem } from '../shared/session-kept.ts';
 import {
   browserPurse,
   privacyModeOn,
@@ -27,15 +25,10 @@ import {
   withTokensLocked,
 } from '../shared/token-wallet.ts';
 import { checkBudget } from './pay-budget.ts';
+import { logInView, logInWith, payButtonDelayMs } from './pay-login.ts';
 import { askingOriginOf, checkChallenge, type PayRequest, showMicros } from './pay-checks.ts';
 import '../shared/styles.css';
 import './pay.css';
-
-/**
- * How long the Pay button waits after the request is shown: a page that opens this window under
- * the pointer cannot have a click (or a double click) meant for itself land on Pay.
- */
-export const payButtonDelayMs = 700;
 
 type Stage =
   'alone' | 'waiting' | 'login' | 'review' | 'challenged' | 'paying' | 'paid' | 'refused';
@@ -318,17 +311,7 @@ export class PayPage extends MiteElement {
 
   private async logIn(event: SubmitEvent): Promise<void> {
     event.preventDefault();
-    const form = event.currentTarget as HTMLFormElement;
-    const email = inputValue(form, 'email').trim();
-    const password = inputValue(form, 'password');
-    if (!looksLikeEmail(email) || password === '') {
-      this.failure = 'Enter your email address and your password.';
-      return;
-    }
-    const result = await callApi('POST', '/v1/sessions', { body: { email, password } });
-    this.failure = result.ok
-      ? await sessionKeptProblem('/v1/wallet')
-      : describeProblem(result.problem);
+    this.failure = await logInWith(event.currentTarget as HTMLFormElement);
     if (this.failure === undefined) await this.#review();
   }
 
@@ -405,15 +388,7 @@ export class PayPage extends MiteElement {
   }
 
   private renderLogIn() {
-    return html`<h1>Log in to pay</h1>
-      <p>${this.#askingOrigin} asks you to pay from your Mite wallet. Log in first.</p>
-      ${this.failure === undefined ? nothing : html`<p class="notice error" role="alert">${this.failure}</p>`}
-      <form novalidate @submit=${this.logIn} aria-label="Log in">
-        ${field({ id: 'email', label: 'Email', type: 'email', autocomplete: 'username' })}
-        ${field({ id: 'password', label: 'Password', type: 'password', autocomplete: 'current-password' })}
-        <div><button type="submit">Log in</button></div>
-      </form>
-      <p>No wallet yet? <a href="/wallet/signup/" target="_blank">Create one</a>.</p>`;
+    return logInView(this.#askingOrigin, this.failure, (event) => void this.logIn(event));
   }
 
   /** Why the platform asks the person to confirm, the payment, and the button that confirms it. */

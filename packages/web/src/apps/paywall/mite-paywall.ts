@@ -17,6 +17,7 @@
  * It stays small (at most 10 kB gzipped, measured by a test): no framework, and the challenge is
  * read here only for display; the platform's window checks it with the protocol package.
  */
+import { challengeParam, make, requestOf, showPrice } from './element-kit.ts';
 import {
   askingOriginParam,
   messageText,
@@ -41,58 +42,24 @@ button[disabled]{background:#555}
 /** The payment window's size: room for what is paid, to whom, and the Pay button. */
 const popupFeatures = 'popup,width=480,height=680';
 
-/** Micro-units per unit of the currency (the `amount` of a Mite request counts micro-units). */
-const microsPerUnit = 1_000_000n;
-
 interface Offer {
   readonly header: string;
   readonly price: string;
   readonly merchant: string;
 }
 
-/** "$0.02" for 20000 micro-units of USD; other currencies by their code. */
-export function showPrice(amount: string, currency: string): string {
-  const micros = BigInt(amount);
-  const fraction = (micros % microsPerUnit)
-    .toString()
-    .padStart(6, '0')
-    .replace(/0{1,4}$/, '');
-  const text = `${micros / microsPerUnit}.${fraction}`;
-  return currency.toLowerCase() === 'usd' ? `$${text}` : `${text} ${currency.toUpperCase()}`;
-}
-
-/** A parameter of the `Payment` challenge (method mite) in a `WWW-Authenticate` value. */
-function challengeParam(header: string, name: string): string | undefined {
-  const start = header.search(/Payment\s[^]*method="?mite/i);
-  const match = new RegExp(`[\\s,]${name}="((?:[^"\\\\]|\\\\.)*)"`, 'i').exec(
-    header.slice(Math.max(0, start)),
-  );
-  return match?.[1]?.replace(/\\(.)/g, '$1');
-}
-
 /** What the element shows of a 402's challenge, or undefined when it holds no Mite challenge. */
 export function readOffer(header: string): Offer | undefined {
   const request = challengeParam(header, 'request');
   const realm = challengeParam(header, 'realm');
-  if (request === undefined || realm === undefined) return undefined;
+  const fields = request === undefined ? undefined : requestOf(request);
+  if (realm === undefined || typeof fields?.amount !== 'string') return undefined;
+  if (typeof fields.currency !== 'string') return undefined;
   try {
-    const json = atob(request.replace(/-/g, '+').replace(/_/g, '/'));
-    const fields = JSON.parse(json) as { amount: string; currency: string };
     return { header, price: showPrice(fields.amount, fields.currency), merchant: realm };
   } catch {
     return undefined;
   }
-}
-
-function make(
-  tag: string,
-  attributes: Record<string, string> = {},
-  ...children: (Node | string)[]
-) {
-  const element = document.createElement(tag);
-  for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
-  element.append(...children);
-  return element;
 }
 
 /** The credential kept under `key` in the page's storage, or null (none, or no storage). */

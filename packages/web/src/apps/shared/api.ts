@@ -34,6 +34,8 @@ export interface CallOptions {
   readonly sessionKind?: 'user' | 'merchant' | 'operator';
   /** The challenged decision the person confirmed, when sending the request again. */
   readonly policyConfirmation?: string;
+  /** The call outlives the page (a window closing says its last word with it). */
+  readonly keepalive?: boolean;
 }
 
 const unreachable: Problem = {
@@ -80,6 +82,7 @@ export async function callApi<T>(
       headers,
       credentials: 'same-origin',
       cache: 'no-store',
+      ...(options.keepalive === true ? { keepalive: true } : {}),
       ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
     });
   } catch {
