@@ -1,7 +1,7 @@
 /**
- * A loopback stand-in for the platform's payment-session routes, speaking the wire of
- * docs/notes/sessions-contract.md so that the middleware, the client and `mite pay --stream` are
- * tested over real HTTP before packages/server has them: the JWKS at `/v1/keys`, grants signed as
+ * A loopback stand-in for the platform's payment-session routes (PROTOCOL.md section 12, the
+ * platform's session routes), on which the fine-grained tests of the middleware, the client and
+ * `mite pay --stream` run over real HTTP: the JWKS at `/v1/keys`, grants signed as
  * compact JWS (EdDSA, `typ` `mite-session+jwt`) with a real Ed25519 key, deposits held out of
  * users' balances, Idempotency-Key replays, vouchers checked against the grant's commitment by the
  * protocol's own functions (the highest kept), merchant and user closes, and problem+json refusals
