@@ -1,15 +1,17 @@
 /**
- * `mite pay --stream`, in process, against the real middleware's session meter and the stand-in of
- * the platform's session routes over loopback HTTP (packages/server's routes are not there yet;
- * the same run against `mite demo` waits for them).
+ * `mite pay --stream`, in process, against the real middleware's session meter and the real
+ * platform (packages/server on embedded SQLite) over loopback HTTP
+ * (packages/middleware/src/sessions/testing-world.ts): what it says it paid is what the platform
+ * settles.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { tempDir } from '@mite/testkit';
 import {
   type MeterWorld,
+  settledAtPlatform,
   startMeterWorld,
-  userToken,
+  userBalanceMicros,
 } from '../../middleware/src/sessions/testing-world.ts';
 import { runCli } from './create-program.ts';
 import { createTestContext } from './test-helpers.ts';
@@ -27,7 +29,7 @@ describe('mite pay --stream', () => {
     saveWalletSession(dir, {
       platformUrl: world.platform.url,
       email: 'listener@example.com',
-      token: userToken,
+      token: world.userToken,
       expiresAt: '2099-01-01T00:00:00Z',
       budget,
     });
@@ -44,21 +46,32 @@ describe('mite pay --stream', () => {
     for (let index = 0; index < 5; index += 1) assert.ok(out.includes(`data: unit ${index}\n`));
     assert.ok(out.includes('event: payment-need-voucher'));
     const err = context.err.join('').split('\n');
+    // The merchant id is the platform's (a uuid: nothing in it is special to a RegExp).
+    const merchant = `"radio\\.test" \\(${world.merchantId}\\)`;
     assert.match(
       err[0] ?? '',
-      /^mite: holding a deposit of 0\.002 USD with "radio\.test" \(mer_sessions\) for \/songs\/11\?seconds=5 at 0\.0001 a second/,
+      new RegExp(
+        `^mite: holding a deposit of 0\\.002 USD with ${merchant} for /songs/11\\?seconds=5 at 0\\.0001 a second`,
+      ),
     );
     assert.match(
       err[1] ?? '',
-      /^mite: 200, paid 0\.0006 USD to "radio\.test" \(mer_sessions\) for http:\/\/127\.0\.0\.1:\d+\/songs\/11\?seconds=5 \(session ses_[0-9a-f]{32}, 0\.0001 a second; 0\.0014 of the 0\.002 deposit released\)$/,
+      new RegExp(
+        `^mite: 200, paid 0\\.0006 USD to ${merchant} for http://127\\.0\\.0\\.1:\\d+/songs/11\\?seconds=5 ` +
+          `\\(session ses_[0-9a-f]{32}, 0\\.0001 a second; 0\\.0014 of the 0\\.002 deposit released\\)$`,
+      ),
     );
     assert.deepEqual(
       loadSpending(dir).map((entry) => entry.amountMicros),
       ['600'],
     );
     const sessionId = /session (ses_[0-9a-f]{32})/.exec(err[1] ?? '')?.[1] ?? '';
-    await waitFor(() => world.platform.sessions.get(sessionId)?.state === 'settled');
-    assert.equal(world.platform.sessions.get(sessionId)?.settledMicros, 600n);
+    assert.equal((await settledAtPlatform(world, sessionId)).settledMicros, 600n);
+    // The rest of the deposit went back to the wallet: nothing stays held.
+    assert.deepEqual(await world.wallet(), {
+      balanceMicros: userBalanceMicros - 600n,
+      reservedMicros: 0n,
+    });
   });
 
   it('fails in one line with a non-zero exit when the budget cannot hold a step', async () => {
@@ -91,11 +104,3 @@ describe('mite pay --stream', () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 2_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

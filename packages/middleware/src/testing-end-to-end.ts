@@ -15,7 +15,7 @@ import {
   parseChallengeHeader,
   type ReceiptClaims,
 } from '@mite/protocol';
-import { createPlatform, noRiskRules, type Platform } from '@mite/server';
+import { createPlatform, noRiskRules, type Platform, type PlatformOptions } from '@mite/server';
 import { tempDir } from '@mite/testkit';
 import express from 'express';
 import pino from 'pino';
@@ -50,17 +50,26 @@ export interface LivePlatform {
   api(method: string, path: string, call?: ApiCall): Promise<ApiAnswer>;
   /** A merchant made through the API with the admin key, and its ledger account. */
   createMerchant(name: string, feeBasisPoints: number): Promise<LiveMerchant>;
+  /** An API key of the merchant's with these scopes, issued with the admin key; its secret. */
+  createApiKey(merchant: LiveMerchant, scopes: readonly string[]): Promise<string>;
   /** Signs a user up and logs them in through the API; the session token. */
   signUp(email: string): Promise<string>;
   /** Tops the wallet up through the API with the sandbox's always-good card. */
   topUp(token: string, amount: string): Promise<void>;
-  /** `GET /v1/wallet`: what the wallet can spend, in micro-units. */
+  /** `GET /v1/wallet`: what the wallet can spend, in micro-units, when nothing is held. */
   walletMicros(token: string): Promise<bigint>;
+  /** `GET /v1/wallet`: what the wallet can spend and what is held from it (sessions' deposits). */
+  wallet(token: string): Promise<LiveWallet>;
   /** A merchant's posted balance, from the platform's ledger. */
   merchantMicros(merchant: LiveMerchant): Promise<bigint>;
   /** Pays a challenge as a client would: `POST /v1/payments { challenge }`. */
   payChallenge(token: string, challenge: Challenge): Promise<PlatformPayment>;
   close(): Promise<void>;
+}
+
+export interface LiveWallet {
+  readonly balanceMicros: bigint;
+  readonly reservedMicros: bigint;
 }
 
 export interface LiveMerchant {
@@ -74,12 +83,16 @@ function micros(text: unknown): bigint {
   return parsed.value;
 }
 
+/**
+ * Starts the platform on loopback. Options go to createPlatform: the token denominations, the
+ * deployment's policy (a test's: one that challenges, say), a clock the test moves, and whether
+ * the background jobs run (not where the test moves the clock and runs what it needs itself).
+ */
 export async function startLivePlatform(
-  options: {
-    readonly tokenDenominationsMicros?: readonly bigint[];
-    /** The deployment's policy (a test's: one that challenges, say). */
-    readonly policy?: NonNullable<Parameters<typeof createPlatform>[0]['policy']>;
-  } = {},
+  options: Pick<
+    PlatformOptions,
+    'tokenDenominationsMicros' | 'policy' | 'clock' | 'backgroundJobs'
+  > = {},
 ): Promise<LivePlatform> {
   const platform = await createPlatform({
     dataDir: tempDir('mite-e2e-'),
@@ -114,6 +127,14 @@ export async function startLivePlatform(
   const admin = await platform.bootstrapAdminKey();
   assert.ok(admin, 'a fresh platform makes its first admin key');
   const adminKey = admin.secret;
+  const wallet = async (token: string): Promise<LiveWallet> => {
+    const answer = await api('GET', '/v1/wallet', { bearer: token });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    return {
+      balanceMicros: micros(answer.body['balance']),
+      reservedMicros: micros(answer.body['reserved']),
+    };
+  };
 
   return {
     platform,
@@ -134,6 +155,14 @@ export async function startLivePlatform(
         .executeTakeFirstOrThrow();
       return { merchantId, accountId: BigInt(row.account_id) };
     },
+    async createApiKey(merchant, scopes) {
+      const key = await api('POST', `/v1/merchants/${merchant.merchantId}/api-keys`, {
+        bearer: adminKey,
+        body: { scopes },
+      });
+      assert.equal(key.status, 201, JSON.stringify(key.body));
+      return String(key.body['secret']);
+    },
     async signUp(email) {
       const credentials = { email, password: 'a long enough passphrase' };
       const signedUp = await api('POST', '/v1/users', { body: credentials });
@@ -149,11 +178,11 @@ export async function startLivePlatform(
       assert.equal(topped.body['state'], 'succeeded');
     },
     async walletMicros(token) {
-      const wallet = await api('GET', '/v1/wallet', { bearer: token });
-      assert.equal(wallet.status, 200, JSON.stringify(wallet.body));
-      assert.equal(wallet.body['reserved'], '0.00', 'nothing is left on hold');
-      return micros(wallet.body['balance']);
+      const { balanceMicros, reservedMicros } = await wallet(token);
+      assert.equal(reservedMicros, 0n, 'nothing is left on hold');
+      return balanceMicros;
     },
+    wallet,
     async merchantMicros(merchant) {
       const [account] = await platform.ledger.lookupAccounts([merchant.accountId]);
       assert.ok(account, 'the merchant has a ledger account');

@@ -1,17 +1,16 @@
 /**
  * createMiteFetch paying metered routes with sessions, over loopback HTTP against the real
- * middleware (its session meter, a SQLite session store) and the stand-in of the platform's
- * session routes (packages/middleware/src/sessions/testing-platform.ts), whose clock the tests
- * move; packages/middleware/src/sessions/live-platform.test.ts runs the flow against
- * packages/server.
+ * middleware (its session meter, a SQLite session store) and the real platform (packages/server
+ * on embedded SQLite), both on the test's clock (packages/middleware/src/sessions/testing-world.ts).
+ * What the client says it paid is checked against what the platform settled and the wallet.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import {
   type MeterWorld,
+  settledAtPlatform,
   startMeterWorld,
-  userBalanceMicros,
-  userToken,
+  waitFor,
 } from '../../../middleware/src/sessions/testing-world.ts';
 import type { Budget } from '../budget.ts';
 import { isMitePaymentError } from '../errors.ts';
@@ -21,7 +20,7 @@ const roomy: Budget = { maxPerPayment: '1.00', maxPerOriginPerDay: '5.00', maxTo
 
 function client(world: MeterWorld, options: Partial<MiteFetchOptions> = {}) {
   return createMiteFetch({
-    wallet: { platformUrl: world.platform.url, token: userToken },
+    wallet: { platformUrl: world.platform.url, token: world.userToken },
     budget: roomy,
     clock: world.clock.nowMs,
     ...options,
@@ -40,7 +39,9 @@ async function messages(response: Response): Promise<string[]> {
 describe('createMiteFetch with sessions', () => {
   let world: MeterWorld;
   before(async () => {
-    world = await startMeterWorld({ voucherWaitMs: 300 });
+    // Long enough for a top-up at the platform on a loaded machine; a stream the budget ends
+    // waits it out once.
+    world = await startMeterWorld({ voucherWaitMs: 1_500 });
   });
   after(() => world.close());
 
@@ -62,8 +63,8 @@ describe('createMiteFetch with sessions', () => {
     assert.equal(closed?.paidMicros, 300n);
     assert.equal(miteFetch.spent().totalMicros, 300n);
     assert.equal(miteFetch.spent().reservedMicros, 0n);
-    await waitFor(() => world.platform.sessions.get(closed?.sessionId ?? '')?.state === 'settled');
-    assert.equal(world.platform.sessions.get(closed?.sessionId ?? '')?.settledMicros, 300n);
+    const settled = await settledAtPlatform(world, closed?.sessionId ?? '');
+    assert.equal(settled.settledMicros, 300n);
     assert.deepEqual(miteFetch.openSessions(), []);
   });
 
@@ -78,7 +79,7 @@ describe('createMiteFetch with sessions', () => {
 
   it('answers a stream’s payment-need-voucher events without being asked to opt in', async () => {
     const miteFetch = client(world);
-    const before = world.platform.balanceOf(userToken);
+    const before = (await world.wallet()).balanceMicros;
     const response = await miteFetch(`${world.url}/songs/3?seconds=8`);
     assert.equal(response.status, 200);
     assert.equal(response.url, `${world.url}/songs/3?seconds=8`);
@@ -93,7 +94,8 @@ describe('createMiteFetch with sessions', () => {
     assert.equal(open?.depositMicros, 10_000n, 'the merchant’s suggested deposit');
     await miteFetch.closeSessions();
     assert.equal(miteFetch.spent().totalMicros, 900n);
-    await waitFor(() => world.platform.balanceOf(userToken) === before - 900n);
+    assert.equal((await settledAtPlatform(world, open?.sessionId ?? '')).settledMicros, 900n);
+    await waitFor(async () => (await world.wallet()).balanceMicros === before - 900n);
   });
 
   it('signs Ed25519 vouchers where PayWord is not taken', async () => {
@@ -103,9 +105,10 @@ describe('createMiteFetch with sessions', () => {
     const [open] = miteFetch.openSessions();
     assert.equal(open?.unitType, 'token');
     assert.ok((open?.paidMicros ?? 0n) >= 120n);
-    const session = world.platform.sessions.get(open?.sessionId ?? '');
-    assert.equal(session?.commitment.kind, 'ed25519');
-    await miteFetch.closeSessions();
+    assert.equal((await world.sessionAt(open?.sessionId ?? '')).voucherKind, 'ed25519');
+    const [closed] = await miteFetch.closeSessions();
+    const settled = await settledAtPlatform(world, open?.sessionId ?? '');
+    assert.equal(settled.settledMicros, closed?.paidMicros);
   });
 
   it('tops the deposit up inside the budget', async () => {
@@ -114,10 +117,12 @@ describe('createMiteFetch with sessions', () => {
     assert.equal((await messages(response)).length, 7);
     const [open] = miteFetch.openSessions();
     assert.ok((open?.depositMicros ?? 0n) >= 700n, 'topped up');
-    const record = world.platform.sessions.get(open?.sessionId ?? '');
-    assert.ok((record?.depositMicros ?? 0n) >= 700n);
-    await miteFetch.closeSessions();
+    const atPlatform = await world.sessionAt(open?.sessionId ?? '');
+    assert.equal(atPlatform.depositMicros, open?.depositMicros, 'the platform holds the top-up');
+    const [closed] = await miteFetch.closeSessions();
     assert.equal(miteFetch.spent().reservedMicros, 0n);
+    const settled = await settledAtPlatform(world, open?.sessionId ?? '');
+    assert.equal(settled.settledMicros, closed?.paidMicros);
   });
 
   it('never pays past the budget: the stream stops where the deposit ends', async () => {
@@ -134,6 +139,7 @@ describe('createMiteFetch with sessions', () => {
     assert.equal(closed?.depositMicros, 500n);
     assert.equal(closed?.paidMicros, 500n);
     assert.equal(miteFetch.spent().totalMicros, 500n);
+    assert.equal((await settledAtPlatform(world, closed?.sessionId ?? '')).settledMicros, 500n);
     // A budget too small for one step opens nothing.
     const tiny = client(world, {
       budget: { maxPerPayment: '0.0002', maxPerOriginPerDay: '1.00', maxTotal: '1.00' },
@@ -159,11 +165,13 @@ describe('createMiteFetch with sessions', () => {
     assert.equal(miteFetch.spent().reservedMicros, 1_000n);
     await miteFetch.closeSessions();
     assert.equal(miteFetch.spent().totalMicros, 200n);
-    assert.equal(world.platform.sessions.get(first?.sessionId ?? '')?.settledMicros, 100n);
+    assert.equal((await settledAtPlatform(world, first?.sessionId ?? '')).settledMicros, 100n);
+    assert.equal((await settledAtPlatform(world, second?.sessionId ?? '')).settledMicros, 100n);
   });
 
   it('asks the approval callback about a deposit, naming it a session', async () => {
     const asked: unknown[] = [];
+    const sessionsBefore = await sessionsAtPlatform(world);
     const miteFetch = client(world, {
       sessions: { depositMicros: 400n },
       budget: { ...roomy, approve: (quote) => (asked.push(quote.session), false) },
@@ -173,14 +181,15 @@ describe('createMiteFetch with sessions', () => {
     );
     assert.deepEqual(asked, [{ unitPrice: '0.0001', unitType: 'request', topUp: false }]);
     assert.equal(miteFetch.spent().reservedMicros, 0n);
-    assert.ok(world.platform.balanceOf(userToken) < userBalanceMicros);
+    assert.equal(await sessionsAtPlatform(world), sessionsBefore, 'nothing was opened');
   });
 });
 
-async function waitFor(condition: () => boolean): Promise<void> {
-  const deadline = Date.now() + 2_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+/** How many sessions the user has opened at the platform (the file opens fewer than a page). */
+async function sessionsAtPlatform(world: MeterWorld): Promise<number> {
+  const listed = await world.platform.api('GET', '/v1/users/me/payment-sessions?limit=100', {
+    bearer: world.userToken,
+  });
+  assert.equal(listed.status, 200, JSON.stringify(listed.body));
+  return (listed.body['items'] as unknown[]).length;
 }

@@ -62,11 +62,7 @@ describe('sessions against the real platform', () => {
   before(async () => {
     live = await startLivePlatform();
     merchant = await live.createMerchant('Radio Live', 1000);
-    const key = await live.api('POST', `/v1/merchants/${merchant.merchantId}/api-keys`, {
-      bearer: live.adminKey,
-      body: { scopes: ['sessions:write', 'sessions:read'] },
-    });
-    assert.equal(key.status, 201, JSON.stringify(key.body));
+    const apiKey = await live.createApiKey(merchant, ['sessions:write', 'sessions:read']);
     token = await live.signUp('listener@example.com');
     await live.topUp(token, '1.00');
     meter = createSessionMeter({
@@ -75,7 +71,7 @@ describe('sessions against the real platform', () => {
       platformUrl: live.url,
       challengeSecret: testSecret,
       routes,
-      apiKey: String(key.body.secret),
+      apiKey,
       store: createSqliteSessionStore({ file: path.join(tempDir('mite-live-'), 's.db') }),
       checkpointIntervalMs: 0,
       voucherWaitMs: 2_000,

@@ -12,15 +12,13 @@ import { testSecret } from '../test-platform.ts';
 import { createSessionMeter } from './session-meter.ts';
 import {
   type MeterWorld,
-  merchantId,
-  merchantKey,
   meteredTestRoutes,
   openAtPlatform,
   send,
   sessionChallengeOf,
+  settledAtPlatform,
   startMeterWorld,
-  userBalanceMicros,
-  userToken,
+  waitFor,
 } from './testing-world.ts';
 
 function receiptOf(response: Response): SessionReceipt {
@@ -58,7 +56,7 @@ describe('session meter over HTTP', () => {
     assert.deepEqual(challenge.value.request, {
       amount: '100',
       currency: 'usd',
-      recipient: merchantId,
+      recipient: world.merchantId,
       unitType: 'second',
       suggestedDeposit: '10000',
       description: 'A song, by the second',
@@ -269,8 +267,8 @@ describe('session meter over HTTP', () => {
       kind: 'payword',
     });
     const cases: [string, keyof typeof problemTable][] = [
-      [await world.platform.signGrant({ ...claims, merchantId: 'mer_other' }), 'wrongMerchant'],
-      [await world.platform.signGrant({ ...claims, deposit: 'lots' }), 'grantInvalid'],
+      [await world.signGrant({ ...claims, merchantId: 'mer_other' }), 'wrongMerchant'],
+      [await world.signGrant({ ...claims, deposit: 'lots' }), 'grantInvalid'],
       [other.grant, 'challengeMismatch'],
       [`${session.grant.slice(0, -4)}AAAA`, 'grantInvalid'],
     ];
@@ -299,13 +297,13 @@ describe('session meter over HTTP', () => {
       kind: 'payword',
     });
     const blind = createSessionMeter({
-      merchantId,
+      merchantId: world.merchantId,
       realm: 'radio.test',
       platformUrl: world.platform.url,
       jwksUrl: 'http://127.0.0.1:9/v1/keys',
       challengeSecret: testSecret,
       routes: meteredTestRoutes,
-      apiKey: merchantKey,
+      apiKey: world.merchantKey,
       clock: world.clock.nowMs,
       checkpointIntervalMs: 0,
     });
@@ -338,13 +336,14 @@ describe('session meter over HTTP', () => {
       {
         method: 'POST',
         headers: {
-          authorization: `Bearer ${userToken}`,
+          authorization: `Bearer ${world.userToken}`,
           'content-type': 'application/json',
           'idempotency-key': 'top-up-1',
         },
         body: JSON.stringify({ amount: '500' }),
       },
     );
+    assert.equal(response.status, 200);
     const { grant } = (await response.json()) as { grant: string };
     const toppedUp = await send(
       world,
@@ -379,14 +378,18 @@ describe('session meter over HTTP', () => {
     );
     assert.equal((await send(world, '/api/quote', session.pay(300n))).status, 200);
     await world.meter.upkeep();
-    const record = world.platform.sessions.get(session.id);
-    assert.equal(record?.acceptedMicros, 300n);
-    assert.ok(world.platform.calls.includes(`POST /v1/payment-sessions/${session.id}/vouchers`));
+    // The voucher went to the merchant only: the platform has it from the checkpoint.
+    const checkpointed = await world.sessionAt(session.id);
+    assert.equal(checkpointed.state, 'open');
+    assert.equal(checkpointed.acceptedMicros, 300n);
     assert.equal((await world.store.get(session.id))?.checkpointedMicros, 300n);
     world.clock.advanceSeconds(301);
     await world.meter.upkeep();
-    assert.equal(record?.state, 'settled');
-    assert.equal(record?.settledMicros, 300n);
+    // The platform's own sweeper is off: the merchant's idle close settled it.
+    const settled = await world.sessionAt(session.id);
+    assert.equal(settled.state, 'settled');
+    assert.equal(settled.closeReason, 'merchant');
+    assert.equal(settled.settledMicros, 300n);
     assert.equal((await world.store.get(session.id))?.state, 'closed');
     await refusedWith(await send(world, '/api/quote', session.pay(400n)), 'sessionClosed');
     world.clock.advanceSeconds(-301);
@@ -399,7 +402,7 @@ describe('session meter over HTTP', () => {
       depositMicros: 1_000n,
       kind: 'payword',
     });
-    const before = world.platform.balanceOf(userToken);
+    const before = await world.wallet();
     await send(
       world,
       '/api/quote',
@@ -412,21 +415,17 @@ describe('session meter over HTTP', () => {
     const closed = await send(world, '/api/quote', session.pay(200n, 'close'));
     assert.equal(closed.status, 204);
     assert.equal(receiptOf(closed).final, true);
-    await waitFor(() => world.platform.sessions.get(session.id)?.state === 'settled');
-    assert.equal(world.platform.sessions.get(session.id)?.settledMicros, 200n);
-    assert.equal(world.platform.balanceOf(userToken), before + 800n);
+    const settled = await settledAtPlatform(world, session.id);
+    assert.equal(settled.settledMicros, 200n);
+    assert.equal(settled.closeReason, 'merchant');
+    // The deposit's hold is gone: 200 paid, the other 800 back in the balance.
+    const after = await world.wallet();
+    assert.equal(after.balanceMicros, before.balanceMicros + 800n);
+    assert.equal(after.reservedMicros, before.reservedMicros - 1_000n);
     const again = await send(world, '/api/quote', session.pay(200n, 'close'));
     assert.equal(again.status, 204);
     await refusedWith(await send(world, '/api/quote', session.pay(300n)), 'sessionClosed');
-    assert.ok(world.platform.balanceOf(userToken) < userBalanceMicros);
+    assert.equal((await world.sessionAt(session.id)).settledMicros, 200n);
+    assert.deepEqual(await world.wallet(), after);
   });
 });
-
-/** Polls `condition` until it holds (at most two seconds). */
-export async function waitFor(condition: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + 2_000;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}

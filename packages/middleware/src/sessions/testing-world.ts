@@ -1,14 +1,18 @@
 /**
- * One session test's loopback world: the session test platform, a merchant behind
- * `withSessionMeter` (a SQLite session store in a temporary file unless told otherwise), and a
- * hand-driven client that opens sessions at the platform and writes credentials with the
- * protocol's functions, so that tests can forge, replay and reorder them. Test-only code.
+ * One session test file's loopback world: the real platform (packages/server on embedded SQLite,
+ * driven through its HTTP API: testing-end-to-end.ts) with a merchant, its API key and a user
+ * whose wallet is topped up; the merchant's site behind `withSessionMeter` (a SQLite session store
+ * in a temporary file unless told otherwise); and a hand-driven client that opens sessions at the
+ * platform and writes credentials with the protocol's functions, so that tests can forge, replay
+ * and reorder them. The platform and the meter share the test's clock, which the tests move; the
+ * platform's background jobs are off, so nothing settles unless a test's step does it. Test-only.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import path from 'node:path';
 import {
   encodeBase64url,
+  formatAmount,
   formatSessionCredentialHeader,
   paywordChain,
   type PaywordChain,
@@ -16,6 +20,7 @@ import {
   type SessionAction,
   type SessionChallenge,
   sessionChallengeEcho,
+  sessionGrantMediaType,
   type SessionVoucher,
   signVoucher,
   voucherKeyPair,
@@ -23,7 +28,8 @@ import {
 import { tempDir } from '@mite/testkit';
 import { listen } from '../adapter-contract.ts';
 import type { PaidOutcome } from '../core.ts';
-import { createTestClock, type TestClock, testSecret } from '../test-platform.ts';
+import { createTestClock, signReceipt, type TestClock, testSecret } from '../test-platform.ts';
+import { type LivePlatform, type LiveWallet, startLivePlatform } from '../testing-end-to-end.ts';
 import { eventStreamHeaders, meteredEventStream } from './event-stream.ts';
 import type { SessionPayment } from './metered-payment.ts';
 import type { MeteredRoute } from './metered-routes.ts';
@@ -31,12 +37,8 @@ import { withSessionMeter } from './node-http.ts';
 import type { SessionMeterOptions } from './session-config.ts';
 import { createSessionMeter, type SessionMeter } from './session-meter.ts';
 import { createSqliteSessionStore, type SqliteSessionStore } from './sqlite-session-store.ts';
-import { type SessionTestPlatform, startSessionTestPlatform } from './testing-platform.ts';
 
-export const userToken = 'sess_test_user';
-export const merchantKey = 'mk_test_sessions';
-export const merchantId = 'mer_sessions';
-/** What the test user holds at the platform: 10.00. */
+/** What the test user's wallet is topped up with: 10.00. */
 export const userBalanceMicros = 10_000_000n;
 
 export const meteredTestRoutes: readonly MeteredRoute[] = [
@@ -90,15 +92,86 @@ export function testHandler(): (
   };
 }
 
+/** A session as its payer reads it at the platform (`GET /v1/payment-sessions/{id}`). */
+export interface PlatformSession {
+  readonly state: string;
+  readonly voucherKind: string;
+  readonly depositMicros: bigint;
+  /** The highest voucher the platform was given (a checkpoint, a close). */
+  readonly acceptedMicros: bigint;
+  /** What the session paid, once settled. */
+  readonly settledMicros: bigint | undefined;
+  readonly closeReason: string | null;
+}
+
 export interface MeterWorld {
   readonly clock: TestClock;
-  readonly platform: SessionTestPlatform;
+  /** The real platform, over HTTP. */
+  readonly platform: LivePlatform;
+  readonly merchantId: string;
+  /** The meter's API key at the platform (`sessions:write`, `sessions:read`). */
+  readonly merchantKey: string;
+  /** The paying user's session token at the platform. */
+  readonly userToken: string;
   readonly meter: SessionMeter;
   /** The merchant's base URL. */
   readonly url: string;
   readonly store: SqliteSessionStore;
   readonly upkeepErrors: unknown[];
+  /** The session as its payer reads it at the platform. */
+  sessionAt(sessionId: string): Promise<PlatformSession>;
+  /** The paying user's wallet (`GET /v1/wallet`): deposits held are reserved, not balance. */
+  wallet(): Promise<LiveWallet>;
+  /** Signs claims as a grant with the platform's own key (for tests that alter a grant). */
+  signGrant(claims: Record<string, unknown>): Promise<string>;
   close(): Promise<void>;
+}
+
+interface PlatformParties {
+  readonly platform: LivePlatform;
+  readonly merchantId: string;
+  readonly merchantKey: string;
+  readonly userToken: string;
+}
+
+/** The platform on `clock`, with the world's merchant (and its key) and its funded user. */
+async function startPlatformParties(clock: TestClock): Promise<PlatformParties> {
+  const platform = await startLivePlatform({
+    clock: clock.nowMs,
+    backgroundJobs: false,
+    // Sessions take no tokens: one denomination's key is made at start, not every power of two.
+    tokenDenominationsMicros: [1_000_000n],
+  });
+  try {
+    const merchant = await platform.createMerchant('Radio Test', 1000);
+    const merchantKey = await platform.createApiKey(merchant, ['sessions:write', 'sessions:read']);
+    const userToken = await platform.signUp('listener@example.com');
+    await platform.topUp(userToken, formatAmount(userBalanceMicros));
+    return { platform, merchantId: merchant.merchantId, merchantKey, userToken };
+  } catch (error) {
+    await platform.close();
+    throw error;
+  }
+}
+
+async function sessionAtPlatform(
+  parties: PlatformParties,
+  sessionId: string,
+): Promise<PlatformSession> {
+  const answer = await parties.platform.api('GET', `/v1/payment-sessions/${sessionId}`, {
+    bearer: parties.userToken,
+  });
+  if (answer.status !== 200) throw new Error(`no session: ${JSON.stringify(answer.body)}`);
+  const session = answer.body['session'] as Record<string, string | null>;
+  const settled = session['settledAmount'];
+  return {
+    state: String(session['state']),
+    voucherKind: String(session['voucherKind']),
+    depositMicros: BigInt(String(session['deposit'])),
+    acceptedMicros: BigInt(String(session['acceptedCumulative'])),
+    settledMicros: settled === null || settled === undefined ? undefined : BigInt(settled),
+    closeReason: session['closeReason'] ?? null,
+  };
 }
 
 /**
@@ -110,22 +183,21 @@ export async function startMeterWorld(
   startMs?: number,
 ): Promise<MeterWorld> {
   const clock = createTestClock(startMs);
-  const platform = await startSessionTestPlatform({
-    clock: clock.nowMs,
-    users: { [userToken]: userBalanceMicros },
-    merchants: { [merchantKey]: merchantId },
-  });
+  const parties = await startPlatformParties(clock);
+  const { platform } = parties;
+  const [receiptKey] = platform.platform.services.receiptKeys;
+  if (receiptKey === undefined) throw new Error('bug: the platform has no receipt key');
   const store = createSqliteSessionStore({
     file: path.join(tempDir('mite-meter-'), 'sessions.db'),
   });
   const upkeepErrors: unknown[] = [];
   const meter = createSessionMeter({
-    merchantId,
+    merchantId: parties.merchantId,
     realm: 'radio.test',
     platformUrl: platform.url,
     challengeSecret: testSecret,
     routes: meteredTestRoutes,
-    apiKey: merchantKey,
+    apiKey: parties.merchantKey,
     store,
     clock: clock.nowMs,
     checkpointIntervalMs: 0,
@@ -135,12 +207,15 @@ export async function startMeterWorld(
   });
   const app = await listen(createServer(withSessionMeter(meter, testHandler())));
   return {
+    ...parties,
     clock,
-    platform,
     meter,
     url: app.url,
     store,
     upkeepErrors,
+    sessionAt: (sessionId) => sessionAtPlatform(parties, sessionId),
+    wallet: () => platform.wallet(parties.userToken),
+    signGrant: (claims) => signReceipt(claims, receiptKey, { typ: sessionGrantMediaType }),
     async close() {
       await meter.stop();
       await app.close();
@@ -148,6 +223,31 @@ export async function startMeterWorld(
       store.close();
     },
   };
+}
+
+/** Polls `condition` until it holds (at most five seconds). */
+export async function waitFor(condition: () => boolean | Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + 5_000;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/**
+ * The session once the platform has settled it: a merchant's close reaches the platform off the
+ * request path, so a test waits for it.
+ */
+export async function settledAtPlatform(
+  world: MeterWorld,
+  sessionId: string,
+): Promise<PlatformSession> {
+  let session = await world.sessionAt(sessionId);
+  await waitFor(async () => {
+    session = await world.sessionAt(sessionId);
+    return session.state === 'settled';
+  });
+  return session;
 }
 
 /** The session challenge of a metered URL's 402. */
@@ -164,7 +264,7 @@ export async function sessionChallengeOf(
   return challenge.value;
 }
 
-/** A session opened at the test platform, and the credentials its holder can write. */
+/** A session opened at the platform, and the credentials its holder can write. */
 export interface OpenedSession {
   readonly id: string;
   readonly grant: string;
@@ -195,7 +295,7 @@ export async function openAtPlatform(
   const response = await fetch(`${world.platform.url}/v1/payment-sessions`, {
     method: 'POST',
     headers: {
-      authorization: `Bearer ${userToken}`,
+      authorization: `Bearer ${world.userToken}`,
       'content-type': 'application/json',
       'idempotency-key': randomBytes(8).toString('hex'),
     },
