@@ -14,6 +14,7 @@ import {
   describeInBrowser,
   assertLoadedFast,
   seriousAxeViolations,
+  toppedUpUser,
 } from '@mite/web/testing';
 import { type DemoGameShop, gameShopItems, startGameShop } from './demo-game-shop.ts';
 import { type DemoTipJar, startTipJar, tipJarTips } from './demo-tip-jar.ts';
@@ -118,21 +119,7 @@ after(async () => {
 /** A logged-in user with a wallet of $2.00 (a sandbox top-up). */
 async function player(kit: BrowserTestKit) {
   const email = `player${++users}-${process.pid}@example.com`;
-  await apiCall(kit.world, 'POST', '/v1/users', { body: { email, password } });
-  const session = await apiCall(kit.world, 'POST', '/v1/sessions', { body: { email, password } });
-  const token = String(session.token);
-  await apiCall(kit.world, 'POST', '/v1/topups', {
-    auth: token,
-    body: {
-      amount: '2.00',
-      card: { number: '4242424242424242', expMonth: 12, expYear: 2039, cvc: '123' },
-    },
-  });
-  await kit.context.addCookies([
-    { name: 'mite_session', value: token, url: kit.world.baseUrl, httpOnly: true, secure: true },
-  ]);
-  return async () =>
-    String((await apiCall(kit.world, 'GET', '/v1/wallet', { auth: token })).balance);
+  return (await toppedUpUser(kit, { email, password })).balance;
 }
 
 /** Clicks a paywall's Pay button and pays in the platform's window it opens, which then closes. */

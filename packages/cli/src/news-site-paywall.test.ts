@@ -28,6 +28,7 @@ import {
   type BrowserWorld,
   describeInBrowser,
   seriousAxeViolations,
+  toppedUpUser,
 } from '@mite/web/testing';
 import type { Page } from 'playwright-core';
 import { type DemoSite, startDemoSite } from './demo-site.ts';
@@ -82,23 +83,7 @@ after(async () => {
 /** A user with a wallet of $2.00 (a sandbox top-up); logged in to the platform when asked. */
 async function reader(kit: BrowserTestKit, options: { loggedIn: boolean }) {
   const email = `reader${++users}-${process.pid}@example.com`;
-  await apiCall(kit.world, 'POST', '/v1/users', { body: { email, password } });
-  const session = await apiCall(kit.world, 'POST', '/v1/sessions', { body: { email, password } });
-  const token = String(session.token);
-  await apiCall(kit.world, 'POST', '/v1/topups', {
-    auth: token,
-    body: {
-      amount: '2.00',
-      card: { number: '4242424242424242', expMonth: 12, expYear: 2039, cvc: '123' },
-    },
-  });
-  if (options.loggedIn) {
-    await kit.context.addCookies([
-      { name: 'mite_session', value: token, url: kit.world.baseUrl, httpOnly: true, secure: true },
-    ]);
-  }
-  const balance = async () =>
-    String((await apiCall(kit.world, 'GET', '/v1/wallet', { auth: token })).balance);
+  const { token, balance } = await toppedUpUser(kit, { email, password, ...options });
   return { email, token, balance };
 }
 

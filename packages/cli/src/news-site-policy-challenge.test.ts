@@ -13,6 +13,7 @@ import {
   type BrowserWorld,
   describeInBrowser,
   seriousAxeViolations,
+  toppedUpUser,
 } from '@mite/web/testing';
 import { type DemoSite, startDemoSite } from './demo-site.ts';
 
@@ -49,21 +50,7 @@ after(async () => {
 /** A logged-in reader with a wallet of $2.00. */
 async function reader(kit: BrowserTestKit) {
   const email = `challenged${++users}-${process.pid}@example.com`;
-  await apiCall(kit.world, 'POST', '/v1/users', { body: { email, password } });
-  const session = await apiCall(kit.world, 'POST', '/v1/sessions', { body: { email, password } });
-  const token = String(session.token);
-  await apiCall(kit.world, 'POST', '/v1/topups', {
-    auth: token,
-    body: {
-      amount: '2.00',
-      card: { number: '4242424242424242', expMonth: 12, expYear: 2039, cvc: '123' },
-    },
-  });
-  await kit.context.addCookies([
-    { name: 'mite_session', value: token, url: kit.world.baseUrl, httpOnly: true, secure: true },
-  ]);
-  return async () =>
-    String((await apiCall(kit.world, 'GET', '/v1/wallet', { auth: token })).balance);
+  return (await toppedUpUser(kit, { email, password })).balance;
 }
 
 /** The decisions the policy recorded, as the operator's review sees them. */

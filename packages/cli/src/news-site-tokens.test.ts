@@ -12,6 +12,7 @@ import {
   type BrowserTestKit,
   describeInBrowser,
   seriousAxeViolations,
+  toppedUpUser,
 } from '@mite/web/testing';
 import type { Page } from 'playwright-core';
 import { type DemoSite, startDemoSite } from './demo-site.ts';
@@ -55,20 +56,7 @@ async function newsSite(kit: BrowserTestKit) {
 /** A reader with $2.00, logged in to the platform in the test's browser. */
 async function reader(kit: BrowserTestKit) {
   const email = `private-reader-${process.pid}@example.com`;
-  await apiCall(kit.world, 'POST', '/v1/users', { body: { email, password } });
-  const session = await apiCall(kit.world, 'POST', '/v1/sessions', { body: { email, password } });
-  const token = String(session.token);
-  await apiCall(kit.world, 'POST', '/v1/topups', {
-    auth: token,
-    body: {
-      amount: '2.00',
-      card: { number: '4242424242424242', expMonth: 12, expYear: 2039, cvc: '123' },
-    },
-  });
-  await kit.context.addCookies([
-    { name: 'mite_session', value: token, url: kit.world.baseUrl, httpOnly: true, secure: true },
-  ]);
-  return token;
+  return (await toppedUpUser(kit, { email, password })).token;
 }
 
 async function floatShown(page: Page, amount: string): Promise<void> {

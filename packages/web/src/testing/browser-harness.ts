@@ -356,6 +356,36 @@ export async function apiCall(
   return text === '' ? {} : (JSON.parse(text) as Record<string, unknown>);
 }
 
+/**
+ * A wallet user made through the API, with $2.00 from a sandbox card top-up, and logged in to the
+ * platform in the test's browser (its session cookie) unless `loggedIn` is false. Answers the
+ * session's token and how to read the balance.
+ */
+export async function toppedUpUser(
+  kit: BrowserTestKit,
+  options: { readonly email: string; readonly password: string; readonly loggedIn?: boolean },
+): Promise<{ readonly token: string; balance(): Promise<string> }> {
+  const { email, password } = options;
+  await apiCall(kit.world, 'POST', '/v1/users', { body: { email, password } });
+  const session = await apiCall(kit.world, 'POST', '/v1/sessions', { body: { email, password } });
+  const token = String(session.token);
+  await apiCall(kit.world, 'POST', '/v1/topups', {
+    auth: token,
+    body: {
+      amount: '2.00',
+      card: { number: '4242424242424242', expMonth: 12, expYear: 2039, cvc: '123' },
+    },
+  });
+  if (options.loggedIn !== false) {
+    await kit.context.addCookies([
+      { name: 'mite_session', value: token, url: kit.world.baseUrl, httpOnly: true, secure: true },
+    ]);
+  }
+  const balance = async () =>
+    String((await apiCall(kit.world, 'GET', '/v1/wallet', { auth: token })).balance);
+  return { token, balance };
+}
+
 /** Whether the page is wider than its viewport (a sideways scroll on a phone). */
 export async function overflowsWidth(page: Page): Promise<boolean> {
   return (await page.evaluate(

@@ -4,6 +4,17 @@
  * element's script is built on its own, so this is bundled into each, and stays small.
  */
 
+/** What both elements' shadow roots are styled with (each adds its own rules). */
+export const elementCss = `
+:host{display:block;font:inherit;color:inherit}
+.box{border:1px solid #767676;border-radius:8px;padding:1rem;max-width:40rem;background:#fff;color:#1a1a1a}
+.box p{margin:0 0 .75rem}
+button{font:inherit;font-weight:600;padding:.6rem 1.2rem;border-radius:6px;border:0;background:#1d4ed8;color:#fff;cursor:pointer;min-height:44px}
+button:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
+.status:empty{display:none}
+.refused{color:#a0001b;font-weight:600}
+`;
+
 /** Micro-units per unit of the currency (the `amount` of a Mite request counts micro-units). */
 const microsPerUnit = 1_000_000n;
 
@@ -61,4 +72,46 @@ export function make(
   for (const [name, value] of Object.entries(attributes)) element.setAttribute(name, value);
   element.append(...children);
   return element;
+}
+
+/**
+ * What `<mite-paywall>` and `<mite-meter>` are built on: a shadow root holding one box (named for
+ * screen readers by what it sells) and a status line, and the `src` and `platform` attributes.
+ */
+export class SiteElement extends HTMLElement {
+  protected readonly box: HTMLElement;
+  protected readonly status = make('p', { class: 'status', role: 'status' });
+
+  constructor(css: string, boxLabel: string) {
+    super();
+    const root = this.attachShadow({ mode: 'open' });
+    this.box = make('section', { class: 'box', part: 'box', 'aria-label': boxLabel });
+    const sheet = new CSSStyleSheet();
+    sheet.replaceSync(elementCss + css);
+    root.adoptedStyleSheets = [sheet];
+    root.append(this.box);
+  }
+
+  /** The resource sold, as an absolute URL (the page's own by default). */
+  protected get src(): string {
+    return new URL(this.getAttribute('src') ?? location.href, location.href).href;
+  }
+
+  /** The platform's origin: the only origin whose window is heard. */
+  protected get platform(): string | undefined {
+    try {
+      return new URL(this.getAttribute('platform') ?? '').origin;
+    } catch {
+      return undefined;
+    }
+  }
+
+  protected show(...nodes: Node[]): void {
+    this.box.replaceChildren(...nodes, this.status);
+  }
+
+  protected say(text: string, refused = false): void {
+    this.status.textContent = text;
+    this.status.className = refused ? 'status refused' : 'status';
+  }
 }

@@ -15,19 +15,12 @@
  * `mite-meter-stopped` (`detail.seconds`, `detail.paid` in micro-units). The site's own script
  * shows or plays what comes; the element shows the price, Play, Stop and where things stand.
  */
-import { challengeParam, make, requestOf, showPrice } from './element-kit.ts';
+import { challengeParam, make, requestOf, showPrice, SiteElement } from './element-kit.ts';
 import { meterMessageTypes, meterWindowPath } from './meter-messages.ts';
 import { askingOriginParam, messageText, messageType } from './pay-messages.ts';
 
 const css = `
-:host{display:block;font:inherit;color:inherit}
-.box{border:1px solid #767676;border-radius:8px;padding:1rem;max-width:40rem;background:#fff;color:#1a1a1a}
-.box p{margin:0 0 .75rem}
-button{font:inherit;font-weight:600;padding:.6rem 1.2rem;border-radius:6px;border:0;background:#1d4ed8;color:#fff;cursor:pointer;min-height:44px}
-button:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
 .status{margin:.75rem 0 0}
-.status:empty{display:none}
-.refused{color:#a0001b;font-weight:600}
 `;
 
 const popupFeatures = 'popup,width=480,height=720';
@@ -63,10 +56,7 @@ export function readSessionOffer(header: string): Offer | undefined {
   }
 }
 
-export class MiteMeter extends HTMLElement {
-  readonly #root = this.attachShadow({ mode: 'open' });
-  readonly #box = make('section', { class: 'box', part: 'box', 'aria-label': 'Paid stream' });
-  readonly #status = make('p', { class: 'status', role: 'status' });
+export class MiteMeter extends SiteElement {
   #state: State = 'loading';
   #offer: Offer | undefined;
   #window: Window | null = null;
@@ -80,44 +70,19 @@ export class MiteMeter extends HTMLElement {
   #stopped: (close: string | undefined) => void = () => undefined;
 
   constructor() {
-    super();
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    this.#root.adoptedStyleSheets = [sheet];
-    this.#root.append(this.#box);
+    super(css, 'Paid stream');
   }
 
   connectedCallback(): void {
     window.addEventListener('message', this.#onMessage);
-    this.#box.setAttribute('aria-label', this.getAttribute('label') ?? 'Paid stream');
-    this.#show(make('p', {}, 'Loading the price\u2026'));
+    this.box.setAttribute('aria-label', this.getAttribute('label') ?? 'Paid stream');
+    this.show(make('p', {}, 'Loading the price\u2026'));
     void this.#load();
   }
 
   disconnectedCallback(): void {
     window.removeEventListener('message', this.#onMessage);
     this.#stream?.abort();
-  }
-
-  get #src(): string {
-    return new URL(this.getAttribute('src') ?? location.href, location.href).href;
-  }
-
-  get #platform(): string | undefined {
-    try {
-      return new URL(this.getAttribute('platform') ?? '').origin;
-    } catch {
-      return undefined;
-    }
-  }
-
-  #show(...nodes: Node[]): void {
-    this.#box.replaceChildren(...nodes, this.#status);
-  }
-
-  #say(text: string, refused = false): void {
-    this.#status.textContent = text;
-    this.#status.className = refused ? 'status refused' : 'status';
   }
 
   #button(text: string, onClick: () => void): HTMLElement {
@@ -132,14 +97,14 @@ export class MiteMeter extends HTMLElement {
     this.#close = undefined;
     this.#deliveries = Promise.resolve();
     try {
-      const response = await fetch(this.#src, {
+      const response = await fetch(this.src, {
         headers: { accept: 'text/event-stream' },
         cache: 'no-store',
       });
       await response.body?.cancel();
       const offer = readSessionOffer(response.headers.get('www-authenticate') ?? '');
       if (response.status !== 402 || offer === undefined) {
-        return this.#say(
+        return this.say(
           `This stream cannot be paid here (the site answered ${response.status}).`,
           true,
         );
@@ -147,7 +112,7 @@ export class MiteMeter extends HTMLElement {
       this.#offer = offer;
       this.#state = 'ready';
       const label = this.getAttribute('label');
-      this.#show(
+      this.show(
         make(
           'p',
           {},
@@ -160,28 +125,28 @@ export class MiteMeter extends HTMLElement {
         this.#button('Play', () => this.#play()),
       );
     } catch {
-      this.#say('The price could not be loaded: check your connection and reload.', true);
+      this.say('The price could not be loaded: check your connection and reload.', true);
     }
   }
 
   #play(): void {
-    const platform = this.#platform;
-    if (platform === undefined) return this.#say('This player names no platform to pay at.', true);
+    const platform = this.platform;
+    if (platform === undefined) return this.say('This player names no platform to pay at.', true);
     const url = new URL(meterWindowPath, platform);
     url.searchParams.set(askingOriginParam, location.origin);
     this.#window = window.open(url.href, 'mite-meter', popupFeatures);
     if (this.#window === null) {
-      return this.#say(
+      return this.say(
         'The payment window was blocked: allow pop-ups for this site and try again.',
         true,
       );
     }
     this.#state = 'starting';
-    this.#say('Start paying in the Mite window.');
+    this.say('Start paying in the Mite window.');
   }
 
   readonly #onMessage = (event: MessageEvent): void => {
-    if (event.origin !== this.#platform || event.source !== this.#window || this.#window === null) {
+    if (event.origin !== this.platform || event.source !== this.#window || this.#window === null) {
       return;
     }
     const type = messageType(event.data);
@@ -194,16 +159,16 @@ export class MiteMeter extends HTMLElement {
       this.#paid(event.data as Record<string, unknown>);
     } else if (type === meterMessageTypes.stopped) {
       const close = messageText(event.data, 'close') ?? this.#close;
-      this.#say(messageText(event.data, 'reason') ?? 'Stopped.');
+      this.say(messageText(event.data, 'reason') ?? 'Stopped.');
       this.#stopped(close);
       void this.#finish(close);
     } else if (type === meterMessageTypes.refused) {
-      this.#say(`Not paid: ${messageText(event.data, 'reason') ?? 'refused.'}`, true);
+      this.say(`Not paid: ${messageText(event.data, 'reason') ?? 'refused.'}`, true);
     }
   };
 
   #post(message: unknown): void {
-    const platform = this.#platform;
+    const platform = this.platform;
     if (platform !== undefined) this.#window?.postMessage(message, platform);
   }
 
@@ -224,11 +189,11 @@ export class MiteMeter extends HTMLElement {
 
   #deliver(authorization: string): void {
     this.#deliveries = this.#deliveries.then(async () => {
-      const answer = await fetch(this.#src, { method: 'HEAD', headers: { authorization } });
-      if (!answer.ok) this.#say(`The site refused a payment (${answer.status}).`, true);
+      const answer = await fetch(this.src, { method: 'HEAD', headers: { authorization } });
+      if (!answer.ok) this.say(`The site refused a payment (${answer.status}).`, true);
     });
     this.#deliveries = this.#deliveries.catch(() =>
-      this.#say('A payment did not reach the site.', true),
+      this.say('A payment did not reach the site.', true),
     );
   }
 
@@ -236,16 +201,16 @@ export class MiteMeter extends HTMLElement {
   async #listen(authorization: string): Promise<void> {
     this.#state = 'playing';
     this.#stream = new AbortController();
-    this.#show(this.#button('Stop', () => this.#askStop()));
-    this.#say('Playing\u2026');
+    this.show(this.#button('Stop', () => this.#askStop()));
+    this.say('Playing\u2026');
     try {
-      const response = await fetch(this.#src, {
+      const response = await fetch(this.src, {
         headers: { authorization, accept: 'text/event-stream' },
         cache: 'no-store',
         signal: this.#stream.signal,
       });
       if (!response.ok || response.body === null) {
-        this.#say(`The site did not play the stream (${response.status}).`, true);
+        this.say(`The site did not play the stream (${response.status}).`, true);
       } else {
         await this.#read(response.body);
       }
@@ -285,7 +250,7 @@ export class MiteMeter extends HTMLElement {
       this.#post({ type: meterMessageTypes.need, data: text });
     } else if (name === 'message' && data.length > 0) {
       this.#seconds += 1;
-      this.#say(`Playing: ${this.#seconds} s, ${this.#cost()} so far.`);
+      this.say(`Playing: ${this.#seconds} s, ${this.#cost()} so far.`);
       this.dispatchEvent(
         new CustomEvent('mite-meter-data', { detail: { data: text, seconds: this.#seconds } }),
       );
@@ -301,7 +266,7 @@ export class MiteMeter extends HTMLElement {
   #askStop(): void {
     if (this.#state !== 'playing') return;
     this.#state = 'stopping';
-    this.#say('Stopping\u2026');
+    this.say('Stopping\u2026');
     this.#post({ type: meterMessageTypes.stop });
     const timer = setTimeout(() => void this.#finish(this.#close), stopWaitMs);
     this.#stopped = () => clearTimeout(timer);
@@ -324,8 +289,8 @@ export class MiteMeter extends HTMLElement {
     this.#stream?.abort();
     if (close !== undefined) this.#deliver(close);
     await this.#deliveries;
-    this.#show(this.#button('Play again', () => void this.#load()));
-    this.#say(`Stopped after ${this.#seconds} s: ${this.#cost()} paid.`);
+    this.show(this.#button('Play again', () => void this.#load()));
+    this.say(`Stopped after ${this.#seconds} s: ${this.#cost()} paid.`);
     this.dispatchEvent(
       new CustomEvent('mite-meter-stopped', {
         detail: { seconds: this.#seconds, paid: this.#paidMicros.toString() },

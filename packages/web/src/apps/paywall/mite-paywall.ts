@@ -17,7 +17,7 @@
  * It stays small (at most 10 kB gzipped, measured by a test): no framework, and the challenge is
  * read here only for display; the platform's window checks it with the protocol package.
  */
-import { challengeParam, make, requestOf, showPrice } from './element-kit.ts';
+import { challengeParam, make, requestOf, showPrice, SiteElement } from './element-kit.ts';
 import {
   askingOriginParam,
   messageText,
@@ -27,15 +27,8 @@ import {
 } from './pay-messages.ts';
 
 const css = `
-:host{display:block;font:inherit;color:inherit}
-.box{border:1px solid #767676;border-radius:8px;padding:1rem;max-width:40rem;background:#fff;color:#1a1a1a}
-.box p{margin:0 0 .75rem}
-button{font:inherit;font-weight:600;padding:.6rem 1.2rem;border-radius:6px;border:0;background:#1d4ed8;color:#fff;cursor:pointer;min-height:44px}
-button:focus-visible{outline:3px solid #1a1a1a;outline-offset:2px}
 button[disabled]{background:#555}
 .box.revealed{border:0;padding:0;background:none}
-.status:empty{display:none}
-.refused{color:#a0001b;font-weight:600}
 .content p{margin:0 0 1rem}
 `;
 
@@ -81,27 +74,20 @@ function keep(key: string, credential: string | null): void {
   }
 }
 
-export class MitePaywall extends HTMLElement {
-  readonly #root = this.attachShadow({ mode: 'open' });
-  readonly #box = make('section', { class: 'box', part: 'box', 'aria-label': 'Paid content' });
-  readonly #status = make('p', { class: 'status', role: 'status' });
+export class MitePaywall extends SiteElement {
   #offer: Offer | undefined;
   #window: Window | null = null;
 
   constructor() {
-    super();
-    const sheet = new CSSStyleSheet();
-    sheet.replaceSync(css);
-    this.#root.adoptedStyleSheets = [sheet];
-    this.#root.append(this.#box);
+    super(css, 'Paid content');
   }
 
   connectedCallback(): void {
     window.addEventListener('message', this.#onMessage);
     // Several on one page (a shop's items) are told apart by what each sells.
-    this.#box.setAttribute('aria-label', this.getAttribute('label') ?? 'Paid content');
+    this.box.setAttribute('aria-label', this.getAttribute('label') ?? 'Paid content');
     const price = this.getAttribute('price');
-    this.#show(make('p', {}, price === null ? 'Loading the price\u2026' : `Price: ${price}`));
+    this.show(make('p', {}, price === null ? 'Loading the price\u2026' : `Price: ${price}`));
     void this.#load();
   }
 
@@ -109,30 +95,9 @@ export class MitePaywall extends HTMLElement {
     window.removeEventListener('message', this.#onMessage);
   }
 
-  get #src(): string {
-    return new URL(this.getAttribute('src') ?? location.href, location.href).href;
-  }
-
-  get #platform(): string | undefined {
-    try {
-      return new URL(this.getAttribute('platform') ?? '').origin;
-    } catch {
-      return undefined;
-    }
-  }
-
-  #show(...nodes: Node[]): void {
-    this.#box.replaceChildren(...nodes, this.#status);
-  }
-
-  #say(text: string, refused = false): void {
-    this.#status.textContent = text;
-    this.#status.className = refused ? 'status refused' : 'status';
-  }
-
   /** Where this page keeps the credential of `src`, so that a reload does not pay twice. */
   get #keptKey(): string {
-    return `mite-paywall:${this.#src}`;
+    return `mite-paywall:${this.src}`;
   }
 
   async #load(): Promise<void> {
@@ -149,7 +114,7 @@ export class MitePaywall extends HTMLElement {
       if (response.ok) return this.#reveal(await response.text());
       const offer = readOffer(response.headers.get('www-authenticate') ?? '');
       if (response.status !== 402 || offer === undefined) {
-        return this.#say(
+        return this.say(
           `This content cannot be sold here (the site answered ${response.status}).`,
           true,
         );
@@ -159,7 +124,7 @@ export class MitePaywall extends HTMLElement {
       button.addEventListener('click', () => this.#pay());
       // A site selling a thing rather than the text below names it (`label`).
       const label = this.getAttribute('label');
-      this.#show(
+      this.show(
         make(
           'p',
           {},
@@ -172,28 +137,28 @@ export class MitePaywall extends HTMLElement {
         button,
       );
     } catch {
-      this.#say('The price could not be loaded: check your connection and reload.', true);
+      this.say('The price could not be loaded: check your connection and reload.', true);
     }
   }
 
   #pay(): void {
-    const platform = this.#platform;
-    if (platform === undefined) return this.#say('This paywall names no platform to pay at.', true);
+    const platform = this.platform;
+    if (platform === undefined) return this.say('This paywall names no platform to pay at.', true);
     const url = new URL(payWindowPath, platform);
     url.searchParams.set(askingOriginParam, location.origin);
     this.#window = window.open(url.href, 'mite-pay', popupFeatures);
     if (this.#window === null) {
-      return this.#say(
+      return this.say(
         'The payment window was blocked: allow pop-ups for this site and try again.',
         true,
       );
     }
-    this.#say('Confirm the payment in the Mite window.');
+    this.say('Confirm the payment in the Mite window.');
   }
 
   readonly #onMessage = (event: MessageEvent): void => {
     // Only the window this element opened, at the platform's origin, is heard.
-    if (event.origin !== this.#platform || event.source !== this.#window || this.#window === null) {
+    if (event.origin !== this.platform || event.source !== this.#window || this.#window === null) {
       return;
     }
     const type = messageType(event.data);
@@ -206,49 +171,49 @@ export class MitePaywall extends HTMLElement {
       const authorization = messageText(event.data, 'authorization');
       if (authorization !== undefined) void this.#unlock(authorization);
     } else if (type === payMessageTypes.refused) {
-      this.#say(
+      this.say(
         `Not paid: ${messageText(event.data, 'reason') ?? 'the payment was refused.'}`,
         true,
       );
     } else if (type === payMessageTypes.cancelled) {
-      this.#say('Not paid: you closed the payment without paying.');
+      this.say('Not paid: you closed the payment without paying.');
     }
   };
 
   #fetch(authorization?: string): Promise<Response> {
     const headers: Record<string, string> = { accept: 'text/plain, application/json;q=0.9' };
     if (authorization !== undefined) headers.authorization = authorization;
-    return fetch(this.#src, { headers, cache: 'no-store' });
+    return fetch(this.src, { headers, cache: 'no-store' });
   }
 
   async #unlock(authorization: string): Promise<void> {
-    this.#say('Paid. Opening\u2026');
+    this.say('Paid. Opening\u2026');
     keep(this.#keptKey, authorization);
     try {
       const response = await this.#fetch(authorization);
       if (!response.ok) {
-        return this.#say(
+        return this.say(
           `Paid, but the site answered ${response.status}: reload to try again.`,
           true,
         );
       }
       this.#reveal(await response.text());
     } catch {
-      this.#say('Paid, but the content could not be loaded: reload to try again.', true);
+      this.say('Paid, but the content could not be loaded: reload to try again.', true);
     }
   }
 
   #reveal(text: string): void {
     const paid = new CustomEvent('mite-paid', { detail: { text }, cancelable: true });
-    if (!this.dispatchEvent(paid)) return this.#show();
+    if (!this.dispatchEvent(paid)) return this.show();
     const paragraphs = text
       .split(/\n\s*\n/)
       .map((part) => part.trim())
       .filter((part) => part !== '')
       .map((part) => make('p', {}, part));
-    this.#say('');
-    this.#box.classList.add('revealed');
-    this.#show(make('div', { class: 'content', part: 'content' }, ...paragraphs));
+    this.say('');
+    this.box.classList.add('revealed');
+    this.show(make('div', { class: 'content', part: 'content' }, ...paragraphs));
   }
 }
 
