@@ -21,9 +21,9 @@
  * 5. Either side stops: the element sends `stop` (the person clicked Stop on the page, or the
  *    song ended); the window answers `stopped` with the last `close` credential, which the
  *    element sends to the site, whose close settles the session at the platform at once. Stop in
- *    the window, or the window closing, sends `stopped` too, and the window also closes the
- *    session at the platform as the payer, with its last voucher, so that it settles exactly even
- *    when the site never closes it.
+ *    the window, or the window closing, sends `stopped` too. The window also closes the session
+ *    at the platform as the payer, naming no voucher, so that a site that never closes it is
+ *    settled after the platform's grace at the highest voucher it handed in: what it took.
  */
 
 /** Where the session window is, on the platform's origin. */

@@ -9,7 +9,6 @@ import {
   formatSessionCredentialHeader,
   type SessionAction,
   sessionChallengeEcho,
-  sessionVoucherWire,
 } from '@mite/protocol';
 import { callApi, describeProblem } from '../../shared/api.ts';
 import type { Checked } from '../pay-checks.ts';
@@ -154,16 +153,14 @@ export class SessionPayer {
   }
 
   /**
-   * The payer's close at the platform, with the last voucher: the session settles at it (or at a
-   * higher one the site hands in within the grace), even if the site never closes it.
+   * The payer's close at the platform, as a backstop for a site that never closes: the session
+   * stops and settles after the platform's grace at the highest voucher the site handed in. The
+   * window names no voucher of its own, since one it gave the page may never have reached the
+   * site, and the site is paid for what it took, no more.
    */
   async closeAtPlatform(keepalive = false): Promise<void> {
-    const voucher =
-      this.#paidMicros === 0n
-        ? undefined
-        : sessionVoucherWire(this.#signer.voucher(this.sessionId, this.#paidMicros));
     await callApi('POST', `/v1/payment-sessions/${encodeURIComponent(this.sessionId)}/close`, {
-      body: voucher === undefined ? {} : { voucher },
+      body: {},
       keepalive,
     });
   }

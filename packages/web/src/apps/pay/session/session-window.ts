@@ -22,6 +22,8 @@ import {
 import '../../shared/styles.css';
 import '../pay.css';
 
+/** How often the window looks whether the site's page is still there while it pays. */
+const openerWatchMs = 2_000;
 /** How often, and how long at most, the window reads a stopped session until it is settled. */
 const settledPollMs = 500;
 const settledWaitMs = 30_000;
@@ -47,6 +49,7 @@ export class PaySessionPage extends MiteElement {
     ready: { state: true },
     paidMicros: { state: true },
     settled: { state: true },
+    stopReason: { state: true },
   };
 
   declare stage: Stage;
@@ -58,6 +61,8 @@ export class PaySessionPage extends MiteElement {
   declare paidMicros: bigint;
   /** Once stopped: the session as the platform settled it, when it has. */
   declare settled: PaymentSessionView | undefined;
+  /** Why the window stopped paying, once it has. */
+  declare stopReason: string | undefined;
   readonly #askingOrigin = askingOriginOf(new URLSearchParams(location.search).get('origin'));
   #payer: SessionPayer | undefined;
   #startMs = 0;
@@ -76,6 +81,7 @@ export class PaySessionPage extends MiteElement {
     this.ready = false;
     this.paidMicros = 0n;
     this.settled = undefined;
+    this.stopReason = undefined;
   }
 
   override connectedCallback(): void {
@@ -189,6 +195,19 @@ export class PaySessionPage extends MiteElement {
     this.#startMs = Date.now();
     this.stage = 'playing';
     this.#send({ type: meterMessageTypes.opened, authorization: opened.value.authorization });
+    this.#watchOpener();
+  }
+
+  /** The site's page was closed while paying: nobody listens, so stop. */
+  #watchOpener(): void {
+    const watch = setInterval(() => {
+      if (this.stage !== 'playing') return clearInterval(watch);
+      const opener = window.opener as Window | null;
+      if (opener === null || opener.closed) {
+        clearInterval(watch);
+        void this.#stop('The site\u2019s page was closed.');
+      }
+    }, openerWatchMs);
   }
 
   /** The stream asks for a voucher: paid now if the clock allows, else when it does. */
@@ -240,12 +259,13 @@ export class PaySessionPage extends MiteElement {
 
   /**
    * Stops paying: the site gets the last close (its close settles the session at once), and the
-   * platform the payer's close with the last voucher, which settles it even if the site does not.
+   * platform the payer's close, which settles it after a grace even if the site does not.
    */
   async #stop(reason: string, leaving = false): Promise<void> {
     if (this.stage === 'stopped') return;
     const wasOpening = this.stage === 'opening';
     this.stage = 'stopped';
+    this.stopReason = reason;
     clearTimeout(this.#paceTimer);
     this.#paceTimer = undefined;
     const payer = this.#payer;
@@ -365,6 +385,7 @@ export class PaySessionPage extends MiteElement {
         ${seconds.toString()} ${seconds === 1n ? 'second' : 'seconds'}.
       </p>
       ${this.failure === undefined ? nothing : html`<p class="notice" role="alert">${this.failure}</p>`}
+      ${this.stopReason === undefined ? nothing : html`<p data-testid="stop-reason">${this.stopReason}</p>`}
       ${playing ? html`<p><button type="button" @click=${this.stopClicked}>Stop paying</button></p>` : nothing}
       ${this.renderSettled()}`;
   }
